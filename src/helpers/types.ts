@@ -1,0 +1,89 @@
+// What a helper is: an id, a name, a prototype the verifier checks calls against, and an implementation
+// that the interpreter and the JIT call. One registry (./registry.ts) holds them all.
+
+import type { AddressSpace } from '../vm/memory.js';
+import type { BpfMap } from '../maps/types.js';
+
+/** Argument kinds of a helper prototype (the kernel's `enum bpf_arg_type`, the subset we need). */
+export type ArgType =
+  | 'anything' // any initialised value (scalar or pointer)
+  | 'scalar' // a scalar (no pointer)
+  | 'const_map_ptr' // a map (from lddw)
+  | 'map_key' // pointer to key_size readable bytes (stack, map value, packet)
+  | 'map_value' // pointer to value_size readable bytes
+  | 'uninit_map_value' // pointer to value_size writable bytes (pop/peek output)
+  | 'mem' // pointer to readable memory whose size is the next argument
+  | 'mem_or_null' // like mem, or NULL (with size 0)
+  | 'uninit_mem' // pointer to writable memory whose size is the next argument (helper fills it)
+  | 'const_size' // size of the previous mem argument, > 0
+  | 'const_size_or_zero' // size of the previous mem argument, >= 0
+  | 'ctx' // the program's context pointer
+  | 'const_str' // pointer to a NUL-terminated string in read-only map value
+  | 'func' // callback: a function pointer (lddw src=4)
+  | 'ptr_to_stack' // pointer to the stack (for callback ctx)
+  | 'ptr_to_stack_or_null'
+  | 'ringbuf_mem' // memory from ringbuf_reserve (released by submit/discard)
+  | 'spin_lock' // pointer to a bpf_spin_lock inside a map value
+  | 'long_ptr'; // pointer to 8 writable bytes (strtol result)
+
+/** Return kinds (the kernel's `enum bpf_return_type`, subset). */
+export type RetType =
+  | 'integer' // a scalar
+  | 'void' // nothing meaningful (r0 is unreadable after the call)
+  | 'map_value_or_null' // pointer to the map's value, or NULL
+  | 'ringbuf_mem_or_null'; // pointer to reserved ring buffer memory of the requested size, or NULL
+
+export interface HelperProto {
+  ret: RetType;
+  args: readonly ArgType[];
+  /** Helper may change packet data (adjust_head ...): the verifier invalidates packet pointers after it. */
+  changesPacket?: boolean;
+  /** For map_value_or_null returns from lookups: which arg holds the map (1-based register). */
+}
+
+/** Per-run state the runtime keeps for the program being executed and its helpers. */
+export interface Invocation {
+  /** Address of the context the program got in r1. */
+  ctx: number;
+  /** Program type of the running program (hooks/types.ts). */
+  programType: string;
+  /** XDP/skb: the packet region (its start/end move with adjust_head/adjust_tail). */
+  packet?: import('../vm/memory.js').Region;
+  /** Set by tail_call; the engine jumps there after the helper returns 0. */
+  tailCall?: number;
+  /** Number of tail calls taken in this run (limit 33 as in the kernel). */
+  tailCalls: number;
+  /** Set by redirect/redirect_map. */
+  redirect?: { ifindex: number; flags: number; map?: string; key?: number };
+}
+
+/** What helper implementations can reach: the memory, maps, the clock, output. */
+export interface HelperEnv {
+  readonly space: AddressSpace;
+  /** The map whose handle lives at `addr`, if any. */
+  mapAt(addr: number): BpfMap | undefined;
+  readonly invocation: Invocation;
+  /** Monotonic clock in nanoseconds. */
+  nowNs(): bigint;
+  /** A uniformly random 32-bit unsigned integer. */
+  random32(): number;
+  /** The simulated CPU the program runs on (per-CPU maps). */
+  readonly cpu: number;
+  /** Output of bpf_trace_printk, one line per call. */
+  trace(line: string): void;
+  /** Call a callback (bpf_loop, for_each_map_elem): a subprogram at slot `target` with r1-r5. */
+  callback(target: number, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint): bigint;
+  /** Current process facts for get_current_* helpers. */
+  readonly task: { pid: number; tgid: number; uid: number; gid: number; comm: string };
+}
+
+export type HelperImpl = (env: HelperEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
+
+export interface HelperDef {
+  readonly id: number;
+  readonly name: string;
+  readonly proto: HelperProto;
+  readonly call: HelperImpl;
+  /** Program types that may call it; undefined means all. */
+  readonly programTypes?: readonly string[];
+}

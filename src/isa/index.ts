@@ -1,0 +1,3 @@
+// The eBPF instruction set: opcode vocabulary and the slot encoding. Everything else speaks `Insn[]`.
+export * from './insn.js';
+export * from './opcodes.js';

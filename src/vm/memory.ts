@@ -1,0 +1,168 @@
+// The address space: one WebAssembly.Memory per runtime, shared by the interpreter, the JIT, maps and
+// helpers. A pointer is a linear address (always < 2^32). The first 64 KiB are never handed out, so NULL
+// and small offsets from it fault in checked mode.
+//
+//   0x00000 .. 0x0ffff   guard (never mapped)
+//   0x10000 ..           stack frames, contexts, packet buffers, map values, ring buffers ... (allocated)
+//
+// Regions are recorded so the checked interpreter can validate each access against the region it falls in.
+
+/** What a region holds; decides the error message and the permissions in checked mode. */
+export type RegionKind =
+  | 'stack'
+  | 'ctx'
+  | 'packet'
+  | 'map' // a map's handle: programs get its address but may not dereference it
+  | 'map_value'
+  | 'ringbuf'
+  | 'input' // memory handed to `tsbpf run` / conformance programs
+  | 'rodata'
+  | 'scratch'; // anything else (helper buffers ...)
+
+export interface Region {
+  /** Where the allocation starts and how many bytes it has (fixed; `start`/`end` stay inside it). */
+  readonly base: number;
+  readonly capacity: number;
+  /** First byte address a program may touch (mutable for packets: adjust_head/meta move it). */
+  start: number;
+  /** One past the last byte a program may touch (mutable for packets: adjust_head/tail move it). */
+  end: number;
+  readonly kind: RegionKind;
+  /** Whether programs may store into it. */
+  writable: boolean;
+  /** Human name for messages, e.g. `map counters value`, `packet`, `stack frame`. */
+  readonly name: string;
+}
+
+export const PAGE_SIZE = 65536;
+export const GUARD_SIZE = PAGE_SIZE;
+/** Every allocation is aligned to this many bytes (map values are 8-aligned in the kernel too). */
+export const ALLOC_ALIGN = 8;
+
+export class OutOfMemoryError extends Error {
+  override name = 'OutOfMemoryError';
+}
+
+/**
+ * Owns the linear memory and a simple allocator (bump pointer plus first-fit reuse of freed blocks).
+ * Allocation is rare (maps at load time, packet buffers per run); programs never allocate.
+ */
+export class AddressSpace {
+  readonly memory: WebAssembly.Memory;
+  /** Views over the memory; refreshed after growth (use the getters, never cache across allocations). */
+  private u8: Uint8Array;
+  private dv: DataView;
+  private top = GUARD_SIZE;
+  private readonly free: { start: number; size: number }[] = [];
+  /** Live regions sorted by start, for `regionAt`. */
+  private readonly regions: Region[] = [];
+  /** Bumped whenever the memory grows (views held elsewhere must be refreshed). */
+  generation = 0;
+
+  constructor(
+    initialBytes = 16 * 1024 * 1024,
+    readonly maxBytes = 1024 * 1024 * 1024,
+  ) {
+    const initial = Math.max(2, Math.ceil(initialBytes / PAGE_SIZE));
+    this.memory = new WebAssembly.Memory({ initial, maximum: Math.ceil(maxBytes / PAGE_SIZE) });
+    this.u8 = new Uint8Array(this.memory.buffer);
+    this.dv = new DataView(this.memory.buffer);
+  }
+
+  get bytes(): Uint8Array {
+    if (this.u8.buffer !== this.memory.buffer) this.refresh();
+    return this.u8;
+  }
+
+  get view(): DataView {
+    if (this.dv.buffer !== this.memory.buffer) this.refresh();
+    return this.dv;
+  }
+
+  private refresh(): void {
+    this.u8 = new Uint8Array(this.memory.buffer);
+    this.dv = new DataView(this.memory.buffer);
+    this.generation++;
+  }
+
+  /** Allocate `size` zeroed bytes and record them as a region. */
+  allocate(size: number, kind: RegionKind, name: string, writable = true): Region {
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`bad allocation size ${size}`);
+    const rounded = Math.max(ALLOC_ALIGN, Math.ceil(size / ALLOC_ALIGN) * ALLOC_ALIGN);
+    let start = -1;
+    const fit = this.free.findIndex((b) => b.size >= rounded);
+    if (fit >= 0) {
+      const block = this.free[fit]!;
+      start = block.start;
+      if (block.size === rounded) this.free.splice(fit, 1);
+      else {
+        block.start += rounded;
+        block.size -= rounded;
+      }
+    } else {
+      start = this.top;
+      const needed = start + rounded;
+      if (needed > this.maxBytes) {
+        throw new OutOfMemoryError(`address space exhausted: ${name} needs ${size} bytes (limit ${this.maxBytes})`);
+      }
+      if (needed > this.memory.buffer.byteLength) {
+        this.memory.grow(Math.ceil((needed - this.memory.buffer.byteLength) / PAGE_SIZE));
+        this.refresh();
+      }
+      this.top = needed;
+    }
+    this.bytes.fill(0, start, start + rounded);
+    const region: Region = { base: start, capacity: rounded, start, end: start + size, kind, writable, name };
+    this.insertRegion(region);
+    return region;
+  }
+
+  /** Return a region's bytes to the allocator. */
+  release(region: Region): void {
+    const i = this.regions.indexOf(region);
+    if (i < 0) return;
+    this.regions.splice(i, 1);
+    this.free.push({ start: region.base, size: region.capacity });
+  }
+
+  private insertRegion(r: Region): void {
+    let lo = 0;
+    let hi = this.regions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.regions[mid]!.base < r.base) lo = mid + 1;
+      else hi = mid;
+    }
+    this.regions.splice(lo, 0, r);
+  }
+
+  /**
+   * The region that contains [addr, addr + size), or undefined when the access straddles regions or
+   * falls outside every live one (including the slack between `start`/`end` and the allocation).
+   */
+  regionAt(addr: number, size = 1): Region | undefined {
+    let lo = 0;
+    let hi = this.regions.length - 1;
+    let found: Region | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.regions[mid]!;
+      if (r.base <= addr) {
+        found = r;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (!found || addr + size > found.end || addr < found.start) return undefined;
+    return found;
+  }
+
+  /** Copy bytes into linear memory. */
+  write(addr: number, data: Uint8Array): void {
+    this.bytes.set(data, addr);
+  }
+
+  /** Copy bytes out of linear memory. */
+  read(addr: number, length: number): Uint8Array {
+    return this.bytes.slice(addr, addr + length);
+  }
+}
