@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { CliError } from '../main.js';
+
+// Placeholder until the owning issue lands this command.
+export function register(program: Command): void {
+  program
+    .command('disasm')
+    .description('(not implemented yet)')
+    .allowUnknownOption()
+    .action(() => {
+      throw new CliError('disasm: not implemented yet', 2);
+    });
+}

@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { CliError } from '../main.js';
+
+// Placeholder until the owning issue lands this command.
+export function register(program: Command): void {
+  program
+    .command('trace')
+    .description('(not implemented yet)')
+    .allowUnknownOption()
+    .action(() => {
+      throw new CliError('trace: not implemented yet', 2);
+    });
+}

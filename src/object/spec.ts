@@ -1,0 +1,53 @@
+// Spec before object: plain, editable descriptions of programs and maps, as parsed from an ELF file (or
+// built in code). `loadObject()` turns a spec into live maps and programs inside a runtime (or the kernel).
+
+import type { Insn } from '../isa/index.js';
+import type { MapSpec } from '../maps/types.js';
+
+/** Source position of one instruction, from BTF line info. */
+export interface LineInfo {
+  /** Slot index in `ProgramSpec.insns`. */
+  insn: number;
+  file: string;
+  line: number;
+  column: number;
+  /** The source line's text, when the object carries it. */
+  source: string;
+}
+
+export interface FuncInfo {
+  /** Slot index where the function starts in `ProgramSpec.insns`. */
+  insn: number;
+  name: string;
+  /** BTF type id of the function's prototype. */
+  typeId?: number;
+}
+
+/**
+ * A program ready to load. Relocations are applied and subprograms appended after the main function, so
+ * `insns` is self-contained except for maps: a `lddw` with src MAP_FD (1) or MAP_VALUE (2) has in `imm`
+ * the index of the map in the map array the program is loaded with (`ObjectSpec.maps` for programs of an
+ * object); for MAP_VALUE the second slot's imm is the offset into the value.
+ */
+export interface ProgramSpec {
+  /** Function symbol name (e.g. `xdp_drop_udp_5001`). */
+  name: string;
+  /** ELF section it came from (e.g. `xdp`, `kprobe/do_sys_open`), or '' for hand-built programs. */
+  section: string;
+  /** Program type name (see hooks/program-types.ts), inferred from the section like libbpf does. */
+  type: string;
+  /** Expected attach type / target when the section names one (e.g. kprobe function). */
+  attachTo?: string;
+  insns: Insn[];
+  license: string;
+  lineInfo?: LineInfo[];
+  funcInfo?: FuncInfo[];
+}
+
+export interface ObjectSpec {
+  programs: ProgramSpec[];
+  maps: MapSpec[];
+  license: string;
+  /** Parsed BTF of the object, when present (types for pretty-printing map contents). */
+  btf?: unknown;
+}
