@@ -1,0 +1,268 @@
+// A small WebAssembly module builder: types (deduplicated), imports (functions, memory, globals), functions
+// with their locals and code, globals, exports. `Code` writes instruction bodies.
+
+import { BLOCK_VOID, ExternKind, FC, Op, PREFIX_FC, Section, ValType } from './opcodes.js';
+import { ByteWriter } from './writer.js';
+
+export interface FuncType {
+  params: readonly ValType[];
+  results: readonly ValType[];
+}
+
+/** A block's type: void, one result type, or a function type index (multi-value). */
+export type BlockType = typeof BLOCK_VOID | ValType | { typeIndex: number };
+
+/** One function body under construction. */
+export class Code extends ByteWriter {
+  op(o: number): this {
+    return this.byte(o);
+  }
+
+  i32Const(v: number): this {
+    return this.byte(Op.i32_const).sleb(v | 0);
+  }
+
+  /** i64.const of a safe integer or a bigint (taken mod 2^64). */
+  i64Const(v: number | bigint): this {
+    this.byte(Op.i64_const);
+    return typeof v === 'bigint' ? this.sleb64(v) : this.sleb(v);
+  }
+
+  localGet(i: number): this {
+    return this.byte(Op.local_get).u32(i);
+  }
+
+  localSet(i: number): this {
+    return this.byte(Op.local_set).u32(i);
+  }
+
+  localTee(i: number): this {
+    return this.byte(Op.local_tee).u32(i);
+  }
+
+  globalGet(i: number): this {
+    return this.byte(Op.global_get).u32(i);
+  }
+
+  globalSet(i: number): this {
+    return this.byte(Op.global_set).u32(i);
+  }
+
+  call(funcIndex: number): this {
+    return this.byte(Op.call).u32(funcIndex);
+  }
+
+  /** A load or store with its memarg (log2 alignment hint and a constant offset). */
+  mem(o: number, alignLog2: number, offset = 0): this {
+    return this.byte(o).u32(alignLog2).u32(offset);
+  }
+
+  private blockType(t: BlockType): this {
+    return typeof t === 'number' ? this.byte(t) : this.sleb(t.typeIndex);
+  }
+
+  block(t: BlockType = BLOCK_VOID): this {
+    return this.byte(Op.block).blockType(t);
+  }
+
+  loop(t: BlockType = BLOCK_VOID): this {
+    return this.byte(Op.loop).blockType(t);
+  }
+
+  if(t: BlockType = BLOCK_VOID): this {
+    return this.byte(Op.if).blockType(t);
+  }
+
+  else(): this {
+    return this.byte(Op.else);
+  }
+
+  end(): this {
+    return this.byte(Op.end);
+  }
+
+  br(depth: number): this {
+    return this.byte(Op.br).u32(depth);
+  }
+
+  brIf(depth: number): this {
+    return this.byte(Op.br_if).u32(depth);
+  }
+
+  brTable(depths: readonly number[], fallback: number): this {
+    this.byte(Op.br_table).u32(depths.length);
+    for (const d of depths) this.u32(d);
+    return this.u32(fallback);
+  }
+
+  /** The 0xfc-prefixed saturating truncation. */
+  truncSatF64U(): this {
+    return this.byte(PREFIX_FC).u32(FC.i64_trunc_sat_f64_u);
+  }
+}
+
+interface Import {
+  module: string;
+  name: string;
+  kind: ExternKind;
+  /** func: type index; memory: limits; global: type and mutability. */
+  type?: number;
+  limits?: { min: number; max?: number };
+  global?: { type: ValType; mutable: boolean };
+}
+
+interface Func {
+  type: number;
+  /** Locals beyond the parameters, as [count, type] runs. */
+  locals: [number, ValType][];
+  body: Code;
+}
+
+interface Global {
+  type: ValType;
+  mutable: boolean;
+  init: number | bigint;
+}
+
+export class ModuleBuilder {
+  private readonly types: FuncType[] = [];
+  private readonly typeKeys = new Map<string, number>();
+  private readonly imports: Import[] = [];
+  private readonly funcs: Func[] = [];
+  private readonly globals: Global[] = [];
+  private readonly exports: { name: string; kind: ExternKind; index: number }[] = [];
+  private importedFuncs = 0;
+  private importedGlobals = 0;
+  private frozenImports = false;
+
+  /** Index of a function type, adding it once. */
+  type(params: readonly ValType[], results: readonly ValType[]): number {
+    const key = `${params.join(',')}>${results.join(',')}`;
+    let i = this.typeKeys.get(key);
+    if (i === undefined) {
+      i = this.types.length;
+      this.types.push({ params, results });
+      this.typeKeys.set(key, i);
+    }
+    return i;
+  }
+
+  private checkImportOrder(): void {
+    // Imported functions and globals take the lowest indices, so they must all come first.
+    if (this.frozenImports)
+      throw new Error('wasm builder: imports must be added before functions and globals');
+  }
+
+  importFunc(module: string, name: string, params: readonly ValType[], results: readonly ValType[]): number {
+    this.checkImportOrder();
+    this.imports.push({ module, name, kind: ExternKind.func, type: this.type(params, results) });
+    return this.importedFuncs++;
+  }
+
+  importMemory(module: string, name: string, min: number, max?: number): void {
+    this.imports.push({
+      module,
+      name,
+      kind: ExternKind.memory,
+      limits: max === undefined ? { min } : { min, max },
+    });
+  }
+
+  importGlobal(module: string, name: string, type: ValType, mutable: boolean): number {
+    this.checkImportOrder();
+    this.imports.push({ module, name, kind: ExternKind.global, global: { type, mutable } });
+    return this.importedGlobals++;
+  }
+
+  /** Declare a function; returns its index and the `Code` to fill (without the final `end`, added on build). */
+  func(
+    params: readonly ValType[],
+    results: readonly ValType[],
+    locals: [number, ValType][] = [],
+  ): {
+    index: number;
+    code: Code;
+  } {
+    this.frozenImports = true;
+    const f: Func = { type: this.type(params, results), locals, body: new Code() };
+    this.funcs.push(f);
+    return { index: this.importedFuncs + this.funcs.length - 1, code: f.body };
+  }
+
+  /** Replace the locals of a declared function (known only after its body is generated). */
+  setLocals(funcIndex: number, locals: [number, ValType][]): void {
+    this.funcs[funcIndex - this.importedFuncs]!.locals = locals;
+  }
+
+  global(type: ValType, mutable: boolean, init: number | bigint): number {
+    this.frozenImports = true;
+    this.globals.push({ type, mutable, init });
+    return this.importedGlobals + this.globals.length - 1;
+  }
+
+  export(name: string, kind: ExternKind, index: number): void {
+    this.exports.push({ name, kind, index });
+  }
+
+  toBytes(): Uint8Array {
+    const out = new ByteWriter(1024);
+    out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+    const section = (id: number, fill: (w: ByteWriter) => void) => {
+      const w = new ByteWriter();
+      fill(w);
+      out.byte(id).sized(w);
+    };
+    section(Section.type, (w) => {
+      w.u32(this.types.length);
+      for (const t of this.types) {
+        w.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
+      }
+    });
+    if (this.imports.length) {
+      section(Section.import, (w) => {
+        w.u32(this.imports.length);
+        for (const im of this.imports) {
+          w.name(im.module).name(im.name).byte(im.kind);
+          if (im.kind === ExternKind.func) w.u32(im.type!);
+          else if (im.kind === ExternKind.memory) {
+            const l = im.limits!;
+            if (l.max === undefined) w.byte(0).u32(l.min);
+            else w.byte(1).u32(l.min).u32(l.max);
+          } else w.byte(im.global!.type).byte(im.global!.mutable ? 1 : 0);
+        }
+      });
+    }
+    section(Section.function, (w) => {
+      w.u32(this.funcs.length);
+      for (const f of this.funcs) w.u32(f.type);
+    });
+    if (this.globals.length) {
+      section(Section.global, (w) => {
+        w.u32(this.globals.length);
+        for (const g of this.globals) {
+          w.byte(g.type).byte(g.mutable ? 1 : 0);
+          if (g.type === ValType.i64) w.byte(Op.i64_const).sleb64(BigInt(g.init));
+          else w.byte(Op.i32_const).sleb(Number(g.init) | 0);
+          w.byte(Op.end);
+        }
+      });
+    }
+    if (this.exports.length) {
+      section(Section.export, (w) => {
+        w.u32(this.exports.length);
+        for (const e of this.exports) w.name(e.name).byte(e.kind).u32(e.index);
+      });
+    }
+    section(Section.code, (w) => {
+      w.u32(this.funcs.length);
+      for (const f of this.funcs) {
+        const body = new ByteWriter(f.body.length + 16);
+        body.u32(f.locals.length);
+        for (const [n, t] of f.locals) body.u32(n).byte(t);
+        body.bytes(f.body.view()).byte(Op.end);
+        w.sized(body);
+      }
+    });
+    return out.toBytes();
+  }
+}
