@@ -64,6 +64,10 @@ export interface MapSpec {
   innerMap?: MapSpec;
   /** LIBBPF_PIN_BY_NAME = 1. */
   pinning?: number;
+  /** NUMA node to allocate on (BTF `numa_node`, legacy 28-byte `numa_node`); with BPF_F_NUMA_NODE. */
+  numaNode?: number;
+  /** BTF `map_extra` (bloom filter hash count ...). */
+  mapExtra?: bigint;
   /** Initial contents (global data sections, `--map-set`, BTF `values`). Key/value bytes in memory order. */
   contents?: { key: Uint8Array; value: Uint8Array }[];
   /** BTF type ids of key and value when known (for pretty-printing). */
@@ -71,6 +75,8 @@ export interface MapSpec {
   btfValueTypeId?: number;
   /** Map is `.rodata`/`.kconfig`: frozen for programs after load. */
   readonly?: boolean;
+  /** Offset of a `struct bpf_spin_lock` in the value (from BTF); enables the BPF_F_LOCK update flag. */
+  spinLockOffset?: number;
 }
 
 /** Thrown to JavaScript callers when a map operation fails; `errno` is positive (ENOENT ...). */
@@ -104,4 +110,22 @@ export interface BpfMap {
   delete(key: Uint8Array): void;
   /** The key after `key` in the kernel's iteration order, the first key for undefined, undefined at the end. */
   nextKey(key: Uint8Array | undefined): Uint8Array | undefined;
+}
+
+/** Kernel-internal errno values the bpf() syscall can return for maps (not in libc's errno.h). */
+export const KernelErrno = {
+  /** ENOTSUPP: operation not supported by this map type (e.g. lookup on a ring buffer). */
+  ENOTSUPP: 524,
+  EACCES: 13,
+  EOPNOTSUPP: 95,
+} as const;
+
+/**
+ * Where an ARRAY map keeps its values, so an engine can inline lookups:
+ * value of index i (i < maxEntries) is at `valuesBase + i * valueStride`.
+ */
+export interface ArrayLayout {
+  readonly valuesBase: number;
+  readonly valueStride: number;
+  readonly maxEntries: number;
 }

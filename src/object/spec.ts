@@ -44,10 +44,25 @@ export interface ProgramSpec {
   funcInfo?: FuncInfo[];
 }
 
+/**
+ * An initial slot of a program array or map-in-map from BTF `values` (`.values = { [1] = &prog }`),
+ * resolved when the object is loaded: the slot `key` of map `map` gets program `program` or map `innerMap`.
+ */
+export interface MapSlot {
+  map: string;
+  key: number;
+  program?: string;
+  innerMap?: string;
+}
+
 export interface ObjectSpec {
   programs: ProgramSpec[];
   maps: MapSpec[];
   license: string;
-  /** Parsed BTF of the object, when present (types for pretty-printing map contents). */
+  /** Parsed BTF of the object, when present (types for pretty-printing map contents): a `Btf` from src/btf. */
   btf?: unknown;
+  /** Initial program-array / map-in-map slots (BTF `values`). */
+  mapSlots?: MapSlot[];
+  /** The `version` section (LINUX_VERSION_CODE for old kprobe loaders), when present. */
+  kernelVersion?: number;
 }

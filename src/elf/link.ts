@@ -1,0 +1,275 @@
+// Turn the functions of an object into self-contained programs: copy a program's function, append every
+// function it calls (transitively: `.text` subprograms, bpf_loop callbacks taken by address), and apply
+// relocations — calls become relative slot offsets, map references become map indices, global data
+// references become (map index, offset) pairs, function addresses become `lddw src=FUNC`.
+
+import type { BtfExt } from '../btf/ext.js';
+import type { Btf } from '../btf/parse.js';
+import { Kind } from '../btf/types.js';
+import { type FormatError, InvalidBytecodeError } from '../errors.js';
+import { decode, type Insn, isLocalCall } from '../isa/index.js';
+import { Class, JmpOp, LDDW, PseudoCall, PseudoLddw } from '../isa/opcodes.js';
+import type { FuncInfo, LineInfo } from '../object/spec.js';
+import { Reloc, SHF_EXECINSTR, SHN_UNDEF, STT_FUNC } from './constants.js';
+import type { MapDef } from './maps.js';
+import { type ElfFile, elfError, type Relocation, type Section } from './parse.js';
+
+/** One function: a slot range of an executable section. */
+export interface Func {
+  name: string;
+  section: Section;
+  start: number;
+  end: number;
+}
+
+export interface Linked {
+  insns: Insn[];
+  lineInfo: LineInfo[];
+  funcInfo: FuncInfo[];
+}
+
+/** Decoded executable sections and their functions, shared by every program of an object. */
+export class CodeIndex {
+  private readonly decoded = new Map<number, Insn[]>();
+  private readonly funcs = new Map<number, Func[]>();
+
+  constructor(
+    readonly elf: ElfFile,
+    private readonly maps: MapDef[],
+    private readonly btf: Btf | undefined,
+    private readonly ext: BtfExt | undefined,
+  ) {}
+
+  insnsOf(section: Section): Insn[] {
+    let insns = this.decoded.get(section.index);
+    if (!insns) {
+      try {
+        insns = decode(section.data);
+      } catch (e) {
+        if (e instanceof InvalidBytecodeError) {
+          throw elfError(
+            this.elf.file,
+            `instruction ${e.index}: ${e.reason}`,
+            section.name,
+            section.offset + e.index * 8,
+          );
+        }
+        throw e;
+      }
+      this.decoded.set(section.index, insns);
+    }
+    return insns;
+  }
+
+  /** Functions of an executable section from its STT_FUNC symbols; the whole section when it has none. */
+  functionsOf(section: Section): Func[] {
+    let list = this.funcs.get(section.index);
+    if (list) return list;
+    const count = this.insnsOf(section).length;
+    const syms = this.elf.symbols
+      .filter((s) => s.shndx === section.index && s.type === STT_FUNC)
+      .sort((a, b) => a.value - b.value);
+    list = [];
+    for (let i = 0; i < syms.length; i++) {
+      const s = syms[i]!;
+      if (s.value % 8 !== 0 || s.size % 8 !== 0) {
+        throw elfError(this.elf.file, `function ${s.name} is not aligned to instructions`, section.name);
+      }
+      const start = s.value / 8;
+      const end = s.size > 0 ? start + s.size / 8 : (syms[i + 1]?.value ?? count * 8) / 8;
+      if (start >= count || end > count || end <= start) {
+        throw elfError(
+          this.elf.file,
+          `function ${s.name} (${start}..${end}) lies outside the section (${count} insns)`,
+          section.name,
+        );
+      }
+      list.push({ name: s.name, section, start, end });
+    }
+    if (list.length === 0 && count > 0) list.push({ name: section.name, section, start: 0, end: count });
+    this.funcs.set(section.index, list);
+    return list;
+  }
+
+  private funcAt(section: Section, slot: number, what: string): Func {
+    if (!(section.flags & SHF_EXECINSTR)) {
+      throw elfError(
+        this.elf.file,
+        `${what} targets section ${section.name}, which holds no code`,
+        section.name,
+      );
+    }
+    const f = this.functionsOf(section).find((fn) => slot >= fn.start && slot < fn.end);
+    if (!f)
+      throw elfError(this.elf.file, `${what} targets slot ${slot}, which is in no function`, section.name);
+    return f;
+  }
+
+  /** Link `main` with everything it calls into one program. */
+  link(main: Func): Linked {
+    const out: Insn[] = [];
+    const base = new Map<Func, number>();
+    const queue: Func[] = [];
+    const place = (f: Func): number => {
+      let b = base.get(f);
+      if (b === undefined) {
+        b = out.length;
+        base.set(f, b);
+        const src = this.insnsOf(f.section);
+        for (let i = f.start; i < f.end; i++) out.push({ ...src[i]! });
+        queue.push(f);
+      }
+      return b;
+    };
+    place(main);
+    for (let q = 0; q < queue.length; q++) this.relocate(queue[q]!, base.get(queue[q]!)!, out, place);
+    return { insns: out, ...this.debugInfo(base) };
+  }
+
+  private relocate(f: Func, b: number, out: Insn[], place: (f: Func) => number): void {
+    const { elf } = this;
+    const sec = f.section;
+    const relocs = new Map<number, Relocation>();
+    for (const r of elf.relocations.get(sec.index) ?? []) {
+      if (r.offset < f.start * 8 || r.offset >= f.end * 8) continue;
+      if (r.offset % 8 !== 0)
+        throw elfError(elf.file, `relocation at ${r.offset} is not on an instruction`, sec.name);
+      relocs.set(r.offset / 8, r);
+    }
+    const fail = (slot: number, msg: string) =>
+      elfError(elf.file, `instruction ${slot}: ${msg}`, sec.name, sec.offset + slot * 8);
+    for (let slot = f.start; slot < f.end; slot++) {
+      const at = b + slot - f.start;
+      const ins = out[at]!;
+      const r = relocs.get(slot);
+      if (ins.code === LDDW) {
+        if (slot + 1 >= f.end) throw fail(slot, 'lddw is cut in half by the end of the function');
+        let funcSection: Section | undefined;
+        if (r) funcSection = this.relocateLddw(r, ins, out[at + 1]!, (msg) => fail(slot, msg));
+        else if (ins.src === PseudoLddw.FUNC) {
+          funcSection = sec;
+          ins.imm = slot + ins.imm + 1;
+        }
+        if (funcSection) {
+          // ins.imm holds the absolute target slot in funcSection; make it relative to this program.
+          const target = ins.imm;
+          const callee = this.funcAt(funcSection, target, `function pointer at ${slot}`);
+          ins.imm = place(callee) + (target - callee.start) - at - 1;
+        }
+        slot++;
+        continue;
+      }
+      if (ins.code === (Class.JMP | JmpOp.CALL)) {
+        if (r) {
+          if (
+            r.type !== Reloc.R_BPF_64_32 &&
+            r.type !== Reloc.R_BPF_64_ABS32 &&
+            r.type !== Reloc.R_BPF_64_NODYLD32
+          ) {
+            throw fail(slot, `unsupported relocation type ${r.type} on a call`);
+          }
+          if (r.symbol.shndx === SHN_UNDEF)
+            throw fail(slot, `call to extern function ${r.symbol.name} (kfuncs are unsupported)`);
+          if (ins.src !== PseudoCall.LOCAL)
+            throw fail(slot, `relocated call to ${r.symbol.name} is not a local call`);
+          const section = this.sectionOf(r, (m) => fail(slot, m));
+          if (r.symbol.value % 8 !== 0) throw fail(slot, `call target ${r.symbol.name} is misaligned`);
+          const target = r.symbol.value / 8 + ins.imm + 1;
+          const callee = this.funcAt(section, target, `call at ${slot}`);
+          ins.imm = place(callee) + (target - callee.start) - at - 1;
+        } else if (isLocalCall(ins)) {
+          const target = slot + ins.imm + 1;
+          const callee = this.funcAt(sec, target, `call at ${slot}`);
+          ins.imm = place(callee) + (target - callee.start) - at - 1;
+        }
+        continue;
+      }
+      if (r)
+        throw fail(
+          slot,
+          `relocation against ${r.symbol.name} on an instruction that is neither lddw nor call`,
+        );
+    }
+  }
+
+  private sectionOf(r: Relocation, fail: (m: string) => FormatError): Section {
+    const s = this.elf.sections[r.symbol.shndx];
+    if (!s || r.symbol.shndx === SHN_UNDEF)
+      throw fail(`symbol ${r.symbol.name} is undefined (externs are unsupported)`);
+    return s;
+  }
+
+  /**
+   * lddw relocations: map, global data or function address. For a function address it returns the code
+   * section and leaves the absolute target slot in `ins.imm`.
+   */
+  private relocateLddw(
+    r: Relocation,
+    ins: Insn,
+    hi: Insn,
+    fail: (m: string) => FormatError,
+  ): Section | undefined {
+    if (r.type !== Reloc.R_BPF_64_64 && r.type !== Reloc.R_BPF_64_ABS64) {
+      throw fail(`unsupported relocation type ${r.type} on lddw`);
+    }
+    const sym = r.symbol;
+    const section = this.sectionOf(r, fail);
+    if (section.flags & SHF_EXECINSTR) {
+      // A function address (bpf_loop callback): the target slot becomes a relative offset once placed.
+      const off = sym.value + ins.imm;
+      if (off % 8 !== 0) throw fail(`function address ${sym.name}+${ins.imm} is not on an instruction`);
+      ins.src = PseudoLddw.FUNC;
+      ins.imm = off / 8;
+      return section;
+    }
+    const idx = this.maps.findIndex(
+      (m) => m.section === section.index && (m.isData || m.offset === sym.value),
+    );
+    if (idx < 0) throw fail(`symbol ${sym.name} in section ${section.name} is not a map or global data`);
+    const def = this.maps[idx]!;
+    if (def.isData) {
+      const off = ins.imm + sym.value;
+      if (off < 0 || off > def.spec.valueSize) throw fail(`offset ${off} is outside ${def.spec.name}`);
+      ins.src = PseudoLddw.MAP_VALUE;
+      ins.imm = idx;
+      hi.imm = off;
+    } else {
+      ins.src = PseudoLddw.MAP_FD;
+      ins.imm = idx;
+      hi.imm = 0;
+    }
+    return undefined;
+  }
+
+  /** Line and function info of the placed functions, re-based to program slots. */
+  private debugInfo(base: Map<Func, number>): { lineInfo: LineInfo[]; funcInfo: FuncInfo[] } {
+    const lineInfo: LineInfo[] = [];
+    const funcInfo: FuncInfo[] = [];
+    for (const [f, b] of base) {
+      const lines = this.ext?.lineInfo.get(f.section.name) ?? [];
+      for (const l of lines) {
+        const slot = l.insnOff / 8;
+        if (slot >= f.start && slot < f.end) {
+          lineInfo.push({
+            insn: b + slot - f.start,
+            file: l.file,
+            line: l.line,
+            column: l.column,
+            source: l.source,
+          });
+        }
+      }
+      const fi = this.ext?.funcInfo.get(f.section.name)?.find((x) => x.insnOff / 8 === f.start);
+      const info: FuncInfo = { insn: b, name: f.name };
+      if (fi) {
+        info.typeId = fi.typeId;
+        const t = this.btf?.types[fi.typeId];
+        if (t && t.kind === Kind.FUNC && t.name) info.name = t.name;
+      }
+      funcInfo.push(info);
+    }
+    lineInfo.sort((a, b) => a.insn - b.insn);
+    funcInfo.sort((a, b) => a.insn - b.insn);
+    return { lineInfo, funcInfo };
+  }
+}

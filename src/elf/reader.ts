@@ -1,0 +1,130 @@
+// Read an ELF BPF object (as clang and libbpf produce it) into an ObjectSpec: maps first (legacy `maps`,
+// BTF `.maps`, then global data — libbpf's order), then one ProgramSpec per function of each program
+// section, linked with the subprograms it calls.
+
+import { type BtfExt, parseBtfExt } from '../btf/ext.js';
+import { type Btf, parseBtf } from '../btf/parse.js';
+import { Kind } from '../btf/types.js';
+import { FormatError } from '../errors.js';
+import { programTypeForSection } from '../object/sections.js';
+import type { MapSlot, ObjectSpec, ProgramSpec } from '../object/spec.js';
+import { SHF_EXECINSTR, SHT_PROGBITS } from './constants.js';
+import { CodeIndex } from './link.js';
+import { btfMaps, dataMap, isDataSection, isLegacyMapsSection, legacyMaps, type MapDef } from './maps.js';
+import { type ElfFile, elfError, parseElf } from './parse.js';
+
+export interface ReadOptions {
+  /** File name used in error messages. */
+  file?: string;
+}
+
+/** Parse an ELF object. Throws FormatError (naming file, section, offset) for malformed input. */
+export function readObject(bytes: Uint8Array, options: ReadOptions = {}): ObjectSpec {
+  const elf = parseElf(bytes, options.file ?? 'ELF');
+  try {
+    return build(elf);
+  } catch (e) {
+    // Anything that escaped the explicit checks is still a malformed file, not a crash.
+    if (e instanceof FormatError) throw e;
+    if (e instanceof RangeError || e instanceof TypeError) {
+      throw elfError(elf.file, `malformed object (${e.message})`);
+    }
+    throw e;
+  }
+}
+
+function build(elf: ElfFile): ObjectSpec {
+  const section = (name: string) => elf.sections.find((s) => s.name === name);
+  const license = readLicense(elf);
+  const btf = readBtf(elf);
+  const ext = btf ? readExt(elf, btf) : undefined;
+
+  const slots: MapSlot[] = [];
+  const defs: MapDef[] = [];
+  for (const s of elf.sections) if (isLegacyMapsSection(s.name)) defs.push(...legacyMaps(elf, s));
+  const maps = section('.maps');
+  if (maps) defs.push(...btfMaps(elf, maps, btf, slots));
+  for (const s of elf.sections) {
+    if (!isDataSection(s)) continue;
+    const d = dataMap(elf, s, btf);
+    if (d) defs.push(d);
+  }
+  checkUniqueNames(elf, defs);
+
+  const code = new CodeIndex(elf, defs, btf, ext);
+  const programs: ProgramSpec[] = [];
+  for (const s of elf.sections) {
+    if (s.type !== SHT_PROGBITS || !(s.flags & SHF_EXECINSTR) || s.name === '.text' || s.size === 0) continue;
+    const inferred = programTypeForSection(s.name);
+    for (const fn of code.functionsOf(s)) {
+      const linked = code.link(fn);
+      const p: ProgramSpec = {
+        name: fn.name,
+        section: s.name,
+        type: inferred?.type ?? 'unspec',
+        insns: linked.insns,
+        license,
+      };
+      if (inferred?.attachTo !== undefined) p.attachTo = inferred.attachTo;
+      if (linked.lineInfo.length > 0) p.lineInfo = linked.lineInfo;
+      if (ext) p.funcInfo = linked.funcInfo;
+      programs.push(p);
+    }
+  }
+
+  const spec: ObjectSpec = { programs, maps: defs.map((d) => d.spec), license };
+  if (btf) spec.btf = btf;
+  if (slots.length > 0) spec.mapSlots = slots;
+  const version = section('version');
+  if (version && version.size >= 4) {
+    spec.kernelVersion = new DataView(version.data.buffer, version.data.byteOffset, 4).getUint32(0, true);
+  }
+  return spec;
+}
+
+function readLicense(elf: ElfFile): string {
+  const s = elf.sections.find((x) => x.name === 'license');
+  if (!s || s.size === 0) return '';
+  const end = s.data.indexOf(0);
+  return new TextDecoder().decode(end < 0 ? s.data : s.data.subarray(0, end));
+}
+
+function readBtf(elf: ElfFile): Btf | undefined {
+  const s = elf.sections.find((x) => x.name === '.BTF');
+  if (!s) return undefined;
+  const btf = parseBtf(s.data, `${elf.file}: section .BTF`);
+  fixupDatasecs(elf, btf);
+  return btf;
+}
+
+/**
+ * clang leaves DATASEC sizes and variable offsets at 0 (they are link-time values); fill them from the
+ * ELF section sizes and symbol values, as libbpf does before using them.
+ */
+function fixupDatasecs(elf: ElfFile, btf: Btf): void {
+  for (const t of btf.types) {
+    if (t.kind !== Kind.DATASEC) continue;
+    const sec = elf.sections.find((s) => s.name === t.name);
+    if (!sec) continue;
+    t.size = sec.size;
+    for (const v of t.vars) {
+      const varType = btf.types[v.type];
+      if (!varType || varType.kind !== Kind.VAR) continue;
+      const sym = elf.symbols.find((s) => s.shndx === sec.index && s.name === varType.name);
+      if (sym) v.offset = sym.value;
+    }
+  }
+}
+
+function readExt(elf: ElfFile, btf: Btf): BtfExt | undefined {
+  const s = elf.sections.find((x) => x.name === '.BTF.ext');
+  return s ? parseBtfExt(s.data, btf, `${elf.file}: section .BTF.ext`) : undefined;
+}
+
+function checkUniqueNames(elf: ElfFile, defs: MapDef[]): void {
+  const seen = new Set<string>();
+  for (const d of defs) {
+    if (seen.has(d.spec.name)) throw elfError(elf.file, `two maps are named ${d.spec.name}`);
+    seen.add(d.spec.name);
+  }
+}
