@@ -69,7 +69,8 @@ export function ffiAvailable(): boolean {
  */
 export class Arena {
   private ptr: unknown;
-  private base = 0n;
+  /** Native address of the arena as a number (user-space addresses fit in 53 bits) and as halves. */
+  private base = 0;
   private size = 0;
   private top = ATTR_SPACE;
   bytes = new Uint8Array(0);
@@ -89,7 +90,7 @@ export class Arena {
     while (size < need) size *= 2;
     if (this.ptr !== undefined) koffi.free(this.ptr);
     this.ptr = koffi.alloc('uint8_t', size);
-    this.base = koffi.address(this.ptr);
+    this.base = Number(koffi.address(this.ptr));
     this.size = size;
     const ab = koffi.view(this.ptr, size);
     this.bytes = new Uint8Array(ab);
@@ -115,12 +116,14 @@ export class Arena {
 
   /** The native address of an arena offset, as the kernel wants it in a u64 attribute field. */
   address(offset: number): bigint {
-    return this.base + BigInt(offset);
+    return BigInt(this.base + offset);
   }
 
-  /** Write a native pointer to `offset` into the attribute at `field`. */
+  /** Write a native pointer to `offset` into the attribute at `field` (two u32 halves: no BigInt). */
   setPointer(field: number, offset: number): void {
-    this.view.setBigUint64(field, this.address(offset), true);
+    const addr = this.base + offset;
+    this.view.setUint32(field, addr >>> 0, true);
+    this.view.setUint32(field + 4, Math.floor(addr / 0x100000000), true);
   }
 
   /** Call bpf(cmd, &attr, size). Returns the result (fd or 0) or minus the errno. */

@@ -113,7 +113,7 @@ export function mapLookup(fd: number, key: Uint8Array, valueSize: number, flags 
   a.view.setUint32(MapElem.map_fd, fd, true);
   a.setPointer(MapElem.key, k);
   a.setPointer(MapElem.value, val);
-  a.view.setBigUint64(MapElem.flags, BigInt(flags), true);
+  a.view.setUint32(MapElem.flags, flags, true);
   const r = a.call(Cmd.MAP_LOOKUP_ELEM, MapElem.SIZE);
   if (r === -ENOENT) return undefined;
   if (r < 0) throw new KernelError('BPF_MAP_LOOKUP_ELEM', -r);
@@ -129,7 +129,7 @@ export function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags 
   a.view.setUint32(MapElem.map_fd, fd, true);
   a.setPointer(MapElem.key, k);
   a.setPointer(MapElem.value, val);
-  a.view.setBigUint64(MapElem.flags, BigInt(flags), true);
+  a.view.setUint32(MapElem.flags, flags, true);
   check(a, Cmd.MAP_UPDATE_ELEM, MapElem.SIZE);
 }
 
