@@ -1,0 +1,895 @@
+// The reference interpreter. Registers are 32-bit halves in an Int32Array (register r: low half at 2r,
+// high half at 2r+1), instructions come pre-decoded from program.ts, and the loop is one switch on the
+// opcode byte — no allocation per instruction.
+//
+// Checked mode (the default, for unverified programs) validates every load and store against the region
+// of the address space it falls in and stops after an instruction budget; unchecked mode (verified
+// programs) skips the region checks but still stays inside the wasm memory. Tracing runs the same loop
+// one instruction at a time, so it costs nothing when off.
+
+import { RuntimeFault, TsbpfError } from '../errors.js';
+import type { HelperDef, Invocation } from '../helpers/types.js';
+import { type Insn, MAX_CALL_FRAMES } from '../isa/index.js';
+import {
+  atomic,
+  bswap,
+  divmod32,
+  divmod64,
+  movsx32,
+  movsx64,
+  mul64,
+  neg64,
+  regU64,
+  sar64,
+  setRegBig,
+  shl64,
+  shr64,
+  truncate,
+} from './alu.js';
+import type { Region } from './memory.js';
+import type { PreparedProgram } from './program.js';
+import type { Runtime } from './runtime.js';
+
+/** Instructions a checked run may execute unless told otherwise. */
+export const DEFAULT_BUDGET = 100_000_000;
+/** Tail calls per run, as in the kernel (MAX_TAIL_CALL_CNT). */
+export const MAX_TAIL_CALLS = 33;
+
+export interface TraceEvent {
+  /** Slot index of the instruction about to execute. */
+  pc: number;
+  /** Call depth (0 = main program). */
+  depth: number;
+  program: PreparedProgram;
+  insn: Insn;
+  /** Register value (unsigned 64-bit) before the instruction executes. */
+  reg(r: number): bigint;
+}
+export type TraceHook = (event: TraceEvent) => void;
+
+export interface RunOptions {
+  /** r1..r5 at entry; r1 is normally the context address. */
+  args?: readonly (number | bigint)[];
+  /** Validate every memory access and enforce the budget (default true). False for verified programs. */
+  checked?: boolean;
+  /** Maximum instructions (default DEFAULT_BUDGET when checked, unlimited otherwise). */
+  budget?: number;
+  /** Called before every instruction. */
+  trace?: TraceHook;
+  /** Fields of the invocation helpers see (ctx defaults to r1, programType to the program's type). */
+  invocation?: Partial<Invocation>;
+  /** Simulated CPU to run on (default runtime.cpu). */
+  cpu?: number;
+}
+
+export interface RunResult {
+  /** r0 at exit, as an unsigned 64-bit value. */
+  r0: bigint;
+  /** Instructions executed, including those of callbacks and tail-called programs. */
+  instructions: number;
+}
+
+const DONE = 0;
+const LIMIT = 1;
+const CALLBACK_RETURNED = 2;
+/** Words per saved frame: return slot, caller's r6-r9 (8 halves). */
+const FRAME_WORDS = 9;
+const CALLBACK_RETURN = -1;
+
+export class Interpreter {
+  /** The register file after (or during) a run: register r is R[2r] (low) and R[2r+1] (high). */
+  readonly regs = new Int32Array(22);
+  private readonly frames = new Int32Array((MAX_CALL_FRAMES + 1) * FRAME_WORDS);
+  private readonly frameProgs: (PreparedProgram | undefined)[] = new Array(MAX_CALL_FRAMES + 1);
+  private prog!: PreparedProgram;
+  private pc = 0;
+  private depth = 0;
+  private count = 0;
+  private limit = 0;
+  private budget = 0;
+  private checked = true;
+  private traceHook: TraceHook | undefined;
+  private stackTops: number[] = [];
+  private lastRegion: Region | undefined;
+  private readonly runCallback = this.callback.bind(this);
+
+  constructor(readonly runtime: Runtime) {}
+
+  /** Register r (unsigned 64-bit) after a run. */
+  reg(r: number): bigint {
+    return regU64(this.regs, r);
+  }
+
+  run(prog: PreparedProgram, options: RunOptions = {}): RunResult {
+    const rt = this.runtime;
+    const R = this.regs;
+    const cpu = options.cpu ?? rt.cpu;
+    if (cpu < 0 || cpu >= rt.cpus) throw new RangeError(`cpu ${cpu} out of range (runtime has ${rt.cpus})`);
+    rt.cpu = cpu;
+    this.checked = options.checked ?? true;
+    this.budget = options.budget ?? (this.checked ? DEFAULT_BUDGET : Number.MAX_SAFE_INTEGER);
+    this.traceHook = options.trace;
+    const frames = rt.stackFrames(cpu);
+    this.stackTops = frames.map((f) => f.end);
+    if (this.checked) for (const f of frames) rt.space.bytes.fill(0, f.start, f.end);
+
+    R.fill(0);
+    const args = options.args ?? [];
+    if (args.length > 5) throw new RangeError('at most five arguments (r1-r5)');
+    for (const [i, a] of args.entries()) setRegBig(R, i + 1, BigInt(a));
+    R[20] = this.stackTops[0]!;
+    rt.beginInvocation({ ctx: R[2]! >>> 0, programType: prog.type, ...options.invocation });
+
+    this.prog = prog;
+    this.pc = 0;
+    this.depth = 0;
+    this.count = 0;
+    this.lastRegion = undefined;
+    const previous = rt.callbackRunner;
+    rt.callbackRunner = this.runCallback;
+    try {
+      this.loop();
+    } finally {
+      rt.callbackRunner = previous;
+    }
+    return { r0: this.reg(0), instructions: this.count };
+  }
+
+  /** Run until the program (or the current callback) returns, handling the budget and tracing. */
+  private loop(): number {
+    for (;;) {
+      this.limit = this.traceHook ? Math.min(this.count, this.budget) : this.budget;
+      if (this.traceHook && this.count < this.budget) {
+        this.traceHook(this.traceEvent());
+        this.limit = this.count + 1;
+      }
+      const status = this.exec();
+      if (status !== LIMIT) return status;
+      if (this.count >= this.budget) {
+        throw new RuntimeFault(`instruction budget of ${this.budget} exhausted`, this.pc);
+      }
+    }
+  }
+
+  private traceEvent(): TraceEvent {
+    const R = this.regs;
+    return {
+      pc: this.pc,
+      depth: this.depth,
+      program: this.prog,
+      insn: this.prog.insns[this.pc] ?? { code: 0, dst: 0, src: 0, off: 0, imm: 0 },
+      reg: (r: number) => regU64(R, r),
+    };
+  }
+
+  /** The hot loop. Returns DONE, LIMIT or CALLBACK_RETURNED; state is saved in fields on return. */
+  private exec(): number {
+    const R = this.regs;
+    const rt = this.runtime;
+    const checked = this.checked;
+    const limit = this.limit;
+    let prog = this.prog;
+    let code = prog.code;
+    let pc = this.pc;
+    let n = this.count;
+    let dv = rt.space.view;
+    try {
+      for (;;) {
+        if (n >= limit) {
+          this.prog = prog;
+          this.pc = pc;
+          this.count = n;
+          return LIMIT;
+        }
+        n++;
+        const p = pc << 2;
+        const w = code[p]!;
+        const d = (w >> 16) & 0xff;
+        const s = w >>> 24;
+        switch (w & 0xff) {
+          // ---------------------------------------------------------------- ALU64, immediate / register
+          case 0x07: {
+            const r = (R[d]! >>> 0) + (code[p + 2]! >>> 0);
+            R[d] = r;
+            R[d + 1] = R[d + 1]! + code[p + 3]! + (r > 0xffffffff ? 1 : 0);
+            break;
+          }
+          case 0x0f: {
+            const bh = R[s + 1]!;
+            const r = (R[d]! >>> 0) + (R[s]! >>> 0);
+            R[d] = r;
+            R[d + 1] = R[d + 1]! + bh + (r > 0xffffffff ? 1 : 0);
+            break;
+          }
+          case 0x17: {
+            const r = (R[d]! >>> 0) - (code[p + 2]! >>> 0);
+            R[d] = r;
+            R[d + 1] = R[d + 1]! - code[p + 3]! - (r < 0 ? 1 : 0);
+            break;
+          }
+          case 0x1f: {
+            const bh = R[s + 1]!;
+            const r = (R[d]! >>> 0) - (R[s]! >>> 0);
+            R[d] = r;
+            R[d + 1] = R[d + 1]! - bh - (r < 0 ? 1 : 0);
+            break;
+          }
+          case 0x27:
+            mul64(R, d, code[p + 2]!, code[p + 3]!);
+            break;
+          case 0x2f:
+            mul64(R, d, R[s]!, R[s + 1]!);
+            break;
+          case 0x37:
+            divmod64(R, d, code[p + 2]!, code[p + 3]!, (w & 0xff00) !== 0, false);
+            break;
+          case 0x3f:
+            divmod64(R, d, R[s]!, R[s + 1]!, (w & 0xff00) !== 0, false);
+            break;
+          case 0x47:
+            R[d] = R[d]! | code[p + 2]!;
+            R[d + 1] = R[d + 1]! | code[p + 3]!;
+            break;
+          case 0x4f:
+            R[d] = R[d]! | R[s]!;
+            R[d + 1] = R[d + 1]! | R[s + 1]!;
+            break;
+          case 0x57:
+            R[d] = R[d]! & code[p + 2]!;
+            R[d + 1] = R[d + 1]! & code[p + 3]!;
+            break;
+          case 0x5f:
+            R[d] = R[d]! & R[s]!;
+            R[d + 1] = R[d + 1]! & R[s + 1]!;
+            break;
+          case 0x67:
+            shl64(R, d, code[p + 2]! & 63);
+            break;
+          case 0x6f:
+            shl64(R, d, R[s]! & 63);
+            break;
+          case 0x77:
+            shr64(R, d, code[p + 2]! & 63);
+            break;
+          case 0x7f:
+            shr64(R, d, R[s]! & 63);
+            break;
+          case 0x87:
+            neg64(R, d);
+            break;
+          case 0x97:
+            divmod64(R, d, code[p + 2]!, code[p + 3]!, (w & 0xff00) !== 0, true);
+            break;
+          case 0x9f:
+            divmod64(R, d, R[s]!, R[s + 1]!, (w & 0xff00) !== 0, true);
+            break;
+          case 0xa7:
+            R[d] = R[d]! ^ code[p + 2]!;
+            R[d + 1] = R[d + 1]! ^ code[p + 3]!;
+            break;
+          case 0xaf:
+            R[d] = R[d]! ^ R[s]!;
+            R[d + 1] = R[d + 1]! ^ R[s + 1]!;
+            break;
+          case 0xb7:
+            R[d] = code[p + 2]!;
+            R[d + 1] = code[p + 3]!;
+            break;
+          case 0xbf:
+            if ((w & 0xff00) === 0) {
+              R[d] = R[s]!;
+              R[d + 1] = R[s + 1]!;
+            } else movsx64(R, d, s, (w >> 8) & 0xff);
+            break;
+          case 0xc7:
+            sar64(R, d, code[p + 2]! & 63);
+            break;
+          case 0xcf:
+            sar64(R, d, R[s]! & 63);
+            break;
+          case 0xd7:
+            bswap(R, d, (w >> 8) & 0xff);
+            break;
+
+          // ---------------------------------------------------------------- ALU (32-bit, zero-extends)
+          case 0x04:
+            R[d] = R[d]! + code[p + 2]!;
+            R[d + 1] = 0;
+            break;
+          case 0x0c:
+            R[d] = R[d]! + R[s]!;
+            R[d + 1] = 0;
+            break;
+          case 0x14:
+            R[d] = R[d]! - code[p + 2]!;
+            R[d + 1] = 0;
+            break;
+          case 0x1c:
+            R[d] = R[d]! - R[s]!;
+            R[d + 1] = 0;
+            break;
+          case 0x24:
+            R[d] = Math.imul(R[d]!, code[p + 2]!);
+            R[d + 1] = 0;
+            break;
+          case 0x2c:
+            R[d] = Math.imul(R[d]!, R[s]!);
+            R[d + 1] = 0;
+            break;
+          case 0x34:
+            divmod32(R, d, code[p + 2]!, (w & 0xff00) !== 0, false);
+            break;
+          case 0x3c:
+            divmod32(R, d, R[s]!, (w & 0xff00) !== 0, false);
+            break;
+          case 0x44:
+            R[d] = R[d]! | code[p + 2]!;
+            R[d + 1] = 0;
+            break;
+          case 0x4c:
+            R[d] = R[d]! | R[s]!;
+            R[d + 1] = 0;
+            break;
+          case 0x54:
+            R[d] = R[d]! & code[p + 2]!;
+            R[d + 1] = 0;
+            break;
+          case 0x5c:
+            R[d] = R[d]! & R[s]!;
+            R[d + 1] = 0;
+            break;
+          case 0x64:
+            R[d] = R[d]! << (code[p + 2]! & 31);
+            R[d + 1] = 0;
+            break;
+          case 0x6c:
+            R[d] = R[d]! << (R[s]! & 31);
+            R[d + 1] = 0;
+            break;
+          case 0x74:
+            R[d] = R[d]! >>> (code[p + 2]! & 31);
+            R[d + 1] = 0;
+            break;
+          case 0x7c:
+            R[d] = R[d]! >>> (R[s]! & 31);
+            R[d + 1] = 0;
+            break;
+          case 0x84:
+            R[d] = -R[d]!;
+            R[d + 1] = 0;
+            break;
+          case 0x94:
+            divmod32(R, d, code[p + 2]!, (w & 0xff00) !== 0, true);
+            break;
+          case 0x9c:
+            divmod32(R, d, R[s]!, (w & 0xff00) !== 0, true);
+            break;
+          case 0xa4:
+            R[d] = R[d]! ^ code[p + 2]!;
+            R[d + 1] = 0;
+            break;
+          case 0xac:
+            R[d] = R[d]! ^ R[s]!;
+            R[d + 1] = 0;
+            break;
+          case 0xb4:
+            R[d] = code[p + 2]!;
+            R[d + 1] = 0;
+            break;
+          case 0xbc:
+            if ((w & 0xff00) === 0) {
+              R[d] = R[s]!;
+              R[d + 1] = 0;
+            } else movsx32(R, d, s, (w >> 8) & 0xff);
+            break;
+          case 0xc4:
+            R[d] = R[d]! >> (code[p + 2]! & 31);
+            R[d + 1] = 0;
+            break;
+          case 0xcc:
+            R[d] = R[d]! >> (R[s]! & 31);
+            R[d + 1] = 0;
+            break;
+          case 0xd4:
+            truncate(R, d, (w >> 8) & 0xff);
+            break;
+          case 0xdc:
+            bswap(R, d, (w >> 8) & 0xff);
+            break;
+
+          // ---------------------------------------------------------------- JMP (64-bit compares)
+          case 0x05:
+          case 0x06: // gotol: target precomputed from imm
+            pc = code[p + 1]!;
+            continue;
+          case 0x15:
+            if (R[d] === code[p + 2] && R[d + 1] === code[p + 3]) {
+              pc = code[p + 1]!;
+              continue;
+            }
+            break;
+          case 0x1d:
+            if (R[d] === R[s] && R[d + 1] === R[s + 1]) {
+              pc = code[p + 1]!;
+              continue;
+            }
+            break;
+          case 0x55:
+            if (R[d] !== code[p + 2] || R[d + 1] !== code[p + 3]) {
+              pc = code[p + 1]!;
+              continue;
+            }
+            break;
+          case 0x5d:
+            if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) {
+              pc = code[p + 1]!;
+              continue;
+            }
+            break;
+          case 0x45:
+            if ((R[d]! & code[p + 2]!) !== 0 || (R[d + 1]! & code[p + 3]!) !== 0) {
+              pc = code[p + 1]!;
+              continue;
+            }
+            break;
+          case 0x4d:
+            if ((R[d]! & R[s]!) !== 0 || (R[d + 1]! & R[s + 1]!) !== 0) {
+              pc = code[p + 1]!;
+              continue;
+            }
+            break;
+          case 0x25:
+          case 0x2d:
+          case 0x35:
+          case 0x3d:
+          case 0xa5:
+          case 0xad:
+          case 0xb5:
+          case 0xbd: {
+            // Unsigned: compare high halves, then low halves.
+            const x = (w & 8) !== 0;
+            const ah = R[d + 1]! >>> 0;
+            const bh = (x ? R[s + 1]! : code[p + 3]!) >>> 0;
+            const al = R[d]! >>> 0;
+            const bl = (x ? R[s]! : code[p + 2]!) >>> 0;
+            const c = ah === bh ? (al === bl ? 0 : al > bl ? 1 : -1) : ah > bh ? 1 : -1;
+            if (taken(w & 0xf0, c)) {
+              pc = code[p + 1]!;
+              continue;
+            }
+            break;
+          }
+          case 0x65:
+          case 0x6d:
+          case 0x75:
+          case 0x7d:
+          case 0xc5:
+          case 0xcd:
+          case 0xd5:
+          case 0xdd: {
+            // Signed: high halves as int32, low halves unsigned.
+            const x = (w & 8) !== 0;
+            const ah = R[d + 1]!;
+            const bh = x ? R[s + 1]! : code[p + 3]!;
+            const al = R[d]! >>> 0;
+            const bl = (x ? R[s]! : code[p + 2]!) >>> 0;
+            const c = ah === bh ? (al === bl ? 0 : al > bl ? 1 : -1) : ah > bh ? 1 : -1;
+            if (taken(w & 0xf0, c)) {
+              pc = code[p + 1]!;
+              continue;
+            }
+            break;
+          }
+
+          // ---------------------------------------------------------------- JMP32 (low halves)
+          case 0x16:
+          case 0x1e:
+          case 0x56:
+          case 0x5e:
+          case 0x46:
+          case 0x4e:
+          case 0x26:
+          case 0x2e:
+          case 0x36:
+          case 0x3e:
+          case 0xa6:
+          case 0xae:
+          case 0xb6:
+          case 0xbe:
+          case 0x66:
+          case 0x6e:
+          case 0x76:
+          case 0x7e:
+          case 0xc6:
+          case 0xce:
+          case 0xd6:
+          case 0xde:
+            if (jump32(w & 0xf0, R[d]!, (w & 8) !== 0 ? R[s]! : code[p + 2]!)) {
+              pc = code[p + 1]!;
+              continue;
+            }
+            break;
+
+          // ---------------------------------------------------------------- calls and exit
+          case 0x85:
+            if ((w & 0xff00) !== 0) {
+              this.pushFrame(pc + 1, prog, pc);
+              pc = code[p + 1]!;
+              continue;
+            }
+            this.prog = prog;
+            this.pc = pc;
+            this.count = n;
+            this.callHelper(prog.helpers[code[p + 2]!]!);
+            n = this.count;
+            dv = rt.space.view;
+            if (rt.invocation.tailCall !== undefined) {
+              const next = this.takeTailCall();
+              if (next) {
+                prog = next;
+                code = prog.code;
+                pc = 0;
+                continue;
+              }
+            }
+            break;
+          case 0x8d: {
+            // callx: the register holds a helper id.
+            const id = R[d]!;
+            const helper = R[d + 1] === 0 ? prog.lookupHelper(id) : undefined;
+            if (!helper) throw new RuntimeFault(`callx to unknown helper ${regU64(R, d >> 1)}`, pc);
+            this.prog = prog;
+            this.pc = pc;
+            this.count = n;
+            this.callHelper(helper);
+            n = this.count;
+            dv = rt.space.view;
+            break;
+          }
+          case 0x95: {
+            const depth = this.depth;
+            if (depth === 0) {
+              this.prog = prog;
+              this.pc = pc;
+              this.count = n;
+              return DONE;
+            }
+            const f = depth * FRAME_WORDS;
+            const F = this.frames;
+            for (let k = 0; k < 8; k++) R[12 + k] = F[f + 1 + k]!;
+            R[20] = this.stackTops[depth - 1]!;
+            R[21] = 0;
+            this.depth = depth - 1;
+            prog = this.frameProgs[depth]!;
+            code = prog.code;
+            pc = F[f]!;
+            if (pc === CALLBACK_RETURN) {
+              this.prog = prog;
+              this.count = n;
+              return CALLBACK_RETURNED;
+            }
+            continue;
+          }
+
+          // ---------------------------------------------------------------- LD: lddw, legacy packet loads
+          case 0x18:
+            R[d] = code[p + 2]!;
+            R[d + 1] = code[p + 3]!;
+            pc += 2;
+            continue;
+          case 0x20:
+          case 0x28:
+          case 0x30:
+          case 0x40:
+          case 0x48:
+          case 0x50:
+            if (!this.loadPacket(w, code[p + 2]!, pc)) {
+              this.prog = prog;
+              this.pc = pc;
+              this.count = n;
+              return DONE;
+            }
+            break;
+
+          // ---------------------------------------------------------------- LDX
+          case 0x61: {
+            const a = (R[s]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[s + 1]!, a, 4, false, pc);
+            R[d] = dv.getInt32(a, true);
+            R[d + 1] = 0;
+            break;
+          }
+          case 0x69: {
+            const a = (R[s]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[s + 1]!, a, 2, false, pc);
+            R[d] = dv.getUint16(a, true);
+            R[d + 1] = 0;
+            break;
+          }
+          case 0x71: {
+            const a = (R[s]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[s + 1]!, a, 1, false, pc);
+            R[d] = dv.getUint8(a);
+            R[d + 1] = 0;
+            break;
+          }
+          case 0x79: {
+            const a = (R[s]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[s + 1]!, a, 8, false, pc);
+            const lo = dv.getInt32(a, true);
+            R[d + 1] = dv.getInt32(a + 4, true);
+            R[d] = lo;
+            break;
+          }
+          case 0x81: {
+            const a = (R[s]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[s + 1]!, a, 4, false, pc);
+            const v = dv.getInt32(a, true);
+            R[d] = v;
+            R[d + 1] = v >> 31;
+            break;
+          }
+          case 0x89: {
+            const a = (R[s]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[s + 1]!, a, 2, false, pc);
+            const v = dv.getInt16(a, true);
+            R[d] = v;
+            R[d + 1] = v >> 31;
+            break;
+          }
+          case 0x91: {
+            const a = (R[s]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[s + 1]!, a, 1, false, pc);
+            const v = dv.getInt8(a);
+            R[d] = v;
+            R[d + 1] = v >> 31;
+            break;
+          }
+
+          // ---------------------------------------------------------------- ST (immediate) and STX
+          case 0x62: {
+            const a = (R[d]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[d + 1]!, a, 4, true, pc);
+            dv.setInt32(a, code[p + 2]!, true);
+            break;
+          }
+          case 0x6a: {
+            const a = (R[d]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[d + 1]!, a, 2, true, pc);
+            dv.setInt16(a, code[p + 2]!, true);
+            break;
+          }
+          case 0x72: {
+            const a = (R[d]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[d + 1]!, a, 1, true, pc);
+            dv.setInt8(a, code[p + 2]!);
+            break;
+          }
+          case 0x7a: {
+            const a = (R[d]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[d + 1]!, a, 8, true, pc);
+            dv.setInt32(a, code[p + 2]!, true);
+            dv.setInt32(a + 4, code[p + 3]!, true);
+            break;
+          }
+          case 0x63: {
+            const a = (R[d]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[d + 1]!, a, 4, true, pc);
+            dv.setInt32(a, R[s]!, true);
+            break;
+          }
+          case 0x6b: {
+            const a = (R[d]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[d + 1]!, a, 2, true, pc);
+            dv.setInt16(a, R[s]!, true);
+            break;
+          }
+          case 0x73: {
+            const a = (R[d]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[d + 1]!, a, 1, true, pc);
+            dv.setInt8(a, R[s]!);
+            break;
+          }
+          case 0x7b: {
+            const a = (R[d]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[d + 1]!, a, 8, true, pc);
+            dv.setInt32(a, R[s]!, true);
+            dv.setInt32(a + 4, R[s + 1]!, true);
+            break;
+          }
+          case 0xc3:
+          case 0xdb: {
+            const wide = (w & 0xff) === 0xdb;
+            const a = (R[d]! >>> 0) + code[p + 1]!;
+            if (checked) this.check(R[d + 1]!, a, wide ? 8 : 4, true, pc);
+            atomic(R, dv, a, s, (w >> 8) & 0xff, wide);
+            break;
+          }
+
+          default:
+            throw new RuntimeFault(
+              pc >= prog.insns.length
+                ? 'execution ran past the end of the program (missing exit)'
+                : `invalid opcode 0x${(w & 0xff).toString(16).padStart(2, '0')}`,
+              pc,
+            );
+        }
+        pc++;
+      }
+    } catch (e) {
+      this.prog = prog;
+      this.pc = pc;
+      this.count = n;
+      throw toFault(e, pc);
+    }
+  }
+
+  /** bpf-to-bpf call (or callback entry): save r6-r9 and where to return, give the callee a new frame. */
+  private pushFrame(returnTo: number, caller: PreparedProgram, pc: number): void {
+    const depth = this.depth + 1;
+    if (depth >= MAX_CALL_FRAMES) {
+      throw new RuntimeFault(`call nesting exceeds ${MAX_CALL_FRAMES} frames`, pc);
+    }
+    const R = this.regs;
+    const F = this.frames;
+    const f = depth * FRAME_WORDS;
+    F[f] = returnTo;
+    for (let k = 0; k < 8; k++) F[f + 1 + k] = R[12 + k]!;
+    this.frameProgs[depth] = caller;
+    R[20] = this.stackTops[depth]!;
+    R[21] = 0;
+    this.depth = depth;
+  }
+
+  private callHelper(helper: HelperDef): void {
+    const R = this.regs;
+    const argc = helper.proto.args.length;
+    const arg = (r: number): bigint => (r <= argc ? regU64(R, r) : 0n);
+    let ret: bigint;
+    try {
+      ret = helper.call(this.runtime, arg(1), arg(2), arg(3), arg(4), arg(5));
+    } catch (e) {
+      if (e instanceof TsbpfError) throw e;
+      throw new RuntimeFault(
+        `helper ${helper.name} failed: ${e instanceof Error ? e.message : String(e)}`,
+        this.pc,
+      );
+    }
+    setRegBig(R, 0, typeof ret === 'bigint' ? ret : BigInt(ret ?? 0));
+  }
+
+  /** After a helper asked for a tail call: the program to continue in, or undefined (falls through). */
+  private takeTailCall(): PreparedProgram | undefined {
+    const inv = this.runtime.invocation;
+    const id = inv.tailCall!;
+    inv.tailCall = undefined;
+    const next = this.runtime.program(id);
+    if (!next || inv.tailCalls >= MAX_TAIL_CALLS) return undefined;
+    inv.tailCalls++;
+    this.prog = next;
+    // r1 still holds the context the helper received; the new program keeps the current frame.
+    return next;
+  }
+
+  /** HelperEnv.callback: run the function at slot `target` of the running program with r1-r5. */
+  private callback(target: number, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint): bigint {
+    const prog = this.prog;
+    const pc = this.pc;
+    if (!prog.functions.includes(target)) {
+      throw new RuntimeFault(`callback target ${target} is not the start of a function`, pc);
+    }
+    this.pushFrame(CALLBACK_RETURN, prog, pc);
+    const R = this.regs;
+    for (const [i, v] of [r1, r2, r3, r4, r5].entries()) setRegBig(R, i + 1, v);
+    this.pc = target;
+    const status = this.loop();
+    if (status !== CALLBACK_RETURNED) {
+      throw new RuntimeFault('callback ended the program instead of returning', this.pc);
+    }
+    this.prog = prog;
+    this.pc = pc;
+    return regU64(R, 0);
+  }
+
+  /** Legacy LD_ABS/LD_IND: big-endian load from the packet into r0; false when out of bounds. */
+  private loadPacket(w: number, imm: number, pc: number): boolean {
+    const R = this.regs;
+    const packet = this.runtime.invocation.packet;
+    if (!packet) throw new RuntimeFault('legacy packet load (LD_ABS/LD_IND) without a packet', pc);
+    const size = [4, 2, 1, 8][(w >> 3) & 3]!;
+    const off = (w & 0x40) !== 0 ? (R[w >>> 24]! + imm) | 0 : imm;
+    if (off < 0 || off + size > packet.end - packet.start) {
+      if (this.depth > 0) throw new RuntimeFault('legacy packet load out of bounds inside a function', pc);
+      R[0] = R[1] = 0;
+      return false;
+    }
+    const dv = this.runtime.space.view;
+    const a = packet.start + off;
+    R[0] = size === 4 ? dv.getInt32(a, false) : size === 2 ? dv.getUint16(a, false) : dv.getUint8(a);
+    R[1] = 0;
+    return true;
+  }
+
+  /** Checked mode: the access [addr, addr+size) must lie in one live region, writable for stores. */
+  private check(hi: number, addr: number, size: number, write: boolean, pc: number): void {
+    const r = this.lastRegion;
+    if (hi === 0 && r !== undefined && addr >= r.start && addr + size <= r.end && (r.writable || !write))
+      return;
+    this.checkSlow(hi, addr, size, write, pc);
+  }
+
+  private checkSlow(hi: number, addr: number, size: number, write: boolean, pc: number): void {
+    const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'}`;
+    if (hi !== 0 || addr < 0 || addr > 0xffffffff) {
+      throw new RuntimeFault(`invalid ${what}: the address is outside the 32-bit address space`, pc, addr);
+    }
+    const space = this.runtime.space;
+    const region = space.regionAt(addr, size);
+    if (!region) {
+      const near = space.regionAt(addr, 1) ?? space.regionAt(addr + size - 1, 1);
+      const where = near ? `out of bounds of ${near.name}` : 'to unmapped memory';
+      throw new RuntimeFault(`invalid ${what} ${where}`, pc, addr);
+    }
+    if (region.kind === 'map')
+      throw new RuntimeFault(`invalid ${what}: ${region.name} is a map handle`, pc, addr);
+    if (write && !region.writable)
+      throw new RuntimeFault(`invalid ${what}: ${region.name} is read-only`, pc, addr);
+    this.lastRegion = region;
+  }
+}
+
+/** Does a jump with op bits `op` go, given the comparison result c (-1, 0, 1)? */
+function taken(op: number, c: number): boolean {
+  switch (op) {
+    case 0x20: // jgt, jsgt
+    case 0x60:
+      return c > 0;
+    case 0x30: // jge, jsge
+    case 0x70:
+      return c >= 0;
+    case 0xa0: // jlt, jslt
+    case 0xc0:
+      return c < 0;
+    default: // jle, jsle
+      return c <= 0;
+  }
+}
+
+function jump32(op: number, a: number, b: number): boolean {
+  switch (op) {
+    case 0x10:
+      return a === b;
+    case 0x50:
+      return a !== b;
+    case 0x40:
+      return (a & b) !== 0;
+    case 0x20:
+      return a >>> 0 > b >>> 0;
+    case 0x30:
+      return a >>> 0 >= b >>> 0;
+    case 0xa0:
+      return a >>> 0 < b >>> 0;
+    case 0xb0:
+      return a >>> 0 <= b >>> 0;
+    case 0x60:
+      return a > b;
+    case 0x70:
+      return a >= b;
+    case 0xc0:
+      return a < b;
+    default:
+      return a <= b;
+  }
+}
+
+function toFault(e: unknown, pc: number): unknown {
+  if (e instanceof TsbpfError) return e;
+  // DataView bounds errors: in unchecked mode the wasm memory is the only fence.
+  if (e instanceof RangeError) return new RuntimeFault('memory access outside the address space', pc);
+  return e;
+}
+
+/** Run a prepared program once on a runtime (creates an Interpreter; reuse one for many runs). */
+export function interpret(runtime: Runtime, prog: PreparedProgram, options: RunOptions = {}): RunResult {
+  return new Interpreter(runtime).run(prog, options);
+}

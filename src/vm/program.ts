@@ -1,0 +1,235 @@
+// A program made ready to run: map references resolved to addresses, helpers looked up, and every slot
+// pre-decoded into a flat Int32Array the interpreter can dispatch on without allocating. The JIT reads
+// the same `insns` (resolved) so both engines see identical constants.
+//
+// Decoded layout, four words per slot (`code[slot * 4 + k]`):
+//
+//   k=0  opcode (bits 0-7) | variant (8-15) | dst*2 (16-23) | src*2 (24-31)
+//   k=1  off, or the absolute target slot for jumps, gotol and local calls
+//   k=2  imm (low 32 bits of lddw; helper table index for helper calls)
+//   k=3  imm >> 31 (the sign-extended high half), or the high 32 bits of lddw
+//
+// `variant` names the sub-operation an opcode selects with off or imm (sdiv, movsx, bswap width, atomic
+// op). One extra all-zero slot is appended so running off the end lands on an invalid opcode.
+
+import { InvalidBytecodeError } from '../errors.js';
+import { helperById } from '../helpers/registry.js';
+import type { HelperDef } from '../helpers/types.js';
+import {
+  AluOp,
+  AtomicOp,
+  Class,
+  checkProgram,
+  classOf,
+  type Insn,
+  isBranch,
+  JmpOp,
+  jumpTarget,
+  LDDW,
+  lddwValue,
+  MODE_MASK,
+  Mode,
+  OP_MASK,
+  PseudoCall,
+  PseudoLddw,
+  Source,
+} from '../isa/index.js';
+import type { BpfMap } from '../maps/types.js';
+import type { ProgramSpec } from '../object/spec.js';
+
+/** How a program finds helpers by id; defaults to the shared registry. */
+export type HelperLookup = (id: number) => HelperDef | undefined;
+
+export interface PrepareOptions {
+  /** Where helper ids are resolved (tests and hooks may add their own); default `helperById`. */
+  helpers?: HelperLookup;
+  /** Address of at least 4 zero bytes, used as key 0 to resolve lddw MAP_VALUE (Runtime provides it). */
+  zeroKey?: number;
+  /** CPU whose value a MAP_VALUE lddw points at for per-CPU maps (0). */
+  cpu?: number;
+}
+
+export interface PreparedProgram {
+  readonly name: string;
+  /** Program type name (ProgramSpec.type), '' for raw instruction arrays. */
+  readonly type: string;
+  /** Slots with map lddws rewritten to plain 64-bit immediates holding the addresses (src 0). */
+  readonly insns: readonly Insn[];
+  /** Pre-decoded slots (see the layout above); length (insns.length + 1) * 4. */
+  readonly code: Int32Array;
+  /** Helpers called by this program, indexed by code word k=2 of each helper call. */
+  readonly helpers: readonly HelperDef[];
+  /** Helper lookup for callx, whose id is only known at run time. */
+  readonly lookupHelper: HelperLookup;
+  readonly maps: readonly BpfMap[];
+  /** Slot indices where functions start: 0 and every local-call / lddw FUNC target. */
+  readonly functions: readonly number[];
+}
+
+/** Variants of the atomic immediate, in code word bits 8-15. */
+export const AtomicVariant = {
+  [AtomicOp.ADD]: 1,
+  [AtomicOp.ADD | AtomicOp.FETCH]: 2,
+  [AtomicOp.OR]: 3,
+  [AtomicOp.OR | AtomicOp.FETCH]: 4,
+  [AtomicOp.AND]: 5,
+  [AtomicOp.AND | AtomicOp.FETCH]: 6,
+  [AtomicOp.XOR]: 7,
+  [AtomicOp.XOR | AtomicOp.FETCH]: 8,
+  [AtomicOp.XCHG]: 9,
+  [AtomicOp.CMPXCHG]: 10,
+} as Readonly<Record<number, number>>;
+
+/** Resolve, check and pre-decode a program. Throws InvalidBytecodeError naming the slot on bad input. */
+export function prepareProgram(
+  spec: ProgramSpec | readonly Insn[],
+  maps: readonly BpfMap[] = [],
+  options: PrepareOptions = {},
+): PreparedProgram {
+  const isSpec = !Array.isArray(spec);
+  const source: readonly Insn[] = isSpec ? (spec as ProgramSpec).insns : (spec as readonly Insn[]);
+  checkProgram(source);
+  const lookup = options.helpers ?? helperById;
+  const insns = source.map((i) => ({ ...i }));
+  const n = insns.length;
+  const code = new Int32Array((n + 1) * 4);
+  const helpers: HelperDef[] = [];
+  const helperIndex = new Map<number, number>();
+  const functions = new Set<number>([0]);
+
+  for (let i = 0; i < n; i++) {
+    const ins = insns[i]!;
+    const bad = (why: string): never => {
+      throw new InvalidBytecodeError(why, i);
+    };
+    const cls = classOf(ins.code);
+    const op = ins.code & OP_MASK;
+    let variant = 0;
+    let w1 = ins.off;
+    let w2 = ins.imm | 0;
+    let w3 = w2 >> 31;
+
+    if (ins.code === LDDW) {
+      const value = resolveLddw(insns, i, maps, options, bad);
+      if (ins.src === PseudoLddw.FUNC) functions.add(i + 1 + ins.imm);
+      const [lo, hi] = [Number(BigInt.asIntN(32, value)), Number(BigInt.asIntN(32, value >> 32n))];
+      ins.src = ins.src === PseudoLddw.FUNC ? ins.src : 0;
+      ins.imm = lo;
+      insns[i + 1]!.imm = hi;
+      w2 = lo;
+      w3 = hi;
+    } else if (cls === Class.ALU || cls === Class.ALU64) {
+      if (op === AluOp.DIV || op === AluOp.MOD) {
+        if (ins.off !== 0 && ins.off !== 1)
+          bad(`${op === AluOp.DIV ? 'div' : 'mod'} with invalid offset ${ins.off}`);
+        variant = ins.off;
+      } else if (op === AluOp.MOV && (ins.code & Source.X) !== 0) {
+        const widths = cls === Class.ALU64 ? [0, 8, 16, 32] : [0, 8, 16];
+        variant = widths.indexOf(ins.off);
+        if (variant < 0) bad(`movsx with invalid width ${ins.off}`);
+      } else if (op === AluOp.END) {
+        variant = [16, 32, 64].indexOf(ins.imm) + 1;
+        if (variant === 0) bad(`byte swap with invalid width ${ins.imm}`);
+      } else if (ins.off !== 0) {
+        bad(`reserved offset field is ${ins.off}`);
+      }
+    } else if (cls === Class.STX && (ins.code & MODE_MASK) === Mode.ATOMIC) {
+      variant = AtomicVariant[ins.imm] ?? 0;
+      if (variant === 0) bad(`unknown atomic operation 0x${(ins.imm >>> 0).toString(16)}`);
+    } else if (ins.code === (Class.JMP | JmpOp.CALL)) {
+      if (ins.src === PseudoCall.HELPER) {
+        const def = lookup(ins.imm);
+        if (!def) bad(`call to unknown helper function ${ins.imm}`);
+        let index = helperIndex.get(ins.imm);
+        if (index === undefined) {
+          index = helpers.push(def!) - 1;
+          helperIndex.set(ins.imm, index);
+        }
+        w2 = index;
+      } else if (ins.src === PseudoCall.LOCAL) {
+        variant = 1;
+        w1 = i + 1 + ins.imm;
+        functions.add(w1);
+      } else {
+        bad(`unsupported call kind src=${ins.src} (kernel functions are not available)`);
+      }
+    } else if (isBranch(ins)) {
+      w1 = jumpTarget(ins, i);
+    }
+
+    if (writtenRegister(ins) === 10) bad('r10 (the frame pointer) is read-only');
+
+    const p = i * 4;
+    code[p] = ins.code | (variant << 8) | ((ins.dst * 2) << 16) | ((ins.src * 2) << 24);
+    code[p + 1] = w1;
+    code[p + 2] = w2;
+    code[p + 3] = w3;
+    if (ins.code === LDDW) {
+      i++;
+      code[p + 4] = 0; // never executed: jumps into the second half are rejected by checkProgram
+    }
+  }
+
+  return {
+    name: isSpec ? (spec as ProgramSpec).name : '',
+    type: isSpec ? (spec as ProgramSpec).type : '',
+    insns,
+    code,
+    helpers,
+    lookupHelper: lookup,
+    maps,
+    functions: [...functions].sort((a, b) => a - b),
+  };
+}
+
+/** The register an instruction writes (besides r0 for calls), if any. */
+function writtenRegister(ins: Insn): number | undefined {
+  const cls = classOf(ins.code);
+  if (cls === Class.ALU || cls === Class.ALU64 || cls === Class.LDX || ins.code === LDDW) return ins.dst;
+  if (cls === Class.STX && (ins.code & MODE_MASK) === Mode.ATOMIC && (ins.imm & AtomicOp.FETCH) !== 0) {
+    return ins.imm === AtomicOp.CMPXCHG ? 0 : ins.src;
+  }
+  return undefined;
+}
+
+/** The 64-bit value a lddw loads once its pseudo source is resolved. */
+function resolveLddw(
+  insns: readonly Insn[],
+  i: number,
+  maps: readonly BpfMap[],
+  options: PrepareOptions,
+  bad: (why: string) => never,
+): bigint {
+  const ins = insns[i]!;
+  const map = (): BpfMap => {
+    const m = maps[ins.imm];
+    if (!m) bad(`lddw refers to map ${ins.imm}, but the program was given ${maps.length} map(s)`);
+    return m!;
+  };
+  switch (ins.src) {
+    case PseudoLddw.IMM64:
+      return lddwValue(insns, i);
+    case PseudoLddw.MAP_FD:
+    case PseudoLddw.MAP_IDX:
+      return BigInt(map().addr);
+    case PseudoLddw.MAP_VALUE:
+    case PseudoLddw.MAP_IDX_VALUE: {
+      const m = map();
+      if (options.zeroKey === undefined)
+        bad('lddw of a map value needs a runtime (prepare it with Runtime.prepare)');
+      const value = m.lookupPtr(options.zeroKey!, options.cpu ?? 0);
+      if (value === 0) bad(`map ${m.spec.name} has no value at key 0 for a direct value address`);
+      const offset = insns[i + 1]!.imm >>> 0;
+      if (offset >= m.spec.valueSize) bad(`offset ${offset} is outside the value of map ${m.spec.name}`);
+      return BigInt(value + offset);
+    }
+    case PseudoLddw.FUNC: {
+      const target = i + 1 + ins.imm;
+      if (target < 0 || target >= insns.length) bad(`function address ${target} is outside the program`);
+      // A function pointer is the slot index of the function: callbacks (bpf_loop ...) take it as is.
+      return BigInt(target);
+    }
+    default:
+      return bad(`unsupported lddw source ${ins.src}`);
+  }
+}

@@ -1,0 +1,166 @@
+// The runtime plays the kernel for programs run in user space: it owns the address space, the maps, the
+// registered programs (tail-call targets), the per-CPU stacks, a clock, a random source and trace output,
+// and it is the `HelperEnv` helpers receive. Engines (interpreter, JIT) run programs against it.
+
+import type { HelperEnv, Invocation } from '../helpers/types.js';
+import { type Insn, MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
+import type { BpfMap } from '../maps/types.js';
+import type { ProgramSpec } from '../object/spec.js';
+import { AddressSpace, type Region } from './memory.js';
+import { type PreparedProgram, type PrepareOptions, prepareProgram } from './program.js';
+
+/** What an engine installs while it runs, so helpers such as bpf_loop can call back into the program. */
+export type CallbackRunner = (
+  target: number,
+  r1: bigint,
+  r2: bigint,
+  r3: bigint,
+  r4: bigint,
+  r5: bigint,
+) => bigint;
+
+export interface TaskInfo {
+  pid: number;
+  tgid: number;
+  uid: number;
+  gid: number;
+  comm: string;
+}
+
+export interface RuntimeOptions {
+  /** Share an existing address space (default: a new one). */
+  space?: AddressSpace;
+  /** Number of simulated CPUs (per-CPU maps and stacks); default 1. */
+  cpus?: number;
+  /** Monotonic clock in ns; default `performance.now()`-based. Tests pass a fake clock. */
+  clock?: () => bigint;
+  /** Seed of the deterministic random source (xorshift32); default 0x2545f491. */
+  seed?: number;
+  task?: Partial<TaskInfo>;
+  /** Called for each bpf_trace_printk line (lines are also kept in `traceLines`). */
+  onTrace?: (line: string) => void;
+}
+
+export class Runtime implements HelperEnv {
+  readonly space: AddressSpace;
+  readonly cpus: number;
+  /** The simulated CPU the next run executes on. */
+  cpu = 0;
+  /** State of the current (or last) run; engines reset it per run. */
+  invocation: Invocation = newInvocation();
+  readonly traceLines: string[] = [];
+  readonly task: TaskInfo;
+  /** Set by the running engine; helpers reach it through `callback`. */
+  callbackRunner: CallbackRunner | undefined;
+  private readonly mapsByAddr = new Map<number, BpfMap>();
+  private readonly programs: PreparedProgram[] = [];
+  private readonly stacks: Region[][] = [];
+  private readonly clock: () => bigint;
+  private readonly onTrace: ((line: string) => void) | undefined;
+  private rng: number;
+  private zeroKeyAddr = 0;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.space = options.space ?? new AddressSpace();
+    this.cpus = Math.max(1, Math.floor(options.cpus ?? 1));
+    this.clock = options.clock ?? defaultClock();
+    this.rng = (options.seed ?? 0x2545f491) >>> 0 || 1;
+    this.onTrace = options.onTrace;
+    this.task = { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'tsbpf', ...options.task };
+  }
+
+  // --- maps and programs -----------------------------------------------------------------------
+
+  /** Make a map known to programs and helpers (its handle address is what lddw loads). */
+  registerMap(map: BpfMap): void {
+    this.mapsByAddr.set(map.addr, map);
+  }
+
+  mapAt(addr: number): BpfMap | undefined {
+    return this.mapsByAddr.get(addr);
+  }
+
+  get maps(): readonly BpfMap[] {
+    return [...this.mapsByAddr.values()];
+  }
+
+  /** Prepare a program against this runtime (map value addresses resolve through its memory). */
+  prepare(
+    spec: ProgramSpec | readonly Insn[],
+    maps: readonly BpfMap[] = [],
+    options: PrepareOptions = {},
+  ): PreparedProgram {
+    if (this.zeroKeyAddr === 0) this.zeroKeyAddr = this.space.allocate(8, 'scratch', 'zero key', false).start;
+    for (const m of maps) if (!this.mapAt(m.addr)) this.registerMap(m);
+    return prepareProgram(spec, maps, { zeroKey: this.zeroKeyAddr, cpu: 0, ...options });
+  }
+
+  /** Register a program as a tail-call target; returns its id (what a PROG_ARRAY value holds). */
+  registerProgram(program: PreparedProgram): number {
+    const known = this.programs.indexOf(program);
+    if (known >= 0) return known + 1;
+    return this.programs.push(program);
+  }
+
+  /** The program registered under `id`, for tail calls. */
+  program(id: number): PreparedProgram | undefined {
+    return id >= 1 ? this.programs[id - 1] : undefined;
+  }
+
+  // --- stacks ---------------------------------------------------------------------------------
+
+  /** The stack frames of `cpu` (one 512-byte region per call depth, allocated on first use). */
+  stackFrames(cpu = this.cpu): readonly Region[] {
+    let frames = this.stacks[cpu];
+    if (!frames) {
+      frames = [];
+      for (let f = 0; f < MAX_CALL_FRAMES; f++) {
+        frames.push(this.space.allocate(STACK_SIZE, 'stack', `stack frame ${f} of cpu ${cpu}`));
+      }
+      this.stacks[cpu] = frames;
+    }
+    return frames;
+  }
+
+  // --- HelperEnv ------------------------------------------------------------------------------
+
+  nowNs(): bigint {
+    return this.clock();
+  }
+
+  /** xorshift32: deterministic for a given seed, so runs and tests are reproducible. */
+  random32(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x >>> 0;
+    return this.rng;
+  }
+
+  trace(line: string): void {
+    this.traceLines.push(line);
+    this.onTrace?.(line);
+  }
+
+  callback(target: number, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint): bigint {
+    if (!this.callbackRunner) throw new Error('callback called while no program is running');
+    return this.callbackRunner(target, r1, r2, r3, r4, r5);
+  }
+
+  /** Start a fresh invocation (engines call this at the start of each run). */
+  beginInvocation(fields: Partial<Invocation> = {}): Invocation {
+    this.invocation = { ...newInvocation(), ...fields };
+    return this.invocation;
+  }
+}
+
+function newInvocation(): Invocation {
+  return { ctx: 0, programType: '', tailCalls: 0 };
+}
+
+function defaultClock(): () => bigint {
+  const perf = (globalThis as { performance?: { now(): number; timeOrigin?: number } }).performance;
+  if (!perf) return () => BigInt(Date.now()) * 1_000_000n;
+  return () => BigInt(Math.round(perf.now() * 1e6));
+}
