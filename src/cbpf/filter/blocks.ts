@@ -1,0 +1,311 @@
+// The control-flow graph the filter compiler builds: blocks of straight-line statements ending in one
+// conditional jump on A with a true and a false successor, and shared return leaves. A predicate is a
+// function from (true target, false target) to its entry node, so `and`, `or` and `not` are just
+// rewiring and the graph is a DAG built bottom-up. Then: redundant-load removal, jump threading,
+// layout in an order where every jump goes forward, long jumps through `ja`.
+
+import { C, type SockFilter, stmt } from '../insn.js';
+
+export interface Ret {
+  kind: 'ret';
+  k: number;
+}
+export interface Block {
+  kind: 'block';
+  stmts: SockFilter[];
+  /** Conditional jump opcode (JMP|JEQ|K ...) tested against A. */
+  code: number;
+  k: number;
+  jt: Node;
+  jf: Node;
+}
+export type Node = Block | Ret;
+export type Pred = (t: Node, f: Node) => Node;
+
+export const block = (stmts: SockFilter[], code: number, k: number, jt: Node, jf: Node): Block => ({
+  kind: 'block',
+  stmts,
+  code,
+  k: k >>> 0,
+  jt,
+  jf,
+});
+
+export const TRUE: Pred = (t) => t;
+export const FALSE: Pred = (_t, f) => f;
+export const and =
+  (...ps: Pred[]): Pred =>
+  (t, f) =>
+    ps.reduceRight<Node>((next, p) => p(next, f), t);
+export const or =
+  (...ps: Pred[]): Pred =>
+  (t, f) =>
+    ps.reduceRight<Node>((next, p) => p(t, next), f);
+export const not =
+  (p: Pred): Pred =>
+  (t, f) =>
+    p(f, t);
+
+/** Predicate: run stmts, then test A with a jump opcode against k. */
+export const test =
+  (stmts: SockFilter[], jop: number, k: number): Pred =>
+  (t, f) =>
+    block(stmts.map((s) => ({ ...s })), C.JMP | jop | C.K, k, t, f);
+
+// ---- symbolic values for the optimiser ----
+interface State {
+  A?: string;
+  X?: string;
+  M: (string | undefined)[];
+}
+let fresh = 0;
+const unknown = () => `?${fresh++}`;
+const copy = (s: State): State => ({ A: s.A, X: s.X, M: [...s.M] });
+function meet(a: State | undefined, b: State): State {
+  if (!a) return copy(b);
+  return { A: a.A === b.A ? a.A : undefined, X: a.X === b.X ? a.X : undefined, M: a.M.map((v, i) => (v === b.M[i] ? v : undefined)) };
+}
+
+/** Applies one statement to the state; returns true when it changed nothing (a redundant statement). */
+function step(s: State, f: SockFilter): boolean {
+  const c = f.code;
+  const k = f.k >>> 0;
+  const setA = (v: string) => {
+    const same = s.A === v;
+    s.A = v;
+    return same;
+  };
+  const setX = (v: string) => {
+    const same = s.X === v;
+    s.X = v;
+    return same;
+  };
+  switch (c & 7) {
+    case C.LD:
+      switch (c & 0xe0) {
+        case C.ABS:
+          return setA(`[${c & 0x18}@${k}]`);
+        case C.IND:
+          return setA(s.X ? `[${c & 0x18}@${s.X}+${k}]` : unknown());
+        case C.IMM:
+          return setA(`#${k}`);
+        case C.LEN:
+          return setA('len');
+        case C.MEM:
+          return setA(s.M[k] ?? unknown());
+      }
+      return setA(unknown());
+    case C.LDX:
+      switch (c & 0xe0) {
+        case C.MSH:
+          return setX(`msh@${k}`);
+        case C.IMM:
+          return setX(`#${k}`);
+        case C.LEN:
+          return setX('len');
+        case C.MEM:
+          return setX(s.M[k] ?? unknown());
+      }
+      return setX(unknown());
+    case C.ST: {
+      const same = s.A !== undefined && s.M[k] === s.A;
+      s.M[k] = s.A ?? unknown();
+      return same;
+    }
+    case C.STX: {
+      const same = s.X !== undefined && s.M[k] === s.X;
+      s.M[k] = s.X ?? unknown();
+      return same;
+    }
+    case C.ALU: {
+      const v = c & C.X ? s.X : `#${k}`;
+      s.A = s.A && v ? `(${s.A} ${c & 0xf0} ${v})` : unknown();
+      return false;
+    }
+    case C.MISC:
+      return c === (C.MISC | C.TAX) ? setX(s.A ?? unknown()) : setA(s.X ?? unknown());
+  }
+  return false;
+}
+
+/** Nodes reachable from root in reverse post-order (a topological order; jf successors laid out next). */
+function order(root: Node): Node[] {
+  const seen = new Set<Node>();
+  const post: Node[] = [];
+  const visit = (n: Node) => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    if (n.kind === 'block') {
+      visit(n.jt);
+      visit(n.jf);
+    }
+    post.push(n);
+  };
+  visit(root);
+  return post.reverse();
+}
+
+/** Removes statements that recompute what a register or scratch word already holds on every path. */
+function removeRedundant(root: Node): Map<Block, State> {
+  const entry = new Map<Node, State>();
+  const exit = new Map<Block, State>();
+  entry.set(root, { M: new Array(16).fill(undefined) });
+  for (const n of order(root)) {
+    if (n.kind !== 'block') continue;
+    const s = copy(entry.get(n) ?? { M: new Array(16).fill(undefined) });
+    n.stmts = n.stmts.filter((f) => !step(s, f));
+    exit.set(n, s);
+    for (const succ of [n.jt, n.jf]) entry.set(succ, meet(entry.get(succ), s));
+  }
+  return exit;
+}
+
+/** The outcome of `S` given that `B` (testing the same value) went `taken`; undefined when unknown. */
+function implied(b: Block, taken: boolean, s: Block): boolean | undefined {
+  if (b.code === s.code && b.k === s.k) return taken;
+  const JEQ = C.JMP | C.JEQ | C.K;
+  if (b.code === JEQ && taken) {
+    const a = b.k;
+    switch (s.code) {
+      case JEQ:
+        return a === s.k;
+      case C.JMP | C.JGT | C.K:
+        return a > s.k;
+      case C.JMP | C.JGE | C.K:
+        return a >= s.k;
+      case C.JMP | C.JSET | C.K:
+        return (a & s.k) !== 0;
+    }
+  }
+  return undefined;
+}
+
+/** Redirects edges past blocks whose test is decided by the edge's own test on the same value. */
+function thread(root: Node, exit: Map<Block, State>): void {
+  for (const b of order(root)) {
+    if (b.kind !== 'block') continue;
+    const st = exit.get(b);
+    if (!st) continue;
+    for (const side of ['jt', 'jf'] as const) {
+      for (let guard = 0; guard < 64; guard++) {
+        const s = b[side];
+        if (s.kind !== 'block') break;
+        if (s.jt === s.jf && s.stmts.length === 0) {
+          b[side] = s.jt;
+          continue;
+        }
+        const probe = copy(st);
+        if (!s.stmts.every((f) => step(probe, f))) break;
+        const out = implied(b, side === 'jt', s);
+        if (out === undefined) break;
+        b[side] = out ? s.jt : s.jf;
+      }
+    }
+  }
+}
+
+/** Lays the graph out as classic BPF; jumps longer than 255 go through inserted `ja` instructions. */
+function layout(root: Node): SockFilter[] {
+  type Item = { node: Node } | { ja: Node };
+  const items: Item[] = order(root).map((node) => ({ node }));
+  for (;;) {
+    // Positions: a block is its statements plus one jump; a return is one instruction.
+    const pos = new Map<Node, number>();
+    const jaPos: number[] = [];
+    let pc = 0;
+    for (const it of items) {
+      if ('ja' in it) {
+        jaPos.push(pc);
+        pc += 1;
+        continue;
+      }
+      pos.set(it.node, pc + (it.node.kind === 'block' ? it.node.stmts.length : 0));
+      pc += it.node.kind === 'block' ? it.node.stmts.length + 1 : 1;
+    }
+    const at = (n: Node) => pos.get(n) as number;
+    // Find the first conditional jump whose offset does not fit in 8 bits.
+    let fix = -1;
+    let fixSide: 'jt' | 'jf' = 'jt';
+    for (let i = 0; i < items.length && fix < 0; i++) {
+      const it = items[i] as Item;
+      if ('ja' in it || it.node.kind !== 'block') continue;
+      for (const side of ['jt', 'jf'] as const) {
+        const target = it.node[side];
+        const near = items.findIndex((x, j) => j > i && 'ja' in x && x.ja === target);
+        if (near >= 0 && near <= i + 8) continue; // already routed via a trampoline
+        if (at(target) - at(it.node) - 1 > 255) {
+          fix = i;
+          fixSide = side;
+          break;
+        }
+      }
+    }
+    if (fix < 0) {
+      const prog: SockFilter[] = [];
+      const jas = new Map<number, Node>();
+      items.forEach((it, i) => {
+        if ('ja' in it) jas.set(i, it.ja);
+      });
+      let p = 0;
+      const trampolineFor = (i: number, target: Node): number | undefined => {
+        for (let j = i + 1; j < items.length && j <= i + 8; j++) {
+          const x = items[j] as Item;
+          if ('ja' in x && x.ja === target) return j;
+        }
+        return undefined;
+      };
+      const itemPc: number[] = [];
+      let q = 0;
+      for (const it of items) {
+        itemPc.push(q);
+        q += 'ja' in it ? 1 : it.node.kind === 'block' ? it.node.stmts.length + 1 : 1;
+      }
+      items.forEach((it, i) => {
+        if ('ja' in it) {
+          prog.push({ code: C.JMP | C.JA, jt: 0, jf: 0, k: at(it.ja) - p - 1 });
+          p++;
+          return;
+        }
+        const n = it.node;
+        if (n.kind === 'ret') {
+          prog.push(stmt(C.RET | C.K, n.k));
+          p++;
+          return;
+        }
+        for (const s of n.stmts) prog.push({ ...s });
+        p += n.stmts.length;
+        const dist = (target: Node) => {
+          const d = at(target) - p - 1;
+          if (d <= 255) return d;
+          const j = trampolineFor(i, target) as number;
+          return (itemPc[j] as number) - p - 1;
+        };
+        prog.push({ code: n.code, jt: dist(n.jt), jf: dist(n.jf), k: n.k });
+        p++;
+      });
+      return prog;
+    }
+    const it = items[fix] as { node: Block };
+    items.splice(fix + 1, 0, { ja: it.node[fixSide] });
+  }
+}
+
+export interface OptimizeOptions {
+  optimize?: boolean;
+}
+
+/** Compiles a predicate into a classic BPF program returning `snaplen` on a match and 0 otherwise. */
+export function finish(p: Pred, snaplen: number, opts: OptimizeOptions = {}): SockFilter[] {
+  const accept: Ret = { kind: 'ret', k: snaplen };
+  const reject: Ret = { kind: 'ret', k: 0 };
+  let root = p(accept, reject);
+  if (opts.optimize !== false) {
+    for (let round = 0; round < 4; round++) {
+      const exit = removeRedundant(root);
+      thread(root, exit);
+      while (root.kind === 'block' && root.jt === root.jf && root.stmts.length === 0) root = root.jt;
+    }
+    removeRedundant(root);
+  }
+  return layout(root);
+}

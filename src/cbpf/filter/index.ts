@@ -1,0 +1,3 @@
+// Public face of the pcap-filter compiler.
+export { compileFilter, type FilterOptions } from './compile.js';
+export { FilterSyntaxError, tokenize } from './lexer.js';

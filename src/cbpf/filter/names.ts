@@ -1,0 +1,65 @@
+// Named constants and protocol names of the pcap-filter language.
+
+export const CONSTANTS: Record<string, number> = {
+  tcpflags: 13,
+  icmptype: 0,
+  icmpcode: 1,
+  icmp6type: 0,
+  icmp6code: 1,
+  'tcp-fin': 0x01,
+  'tcp-syn': 0x02,
+  'tcp-rst': 0x04,
+  'tcp-push': 0x08,
+  'tcp-ack': 0x10,
+  'tcp-urg': 0x20,
+  'tcp-ece': 0x40,
+  'tcp-cwr': 0x80,
+  'icmp-echoreply': 0,
+  'icmp-unreach': 3,
+  'icmp-sourcequench': 4,
+  'icmp-redirect': 5,
+  'icmp-echo': 8,
+  'icmp-routeradvert': 9,
+  'icmp-routersolicit': 10,
+  'icmp-timxceed': 11,
+  'icmp-paramprob': 12,
+  'icmp-tstamp': 13,
+  'icmp-tstampreply': 14,
+  'icmp-ireq': 15,
+  'icmp-ireqreply': 16,
+  'icmp-maskreq': 17,
+  'icmp-maskreply': 18,
+  'icmp6-destinationunreach': 1,
+  'icmp6-packettoobig': 2,
+  'icmp6-timeexceeded': 3,
+  'icmp6-parameterproblem': 4,
+  'icmp6-echo': 128,
+  'icmp6-echoreply': 129,
+  'icmp6-routersolicit': 133,
+  'icmp6-routeradvert': 134,
+  'icmp6-neighborsolicit': 135,
+  'icmp6-neighboradvert': 136,
+  'icmp6-redirect': 137,
+};
+
+/** IP protocol numbers by name (for `ip proto \tcp`, `proto udp`, `protochain`). */
+export const IP_PROTOS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, icmp6: 58, sctp: 132, ah: 51, esp: 50, pim: 103, vrrp: 112 };
+
+/** Ethertypes by name (for `ether proto \ip`). */
+export const ETHER_PROTOS: Record<string, number> = { ip: 0x800, ip6: 0x86dd, arp: 0x806, rarp: 0x8035 };
+
+/** A few well-known service names for `port`. */
+export const SERVICES: Record<string, number> = {
+  ftp: 21,
+  ssh: 22,
+  telnet: 23,
+  smtp: 25,
+  domain: 53,
+  http: 80,
+  pop3: 110,
+  ntp: 123,
+  imap: 143,
+  snmp: 161,
+  bgp: 179,
+  https: 443,
+};
