@@ -3,6 +3,7 @@
 // Adding an engine is one entry in `ENGINES`.
 
 import * as kernel from '../../src/kernel/index.js';
+import { Interpreter, Runtime } from '../../src/vm/index.js';
 import { type Dump, type GeneratedProgram, readDump, testPacket } from '../support/gen.js';
 
 export interface Engine {
@@ -31,5 +32,38 @@ export const kernelEngine: Engine = {
   },
 };
 
+/** struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex (u32 each). */
+const XDP_MD_SIZE = 24;
+
+/**
+ * Our reference interpreter in checked mode, with r1 pointing at an `xdp_md` whose data/data_end are the
+ * linear addresses of a packet region in the runtime's address space (as the XDP hook lays them out).
+ */
+function interpreterEngine(): Engine {
+  const runtime = new Runtime();
+  const interpreter = new Interpreter(runtime);
+  return {
+    name: 'interpreter',
+    run(program) {
+      const space = runtime.space;
+      const data = testPacket();
+      const packet = space.allocate(data.length, 'packet', 'packet');
+      const ctx = space.allocate(XDP_MD_SIZE, 'ctx', 'xdp_md', false);
+      try {
+        space.write(packet.start, data);
+        space.view.setUint32(ctx.start, packet.start, true);
+        space.view.setUint32(ctx.start + 4, packet.end, true);
+        space.view.setUint32(ctx.start + 8, packet.start, true);
+        const prepared = runtime.prepare(program.insns);
+        const { r0 } = interpreter.run(prepared, { args: [ctx.start] });
+        return readDump(Number(r0 & 0xffffffffn), space.read(packet.start, data.length));
+      } finally {
+        space.release(ctx);
+        space.release(packet);
+      }
+    },
+  };
+}
+
 /** Engines compared with the kernel. */
-export const ENGINES: Engine[] = [];
+export const ENGINES: Engine[] = [interpreterEngine()];

@@ -12,6 +12,9 @@ import { ENGINES, type Engine, kernelEngine } from './engines.js';
 
 const PROGRAMS = Number(process.env.TSBPF_DIFF_PROGRAMS ?? 3000);
 const BASE_SEED = Number(process.env.TSBPF_DIFF_SEED ?? 0x5eed);
+/** Body size and nesting depth of the generated programs. */
+const SIZE = Number(process.env.TSBPF_DIFF_SIZE ?? 40);
+const DEPTH = Number(process.env.TSBPF_DIFF_DEPTH ?? 3);
 /** Stop collecting details after this many failures (the counts keep going). */
 const MAX_REPORTS = 5;
 
@@ -39,6 +42,8 @@ async function disassembler(): Promise<(insns: Insn[]) => string> {
 function diff(a: Dump, b: Dump): string[] {
   const out: string[] = [];
   if (a.retval !== b.retval) out.push(`verdict ${a.retval} vs ${b.retval}`);
+  if (a.checksum !== b.checksum)
+    out.push(`checksum of intermediate results ${hex(a.checksum)} vs ${hex(b.checksum)}`);
   a.regs.forEach((v, i) => {
     if (v !== b.regs[i]) out.push(`r${i}: ${hex(v)} vs ${hex(b.regs[i]!)}`);
   });
@@ -78,7 +83,7 @@ describe.skipIf(!oracle)('kernel differential: random programs', () => {
     };
 
     for (let n = 0; n < PROGRAMS; n++) {
-      const program = generate(BASE_SEED + n);
+      const program = generate(BASE_SEED + n, { size: SIZE, depth: DEPTH });
       let reference: Dump;
       try {
         reference = kernelEngine.run(program);
@@ -115,5 +120,47 @@ describe.skipIf(!oracle)('kernel differential: random programs', () => {
     ).toEqual([]);
     expect(mismatches, mismatches.join('\n\n')).toEqual([]);
     expect(compared).toBe(PROGRAMS);
+  });
+
+  it('the comparison sees a change in the program body (the harness can fail)', () => {
+    // The kernel runs each program, every engine a copy where one always-executed `rd op= imm`
+    // (add/sub/xor/mov, followed by its checksum fold) has a different immediate: every pair must differ.
+    const VALUE_CHANGING = [0x07, 0x17, 0xa7, 0xb7]; // ALU64 add/sub/xor/mov with K
+    let differing = 0;
+    let tried = 0;
+    for (let seed = 1; tried < 50; seed++) {
+      const program = generate(seed, { size: SIZE, depth: DEPTH });
+      const spanned = new Uint8Array(program.insns.length);
+      program.insns.forEach((i, n) => {
+        const cls = i.code & 0x07;
+        if (
+          (cls === 0x05 || cls === 0x06) &&
+          i.code !== 0x95 &&
+          n >= program.body[0] &&
+          n < program.body[1]
+        ) {
+          const target = n + 1 + (i.code === 0x06 ? i.imm : i.off);
+          spanned.fill(1, n + 1, target);
+        }
+      });
+      const at = program.insns.findIndex(
+        (i, n) =>
+          n >= program.body[0] &&
+          n + 1 < program.body[1] &&
+          !spanned[n] &&
+          VALUE_CHANGING.includes(i.code) &&
+          program.insns[n + 1]!.code === 0xdb && // the fold of this result
+          program.insns[n + 1]!.src === i.dst,
+      );
+      if (at < 0) continue;
+      tried++;
+      const mutated = {
+        ...program,
+        insns: program.insns.map((i, n) => (n === at ? { ...i, imm: i.imm ^ 0x5a5a } : i)),
+      };
+      const reference = kernelEngine.run(program);
+      for (const engine of ENGINES) if (diff(reference, engine.run(mutated)).length > 0) differing++;
+    }
+    expect(differing).toBe(tried * ENGINES.length);
   });
 });

@@ -7,10 +7,14 @@
 //   body       ALU64/ALU32 (every op, K and X, edge immediates), movsx, le/be/bswap, neg, lddw, stack
 //              stores and loads of every size (and ldsx) and atomics inside the area, forward conditional
 //              jumps (JMP and JMP32, every op, K and X) over nested blocks, if/else diamonds with ja/gotol
+//              After most register-writing instructions the body adds the result into a checksum slot
+//              (`lock *(u64 *)(r10 - 16) += rd`), so an intermediate value that a later instruction
+//              overwrites still shows in the comparison.
 //   epilogue   spill r0-r9, bounds-check the packet (data + DUMP_SIZE <= data_end), copy the registers
-//              (r10 as r10 - r10) and the random stack area into the packet, return XDP_PASS
+//              (r10 as r10 - r10), the random stack area and the checksum into the packet, return XDP_PASS
 //
-// Stack layout (offsets from r10):  [-512, -96) random area | [-96, -16) register spill | -8 ctx.
+// Stack layout (offsets from r10):
+//   [-512, -96) random area | [-96, -16) register spill | -16 checksum | -8 ctx
 
 import {
   AluOp,
@@ -31,8 +35,9 @@ const AREA_START = -512;
 const AREA_END = -96;
 /** Bytes of the random stack area, dumped after the registers. */
 export const AREA_SIZE = AREA_END - AREA_START;
-/** Bytes the epilogue writes into the packet. */
-export const DUMP_SIZE = REG_DUMP_SIZE + AREA_SIZE;
+const CHECKSUM_SLOT = -16;
+/** Bytes the epilogue writes into the packet: registers, random area, checksum. */
+export const DUMP_SIZE = REG_DUMP_SIZE + AREA_SIZE + 8;
 /** Packet size the programs are run on (larger than the dump). */
 export const PACKET_SIZE = 512;
 const SPILL = (r: number) => -96 + 8 * r; // r0..r9 -> -96..-24
@@ -104,11 +109,11 @@ const EDGE_U64 = [
 ];
 
 function imm32(r: Rng): number {
-  return r.chance(0.5) ? r.pick(EDGE_IMM) : r.u32() | 0;
+  return r.chance(0.35) ? r.pick(EDGE_IMM) : r.u32() | 0;
 }
 
 function value64(r: Rng): bigint {
-  return r.chance(0.4) ? r.pick(EDGE_U64) : r.u64();
+  return r.chance(0.3) ? r.pick(EDGE_U64) : r.u64();
 }
 
 const reg = (r: Rng) => r.int(10); // r0..r9 (r10 is read-only)
@@ -158,6 +163,20 @@ const BYTES: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [
 /** An aligned offset for an access of `bytes` inside the random area. */
 function areaOffset(r: Rng, bytes: number): number {
   return AREA_START + bytes * r.int(AREA_SIZE / bytes);
+}
+
+/** `lock *(u64 *)(r10 - 16) += rd`: fold a result into the checksum. */
+const fold = (rd: number): Insn =>
+  insn(Class.STX | Mode.ATOMIC | Size.DW, 10, rd, CHECKSUM_SLOT, AtomicOp.ADD);
+
+/** The register an instruction writes (undefined for stores and jumps). */
+function written(i: Insn): number | undefined {
+  const cls = i.code & 0x07;
+  if (cls === Class.ALU || cls === Class.ALU64 || cls === Class.LDX || i.code === 0x18) return i.dst;
+  if (cls === Class.STX && (i.code & 0xe0) === Mode.ATOMIC && (i.imm & AtomicOp.FETCH) !== 0) {
+    return i.imm === AtomicOp.CMPXCHG ? 0 : i.src;
+  }
+  return undefined;
 }
 
 /** One arithmetic instruction (or lddw pair). */
@@ -237,14 +256,21 @@ function block(r: Rng, budget: number, depth: number): Insn[] {
       const then = block(r, r.int(Math.max(1, budget / 4)) + 1, depth - 1);
       const other = block(r, r.int(Math.max(1, budget / 4)) + 1, depth - 1);
       out.push(condJump(r, other.length + 1), ...other, ja(r, then.length), ...then);
-    } else if (roll < 65) out.push(...alu(r));
-    else out.push(...memory(r));
+    } else {
+      const step = roll < 65 ? alu(r) : memory(r);
+      out.push(...step);
+      const rd = written(step[0]!);
+      if (rd !== undefined && r.chance(0.8)) out.push(fold(rd));
+    }
   }
   return out;
 }
 
 function prologue(r: Rng): Insn[] {
-  const out: Insn[] = [insn(Class.STX | Mode.MEM | Size.DW, 10, 1, CTX_SLOT)];
+  const out: Insn[] = [
+    insn(Class.STX | Mode.MEM | Size.DW, 10, 1, CTX_SLOT),
+    insn(Class.ST | Mode.MEM | Size.DW, 10, 0, CHECKSUM_SLOT, 0),
+  ];
   for (let reg = 0; reg <= 9; reg++) {
     const k = r.int(3);
     if (k === 0) out.push(...lddw(reg, value64(r)));
@@ -286,7 +312,12 @@ export function epilogue(): Insn[] {
       insn(Class.STX | Mode.MEM | Size.DW, 2, 5, REG_DUMP_SIZE + off - AREA_START),
     );
   }
-  copy.push(insn(Class.ALU64 | AluOp.MOV | Source.K, 0, 0, 0, XDP_PASS), insn(Class.JMP | JmpOp.EXIT));
+  copy.push(
+    insn(Class.LDX | Mode.MEM | Size.DW, 5, 10, CHECKSUM_SLOT),
+    insn(Class.STX | Mode.MEM | Size.DW, 2, 5, REG_DUMP_SIZE + AREA_SIZE),
+    insn(Class.ALU64 | AluOp.MOV | Source.K, 0, 0, 0, XDP_PASS),
+    insn(Class.JMP | JmpOp.EXIT),
+  );
   out.push(insn(Class.JMP | JmpOp.JGT | Source.X, 4, 3, copy.length), ...copy);
   out.push(insn(Class.ALU64 | AluOp.MOV | Source.K, 0, 0, 0, XDP_DROP), insn(Class.JMP | JmpOp.EXIT));
   return out;
@@ -307,13 +338,16 @@ export interface Dump {
   regs: bigint[];
   /** The random stack area, from fp-512 up. */
   stack: Uint8Array;
+  /** Sum of the body's intermediate results (see `fold`). */
+  checksum: bigint;
 }
 
 export function readDump(retval: number, packet: Uint8Array): Dump {
   const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
   const regs: bigint[] = [];
   for (let i = 0; i < 11; i++) regs.push(v.getBigUint64(8 * i, true));
-  return { retval, regs, stack: packet.slice(REG_DUMP_SIZE, DUMP_SIZE) };
+  const checksum = v.getBigUint64(REG_DUMP_SIZE + AREA_SIZE, true);
+  return { retval, regs, stack: packet.slice(REG_DUMP_SIZE, REG_DUMP_SIZE + AREA_SIZE), checksum };
 }
 
 /** The packet every engine runs the program on (contents are irrelevant: the dump overwrites them). */
