@@ -1,6 +1,7 @@
 // The virtual machine: address space, runtime (plays the kernel), program preparation and the
 // reference interpreter. The JIT and the hooks build on these.
 export * from './alu.js';
+export * from './input.js';
 export * from './interpreter.js';
 export * from './memory.js';
 export * from './program.js';

@@ -41,6 +41,9 @@ export interface RuntimeOptions {
   onTrace?: (line: string) => void;
 }
 
+/** Bytes of unmapped slack after each stack frame. */
+export const STACK_GUARD = 64;
+
 export class Runtime implements HelperEnv {
   readonly space: AddressSpace;
   readonly cpus: number;
@@ -115,7 +118,15 @@ export class Runtime implements HelperEnv {
     if (!frames) {
       frames = [];
       for (let f = 0; f < MAX_CALL_FRAMES; f++) {
-        frames.push(this.space.allocate(STACK_SIZE, 'stack', `stack frame ${f} of cpu ${cpu}`));
+        // Each frame is followed by unmapped slack, so an access just above r10 faults in checked mode
+        // instead of landing in the next frame.
+        const frame = this.space.allocate(
+          STACK_SIZE + STACK_GUARD,
+          'stack',
+          `stack frame ${f} of cpu ${cpu}`,
+        );
+        frame.end = frame.start + STACK_SIZE;
+        frames.push(frame);
       }
       this.stacks[cpu] = frames;
     }
