@@ -1,0 +1,236 @@
+// What every map type shares: the handle (a small 'map' region whose address is the map's identity), the
+// program-side operations on linear-memory addresses, and the user-side operations on bytes. User-side
+// calls copy their key and value into a per-map scratch area and go through the same program-side code,
+// so each rule (flags, errnos, eviction) is written once.
+
+import type { AddressSpace, Region } from '../vm/memory.js';
+import { type BpfMap, Errno, KernelErrno, MapError, type MapSpec, UpdateFlag } from './types.js';
+
+/** Options every map gets from its runtime. */
+export interface MapOptions {
+  /** Number of simulated CPUs: per-CPU maps keep one value per CPU. */
+  cpus: number;
+}
+
+export function roundUp8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
+const ERRNO_TEXT: Record<number, string> = {
+  [Errno.EPERM]: 'EPERM (operation not permitted)',
+  [Errno.ENOENT]: 'ENOENT (no such element)',
+  [Errno.E2BIG]: 'E2BIG (index out of range or map full)',
+  [Errno.EBADF]: 'EBADF (not a map or program handle)',
+  [Errno.ENOMEM]: 'ENOMEM (out of memory)',
+  [Errno.EBUSY]: 'EBUSY',
+  [Errno.EEXIST]: 'EEXIST (element already exists)',
+  [Errno.EINVAL]: 'EINVAL (invalid argument)',
+  [Errno.ENOSPC]: 'ENOSPC (map full)',
+  [Errno.ERANGE]: 'ERANGE',
+  [KernelErrno.ENOTSUPP]: 'ENOTSUPP (operation not supported by this map type)',
+  [KernelErrno.EOPNOTSUPP]: 'EOPNOTSUPP',
+};
+
+export function errnoText(errno: number): string {
+  return ERRNO_TEXT[errno] ?? `errno ${errno}`;
+}
+
+/** Throw the MapError for a negative errno returned by a program-side operation. */
+export function mapFail(spec: MapSpec, op: string, negErrno: number, detail?: string): never {
+  const errno = -negErrno;
+  throw new MapError(errno, `map '${spec.name}': ${op}: ${detail ?? errnoText(errno)}`);
+}
+
+/** Maps by handle address, per address space, so map-in-map values (a map's address) can be resolved. */
+const mapsBySpace = new WeakMap<AddressSpace, Map<number, MapBase>>();
+
+/** The map whose handle is at `addr` in `space`, if any. */
+export function mapInSpace(space: AddressSpace, addr: number): MapBase | undefined {
+  return mapsBySpace.get(space)?.get(addr);
+}
+
+/** Key of a JS index over map keys: u32 keys as numbers (no allocation), others as latin1 strings. */
+export type KeyId = number | string;
+
+export function keyIdAt(bytes: Uint8Array, addr: number, size: number): KeyId {
+  if (size === 4)
+    return (
+      (bytes[addr]! | (bytes[addr + 1]! << 8) | (bytes[addr + 2]! << 16) | (bytes[addr + 3]! << 24)) >>> 0
+    );
+  let s = '';
+  for (let i = 0; i < size; i++) s += String.fromCharCode(bytes[addr + i]!);
+  return s;
+}
+
+export abstract class MapBase implements BpfMap {
+  readonly addr: number;
+  readonly handle: Region;
+  /** CPUs whose values a per-CPU map keeps (1 for shared maps). */
+  readonly nCpus: number;
+  /** round_up(value_size, 8): distance between consecutive values, and per-CPU value size for user space. */
+  readonly valueStride: number;
+  /** Whether user space sees one value per CPU. */
+  readonly perCpu: boolean;
+  /** After `freeze()`, user-space writes fail with EPERM (as BPF_MAP_FREEZE). */
+  frozen = false;
+  private readonly scratch: Region;
+  protected readonly scratchKey: number;
+  protected readonly scratchValue: number;
+  private readonly owned: Region[] = [];
+
+  constructor(
+    readonly space: AddressSpace,
+    readonly spec: MapSpec,
+    opts: MapOptions,
+    perCpu = false,
+  ) {
+    this.perCpu = perCpu;
+    this.nCpus = perCpu ? Math.max(1, opts.cpus) : 1;
+    this.valueStride = roundUp8(spec.valueSize);
+    this.handle = space.allocate(8, 'map', `map ${spec.name}`, false);
+    this.addr = this.handle.start;
+    const keyBytes = roundUp8(Math.max(spec.keySize, 8));
+    this.scratch = this.own(
+      space.allocate(keyBytes * 2 + this.valueStride * this.nCpus, 'scratch', `map ${spec.name} scratch`),
+    );
+    this.scratchKey = this.scratch.start;
+    this.scratchValue = this.scratch.start + keyBytes * 2;
+    let byAddr = mapsBySpace.get(space);
+    if (!byAddr) {
+      byAddr = new Map();
+      mapsBySpace.set(space, byAddr);
+    }
+    byAddr.set(this.addr, this);
+  }
+
+  /** Record a region so `close()` gives it back. */
+  protected own(region: Region): Region {
+    this.owned.push(region);
+    return region;
+  }
+
+  /** Bytes of a value as user space passes and receives it (all CPUs for per-CPU maps). */
+  get userValueSize(): number {
+    return this.perCpu ? this.valueStride * this.nCpus : this.spec.valueSize;
+  }
+
+  // --- program side ------------------------------------------------------------------------------
+
+  abstract lookupPtr(keyAddr: number, cpu: number): number;
+  /** `cpu` < 0: the value at valueAddr holds every CPU's value (user-space layout). */
+  abstract updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number;
+  abstract deletePtr(keyAddr: number): number;
+  /** Write the key after the one at keyAddr (the first when keyAddr is 0) to outAddr; 0 or -errno. */
+  abstract nextKeyPtr(keyAddr: number, outAddr: number): number;
+
+  /** Value address for a user-side lookup: like lookupPtr but without side effects (LRU recency). */
+  protected peekPtr(keyAddr: number, cpu: number): number {
+    return this.lookupPtr(keyAddr, cpu);
+  }
+
+  /**
+   * bpf_for_each_map_elem: call fn(keyAddr, valueAddr) per element until it returns true; the number of
+   * elements visited, or -EINVAL for map types that do not support it.
+   */
+  forEachPtr(_cpu: number, _fn: (keyAddr: number, valueAddr: number) => boolean): number {
+    return -Errno.EINVAL;
+  }
+
+  // --- user side ---------------------------------------------------------------------------------
+
+  protected putKey(key: Uint8Array | undefined, op: string): number {
+    if (!key) return 0;
+    if (key.length !== this.spec.keySize) {
+      throw new MapError(
+        Errno.EINVAL,
+        `map '${this.spec.name}': ${op}: key must be ${this.spec.keySize} bytes, got ${key.length}`,
+      );
+    }
+    this.space.write(this.scratchKey, key);
+    return this.scratchKey;
+  }
+
+  lookup(key: Uint8Array): Uint8Array | undefined {
+    const k = this.putKey(key, 'lookup');
+    if (!this.perCpu) {
+      const v = this.peekPtr(k, 0);
+      return v === 0 ? undefined : this.space.read(v, this.spec.valueSize);
+    }
+    const out = new Uint8Array(this.userValueSize);
+    for (let cpu = 0; cpu < this.nCpus; cpu++) {
+      const v = this.peekPtr(k, cpu);
+      if (v === 0) return undefined;
+      out.set(this.space.bytes.subarray(v, v + this.spec.valueSize), cpu * this.valueStride);
+    }
+    return out;
+  }
+
+  update(key: Uint8Array, value: Uint8Array, flags: number = UpdateFlag.ANY): void {
+    if (this.frozen) mapFail(this.spec, 'update', -Errno.EPERM, 'map is frozen');
+    const k = this.putKey(key, 'update');
+    if (value.length !== this.userValueSize) {
+      throw new MapError(
+        Errno.EINVAL,
+        `map '${this.spec.name}': update: value must be ${this.userValueSize} bytes${this.perCpu ? ` (${this.nCpus} CPUs x ${this.valueStride})` : ''}, got ${value.length}`,
+      );
+    }
+    this.space.write(this.scratchValue, value);
+    const r = this.updatePtr(k, this.scratchValue, flags, -1);
+    if (r < 0) mapFail(this.spec, 'update', r);
+  }
+
+  delete(key: Uint8Array): void {
+    if (this.frozen) mapFail(this.spec, 'delete', -Errno.EPERM, 'map is frozen');
+    const r = this.deletePtr(this.putKey(key, 'delete'));
+    if (r < 0) mapFail(this.spec, 'delete', r);
+  }
+
+  nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
+    const k = this.putKey(key, 'get next key');
+    const out = this.scratchKey + roundUp8(Math.max(this.spec.keySize, 8));
+    const r = this.nextKeyPtr(k, out);
+    if (r === -Errno.ENOENT) return undefined;
+    if (r < 0) mapFail(this.spec, 'get next key', r);
+    return this.space.read(out, this.spec.keySize);
+  }
+
+  /** BPF_MAP_FREEZE: user space can no longer change the map. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** Give the map's memory back to the address space. */
+  close(): void {
+    for (const r of this.owned) this.space.release(r);
+    this.owned.length = 0;
+    this.space.release(this.handle);
+    mapsBySpace.get(this.space)?.delete(this.addr);
+  }
+
+  /** Copy a value in: one CPU's value (cpu >= 0) or all CPUs from the user layout (cpu < 0). */
+  protected writeValue(dst: number, cpuStride: number, src: number, cpu: number, fresh: boolean): void {
+    const b = this.space.bytes;
+    const size = this.spec.valueSize;
+    if (!this.perCpu) {
+      b.copyWithin(dst, src, src + size);
+      return;
+    }
+    if (cpu < 0) {
+      for (let c = 0; c < this.nCpus; c++) {
+        b.copyWithin(dst + c * cpuStride, src + c * this.valueStride, src + c * this.valueStride + size);
+      }
+      return;
+    }
+    // A program creating a per-CPU element sets its own CPU's value; the others start zeroed.
+    if (fresh)
+      for (let c = 0; c < this.nCpus; c++) b.fill(0, dst + c * cpuStride, dst + c * cpuStride + size);
+    b.copyWithin(dst + cpu * cpuStride, src, src + size);
+  }
+
+  /** Flags check shared by array and hash maps: ANY/NOEXIST/EXIST, plus F_LOCK when the value has a lock. */
+  protected badFlags(flags: number, allowLock: boolean): boolean {
+    if ((flags & ~UpdateFlag.F_LOCK) > UpdateFlag.EXIST) return true;
+    if (flags & UpdateFlag.F_LOCK && !(allowLock && this.spec.spinLockOffset !== undefined)) return true;
+    return false;
+  }
+}

@@ -1,0 +1,202 @@
+// HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH and HASH_OF_MAPS. A JS Map from key (u32 number or latin1
+// string) to a slot; each slot holds the key bytes then the value(s) in linear memory, so programs get
+// stable value pointers and iteration can copy keys out. Slots come from a free list; memory is carved in
+// chunks as the map fills. Iteration order is insertion order (the kernel's is by hash bucket: defined but
+// seed-dependent), a missing key restarts at the first key as in the kernel.
+//
+// LRU maps keep a recency list: inserts and program lookups move an element to the front. As the kernel
+// does, an LRU update takes a free element first — evicting the least recently used one when the map is
+// full — and only then checks the flags, so an update of a full LRU map can evict even when it fails.
+
+import type { AddressSpace, Region } from '../vm/memory.js';
+import { keyIdAt, MapBase, type MapOptions, roundUp8 } from './base.js';
+import { checkInnerMap } from './fdarray.js';
+import { Errno, type MapSpec, MapType, UpdateFlag } from './types.js';
+
+const NIL = -1;
+
+/** A doubly linked list over slot numbers (no allocation per operation). */
+class SlotList {
+  head = NIL;
+  tail = NIL;
+  next: Int32Array;
+  prev: Int32Array;
+  constructor(n: number) {
+    this.next = new Int32Array(n).fill(NIL);
+    this.prev = new Int32Array(n).fill(NIL);
+  }
+  pushFront(s: number): void {
+    this.prev[s] = NIL;
+    this.next[s] = this.head;
+    if (this.head !== NIL) this.prev[this.head] = s;
+    else this.tail = s;
+    this.head = s;
+  }
+  pushBack(s: number): void {
+    this.next[s] = NIL;
+    this.prev[s] = this.tail;
+    if (this.tail !== NIL) this.next[this.tail] = s;
+    else this.head = s;
+    this.tail = s;
+  }
+  remove(s: number): void {
+    const p = this.prev[s]!;
+    const n = this.next[s]!;
+    if (p !== NIL) this.next[p] = n;
+    else this.head = n;
+    if (n !== NIL) this.prev[n] = p;
+    else this.tail = p;
+  }
+}
+
+export class HashMap extends MapBase {
+  readonly lru: boolean;
+  readonly ofMaps: boolean;
+  private readonly index = new Map<number | string, number>();
+  private readonly slotKey: (number | string | undefined)[] = [];
+  private readonly order: SlotList;
+  private readonly recency: SlotList | undefined;
+  private readonly freeSlots: number[] = [];
+  private fresh = 0;
+  private readonly chunks: Region[] = [];
+  private readonly chunkSlots: number;
+  private readonly keyStride: number;
+  private readonly entryBytes: number;
+
+  constructor(space: AddressSpace, spec: MapSpec, opts: MapOptions) {
+    const t = spec.type;
+    super(space, spec, opts, t === MapType.PERCPU_HASH || t === MapType.LRU_PERCPU_HASH);
+    this.lru = t === MapType.LRU_HASH || t === MapType.LRU_PERCPU_HASH;
+    this.ofMaps = t === MapType.HASH_OF_MAPS;
+    this.order = new SlotList(spec.maxEntries);
+    this.recency = this.lru ? new SlotList(spec.maxEntries) : undefined;
+    this.keyStride = roundUp8(spec.keySize);
+    this.entryBytes = this.keyStride + this.valueStride * this.nCpus;
+    this.chunkSlots = Math.min(spec.maxEntries, Math.max(1, Math.floor(65536 / this.entryBytes)));
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.index.size;
+  }
+
+  private slotAddr(s: number): number {
+    const chunk = Math.floor(s / this.chunkSlots);
+    return this.chunks[chunk]!.start + (s - chunk * this.chunkSlots) * this.entryBytes;
+  }
+
+  private valueAddr(s: number, cpu: number): number {
+    return this.slotAddr(s) + this.keyStride + (this.perCpu ? cpu : 0) * this.valueStride;
+  }
+
+  /** A free slot, or NIL when all max_entries are in use. */
+  private takeSlot(): number {
+    if (this.freeSlots.length > 0) return this.freeSlots.pop()!;
+    if (this.fresh >= this.spec.maxEntries) return NIL;
+    const s = this.fresh++;
+    if (s >= this.chunks.length * this.chunkSlots) {
+      const n = Math.min(this.chunkSlots, this.spec.maxEntries - s);
+      this.chunks.push(
+        this.own(this.space.allocate(n * this.entryBytes, 'map_value', `map ${this.spec.name} value`)),
+      );
+    }
+    return s;
+  }
+
+  private hasFreeSlot(): boolean {
+    return this.freeSlots.length > 0 || this.fresh < this.spec.maxEntries;
+  }
+
+  private find(keyAddr: number): number {
+    return this.index.get(keyIdAt(this.space.bytes, keyAddr, this.spec.keySize)) ?? NIL;
+  }
+
+  private unlink(s: number): void {
+    this.index.delete(this.slotKey[s]!);
+    this.slotKey[s] = undefined;
+    this.order.remove(s);
+    this.recency?.remove(s);
+    this.freeSlots.push(s);
+  }
+
+  protected override peekPtr(keyAddr: number, cpu: number): number {
+    const s = this.find(keyAddr);
+    return s === NIL ? 0 : this.valueAddr(s, cpu);
+  }
+
+  lookupPtr(keyAddr: number, cpu: number): number {
+    const s = this.find(keyAddr);
+    if (s === NIL) return 0;
+    if (this.recency && this.recency.head !== s) {
+      this.recency.remove(s);
+      this.recency.pushFront(s);
+    }
+    // A map-in-map gives programs the inner map itself.
+    if (this.ofMaps) return this.space.view.getUint32(this.valueAddr(s, 0), true);
+    return this.valueAddr(s, cpu);
+  }
+
+  updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number {
+    if (this.lru ? flags > UpdateFlag.EXIST : this.badFlags(flags, !this.perCpu)) return -Errno.EINVAL;
+    if (this.ofMaps) {
+      const err = checkInnerMap(this.space, this.spec, this.space.view.getUint32(valueAddr, true));
+      if (err < 0) return err;
+    }
+    // LRU: take a free element before looking at the old one (an LRU_PERCPU update with BPF_EXIST does not).
+    if (this.lru && !this.hasFreeSlot() && !(this.perCpu && flags === UpdateFlag.EXIST)) {
+      this.unlink(this.recency!.tail);
+    }
+    const key = keyIdAt(this.space.bytes, keyAddr, this.spec.keySize);
+    const old = this.index.get(key);
+    const mode = flags & ~UpdateFlag.F_LOCK;
+    if (old !== undefined && mode === UpdateFlag.NOEXIST) return -Errno.EEXIST;
+    if (old === undefined && mode === UpdateFlag.EXIST) return -Errno.ENOENT;
+    if (old !== undefined) {
+      this.writeValue(this.valueAddr(old, 0), this.valueStride, valueAddr, cpu, false);
+      if (this.recency && !this.perCpu) {
+        this.recency.remove(old);
+        this.recency.pushFront(old);
+      }
+      return 0;
+    }
+    const s = this.takeSlot();
+    if (s === NIL) return -Errno.E2BIG;
+    const at = this.slotAddr(s);
+    const b = this.space.bytes;
+    b.fill(0, at, at + this.entryBytes);
+    b.copyWithin(at, keyAddr, keyAddr + this.spec.keySize);
+    this.writeValue(at + this.keyStride, this.valueStride, valueAddr, cpu, true);
+    this.index.set(key, s);
+    this.slotKey[s] = key;
+    this.order.pushBack(s);
+    this.recency?.pushFront(s);
+    return 0;
+  }
+
+  deletePtr(keyAddr: number): number {
+    const s = this.find(keyAddr);
+    if (s === NIL) return -Errno.ENOENT;
+    this.unlink(s);
+    return 0;
+  }
+
+  nextKeyPtr(keyAddr: number, outAddr: number): number {
+    const s = keyAddr === 0 ? NIL : this.find(keyAddr);
+    const n = s === NIL ? this.order.head : this.order.next[s]!;
+    if (n === NIL) return -Errno.ENOENT;
+    const at = this.slotAddr(n);
+    this.space.bytes.copyWithin(outAddr, at, at + this.spec.keySize);
+    return 0;
+  }
+
+  override forEachPtr(cpu: number, fn: (keyAddr: number, valueAddr: number) => boolean): number {
+    let n = 0;
+    for (let s = this.order.head; s !== NIL; ) {
+      const next = this.order.next[s]!; // the callback may delete the current element
+      n++;
+      if (fn(this.slotAddr(s), this.valueAddr(s, cpu))) break;
+      s = next;
+    }
+    return n;
+  }
+}

@@ -1,0 +1,172 @@
+// PERF_EVENT_ARRAY: per-CPU output buffers for bpf_perf_event_output. In the kernel each slot holds a perf
+// event opened on one CPU; here a slot holds a bounded buffer bound to a CPU (`PerfReader` opens one per
+// CPU at index = cpu, as libbpf does; user space may also store a CPU number with `update`). Space is
+// accounted like the kernel's ring (8-byte header + u32 size + data padded to 8 bytes per sample); a
+// sample that does not fit is lost, counted, and reported to the reader as a lost record in order.
+
+import type { AddressSpace } from '../vm/memory.js';
+import type { MapOptions } from './base.js';
+import { FdArrayMap } from './fdarray.js';
+import { Errno, KernelErrno, type MapSpec } from './types.js';
+
+/** bpf_perf_event_output flags: low 32 bits select the index; this value means the current CPU. */
+export const BPF_F_CURRENT_CPU = 0xffffffff;
+const BPF_F_INDEX_MASK = 0xffffffffn;
+const BPF_F_CTXLEN_MASK = 0xfffffn << 32n;
+
+export type PerfRecord =
+  | { cpu: number; data: Uint8Array; lost?: undefined }
+  | { cpu: number; lost: number; data?: undefined };
+
+interface PerfBuffer {
+  cpu: number;
+  capacity: number;
+  used: number;
+  records: PerfRecord[];
+}
+
+export class PerfEventArrayMap extends FdArrayMap {
+  private readonly buffers: (PerfBuffer | undefined)[] = [];
+  private readonly readers = new Set<PerfReader>();
+  private wakePending = false;
+  /** Samples lost because a buffer was full. */
+  lost = 0;
+
+  constructor(space: AddressSpace, spec: MapSpec, opts: MapOptions) {
+    super(space, spec, opts);
+  }
+
+  /** Bind a buffer of `bytes` capacity, on `cpu`, to slot `index`. */
+  open(index: number, cpu: number, bytes: number): void {
+    if (index >= this.spec.maxEntries)
+      throw new RangeError(`perf event array '${this.spec.name}' has no index ${index}`);
+    this.buffers[index] = { cpu, capacity: bytes, used: 0, records: [] };
+    this.refs[index] = cpu + 1;
+  }
+
+  protected override checkRef(_ref: number): number {
+    return 0;
+  }
+
+  override updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number {
+    const r = super.updatePtr(keyAddr, valueAddr, flags, cpu);
+    if (r < 0) return r;
+    const i = this.space.view.getUint32(keyAddr, true);
+    this.open(i, this.space.view.getUint32(valueAddr, true), 64 * 4096);
+    return 0;
+  }
+
+  override deletePtr(keyAddr: number): number {
+    const r = super.deletePtr(keyAddr);
+    if (r === 0) this.buffers[this.space.view.getUint32(keyAddr, true)] = undefined;
+    return r;
+  }
+
+  /** bpf_perf_event_output from a program running on `cpu`: 0 or -errno. */
+  output(cpu: number, flags: bigint, src: number, size: number): number {
+    if (flags & ~(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK)) return -Errno.EINVAL;
+    let index = Number(flags & BPF_F_INDEX_MASK);
+    if (index === BPF_F_CURRENT_CPU) index = cpu;
+    if (index >= this.spec.maxEntries) return -Errno.E2BIG;
+    const buf = this.buffers[index];
+    if (!buf) return -Errno.ENOENT;
+    if (buf.cpu !== cpu) return -KernelErrno.EOPNOTSUPP;
+    const need = 8 + Math.ceil((4 + size) / 8) * 8;
+    if (buf.used + need > buf.capacity) {
+      this.lost++;
+      const last = buf.records[buf.records.length - 1];
+      if (last?.lost !== undefined) last.lost++;
+      else buf.records.push({ cpu, lost: 1 });
+      return -Errno.ENOSPC;
+    }
+    buf.used += need;
+    buf.records.push({ cpu, data: this.space.read(src, size) });
+    this.wake();
+    return 0;
+  }
+
+  /** Take every buffered record, CPU by CPU. */
+  drain(): PerfRecord[] {
+    const out: PerfRecord[] = [];
+    for (const buf of this.buffers) {
+      if (!buf || buf.records.length === 0) continue;
+      out.push(...buf.records);
+      buf.records = [];
+      buf.used = 0;
+    }
+    return out;
+  }
+
+  private wake(): void {
+    if (this.wakePending || this.readers.size === 0) return;
+    this.wakePending = true;
+    queueMicrotask(() => {
+      this.wakePending = false;
+      for (const r of this.readers) r.notify();
+    });
+  }
+
+  /** Open one buffer per CPU (index = cpu) of `pagesPerCpu` 4 KiB pages and return a reader. */
+  reader(options: { cpus: number; pagesPerCpu?: number }): PerfReader {
+    const bytes = (options.pagesPerCpu ?? 8) * 4096;
+    for (let c = 0; c < Math.min(options.cpus, this.spec.maxEntries); c++) this.open(c, c, bytes);
+    const r = new PerfReader(this);
+    this.readers.add(r);
+    return r;
+  }
+
+  /** @internal */
+  detach(r: PerfReader): void {
+    this.readers.delete(r);
+  }
+}
+
+/** Reads a perf event array: `poll()`, callbacks with `onRecord`, or `for await`. */
+export class PerfReader implements AsyncIterable<PerfRecord> {
+  private readonly callbacks: ((r: PerfRecord) => void)[] = [];
+  private waiter: (() => void) | undefined;
+  private closed = false;
+
+  constructor(readonly map: PerfEventArrayMap) {}
+
+  get lost(): number {
+    return this.map.lost;
+  }
+
+  poll(): PerfRecord[] {
+    return this.map.drain();
+  }
+
+  onRecord(fn: (r: PerfRecord) => void): this {
+    this.callbacks.push(fn);
+    return this;
+  }
+
+  /** @internal */
+  notify(): void {
+    if (this.callbacks.length > 0) for (const rec of this.poll()) for (const cb of this.callbacks) cb(rec);
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.map.detach(this);
+    this.notify();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<PerfRecord> {
+    while (true) {
+      let batch = this.poll();
+      while (batch.length === 0) {
+        if (this.closed) return;
+        await new Promise<void>((resolve) => {
+          this.waiter = resolve;
+        });
+        batch = this.poll();
+      }
+      for (const r of batch) yield r;
+    }
+  }
+}

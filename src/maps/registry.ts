@@ -1,0 +1,286 @@
+// The one map-type registry: for each kernel map type, how to check a spec (the kernel's alloc_check
+// rules and errnos), how to create it, and what the verifier needs to know (helpers that may use it, what
+// a lookup returns). `createMap` is the only constructor other modules call.
+
+import type { AddressSpace } from '../vm/memory.js';
+import { ArrayMap } from './array.js';
+import { type MapBase, type MapOptions, roundUp8 } from './base.js';
+import { FdArrayMap } from './fdarray.js';
+import { HashMap } from './hash.js';
+import { LpmTrieMap } from './lpm.js';
+import { PerfEventArrayMap } from './perf.js';
+import { QueueStackMap } from './queue.js';
+import { RingBufMap } from './ringbuf.js';
+import {
+  type ArrayLayout,
+  type BpfMap,
+  Errno,
+  KernelErrno,
+  MapError,
+  type MapSpec,
+  MapType,
+} from './types.js';
+
+// Creation flags (include/uapi/linux/bpf.h).
+const F = {
+  NO_PREALLOC: 0x1,
+  NO_COMMON_LRU: 0x2,
+  NUMA_NODE: 0x4,
+  RDONLY: 0x8,
+  WRONLY: 0x10,
+  ZERO_SEED: 0x40,
+  RDONLY_PROG: 0x80,
+  WRONLY_PROG: 0x100,
+  MMAPABLE: 0x400,
+  PRESERVE_ELEMS: 0x800,
+  INNER_MAP: 0x1000,
+} as const;
+const ACCESS_MASK = F.RDONLY | F.WRONLY | F.RDONLY_PROG | F.WRONLY_PROG;
+const ARRAY_FLAGS = F.NUMA_NODE | F.MMAPABLE | ACCESS_MASK | F.PRESERVE_ELEMS | F.INNER_MAP;
+const HASH_FLAGS = F.NO_PREALLOC | F.NO_COMMON_LRU | F.NUMA_NODE | ACCESS_MASK | F.ZERO_SEED;
+const LPM_FLAGS = F.NO_PREALLOC | F.NUMA_NODE | ACCESS_MASK;
+const QUEUE_FLAGS = F.NUMA_NODE | ACCESS_MASK;
+const RINGBUF_FLAGS = F.NUMA_NODE;
+/** The kernel's per-CPU allocation unit bounds a per-CPU value (PCPU_MIN_UNIT_SIZE). */
+const PCPU_MIN_UNIT_SIZE = 32768;
+/** KMALLOC_MAX_SIZE on x86-64 (4 KiB pages, MAX_PAGE_ORDER 10). */
+const KMALLOC_MAX_SIZE = 4 * 1024 * 1024;
+const HTAB_ELEM_SIZE = 48;
+const MAX_BPF_STACK = 512;
+
+/** A failed creation check: errno (positive) and why. */
+type Invalid = [errno: number, reason: string];
+
+function accessOk(flags: number): boolean {
+  return !((flags & F.RDONLY_PROG && flags & F.WRONLY_PROG) || (flags & F.RDONLY && flags & F.WRONLY));
+}
+
+function checkArray(s: MapSpec): Invalid | undefined {
+  const percpu = s.type === MapType.PERCPU_ARRAY;
+  if (s.maxEntries === 0) return [Errno.EINVAL, 'max_entries must be > 0'];
+  if (s.keySize !== 4) return [Errno.EINVAL, `key size must be 4 for an array, got ${s.keySize}`];
+  if (s.valueSize === 0) return [Errno.EINVAL, 'value size must be > 0'];
+  if (s.flags & ~ARRAY_FLAGS || !accessOk(s.flags))
+    return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  if (s.type !== MapType.ARRAY && s.flags & (F.MMAPABLE | F.INNER_MAP)) {
+    return [Errno.EINVAL, 'BPF_F_MMAPABLE and BPF_F_INNER_MAP only apply to BPF_MAP_TYPE_ARRAY'];
+  }
+  if (s.type !== MapType.PERF_EVENT_ARRAY && s.flags & F.PRESERVE_ELEMS) {
+    return [Errno.EINVAL, 'BPF_F_PRESERVE_ELEMS only applies to perf event arrays'];
+  }
+  if (percpu && roundUp8(s.valueSize) > PCPU_MIN_UNIT_SIZE)
+    return [Errno.E2BIG, `per-CPU value size above ${PCPU_MIN_UNIT_SIZE}`];
+  if (s.valueSize > KMALLOC_MAX_SIZE) return [Errno.E2BIG, `value size above ${KMALLOC_MAX_SIZE}`];
+  return undefined;
+}
+
+function checkFdArray(s: MapSpec): Invalid | undefined {
+  if (s.valueSize !== 4) return [Errno.EINVAL, `value size must be 4 (a reference), got ${s.valueSize}`];
+  if (s.flags & (F.RDONLY_PROG | F.WRONLY_PROG))
+    return [Errno.EINVAL, 'BPF_F_RDONLY_PROG/WRONLY_PROG not allowed'];
+  return checkArray(s) ?? checkInner(s);
+}
+
+function checkInner(s: MapSpec): Invalid | undefined {
+  if (s.type !== MapType.ARRAY_OF_MAPS && s.type !== MapType.HASH_OF_MAPS) return undefined;
+  if (!s.innerMap) return [Errno.EBADF, 'a map-in-map needs an inner map template (innerMap)'];
+  const t = s.innerMap.type;
+  if (t === MapType.PROG_ARRAY || t === MapType.ARRAY_OF_MAPS || t === MapType.HASH_OF_MAPS) {
+    return [KernelErrno.ENOTSUPP, 'inner map type not supported'];
+  }
+  return undefined;
+}
+
+function checkHash(s: MapSpec): Invalid | undefined {
+  const lru = s.type === MapType.LRU_HASH || s.type === MapType.LRU_PERCPU_HASH;
+  const percpu = s.type === MapType.PERCPU_HASH || s.type === MapType.LRU_PERCPU_HASH;
+  if (s.flags & ~HASH_FLAGS || !accessOk(s.flags))
+    return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  if (lru && s.flags & F.NO_PREALLOC)
+    return [KernelErrno.ENOTSUPP, 'LRU maps must be preallocated (no BPF_F_NO_PREALLOC)'];
+  if (!lru && s.flags & F.NO_COMMON_LRU)
+    return [Errno.EINVAL, 'BPF_F_NO_COMMON_LRU only applies to LRU maps'];
+  if (s.maxEntries === 0 || s.keySize === 0 || s.valueSize === 0) {
+    return [Errno.EINVAL, 'max_entries, key size and value size must be > 0'];
+  }
+  if (s.keySize > MAX_BPF_STACK) return [Errno.E2BIG, `key size above ${MAX_BPF_STACK}`];
+  if (s.keySize + s.valueSize >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE)
+    return [Errno.E2BIG, 'key + value size too large'];
+  if (percpu && roundUp8(s.valueSize) > PCPU_MIN_UNIT_SIZE)
+    return [Errno.E2BIG, `per-CPU value size above ${PCPU_MIN_UNIT_SIZE}`];
+  if (s.type === MapType.HASH_OF_MAPS) {
+    if (s.valueSize !== 4) return [Errno.EINVAL, `value size must be 4 (a reference), got ${s.valueSize}`];
+    return checkInner(s);
+  }
+  return undefined;
+}
+
+function checkLpm(s: MapSpec): Invalid | undefined {
+  if (s.maxEntries === 0) return [Errno.EINVAL, 'max_entries must be > 0'];
+  if (!(s.flags & F.NO_PREALLOC)) return [Errno.EINVAL, 'an LPM trie needs BPF_F_NO_PREALLOC'];
+  if (s.flags & ~LPM_FLAGS || !accessOk(s.flags))
+    return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  if (s.keySize < 5 || s.keySize > 4 + 256)
+    return [Errno.EINVAL, `key size must be 5..260 (u32 prefixlen + data), got ${s.keySize}`];
+  if (s.valueSize < 1 || s.valueSize > KMALLOC_MAX_SIZE - 256 - 48)
+    return [Errno.EINVAL, `bad value size ${s.valueSize}`];
+  return undefined;
+}
+
+function checkQueue(s: MapSpec): Invalid | undefined {
+  if (s.keySize !== 0 || s.valueSize === 0 || s.maxEntries === 0) {
+    return [Errno.EINVAL, 'queue/stack needs key size 0, value size > 0, max_entries > 0'];
+  }
+  if (s.flags & ~QUEUE_FLAGS || !accessOk(s.flags))
+    return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  if (s.valueSize > KMALLOC_MAX_SIZE) return [Errno.E2BIG, `value size above ${KMALLOC_MAX_SIZE}`];
+  return undefined;
+}
+
+function checkRingbuf(s: MapSpec): Invalid | undefined {
+  if (s.flags & ~RINGBUF_FLAGS) return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  if (s.keySize !== 0 || s.valueSize !== 0)
+    return [Errno.EINVAL, 'ring buffer needs key size 0 and value size 0'];
+  const n = s.maxEntries;
+  if (n === 0 || (n & (n - 1)) !== 0 || n % 4096 !== 0) {
+    return [
+      Errno.EINVAL,
+      `ring buffer size (max_entries) must be a power of 2 and a multiple of 4096, got ${n}`,
+    ];
+  }
+  return undefined;
+}
+
+/** What the verifier reads about a map type. */
+export interface MapTypeInfo {
+  readonly type: number;
+  /** bpftool's name for it (`hash`, `lru_percpu_hash` ...). */
+  readonly name: string;
+  readonly perCpu: boolean;
+  /** Helpers that may take a map of this type as their map argument. */
+  readonly helpers: readonly string[];
+  /** What map_lookup_elem returns: a pointer to value_size bytes, or the inner map (map-in-map). */
+  readonly lookup: 'value' | 'inner_map' | 'none';
+  /** The kernel's creation checks; undefined when the spec is acceptable. */
+  check(spec: MapSpec): [errno: number, reason: string] | undefined;
+  create(space: AddressSpace, spec: MapSpec, opts: MapOptions): MapBase;
+}
+
+const DATA = ['map_lookup_elem', 'map_update_elem', 'map_delete_elem', 'for_each_map_elem'];
+
+function info(
+  type: number,
+  name: string,
+  check: MapTypeInfo['check'],
+  create: MapTypeInfo['create'],
+  extra: Partial<Pick<MapTypeInfo, 'perCpu' | 'helpers' | 'lookup'>> = {},
+): MapTypeInfo {
+  return { type, name, check, create, perCpu: false, helpers: DATA, lookup: 'value', ...extra };
+}
+
+const array = (sp: AddressSpace, s: MapSpec, o: MapOptions) =>
+  new ArrayMap(sp, s, o, s.type === MapType.PERCPU_ARRAY);
+const hash = (sp: AddressSpace, s: MapSpec, o: MapOptions) => new HashMap(sp, s, o);
+const fdArray = (sp: AddressSpace, s: MapSpec, o: MapOptions) => new FdArrayMap(sp, s, o);
+
+export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
+  [
+    info(MapType.HASH, 'hash', checkHash, hash),
+    info(MapType.ARRAY, 'array', checkArray, array),
+    info(MapType.PROG_ARRAY, 'prog_array', checkFdArray, fdArray, { helpers: ['tail_call'], lookup: 'none' }),
+    info(
+      MapType.PERF_EVENT_ARRAY,
+      'perf_event_array',
+      checkFdArray,
+      (sp, s, o) => new PerfEventArrayMap(sp, s, o),
+      {
+        helpers: [
+          'perf_event_output',
+          'perf_event_read',
+          'perf_event_read_value',
+          'skb_output',
+          'xdp_output',
+        ],
+        lookup: 'none',
+      },
+    ),
+    info(MapType.PERCPU_HASH, 'percpu_hash', checkHash, hash, { perCpu: true }),
+    info(MapType.PERCPU_ARRAY, 'percpu_array', checkArray, array, { perCpu: true }),
+    info(MapType.LRU_HASH, 'lru_hash', checkHash, hash),
+    info(MapType.LRU_PERCPU_HASH, 'lru_percpu_hash', checkHash, hash, { perCpu: true }),
+    info(MapType.LPM_TRIE, 'lpm_trie', checkLpm, (sp, s, o) => new LpmTrieMap(sp, s, o), {
+      helpers: ['map_lookup_elem', 'map_update_elem', 'map_delete_elem'],
+    }),
+    info(MapType.ARRAY_OF_MAPS, 'array_of_maps', checkFdArray, fdArray, {
+      helpers: ['map_lookup_elem'],
+      lookup: 'inner_map',
+    }),
+    info(MapType.HASH_OF_MAPS, 'hash_of_maps', checkHash, hash, {
+      helpers: ['map_lookup_elem'],
+      lookup: 'inner_map',
+    }),
+    info(MapType.QUEUE, 'queue', checkQueue, (sp, s, o) => new QueueStackMap(sp, s, o), {
+      helpers: ['map_push_elem', 'map_pop_elem', 'map_peek_elem'],
+      lookup: 'none',
+    }),
+    info(MapType.STACK, 'stack', checkQueue, (sp, s, o) => new QueueStackMap(sp, s, o), {
+      helpers: ['map_push_elem', 'map_pop_elem', 'map_peek_elem'],
+      lookup: 'none',
+    }),
+    info(MapType.RINGBUF, 'ringbuf', checkRingbuf, (sp, s, o) => new RingBufMap(sp, s, o), {
+      helpers: ['ringbuf_output', 'ringbuf_reserve', 'ringbuf_query'],
+      lookup: 'none',
+    }),
+  ].map((i) => [i.type, i]),
+);
+
+export function mapTypeInfo(type: number): MapTypeInfo | undefined {
+  return MAP_TYPES.get(type);
+}
+
+export function mapTypeByName(name: string): MapTypeInfo | undefined {
+  for (const i of MAP_TYPES.values()) if (i.name === name) return i;
+  return undefined;
+}
+
+/** Check a spec as the kernel's BPF_MAP_CREATE would; throws MapError (EINVAL, E2BIG ...) naming the map. */
+export function checkMapSpec(spec: MapSpec): MapTypeInfo {
+  const t = MAP_TYPES.get(spec.type);
+  if (!t) throw new MapError(Errno.EINVAL, `map '${spec.name}': map type ${spec.type} is not supported`);
+  for (const [field, v] of [
+    ['key size', spec.keySize],
+    ['value size', spec.valueSize],
+    ['max_entries', spec.maxEntries],
+    ['flags', spec.flags],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+      throw new MapError(Errno.EINVAL, `map '${spec.name}': ${field} must be a u32, got ${v}`);
+    }
+  }
+  const bad = t.check(spec);
+  if (bad) throw new MapError(bad[0], `map '${spec.name}' (${t.name}): ${bad[1]}`);
+  return t;
+}
+
+/**
+ * Create a live map in `space`: values in linear memory, handle address = identity. Initial `contents`
+ * of the spec are written with BPF_ANY. Throws MapError for a spec the kernel would refuse, and
+ * MapError(ENOMEM) when the address space cannot hold it.
+ */
+export function createMap(space: AddressSpace, spec: MapSpec, opts: MapOptions = { cpus: 1 }): MapBase {
+  const t = checkMapSpec(spec);
+  let map: MapBase;
+  try {
+    map = t.create(space, spec, opts);
+  } catch (e) {
+    if (e instanceof MapError) throw e;
+    throw new MapError(Errno.ENOMEM, `map '${spec.name}': cannot allocate: ${(e as Error).message}`);
+  }
+  for (const { key, value } of spec.contents ?? []) map.update(key, value);
+  return map;
+}
+
+/** Array layout for inlined lookups, for plain ARRAY maps only (undefined otherwise). */
+export function arrayLayout(map: BpfMap): ArrayLayout | undefined {
+  return map instanceof ArrayMap && map.spec.type === MapType.ARRAY ? map : undefined;
+}
