@@ -4,7 +4,8 @@
 // generator bug and fails the test too.
 
 import { describe, expect, it } from 'vitest';
-import type { Insn } from '../../src/isa/index.js';
+import { formatInsn } from '../../src/asm/index.js';
+import { LDDW } from '../../src/isa/index.js';
 import { VerifierRejectedError } from '../../src/kernel/index.js';
 import { type Dump, type GeneratedProgram, generate } from '../support/gen.js';
 import { kernelOracle } from '../support/kernel.js';
@@ -22,21 +23,15 @@ const oracle = kernelOracle();
 
 const hex = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
 
-function slotText(ins: Insn, i: number): string {
-  const code = ins.code.toString(16).padStart(2, '0');
-  return `${String(i).padStart(4)}: code=0x${code} dst=r${ins.dst} src=r${ins.src} off=${ins.off} imm=${ins.imm}`;
-}
-
-/** Disassembly for failure reports: our disassembler when it is there, raw fields otherwise. */
-async function disassembler(): Promise<(insns: Insn[]) => string> {
-  try {
-    const asm = (await import('../../src/asm/index.js')) as Record<string, unknown>;
-    const dis = asm.disassemble as ((insns: Insn[]) => string) | undefined;
-    if (typeof dis === 'function') return (insns) => dis(insns);
-  } catch {
-    /* fall back to fields */
+/** Disassembly with slot indices, for failure reports (the body only, the rest is fixed scaffolding). */
+function show(p: GeneratedProgram): string {
+  const lines: string[] = [`  (prologue: slots 0..${p.body[0] - 1}; body:)`];
+  for (let i = p.body[0]; i < p.body[1]; i++) {
+    lines.push(`  ${String(i).padStart(4)}: ${formatInsn(p.insns, i)}`);
+    if (p.insns[i]!.code === LDDW) i++;
   }
-  return (insns) => insns.map(slotText).join('\n');
+  lines.push(`  (epilogue: slots ${p.body[1]}..${p.insns.length - 1})`);
+  return lines.join('\n');
 }
 
 function diff(a: Dump, b: Dump): string[] {
@@ -61,8 +56,7 @@ function registerFile(d: Dump): string {
 }
 
 describe.skipIf(!oracle)('kernel differential: random programs', () => {
-  it(`${PROGRAMS} programs agree with the kernel in every engine`, async () => {
-    const show = await disassembler();
+  it(`${PROGRAMS} programs agree with the kernel in every engine`, () => {
     const rejected: string[] = [];
     const mismatches: string[] = [];
     const perEngine = new Map<string, number>(ENGINES.map((e) => [e.name, 0]));
@@ -77,7 +71,7 @@ describe.skipIf(!oracle)('kernel differential: random programs', () => {
           `seed ${p.seed}: ${engine.name} differs from the kernel: ${why}`,
           k ? `  kernel: ${registerFile(k)}` : '',
           e ? `  ${engine.name}: ${registerFile(e)}` : '',
-          show(p.insns),
+          show(p),
         ].join('\n'),
       );
     };
@@ -90,7 +84,7 @@ describe.skipIf(!oracle)('kernel differential: random programs', () => {
       } catch (e) {
         if (!(e instanceof VerifierRejectedError)) throw e;
         if (rejected.length < MAX_REPORTS)
-          rejected.push(`seed ${program.seed}: ${e.message}\n${e.log}\n${show(program.insns)}`);
+          rejected.push(`seed ${program.seed}: ${e.message}\n${e.log}\n${show(program)}`);
         else rejected.push(`seed ${program.seed}`);
         continue;
       }
