@@ -62,7 +62,8 @@ export function legacyMaps(elf: ElfFile, section: Section): MapDef[] {
       maxEntries: f(3),
       flags: f(4),
     };
-    if (iproute2 && f(6) !== 0) spec.pinning = f(6);
+    // iproute2 pins by name too (PIN_OBJECT_NS 1, PIN_GLOBAL_NS 2): both become LIBBPF_PIN_BY_NAME.
+    if (iproute2 && f(6) !== 0) spec.pinning = 1;
     if (!iproute2 && defSize >= 28 && f(6) !== 0) spec.numaNode = f(6);
     return { spec, section: section.index, offset: sym.value, isData: false };
   });
