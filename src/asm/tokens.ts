@@ -126,8 +126,7 @@ export class Cursor {
 
   ident(what: string): Token {
     const t = this.peek();
-    if (!t || t.kind !== 'id')
-      this.fail(`expected ${what}${t ? `, found '${t.text}'` : ', found end of line'}`);
+    if (t?.kind !== 'id') this.fail(`expected ${what}${t ? `, found '${t.text}'` : ', found end of line'}`);
     this.pos++;
     return t;
   }
@@ -139,8 +138,7 @@ export class Cursor {
     if (this.accept('-')) sign = -1n;
     else this.accept('+');
     const t = this.peek();
-    if (!t || t.kind !== 'num')
-      this.fail(`expected ${what}${t ? `, found '${t.text}'` : ', found end of line'}`);
+    if (t?.kind !== 'num') this.fail(`expected ${what}${t ? `, found '${t.text}'` : ', found end of line'}`);
     this.pos++;
     return { value: sign * t.value!, col };
   }
