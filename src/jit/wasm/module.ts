@@ -204,7 +204,7 @@ export class ModuleBuilder {
     this.exports.push({ name, kind, index });
   }
 
-  toBytes(): Uint8Array {
+  toBytes(): Uint8Array<ArrayBuffer> {
     const out = new ByteWriter(1024);
     out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
     const section = (id: number, fill: (w: ByteWriter) => void) => {

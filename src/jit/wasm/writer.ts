@@ -1,7 +1,7 @@
 // A growable byte buffer with the integer encodings of the WebAssembly binary format (LEB128).
 
 export class ByteWriter {
-  private buf: Uint8Array;
+  private buf: Uint8Array<ArrayBuffer>;
   length = 0;
 
   constructor(capacity = 256) {
@@ -86,7 +86,7 @@ export class ByteWriter {
     return this.buf.subarray(0, this.length);
   }
 
-  toBytes(): Uint8Array {
+  toBytes(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.length);
   }
 }

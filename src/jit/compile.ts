@@ -1,0 +1,263 @@
+// eBPF -> WebAssembly. One module per program: it imports the runtime's memory and the helpers the program
+// calls, holds one wasm function per eBPF function (r1-r5, r10 and the call depth as parameters, r0 as
+// the result), and exports entry points that take and return i32 on the hot path (`run32`, `batch`).
+
+import { MAX_CALL_FRAMES } from '../isa/index.js';
+import type { ArrayLayout } from '../maps/types.js';
+import { MapType } from '../maps/types.js';
+import type { PreparedProgram } from '../vm/program.js';
+import type { Runtime } from '../vm/runtime.js';
+import { buildCfg } from './cfg.js';
+import {
+  type EmitContext,
+  FUNC_LOCALS,
+  FUNC_PARAMS,
+  FunctionEmitter,
+  LABEL_LOCAL,
+  SCRATCH_I32,
+} from './emit.js';
+import { emitDispatch, emitStructured } from './structure.js';
+import { type Code, ExternKind, ModuleBuilder, Op, ValType } from './wasm/index.js';
+
+const { i32, i64, f64 } = ValType;
+
+export interface JitOptions {
+  /** Bounds-check every access against its region and enforce the budget (unverified programs). Default false. */
+  checked?: boolean;
+  /** Emit array-map lookup, ktime and prandom inline (default true; off in checked mode). */
+  inlineHelpers?: boolean;
+}
+
+/** Names of the module's imports (module "env"), its exported globals and functions. */
+export const IMPORT = {
+  memory: 'memory',
+  fault: 'fault',
+  access: 'access',
+  budget: 'budget',
+  legacyLoad: 'legacy_load',
+  callx: 'callx',
+  tailCall: 'tail_call',
+  now: 'now',
+  random: 'random',
+  helper: (id: number) => `helper_${id}`,
+} as const;
+
+/** The generated module and what the loader needs to bind it. */
+export interface CompiledModule {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  /** Helper ids imported (in import order) as `helper_<id>`. */
+  readonly helperIds: readonly number[];
+  /** Helpers whose call may start a tail call. */
+  readonly tailCalls: boolean;
+  /** Instruction slots of each budget block (checked mode), by block id. */
+  readonly budgetBlocks: readonly (readonly number[])[];
+  /** Function entry slots (each exported as `f<slot>`). */
+  readonly functions: readonly number[];
+  /** Helper ids called by the program (any import or inline), for deciding per-run setup. */
+  readonly callsHelpers: boolean;
+  readonly usesCallbacks: boolean;
+  readonly codegenMs: number;
+}
+
+const TAIL_CALL_ID = 12;
+const HELPER_MAP_LOOKUP = 1;
+const HELPER_KTIME = 5;
+const HELPER_PRANDOM = 7;
+
+/** Generate the wasm module for a prepared program. `frameStride` is the distance between stack frames. */
+export function generate(
+  prog: PreparedProgram,
+  runtime: Runtime,
+  frameStride: number,
+  options: JitOptions = {},
+): CompiledModule {
+  const t0 = performance.now();
+  const checked = options.checked ?? false;
+  const inline = (options.inlineHelpers ?? true) && !checked;
+  const insns = prog.insns;
+  const entries = prog.functions.length ? [...prog.functions] : [0];
+  const cfgs = entries.map((start, k) =>
+    buildCfg(insns, start, k + 1 < entries.length ? entries[k + 1]! : insns.length),
+  );
+
+  // Which helpers are called, which can be inlined.
+  const called = new Set<number>();
+  let callx = false;
+  let legacy = false;
+  for (let i = 0; i < insns.length; i++) {
+    const ins = insns[i]!;
+    if (ins.code === 0x85 && ins.src === 0) called.add(ins.imm);
+    if (ins.code === 0x8d) callx = true;
+    if ((ins.code & 0x07) === 0 && (ins.code & 0xe0) !== 0 && ins.code !== 0x18) legacy = true;
+    if (ins.code === 0x18) i++;
+  }
+  const helperName = (id: number) => prog.lookupHelper(id)?.name.replace(/^bpf_/, '');
+  const inlineable = (id: number) =>
+    inline &&
+    ((id === HELPER_KTIME && helperName(id) === 'ktime_get_ns') ||
+      (id === HELPER_PRANDOM && helperName(id) === 'get_prandom_u32'));
+  const usesCallbacks = [...called].some((id) => prog.lookupHelper(id)?.proto.args.includes('func'));
+
+  const m = new ModuleBuilder();
+  const helperIds = [...called].filter((id) => prog.lookupHelper(id) !== undefined).sort((a, b) => a - b);
+  const helperImport = new Map<number, number>();
+  for (const id of helperIds) {
+    helperImport.set(id, m.importFunc('env', IMPORT.helper(id), [i64, i64, i64, i64, i64], [i64]));
+  }
+  const fault = m.importFunc('env', IMPORT.fault, [i32, i32], []);
+  const access = checked ? m.importFunc('env', IMPORT.access, [i64, i32, i32, i32], []) : -1;
+  const budget = checked ? m.importFunc('env', IMPORT.budget, [i32, i64], []) : -1;
+  const legacyLoad = legacy ? m.importFunc('env', IMPORT.legacyLoad, [i32, i32, i32, i32], [i64]) : -1;
+  const callxImport = callx ? m.importFunc('env', IMPORT.callx, [i64, i64, i64, i64, i64, i64], [i64]) : -1;
+  const tailCalls = called.has(TAIL_CALL_ID) && helperImport.has(TAIL_CALL_ID);
+  const tailCallImport = tailCalls ? m.importFunc('env', IMPORT.tailCall, [...FUNC_PARAMS], [i64]) : -1;
+  const nowImport =
+    inlineable(HELPER_KTIME) && called.has(HELPER_KTIME) ? m.importFunc('env', IMPORT.now, [], [f64]) : -1;
+  const randImport =
+    inlineable(HELPER_PRANDOM) && called.has(HELPER_PRANDOM)
+      ? m.importFunc('env', IMPORT.random, [], [i32])
+      : -1;
+  m.importMemory('env', IMPORT.memory, 1);
+
+  const globals = {
+    budget: m.global(i64, true, 0),
+    readLo: m.global(i64, true, -1),
+    readHi: m.global(i64, true, 0),
+    writeLo: m.global(i64, true, -1),
+    writeHi: m.global(i64, true, 0),
+    tailCall: m.global(i32, true, 0),
+    frame: m.global(i64, true, 0),
+    depth: m.global(i32, true, 0),
+    stackTop: m.global(i64, true, 0),
+    pc: m.global(i32, true, 0),
+  };
+  for (const [name, index] of Object.entries(globals)) m.export(name, ExternKind.global, index);
+
+  const budgetBlocks: number[][] = [];
+  const funcIndex = new Map<number, number>();
+  const bodies: { code: Code; index: number }[] = [];
+  for (const start of entries) {
+    const f = m.func(FUNC_PARAMS, [i64], FUNC_LOCALS);
+    funcIndex.set(start, f.index);
+    bodies.push(f);
+  }
+
+  const cx: EmitContext = {
+    insns,
+    checked,
+    funcAt: (slot) => funcIndex.get(slot)!,
+    helper: (id) => helperImport.get(id),
+    inlineHelper: (code, id, blockStart, pc, reg) => emitInlineHelper(code, id, blockStart, pc, reg),
+    needsFrame: (id) => prog.lookupHelper(id)?.proto.args.includes('func') ?? false,
+    mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,
+    imports: { fault, access, budget, legacyLoad, callx: callxImport, tailCall: tailCallImport },
+    hasTailCalls: tailCalls,
+    globals,
+    budgetBlock: (pcs) => budgetBlocks.push(pcs) - 1,
+    maxDepth: MAX_CALL_FRAMES,
+    frameStride,
+  };
+
+  // Hot helpers inline: array lookups with a constant map, the clock and the random source.
+  function emitInlineHelper(
+    code: Code,
+    id: number,
+    blockStart: number,
+    pc: number,
+    reg: (r: number) => number,
+  ): boolean {
+    if (!inline) return false;
+    if (id === HELPER_KTIME && nowImport >= 0) {
+      code.call(nowImport).truncSatF64U().localSet(reg(0));
+      return true;
+    }
+    if (id === HELPER_PRANDOM && randImport >= 0) {
+      code.call(randImport).op(Op.i64_extend_i32_u).localSet(reg(0));
+      return true;
+    }
+    if (id === HELPER_MAP_LOOKUP && helperName(id) === 'map_lookup_elem') {
+      const addr = constantR1(blockStart, pc);
+      const map = addr === undefined ? undefined : runtime.mapAt(addr);
+      if (!map || map.spec.type !== MapType.ARRAY || !('valuesBase' in map)) return false;
+      const layout = map as unknown as ArrayLayout;
+      // index = *(u32 *)r2; r0 = index < max_entries ? base + index * stride : NULL
+      code.localGet(reg(2)).op(Op.i32_wrap_i64).mem(Op.i32_load, 2, 0).localTee(SCRATCH_I32);
+      code.i32Const(layout.maxEntries).op(Op.i32_lt_u).if(i64);
+      code.localGet(SCRATCH_I32).op(Op.i64_extend_i32_u).i64Const(layout.valueStride).op(Op.i64_mul);
+      code.i64Const(layout.valuesBase).op(Op.i64_add);
+      code.else().i64Const(0).end().localSet(reg(0));
+      return true;
+    }
+    return false;
+  }
+
+  /** The map address in r1 at a call, when a lddw earlier in the call's block set it. */
+  function constantR1(blockStart: number, pc: number): number | undefined {
+    let value: number | undefined;
+    for (let j = blockStart; j < pc; j++) {
+      const ins = insns[j]!;
+      const cls = ins.code & 0x07;
+      if (ins.code === 0x18) {
+        if (ins.dst === 1) value = insns[j + 1]!.imm === 0 ? ins.imm >>> 0 : undefined;
+        j++;
+      } else if ((cls === 0x04 || cls === 0x07 || cls === 0x01) && ins.dst === 1) value = undefined;
+      else if (cls === 0x03 && (ins.code & 0xe0) === 0xc0 && ins.src === 1) value = undefined;
+    }
+    return value;
+  }
+
+  cfgs.forEach((cfg, k) => {
+    const { code } = bodies[k]!;
+    const fe = new FunctionEmitter(code, cfg, cx);
+    if (cfg.reducible) emitStructured(code, cfg, fe);
+    else emitDispatch(code, cfg, fe, LABEL_LOCAL);
+    m.export(`f${entries[k]}`, ExternKind.func, bodies[k]!.index);
+  });
+
+  emitEntries(m, funcIndex.get(0)!, globals, checked);
+  const bytes = m.toBytes();
+  return {
+    bytes,
+    helperIds,
+    tailCalls,
+    budgetBlocks,
+    functions: entries,
+    callsHelpers: called.size > 0 || callx || legacy,
+    usesCallbacks,
+    codegenMs: performance.now() - t0,
+  };
+}
+
+/**
+ * Entry points: `run64(ctx i32) -> i64`, `run32(ctx i32) -> i32` (the low half of r0), and
+ * `batch(ctxs i32, n i32, out i32)`: for each i < n, r0 of a run on the context whose address is the u32
+ * at ctxs + 4i goes to the u32 at out + 4i.
+ */
+function emitEntries(m: ModuleBuilder, main: number, g: { stackTop: number }, _checked: boolean): void {
+  const enter = (code: Code) => {
+    code.i64Const(0).i64Const(0).i64Const(0).i64Const(0).globalGet(g.stackTop).i32Const(0).call(main);
+  };
+  const r64 = m.func([i32], [i64]);
+  r64.code.localGet(0).op(Op.i64_extend_i32_u);
+  enter(r64.code);
+  m.export('run64', ExternKind.func, r64.index);
+
+  const r32 = m.func([i32], [i32]);
+  r32.code.localGet(0).op(Op.i64_extend_i32_u);
+  enter(r32.code);
+  r32.code.op(Op.i32_wrap_i64);
+  m.export('run32', ExternKind.func, r32.index);
+
+  const b = m.func([i32, i32, i32], [], [[1, i32]]);
+  const c = b.code;
+  // for (i = 0; i < n; i++) out[i] = run(ctxs[i])
+  c.block().loop();
+  c.localGet(3).localGet(1).op(Op.i32_ge_u).brIf(1);
+  c.localGet(2).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add); // &out[i]
+  c.localGet(0).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i64_load32_u, 2, 0);
+  enter(c);
+  c.op(Op.i32_wrap_i64).mem(Op.i32_store, 2, 0);
+  c.localGet(3).i32Const(1).op(Op.i32_add).localSet(3).br(0);
+  c.end().end();
+  m.export('batch', ExternKind.func, b.index);
+}

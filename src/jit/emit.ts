@@ -1,0 +1,620 @@
+// Instruction selection: one eBPF function's basic blocks into WebAssembly, with the interpreter's exact
+// semantics. Registers are i64 locals; memory is the runtime's linear memory (addresses < 2^32).
+
+import {
+  AluOp,
+  AtomicOp,
+  Class,
+  classOf,
+  type Insn,
+  JmpOp,
+  LDDW,
+  lddwValue,
+  MODE_MASK,
+  Mode,
+  OP_MASK,
+  PseudoCall,
+  SIZE_MASK,
+  Size,
+  Source,
+} from '../isa/index.js';
+import type { BasicBlock, FunctionCfg } from './cfg.js';
+import type { BlockEmitter } from './structure.js';
+import { type Code, Op, ValType } from './wasm/index.js';
+
+// Local slots: parameters r1-r5 and r10 and the call depth, then r0, r6-r9 and scratch.
+const DEPTH = 6;
+const T64A = 12;
+const T64B = 13;
+const T32 = 14;
+/** An i32 scratch local free for inline helper code. */
+export const SCRATCH_I32 = T32;
+export const LABEL_LOCAL = 15;
+/** Locals declared after the parameters: r0, r6-r9, two i64 and two i32 scratch slots. */
+export const FUNC_LOCALS: [number, ValType][] = [
+  [5, ValType.i64],
+  [2, ValType.i64],
+  [2, ValType.i32],
+];
+/** Parameters of every compiled function: r1-r5, r10, depth. */
+export const FUNC_PARAMS: ValType[] = [
+  ValType.i64,
+  ValType.i64,
+  ValType.i64,
+  ValType.i64,
+  ValType.i64,
+  ValType.i64,
+  ValType.i32,
+];
+/** eBPF register -> wasm local. */
+const REG = [7, 0, 1, 2, 3, 4, 8, 9, 10, 11, 5];
+
+/** Faults the generated code raises through the `fault` import: an index into this list. */
+export const FaultReason = {
+  fallOff: 0,
+  callDepth: 1,
+  badInsn: 2,
+} as const;
+
+/** Everything shared by the functions of one module: imports, globals, callees, options. */
+export interface EmitContext {
+  readonly insns: readonly Insn[];
+  readonly checked: boolean;
+  /** Function index of the compiled eBPF function starting at a slot. */
+  funcAt(slot: number): number;
+  /** Import index for helper `id`, or undefined when no such helper exists. */
+  helper(id: number): number | undefined;
+  /** Whether a helper is emitted inline (returns true when it wrote the call itself). */
+  inlineHelper(code: Code, id: number, blockStart: number, pc: number, r: (reg: number) => number): boolean;
+  /** Helpers that may call back into the program get the current frame in the `frame` global first. */
+  needsFrame(id: number): boolean;
+  /** Helpers after which a pending tail call must unwind (tail_call itself). */
+  mayTailCall(id: number): boolean;
+  readonly hasTailCalls: boolean;
+  readonly imports: {
+    fault: number; // (reason i32, pc i32) -> never
+    access: number; // (addr i64, size i32, pc i32, write i32) -> void   [checked]
+    budget: number; // (block i32, remaining i64) -> never              [checked]
+    legacyLoad: number; // (offset i32, size i32, pc i32, depth i32) -> i64 (-1: abort with r0 = 0)
+    callx: number; // (id i64, r1-r5 i64) -> i64
+    tailCall: number; // (r1-r5, r10, depth) -> r0 of the tail-called program
+  };
+  readonly globals: {
+    budget: number;
+    readLo: number;
+    readHi: number;
+    writeLo: number;
+    writeHi: number;
+    tailCall: number;
+    frame: number; // r10 of the helper caller (callbacks run one frame deeper)
+    depth: number;
+    /** Slot of the helper call in progress (for error messages). */
+    pc: number;
+  };
+  /** Register the instruction slots of a block for budget faults; returns the block's id. */
+  budgetBlock(pcs: number[]): number;
+  readonly maxDepth: number;
+  /** Byte distance between the r10 of consecutive call depths. */
+  readonly frameStride: number;
+}
+
+const CMP64: Record<number, number> = {
+  [JmpOp.JEQ]: Op.i64_eq,
+  [JmpOp.JNE]: Op.i64_ne,
+  [JmpOp.JGT]: Op.i64_gt_u,
+  [JmpOp.JGE]: Op.i64_ge_u,
+  [JmpOp.JLT]: Op.i64_lt_u,
+  [JmpOp.JLE]: Op.i64_le_u,
+  [JmpOp.JSGT]: Op.i64_gt_s,
+  [JmpOp.JSGE]: Op.i64_ge_s,
+  [JmpOp.JSLT]: Op.i64_lt_s,
+  [JmpOp.JSLE]: Op.i64_le_s,
+};
+const CMP32: Record<number, number> = {
+  [JmpOp.JEQ]: Op.i32_eq,
+  [JmpOp.JNE]: Op.i32_ne,
+  [JmpOp.JGT]: Op.i32_gt_u,
+  [JmpOp.JGE]: Op.i32_ge_u,
+  [JmpOp.JLT]: Op.i32_lt_u,
+  [JmpOp.JLE]: Op.i32_le_u,
+  [JmpOp.JSGT]: Op.i32_gt_s,
+  [JmpOp.JSGE]: Op.i32_ge_s,
+  [JmpOp.JSLT]: Op.i32_lt_s,
+  [JmpOp.JSLE]: Op.i32_le_s,
+};
+// Plain binary ALU ops: [i64 op, i32 op].
+const BINOP: Record<number, [number, number]> = {
+  [AluOp.ADD]: [Op.i64_add, Op.i32_add],
+  [AluOp.SUB]: [Op.i64_sub, Op.i32_sub],
+  [AluOp.MUL]: [Op.i64_mul, Op.i32_mul],
+  [AluOp.OR]: [Op.i64_or, Op.i32_or],
+  [AluOp.AND]: [Op.i64_and, Op.i32_and],
+  [AluOp.XOR]: [Op.i64_xor, Op.i32_xor],
+  // wasm masks shift counts to the operand width, as eBPF does.
+  [AluOp.LSH]: [Op.i64_shl, Op.i32_shl],
+  [AluOp.RSH]: [Op.i64_shr_u, Op.i32_shr_u],
+  [AluOp.ARSH]: [Op.i64_shr_s, Op.i32_shr_s],
+};
+const LOAD: Record<number, number> = {
+  [Size.B]: Op.i64_load8_u,
+  [Size.H]: Op.i64_load16_u,
+  [Size.W]: Op.i64_load32_u,
+  [Size.DW]: Op.i64_load,
+};
+const LOADSX: Record<number, number> = {
+  [Size.B]: Op.i64_load8_s,
+  [Size.H]: Op.i64_load16_s,
+  [Size.W]: Op.i64_load32_s,
+};
+const STORE: Record<number, number> = {
+  [Size.B]: Op.i64_store8,
+  [Size.H]: Op.i64_store16,
+  [Size.W]: Op.i64_store32,
+  [Size.DW]: Op.i64_store,
+};
+const BYTES: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
+const ALIGN: Record<number, number> = { [Size.B]: 0, [Size.H]: 1, [Size.W]: 2, [Size.DW]: 3 };
+
+export class FunctionEmitter implements BlockEmitter {
+  constructor(
+    private readonly code: Code,
+    private readonly cfg: FunctionCfg,
+    private readonly cx: EmitContext,
+  ) {}
+
+  private get(reg: number): Code {
+    return this.code.localGet(REG[reg]!);
+  }
+
+  private set(reg: number): void {
+    this.code.localSet(REG[reg]!);
+  }
+
+  private blockStart = 0;
+
+  body(id: number): void {
+    const b = this.cfg.blocks[id]!;
+    this.blockStart = b.start;
+    const insns = this.cx.insns;
+    const stop = b.jumpAtEnd ? b.last : b.end;
+    if (this.cx.checked) this.chargeBudget(b);
+    for (let pc = b.start; pc < stop; pc++) {
+      this.insn(insns[pc]!, pc);
+      if (insns[pc]!.code === LDDW) pc++;
+    }
+  }
+
+  private chargeBudget(b: BasicBlock): void {
+    const pcs: number[] = [];
+    for (let pc = b.start; pc < b.end; pc += this.cx.insns[pc]!.code === LDDW ? 2 : 1) pcs.push(pc);
+    if (pcs.length === 0) return;
+    const c = this.code;
+    const g = this.cx.globals.budget;
+    c.globalGet(g).i64Const(pcs.length).op(Op.i64_sub).globalSet(g);
+    c.globalGet(g).i64Const(0).op(Op.i64_lt_s).if();
+    c.i32Const(this.cx.budgetBlock(pcs)).globalGet(g).call(this.cx.imports.budget).op(Op.unreachable);
+    c.end();
+  }
+
+  condition(id: number): void {
+    const ins = this.cx.insns[this.cfg.blocks[id]!.last]!;
+    const c = this.code;
+    const op = ins.code & OP_MASK;
+    const useX = (ins.code & Source.X) !== 0;
+    if (classOf(ins.code) === Class.JMP) {
+      this.get(ins.dst);
+      if (useX) this.get(ins.src);
+      else c.i64Const(ins.imm);
+      if (op === JmpOp.JSET) c.op(Op.i64_and).i64Const(0).op(Op.i64_ne);
+      else c.op(CMP64[op]!);
+    } else {
+      this.get(ins.dst).op(Op.i32_wrap_i64);
+      if (useX) this.get(ins.src).op(Op.i32_wrap_i64);
+      else c.i32Const(ins.imm);
+      if (op === JmpOp.JSET) c.op(Op.i32_and).i32Const(0).op(Op.i32_ne);
+      else c.op(CMP32[op]!);
+    }
+  }
+
+  exit(): void {
+    this.get(0).op(Op.return);
+  }
+
+  fault(id: number): void {
+    const b = this.cfg.blocks[id]!;
+    this.code.i32Const(FaultReason.fallOff).i32Const(b.last).call(this.cx.imports.fault).op(Op.unreachable);
+  }
+
+  private badInsn(pc: number): void {
+    this.code.i32Const(FaultReason.badInsn).i32Const(pc).call(this.cx.imports.fault).op(Op.unreachable);
+  }
+
+  private insn(ins: Insn, pc: number): void {
+    const cls = classOf(ins.code);
+    switch (cls) {
+      case Class.ALU64:
+        return this.alu(ins, true);
+      case Class.ALU:
+        return this.alu(ins, false);
+      case Class.LDX:
+        return this.load(ins, pc);
+      case Class.ST:
+      case Class.STX:
+        return this.store(ins, pc);
+      case Class.LD:
+        return this.ld(ins, pc);
+      default:
+        if (ins.code === (Class.JMP | JmpOp.CALL)) return this.callInsn(ins, pc);
+        return this.badInsn(pc);
+    }
+  }
+
+  // --- arithmetic ---------------------------------------------------------------------------------
+
+  /** Push the source operand: a register or the immediate (sign-extended for 64-bit ops). */
+  private operand(ins: Insn, wide: boolean): void {
+    if (ins.code & Source.X) {
+      this.get(ins.src);
+      if (!wide) this.code.op(Op.i32_wrap_i64);
+    } else if (wide) this.code.i64Const(ins.imm);
+    else this.code.i32Const(ins.imm);
+  }
+
+  private alu(ins: Insn, wide: boolean): void {
+    const c = this.code;
+    const op = ins.code & OP_MASK;
+    const zext = () => {
+      if (!wide) c.op(Op.i64_extend_i32_u);
+      this.set(ins.dst);
+    };
+    const dst = () => {
+      this.get(ins.dst);
+      if (!wide) c.op(Op.i32_wrap_i64);
+    };
+    const bin = BINOP[op];
+    if (bin) {
+      dst();
+      this.operand(ins, wide);
+      c.op(wide ? bin[0] : bin[1]);
+      return zext();
+    }
+    switch (op) {
+      case AluOp.MOV:
+        if (ins.code & Source.X) {
+          this.get(ins.src);
+          if (wide) {
+            if (ins.off === 8) c.op(Op.i64_extend8_s);
+            else if (ins.off === 16) c.op(Op.i64_extend16_s);
+            else if (ins.off === 32) c.op(Op.i64_extend32_s);
+            return this.set(ins.dst);
+          }
+          c.op(Op.i32_wrap_i64);
+          if (ins.off === 8) c.op(Op.i32_extend8_s);
+          else if (ins.off === 16) c.op(Op.i32_extend16_s);
+          return zext();
+        }
+        if (wide) c.i64Const(ins.imm);
+        else c.i64Const(ins.imm >>> 0);
+        return this.set(ins.dst);
+      case AluOp.NEG:
+        if (wide) c.i64Const(0);
+        else c.i32Const(0);
+        dst();
+        c.op(wide ? Op.i64_sub : Op.i32_sub);
+        return zext();
+      case AluOp.DIV:
+      case AluOp.MOD:
+        return this.divmod(ins, wide, op === AluOp.MOD, ins.off === 1);
+      case AluOp.END:
+        return this.endian(ins, wide);
+    }
+  }
+
+  /**
+   * Division and modulo without traps: x / 0 = 0, x % 0 = x (zero-extended for 32 bits), and for signed
+   * division by -1 the negation (INT_MIN / -1 = INT_MIN; INT_MIN % -1 = 0, which rem_s already gives).
+   */
+  private divmod(ins: Insn, wide: boolean, mod: boolean, signed: boolean): void {
+    const c = this.code;
+    const t = wide ? ValType.i64 : ValType.i32;
+    const O = wide
+      ? {
+          eqz: Op.i64_eqz,
+          eq: Op.i64_eq,
+          sub: Op.i64_sub,
+          divU: Op.i64_div_u,
+          divS: Op.i64_div_s,
+          remU: Op.i64_rem_u,
+          remS: Op.i64_rem_s,
+        }
+      : {
+          eqz: Op.i32_eqz,
+          eq: Op.i32_eq,
+          sub: Op.i32_sub,
+          divU: Op.i32_div_u,
+          divS: Op.i32_div_s,
+          remU: Op.i32_rem_u,
+          remS: Op.i32_rem_s,
+        };
+    const konst = (v: number) => (wide ? c.i64Const(v) : c.i32Const(v));
+    const dst = () => {
+      this.get(ins.dst);
+      if (!wide) c.op(Op.i32_wrap_i64);
+    };
+    const finish = () => {
+      if (!wide) c.op(Op.i64_extend_i32_u);
+      this.set(ins.dst);
+    };
+    const divide = () => {
+      dst();
+      if (ins.code & Source.X) c.localGet(wide ? T64A : T32);
+      else konst(ins.imm);
+      c.op(mod ? (signed ? O.remS : O.remU) : signed ? O.divS : O.divU);
+    };
+    if (!(ins.code & Source.X)) {
+      // Immediate divisor: the special cases are known now.
+      if (ins.imm === 0) {
+        if (mod) dst();
+        else konst(0);
+      } else if (signed && ins.imm === -1) {
+        if (mod) konst(0);
+        else {
+          konst(0);
+          dst();
+          c.op(O.sub);
+        }
+      } else divide();
+      return finish();
+    }
+    this.get(ins.src);
+    if (!wide) c.op(Op.i32_wrap_i64);
+    c.localTee(wide ? T64A : T32)
+      .op(O.eqz)
+      .if(t);
+    if (mod) dst();
+    else konst(0);
+    c.else();
+    if (signed && !mod) {
+      c.localGet(wide ? T64A : T32);
+      konst(-1);
+      c.op(O.eq).if(t);
+      konst(0);
+      dst();
+      c.op(O.sub).else();
+      divide();
+      c.end();
+    } else divide();
+    c.end();
+    finish();
+  }
+
+  private endian(ins: Insn, wide: boolean): void {
+    const c = this.code;
+    // ALU64 END is bswap; ALU END with TO_BE swaps, TO_LE (this little-endian machine) only truncates.
+    const swap = wide || (ins.code & Source.X) !== 0;
+    const width = ins.imm;
+    if (!swap) {
+      if (width === 64) return;
+      this.get(ins.dst)
+        .i64Const(width === 16 ? 0xffff : 0xffffffff)
+        .op(Op.i64_and);
+      return this.set(ins.dst);
+    }
+    if (width === 16) {
+      this.get(ins.dst)
+        .op(Op.i32_wrap_i64)
+        .localTee(T32)
+        .i32Const(8)
+        .op(Op.i32_shl)
+        .i32Const(0xff00)
+        .op(Op.i32_and);
+      c.localGet(T32).i32Const(8).op(Op.i32_shr_u).i32Const(0xff).op(Op.i32_and).op(Op.i32_or);
+      c.op(Op.i64_extend_i32_u);
+      return this.set(ins.dst);
+    }
+    if (width === 32) {
+      this.get(ins.dst).op(Op.i32_wrap_i64);
+      this.bswap32();
+      c.op(Op.i64_extend_i32_u);
+      return this.set(ins.dst);
+    }
+    // 64: swap each half and exchange them.
+    this.get(ins.dst).op(Op.i32_wrap_i64);
+    this.bswap32();
+    c.op(Op.i64_extend_i32_u).i64Const(32).op(Op.i64_shl);
+    this.get(ins.dst).i64Const(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64);
+    this.bswap32();
+    c.op(Op.i64_extend_i32_u).op(Op.i64_or);
+    this.set(ins.dst);
+  }
+
+  /** i32 on the stack -> its byte swap (rotations of the odd and even bytes). */
+  private bswap32(): void {
+    const c = this.code;
+    c.localTee(T32).i32Const(0xff00ff00).op(Op.i32_and).i32Const(8).op(Op.i32_rotl);
+    c.localGet(T32).i32Const(0x00ff00ff).op(Op.i32_and).i32Const(8).op(Op.i32_rotr);
+    c.op(Op.i32_or);
+  }
+
+  // --- memory -------------------------------------------------------------------------------------
+
+  /**
+   * Push the i32 address of `reg + off` and return the memarg offset to use with it. Checked mode
+   * validates the 64-bit address against the cached region first and asks the runtime on a miss.
+   */
+  private address(reg: number, off: number, size: number, write: boolean, pc: number): number {
+    const c = this.code;
+    if (!this.cx.checked) {
+      this.get(reg).op(Op.i32_wrap_i64);
+      if (off >= 0) return off;
+      c.i32Const(off).op(Op.i32_add);
+      return 0;
+    }
+    const g = this.cx.globals;
+    const [lo, hi] = write ? [g.writeLo, g.writeHi] : [g.readLo, g.readHi];
+    this.get(reg);
+    if (off !== 0) c.i64Const(off).op(Op.i64_add);
+    c.localTee(T64B).globalGet(lo).op(Op.i64_lt_u);
+    c.localGet(T64B).globalGet(hi).i64Const(size).op(Op.i64_sub).op(Op.i64_gt_u);
+    c.op(Op.i32_or).if();
+    c.localGet(T64B)
+      .i32Const(size)
+      .i32Const(pc)
+      .i32Const(write ? 1 : 0)
+      .call(this.cx.imports.access);
+    c.end();
+    c.localGet(T64B).op(Op.i32_wrap_i64);
+    return 0;
+  }
+
+  private load(ins: Insn, pc: number): void {
+    const size = ins.code & SIZE_MASK;
+    const mode = ins.code & MODE_MASK;
+    const o = mode === Mode.MEMSX ? LOADSX[size] : mode === Mode.MEM ? LOAD[size] : undefined;
+    if (o === undefined) return this.badInsn(pc);
+    const offset = this.address(ins.src, ins.off, BYTES[size]!, false, pc);
+    this.code.mem(o, ALIGN[size]!, offset);
+    this.set(ins.dst);
+  }
+
+  private store(ins: Insn, pc: number): void {
+    const c = this.code;
+    const size = ins.code & SIZE_MASK;
+    const mode = ins.code & MODE_MASK;
+    if (mode === Mode.ATOMIC && classOf(ins.code) === Class.STX) return this.atomic(ins, pc);
+    if (mode !== Mode.MEM) return this.badInsn(pc);
+    const offset = this.address(ins.dst, ins.off, BYTES[size]!, true, pc);
+    if (classOf(ins.code) === Class.ST) c.i64Const(ins.imm);
+    else this.get(ins.src);
+    c.mem(STORE[size]!, ALIGN[size]!, offset);
+  }
+
+  /** Atomics on a non-shared memory in one thread: plain load, operate, store. */
+  private atomic(ins: Insn, pc: number): void {
+    const c = this.code;
+    const size = ins.code & SIZE_MASK;
+    if (size !== Size.W && size !== Size.DW) return this.badInsn(pc);
+    const wide = size === Size.DW;
+    const [ld, st, al] = wide ? [Op.i64_load, Op.i64_store, 3] : [Op.i64_load32_u, Op.i64_store32, 2];
+    // Addresses are < 2^32 and the region check (if any) covers the read and the write.
+    const offset = this.address(ins.dst, ins.off, wide ? 8 : 4, true, pc);
+    if (offset !== 0) c.i32Const(offset).op(Op.i32_add);
+    c.localSet(T32);
+    c.localGet(T32).mem(ld, al).localSet(T64A); // the old value (zero-extended for 32 bits)
+    const op = ins.imm & ~AtomicOp.FETCH;
+    const fetch = (ins.imm & AtomicOp.FETCH) !== 0;
+    if (ins.imm === AtomicOp.CMPXCHG) {
+      c.localGet(T64A);
+      this.get(0);
+      if (!wide) c.i64Const(0xffffffff).op(Op.i64_and);
+      c.op(Op.i64_eq).if();
+      c.localGet(T32);
+      this.get(ins.src);
+      c.mem(st, al).end();
+      c.localGet(T64A);
+      return this.set(0);
+    }
+    const rmw: Record<number, number> = {
+      [AtomicOp.ADD]: Op.i64_add,
+      [AtomicOp.OR]: Op.i64_or,
+      [AtomicOp.AND]: Op.i64_and,
+      [AtomicOp.XOR]: Op.i64_xor,
+    };
+    c.localGet(T32);
+    if (ins.imm === AtomicOp.XCHG) this.get(ins.src);
+    else {
+      const o = rmw[op];
+      if (o === undefined) return this.badInsn(pc);
+      c.localGet(T64A);
+      this.get(ins.src);
+      c.op(o);
+    }
+    c.mem(st, al);
+    if (fetch) {
+      c.localGet(T64A);
+      this.set(ins.src);
+    }
+  }
+
+  private ld(ins: Insn, pc: number): void {
+    const c = this.code;
+    if (ins.code === LDDW) {
+      c.i64Const(lddwValue(this.cx.insns, pc));
+      return this.set(ins.dst);
+    }
+    const mode = ins.code & MODE_MASK;
+    if (mode !== Mode.ABS && mode !== Mode.IND) return this.badInsn(pc);
+    // Legacy packet loads (network byte order): the runtime reads the packet; -1 ends the program with 0.
+    if (mode === Mode.IND) this.get(ins.src).op(Op.i32_wrap_i64).i32Const(ins.imm).op(Op.i32_add);
+    else c.i32Const(ins.imm);
+    c.i32Const(BYTES[ins.code & SIZE_MASK]!)
+      .i32Const(pc)
+      .localGet(DEPTH)
+      .call(this.cx.imports.legacyLoad);
+    c.localTee(T64A).i64Const(-1).op(Op.i64_eq).if();
+    c.i64Const(0).op(Op.return);
+    c.end();
+    c.localGet(T64A);
+    this.set(0);
+  }
+
+  // --- calls --------------------------------------------------------------------------------------
+
+  private callInsn(ins: Insn, pc: number): void {
+    const c = this.code;
+    if (ins.code !== (Class.JMP | JmpOp.CALL)) {
+      // callx: the register holds a helper id, known only now.
+      c.i32Const(pc).globalSet(this.cx.globals.pc);
+      this.get(ins.dst);
+      for (let r = 1; r <= 5; r++) this.get(r);
+      c.call(this.cx.imports.callx);
+      this.set(0);
+      if (this.cx.checked) this.forgetRegions();
+      return;
+    }
+    if (ins.src === PseudoCall.LOCAL) {
+      c.localGet(DEPTH)
+        .i32Const(this.cx.maxDepth - 1)
+        .op(Op.i32_ge_u)
+        .if();
+      c.i32Const(FaultReason.callDepth).i32Const(pc).call(this.cx.imports.fault).op(Op.unreachable);
+      c.end();
+      for (let r = 1; r <= 5; r++) this.get(r);
+      this.get(10).i64Const(this.cx.frameStride).op(Op.i64_add);
+      c.localGet(DEPTH).i32Const(1).op(Op.i32_add);
+      c.call(this.cx.funcAt(pc + 1 + ins.imm));
+      return this.set(0);
+    }
+    if (ins.src !== PseudoCall.HELPER) return this.badInsn(pc);
+    if (this.cx.inlineHelper(c, ins.imm, this.blockStart, pc, (r) => REG[r]!)) return;
+    const fn = this.cx.helper(ins.imm);
+    if (fn === undefined) return this.badInsn(pc);
+    c.i32Const(pc).globalSet(this.cx.globals.pc);
+    if (this.cx.needsFrame(ins.imm)) {
+      this.get(10).globalSet(this.cx.globals.frame);
+      c.localGet(DEPTH).globalSet(this.cx.globals.depth);
+    }
+    for (let r = 1; r <= 5; r++) this.get(r);
+    c.call(fn);
+    this.set(0);
+    if (this.cx.checked) this.forgetRegions();
+    if (this.cx.mayTailCall(ins.imm)) {
+      // The helper accepted a tail call: the next program replaces this function (same frame, depth).
+      const g = this.cx.globals.tailCall;
+      c.globalGet(g).if();
+      c.i32Const(0).globalSet(g);
+      for (let r = 1; r <= 5; r++) this.get(r);
+      this.get(10);
+      c.localGet(DEPTH).call(this.cx.imports.tailCall).op(Op.return);
+      c.end();
+    }
+  }
+
+  /** Helpers may move packet bounds: drop the cached regions. */
+  private forgetRegions(): void {
+    const c = this.code;
+    const g = this.cx.globals;
+    c.i64Const(-1).globalSet(g.readLo).i64Const(0).globalSet(g.readHi);
+    c.i64Const(-1).globalSet(g.writeLo).i64Const(0).globalSet(g.writeHi);
+  }
+}

@@ -1,0 +1,439 @@
+// A compiled program bound to a runtime: instantiates the generated module with the runtime's memory and
+// helper imports, and offers the entry points (single run, i32 fast path, batch) with the interpreter's
+// fault behaviour.
+
+import { RuntimeFault, TsbpfError } from '../errors.js';
+import type { HelperDef } from '../helpers/types.js';
+import { MAX_CALL_FRAMES } from '../isa/index.js';
+import { DEFAULT_BUDGET, MAX_TAIL_CALLS, type RunOptions, type RunResult } from '../vm/interpreter.js';
+import type { PreparedProgram } from '../vm/program.js';
+import type { Runtime } from '../vm/runtime.js';
+import { type CompiledModule, generate, IMPORT, type JitOptions } from './compile.js';
+import { FaultReason } from './emit.js';
+
+export interface JitProgram {
+  readonly program: PreparedProgram;
+  readonly checked: boolean;
+  /** Code generation plus WebAssembly compilation, in milliseconds. */
+  readonly compileTimeMs: number;
+  /** Size of the generated module in bytes. */
+  readonly wasmSize: number;
+  /** The generated module (for inspection, e.g. `wasm-objdump`). */
+  readonly wasm: Uint8Array;
+  /** One run with r1 = ctx; r0 as an unsigned 64-bit value. */
+  run(ctx?: number | bigint): bigint;
+  /** The hot path: one run with r1 = ctx (an address), the low 32 bits of r0 (unsigned). No BigInt. */
+  run32(ctx: number): number;
+  /**
+   * Run over `count` contexts: the u32 at ctxs + 4i is the context address of run i, the low 32 bits of
+   * its r0 go to the u32 at out + 4i. Programs without helper calls loop inside wasm; `before(i, ctx)`
+   * (e.g. set the invocation's packet) forces a loop in JS that calls it before each run.
+   */
+  runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void;
+  /** The interpreter's interface: arguments, budget, invocation fields, CPU; r0 and instructions run. */
+  execute(options?: RunOptions): RunResult;
+}
+
+/** Compile a prepared program for a runtime. Throws InvalidBytecodeError for programs it cannot translate. */
+export function compile(prog: PreparedProgram, runtime: Runtime, options: JitOptions = {}): JitProgram {
+  return new Compiled(prog, runtime, options);
+}
+
+const cache = new WeakMap<PreparedProgram, Map<string, JitProgram>>();
+
+/** The compiled form of a tail-call target, compiled once per program and mode. */
+function compiledFor(prog: PreparedProgram, runtime: Runtime, options: JitOptions): Compiled {
+  const key = `${options.checked ? 1 : 0}${options.inlineHelpers === false ? 0 : 1}`;
+  let byMode = cache.get(prog);
+  if (!byMode) cache.set(prog, (byMode = new Map()));
+  let jit = byMode.get(key);
+  if (!jit) byMode.set(key, (jit = new Compiled(prog, runtime, options)));
+  return jit as Compiled;
+}
+
+interface Exports {
+  run32(ctx: number): number;
+  run64(ctx: number): bigint;
+  batch(ctxs: number, n: number, out: number): void;
+  [name: `f${number}`]: (
+    r1: bigint,
+    r2: bigint,
+    r3: bigint,
+    r4: bigint,
+    r5: bigint,
+    r10: bigint,
+    depth: number,
+  ) => bigint;
+  budget: WebAssembly.Global;
+  readLo: WebAssembly.Global;
+  readHi: WebAssembly.Global;
+  writeLo: WebAssembly.Global;
+  writeHi: WebAssembly.Global;
+  tailCall: WebAssembly.Global;
+  frame: WebAssembly.Global;
+  depth: WebAssembly.Global;
+  stackTop: WebAssembly.Global;
+  pc: WebAssembly.Global;
+}
+
+const U64 = (v: bigint) => BigInt.asUintN(64, v);
+
+class Compiled implements JitProgram {
+  readonly checked: boolean;
+  readonly compileTimeMs: number;
+  readonly wasm: Uint8Array;
+  private readonly mod: CompiledModule;
+  private readonly ex: Exports;
+  private readonly stride: number;
+  private cpu = -1;
+  private budgetTotal = DEFAULT_BUDGET;
+  /** The program a tail_call helper accepted, entered by the `tail_call` import. */
+  private pendingTail: Compiled | undefined;
+  private readonly runCallback: (t: number, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => bigint;
+
+  constructor(
+    readonly program: PreparedProgram,
+    private readonly runtime: Runtime,
+    private readonly options: JitOptions,
+  ) {
+    const t0 = performance.now();
+    this.checked = options.checked ?? false;
+    const frames = runtime.stackFrames(0);
+    this.stride = frames.length > 1 ? frames[1]!.end - frames[0]!.end : 0;
+    frames.forEach((f, i) => {
+      if (f.end !== frames[0]!.end + i * this.stride) {
+        throw new TsbpfError(
+          'the runtime stack frames are not evenly spaced; the JIT needs a fixed stride',
+          'jit',
+        );
+      }
+    });
+    this.mod = generate(program, runtime, this.stride, options);
+    this.wasm = this.mod.bytes;
+    const module = new WebAssembly.Module(this.mod.bytes);
+    const instance = new WebAssembly.Instance(module, { env: this.imports() as WebAssembly.ModuleImports });
+    this.ex = instance.exports as unknown as Exports;
+    this.runCallback = (t, a, b, c, d, e) => this.callback(t, a, b, c, d, e);
+    this.compileTimeMs = performance.now() - t0;
+  }
+
+  get wasmSize(): number {
+    return this.wasm.length;
+  }
+
+  // --- imports ----------------------------------------------------------------------------------
+
+  private imports(): Record<string, unknown> {
+    const rt = this.runtime;
+    const env: Record<string, unknown> = { [IMPORT.memory]: rt.space.memory };
+    for (const id of this.mod.helperIds) {
+      const def = this.program.lookupHelper(id)!;
+      env[IMPORT.helper(id)] = this.helperImport(def, id === 12);
+    }
+    env[IMPORT.fault] = (reason: number, pc: number) => {
+      throw new RuntimeFault(this.faultMessage(reason, pc), pc);
+    };
+    env[IMPORT.access] = (addr: bigint, size: number, pc: number, write: number) =>
+      this.access(addr, size, pc, write !== 0);
+    env[IMPORT.budget] = (block: number, remaining: bigint) => {
+      const pcs = this.mod.budgetBlocks[block]!;
+      throw new RuntimeFault(
+        `instruction budget of ${this.budgetTotal} exhausted`,
+        pcs[pcs.length + Number(remaining)]!,
+      );
+    };
+    env[IMPORT.legacyLoad] = (off: number, size: number, pc: number, depth: number) =>
+      this.legacyLoad(off, size, pc, depth);
+    env[IMPORT.callx] = (id: bigint, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => {
+      const pc = this.ex.pc.value as number;
+      const def = U64(id) < 0x80000000n ? this.program.lookupHelper(Number(id)) : undefined;
+      if (!def) throw new RuntimeFault(`callx to unknown helper ${U64(id)}`, pc);
+      return this.callHelper(def, pc, a, b, c, d, e);
+    };
+    env[IMPORT.tailCall] = (
+      a: bigint,
+      b: bigint,
+      c: bigint,
+      d: bigint,
+      e: bigint,
+      r10: bigint,
+      depth: number,
+    ) => this.enterTailCall(a, b, c, d, e, r10, depth);
+    env[IMPORT.now] = () => Number(rt.nowNs());
+    env[IMPORT.random] = () => rt.random32() | 0;
+    return env;
+  }
+
+  private helperImport(def: HelperDef, tailCall: boolean) {
+    return (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint): bigint => {
+      const pc = this.ex.pc.value as number;
+      const ret = this.callHelper(def, pc, a, b, c, d, e);
+      if (tailCall && this.runtime.invocation.tailCall !== undefined) this.takeTailCall();
+      return ret;
+    };
+  }
+
+  /** As the interpreter calls helpers: unsigned arguments, zero beyond the prototype's arity. */
+  private callHelper(
+    def: HelperDef,
+    pc: number,
+    a: bigint,
+    b: bigint,
+    c: bigint,
+    d: bigint,
+    e: bigint,
+  ): bigint {
+    const n = def.proto.args.length;
+    let ret: bigint;
+    try {
+      ret = def.call(
+        this.runtime,
+        n >= 1 ? U64(a) : 0n,
+        n >= 2 ? U64(b) : 0n,
+        n >= 3 ? U64(c) : 0n,
+        n >= 4 ? U64(d) : 0n,
+        n >= 5 ? U64(e) : 0n,
+      );
+    } catch (err) {
+      if (err instanceof TsbpfError) throw err;
+      throw new RuntimeFault(
+        `helper ${def.name} failed: ${err instanceof Error ? err.message : String(err)}`,
+        pc,
+      );
+    }
+    return typeof ret === 'bigint' ? ret : BigInt(ret ?? 0);
+  }
+
+  /** The tail_call helper asked for a jump: accept it when the target exists and the limit allows. */
+  private takeTailCall(): void {
+    const inv = this.runtime.invocation;
+    const id = inv.tailCall!;
+    inv.tailCall = undefined;
+    const next = this.runtime.program(id);
+    if (!next || inv.tailCalls >= MAX_TAIL_CALLS) return;
+    inv.tailCalls++;
+    this.pendingTail = compiledFor(next, this.runtime, this.options);
+    this.ex.tailCall.value = 1;
+  }
+
+  private enterTailCall(
+    a: bigint,
+    b: bigint,
+    c: bigint,
+    d: bigint,
+    e: bigint,
+    r10: bigint,
+    depth: number,
+  ): bigint {
+    const next = this.pendingTail!;
+    this.pendingTail = undefined;
+    const rt = this.runtime;
+    const previous = rt.callbackRunner;
+    next.budgetTotal = this.budgetTotal;
+    next.ex.budget.value = this.ex.budget.value;
+    next.ex.stackTop.value = this.ex.stackTop.value;
+    next.cpu = this.cpu;
+    next.forgetRegions();
+    rt.callbackRunner = next.runCallback;
+    try {
+      return next.ex.f0(a, b, c, d, e, r10, depth);
+    } finally {
+      rt.callbackRunner = previous;
+      this.ex.budget.value = next.ex.budget.value;
+      this.forgetRegions();
+    }
+  }
+
+  /** HelperEnv.callback: run the function at slot `target` one frame below the helper's caller. */
+  private callback(target: number, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint): bigint {
+    const pc = this.ex.pc.value as number;
+    if (!this.mod.functions.includes(target)) {
+      throw new RuntimeFault(`callback target ${target} is not the start of a function`, pc);
+    }
+    const depth = (this.ex.depth.value as number) + 1;
+    if (depth >= MAX_CALL_FRAMES)
+      throw new RuntimeFault(`call nesting exceeds ${MAX_CALL_FRAMES} frames`, pc);
+    const r10 = (this.ex.frame.value as bigint) + BigInt(this.stride);
+    const fn = this.ex[`f${target}`]!;
+    const r0 = fn(a, b, c, d, e, r10, depth);
+    this.ex.pc.value = pc;
+    this.forgetRegions();
+    return U64(r0);
+  }
+
+  private faultMessage(reason: number, pc: number): string {
+    switch (reason) {
+      case FaultReason.fallOff:
+        return 'execution ran past the end of the program (missing exit)';
+      case FaultReason.callDepth:
+        return `call nesting exceeds ${MAX_CALL_FRAMES} frames`;
+      default: {
+        const code = this.program.insns[pc]?.code ?? 0;
+        return `invalid opcode 0x${code.toString(16).padStart(2, '0')}`;
+      }
+    }
+  }
+
+  /** Checked mode, cache miss: find the access's region (as the interpreter does) and cache it. */
+  private access(addr: bigint, size: number, pc: number, write: boolean): void {
+    const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'}`;
+    if (addr < 0n || addr > 0xffffffffn) {
+      const a = Number(BigInt.asIntN(64, addr));
+      throw new RuntimeFault(`invalid ${what}: the address is outside the 32-bit address space`, pc, a);
+    }
+    const a = Number(addr);
+    const space = this.runtime.space;
+    const region = space.regionAt(a, size);
+    if (!region) {
+      const near = space.regionAt(a, 1) ?? space.regionAt(a + size - 1, 1);
+      const where = near ? `out of bounds of ${near.name}` : 'to unmapped memory';
+      throw new RuntimeFault(`invalid ${what} ${where}`, pc, a);
+    }
+    if (region.kind === 'map')
+      throw new RuntimeFault(`invalid ${what}: ${region.name} is a map handle`, pc, a);
+    if (write && !region.writable)
+      throw new RuntimeFault(`invalid ${what}: ${region.name} is read-only`, pc, a);
+    this.ex.readLo.value = BigInt(region.start);
+    this.ex.readHi.value = BigInt(region.end);
+    if (region.writable) {
+      this.ex.writeLo.value = BigInt(region.start);
+      this.ex.writeHi.value = BigInt(region.end);
+    }
+  }
+
+  private forgetRegions(): void {
+    if (!this.checked) return;
+    this.ex.readLo.value = -1n;
+    this.ex.readHi.value = 0n;
+    this.ex.writeLo.value = -1n;
+    this.ex.writeHi.value = 0n;
+  }
+
+  /** Legacy LD_ABS/LD_IND: the big-endian value, or -1 to end the program with r0 = 0. */
+  private legacyLoad(off: number, size: number, pc: number, depth: number): bigint {
+    const packet = this.runtime.invocation.packet;
+    if (!packet) throw new RuntimeFault('legacy packet load (LD_ABS/LD_IND) without a packet', pc);
+    if (off < 0 || off + size > packet.end - packet.start) {
+      if (depth > 0) throw new RuntimeFault('legacy packet load out of bounds inside a function', pc);
+      return -1n;
+    }
+    const dv = this.runtime.space.view;
+    const a = packet.start + off;
+    return BigInt(size === 4 ? dv.getUint32(a, false) : size === 2 ? dv.getUint16(a, false) : dv.getUint8(a));
+  }
+
+  // --- running ----------------------------------------------------------------------------------
+
+  /** Per-run setup shared by every entry point; returns the callback runner to restore afterwards. */
+  private begin(ctx: number, budget: number | undefined, invocation?: RunOptions['invocation']) {
+    const rt = this.runtime;
+    if (rt.cpu !== this.cpu) {
+      this.cpu = rt.cpu;
+      this.ex.stackTop.value = BigInt(rt.stackFrames(rt.cpu)[0]!.end);
+    }
+    if (this.checked) {
+      this.budgetTotal = budget ?? DEFAULT_BUDGET;
+      this.ex.budget.value = BigInt(this.budgetTotal);
+      this.forgetRegions();
+      for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
+    }
+    this.ex.tailCall.value = 0;
+    if (this.mod.callsHelpers || invocation) {
+      rt.beginInvocation({ ctx, programType: this.program.type, ...invocation });
+    }
+  }
+
+  private wrap(e: unknown): unknown {
+    if (e instanceof TsbpfError) return e;
+    if (e instanceof WebAssembly.RuntimeError) {
+      return new RuntimeFault(
+        `memory access outside the address space (${e.message}; unchecked JIT code)`,
+        -1,
+      );
+    }
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      return new RuntimeFault('call stack exhausted (unbounded recursion?)', -1);
+    }
+    return e;
+  }
+
+  run32(ctx: number): number {
+    this.begin(ctx, undefined);
+    return this.enter32(ctx);
+  }
+
+  /** run32 after `begin`. */
+  private enter32(ctx: number): number {
+    const rt = this.runtime;
+    const previous = rt.callbackRunner;
+    if (this.mod.usesCallbacks) rt.callbackRunner = this.runCallback;
+    try {
+      return this.ex.run32(ctx) >>> 0;
+    } catch (e) {
+      throw this.wrap(e);
+    } finally {
+      rt.callbackRunner = previous;
+    }
+  }
+
+  run(ctx: number | bigint = 0): bigint {
+    return this.execute({ args: [ctx] }).r0;
+  }
+
+  execute(options: RunOptions = {}): RunResult {
+    const rt = this.runtime;
+    const cpu = options.cpu ?? rt.cpu;
+    if (cpu < 0 || cpu >= rt.cpus) throw new RangeError(`cpu ${cpu} out of range (runtime has ${rt.cpus})`);
+    if (options.checked !== undefined && options.checked !== this.checked) {
+      throw new TsbpfError(
+        `program was compiled ${this.checked ? 'checked' : 'unchecked'}; recompile to change`,
+        'jit',
+      );
+    }
+    if (options.trace) throw new TsbpfError('tracing needs the interpreter', 'jit');
+    const args = (options.args ?? []).map((a) => BigInt(a));
+    if (args.length > 5) throw new RangeError('at most five arguments (r1-r5)');
+    while (args.length < 5) args.push(0n);
+    rt.cpu = cpu;
+    this.begin(Number(BigInt.asUintN(32, args[0]!)), options.budget, { ...options.invocation });
+    const previous = rt.callbackRunner;
+    rt.callbackRunner = this.runCallback;
+    try {
+      const r0 = this.ex.f0(
+        args[0]!,
+        args[1]!,
+        args[2]!,
+        args[3]!,
+        args[4]!,
+        this.ex.stackTop.value as bigint,
+        0,
+      );
+      const used = this.checked ? this.budgetTotal - Number(this.ex.budget.value as bigint) : -1;
+      return { r0: U64(r0), instructions: used };
+    } catch (e) {
+      throw this.wrap(e);
+    } finally {
+      rt.callbackRunner = previous;
+    }
+  }
+
+  runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void {
+    if (!before && !this.mod.callsHelpers && !this.checked) {
+      this.begin(0, undefined);
+      try {
+        this.ex.batch(ctxs, count, out);
+      } catch (e) {
+        throw this.wrap(e);
+      }
+      return;
+    }
+    const space = this.runtime.space;
+    for (let i = 0; i < count; i++) {
+      const ctx = space.view.getUint32(ctxs + 4 * i, true);
+      this.begin(ctx, undefined);
+      before?.(i, ctx);
+      const r0 = this.enter32(ctx);
+      space.view.setUint32(out + 4 * i, r0, true);
+    }
+  }
+}
