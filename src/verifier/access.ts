@@ -1,0 +1,360 @@
+// Memory accesses: every load, store and helper memory argument is checked against the region its
+// pointer belongs to (context by program-type table, stack with per-byte initialisation, packet up to the
+// proven range, map value by value_size, ringbuf memory by its reserved size).
+
+import { ctxAccess } from '../hooks/program-types.js';
+import { STACK_SIZE } from '../isa/index.js';
+import { MapFlag } from '../maps/types.js';
+import { Reject } from './cfg.js';
+import type { Verifier } from './interp.js';
+import { constant, isConstScalar, unknownOfSize } from './ranges.js';
+import { constReg, isPointer, ptrReg, type Reg, Slot, scalarReg, UNKNOWN_SCALAR } from './state.js';
+
+/** Largest variable offset or size the kernel lets pointer math and sizes reach (BPF_MAX_VAR_OFF). */
+export const MAX_VAR_OFF = 1 << 29;
+
+const plural = (n: number | bigint, w: string) => `${n} ${w}${n === 1 || n === 1n ? '' : 's'}`;
+
+/** Why a dereference of `r` is impossible, or undefined if `r` points somewhere checkable. */
+function notAPointer(r: Reg, regno: number, v: Verifier): string | undefined {
+  switch (r.kind) {
+    case 'scalar':
+      return `R${regno} is a number (${v.describe(r)}), not a pointer: it cannot be dereferenced`;
+    case 'map_value_or_null':
+    case 'mem_or_null':
+    case 'sock_or_null':
+      return `R${regno} may be NULL (${v.describe(r)}): compare it with 0 before dereferencing it`;
+    case 'packet_end':
+      return `R${regno} is the packet end pointer: it marks the end and cannot be dereferenced`;
+    case 'map_ptr':
+      return `R${regno} is a map (not a pointer to its value): look the value up with bpf_map_lookup_elem`;
+    case 'func':
+      return `R${regno} is a function pointer and cannot be dereferenced`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A load or store of `size` bytes at `r + off`. `value` is the stored register (STX) or undefined for a
+ * store of an immediate (ST, with `imm`) or a load. Returns the loaded register for loads.
+ */
+export function memAccess(
+  v: Verifier,
+  pc: number,
+  regno: number,
+  r: Reg,
+  off: number,
+  size: number,
+  write: boolean,
+  value?: Reg,
+  imm?: number,
+): Reg {
+  const bad = notAPointer(r, regno, v);
+  if (bad)
+    throw new Reject(
+      pc,
+      r.kind === 'scalar' ? 'scalar_deref' : r.kind.endsWith('_or_null') ? 'null_deref' : 'bad_deref',
+      bad,
+    );
+  if (write && value && isPointer(value) && v.unprivileged && r.kind !== 'stack') {
+    throw new Reject(
+      pc,
+      'ptr_leak',
+      `storing a pointer into ${r.kind} memory leaks a kernel address (not allowed unprivileged)`,
+    );
+  }
+  switch (r.kind) {
+    case 'ctx':
+      return ctxLoadStore(v, pc, regno, r, off, size, write, value, imm);
+    case 'stack': {
+      const at = stackOffset(v, pc, regno, r, off);
+      if (at % size !== 0)
+        throw new Reject(
+          pc,
+          'misaligned_stack',
+          `misaligned stack access: ${size} bytes at fp${at} (must be ${size}-byte aligned)`,
+        );
+      if (write) {
+        stackWrite(v, pc, r.frame, at, size, value ?? constReg(BigInt(imm ?? 0)));
+        return UNKNOWN_SCALAR;
+      }
+      return stackRead(v, pc, r.frame, at, size);
+    }
+    default:
+      regionCheck(v, pc, regno, r, off, size, write);
+      return write ? UNKNOWN_SCALAR : scalarReg(unknownOfSize(size));
+  }
+}
+
+function ctxLoadStore(
+  v: Verifier,
+  pc: number,
+  regno: number,
+  r: Reg,
+  off: number,
+  size: number,
+  write: boolean,
+  value?: Reg,
+  imm?: number,
+): Reg {
+  if (r.off !== 0 || !isConstScalar(r.s) || r.s.var.value !== 0n) {
+    throw new Reject(
+      pc,
+      'ctx_modified',
+      `R${regno} is the context pointer moved by ${r.off}${isConstScalar(r.s) ? '' : ' plus a variable'}: context fields must be accessed from the unmodified pointer`,
+    );
+  }
+  if (write && !value && imm !== undefined) {
+    throw new Reject(
+      pc,
+      'ctx_st',
+      'storing an immediate (BPF_ST) into the context is not allowed; store from a register',
+    );
+  }
+  const res = ctxAccess(v.type, off, size, write);
+  if ('error' in res) throw new Reject(pc, 'bad_ctx', `invalid context access: ${res.error}`);
+  if (write) {
+    if (value && isPointer(value))
+      throw new Reject(pc, 'ptr_leak', `R${regno}: storing a pointer into the context is not allowed`);
+    return UNKNOWN_SCALAR;
+  }
+  switch (res.field.yields) {
+    case 'packet':
+      return ptrReg('packet');
+    case 'packet_end':
+      return ptrReg('packet_end');
+    case 'packet_meta':
+      return ptrReg('packet_meta');
+    case 'sock_or_null':
+      return ptrReg('sock_or_null', { id: v.newId() });
+    default:
+      return scalarReg(unknownOfSize(size));
+  }
+}
+
+/** fp-relative byte offset of `r + off` in its frame; the offset must be constant and inside the frame. */
+function stackOffset(v: Verifier, pc: number, regno: number, r: Reg, off: number, size = 1): number {
+  if (!isConstScalar(r.s)) {
+    throw new Reject(
+      pc,
+      'var_stack',
+      `R${regno} points into the stack at a variable offset (${v.describe(r)}); only constant stack offsets are supported`,
+    );
+  }
+  const at = r.off + off + Number(BigInt.asIntN(64, r.s.var.value));
+  if (at < -STACK_SIZE || at + size > 0 || at >= 0) {
+    throw new Reject(
+      pc,
+      'stack_bounds',
+      `stack access of ${plural(size, 'byte')} at fp${at >= 0 ? '+' : ''}${at} is outside the ${STACK_SIZE}-byte frame [fp-${STACK_SIZE}, fp)`,
+    );
+  }
+  return at;
+}
+
+function stackWrite(v: Verifier, pc: number, frameNo: number, at: number, size: number, value: Reg): void {
+  const f = v.state.frames[frameNo]!;
+  v.noteStack(f.subprog, -at);
+  const idx = at + STACK_SIZE;
+  if (size === 8 && idx % 8 === 0) {
+    f.spills[idx >> 3] = value;
+    f.slots.fill(Slot.SPILL, idx, idx + 8);
+    return;
+  }
+  if (isPointer(value)) {
+    throw new Reject(
+      pc,
+      'partial_spill',
+      `a pointer can only be saved to the stack as 8 aligned bytes (this stores ${size} bytes at fp${at})`,
+    );
+  }
+  scrub(v, pc, frameNo, idx, size);
+  const zero = isConstScalar(value.s) && (value.s.var.value & ((1n << BigInt(size * 8)) - 1n)) === 0n;
+  f.slots.fill(zero ? Slot.ZERO : Slot.MISC, idx, idx + size);
+}
+
+/** Bytes [idx, idx+size) are about to change: spilled registers overlapping them become plain bytes. */
+function scrub(v: Verifier, pc: number, frameNo: number, idx: number, size: number): void {
+  const f = v.state.frames[frameNo]!;
+  for (let s = idx >> 3; s <= (idx + size - 1) >> 3; s++) {
+    const sp = f.spills[s];
+    if (!sp) continue;
+    if (isPointer(sp) && v.unprivileged) {
+      throw new Reject(
+        pc,
+        'spill_corrupt',
+        `this overwrites part of a pointer saved at fp${s * 8 - STACK_SIZE} (not allowed unprivileged)`,
+      );
+    }
+    const zero = sp.kind === 'scalar' && isConstScalar(sp.s) && sp.s.var.value === 0n;
+    for (let b = s * 8; b < s * 8 + 8; b++)
+      if (f.slots[b] === Slot.SPILL) f.slots[b] = zero ? Slot.ZERO : Slot.MISC;
+    f.spills[s] = undefined;
+  }
+}
+
+function stackRead(v: Verifier, pc: number, frameNo: number, at: number, size: number): Reg {
+  const f = v.state.frames[frameNo]!;
+  const idx = at + STACK_SIZE;
+  const slot = idx >> 3;
+  const sp = f.spills[slot];
+  if (sp && f.slots[idx] === Slot.SPILL) {
+    if (size === 8) return sp;
+    if (isPointer(sp))
+      throw new Reject(
+        pc,
+        'partial_fill',
+        `reads ${size} of the 8 bytes of a pointer saved at fp${slot * 8 - STACK_SIZE}`,
+      );
+    if (isConstScalar(sp.s)) {
+      const shift = BigInt((idx % 8) * 8);
+      return constReg((sp.s.var.value >> shift) & ((1n << BigInt(size * 8)) - 1n));
+    }
+    return scalarReg(unknownOfSize(size));
+  }
+  checkInit(v, pc, frameNo, idx, size);
+  let allZero = true;
+  for (let b = idx; b < idx + size; b++) if (f.slots[b] !== Slot.ZERO) allZero = false;
+  return allZero ? scalarReg(constant(0n)) : scalarReg(unknownOfSize(size));
+}
+
+function checkInit(v: Verifier, pc: number, frameNo: number, idx: number, size: number): void {
+  const f = v.state.frames[frameNo]!;
+  for (let b = idx; b < idx + size; b++) {
+    if (f.slots[b] === Slot.INVALID) {
+      const at = idx - STACK_SIZE;
+      throw new Reject(
+        pc,
+        'uninit_stack',
+        `reads ${plural(size, 'byte')} at fp${at}, but fp${b - STACK_SIZE} was never written on this path (uninitialised stack)`,
+      );
+    }
+  }
+}
+
+/** Bounds of a non-stack region access at `r + off` of `size` bytes (size may be a helper's buffer size). */
+export function regionCheck(
+  v: Verifier,
+  pc: number,
+  regno: number,
+  r: Reg,
+  off: number,
+  size: number,
+  write: boolean,
+): void {
+  const lo = BigInt(r.off + off) + r.s.smin;
+  const hi = BigInt(r.off + off) + r.s.umax + BigInt(size); // one past the last byte
+  const verb = write ? 'writes' : 'reads';
+  const varNote = isConstScalar(r.s) ? '' : ` (its variable part is ${v.describe({ ...r, kind: 'scalar' })})`;
+  switch (r.kind) {
+    case 'packet':
+    case 'packet_meta': {
+      const name = r.kind === 'packet' ? 'packet' : 'packet metadata';
+      if (write && !v.type.directPacketWrite)
+        throw new Reject(pc, 'pkt_write', `${v.type.name} programs cannot write packet data directly`);
+      if (lo < 0n)
+        throw new Reject(pc, 'pkt_bounds', `R${regno} may point before the start of the ${name}${varNote}`);
+      if (hi > BigInt(r.range)) {
+        const past = hi - BigInt(r.range);
+        const check =
+          r.range > 0 && r.rangeAt >= 0
+            ? `the bounds check at ${v.where(r.rangeAt)} covers ${plural(r.range, 'byte')}`
+            : `no bounds check against data_end covers it on this path`;
+        const lastByte = hi - 1n;
+        throw new Reject(
+          pc,
+          'pkt_bounds',
+          `R${regno} may point ${plural(past, 'byte')} past the end of the proven ${name}: ${check}, this ${verb.slice(0, -1)}s up to byte ${lastByte}${varNote}`,
+        );
+      }
+      return;
+    }
+    case 'map_value': {
+      const m = v.maps[r.map]!;
+      if (write && ((m.flags & MapFlag.RDONLY_PROG) !== 0 || m.readonly)) {
+        throw new Reject(pc, 'map_readonly', `map '${m.name}' is read-only for programs`);
+      }
+      if (!write && (m.flags & MapFlag.WRONLY_PROG) !== 0)
+        throw new Reject(pc, 'map_writeonly', `map '${m.name}' is write-only for programs`);
+      if (lo < 0n)
+        throw new Reject(
+          pc,
+          'map_bounds',
+          `R${regno} may point before the start of the value of map '${m.name}'${varNote}`,
+        );
+      if (r.s.umax >= BigInt(MAX_VAR_OFF))
+        throw new Reject(
+          pc,
+          'unbounded',
+          `R${regno} has an unbounded variable offset into map '${m.name}'${varNote}: bound it first`,
+        );
+      if (hi > BigInt(m.valueSize)) {
+        throw new Reject(
+          pc,
+          'map_bounds',
+          `R${regno} ${verb} up to byte ${hi - 1n} of the ${m.valueSize}-byte value of map '${m.name}'${varNote}`,
+        );
+      }
+      return;
+    }
+    case 'mem':
+      if (lo < 0n)
+        throw new Reject(
+          pc,
+          'mem_bounds',
+          `R${regno} may point before the start of its ${r.size}-byte buffer${varNote}`,
+        );
+      if (hi > BigInt(r.size))
+        throw new Reject(
+          pc,
+          'mem_bounds',
+          `R${regno} ${verb} up to byte ${hi - 1n} of a ${r.size}-byte buffer${varNote}`,
+        );
+      return;
+    case 'ctx':
+      throw new Reject(pc, 'bad_arg', `R${regno} is the context; it cannot be used as a memory buffer here`);
+    default:
+      throw new Reject(
+        pc,
+        'bad_deref',
+        notAPointer(r, regno, v) ?? `R${regno} (${r.kind}) cannot be accessed`,
+      );
+  }
+}
+
+/** A helper reads or writes `size` bytes (size may be a range: [minSize, maxSize]) at the pointer in `r`. */
+export function helperMem(
+  v: Verifier,
+  pc: number,
+  regno: number,
+  r: Reg,
+  maxSize: number,
+  write: boolean,
+): void {
+  if (maxSize === 0) return;
+  const bad = notAPointer(r, regno, v);
+  if (bad) throw new Reject(pc, r.kind.endsWith('_or_null') ? 'null_deref' : 'bad_arg', bad);
+  if (r.kind !== 'stack') {
+    regionCheck(v, pc, regno, r, 0, maxSize, write);
+    return;
+  }
+  const at = stackOffset(v, pc, regno, r, 0, maxSize);
+  const f = v.state.frames[r.frame]!;
+  v.noteStack(f.subprog, -at);
+  const idx = at + STACK_SIZE;
+  if (write) {
+    scrub(v, pc, r.frame, idx, maxSize);
+    f.slots.fill(Slot.MISC, idx, idx + maxSize);
+  } else {
+    for (let b = idx; b < idx + maxSize; b++) {
+      if (f.slots[b] === Slot.INVALID) {
+        throw new Reject(
+          pc,
+          'uninit_stack',
+          `R${regno} passes ${plural(maxSize, 'byte')} at fp${at} to the helper, but fp${b - STACK_SIZE} was never written (uninitialised stack)`,
+        );
+      }
+    }
+  }
+}

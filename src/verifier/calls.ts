@@ -1,0 +1,272 @@
+// Calls: helper calls checked against their prototypes (arguments, map compatibility, memory arguments,
+// reference acquire/release, packet invalidation, typed r0), and bpf-to-bpf calls (new frame, at most 8).
+
+import type { ArgType, HelperDef } from '../helpers/types.js';
+import { helperAllowed } from '../hooks/program-types.js';
+import { MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
+import { MapType } from '../maps/types.js';
+import { helperMem, MAX_VAR_OFF } from './access.js';
+import { Reject } from './cfg.js';
+import type { Verifier } from './interp.js';
+import { isConstScalar } from './ranges.js';
+import { NOT_INIT, newFrame, ptrReg, type Reg, UNKNOWN_SCALAR } from './state.js';
+
+/** Map types a helper accepts (by helper name), and helpers a map type accepts (the kernel's compat check). */
+const HELPER_MAPS: Readonly<Record<string, readonly number[]>> = {
+  tail_call: [MapType.PROG_ARRAY],
+  perf_event_output: [MapType.PERF_EVENT_ARRAY],
+  skb_output: [MapType.PERF_EVENT_ARRAY],
+  xdp_output: [MapType.PERF_EVENT_ARRAY],
+  perf_event_read: [MapType.PERF_EVENT_ARRAY],
+  get_stackid: [MapType.STACK_TRACE],
+  ringbuf_output: [MapType.RINGBUF],
+  ringbuf_reserve: [MapType.RINGBUF],
+  ringbuf_query: [MapType.RINGBUF],
+  redirect_map: [MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP],
+  map_push_elem: [MapType.QUEUE, MapType.STACK],
+  map_pop_elem: [MapType.QUEUE, MapType.STACK],
+  map_peek_elem: [MapType.QUEUE, MapType.STACK],
+  sk_redirect_map: [MapType.SOCKMAP],
+  msg_redirect_map: [MapType.SOCKMAP],
+  sock_map_update: [MapType.SOCKMAP],
+  sk_redirect_hash: [MapType.SOCKHASH],
+  msg_redirect_hash: [MapType.SOCKHASH],
+  sock_hash_update: [MapType.SOCKHASH],
+};
+const MAP_HELPERS: Readonly<Record<number, readonly string[]>> = {
+  [MapType.PROG_ARRAY]: ['tail_call'],
+  [MapType.PERF_EVENT_ARRAY]: [
+    'perf_event_output',
+    'perf_event_read',
+    'skb_output',
+    'xdp_output',
+    'perf_event_read_value',
+  ],
+  [MapType.RINGBUF]: ['ringbuf_output', 'ringbuf_reserve', 'ringbuf_query'],
+  [MapType.STACK_TRACE]: ['get_stackid'],
+  [MapType.QUEUE]: ['map_push_elem', 'map_pop_elem', 'map_peek_elem'],
+  [MapType.STACK]: ['map_push_elem', 'map_pop_elem', 'map_peek_elem'],
+};
+
+const bare = (name: string) => name.replace(/^bpf_/, '');
+
+function checkMapCompat(pc: number, h: HelperDef, mapType: number, mapName: string): void {
+  const name = bare(h.name);
+  const okMaps = HELPER_MAPS[name];
+  const okHelpers = MAP_HELPERS[mapType];
+  if ((okMaps && !okMaps.includes(mapType)) || (okHelpers && !okHelpers.includes(name))) {
+    throw new Reject(pc, 'map_helper', `map '${mapName}' (type ${mapType}) cannot be passed to ${h.name}`);
+  }
+}
+
+export function callHelper(v: Verifier, pc: number, id: number): void {
+  const h = v.helper(id)!;
+  if (!helperAllowed(v.type, h)) {
+    throw new Reject(
+      pc,
+      'helper_not_allowed',
+      `${v.type.name} programs cannot call helper ${h.name} (#${id})`,
+    );
+  }
+  const regs = v.frame.regs;
+  const args = h.proto.args;
+  let mapIdx = -1;
+  let released: Reg | undefined;
+  const need = (regno: number, ok: boolean, what: string, kind = 'bad_arg') => {
+    if (!ok)
+      throw new Reject(
+        pc,
+        kind,
+        `argument ${regno} of ${h.name} (R${regno}) must be ${what}, but it is ${v.describe(regs[regno]!)}`,
+      );
+  };
+  for (let i = 0; i < args.length; i++) {
+    const regno = i + 1;
+    const r = v.read(regno, pc);
+    const t: ArgType = args[i]!;
+    const isNull = r.kind === 'scalar' && isConstScalar(r.s) && r.s.var.value === 0n;
+    switch (t) {
+      case 'anything':
+        break;
+      case 'scalar':
+      case 'const_size':
+      case 'const_size_or_zero':
+        need(regno, r.kind === 'scalar', 'a number');
+        break;
+      case 'const_map_ptr':
+        need(regno, r.kind === 'map_ptr', 'a map (from a map reference)');
+        mapIdx = r.map;
+        checkMapCompat(pc, h, v.maps[mapIdx]!.type, v.maps[mapIdx]!.name);
+        break;
+      case 'map_key':
+      case 'map_value':
+      case 'uninit_map_value': {
+        if (mapIdx < 0)
+          throw new Reject(pc, 'bad_arg', `${h.name}: argument ${regno} needs a map argument before it`);
+        const m = v.maps[mapIdx]!;
+        const size = t === 'map_key' ? m.keySize : m.valueSize;
+        helperMem(v, pc, regno, r, size, t === 'uninit_map_value');
+        break;
+      }
+      case 'mem':
+      case 'mem_or_null':
+      case 'uninit_mem': {
+        const sizeType = args[i + 1];
+        const sizeReg = v.read(regno + 1, pc);
+        need(regno + 1, sizeReg.kind === 'scalar', 'a number (the buffer size)');
+        const s = sizeReg.s;
+        if (s.smin < 0n) {
+          throw new Reject(
+            pc,
+            'bad_size',
+            `R${regno + 1} (the size for ${h.name}) may be negative (${v.describe(sizeReg)}): bound it with an unsigned check`,
+          );
+        }
+        if (s.umax >= BigInt(MAX_VAR_OFF)) {
+          throw new Reject(
+            pc,
+            'bad_size',
+            `R${regno + 1} (the size for ${h.name}) is unbounded (${v.describe(sizeReg)}): bound it with 'if (n < N)' or 'n &= N'`,
+          );
+        }
+        if (s.umin === 0n && sizeType !== 'const_size_or_zero') {
+          throw new Reject(
+            pc,
+            'bad_size',
+            `R${regno + 1} (the size for ${h.name}) may be 0, which this helper does not accept`,
+          );
+        }
+        if (t === 'mem_or_null' && isNull) {
+          need(regno + 1, s.umax === 0n, 'zero when the buffer is NULL');
+        } else {
+          helperMem(v, pc, regno, r, Number(s.umax), t === 'uninit_mem');
+        }
+        i++;
+        break;
+      }
+      case 'ctx':
+        need(
+          regno,
+          r.kind === 'ctx' && r.off === 0 && isConstScalar(r.s) && r.s.var.value === 0n,
+          'the unmodified context pointer',
+        );
+        break;
+      case 'const_str':
+        need(regno, r.kind === 'map_value', 'a pointer to a string in a read-only map');
+        break;
+      case 'ptr_to_stack':
+      case 'ptr_to_stack_or_null':
+        need(regno, r.kind === 'stack' || (t === 'ptr_to_stack_or_null' && isNull), 'a stack pointer');
+        break;
+      case 'ringbuf_mem':
+        need(
+          regno,
+          r.kind === 'mem' && r.ref !== 0,
+          'memory returned by bpf_ringbuf_reserve (checked against NULL)',
+        );
+        need(
+          regno,
+          r.off === 0 && isConstScalar(r.s) && r.s.var.value === 0n,
+          'the unmodified pointer returned by bpf_ringbuf_reserve',
+        );
+        released = r;
+        break;
+      case 'long_ptr':
+        helperMem(v, pc, regno, r, 8, true);
+        break;
+      case 'func':
+        throw new Reject(
+          pc,
+          'unsupported',
+          `${h.name}: callbacks (function pointer arguments) are not supported by this verifier yet`,
+        );
+      case 'spin_lock':
+        throw new Reject(pc, 'unsupported', `${h.name}: spin locks are not supported by this verifier yet`);
+    }
+  }
+  if (bare(h.name) === 'tail_call' && v.state.refs.length) {
+    throw new Reject(
+      pc,
+      'ref_leak',
+      `tail call while holding ringbuf memory from insn ${v.state.refs[0]!.at}: it would never be released`,
+    );
+  }
+  const sizeArg = regs[2]!;
+  if (released) v.release(released.ref);
+  if (h.proto.changesPacket) v.invalidatePackets();
+  for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
+  switch (h.proto.ret) {
+    case 'integer':
+      regs[0] = UNKNOWN_SCALAR;
+      break;
+    case 'void':
+      regs[0] = NOT_INIT;
+      break;
+    case 'map_value_or_null':
+      if (mapIdx < 0) throw new Reject(pc, 'bad_arg', `${h.name} returns a map value but takes no map`);
+      regs[0] = ptrReg('map_value_or_null', { map: mapIdx, id: v.newId() });
+      break;
+    case 'ringbuf_mem_or_null': {
+      if (sizeArg.kind !== 'scalar' || !isConstScalar(sizeArg.s)) {
+        throw new Reject(
+          pc,
+          'bad_size',
+          `the size passed to ${h.name} (R2) must be a known constant, but it is ${v.describe(sizeArg)}`,
+        );
+      }
+      const ref = v.acquire(pc);
+      regs[0] = ptrReg('mem_or_null', { size: Number(sizeArg.s.var.value), id: ref, ref });
+      break;
+    }
+  }
+}
+
+/** bpf-to-bpf call: a new frame for the callee; returns the callee's first slot. */
+export function callLocal(v: Verifier, pc: number, target: number): number {
+  const s = v.state;
+  if (s.frames.length >= MAX_CALL_FRAMES) {
+    throw new Reject(pc, 'call_depth', `the call chain is deeper than ${MAX_CALL_FRAMES} frames`);
+  }
+  const caller = v.frame;
+  const callee = newFrame(pc, target, s.frames.length);
+  for (let r = 1; r <= 5; r++) callee.regs[r] = caller.regs[r]!;
+  for (let r = 0; r <= 5; r++) caller.regs[r] = NOT_INIT;
+  s.frames.push(callee);
+  return target;
+}
+
+/** `exit` from a subprogram: back to the caller with r0; returns the slot after the call. */
+export function returnToCaller(v: Verifier, pc: number): number {
+  const s = v.state;
+  const r0 = v.read(0, pc);
+  const depth = s.frames.length - 1;
+  if (r0.kind === 'stack' && r0.frame >= depth) {
+    throw new Reject(
+      pc,
+      'stack_escape',
+      `a function returns a pointer into its own stack frame (fp${r0.off}), which is gone after it returns`,
+    );
+  }
+  const callee = s.frames.pop()!;
+  // Pointers into the callee's stack are dead now.
+  const caller = v.frame;
+  caller.regs[0] = r0;
+  return callee.callsite + 1;
+}
+
+/** Sum of frame sizes along call chains (each rounded up to 32 bytes as the kernel does) must fit. */
+export function checkCallChainStack(calls: Map<number, Set<number>>, depth: Map<number, number>): void {
+  const round = (n: number) => Math.ceil(Math.max(n, 1) / 32) * 32;
+  const walk = (sub: number, total: number, chain: number[]): void => {
+    const here = total + round(depth.get(sub) ?? 0);
+    if (here > STACK_SIZE) {
+      throw new Reject(
+        sub,
+        'stack_depth',
+        `the combined stack of the call chain ${[...chain, sub].join(' -> ')} is ${here} bytes; the limit is ${STACK_SIZE}`,
+      );
+    }
+    for (const c of calls.get(sub) ?? []) if (!chain.includes(c)) walk(c, here, [...chain, sub]);
+  };
+  walk(0, 0, []);
+}

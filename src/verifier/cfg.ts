@@ -1,0 +1,243 @@
+// Structure checks before any simulation: size limits, decodable slots, jump targets, subprogram
+// boundaries, no unreachable code, no fall-through off the end, known helpers, and (optionally) the
+// classic rule that forbids back edges. Also computes what later passes need: subprogram starts,
+// prune points (jump targets) and register liveness.
+
+import { InvalidBytecodeError } from '../errors.js';
+import type { HelperDef } from '../helpers/types.js';
+import {
+  Class,
+  checkProgram,
+  classOf,
+  type Insn,
+  isBranch,
+  isLocalCall,
+  JmpOp,
+  jumpTarget,
+  LDDW,
+  OP_MASK,
+  PseudoCall,
+  PseudoLddw,
+} from '../isa/index.js';
+
+export class Reject extends Error {
+  constructor(
+    readonly insn: number,
+    readonly kind: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Cfg {
+  /** Sorted start slots of subprograms (0 first). */
+  subprogs: number[];
+  /** Subprogram (start slot) each slot belongs to. */
+  owner: Int32Array;
+  /** 1 where states are remembered and compared (jump targets, fall-through of conditional jumps). */
+  prunePoint: Uint8Array;
+  /** 1 for the second slot of a lddw. */
+  secondHalf: Uint8Array;
+  /** Successors of each slot inside its subprogram. */
+  succ: number[][];
+}
+
+export const isExit = (ins: Insn): boolean => ins.code === (Class.JMP | JmpOp.EXIT);
+export const isCall = (ins: Insn): boolean => ins.code === (Class.JMP | JmpOp.CALL);
+export const isHelperCall = (ins: Insn): boolean => isCall(ins) && ins.src === PseudoCall.HELPER;
+const isJa = (ins: Insn): boolean =>
+  ins.code === (Class.JMP | JmpOp.JA) || ins.code === (Class.JMP32 | JmpOp.JA);
+
+export interface CfgOptions {
+  unprivileged: boolean;
+  loops: 'bounded' | 'dfs';
+  maxInsns: number;
+  helper: (id: number) => HelperDef | undefined;
+}
+
+export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
+  const n = insns.length;
+  const limit = opts.unprivileged ? 4096 : opts.maxInsns;
+  if (n > limit) {
+    throw new Reject(
+      0,
+      'too_large',
+      `the program has ${n} instructions; the limit is ${limit}${opts.unprivileged ? ' for unprivileged programs' : ''}`,
+    );
+  }
+  try {
+    checkProgram(insns);
+  } catch (e) {
+    if (e instanceof InvalidBytecodeError) throw new Reject(e.index, 'bad_insn', e.reason);
+    throw e;
+  }
+  const secondHalf = new Uint8Array(n);
+  for (let i = 0; i < n; i++) if (insns[i]!.code === LDDW) secondHalf[++i] = 1;
+
+  // Subprograms start at insn 0, at targets of local calls and at lddw function pointers.
+  const starts = new Set<number>([0]);
+  for (let i = 0; i < n; i++) {
+    if (secondHalf[i]) continue;
+    const ins = insns[i]!;
+    if (isLocalCall(ins)) starts.add(i + 1 + ins.imm);
+    else if (ins.code === LDDW && ins.src === PseudoLddw.FUNC) {
+      const t = i + 1 + ins.imm;
+      if (t < 0 || t >= n || secondHalf[t])
+        throw new Reject(i, 'bad_insn', `function pointer to ${t} is not an instruction of the program`);
+      starts.add(t);
+    } else if (isCall(ins) && ins.src === PseudoCall.KFUNC) {
+      throw new Reject(i, 'kfunc', 'calls to kernel functions (kfuncs) are not supported');
+    } else if (isCall(ins) && ins.src > PseudoCall.KFUNC) {
+      throw new Reject(i, 'bad_insn', `call with unknown src ${ins.src}`);
+    } else if (ins.code === (Class.JMP | JmpOp.CALL | 0x08)) {
+      throw new Reject(i, 'bad_insn', 'indirect calls (callx) are not supported');
+    }
+  }
+  const subprogs = [...starts].sort((a, b) => a - b);
+  const owner = new Int32Array(n);
+  for (let k = 0; k < subprogs.length; k++) {
+    const end = subprogs[k + 1] ?? n;
+    owner.fill(subprogs[k]!, subprogs[k]!, end);
+  }
+
+  const succ: number[][] = Array.from({ length: n }, () => []);
+  const prunePoint = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    if (secondHalf[i]) continue;
+    const ins = insns[i]!;
+    const cls = classOf(ins.code);
+    const next = i + (ins.code === LDDW ? 2 : 1);
+    if (isHelperCall(ins) && !opts.helper(ins.imm)) {
+      throw new Reject(i, 'unknown_helper', `call to unknown helper #${ins.imm}`);
+    }
+    if (isExit(ins)) continue;
+    if (isBranch(ins)) {
+      const t = jumpTarget(ins, i);
+      if (owner[t] !== owner[i])
+        throw new Reject(
+          i,
+          'bad_jump',
+          `jump from ${i} to ${t} leaves its function (starting at ${owner[i]})`,
+        );
+      succ[i]!.push(t);
+      prunePoint[t] = 1;
+      if (isJa(ins)) continue;
+      if (cls === Class.JMP || cls === Class.JMP32) prunePoint[next] = 1;
+    }
+    if (next >= n || owner[next] !== owner[i]) {
+      throw new Reject(
+        i,
+        'fall_through',
+        'execution can run past the last instruction of its function (missing exit or jump)',
+      );
+    }
+    succ[i]!.push(next);
+    if (isCall(ins)) prunePoint[next] = 1;
+  }
+  for (let i = 0; i < n; i++) if (secondHalf[i]) prunePoint[i] = 0;
+
+  // Reachability and back edges, with an iterative depth-first search per subprogram.
+  const color = new Uint8Array(n); // 0 white, 1 on stack, 2 done
+  for (const start of subprogs) {
+    const stack: [number, number][] = [[start, 0]];
+    color[start] = 1;
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const [v, k] = top;
+      const out = succ[v]!;
+      if (k < out.length) {
+        top[1]++;
+        const w = out[k]!;
+        if (color[w] === 1) {
+          if (opts.loops === 'dfs')
+            throw new Reject(
+              v,
+              'back_edge',
+              `back edge from ${v} to ${w}: loops are not allowed in this mode`,
+            );
+          prunePoint[w] = 1;
+        } else if (color[w] === 0) {
+          color[w] = 1;
+          stack.push([w, 0]);
+        }
+      } else {
+        color[v] = 2;
+        stack.pop();
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    if (!secondHalf[i] && color[i] === 0)
+      throw new Reject(i, 'unreachable', `instruction ${i} can never be reached`);
+  }
+  return { subprogs, owner, prunePoint, secondHalf, succ };
+}
+
+// ---- register liveness (static, backward) -----------------------------------------------------------
+
+const bit = (r: number) => 1 << r;
+const ARGS = 0b111110; // r1-r5
+const CALLER_SAVED = 0b111111; // r0-r5
+
+/** Registers read and written by one instruction, as bit masks. */
+function useDef(ins: Insn): [number, number] {
+  const cls = classOf(ins.code);
+  const op = ins.code & OP_MASK;
+  const x = (ins.code & 0x08) !== 0;
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64: {
+      if (op === 0xb0) return [x ? bit(ins.src) : 0, bit(ins.dst)];
+      return [bit(ins.dst) | (x && op !== 0xd0 ? bit(ins.src) : 0), bit(ins.dst)];
+    }
+    case Class.LDX:
+      return [bit(ins.src), bit(ins.dst)];
+    case Class.ST:
+      return [bit(ins.dst), 0];
+    case Class.STX: {
+      let use = bit(ins.dst) | bit(ins.src);
+      let def = 0;
+      if ((ins.code & 0xe0) === 0xc0) {
+        if (ins.imm & 1) def |= bit(ins.src);
+        if (ins.imm === 0xf1) {
+          use |= 1;
+          def |= 1;
+        }
+      }
+      return [use, def];
+    }
+    case Class.LD:
+      if (ins.code === LDDW) return [0, bit(ins.dst)];
+      return [bit(6) | ((ins.code & 0xe0) === 0x40 ? bit(ins.src) : 0), CALLER_SAVED];
+    default: {
+      if (op === JmpOp.CALL) return [ARGS, CALLER_SAVED];
+      if (op === JmpOp.EXIT) return [1, 0];
+      if (op === JmpOp.JA) return [0, 0];
+      return [bit(ins.dst) | (x ? bit(ins.src) : 0), 0];
+    }
+  }
+}
+
+/** Registers live on entry to each slot (bit r set: r may be read before written). r10 always. */
+export function liveness(insns: readonly Insn[], cfg: Cfg): Uint16Array {
+  const n = insns.length;
+  const live = new Uint16Array(n);
+  const ud = insns.map((ins, i) => (cfg.secondHalf[i] ? [0, 0] : useDef(ins)));
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let i = n - 1; i >= 0; i--) {
+      if (cfg.secondHalf[i]) continue;
+      let out = 0;
+      for (const s of cfg.succ[i]!) out |= live[s]!;
+      const [use, def] = ud[i]!;
+      const inn = (use | (out & ~def) | bit(10)) & 0xffff;
+      if (inn !== live[i]) {
+        live[i] = inn;
+        changed = true;
+      }
+    }
+  }
+  return live;
+}

@@ -1,0 +1,106 @@
+// The verifier's front door: `verify(program, opts)` proves a program safe or explains why not.
+
+import { helperById } from '../helpers/registry.js';
+import type { HelperDef } from '../helpers/types.js';
+import { type ProgramType, programTypeByName } from '../hooks/program-types.js';
+import type { Insn } from '../isa/index.js';
+import type { MapSpec } from '../maps/types.js';
+import type { LineInfo, ProgramSpec } from '../object/spec.js';
+import { buildCfg, liveness, Reject } from './cfg.js';
+import { Verifier } from './interp.js';
+import { type Diagnostic, disasm, formatDiagnostic, pathSteps, SourceMap } from './log.js';
+
+export type { Diagnostic, PathStep } from './log.js';
+export { formatDiagnostic } from './log.js';
+
+export interface VerifyOptions {
+  /** The maps the program's lddw map references index into (ObjectSpec.maps for programs of an object). */
+  maps?: readonly MapSpec[];
+  /** 0: the verdict; 1: plus the rejection in words in `log`; 2: plus a per-instruction state trace. */
+  logLevel?: 0 | 1 | 2;
+  /** Unprivileged rules: no pointer leaks or pointer comparisons, 4096-instruction limit. */
+  unprivileged?: boolean;
+  /** 'bounded' (default): loops allowed when every path ends; 'dfs': any back edge is rejected. */
+  loops?: 'bounded' | 'dfs';
+  /** Limit on simulated instructions (the kernel's complexity limit, 1,000,000). */
+  maxInsns?: number;
+  /** Helper lookup (defaults to the shared registry); for tests and embedders with their own helpers. */
+  helpers?: (id: number) => HelperDef | undefined;
+}
+
+export interface VerifyResult {
+  accepted: boolean;
+  /** Instructions simulated (the kernel's "processed N insns"). */
+  insnsProcessed: number;
+  /** States remembered at prune points. */
+  states: number;
+  durationMs: number;
+  /** Empty when accepted; otherwise the rejection (one entry). */
+  diagnostics: Diagnostic[];
+  /** Human-readable log: the rejection in words (level >= 1), the instruction trace (level 2). */
+  log: string;
+}
+
+export type VerifiableProgram =
+  | ProgramSpec
+  | { insns: readonly Insn[]; type: string | ProgramType; lineInfo?: readonly LineInfo[]; name?: string };
+
+export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): VerifyResult {
+  const t0 = performance.now();
+  const insns = program.insns;
+  const type = typeof program.type === 'string' ? programTypeByName(program.type) : program.type;
+  const src = new SourceMap(program.lineInfo);
+  const logLevel = opts.logLevel ?? 1;
+  const helper = opts.helpers ?? helperById;
+  let v: Verifier | undefined;
+  const finish = (diag: Diagnostic | undefined): VerifyResult => {
+    const trace = v && logLevel >= 2 ? v.trace : [];
+    const lines = [...trace];
+    if (diag && logLevel >= 1) lines.push(formatDiagnostic(diag));
+    const insnsProcessed = v?.processed ?? 0;
+    const states = v?.explored.count ?? 0;
+    if (!diag && logLevel >= 1) lines.push(`accepted: processed ${insnsProcessed} insns, ${states} states`);
+    return {
+      accepted: !diag,
+      insnsProcessed,
+      states,
+      durationMs: performance.now() - t0,
+      diagnostics: diag ? [diag] : [],
+      log: lines.join('\n'),
+    };
+  };
+  const reject = (insn: number, kind: string, message: string): VerifyResult => {
+    const line = src.at(insn);
+    const d: Diagnostic = {
+      insn,
+      kind,
+      message,
+      disasm: insn < insns.length ? disasm(insns, insn) : '',
+      path: v ? pathSteps(v.state?.path, src) : [],
+      regs: v?.regsNow() ?? '',
+    };
+    if (line) d.source = { file: line.file, line: line.line, column: line.column, text: line.source };
+    return finish(d);
+  };
+  if (!type) return reject(0, 'bad_type', `unknown program type '${String(program.type)}'`);
+  if (insns.length === 0) return reject(0, 'empty', 'the program has no instructions');
+  try {
+    const cfg = buildCfg(insns, {
+      unprivileged: opts.unprivileged ?? false,
+      loops: opts.loops ?? 'bounded',
+      maxInsns: opts.maxInsns ?? 1_000_000,
+      helper,
+    });
+    const live = liveness(insns, cfg);
+    v = new Verifier(insns, type, opts.maps ?? [], helper, cfg, live, src, {
+      unprivileged: opts.unprivileged ?? false,
+      maxInsns: opts.maxInsns ?? 1_000_000,
+      logLevel,
+    });
+    v.run();
+    return finish(undefined);
+  } catch (e) {
+    if (e instanceof Reject) return reject(e.insn, e.kind, e.message);
+    throw e;
+  }
+}

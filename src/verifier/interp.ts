@@ -1,0 +1,729 @@
+// The abstract interpreter: simulates the program instruction by instruction along every path (depth
+// first, with a stack of pending branches), tracking what each register and stack byte may hold, and
+// rejects the first instruction that could be unsafe on some path.
+
+import type { HelperDef } from '../helpers/types.js';
+import type { ProgramType } from '../hooks/program-types.js';
+import {
+  AluOp,
+  Class,
+  classOf,
+  FRAME_POINTER,
+  type Insn,
+  isLocalCall,
+  JmpOp,
+  jumpTarget,
+  LDDW,
+  lddwValue,
+  MODE_MASK,
+  Mode,
+  OP_MASK,
+  PseudoLddw,
+  SIZE_BYTES,
+  SIZE_MASK,
+  Size,
+} from '../isa/index.js';
+import type { MapSpec } from '../maps/types.js';
+import { MapType } from '../maps/types.js';
+import { MAX_VAR_OFF, memAccess } from './access.js';
+import { callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
+import { type Cfg, isExit, Reject } from './cfg.js';
+import { disasm, type SourceMap } from './log.js';
+import { type Checkpoint, ExploredStates, finishPath, stateSafe } from './pruning.js';
+import {
+  constant,
+  isConstScalar,
+  negateJmp,
+  refine,
+  type Scalar,
+  scalarAlu,
+  signExtend,
+  swapJmp,
+  unknownOfSize,
+  zext32,
+} from './ranges.js';
+import {
+  cloneState,
+  constReg,
+  curFrame,
+  type Frame,
+  forEachReg,
+  isNullable,
+  isPacketKind,
+  isPointer,
+  NOT_INIT,
+  newFrame,
+  ptrReg,
+  type Reg,
+  regsToString,
+  regToString,
+  type State,
+  scalarReg,
+  UNKNOWN_SCALAR,
+} from './state.js';
+
+export interface InterpOptions {
+  unprivileged: boolean;
+  maxInsns: number;
+  logLevel: 0 | 1 | 2;
+}
+
+interface Pending {
+  state: State;
+  pc: number;
+  parent: Checkpoint | undefined;
+}
+
+const MAX_TRACE_LINES = 200_000;
+const MAX_PACKET_OFF = 0xffff;
+
+export class Verifier {
+  state!: State;
+  processed = 0;
+  peakStates = 0;
+  readonly explored = new ExploredStates();
+  readonly trace: string[] = [];
+  private idGen = 0;
+  private readonly pending: Pending[] = [];
+  private readonly stackDepth = new Map<number, number>();
+  readonly unprivileged: boolean;
+
+  constructor(
+    readonly insns: readonly Insn[],
+    readonly type: ProgramType,
+    readonly maps: readonly MapSpec[],
+    readonly helper: (id: number) => HelperDef | undefined,
+    readonly cfg: Cfg,
+    readonly live: Uint16Array,
+    readonly src: SourceMap,
+    readonly opts: InterpOptions,
+  ) {
+    this.unprivileged = opts.unprivileged;
+  }
+
+  // ---- small services used by access.ts and calls.ts ----
+  get frame(): Frame {
+    return curFrame(this.state);
+  }
+  newId(): number {
+    return ++this.idGen;
+  }
+  describe(r: Reg): string {
+    return regToString(r);
+  }
+  /** `line 5` when line info exists, else `insn 12`. */
+  where(pc: number): string {
+    const l = this.src.at(pc);
+    return l ? `line ${l.line}` : `insn ${pc}`;
+  }
+  noteStack(subprog: number, bytes: number): void {
+    if ((this.stackDepth.get(subprog) ?? 0) < bytes) this.stackDepth.set(subprog, bytes);
+  }
+  read(regno: number, pc: number): Reg {
+    const r = this.frame.regs[regno]!;
+    if (r.kind === 'not_init') {
+      throw new Reject(
+        pc,
+        'uninit_reg',
+        `R${regno} is read before it is written on this path (not initialised)`,
+      );
+    }
+    return r;
+  }
+  write(regno: number, r: Reg, pc: number): void {
+    if (regno === FRAME_POINTER)
+      throw new Reject(pc, 'write_fp', 'R10 is the read-only frame pointer and cannot be written');
+    this.frame.regs[regno] = r;
+  }
+  acquire(pc: number): number {
+    const id = this.newId();
+    this.state.refs.push({ id, at: pc });
+    return id;
+  }
+  /** Release a reference: every pointer into that memory becomes unusable. */
+  release(ref: number): void {
+    this.state.refs = this.state.refs.filter((x) => x.id !== ref);
+    forEachReg(this.state, (r) => (r.ref === ref ? this.invalid() : undefined));
+  }
+  invalidatePackets(): void {
+    forEachReg(this.state, (r) =>
+      isPacketKind(r.kind) || r.kind === 'packet_end' ? this.invalid() : undefined,
+    );
+  }
+  /** What a pointer turns into when it is no longer valid (the kernel's mark_reg_invalid). */
+  private invalid(): Reg {
+    return this.unprivileged ? NOT_INIT : UNKNOWN_SCALAR;
+  }
+
+  // ---- the exploration loop ----
+  run(): void {
+    const main = newFrame(-1, 0, 0);
+    main.regs[1] = ptrReg('ctx');
+    this.pending.push({ state: { frames: [main], refs: [], path: undefined }, pc: 0, parent: undefined });
+    while (this.pending.length) {
+      const p = this.pending.pop()!;
+      this.state = p.state;
+      let pc = p.pc;
+      let parent = p.parent;
+      for (;;) {
+        if (this.cfg.prunePoint[pc]) {
+          const cp = this.checkpoint(pc, parent);
+          if (!cp) {
+            if (this.opts.logLevel >= 2) this.log(`${pc}: safe (pruned)`);
+            finishPath(parent);
+            break;
+          }
+          parent = cp;
+        }
+        if (++this.processed > this.opts.maxInsns) {
+          throw new Reject(
+            pc,
+            'too_complex',
+            `the program is too complex: more than ${this.opts.maxInsns} instructions processed without finishing (an unbounded loop, or too many paths)`,
+          );
+        }
+        if (this.opts.logLevel >= 2)
+          this.log(`${pc}: ${disasm(this.insns, pc)}    ; ${regsToString(this.frame)}`);
+        const next = this.step(pc, parent);
+        if (next < 0) {
+          finishPath(parent);
+          break;
+        }
+        pc = next;
+      }
+    }
+    const calls = new Map<number, Set<number>>();
+    this.insns.forEach((ins, i) => {
+      if (this.cfg.secondHalf[i] || !isLocalCall(ins)) return;
+      const from = this.cfg.owner[i]!;
+      if (!calls.has(from)) calls.set(from, new Set());
+      calls.get(from)!.add(i + 1 + ins.imm);
+    });
+    checkCallChainStack(calls, this.stackDepth);
+  }
+
+  private log(line: string): void {
+    if (this.trace.length < MAX_TRACE_LINES) this.trace.push(line);
+  }
+
+  /** Compare with remembered states at a prune point; undefined = pruned, else the new checkpoint. */
+  private checkpoint(pc: number, parent: Checkpoint | undefined): Checkpoint | undefined {
+    const cur = this.state;
+    const liveAt = (i: number) => {
+      if (i === cur.frames.length - 1) return this.live[pc]!;
+      const site = cur.frames[i + 1]!.callsite + 1;
+      return (this.live[site] ?? 0) & 0b1111000000; // r6-r9 survive the call; r0-r5 are redefined
+    };
+    for (const old of this.explored.list(pc)) {
+      if (old.branches === 0) {
+        if (stateSafe(old.state, cur, liveAt)) return undefined;
+      } else if (stateSafe(old.state, cur, liveAt, true)) {
+        throw new Reject(
+          pc,
+          'infinite_loop',
+          `infinite loop: instruction ${pc} is reached again with exactly the same state, so the loop never ends`,
+        );
+      }
+    }
+    const cp: Checkpoint = { state: cloneState(cur), pc, branches: 1, parent };
+    this.explored.add(cp);
+    return cp;
+  }
+
+  /** Simulate one instruction; returns the next slot, or -1 when the path ends. */
+  private step(pc: number, parent: Checkpoint | undefined): number {
+    const ins = this.insns[pc]!;
+    const cls = classOf(ins.code);
+    switch (cls) {
+      case Class.ALU:
+      case Class.ALU64:
+        this.alu(pc, ins, cls === Class.ALU64);
+        return pc + 1;
+      case Class.LDX:
+        this.load(pc, ins);
+        return pc + 1;
+      case Class.ST:
+      case Class.STX:
+        this.store(pc, ins, cls === Class.STX);
+        return pc + 1;
+      case Class.LD:
+        if (ins.code === LDDW) {
+          this.lddw(pc, ins);
+          return pc + 2;
+        }
+        this.ldAbs(pc, ins);
+        return pc + 1;
+      default:
+        return this.jmp(pc, ins, cls === Class.JMP32, parent);
+    }
+  }
+
+  // ---- ALU ----
+  private alu(pc: number, ins: Insn, alu64: boolean): void {
+    const op = ins.code & OP_MASK;
+    const x = (ins.code & 0x08) !== 0;
+    if (ins.dst === FRAME_POINTER)
+      throw new Reject(pc, 'write_fp', 'R10 is the read-only frame pointer and cannot be written');
+    if (op === AluOp.END) {
+      const d = this.read(ins.dst, pc);
+      if (isPointer(d)) this.pointerLeak(pc, ins.dst, 'byte swap');
+      const bits = ins.imm;
+      if (![16, 32, 64].includes(bits)) throw new Reject(pc, 'bad_insn', `invalid byte swap width ${bits}`);
+      const toLe = !alu64 && !x;
+      let s: Scalar;
+      if (toLe) s = bits === 64 ? d.s : scalarAlu(AluOp.AND, d.s, constant((1n << BigInt(bits)) - 1n), true);
+      else if (isConstScalar(d.s)) s = constant(bswap(d.s.var.value, bits));
+      else s = unknownOfSize(bits / 8);
+      this.write(ins.dst, scalarReg(s), pc);
+      return;
+    }
+    if (op === AluOp.MOV) {
+      this.mov(pc, ins, alu64, x);
+      return;
+    }
+    if ((op === AluOp.DIV || op === AluOp.MOD) && !x && ins.imm === 0)
+      throw new Reject(pc, 'div_zero', 'division by the constant zero');
+    if (
+      (op === AluOp.LSH || op === AluOp.RSH || op === AluOp.ARSH) &&
+      !x &&
+      (ins.imm < 0 || ins.imm >= (alu64 ? 64 : 32))
+    ) {
+      throw new Reject(
+        pc,
+        'bad_shift',
+        `shift by ${ins.imm} is out of range for a ${alu64 ? 64 : 32}-bit operation`,
+      );
+    }
+    if (op === AluOp.NEG && x) throw new Reject(pc, 'bad_insn', 'neg with a source register');
+    const d = this.read(ins.dst, pc);
+    const s = op === AluOp.NEG ? constReg(0n) : x ? this.read(ins.src, pc) : constReg(BigInt(ins.imm));
+    if (!isPointer(d) && !isPointer(s)) {
+      this.write(ins.dst, scalarReg(scalarAlu(op, d.s, s.s, alu64, ins.off)), pc);
+      return;
+    }
+    this.write(ins.dst, this.ptrAlu(pc, ins, op, alu64, d, s), pc);
+  }
+
+  private mov(pc: number, ins: Insn, alu64: boolean, x: boolean): void {
+    if (!x) {
+      this.write(ins.dst, constReg(alu64 ? BigInt(ins.imm) : BigInt(ins.imm >>> 0)), pc);
+      return;
+    }
+    let s = this.read(ins.src, pc);
+    if (ins.off !== 0) {
+      if (![8, 16, 32].includes(ins.off) || (!alu64 && ins.off === 32))
+        throw new Reject(pc, 'bad_insn', `invalid movsx width ${ins.off}`);
+      if (isPointer(s)) this.pointerLeak(pc, ins.src, 'sign extension');
+      const r = signExtend(s.s, (ins.off / 8) as 1 | 2 | 4);
+      this.write(ins.dst, scalarReg(alu64 ? r : zext32(r)), pc);
+      return;
+    }
+    if (!alu64) {
+      if (isPointer(s)) {
+        this.pointerLeak(pc, ins.src, 'a 32-bit copy');
+        this.write(ins.dst, scalarReg(zext32(UNKNOWN_SCALAR.s)), pc);
+        return;
+      }
+      this.write(ins.dst, scalarReg(zext32(s.s)), pc);
+      return;
+    }
+    if (s.kind === 'scalar' && !isConstScalar(s.s) && s.id === 0) {
+      // Link the copies so that a comparison on one refines the other.
+      s = { ...s, id: this.newId() };
+      this.frame.regs[ins.src] = s;
+    }
+    this.write(ins.dst, s, pc);
+  }
+
+  /** Turning a pointer into a number: allowed privileged (a kernel address leak), not unprivileged. */
+  private pointerLeak(pc: number, regno: number, what: string): void {
+    if (this.unprivileged)
+      throw new Reject(
+        pc,
+        'ptr_leak',
+        `R${regno} holds a pointer: ${what} of a pointer would leak a kernel address`,
+      );
+  }
+
+  private ptrAlu(pc: number, ins: Insn, op: number, alu64: boolean, d: Reg, s: Reg): Reg {
+    const dst = ins.dst;
+    if (!alu64) {
+      if (op === AluOp.SUB && !this.unprivileged) return scalarReg(zext32(UNKNOWN_SCALAR.s));
+      throw new Reject(pc, 'ptr_alu32', `R${dst}: 32-bit arithmetic on a pointer is not allowed`);
+    }
+    if (isPointer(d) && isPointer(s)) {
+      if (op === AluOp.SUB && !this.unprivileged) return UNKNOWN_SCALAR;
+      throw new Reject(
+        pc,
+        'ptr_ptr',
+        `R${dst}: ${op === AluOp.SUB ? 'subtracting' : 'combining'} two pointers (${regToString(d)}, ${regToString(s)}) is not allowed`,
+      );
+    }
+    const opName = ALU_NAMES[op] ?? `op 0x${op.toString(16)}`;
+    if (op === AluOp.AND || op === AluOp.OR || op === AluOp.XOR) {
+      throw new Reject(pc, 'ptr_op', `R${dst}: bitwise ${opName} on a pointer is not allowed`);
+    }
+    if (op !== AluOp.ADD && op !== AluOp.SUB)
+      throw new Reject(
+        pc,
+        'ptr_op',
+        `R${dst}: ${opName} on a pointer is not allowed (only adding or subtracting a number)`,
+      );
+    if (op === AluOp.SUB && !isPointer(d))
+      throw new Reject(pc, 'ptr_op', `R${dst}: subtracting a pointer from a number is not allowed`);
+    const ptr = isPointer(d) ? d : s;
+    const num = isPointer(d) ? s : d;
+    if (isNullable(ptr.kind)) {
+      throw new Reject(
+        pc,
+        'null_arith',
+        `R${dst}: arithmetic on a pointer that may be NULL (${regToString(ptr)}); check it against 0 first`,
+      );
+    }
+    const known = isConstScalar(num.s);
+    const okKinds = ['ctx', 'stack', 'packet', 'packet_meta', 'map_value', 'mem'];
+    if (
+      !okKinds.includes(ptr.kind) &&
+      !(ptr.kind === 'map_ptr' && known && num.s.var.value === 0n && op === AluOp.ADD)
+    ) {
+      throw new Reject(pc, 'ptr_op', `R${dst}: arithmetic on ${regToString(ptr)} is not allowed`);
+    }
+    if (known) {
+      const c = Number(BigInt.asIntN(64, num.s.var.value));
+      const off = op === AluOp.ADD ? ptr.off + c : ptr.off - c;
+      if (Math.abs(c) >= MAX_VAR_OFF || Math.abs(off) >= MAX_VAR_OFF) {
+        throw new Reject(
+          pc,
+          'ptr_range',
+          `R${dst}: adding ${c} moves the pointer out of any possible region`,
+        );
+      }
+      return { ...ptr, off };
+    }
+    if (
+      num.s.smin === -(1n << 63n) ||
+      num.s.smin <= -BigInt(MAX_VAR_OFF) ||
+      num.s.smin >= BigInt(MAX_VAR_OFF)
+    ) {
+      throw new Reject(
+        pc,
+        'unbounded',
+        `R${dst}: adding a number with no lower bound (${regToString(num)}) to ${regToString(ptr)} is not allowed; bound it first`,
+      );
+    }
+    if (this.unprivileged && ptr.kind === 'stack') {
+      throw new Reject(
+        pc,
+        'var_stack',
+        `R${dst}: variable offsets into the stack are not allowed unprivileged`,
+      );
+    }
+    const v = scalarAlu(op, ptr.s, num.s, true);
+    const out: Reg = { ...ptr, s: v };
+    return isPacketKind(ptr.kind) ? { ...out, id: this.newId(), range: 0, rangeAt: -1 } : out;
+  }
+
+  // ---- loads and stores ----
+  private load(pc: number, ins: Insn): void {
+    const mode = ins.code & MODE_MASK;
+    if (mode !== Mode.MEM && mode !== Mode.MEMSX) throw new Reject(pc, 'bad_insn', 'unknown load mode');
+    const size = SIZE_BYTES[ins.code & SIZE_MASK]!;
+    const p = this.read(ins.src, pc);
+    if (ins.dst === FRAME_POINTER)
+      throw new Reject(pc, 'write_fp', 'R10 is the read-only frame pointer and cannot be written');
+    let r = memAccess(this, pc, ins.src, p, ins.off, size, false);
+    if (mode === Mode.MEMSX && size < 8) {
+      if (isPointer(r)) throw new Reject(pc, 'bad_insn', 'sign-extending load of a pointer');
+      r = scalarReg(signExtend(r.s, size as 1 | 2 | 4));
+    }
+    this.write(ins.dst, r, pc);
+  }
+
+  private store(pc: number, ins: Insn, stx: boolean): void {
+    const mode = ins.code & MODE_MASK;
+    const size = SIZE_BYTES[ins.code & SIZE_MASK]!;
+    const p = this.read(ins.dst, pc);
+    if (stx && mode === Mode.ATOMIC) {
+      this.atomic(pc, ins, p, size);
+      return;
+    }
+    if (mode !== Mode.MEM) throw new Reject(pc, 'bad_insn', 'unknown store mode');
+    if (stx) memAccess(this, pc, ins.dst, p, ins.off, size, true, this.read(ins.src, pc));
+    else memAccess(this, pc, ins.dst, p, ins.off, size, true, undefined, ins.imm);
+  }
+
+  private atomic(pc: number, ins: Insn, p: Reg, size: number): void {
+    const v = this.read(ins.src, pc);
+    if (size !== 4 && size !== 8) throw new Reject(pc, 'bad_insn', 'atomic operations are 4 or 8 bytes');
+    if (p.kind === 'ctx' || isPacketKind(p.kind))
+      throw new Reject(pc, 'atomic_region', `atomic operations on ${p.kind} memory are not allowed`);
+    if (isPointer(v))
+      throw new Reject(pc, 'ptr_leak', `R${ins.src}: atomic operations on pointers are not allowed`);
+    const fetch = (ins.imm & 1) !== 0;
+    const cmpxchg = ins.imm === 0xf1;
+    if (cmpxchg) this.read(0, pc);
+    // An atomic op reads and then writes the location.
+    const old = memAccess(this, pc, ins.dst, p, ins.off, size, false);
+    if (isPointer(old)) throw new Reject(pc, 'atomic_region', 'atomic operation on a saved pointer');
+    memAccess(this, pc, ins.dst, p, ins.off, size, true, UNKNOWN_SCALAR);
+    const loaded = scalarReg(unknownOfSize(size));
+    if (cmpxchg) this.write(0, loaded, pc);
+    else if (fetch) this.write(ins.src, loaded, pc);
+  }
+
+  private lddw(pc: number, ins: Insn): void {
+    const dst = ins.dst;
+    switch (ins.src) {
+      case PseudoLddw.IMM64:
+        this.write(dst, constReg(lddwValue(this.insns, pc)), pc);
+        return;
+      case PseudoLddw.MAP_FD:
+      case PseudoLddw.MAP_IDX:
+      case PseudoLddw.MAP_VALUE:
+      case PseudoLddw.MAP_IDX_VALUE: {
+        const m = this.maps[ins.imm];
+        if (!m)
+          throw new Reject(
+            pc,
+            'bad_map',
+            `map reference ${ins.imm} is not in the program's map list (${this.maps.length} maps)`,
+          );
+        if (ins.src === PseudoLddw.MAP_FD || ins.src === PseudoLddw.MAP_IDX) {
+          this.write(dst, ptrReg('map_ptr', { map: ins.imm }), pc);
+          return;
+        }
+        const off = this.insns[pc + 1]!.imm;
+        if (m.type !== MapType.ARRAY || m.maxEntries !== 1) {
+          throw new Reject(
+            pc,
+            'bad_map',
+            `direct value access needs a single-element array map; '${m.name}' is not one`,
+          );
+        }
+        if (off < 0 || off >= m.valueSize)
+          throw new Reject(
+            pc,
+            'bad_map',
+            `offset ${off} is outside the ${m.valueSize}-byte value of '${m.name}'`,
+          );
+        this.write(dst, ptrReg('map_value', { map: ins.imm, off }), pc);
+        return;
+      }
+      case PseudoLddw.FUNC:
+        this.write(dst, ptrReg('func', { target: pc + 1 + ins.imm }), pc);
+        return;
+      default:
+        throw new Reject(
+          pc,
+          'unsupported',
+          `lddw with src ${ins.src} (kernel BTF variables) is not supported`,
+        );
+    }
+  }
+
+  /** Legacy packet loads (LD_ABS/LD_IND): r6 must be the skb context; r0 gets the bytes; r1-r5 clobbered. */
+  private ldAbs(pc: number, ins: Insn): void {
+    if (!['socket_filter', 'sched_cls', 'sched_act'].includes(this.type.name)) {
+      throw new Reject(
+        pc,
+        'ld_abs',
+        `legacy packet loads (LD_ABS/LD_IND) are not allowed in ${this.type.name} programs`,
+      );
+    }
+    const size = SIZE_BYTES[ins.code & SIZE_MASK]!;
+    if ((ins.code & SIZE_MASK) === Size.DW)
+      throw new Reject(pc, 'bad_insn', 'LD_ABS/LD_IND of 8 bytes does not exist');
+    const r6 = this.read(6, pc);
+    if (r6.kind !== 'ctx') throw new Reject(pc, 'ld_abs', 'LD_ABS/LD_IND need the context pointer in R6');
+    if ((ins.code & MODE_MASK) === Mode.IND && this.read(ins.src, pc).kind !== 'scalar') {
+      throw new Reject(pc, 'ld_abs', `R${ins.src} (the LD_IND offset) must be a number`);
+    }
+    if (this.state.refs.length)
+      throw new Reject(pc, 'ref_leak', 'LD_ABS/LD_IND may exit the program while ringbuf memory is held');
+    for (let r = 1; r <= 5; r++) this.frame.regs[r] = NOT_INIT;
+    this.frame.regs[0] = scalarReg(unknownOfSize(size));
+  }
+
+  // ---- jumps, calls, exit ----
+  private jmp(pc: number, ins: Insn, jmp32: boolean, parent: Checkpoint | undefined): number {
+    const op = ins.code & OP_MASK;
+    if (op === JmpOp.JA) return jumpTarget(ins, pc);
+    if (op === JmpOp.CALL) {
+      if (isLocalCall(ins)) return callLocal(this, pc, pc + 1 + ins.imm);
+      callHelper(this, pc, ins.imm);
+      return pc + 1;
+    }
+    if (isExit(ins)) return this.exit(pc);
+    const x = (ins.code & 0x08) !== 0;
+    const d = this.read(ins.dst, pc);
+    const s = x ? this.read(ins.src, pc) : constReg(BigInt(ins.imm));
+    const target = jumpTarget(ins, pc);
+    const taken = cloneState(this.state);
+    const fall = this.state;
+    const [tOk, fOk] = this.branch(pc, ins, op, jmp32, x, d, s, taken, fall);
+    if (tOk && fOk) {
+      taken.path = { insn: pc, taken: true, prev: fall.path };
+      fall.path = { insn: pc, taken: false, prev: fall.path };
+      if (parent) parent.branches++;
+      this.pending.push({ state: taken, pc: target, parent });
+      return pc + 1;
+    }
+    if (tOk) {
+      this.state = taken;
+      return target;
+    }
+    if (fOk) return pc + 1;
+    return -1; // neither side can happen: this path is dead
+  }
+
+  /** Refine both successor states; returns which of them are feasible. */
+  private branch(
+    pc: number,
+    ins: Insn,
+    op: number,
+    jmp32: boolean,
+    x: boolean,
+    d: Reg,
+    s: Reg,
+    taken: State,
+    fall: State,
+  ): [boolean, boolean] {
+    if (d.kind === 'scalar' && s.kind === 'scalar') {
+      const apply = (st: State, r: [Scalar, Scalar] | undefined): boolean => {
+        if (!r) return false;
+        this.setScalar(st, ins.dst, r[0]);
+        if (x) this.setScalar(st, ins.src, r[1]);
+        return true;
+      };
+      const t = op === JmpOp.JSET ? refine(op, d.s, s.s, jmp32) : refine(op, d.s, s.s, jmp32);
+      const f =
+        op === JmpOp.JSET ? refine(op, d.s, s.s, jmp32, true) : refine(negateJmp(op), d.s, s.s, jmp32);
+      return [apply(taken, t), apply(fall, f)];
+    }
+    // A pointer compared with NULL.
+    const zero = (r: Reg) => r.kind === 'scalar' && isConstScalar(r.s) && r.s.var.value === 0n;
+    if (!jmp32 && (op === JmpOp.JEQ || op === JmpOp.JNE) && (zero(s) || zero(d))) {
+      const p = zero(s) ? d : s;
+      if (isNullable(p.kind)) {
+        const [isNull, nonNull] = op === JmpOp.JEQ ? [taken, fall] : [fall, taken];
+        this.markNull(isNull, p, true);
+        this.markNull(nonNull, p, false);
+        return [true, true];
+      }
+      if (isPointer(p) && p.kind !== 'func') return op === JmpOp.JEQ ? [false, true] : [true, false];
+    }
+    // Packet bounds checks: data' against data_end, or meta' against data.
+    if (!jmp32 && [JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE].includes(op as 0x20)) {
+      const endOf = (k: string) => (k === 'packet' ? 'packet_end' : k === 'packet_meta' ? 'packet' : '');
+      let pkt: Reg | undefined;
+      let o = op;
+      if (isPacketKind(d.kind) && s.kind === endOf(d.kind)) pkt = d;
+      else if (isPacketKind(s.kind) && d.kind === endOf(s.kind)) {
+        pkt = s;
+        o = swapJmp(op);
+      }
+      if (pkt) {
+        // pkt' > end / pkt' >= end: the fall-through side has the bytes; pkt' < end / <= end: the taken side.
+        const safe = o === JmpOp.JGT || o === JmpOp.JGE ? fall : taken;
+        const strict = o === JmpOp.JGE || o === JmpOp.JLT;
+        this.markPacketRange(safe, pkt, strict, pc);
+        return [true, true];
+      }
+    }
+    if (isPointer(d) || isPointer(s)) {
+      if (this.unprivileged)
+        throw new Reject(
+          pc,
+          'ptr_cmp',
+          `comparing pointers (${regToString(d)} with ${regToString(s)}) is not allowed unprivileged`,
+        );
+      return [true, true];
+    }
+    return [true, true];
+  }
+
+  /** Set a scalar register and every register linked to it by id (copies share what a branch learned). */
+  private setScalar(st: State, regno: number, s: Scalar): void {
+    const f = curFrame(st);
+    const r = f.regs[regno]!;
+    if (r.id !== 0) {
+      const id = r.id;
+      forEachReg(st, (x) => (x.kind === 'scalar' && x.id === id ? { ...x, s } : undefined));
+    } else f.regs[regno] = { ...r, s };
+  }
+
+  private markNull(st: State, p: Reg, isNull: boolean): void {
+    const id = p.id;
+    if (isNull && p.ref) st.refs = st.refs.filter((x) => x.id !== p.ref);
+    forEachReg(st, (r) => {
+      if (r.id !== id || !isNullable(r.kind)) return undefined;
+      if (isNull) return constReg(0n);
+      const kind = r.kind === 'map_value_or_null' ? 'map_value' : r.kind === 'mem_or_null' ? 'mem' : r.kind;
+      return { ...r, kind };
+    });
+  }
+
+  private markPacketRange(st: State, pkt: Reg, strict: boolean, pc: number): void {
+    if (pkt.off < 0 || (pkt.off === 0 && strict)) return;
+    if (pkt.s.umax > BigInt(MAX_PACKET_OFF) || pkt.s.umax + BigInt(pkt.off) > BigInt(MAX_PACKET_OFF)) return;
+    const range = pkt.off;
+    forEachReg(st, (r) =>
+      r.kind === pkt.kind && r.id === pkt.id && r.range < range ? { ...r, range, rangeAt: pc } : undefined,
+    );
+  }
+
+  private exit(pc: number): number {
+    if (this.state.frames.length > 1) return returnToCaller(this, pc);
+    const r0 = this.read(0, pc);
+    if (this.state.refs.length) {
+      const r = this.state.refs[0]!;
+      throw new Reject(
+        pc,
+        'ref_leak',
+        `ringbuf memory reserved at ${this.where(r.at)} is neither submitted nor discarded on this path (reference leak)`,
+      );
+    }
+    const range = this.type.ret;
+    if (isPointer(r0)) {
+      if (range || this.unprivileged)
+        throw new Reject(
+          pc,
+          'bad_return',
+          `the program returns a pointer (${regToString(r0)}); ${this.type.name} programs must return a number`,
+        );
+      return -1;
+    }
+    if (range && (r0.s.smin < BigInt(range.min) || r0.s.smax > BigInt(range.max))) {
+      throw new Reject(
+        pc,
+        'bad_return',
+        `${this.type.name} programs must return a value in [${range.min}, ${range.max}], but R0 may be ${regToString(r0)}`,
+      );
+    }
+    return -1;
+  }
+
+  /** The register summary of the current frame, for diagnostics. */
+  regsNow(): string {
+    return this.state ? regsToString(this.frame) : '';
+  }
+}
+
+const ALU_NAMES: Record<number, string> = {
+  [AluOp.MUL]: 'multiplication',
+  [AluOp.DIV]: 'division',
+  [AluOp.MOD]: 'modulo',
+  [AluOp.AND]: 'and',
+  [AluOp.OR]: 'or',
+  [AluOp.XOR]: 'xor',
+  [AluOp.LSH]: 'left shift',
+  [AluOp.RSH]: 'right shift',
+  [AluOp.ARSH]: 'arithmetic right shift',
+  [AluOp.NEG]: 'negation',
+};
+
+function bswap(v: bigint, bits: number): bigint {
+  let out = 0n;
+  for (let i = 0; i < bits / 8; i++) out = (out << 8n) | ((v >> BigInt(8 * i)) & 0xffn);
+  return out;
+}

@@ -1,0 +1,154 @@
+// State pruning. At prune points (jump targets, loop heads) the verifier remembers the states it has
+// explored. A new state that is subsumed by a remembered state whose whole future was proven safe needs no
+// further exploration. A state equal to one still being explored on the same path (a loop that came back
+// unchanged) can never make progress: an infinite loop.
+//
+// Checkpoints count their live descendants (`branches`); only a checkpoint with no live descendant is
+// complete, so bounded loops are verified by exploring iterations until they end or hit the insn limit.
+
+import { FRAME_POINTER } from '../isa/index.js';
+import { scalarEquals, scalarIn } from './ranges.js';
+import { type Frame, type Reg, Slot, type State } from './state.js';
+
+export interface Checkpoint {
+  readonly state: State;
+  readonly pc: number;
+  branches: number;
+  readonly parent: Checkpoint | undefined;
+}
+
+/** A consistent renaming of ids between an old and a new state (both directions). */
+class IdMap {
+  private readonly fwd = new Map<number, number>();
+  private readonly back = new Map<number, number>();
+  ok(a: number, b: number): boolean {
+    const f = this.fwd.get(a);
+    const g = this.back.get(b);
+    if (f === undefined && g === undefined) {
+      this.fwd.set(a, b);
+      this.back.set(b, a);
+      return true;
+    }
+    return f === b && g === a;
+  }
+}
+
+/** Is every concrete value `cur` stands for also one `old` stands for (with ids renamed consistently)? */
+function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
+  if (old.kind === 'not_init') return !exact || cur.kind === 'not_init';
+  if (old.kind !== cur.kind) return false;
+  const within = exact ? scalarEquals(old.s, cur.s) : scalarIn(old.s, cur.s);
+  switch (old.kind) {
+    case 'scalar':
+      if (!within) return false;
+      return old.id === 0 ? !exact || cur.id === 0 : cur.id !== 0 && ids.ok(old.id, cur.id);
+    case 'ctx':
+    case 'packet_end':
+      return old.off === cur.off && within;
+    case 'stack':
+      return old.off === cur.off && old.frame === cur.frame && within;
+    case 'packet':
+    case 'packet_meta':
+      return (
+        old.off === cur.off &&
+        (exact ? old.range === cur.range : old.range <= cur.range) &&
+        within &&
+        ids.ok(old.id, cur.id)
+      );
+    case 'map_value':
+    case 'map_ptr':
+      return old.map === cur.map && old.off === cur.off && within;
+    case 'map_value_or_null':
+    case 'sock_or_null':
+      return old.map === cur.map && old.off === cur.off && within && ids.ok(old.id, cur.id);
+    case 'mem':
+    case 'mem_or_null':
+      return (
+        old.size === cur.size &&
+        old.off === cur.off &&
+        within &&
+        ids.ok(old.id, cur.id) &&
+        ids.ok(-old.ref, -cur.ref)
+      );
+    case 'func':
+      return old.target === cur.target;
+  }
+}
+
+function frameSafe(old: Frame, cur: Frame, live: number, ids: IdMap, exact: boolean): boolean {
+  if (old.callsite !== cur.callsite || old.subprog !== cur.subprog) return false;
+  for (let r = 0; r < FRAME_POINTER; r++) {
+    if (!(live & (1 << r))) continue;
+    if (!regSafe(old.regs[r]!, cur.regs[r]!, ids, exact)) return false;
+  }
+  for (let b = 0; b < old.slots.length; b++) {
+    const o = old.slots[b]!;
+    const c = cur.slots[b]!;
+    if (o === c && o !== Slot.SPILL) continue;
+    if (o === Slot.INVALID && !exact) continue; // the old path never read it (reading it is an error)
+    if (exact) return false;
+    if (o === Slot.MISC && (c === Slot.ZERO || (c === Slot.SPILL && cur.spills[b >> 3]!.kind === 'scalar')))
+      continue;
+    if (o === Slot.SPILL && c === Slot.SPILL) {
+      if (b % 8 === 0 && !regSafe(old.spills[b >> 3]!, cur.spills[b >> 3]!, ids, false)) return false;
+      continue;
+    }
+    return false;
+  }
+  if (exact) {
+    for (let s = 0; s < old.spills.length; s++) {
+      const o = old.spills[s];
+      const c = cur.spills[s];
+      if (o && c && !regSafe(o, c, ids, true)) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * `old` covers `cur` at the same slot: `liveAt(frameIndex)` gives the registers that matter in each frame
+ * (the current frame's live-in set, callers' registers live after their call).
+ */
+export function stateSafe(old: State, cur: State, liveAt: (frame: number) => number, exact = false): boolean {
+  if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
+  const ids = new IdMap();
+  for (let k = 0; k < old.refs.length; k++) if (!ids.ok(-old.refs[k]!.id, -cur.refs[k]!.id)) return false;
+  for (let i = old.frames.length - 1; i >= 0; i--) {
+    if (!frameSafe(old.frames[i]!, cur.frames[i]!, liveAt(i), ids, exact)) return false;
+  }
+  return true;
+}
+
+/** The remembered states per slot, with a cap so loops cannot make the lists grow without end. */
+export class ExploredStates {
+  private readonly at = new Map<number, Checkpoint[]>();
+  count = 0;
+  constructor(private readonly cap = 64) {}
+
+  list(pc: number): Checkpoint[] {
+    return this.at.get(pc) ?? [];
+  }
+
+  add(cp: Checkpoint): void {
+    let l = this.at.get(cp.pc);
+    if (!l) {
+      l = [];
+      this.at.set(cp.pc, l);
+    }
+    if (l.length >= this.cap) {
+      const k = l.findIndex((c) => c.branches === 0);
+      l.splice(Math.max(k, 0), 1);
+    }
+    l.push(cp);
+    this.count++;
+  }
+}
+
+/** A path under `cp` ended (exit or pruned): walk up while checkpoints become complete. */
+export function finishPath(cp: Checkpoint | undefined): void {
+  while (cp) {
+    cp.branches--;
+    if (cp.branches > 0) return;
+    cp = cp.parent;
+  }
+}

@@ -1,0 +1,557 @@
+// What the verifier knows about a scalar: its bits (a tnum) and its signed and unsigned ranges in 64 and
+// in 32 bits. Every operation over-approximates; `sync` lets each view tighten the others, in the spirit
+// of the kernel's reg_bounds_sync, and reports an empty set (a contradiction: the path cannot happen).
+
+import { AluOp, JmpOp } from '../isa/index.js';
+import {
+  isConst,
+  TNUM_UNKNOWN,
+  type Tnum,
+  tnum,
+  tnumAdd,
+  tnumAnd,
+  tnumArshift,
+  tnumCast,
+  tnumConst,
+  tnumIn,
+  tnumIntersect,
+  tnumLshift,
+  tnumMul,
+  tnumOr,
+  tnumRange,
+  tnumRshift,
+  tnumSub,
+  tnumSubreg,
+  tnumToString,
+  tnumWithSubreg,
+  tnumXor,
+  U32,
+  U64,
+} from './tnum.js';
+
+export interface Scalar {
+  readonly var: Tnum;
+  readonly smin: bigint;
+  readonly smax: bigint;
+  readonly umin: bigint;
+  readonly umax: bigint;
+  readonly s32min: bigint;
+  readonly s32max: bigint;
+  readonly u32min: bigint;
+  readonly u32max: bigint;
+}
+
+const S64_MIN = -(1n << 63n);
+const S64_MAX = (1n << 63n) - 1n;
+const S32_MIN = -(1n << 31n);
+const S32_MAX = (1n << 31n) - 1n;
+const s32 = (x: bigint) => BigInt.asIntN(32, x);
+const s64 = (x: bigint) => BigInt.asIntN(64, x);
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
+
+export const UNKNOWN: Scalar = {
+  var: TNUM_UNKNOWN,
+  smin: S64_MIN,
+  smax: S64_MAX,
+  umin: 0n,
+  umax: U64,
+  s32min: S32_MIN,
+  s32max: S32_MAX,
+  u32min: 0n,
+  u32max: U32,
+};
+
+export function constant(v: bigint): Scalar {
+  const u = BigInt.asUintN(64, v);
+  const lo = u & U32;
+  return {
+    var: tnumConst(u),
+    smin: s64(u),
+    smax: s64(u),
+    umin: u,
+    umax: u,
+    s32min: s32(lo),
+    s32max: s32(lo),
+    u32min: lo,
+    u32max: lo,
+  };
+}
+
+/** An unknown value of `bytes` bytes, zero-extended (a narrow load). */
+export function unknownOfSize(bytes: number): Scalar {
+  if (bytes >= 8) return UNKNOWN;
+  return sync({ ...UNKNOWN, var: tnum(0n, (1n << BigInt(bytes * 8)) - 1n) })!;
+}
+
+/** An unknown value of `bytes` bytes, sign-extended to 64 bits (ldsx, movsx). */
+export function unknownSigned(bytes: number): Scalar {
+  const half = 1n << BigInt(bytes * 8 - 1);
+  return sync({ ...UNKNOWN, smin: -half, smax: half - 1n })!;
+}
+
+export const isConstScalar = (s: Scalar): boolean => isConst(s.var);
+
+/** Tighten every view from the others; undefined when the views contradict each other (empty set). */
+export function sync(s: Scalar): Scalar | undefined {
+  let { var: t, smin, smax, umin, umax, s32min, s32max, u32min, u32max } = s;
+  for (let round = 0; round < 2; round++) {
+    // bounds from known bits
+    const t32 = tnumSubreg(t);
+    s32min = max(s32min, s32(t32.value | (t32.mask & 0x80000000n)));
+    s32max = min(s32max, s32(t32.value | (t32.mask & 0x7fffffffn)));
+    u32min = max(u32min, t32.value);
+    u32max = min(u32max, t32.value | t32.mask);
+    smin = max(smin, s64(t.value | (t.mask & (1n << 63n))));
+    smax = min(smax, s64(t.value | (t.mask & S64_MAX)));
+    umin = max(umin, t.value);
+    umax = min(umax, t.value | t.mask);
+    // 32-bit signed <-> unsigned when the range does not cross the sign boundary
+    if (u32min <= S32_MAX === u32max <= S32_MAX) {
+      s32min = max(s32min, s32(u32min));
+      s32max = min(s32max, s32(u32max));
+    }
+    if (s32min >= 0n || s32max < 0n) {
+      u32min = max(u32min, s32min & U32);
+      u32max = min(u32max, s32max & U32);
+    }
+    if (umin <= S64_MAX === umax <= S64_MAX) {
+      smin = max(smin, s64(umin));
+      smax = min(smax, s64(umax));
+    }
+    if (smin >= 0n || smax < 0n) {
+      umin = max(umin, smin & U64);
+      umax = min(umax, smax & U64);
+    }
+    // 64 <-> 32 when the upper halves are fixed
+    if (umin >> 32n === umax >> 32n) {
+      const hi = umin & ~U32;
+      u32min = max(u32min, umin & U32);
+      u32max = min(u32max, umax & U32);
+      umin = max(umin, hi | u32min);
+      umax = min(umax, hi | u32max);
+    }
+    if (smin >> 32n === smax >> 32n) {
+      const hi = smin & ~U32;
+      u32min = max(u32min, smin & U32);
+      u32max = min(u32max, smax & U32);
+      smin = max(smin, hi + u32min);
+      smax = min(smax, hi + u32max);
+    }
+    if (umin > umax || smin > smax || u32min > u32max || s32min > s32max) return undefined;
+    // known bits from bounds
+    const r64 = tnumIntersect(t, tnumRange(umin, umax));
+    if (!r64) return undefined;
+    const r32 = tnumIntersect(tnumSubreg(r64), tnumRange(u32min, u32max));
+    if (!r32) return undefined;
+    t = tnumWithSubreg(r64, r32);
+  }
+  if (umin > umax || smin > smax || u32min > u32max || s32min > s32max) return undefined;
+  return { var: t, smin, smax, umin, umax, s32min, s32max, u32min, u32max };
+}
+
+/** One width's view of a scalar. */
+interface View {
+  t: Tnum;
+  umin: bigint;
+  umax: bigint;
+  smin: bigint;
+  smax: bigint;
+}
+
+const view64 = (s: Scalar): View => ({ t: s.var, umin: s.umin, umax: s.umax, smin: s.smin, smax: s.smax });
+const view32 = (s: Scalar): View => ({
+  t: tnumSubreg(s.var),
+  umin: s.u32min,
+  umax: s.u32max,
+  smin: s.s32min,
+  smax: s.s32max,
+});
+
+function limits(bits: 32 | 64) {
+  return bits === 64
+    ? { umax: U64, smin: S64_MIN, smax: S64_MAX }
+    : { umax: U32, smin: S32_MIN, smax: S32_MAX };
+}
+
+/** The result view of `a op b` in one width, or undefined when nothing is tracked (unknown). */
+function opView(op: number, a: View, b: View, bits: 32 | 64): View | undefined {
+  const L = limits(bits);
+  const bytes = bits / 8;
+  const fullU = { umin: 0n, umax: L.umax };
+  const fullS = { smin: L.smin, smax: L.smax };
+  const u = (lo: bigint, hi: bigint) => (lo < 0n || hi > L.umax ? fullU : { umin: lo, umax: hi });
+  const s = (lo: bigint, hi: bigint) => (lo < L.smin || hi > L.smax ? fullS : { smin: lo, smax: hi });
+  const shift = b.umin === b.umax && b.umax < BigInt(bits) ? Number(b.umin) : undefined;
+  switch (op) {
+    case AluOp.ADD:
+      return {
+        t: tnumCast(tnumAdd(a.t, b.t), bytes),
+        ...u(a.umin + b.umin, a.umax + b.umax),
+        ...s(a.smin + b.smin, a.smax + b.smax),
+      };
+    case AluOp.SUB:
+      return {
+        t: tnumCast(tnumSub(a.t, b.t), bytes),
+        ...u(a.umin - b.umax, a.umax - b.umin),
+        ...s(a.smin - b.smax, a.smax - b.smin),
+      };
+    case AluOp.MUL: {
+      const p = [a.smin * b.smin, a.smin * b.smax, a.smax * b.smin, a.smax * b.smax];
+      const plo = p.reduce(min);
+      const phi = p.reduce(max);
+      return {
+        t: tnumCast(tnumMul(a.t, b.t), bytes),
+        ...u(a.umin * b.umin, a.umax * b.umax),
+        ...s(plo, phi),
+      };
+    }
+    case AluOp.AND: {
+      const t = tnumAnd(a.t, b.t);
+      return { t, umin: t.value, umax: min(a.umax, b.umax), ...fullS };
+    }
+    case AluOp.OR: {
+      const t = tnumOr(a.t, b.t);
+      return { t, umin: max(a.umin, b.umin), umax: t.value | t.mask, ...fullS };
+    }
+    case AluOp.XOR: {
+      const t = tnumXor(a.t, b.t);
+      return { t, umin: t.value, umax: t.value | t.mask, ...fullS };
+    }
+    case AluOp.LSH:
+      if (shift === undefined) return undefined;
+      return {
+        t: tnumCast(tnumLshift(a.t, shift), bytes),
+        ...u(a.umin << BigInt(shift), a.umax << BigInt(shift)),
+        ...fullS,
+      };
+    case AluOp.RSH:
+      if (shift === undefined) return undefined;
+      return {
+        t: tnumRshift(a.t, shift),
+        umin: a.umin >> BigInt(shift),
+        umax: a.umax >> BigInt(shift),
+        ...fullS,
+      };
+    case AluOp.ARSH:
+      if (shift === undefined) return undefined;
+      return {
+        t: tnumArshift(a.t, shift, bits),
+        ...fullU,
+        smin: a.smin >> BigInt(shift),
+        smax: a.smax >> BigInt(shift),
+      };
+    default:
+      return undefined; // div, mod (signed or not): the kernel does not track them either
+  }
+}
+
+/** Ops whose low 32 result bits depend only on the low 32 bits of the operands. */
+const LOW_BITS_ONLY = new Set<number>([AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.AND, AluOp.OR, AluOp.XOR]);
+
+/** Concrete ALU semantics (RFC 9669) on unsigned 64-bit values; `off` selects signed div/mod. */
+export function aluConcrete(op: number, a: bigint, b: bigint, alu64: boolean, off = 0): bigint {
+  const bits = alu64 ? 64 : 32;
+  const W = (x: bigint) => BigInt.asUintN(bits, x);
+  const S = (x: bigint) => BigInt.asIntN(bits, x);
+  a = W(a);
+  b = W(b);
+  const sh = b & BigInt(bits - 1);
+  switch (op) {
+    case AluOp.ADD:
+      return W(a + b);
+    case AluOp.SUB:
+      return W(a - b);
+    case AluOp.MUL:
+      return W(a * b);
+    case AluOp.DIV:
+      if (b === 0n) return 0n;
+      return off === 1 ? W(S(a) / S(b)) : a / b;
+    case AluOp.MOD:
+      if (b === 0n) return a;
+      return off === 1 ? W(S(a) % S(b)) : a % b;
+    case AluOp.OR:
+      return a | b;
+    case AluOp.AND:
+      return a & b;
+    case AluOp.XOR:
+      return a ^ b;
+    case AluOp.LSH:
+      return W(a << sh);
+    case AluOp.RSH:
+      return a >> sh;
+    case AluOp.ARSH:
+      return W(S(a) >> sh);
+    case AluOp.NEG:
+      return W(-a);
+    case AluOp.MOV:
+      return b;
+    default:
+      throw new Error(`aluConcrete: op 0x${op.toString(16)}`);
+  }
+}
+
+/** `a op b` on scalars for ALU64 (alu64) or ALU32 (result zero-extended). */
+export function scalarAlu(op: number, a: Scalar, b: Scalar, alu64: boolean, off = 0): Scalar {
+  if (op === AluOp.NEG) return scalarAlu(AluOp.SUB, constant(0n), a, alu64);
+  if (isConstScalar(a) && isConstScalar(b))
+    return constant(aluConcrete(op, a.var.value, b.var.value, alu64, off));
+  const signedDivMod = off === 1 && (op === AluOp.DIV || op === AluOp.MOD);
+  if (alu64) {
+    const r = signedDivMod ? undefined : opView(op, view64(a), view64(b), 64);
+    if (!r) return UNKNOWN;
+    const r32 = LOW_BITS_ONLY.has(op) ? opView(op, view32(a), view32(b), 32) : undefined;
+    let t = r.t;
+    if (r32) t = tnumWithSubreg(t, tnumIntersect(tnumSubreg(t), r32.t) ?? tnumSubreg(t));
+    const out: Scalar = {
+      var: t,
+      umin: r.umin,
+      umax: r.umax,
+      smin: r.smin,
+      smax: r.smax,
+      u32min: r32?.umin ?? 0n,
+      u32max: r32?.umax ?? U32,
+      s32min: r32?.smin ?? S32_MIN,
+      s32max: r32?.smax ?? S32_MAX,
+    };
+    return sync(out) ?? UNKNOWN;
+  }
+  const r = signedDivMod ? undefined : opView(op, view32(a), view32(b), 32);
+  if (!r) return zext32(UNKNOWN);
+  return fromView32(r);
+}
+
+function fromView32(r: View): Scalar {
+  return (
+    sync({
+      ...UNKNOWN,
+      var: tnumSubreg(r.t),
+      u32min: r.umin,
+      u32max: r.umax,
+      s32min: r.smin,
+      s32max: r.smax,
+    }) ?? zext32(UNKNOWN)
+  );
+}
+
+/** The low 32 bits, zero-extended (ALU32 results, `w1 = w2`). */
+export function zext32(s: Scalar): Scalar {
+  return sync({
+    ...UNKNOWN,
+    var: tnumSubreg(s.var),
+    u32min: s.u32min,
+    u32max: s.u32max,
+    s32min: s.s32min,
+    s32max: s.s32max,
+  })!;
+}
+
+/** Sign-extend the low `bytes` bytes to 64 bits (movsx, ldsx); `alu32` then keeps the low 32 bits. */
+export function signExtend(s: Scalar, bytes: 1 | 2 | 4): Scalar {
+  if (isConstScalar(s)) return constant(BigInt.asIntN(bytes * 8, s.var.value));
+  const bits = BigInt(bytes * 8);
+  const m = (1n << bits) - 1n;
+  // If the value provably fits in bytes*8-1 bits unsigned, sign extension keeps it (and its bounds).
+  if (s.umax <= m >> 1n) return s;
+  return unknownSigned(bytes);
+}
+
+// ---- comparisons ------------------------------------------------------------------------------------
+
+/** The jump op that holds on the fall-through side of `op`. */
+export function negateJmp(op: number): number {
+  switch (op) {
+    case JmpOp.JEQ:
+      return JmpOp.JNE;
+    case JmpOp.JNE:
+      return JmpOp.JEQ;
+    case JmpOp.JGT:
+      return JmpOp.JLE;
+    case JmpOp.JLE:
+      return JmpOp.JGT;
+    case JmpOp.JGE:
+      return JmpOp.JLT;
+    case JmpOp.JLT:
+      return JmpOp.JGE;
+    case JmpOp.JSGT:
+      return JmpOp.JSLE;
+    case JmpOp.JSLE:
+      return JmpOp.JSGT;
+    case JmpOp.JSGE:
+      return JmpOp.JSLT;
+    case JmpOp.JSLT:
+      return JmpOp.JSGE;
+    default:
+      return op;
+  }
+}
+
+/** `b op a` holds exactly when `a swapped(op) b` holds. */
+export function swapJmp(op: number): number {
+  switch (op) {
+    case JmpOp.JGT:
+      return JmpOp.JLT;
+    case JmpOp.JLT:
+      return JmpOp.JGT;
+    case JmpOp.JGE:
+      return JmpOp.JLE;
+    case JmpOp.JLE:
+      return JmpOp.JGE;
+    case JmpOp.JSGT:
+      return JmpOp.JSLT;
+    case JmpOp.JSLT:
+      return JmpOp.JSGT;
+    case JmpOp.JSGE:
+      return JmpOp.JSLE;
+    case JmpOp.JSLE:
+      return JmpOp.JSGE;
+    default:
+      return op;
+  }
+}
+
+/**
+ * Narrow `a` and `b` to the values for which `a op b` holds (op from JmpOp, JSET included; for JSET use
+ * `jsetFalse` for the side where no common bit is set). undefined: the comparison cannot hold.
+ */
+export function refine(
+  op: number,
+  a: Scalar,
+  b: Scalar,
+  jmp32: boolean,
+  jsetFalse = false,
+): [Scalar, Scalar] | undefined {
+  const bits = jmp32 ? 32 : 64;
+  const va = jmp32 ? view32(a) : view64(a);
+  const vb = jmp32 ? view32(b) : view64(b);
+  const L = limits(bits);
+  const one = (v: View) => v.umin === v.umax;
+  switch (op) {
+    case JmpOp.JEQ: {
+      const t = tnumIntersect(va.t, vb.t);
+      if (!t) return undefined;
+      const r = {
+        t,
+        umin: max(va.umin, vb.umin),
+        umax: min(va.umax, vb.umax),
+        smin: max(va.smin, vb.smin),
+        smax: min(va.smax, vb.smax),
+      };
+      Object.assign(va, r);
+      Object.assign(vb, r);
+      break;
+    }
+    case JmpOp.JNE:
+      for (const [x, y] of [
+        [va, vb],
+        [vb, va],
+      ] as const) {
+        if (!one(y)) continue;
+        const c = y.umin;
+        const sc = BigInt.asIntN(bits, c);
+        if (x.umin === c) x.umin++;
+        else if (x.umax === c) x.umax--;
+        if (x.smin === sc) x.smin++;
+        else if (x.smax === sc) x.smax--;
+        if (x.umin > x.umax || x.smin > x.smax) return undefined;
+      }
+      break;
+    case JmpOp.JGT:
+    case JmpOp.JGE: {
+      const d = op === JmpOp.JGT ? 1n : 0n;
+      va.umin = max(va.umin, vb.umin + d);
+      vb.umax = min(vb.umax, va.umax - d);
+      if (va.umin > L.umax || vb.umax < 0n) return undefined;
+      break;
+    }
+    case JmpOp.JSGT:
+    case JmpOp.JSGE: {
+      const d = op === JmpOp.JSGT ? 1n : 0n;
+      va.smin = max(va.smin, vb.smin + d);
+      vb.smax = min(vb.smax, va.smax - d);
+      break;
+    }
+    case JmpOp.JLT:
+    case JmpOp.JLE:
+    case JmpOp.JSLT:
+    case JmpOp.JSLE: {
+      const r = refine(swapJmp(op), b, a, jmp32);
+      return r && [r[1], r[0]];
+    }
+    case JmpOp.JSET: {
+      if (!one(vb)) {
+        // Unknown mask: only the impossible cases can be ruled out.
+        if (!jsetFalse && ((va.t.value | va.t.mask) & (vb.t.value | vb.t.mask)) === 0n) return undefined;
+        if (jsetFalse && (va.t.value & vb.t.value) !== 0n) return undefined;
+        return [a, b];
+      }
+      const c = vb.umin;
+      if (jsetFalse) {
+        if (va.t.value & c) return undefined;
+        va.t = tnumAnd(va.t, tnum(~c & L.umax, 0n));
+        va.t = tnum(va.t.value, va.t.mask & ~c);
+      } else {
+        if (((va.t.value | va.t.mask) & c) === 0n) return undefined;
+        if ((c & (c - 1n)) === 0n) va.t = tnumOr(va.t, tnumConst(c));
+      }
+      break;
+    }
+    default:
+      return [a, b];
+  }
+  const na = fromView(a, va, jmp32);
+  const nb = fromView(b, vb, jmp32);
+  if (!na || !nb) return undefined;
+  return [na, nb];
+}
+
+function fromView(s: Scalar, v: View, jmp32: boolean): Scalar | undefined {
+  if (jmp32) {
+    return sync({
+      ...s,
+      var: tnumWithSubreg(s.var, v.t),
+      u32min: v.umin,
+      u32max: v.umax,
+      s32min: v.smin,
+      s32max: v.smax,
+    });
+  }
+  return sync({ ...s, var: v.t, umin: v.umin, umax: v.umax, smin: v.smin, smax: v.smax });
+}
+
+/** Is every value `cur` may hold also a value `old` may hold? */
+export function scalarIn(old: Scalar, cur: Scalar): boolean {
+  return (
+    old.umin <= cur.umin &&
+    cur.umax <= old.umax &&
+    old.smin <= cur.smin &&
+    cur.smax <= old.smax &&
+    old.u32min <= cur.u32min &&
+    cur.u32max <= old.u32max &&
+    old.s32min <= cur.s32min &&
+    cur.s32max <= old.s32max &&
+    tnumIn(old.var, cur.var)
+  );
+}
+
+export function scalarEquals(a: Scalar, b: Scalar): boolean {
+  return scalarIn(a, b) && scalarIn(b, a);
+}
+
+export function scalarToString(s: Scalar): string {
+  if (isConstScalar(s)) {
+    const v = s.var.value;
+    return v > 0xffffffffn && s.smin < 0n ? `${s.smin}` : `${v}`;
+  }
+  const parts: string[] = [];
+  if (s.smin !== S64_MIN) parts.push(`smin=${s.smin}`);
+  if (s.smax !== S64_MAX) parts.push(`smax=${s.smax}`);
+  if (s.umin !== 0n) parts.push(`umin=${s.umin}`);
+  if (s.umax !== U64) parts.push(`umax=${s.umax}`);
+  if (s.s32min !== S32_MIN) parts.push(`smin32=${s.s32min}`);
+  if (s.s32max !== S32_MAX) parts.push(`smax32=${s.s32max}`);
+  if (s.u32min !== 0n) parts.push(`umin32=${s.u32min}`);
+  if (s.u32max !== U32) parts.push(`umax32=${s.u32max}`);
+  if (s.var.mask !== U64) parts.push(`var_off=${tnumToString(s.var)}`);
+  return parts.join(',');
+}

@@ -1,0 +1,200 @@
+// The abstract machine state along one path: registers, stack slots per call frame, acquired references.
+// Registers are immutable values (replace, never mutate), so copying a state copies arrays, not registers.
+
+import { FRAME_POINTER, STACK_SIZE } from '../isa/index.js';
+import { constant, type Scalar, scalarToString, UNKNOWN } from './ranges.js';
+
+export type RegKind =
+  | 'not_init'
+  | 'scalar'
+  | 'ctx'
+  | 'stack'
+  | 'packet'
+  | 'packet_end'
+  | 'packet_meta'
+  | 'map_value'
+  | 'map_value_or_null'
+  | 'map_ptr'
+  | 'mem'
+  | 'mem_or_null'
+  | 'func'
+  | 'sock_or_null';
+
+export interface Reg {
+  readonly kind: RegKind;
+  /** The value of a scalar, or the variable part of a pointer's offset. */
+  readonly s: Scalar;
+  /** Fixed byte offset of a pointer from its base. */
+  readonly off: number;
+  /** Links copies: the NULL check of one applies to all; packet pointers with one id share a range. */
+  readonly id: number;
+  /** Acquired reference (ringbuf memory) this pointer belongs to, 0 if none. */
+  readonly ref: number;
+  /** Packet pointers: bytes from the base proven to lie before data_end. */
+  readonly range: number;
+  /** Instruction of the comparison that proved `range` (-1 if none); for messages. */
+  readonly rangeAt: number;
+  /** Map index (map_ptr, map_value, map_value_or_null). */
+  readonly map: number;
+  /** Size of the memory a `mem` pointer points to. */
+  readonly size: number;
+  /** Frame a stack pointer points into. */
+  readonly frame: number;
+  /** Subprogram start of a function pointer. */
+  readonly target: number;
+}
+
+const BASE: Reg = {
+  kind: 'not_init',
+  s: UNKNOWN,
+  off: 0,
+  id: 0,
+  ref: 0,
+  range: 0,
+  rangeAt: -1,
+  map: -1,
+  size: 0,
+  frame: 0,
+  target: -1,
+};
+
+export const NOT_INIT: Reg = BASE;
+export const UNKNOWN_SCALAR: Reg = { ...BASE, kind: 'scalar' };
+export const scalarReg = (s: Scalar): Reg => ({ ...BASE, kind: 'scalar', s });
+export const constReg = (v: bigint): Reg => scalarReg(constant(v));
+/** A pointer of `kind` with a zero offset; fields override. */
+export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
+  ...BASE,
+  kind,
+  s: constant(0n),
+  ...fields,
+});
+
+export const isPointer = (r: Reg): boolean => r.kind !== 'scalar' && r.kind !== 'not_init';
+export const isPacketKind = (k: RegKind): boolean => k === 'packet' || k === 'packet_meta';
+export const isNullable = (k: RegKind): boolean =>
+  k === 'map_value_or_null' || k === 'mem_or_null' || k === 'sock_or_null';
+
+/** Slot byte types, as the kernel's STACK_*. */
+export const Slot = { INVALID: 0, MISC: 1, ZERO: 2, SPILL: 3 } as const;
+
+export interface Frame {
+  regs: Reg[];
+  /** One type per stack byte; byte i is at fp - STACK_SIZE + i. */
+  slots: Uint8Array;
+  /** Spilled registers, one per 8-byte slot (index (fp-relative offset + 512) / 8). */
+  spills: (Reg | undefined)[];
+  /** Slot index of the call instruction that created this frame (-1 for the main frame). */
+  callsite: number;
+  /** Start slot of the subprogram running in this frame. */
+  subprog: number;
+}
+
+export interface RefState {
+  id: number;
+  /** Instruction that acquired it. */
+  at: number;
+}
+
+/** One branch decision on the path that led to the current state (a persistent list, newest first). */
+export interface PathNode {
+  readonly insn: number;
+  readonly taken: boolean;
+  readonly prev: PathNode | undefined;
+}
+
+export interface State {
+  frames: Frame[];
+  refs: RefState[];
+  path: PathNode | undefined;
+}
+
+export function newFrame(callsite: number, subprog: number, frameNo: number): Frame {
+  const regs: Reg[] = Array(11).fill(NOT_INIT);
+  regs[FRAME_POINTER] = ptrReg('stack', { frame: frameNo });
+  return {
+    regs,
+    slots: new Uint8Array(STACK_SIZE),
+    spills: Array(STACK_SIZE / 8).fill(undefined),
+    callsite,
+    subprog,
+  };
+}
+
+export function cloneState(s: State): State {
+  return {
+    frames: s.frames.map((f) => ({
+      regs: f.regs.slice(),
+      slots: f.slots.slice(),
+      spills: f.spills.slice(),
+      callsite: f.callsite,
+      subprog: f.subprog,
+    })),
+    refs: s.refs.slice(),
+    path: s.path,
+  };
+}
+
+export const curFrame = (s: State): Frame => s.frames[s.frames.length - 1]!;
+
+/** Every register (and spilled register) in every frame, with a setter; for id-wide updates. */
+export function forEachReg(s: State, fn: (r: Reg) => Reg | undefined): void {
+  for (const f of s.frames) {
+    for (let i = 0; i < f.regs.length; i++) {
+      const n = fn(f.regs[i]!);
+      if (n) f.regs[i] = n;
+    }
+    for (let i = 0; i < f.spills.length; i++) {
+      const r = f.spills[i];
+      if (!r) continue;
+      const n = fn(r);
+      if (n) f.spills[i] = n;
+    }
+  }
+}
+
+/** The kernel-like short form of a register, e.g. `pkt(off=14,r=14)`, `scalar(umax=255)`. */
+export function regToString(r: Reg): string {
+  const v = (s: Scalar) => scalarToString(s);
+  switch (r.kind) {
+    case 'not_init':
+      return 'not initialised';
+    case 'scalar': {
+      const t = v(r.s);
+      return /^-?\d+$/.test(t) ? t : `scalar(${t})`;
+    }
+    case 'ctx':
+      return `ctx(off=${r.off})`;
+    case 'stack':
+      return `fp${r.off}${r.frame ? ` (frame ${r.frame})` : ''}`;
+    case 'packet':
+    case 'packet_meta': {
+      const varPart = r.s.var.mask === 0n && r.s.var.value === 0n ? '' : `,var=${v(r.s)}`;
+      return `${r.kind === 'packet' ? 'pkt' : 'pkt_meta'}(${r.id ? `id=${r.id},` : ''}off=${r.off},r=${r.range}${varPart})`;
+    }
+    case 'packet_end':
+      return 'pkt_end';
+    case 'map_value':
+    case 'map_value_or_null': {
+      const varPart = r.s.var.mask === 0n && r.s.var.value === 0n ? '' : `,var=${v(r.s)}`;
+      return `${r.kind}(map=${r.map},off=${r.off}${varPart}${r.id ? `,id=${r.id}` : ''})`;
+    }
+    case 'map_ptr':
+      return `map_ptr(map=${r.map})`;
+    case 'mem':
+    case 'mem_or_null':
+      return `${r.kind}(size=${r.size},off=${r.off}${r.ref ? `,ref=${r.ref}` : ''})`;
+    case 'func':
+      return `func(${r.target})`;
+    case 'sock_or_null':
+      return 'sock_or_null';
+  }
+}
+
+/** `R1=ctx(off=0) R10=fp0` for the initialised registers of a frame. */
+export function regsToString(f: Frame): string {
+  return f.regs
+    .map((r, i) => (r.kind === 'not_init' ? '' : `R${i}=${regToString(r)}`))
+    .filter(Boolean)
+    .join(' ');
+}
