@@ -26,7 +26,7 @@ import {
   shr64,
   truncate,
 } from './alu.js';
-import type { Region } from './memory.js';
+import type { AddressSpace, Region } from './memory.js';
 import type { PreparedProgram } from './program.js';
 import type { Runtime } from './runtime.js';
 
@@ -826,8 +826,7 @@ export class Interpreter {
     const space = this.runtime.space;
     const region = space.regionAt(addr, size);
     if (!region) {
-      const near = space.regionAt(addr, 1) ?? space.regionAt(addr + size - 1, 1);
-      const where = near ? `out of bounds of ${near.name}` : 'to unmapped memory';
+      const where = nearRegion(space, addr, size);
       throw new RuntimeFault(`invalid ${what} ${where}`, pc, addr);
     }
     if (region.kind === 'map')
@@ -881,6 +880,19 @@ function jump32(op: number, a: number, b: number): boolean {
       return a <= b;
   }
 }
+
+/** How to describe a failed access: out of bounds of the region it nearly hit, or unmapped. */
+function nearRegion(space: AddressSpace, addr: number, size: number): string {
+  const after = space.regionAt(addr + size - 1, 1);
+  if (after) return `out of bounds of ${after.name}`;
+  const before = space.regionBefore(addr);
+  // Within the allocation's slack or a little past the end: name it (e.g. reads above r10).
+  if (before && addr < before.base + before.capacity + NEAR_BYTES) return `out of bounds of ${before.name}`;
+  return 'to unmapped memory';
+}
+
+/** How far past a region an access is still reported as out of its bounds. */
+const NEAR_BYTES = 512;
 
 function toFault(e: unknown, pc: number): unknown {
   if (e instanceof TsbpfError) return e;

@@ -156,6 +156,22 @@ export class AddressSpace {
     return found;
   }
 
+  /** The live region with the greatest base <= addr (addr may lie past its end), for fault messages. */
+  regionBefore(addr: number): Region | undefined {
+    let lo = 0;
+    let hi = this.regions.length - 1;
+    let found: Region | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.regions[mid]!;
+      if (r.base <= addr) {
+        found = r;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
   /** Copy bytes into linear memory. */
   write(addr: number, data: Uint8Array): void {
     this.bytes.set(data, addr);
