@@ -232,7 +232,8 @@ function write(
       if (!Array.isArray(v)) bad(path, `expected an array of ${t.nelems}`);
       if (v.length > t.nelems) bad(path, `${v.length} elements do not fit an array of ${t.nelems}`);
       const es = btf.sizeof(t.type);
-      v.forEach((x, i) => write(btf, t.type, x, view, off + i * es, depth + 1, `${path}[${i}]`));
+      for (let i = 0; i < v.length; i++)
+        write(btf, t.type, v[i]!, view, off + i * es, depth + 1, `${path}[${i}]`);
       return;
     }
     case Kind.STRUCT:

@@ -5,7 +5,7 @@
 import { type BtfExt, parseBtfExt } from '../btf/ext.js';
 import { type Btf, parseBtf } from '../btf/parse.js';
 import { Kind } from '../btf/types.js';
-import { FormatError } from '../errors.js';
+import { TsbpfError } from '../errors.js';
 import { programTypeForSection } from '../object/sections.js';
 import type { MapSlot, ObjectSpec, ProgramSpec } from '../object/spec.js';
 import { SHF_EXECINSTR, SHT_PROGBITS } from './constants.js';
@@ -20,15 +20,14 @@ export interface ReadOptions {
 
 /** Parse an ELF object. Throws FormatError (naming file, section, offset) for malformed input. */
 export function readObject(bytes: Uint8Array, options: ReadOptions = {}): ObjectSpec {
-  const elf = parseElf(bytes, options.file ?? 'ELF');
+  const file = options.file ?? 'ELF';
   try {
-    return build(elf);
+    return build(parseElf(bytes, file));
   } catch (e) {
     // Anything that escaped the explicit checks is still a malformed file, not a crash.
-    if (e instanceof FormatError) throw e;
-    if (e instanceof RangeError || e instanceof TypeError) {
-      throw elfError(elf.file, `malformed object (${e.message})`);
-    }
+    if (e instanceof TsbpfError) throw e;
+    if (e instanceof RangeError || e instanceof TypeError)
+      throw elfError(file, `malformed object (${e.message})`);
     throw e;
   }
 }

@@ -68,6 +68,7 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
   const sectionIndex = new Map<string, number>([['.text', textIndex]]);
   const placed: { prog: ProgramSpec; pieces: Piece[] }[] = [];
   const funcs: FuncRecord[] = [];
+  const progSymbol = new Map<string, number>();
   for (const prog of spec.programs) {
     const name = prog.section || sectionForProgramType(prog.type, prog.attachTo);
     if (!name)
@@ -93,9 +94,11 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
       const secName = k === 0 ? name : '.text';
       const code = codeBySection.get(secName)!;
       pieces.push({ start, end, section: sectionIndex.get(secName)!, base: code.length });
+      // Symbols of subprograms are prefixed so two programs' copies never clash; BTF keeps the real name.
       const sub = prog.funcInfo?.find((f) => f.insn === start)?.name ?? `sub${start}`;
       const fname = k === 0 ? prog.name : `${prog.name}__${sub}`;
-      funcs.push({ section: secName, name: fname, slot: code.length, prog, start, end });
+      funcs.push({ section: secName, name: k === 0 ? prog.name : sub, slot: code.length, prog, start, end });
+      if (k === 0) progSymbol.set(prog.name, symbols.length);
       symbols.push({
         name: fname,
         value: code.length * 8,
@@ -111,6 +114,8 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
 
   // Maps: data maps become sections; every other map is a BTF-defined map in .maps.
   const mapSymbol = new Map<number, number>();
+  const mapSymbolByName = (name: string | undefined) =>
+    mapSymbol.get(spec.maps.findIndex((m) => m.name === name));
   const dataSection = new Map<number, number>();
   const btfMaps = spec.maps.map((m, i) => ({ m, i })).filter(({ m }) => !isDataMap(m));
   spec.maps.forEach((m, i) => {
@@ -140,8 +145,13 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
     });
     const vars: { type: number; offset: number; size: number }[] = [];
     let offset = 0;
+    const slotRelocs: { offset: number; program?: string; innerMap?: string }[] = [];
     for (const { m, i } of btfMaps) {
-      const { type, size } = mapStruct(btf, m);
+      const slots = spec.mapSlots?.filter((x) => x.map === m.name) ?? [];
+      const { type, size: structSize } = mapStruct(btf, m, slots.length > 0 && m.type === MapType.PROG_ARRAY);
+      // Initialized `values` extend the variable past the struct: one pointer per slot up to the last.
+      const size = structSize + (slots.length > 0 ? 8 * (Math.max(...slots.map((x) => x.key)) + 1) : 0);
+      for (const x of slots) slotRelocs.push({ offset: offset + structSize + 8 * x.key, ...x });
       const varId = btf.variable(m.name, type);
       vars.push({ type: varId, offset, size });
       mapSymbol.set(
@@ -159,6 +169,19 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
     }
     sections[mapsIdx - 1]!.data = new Uint8Array(offset);
     btf.datasec('.maps', offset, vars);
+    relocs.set(
+      mapsIdx,
+      slotRelocs.map((x) => {
+        const sym = x.program !== undefined ? progSymbol.get(x.program) : mapSymbolByName(x.innerMap);
+        if (sym === undefined) {
+          throw new TsbpfError(
+            `initial slot names ${x.program ?? x.innerMap}, which is not in the object`,
+            'mapSlots',
+          );
+        }
+        return { offset: x.offset, type: Reloc.R_BPF_64_ABS64, symbol: sym };
+      }),
+    );
   }
 
   // Relocate code now that every target has a symbol.
@@ -352,7 +375,7 @@ function padTo(value: Uint8Array, size: number): Uint8Array {
 }
 
 /** The BTF struct of a map definition: `__uint` members, then `values` (libbpf wants it last). */
-function mapStruct(btf: BtfBuilder, m: MapSpec): { type: number; size: number } {
+function mapStruct(btf: BtfBuilder, m: MapSpec, progValues = false): { type: number; size: number } {
   const members: BuilderMember[] = [];
   const field = (name: string, n: number) =>
     members.push({ name, type: btf.uintField(n), bitOffset: members.length * 64 });
@@ -362,12 +385,15 @@ function mapStruct(btf: BtfBuilder, m: MapSpec): { type: number; size: number } 
   field('max_entries', m.maxEntries);
   if (m.flags) field('map_flags', m.flags);
   if (m.pinning) field('pinning', m.pinning);
-  if (m.numaNode) field('numa_node', m.numaNode);
+  if (m.numaNode !== undefined) field('numa_node', m.numaNode);
   const size = members.length * 8;
   if (m.innerMap) {
     // A flexible array: it adds nothing to the struct's size.
     const inner = mapStruct(btf, m.innerMap);
     members.push({ name: 'values', type: btf.array(btf.ptr(inner.type), 0), bitOffset: size * 8 });
+  } else if (progValues) {
+    const proto = btf.funcProto(btf.plainInt(), [{ name: '', type: btf.ptr(0) }]);
+    members.push({ name: 'values', type: btf.array(btf.ptr(proto), 0), bitOffset: size * 8 });
   }
   return { type: btf.struct('', size, members), size };
 }
