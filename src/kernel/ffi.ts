@@ -25,6 +25,8 @@ interface Native {
   koffi: typeof Koffi;
   syscall: (nr: number, cmd: number, attr: unknown, size: number) => number;
   close: (fd: number) => number;
+  ifNameToIndex: (name: string) => number;
+  setns: (fd: number, nstype: number) => number;
   nr: number;
 }
 
@@ -45,7 +47,11 @@ function load(): Native {
     // and the fixed prototype avoids koffi's slower variadic path.
     const syscall = libc.func('long syscall(long nr, long cmd, void *attr, long size)') as Native['syscall'];
     const close = libc.func('int close(int fd)') as Native['close'];
-    native = { koffi, syscall, close, nr };
+    const ifNameToIndex = libc.func(
+      'unsigned int if_nametoindex(const char *name)',
+    ) as Native['ifNameToIndex'];
+    const setns = libc.func('int setns(int fd, int nstype)') as Native['setns'];
+    native = { koffi, syscall, close, ifNameToIndex, setns, nr };
     return native;
   } catch (e) {
     loadError = `cannot reach bpf() from Node.js: ${(e as Error).message}`;
@@ -146,4 +152,18 @@ export function arena(): Arena {
 export function closeFd(fd: number): number {
   const n = load();
   return n.close(fd) < 0 ? -n.koffi.errno() : 0;
+}
+
+/** if_nametoindex(3) in the calling thread's network namespace; throws ENODEV for an unknown name. */
+export function ifNameToIndex(name: string): number {
+  const n = load();
+  const index = n.ifNameToIndex(name);
+  if (index === 0) throw new KernelError('if_nametoindex', 19, `no interface ${name}`);
+  return index;
+}
+
+/** setns(2) for the calling thread; returns minus the errno on failure. */
+export function setNamespace(fd: number, nstype: number): number {
+  const n = load();
+  return n.setns(fd, nstype) < 0 ? -n.koffi.errno() : 0;
 }

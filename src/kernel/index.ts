@@ -1,7 +1,20 @@
 // The Linux back end: the bpf() system call from Node.js (through koffi, loaded on first use), typed
-// errors, and the ABI numbers. `import { ... } from 'tsbpf/kernel'`.
+// errors, objects loaded into the kernel with the same map API as the user-space runtime, XDP links, and
+// network-namespace switching for attaching to private interfaces. `import { ... } from 'tsbpf/kernel'`.
 
 export { AttachType, Cmd, ProgType, XdpFlags } from './attr.js';
 export { errnoName, KernelError, VerifierRejectedError } from './errors.js';
-export { ffiAvailable } from './ffi.js';
+export { ffiAvailable, ifNameToIndex } from './ffi.js';
+export { withNetns } from './netns.js';
+export {
+  KernelLink,
+  type KernelLoadOptions,
+  KernelMap,
+  KernelObject,
+  KernelProgram,
+  loadKernelObject,
+  possibleCpus,
+  relocate,
+  type XdpAttachOptions,
+} from './object.js';
 export * from './syscall.js';

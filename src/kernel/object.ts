@@ -1,0 +1,358 @@
+// Loading an ObjectSpec into the Linux kernel: maps created (global data filled and .rodata frozen),
+// map references of every program rewritten to the maps' file descriptors, programs loaded. The maps
+// implement the same `BpfMap` user-side interface as the user-space runtime's, so `typedMap(map)` gives
+// the same `get/set/entries` view over either back end.
+
+import { readFileSync } from 'node:fs';
+import { readObject } from '../elf/index.js';
+import { programTypeByName } from '../hooks/program-types.js';
+import { LDDW, PseudoLddw } from '../isa/index.js';
+import { type Codec, type TypedMap, typedMap } from '../maps/typed.js';
+import { type BpfMap, Errno, MapError, type MapSpec, MapType } from '../maps/types.js';
+import type { ObjectSpec, ProgramSpec } from '../object/spec.js';
+import { AttachType, XdpFlags } from './attr.js';
+import { KernelError } from './errors.js';
+import { ifNameToIndex } from './ffi.js';
+import * as sys from './syscall.js';
+
+const PER_CPU_TYPES: ReadonlySet<number> = new Set([
+  MapType.PERCPU_HASH,
+  MapType.PERCPU_ARRAY,
+  MapType.LRU_PERCPU_HASH,
+]);
+const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+
+let possible: number | undefined;
+
+/** Number of possible CPUs (what per-CPU map values are sized by). */
+export function possibleCpus(): number {
+  if (possible !== undefined) return possible;
+  let n = 1;
+  try {
+    const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+    n = 0;
+    for (const part of text.split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      n += b === undefined ? 1 : b - a! + 1;
+    }
+  } catch {
+    /* not Linux: one CPU */
+  }
+  possible = Math.max(1, n);
+  return possible;
+}
+
+/** A kernel map seen from JavaScript; programs reach it inside the kernel, not through addresses. */
+export class KernelMap implements BpfMap {
+  /** Kernel maps have no address in a tsbpf address space. */
+  readonly addr = 0;
+  readonly perCpu: boolean;
+  readonly nCpus: number;
+  private closed = false;
+
+  constructor(
+    readonly spec: MapSpec,
+    readonly fd: number,
+  ) {
+    this.perCpu = PER_CPU_TYPES.has(spec.type);
+    this.nCpus = this.perCpu ? possibleCpus() : 1;
+  }
+
+  /** Bytes of a value as user space sees it (per-CPU: one 8-aligned slot per possible CPU). */
+  get userValueSize(): number {
+    return this.perCpu ? Math.ceil(this.spec.valueSize / 8) * 8 * this.nCpus : this.spec.valueSize;
+  }
+
+  lookup(key: Uint8Array): Uint8Array | undefined {
+    return this.op('lookup', () => sys.mapLookup(this.fd, key, this.userValueSize));
+  }
+
+  update(key: Uint8Array, value: Uint8Array, flags = 0): void {
+    this.op('update', () => sys.mapUpdate(this.fd, key, value, flags));
+  }
+
+  delete(key: Uint8Array): void {
+    const found = this.op('delete', () => sys.mapDelete(this.fd, key));
+    if (!found) throw new MapError(Errno.ENOENT, `map ${this.spec.name}: delete: no such key`);
+  }
+
+  nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
+    return this.op('next key', () => sys.mapNextKey(this.fd, key, this.spec.keySize));
+  }
+
+  lookupPtr(): number {
+    return this.programSide();
+  }
+  updatePtr(): number {
+    return this.programSide();
+  }
+  deletePtr(): number {
+    return this.programSide();
+  }
+
+  /** The Map-like view (`get/set/entries`), with per-CPU values as arrays as in the user-space runtime. */
+  typed<K = unknown, V = unknown>(codecs: { key?: Codec<K>; value?: Codec<V> } = {}): TypedMap<K, V> {
+    return typedMap<K, V>(this, { ...codecs, cpus: this.nCpus });
+  }
+
+  /** Pin the map at `path` (inside bpffs). */
+  pin(path: string): void {
+    sys.objPin(this.fd, path);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    sys.close(this.fd);
+  }
+
+  /** Map operations fail with MapError (like user-space maps), keeping the kernel's errno. */
+  private op<T>(what: string, f: () => T): T {
+    if (this.closed) throw new MapError(Errno.EBADF, `map ${this.spec.name} is closed`);
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof KernelError)
+        throw new MapError(e.errno, `map ${this.spec.name}: ${what}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  private programSide(): never {
+    throw new MapError(
+      Errno.ENOTSUP,
+      `map ${this.spec.name} lives in the kernel: only programs loaded there use it`,
+    );
+  }
+}
+
+/** An XDP (or other) attachment; closing the link detaches the program. */
+export class KernelLink {
+  private closed = false;
+  constructor(readonly fd: number) {}
+
+  /** Detach now (the fd stays open until close). */
+  detach(): void {
+    if (!this.closed) sys.linkDetach(this.fd);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    sys.close(this.fd);
+  }
+}
+
+export interface XdpAttachOptions {
+  /** 'skb' (generic), 'native' (driver) or undefined (let the kernel choose). */
+  mode?: 'skb' | 'native';
+}
+
+/** A program loaded in the kernel. */
+export class KernelProgram {
+  private closed = false;
+  constructor(
+    readonly spec: ProgramSpec,
+    readonly fd: number,
+    /** The kernel's verifier log when the load asked for one. */
+    readonly log: string,
+  ) {}
+
+  /** BPF_PROG_TEST_RUN on `data` (a packet for XDP / socket filters). */
+  run(data: Uint8Array, options: Omit<sys.TestRunOptions, 'data'> = {}): sys.TestRunResult {
+    return sys.progTestRun(this.fd, { ...options, data });
+  }
+
+  /** Attach to an interface (by name or index, in the calling thread's network namespace) via a link. */
+  attachXdp(iface: string | number, options: XdpAttachOptions = {}): KernelLink {
+    const ifindex = typeof iface === 'number' ? iface : ifNameToIndex(iface);
+    const flags =
+      options.mode === 'skb' ? XdpFlags.SKB_MODE : options.mode === 'native' ? XdpFlags.DRV_MODE : 0;
+    return new KernelLink(
+      sys.linkCreate({ progFd: this.fd, target: ifindex, attachType: AttachType.XDP, flags }),
+    );
+  }
+
+  pin(path: string): void {
+    sys.objPin(this.fd, path);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    sys.close(this.fd);
+  }
+}
+
+export interface KernelLoadOptions {
+  /** Verifier log level for every program (0: log only on rejection). */
+  logLevel?: number;
+  /** Load only these programs (by function name); default all. */
+  programs?: readonly string[];
+  /** Replace initial contents of maps before load, e.g. `{ '.rodata': [{ key, value }] }`. */
+  mapContents?: Record<string, { key: Uint8Array; value: Uint8Array }[]>;
+  /** Object name used as a prefix of global-data map names (libbpf style: `udp_drop.rodata`). */
+  objectName?: string;
+}
+
+/** Maps and programs of an object living in the kernel. `close()` releases every file descriptor. */
+export class KernelObject {
+  constructor(
+    readonly spec: ObjectSpec,
+    readonly maps: ReadonlyMap<string, KernelMap>,
+    readonly programs: ReadonlyMap<string, KernelProgram>,
+  ) {}
+
+  map(name: string): KernelMap {
+    const m = this.maps.get(name);
+    if (!m)
+      throw new KernelError(
+        'object',
+        Errno.ENOENT,
+        `no map ${name} (maps: ${[...this.maps.keys()].join(', ')})`,
+      );
+    return m;
+  }
+
+  program(name?: string): KernelProgram {
+    const p = name === undefined ? this.programs.values().next().value : this.programs.get(name);
+    if (!p) {
+      throw new KernelError(
+        'object',
+        Errno.ENOENT,
+        `no program ${name} (programs: ${[...this.programs.keys()].join(', ')})`,
+      );
+    }
+    return p;
+  }
+
+  close(): void {
+    for (const p of this.programs.values()) p.close();
+    for (const m of this.maps.values()) m.close();
+  }
+}
+
+/** Kernel program type number for a ProgramSpec type name. */
+function kernelProgType(p: ProgramSpec): number {
+  const t = programTypeByName(p.type);
+  if (!t)
+    throw new KernelError('BPF_PROG_LOAD', Errno.EINVAL, `program ${p.name}: unknown program type ${p.type}`);
+  return t.kernel;
+}
+
+/** Create one map (with a temporary inner map for map-in-map types) and fill its initial contents. */
+function createMap(spec: MapSpec, name: string): KernelMap {
+  let inner: number | undefined;
+  if (spec.innerMap) inner = createMap(spec.innerMap, `${name}.inner`).fd;
+  let fd: number;
+  try {
+    const maxEntries =
+      spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0 ? possibleCpus() : spec.maxEntries;
+    fd = sys.mapCreate({
+      type: spec.type,
+      keySize: spec.keySize,
+      valueSize: spec.valueSize,
+      maxEntries,
+      flags: spec.flags,
+      name,
+      innerMapFd: inner,
+    });
+  } finally {
+    if (inner !== undefined) sys.close(inner);
+  }
+  const map = new KernelMap(spec, fd);
+  try {
+    for (const { key, value } of spec.contents ?? []) map.update(key, value);
+    if (spec.readonly) sys.mapFreeze(fd);
+  } catch (e) {
+    map.close();
+    throw e;
+  }
+  return map;
+}
+
+/** A copy of the program's instructions with map indices replaced by the maps' file descriptors. */
+export function relocate(
+  p: ProgramSpec,
+  fds: readonly number[],
+  names: readonly string[],
+): ProgramSpec['insns'] {
+  return p.insns.map((ins, i) => {
+    if (ins.code !== LDDW || (ins.src !== PseudoLddw.MAP_FD && ins.src !== PseudoLddw.MAP_VALUE))
+      return { ...ins };
+    const fd = fds[ins.imm];
+    if (fd === undefined) {
+      throw new KernelError(
+        'BPF_PROG_LOAD',
+        Errno.EINVAL,
+        `program ${p.name}: insn ${i} refers to map ${ins.imm}, but the object has ${names.length} map(s)`,
+      );
+    }
+    return { ...ins, imm: fd };
+  });
+}
+
+/**
+ * Load an object (a parsed ObjectSpec, ELF bytes or a file path) into the kernel. On any failure
+ * everything created so far is released and the error (VerifierRejectedError, KernelError) is thrown.
+ */
+export function loadKernelObject(
+  source: ObjectSpec | Uint8Array | string,
+  options: KernelLoadOptions = {},
+): KernelObject {
+  const file = typeof source === 'string' ? source : undefined;
+  const spec =
+    typeof source === 'string'
+      ? readObject(readFileSync(source), { file: source })
+      : source instanceof Uint8Array
+        ? readObject(source)
+        : source;
+  const prefix = options.objectName ?? (file ? (file.split('/').pop() ?? '').replace(/\.o$/, '') : '');
+  const maps = new Map<string, KernelMap>();
+  const programs = new Map<string, KernelProgram>();
+  const fail = (e: unknown): never => {
+    for (const p of programs.values()) p.close();
+    for (const m of maps.values()) m.close();
+    throw e;
+  };
+  try {
+    for (const m of spec.maps) {
+      const contents = options.mapContents?.[m.name];
+      const kname =
+        m.name.startsWith('.') && prefix ? `${prefix.slice(0, 15 - m.name.length)}${m.name}` : m.name;
+      maps.set(m.name, createMap(contents ? { ...m, contents } : m, kname));
+    }
+    const fds = spec.maps.map((m) => maps.get(m.name)!.fd);
+    const names = spec.maps.map((m) => m.name);
+    for (const p of spec.programs) {
+      if (options.programs && !options.programs.includes(p.name)) continue;
+      const loaded = sys.progLoad({
+        type: kernelProgType(p),
+        insns: relocate(p, fds, names),
+        license: p.license || spec.license || 'GPL',
+        name: p.name,
+        logLevel: options.logLevel ?? 0,
+        flags: p.section.startsWith('xdp.frags') ? BPF_F_XDP_HAS_FRAGS : 0,
+        kernVersion: spec.kernelVersion ?? 0,
+      });
+      programs.set(p.name, new KernelProgram(p, loaded.fd, loaded.log));
+    }
+    // Initial program-array / map-in-map slots (BTF `values`), once their targets exist.
+    for (const slot of spec.mapSlots ?? []) {
+      const target = slot.program
+        ? programs.get(slot.program)?.fd
+        : slot.innerMap
+          ? maps.get(slot.innerMap)?.fd
+          : undefined;
+      if (target === undefined) continue; // a program that was not selected for loading
+      const key = new Uint8Array(4);
+      new DataView(key.buffer).setUint32(0, slot.key, true);
+      const value = new Uint8Array(4);
+      new DataView(value.buffer).setUint32(0, target, true);
+      maps.get(slot.map)?.update(key, value);
+    }
+  } catch (e) {
+    fail(e);
+  }
+  return new KernelObject(spec, maps, programs);
+}

@@ -1,0 +1,180 @@
+// Objects loaded into the kernel: maps created and filled, .rodata frozen, map references relocated to
+// file descriptors, programs test-run, the same typed map API as user space, and an XDP link on a veth
+// pair in private network namespaces with real UDP traffic.
+
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readObject } from '../../src/elf/index.js';
+import * as k from '../../src/kernel/index.js';
+import { MapError } from '../../src/maps/types.js';
+import { buildFrame } from '../../src/net/packet.js';
+import { kernelOracle } from '../support/kernel.js';
+
+const oracle = kernelOracle();
+const UDP_DROP = new URL('../../examples/xdp/udp_drop.o', import.meta.url).pathname;
+const XDP_DROP = 1;
+const XDP_PASS = 2;
+
+const udp = (dport: number, payload = 18) =>
+  buildFrame({ ipv4: { src: '10.0.0.1', dst: '10.0.0.2' }, udp: { sport: 40000, dport }, payload });
+const tcp = (dport: number) =>
+  buildFrame({ ipv4: { src: '10.0.0.1', dst: '10.0.0.2' }, tcp: { sport: 40000, dport } });
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+interface DropStats {
+  packets: bigint;
+  bytes: bigint;
+}
+const statsCodec = {
+  encode(v: DropStats) {
+    const b = new Uint8Array(16);
+    const d = new DataView(b.buffer);
+    d.setBigUint64(0, v.packets, true);
+    d.setBigUint64(8, v.bytes, true);
+    return b;
+  },
+  decode(b: Uint8Array): DropStats {
+    const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return { packets: d.getBigUint64(0, true), bytes: d.getBigUint64(8, true) };
+  },
+};
+
+describe.skipIf(!oracle)('objects in the kernel', () => {
+  it('loads udp_drop.o: drops port 5001, passes the rest, counts through the typed map API', () => {
+    const obj = k.loadKernelObject(UDP_DROP);
+    try {
+      expect([...obj.maps.keys()].sort()).toEqual(['.rodata', 'drops']);
+      expect(k.mapInfo(obj.map('.rodata').fd).name).toBe('udp_drop.rodata');
+      const prog = obj.program('xdp_udp_drop');
+      const frame = udp(5001);
+      expect(prog.run(frame).retval).toBe(XDP_DROP);
+      expect(prog.run(udp(5001, 100)).retval).toBe(XDP_DROP);
+      expect(prog.run(udp(5002)).retval).toBe(XDP_PASS);
+      expect(prog.run(tcp(5001)).retval).toBe(XDP_PASS);
+
+      const drops = obj.map('drops').typed<number, DropStats>({ value: statsCodec });
+      expect([...drops.entries()]).toEqual([
+        [5001, { packets: 2n, bytes: BigInt(frame.length + udp(5001, 100).length) }],
+      ]);
+      expect(drops.get(5002)).toBeUndefined();
+      drops.set(7, { packets: 1n, bytes: 2n });
+      expect(drops.size).toBe(2);
+      expect(drops.delete(7)).toBe(true);
+      expect(drops.delete(7)).toBe(false);
+
+      // .rodata is frozen after load: user space can read it but not write it
+      const rodata = obj.map('.rodata');
+      expect(rodata.lookup(new Uint8Array(4))).toEqual(new Uint8Array([0x89, 0x13]));
+      expect(() => rodata.update(new Uint8Array(4), new Uint8Array([0, 0]))).toThrow(MapError);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('global data can be set before load (blocked_port = 5002)', () => {
+    const port = new Uint8Array([5002 & 0xff, 5002 >> 8]);
+    const obj = k.loadKernelObject(UDP_DROP, {
+      mapContents: { '.rodata': [{ key: new Uint8Array(4), value: port }] },
+    });
+    try {
+      expect(obj.program().run(udp(5002)).retval).toBe(XDP_DROP);
+      expect(obj.program().run(udp(5001)).retval).toBe(XDP_PASS);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('a program the kernel refuses: VerifierRejectedError with the log, nothing left open', () => {
+    const spec = readObject(readFileSync(UDP_DROP));
+    const prog = spec.programs[0]!;
+    // the first instruction (`w0 = 2`) becomes `w0 = w9`: r9 is not initialised at entry
+    expect(prog.insns[0]).toMatchObject({ code: 0xb4, dst: 0, imm: 2 });
+    const insns = [{ code: 0xbc, dst: 0, src: 9, off: 0, imm: 0 }, ...prog.insns.slice(1)];
+    const broken = { ...spec, programs: [{ ...prog, insns }] };
+    const before = openFds();
+    let caught: unknown;
+    try {
+      k.loadKernelObject(broken, { logLevel: 1 });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(k.VerifierRejectedError);
+    expect((caught as k.VerifierRejectedError).log).toMatch(/R9 !read_ok/);
+    expect(openFds()).toBe(before);
+  });
+
+  it('a map reference outside the object is a typed error', () => {
+    const spec = readObject(readFileSync(UDP_DROP));
+    const noMaps = { ...spec, maps: [] };
+    expect(() => k.loadKernelObject(noMaps)).toThrow(/refers to map \d, but the object has 0 map/);
+  });
+});
+
+describe.skipIf(!oracle)('XDP link on a veth pair in private namespaces', () => {
+  const tag = `tsbpf${process.pid}`;
+  const [nsA, nsB] = [`${tag}a`, `${tag}b`];
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' }).toString();
+
+  beforeAll(() => {
+    ip('netns', 'add', nsA);
+    ip('netns', 'add', nsB);
+    ip('-n', nsA, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', nsB);
+    ip('-n', nsB, 'link', 'set', 'vb', 'address', '02:00:00:00:00:0b');
+    ip('-n', nsA, 'addr', 'add', '10.77.0.1/24', 'dev', 'va');
+    ip('-n', nsB, 'addr', 'add', '10.77.0.2/24', 'dev', 'vb');
+    ip('-n', nsA, 'link', 'set', 'va', 'up');
+    ip('-n', nsB, 'link', 'set', 'vb', 'up');
+    ip('-n', nsA, 'neigh', 'add', '10.77.0.2', 'lladdr', '02:00:00:00:00:0b', 'dev', 'va');
+  });
+
+  afterAll(() => {
+    for (const ns of [nsA, nsB]) {
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+
+  it('attaches udp_drop to the receiving veth, counts the datagrams to 5001, detaches on close', () => {
+    const obj = k.loadKernelObject(UDP_DROP);
+    try {
+      const link = k.withNetns(nsB, () => obj.program().attachXdp('vb'));
+      try {
+        expect(ip('-n', nsB, 'link', 'show', 'vb')).toMatch(/prog\/xdp id \d+/);
+        const send = (port: number, n: number) =>
+          execFileSync('ip', [
+            'netns',
+            'exec',
+            nsA,
+            'bash',
+            '-c',
+            `for i in $(seq ${n}); do echo datagram > /dev/udp/10.77.0.2/${port}; done`,
+          ]);
+        send(5001, 7);
+        send(5002, 3);
+        const drops = obj.map('drops').typed<number, DropStats>({ value: statsCodec });
+        expect(drops.get(5001)?.packets).toBe(7n);
+        expect(drops.get(5002)).toBeUndefined();
+      } finally {
+        link.close();
+      }
+      expect(ip('-n', nsB, 'link', 'show', 'vb')).not.toMatch(/xdp/);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('an unknown interface name in the namespace is a typed error', () => {
+    const obj = k.loadKernelObject(UDP_DROP);
+    try {
+      expect(() => k.withNetns(nsB, () => obj.program().attachXdp('eth-nope'))).toThrow(
+        /ENODEV.*no interface eth-nope/,
+      );
+    } finally {
+      obj.close();
+    }
+  });
+});
