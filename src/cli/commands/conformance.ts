@@ -1,13 +1,67 @@
-import type { Command } from 'commander';
-import { CliError } from '../main.js';
+// `tsbpf conformance-plugin [MEMHEX] [--elf] [--engine interp|jit]`: the plugin protocol of the
+// bpf_conformance runner. The program comes on stdin as base16 bytes (`b7 00 00 00 ...`, the runner's
+// encoding; raw binary is accepted too), or with `--program HEX`; the memory is the optional base16
+// argument. Success: r0 in hex (no 0x prefix, like the reference plugins) on stdout, exit 0. Failure
+// (invalid program, fault, budget exhausted): the message on stderr, exit 1.
+//
+// The runner takes a single executable, so point it at a wrapper such as
+//   #!/bin/sh
+//   exec tsbpf conformance-plugin "$@"
 
-// Placeholder until the owning issue lands this command.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Runtime } from '../../vm/index.js';
+import { CliError } from '../main.js';
+import { engineByName, loadProgram, parseBudget, parseHex } from './run.js';
+
+interface PluginFlags {
+  elf?: boolean;
+  engine: string;
+  program?: string;
+  budget?: string;
+  debug?: boolean;
+}
+
+/** stdin as program bytes: base16 text when it is only hex digits and separators, else raw binary. */
+function programBytes(input: Uint8Array): Uint8Array {
+  const text = new TextDecoder('latin1').decode(input);
+  if (/^[\s0-9a-fA-Fx,]*$/.test(text)) return parseHex(text, 'program on stdin');
+  return input;
+}
+
 export function register(program: Command): void {
   program
-    .command("conformance-plugin")
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('conformance: not implemented yet', 2);
+    .command('conformance-plugin')
+    .description('bpf_conformance plugin: program bytes (base16) on stdin, memory as base16 argument')
+    .argument('[memory...]', 'input memory as base16 bytes (one argument; empty arguments are ignored)')
+    .option('--elf', 'the program is an ELF object (its first program runs)')
+    .option('--engine <name>', 'execution engine: interp or jit', 'interp')
+    .option('--program <hex>', 'program bytes as base16 instead of stdin')
+    .option('--budget <n>', 'maximum instructions to execute', '10000000')
+    .option('--debug', 'accepted for compatibility with the reference plugins')
+    .action((memory: string[], flags: PluginFlags) => {
+      const engine = engineByName(flags.engine);
+      const budget = parseBudget(flags.budget);
+      const mem = parseHex(memory.join(' '), 'memory argument');
+      const bytes =
+        flags.program !== undefined ? parseHex(flags.program, '--program') : programBytes(readStdin());
+      if (bytes.length === 0) throw new CliError('no program on stdin');
+      if (flags.elf && bytes[0] !== 0x7f) throw new CliError('--elf: the program is not an ELF object');
+      const rt = new Runtime();
+      const prog = loadProgram(rt, bytes, { file: flags.elf ? 'ELF on stdin' : 'program on stdin' });
+      const r0 = engine(rt, prog, mem, budget);
+      process.stdout.write(`${r0.toString(16)}\n`);
     });
+}
+
+function readStdin(): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(0));
+  } catch (e) {
+    // No stdin at all (closed or a TTY that cannot be read) means no program.
+    if ((e as NodeJS.ErrnoException).code === 'EAGAIN' || (e as NodeJS.ErrnoException).code === 'EOF') {
+      return new Uint8Array(0);
+    }
+    throw e;
+  }
 }

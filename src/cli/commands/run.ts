@@ -1,13 +1,133 @@
+// `tsbpf run FILE [--mem HEX|@file] [--json] [--budget N]`: run a program the way user-space VMs do —
+// r1 points at a copy of the memory, r2 holds its length — and print r0. FILE is raw bytecode, an ELF
+// object (first program, or --program NAME) or assembler text (.s/.asm).
+
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { assemble } from '../../asm/index.js';
+import { readObject } from '../../elf/index.js';
+import { decode } from '../../isa/index.js';
+import { createMap } from '../../maps/index.js';
+import type { ProgramSpec } from '../../object/spec.js';
+import { DEFAULT_BUDGET, type PreparedProgram, Runtime, runWithMemory } from '../../vm/index.js';
 import { CliError } from '../main.js';
 
-// Placeholder until the owning issue lands this command.
+/** An execution engine for `run` and the conformance plugin: runs with r1 = memory copy, r2 = length. */
+export type Engine = (rt: Runtime, prog: PreparedProgram, mem: Uint8Array, budget: number) => bigint;
+
+/** Engines by name. The JIT registers itself here once it can run programs. */
+export const ENGINES: Record<string, Engine | undefined> = {
+  interp: (rt, prog, mem, budget) => runWithMemory(rt, prog, mem, { budget }).r0,
+  jit: undefined,
+};
+
+export function engineByName(name: string): Engine {
+  if (!(name in ENGINES))
+    throw new CliError(`unknown engine '${name}' (choose ${Object.keys(ENGINES).join(' or ')})`);
+  const engine = ENGINES[name];
+  if (!engine) throw new CliError(`the ${name} engine is not available yet`);
+  return engine;
+}
+
+const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
+export const isElf = (bytes: Uint8Array): boolean => ELF_MAGIC.every((b, i) => bytes[i] === b);
+
+export interface LoadOptions {
+  /** Name shown in messages. */
+  file: string;
+  /** Program (function or section name) to pick from an ELF object; default the first. */
+  program?: string;
+  /** Treat the bytes as assembler text. */
+  text?: boolean;
+}
+
+/** Raw bytecode, an ELF object or assembler text → a program prepared on `rt` (maps created there). */
+export function loadProgram(rt: Runtime, bytes: Uint8Array, options: LoadOptions): PreparedProgram {
+  if (options.text) return rt.prepare(assemble(new TextDecoder().decode(bytes)));
+  if (!isElf(bytes)) {
+    if (bytes.length === 0) throw new CliError(`${options.file}: empty program`);
+    return rt.prepare(decode(bytes));
+  }
+  const object = readObject(bytes, { file: options.file });
+  if (object.programs.length === 0) throw new CliError(`${options.file}: the object has no programs`);
+  const wanted = options.program;
+  const spec: ProgramSpec | undefined = wanted
+    ? object.programs.find((p) => p.name === wanted || p.section === wanted)
+    : object.programs[0];
+  if (!spec) {
+    const names = object.programs.map((p) => `${p.name} (${p.section})`).join(', ');
+    throw new CliError(`${options.file}: no program '${wanted}' (have: ${names})`);
+  }
+  const maps = object.maps.map((m) => createMap(rt.space, m, { cpus: rt.cpus }));
+  return rt.prepare(spec, maps);
+}
+
+/** Hex bytes, spaced (`01 0a ff`) or packed (`010aff`, optional 0x), as the conformance suite writes them. */
+export function parseHex(text: string, what: string): Uint8Array {
+  const tokens = text.split(/[\s,]+/).filter(Boolean);
+  const out: number[] = [];
+  for (const token of tokens) {
+    const t = token.replace(/^0x/i, '');
+    if (!/^[0-9a-f]+$/i.test(t)) throw new CliError(`${what}: '${token}' is not hexadecimal`);
+    if (t.length <= 2) out.push(Number.parseInt(t, 16));
+    else {
+      if (t.length % 2 !== 0) throw new CliError(`${what}: '${token}' has an odd number of hex digits`);
+      for (let i = 0; i < t.length; i += 2) out.push(Number.parseInt(t.slice(i, i + 2), 16));
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** `--mem` value: hex bytes, or `@path` for a binary file. */
+export function readMemoryOption(value: string | undefined): Uint8Array {
+  if (value === undefined) return new Uint8Array(0);
+  if (value.startsWith('@')) return new Uint8Array(readFileSync(value.slice(1)));
+  return parseHex(value, '--mem');
+}
+
+export function parseBudget(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_BUDGET;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new CliError(`--budget: '${value}' is not a positive integer`);
+  return n;
+}
+
+interface RunFlags {
+  mem?: string;
+  json?: boolean;
+  budget?: string;
+  program?: string;
+  engine: string;
+}
+
 export function register(program: Command): void {
   program
     .command('run')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('run: not implemented yet', 2);
+    .description('run a program with r1 = a copy of the memory and r2 = its length; print r0')
+    .argument('<file>', 'raw bytecode, an ELF object, or assembler text (.s, .asm)')
+    .option('--mem <hex|@file>', 'input memory: hex bytes, or @path of a binary file')
+    .option('--json', 'print the result as JSON')
+    .option('--budget <n>', 'maximum instructions to execute', String(DEFAULT_BUDGET))
+    .option('--program <name>', 'program (function or section) to run from an ELF object')
+    .option('--engine <name>', 'execution engine: interp or jit', 'interp')
+    .action((file: string, flags: RunFlags) => {
+      const bytes = new Uint8Array(readFileSync(file));
+      const mem = readMemoryOption(flags.mem);
+      const budget = parseBudget(flags.budget);
+      const engine = engineByName(flags.engine);
+      const rt = new Runtime();
+      const text = /\.(s|asm)$/i.test(file);
+      const prog = loadProgram(rt, bytes, { file, program: flags.program, text });
+      const r0 = engine(rt, prog, mem, budget);
+      const signed = BigInt.asIntN(64, r0);
+      if (flags.json) {
+        process.stdout.write(
+          `${JSON.stringify({ r0: r0.toString(), r0Signed: signed.toString(), hex: `0x${r0.toString(16)}` })}\n`,
+        );
+      } else {
+        const sign = signed < 0n ? ` = ${signed}` : '';
+        process.stdout.write(`r0 = ${r0} (0x${r0.toString(16)})${sign}\n`);
+      }
     });
 }
