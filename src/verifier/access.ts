@@ -21,6 +21,7 @@ function notAPointer(r: Reg, regno: number, v: Verifier): string | undefined {
     case 'scalar':
       return `R${regno} is a number (${v.describe(r)}), not a pointer: it cannot be dereferenced`;
     case 'map_value_or_null':
+    case 'map_ptr_or_null':
     case 'mem_or_null':
     case 'sock_or_null':
       return `R${regno} may be NULL (${v.describe(r)}): compare it with 0 before dereferencing it`;
@@ -253,19 +254,23 @@ export function regionCheck(
       const name = r.kind === 'packet' ? 'packet' : 'packet metadata';
       if (write && !v.type.directPacketWrite)
         throw new Reject(pc, 'pkt_write', `${v.type.name} programs cannot write packet data directly`);
-      if (lo < 0n)
+      // The proven range counts from the pointer's base plus its variable part (shared by all pointers
+      // with its id), so only the fixed offset is checked against it, as the kernel does.
+      if (r.s.smin < 0n || r.off + off < 0) {
         throw new Reject(pc, 'pkt_bounds', `R${regno} may point before the start of the ${name}${varNote}`);
-      if (hi > BigInt(r.range)) {
-        const past = hi - BigInt(r.range);
+      }
+      const end = BigInt(r.off + off + size);
+      if (end > BigInt(r.range)) {
+        const past = end - BigInt(r.range);
         const check =
           r.range > 0 && r.rangeAt >= 0
             ? `the bounds check at ${v.where(r.rangeAt)} covers ${plural(r.range, 'byte')}`
             : `no bounds check against data_end covers it on this path`;
-        const lastByte = hi - 1n;
+        const lastByte = end - 1n;
         throw new Reject(
           pc,
           'pkt_bounds',
-          `R${regno} may point ${plural(past, 'byte')} past the end of the proven ${name}: ${check}, this ${verb.slice(0, -1)}s up to byte ${lastByte}${varNote}`,
+          `R${regno} may point ${plural(past, 'byte')} past the end of the proven ${name}: ${check}, this ${verb.slice(0, -1)}s byte ${lastByte}${varNote}`,
         );
       }
       return;

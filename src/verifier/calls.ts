@@ -204,7 +204,9 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
       break;
     case 'map_value_or_null':
       if (mapIdx < 0) throw new Reject(pc, 'bad_arg', `${h.name} returns a map value but takes no map`);
-      regs[0] = ptrReg('map_value_or_null', { map: mapIdx, id: v.newId() });
+      if (v.innerOf.has(mapIdx))
+        regs[0] = ptrReg('map_ptr_or_null', { map: v.innerOf.get(mapIdx)!, id: v.newId() });
+      else regs[0] = ptrReg('map_value_or_null', { map: mapIdx, id: v.newId() });
       break;
     case 'ringbuf_mem_or_null': {
       if (sizeArg.kind !== 'scalar' || !isConstScalar(sizeArg.s)) {

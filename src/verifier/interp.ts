@@ -91,7 +91,7 @@ export class Verifier {
   constructor(
     readonly insns: readonly Insn[],
     readonly type: ProgramType,
-    readonly maps: readonly MapSpec[],
+    maps: readonly MapSpec[],
     readonly helper: (id: number) => HelperDef | undefined,
     readonly cfg: Cfg,
     readonly live: Uint16Array,
@@ -99,7 +99,16 @@ export class Verifier {
     readonly opts: InterpOptions,
   ) {
     this.unprivileged = opts.unprivileged;
+    // Inner maps of map-in-map types get their own index: a lookup in the outer map yields them.
+    const all = [...maps];
+    maps.forEach((m, i) => {
+      if (m.innerMap) this.innerOf.set(i, all.push(m.innerMap) - 1);
+    });
+    this.maps = all;
   }
+  readonly maps: readonly MapSpec[];
+  /** Outer map index -> index of its inner map spec. */
+  readonly innerOf = new Map<number, number>();
 
   // ---- small services used by access.ts and calls.ts ----
   get frame(): Frame {
@@ -658,7 +667,7 @@ export class Verifier {
     forEachReg(st, (r) => {
       if (r.id !== id || !isNullable(r.kind)) return undefined;
       if (isNull) return constReg(0n);
-      const kind = r.kind === 'map_value_or_null' ? 'map_value' : r.kind === 'mem_or_null' ? 'mem' : r.kind;
+      const kind = NON_NULL[r.kind] ?? r.kind;
       return { ...r, kind };
     });
   }
@@ -708,6 +717,12 @@ export class Verifier {
     return this.state ? regsToString(this.frame) : '';
   }
 }
+
+const NON_NULL: Partial<Record<Reg['kind'], Reg['kind']>> = {
+  map_value_or_null: 'map_value',
+  mem_or_null: 'mem',
+  map_ptr_or_null: 'map_ptr',
+};
 
 const ALU_NAMES: Record<number, string> = {
   [AluOp.MUL]: 'multiplication',

@@ -59,6 +59,7 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
     case 'map_ptr':
       return old.map === cur.map && old.off === cur.off && within;
     case 'map_value_or_null':
+    case 'map_ptr_or_null':
     case 'sock_or_null':
       return old.map === cur.map && old.off === cur.off && within && ids.ok(old.id, cur.id);
     case 'mem':

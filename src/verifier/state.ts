@@ -15,6 +15,7 @@ export type RegKind =
   | 'map_value'
   | 'map_value_or_null'
   | 'map_ptr'
+  | 'map_ptr_or_null'
   | 'mem'
   | 'mem_or_null'
   | 'func'
@@ -73,7 +74,7 @@ export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
 export const isPointer = (r: Reg): boolean => r.kind !== 'scalar' && r.kind !== 'not_init';
 export const isPacketKind = (k: RegKind): boolean => k === 'packet' || k === 'packet_meta';
 export const isNullable = (k: RegKind): boolean =>
-  k === 'map_value_or_null' || k === 'mem_or_null' || k === 'sock_or_null';
+  k === 'map_value_or_null' || k === 'mem_or_null' || k === 'sock_or_null' || k === 'map_ptr_or_null';
 
 /** Slot byte types, as the kernel's STACK_*. */
 export const Slot = { INVALID: 0, MISC: 1, ZERO: 2, SPILL: 3 } as const;
@@ -180,7 +181,8 @@ export function regToString(r: Reg): string {
       return `${r.kind}(map=${r.map},off=${r.off}${varPart}${r.id ? `,id=${r.id}` : ''})`;
     }
     case 'map_ptr':
-      return `map_ptr(map=${r.map})`;
+    case 'map_ptr_or_null':
+      return `${r.kind}(map=${r.map}${r.id ? `,id=${r.id}` : ''})`;
     case 'mem':
     case 'mem_or_null':
       return `${r.kind}(size=${r.size},off=${r.off}${r.ref ? `,ref=${r.ref}` : ''})`;
