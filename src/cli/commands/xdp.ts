@@ -1,13 +1,224 @@
-import type { Command } from 'commander';
-import { CliError } from '../main.js';
+// `tsbpf xdp PROG.o -r in.pcap …`: run an XDP program over a capture, as the driver hook would run it over
+// received frames; write what passed and what was dropped, per-packet results and events, then the maps.
 
-// Placeholder until the owning issue lands this command.
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import type { Btf } from '../../btf/index.js';
+import { XDP_ACTION_NAMES, XdpAction, XdpHook, xdpActionName } from '../../hooks/xdp.js';
+import { PerfEventArrayMap } from '../../maps/perf.js';
+import { RingBufMap } from '../../maps/ringbuf.js';
+import { type CapturedPacket, LinkType, openCapture, writePcap } from '../../net/pcap.js';
+import type { LoadedObject } from '../../object/load.js';
+import { CliError } from '../main.js';
+import {
+  bytesToHex,
+  dumpMap,
+  engineOption,
+  loadWithMapSets,
+  parseMapSets,
+  printMaps,
+  readBytes,
+  readObjectFile,
+} from '../objects.js';
+
+interface XdpOptions {
+  read: string;
+  write?: string;
+  dropped?: string;
+  section?: string;
+  mapSet?: string[];
+  results?: string;
+  events?: string;
+  dumpMaps?: boolean;
+  json?: boolean;
+  engine: 'interp' | 'jit';
+  verify: boolean;
+  count?: number;
+}
+
+/** Captures at least this large get a progress bar (on a terminal). */
+const PROGRESS_THRESHOLD = 50_000;
+
 export function register(program: Command): void {
   program
     .command('xdp')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('xdp: not implemented yet', 2);
-    });
+    .description('run an XDP program over a packet capture (pcap or pcapng)')
+    .argument('<prog.o>', 'ELF object with the XDP program')
+    .requiredOption('-r, --read <pcap>', 'capture to read packets from')
+    .option('-w, --write <pcap>', 'write the packets that passed (XDP_PASS, as the program left them)')
+    .option('--dropped <pcap>', 'write the packets that were dropped (XDP_DROP and XDP_ABORTED)')
+    .option('--section <name>', 'program to run: a section or function name (default: the first program)')
+    .option(
+      '--map-set <map-and-key=value...>',
+      'before the run: MAP KEY=VALUE, hex bytes in memory order',
+      [],
+    )
+    .option('--results <file>', 'write one JSON line per packet: index, retval, data_out when changed')
+    .option('--events <file>', 'write one JSON line per ring-buffer or perf event')
+    .option('--dump-maps', 'print every map after the run')
+    .option('--json', 'print one JSON object on stdout')
+    .option('-c, --count <n>', 'stop after N packets', (v) => positiveInt(v, '--count'))
+    .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
+    .option('--no-verify', 'skip the verifier and run in checked mode')
+    .action((file: string, options: XdpOptions) => runXdp(file, options));
+}
+
+function positiveInt(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new CliError(`${what}: expected a positive integer, got '${v}'`, 2);
+  return n;
+}
+
+function runXdp(file: string, options: XdpOptions): void {
+  const spec = readObjectFile(file);
+  const sets = parseMapSets(options.mapSet ?? []);
+  const obj = loadWithMapSets(spec, sets, { engine: options.engine, verify: options.verify });
+  const prog = obj.program(options.section);
+  if (prog.type !== 'xdp') {
+    throw new CliError(
+      `${file}: program ${prog.name} (section ${prog.spec.section}) is ${prog.type}, not xdp`,
+    );
+  }
+  const capture = openCapture(readBytes(options.read, 'capture'), options.read);
+  if (capture.header.linkType !== LinkType.ETHERNET) {
+    throw new CliError(
+      `${options.read}: link type ${capture.header.linkType} is not Ethernet; XDP sees Ethernet frames`,
+    );
+  }
+  const hook = new XdpHook(prog.runner(options.engine));
+  const counts = new Map<number, number>();
+  const passed: CapturedPacket[] = [];
+  const dropped: CapturedPacket[] = [];
+  const results: string[] = [];
+  const events = new EventSink(obj, options.events);
+  if (options.results) writeFileSync(options.results, '');
+
+  const packets = [...capture.packets()];
+  const total = options.count ? Math.min(options.count, packets.length) : packets.length;
+  const bar =
+    total >= PROGRESS_THRESHOLD && process.stderr.isTTY
+      ? new SingleBar({ stream: process.stderr })
+      : undefined;
+  bar?.start(total, 0);
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const pkt = packets[i]!;
+    const r = hook.run(pkt.data);
+    counts.set(r.verdict, (counts.get(r.verdict) ?? 0) + 1);
+    const out = { ...pkt, data: r.data, origLen: pkt.origLen - pkt.data.length + r.data.length };
+    if (r.verdict === XdpAction.PASS) passed.push(out);
+    else if (r.verdict === XdpAction.DROP || r.verdict === XdpAction.ABORTED) dropped.push(pkt);
+    if (options.results) {
+      results.push(
+        JSON.stringify({
+          index: i,
+          retval: r.verdict,
+          ...(r.changed ? { data_out: bytesToHex(r.data) } : {}),
+        }),
+      );
+      if (results.length >= 4096) flush(options.results, results);
+    }
+    events.collect();
+    if (bar && i % 1024 === 0) bar.update(i);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  bar?.stop();
+  hook.close();
+  if (options.results) flush(options.results, results);
+  events.close();
+  if (options.write) writeFileSync(options.write, writePcap(passed, { snaplen: capture.header.snaplen }));
+  if (options.dropped)
+    writeFileSync(options.dropped, writePcap(dropped, { snaplen: capture.header.snaplen }));
+
+  const verdicts: Record<string, number> = {};
+  for (const name of XDP_ACTION_NAMES) verdicts[name] = 0;
+  for (const [v, n] of counts) verdicts[xdpActionName(v)] = n;
+
+  if (options.json) {
+    const out: Record<string, unknown> = {
+      program: prog.name,
+      engine: options.engine,
+      packets: total,
+      verdicts,
+      seconds,
+      packets_per_second: seconds > 0 ? Math.round(total / seconds) : null,
+    };
+    if (options.events) out.events = events.count;
+    if (options.dumpMaps) out.maps = dumpAll(obj);
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return;
+  }
+  const rate = seconds > 0 ? `${Math.round(total / seconds).toLocaleString('en-US')} packets/s` : 'n/a';
+  process.stdout.write(
+    `${basename(file)}: ${prog.name} over ${basename(options.read)} — ${total} packets in ${(seconds * 1000).toFixed(1)} ms (${rate}, ${options.engine})\n`,
+  );
+  for (const name of XDP_ACTION_NAMES)
+    if (verdicts[name]) process.stdout.write(`  ${name.padEnd(9)}${verdicts[name]}\n`);
+  for (const [v, n] of counts)
+    if (!XDP_ACTION_NAMES[v]) process.stdout.write(`  ${xdpActionName(v).padEnd(9)}${n}\n`);
+  if (options.events) process.stdout.write(`  events   ${events.count} (written to ${options.events})\n`);
+  for (const line of obj.runtime.traceLines) process.stdout.write(`trace: ${line}\n`);
+  if (options.dumpMaps) printMaps(obj, (s) => process.stdout.write(s));
+}
+
+function flush(file: string, lines: string[]): void {
+  if (lines.length === 0) return;
+  appendFileSync(file, `${lines.join('\n')}\n`);
+  lines.length = 0;
+}
+
+export function dumpAll(obj: LoadedObject): Record<string, unknown> {
+  const btf = obj.spec.btf as Btf | undefined;
+  const maps: Record<string, unknown> = {};
+  for (const [name, map] of obj.maps) maps[name] = dumpMap(map, btf, obj.runtime.cpus);
+  return maps;
+}
+
+/** Drains ring buffers and perf buffers after each packet, in order, into the events file. */
+class EventSink {
+  count = 0;
+  private readonly lines: string[] = [];
+  private readonly rings: [string, RingBufMap][] = [];
+  private readonly perfs: [string, PerfEventArrayMap][] = [];
+
+  constructor(
+    obj: LoadedObject,
+    private readonly file: string | undefined,
+  ) {
+    for (const [name, map] of obj.maps) {
+      if (map instanceof RingBufMap) this.rings.push([name, map]);
+      else if (map instanceof PerfEventArrayMap) {
+        // As libbpf's perf_buffer: one buffer per CPU at index = cpu.
+        for (let cpu = 0; cpu < Math.min(obj.runtime.cpus, map.spec.maxEntries); cpu++)
+          map.open(cpu, cpu, 64 * 4096);
+        this.perfs.push([name, map]);
+      }
+    }
+    if (file) writeFileSync(file, '');
+  }
+
+  collect(): void {
+    for (const [name, ring] of this.rings) {
+      ring.drain((data) => this.add(name, data));
+    }
+    for (const [name, perf] of this.perfs) {
+      for (const rec of perf.drain()) {
+        if (rec.data) this.add(name, rec.data);
+        else this.lines.push(JSON.stringify({ map: name, lost: rec.lost }));
+      }
+    }
+    if (this.file && this.lines.length >= 4096) flush(this.file, this.lines);
+  }
+
+  private add(map: string, data: Uint8Array): void {
+    this.count++;
+    if (this.file) this.lines.push(JSON.stringify({ map, data: bytesToHex(data) }));
+  }
+
+  close(): void {
+    if (this.file) flush(this.file, this.lines);
+  }
 }

@@ -1,0 +1,215 @@
+// CLI plumbing shared by the commands that load objects and show maps: read an ELF file, pick a program,
+// apply `--map-set`, dump maps as hex and (with BTF) as formatted values.
+
+import { readFileSync } from 'node:fs';
+import { type Btf, formatValue } from '../btf/index.js';
+import { readObject } from '../elf/index.js';
+import type { EngineName } from '../hooks/runner.js';
+import { parseEngine } from '../hooks/runner.js';
+import { rawKeys } from '../maps/typed.js';
+import { type BpfMap, MapType } from '../maps/types.js';
+import { type LoadedObject, loadObject, setTailCallTarget } from '../object/load.js';
+import type { ObjectSpec } from '../object/spec.js';
+import { CliError } from './main.js';
+
+export function readBytes(file: string, what = 'file'): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new CliError(
+      `${file}: cannot read ${what}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+    );
+  }
+}
+
+export function readObjectFile(file: string): ObjectSpec {
+  const bytes = readBytes(file, 'object');
+  if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
+    throw new CliError(`${file}: not an ELF object (expected a .o from clang -target bpf or tsbpf asm -o)`);
+  }
+  return readObject(bytes, { file });
+}
+
+export function hexToBytes(hex: string, what: string): Uint8Array {
+  const clean = hex.replace(/^0x/i, '').replace(/[\s:]/g, '');
+  if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) {
+    throw new CliError(`${what}: '${hex}' is not hex bytes (e.g. 0a000002)`);
+  }
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+export const bytesToHex = (b: Uint8Array): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+export function engineOption(value: string): EngineName {
+  try {
+    return parseEngine(value);
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+}
+
+/** `--map-set MAP KEY=VALUE`, collected in order. */
+export interface MapSet {
+  map: string;
+  key: string;
+  value: string;
+}
+
+/** Commander gives `--map-set MAP KEY=VALUE` as pairs of words; turn them into MapSet entries. */
+export function parseMapSets(words: readonly string[]): MapSet[] {
+  const out: MapSet[] = [];
+  for (let i = 0; i < words.length; i += 2) {
+    const map = words[i]!;
+    const kv = words[i + 1];
+    const eq = kv?.indexOf('=') ?? -1;
+    if (!kv || eq <= 0) throw new CliError(`--map-set ${map}: expected KEY=VALUE after the map name`, 2);
+    out.push({ map, key: kv.slice(0, eq), value: kv.slice(eq + 1) });
+  }
+  return out;
+}
+
+/**
+ * Load an object, applying `--map-set` entries: global data (`.rodata` …) is set in the spec before load
+ * (it is frozen after), the other maps after load; a program array value may name a program.
+ */
+export function loadWithMapSets(
+  spec: ObjectSpec,
+  sets: readonly MapSet[],
+  options: { engine?: EngineName; verify?: boolean; section?: string },
+): LoadedObject {
+  const after: MapSet[] = [];
+  for (const s of sets) {
+    const m = spec.maps.find((x) => x.name === s.map);
+    if (!m) {
+      throw new CliError(
+        `--map-set: no map '${s.map}' (maps: ${spec.maps.map((x) => x.name).join(', ') || 'none'})`,
+      );
+    }
+    if (m.readonly) {
+      const key = hexToBytes(s.key, `--map-set ${s.map} key`);
+      const value = hexToBytes(s.value, `--map-set ${s.map} value`);
+      const contents = (m.contents ?? []).filter((c) => bytesToHex(c.key) !== bytesToHex(key));
+      m.contents = [...contents, { key, value: mergeValue(m.contents, key, value, m.valueSize, s.map) }];
+    } else after.push(s);
+  }
+  const obj = loadObject(spec, { engine: options.engine, verify: options.verify });
+  for (const s of after) {
+    const map = obj.map(s.map);
+    const key = hexToBytes(s.key, `--map-set ${s.map} key`);
+    if (map.spec.type === MapType.PROG_ARRAY && !/^(0x)?[0-9a-f]+$/i.test(s.value)) {
+      setTailCallTarget(obj, s.map, new DataView(key.buffer).getUint32(0, true), s.value);
+      continue;
+    }
+    try {
+      map.update(key, hexToBytes(s.value, `--map-set ${s.map} value`));
+    } catch (e) {
+      throw new CliError(`--map-set ${s.map} ${s.key}=${s.value}: ${(e as Error).message}`);
+    }
+  }
+  return obj;
+}
+
+/** A value shorter than the map's value overwrites its start (so `--map-set .rodata 0=8913` works). */
+function mergeValue(
+  contents: { key: Uint8Array; value: Uint8Array }[] | undefined,
+  key: Uint8Array,
+  value: Uint8Array,
+  size: number,
+  name: string,
+): Uint8Array {
+  if (value.length > size)
+    throw new CliError(`--map-set ${name}: value has ${value.length} bytes, the map's are ${size}`);
+  if (value.length === size) return value;
+  const base = contents?.find((c) => bytesToHex(c.key) === bytesToHex(key))?.value ?? new Uint8Array(size);
+  const out = new Uint8Array(base);
+  out.set(value);
+  return out;
+}
+
+/** Map types whose contents are key/value pairs a dump can list. */
+function dumpable(map: BpfMap): boolean {
+  const t = map.spec.type;
+  return (
+    t !== MapType.RINGBUF && t !== MapType.PERF_EVENT_ARRAY && t !== MapType.QUEUE && t !== MapType.STACK
+  );
+}
+
+export interface DumpedEntry {
+  key: string;
+  value?: string;
+  values?: string[];
+  formatted?: { key: unknown; value: unknown };
+}
+
+/** Every entry of a map, in iteration order; per-CPU values split per CPU. */
+export function dumpMap(map: BpfMap, btf: Btf | undefined, cpus: number): DumpedEntry[] {
+  if (!dumpable(map)) return [];
+  const perCpu =
+    map.spec.type === MapType.PERCPU_ARRAY ||
+    map.spec.type === MapType.PERCPU_HASH ||
+    map.spec.type === MapType.LRU_PERCPU_HASH;
+  const stride = Math.ceil(map.spec.valueSize / 8) * 8;
+  const out: DumpedEntry[] = [];
+  for (const key of rawKeys(map)) {
+    const value = map.lookup(key);
+    if (!value) continue;
+    const entry: DumpedEntry = { key: bytesToHex(key) };
+    const values = perCpu
+      ? Array.from({ length: cpus }, (_, c) => value.slice(c * stride, c * stride + map.spec.valueSize))
+      : [value.slice(0, map.spec.valueSize)];
+    if (perCpu) entry.values = values.map(bytesToHex);
+    else entry.value = bytesToHex(values[0]!);
+    const formatted = formatEntry(map, btf, key, values, perCpu);
+    if (formatted) entry.formatted = formatted;
+    out.push(entry);
+  }
+  return out;
+}
+
+function formatEntry(
+  map: BpfMap,
+  btf: Btf | undefined,
+  key: Uint8Array,
+  values: Uint8Array[],
+  perCpu: boolean,
+): { key: unknown; value: unknown } | undefined {
+  const { btfKeyTypeId: k, btfValueTypeId: v } = map.spec;
+  if (!btf || !k || !v) return undefined;
+  try {
+    const fk = formatValue(btf, k, key);
+    const fv = perCpu ? values.map((x) => formatValue(btf, v, x)) : formatValue(btf, v, values[0]!);
+    return { key: jsonSafe(fk), value: jsonSafe(fv) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** BigInts become numbers when exact, strings otherwise, so the result is plain JSON. */
+export function jsonSafe(v: unknown): unknown {
+  if (typeof v === 'bigint')
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(v)
+      : v.toString();
+  if (Array.isArray(v)) return v.map(jsonSafe);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]));
+  return v;
+}
+
+/** Human form of a dump: `key: value` lines, BTF-formatted when possible. */
+export function printMaps(obj: LoadedObject, write: (s: string) => void): void {
+  const btf = obj.spec.btf as Btf | undefined;
+  for (const [name, map] of obj.maps) {
+    if (!dumpable(map)) continue;
+    const entries = dumpMap(map, btf, obj.runtime.cpus);
+    write(`map ${name} (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}):\n`);
+    for (const e of entries) {
+      if (e.formatted) write(`  ${JSON.stringify(e.formatted.key)}: ${JSON.stringify(e.formatted.value)}\n`);
+      else write(`  ${e.key}: ${e.value ?? e.values?.join(' ')}\n`);
+    }
+  }
+}
