@@ -74,16 +74,29 @@ export const src = (code: number) => code & 0x08;
 export const rval = (code: number) => code & 0x18;
 
 export const stmt = (code: number, k = 0): SockFilter => ({ code, jt: 0, jf: 0, k: k >>> 0 });
-export const jump = (code: number, k: number, jt: number, jf: number): SockFilter => ({ code, jt, jf, k: k >>> 0 });
+export const jump = (code: number, k: number, jt: number, jf: number): SockFilter => ({
+  code,
+  jt,
+  jf,
+  k: k >>> 0,
+});
 
 /** Decodes `struct sock_filter` records (length must be a multiple of 8). */
 export function decodeFilter(bytes: Uint8Array): SockFilter[] {
   if (bytes.length % 8 !== 0)
-    throw new InvalidBytecodeError(`classic BPF length ${bytes.length} is not a multiple of 8`, Math.floor(bytes.length / 8));
+    throw new InvalidBytecodeError(
+      `classic BPF length ${bytes.length} is not a multiple of 8`,
+      Math.floor(bytes.length / 8),
+    );
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: SockFilter[] = [];
   for (let o = 0; o < bytes.length; o += 8)
-    out.push({ code: dv.getUint16(o, true), jt: dv.getUint8(o + 2), jf: dv.getUint8(o + 3), k: dv.getUint32(o + 4, true) });
+    out.push({
+      code: dv.getUint16(o, true),
+      jt: dv.getUint8(o + 2),
+      jf: dv.getUint8(o + 3),
+      k: dv.getUint32(o + 4, true),
+    });
   return out;
 }
 
@@ -101,7 +114,10 @@ export function encodeFilter(prog: readonly SockFilter[]): Uint8Array {
 
 /** Opcodes the kernel accepts in socket filters (net/core/filter.c chk_code_allowed). */
 export const ALLOWED_CODES: ReadonlySet<number> = new Set([
-  ...[C.ADD, C.SUB, C.MUL, C.DIV, C.MOD, C.AND, C.OR, C.XOR, C.LSH, C.RSH].flatMap((o) => [C.ALU | o | C.K, C.ALU | o | C.X]),
+  ...[C.ADD, C.SUB, C.MUL, C.DIV, C.MOD, C.AND, C.OR, C.XOR, C.LSH, C.RSH].flatMap((o) => [
+    C.ALU | o | C.K,
+    C.ALU | o | C.X,
+  ]),
   C.ALU | C.NEG,
   ...[C.W, C.H, C.B].flatMap((s) => [C.LD | s | C.ABS, C.LD | s | C.IND]),
   C.LD | C.W | C.LEN,

@@ -65,7 +65,9 @@ export function runFilter(prog: readonly SockFilter[], pkt: Uint8Array, opts: Cb
   let A = 0;
   let X = 0;
   let pc = 0;
-  let budget = prog.length + 1; // forward-only jumps: a run can never execute more instructions
+  // Checked programs only jump forward; unchecked ones (libpcap's protochain loops back with a huge `ja`
+  // offset) get a bounded budget so a run always ends.
+  let budget = 1_000_000;
   while (budget-- > 0) {
     const f = prog[pc++];
     if (f === undefined) throw new RuntimeFault('classic BPF ran past the end of the program', pc - 1);
@@ -88,12 +90,15 @@ export function runFilter(prog: readonly SockFilter[], pkt: Uint8Array, opts: Cb
         }
         const off = ind ? (X + k) >>> 0 : k;
         const sz = (f.code & 0x18) === C.W ? 4 : (f.code & 0x18) === C.H ? 2 : 1;
-        if (off > len - sz || ind && (X + k) > 0xffffffff) return 0;
+        if (off > len - sz || (ind && X + k > 0xffffffff)) return 0;
         if (sz === 1) A = pkt[off] as number;
         else if (sz === 2) A = ((pkt[off] as number) << 8) | (pkt[off + 1] as number);
         else
           A =
-            (((pkt[off] as number) << 24) | ((pkt[off + 1] as number) << 16) | ((pkt[off + 2] as number) << 8) | (pkt[off + 3] as number)) >>>
+            (((pkt[off] as number) << 24) |
+              ((pkt[off + 1] as number) << 16) |
+              ((pkt[off + 2] as number) << 8) |
+              (pkt[off + 3] as number)) >>>
             0;
         break;
       }
@@ -132,7 +137,7 @@ export function runFilter(prog: readonly SockFilter[], pkt: Uint8Array, opts: Cb
         A = X;
         break;
       case C.JMP | C.JA:
-        pc += k;
+        pc += k | 0;
         break;
       case C.JMP | C.JEQ | C.K:
         pc += A === k ? f.jt : f.jf;
@@ -162,7 +167,8 @@ export function runFilter(prog: readonly SockFilter[], pkt: Uint8Array, opts: Cb
         A = -A >>> 0;
         break;
       default: {
-        if ((f.code & 0x07) !== C.ALU) throw new RuntimeFault(`unknown classic BPF opcode 0x${f.code.toString(16)}`, pc - 1);
+        if ((f.code & 0x07) !== C.ALU)
+          throw new RuntimeFault(`unknown classic BPF opcode 0x${f.code.toString(16)}`, pc - 1);
         const v = f.code & C.X ? X : k;
         A = alu(f.code & 0xf0, A, v, pc - 1);
         if (A < 0) return 0; // division by zero
@@ -184,7 +190,7 @@ export function alu(o: number, a: number, v: number, pc = 0): number {
     case C.DIV:
       return v === 0 ? -1 : Math.floor(a / v) >>> 0;
     case C.MOD:
-      return v === 0 ? -1 : a % v >>> 0;
+      return v === 0 ? -1 : (a % v) >>> 0;
     case C.AND:
       return (a & v) >>> 0;
     case C.OR:

@@ -15,7 +15,12 @@ const ALU_NAMES: Record<number, string> = {
   [C.LSH]: 'lsh',
   [C.RSH]: 'rsh',
 };
-const JMP_NAMES: Record<number, string> = { [C.JEQ]: 'jeq', [C.JGT]: 'jgt', [C.JGE]: 'jge', [C.JSET]: 'jset' };
+const JMP_NAMES: Record<number, string> = {
+  [C.JEQ]: 'jeq',
+  [C.JGT]: 'jgt',
+  [C.JGE]: 'jge',
+  [C.JSET]: 'jset',
+};
 const SIZE_SUFFIX: Record<number, string> = { [C.W]: '', [C.H]: 'h', [C.B]: 'b' };
 
 /** The mnemonic and operand of one instruction at index pc. */
@@ -56,7 +61,7 @@ export function insnText(f: SockFilter, pc: number): [string, string] {
     case C.STX:
       return ['stx', `M[${k}]`];
     case C.JMP:
-      if (op(c) === C.JA) return ['ja', `${pc + 1 + k}`];
+      if (op(c) === C.JA) return ['ja', `${(pc + 1 + k) >>> 0}`];
       return [JMP_NAMES[op(c)] ?? 'unimp', src(c) === C.X ? 'x' : `#${hex(k)}`];
     case C.ALU: {
       if (op(c) === C.NEG) return ['neg', ''];
@@ -89,7 +94,12 @@ export function formatAsm(prog: readonly SockFilter[]): string {
 
 /** `tcpdump -dd`: a C array initialiser. */
 export const formatC = (prog: readonly SockFilter[]): string =>
-  prog.map((f) => `{ 0x${f.code.toString(16)}, ${f.jt}, ${f.jf}, 0x${(f.k >>> 0).toString(16).padStart(8, '0')} },\n`).join('');
+  prog
+    .map(
+      (f) =>
+        `{ 0x${f.code.toString(16)}, ${f.jt}, ${f.jf}, 0x${(f.k >>> 0).toString(16).padStart(8, '0')} },\n`,
+    )
+    .join('');
 
 /** `tcpdump -ddd`: the count, then `code jt jf k` in decimal per line. */
 export const formatDecimal = (prog: readonly SockFilter[]): string =>
@@ -103,6 +113,7 @@ export function parseDecimal(text: string): SockFilter[] {
     const [code, jt, jf, k] = l.trim().split(/\s+/).map(Number);
     return { code: code ?? 0, jt: jt ?? 0, jf: jf ?? 0, k: (k ?? 0) >>> 0 };
   });
-  if (!Number.isInteger(n) || out.length !== n) throw new Error(`bad -ddd text: expected ${lines[0]} instructions`);
+  if (!Number.isInteger(n) || out.length !== n)
+    throw new Error(`bad -ddd text: expected ${lines[0]} instructions`);
   return out;
 }

@@ -48,7 +48,8 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
     { insn: insn(Class.ALU64 | AluOp.MOV | Source.X, CTX, 1) },
   ];
   const addr: number[] = [];
-  const emit = (i: Insn, target?: number) => out.push(target === undefined ? { insn: i } : { insn: i, target });
+  const emit = (i: Insn, target?: number) =>
+    out.push(target === undefined ? { insn: i } : { insn: i, target });
   const mov32 = (dst: number, k: number) => emit(insn(Class.ALU | AluOp.MOV | Source.K, dst, 0, 0, k | 0));
   const mov64r = (dst: number, s: number) => emit(insn(Class.ALU64 | AluOp.MOV | Source.X, dst, s));
 
@@ -73,7 +74,8 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
             const field = SKB_FIELD[f.k - SKF_AD_OFF];
             if (field === undefined) throw bad(`ancillary load ${f.k - SKF_AD_OFF} has no eBPF translation`);
             emit(insn(Class.LDX | Mode.MEM | Size.W, A, CTX, field));
-            if (f.k - SKF_AD_OFF === Ancillary.PROTOCOL) emit(insn(Class.ALU | AluOp.END | Source.X, A, 0, 0, 16));
+            if (f.k - SKF_AD_OFF === Ancillary.PROTOCOL)
+              emit(insn(Class.ALU | AluOp.END | Source.X, A, 0, 0, 16));
             return;
           }
           emit(insn(Class.LD | mode(c) | size(c), 0, mode(c) === C.IND ? X : 0, 0, k));
@@ -124,9 +126,14 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
         }
         const jop = op(c); // classic JEQ/JGT/JGE/JSET have the eBPF values
         if (f.jf === 0) return void emit(insn(Class.JMP | jop | s, A, srcReg, 0, imm), i + 1 + f.jt);
-        const inverse: Record<number, number> = { [C.JEQ]: JmpOp.JNE, [C.JGT]: JmpOp.JLE, [C.JGE]: JmpOp.JLT };
+        const inverse: Record<number, number> = {
+          [C.JEQ]: JmpOp.JNE,
+          [C.JGT]: JmpOp.JLE,
+          [C.JGE]: JmpOp.JLT,
+        };
         const inv = inverse[jop];
-        if (f.jt === 0 && inv !== undefined) return void emit(insn(Class.JMP | inv | s, A, srcReg, 0, imm), i + 1 + f.jf);
+        if (f.jt === 0 && inv !== undefined)
+          return void emit(insn(Class.JMP | inv | s, A, srcReg, 0, imm), i + 1 + f.jf);
         emit(insn(Class.JMP | jop | s, A, srcReg, 0, imm), i + 1 + f.jt);
         emit(insn(Class.JMP | JmpOp.JA), i + 1 + f.jf);
         return;

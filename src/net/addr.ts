@@ -13,7 +13,8 @@ export function parseMac(s: string): Uint8Array {
     });
     return out;
   }
-  if (/^[0-9a-fA-F]{12}$/.test(s)) return Uint8Array.from({ length: 6 }, (_, i) => Number.parseInt(s.slice(2 * i, 2 * i + 2), 16));
+  if (/^[0-9a-fA-F]{12}$/.test(s))
+    return Uint8Array.from({ length: 6 }, (_, i) => Number.parseInt(s.slice(2 * i, 2 * i + 2), 16));
   throw new Error(`bad MAC address '${s}'`);
 }
 
@@ -64,7 +65,10 @@ export function parseIpv6(s: string): Uint8Array | undefined {
 }
 
 export function formatIpv6(b: Uint8Array, off = 0): string {
-  const w = Array.from({ length: 8 }, (_, i) => ((b[off + 2 * i] as number) << 8) | (b[off + 2 * i + 1] as number));
+  const w = Array.from(
+    { length: 8 },
+    (_, i) => ((b[off + 2 * i] as number) << 8) | (b[off + 2 * i + 1] as number),
+  );
   // Longest run of zero words (length >= 2) becomes '::'.
   let best = -1;
   let bestLen = 1;

@@ -4,8 +4,26 @@
 
 import { parseIpv4, parseIpv6, parseMac } from './addr.js';
 
-export const EtherType = { IPV4: 0x0800, ARP: 0x0806, RARP: 0x8035, VLAN: 0x8100, QINQ: 0x88a8, IPV6: 0x86dd } as const;
-export const IpProto = { HOPOPTS: 0, ICMP: 1, TCP: 6, UDP: 17, ROUTING: 43, FRAGMENT: 44, ICMPV6: 58, NONE: 59, DSTOPTS: 60, SCTP: 132 } as const;
+export const EtherType = {
+  IPV4: 0x0800,
+  ARP: 0x0806,
+  RARP: 0x8035,
+  VLAN: 0x8100,
+  QINQ: 0x88a8,
+  IPV6: 0x86dd,
+} as const;
+export const IpProto = {
+  HOPOPTS: 0,
+  ICMP: 1,
+  TCP: 6,
+  UDP: 17,
+  ROUTING: 43,
+  FRAGMENT: 44,
+  ICMPV6: 58,
+  NONE: 59,
+  DSTOPTS: 60,
+  SCTP: 132,
+} as const;
 export const TcpFlag = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16, URG: 32, ECE: 64, CWR: 128 } as const;
 
 export interface Ipv4Spec {
@@ -56,7 +74,15 @@ export interface FrameSpec {
   ipv6?: Ipv6Spec;
   arp?: { op: number; sha?: string; spa: string; tha?: string; tpa: string; rarp?: boolean };
   udp?: { sport: number; dport: number };
-  tcp?: { sport: number; dport: number; flags?: number; seq?: number; ack?: number; win?: number; options?: Uint8Array };
+  tcp?: {
+    sport: number;
+    dport: number;
+    flags?: number;
+    seq?: number;
+    ack?: number;
+    win?: number;
+    options?: Uint8Array;
+  };
   icmp?: { type: number; code?: number; id?: number; seq?: number };
   icmp6?: { type: number; code?: number; id?: number; seq?: number };
   sctp?: { sport: number; dport: number; tag?: number };
@@ -125,7 +151,10 @@ function crc32c(data: Uint8Array): number {
 }
 
 /** Builds the transport header + payload; `pseudo` is the IP pseudo-header for the checksum. */
-function transport(spec: FrameSpec, pseudo: (proto: number, len: number) => Uint8Array): { proto: number; bytes: Uint8Array } {
+function transport(
+  spec: FrameSpec,
+  pseudo: (proto: number, len: number) => Uint8Array,
+): { proto: number; bytes: Uint8Array } {
   const data = payloadBytes(spec.payload);
   if (spec.udp) {
     const len = 8 + data.length;
@@ -141,7 +170,14 @@ function transport(spec: FrameSpec, pseudo: (proto: number, len: number) => Uint
     const optLen = (opts.length + 3) & ~3;
     const hlen = 20 + optLen;
     const seg = cat(
-      [...u16(t.sport), ...u16(t.dport), ...u32(t.seq ?? 1000), ...u32(t.ack ?? 0), (hlen / 4) << 4, t.flags ?? TcpFlag.ACK],
+      [
+        ...u16(t.sport),
+        ...u16(t.dport),
+        ...u32(t.seq ?? 1000),
+        ...u32(t.ack ?? 0),
+        (hlen / 4) << 4,
+        t.flags ?? TcpFlag.ACK,
+      ],
       [...u16(t.win ?? 65535), 0, 0, 0, 0],
       opts,
       new Uint8Array(optLen - opts.length),
@@ -229,7 +265,14 @@ function ipv6Packet(spec: FrameSpec, h: Ipv6Spec): Uint8Array {
   const payload = cat(...chain, l4.bytes);
   const first = exts.length ? (exts[0] as Ipv6Ext).type : upper;
   const fl = h.flowLabel ?? 0;
-  return cat([0x60 | ((fl >> 16) & 0x0f), (fl >> 8) & 0xff, fl & 0xff, 0], u16(payload.length), [first, h.hopLimit ?? 64], src, dst, payload);
+  return cat(
+    [0x60 | ((fl >> 16) & 0x0f), (fl >> 8) & 0xff, fl & 0xff, 0],
+    u16(payload.length),
+    [first, h.hopLimit ?? 64],
+    src,
+    dst,
+    payload,
+  );
 }
 
 function arpPacket(a: NonNullable<FrameSpec['arp']>): Uint8Array {

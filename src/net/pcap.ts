@@ -42,8 +42,7 @@ const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 /** Upper bound on one record: larger lengths are corruption (libpcap uses 256 KiB for most link types). */
 export const MAX_RECORD = 0x4000000;
 
-const err = (format: string, reason: string, offset?: number) =>
-  new FormatError(format, reason, offset);
+const err = (format: string, reason: string, offset?: number) => new FormatError(format, reason, offset);
 
 /** Reads a whole pcap or pcapng capture (format detected from the magic number). */
 export function readCapture(bytes: Uint8Array, name?: string): Capture {
@@ -65,7 +64,8 @@ export function openCapture(bytes: Uint8Array, name = 'capture'): CaptureReader 
   if (m === PCAPNG_SHB) return openPcapng(bytes, dv, name);
   for (const le of [false, true]) {
     const magic = dv.getUint32(0, le);
-    if (magic === PCAP_MAGIC_US || magic === PCAP_MAGIC_NS) return openPcap(bytes, dv, le, magic === PCAP_MAGIC_NS, name);
+    if (magic === PCAP_MAGIC_US || magic === PCAP_MAGIC_NS)
+      return openPcap(bytes, dv, le, magic === PCAP_MAGIC_NS, name);
   }
   throw err(name, `unknown capture magic 0x${m.toString(16).padStart(8, '0')} (not pcap or pcapng)`, 0);
 }
@@ -86,11 +86,21 @@ function openPcap(bytes: Uint8Array, dv: DataView, le: boolean, ns: boolean, nam
       const frac = dv.getUint32(off + 4, le);
       const incl = dv.getUint32(off + 8, le);
       const orig = dv.getUint32(off + 12, le);
-      if (incl > MAX_RECORD) throw err(name, `packet ${index}: captured length ${incl} is implausibly large`, off + 8);
+      if (incl > MAX_RECORD)
+        throw err(name, `packet ${index}: captured length ${incl} is implausibly large`, off + 8);
       if (off + 16 + incl > bytes.length)
-        throw err(name, `packet ${index}: truncated packet data (${bytes.length - off - 16} of ${incl} bytes)`, off + 16);
+        throw err(
+          name,
+          `packet ${index}: truncated packet data (${bytes.length - off - 16} of ${incl} bytes)`,
+          off + 16,
+        );
       const tsNs = BigInt(sec) * 1_000_000_000n + BigInt(frac) * (ns ? 1n : 1000n);
-      yield { data: bytes.subarray(off + 16, off + 16 + incl), origLen: Math.max(orig, incl), tsNs, interfaceId: 0 };
+      yield {
+        data: bytes.subarray(off + 16, off + 16 + incl),
+        origLen: Math.max(orig, incl),
+        tsNs,
+        interfaceId: 0,
+      };
       off += 16 + incl;
       index++;
     }
@@ -178,14 +188,20 @@ function* scanPcapng(bytes: Uint8Array, dv: DataView, leStart: boolean, fmt: str
         break;
       case 1: {
         need(8, 'interface description');
-        const iface: Iface = { linkType: dv.getUint16(body, le), snaplen: dv.getUint32(body + 4, le), num: 1000n, den: 1n };
+        const iface: Iface = {
+          linkType: dv.getUint16(body, le),
+          snaplen: dv.getUint32(body + 4, le),
+          num: 1000n,
+          den: 1n,
+        };
         // Options: code:16, length:16, value padded to 4 bytes.
         let o = body + 8;
         while (o + 4 <= bodyEnd) {
           const code = dv.getUint16(o, le);
           const olen = dv.getUint16(o + 2, le);
           if (code === 0) break;
-          if (o + 4 + olen > bodyEnd) throw err(fmt, `interface ${ifaces.length}: option overruns its block`, o);
+          if (o + 4 + olen > bodyEnd)
+            throw err(fmt, `interface ${ifaces.length}: option overruns its block`, o);
           if (code === 9 && olen >= 1) Object.assign(iface, tsresol(bytes[o + 4] as number));
           o += 4 + ((olen + 3) & ~3);
         }
@@ -206,7 +222,15 @@ function* scanPcapng(bytes: Uint8Array, dv: DataView, leStart: boolean, fmt: str
         if (body + 20 + incl > bodyEnd)
           throw err(fmt, `packet ${index}: captured length ${incl} overruns its block`, body + 12);
         const data = bytes.subarray(body + 20, body + 20 + incl);
-        yield { kind: 'packet', packet: { data, origLen: Math.max(orig, incl), tsNs: (ts * iface.num) / iface.den, interfaceId: ifId } };
+        yield {
+          kind: 'packet',
+          packet: {
+            data,
+            origLen: Math.max(orig, incl),
+            tsNs: (ts * iface.num) / iface.den,
+            interfaceId: ifId,
+          },
+        };
         index++;
         break;
       }
@@ -218,7 +242,15 @@ function* scanPcapng(bytes: Uint8Array, dv: DataView, leStart: boolean, fmt: str
         const orig = dv.getUint32(body, le);
         let incl = Math.min(orig, bodyEnd - body - 4);
         if (iface.snaplen > 0) incl = Math.min(incl, iface.snaplen);
-        yield { kind: 'packet', packet: { data: bytes.subarray(body + 4, body + 4 + incl), origLen: orig, tsNs: 0n, interfaceId: 0 } };
+        yield {
+          kind: 'packet',
+          packet: {
+            data: bytes.subarray(body + 4, body + 4 + incl),
+            origLen: orig,
+            tsNs: 0n,
+            interfaceId: 0,
+          },
+        };
         index++;
         break;
       }

@@ -109,7 +109,7 @@ function l3(d: Uint8Array, off: number, type: number, len: number): string {
       const hlen = next === 44 ? 8 : ((d[o + 1] as number) + 1) * 8;
       if (next === 44) {
         const fo = dv.getUint16(o + 2);
-        exts.push(`frag (${(fo & 0xfff8)}|${plen - 8}${fo & 1 ? '' : ''})`);
+        exts.push(`frag (${fo & 0xfff8}|${plen - 8}${fo & 1 ? '' : ''})`);
         if ((fo & 0xfff8) !== 0) return `IP6 ${src} > ${dst}: ${exts.join(' ')}`;
       } else exts.push(next === 0 ? 'HBH' : next === 43 ? 'srcrt' : 'DSTOPT');
       next = d[o] as number;
@@ -122,7 +122,15 @@ function l3(d: Uint8Array, off: number, type: number, len: number): string {
   return `ethertype 0x${type.toString(16).padStart(4, '0')}, length ${len}`;
 }
 
-function l4(d: Uint8Array, o: number, proto: number, src: string, dst: string, len: number, v6: boolean): string {
+function l4(
+  d: Uint8Array,
+  o: number,
+  proto: number,
+  src: string,
+  dst: string,
+  len: number,
+  v6: boolean,
+): string {
   const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const have = (n: number) => o + n <= d.length;
   if ((proto === 17 || proto === 6 || proto === 132) && have(4)) {

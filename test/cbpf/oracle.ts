@@ -1,6 +1,8 @@
 // tcpdump as an oracle for the filter tests: availability (never a silent skip in CI) and helpers.
 
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readCapture } from '../../src/net/pcap.js';
 
 let reason: string | undefined | null = null;
 
@@ -28,14 +30,30 @@ const DLT: Record<number, string> = { 1: 'EN10MB', 101: 'RAW', 113: 'LINUX_SLL' 
 
 /** `tcpdump -y DLT -ddd EXPR` parsed, or the error text tcpdump printed. */
 export function tcpdumpProgram(expr: string, linkType: number, flag = '-ddd'): string {
-  return execFileSync('tcpdump', ['-y', DLT[linkType] ?? 'EN10MB', flag, expr], { stdio: 'pipe' }).toString();
+  return execFileSync('tcpdump', ['-y', DLT[linkType] ?? 'EN10MB', flag, ` ${expr}`], {
+    stdio: 'pipe',
+  }).toString();
 }
 
-/** Indices (0-based) of the packets of FILE that tcpdump's filter accepts. */
+/**
+ * Indices (0-based) of the packets of FILE that tcpdump's filter accepts: tcpdump writes the matching
+ * packets (-w -) and they are identified by timestamp and bytes.
+ */
 export function tcpdumpMatches(file: string, expr: string): number[] {
-  const out = execFileSync('tcpdump', ['-#', '-n', '-t', '-r', file, expr], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  return out
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => Number.parseInt(l.trim(), 10) - 1);
+  const all = readCapture(new Uint8Array(readFileSync(file))).packets;
+  const out = execFileSync('tcpdump', ['-r', file, '-w', '-', ` ${expr}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 << 20,
+  });
+  const got = readCapture(new Uint8Array(out.buffer, out.byteOffset, out.byteLength)).packets;
+  const key = (p: { tsNs: bigint; data: Uint8Array }) =>
+    `${p.tsNs / 1000n}/${Buffer.from(p.data).toString('hex')}`;
+  const index = new Map<string, number[]>();
+  all.forEach((p, i) => index.set(key(p), [...(index.get(key(p)) ?? []), i]));
+  return got.map((p) => {
+    const list = index.get(key(p));
+    const i = list?.shift();
+    if (i === undefined) throw new Error(`tcpdump wrote a packet that is not in ${file}`);
+    return i;
+  });
 }

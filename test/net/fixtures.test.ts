@@ -17,7 +17,10 @@ export function expectedFixtures(): Record<string, Uint8Array> {
     return { data, origLen: full.length, tsNs: ts(i) };
   });
   const ipOnly = CRAFTED.filter((s) => (s.ipv4 || s.ipv6) && !s.vlans);
-  const raw = ipOnly.map((s, i) => ({ data: buildFrame({ ...s, link: 'raw', truncate: undefined }), tsNs: ts(i) }));
+  const raw = ipOnly.map((s, i) => ({
+    data: buildFrame({ ...s, link: 'raw', truncate: undefined }),
+    tsNs: ts(i),
+  }));
   const sll = CRAFTED.filter((s) => !s.vlans && s.truncate === undefined).map((s, i) => ({
     data: buildFrame({ ...s, link: 'sll', sllType: i % 2 ? 4 : 0 }),
     tsNs: ts(i),

@@ -50,7 +50,13 @@ export const not =
 export const test =
   (stmts: SockFilter[], jop: number, k: number): Pred =>
   (t, f) =>
-    block(stmts.map((s) => ({ ...s })), C.JMP | jop | C.K, k, t, f);
+    block(
+      stmts.map((s) => ({ ...s })),
+      C.JMP | jop | C.K,
+      k,
+      t,
+      f,
+    );
 
 // ---- symbolic values for the optimiser ----
 interface State {
@@ -63,7 +69,11 @@ const unknown = () => `?${fresh++}`;
 const copy = (s: State): State => ({ A: s.A, X: s.X, M: [...s.M] });
 function meet(a: State | undefined, b: State): State {
   if (!a) return copy(b);
-  return { A: a.A === b.A ? a.A : undefined, X: a.X === b.X ? a.X : undefined, M: a.M.map((v, i) => (v === b.M[i] ? v : undefined)) };
+  return {
+    A: a.A === b.A ? a.A : undefined,
+    X: a.X === b.X ? a.X : undefined,
+    M: a.M.map((v, i) => (v === b.M[i] ? v : undefined)),
+  };
 }
 
 /** Applies one statement to the state; returns true when it changed nothing (a redundant statement). */
@@ -219,7 +229,7 @@ function layout(root: Node): SockFilter[] {
         pc += 1;
         continue;
       }
-      pos.set(it.node, pc + (it.node.kind === 'block' ? it.node.stmts.length : 0));
+      pos.set(it.node, pc);
       pc += it.node.kind === 'block' ? it.node.stmts.length + 1 : 1;
     }
     const at = (n: Node) => pos.get(n) as number;
@@ -233,7 +243,7 @@ function layout(root: Node): SockFilter[] {
         const target = it.node[side];
         const near = items.findIndex((x, j) => j > i && 'ja' in x && x.ja === target);
         if (near >= 0 && near <= i + 8) continue; // already routed via a trampoline
-        if (at(target) - at(it.node) - 1 > 255) {
+        if (at(target) - (at(it.node) + it.node.stmts.length) - 1 > 255) {
           fix = i;
           fixSide = side;
           break;

@@ -20,7 +20,20 @@ export interface FilterOptions {
   optimize?: boolean;
 }
 
-const PROTO_WORDS = new Set(['ether', 'link', 'ip', 'ip6', 'arp', 'rarp', 'tcp', 'udp', 'sctp', 'icmp', 'icmp6', 'igmp']);
+const PROTO_WORDS = new Set([
+  'ether',
+  'link',
+  'ip',
+  'ip6',
+  'arp',
+  'rarp',
+  'tcp',
+  'udp',
+  'sctp',
+  'icmp',
+  'icmp6',
+  'igmp',
+]);
 const DIR_WORDS = new Set(['src', 'dst']);
 const TYPE_WORDS = new Set(['host', 'net', 'port', 'portrange', 'proto', 'protochain', 'gateway']);
 const KEYWORDS = new Set([
@@ -113,7 +126,8 @@ class FilterParser {
     return new FilterSyntaxError(why, t.col, this.src);
   }
   private expectOp(op: string) {
-    if (!this.isOp(op)) throw this.err(`expected '${op}'${this.peek().kind === 'eof' ? ' before end of expression' : ''}`);
+    if (!this.isOp(op))
+      throw this.err(`expected '${op}'${this.peek().kind === 'eof' ? ' before end of expression' : ''}`);
     this.next();
   }
   private num(what: string): number {
@@ -209,7 +223,14 @@ class FilterParser {
       const m = l.slots;
       this.checkSlot(m);
       const stmts = [...this.valStmts(r), stmt(C.ST, m), ...this.valStmts(l), stmt(C.LDX | C.MEM, m)];
-      p = (t, f) => block(stmts.map((s) => ({ ...s })), C.JMP | jop | C.X, 0, t, f);
+      p = (t, f) =>
+        block(
+          stmts.map((s) => ({ ...s })),
+          C.JMP | jop | C.X,
+          0,
+          t,
+          f,
+        );
     }
     return and(guards, negate ? not(p) : p);
   }
@@ -267,7 +288,8 @@ class FilterParser {
   }
 
   private binop(op: number, l: Val, r: Val, at: Token): Val {
-    if ((op === C.DIV || op === C.MOD) && r.k === 0) throw this.err(op === C.DIV ? 'division by zero' : 'modulus by zero', at);
+    if ((op === C.DIV || op === C.MOD) && r.k === 0)
+      throw this.err(op === C.DIV ? 'division by zero' : 'modulus by zero', at);
     const guards = new Map([...l.guards, ...r.guards]);
     if (l.k !== undefined && r.k !== undefined) {
       const a = l.k >>> 0;
@@ -286,11 +308,19 @@ class FilterParser {
       };
       return { k: (fold[op] as number) >>> 0, stmts: [], slots: 0, guards };
     }
-    if (r.k !== undefined) return { stmts: [...this.valStmts(l), stmt(C.ALU | op | C.K, r.k)], slots: l.slots, guards };
+    if (r.k !== undefined)
+      return { stmts: [...this.valStmts(l), stmt(C.ALU | op | C.K, r.k)], slots: l.slots, guards };
     const m = r.slots;
     this.checkSlot(m);
     return {
-      stmts: [...this.valStmts(l), stmt(C.ST, m), ...this.valStmts(r), stmt(C.MISC | C.TAX), stmt(C.LD | C.MEM, m), stmt(C.ALU | op | C.X)],
+      stmts: [
+        ...this.valStmts(l),
+        stmt(C.ST, m),
+        ...this.valStmts(r),
+        stmt(C.MISC | C.TAX),
+        stmt(C.LD | C.MEM, m),
+        stmt(C.ALU | op | C.X),
+      ],
       slots: Math.max(l.slots, m + 1),
       guards,
     };
@@ -373,7 +403,15 @@ class FilterParser {
     const m = idx.slots;
     this.checkSlot(m);
     const stmts = transport
-      ? [...idx.stmts, stmt(C.ST, m), stmt(C.LDX | C.B | C.MSH, nl), stmt(C.LD | C.MEM, m), stmt(C.ALU | C.ADD | C.X), stmt(C.MISC | C.TAX), ldi(sz, base)]
+      ? [
+          ...idx.stmts,
+          stmt(C.ST, m),
+          stmt(C.LDX | C.B | C.MSH, nl),
+          stmt(C.LD | C.MEM, m),
+          stmt(C.ALU | C.ADD | C.X),
+          stmt(C.MISC | C.TAX),
+          ldi(sz, base),
+        ]
       : [...idx.stmts, stmt(C.MISC | C.TAX), ldi(sz, base)];
     return { stmts, slots: transport ? m + 1 : idx.slots, guards };
   }
@@ -382,7 +420,8 @@ class FilterParser {
   private linkProto(type: number): Pred {
     if (this.link.offLl === undefined) {
       if (type === 0x800) return test([ld(C.B, this.link.offNl), stmt(C.ALU | C.AND | C.K, 0xf0)], JEQ, 0x40);
-      if (type === 0x86dd) return test([ld(C.B, this.link.offNl), stmt(C.ALU | C.AND | C.K, 0xf0)], JEQ, 0x60);
+      if (type === 0x86dd)
+        return test([ld(C.B, this.link.offNl), stmt(C.ALU | C.AND | C.K, 0xf0)], JEQ, 0x60);
       return FALSE;
     }
     return test([ld(C.H, this.link.offLl)], JEQ, type);
@@ -451,7 +490,8 @@ class FilterParser {
     const q: Qual = {};
     if (t.kind === 'id' && PROTO_WORDS.has(t.text)) {
       q.proto = this.next().text;
-      if (this.isId('broadcast') || this.isId('multicast')) return this.castPred(q.proto, this.next().text, t);
+      if (this.isId('broadcast') || this.isId('multicast'))
+        return this.castPred(q.proto, this.next().text, t);
     }
     if (this.isId('src') || this.isId('dst')) {
       q.dir = this.next().text;
@@ -486,8 +526,10 @@ class FilterParser {
       return and(test([ld(C.W, 2)], JEQ, 0xffffffff), test([ld(C.H, 0)], JEQ, 0xffff));
     }
     const nl = this.link.offNl;
-    if (proto === 'ip' && what === 'multicast') return and(this.linkProto(0x800), test([ld(C.B, nl + 16)], JGE, 0xe0));
-    if (proto === 'ip6' && what === 'multicast') return and(this.linkProto(0x86dd), test([ld(C.B, nl + 24)], JEQ, 0xff));
+    if (proto === 'ip' && what === 'multicast')
+      return and(this.linkProto(0x800), test([ld(C.B, nl + 16)], JGE, 0xe0));
+    if (proto === 'ip6' && what === 'multicast')
+      return and(this.linkProto(0x86dd), test([ld(C.B, nl + 24)], JEQ, 0xff));
     throw this.err(`'${proto} ${what}' is not supported (it needs the interface netmask)`, at);
   }
 
@@ -516,7 +558,8 @@ class FilterParser {
       let n: number | undefined;
       const name = v.text.replace(/^\\/, '');
       if (v.kind === 'num') n = v.value;
-      else if (v.kind === 'id') n = q.proto === 'ether' || q.proto === 'link' ? ETHER_PROTOS[name] : IP_PROTOS[name];
+      else if (v.kind === 'id')
+        n = q.proto === 'ether' || q.proto === 'link' ? ETHER_PROTOS[name] : IP_PROTOS[name];
       if (n === undefined) throw this.err(`unknown protocol '${v.text}'`, v);
       if (type === 'protochain') return this.protochain(q.proto, n, v);
       switch (q.proto) {
@@ -553,13 +596,22 @@ class FilterParser {
       if (lo > hi) [lo, hi] = [hi, lo];
     }
     const protos =
-      q.proto === undefined ? [132, 6, 17] : q.proto === 'tcp' ? [6] : q.proto === 'udp' ? [17] : q.proto === 'sctp' ? [132] : undefined;
+      q.proto === undefined
+        ? [132, 6, 17]
+        : q.proto === 'tcp'
+          ? [6]
+          : q.proto === 'udp'
+            ? [17]
+            : q.proto === 'sctp'
+              ? [132]
+              : undefined;
     const only4 = q.proto === 'ip';
     const only6 = q.proto === 'ip6';
     const ps = protos ?? (only4 || only6 ? [132, 6, 17] : undefined);
     if (!ps) throw this.err(`'${q.proto} port' is not valid`, v);
     const nl = this.link.offNl;
-    const cmp = (load: SockFilter[]): Pred => (range ? and(test(load, JGE, lo), not(test(load, JGT, hi))) : test(load, JEQ, lo));
+    const cmp = (load: SockFilter[]): Pred =>
+      range ? and(test(load, JGE, lo), not(test(load, JGT, hi))) : test(load, JEQ, lo);
     const side = (s: 'src' | 'dst') => (s === 'src' ? 0 : 2);
     const v6 = and(
       this.linkProto(0x86dd),
@@ -583,7 +635,9 @@ class FilterParser {
       if (this.link.type !== LinkType.ETHERNET) throw this.err('ether host needs an Ethernet link layer', v);
       const m = parseMac(v.text);
       const hi = ((m[0] as number) << 8) | (m[1] as number);
-      const lo = (((m[2] as number) << 24) | ((m[3] as number) << 16) | ((m[4] as number) << 8) | (m[5] as number)) >>> 0;
+      const lo =
+        (((m[2] as number) << 24) | ((m[3] as number) << 16) | ((m[4] as number) << 8) | (m[5] as number)) >>>
+        0;
       return this.dir(q.dir, (s) => {
         const off = s === 'src' ? 6 : 0;
         return and(test([ld(C.W, off + 2)], JEQ, lo), test([ld(C.H, off)], JEQ, hi));
@@ -607,7 +661,12 @@ class FilterParser {
             const b = Math.max(0, Math.min(32, bits - 32 * i));
             if (b === 0) continue;
             const mask = b === 32 ? 0xffffffff : (0xffffffff << (32 - b)) >>> 0;
-            const w = ((addr[4 * i]! << 24) | (addr[4 * i + 1]! << 16) | (addr[4 * i + 2]! << 8) | addr[4 * i + 3]!) >>> 0;
+            const w =
+              ((addr[4 * i]! << 24) |
+                (addr[4 * i + 1]! << 16) |
+                (addr[4 * i + 2]! << 8) |
+                addr[4 * i + 3]!) >>>
+              0;
             const st = [ld(C.W, base + 4 * i)];
             if (mask !== 0xffffffff) st.push(stmt(C.ALU | C.AND | C.K, mask));
             words.push(test(st, JEQ, (w & mask) >>> 0));
@@ -641,7 +700,9 @@ class FilterParser {
       const mt = this.next();
       const m = mt.kind === 'ipv4' ? parseIpv4(mt.text) : undefined;
       if (!m) throw this.err('expected a dotted netmask', mt);
-      mask = (((m[0] as number) << 24) | ((m[1] as number) << 16) | ((m[2] as number) << 8) | (m[3] as number)) >>> 0;
+      mask =
+        (((m[0] as number) << 24) | ((m[1] as number) << 16) | ((m[2] as number) << 8) | (m[3] as number)) >>>
+        0;
     }
     if ((addr & ~mask) >>> 0 !== 0) throw this.err('non-network bits set in the address', v);
     const word = (off: number): Pred => {
@@ -649,9 +710,15 @@ class FilterParser {
       if (mask !== 0xffffffff) st.push(stmt(C.ALU | C.AND | C.K, mask));
       return test(st, JEQ, addr & mask);
     };
-    const ip = and(this.linkProto(0x800), this.dir(q.dir, (s) => word(nl + (s === 'src' ? 12 : 16))));
+    const ip = and(
+      this.linkProto(0x800),
+      this.dir(q.dir, (s) => word(nl + (s === 'src' ? 12 : 16))),
+    );
     const arpLike = (types: number[]) =>
-      and(or(...types.map((t) => this.linkProto(t))), this.dir(q.dir, (s) => word(nl + (s === 'src' ? 14 : 24))));
+      and(
+        or(...types.map((t) => this.linkProto(t))),
+        this.dir(q.dir, (s) => word(nl + (s === 'src' ? 14 : 24))),
+      );
     switch (q.proto) {
       case undefined:
         return or(ip, arpLike([0x806, 0x8035]));
@@ -668,39 +735,53 @@ class FilterParser {
 
   /** `[ip|ip6] protochain N`: follow IPv6 extension headers (and AH) up to 8 deep looking for N. */
   private protochain(proto: string | undefined, n: number, at: Token): Pred {
-    if (proto !== undefined && proto !== 'ip' && proto !== 'ip6') throw this.err(`'${proto} protochain' is not valid`, at);
+    if (proto !== undefined && proto !== 'ip' && proto !== 'ip6')
+      throw this.err(`'${proto} protochain' is not valid`, at);
     const nl = this.link.offNl;
     const goto =
       (stmts: SockFilter[], to: () => Node): Pred =>
       () =>
         block(stmts, C.JMP | C.JEQ | C.K, 0, to(), to());
-    const chain = (v6: boolean): Pred => (t, f) => {
-      // Skip one header: X += length; A = its next-header byte.
-      const skip = (add: number, mul: number) => [
-        ldi(C.B, nl),
-        stmt(C.ST, 0),
-        ldi(C.B, nl + 1),
-        stmt(C.ALU | C.ADD | C.K, add),
-        stmt(C.ALU | C.MUL | C.K, mul),
-        stmt(C.ALU | C.ADD | C.X),
-        stmt(C.MISC | C.TAX),
-        stmt(C.LD | C.MEM, 0),
-      ];
-      let next: Node = test([], JEQ, n)(t, f);
-      for (let i = 0; i < 8; i++) {
-        const after = next;
-        const ext = v6 ? or(...[0, 60, 43, 44].map((h) => test([], JEQ, h))) : FALSE;
-        next = or(
-          test([], JEQ, n),
-          and(
-            not(test([], JEQ, 59)),
-            or(and(ext, goto(skip(1, 8), () => after)), and(test([], JEQ, 51), goto(skip(2, 4), () => after))),
-          ),
-        )(t, f);
-      }
-      const init = v6 ? [ld(C.B, nl + 6), stmt(C.LDX | C.IMM, 40)] : [ld(C.B, nl + 9), stmt(C.LDX | C.B | C.MSH, nl)];
-      return goto(init, () => next)(t, f);
-    };
+    const chain =
+      (v6: boolean): Pred =>
+      (t, f) => {
+        // Skip one header: X += length; A = its next-header byte.
+        const skip = (add: number, mul: number) => [
+          ldi(C.B, nl),
+          stmt(C.ST, 0),
+          ldi(C.B, nl + 1),
+          stmt(C.ALU | C.ADD | C.K, add),
+          stmt(C.ALU | C.MUL | C.K, mul),
+          stmt(C.ALU | C.ADD | C.X),
+          stmt(C.MISC | C.TAX),
+          stmt(C.LD | C.MEM, 0),
+        ];
+        let next: Node = test([], JEQ, n)(t, f);
+        for (let i = 0; i < 8; i++) {
+          const after = next;
+          const ext = v6 ? or(...[0, 60, 43, 44].map((h) => test([], JEQ, h))) : FALSE;
+          next = or(
+            test([], JEQ, n),
+            and(
+              not(test([], JEQ, 59)),
+              or(
+                and(
+                  ext,
+                  goto(skip(1, 8), () => after),
+                ),
+                and(
+                  test([], JEQ, 51),
+                  goto(skip(2, 4), () => after),
+                ),
+              ),
+            ),
+          )(t, f);
+        }
+        const init = v6
+          ? [ld(C.B, nl + 6), stmt(C.LDX | C.IMM, 40)]
+          : [ld(C.B, nl + 9), stmt(C.LDX | C.B | C.MSH, nl)];
+        return goto(init, () => next)(t, f);
+      };
     const v4 = and(this.linkProto(0x800), chain(false));
     const v6 = and(this.linkProto(0x86dd), chain(true));
     return proto === 'ip' ? v4 : proto === 'ip6' ? v6 : or(v4, v6);

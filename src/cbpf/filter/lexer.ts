@@ -27,7 +27,33 @@ export interface Token {
   col: number;
 }
 
-const OPS = ['&&', '||', '==', '!=', '<=', '>=', '<<', '>>', '(', ')', '[', ']', ':', '!', '=', '<', '>', '+', '-', '*', '/', '%', '&', '|', '^'];
+const OPS = [
+  '&&',
+  '||',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '<<',
+  '>>',
+  '(',
+  ')',
+  '[',
+  ']',
+  ':',
+  '!',
+  '=',
+  '<',
+  '>',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '&',
+  '|',
+  '^',
+];
 const MAC_RE = /^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$|^[0-9a-fA-F]{1,2}([-.][0-9a-fA-F]{1,2}){5}$/;
 
 export function parseNumber(text: string): number | undefined {
@@ -67,7 +93,8 @@ export function tokenize(src: string): Token[] {
     }
     if (/[0-9]/.test(ch)) {
       const m = /^(0[xX][0-9a-fA-F]+|\d+(\.\d+)*)/.exec(src.slice(i))?.[0] as string;
-      if (/[A-Za-z_]/.test(src[i + m.length] ?? '')) throw err(`bad number '${src.slice(i).split(/[\s()]/)[0]}'`, i);
+      if (/[A-Za-z_]/.test(src[i + m.length] ?? ''))
+        throw err(`bad number '${src.slice(i).split(/[\s()]/)[0]}'`, i);
       if (m.includes('.')) out.push({ kind: 'ipv4', text: m, col: start + 1 });
       else {
         const value = parseNumber(m);

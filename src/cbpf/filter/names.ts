@@ -43,7 +43,18 @@ export const CONSTANTS: Record<string, number> = {
 };
 
 /** IP protocol numbers by name (for `ip proto \tcp`, `proto udp`, `protochain`). */
-export const IP_PROTOS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, icmp6: 58, sctp: 132, ah: 51, esp: 50, pim: 103, vrrp: 112 };
+export const IP_PROTOS: Record<string, number> = {
+  icmp: 1,
+  igmp: 2,
+  tcp: 6,
+  udp: 17,
+  icmp6: 58,
+  sctp: 132,
+  ah: 51,
+  esp: 50,
+  pim: 103,
+  vrrp: 112,
+};
 
 /** Ethertypes by name (for `ether proto \ip`). */
 export const ETHER_PROTOS: Record<string, number> = { ip: 0x800, ip6: 0x86dd, arp: 0x806, rarp: 0x8035 };
