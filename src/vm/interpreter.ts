@@ -883,11 +883,11 @@ function jump32(op: number, a: number, b: number): boolean {
 
 /** How to describe a failed access: out of bounds of the region it nearly hit, or unmapped. */
 function nearRegion(space: AddressSpace, addr: number, size: number): string {
+  const before = space.regionBefore(addr);
+  // Starts inside a region (or in its slack, or a little past its end, e.g. reads above r10): name it.
+  if (before && addr < before.base + before.capacity + NEAR_BYTES) return `out of bounds of ${before.name}`;
   const after = space.regionAt(addr + size - 1, 1);
   if (after) return `out of bounds of ${after.name}`;
-  const before = space.regionBefore(addr);
-  // Within the allocation's slack or a little past the end: name it (e.g. reads above r10).
-  if (before && addr < before.base + before.capacity + NEAR_BYTES) return `out of bounds of ${before.name}`;
   return 'to unmapped memory';
 }
 
