@@ -2,7 +2,6 @@
 // file descriptors, programs test-run, the same typed map API as user space, and an XDP link on a veth
 // pair in private network namespaces with real UDP traffic.
 
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readObject } from '../../src/elf/index.js';
@@ -10,6 +9,7 @@ import * as k from '../../src/kernel/index.js';
 import { MapError } from '../../src/maps/types.js';
 import { buildFrame } from '../../src/net/packet.js';
 import { kernelOracle } from '../support/kernel.js';
+import { createVethPair, type VethPair } from './veth.js';
 
 const oracle = kernelOracle();
 const UDP_DROP = new URL('../../examples/xdp/udp_drop.o', import.meta.url).pathname;
@@ -112,47 +112,25 @@ describe.skipIf(!oracle)('objects in the kernel', () => {
 });
 
 describe.skipIf(!oracle)('XDP link on a veth pair in private namespaces', () => {
-  const tag = `tsbpf${process.pid}`;
-  const [nsA, nsB] = [`${tag}a`, `${tag}b`];
-  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' }).toString();
-
+  let net: VethPair;
   beforeAll(() => {
-    ip('netns', 'add', nsA);
-    ip('netns', 'add', nsB);
-    ip('-n', nsA, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', nsB);
-    ip('-n', nsB, 'link', 'set', 'vb', 'address', '02:00:00:00:00:0b');
-    ip('-n', nsA, 'addr', 'add', '10.77.0.1/24', 'dev', 'va');
-    ip('-n', nsB, 'addr', 'add', '10.77.0.2/24', 'dev', 'vb');
-    ip('-n', nsA, 'link', 'set', 'va', 'up');
-    ip('-n', nsB, 'link', 'set', 'vb', 'up');
-    ip('-n', nsA, 'neigh', 'add', '10.77.0.2', 'lladdr', '02:00:00:00:00:0b', 'dev', 'va');
+    net = createVethPair(`tsbpf${process.pid}o`, 77);
   });
-
-  afterAll(() => {
-    for (const ns of [nsA, nsB]) {
-      try {
-        ip('netns', 'del', ns);
-      } catch {
-        /* already gone */
-      }
-    }
-  });
+  afterAll(() => net?.remove());
 
   it('attaches udp_drop to the receiving veth, counts the datagrams to 5001, detaches on close', () => {
     const obj = k.loadKernelObject(UDP_DROP);
     try {
-      const link = k.withNetns(nsB, () => obj.program().attachXdp('vb'));
+      const link = k.withNetns(net.nsB, () => obj.program().attachXdp('vb'));
       try {
-        expect(ip('-n', nsB, 'link', 'show', 'vb')).toMatch(/prog\/xdp id \d+/);
+        expect(net.ip('-n', net.nsB, 'link', 'show', 'vb')).toMatch(/prog\/xdp id \d+/);
         const send = (port: number, n: number) =>
-          execFileSync('ip', [
-            'netns',
-            'exec',
-            nsA,
+          net.exec(
+            net.nsA,
             'bash',
             '-c',
-            `for i in $(seq ${n}); do echo datagram > /dev/udp/10.77.0.2/${port}; done`,
-          ]);
+            `for i in $(seq ${n}); do echo datagram > /dev/udp/${net.addrB}/${port}; done`,
+          );
         send(5001, 7);
         send(5002, 3);
         const drops = obj.map('drops').typed<number, DropStats>({ value: statsCodec });
@@ -161,7 +139,7 @@ describe.skipIf(!oracle)('XDP link on a veth pair in private namespaces', () => 
       } finally {
         link.close();
       }
-      expect(ip('-n', nsB, 'link', 'show', 'vb')).not.toMatch(/xdp/);
+      expect(net.ip('-n', net.nsB, 'link', 'show', 'vb')).not.toMatch(/xdp/);
     } finally {
       obj.close();
     }
@@ -170,7 +148,7 @@ describe.skipIf(!oracle)('XDP link on a veth pair in private namespaces', () => 
   it('an unknown interface name in the namespace is a typed error', () => {
     const obj = k.loadKernelObject(UDP_DROP);
     try {
-      expect(() => k.withNetns(nsB, () => obj.program().attachXdp('eth-nope'))).toThrow(
+      expect(() => k.withNetns(net.nsB, () => obj.program().attachXdp('eth-nope'))).toThrow(
         /ENODEV.*no interface eth-nope/,
       );
     } finally {
