@@ -1,0 +1,63 @@
+// The conformance plugin protocol end to end: base16 program on stdin, base16 memory as an argument,
+// r0 in hex on stdout (exit 0), or a message on stderr (exit 1). One case of every file goes through
+// the real CLI process.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { assemble } from '../../src/asm/index.js';
+import { encode } from '../../src/isa/index.js';
+import { conformanceFiles, loadConformanceFile } from '../support/conformance.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const base16 = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+
+function plugin(stdin: string, ...args: string[]) {
+  if (!existsSync(join(root, 'dist', 'cli', 'main.js')))
+    throw new Error('dist/ is missing: run `npm run build` first');
+  const r = spawnSync('node', [join(root, 'bin', 'tsbpf.js'), 'conformance-plugin', ...args], {
+    input: stdin,
+  });
+  return { status: r.status, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+describe('tsbpf conformance-plugin', () => {
+  for (const file of conformanceFiles()) {
+    const c = loadConformanceFile(file).find((x) => x.result !== undefined && !x.raw);
+    if (!c) continue;
+    it(`${c.name} gives r0 in hex`, () => {
+      // The runner passes the memory and then its (possibly empty) plugin options.
+      const r = plugin(`${base16(encode(assemble(c.asm)))}\n`, base16(c.mem), '');
+      expect(r.err).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.out).toBe(`${c.result!.toString(16)}\n`);
+    });
+  }
+
+  it('reports a fault on stderr with exit code 1', () => {
+    const r = plugin(base16(encode(assemble('ldxw %r0, [%r1+2]\nexit'))), '00 01 02 03');
+    expect(r.status).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(
+      /^tsbpf: RuntimeFault: insn 0: invalid read of 4 bytes out of bounds of input memory/,
+    );
+  });
+
+  it('rejects malformed bytecode and an empty program', () => {
+    expect(plugin('95 00 00').err).toMatch(/not a multiple of 8/);
+    expect(plugin('').err).toMatch(/no program/);
+  });
+
+  it('accepts the program with --program and raw binary on stdin', () => {
+    const bytes = encode(assemble('mov %r0, 0x1234\nexit'));
+    expect(plugin('', '--program', base16(bytes)).out).toBe('1234\n');
+    const r = spawnSync('node', [join(root, 'bin', 'tsbpf.js'), 'conformance-plugin'], { input: bytes });
+    expect(r.stdout.toString()).toBe('1234\n');
+  });
+
+  it('says the JIT engine is not available instead of running something else', () => {
+    const r = plugin('95 00 00 00 00 00 00 00', '--engine', 'jit');
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/jit engine is not available/);
+  });
+});
