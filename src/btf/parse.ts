@@ -123,10 +123,21 @@ export function readString(strings: Uint8Array, off: number, where: string): str
   let end = off;
   while (end < strings.length && strings[end] !== 0) end++;
   if (end === strings.length) throw new FormatError(where, `string at ${off} is not NUL-terminated`);
-  return decoder.decode(strings.subarray(off, end));
+  return decodeText(strings, off, end);
 }
 
 const decoder = new TextDecoder();
+
+/** UTF-8 text of `bytes[start, end)`; names are nearly always ASCII, which is decoded without TextDecoder. */
+export function decodeText(bytes: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c >= 0x80) return decoder.decode(bytes.subarray(start, end));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
 
 export interface BtfHeader {
   version: number;
@@ -170,7 +181,15 @@ export function parseBtf(bytes: Uint8Array, where = '.BTF'): Btf {
   const h = parseBtfHeader(bytes, where);
   const strings = bytes.subarray(h.hdrLen + h.strOff, h.hdrLen + h.strOff + h.strLen);
   const v = new DataView(bytes.buffer, bytes.byteOffset + h.hdrLen + h.typeOff, h.typeLen);
-  const str = (off: number) => readString(strings, off, where);
+  const cache = new Map<number, string>();
+  const str = (off: number) => {
+    let s = cache.get(off);
+    if (s === undefined) {
+      s = readString(strings, off, where);
+      cache.set(off, s);
+    }
+    return s;
+  };
   const types: BtfType[] = [{ id: 0, name: '', kind: Kind.VOID }];
   let at = 0;
   const need = (n: number, id: number) => {

@@ -2,6 +2,7 @@
 // count is checked against the file before it is used, so a hostile file gives a FormatError, never an
 // out-of-bounds read or an allocation larger than the file itself.
 
+import { decodeText } from '../btf/parse.js';
 import { FormatError } from '../errors.js';
 import { EM_BPF, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB } from './constants.js';
 
@@ -68,10 +69,8 @@ export function cString(table: Uint8Array, off: number, what: () => FormatError)
   let end = off;
   while (end < table.length && table[end] !== 0) end++;
   if (end === table.length) throw what();
-  return utf8.decode(table.subarray(off, end));
+  return decodeText(table, off, end);
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 export function parseElf(bytes: Uint8Array, file = 'ELF'): ElfFile {
   const fail = (reason: string, offset?: number) => elfError(file, reason, undefined, offset);
