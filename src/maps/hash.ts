@@ -4,13 +4,14 @@
 // chunks as the map fills. Iteration order is insertion order (the kernel's is by hash bucket: defined but
 // seed-dependent), a missing key restarts at the first key as in the kernel.
 //
-// LRU maps keep a recency list: inserts and program lookups move an element to the front. As the kernel
-// does, an LRU update takes a free element first — evicting the least recently used one when the map is
-// full — and only then checks the flags, so an update of a full LRU map can evict even when it fails.
+// LRU maps take their elements from the kernel's LRU lists (./lru.ts). As the kernel does, an LRU update
+// takes a free element first — evicting when the map is full — and only then checks the flags, so an
+// update of a full LRU map can evict even when it fails; program lookups set the reference bit.
 
 import type { AddressSpace, Region } from '../vm/memory.js';
 import { keyIdAt, MapBase, type MapOptions, roundUp8 } from './base.js';
 import { checkInnerMap } from './fdarray.js';
+import { LruLists } from './lru.js';
 import { Errno, type MapSpec, MapType, UpdateFlag } from './types.js';
 
 const NIL = -1;
@@ -25,12 +26,13 @@ class SlotList {
     this.next = new Int32Array(n).fill(NIL);
     this.prev = new Int32Array(n).fill(NIL);
   }
-  pushFront(s: number): void {
-    this.prev[s] = NIL;
-    this.next[s] = this.head;
-    if (this.head !== NIL) this.prev[this.head] = s;
+  insertAfter(at: number, s: number): void {
+    const n = this.next[at]!;
+    this.prev[s] = at;
+    this.next[s] = n;
+    this.next[at] = s;
+    if (n !== NIL) this.prev[n] = s;
     else this.tail = s;
-    this.head = s;
   }
   pushBack(s: number): void {
     this.next[s] = NIL;
@@ -55,7 +57,7 @@ export class HashMap extends MapBase {
   private readonly index = new Map<number | string, number>();
   private readonly slotKey: (number | string | undefined)[] = [];
   private readonly order: SlotList;
-  private readonly recency: SlotList | undefined;
+  private readonly lruLists: LruLists | undefined;
   private readonly freeSlots: number[] = [];
   private fresh = 0;
   private readonly chunks: Region[] = [];
@@ -69,7 +71,7 @@ export class HashMap extends MapBase {
     this.lru = t === MapType.LRU_HASH || t === MapType.LRU_PERCPU_HASH;
     this.ofMaps = t === MapType.HASH_OF_MAPS;
     this.order = new SlotList(spec.maxEntries);
-    this.recency = this.lru ? new SlotList(spec.maxEntries) : undefined;
+    this.lruLists = this.lru ? new LruLists(spec.maxEntries, Math.max(1, opts.cpus)) : undefined;
     this.keyStride = roundUp8(spec.keySize);
     this.entryBytes = this.keyStride + this.valueStride * this.nCpus;
     this.chunkSlots = Math.min(spec.maxEntries, Math.max(1, Math.floor(65536 / this.entryBytes)));
@@ -82,7 +84,13 @@ export class HashMap extends MapBase {
 
   private slotAddr(s: number): number {
     const chunk = Math.floor(s / this.chunkSlots);
-    return this.chunks[chunk]!.start + (s - chunk * this.chunkSlots) * this.entryBytes;
+    let region = this.chunks[chunk];
+    if (!region) {
+      const n = Math.min(this.chunkSlots, this.spec.maxEntries - chunk * this.chunkSlots);
+      region = this.own(this.space.allocate(n * this.entryBytes, 'map_value', `map ${this.spec.name} value`));
+      this.chunks[chunk] = region;
+    }
+    return region.start + (s - chunk * this.chunkSlots) * this.entryBytes;
   }
 
   private valueAddr(s: number, cpu: number): number {
@@ -111,12 +119,17 @@ export class HashMap extends MapBase {
     return this.index.get(keyIdAt(this.space.bytes, keyAddr, this.spec.keySize)) ?? NIL;
   }
 
-  private unlink(s: number): void {
+  /** Forget element s (the slot itself is not freed: the LRU evicts through this). */
+  private forget = (s: number): void => {
     this.index.delete(this.slotKey[s]!);
     this.slotKey[s] = undefined;
     this.order.remove(s);
-    this.recency?.remove(s);
-    this.freeSlots.push(s);
+  };
+
+  private unlink(s: number): void {
+    this.forget(s);
+    if (this.lruLists) this.lruLists.pushFree(s);
+    else this.freeSlots.push(s);
   }
 
   protected override peekPtr(keyAddr: number, cpu: number): number {
@@ -127,10 +140,7 @@ export class HashMap extends MapBase {
   lookupPtr(keyAddr: number, cpu: number): number {
     const s = this.find(keyAddr);
     if (s === NIL) return 0;
-    if (this.recency && this.recency.head !== s) {
-      this.recency.remove(s);
-      this.recency.pushFront(s);
-    }
+    this.lruLists?.setRef(s);
     // A map-in-map gives programs the inner map itself.
     if (this.ofMaps) return this.space.view.getUint32(this.valueAddr(s, 0), true);
     return this.valueAddr(s, cpu);
@@ -142,34 +152,44 @@ export class HashMap extends MapBase {
       const err = checkInnerMap(this.space, this.spec, this.space.view.getUint32(valueAddr, true));
       if (err < 0) return err;
     }
-    // LRU: take a free element before looking at the old one (an LRU_PERCPU update with BPF_EXIST does not).
-    if (this.lru && !this.hasFreeSlot() && !(this.perCpu && flags === UpdateFlag.EXIST)) {
-      this.unlink(this.recency!.tail);
+    // LRU: take a node before looking at the old element (an LRU_PERCPU update with BPF_EXIST does not).
+    let node = NIL;
+    if (this.lruLists && !(this.perCpu && flags === UpdateFlag.EXIST)) {
+      node = this.lruLists.pop(Math.max(0, cpu), this.forget);
+      if (node === NIL) return -Errno.ENOMEM;
     }
     const key = keyIdAt(this.space.bytes, keyAddr, this.spec.keySize);
     const old = this.index.get(key);
     const mode = flags & ~UpdateFlag.F_LOCK;
-    if (old !== undefined && mode === UpdateFlag.NOEXIST) return -Errno.EEXIST;
-    if (old === undefined && mode === UpdateFlag.EXIST) return -Errno.ENOENT;
-    if (old !== undefined) {
-      this.writeValue(this.valueAddr(old, 0), this.valueStride, valueAddr, cpu, false);
-      if (this.recency && !this.perCpu) {
-        this.recency.remove(old);
-        this.recency.pushFront(old);
-      }
+    const err =
+      old !== undefined && mode === UpdateFlag.NOEXIST
+        ? -Errno.EEXIST
+        : old === undefined && mode === UpdateFlag.EXIST
+          ? -Errno.ENOENT
+          : 0;
+    if (err < 0 || (old !== undefined && (!this.lru || this.perCpu))) {
+      if (node !== NIL) this.lruLists!.pushFree(node);
+      if (err < 0) return err;
+      // Existing element: the value is updated in place.
+      this.writeValue(this.valueAddr(old!, 0), this.valueStride, valueAddr, cpu, false);
+      this.lruLists?.setRef(old!);
       return 0;
     }
-    const s = this.takeSlot();
+    const s = node !== NIL ? node : this.takeSlot();
     if (s === NIL) return -Errno.E2BIG;
     const at = this.slotAddr(s);
     const b = this.space.bytes;
     b.fill(0, at, at + this.entryBytes);
     b.copyWithin(at, keyAddr, keyAddr + this.spec.keySize);
     this.writeValue(at + this.keyStride, this.valueStride, valueAddr, cpu, true);
+    if (old !== undefined) {
+      // LRU replace: a new node takes the old one's place (iteration position kept), the old is freed.
+      this.order.insertAfter(old, s);
+      this.unlink(old);
+      this.lruLists?.setRef(s);
+    } else this.order.pushBack(s);
     this.index.set(key, s);
     this.slotKey[s] = key;
-    this.order.pushBack(s);
-    this.recency?.pushFront(s);
     return 0;
   }
 

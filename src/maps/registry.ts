@@ -46,7 +46,6 @@ const PCPU_MIN_UNIT_SIZE = 32768;
 /** KMALLOC_MAX_SIZE on x86-64 (4 KiB pages, MAX_PAGE_ORDER 10). */
 const KMALLOC_MAX_SIZE = 4 * 1024 * 1024;
 const HTAB_ELEM_SIZE = 48;
-const MAX_BPF_STACK = 512;
 
 /** A failed creation check: errno (positive) and why. */
 type Invalid = [errno: number, reason: string];
@@ -103,7 +102,6 @@ function checkHash(s: MapSpec): Invalid | undefined {
   if (s.maxEntries === 0 || s.keySize === 0 || s.valueSize === 0) {
     return [Errno.EINVAL, 'max_entries, key size and value size must be > 0'];
   }
-  if (s.keySize > MAX_BPF_STACK) return [Errno.E2BIG, `key size above ${MAX_BPF_STACK}`];
   if (s.keySize + s.valueSize >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE)
     return [Errno.E2BIG, 'key + value size too large'];
   if (percpu && roundUp8(s.valueSize) > PCPU_MIN_UNIT_SIZE)
