@@ -56,7 +56,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`tsbpf: ${err.name}: ${err.message}\n`);
       return 1;
     }
-    if (err && typeof err === 'object' && 'code' in err && typeof (err as NodeJS.ErrnoException).path === 'string') {
+    if (
+      err &&
+      typeof err === 'object' &&
+      'code' in err &&
+      typeof (err as NodeJS.ErrnoException).path === 'string'
+    ) {
       const e = err as NodeJS.ErrnoException;
       process.stderr.write(`tsbpf: ${e.path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}\n`);
       return 1;
