@@ -12,9 +12,11 @@ import {
   type EmitContext,
   FUNC_LOCALS,
   FUNC_PARAMS,
+  FUNC_RESULTS,
   FunctionEmitter,
   LABEL_LOCAL,
   SCRATCH_I32,
+  TAIL_PARAMS,
 } from './emit.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { type Code, ExternKind, ModuleBuilder, Op, ValType } from './wasm/index.js';
@@ -106,11 +108,11 @@ export function generate(
   }
   const fault = m.importFunc('env', IMPORT.fault, [i32, i32], []);
   const access = checked ? m.importFunc('env', IMPORT.access, [i64, i32, i32, i32], []) : -1;
-  const budget = checked ? m.importFunc('env', IMPORT.budget, [i32, i64], []) : -1;
+  const budget = checked ? m.importFunc('env', IMPORT.budget, [i32, i32], []) : -1;
   const legacyLoad = legacy ? m.importFunc('env', IMPORT.legacyLoad, [i32, i32, i32, i32], [i64]) : -1;
   const callxImport = callx ? m.importFunc('env', IMPORT.callx, [i64, i64, i64, i64, i64, i64], [i64]) : -1;
   const tailCalls = called.has(TAIL_CALL_ID) && helperImport.has(TAIL_CALL_ID);
-  const tailCallImport = tailCalls ? m.importFunc('env', IMPORT.tailCall, [...FUNC_PARAMS], [i64]) : -1;
+  const tailCallImport = tailCalls ? m.importFunc('env', IMPORT.tailCall, TAIL_PARAMS, [i64]) : -1;
   const nowImport =
     inlineable(HELPER_KTIME) && called.has(HELPER_KTIME) ? m.importFunc('env', IMPORT.now, [], [f64]) : -1;
   const randImport =
@@ -137,7 +139,7 @@ export function generate(
   const funcIndex = new Map<number, number>();
   const bodies: { code: Code; index: number }[] = [];
   for (const start of entries) {
-    const f = m.func(FUNC_PARAMS, [i64], FUNC_LOCALS);
+    const f = m.func(FUNC_PARAMS, FUNC_RESULTS, FUNC_LOCALS);
     funcIndex.set(start, f.index);
     bodies.push(f);
   }
@@ -234,16 +236,19 @@ export function generate(
  * at ctxs + 4i goes to the u32 at out + 4i.
  */
 function emitEntries(m: ModuleBuilder, main: number, g: { stackTop: number }, _checked: boolean): void {
+  // r0 = 0, r1 = ctx (pushed by the caller), r2-r9 = 0, r10 = top of frame 0; keep r0 of the results.
   const enter = (code: Code) => {
-    code.i64Const(0).i64Const(0).i64Const(0).i64Const(0).globalGet(g.stackTop).i32Const(0).call(main);
+    for (let r = 2; r <= 9; r++) code.i64Const(0);
+    code.globalGet(g.stackTop).i32Const(0).call(main);
+    for (let r = 1; r <= 5; r++) code.op(Op.drop);
   };
   const r64 = m.func([i32], [i64]);
-  r64.code.localGet(0).op(Op.i64_extend_i32_u);
+  r64.code.i64Const(0).localGet(0).op(Op.i64_extend_i32_u);
   enter(r64.code);
   m.export('run64', ExternKind.func, r64.index);
 
   const r32 = m.func([i32], [i32]);
-  r32.code.localGet(0).op(Op.i64_extend_i32_u);
+  r32.code.i64Const(0).localGet(0).op(Op.i64_extend_i32_u);
   enter(r32.code);
   r32.code.op(Op.i32_wrap_i64);
   m.export('run32', ExternKind.func, r32.index);
@@ -254,7 +259,7 @@ function emitEntries(m: ModuleBuilder, main: number, g: { stackTop: number }, _c
   c.block().loop();
   c.localGet(3).localGet(1).op(Op.i32_ge_u).brIf(1);
   c.localGet(2).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add); // &out[i]
-  c.localGet(0).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i64_load32_u, 2, 0);
+  c.i64Const(0).localGet(0).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i64_load32_u, 2, 0);
   enter(c);
   c.op(Op.i32_wrap_i64).mem(Op.i32_store, 2, 0);
   c.localGet(3).i32Const(1).op(Op.i32_add).localSet(3).br(0);

@@ -22,32 +22,44 @@ import type { BasicBlock, FunctionCfg } from './cfg.js';
 import type { BlockEmitter } from './structure.js';
 import { type Code, Op, ValType } from './wasm/index.js';
 
-// Local slots: parameters r1-r5 and r10 and the call depth, then r0, r6-r9 and scratch.
-const DEPTH = 6;
+// Local slots. A function receives every register (unverified code may read r0 or r6-r9 at entry, and
+// sees the caller's values in the interpreter) and returns r0-r5 (the caller sees what the callee left
+// in r1-r5); r6-r9 stay the caller's own locals, as callee-saved registers should.
+const I64 = ValType.i64;
+const DEPTH = 11;
 const T64A = 12;
 const T64B = 13;
 const T32 = 14;
 /** An i32 scratch local free for inline helper code. */
 export const SCRATCH_I32 = T32;
 export const LABEL_LOCAL = 15;
-/** Locals declared after the parameters: r0, r6-r9, two i64 and two i32 scratch slots. */
+/** Checked mode: how many instructions of the current block the budget still covers. */
+const LIMIT = 16;
+/** Locals declared after the parameters: two i64 scratch, i32 scratch, dispatch label, budget limit. */
 export const FUNC_LOCALS: [number, ValType][] = [
-  [5, ValType.i64],
-  [2, ValType.i64],
-  [2, ValType.i32],
+  [2, I64],
+  [3, ValType.i32],
 ];
-/** Parameters of every compiled function: r1-r5, r10, depth. */
-export const FUNC_PARAMS: ValType[] = [
-  ValType.i64,
-  ValType.i64,
-  ValType.i64,
-  ValType.i64,
-  ValType.i64,
-  ValType.i64,
-  ValType.i32,
-];
+
+/** Instructions whose effects (memory, faults, helpers) must not run past the budget. */
+function hasEffects(ins: Insn): boolean {
+  const cls = classOf(ins.code);
+  return (
+    cls === Class.LDX ||
+    cls === Class.ST ||
+    cls === Class.STX ||
+    (cls === Class.LD && ins.code !== LDDW) ||
+    (cls === Class.JMP && (ins.code & OP_MASK) === JmpOp.CALL)
+  );
+}
+/** Parameters of every compiled function: r0-r10, then the call depth. */
+export const FUNC_PARAMS: ValType[] = [I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, ValType.i32];
+/** Results of every compiled function: r0-r5. */
+export const FUNC_RESULTS: ValType[] = [I64, I64, I64, I64, I64, I64];
+/** Parameters of the tail-call import: r1-r5, r10, depth. */
+export const TAIL_PARAMS: ValType[] = [I64, I64, I64, I64, I64, I64, ValType.i32];
 /** eBPF register -> wasm local. */
-const REG = [7, 0, 1, 2, 3, 4, 8, 9, 10, 11, 5];
+const REG = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 /** Faults the generated code raises through the `fault` import: an index into this list. */
 export const FaultReason = {
@@ -74,7 +86,7 @@ export interface EmitContext {
   readonly imports: {
     fault: number; // (reason i32, pc i32) -> never
     access: number; // (addr i64, size i32, pc i32, write i32) -> void   [checked]
-    budget: number; // (block i32, remaining i64) -> never              [checked]
+    budget: number; // (block i32, index in block i32) -> never         [checked]
     legacyLoad: number; // (offset i32, size i32, pc i32, depth i32) -> i64 (-1: abort with r0 = 0)
     callx: number; // (id i64, r1-r5 i64) -> i64
     tailCall: number; // (r1-r5, r10, depth) -> r0 of the tail-called program
@@ -177,22 +189,41 @@ export class FunctionEmitter implements BlockEmitter {
     this.blockStart = b.start;
     const insns = this.cx.insns;
     const stop = b.jumpAtEnd ? b.last : b.end;
-    if (this.cx.checked) this.chargeBudget(b);
-    for (let pc = b.start; pc < stop; pc++) {
-      this.insn(insns[pc]!, pc);
-      if (insns[pc]!.code === LDDW) pc++;
+    const budget = this.cx.checked ? this.chargeBudget(b) : undefined;
+    let index = 0;
+    for (let pc = b.start; pc < stop; pc++, index++) {
+      const ins = insns[pc]!;
+      // Within the budget's last block, an instruction with effects (memory, calls) runs only if the
+      // budget still covers it, so memory and faults match the interpreter's step-by-step count.
+      if (budget && hasEffects(ins)) this.budgetCheck(budget, index, Op.i32_le_s);
+      this.insn(ins, pc);
+      if (ins.code === LDDW) pc++;
     }
+    if (budget) this.budgetCheck(budget, budget.length, Op.i32_lt_s);
   }
 
-  private chargeBudget(b: BasicBlock): void {
+  /**
+   * Checked mode: take the block's instructions from the budget; when it runs short, LIMIT holds how many
+   * of them may still run (else the block length).
+   */
+  private chargeBudget(b: BasicBlock): { id: number; length: number } | undefined {
     const pcs: number[] = [];
     for (let pc = b.start; pc < b.end; pc += this.cx.insns[pc]!.code === LDDW ? 2 : 1) pcs.push(pc);
-    if (pcs.length === 0) return;
+    if (pcs.length === 0) return undefined;
     const c = this.code;
     const g = this.cx.globals.budget;
     c.globalGet(g).i64Const(pcs.length).op(Op.i64_sub).globalSet(g);
-    c.globalGet(g).i64Const(0).op(Op.i64_lt_s).if();
-    c.i32Const(this.cx.budgetBlock(pcs)).globalGet(g).call(this.cx.imports.budget).op(Op.unreachable);
+    c.globalGet(g).i64Const(0).op(Op.i64_lt_s).if(ValType.i32);
+    c.globalGet(g).op(Op.i32_wrap_i64).i32Const(pcs.length).op(Op.i32_add);
+    c.else().i32Const(pcs.length).end().localSet(LIMIT);
+    return { id: this.cx.budgetBlock(pcs), length: pcs.length };
+  }
+
+  /** Fault unless `index` is below the limit: `cmp` is i32.le_s (LIMIT <= index) or lt_s (LIMIT < length). */
+  private budgetCheck(budget: { id: number; length: number }, index: number, cmp: number): void {
+    const c = this.code;
+    c.localGet(LIMIT).i32Const(index).op(cmp).if();
+    c.i32Const(budget.id).localGet(LIMIT).call(this.cx.imports.budget).op(Op.unreachable);
     c.end();
   }
 
@@ -217,12 +248,28 @@ export class FunctionEmitter implements BlockEmitter {
   }
 
   exit(): void {
-    this.get(0).op(Op.return);
+    this.leave();
   }
 
-  fault(id: number): void {
-    const b = this.cfg.blocks[id]!;
-    this.code.i32Const(FaultReason.fallOff).i32Const(b.last).call(this.cx.imports.fault).op(Op.unreachable);
+  /** Return r0-r5 (r0 already replaced when `r0` pushes something else first). */
+  private leave(r0?: () => void): void {
+    if (r0) r0();
+    else this.get(0);
+    for (let r = 1; r <= 5; r++) this.get(r);
+    this.code.op(Op.return);
+  }
+
+  /** Running off the end of the function: into the next function (as the interpreter does), or a fault. */
+  fault(_id: number): void {
+    const c = this.code;
+    const next = this.cfg.end;
+    if (next >= this.cx.insns.length) {
+      c.i32Const(FaultReason.fallOff).i32Const(next).call(this.cx.imports.fault).op(Op.unreachable);
+      return;
+    }
+    // The next function continues in this frame and returns to our caller: a call, then return.
+    for (let r = 0; r <= 10; r++) this.get(r);
+    c.localGet(DEPTH).call(this.cx.funcAt(next)).op(Op.return);
   }
 
   private badInsn(pc: number): void {
@@ -232,20 +279,36 @@ export class FunctionEmitter implements BlockEmitter {
   private insn(ins: Insn, pc: number): void {
     const cls = classOf(ins.code);
     switch (cls) {
-      case Class.ALU64:
-        return this.alu(ins, true);
-      case Class.ALU:
-        return this.alu(ins, false);
-      case Class.LDX:
-        return this.load(ins, pc);
+      case Class.ALU64: {
+        this.alu(ins, true);
+        return;
+      }
+      case Class.ALU: {
+        this.alu(ins, false);
+        return;
+      }
+      case Class.LDX: {
+        this.load(ins, pc);
+        return;
+      }
       case Class.ST:
-      case Class.STX:
-        return this.store(ins, pc);
-      case Class.LD:
-        return this.ld(ins, pc);
+      case Class.STX: {
+        this.store(ins, pc);
+        return;
+      }
+      case Class.LD: {
+        this.ld(ins, pc);
+        return;
+      }
       default:
-        if (ins.code === (Class.JMP | JmpOp.CALL)) return this.callInsn(ins, pc);
-        return this.badInsn(pc);
+        if ((ins.code & ~Source.X) === (Class.JMP | JmpOp.CALL)) {
+          this.callInsn(ins, pc);
+          return;
+        }
+        {
+          this.badInsn(pc);
+          return;
+        }
     }
   }
 
@@ -276,7 +339,8 @@ export class FunctionEmitter implements BlockEmitter {
       dst();
       this.operand(ins, wide);
       c.op(wide ? bin[0] : bin[1]);
-      return zext();
+      zext();
+      return;
     }
     switch (op) {
       case AluOp.MOV:
@@ -286,27 +350,39 @@ export class FunctionEmitter implements BlockEmitter {
             if (ins.off === 8) c.op(Op.i64_extend8_s);
             else if (ins.off === 16) c.op(Op.i64_extend16_s);
             else if (ins.off === 32) c.op(Op.i64_extend32_s);
-            return this.set(ins.dst);
+            this.set(ins.dst);
+            return;
           }
           c.op(Op.i32_wrap_i64);
           if (ins.off === 8) c.op(Op.i32_extend8_s);
           else if (ins.off === 16) c.op(Op.i32_extend16_s);
-          return zext();
+          zext();
+          return;
         }
         if (wide) c.i64Const(ins.imm);
         else c.i64Const(ins.imm >>> 0);
-        return this.set(ins.dst);
+        {
+          this.set(ins.dst);
+          return;
+        }
       case AluOp.NEG:
         if (wide) c.i64Const(0);
         else c.i32Const(0);
         dst();
         c.op(wide ? Op.i64_sub : Op.i32_sub);
-        return zext();
+        {
+          zext();
+          return;
+        }
       case AluOp.DIV:
-      case AluOp.MOD:
-        return this.divmod(ins, wide, op === AluOp.MOD, ins.off === 1);
-      case AluOp.END:
-        return this.endian(ins, wide);
+      case AluOp.MOD: {
+        this.divmod(ins, wide, op === AluOp.MOD, ins.off === 1);
+        return;
+      }
+      case AluOp.END: {
+        this.endian(ins, wide);
+        return;
+      }
     }
   }
 
@@ -364,7 +440,8 @@ export class FunctionEmitter implements BlockEmitter {
           c.op(O.sub);
         }
       } else divide();
-      return finish();
+      finish();
+      return;
     }
     this.get(ins.src);
     if (!wide) c.op(Op.i32_wrap_i64);
@@ -398,7 +475,8 @@ export class FunctionEmitter implements BlockEmitter {
       this.get(ins.dst)
         .i64Const(width === 16 ? 0xffff : 0xffffffff)
         .op(Op.i64_and);
-      return this.set(ins.dst);
+      this.set(ins.dst);
+      return;
     }
     if (width === 16) {
       this.get(ins.dst)
@@ -410,13 +488,15 @@ export class FunctionEmitter implements BlockEmitter {
         .op(Op.i32_and);
       c.localGet(T32).i32Const(8).op(Op.i32_shr_u).i32Const(0xff).op(Op.i32_and).op(Op.i32_or);
       c.op(Op.i64_extend_i32_u);
-      return this.set(ins.dst);
+      this.set(ins.dst);
+      return;
     }
     if (width === 32) {
       this.get(ins.dst).op(Op.i32_wrap_i64);
       this.bswap32();
       c.op(Op.i64_extend_i32_u);
-      return this.set(ins.dst);
+      this.set(ins.dst);
+      return;
     }
     // 64: swap each half and exchange them.
     this.get(ins.dst).op(Op.i32_wrap_i64);
@@ -471,7 +551,10 @@ export class FunctionEmitter implements BlockEmitter {
     const size = ins.code & SIZE_MASK;
     const mode = ins.code & MODE_MASK;
     const o = mode === Mode.MEMSX ? LOADSX[size] : mode === Mode.MEM ? LOAD[size] : undefined;
-    if (o === undefined) return this.badInsn(pc);
+    if (o === undefined) {
+      this.badInsn(pc);
+      return;
+    }
     const offset = this.address(ins.src, ins.off, BYTES[size]!, false, pc);
     this.code.mem(o, ALIGN[size]!, offset);
     this.set(ins.dst);
@@ -481,8 +564,14 @@ export class FunctionEmitter implements BlockEmitter {
     const c = this.code;
     const size = ins.code & SIZE_MASK;
     const mode = ins.code & MODE_MASK;
-    if (mode === Mode.ATOMIC && classOf(ins.code) === Class.STX) return this.atomic(ins, pc);
-    if (mode !== Mode.MEM) return this.badInsn(pc);
+    if (mode === Mode.ATOMIC && classOf(ins.code) === Class.STX) {
+      this.atomic(ins, pc);
+      return;
+    }
+    if (mode !== Mode.MEM) {
+      this.badInsn(pc);
+      return;
+    }
     const offset = this.address(ins.dst, ins.off, BYTES[size]!, true, pc);
     if (classOf(ins.code) === Class.ST) c.i64Const(ins.imm);
     else this.get(ins.src);
@@ -493,7 +582,10 @@ export class FunctionEmitter implements BlockEmitter {
   private atomic(ins: Insn, pc: number): void {
     const c = this.code;
     const size = ins.code & SIZE_MASK;
-    if (size !== Size.W && size !== Size.DW) return this.badInsn(pc);
+    if (size !== Size.W && size !== Size.DW) {
+      this.badInsn(pc);
+      return;
+    }
     const wide = size === Size.DW;
     const [ld, st, al] = wide ? [Op.i64_load, Op.i64_store, 3] : [Op.i64_load32_u, Op.i64_store32, 2];
     // Addresses are < 2^32 and the region check (if any) covers the read and the write.
@@ -512,7 +604,8 @@ export class FunctionEmitter implements BlockEmitter {
       this.get(ins.src);
       c.mem(st, al).end();
       c.localGet(T64A);
-      return this.set(0);
+      this.set(0);
+      return;
     }
     const rmw: Record<number, number> = {
       [AtomicOp.ADD]: Op.i64_add,
@@ -524,7 +617,10 @@ export class FunctionEmitter implements BlockEmitter {
     if (ins.imm === AtomicOp.XCHG) this.get(ins.src);
     else {
       const o = rmw[op];
-      if (o === undefined) return this.badInsn(pc);
+      if (o === undefined) {
+        this.badInsn(pc);
+        return;
+      }
       c.localGet(T64A);
       this.get(ins.src);
       c.op(o);
@@ -540,10 +636,14 @@ export class FunctionEmitter implements BlockEmitter {
     const c = this.code;
     if (ins.code === LDDW) {
       c.i64Const(lddwValue(this.cx.insns, pc));
-      return this.set(ins.dst);
+      this.set(ins.dst);
+      return;
     }
     const mode = ins.code & MODE_MASK;
-    if (mode !== Mode.ABS && mode !== Mode.IND) return this.badInsn(pc);
+    if (mode !== Mode.ABS && mode !== Mode.IND) {
+      this.badInsn(pc);
+      return;
+    }
     // Legacy packet loads (network byte order): the runtime reads the packet; -1 ends the program with 0.
     if (mode === Mode.IND) this.get(ins.src).op(Op.i32_wrap_i64).i32Const(ins.imm).op(Op.i32_add);
     else c.i32Const(ins.imm);
@@ -552,7 +652,7 @@ export class FunctionEmitter implements BlockEmitter {
       .localGet(DEPTH)
       .call(this.cx.imports.legacyLoad);
     c.localTee(T64A).i64Const(-1).op(Op.i64_eq).if();
-    c.i64Const(0).op(Op.return);
+    this.leave(() => c.i64Const(0));
     c.end();
     c.localGet(T64A);
     this.set(0);
@@ -579,16 +679,23 @@ export class FunctionEmitter implements BlockEmitter {
         .if();
       c.i32Const(FaultReason.callDepth).i32Const(pc).call(this.cx.imports.fault).op(Op.unreachable);
       c.end();
-      for (let r = 1; r <= 5; r++) this.get(r);
+      for (let r = 0; r <= 9; r++) this.get(r);
       this.get(10).i64Const(this.cx.frameStride).op(Op.i64_add);
       c.localGet(DEPTH).i32Const(1).op(Op.i32_add);
       c.call(this.cx.funcAt(pc + 1 + ins.imm));
-      return this.set(0);
+      for (let r = 5; r >= 0; r--) this.set(r);
+      return;
     }
-    if (ins.src !== PseudoCall.HELPER) return this.badInsn(pc);
+    if (ins.src !== PseudoCall.HELPER) {
+      this.badInsn(pc);
+      return;
+    }
     if (this.cx.inlineHelper(c, ins.imm, this.blockStart, pc, (r) => REG[r]!)) return;
     const fn = this.cx.helper(ins.imm);
-    if (fn === undefined) return this.badInsn(pc);
+    if (fn === undefined) {
+      this.badInsn(pc);
+      return;
+    }
     c.i32Const(pc).globalSet(this.cx.globals.pc);
     if (this.cx.needsFrame(ins.imm)) {
       this.get(10).globalSet(this.cx.globals.frame);
@@ -605,7 +712,8 @@ export class FunctionEmitter implements BlockEmitter {
       c.i32Const(0).globalSet(g);
       for (let r = 1; r <= 5; r++) this.get(r);
       this.get(10);
-      c.localGet(DEPTH).call(this.cx.imports.tailCall).op(Op.return);
+      c.localGet(DEPTH).call(this.cx.imports.tailCall).localSet(T64A);
+      this.leave(() => c.localGet(T64A));
       c.end();
     }
   }

@@ -5,7 +5,14 @@
 import { RuntimeFault, TsbpfError } from '../errors.js';
 import type { HelperDef } from '../helpers/types.js';
 import { MAX_CALL_FRAMES } from '../isa/index.js';
-import { DEFAULT_BUDGET, MAX_TAIL_CALLS, type RunOptions, type RunResult } from '../vm/interpreter.js';
+import {
+  DEFAULT_BUDGET,
+  Interpreter,
+  MAX_TAIL_CALLS,
+  type RunOptions,
+  type RunResult,
+} from '../vm/interpreter.js';
+import type { Region } from '../vm/memory.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 import { type CompiledModule, generate, IMPORT, type JitOptions } from './compile.js';
@@ -45,9 +52,15 @@ const cache = new WeakMap<PreparedProgram, Map<string, JitProgram>>();
 function compiledFor(prog: PreparedProgram, runtime: Runtime, options: JitOptions): Compiled {
   const key = `${options.checked ? 1 : 0}${options.inlineHelpers === false ? 0 : 1}`;
   let byMode = cache.get(prog);
-  if (!byMode) cache.set(prog, (byMode = new Map()));
+  if (!byMode) {
+    byMode = new Map();
+    cache.set(prog, byMode);
+  }
   let jit = byMode.get(key);
-  if (!jit) byMode.set(key, (jit = new Compiled(prog, runtime, options)));
+  if (!jit) {
+    jit = new Compiled(prog, runtime, options);
+    byMode.set(key, jit);
+  }
   return jit as Compiled;
 }
 
@@ -55,15 +68,8 @@ interface Exports {
   run32(ctx: number): number;
   run64(ctx: number): bigint;
   batch(ctxs: number, n: number, out: number): void;
-  [name: `f${number}`]: (
-    r1: bigint,
-    r2: bigint,
-    r3: bigint,
-    r4: bigint,
-    r5: bigint,
-    r10: bigint,
-    depth: number,
-  ) => bigint;
+  /** A compiled function: r0-r10 and the depth in, [r0, ..., r5] out. */
+  [name: `f${number}`]: (...regsAndDepth: (bigint | number)[]) => bigint[];
   budget: WebAssembly.Global;
   readLo: WebAssembly.Global;
   readHi: WebAssembly.Global;
@@ -78,6 +84,15 @@ interface Exports {
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
 
+/**
+ * The interpreter's checked-mode access check (private there). Shared rather than copied so both engines
+ * fault with the same message; TODO(vm): export it as a function and call that instead.
+ */
+interface InterpreterChecks {
+  checkSlow(hi: number, addr: number, size: number, write: boolean, pc: number): void;
+  lastRegion: Region | undefined;
+}
+
 class Compiled implements JitProgram {
   readonly checked: boolean;
   readonly compileTimeMs: number;
@@ -85,6 +100,7 @@ class Compiled implements JitProgram {
   private readonly mod: CompiledModule;
   private readonly ex: Exports;
   private readonly stride: number;
+  private readonly checker: Interpreter;
   private cpu = -1;
   private budgetTotal = DEFAULT_BUDGET;
   /** The program a tail_call helper accepted, entered by the `tail_call` import. */
@@ -113,6 +129,10 @@ class Compiled implements JitProgram {
     const module = new WebAssembly.Module(this.mod.bytes);
     const instance = new WebAssembly.Instance(module, { env: this.imports() as WebAssembly.ModuleImports });
     this.ex = instance.exports as unknown as Exports;
+    this.checker = new Interpreter(runtime);
+    if (this.checked && typeof (this.checker as unknown as InterpreterChecks).checkSlow !== 'function') {
+      throw new Error('jit: Interpreter.checkSlow is gone; update src/jit/program.ts access()');
+    }
     this.runCallback = (t, a, b, c, d, e) => this.callback(t, a, b, c, d, e);
     this.compileTimeMs = performance.now() - t0;
   }
@@ -135,12 +155,9 @@ class Compiled implements JitProgram {
     };
     env[IMPORT.access] = (addr: bigint, size: number, pc: number, write: number) =>
       this.access(addr, size, pc, write !== 0);
-    env[IMPORT.budget] = (block: number, remaining: bigint) => {
-      const pcs = this.mod.budgetBlocks[block]!;
-      throw new RuntimeFault(
-        `instruction budget of ${this.budgetTotal} exhausted`,
-        pcs[pcs.length + Number(remaining)]!,
-      );
+    env[IMPORT.budget] = (block: number, index: number) => {
+      const pc = this.mod.budgetBlocks[block]![index]!;
+      throw new RuntimeFault(`instruction budget of ${this.budgetTotal} exhausted`, pc);
     };
     env[IMPORT.legacyLoad] = (off: number, size: number, pc: number, depth: number) =>
       this.legacyLoad(off, size, pc, depth);
@@ -236,7 +253,7 @@ class Compiled implements JitProgram {
     next.forgetRegions();
     rt.callbackRunner = next.runCallback;
     try {
-      return next.ex.f0(a, b, c, d, e, r10, depth);
+      return next.ex.f0(0n, a, b, c, d, e, 0n, 0n, 0n, 0n, r10, depth)[0]!;
     } finally {
       rt.callbackRunner = previous;
       this.ex.budget.value = next.ex.budget.value;
@@ -255,10 +272,10 @@ class Compiled implements JitProgram {
       throw new RuntimeFault(`call nesting exceeds ${MAX_CALL_FRAMES} frames`, pc);
     const r10 = (this.ex.frame.value as bigint) + BigInt(this.stride);
     const fn = this.ex[`f${target}`]!;
-    const r0 = fn(a, b, c, d, e, r10, depth);
+    const [r0] = fn(0n, a, b, c, d, e, 0n, 0n, 0n, 0n, r10, depth);
     this.ex.pc.value = pc;
     this.forgetRegions();
-    return U64(r0);
+    return U64(r0!);
   }
 
   private faultMessage(reason: number, pc: number): string {
@@ -274,25 +291,16 @@ class Compiled implements JitProgram {
     }
   }
 
-  /** Checked mode, cache miss: find the access's region (as the interpreter does) and cache it. */
+  /**
+   * Checked mode, cache miss: the interpreter's own check decides (same rules, same messages); the
+   * region it accepts becomes the cached one.
+   */
   private access(addr: bigint, size: number, pc: number, write: boolean): void {
-    const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'}`;
-    if (addr < 0n || addr > 0xffffffffn) {
-      const a = Number(BigInt.asIntN(64, addr));
-      throw new RuntimeFault(`invalid ${what}: the address is outside the 32-bit address space`, pc, a);
-    }
-    const a = Number(addr);
-    const space = this.runtime.space;
-    const region = space.regionAt(a, size);
-    if (!region) {
-      const near = space.regionAt(a, 1) ?? space.regionAt(a + size - 1, 1);
-      const where = near ? `out of bounds of ${near.name}` : 'to unmapped memory';
-      throw new RuntimeFault(`invalid ${what} ${where}`, pc, a);
-    }
-    if (region.kind === 'map')
-      throw new RuntimeFault(`invalid ${what}: ${region.name} is a map handle`, pc, a);
-    if (write && !region.writable)
-      throw new RuntimeFault(`invalid ${what}: ${region.name} is read-only`, pc, a);
+    const hi = Number(BigInt.asIntN(32, addr >> 32n));
+    const lo = Number(addr & 0xffffffffn);
+    const checker = this.checker as unknown as InterpreterChecks;
+    checker.checkSlow(hi, lo, size, write, pc);
+    const region = checker.lastRegion!;
     this.ex.readLo.value = BigInt(region.start);
     this.ex.readHi.value = BigInt(region.end);
     if (region.writable) {
@@ -399,17 +407,9 @@ class Compiled implements JitProgram {
     const previous = rt.callbackRunner;
     rt.callbackRunner = this.runCallback;
     try {
-      const r0 = this.ex.f0(
-        args[0]!,
-        args[1]!,
-        args[2]!,
-        args[3]!,
-        args[4]!,
-        this.ex.stackTop.value as bigint,
-        0,
-      );
+      const [r0] = this.ex.f0(0n, ...args, 0n, 0n, 0n, 0n, this.ex.stackTop.value as bigint, 0);
       const used = this.checked ? this.budgetTotal - Number(this.ex.budget.value as bigint) : -1;
-      return { r0: U64(r0), instructions: used };
+      return { r0: U64(r0!), instructions: used };
     } catch (e) {
       throw this.wrap(e);
     } finally {
