@@ -50,10 +50,13 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
   const addr: number[] = [];
   const emit = (i: Insn, target?: number) =>
     out.push(target === undefined ? { insn: i } : { insn: i, target });
-  const mov32 = (dst: number, k: number) => emit(insn(Class.ALU | AluOp.MOV | Source.K, dst, 0, 0, k | 0));
-  const mov64r = (dst: number, s: number) => emit(insn(Class.ALU64 | AluOp.MOV | Source.X, dst, s));
+  const mov32 = (dst: number, k: number): void =>
+    void emit(insn(Class.ALU | AluOp.MOV | Source.K, dst, 0, 0, k | 0));
+  const mov64r = (dst: number, s: number): void =>
+    void emit(insn(Class.ALU64 | AluOp.MOV | Source.X, dst, s));
 
-  prog.forEach((f, i) => {
+  for (let i = 0; i < prog.length; i++) translateOne(prog[i] as SockFilter, i);
+  function translateOne(f: SockFilter, i: number): void {
     addr[i] = out.length;
     const c = f.code;
     const k = f.k | 0;
@@ -81,14 +84,32 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
           emit(insn(Class.LD | mode(c) | size(c), 0, mode(c) === C.IND ? X : 0, 0, k));
           return;
         }
-        if (mode(c) === C.LEN) return void emit(insn(Class.LDX | Mode.MEM | Size.W, A, CTX, lenOff));
-        if (mode(c) === C.IMM) return mov32(A, k);
-        if (mode(c) === C.MEM) return void emit(insn(Class.LDX | Mode.MEM | Size.W, A, FP, -(f.k * 4 + 4)));
+        if (mode(c) === C.LEN) {
+          emit(insn(Class.LDX | Mode.MEM | Size.W, A, CTX, lenOff));
+          return;
+        }
+        if (mode(c) === C.IMM) {
+          mov32(A, k);
+          return;
+        }
+        if (mode(c) === C.MEM) {
+          emit(insn(Class.LDX | Mode.MEM | Size.W, A, FP, -(f.k * 4 + 4)));
+          return;
+        }
         throw bad(`unknown classic load 0x${c.toString(16)}`);
       case C.LDX:
-        if (mode(c) === C.LEN) return void emit(insn(Class.LDX | Mode.MEM | Size.W, X, CTX, lenOff));
-        if (mode(c) === C.IMM) return mov32(X, k);
-        if (mode(c) === C.MEM) return void emit(insn(Class.LDX | Mode.MEM | Size.W, X, FP, -(f.k * 4 + 4)));
+        if (mode(c) === C.LEN) {
+          emit(insn(Class.LDX | Mode.MEM | Size.W, X, CTX, lenOff));
+          return;
+        }
+        if (mode(c) === C.IMM) {
+          mov32(X, k);
+          return;
+        }
+        if (mode(c) === C.MEM) {
+          emit(insn(Class.LDX | Mode.MEM | Size.W, X, FP, -(f.k * 4 + 4)));
+          return;
+        }
         if (mode(c) === C.MSH) {
           mov64r(X, A);
           emit(insn(Class.LD | Mode.ABS | Size.B, 0, 0, 0, k));
@@ -110,11 +131,20 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
         emit(insn(Class.JMP | JmpOp.EXIT));
         return;
       case C.MISC:
-        if (c === (C.MISC | C.TAX)) return mov64r(X, A);
-        if (c === (C.MISC | C.TXA)) return mov64r(A, X);
+        if (c === (C.MISC | C.TAX)) {
+          mov64r(X, A);
+          return;
+        }
+        if (c === (C.MISC | C.TXA)) {
+          mov64r(A, X);
+          return;
+        }
         throw bad(`unknown classic misc op 0x${c.toString(16)}`);
       case C.JMP: {
-        if (op(c) === C.JA) return void emit(insn(Class.JMP | JmpOp.JA), i + 1 + f.k);
+        if (op(c) === C.JA) {
+          emit(insn(Class.JMP | JmpOp.JA), i + 1 + f.k);
+          return;
+        }
         let s: number = src(c);
         let srcReg = s === C.X ? X : 0;
         let imm = s === C.X ? 0 : k;
@@ -125,22 +155,27 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
           imm = 0;
         }
         const jop = op(c); // classic JEQ/JGT/JGE/JSET have the eBPF values
-        if (f.jf === 0) return void emit(insn(Class.JMP | jop | s, A, srcReg, 0, imm), i + 1 + f.jt);
+        if (f.jf === 0) {
+          emit(insn(Class.JMP | jop | s, A, srcReg, 0, imm), i + 1 + f.jt);
+          return;
+        }
         const inverse: Record<number, number> = {
           [C.JEQ]: JmpOp.JNE,
           [C.JGT]: JmpOp.JLE,
           [C.JGE]: JmpOp.JLT,
         };
         const inv = inverse[jop];
-        if (f.jt === 0 && inv !== undefined)
-          return void emit(insn(Class.JMP | inv | s, A, srcReg, 0, imm), i + 1 + f.jf);
+        if (f.jt === 0 && inv !== undefined) {
+          emit(insn(Class.JMP | inv | s, A, srcReg, 0, imm), i + 1 + f.jf);
+          return;
+        }
         emit(insn(Class.JMP | jop | s, A, srcReg, 0, imm), i + 1 + f.jt);
         emit(insn(Class.JMP | JmpOp.JA), i + 1 + f.jf);
         return;
       }
     }
     throw bad(`unknown classic BPF opcode 0x${c.toString(16)}`);
-  });
+  }
   return out.map((p, at) => {
     if (p.target === undefined) return p.insn;
     const to = addr[p.target];

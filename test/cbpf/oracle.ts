@@ -49,7 +49,7 @@ export function tcpdumpMatches(file: string, expr: string): number[] {
   const key = (p: { tsNs: bigint; data: Uint8Array }) =>
     `${p.tsNs / 1000n}/${Buffer.from(p.data).toString('hex')}`;
   const index = new Map<string, number[]>();
-  all.forEach((p, i) => index.set(key(p), [...(index.get(key(p)) ?? []), i]));
+  for (const [i, p] of all.entries()) index.set(key(p), [...(index.get(key(p)) ?? []), i]);
   return got.map((p) => {
     const list = index.get(key(p));
     const i = list?.shift();

@@ -9,7 +9,7 @@ import { CRAFTED } from '../fixtures/pcap/crafted.js';
 
 const DIR = new URL('../fixtures/pcap/', import.meta.url).pathname;
 
-export function expectedFixtures(): Record<string, Uint8Array> {
+function expectedFixtures(): Record<string, Uint8Array> {
   const ts = (i: number) => 1_700_000_000_000_000_000n + BigInt(i) * 1_000_123n;
   const eth = CRAFTED.map((s, i) => {
     const data = buildFrame(s);

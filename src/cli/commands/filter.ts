@@ -1,13 +1,80 @@
+// `tsbpf filter EXPR -r in.pcap [-w out.pcap] [-c N] [-d|-dd|-ddd] [--ebpf] [--engine cbpf]`:
+// compiles a pcap-filter expression to classic BPF and prints the matching packets like tcpdump, or
+// dumps the program in tcpdump's formats or as translated eBPF.
+
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { disassemble } from '../../asm/index.js';
+import { cbpfToEbpf, compileFilter, formatAsm, formatC, formatDecimal, runFilter } from '../../cbpf/index.js';
+import { LinkType, openCapture, summarize, writePcap } from '../../net/index.js';
 import { CliError } from '../main.js';
 
-// Placeholder until the owning issue lands this command.
+const LINK_NAMES: Record<string, number> = {
+  EN10MB: LinkType.ETHERNET,
+  RAW: LinkType.RAW,
+  LINUX_SLL: LinkType.LINUX_SLL,
+};
+
+interface Opts {
+  read?: string;
+  write?: string;
+  count?: string;
+  d?: number;
+  ebpf?: boolean;
+  engine: string;
+  linktype?: string;
+}
+
 export function register(program: Command): void {
   program
     .command('filter')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('filter: not implemented yet', 2);
-    });
+    .description('compile a pcap-filter expression to classic BPF and run it over a capture')
+    .argument('<expr...>', 'filter expression (tcpdump syntax)')
+    .option('-r, --read <file>', 'pcap or pcapng capture to read')
+    .option('-w, --write <file>', 'write matching packets to this pcap file')
+    .option('-c, --count <n>', 'stop after n matching packets')
+    .option(
+      '-d',
+      'dump the program as assembly (repeat: -dd C array, -ddd decimal)',
+      (_v, prev: number) => prev + 1,
+      0,
+    )
+    .option('--ebpf', 'print the program translated to eBPF')
+    .option('-y, --linktype <name>', 'link type when no capture is read: EN10MB, RAW, LINUX_SLL', 'EN10MB')
+    .option('--engine <engine>', 'engine: cbpf (the classic BPF interpreter)', 'cbpf')
+    .action((exprWords: string[], opts: Opts) => run(exprWords.join(' '), opts));
+}
+
+function run(expr: string, opts: Opts): void {
+  const capture = opts.read ? openCapture(new Uint8Array(readFileSync(opts.read)), opts.read) : undefined;
+  const linkType = capture ? capture.header.linkType : LINK_NAMES[opts.linktype ?? 'EN10MB'];
+  if (linkType === undefined)
+    throw new CliError(`unknown link type '${opts.linktype}' (EN10MB, RAW, LINUX_SLL)`, 2);
+  const prog = compileFilter(expr, { linkType });
+  const d = opts.d ?? 0;
+  if (d > 0 || opts.ebpf) {
+    if (d === 1) process.stdout.write(formatAsm(prog));
+    else if (d === 2) process.stdout.write(formatC(prog));
+    else if (d >= 3) process.stdout.write(formatDecimal(prog));
+    if (opts.ebpf) process.stdout.write(`${disassemble(cbpfToEbpf(prog)).join('\n')}\n`);
+    return;
+  }
+  if (!capture)
+    throw new CliError('filter: -r FILE is required to filter packets (or use -d/-dd/-ddd/--ebpf)', 2);
+  if (opts.engine !== 'cbpf')
+    throw new CliError(`filter: engine '${opts.engine}' is not wired up yet; use --engine cbpf`, 2);
+  const limit = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);
+  if (!Number.isInteger(limit) && limit !== Number.POSITIVE_INFINITY)
+    throw new CliError(`filter: bad count '${opts.count}'`, 2);
+  const kept = [];
+  let total = 0;
+  for (const pkt of capture.packets()) {
+    if (kept.length >= limit) break;
+    total++;
+    if (runFilter(prog, pkt.data, { wireLen: pkt.origLen }) === 0) continue;
+    kept.push(pkt);
+    if (!opts.write) process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
+  }
+  if (opts.write) writeFileSync(opts.write, writePcap(kept, { linkType, snaplen: capture.header.snaplen }));
+  process.stderr.write(`${kept.length} packets matched of ${total} read\n`);
 }
