@@ -8,7 +8,6 @@
 // slot offset; helpers are called by id or by name from the helper registry.
 
 import { TsbpfError } from '../errors.js';
-import { helperByName } from '../helpers/registry.js';
 import {
   AluOp,
   AtomicOp,
@@ -24,6 +23,7 @@ import {
   Size,
   Source,
 } from '../isa/index.js';
+import { helperIdByName } from './helper-ids.js';
 import { JMP_NAMES } from './tables.js';
 
 export type RegNum = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
@@ -245,9 +245,9 @@ export class ProgramBuilder {
     let id: number;
     if (typeof helper === 'number') id = this.imm(helper);
     else {
-      const h = helperByName(helper);
-      if (!h) this.fail(`unknown helper '${helper}'`);
-      id = h.id;
+      const known = helperIdByName(helper);
+      if (known === undefined) this.fail(`unknown helper '${helper}'`);
+      id = known;
     }
     return this.push(insn(Class.JMP | JmpOp.CALL, 0, PseudoCall.HELPER, 0, id));
   }

@@ -3,7 +3,6 @@
 // class (ALU, JMP32). Local calls print in objdump as `call -0x1` (a negative "helper id"), so a negative
 // `call` number is a bpf-to-bpf call; `call pc+N` is this project's explicit spelling of one.
 
-import { helperByName } from '../helpers/registry.js';
 import {
   AluOp,
   AtomicOp,
@@ -17,6 +16,7 @@ import {
   Size,
   Source,
 } from '../isa/index.js';
+import { helperIdByName } from './helper-ids.js';
 import { parseLddwValue, parseRawInsn, suggest } from './mnemonic.js';
 import {
   baseOffset,
@@ -141,8 +141,8 @@ function parseCall(ctx: LineContext): Parsed {
   }
   // clang's own output calls local functions by symbol name: a name that is no helper is a label.
   const t = cur.ident('a helper id, a helper name or a function label');
-  const h = helperByName(t.text);
-  if (h) return one(insn(CALL, 0, 0, 0, h.id));
+  const id = helperIdByName(t.text);
+  if (id !== undefined) return one(insn(CALL, 0, 0, 0, id));
   return { insns: [insn(CALL, 0, 1, 0, -1)], ref: { label: t.text, field: 'imm', col: t.col } };
 }
 

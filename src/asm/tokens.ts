@@ -34,6 +34,15 @@ const PUNCT = [
   '>>',
 ];
 const SINGLE = '=+-*/()[],:<>&|^%!~';
+// Sticky patterns matched in place (no substring copies): this loop runs for every line of a listing.
+const ID = /%?[A-Za-z_.$][\w.$]*/y;
+const NUM = /(0[xX][0-9a-fA-F]+|0[bB][01]+|\d+)(?![\w.$])/y;
+const WORD = /[\w.$]+/y;
+
+function matchAt(re: RegExp, line: string, i: number): string | undefined {
+  re.lastIndex = i;
+  return re.exec(line)?.[0];
+}
 
 /** Split one line (comments already removed) into tokens. `%r1` is one identifier token. */
 export function tokenize(line: string, lineNo: number): Token[] {
@@ -45,24 +54,20 @@ export function tokenize(line: string, lineNo: number): Token[] {
       i++;
       continue;
     }
-    const rest = line.slice(i);
-    const id = /^%?[A-Za-z_.$][\w.$]*/.exec(rest);
-    if (id && (c !== '%' || /^%[A-Za-z]/.test(rest))) {
-      out.push({ kind: 'id', text: id[0], col: i + 1 });
-      i += id[0].length;
+    const id = c === '%' && !/[A-Za-z]/.test(line[i + 1] ?? '') ? undefined : matchAt(ID, line, i);
+    if (id) {
+      out.push({ kind: 'id', text: id, col: i + 1 });
+      i += id.length;
       continue;
     }
-    const num = /^(0[xX][0-9a-fA-F]+|0[bB][01]+|\d+)(?![\w.$])/.exec(rest);
-    if (num) {
-      out.push({ kind: 'num', text: num[0], col: i + 1, value: BigInt(num[0]) });
-      i += num[0].length;
+    if (c >= '0' && c <= '9') {
+      const num = matchAt(NUM, line, i);
+      if (!num) throw new AsmSyntaxError(`malformed number '${matchAt(WORD, line, i)}'`, lineNo, i + 1, line);
+      out.push({ kind: 'num', text: num, col: i + 1, value: BigInt(num) });
+      i += num.length;
       continue;
     }
-    if (/^\d/.test(rest)) {
-      const bad = /^[\w.$]+/.exec(rest)![0];
-      throw new AsmSyntaxError(`malformed number '${bad}'`, lineNo, i + 1, line);
-    }
-    const op = PUNCT.find((p) => rest.startsWith(p)) ?? (SINGLE.includes(c) ? c : undefined);
+    const op = PUNCT.find((p) => line.startsWith(p, i)) ?? (SINGLE.includes(c) ? c : undefined);
     if (!op) throw new AsmSyntaxError(`unexpected character '${c}'`, lineNo, i + 1, line);
     out.push({ kind: 'p', text: op, col: i + 1 });
     i += op.length;

@@ -49,6 +49,7 @@ describe('ProgramBuilder', () => {
       .sdiv64(R6, -3)
       .neg32(R6)
       .call(7)
+      .call('bpf_map_lookup_elem')
       .callLocal('fn')
       .callx(R2)
       .jsle32(R6, R1, 'fn')
@@ -74,6 +75,7 @@ describe('ProgramBuilder', () => {
         sdiv %r6, -3
         neg32 %r6
         call 7
+        call 1
         call local fn
         call %r2
         jsle32 %r6, %r1, fn

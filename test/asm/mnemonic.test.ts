@@ -102,6 +102,15 @@ describe('mnemonic syntax', () => {
     expect(p[0]!.off).toBe(2);
   });
 
+  it('calls helpers by name, with or without the bpf_ prefix (kernel UAPI ids)', () => {
+    expect(assemble('call bpf_map_lookup_elem\ncall ktime_get_ns\ncall ringbuf_output')).toEqual([
+      insn(0x85, 0, 0, 0, 1),
+      insn(0x85, 0, 0, 0, 5),
+      insn(0x85, 0, 0, 0, 130),
+    ]);
+    expect(assemble('call map_update_elem', { syntax: 'llvm' })).toEqual([insn(0x85, 0, 0, 0, 2)]);
+  });
+
   it('accepts upper-case mnemonics and CRLF line ends', () => {
     expect(assemble('MOV %r0, 1\r\nEXIT\r\n')).toEqual([insn(0xb7, 0, 0, 0, 1), insn(0x95)]);
   });
