@@ -289,7 +289,9 @@ class FilterParser {
 
   private binop(op: number, l: Val, r: Val, at: Token): Val {
     if ((op === C.DIV || op === C.MOD) && r.k === 0)
-      throw this.err(op === C.DIV ? 'division by zero' : 'modulus by zero', at);
+      throw Object.assign(this.err(op === C.DIV ? 'division by zero' : 'modulus by zero', at), {
+        committed: true,
+      });
     const guards = new Map([...l.guards, ...r.guards]);
     if (l.k !== undefined && r.k !== undefined) {
       const a = l.k >>> 0;
