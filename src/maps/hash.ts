@@ -101,18 +101,7 @@ export class HashMap extends MapBase {
   private takeSlot(): number {
     if (this.freeSlots.length > 0) return this.freeSlots.pop()!;
     if (this.fresh >= this.spec.maxEntries) return NIL;
-    const s = this.fresh++;
-    if (s >= this.chunks.length * this.chunkSlots) {
-      const n = Math.min(this.chunkSlots, this.spec.maxEntries - s);
-      this.chunks.push(
-        this.own(this.space.allocate(n * this.entryBytes, 'map_value', `map ${this.spec.name} value`)),
-      );
-    }
-    return s;
-  }
-
-  private hasFreeSlot(): boolean {
-    return this.freeSlots.length > 0 || this.fresh < this.spec.maxEntries;
+    return this.fresh++;
   }
 
   private find(keyAddr: number): number {

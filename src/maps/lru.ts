@@ -33,7 +33,7 @@ export class LruLists {
 
   constructor(
     private readonly n: number,
-    private readonly cpus: number,
+    cpus: number,
   ) {
     const total = n + 3 + 2 * cpus;
     this.next = new Int32Array(total);
