@@ -2,12 +2,15 @@
 // engine runs the same generated XDP program on the same packet and must produce the same dump.
 // Adding an engine is one entry in `ENGINES`.
 
+import { compile } from '../../src/jit/index.js';
 import * as kernel from '../../src/kernel/index.js';
-import { Interpreter, Runtime } from '../../src/vm/index.js';
+import { Interpreter, type PreparedProgram, Runtime } from '../../src/vm/index.js';
 import { type Dump, type GeneratedProgram, readDump, testPacket } from '../support/gen.js';
 
 export interface Engine {
   readonly name: string;
+  /** Compare only every n-th program (engines that are slow to set up per program); default 1. */
+  readonly every?: number;
   /** Run the program on a copy of `testPacket()` and read the dump back. */
   run(program: GeneratedProgram): Dump;
 }
@@ -35,15 +38,18 @@ export const kernelEngine: Engine = {
 /** struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex (u32 each). */
 const XDP_MD_SIZE = 24;
 
+/** Runs a prepared program with r1 = ctx and returns r0. */
+type Runner = (runtime: Runtime, program: PreparedProgram, ctx: number) => bigint;
+
 /**
- * Our reference interpreter in checked mode, with r1 pointing at an `xdp_md` whose data/data_end are the
- * linear addresses of a packet region in the runtime's address space (as the XDP hook lays them out).
+ * A user-space engine: r1 points at an `xdp_md` whose data/data_end are the linear addresses of a packet
+ * region in the runtime's address space (as the XDP hook lays them out); the packet is read back after.
  */
-function interpreterEngine(): Engine {
+function userSpace(name: string, runner: Runner, every = 1): Engine {
   const runtime = new Runtime();
-  const interpreter = new Interpreter(runtime);
   return {
-    name: 'interpreter',
+    name,
+    every,
     run(program) {
       const space = runtime.space;
       const data = testPacket();
@@ -54,8 +60,7 @@ function interpreterEngine(): Engine {
         space.view.setUint32(ctx.start, packet.start, true);
         space.view.setUint32(ctx.start + 4, packet.end, true);
         space.view.setUint32(ctx.start + 8, packet.start, true);
-        const prepared = runtime.prepare(program.insns);
-        const { r0 } = interpreter.run(prepared, { args: [ctx.start] });
+        const r0 = runner(runtime, runtime.prepare(program.insns), ctx.start);
         return readDump(Number(r0 & 0xffffffffn), space.read(packet.start, data.length));
       } finally {
         space.release(ctx);
@@ -65,5 +70,10 @@ function interpreterEngine(): Engine {
   };
 }
 
-/** Engines compared with the kernel. */
-export const ENGINES: Engine[] = [interpreterEngine()];
+/** Engines compared with the kernel: one line each. */
+export const ENGINES: Engine[] = [
+  userSpace('interpreter', (rt, p, ctx) => new Interpreter(rt).run(p, { args: [ctx] }).r0),
+  userSpace('jit', (rt, p, ctx) => compile(p, rt).run(ctx)),
+  // the checked JIT shares the code generator with the plain one: a quarter of the programs keeps it fast
+  userSpace('jit-checked', (rt, p, ctx) => compile(p, rt, { checked: true }).run(ctx), 4),
+];

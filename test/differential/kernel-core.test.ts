@@ -60,6 +60,16 @@ describe.skipIf(!oracle)('kernel differential: random programs', () => {
     const rejected: string[] = [];
     const mismatches: string[] = [];
     const perEngine = new Map<string, number>(ENGINES.map((e) => [e.name, 0]));
+    const runs = new Map<string, number>(ENGINES.map((e) => [e.name, 0]));
+    const timeMs = new Map<string, number>([kernelEngine, ...ENGINES].map((e) => [e.name, 0]));
+    const timed = <T>(engine: Engine, f: () => T): T => {
+      const t0 = performance.now();
+      try {
+        return f();
+      } finally {
+        timeMs.set(engine.name, timeMs.get(engine.name)! + performance.now() - t0);
+      }
+    };
     let compared = 0;
     const started = performance.now();
 
@@ -80,7 +90,7 @@ describe.skipIf(!oracle)('kernel differential: random programs', () => {
       const program = generate(BASE_SEED + n, { size: SIZE, depth: DEPTH });
       let reference: Dump;
       try {
-        reference = kernelEngine.run(program);
+        reference = timed(kernelEngine, () => kernelEngine.run(program));
       } catch (e) {
         if (!(e instanceof VerifierRejectedError)) throw e;
         if (rejected.length < MAX_REPORTS)
@@ -90,13 +100,15 @@ describe.skipIf(!oracle)('kernel differential: random programs', () => {
       }
       compared++;
       for (const engine of ENGINES) {
+        if (n % (engine.every ?? 1) !== 0) continue;
         let got: Dump;
         try {
-          got = engine.run(program);
+          got = timed(engine, () => engine.run(program));
         } catch (e) {
           report(engine, program, `threw ${(e as Error).message}`, reference);
           continue;
         }
+        runs.set(engine.name, runs.get(engine.name)! + 1);
         const d = diff(reference, got);
         if (d.length) report(engine, program, d.join('; '), reference, got);
       }
@@ -104,9 +116,11 @@ describe.skipIf(!oracle)('kernel differential: random programs', () => {
 
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const m = [...perEngine.values()].reduce((a, b) => a + b, 0);
-    const engines = [...perEngine].map(([name, c]) => `${name}: ${c}`).join(', ') || 'no engines yet';
+    const engines =
+      [...perEngine].map(([name, c]) => `${name}: ${c} of ${runs.get(name)}`).join(', ') || 'no engines yet';
+    const times = [...timeMs].map(([name, ms]) => `${name} ${(ms / 1000).toFixed(1)} s`).join(', ');
     console.log(
-      `${compared} programs compared, ${m} mismatches (${engines}); ${rejected.length} rejected by the kernel; ${seconds} s`,
+      `${compared} programs compared, ${m} mismatches (${engines}); ${rejected.length} rejected by the kernel; ${seconds} s (${times})`,
     );
     expect(
       rejected,
@@ -114,6 +128,7 @@ describe.skipIf(!oracle)('kernel differential: random programs', () => {
     ).toEqual([]);
     expect(mismatches, mismatches.join('\n\n')).toEqual([]);
     expect(compared).toBe(PROGRAMS);
+    for (const e of ENGINES) expect(runs.get(e.name)).toBe(Math.ceil(PROGRAMS / (e.every ?? 1)));
   });
 
   it('the comparison sees a change in the program body (the harness can fail)', () => {
