@@ -103,13 +103,6 @@ export class Btf {
         return t.name || `(anon ${KIND_NAMES[t.kind]})`;
     }
   }
-
-  /** Members of a struct/union, flattened through anonymous struct/union members, with absolute offsets. */
-  members(id: number): Member[] {
-    const t = this.resolve(id);
-    if (t.kind !== Kind.STRUCT && t.kind !== Kind.UNION) return [];
-    return t.members;
-  }
 }
 
 export function readString(strings: Uint8Array, off: number, where: string): string {

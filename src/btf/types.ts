@@ -95,7 +95,14 @@ export type BtfType =
   | (Base & { kind: typeof Kind.FLOAT; size: number })
   | (Base & { kind: typeof Kind.DECL_TAG; type: number; componentIdx: number });
 
-export type TypeOfKind<K extends Kind> = Extract<BtfType, { kind: K }>;
+/** The type variant(s) whose kind includes K (STRUCT and UNION share one variant). */
+export type TypeOfKind<K extends Kind> = BtfType extends infer T
+  ? T extends { kind: infer X }
+    ? K extends X
+      ? T
+      : never
+    : never
+  : never;
 
 /** Kinds that only qualify or rename another type. */
 export const isModifier = (k: number): boolean =>
