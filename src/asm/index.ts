@@ -24,4 +24,5 @@ export {
   type WritableRegister,
 } from './builder.js';
 export { type DisasmOptions, disassemble, formatInsn, type Syntax } from './disasm.js';
+export { helperIdByName, kernelHelperId } from './helper-ids.js';
 export type { AsmOptions } from './operands.js';
