@@ -101,6 +101,8 @@ class Compiled implements JitProgram {
   private readonly ex: Exports;
   private readonly stride: number;
   private readonly checker: Interpreter;
+  /** Unchecked and calls no helper: runs need no per-run setup. */
+  private readonly plain: boolean;
   private cpu = -1;
   private budgetTotal = DEFAULT_BUDGET;
   /** The program a tail_call helper accepted, entered by the `tail_call` import. */
@@ -134,6 +136,7 @@ class Compiled implements JitProgram {
       throw new Error('jit: Interpreter.checkSlow is gone; update src/jit/program.ts access()');
     }
     this.runCallback = (t, a, b, c, d, e) => this.callback(t, a, b, c, d, e);
+    this.plain = !this.checked && !this.mod.callsHelpers;
     this.compileTimeMs = performance.now() - t0;
   }
 
@@ -345,7 +348,7 @@ class Compiled implements JitProgram {
       this.forgetRegions();
       for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
     }
-    this.ex.tailCall.value = 0;
+    if (this.mod.tailCalls) this.ex.tailCall.value = 0;
     if (this.mod.callsHelpers || invocation) {
       rt.beginInvocation({ ctx, programType: this.program.type, ...invocation });
     }
@@ -366,6 +369,15 @@ class Compiled implements JitProgram {
   }
 
   run32(ctx: number): number {
+    if (this.plain) {
+      // No helpers, no checks: nothing to set up per run but the CPU's stack.
+      if (this.runtime.cpu !== this.cpu) this.begin(ctx, undefined);
+      try {
+        return this.ex.run32(ctx) >>> 0;
+      } catch (e) {
+        throw this.wrap(e);
+      }
+    }
     this.begin(ctx, undefined);
     return this.enter32(ctx);
   }

@@ -1,0 +1,188 @@
+// JIT speed: ns per run of a small ALU program, a loop, and the UDP-drop XDP program (single run and
+// batch, beside the interpreter), plus compile time for small and 1,000/10,000-instruction programs.
+// Plain ESM over the built library: `npm run build && node bench/jit.js`. Prints numbers, asserts nothing.
+import { insn, lddw } from '../dist/isa/index.js';
+import { compile } from '../dist/jit/index.js';
+import { Interpreter, Runtime } from '../dist/vm/index.js';
+
+/** Best-of-5 ns per call of fn over `n` calls. */
+function nsPer(n, fn) {
+  fn(Math.min(n, 10_000)); // warm up (tier-up)
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 5; round++) {
+    const t0 = performance.now();
+    fn(n);
+    best = Math.min(best, ((performance.now() - t0) * 1e6) / n);
+  }
+  return best;
+}
+const fmt = (ns) => `${ns.toFixed(1).padStart(8)} ns`;
+
+// --- a small ALU program: no loop, 10 instructions ---------------------------------------------
+const small = [
+  insn(0xbf, 0, 1), // r0 = r1
+  insn(0x07, 0, 0, 0, 17), // r0 += 17
+  insn(0x27, 0, 0, 0, 3), // r0 *= 3
+  insn(0xa7, 0, 0, 0, 0x5a5a), // r0 ^= 0x5a5a
+  insn(0x77, 0, 0, 0, 3), // r0 >>= 3
+  insn(0x04, 0, 0, 0, 9), // w0 += 9
+  insn(0xbf, 2, 0), // r2 = r0
+  insn(0x6f, 2, 0), // r2 <<= r0
+  insn(0x4f, 0, 2), // r0 |= r2
+  insn(0x95), // exit
+];
+
+// --- a loop: 100 iterations of ALU + stack store/load (6 insns per iteration) -------------------
+const loop = [
+  insn(0xb7, 0, 0, 0, 0),
+  insn(0xb7, 1, 0, 0, 100),
+  insn(0x0f, 0, 1), // r0 += r1
+  insn(0xa7, 0, 0, 0, 0x55), // r0 ^= 0x55
+  insn(0x7b, 10, 0, -8), // *(u64 *)(r10 - 8) = r0
+  insn(0x79, 3, 10, -8), // r3 = *(u64 *)(r10 - 8)
+  insn(0x07, 1, 0, 0, -1), // r1 -= 1
+  insn(0x55, 1, 0, -6, 0), // if r1 != 0 goto -6
+  insn(0x95),
+];
+
+// --- UDP drop: Ethernet -> IPv4 -> UDP dst port 5001 ? XDP_DROP : XDP_PASS ----------------------
+const udpDrop = [
+  insn(0x61, 2, 1, 4), // r2 = ctx->data_end
+  insn(0x61, 1, 1, 0), // r1 = ctx->data
+  insn(0xb7, 0, 0, 0, 2), // r0 = XDP_PASS
+  insn(0xbf, 3, 1), // r3 = r1
+  insn(0x07, 3, 0, 0, 34), // r3 += 14 + 20
+  insn(0x2d, 3, 2, 13), // if r3 > r2 goto out
+  insn(0x69, 4, 1, 12), // r4 = eth->h_proto
+  insn(0x55, 4, 0, 11, 0x0008), // if r4 != htons(ETH_P_IP) goto out
+  insn(0x71, 4, 1, 23), // r4 = ip->protocol
+  insn(0x55, 4, 0, 9, 17), // if r4 != IPPROTO_UDP goto out
+  insn(0x71, 4, 1, 14), // r4 = ip->ihl
+  insn(0x57, 4, 0, 0, 15),
+  insn(0x67, 4, 0, 0, 2), // r4 = ihl * 4
+  insn(0x0f, 1, 4), // r1 += ihl * 4
+  insn(0xbf, 3, 1),
+  insn(0x07, 3, 0, 0, 22), // r3 = udp + 8 (past the 14-byte Ethernet header)
+  insn(0x2d, 3, 2, 3), // if r3 > r2 goto out
+  insn(0x69, 4, 1, 16), // r4 = udp->dest
+  insn(0x55, 4, 0, 1, 0x8913), // if r4 != htons(5001) goto out
+  insn(0xb7, 0, 0, 0, 1), // r0 = XDP_DROP
+  insn(0x95), // out: exit
+];
+
+function packet(dport) {
+  const p = new Uint8Array(64);
+  p.set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00], 0); // Ethernet, IPv4
+  p.set([0x45, 0, 0, 50, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], 14); // IPv4, UDP
+  p.set([0x30, 0x39, dport >> 8, dport & 0xff, 0, 30, 0, 0], 34); // UDP
+  return p;
+}
+
+function xdpContexts(rt, n) {
+  const space = rt.space;
+  const ctxs = space.allocate(4 * n, 'scratch', 'ctx table');
+  const out = space.allocate(4 * n, 'scratch', 'verdicts');
+  for (let i = 0; i < n; i++) {
+    const data = packet(i % 2 ? 5001 : 53);
+    const pkt = space.allocate(data.length, 'packet', `packet ${i}`);
+    space.write(pkt.start, data);
+    const ctx = space.allocate(24, 'ctx', `xdp_md ${i}`, false);
+    space.view.setUint32(ctx.start, pkt.start, true);
+    space.view.setUint32(ctx.start + 4, pkt.end, true);
+    space.view.setUint32(ctxs.start + 4 * i, ctx.start, true);
+  }
+  return { ctxs: ctxs.start, out: out.start, first: space.view.getUint32(ctxs.start, true) };
+}
+
+const rt = new Runtime();
+const interp = new Interpreter(rt);
+console.log('program          engine                    per run');
+for (const [name, insns] of [
+  ['alu (10 insns)', small],
+  ['loop (602 insns)', loop],
+]) {
+  const prog = rt.prepare(insns);
+  const jit = compile(prog, rt);
+  const ctx = 12345;
+  if (jit.run32(ctx) !== Number(interp.run(prog, { args: [ctx], checked: false }).r0 & 0xffffffffn)) {
+    throw new Error(`${name}: JIT and interpreter disagree`);
+  }
+  const tJit = nsPer(2_000_000, (n) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += jit.run32(i);
+    return s;
+  });
+  const tInt = nsPer(100_000, (n) => {
+    for (let i = 0; i < n; i++) interp.run(prog, { args: [i], checked: false });
+  });
+  console.log(`${name.padEnd(16)} jit run32              ${fmt(tJit)}`);
+  console.log(
+    `${''.padEnd(16)} interpreter (unchecked) ${fmt(tInt)}   (${(tInt / tJit).toFixed(1)}x the JIT)`,
+  );
+}
+
+{
+  const N = 1024;
+  const prog = rt.prepare(udpDrop);
+  const jit = compile(prog, rt);
+  const { ctxs, out, first } = xdpContexts(rt, N);
+  jit.runBatch(ctxs, N, out);
+  let drops = 0;
+  for (let i = 0; i < N; i++) drops += rt.space.view.getUint32(out + 4 * i, true) === 1 ? 1 : 0;
+  if (drops !== N / 2) throw new Error(`udp drop: ${drops} drops of ${N}, expected ${N / 2}`);
+  const single = nsPer(2_000_000, (n) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += jit.run32(first);
+    return s;
+  });
+  const batch = nsPer(4096 * N, (n) => {
+    for (let i = 0; i < n / N; i++) jit.runBatch(ctxs, N, out);
+  });
+  const tInt = nsPer(200_000, (n) => {
+    for (let i = 0; i < n; i++) interp.run(prog, { args: [first], checked: false });
+  });
+  console.log(`${'udp drop (64 B)'.padEnd(16)} jit run32 (single)     ${fmt(single)} per packet`);
+  console.log(`${''.padEnd(16)} jit batch of ${N}       ${fmt(batch)} per packet`);
+  console.log(
+    `${''.padEnd(16)} interpreter (unchecked) ${fmt(tInt)} per packet  (${(tInt / batch).toFixed(1)}x the batch)`,
+  );
+}
+
+// --- compile time --------------------------------------------------------------------------------
+/** A straight-line-and-diamonds program of about n slots: ALU, stack traffic, nested forward jumps. */
+function bigProgram(n) {
+  const out = [insn(0xb7, 0, 0, 0, 0), insn(0xb7, 1, 0, 0, 7)];
+  let k = 0;
+  while (out.length < n - 8) {
+    k++;
+    out.push(insn(0x07, 0, 0, 0, k)); // r0 += k
+    out.push(insn(0xaf, 1, 0)); // r1 ^= r0
+    out.push(insn(0x7b, 10, 1, -8 * (1 + (k % 60)))); // spill
+    out.push(insn(0x79, 2, 10, -8 * (1 + ((k * 7) % 60)))); // reload
+    out.push(insn(0x25, 2, 0, 2, k)); // if r2 > k goto +2
+    out.push(insn(0x27, 0, 0, 0, 3)); // r0 *= 3
+    out.push(insn(0x05, 0, 0, 1)); // goto +1
+    out.push(insn(0x1f, 0, 2)); // r0 -= r2
+    if (k % 5 === 0) out.push(...lddw(3, BigInt(k) << 33n), insn(0x0f, 0, 3));
+  }
+  out.push(insn(0x95));
+  return out;
+}
+
+console.log('\ncompile time (code generation + WebAssembly.Module): first compile, and best of 20 once warm');
+for (const n of [10, 100, 1000, 10000]) {
+  const prog = rt.prepare(n === 10 ? small : bigProgram(n));
+  let best = Number.POSITIVE_INFINITY;
+  let first = 0;
+  let size = 0;
+  for (let round = 0; round < 20; round++) {
+    const jit = compile(prog, rt);
+    if (round === 0) first = jit.compileTimeMs;
+    best = Math.min(best, jit.compileTimeMs);
+    size = jit.wasmSize;
+  }
+  const per1000 = (best / prog.insns.length) * 1000;
+  console.log(
+    `${String(prog.insns.length).padStart(6)} slots  first ${first.toFixed(2).padStart(7)} ms  warm ${best.toFixed(3).padStart(7)} ms  (${per1000.toFixed(3)} ms per 1,000 insns, ${size} bytes of wasm)`,
+  );
+}
