@@ -28,7 +28,10 @@ describe('conformance expectations against the kernel', () => {
           }).fd;
         } catch (e) {
           // E2BIG: the verifier gave up on the program's complexity (the long loops).
-          if (e instanceof kernel.VerifierRejectedError || (e instanceof kernel.KernelError && e.errno === 7)) {
+          if (
+            e instanceof kernel.VerifierRejectedError ||
+            (e instanceof kernel.KernelError && e.errno === 7)
+          ) {
             refused++;
             continue;
           }
