@@ -27,6 +27,9 @@ interface Native {
   close: (fd: number) => number;
   ifNameToIndex: (name: string) => number;
   setns: (fd: number, nstype: number) => number;
+  mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => unknown;
+  munmap: (addr: unknown, length: number) => number;
+  pageSize: number;
   nr: number;
 }
 
@@ -51,7 +54,21 @@ function load(): Native {
       'unsigned int if_nametoindex(const char *name)',
     ) as Native['ifNameToIndex'];
     const setns = libc.func('int setns(int fd, int nstype)') as Native['setns'];
-    native = { koffi, syscall, close, ifNameToIndex, setns, nr };
+    const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)');
+    const munmap = libc.func('int munmap(void *addr, size_t length)') as Native['munmap'];
+    const sysconf = libc.func('long sysconf(int name)') as (name: number) => number;
+    const pageSize = sysconf(30); // _SC_PAGESIZE
+    native = {
+      koffi,
+      syscall,
+      close,
+      ifNameToIndex,
+      setns,
+      mmap: mmap as Native['mmap'],
+      munmap,
+      pageSize,
+      nr,
+    };
     return native;
   } catch (e) {
     loadError = `cannot reach bpf() from Node.js: ${(e as Error).message}`;
@@ -166,4 +183,40 @@ export function ifNameToIndex(name: string): number {
 export function setNamespace(fd: number, nstype: number): number {
   const n = load();
   return n.setns(fd, nstype) < 0 ? -n.koffi.errno() : 0;
+}
+
+/** A shared mapping of a bpf object (ring buffer pages): a view over it, released with `unmap`. */
+export interface Mapping {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  unmap(): void;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+/** mmap(2) `length` bytes of `fd` at `offset`, shared; `writable` adds PROT_WRITE. */
+export function mapShared(fd: number, length: number, offset: number, writable: boolean): Mapping {
+  const n = load();
+  const ptr = n.mmap(null, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, offset);
+  const addr = ptr === null ? -1n : n.koffi.address(ptr);
+  if (addr === -1n || addr === 0xffffffffffffffffn)
+    throw new KernelError('mmap', n.koffi.errno(), `fd ${fd}`);
+  const ab = n.koffi.view(ptr, length);
+  let live = true;
+  return {
+    bytes: new Uint8Array(ab),
+    view: new DataView(ab),
+    unmap() {
+      if (!live) return;
+      live = false;
+      n.munmap(ptr, length);
+    },
+  };
+}
+
+/** The system's page size (what ring buffer mappings are counted in). */
+export function pageSize(): number {
+  return load().pageSize;
 }

@@ -17,4 +17,5 @@ export {
   relocate,
   type XdpAttachOptions,
 } from './object.js';
+export { KernelRingBuf } from './ringbuf.js';
 export * from './syscall.js';

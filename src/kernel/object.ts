@@ -13,6 +13,7 @@ import type { ObjectSpec, ProgramSpec } from '../object/spec.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError } from './errors.js';
 import { ifNameToIndex } from './ffi.js';
+import { KernelRingBuf } from './ringbuf.js';
 import * as sys from './syscall.js';
 
 const PER_CPU_TYPES: ReadonlySet<number> = new Set([
@@ -93,6 +94,14 @@ export class KernelMap implements BpfMap {
   /** The Map-like view (`get/set/entries`), with per-CPU values as arrays as in the user-space runtime. */
   typed<K = unknown, V = unknown>(codecs: { key?: Codec<K>; value?: Codec<V> } = {}): TypedMap<K, V> {
     return typedMap<K, V>(this, { ...codecs, cpus: this.nCpus });
+  }
+
+  /** A reader of a RINGBUF map's records (mmap-ed; close it when done). */
+  ringBuffer(): KernelRingBuf {
+    if (this.spec.type !== MapType.RINGBUF) {
+      throw new MapError(Errno.EINVAL, `map ${this.spec.name} is not a ring buffer (type ${this.spec.type})`);
+    }
+    return new KernelRingBuf(this);
   }
 
   /** Pin the map at `path` (inside bpffs). */

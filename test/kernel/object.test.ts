@@ -156,3 +156,49 @@ describe.skipIf(!oracle)('XDP link on a veth pair in private namespaces', () => 
     }
   });
 });
+
+describe.skipIf(!oracle)('kernel ring buffer', () => {
+  it('reads the events syn_events.o submits, in order, and only once', () => {
+    const obj = k.loadKernelObject(new URL('../../examples/xdp/syn_events.o', import.meta.url).pathname);
+    const ring = obj.map('syn_ring').ringBuffer();
+    try {
+      const syn = (sport: number) =>
+        buildFrame({ ipv4: { src: '10.1.2.3', dst: '10.4.5.6' }, tcp: { sport, dport: 80, flags: 0x02 } });
+      const ack = buildFrame({
+        ipv4: { src: '10.1.2.3', dst: '10.4.5.6' },
+        tcp: { sport: 1, dport: 80, flags: 0x10 },
+      });
+      for (const frame of [syn(1000), ack, syn(1001), syn(1002)])
+        expect(obj.program().run(frame).retval).toBe(XDP_PASS);
+      expect(ring.available).toBe(3 * (8 + 24));
+      const events = ring.poll().map((r) => {
+        const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
+        return {
+          len: r.length,
+          saddr: v.getUint32(8, false),
+          sport: v.getUint16(16, true),
+          dport: v.getUint16(18, true),
+        };
+      });
+      expect(events).toEqual(
+        [1000, 1001, 1002].map((sport) => ({ len: 24, saddr: 0x0a010203, sport, dport: 80 })),
+      );
+      expect(ring.poll()).toEqual([]);
+      expect(ring.available).toBe(0);
+      obj.program().run(syn(2000));
+      expect(ring.drain(() => {})).toBe(1);
+    } finally {
+      ring.close();
+      obj.close();
+    }
+  });
+
+  it('a map of another type is not a ring buffer', () => {
+    const obj = k.loadKernelObject(UDP_DROP);
+    try {
+      expect(() => obj.map('drops').ringBuffer()).toThrow(/not a ring buffer/);
+    } finally {
+      obj.close();
+    }
+  });
+});
