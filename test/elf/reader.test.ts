@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readObject } from '../../src/elf/index.js';
+import { parseElf } from '../../src/elf/parse.js';
 import { FormatError } from '../../src/errors.js';
 import { type Insn, LDDW, PseudoLddw } from '../../src/isa/index.js';
 import { MapFlag, MapType } from '../../src/maps/types.js';
@@ -59,14 +60,21 @@ describe('readObject: programs', () => {
 
   it('gives map references src=MAP_FD with the map index and data references src=MAP_VALUE with the offset', () => {
     const obj = read('globals.o');
-    expect(obj.maps.map((m) => m.name)).toEqual(['.rodata', '.data', '.bss']);
+    expect(obj.maps.map((m) => m.name)).toEqual([
+      '.rodata',
+      '.data',
+      '.data.custom',
+      '.bss',
+      '.rodata.str1.1',
+    ]);
     const refs = obj.programs[0]!.insns.flatMap((ins, i, all) =>
       ins.code === LDDW && ins.src === PseudoLddw.MAP_VALUE
         ? [`${obj.maps[ins.imm]!.name}+${all[i + 1]!.imm}`]
         : [],
     );
     // packets_seen (.data+0), counters (.data+8), last_len (.bss+0), port_limit (.rodata+0), dropped (.bss+8),
-    // the two format strings and greeting (.rodata+4).
+    // the two format strings and greeting (.rodata+4), the literals "odd length" and "even length" (merged
+    // strings in .rodata.str1.1), custom_counter (.data.custom+0).
     expect(refs).toEqual([
       '.data+0',
       '.data+8',
@@ -76,7 +84,12 @@ describe('readObject: programs', () => {
       '.rodata+12',
       '.rodata+4',
       '.rodata+26',
+      '.rodata.str1.1+11',
+      '.rodata.str1.1+0',
+      '.data.custom+0',
     ]);
+    const strs = obj.maps[4]!.contents![0]!.value;
+    expect(new TextDecoder().decode(strs)).toBe('odd length\0even length\0');
   });
 });
 
@@ -170,7 +183,10 @@ describe('readObject: maps', () => {
 
   it('turns .rodata/.data/.bss into single-entry array maps holding the section contents', () => {
     const obj = read('globals.o');
-    const [rodata, data, bss] = obj.maps;
+    const [rodata, data, custom, bss, strs] = obj.maps;
+    expect(custom!.readonly).toBeUndefined();
+    expect(custom).toMatchObject({ valueSize: 4, contents: [{ value: Uint8Array.of(99, 0, 0, 0) }] });
+    expect(strs).toMatchObject({ valueSize: 23, readonly: true });
     expect(rodata).toMatchObject({
       type: MapType.ARRAY,
       keySize: 4,
@@ -252,8 +268,9 @@ describe('readObject: errors', () => {
     const bytes = fixture('globals.o').slice();
     const obj = read('globals.o');
     expect(obj.programs).toHaveLength(1);
-    // .relxdp is at 0x1220 (llvm-readelf -S): corrupt the first entry's symbol index.
-    new DataView(bytes.buffer).setUint32(0x1220 + 12, 9999, true);
+    // Corrupt the symbol index of the first entry of .relxdp.
+    const rel = parseElf(bytes, 'globals.o').sections.find((s) => s.name === '.relxdp')!;
+    new DataView(bytes.buffer).setUint32(rel.offset + 12, 9999, true);
     expect(() => readObject(bytes, { file: 'bad.o' })).toThrow(
       /bad\.o: section \.relxdp: relocation refers to missing symbol 9999/,
     );
