@@ -1,6 +1,5 @@
 // The conformance plugin protocol end to end: base16 program on stdin, base16 memory as an argument,
-// r0 in hex on stdout (exit 0), or a message on stderr (exit 1). One case of every file goes through
-// the real CLI process.
+// r0 in hex on stdout (exit 0), or a message on stderr (exit 1), through the real CLI process.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +21,10 @@ function plugin(stdin: string, ...args: string[]) {
 }
 
 describe('tsbpf conformance-plugin', () => {
-  for (const file of conformanceFiles()) {
+  // A few files end to end (each case is a process start); the in-process runner covers all of them.
+  const sample = conformanceFiles().filter((f) => /\/(alu64|atomic|call|ldx)\.data$/.test(f));
+  it('samples four files', () => expect(sample).toHaveLength(4));
+  for (const file of sample) {
     const c = loadConformanceFile(file).find((x) => x.result !== undefined && !x.raw);
     if (!c) continue;
     it(`${c.name} gives r0 in hex`, () => {
