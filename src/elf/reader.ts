@@ -74,6 +74,14 @@ function build(elf: ElfFile): ObjectSpec {
   const spec: ObjectSpec = { programs, maps: defs.map((d) => d.spec), license };
   if (btf) spec.btf = btf;
   if (slots.length > 0) spec.mapSlots = slots;
+  // CO-RE relocations adjust field offsets to a running kernel's types. Here the object's own types are
+  // the truth, so the compiled offsets stand; say so rather than pretend they were applied.
+  const warnings = [...(ext?.coreRelos ?? [])]
+    .filter(([, list]) => list.length > 0)
+    .map(
+      ([sec, list]) => `section ${sec}: ${list.length} CO-RE relocation(s) not applied (offsets as compiled)`,
+    );
+  if (warnings.length > 0) spec.warnings = warnings;
   const version = section('version');
   if (version && version.size >= 4) {
     spec.kernelVersion = new DataView(version.data.buffer, version.data.byteOffset, 4).getUint32(0, true);

@@ -65,4 +65,6 @@ export interface ObjectSpec {
   mapSlots?: MapSlot[];
   /** The `version` section (LINUX_VERSION_CODE for old kprobe loaders), when present. */
   kernelVersion?: number;
+  /** Things the reader understood but did not apply (e.g. CO-RE relocations left as compiled). */
+  warnings?: string[];
 }
