@@ -1,10 +1,9 @@
 // eBPF -> WebAssembly. One module per program: it imports the runtime's memory and the helpers the program
-// calls, holds one wasm function per eBPF function (r1-r5, r10 and the call depth as parameters, r0 as
-// the result), and exports entry points that take and return i32 on the hot path (`run32`, `batch`).
+// calls, holds one wasm function per eBPF function (r0-r10 and the call depth as parameters, r0-r5 as
+// results), and exports entry points that take and return i32 on the hot path (`run32`, `batch`).
 
 import { MAX_CALL_FRAMES } from '../isa/index.js';
-import type { ArrayLayout } from '../maps/types.js';
-import { MapType } from '../maps/types.js';
+import { arrayLayout } from '../maps/registry.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 import { buildCfg } from './cfg.js';
@@ -180,8 +179,8 @@ export function generate(
     if (id === HELPER_MAP_LOOKUP && helperName(id) === 'map_lookup_elem') {
       const addr = constantR1(blockStart, pc);
       const map = addr === undefined ? undefined : runtime.mapAt(addr);
-      if (!map || map.spec.type !== MapType.ARRAY || !('valuesBase' in map)) return false;
-      const layout = map as unknown as ArrayLayout;
+      const layout = map && arrayLayout(map);
+      if (!layout) return false;
       // index = *(u32 *)r2; r0 = index < max_entries ? base + index * stride : NULL
       code.localGet(reg(2)).op(Op.i32_wrap_i64).mem(Op.i32_load, 2, 0).localTee(SCRATCH_I32);
       code.i32Const(layout.maxEntries).op(Op.i32_lt_u).if(i64);
