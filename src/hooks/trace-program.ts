@@ -1,0 +1,95 @@
+// What tracing hooks attach: a program verified against the context the hook provides, bound to an engine.
+// A program comes from an object (`loadObject(...).program(name)`) or is given as instructions (assembler,
+// TypeScript builder) with the maps it refers to. Verification is not optional here: a tracing program runs
+// inside the traced code, so only programs the verifier accepts run, and they run unchecked at full speed.
+
+import { TsbpfError } from '../errors.js';
+import type { Insn } from '../isa/index.js';
+import type { BpfMap } from '../maps/types.js';
+import { LoadedProgram, VerifierError } from '../object/load.js';
+import type { ProgramSpec } from '../object/spec.js';
+import { verify } from '../verifier/index.js';
+import { Runtime } from '../vm/runtime.js';
+import type { ProgramType } from './program-types.js';
+import { createRunner, type EngineName } from './runner.js';
+
+/** Instructions with the maps their lddw map references index into, loaded into `runtime` (or a new one). */
+export interface InsnProgram {
+  insns: readonly Insn[];
+  maps?: readonly BpfMap[];
+  runtime?: Runtime;
+  name?: string;
+}
+
+export type TraceProgramSource = LoadedProgram | InsnProgram;
+
+/** A verified program bound to an engine, ready to run on a context address. */
+export interface BoundProgram {
+  readonly name: string;
+  readonly runtime: Runtime;
+  readonly engine: EngineName;
+  /** One run with r1 = ctx (the return value is ignored by tracing hooks). */
+  run(ctx: number): void;
+}
+
+export interface BindOptions {
+  /** Engine (default 'jit'). */
+  engine?: EngineName;
+}
+
+/** Program types a tracing context may be read by (a hook lists those it accepts). */
+function checkType(name: string, spec: ProgramSpec, accepted: readonly string[]): void {
+  if (spec.type !== '' && !accepted.includes(spec.type)) {
+    throw new TsbpfError(
+      `program '${spec.name}' is a ${spec.type} program; ${accepted.join(' or ')} programs attach here`,
+      name,
+    );
+  }
+}
+
+/**
+ * Verify `source` against `type` (its context layout decides what may be read), prepare it and bind it to
+ * an engine. Throws VerifierError with the verifier's log when the program is rejected.
+ */
+export function bindProgram(
+  source: TraceProgramSource,
+  type: ProgramType,
+  accepted: readonly string[],
+  options: BindOptions = {},
+): BoundProgram {
+  const engine = options.engine ?? 'jit';
+  let runtime: Runtime;
+  let spec: ProgramSpec;
+  let maps: readonly BpfMap[];
+  let loaded: LoadedProgram | undefined;
+  if (source instanceof LoadedProgram) {
+    loaded = source;
+    runtime = source.runtime;
+    spec = source.spec;
+    maps = source.prepared.maps;
+  } else {
+    runtime = source.runtime ?? new Runtime();
+    maps = source.maps ?? [];
+    spec = {
+      name: source.name ?? 'probe',
+      section: '',
+      type: type.name,
+      insns: [...source.insns],
+      license: 'GPL',
+    };
+  }
+  checkType(spec.name, spec, accepted);
+  const result = verify({ ...spec, type }, { maps: maps.map((m) => m.spec), logLevel: 1 });
+  if (!result.accepted) throw new VerifierError(spec.name, result);
+  const prepared = loaded ? loaded.prepared : runtime.prepare(spec, maps);
+  const runner = createRunner(runtime, prepared, { engine, checked: false });
+  const jit = runner.jit;
+  const run = jit
+    ? (ctx: number): void => {
+        jit.run32(ctx);
+      }
+    : (ctx: number): void => {
+        runner.run(ctx);
+      };
+  return { name: spec.name, runtime, engine, run };
+}
