@@ -53,7 +53,8 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode;
     }
     if (err instanceof TsbpfError) {
-      process.stderr.write(`tsbpf: ${err.name}: ${err.message}\n`);
+      const kind = err.name === 'TsbpfError' ? '' : `${err.name}: `;
+      process.stderr.write(`tsbpf: ${kind}${err.message}\n`);
       return 1;
     }
     if (

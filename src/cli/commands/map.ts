@@ -1,13 +1,96 @@
-import type { Command } from 'commander';
-import { CliError } from '../main.js';
+// `tsbpf map list|dump|set`: the maps of an object as its loader would create them — types and sizes, the
+// initial contents (global data, BTF-declared values), and a way to change those contents in the object
+// file itself (set `.rodata` constants before anyone loads it).
 
-// Placeholder until the owning issue lands this command.
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { Btf } from '../../btf/index.js';
+import { writeObject } from '../../elf/index.js';
+import { mapTypeInfo } from '../../maps/registry.js';
+import { loadObject } from '../../object/load.js';
+import { CliError } from '../main.js';
+import { bytesToHex, dumpMap, hexToBytes, jsonSafe, readObjectFile } from '../objects.js';
+
 export function register(program: Command): void {
-  program
-    .command('map')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('map: not implemented yet', 2);
+  const map = program.command('map').description('inspect and edit the maps of an object (like bpftool map)');
+  map
+    .command('list')
+    .description('list the maps: name, type, key/value size, max entries, flags')
+    .argument('<prog.o>', 'ELF object')
+    .option('--json', 'one JSON array')
+    .action((file: string, o: { json?: boolean }) => {
+      const maps = readObjectFile(file).maps.map((m) => ({
+        name: m.name,
+        type: mapTypeInfo(m.type)?.name ?? `type ${m.type}`,
+        key_size: m.keySize,
+        value_size: m.valueSize,
+        max_entries: m.maxEntries,
+        flags: m.flags,
+      }));
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(maps)}\n`);
+        return;
+      }
+      for (const m of maps) {
+        process.stdout.write(
+          `${m.name}: ${m.type}  key ${m.key_size}B  value ${m.value_size}B  max_entries ${m.max_entries}  flags 0x${m.flags.toString(16)}\n`,
+        );
+      }
+    });
+  map
+    .command('dump')
+    .description("print a map's contents after load (its initial contents), BTF-formatted when possible")
+    .argument('<prog.o>', 'ELF object')
+    .argument('<name>', 'map name (.rodata, .data, .bss for global data)')
+    .option('--json', 'one JSON array of {key, value[, formatted]}')
+    .action((file: string, name: string, o: { json?: boolean }) => {
+      const obj = loadObject(readObjectFile(file), { verify: false, programs: [] });
+      const entries = dumpMap(obj.map(name), obj.spec.btf as Btf | undefined, obj.runtime.cpus);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(entries.map((e) => jsonSafe(e)))}\n`);
+        return;
+      }
+      for (const e of entries) {
+        const shown = e.formatted
+          ? `${JSON.stringify(e.formatted.key)}: ${JSON.stringify(e.formatted.value)}`
+          : '';
+        process.stdout.write(
+          `key: ${e.key}  value: ${e.value ?? e.values?.join(' ')}${shown ? `  (${shown})` : ''}\n`,
+        );
+      }
+    });
+  map
+    .command('set')
+    .description("set a map's initial contents in the object file: KEY=VALUE, hex bytes in memory order")
+    .argument('<prog.o>', 'ELF object')
+    .argument('<name>', 'map name')
+    .argument('<entries...>', 'KEY=VALUE (a shorter VALUE overwrites the start of the existing value)')
+    .requiredOption('-o, --output <file>', 'object to write')
+    .action((file: string, name: string, entries: string[], o: { output: string }) => {
+      const spec = readObjectFile(file);
+      const m = spec.maps.find((x) => x.name === name);
+      if (!m)
+        throw new CliError(`${file}: no map '${name}' (maps: ${spec.maps.map((x) => x.name).join(', ')})`);
+      // Check the whole result the way a loader would before writing anything.
+      for (const entry of entries) {
+        const eq = entry.indexOf('=');
+        if (eq <= 0) throw new CliError(`map set: expected KEY=VALUE, got '${entry}'`, 2);
+        const key = hexToBytes(entry.slice(0, eq), 'key');
+        const value = hexToBytes(entry.slice(eq + 1), 'value');
+        if (key.length !== m.keySize)
+          throw new CliError(`map set ${name}: key has ${key.length} bytes, the map's have ${m.keySize}`);
+        if (value.length > m.valueSize) {
+          throw new CliError(
+            `map set ${name}: value has ${value.length} bytes, the map's have ${m.valueSize}`,
+          );
+        }
+        const old = m.contents?.find((c) => bytesToHex(c.key) === bytesToHex(key));
+        const full = new Uint8Array(old?.value ?? new Uint8Array(m.valueSize));
+        full.set(value);
+        m.contents = [...(m.contents ?? []).filter((c) => c !== old), { key, value: full }];
+      }
+      loadObject(spec, { verify: false, programs: [] });
+      writeFileSync(o.output, writeObject(spec));
+      process.stdout.write(`wrote ${o.output}\n`);
     });
 }
