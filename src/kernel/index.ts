@@ -19,3 +19,4 @@ export {
 } from './object.js';
 export { KernelRingBuf } from './ringbuf.js';
 export * from './syscall.js';
+export { instrumentVerdicts, VERDICT_MAP, VERDICT_NAMES, type VerdictName } from './verdicts.js';

@@ -15,6 +15,7 @@ import { KernelError } from './errors.js';
 import { ifNameToIndex } from './ffi.js';
 import { KernelRingBuf } from './ringbuf.js';
 import * as sys from './syscall.js';
+import { instrumentVerdicts, sumVerdicts, VERDICT_MAP, VERDICT_NAMES, type VerdictName } from './verdicts.js';
 
 const PER_CPU_TYPES: ReadonlySet<number> = new Set([
   MapType.PERCPU_HASH,
@@ -202,6 +203,11 @@ export interface KernelLoadOptions {
   mapContents?: Record<string, { key: Uint8Array; value: Uint8Array }[]>;
   /** Object name used as a prefix of global-data map names (libbpf style: `udp_drop.rodata`). */
   objectName?: string;
+  /**
+   * Count each XDP program's verdicts in an extra per-CPU map (`tsbpf_verdicts`), read with
+   * `KernelObject.verdicts()`; the kernel keeps no per-verdict statistics of its own.
+   */
+  countVerdicts?: boolean;
 }
 
 /** Maps and programs of an object living in the kernel. `close()` releases every file descriptor. */
@@ -211,6 +217,18 @@ export class KernelObject {
     readonly maps: ReadonlyMap<string, KernelMap>,
     readonly programs: ReadonlyMap<string, KernelProgram>,
   ) {}
+
+  /** Verdict totals over all CPUs (objects loaded with `countVerdicts`). */
+  verdicts(): Record<VerdictName, bigint> {
+    const m = this.map(VERDICT_MAP.name);
+    const key = new Uint8Array(4);
+    return sumVerdicts(
+      VERDICT_NAMES.map((_, slot) => {
+        new DataView(key.buffer).setUint32(0, slot, true);
+        return m.lookup(key);
+      }),
+    );
+  }
 
   map(name: string): KernelMap {
     const m = this.maps.get(name);
@@ -333,8 +351,17 @@ export function loadKernelObject(
     }
     const fds = spec.maps.map((m) => maps.get(m.name)!.fd);
     const names = spec.maps.map((m) => m.name);
-    for (const p of spec.programs) {
-      if (options.programs && !options.programs.includes(p.name)) continue;
+    if (options.countVerdicts) {
+      maps.set(VERDICT_MAP.name, createMap(VERDICT_MAP, VERDICT_MAP.name));
+      fds.push(maps.get(VERDICT_MAP.name)!.fd);
+      names.push(VERDICT_MAP.name);
+    }
+    for (const original of spec.programs) {
+      if (options.programs && !options.programs.includes(original.name)) continue;
+      const p =
+        options.countVerdicts && original.type === 'xdp'
+          ? instrumentVerdicts(original, fds.length - 1)
+          : original;
       const loaded = sys.progLoad({
         type: kernelProgType(p),
         insns: relocate(p, fds, names),

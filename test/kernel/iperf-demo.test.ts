@@ -33,7 +33,7 @@ describe.skipIf(!oracle)('iperf demo, kernel mode', () => {
   afterAll(() => net?.remove());
 
   it('port 5001 goes dark, 5002 gets its traffic, the drop counter matches what was sent', async () => {
-    const obj = k.loadKernelObject(UDP_DROP);
+    const obj = k.loadKernelObject(UDP_DROP, { countVerdicts: true });
     const servers = [server(net, 5001), server(net, 5002)];
     try {
       await new Promise((r) => setTimeout(r, 400)); // let the servers bind
@@ -77,6 +77,10 @@ describe.skipIf(!oracle)('iperf demo, kernel mode', () => {
       expect(packets).toBeGreaterThanOrEqual(iperfSent);
       expect(iperfSent).toBeGreaterThan(100);
       expect(drops.get(5002)).toBeUndefined();
+      // the verdict counters agree: every dropped packet was a 5001 one, the 5002 traffic passed
+      const verdicts = obj.verdicts();
+      expect(verdicts.drop).toBe(BigInt(packets));
+      expect(verdicts.pass).toBeGreaterThanOrEqual(BigInt(iperfSent));
       // the 5002 server's report: nothing lost
       expect(client5002).toMatch(/ 0\/\d+ \(0%\)/);
     } finally {

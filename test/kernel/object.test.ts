@@ -202,3 +202,42 @@ describe.skipIf(!oracle)('kernel ring buffer', () => {
     }
   });
 });
+
+describe.skipIf(!oracle)('verdict counters', () => {
+  it('counts udp_drop verdicts without changing them', () => {
+    const obj = k.loadKernelObject(UDP_DROP, { countVerdicts: true });
+    try {
+      const frames = [udp(5001), udp(5002), tcp(5001), udp(5001), new Uint8Array(14)];
+      expect(frames.map((f) => obj.program().run(f).retval)).toEqual([
+        XDP_DROP,
+        XDP_PASS,
+        XDP_PASS,
+        XDP_DROP,
+        XDP_PASS,
+      ]);
+      expect(obj.verdicts()).toEqual({ aborted: 0n, drop: 2n, pass: 3n, tx: 0n, redirect: 0n, other: 0n });
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('instruments a program with bpf-to-bpf calls (subprograms move, calls follow)', () => {
+    const file = new URL('../../examples/xdp/bpf_calls.o', import.meta.url).pathname;
+    const plain = k.loadKernelObject(file);
+    const counted = k.loadKernelObject(file, { countVerdicts: true });
+    try {
+      const spec = counted.program().spec;
+      expect(spec.insns.length).toBe(plain.program().spec.insns.length + 15);
+      const frames = [udp(53), udp(8080), tcp(60000), new Uint8Array(20)];
+      for (const f of frames) expect(counted.program().run(f).retval).toBe(plain.program().run(f).retval);
+      // both objects counted the same port classes: the subprograms ran in the instrumented one too
+      const classes = (o: k.KernelObject) => [...o.map('port_class').typed<number, bigint>().values()];
+      expect(classes(counted)).toEqual(classes(plain));
+      expect(classes(counted).reduce((a, b) => a + b, 0n)).toBe(3n);
+      expect(counted.verdicts().pass).toBe(BigInt(frames.length));
+    } finally {
+      plain.close();
+      counted.close();
+    }
+  });
+});
