@@ -8,14 +8,8 @@
 // covers the asynchronous work); the caller then gets the promise that settles after the probe ran.
 
 import { TsbpfError } from '../errors.js';
+import { PROBE_ARG_OFFSETS, PROBE_CTX_SIZE, ProbeCtx, ProbeFlag, putValue } from './probe-context.js';
 import { programTypeByName } from './program-types.js';
-import {
-  PROBE_ARG_OFFSETS,
-  PROBE_CTX_SIZE,
-  ProbeCtx,
-  ProbeFlag,
-  putValue,
-} from './probe-context.js';
 import type { EngineName } from './runner.js';
 import { type BoundProgram, bindProgram, type TraceProgramSource } from './trace-program.js';
 
@@ -217,7 +211,14 @@ export class ProbeSite {
   }
 
   /** Fill the shared context image for one event. */
-  private fill(args: unknown[], id: number, time: number, duration: number, flags: number, ret: unknown): void {
+  private fill(
+    args: unknown[],
+    id: number,
+    time: number,
+    duration: number,
+    flags: number,
+    ret: unknown,
+  ): void {
     const w = image;
     w.fill(0);
     putValue(w, ProbeCtx.time >> 2, Math.round(time));

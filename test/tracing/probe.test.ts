@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProgramBuilder, R0, R1, R2, R6 } from '../../src/asm/index.js';
-import { ProbeCtx, ProbeFlag } from '../../src/hooks/probe-context.js';
 import { probe, probed } from '../../src/hooks/probe.js';
+import { ProbeCtx, ProbeFlag } from '../../src/hooks/probe-context.js';
 import { createMap } from '../../src/maps/registry.js';
 import { MapType } from '../../src/maps/types.js';
 import { VerifierError } from '../../src/object/load.js';
@@ -30,7 +30,12 @@ function counters(rt: Runtime, slots: number) {
 function copyFields(offsets: readonly number[]) {
   const b = new ProgramBuilder().ldMapValue(R6, 0);
   offsets.forEach((off, i) => b.ldx('u64', R2, R1, off).stx('u64', R6, i * 8, R2));
-  return b.mov64(R2, 1).atomic('add', 'u64', R6, offsets.length * 8, R2).mov64(R0, 0).exit().build();
+  return b
+    .mov64(R2, 1)
+    .atomic('add', 'u64', R6, offsets.length * 8, R2)
+    .mov64(R0, 0)
+    .exit()
+    .build();
 }
 
 const ARGS = [ProbeCtx.arg1, ProbeCtx.arg2, ProbeCtx.arg3, ProbeCtx.arg4, ProbeCtx.arg5];
@@ -41,7 +46,12 @@ describe('probe on a JavaScript method', () => {
       const rt = new Runtime();
       const { map, read } = counters(rt, 7);
       const target = { f: (..._a: unknown[]) => 42 };
-      const link = probe(target, 'f', { insns: copyFields([...ARGS, ProbeCtx.argc]), maps: [map], runtime: rt }, { engine });
+      const link = probe(
+        target,
+        'f',
+        { insns: copyFields([...ARGS, ProbeCtx.argc]), maps: [map], runtime: rt },
+        { engine },
+      );
       expect(target.f(7, -1, 2n ** 63n + 5n, true, 'hello', 'ignored')).toBe(42);
       expect(read()).toEqual([7n, 2n ** 64n - 1n, 2n ** 63n + 5n, 1n, 5n, 6n, 1n]);
       target.f(new Uint8Array(12), 3.9, -3.9, false, null);
@@ -64,7 +74,12 @@ describe('probe on a JavaScript method', () => {
       const fields = [ProbeCtx.ret, ProbeCtx.duration, ProbeCtx.flags, ProbeCtx.callId];
       const entry = counters(rt, 2);
       const prog = { insns: copyFields(fields), maps: [map], runtime: rt };
-      const e = probe(target, 'slow', { insns: copyFields([ProbeCtx.callId]), maps: [entry.map], runtime: rt }, { engine });
+      const e = probe(
+        target,
+        'slow',
+        { insns: copyFields([ProbeCtx.callId]), maps: [entry.map], runtime: rt },
+        { engine },
+      );
       const r = probe(target, 'slow', prog, { on: 'return', engine });
       expect(target.slow(21)).toBe(42);
       const [ret, duration, flags, callId] = read();
@@ -153,7 +168,12 @@ describe('probe on a JavaScript method', () => {
   it('rejects probe programs that read beyond the context or write to it', () => {
     const rt = new Runtime();
     const beyond = new ProgramBuilder().ldx('u64', R0, R1, 168).exit().build();
-    const write = new ProgramBuilder().mov64(R2, 1).stx('u64', R1, ProbeCtx.ret, R2).mov64(R0, 0).exit().build();
+    const write = new ProgramBuilder()
+      .mov64(R2, 1)
+      .stx('u64', R1, ProbeCtx.ret, R2)
+      .mov64(R0, 0)
+      .exit()
+      .build();
     const target = { f: () => 1 };
     const original = target.f;
     expect(() => probe(target, 'f', { insns: beyond, runtime: rt })).toThrow(VerifierError);
