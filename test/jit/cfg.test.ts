@@ -9,7 +9,6 @@ const mov = (dst: number, imm: number) => insn(Class.ALU64 | 0xb0, dst, 0, 0, im
 const add = (dst: number, imm: number) => insn(Class.ALU64 | 0x00, dst, 0, 0, imm);
 const jeq = (dst: number, imm: number, off: number) => insn(Class.JMP | JmpOp.JEQ, dst, 0, off, imm);
 const jlt = (dst: number, imm: number, off: number) => insn(Class.JMP | JmpOp.JLT, dst, 0, off, imm);
-const ja = (off: number) => insn(Class.JMP | JmpOp.JA, 0, 0, off);
 const exit = insn(Class.JMP | JmpOp.EXIT);
 
 const rt = new Runtime();
