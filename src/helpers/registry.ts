@@ -1,9 +1,24 @@
 // The one helper registry, read by the verifier (prototypes), the interpreter and the JIT (implementations).
 // Helper groups live in their own files and are listed here.
 
+import { CONTROL_HELPERS } from './control.js';
+import { MAP_HELPERS } from './maps.js';
+import { RINGBUF_HELPERS } from './ringbuf.js';
+import { STRING_HELPERS } from './strings.js';
+import { TASK_HELPERS } from './task.js';
+import { TIME_HELPERS } from './time.js';
 import type { HelperDef } from './types.js';
+import { XDP_HELPERS } from './xdp.js';
 
-const ALL: HelperDef[] = [];
+const ALL: HelperDef[] = [
+  ...MAP_HELPERS,
+  ...TIME_HELPERS,
+  ...TASK_HELPERS,
+  ...STRING_HELPERS,
+  ...CONTROL_HELPERS,
+  ...XDP_HELPERS,
+  ...RINGBUF_HELPERS,
+];
 
 /** Helpers by id. */
 export const HELPERS: ReadonlyMap<number, HelperDef> = new Map(ALL.map((h) => [h.id, h]));

@@ -1,8 +1,8 @@
 // What a helper is: an id, a name, a prototype the verifier checks calls against, and an implementation
 // that the interpreter and the JIT call. One registry (./registry.ts) holds them all.
 
-import type { AddressSpace } from '../vm/memory.js';
 import type { BpfMap } from '../maps/types.js';
+import type { AddressSpace } from '../vm/memory.js';
 
 /** Argument kinds of a helper prototype (the kernel's `enum bpf_arg_type`, the subset we need). */
 export type ArgType =
@@ -17,6 +17,7 @@ export type ArgType =
   | 'uninit_mem' // pointer to writable memory whose size is the next argument (helper fills it)
   | 'const_size' // size of the previous mem argument, > 0
   | 'const_size_or_zero' // size of the previous mem argument, >= 0
+  | 'const_alloc_size_or_zero' // a known constant size to allocate (ringbuf_reserve), >= 0
   | 'ctx' // the program's context pointer
   | 'const_str' // pointer to a NUL-terminated string in read-only map value
   | 'func' // callback: a function pointer (lddw src=4)
@@ -77,7 +78,14 @@ export interface HelperEnv {
   readonly task: { pid: number; tgid: number; uid: number; gid: number; comm: string };
 }
 
-export type HelperImpl = (env: HelperEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
+export type HelperImpl = (
+  env: HelperEnv,
+  r1: bigint,
+  r2: bigint,
+  r3: bigint,
+  r4: bigint,
+  r5: bigint,
+) => bigint;
 
 export interface HelperDef {
   readonly id: number;

@@ -121,6 +121,13 @@ export class HashMap extends MapBase {
     else this.freeSlots.push(s);
   }
 
+  /** Value address for a u32 key given as a number (4-byte keys only), or 0: no key in memory needed. */
+  valueAtU32(key: number): number {
+    if (this.spec.keySize !== 4) return 0;
+    const s = this.index.get(key >>> 0);
+    return s === undefined ? 0 : this.valueAddr(s, 0);
+  }
+
   protected override peekPtr(keyAddr: number, cpu: number): number {
     const s = this.find(keyAddr);
     return s === NIL ? 0 : this.valueAddr(s, cpu);

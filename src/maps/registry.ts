@@ -5,6 +5,7 @@
 import type { AddressSpace } from '../vm/memory.js';
 import { ArrayMap } from './array.js';
 import { type MapBase, type MapOptions, roundUp8 } from './base.js';
+import { RedirectArrayMap } from './devmap.js';
 import { FdArrayMap } from './fdarray.js';
 import { HashMap } from './hash.js';
 import { LpmTrieMap } from './lpm.js';
@@ -149,6 +150,16 @@ function checkRingbuf(s: MapSpec): Invalid | undefined {
   return undefined;
 }
 
+function checkRedirect(s: MapSpec): Invalid | undefined {
+  const values = s.type === MapType.XSKMAP ? [4] : [4, 8];
+  if (s.keySize !== 4 || !values.includes(s.valueSize) || s.maxEntries === 0) {
+    return [Errno.EINVAL, `needs key size 4, value size ${values.join(' or ')}, max_entries > 0`];
+  }
+  if (s.flags & ~(F.NUMA_NODE | ACCESS_MASK))
+    return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  return undefined;
+}
+
 /** What the verifier reads about a map type. */
 export interface MapTypeInfo {
   readonly type: number;
@@ -229,6 +240,26 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
       helpers: ['ringbuf_output', 'ringbuf_reserve', 'ringbuf_query'],
       lookup: 'none',
     }),
+    ...(
+      [
+        [MapType.DEVMAP, 'devmap'],
+        [MapType.CPUMAP, 'cpumap'],
+        [MapType.XSKMAP, 'xskmap'],
+      ] as const
+    ).map(([type, name]) =>
+      info(type, name, checkRedirect, (sp, s, o) => new RedirectArrayMap(sp, s, o), {
+        helpers: type === MapType.CPUMAP ? ['redirect_map'] : ['redirect_map', 'map_lookup_elem'],
+      }),
+    ),
+    info(
+      MapType.DEVMAP_HASH,
+      'devmap_hash',
+      (s) => (s.keySize === 0 ? [Errno.EINVAL, 'key size must be 4'] : checkRedirect(s)),
+      hash,
+      {
+        helpers: ['redirect_map', 'map_lookup_elem'],
+      },
+    ),
   ].map((i) => [i.type, i]),
 );
 

@@ -1,0 +1,73 @@
+// Argument decoding shared by helper implementations: registers arrive as u64 bigints.
+
+import { MapBase } from '../maps/base.js';
+import type { HelperEnv } from './types.js';
+
+/** The low 32 bits as an unsigned number. */
+export function u32(v: bigint): number {
+  return Number(v & 0xffffffffn);
+}
+
+/** The low 32 bits as a signed number (C `int`). */
+export function s32(v: bigint): number {
+  return Number(BigInt.asIntN(32, v));
+}
+
+/** A pointer argument as a linear address (addresses are below 2^32; anything else maps to 0). */
+export function ptr(v: bigint): number {
+  return v > 0xffffffffn || v < 0n ? 0 : Number(v);
+}
+
+/** A small flags word: values above 0xffff are clamped (they are invalid for every helper that takes one). */
+export function flagsArg(v: bigint): number {
+  return Number(v > 0xffffn ? 0xffffn : v);
+}
+
+/** A negative errno as a helper's return value. */
+export function err(negErrno: number): bigint {
+  return BigInt(negErrno);
+}
+
+/** The map whose handle is at the address in `reg`; a bad pointer is a program bug the verifier prevents. */
+export function mapArg(env: HelperEnv, reg: bigint, helper: string): MapBase {
+  const map = env.mapAt(ptr(reg));
+  if (!(map instanceof MapBase)) throw new Error(`${helper}: argument is not a map (0x${reg.toString(16)})`);
+  return map;
+}
+
+/**
+ * Check that [addr, addr+size) is memory a helper may write for the program (unverified programs can pass
+ * anything; the wasm sandbox protects JS, this protects the runtime's other regions).
+ */
+export function writable(env: HelperEnv, addr: number, size: number, helper: string): void {
+  if (size === 0) return;
+  const r = env.space.regionAt(addr, size);
+  if (!r || !r.writable) {
+    throw new Error(
+      `${helper}: cannot write ${size} bytes at 0x${addr.toString(16)} (not writable program memory)`,
+    );
+  }
+}
+
+/** Whether [addr, addr+size) lies in mapped memory (probe_read's notion of a fault). */
+export function readable(env: HelperEnv, addr: number, size: number): boolean {
+  return size === 0 || env.space.regionAt(addr, size) !== undefined;
+}
+
+/** A NUL-terminated string at addr, within its region and at most `max` bytes; undefined on a fault. */
+export function cString(
+  env: HelperEnv,
+  addr: number,
+  max = 4096,
+): { text: string; terminated: boolean } | undefined {
+  const r = env.space.regionAt(addr, 1);
+  if (!r) return undefined;
+  const b = env.space.bytes;
+  const end = Math.min(r.end, addr + max);
+  let s = '';
+  for (let i = addr; i < end; i++) {
+    if (b[i] === 0) return { text: s, terminated: true };
+    s += String.fromCharCode(b[i]!);
+  }
+  return { text: s, terminated: false };
+}

@@ -1,0 +1,66 @@
+// Control flow helpers: tail calls, bounded loops through a callback, and spin locks.
+
+import { FdArrayMap } from '../maps/fdarray.js';
+import { Errno, MapType } from '../maps/types.js';
+import { err, mapArg, ptr, u32 } from './args.js';
+import type { HelperDef } from './types.js';
+
+/** The kernel's bound on bpf_loop iterations (BPF_MAX_LOOPS). */
+export const BPF_MAX_LOOPS = 1 << 23;
+
+export const CONTROL_HELPERS: HelperDef[] = [
+  {
+    id: 12,
+    name: 'tail_call',
+    proto: { ret: 'void', args: ['ctx', 'const_map_ptr', 'anything'] },
+    // Sets the target; the engine jumps after the helper returns (and counts the tail calls, limit 33).
+    call: (env, _ctx, map, index) => {
+      const m = mapArg(env, map, 'tail_call');
+      if (!(m instanceof FdArrayMap) || m.spec.type !== MapType.PROG_ARRAY) {
+        throw new Error(`tail_call: map '${m.spec.name}' is not a program array`);
+      }
+      if (index >= BigInt(m.spec.maxEntries)) return err(-Errno.EINVAL);
+      const id = m.refAt(u32(index));
+      if (id === 0) return err(-Errno.ENOENT);
+      env.invocation.tailCall = id;
+      return 0n;
+    },
+  },
+  {
+    id: 181,
+    name: 'loop',
+    proto: { ret: 'integer', args: ['scalar', 'func', 'ptr_to_stack_or_null', 'anything'] },
+    call: (env, nr, fn, ctx, flags) => {
+      if (flags !== 0n) return err(-Errno.EINVAL);
+      if (nr > BigInt(BPF_MAX_LOOPS)) return err(-Errno.E2BIG);
+      const n = Number(nr);
+      const target = Number(fn);
+      // The callback returns 0 to continue, 1 to stop; the result counts the iterations run.
+      for (let i = 0; i < n; i++)
+        if (env.callback(target, BigInt(i), ctx, 0n, 0n, 0n) !== 0n) return BigInt(i + 1);
+      return nr;
+    },
+  },
+  {
+    id: 93,
+    name: 'spin_lock',
+    proto: { ret: 'void', args: ['spin_lock'] },
+    call: (env, lock) => {
+      const at = ptr(lock);
+      // One CPU runs at a time here: a held lock means the program locks twice (a deadlock in the kernel).
+      if (env.space.view.getUint32(at, true) !== 0)
+        throw new Error('spin_lock: lock already held (deadlock)');
+      env.space.view.setUint32(at, 1, true);
+      return 0n;
+    },
+  },
+  {
+    id: 94,
+    name: 'spin_unlock',
+    proto: { ret: 'void', args: ['spin_lock'] },
+    call: (env, lock) => {
+      env.space.view.setUint32(ptr(lock), 0, true);
+      return 0n;
+    },
+  },
+];

@@ -1,0 +1,72 @@
+// Map helpers: lookup/update/delete, queue/stack push/pop/peek, for_each_map_elem.
+
+import { QueueStackMap } from '../maps/queue.js';
+import { Errno } from '../maps/types.js';
+import { err, flagsArg, mapArg, ptr, writable } from './args.js';
+import type { HelperDef } from './types.js';
+
+export const MAP_HELPERS: HelperDef[] = [
+  {
+    id: 1,
+    name: 'map_lookup_elem',
+    proto: { ret: 'map_value_or_null', args: ['const_map_ptr', 'map_key'] },
+    call: (env, map, key) => BigInt(mapArg(env, map, 'map_lookup_elem').lookupPtr(ptr(key), env.cpu)),
+  },
+  {
+    id: 2,
+    name: 'map_update_elem',
+    proto: { ret: 'integer', args: ['const_map_ptr', 'map_key', 'map_value', 'anything'] },
+    call: (env, map, key, value, flags) =>
+      BigInt(mapArg(env, map, 'map_update_elem').updatePtr(ptr(key), ptr(value), flagsArg(flags), env.cpu)),
+  },
+  {
+    id: 3,
+    name: 'map_delete_elem',
+    proto: { ret: 'integer', args: ['const_map_ptr', 'map_key'] },
+    call: (env, map, key) => BigInt(mapArg(env, map, 'map_delete_elem').deletePtr(ptr(key))),
+  },
+  {
+    id: 87,
+    name: 'map_push_elem',
+    proto: { ret: 'integer', args: ['const_map_ptr', 'map_value', 'anything'] },
+    call: (env, map, value, flags) => {
+      const m = mapArg(env, map, 'map_push_elem');
+      if (!(m instanceof QueueStackMap)) return err(-Errno.EINVAL);
+      return BigInt(m.push(ptr(value), flagsArg(flags)));
+    },
+  },
+  {
+    id: 88,
+    name: 'map_pop_elem',
+    proto: { ret: 'integer', args: ['const_map_ptr', 'uninit_map_value'] },
+    call: (env, map, out) => take(env, map, out, true),
+  },
+  {
+    id: 89,
+    name: 'map_peek_elem',
+    proto: { ret: 'integer', args: ['const_map_ptr', 'uninit_map_value'] },
+    call: (env, map, out) => take(env, map, out, false),
+  },
+  {
+    id: 164,
+    name: 'for_each_map_elem',
+    proto: { ret: 'integer', args: ['const_map_ptr', 'func', 'ptr_to_stack_or_null', 'anything'] },
+    call: (env, map, fn, ctx, flags) => {
+      if (flags !== 0n) return err(-Errno.EINVAL);
+      const m = mapArg(env, map, 'for_each_map_elem');
+      const target = Number(fn);
+      // The callback gets (map, key, value, ctx); a non-zero return stops the walk.
+      return BigInt(
+        m.forEachPtr(env.cpu, (k, v) => env.callback(target, map, BigInt(k), BigInt(v), ctx, 0n) !== 0n),
+      );
+    },
+  },
+];
+
+function take(env: Parameters<HelperDef['call']>[0], map: bigint, out: bigint, remove: boolean): bigint {
+  const name = remove ? 'map_pop_elem' : 'map_peek_elem';
+  const m = mapArg(env, map, name);
+  if (!(m instanceof QueueStackMap)) return err(-Errno.EINVAL);
+  writable(env, ptr(out), m.spec.valueSize, name);
+  return BigInt(m.take(ptr(out), remove));
+}

@@ -1,0 +1,203 @@
+// Packet helpers: XDP head/meta/tail adjustment and byte access, redirects, checksum differences. The
+// packet is `invocation.packet`: a region whose allocation starts at the frame's hard start (256 bytes of
+// headroom before the data) and ends where the kernel's test run ends a frame (a 4 KiB page minus room for
+// skb_shared_info). start/end are data/data_end; data_meta lives in the xdp_md context, and every change
+// is written back to the context so that the program's next `ctx->data` load sees it.
+
+import { XDP_MD_OFFSETS } from '../hooks/program-types.js';
+import type { MapBase } from '../maps/base.js';
+import { RedirectArrayMap } from '../maps/devmap.js';
+import { HashMap } from '../maps/hash.js';
+import { Errno, KernelErrno, MapType } from '../maps/types.js';
+import type { Region } from '../vm/memory.js';
+import { err, mapArg, ptr, s32, u32, writable } from './args.js';
+import type { HelperDef, HelperEnv } from './types.js';
+
+/** sizeof(struct xdp_frame): the kernel keeps it at the start of the headroom. */
+export const XDP_FRAME_HDR = 40;
+const ETH_HLEN = 14;
+/** XDP verdicts used by redirect helpers. */
+const XDP_ABORTED = 0n;
+const XDP_REDIRECT = 4n;
+const TC_ACT_SHOT = 2n;
+const TC_ACT_REDIRECT = 7n;
+const BPF_F_INGRESS = 1n;
+const BPF_F_BROADCAST = 8n;
+const BPF_F_EXCLUDE_INGRESS = 16n;
+const XDP_ACTION_MASK = 3n;
+
+const XDP = ['xdp'] as const;
+
+interface Frame {
+  pkt: Region;
+  ctx: number;
+  meta: number;
+}
+
+function frame(env: HelperEnv, helper: string): Frame {
+  const inv = env.invocation;
+  if (!inv.packet) throw new Error(`${helper}: the program has no packet`);
+  const meta = env.space.view.getUint32(inv.ctx + XDP_MD_OFFSETS.data_meta!, true);
+  return { pkt: inv.packet, ctx: inv.ctx, meta: meta === 0 ? inv.packet.start : meta };
+}
+
+/** Write data, data_end and data_meta back into the xdp_md context. */
+function syncContext(env: HelperEnv, f: Frame): void {
+  const v = env.space.view;
+  v.setUint32(f.ctx + XDP_MD_OFFSETS.data!, f.pkt.start, true);
+  v.setUint32(f.ctx + XDP_MD_OFFSETS.data_end!, f.pkt.end, true);
+  v.setUint32(f.ctx + XDP_MD_OFFSETS.data_meta!, f.meta, true);
+}
+
+/** Where an xdp_load/store_bytes range lies in the packet, or a negative errno. */
+function packetRange(f: Frame, offset: number, len: number): number {
+  if (offset > 0xffff || len > 0xffff) return -Errno.EFAULT;
+  if (offset + len > f.pkt.end - f.pkt.start) return -Errno.EINVAL;
+  return f.pkt.start + offset;
+}
+
+/** 32-bit one's-complement sum (the kernel's csum_partial on x86-64, unfolded). */
+function csumAdd(sum: number, word: number): number {
+  const s = sum + word;
+  return s > 0xffffffff ? s - 0xffffffff : s;
+}
+
+export const XDP_HELPERS: HelperDef[] = [
+  {
+    id: 44,
+    name: 'xdp_adjust_head',
+    proto: { ret: 'integer', args: ['ctx', 'anything'], changesPacket: true },
+    programTypes: XDP,
+    call: (env, _ctx, delta) => {
+      const f = frame(env, 'xdp_adjust_head');
+      const offset = s32(delta);
+      const metalen = f.pkt.start - f.meta;
+      const data = f.pkt.start + offset;
+      if (data < f.pkt.base + XDP_FRAME_HDR + metalen || data > f.pkt.end - ETH_HLEN)
+        return err(-Errno.EINVAL);
+      if (metalen) env.space.bytes.copyWithin(f.meta + offset, f.meta, f.meta + metalen);
+      f.meta += offset;
+      f.pkt.start = data;
+      syncContext(env, f);
+      return 0n;
+    },
+  },
+  {
+    id: 54,
+    name: 'xdp_adjust_meta',
+    proto: { ret: 'integer', args: ['ctx', 'anything'], changesPacket: true },
+    programTypes: XDP,
+    call: (env, _ctx, delta) => {
+      const f = frame(env, 'xdp_adjust_meta');
+      const meta = f.meta + s32(delta);
+      if (meta < f.pkt.base + XDP_FRAME_HDR || meta > f.pkt.start) return err(-Errno.EINVAL);
+      const metalen = f.pkt.start - meta;
+      if (metalen & 3 || metalen > 32) return err(-KernelErrno.EACCES);
+      f.meta = meta;
+      syncContext(env, f);
+      return 0n;
+    },
+  },
+  {
+    id: 65,
+    name: 'xdp_adjust_tail',
+    proto: { ret: 'integer', args: ['ctx', 'anything'], changesPacket: true },
+    programTypes: XDP,
+    call: (env, _ctx, delta) => {
+      const f = frame(env, 'xdp_adjust_tail');
+      const offset = s32(delta);
+      const end = f.pkt.end + offset;
+      if (end > f.pkt.base + f.pkt.capacity || end < f.pkt.start + ETH_HLEN) return err(-Errno.EINVAL);
+      // Growing exposes bytes that must not leak old contents.
+      if (offset > 0) env.space.bytes.fill(0, f.pkt.end, end);
+      f.pkt.end = end;
+      syncContext(env, f);
+      return 0n;
+    },
+  },
+  {
+    id: 189,
+    name: 'xdp_load_bytes',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'uninit_mem', 'const_size'] },
+    programTypes: XDP,
+    call: (env, _ctx, off, buf, len) => {
+      const f = frame(env, 'xdp_load_bytes');
+      const n = u32(len);
+      const at = packetRange(f, u32(off), n);
+      if (at < 0) return err(at);
+      writable(env, ptr(buf), n, 'xdp_load_bytes');
+      env.space.bytes.copyWithin(ptr(buf), at, at + n);
+      return 0n;
+    },
+  },
+  {
+    id: 190,
+    name: 'xdp_store_bytes',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'mem', 'const_size'] },
+    programTypes: XDP,
+    call: (env, _ctx, off, buf, len) => {
+      const f = frame(env, 'xdp_store_bytes');
+      const n = u32(len);
+      const at = packetRange(f, u32(off), n);
+      if (at < 0) return err(at);
+      env.space.bytes.copyWithin(at, ptr(buf), ptr(buf) + n);
+      return 0n;
+    },
+  },
+  {
+    id: 23,
+    name: 'redirect',
+    proto: { ret: 'integer', args: ['anything', 'anything'] },
+    programTypes: ['xdp', 'sched_cls', 'sched_act', 'lwt_xmit'],
+    call: (env, ifindex, flags) => {
+      const xdp = env.invocation.programType === 'xdp';
+      if (xdp ? flags !== 0n : (flags & ~BPF_F_INGRESS) !== 0n) return xdp ? XDP_ABORTED : TC_ACT_SHOT;
+      env.invocation.redirect = { ifindex: u32(ifindex), flags: Number(flags) };
+      return xdp ? XDP_REDIRECT : TC_ACT_REDIRECT;
+    },
+  },
+  {
+    id: 51,
+    name: 'redirect_map',
+    proto: { ret: 'integer', args: ['const_map_ptr', 'anything', 'anything'] },
+    programTypes: XDP,
+    call: (env, map, key, flags) => {
+      const m = mapArg(env, map, 'redirect_map');
+      if (flags & ~(XDP_ACTION_MASK | BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)) return XDP_ABORTED;
+      const value = redirectTarget(m, u32(key));
+      if (value === 0 && !(flags & BPF_F_BROADCAST)) return flags & XDP_ACTION_MASK;
+      const ifindex =
+        value !== 0 && m.spec.type !== MapType.XSKMAP && m.spec.type !== MapType.CPUMAP
+          ? env.space.view.getUint32(value, true)
+          : 0;
+      env.invocation.redirect = { ifindex, flags: Number(flags), map: m.spec.name, key: u32(key) };
+      return XDP_REDIRECT;
+    },
+  },
+  {
+    id: 28,
+    name: 'csum_diff',
+    proto: {
+      ret: 'integer',
+      args: ['mem_or_null', 'const_size_or_zero', 'mem_or_null', 'const_size_or_zero', 'anything'],
+    },
+    call: (env, from, fromSize, to, toSize, seed) => {
+      const fn = u32(fromSize);
+      const tn = u32(toSize);
+      if ((fn | tn) & 3) return err(-Errno.EINVAL);
+      const v = env.space.view;
+      let sum = u32(seed);
+      // Sum of ~from and to, as 32-bit little-endian words (x86-64 loads).
+      for (let i = 0; i < fn; i += 4) sum = csumAdd(sum, ~v.getUint32(ptr(from) + i, true) >>> 0);
+      for (let i = 0; i < tn; i += 4) sum = csumAdd(sum, v.getUint32(ptr(to) + i, true));
+      return BigInt(sum);
+    },
+  },
+];
+
+/** Address of the redirect target's value for `key`, or 0 when the slot is empty. */
+function redirectTarget(m: MapBase, key: number): number {
+  if (m instanceof RedirectArrayMap) return m.targetAt(key);
+  if (m instanceof HashMap && m.spec.type === MapType.DEVMAP_HASH) return m.valueAtU32(key);
+  throw new Error(`redirect_map: map '${m.spec.name}' is not a devmap, cpumap or xskmap`);
+}
