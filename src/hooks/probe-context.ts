@@ -52,7 +52,7 @@ export const PROBE_ARG_OFFSETS: readonly number[] = [
 export const ProbeFlag = { RETURN: 1, THREW: 2, ASYNC: 4 } as const;
 
 const TWO32 = 4294967296;
-const TWO63 = 9223372036854775808;
+const TWO63 = 2 ** 63;
 
 /**
  * Write `value` as a u64 into words[i] (low) and words[i + 1] (high) of an Int32Array. Numbers stay numbers
@@ -72,12 +72,14 @@ export function putValue(words: Int32Array, i: number, value: unknown): void {
           hi = Math.floor(t / TWO32);
           lo = t - hi * TWO32;
         } else {
-          return putBig(words, i, BigInt(t));
+          putBig(words, i, BigInt(t));
+          return;
         }
       }
       break;
     case 'bigint':
-      return putBig(words, i, value);
+      putBig(words, i, value);
+      return;
     case 'boolean':
       lo = value ? 1 : 0;
       break;

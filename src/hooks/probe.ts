@@ -105,6 +105,8 @@ class Attachment implements ProbeLink {
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
+/** Any method, whatever its parameter types (what a decorator receives). */
+type Method = (...args: never[]) => unknown;
 
 /**
  * One traced function: the original, the wrapper that replaces it, the probes attached. `install` and
@@ -286,7 +288,7 @@ function describe(v: unknown): string {
 
 /** A decorator that also detaches: `const p = probed(prog); class A { @p m() {} }; p.detach()`. */
 export interface ProbedDecorator {
-  <F extends AnyFunction>(fn: F, context: ClassMethodDecoratorContext): F;
+  <F extends Method>(fn: F, context: ClassMethodDecoratorContext): F;
   /** The probes attached so far (one per decorated method). */
   readonly links: readonly ProbeLink[];
   detach(): void;
@@ -298,11 +300,11 @@ export interface ProbedDecorator {
  */
 export function probed(program: TraceProgramSource, options: ProbeOptions = {}): ProbedDecorator {
   const links: ProbeLink[] = [];
-  const decorate = <F extends AnyFunction>(fn: F, context: ClassMethodDecoratorContext): F => {
+  const decorate = <F extends Method>(fn: F, context: ClassMethodDecoratorContext): F => {
     if (context.kind !== 'method') throw new TsbpfError('@probed applies to methods');
-    const site = probeSite(fn, String(context.name));
+    const site = probeSite(fn as unknown as AnyFunction, String(context.name));
     links.push(site.attach(program, options));
-    return site.wrapper as F;
+    return site.wrapper as unknown as F;
   };
   return Object.assign(decorate, {
     links,

@@ -29,7 +29,7 @@ function counters(rt: Runtime, slots: number) {
 /** Copies context fields (by offset) into the counter value: out[i] = ctx[offsets[i]], and out[n] += 1. */
 function copyFields(offsets: readonly number[]) {
   const b = new ProgramBuilder().ldMapValue(R6, 0);
-  offsets.forEach((off, i) => b.ldx('u64', R2, R1, off).stx('u64', R6, i * 8, R2));
+  for (const [i, off] of offsets.entries()) b.ldx('u64', R2, R1, off).stx('u64', R6, i * 8, R2);
   return b
     .mov64(R2, 1)
     .atomic('add', 'u64', R6, offsets.length * 8, R2)
