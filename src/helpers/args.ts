@@ -42,7 +42,7 @@ export function mapArg(env: HelperEnv, reg: bigint, helper: string): MapBase {
 export function writable(env: HelperEnv, addr: number, size: number, helper: string): void {
   if (size === 0) return;
   const r = env.space.regionAt(addr, size);
-  if (!r || !r.writable) {
+  if (!r?.writable) {
     throw new Error(
       `${helper}: cannot write ${size} bytes at 0x${addr.toString(16)} (not writable program memory)`,
     );

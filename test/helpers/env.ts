@@ -21,7 +21,8 @@ export class FakeEnv implements HelperEnv {
     return this.now;
   }
   random32(): number {
-    return (this.rand = (this.rand + 0x9e3779b9) >>> 0);
+    this.rand = (this.rand + 0x9e3779b9) >>> 0;
+    return this.rand;
   }
   trace(line: string): void {
     this.lines.push(line);

@@ -23,7 +23,12 @@ function xdpEnv(len = 64): { env: FakeEnv; pkt: Region; ctx: number; field: (n: 
   v.setUint32(ctx + XDP_MD_OFFSETS.data_end!, pkt.end, true);
   v.setUint32(ctx + XDP_MD_OFFSETS.data_meta!, pkt.start, true);
   env.invocation = { ctx, programType: 'xdp', tailCalls: 0, packet: pkt };
-  return { env, pkt, ctx, field: (n) => v.getUint32(ctx + XDP_MD_OFFSETS[n]!, true) };
+  return {
+    env,
+    pkt,
+    ctx,
+    field: (n) => v.getUint32(ctx + (XDP_MD_OFFSETS as Record<string, number>)[n]!, true),
+  };
 }
 
 describe('XDP helpers', () => {

@@ -192,7 +192,7 @@ export class SyscallMap {
     return new SyscallMap(new K(spec, fd));
   }
 
-  private wrap(f: () => Uint8Array | undefined | void, missing = false): Outcome {
+  private wrap(f: () => unknown, missing = false): Outcome {
     try {
       const v = f();
       if (v instanceof Uint8Array) return { ok: true, value: Buffer.from(v).toString('hex') };
