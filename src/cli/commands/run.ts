@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { assemble } from '../../asm/index.js';
 import { readObject } from '../../elf/index.js';
 import { decode } from '../../isa/index.js';
+import { runJitWithMemory } from '../../jit/index.js';
 import { createMap } from '../../maps/index.js';
 import type { ProgramSpec } from '../../object/spec.js';
 import { DEFAULT_BUDGET, type PreparedProgram, Runtime, runWithMemory } from '../../vm/index.js';
@@ -18,7 +19,7 @@ export type Engine = (rt: Runtime, prog: PreparedProgram, mem: Uint8Array, budge
 /** Engines by name. The JIT registers itself here once it can run programs. */
 export const ENGINES: Record<string, Engine | undefined> = {
   interp: (rt, prog, mem, budget) => runWithMemory(rt, prog, mem, { budget }).r0,
-  jit: undefined,
+  jit: (rt, prog, mem, budget) => runJitWithMemory(rt, prog, mem, { budget }).r0,
 };
 
 export function engineByName(name: string): Engine {
