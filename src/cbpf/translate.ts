@@ -1,6 +1,7 @@
 // Classic BPF -> eBPF, the way the kernel converts socket filters (net/core/filter.c bpf_convert_filter):
 //   A = r0 (w0), X = r7, tmp = r2, ctx = r6 (copied from r1), M[k] = *(u32 *)(r10 - (4k + 4)).
-//   Prologue: w0 ^= w0; w7 ^= w7; r6 = r1.
+//   Prologue: w0 = 0; w7 = 0; r6 = r1. (The kernel's converter clears with xor, which its verifier would
+//   reject as a read of an uninitialised register; a move keeps the translation loadable through bpf().)
 //   Packet loads become the legacy LD_ABS/LD_IND instructions (they read the packet of the socket-filter
 //   context and end the program with 0 when out of bounds, as classic BPF does).
 //   BPF_LEN reads the context's `len` field (offset 0 in __sk_buff; configurable).
@@ -43,8 +44,8 @@ type Pending = { insn: Insn; target?: number };
 export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions = {}): Insn[] {
   const lenOff = opts.lenOffset ?? 0;
   const out: Pending[] = [
-    { insn: insn(Class.ALU | AluOp.XOR | Source.X, A, A) },
-    { insn: insn(Class.ALU | AluOp.XOR | Source.X, X, X) },
+    { insn: insn(Class.ALU | AluOp.MOV | Source.K, A, 0) },
+    { insn: insn(Class.ALU | AluOp.MOV | Source.K, X, 0) },
     { insn: insn(Class.ALU64 | AluOp.MOV | Source.X, CTX, 1) },
   ];
   const addr: number[] = [];

@@ -1,11 +1,21 @@
-// `tsbpf filter EXPR -r in.pcap [-w out.pcap] [-c N] [-d|-dd|-ddd] [--ebpf] [--engine cbpf]`:
+// `tsbpf filter EXPR -r in.pcap [-w out.pcap] [-c N] [-d|-dd|-ddd] [--ebpf] [--engine cbpf|interp|jit]`:
 // compiles a pcap-filter expression to classic BPF and prints the matching packets like tcpdump, or
-// dumps the program in tcpdump's formats or as translated eBPF.
+// dumps the program in tcpdump's formats or as translated eBPF. The eBPF engines run the translation as a
+// socket_filter program (verified first; run checked, with a warning, if the verifier rejects it).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { disassemble } from '../../asm/index.js';
-import { cbpfToEbpf, compileFilter, formatAsm, formatC, formatDecimal, runFilter } from '../../cbpf/index.js';
+import {
+  cbpfToEbpf,
+  compileFilter,
+  createPacketFilter,
+  FILTER_ENGINES,
+  type FilterEngineName,
+  formatAsm,
+  formatC,
+  formatDecimal,
+} from '../../cbpf/index.js';
 import { LinkType, openCapture, summarize, writePcap } from '../../net/index.js';
 import { CliError } from '../main.js';
 
@@ -41,7 +51,11 @@ export function register(program: Command): void {
     )
     .option('--ebpf', 'print the program translated to eBPF')
     .option('-y, --linktype <name>', 'link type when no capture is read: EN10MB, RAW, LINUX_SLL', 'EN10MB')
-    .option('--engine <engine>', 'engine: cbpf (the classic BPF interpreter)', 'cbpf')
+    .option(
+      '--engine <engine>',
+      'cbpf (classic interpreter), interp or jit (the eBPF translation as a socket filter)',
+      'jit',
+    )
     .action((exprWords: string[], opts: Opts) => run(exprWords.join(' '), opts));
 }
 
@@ -61,19 +75,33 @@ function run(expr: string, opts: Opts): void {
   }
   if (!capture)
     throw new CliError('filter: -r FILE is required to filter packets (or use -d/-dd/-ddd/--ebpf)', 2);
-  if (opts.engine !== 'cbpf')
-    throw new CliError(`filter: engine '${opts.engine}' is not wired up yet; use --engine cbpf`, 2);
+  if (!(FILTER_ENGINES as readonly string[]).includes(opts.engine))
+    throw new CliError(`filter: unknown engine '${opts.engine}' (expected ${FILTER_ENGINES.join(', ')})`, 2);
   const limit = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);
   if (!Number.isInteger(limit) && limit !== Number.POSITIVE_INFINITY)
     throw new CliError(`filter: bad count '${opts.count}'`, 2);
+  // Like tcpdump piped into `head`: a closed stdout ends the run quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+  const filter = createPacketFilter(prog, { engine: opts.engine as FilterEngineName });
+  if (!filter.verified)
+    process.stderr.write(
+      `tsbpf: warning: the verifier rejected the eBPF translation; running it checked\n${filter.verifierLog}\n`,
+    );
   const kept = [];
   let total = 0;
-  for (const pkt of capture.packets()) {
-    if (kept.length >= limit) break;
-    total++;
-    if (runFilter(prog, pkt.data, { wireLen: pkt.origLen }) === 0) continue;
-    kept.push(pkt);
-    if (!opts.write) process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
+  try {
+    for (const pkt of capture.packets()) {
+      if (kept.length >= limit) break;
+      total++;
+      if (filter.run(pkt.data, pkt.origLen) === 0) continue;
+      kept.push(pkt);
+      if (!opts.write) process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
+    }
+  } finally {
+    filter.close();
   }
   if (opts.write) writeFileSync(opts.write, writePcap(kept, { linkType, snaplen: capture.header.snaplen }));
   process.stderr.write(`${kept.length} packets matched of ${total} read\n`);
