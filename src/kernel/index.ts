@@ -5,6 +5,7 @@
 export { AttachType, Cmd, ProgType, XdpFlags } from './attr.js';
 export { errnoName, KernelError, VerifierRejectedError } from './errors.js';
 export { ffiAvailable, ifNameToIndex } from './ffi.js';
+export { attachXdp, type ServeOptions, serveAttached, XdpAttachment, type XdpAttachOptions } from './live.js';
 export { withNetns } from './netns.js';
 export {
   KernelLink,
@@ -15,7 +16,7 @@ export {
   loadKernelObject,
   possibleCpus,
   relocate,
-  type XdpAttachOptions,
+  type XdpLinkOptions,
 } from './object.js';
 export { KernelRingBuf } from './ringbuf.js';
 export * from './syscall.js';

@@ -153,7 +153,7 @@ export class KernelLink {
   }
 }
 
-export interface XdpAttachOptions {
+export interface XdpLinkOptions {
   /** 'skb' (generic), 'native' (driver) or undefined (let the kernel choose). */
   mode?: 'skb' | 'native';
 }
@@ -174,7 +174,7 @@ export class KernelProgram {
   }
 
   /** Attach to an interface (by name or index, in the calling thread's network namespace) via a link. */
-  attachXdp(iface: string | number, options: XdpAttachOptions = {}): KernelLink {
+  attachXdp(iface: string | number, options: XdpLinkOptions = {}): KernelLink {
     const ifindex = typeof iface === 'number' ? iface : ifNameToIndex(iface);
     const flags =
       options.mode === 'skb' ? XdpFlags.SKB_MODE : options.mode === 'native' ? XdpFlags.DRV_MODE : 0;

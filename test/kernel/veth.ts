@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 export interface VethPair {
   /** Sending side: interface `va` with 10.N.0.1. */
   nsA: string;
-  /** Receiving side: interface `vb` with 10.N.0.2 (MAC 02:00:00:00:00:0b, a static neighbour in A). */
+  /** Receiving side: interface `vb` with 10.N.0.2. MACs 02:00:00:00:00:0a/0b are static neighbours. */
   nsB: string;
   addrA: string;
   addrB: string;
@@ -49,12 +49,15 @@ export function createVethPair(tag: string, subnet: number): VethPair {
       ip('-n', ns, 'link', 'set', 'lo', 'up');
     }
     ip('-n', nsA, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', nsB);
+    ip('-n', nsA, 'link', 'set', 'va', 'address', '02:00:00:00:00:0a');
     ip('-n', nsB, 'link', 'set', 'vb', 'address', '02:00:00:00:00:0b');
     ip('-n', nsA, 'addr', 'add', `${addrA}/24`, 'dev', 'va');
     ip('-n', nsB, 'addr', 'add', `${addrB}/24`, 'dev', 'vb');
     ip('-n', nsA, 'link', 'set', 'va', 'up');
     ip('-n', nsB, 'link', 'set', 'vb', 'up');
+    // static neighbours: no ARP traffic mixes with the test's packets
     ip('-n', nsA, 'neigh', 'add', addrB, 'lladdr', '02:00:00:00:00:0b', 'dev', 'va');
+    ip('-n', nsB, 'neigh', 'add', addrA, 'lladdr', '02:00:00:00:00:0a', 'dev', 'vb');
   } catch (e) {
     remove();
     throw e;
