@@ -1,7 +1,7 @@
 // Build a `.BTF` section from scratch: enough kinds to describe BTF-defined maps (`__uint`, `__type`,
 // `__array`) and functions, which is what the ELF writer needs for objects libbpf 1.x will load.
 
-import { BTF_MAGIC } from './parse.js';
+import { BTF_MAGIC, type Btf } from './parse.js';
 import { Kind } from './types.js';
 
 export interface BuilderMember {
@@ -96,6 +96,127 @@ export class BtfBuilder {
     );
   }
 
+  /**
+   * Copy type `id` of `src` and every type it refers to (memoized per source), returning the new id.
+   * BTF allows forward references, so ids are assigned to the whole closure before any is written.
+   */
+  copy(src: Btf, id: number): number {
+    if (id === 0) return 0;
+    let memo = this.copies.get(src);
+    if (!memo) {
+      memo = new Map();
+      this.copies.set(src, memo);
+    }
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const order: number[] = [];
+    const stack = [id];
+    const seen = new Set<number>();
+    while (stack.length > 0) {
+      const cur = stack.pop()!;
+      if (cur === 0 || seen.has(cur) || memo.has(cur)) continue;
+      seen.add(cur);
+      order.push(cur);
+      stack.push(...referencedTypes(src, cur));
+    }
+    order.forEach((old, i) => {
+      memo.set(old, this.count + 1 + i);
+    });
+    const map = (x: number) => (x === 0 ? 0 : memo.get(x)!);
+    for (const old of order) this.emitCopy(src.type(old), map);
+    return memo.get(id)!;
+  }
+
+  private readonly copies = new Map<Btf, Map<number, number>>();
+
+  private emitCopy(t: ReturnType<Btf['type']>, map: (x: number) => number): void {
+    switch (t.kind) {
+      case Kind.VOID:
+        return;
+      case Kind.INT:
+        this.add(t.name, t.kind, 0, t.size, [(t.encoding << 24) | (t.bitOffset << 16) | t.bits]);
+        return;
+      case Kind.PTR:
+      case Kind.TYPEDEF:
+      case Kind.VOLATILE:
+      case Kind.CONST:
+      case Kind.RESTRICT:
+      case Kind.TYPE_TAG:
+        this.add(t.name, t.kind, 0, map(t.type));
+        return;
+      case Kind.FWD:
+        this.add(t.name, t.kind, 0, 0, [], t.union);
+        return;
+      case Kind.ARRAY:
+        this.add(t.name, t.kind, 0, 0, [map(t.type), map(t.indexType), t.nelems]);
+        return;
+      case Kind.STRUCT:
+      case Kind.UNION: {
+        const bitfields = t.members.some((m) => m.bitSize > 0);
+        const extra = t.members.flatMap((m) => [
+          this.str(m.name),
+          map(m.type),
+          bitfields ? ((m.bitSize << 24) | m.bitOffset) >>> 0 : m.bitOffset,
+        ]);
+        this.add(t.name, t.kind, t.members.length, t.size, extra, bitfields);
+        return;
+      }
+      case Kind.ENUM:
+        this.add(
+          t.name,
+          t.kind,
+          t.values.length,
+          t.size,
+          t.values.flatMap((e) => [this.str(e.name), Number(BigInt.asUintN(32, e.value))]),
+          t.signed,
+        );
+        return;
+      case Kind.ENUM64:
+        this.add(
+          t.name,
+          t.kind,
+          t.values.length,
+          t.size,
+          t.values.flatMap((e) => {
+            const u = BigInt.asUintN(64, e.value);
+            return [this.str(e.name), Number(u & 0xffffffffn), Number(u >> 32n)];
+          }),
+          t.signed,
+        );
+        return;
+      case Kind.FUNC:
+        this.add(t.name, t.kind, t.linkage, map(t.type));
+        return;
+      case Kind.FUNC_PROTO:
+        this.add(
+          t.name,
+          t.kind,
+          t.params.length,
+          map(t.ret),
+          t.params.flatMap((p) => [this.str(p.name), map(p.type)]),
+        );
+        return;
+      case Kind.VAR:
+        this.add(t.name, t.kind, 0, map(t.type), [t.linkage]);
+        return;
+      case Kind.DATASEC:
+        this.add(
+          t.name,
+          t.kind,
+          t.vars.length,
+          t.size,
+          t.vars.flatMap((x) => [map(x.type), x.offset, x.size]),
+        );
+        return;
+      case Kind.FLOAT:
+        this.add(t.name, t.kind, 0, t.size);
+        return;
+      case Kind.DECL_TAG:
+        this.add(t.name, t.kind, 0, map(t.type), [t.componentIdx]);
+        return;
+    }
+  }
+
   /** `int (*name)[n]`: how `__uint(name, n)` encodes a number. */
   uintField(n: number): number {
     return this.ptr(this.array(this.plainInt(), n));
@@ -118,5 +239,23 @@ export class BtfBuilder {
     });
     out.set(strBytes, 24 + typeLen);
     return out;
+  }
+}
+
+/** Type ids that type `id` refers to. */
+function referencedTypes(btf: Btf, id: number): number[] {
+  const t = btf.type(id);
+  switch (t.kind) {
+    case Kind.STRUCT:
+    case Kind.UNION:
+      return t.members.map((m) => m.type);
+    case Kind.FUNC_PROTO:
+      return [t.ret, ...t.params.map((p) => p.type)];
+    case Kind.DATASEC:
+      return t.vars.map((v) => v.type);
+    case Kind.ARRAY:
+      return [t.type, t.indexType];
+    default:
+      return 'type' in t ? [t.type] : [];
   }
 }

@@ -4,6 +4,8 @@
 // relocations for every map, data, call and function-address reference.
 
 import { BtfBuilder, type BuilderMember } from '../btf/builder.js';
+import { Btf } from '../btf/parse.js';
+import { Kind } from '../btf/types.js';
 import { TsbpfError } from '../errors.js';
 import { encode, type Insn, isLocalCall } from '../isa/index.js';
 import { LDDW, PseudoLddw } from '../isa/opcodes.js';
@@ -135,6 +137,8 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
   });
   // BTF is always written: the kernel needs func_info for programs with callbacks (bpf_loop).
   const btf = new BtfBuilder();
+  const srcBtf = spec.btf instanceof Btf ? spec.btf : undefined;
+  for (const [i, idx] of dataSection) dataSectionBtf(btf, srcBtf, spec.maps[i]!, idx, symbols);
   if (btfMaps.length > 0) {
     const mapsIdx = addSection({
       name: '.maps',
@@ -148,7 +152,12 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
     const slotRelocs: { offset: number; program?: string; innerMap?: string }[] = [];
     for (const { m, i } of btfMaps) {
       const slots = spec.mapSlots?.filter((x) => x.map === m.name) ?? [];
-      const { type, size: structSize } = mapStruct(btf, m, slots.length > 0 && m.type === MapType.PROG_ARRAY);
+      const { type, size: structSize } = mapStruct(
+        btf,
+        m,
+        srcBtf,
+        slots.length > 0 && m.type === MapType.PROG_ARRAY,
+      );
       // Initialized `values` extend the variable past the struct: one pointer per slot up to the last.
       const size = structSize + (slots.length > 0 ? 8 * (Math.max(...slots.map((x) => x.key)) + 1) : 0);
       for (const x of slots) slotRelocs.push({ offset: offset + structSize + 8 * x.key, ...x });
@@ -374,14 +383,54 @@ function padTo(value: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
+/**
+ * A global data section's DATASEC, copied from the object's BTF, with a global symbol per variable: libbpf
+ * places each variable by looking its symbol up by name.
+ */
+function dataSectionBtf(
+  btf: BtfBuilder,
+  src: Btf | undefined,
+  m: MapSpec,
+  section: number,
+  symbols: OutSymbol[],
+): void {
+  if (!src || !m.btfValueTypeId) return;
+  const t = src.type(m.btfValueTypeId);
+  if (t.kind !== Kind.DATASEC || t.name !== m.name || t.size !== m.valueSize) return;
+  if (t.vars.some((x) => x.offset + x.size > m.valueSize || src.type(x.type).kind !== Kind.VAR)) return;
+  btf.copy(src, t.id);
+  for (const x of t.vars) {
+    const name = src.type(x.type).name;
+    symbols.push({ name, value: x.offset, size: x.size, bind: STB_GLOBAL, type: STT_OBJECT, shndx: section });
+  }
+}
+
 /** The BTF struct of a map definition: `__uint` members, then `values` (libbpf wants it last). */
-function mapStruct(btf: BtfBuilder, m: MapSpec, progValues = false): { type: number; size: number } {
+function mapStruct(
+  btf: BtfBuilder,
+  m: MapSpec,
+  src: Btf | undefined,
+  progValues = false,
+): { type: number; size: number } {
   const members: BuilderMember[] = [];
   const field = (name: string, n: number) =>
     members.push({ name, type: btf.uintField(n), bitOffset: members.length * 64 });
+  // Key and value types from the object's BTF when they still match the sizes (the user may have edited them).
+  const typed = (id: number | undefined, size: number) => {
+    if (!src || !id || size === 0) return undefined;
+    try {
+      return src.sizeof(id) === size ? btf.copy(src, id) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   field('type', m.type);
-  if (m.keySize) field('key_size', m.keySize);
-  if (m.valueSize && !m.innerMap) field('value_size', m.valueSize);
+  const keyType = typed(m.btfKeyTypeId, m.keySize);
+  const valueType = m.innerMap ? undefined : typed(m.btfValueTypeId, m.valueSize);
+  if (keyType) members.push({ name: 'key', type: btf.ptr(keyType), bitOffset: members.length * 64 });
+  else if (m.keySize) field('key_size', m.keySize);
+  if (valueType) members.push({ name: 'value', type: btf.ptr(valueType), bitOffset: members.length * 64 });
+  else if (m.valueSize && !m.innerMap) field('value_size', m.valueSize);
   field('max_entries', m.maxEntries);
   if (m.flags) field('map_flags', m.flags);
   if (m.pinning) field('pinning', m.pinning);
@@ -389,7 +438,7 @@ function mapStruct(btf: BtfBuilder, m: MapSpec, progValues = false): { type: num
   const size = members.length * 8;
   if (m.innerMap) {
     // A flexible array: it adds nothing to the struct's size.
-    const inner = mapStruct(btf, m.innerMap);
+    const inner = mapStruct(btf, m.innerMap, src);
     members.push({ name: 'values', type: btf.array(btf.ptr(inner.type), 0), bitOffset: size * 8 });
   } else if (progValues) {
     const proto = btf.funcProto(btf.plainInt(), [{ name: '', type: btf.ptr(0) }]);

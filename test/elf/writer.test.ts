@@ -123,6 +123,43 @@ describe('writeObject output loads in the kernel (bpftool 7, libbpf 1.x)', () =>
     ]);
   });
 
+  it.skipIf(!oracle)(
+    'keeps BTF key/value types and global-data variables, so the kernel formats them',
+    () => {
+      const dump = (pinned: string) =>
+        JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', pinned], { encoding: 'utf8' }));
+      const globals = read('globals.o');
+      const file = join(dir, 'typed.o');
+      writeFileSync(file, writeObject(globals));
+      const maps = pinDir('typed_maps');
+      execFileSync('bpftool', ['prog', 'loadall', file, pinDir('typed'), 'pinmaps', maps], { stdio: 'pipe' });
+      const rodata = execFileSync('ls', [maps], { encoding: 'utf8' })
+        .split('\n')
+        .find((n) => n.endsWith('_rodata'))!;
+      expect(dump(join(maps, rodata))[0].formatted.value).toEqual({
+        '.rodata': [
+          { port_limit: 5001 },
+          { greeting: 'hello' },
+          { 'use_globals.____fmt': 'big packet %u' },
+          { 'use_globals.____fmt.1': 'small packet' },
+        ],
+      });
+
+      const obj = read('maps_btf.o');
+      for (const m of obj.maps) delete m.pinning;
+      const file2 = join(dir, 'typed2.o');
+      writeFileSync(file2, writeObject(obj));
+      const maps2 = pinDir('typed2_maps');
+      execFileSync('bpftool', ['prog', 'loadall', file2, pinDir('typed2'), 'pinmaps', maps2], {
+        stdio: 'pipe',
+      });
+      expect(dump(join(maps2, 'proto_stats'))[17].formatted).toEqual({
+        key: 17,
+        value: { packets: 0, bytes: 0 },
+      });
+    },
+  );
+
   it.skipIf(!oracle)('bpftool prog load accepts a hand-built program with a map (the assembler path)', () => {
     // r1 = map counts; r2 = fp-4 (key 0); call map_lookup_elem; r0 = 2; exit
     const insns = [
