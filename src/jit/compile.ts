@@ -41,11 +41,14 @@ export const IMPORT = {
   now: 'now',
   random: 'random',
   helper: (id: number) => `helper_${id}`,
+  mapLookup: (addr: number) => `map_lookup_${addr}`,
 } as const;
 
 /** The generated module and what the loader needs to bind it. */
 export interface CompiledModule {
   readonly bytes: Uint8Array<ArrayBuffer>;
+  /** Addresses of maps whose lookups are imported as `map_lookup_<addr>` (key address -> value or 0). */
+  readonly lookupMaps: readonly number[];
   /** Helper ids imported (in import order) as `helper_<id>`. */
   readonly helperIds: readonly number[];
   /** Helpers whose call may start a tail call. */
@@ -118,6 +121,23 @@ export function generate(
     inlineable(HELPER_PRANDOM) && called.has(HELPER_PRANDOM)
       ? m.importFunc('env', IMPORT.random, [], [i32])
       : -1;
+  // Lookups in a constant map that is not a plain array: a typed import straight to the map's
+  // lookupPtr (what the helper does), without BigInt arguments.
+  const lookupImports = new Map<number, number>();
+  if (inline && helperName(HELPER_MAP_LOOKUP) === 'map_lookup_elem') {
+    for (const cfg of cfgs) {
+      for (const b of cfg.blocks) {
+        const ins = insns[b.last];
+        if (b.start >= b.end || ins?.code !== 0x85 || ins.src !== 0 || ins.imm !== HELPER_MAP_LOOKUP)
+          continue;
+        const addr = constantR1(b.start, b.last);
+        const map = addr === undefined ? undefined : runtime.mapAt(addr);
+        if (map && !arrayLayout(map) && !lookupImports.has(map.addr)) {
+          lookupImports.set(map.addr, m.importFunc('env', IMPORT.mapLookup(map.addr), [i32], [i32]));
+        }
+      }
+    }
+  }
   m.importMemory('env', IMPORT.memory, 1);
 
   const globals = {
@@ -179,6 +199,11 @@ export function generate(
     if (id === HELPER_MAP_LOOKUP && helperName(id) === 'map_lookup_elem') {
       const addr = constantR1(blockStart, pc);
       const map = addr === undefined ? undefined : runtime.mapAt(addr);
+      const direct = map && lookupImports.get(map.addr);
+      if (direct !== undefined) {
+        code.localGet(reg(2)).op(Op.i32_wrap_i64).call(direct).op(Op.i64_extend_i32_u).localSet(reg(0));
+        return true;
+      }
       const layout = map && arrayLayout(map);
       if (!layout) return false;
       // index = *(u32 *)r2; r0 = index < max_entries ? base + index * stride : NULL
@@ -219,6 +244,7 @@ export function generate(
   const bytes = m.toBytes();
   return {
     bytes,
+    lookupMaps: [...lookupImports.keys()],
     helperIds,
     tailCalls,
     budgetBlocks,

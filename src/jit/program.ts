@@ -153,6 +153,10 @@ class Compiled implements JitProgram {
       const def = this.program.lookupHelper(id)!;
       env[IMPORT.helper(id)] = this.helperImport(def, id === 12);
     }
+    for (const addr of this.mod.lookupMaps) {
+      const map = rt.mapAt(addr)!;
+      env[IMPORT.mapLookup(addr)] = (key: number) => map.lookupPtr(key >>> 0, rt.cpu);
+    }
     env[IMPORT.fault] = (reason: number, pc: number) => {
       throw new RuntimeFault(this.faultMessage(reason, pc), pc);
     };

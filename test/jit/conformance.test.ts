@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
 import { decode, type Insn } from '../../src/isa/index.js';
-import { compile } from '../../src/jit/index.js';
-import { loadInput, Runtime, runWithMemory } from '../../src/vm/index.js';
+import { runJitWithMemory } from '../../src/jit/index.js';
+import { Runtime, runWithMemory } from '../../src/vm/index.js';
 import {
   type ConformanceCase,
   conformanceFiles,
@@ -21,15 +21,10 @@ function program(c: ConformanceCase): Insn[] {
 
 /** Run on the JIT with r1 = a copy of the case's memory, r2 = its length; r0 and the memory after. */
 function jitRun(rt: Runtime, c: ConformanceCase, checked = true): { r0: bigint; memory: Uint8Array } {
-  const jit = compile(rt.prepare(program(c)), rt, { checked });
-  const input = loadInput(rt, c.mem);
-  try {
-    const budget = checked ? BUDGET : undefined;
-    const { r0 } = jit.execute({ args: input.args, budget, invocation: input.invocation });
-    return { r0, memory: rt.space.read(input.region.start, c.mem.length) };
-  } finally {
-    rt.space.release(input.region);
-  }
+  return runJitWithMemory(rt, rt.prepare(program(c)), c.mem, {
+    checked,
+    budget: checked ? BUDGET : undefined,
+  });
 }
 
 function faultOf(f: () => unknown): string {

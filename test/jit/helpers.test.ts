@@ -146,6 +146,30 @@ describe('helpers on the JIT', () => {
     }
   });
 
+  it('looks up other constant maps through a direct typed import, with the same results', () => {
+    const results: bigint[][] = [];
+    for (const engine of ['jit', 'interp']) {
+      const rt = new Runtime();
+      const spec = { name: 'h', type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 8, flags: 0 };
+      const map = createMap(rt.space, spec);
+      rt.registerMap(map);
+      for (const k of [1, 5])
+        map.update(new Uint8Array(new Uint32Array([k]).buffer), new Uint8Array(8).fill(k));
+      const prog = rt.prepare(counter, [map], { helpers: lookup });
+      calls.set(1, 0);
+      if (engine === 'jit') {
+        const jit = compile(prog, rt);
+        results.push([0, 1, 5, 5, 9].map((k) => jit.run(k)));
+        expect(calls.get(1)).toBe(0);
+      } else {
+        const interp = new Interpreter(rt);
+        results.push([0, 1, 5, 5, 9].map((k) => interp.run(prog, { args: [k], checked: false }).r0));
+      }
+    }
+    expect(results[0]).toEqual(results[1]);
+    expect(results[0]![1]).toBe(0x0101010101010102n);
+  });
+
   it('calls the helper in checked mode (no inlining) with the same results', () => {
     for (const k of [0, 3, 4]) {
       const { interp, jit } = both(counter, [k], true);
