@@ -14,6 +14,9 @@ import { Reloc, SHF_EXECINSTR, SHN_UNDEF, STT_FUNC } from './constants.js';
 import type { MapDef } from './maps.js';
 import { type ElfFile, elfError, type Relocation, type Section } from './parse.js';
 
+/** Distinct functions on one call chain; real programs stay far below (the kernel allows 8 frames). */
+const MAX_CALL_DEPTH = 512;
+
 /** One function: a slot range of an executable section. */
 export interface Func {
   name: string;
@@ -109,20 +112,22 @@ export class CodeIndex {
   link(main: Func): Linked {
     const out: Insn[] = [];
     const base = new Map<Func, number>();
-    const queue: Func[] = [];
-    const place = (f: Func): number => {
+    // Depth first, like libbpf: a callee is appended and relocated as soon as its first call is met, so
+    // instruction indices match what the kernel sees for the same object.
+    const place = (f: Func, depth: number): number => {
       let b = base.get(f);
       if (b === undefined) {
+        if (depth > MAX_CALL_DEPTH)
+          throw elfError(this.elf.file, `calls nest deeper than ${MAX_CALL_DEPTH} functions`, f.section.name);
         b = out.length;
         base.set(f, b);
         const src = this.insnsOf(f.section);
         for (let i = f.start; i < f.end; i++) out.push({ ...src[i]! });
-        queue.push(f);
+        this.relocate(f, b, out, (g) => place(g, depth + 1));
       }
       return b;
     };
-    place(main);
-    for (let q = 0; q < queue.length; q++) this.relocate(queue[q]!, base.get(queue[q]!)!, out, place);
+    place(main, 0);
     return { insns: out, ...this.debugInfo(base) };
   }
 
