@@ -1,6 +1,7 @@
 // Control-flow translation: loops, irreducible graphs (dispatch fallback), fall-off blocks, and programs
 // large or deep enough to break a recursive structurer, all run against the interpreter.
 import { describe, expect, it } from 'vitest';
+import { InvalidBytecodeError } from '../../src/errors.js';
 import { Class, type Insn, insn, JmpOp, Source } from '../../src/isa/index.js';
 import { buildCfg, compile } from '../../src/jit/index.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
@@ -76,6 +77,20 @@ describe('control flow', () => {
     const prog = [mov(0, 1), jeq(1, 0, -2)];
     const jit = compile(rt.prepare(prog), rt, { checked: true });
     expect(() => jit.execute({ args: [1] })).toThrow('insn 2: execution ran past the end of the program');
+  });
+
+  it('rejects a jump from one function into another with a typed error naming the slot', () => {
+    // 0: call +2 (function at 3); 1: ja +2 (into the function's body); 2: exit; 3: r0 = 1; 4: r0 += 1; 5: exit
+    const prog = [
+      insn(Class.JMP | JmpOp.CALL, 0, 1, 0, 2),
+      insn(Class.JMP | JmpOp.JA, 0, 0, 2),
+      exit,
+      mov(0, 1),
+      add(0, 1),
+      exit,
+    ];
+    expect(() => compile(rt.prepare(prog), rt)).toThrow(InvalidBytecodeError);
+    expect(() => compile(rt.prepare(prog), rt)).toThrow('insn 1: jump to 4 leaves the function at 0..2');
   });
 
   it('compiles 10,000-slot programs: a chain of forward jumps, a deep if-nest, and a thousand loops', () => {
