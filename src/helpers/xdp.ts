@@ -56,7 +56,7 @@ function packetRange(f: Frame, offset: number, len: number): number {
   return f.pkt.start + offset;
 }
 
-/** 32-bit one's-complement sum (the kernel's csum_partial on x86-64, unfolded). */
+/** 32-bit one's-complement addition (csum_partial's accumulation). */
 function csumAdd(sum: number, word: number): number {
   const s = sum + word;
   return s > 0xffffffff ? s - 0xffffffff : s;
@@ -92,7 +92,8 @@ export const XDP_HELPERS: HelperDef[] = [
       const meta = f.meta + s32(delta);
       if (meta < f.pkt.base + XDP_FRAME_HDR || meta > f.pkt.start) return err(-Errno.EINVAL);
       const metalen = f.pkt.start - meta;
-      if (metalen & 3 || metalen > 32) return err(-KernelErrno.EACCES);
+      // 4-byte aligned and within skb_shared_info.meta_len (a u8).
+      if (metalen & 3 || metalen > 255) return err(-KernelErrno.EACCES);
       f.meta = meta;
       syncContext(env, f);
       return 0n;
@@ -182,15 +183,22 @@ export const XDP_HELPERS: HelperDef[] = [
       args: ['mem_or_null', 'const_size_or_zero', 'mem_or_null', 'const_size_or_zero', 'anything'],
     },
     call: (env, from, fromSize, to, toSize, seed) => {
+      // Any sizes: a partial last word is zero padded, as csum_partial reads it.
+      const word = (at: number, i: number, n: number): number => {
+        if (i + 4 <= n) return v.getUint32(at + i, true);
+        let w = 0;
+        for (let j = 0; i + j < n; j++) w |= env.space.bytes[at + i + j]! << (8 * j);
+        return w >>> 0;
+      };
+      const v = env.space.view;
       const fn = u32(fromSize);
       const tn = u32(toSize);
-      if ((fn | tn) & 3) return err(-Errno.EINVAL);
-      const v = env.space.view;
       let sum = u32(seed);
       // Sum of ~from and to, as 32-bit little-endian words (x86-64 loads).
-      for (let i = 0; i < fn; i += 4) sum = csumAdd(sum, ~v.getUint32(ptr(from) + i, true) >>> 0);
-      for (let i = 0; i < tn; i += 4) sum = csumAdd(sum, v.getUint32(ptr(to) + i, true));
-      return BigInt(sum);
+      for (let i = 0; i < fn; i += 4) sum = csumAdd(sum, ~word(ptr(from), i, fn) >>> 0);
+      for (let i = 0; i < tn; i += 4) sum = csumAdd(sum, word(ptr(to), i, tn));
+      // The kernel folds the 32-bit sum to 16 bits (csum_from32to16) so every architecture agrees.
+      return BigInt(((sum + (((sum >>> 16) | (sum << 16)) >>> 0)) >>> 16) & 0xffff);
     },
   },
 ];
