@@ -1,6 +1,7 @@
 // Spec before object: plain, editable descriptions of programs and maps, as parsed from an ELF file (or
 // built in code). `loadObject()` turns a spec into live maps and programs inside a runtime (or the kernel).
 
+import type { Btf } from '../btf/parse.js';
 import type { Insn } from '../isa/index.js';
 import type { MapSpec } from '../maps/types.js';
 
@@ -59,8 +60,8 @@ export interface ObjectSpec {
   programs: ProgramSpec[];
   maps: MapSpec[];
   license: string;
-  /** Parsed BTF of the object, when present (types for pretty-printing map contents): a `Btf` from src/btf. */
-  btf?: unknown;
+  /** Parsed BTF of the object, when present (types for pretty-printing map contents). */
+  btf?: Btf;
   /** Initial program-array / map-in-map slots (BTF `values`). */
   mapSlots?: MapSlot[];
   /** The `version` section (LINUX_VERSION_CODE for old kprobe loaders), when present. */
