@@ -1,0 +1,191 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readCapture } from '../../src/net/pcap.js';
+import { kernelOracle } from '../support/kernel.js';
+import { tsbpf } from './run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tsbpf-xdp-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const CAPTURE = 'examples/xdp/iperf.pcap';
+const packets = readCapture(readFileSync(CAPTURE)).packets;
+const to5001 = packets.filter((p) => {
+  const d = p.data;
+  return (
+    d[12] === 8 &&
+    d[13] === 0 &&
+    d[23] === 17 &&
+    ((d[14 + (d[14]! & 15) * 4 + 2]! << 8) | d[14 + (d[14]! & 15) * 4 + 3]!) === 5001
+  );
+}).length;
+
+describe('tsbpf xdp', () => {
+  it('runs the reference example: port 5001 dropped, the rest passed, maps dumped as JSON', () => {
+    const passed = join(dir, 'passed.pcap');
+    const dropped = join(dir, 'dropped.pcap');
+    const results = join(dir, 'results.jsonl');
+    const r = tsbpf([
+      'xdp',
+      'examples/xdp/udp_drop.o',
+      '-r',
+      CAPTURE,
+      '-w',
+      passed,
+      '--dropped',
+      dropped,
+      '--results',
+      results,
+      '--dump-maps',
+      '--json',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.verdicts.DROP).toBe(to5001);
+    expect(out.verdicts.PASS).toBe(packets.length - to5001);
+    expect(readCapture(readFileSync(passed)).packets.length).toBe(packets.length - to5001);
+    expect(readCapture(readFileSync(dropped)).packets.length).toBe(to5001);
+    const lines = readFileSync(results, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(packets.length);
+    expect(lines[0]).toEqual({ index: 0, retval: lines[0].retval });
+    const drops = out.maps.drops;
+    expect(drops).toHaveLength(1);
+    expect(drops[0].key).toBe('89130000');
+    expect(drops[0].formatted.value.packets).toBe(to5001);
+    expect(out.maps['.rodata'][0].value).toBe('8913');
+  });
+
+  it('takes --map-set on .rodata before load (block port 5002 instead)', () => {
+    const r = tsbpf([
+      'xdp',
+      'examples/xdp/udp_drop.o',
+      '-r',
+      CAPTURE,
+      '--map-set',
+      '.rodata',
+      '00000000=8a13',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.verdicts.DROP).toBeGreaterThan(0);
+    expect(out.verdicts.DROP).not.toBe(to5001);
+  });
+
+  it('dispatches tail calls through a program array filled by name', () => {
+    const r = tsbpf([
+      'xdp',
+      'examples/xdp/tail_call.o',
+      '-r',
+      CAPTURE,
+      '--map-set',
+      'jt',
+      '11000000=xdp_on_udp',
+      '--dump-maps',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const udp = packets.filter((p) => p.data[12] === 8 && p.data[13] === 0 && p.data[23] === 17).length;
+    expect(out.verdicts.DROP).toBe(udp);
+  });
+
+  it('writes ring-buffer events as JSON lines', () => {
+    const events = join(dir, 'events.jsonl');
+    const r = tsbpf([
+      'xdp',
+      'examples/xdp/syn_events.o',
+      '-r',
+      'test/fixtures/pcap/real.pcap',
+      '--events',
+      events,
+    ]);
+    expect(r.code).toBe(0);
+    const lines = readFileSync(events, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) {
+      expect(l.map).toBe('syn_ring');
+      expect(l.data).toMatch(/^[0-9a-f]{48}$/);
+    }
+  });
+
+  it('rejects bad input with a clear message and a non-zero exit', () => {
+    const garbage = join(dir, 'garbage.o');
+    writeFileSync(garbage, 'not an elf');
+    const cases: [string[], RegExp][] = [
+      [['xdp', garbage, '-r', CAPTURE], /not an ELF object/],
+      [
+        ['xdp', 'examples/xdp/udp_drop.o', '-r', join(dir, 'missing.pcap')],
+        /missing\.pcap: cannot read capture: no such file/,
+      ],
+      [['xdp', 'examples/xdp/udp_drop.o', '-r', garbage], /capture magic/],
+      [
+        ['xdp', 'examples/xdp/udp_drop.o', '-r', CAPTURE, '--section', 'nope'],
+        /no program or section 'nope'/,
+      ],
+      [['xdp', 'examples/xdp/udp_drop.o', '-r', CAPTURE, '--map-set', 'nope', '00=00'], /no map 'nope'/],
+      [['xdp', 'examples/xdp/udp_drop.o', '-r', CAPTURE, '--engine', 'fast'], /unknown engine 'fast'/],
+      [['xdp', 'examples/xdp/udp_drop.o', '-r', CAPTURE, '--bogus'], /unknown option/],
+    ];
+    for (const [args, message] of cases) {
+      const r = tsbpf(args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+});
+
+describe('tsbpf prog run', () => {
+  const packet = join(dir, 'pkt.bin');
+  writeFileSync(packet, packets.find((p) => p.data.length > 100 && p.data[23] === 17)!.data);
+
+  it("prints bpftool's line", () => {
+    for (const engine of ['interp', 'jit']) {
+      const r = tsbpf([
+        'prog',
+        'run',
+        'examples/xdp/udp_drop.o',
+        'data_in',
+        packet,
+        'repeat',
+        '100',
+        '--engine',
+        engine,
+      ]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Return value: [12], duration \(average\): \d+ns\n$/);
+    }
+  });
+
+  it.skipIf(!kernelOracle())('returns what the kernel returns for the same object and packet', () => {
+    const pin = `/sys/fs/bpf/tsbpf_cli_${process.pid}`;
+    try {
+      execFileSync('bpftool', ['prog', 'load', 'examples/xdp/udp_drop.o', pin]);
+      const kernel = execFileSync('bpftool', [
+        'prog',
+        'run',
+        'pinned',
+        pin,
+        'data_in',
+        packet,
+        'repeat',
+        '1',
+      ]).toString();
+      const ours = tsbpf(['prog', 'run', 'examples/xdp/udp_drop.o', 'data_in', packet]).stdout;
+      expect(ours.match(/Return value: (\d+)/)![1]).toBe(kernel.match(/Return value: (\d+)/)![1]);
+    } finally {
+      rmSync(pin, { force: true });
+    }
+  });
+});
