@@ -229,6 +229,27 @@ describe.skipIf(!oracle)('maps against the kernel (bpftool)', () => {
     });
   }
 
+  for (const type of ['percpu_hash', 'lru_percpu_hash'] as const) {
+    it(`${type}: random operations with one value per CPU`, async () => {
+      const [k, m] = await fastPair(type, 4, 4, 16);
+      const r = rng(type.length);
+      for (let i = 0; i < 200; i++) {
+        const key = u32(Math.floor(r() * 24));
+        const value = new Uint8Array(8 * cpus).map((_, j) => (j % 8 < 4 ? Math.floor(r() * 256) : 0));
+        const op = Math.floor(r() * 4);
+        const flags = Math.floor(r() * 3);
+        const [kr, mr] =
+          op <= 1
+            ? [k.update(key, value, flags), ours(() => m.update(key, value, flags))]
+            : op === 2
+              ? [k.delete(key), ours(() => m.delete(key))]
+              : [k.lookup(key), ourLookup(m, key)];
+        expect(mr, `step ${i}: op ${op} key ${hex(key)} flags ${flags}`).toEqual(kr);
+      }
+      expect(dumpSet(m)).toEqual(sortByKey(k.dump()));
+    });
+  }
+
   it('lpm_trie: longest-prefix lookups, flags, ENOSPC when full, deletes and the kernel iteration order', async () => {
     const [k, m] = await fastPair('lpm_trie', 8, 4, 12, 1);
     const prefixes: [number, number[]][] = [
@@ -308,6 +329,11 @@ describe.skipIf(!oracle)('maps against the kernel (bpftool)', () => {
       iterate();
     }
     check('missing key next', k.getnext(lpmKey(7, 1, 2, 3, 4)), ourNext(m, lpmKey(7, 1, 2, 3, 4)));
+    for (const plen of [0, 8, 24, 33, 0xffffffff]) {
+      check(`lookup prefixlen ${plen}`, k.lookup(lpmKey(plen, 10, 1, 2, 3)), ourLookup(m, lpmKey(plen, 10, 1, 2, 3)));
+      check(`delete prefixlen ${plen}`, k.delete(lpmKey(plen, 99, 1, 2, 3)), ours(() => m.delete(lpmKey(plen, 99, 1, 2, 3))));
+    }
+    check('next of bad prefixlen', k.getnext(lpmKey(40, 1, 2, 3, 4)), ourNext(m, lpmKey(40, 1, 2, 3, 4)));
   });
 
   for (const type of ['queue', 'stack'] as const) {
