@@ -83,6 +83,8 @@ interface Exports {
 }
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
+const isU32 = (v: number | bigint) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
 /**
  * The interpreter's checked-mode access check (private there). Shared rather than copied so both engines
@@ -415,17 +417,27 @@ class Compiled implements JitProgram {
       );
     }
     if (options.trace) throw new TsbpfError('tracing needs the interpreter', 'jit');
-    const args = (options.args ?? []).map((a) => BigInt(a));
-    if (args.length > 5) throw new RangeError('at most five arguments (r1-r5)');
-    while (args.length < 5) args.push(0n);
+    const given = options.args ?? [];
+    if (given.length > 5) throw new RangeError('at most five arguments (r1-r5)');
+    // The usual call (hooks): one context address. It takes the i32 entry, without BigInt arguments.
+    const ctxOnly = given.length <= 1 && typeof (given[0] ?? 0) === 'number' && isU32(given[0] ?? 0);
+    const ctx = ctxOnly
+      ? ((given[0] as number | undefined) ?? 0)
+      : Number(BigInt.asUintN(32, BigInt(given[0]!)));
     rt.cpu = cpu;
-    this.begin(Number(BigInt.asUintN(32, args[0]!)), options.budget, { ...options.invocation });
+    this.begin(ctx, options.budget, { ...options.invocation });
     const previous = rt.callbackRunner;
     rt.callbackRunner = this.runCallback;
     try {
-      const [r0] = this.ex.f0(0n, ...args, 0n, 0n, 0n, 0n, this.ex.stackTop.value as bigint, 0);
+      let r0: bigint;
+      if (ctxOnly) r0 = this.ex.run64(ctx);
+      else {
+        const args = given.map((a) => BigInt(a));
+        while (args.length < 5) args.push(0n);
+        r0 = this.ex.f0(0n, ...args, 0n, 0n, 0n, 0n, this.ex.stackTop.value as bigint, 0)[0]!;
+      }
       const used = this.checked ? this.budgetTotal - Number(this.ex.budget.value as bigint) : -1;
-      return { r0: U64(r0!), instructions: used };
+      return { r0: U64(r0), instructions: used };
     } catch (e) {
       throw this.wrap(e);
     } finally {
