@@ -14,6 +14,8 @@ import type { Btf } from './parse.js';
 import { type BtfType, IntEncoding, Kind, type Member } from './types.js';
 
 const MAX_DEPTH = 64;
+/** Larger than any map value the kernel accepts (KMALLOC_MAX_SIZE); guards against hostile array sizes. */
+const MAX_VALUE_SIZE = 1 << 26;
 
 export type BtfValue = number | bigint | boolean | string | BtfValue[] | { [name: string]: BtfValue };
 
@@ -27,7 +29,19 @@ export function formatValue(btf: Btf, typeId: number, bytes: Uint8Array): BtfVal
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return read(btf, typeId, view, 0, 0);
+  return outOfBounds(btf, typeId, () => read(btf, typeId, view, 0, 0));
+}
+
+/** A member or element placed past the type's own size (hostile BTF) is an error, not a crash. */
+function outOfBounds<T>(btf: Btf, typeId: number, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new TsbpfError(`${btf.typeName(typeId)} has members outside its size`, 'BTF value');
+    }
+    throw e;
+  }
 }
 
 function isCharArray(btf: Btf, t: BtfType): boolean {
@@ -84,6 +98,8 @@ function read(btf: Btf, id: number, view: DataView, off: number, depth: number):
         return new TextDecoder().decode(new Uint8Array(view.buffer, view.byteOffset + off, end - off));
       }
       const es = btf.sizeof(t.type);
+      // Zero-sized elements would let a hostile nelems spin for billions of iterations.
+      if (es === 0) return [];
       const out: BtfValue[] = [];
       for (let i = 0; i < t.nelems; i++) out.push(read(btf, t.type, view, off + i * es, depth + 1));
       return out;
@@ -135,8 +151,13 @@ function readMembers(
 
 /** Encode a JS value (as `formatValue` returns it; missing members are zero) into bytes of type `typeId`. */
 export function parseValue(btf: Btf, typeId: number, value: BtfValue): Uint8Array {
-  const bytes = new Uint8Array(btf.sizeof(typeId));
-  write(btf, typeId, value, new DataView(bytes.buffer), 0, 0, btf.typeName(typeId));
+  const size = btf.sizeof(typeId);
+  if (size > MAX_VALUE_SIZE)
+    throw new TsbpfError(`${btf.typeName(typeId)} is ${size} bytes, too large to encode`, 'BTF value');
+  const bytes = new Uint8Array(size);
+  outOfBounds(btf, typeId, () =>
+    write(btf, typeId, value, new DataView(bytes.buffer), 0, 0, btf.typeName(typeId)),
+  );
   return bytes;
 }
 
