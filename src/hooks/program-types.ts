@@ -70,7 +70,8 @@ export const XDP_MD: CtxLayout = {
     f('data_meta', 8, 4, true, false, 'exact', 'packet_meta'),
     f('ingress_ifindex', 12, 4, true, false),
     f('rx_queue_index', 16, 4, true, false),
-    f('egress_ifindex', 20, 4, true, false),
+    // Readable only by programs attached to a devmap (BPF_XDP_DEVMAP), which we do not model.
+    f('egress_ifindex', 20, 4, false, false),
   ],
 };
 

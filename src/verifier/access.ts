@@ -67,7 +67,7 @@ export function memAccess(
   }
   switch (r.kind) {
     case 'ctx':
-      return ctxLoadStore(v, pc, regno, r, off, size, write, value, imm);
+      return ctxLoadStore(v, pc, regno, r, off, size, write, value);
     case 'stack': {
       const at = stackOffset(v, pc, regno, r, off);
       if (at % size !== 0)
@@ -97,20 +97,12 @@ function ctxLoadStore(
   size: number,
   write: boolean,
   value?: Reg,
-  imm?: number,
 ): Reg {
   if (r.off !== 0 || !isConstScalar(r.s) || r.s.var.value !== 0n) {
     throw new Reject(
       pc,
       'ctx_modified',
       `R${regno} is the context pointer moved by ${r.off}${isConstScalar(r.s) ? '' : ' plus a variable'}: context fields must be accessed from the unmodified pointer`,
-    );
-  }
-  if (write && !value && imm !== undefined) {
-    throw new Reject(
-      pc,
-      'ctx_st',
-      'storing an immediate (BPF_ST) into the context is not allowed; store from a register',
     );
   }
   const res = ctxAccess(v.type, off, size, write);

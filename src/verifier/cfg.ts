@@ -73,7 +73,11 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
     throw e;
   }
   const secondHalf = new Uint8Array(n);
-  for (let i = 0; i < n; i++) if (insns[i]!.code === LDDW) secondHalf[++i] = 1;
+  for (let i = 0; i < n; i++) {
+    const why = reservedFields(insns[i]!);
+    if (why) throw new Reject(i, 'reserved_fields', why);
+    if (insns[i]!.code === LDDW) secondHalf[++i] = 1;
+  }
 
   // Subprograms start at insn 0, at targets of local calls and at lddw function pointers.
   const starts = new Set<number>([0]);
@@ -172,6 +176,71 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
       throw new Reject(i, 'unreachable', `instruction ${i} can never be reached`);
   }
   return { subprogs, owner, prunePoint, secondHalf, succ };
+}
+
+/**
+ * Fields an instruction does not use must be zero (the kernel rejects "uses reserved fields"): they may
+ * get a meaning in a later ISA version.
+ */
+export function reservedFields(ins: Insn): string | undefined {
+  const cls = classOf(ins.code);
+  const op = ins.code & OP_MASK;
+  const x = (ins.code & 0x08) !== 0;
+  const offOk = (ok: readonly number[]) => ok.includes(ins.off);
+  const bad = (what: string) =>
+    `${what}: unused fields must be zero (dst=${ins.dst} src=${ins.src} off=${ins.off} imm=${ins.imm})`;
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64:
+      if (op === 0x80 || op === 0xd0) {
+        if (ins.src !== 0 || ins.off !== 0 || (op === 0x80 && x))
+          return bad(op === 0x80 ? 'neg' : 'byte swap');
+        if (op === 0xd0 && ![16, 32, 64].includes(ins.imm)) return bad('byte swap width');
+        return undefined;
+      }
+      if (op === 0xb0) {
+        if (!x) return ins.src !== 0 || ins.off !== 0 ? bad('mov') : undefined;
+        return ins.imm !== 0 || !offOk(cls === Class.ALU ? [0, 8, 16] : [0, 8, 16, 32])
+          ? bad('mov')
+          : undefined;
+      }
+      if (x ? ins.imm !== 0 : ins.src !== 0) return bad('alu');
+      if (!offOk([0, 1]) || (ins.off === 1 && op !== 0x30 && op !== 0x90)) return bad('alu offset');
+      return undefined;
+    case Class.LDX:
+      return ins.imm !== 0 ? bad('load') : undefined;
+    case Class.ST:
+      return ins.src !== 0 ? bad('store') : undefined;
+    case Class.STX:
+      if ((ins.code & 0xe0) === 0x60 && ins.imm !== 0) return bad('store');
+      if (
+        (ins.code & 0xe0) === 0xc0 &&
+        ![0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1].includes(ins.imm)
+      ) {
+        return `unknown atomic operation 0x${ins.imm.toString(16)}`;
+      }
+      return undefined;
+    case Class.LD:
+      if (ins.code === LDDW) return ins.off !== 0 ? bad('lddw') : undefined;
+      if (ins.dst !== 0 || ins.off !== 0 || ((ins.code & 0xe0) === 0x20 && ins.src !== 0))
+        return bad('LD_ABS/LD_IND');
+      return undefined;
+    default:
+      if (op === JmpOp.JA) {
+        if (x || ins.src !== 0 || ins.dst !== 0 || (cls === Class.JMP ? ins.imm !== 0 : ins.off !== 0))
+          return bad('ja');
+        return undefined;
+      }
+      if (op === JmpOp.EXIT)
+        return x || ins.imm !== 0 || ins.src !== 0 || ins.dst !== 0 || ins.off !== 0 || cls === Class.JMP32
+          ? bad('exit')
+          : undefined;
+      if (op === JmpOp.CALL) {
+        if (cls === Class.JMP32 || ins.dst !== 0 || x || (ins.src === 0 && ins.off !== 0)) return bad('call');
+        return undefined;
+      }
+      return (x ? ins.imm !== 0 : ins.src !== 0) ? bad('conditional jump') : undefined;
+  }
 }
 
 // ---- register liveness (static, backward) -----------------------------------------------------------

@@ -22,6 +22,7 @@ import {
   SIZE_BYTES,
   SIZE_MASK,
   Size,
+  STACK_SIZE,
 } from '../isa/index.js';
 import type { MapSpec } from '../maps/types.js';
 import { MapType } from '../maps/types.js';
@@ -84,6 +85,7 @@ export class Verifier {
   readonly explored = new ExploredStates();
   readonly trace: string[] = [];
   private idGen = 0;
+  private lastSaved = -1_000;
   private readonly pending: Pending[] = [];
   private readonly stackDepth = new Map<number, number>();
   readonly unprivileged: boolean;
@@ -177,7 +179,7 @@ export class Verifier {
       for (;;) {
         if (this.cfg.prunePoint[pc]) {
           const cp = this.checkpoint(pc, parent);
-          if (!cp) {
+          if (cp === false) {
             if (this.opts.logLevel >= 2) this.log(`${pc}: safe (pruned)`);
             finishPath(parent);
             break;
@@ -215,18 +217,23 @@ export class Verifier {
     if (this.trace.length < MAX_TRACE_LINES) this.trace.push(line);
   }
 
-  /** Compare with remembered states at a prune point; undefined = pruned, else the new checkpoint. */
-  private checkpoint(pc: number, parent: Checkpoint | undefined): Checkpoint | undefined {
+  /** Compare with remembered states at a prune point; false = pruned, else the path's (new) checkpoint. */
+  private checkpoint(pc: number, parent: Checkpoint | undefined): Checkpoint | undefined | false {
     const cur = this.state;
+    const low = (subprog: number) => STACK_SIZE - (this.stackDepth.get(subprog) ?? 0);
     const liveAt = (i: number) => {
       if (i === cur.frames.length - 1) return this.live[pc]!;
       const site = cur.frames[i + 1]!.callsite + 1;
       return (this.live[site] ?? 0) & 0b1111000000; // r6-r9 survive the call; r0-r5 are redefined
     };
-    for (const old of this.explored.list(pc)) {
+    const list = this.explored.list(pc);
+    let inProgress = 0;
+    for (let k = list.length - 1; k >= 0; k--) {
+      const old = list[k]!;
       if (old.branches === 0) {
-        if (stateSafe(old.state, cur, liveAt)) return undefined;
-      } else if (stateSafe(old.state, cur, liveAt, true)) {
+        if (stateSafe(old.state, cur, liveAt, false, low)) return false;
+        // A loop that repeats a state exactly repeats it every iteration: the newest few suffice.
+      } else if (++inProgress <= 4 && stateSafe(old.state, cur, liveAt, true, low)) {
         throw new Reject(
           pc,
           'infinite_loop',
@@ -234,6 +241,9 @@ export class Verifier {
         );
       }
     }
+    // Like the kernel, remember a new state only every few instructions: comparing is cheap, storing is not.
+    if (this.processed - this.lastSaved < 8) return parent;
+    this.lastSaved = this.processed;
     const cp: Checkpoint = { state: cloneState(cur), pc, branches: 1, parent };
     this.explored.add(cp);
     return cp;
@@ -377,6 +387,13 @@ export class Verifier {
         pc,
         'ptr_op',
         `R${dst}: ${opName} on a pointer is not allowed (only adding or subtracting a number)`,
+      );
+    // The kernel forbids any subtraction from a stack pointer (JITs may not handle it).
+    if (op === AluOp.SUB && d.kind === 'stack')
+      throw new Reject(
+        pc,
+        'ptr_op',
+        `R${dst}: subtracting from a stack pointer is not allowed; add a negative number instead`,
       );
     if (op === AluOp.SUB && !isPointer(d))
       throw new Reject(pc, 'ptr_op', `R${dst}: subtracting a pointer from a number is not allowed`);
@@ -567,22 +584,51 @@ export class Verifier {
     const d = this.read(ins.dst, pc);
     const s = x ? this.read(ins.src, pc) : constReg(BigInt(ins.imm));
     const target = jumpTarget(ins, pc);
+    if (d.kind === 'scalar' && s.kind === 'scalar') {
+      // Decide feasibility first so that a decided branch costs no copy of the state.
+      const t = refine(op, d.s, s.s, jmp32);
+      const f =
+        op === JmpOp.JSET ? refine(op, d.s, s.s, jmp32, true) : refine(negateJmp(op), d.s, s.s, jmp32);
+      const apply = (st: State, r: [Scalar, Scalar]) => {
+        this.setScalar(st, ins.dst, r[0]);
+        if (x) this.setScalar(st, ins.src, r[1]);
+      };
+      if (t && f) {
+        const taken = cloneState(this.state);
+        apply(taken, t);
+        apply(this.state, f);
+        return this.fork(pc, target, taken, parent);
+      }
+      if (t) {
+        apply(this.state, t);
+        return target;
+      }
+      if (f) {
+        apply(this.state, f);
+        return pc + 1;
+      }
+      return -1;
+    }
     const taken = cloneState(this.state);
     const fall = this.state;
     const [tOk, fOk] = this.branch(pc, ins, op, jmp32, x, d, s, taken, fall);
-    if (tOk && fOk) {
-      taken.path = { insn: pc, taken: true, prev: fall.path };
-      fall.path = { insn: pc, taken: false, prev: fall.path };
-      if (parent) parent.branches++;
-      this.pending.push({ state: taken, pc: target, parent });
-      return pc + 1;
-    }
+    if (tOk && fOk) return this.fork(pc, target, taken, parent);
     if (tOk) {
       this.state = taken;
       return target;
     }
     if (fOk) return pc + 1;
     return -1; // neither side can happen: this path is dead
+  }
+
+  /** Both sides are possible: continue with the fall-through, queue the taken side. */
+  private fork(pc: number, target: number, taken: State, parent: Checkpoint | undefined): number {
+    const fall = this.state;
+    taken.path = { insn: pc, taken: true, prev: fall.path };
+    fall.path = { insn: pc, taken: false, prev: fall.path };
+    if (parent) parent.branches++;
+    this.pending.push({ state: taken, pc: target, parent });
+    return pc + 1;
   }
 
   /** Refine both successor states; returns which of them are feasible. */
@@ -675,7 +721,8 @@ export class Verifier {
   private markPacketRange(st: State, pkt: Reg, strict: boolean, pc: number): void {
     if (pkt.off < 0 || (pkt.off === 0 && strict)) return;
     if (pkt.s.umax > BigInt(MAX_PACKET_OFF) || pkt.s.umax + BigInt(pkt.off) > BigInt(MAX_PACKET_OFF)) return;
-    const range = pkt.off;
+    // pkt' < end (strict) proves one byte more than pkt' <= end, as the kernel counts it.
+    const range = strict ? pkt.off + 1 : pkt.off;
     forEachReg(st, (r) =>
       r.kind === pkt.kind && r.id === pkt.id && r.range < range ? { ...r, range, rangeAt: pc } : undefined,
     );

@@ -19,17 +19,15 @@ export interface Checkpoint {
 
 /** A consistent renaming of ids between an old and a new state (both directions). */
 class IdMap {
-  private readonly fwd = new Map<number, number>();
-  private readonly back = new Map<number, number>();
+  // Pairs in a flat array: states hold few ids, and most comparisons fail before the first one.
+  private readonly pairs: number[] = [];
   ok(a: number, b: number): boolean {
-    const f = this.fwd.get(a);
-    const g = this.back.get(b);
-    if (f === undefined && g === undefined) {
-      this.fwd.set(a, b);
-      this.back.set(b, a);
-      return true;
+    const p = this.pairs;
+    for (let i = 0; i < p.length; i += 2) {
+      if (p[i] === a || p[i + 1] === b) return p[i] === a && p[i + 1] === b;
     }
-    return f === b && g === a;
+    p.push(a, b);
+    return true;
   }
 }
 
@@ -76,13 +74,13 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
   }
 }
 
-function frameSafe(old: Frame, cur: Frame, live: number, ids: IdMap, exact: boolean): boolean {
+function frameSafe(old: Frame, cur: Frame, live: number, ids: IdMap, exact: boolean, low: number): boolean {
   if (old.callsite !== cur.callsite || old.subprog !== cur.subprog) return false;
   for (let r = 0; r < FRAME_POINTER; r++) {
     if (!(live & (1 << r))) continue;
     if (!regSafe(old.regs[r]!, cur.regs[r]!, ids, exact)) return false;
   }
-  for (let b = 0; b < old.slots.length; b++) {
+  for (let b = low; b < old.slots.length; b++) {
     const o = old.slots[b]!;
     const c = cur.slots[b]!;
     if (o === c && o !== Slot.SPILL) continue;
@@ -110,12 +108,20 @@ function frameSafe(old: Frame, cur: Frame, live: number, ids: IdMap, exact: bool
  * `old` covers `cur` at the same slot: `liveAt(frameIndex)` gives the registers that matter in each frame
  * (the current frame's live-in set, callers' registers live after their call).
  */
-export function stateSafe(old: State, cur: State, liveAt: (frame: number) => number, exact = false): boolean {
+export function stateSafe(
+  old: State,
+  cur: State,
+  liveAt: (frame: number) => number,
+  exact: boolean,
+  /** First stack byte any path has touched, per subprogram (bytes below are INVALID everywhere). */
+  low: (subprog: number) => number,
+): boolean {
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
   for (let k = 0; k < old.refs.length; k++) if (!ids.ok(-old.refs[k]!.id, -cur.refs[k]!.id)) return false;
   for (let i = old.frames.length - 1; i >= 0; i--) {
-    if (!frameSafe(old.frames[i]!, cur.frames[i]!, liveAt(i), ids, exact)) return false;
+    const f = cur.frames[i]!;
+    if (!frameSafe(old.frames[i]!, f, liveAt(i), ids, exact, low(f.subprog))) return false;
   }
   return true;
 }
@@ -124,7 +130,7 @@ export function stateSafe(old: State, cur: State, liveAt: (frame: number) => num
 export class ExploredStates {
   private readonly at = new Map<number, Checkpoint[]>();
   count = 0;
-  constructor(private readonly cap = 64) {}
+  constructor(private readonly cap = 32) {}
 
   list(pc: number): Checkpoint[] {
     return this.at.get(pc) ?? [];

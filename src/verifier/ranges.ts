@@ -94,6 +94,11 @@ export const isConstScalar = (s: Scalar): boolean => isConst(s.var);
 
 /** Tighten every view from the others; undefined when the views contradict each other (empty set). */
 export function sync(s: Scalar): Scalar | undefined {
+  if (s.var.mask === 0n) {
+    // A known value: it is either inside every range or the set is empty.
+    const c = constant(s.var.value);
+    return scalarIn(s, c) ? c : undefined;
+  }
   let { var: t, smin, smax, umin, umax, s32min, s32max, u32min, u32max } = s;
   for (let round = 0; round < 2; round++) {
     // bounds from known bits
@@ -422,6 +427,8 @@ export function refine(
   jsetFalse = false,
 ): [Scalar, Scalar] | undefined {
   const bits = jmp32 ? 32 : 64;
+  if (isConstScalar(a) && isConstScalar(b))
+    return holds(op, a.var.value, b.var.value, bits, jsetFalse) ? [a, b] : undefined;
   const va = jmp32 ? view32(a) : view64(a);
   const vb = jmp32 ? view32(b) : view64(b);
   const L = limits(bits);
@@ -503,6 +510,40 @@ export function refine(
   const nb = fromView(b, vb, jmp32);
   if (!na || !nb) return undefined;
   return [na, nb];
+}
+
+/** The comparison on two known values. */
+function holds(op: number, x: bigint, y: bigint, bits: 32 | 64, jsetFalse: boolean): boolean {
+  const ux = BigInt.asUintN(bits, x);
+  const uy = BigInt.asUintN(bits, y);
+  const sx = BigInt.asIntN(bits, x);
+  const sy = BigInt.asIntN(bits, y);
+  switch (op) {
+    case JmpOp.JEQ:
+      return ux === uy;
+    case JmpOp.JNE:
+      return ux !== uy;
+    case JmpOp.JGT:
+      return ux > uy;
+    case JmpOp.JGE:
+      return ux >= uy;
+    case JmpOp.JLT:
+      return ux < uy;
+    case JmpOp.JLE:
+      return ux <= uy;
+    case JmpOp.JSGT:
+      return sx > sy;
+    case JmpOp.JSGE:
+      return sx >= sy;
+    case JmpOp.JSLT:
+      return sx < sy;
+    case JmpOp.JSLE:
+      return sx <= sy;
+    case JmpOp.JSET:
+      return ((ux & uy) !== 0n) !== jsetFalse;
+    default:
+      return true;
+  }
 }
 
 function fromView(s: Scalar, v: View, jmp32: boolean): Scalar | undefined {

@@ -1,13 +1,122 @@
-import type { Command } from 'commander';
-import { CliError } from '../main.js';
+// `tsbpf verify PROG [--section S] [--function F] [--type T] [--log-level 0|1|2] [--json]`: run the verifier
+// on the programs of an ELF object (or on raw bytecode with --type) and report accepted or why not.
 
-// Placeholder until the owning issue lands this command.
+import { type Command, Option } from 'commander';
+import { PROGRAM_TYPES, programTypeByName } from '../../hooks/program-types.js';
+import { decode } from '../../isa/index.js';
+import type { MapSpec } from '../../maps/types.js';
+import type { ProgramSpec } from '../../object/spec.js';
+import { formatDiagnostic, type VerifyResult, verify } from '../../verifier/index.js';
+import { CliError } from '../main.js';
+import { readBytes, readObjectFile } from '../objects.js';
+
+interface Flags {
+  section?: string;
+  function?: string;
+  type?: string;
+  logLevel: string;
+  json?: boolean;
+  unprivileged?: boolean;
+  loops: 'bounded' | 'dfs';
+}
+
+const isElf = (b: Uint8Array): boolean =>
+  b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+
+function programsOf(file: string, flags: Flags): { programs: ProgramSpec[]; maps: MapSpec[] } {
+  const bytes = readBytes(file, 'program');
+  if (!isElf(bytes)) {
+    if (!flags.type)
+      throw new CliError(
+        `${file}: raw bytecode needs --type (one of ${[...PROGRAM_TYPES.keys()].join(', ')})`,
+      );
+    if (bytes.length === 0) throw new CliError(`${file}: empty file`);
+    const insns = decode(bytes);
+    return { programs: [{ name: file, section: '', type: flags.type, insns, license: 'GPL' }], maps: [] };
+  }
+  const spec = readObjectFile(file);
+  let programs = spec.programs;
+  if (flags.section) programs = programs.filter((p) => p.section === flags.section);
+  if (flags.function) programs = programs.filter((p) => p.name === flags.function);
+  if (programs.length === 0) {
+    const names = spec.programs.map((p) => `${p.name} (section ${p.section})`).join(', ') || 'none';
+    const what = [
+      flags.section && `section '${flags.section}'`,
+      flags.function && `function '${flags.function}'`,
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    throw new CliError(`${file}: no program${what ? ` in ${what}` : ''} (programs: ${names})`);
+  }
+  if (flags.type) programs = programs.map((p) => ({ ...p, type: flags.type! }));
+  return { programs, maps: spec.maps };
+}
+
+function summary(name: string, r: VerifyResult): string {
+  return `${name}: accepted, ${r.insnsProcessed} insns processed, ${r.states} states, ${r.durationMs.toFixed(1)} ms`;
+}
+
 export function register(program: Command): void {
   program
     .command('verify')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('verify: not implemented yet', 2);
+    .description('verify programs like the kernel does and explain rejections')
+    .argument('<file>', 'ELF object (clang -target bpf) or raw bytecode (with --type)')
+    .option('--section <name>', 'only programs of this ELF section')
+    .option('--function <name>', 'only the program with this function name')
+    .option('--type <type>', 'program type (overrides the section; required for raw bytecode)')
+    .addOption(
+      new Option('--log-level <n>', '0: verdict, 1: reason, 2: per-instruction trace')
+        .choices(['0', '1', '2'])
+        .default('1'),
+    )
+    .option('--json', 'print one JSON object with the verdicts and diagnostics')
+    .option('--unprivileged', 'apply the unprivileged rules (no pointer leaks, 4096 instructions)')
+    .addOption(
+      new Option('--loops <mode>', 'bounded loops, or reject every back edge')
+        .choices(['bounded', 'dfs'])
+        .default('bounded'),
+    )
+    .action((file: string, flags: Flags) => {
+      if (flags.type && !programTypeByName(flags.type)) {
+        throw new CliError(
+          `unknown program type '${flags.type}' (known: ${[...PROGRAM_TYPES.keys()].join(', ')})`,
+        );
+      }
+      const { programs, maps } = programsOf(file, flags);
+      const logLevel = Number(flags.logLevel) as 0 | 1 | 2;
+      const results = programs.map((p) => ({
+        p,
+        r: verify(p, { maps, logLevel, unprivileged: flags.unprivileged ?? false, loops: flags.loops }),
+      }));
+      const accepted = results.every((x) => x.r.accepted);
+      if (flags.json) {
+        const out = {
+          accepted,
+          programs: results.map(({ p, r }) => ({
+            name: p.name,
+            section: p.section,
+            type: p.type,
+            accepted: r.accepted,
+            insnsProcessed: r.insnsProcessed,
+            states: r.states,
+            durationMs: Number(r.durationMs.toFixed(3)),
+            diagnostics: r.diagnostics,
+            ...(logLevel >= 2 ? { log: r.log } : {}),
+          })),
+        };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      } else {
+        for (const { p, r } of results) {
+          if (logLevel >= 2 && r.log) process.stdout.write(`${r.log}\n`);
+          if (r.accepted) process.stdout.write(`${summary(p.name, r)}\n`);
+          else {
+            const d = r.diagnostics[0]!;
+            process.stderr.write(
+              `${p.name}: rejected\n${logLevel >= 1 ? formatDiagnostic(d) : `insn ${d.insn}: ${d.message}`}\n`,
+            );
+          }
+        }
+      }
+      if (!accepted) process.exitCode = 1;
     });
 }

@@ -1,0 +1,83 @@
+// Agreement with the Linux verifier on a corpus: the hand-made safe/unsafe programs, random programs from
+// the differential generator, and mutants of both. The kernel's verdict (BPF_PROG_LOAD, as root) is the
+// reference. A program only the kernel rejects is a soundness bug of ours and fails the test; programs
+// only the kernel accepts are false alarms, reported.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { assemble } from '../../src/asm/index.js';
+import type { Insn } from '../../src/isa/index.js';
+import { verify } from '../../src/verifier/index.js';
+import { generate } from '../support/gen.js';
+import { kernelOracle } from '../support/kernel.js';
+import { CASES } from './corpus.js';
+import { closeMaps, kernelVerdict } from './kernel.js';
+import { mutate, Rand } from './mutate.js';
+import { TEST_MAPS, testHelpers } from './support.js';
+
+const oracle = kernelOracle();
+
+interface Item {
+  name: string;
+  type: string;
+  insns: Insn[];
+}
+
+function corpus(): Item[] {
+  const items: Item[] = CASES.map((c) => ({ name: c.name, type: c.type, insns: assemble(c.asm) }));
+  for (let s = 0; s < 60; s++) {
+    items.push({
+      name: `generated seed ${s}`,
+      type: 'xdp',
+      insns: generate(7000 + s, { size: 30, depth: 3 }).insns,
+    });
+  }
+  const rnd = new Rand(12345);
+  const bases = [...items];
+  for (let k = 0; k < 6; k++) {
+    for (const b of bases) {
+      const m = mutate(b.insns, rnd);
+      if (m.what !== 'unchanged')
+        items.push({ name: `${b.name} / mutant ${m.what}`, type: b.type, insns: m.insns });
+    }
+  }
+  return items;
+}
+
+describe.skipIf(!oracle)('verifier agrees with the kernel', () => {
+  afterAll(() => closeMaps());
+
+  it('never accepts a program the kernel rejects; reports false alarms', () => {
+    const items = corpus();
+    let both = 0;
+    let neither = 0;
+    const falseAlarms: string[] = [];
+    const unsound: string[] = [];
+    const t0 = performance.now();
+    let oursMs = 0;
+    for (const it of items) {
+      const k = kernelVerdict(it.insns, it.type, TEST_MAPS);
+      const a = performance.now();
+      const r = verify(
+        { insns: it.insns, type: it.type },
+        { maps: TEST_MAPS, helpers: testHelpers, logLevel: 0, maxInsns: 100_000 },
+      );
+      oursMs += performance.now() - a;
+      if (k.accepted && r.accepted) both++;
+      else if (!k.accepted && !r.accepted) neither++;
+      else if (k.accepted)
+        falseAlarms.push(`${it.name}: ${r.diagnostics[0]!.kind}: ${r.diagnostics[0]!.message}`);
+      else unsound.push(`${it.name} [${it.type}]: kernel says: ${k.reason}`);
+    }
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    console.log(
+      `${items.length} programs: accepted by both ${both}, rejected by both ${neither}, ` +
+        `only kernel accepts (our false alarms) ${falseAlarms.length}, only kernel rejects (soundness bugs) ${unsound.length}; ` +
+        `${secs} s (ours ${(oursMs / 1000).toFixed(1)} s)`,
+    );
+    if (falseAlarms.length) console.log(`false alarms:\n  ${falseAlarms.join('\n  ')}`);
+    expect(unsound, unsound.join('\n')).toEqual([]);
+    expect(items.length).toBeGreaterThanOrEqual(300);
+    expect(both).toBeGreaterThan(50);
+    expect(neither).toBeGreaterThan(50);
+  });
+});
