@@ -49,14 +49,14 @@ export class ArrayMap extends MapBase implements ArrayLayout {
   }
 
   lookupPtr(keyAddr: number, cpu: number): number {
-    const i = readU32(this.space, keyAddr);
+    const i = this.dv.getUint32(keyAddr, true);
     if (i >= this.maxEntries) return 0;
     return this.valuesBase + (i * this.nCpus + (this.perCpu ? cpu : 0)) * this.valueStride;
   }
 
   updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number {
     if (this.badFlags(flags, true)) return -Errno.EINVAL;
-    const i = readU32(this.space, keyAddr);
+    const i = this.dv.getUint32(keyAddr, true);
     if (i >= this.maxEntries) return -Errno.E2BIG;
     // Every element of an array always exists.
     if (flags & UpdateFlag.NOEXIST) return -Errno.EEXIST;
@@ -82,7 +82,7 @@ export class ArrayMap extends MapBase implements ArrayLayout {
     const key = this.scratchKey;
     let n = 0;
     for (let i = 0; i < this.maxEntries; i++) {
-      this.space.view.setUint32(key, i, true);
+      this.dv.setUint32(key, i, true);
       n++;
       if (fn(key, this.valuesBase + (i * this.nCpus + (this.perCpu ? cpu : 0)) * this.valueStride)) break;
     }

@@ -49,17 +49,29 @@ export function mapInSpace(space: AddressSpace, addr: number): MapBase | undefin
   return mapsBySpace.get(space)?.get(addr);
 }
 
-/** Key of a JS index over map keys: u32 keys as numbers (no allocation), others as latin1 strings. */
+/**
+ * Key of a JS index over map keys, built without allocation where possible: keys of up to 6 bytes as
+ * exact numbers, longer ones as strings of 16-bit character codes (two key bytes per character).
+ */
 export type KeyId = number | string;
+
+const codes: number[] = [];
 
 export function keyIdAt(bytes: Uint8Array, addr: number, size: number): KeyId {
   if (size === 4)
     return (
       (bytes[addr]! | (bytes[addr + 1]! << 8) | (bytes[addr + 2]! << 16) | (bytes[addr + 3]! << 24)) >>> 0
     );
-  let s = '';
-  for (let i = 0; i < size; i++) s += String.fromCharCode(bytes[addr + i]!);
-  return s;
+  if (size <= 6) {
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = v * 256 + bytes[addr + i]!;
+    return v;
+  }
+  const n = size >> 1;
+  codes.length = n + (size & 1);
+  for (let i = 0; i < n; i++) codes[i] = bytes[addr + 2 * i]! | (bytes[addr + 2 * i + 1]! << 8);
+  if (size & 1) codes[n] = bytes[addr + size - 1]!;
+  return String.fromCharCode.apply(null, codes);
 }
 
 export abstract class MapBase implements BpfMap {
@@ -77,6 +89,8 @@ export abstract class MapBase implements BpfMap {
   protected readonly scratchKey: number;
   protected readonly scratchValue: number;
   private readonly owned: Region[] = [];
+  private u8cache: Uint8Array;
+  private dvcache: DataView;
 
   constructor(
     readonly space: AddressSpace,
@@ -84,6 +98,8 @@ export abstract class MapBase implements BpfMap {
     opts: MapOptions,
     perCpu = false,
   ) {
+    this.u8cache = space.bytes;
+    this.dvcache = space.view;
     this.perCpu = perCpu;
     this.nCpus = perCpu ? Math.max(1, opts.cpus) : 1;
     this.valueStride = roundUp8(spec.valueSize);
@@ -101,6 +117,25 @@ export abstract class MapBase implements BpfMap {
       mapsBySpace.set(space, byAddr);
     }
     byAddr.set(this.addr, this);
+  }
+
+  /**
+   * Views over linear memory, cached for the program path (the address space's getters check the
+   * buffer on every call). Growing the memory detaches the old buffer, which shows as length 0.
+   */
+  protected get u8(): Uint8Array {
+    if (this.u8cache.byteLength === 0) this.refreshViews();
+    return this.u8cache;
+  }
+
+  protected get dv(): DataView {
+    if (this.u8cache.byteLength === 0) this.refreshViews();
+    return this.dvcache;
+  }
+
+  private refreshViews(): void {
+    this.u8cache = this.u8;
+    this.dvcache = this.dv;
   }
 
   /** Record a region so `close()` gives it back. */
@@ -160,7 +195,7 @@ export abstract class MapBase implements BpfMap {
     for (let cpu = 0; cpu < this.nCpus; cpu++) {
       const v = this.peekPtr(k, cpu);
       if (v === 0) return undefined;
-      out.set(this.space.bytes.subarray(v, v + this.spec.valueSize), cpu * this.valueStride);
+      out.set(this.u8.subarray(v, v + this.spec.valueSize), cpu * this.valueStride);
     }
     return out;
   }
@@ -209,7 +244,7 @@ export abstract class MapBase implements BpfMap {
 
   /** Copy a value in: one CPU's value (cpu >= 0) or all CPUs from the user layout (cpu < 0). */
   protected writeValue(dst: number, cpuStride: number, src: number, cpu: number, fresh: boolean): void {
-    const b = this.space.bytes;
+    const b = this.u8;
     const size = this.spec.valueSize;
     if (!this.perCpu) {
       b.copyWithin(dst, src, src + size);

@@ -4,7 +4,7 @@
 // empty slot finds nothing. DEVMAP_HASH is a HashMap.
 
 import type { AddressSpace } from '../vm/memory.js';
-import { ArrayMap, readU32 } from './array.js';
+import { ArrayMap } from './array.js';
 import type { MapOptions } from './base.js';
 import { Errno, type MapSpec, UpdateFlag } from './types.js';
 
@@ -22,19 +22,19 @@ export class RedirectArrayMap extends ArrayMap {
   }
 
   override lookupPtr(keyAddr: number, cpu: number): number {
-    const i = readU32(this.space, keyAddr);
+    const i = this.dv.getUint32(keyAddr, true);
     return i < this.maxEntries && this.present[i] ? super.lookupPtr(keyAddr, cpu) : 0;
   }
 
   override updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number {
     if (flags > UpdateFlag.EXIST) return -Errno.EINVAL;
     const r = super.updatePtr(keyAddr, valueAddr, flags, cpu);
-    if (r === 0) this.present[readU32(this.space, keyAddr)] = 1;
+    if (r === 0) this.present[this.dv.getUint32(keyAddr, true)] = 1;
     return r;
   }
 
   override deletePtr(keyAddr: number): number {
-    const i = readU32(this.space, keyAddr);
+    const i = this.dv.getUint32(keyAddr, true);
     if (i >= this.maxEntries) return -Errno.EINVAL;
     this.present[i] = 0;
     return 0;

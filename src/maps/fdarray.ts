@@ -4,7 +4,7 @@
 // index >= max_entries is E2BIG on update and EINVAL on delete, deleting an empty slot is ENOENT.
 
 import type { AddressSpace } from '../vm/memory.js';
-import { arrayNextKey, readU32 } from './array.js';
+import { arrayNextKey } from './array.js';
 import { MapBase, type MapOptions, mapInSpace } from './base.js';
 import { Errno, KernelErrno, MapError, type MapSpec, MapType, UpdateFlag } from './types.js';
 
@@ -43,7 +43,7 @@ export class FdArrayMap extends MapBase {
   /** ARRAY_OF_MAPS gives programs the inner map; the other fd arrays are not readable by lookup. */
   lookupPtr(keyAddr: number, _cpu: number): number {
     if (this.spec.type !== MapType.ARRAY_OF_MAPS) return 0;
-    const i = readU32(this.space, keyAddr);
+    const i = this.dv.getUint32(keyAddr, true);
     return i < this.refs.length ? this.refs[i]! : 0;
   }
 
@@ -60,9 +60,9 @@ export class FdArrayMap extends MapBase {
 
   updatePtr(keyAddr: number, valueAddr: number, flags: number, _cpu: number): number {
     if (flags !== UpdateFlag.ANY) return -Errno.EINVAL;
-    const i = readU32(this.space, keyAddr);
+    const i = this.dv.getUint32(keyAddr, true);
     if (i >= this.refs.length) return -Errno.E2BIG;
-    const ref = readU32(this.space, valueAddr);
+    const ref = this.dv.getUint32(valueAddr, true);
     const err = this.checkRef(ref);
     if (err < 0) return err;
     this.refs[i] = ref;
@@ -70,7 +70,7 @@ export class FdArrayMap extends MapBase {
   }
 
   deletePtr(keyAddr: number): number {
-    const i = readU32(this.space, keyAddr);
+    const i = this.dv.getUint32(keyAddr, true);
     if (i >= this.refs.length) return -Errno.EINVAL;
     if (this.refs[i] === 0) return -Errno.ENOENT;
     this.refs[i] = 0;
@@ -83,7 +83,7 @@ export class FdArrayMap extends MapBase {
 
   /** User space reads the reference (program id, inner map address) as a u32. */
   override lookup(key: Uint8Array): Uint8Array | undefined {
-    const i = readU32(this.space, this.putKey(key, 'lookup'));
+    const i = this.dv.getUint32(this.putKey(key, 'lookup'), true);
     if (this.spec.type === MapType.PERF_EVENT_ARRAY) {
       throw new MapError(
         KernelErrno.ENOTSUPP,

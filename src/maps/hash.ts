@@ -105,7 +105,7 @@ export class HashMap extends MapBase {
   }
 
   private find(keyAddr: number): number {
-    return this.index.get(keyIdAt(this.space.bytes, keyAddr, this.spec.keySize)) ?? NIL;
+    return this.index.get(keyIdAt(this.u8, keyAddr, this.spec.keySize)) ?? NIL;
   }
 
   /** Forget element s (the slot itself is not freed: the LRU evicts through this). */
@@ -138,14 +138,14 @@ export class HashMap extends MapBase {
     if (s === NIL) return 0;
     this.lruLists?.setRef(s);
     // A map-in-map gives programs the inner map itself.
-    if (this.ofMaps) return this.space.view.getUint32(this.valueAddr(s, 0), true);
+    if (this.ofMaps) return this.dv.getUint32(this.valueAddr(s, 0), true);
     return this.valueAddr(s, cpu);
   }
 
   updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number {
     if (this.lru ? flags > UpdateFlag.EXIST : this.badFlags(flags, !this.perCpu)) return -Errno.EINVAL;
     if (this.ofMaps) {
-      const err = checkInnerMap(this.space, this.spec, this.space.view.getUint32(valueAddr, true));
+      const err = checkInnerMap(this.space, this.spec, this.dv.getUint32(valueAddr, true));
       if (err < 0) return err;
     }
     // LRU: take a node before looking at the old element (an LRU_PERCPU update with BPF_EXIST does not).
@@ -154,7 +154,7 @@ export class HashMap extends MapBase {
       node = this.lruLists.pop(Math.max(0, cpu), this.forget);
       if (node === NIL) return -Errno.ENOMEM;
     }
-    const key = keyIdAt(this.space.bytes, keyAddr, this.spec.keySize);
+    const key = keyIdAt(this.u8, keyAddr, this.spec.keySize);
     const old = this.index.get(key);
     const mode = flags & ~UpdateFlag.F_LOCK;
     const err =
@@ -174,7 +174,7 @@ export class HashMap extends MapBase {
     const s = node !== NIL ? node : this.takeSlot();
     if (s === NIL) return -Errno.E2BIG;
     const at = this.slotAddr(s);
-    const b = this.space.bytes;
+    const b = this.u8;
     b.fill(0, at, at + this.entryBytes);
     b.copyWithin(at, keyAddr, keyAddr + this.spec.keySize);
     this.writeValue(at + this.keyStride, this.valueStride, valueAddr, cpu, true);
@@ -201,7 +201,7 @@ export class HashMap extends MapBase {
     const n = s === NIL ? this.order.head : this.order.next[s]!;
     if (n === NIL) return -Errno.ENOENT;
     const at = this.slotAddr(n);
-    this.space.bytes.copyWithin(outAddr, at, at + this.spec.keySize);
+    this.u8.copyWithin(outAddr, at, at + this.spec.keySize);
     return 0;
   }
 

@@ -43,18 +43,18 @@ export class LpmTrieMap extends MapBase {
   }
 
   private keyPrefixlen(keyAddr: number): number {
-    return this.space.view.getUint32(keyAddr, true);
+    return this.dv.getUint32(keyAddr, true);
   }
 
   private bit(data: Uint8Array | number, index: number): number {
-    const byte = typeof data === 'number' ? this.space.bytes[data + (index >> 3)]! : data[index >> 3]!;
+    const byte = typeof data === 'number' ? this.u8[data + (index >> 3)]! : data[index >> 3]!;
     return (byte >> (7 - (index & 7))) & 1;
   }
 
   /** Number of leading bits node and key share, up to the shorter prefix. */
   private matchLen(node: LpmNode, keyAddr: number, keyPrefixlen: number): number {
     const limit = Math.min(node.prefixlen, keyPrefixlen);
-    const b = this.space.bytes;
+    const b = this.u8;
     const data = keyAddr + 4;
     let n = 0;
     for (let i = 0; n < limit && i < this.dataSize; i++) {
@@ -118,7 +118,7 @@ export class LpmTrieMap extends MapBase {
       child: [null, null],
       slot,
     };
-    this.space.bytes.copyWithin(this.valueAddr(node), valueAddr, valueAddr + this.spec.valueSize);
+    this.u8.copyWithin(this.valueAddr(node), valueAddr, valueAddr + this.spec.valueSize);
     return node;
   }
 
@@ -146,7 +146,7 @@ export class LpmTrieMap extends MapBase {
         if (flags === UpdateFlag.NOEXIST) return -Errno.EEXIST;
         // Replace the value in place (the kernel swaps in a new node holding the same key).
         node.data = this.space.read(keyAddr + 4, this.dataSize);
-        this.space.bytes.copyWithin(this.valueAddr(node), valueAddr, valueAddr + this.spec.valueSize);
+        this.u8.copyWithin(this.valueAddr(node), valueAddr, valueAddr + this.spec.valueSize);
         return 0;
       }
       const err = this.checkAdd(flags);
@@ -197,7 +197,7 @@ export class LpmTrieMap extends MapBase {
   }
 
   private writeKey(node: LpmNode, outAddr: number): void {
-    this.space.view.setUint32(outAddr, node.prefixlen, true);
+    this.dv.setUint32(outAddr, node.prefixlen, true);
     this.space.write(outAddr + 4, node.data);
   }
 

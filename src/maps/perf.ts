@@ -51,14 +51,14 @@ export class PerfEventArrayMap extends FdArrayMap {
   override updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number {
     const r = super.updatePtr(keyAddr, valueAddr, flags, cpu);
     if (r < 0) return r;
-    const i = this.space.view.getUint32(keyAddr, true);
-    this.open(i, this.space.view.getUint32(valueAddr, true), 64 * 4096);
+    const i = this.dv.getUint32(keyAddr, true);
+    this.open(i, this.dv.getUint32(valueAddr, true), 64 * 4096);
     return 0;
   }
 
   override deletePtr(keyAddr: number): number {
     const r = super.deletePtr(keyAddr);
-    if (r === 0) this.buffers[this.space.view.getUint32(keyAddr, true)] = undefined;
+    if (r === 0) this.buffers[this.dv.getUint32(keyAddr, true)] = undefined;
     return r;
   }
 

@@ -36,7 +36,7 @@ export class QueueStackMap extends MapBase {
     }
     const size = this.spec.valueSize;
     const dst = this.ring.start + this.head * size;
-    this.space.bytes.copyWithin(dst, valueAddr, valueAddr + size);
+    this.u8.copyWithin(dst, valueAddr, valueAddr + size);
     this.head = (this.head + 1) % this.slots;
     return 0;
   }
@@ -54,7 +54,7 @@ export class QueueStackMap extends MapBase {
       if (remove) this.tail = (this.tail + 1) % this.slots;
     }
     const src = this.ring.start + index * size;
-    this.space.bytes.copyWithin(outAddr, src, src + size);
+    this.u8.copyWithin(outAddr, src, src + size);
     return 0;
   }
 

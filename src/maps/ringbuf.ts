@@ -56,7 +56,7 @@ export class RingBufMap extends MapBase {
     }
     const off = this.producerPos & this.mask;
     const hdr = this.data.start + off;
-    const v = this.space.view;
+    const v = this.dv;
     v.setUint32(hdr, (size | RINGBUF_BUSY_BIT) >>> 0, true);
     v.setUint32(hdr + 4, off >>> 12, true);
     this.producerPos += len;
@@ -66,7 +66,7 @@ export class RingBufMap extends MapBase {
   /** bpf_ringbuf_submit / bpf_ringbuf_discard of a sample from reserve. */
   commit(sample: number, discard: boolean, flags: number): void {
     const hdr = sample - RINGBUF_HDR_SZ;
-    const v = this.space.view;
+    const v = this.dv;
     const len = v.getUint32(hdr, true) & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
     v.setUint32(hdr, (len | (discard ? RINGBUF_DISCARD_BIT : 0)) >>> 0, true);
     if (!(flags & RingBufFlag.NO_WAKEUP)) this.wake();
@@ -77,7 +77,7 @@ export class RingBufMap extends MapBase {
     if (flags & ~(RingBufFlag.NO_WAKEUP | RingBufFlag.FORCE_WAKEUP)) return -Errno.EINVAL;
     const p = this.reserve(size);
     if (p === 0) return -Errno.EAGAIN;
-    this.space.bytes.copyWithin(p, src, src + size);
+    this.u8.copyWithin(p, src, src + size);
     this.commit(p, false, flags);
     return 0;
   }
@@ -103,7 +103,7 @@ export class RingBufMap extends MapBase {
    * still being written. Returns the number delivered.
    */
   drain(fn: (data: Uint8Array) => void, limit = Number.POSITIVE_INFINITY): number {
-    const v = this.space.view;
+    const v = this.dv;
     let n = 0;
     while (this.consumerPos < this.producerPos && n < limit) {
       const hdr = this.data.start + (this.consumerPos & this.mask);
