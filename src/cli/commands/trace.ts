@@ -1,13 +1,175 @@
+// `tsbpf trace funclatency|funccount|events ... -- node SCRIPT [ARGS]`: run a Node.js program with the trace
+// preload (src/node/trace-preload.ts), which wraps the named exports and runs the tool's probe programs in
+// that process, and print what it reports.
+//
+// Output: the program's stdout and stderr pass through untouched, and the report follows on stdout after
+// the program exits. With --json, stdout carries exactly one JSON object (the report), so the program's own
+// stdout is sent to stderr. `events` prints each event as it arrives. A non-zero exit of the program is
+// tsbpf's exit code (128 + signal number when it was killed by a signal).
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+import { basename, resolve as resolvePath } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import {
+  formatEvent,
+  formatFunccount,
+  formatFunclatency,
+  funccountJson,
+  funclatencyJson,
+  TRACE_ENV,
+  type TraceConfig,
+  type TracedFunction,
+  type TraceMessage,
+  type TraceToolName,
+} from '../../tools/trace-report.js';
 import { CliError } from '../main.js';
 
-// Placeholder until the owning issue lands this command.
+const PRELOAD = fileURLToPath(new URL('../../node/trace-preload.js', import.meta.url));
+const FD = 3;
+
+interface ToolOptions {
+  fn: string[];
+  json?: boolean;
+  engine?: string;
+  prog?: string;
+}
+
+/** FILE#EXPORT (FILE relative to the current directory); a missing #EXPORT means the default export. */
+export function parseFunction(spec: string): TracedFunction {
+  const hash = spec.lastIndexOf('#');
+  const file = hash < 0 ? spec : spec.slice(0, hash);
+  const name = hash < 0 ? 'default' : spec.slice(hash + 1);
+  if (file === '' || name === '') throw new CliError(`--fn '${spec}': expected FILE#EXPORT`, 2);
+  if (!/^[\p{L}\p{N}_$]+$/u.test(name))
+    throw new CliError(`--fn '${spec}': '${name}' is not an export name`, 2);
+  return { spec, file: resolvePath(file), export: name };
+}
+
+function nodeCommand(command: string[]): string[] {
+  if (command.length === 0) throw new CliError('no program to trace: add -- node SCRIPT [ARGS]', 2);
+  const exe = basename(command[0]!);
+  if (!/^node(js)?(\d+)?(\.exe)?$/.test(exe) && command[0] !== process.execPath) {
+    throw new CliError(`the traced program must be started with node (got '${command[0]}')`, 2);
+  }
+  return command;
+}
+
+async function runTraced(
+  tool: TraceToolName,
+  command: string[],
+  opts: ToolOptions,
+  object?: string,
+): Promise<void> {
+  if (!existsSync(PRELOAD)) throw new CliError(`trace preload not found at ${PRELOAD} (run npm run build)`);
+  const functions = (opts.fn ?? []).map(parseFunction);
+  if (functions.length === 0) throw new CliError('name at least one function with --fn FILE#EXPORT', 2);
+  if (opts.engine && opts.engine !== 'jit' && opts.engine !== 'interp') {
+    throw new CliError(`unknown engine '${opts.engine}' (expected jit or interp)`, 2);
+  }
+  const [node, ...args] = nodeCommand(command);
+  const config: TraceConfig = {
+    tool,
+    functions,
+    fd: FD,
+    engine: opts.engine as TraceConfig['engine'],
+    object: object ? resolvePath(object) : undefined,
+    program: opts.prog,
+  };
+  const child = spawn(node!, ['--import', PRELOAD, ...args], {
+    stdio: ['inherit', opts.json ? 2 : 'inherit', 'inherit', 'pipe'],
+    env: { ...process.env, [TRACE_ENV]: JSON.stringify(config) },
+  });
+  // Ctrl-C reaches the program too; tsbpf waits for its report instead of dying first.
+  const ignore = (): void => {};
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', ignore);
+
+  const messages: TraceMessage[] = [];
+  const lines = createInterface({ input: child.stdio[FD] as NodeJS.ReadableStream });
+  lines.on('line', (line) => {
+    let m: TraceMessage;
+    try {
+      m = JSON.parse(line) as TraceMessage;
+    } catch {
+      return;
+    }
+    if (m.type === 'event') {
+      process.stdout.write(opts.json ? `${JSON.stringify(m)}\n` : `${formatEvent(m)}\n`);
+    } else messages.push(m);
+  });
+  const started = new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (e) => reject(new CliError(`cannot start ${node}: ${e.message}`)));
+  });
+  await started;
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('close', (c, s) => resolve([c, s])),
+  );
+  process.off('SIGINT', ignore);
+  process.off('SIGTERM', ignore);
+
+  for (const m of messages) if (m.type === 'warning') process.stderr.write(`tsbpf: warning: ${m.message}\n`);
+  report(tool, messages, opts.json === true);
+  const exit = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 0);
+  if (exit !== 0) process.exitCode = exit;
+}
+
+function report(tool: TraceToolName, messages: TraceMessage[], json: boolean): void {
+  const out = (s: string): boolean => process.stdout.write(s);
+  for (const m of messages) {
+    if (m.type === 'counts')
+      out(json ? `${JSON.stringify(funccountJson(m.counts))}\n` : formatFunccount(m.counts));
+    else if (m.type === 'latency') {
+      out(json ? `${JSON.stringify(funclatencyJson(m.functions))}\n` : formatFunclatency(m.functions));
+    } else if (m.type === 'lost') {
+      process.stderr.write(`tsbpf: ${m.map}: ${m.received} events received, ${m.lost} lost\n`);
+    }
+  }
+  const expected = tool === 'funccount' ? 'counts' : tool === 'funclatency' ? 'latency' : undefined;
+  if (expected && !messages.some((m) => m.type === expected)) {
+    process.stderr.write('tsbpf: the program ended without a report (killed before it could send one?)\n');
+  }
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 export function register(program: Command): void {
-  program
+  const trace = program
     .command('trace')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('trace: not implemented yet', 2);
-    });
+    .description('trace functions of a Node.js program: funclatency, funccount, events');
+
+  trace
+    .command('funclatency')
+    .description('log2 histogram of the duration of each named function, printed when the program exits')
+    .requiredOption('--fn <FILE#EXPORT>', 'function to time (repeatable)', collect)
+    .option('--json', 'print {"functions": {...}} as the only stdout (program stdout goes to stderr)')
+    .option('--engine <name>', 'jit or interp', 'jit')
+    .argument('<command...>', '-- node SCRIPT [ARGS]')
+    .action((command: string[], opts: ToolOptions) => runTraced('funclatency', command, opts));
+
+  trace
+    .command('funccount')
+    .description('count calls of each named function, printed when the program exits')
+    .requiredOption('--fn <FILE#EXPORT>', 'function to count (repeatable)', collect)
+    .option('--json', 'print {"counts": {...}} as the only stdout (program stdout goes to stderr)')
+    .option('--engine <name>', 'jit or interp', 'jit')
+    .argument('<command...>', '-- node SCRIPT [ARGS]')
+    .action((command: string[], opts: ToolOptions) => runTraced('funccount', command, opts));
+
+  trace
+    .command('events')
+    .description('attach a compiled probe program and print its ring buffer / perf events as they arrive')
+    .argument('<object>', 'BPF object file (kprobe/uprobe/uretprobe program)')
+    .requiredOption('--fn <FILE#EXPORT>', 'function to attach to (repeatable)', collect)
+    .option('--prog <name>', 'program in the object (default: the first)')
+    .option('--json', 'events as JSON lines')
+    .option('--engine <name>', 'jit or interp', 'jit')
+    .argument('<command...>', '-- node SCRIPT [ARGS]')
+    .action((object: string, command: string[], opts: ToolOptions) =>
+      runTraced('events', command, opts, object),
+    );
 }
