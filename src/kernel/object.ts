@@ -10,8 +10,9 @@ import { LDDW, PseudoLddw } from '../isa/index.js';
 import { type Codec, type TypedMap, typedMap } from '../maps/typed.js';
 import { type BpfMap, Errno, MapError, type MapSpec, MapType } from '../maps/types.js';
 import type { ObjectSpec, ProgramSpec } from '../object/spec.js';
+import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
-import { KernelError } from './errors.js';
+import { KernelError, VerifierRejectedError } from './errors.js';
 import { ifNameToIndex } from './ffi.js';
 import { KernelRingBuf } from './ringbuf.js';
 import * as sys from './syscall.js';
@@ -259,6 +260,18 @@ export class KernelObject {
   }
 }
 
+/** Our own verifier's reading of a program the kernel refused, to print beside the kernel's log. */
+function explain(p: ProgramSpec, spec: ObjectSpec): string {
+  try {
+    const r = verify(p, { maps: spec.maps, logLevel: 1 });
+    return r.accepted
+      ? `tsbpf's verifier accepts ${p.name} (processed ${r.insnsProcessed} insns): the kernel is stricter here`
+      : r.log;
+  } catch (e) {
+    return `tsbpf's verifier could not check ${p.name}: ${(e as Error).message}`;
+  }
+}
+
 /** Kernel program type number for a ProgramSpec type name. */
 function kernelProgType(p: ProgramSpec): number {
   const t = programTypeByName(p.type);
@@ -362,15 +375,21 @@ export function loadKernelObject(
         options.countVerdicts && original.type === 'xdp'
           ? instrumentVerdicts(original, fds.length - 1)
           : original;
-      const loaded = sys.progLoad({
-        type: kernelProgType(p),
-        insns: relocate(p, fds, names),
-        license: p.license || spec.license || 'GPL',
-        name: p.name,
-        logLevel: options.logLevel ?? 0,
-        flags: p.section.startsWith('xdp.frags') ? BPF_F_XDP_HAS_FRAGS : 0,
-        kernVersion: spec.kernelVersion ?? 0,
-      });
+      let loaded: sys.LoadedProgram;
+      try {
+        loaded = sys.progLoad({
+          type: kernelProgType(p),
+          insns: relocate(p, fds, names),
+          license: p.license || spec.license || 'GPL',
+          name: p.name,
+          logLevel: options.logLevel ?? 0,
+          flags: p.section.startsWith('xdp.frags') ? BPF_F_XDP_HAS_FRAGS : 0,
+          kernVersion: spec.kernelVersion ?? 0,
+        });
+      } catch (e) {
+        if (e instanceof VerifierRejectedError) e.explanation = explain(original, spec);
+        throw e;
+      }
       programs.set(p.name, new KernelProgram(p, loaded.fd, loaded.log));
     }
     // Initial program-array / map-in-map slots (BTF `values`), once their targets exist.

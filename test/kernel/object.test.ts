@@ -101,6 +101,8 @@ describe.skipIf(!oracle)('objects in the kernel', () => {
     }
     expect(caught).toBeInstanceOf(k.VerifierRejectedError);
     expect((caught as k.VerifierRejectedError).log).toMatch(/R9 !read_ok/);
+    // our verifier's explanation rides along, naming the same register
+    expect((caught as k.VerifierRejectedError).explanation).toMatch(/insn 0.*\b[rR]9\b/s);
     expect(openFds()).toBe(before);
   });
 
