@@ -1,0 +1,153 @@
+// One test per rule: the verdict and the reason, on small hand-written programs.
+
+import { describe, expect, it } from 'vitest';
+import { assemble } from '../../src/asm/index.js';
+import { ctxAccess, programTypeByName, XDP_MD_OFFSETS } from '../../src/hooks/program-types.js';
+import { verify } from '../../src/verifier/index.js';
+import { CASES } from './corpus.js';
+import { check, TEST_MAPS, testHelpers, verdict } from './support.js';
+
+const kind = (text: string, type = 'xdp') => {
+  const r = check(text, type);
+  return r.accepted ? 'accepted' : r.diagnostics[0]!.kind;
+};
+const byName = (name: string) => CASES.find((c) => c.name === name)!;
+const caseKind = (name: string) => kind(byName(name).asm, byName(name).type);
+
+describe('program types', () => {
+  it('xdp_md layout: data is a 4-byte field yielding a packet pointer', () => {
+    expect(XDP_MD_OFFSETS).toMatchObject({ data: 0, data_end: 4, data_meta: 8, ingress_ifindex: 12, rx_queue_index: 16 });
+    const xdp = programTypeByName('xdp')!;
+    const ok = ctxAccess(xdp, 0, 4, false);
+    expect('field' in ok && ok.field.yields).toBe('packet');
+    expect('error' in ctxAccess(xdp, 0, 8, false)).toBe(true);
+    expect('error' in ctxAccess(xdp, 12, 4, true)).toBe(true);
+    expect(programTypeByName('cgroup_skb')!.ret).toEqual({ min: 0, max: 1 });
+    expect(programTypeByName('sched_cls')!.kernel).toBe(3);
+  });
+});
+
+describe('structure', () => {
+  it('rejects bad jumps, fall-through, unreachable code, unknown helpers, reserved fields', () => {
+    expect(caseKind('cfg: jump out of range')).toBe('bad_insn');
+    expect(caseKind('cfg: fall off the end')).toBe('fall_through');
+    expect(caseKind('cfg: unreachable instruction')).toBe('unreachable');
+    expect(caseKind('cfg: jump into lddw')).toBe('bad_insn');
+    expect(caseKind('cfg: unknown helper')).toBe('unknown_helper');
+    const insns = assemble('r0 = 2\n exit');
+    insns[0] = { ...insns[0]!, src: 3 };
+    expect(verify({ insns, type: 'xdp' }).diagnostics[0]!.kind).toBe('reserved_fields');
+  });
+  it('the dfs loop mode rejects back edges; the default mode runs bounded loops', () => {
+    const loop = byName('loop: bounded counter').asm;
+    expect(kind(loop)).toBe('accepted');
+    expect(check(loop, 'xdp', { loops: 'dfs' }).diagnostics[0]!.kind).toBe('back_edge');
+  });
+  it('detects loops that never change state and loops that hit the complexity limit', () => {
+    expect(caseKind('loop: infinite')).toBe('infinite_loop');
+    expect(check(byName('loop: unbounded counter').asm, 'xdp', { maxInsns: 20_000 }).diagnostics[0]!.kind).toBe('too_complex');
+  });
+  it('enforces the unprivileged size limit', () => {
+    const big = `${'r0 = 0\n'.repeat(4100)}exit`;
+    expect(check(big, 'xdp', { unprivileged: true }).diagnostics[0]!.kind).toBe('too_large');
+    expect(kind(big)).toBe('accepted');
+  });
+});
+
+describe('packet access', () => {
+  it('explains an off-by-one read with the bounds check that covers it', () => {
+    const r = check(byName('pkt: off-by-one read past the check').asm);
+    expect(r.accepted).toBe(false);
+    const d = r.diagnostics[0]!;
+    expect(d.kind).toBe('pkt_bounds');
+    expect(d.insn).toBe(5);
+    expect(d.message).toBe(
+      'R2 may point 1 byte past the end of the proven packet: the bounds check at insn 4 covers 14 bytes, this reads byte 14',
+    );
+    expect(d.disasm).toContain('r0 = *(u8 *)(r2');
+    expect(d.path).toEqual([{ insn: 4, taken: false }]);
+    expect(d.regs).toContain('R2=pkt(off=0,r=14)');
+  });
+  it('accepts reads inside the range for every comparison form', () => {
+    for (const n of [
+      'pkt: read inside the checked range',
+      'pkt: reversed operands (end < ptr)',
+      'pkt: ptr <= end on the taken side',
+      'pkt: ptr >= end, read on fall-through',
+      'pkt: variable offset checked again',
+      'pkt: data_meta checked against data',
+      'pkt: tc reads through __sk_buff data',
+    ]) {
+      expect(caseKind(n), n).toBe('accepted');
+    }
+  });
+  it('invalidates packet pointers after a helper that changes the packet', () => {
+    expect(caseKind('pkt: used after xdp_adjust_head')).toBe('scalar_deref');
+    expect(caseKind('pkt: reloaded after xdp_adjust_head')).toBe('accepted');
+  });
+});
+
+describe('maps, stack, registers', () => {
+  it('requires NULL checks, also through copies', () => {
+    expect(caseKind('map: lookup without NULL check')).toBe('null_deref');
+    expect(caseKind('map: NULL check on a copy')).toBe('accepted');
+    expect(caseKind('map: NULL check inverted (reads on the NULL side)')).toBe('scalar_deref');
+  });
+  it('bounds map value accesses by value_size, also with variable offsets', () => {
+    expect(caseKind('map: read past the value')).toBe('map_bounds');
+    expect(caseKind('map: variable index bounded by mask')).toBe('accepted');
+    expect(verdict(byName('map: variable index one too large').asm)).toMatch(/reads up to byte 22 of the 16-byte value of map 'hash16'/);
+  });
+  it('tracks stack initialisation and spills', () => {
+    expect(caseKind('stack: read uninitialised')).toBe('uninit_stack');
+    expect(caseKind('map: key partly initialised')).toBe('uninit_stack');
+    expect(caseKind('stack: spill and fill a pointer')).toBe('accepted');
+    expect(caseKind('stack: partial spill of a pointer')).toBe('partial_spill');
+    expect(caseKind('stack: misaligned')).toBe('misaligned_stack');
+    expect(caseKind('stack: below the frame')).toBe('stack_bounds');
+  });
+  it('rejects uninitialised registers and writes to r10', () => {
+    expect(verdict('r0 = r2\n exit')).toBe('uninit_reg: R2 is read before it is written on this path (not initialised)');
+    expect(caseKind('reg: write r10')).toBe('write_fp');
+    expect(caseKind('reg: r1-r5 clobbered by a call')).toBe('uninit_reg');
+    expect(caseKind('reg: r6 survives a call')).toBe('accepted');
+  });
+  it('forbids the pointer arithmetic the kernel forbids', () => {
+    expect(caseKind('ptr: ctx + ctx')).toBe('ptr_ptr');
+    expect(caseKind('ptr: multiply a pointer')).toBe('ptr_op');
+    expect(caseKind('ptr: 32-bit add to a pointer')).toBe('ptr_alu32');
+    expect(caseKind('map: pointer arithmetic before NULL check')).toBe('null_arith');
+    expect(caseKind('ctx: modified ctx pointer')).toBe('ctx_modified');
+    expect(kind('r2 = r10\n r2 -= 8\n r0 = 2\n exit')).toBe('ptr_op');
+  });
+  it('checks the return range of the program type', () => {
+    expect(caseKind('ret: cgroup_skb returns 2')).toBe('bad_return');
+    expect(caseKind('ret: cgroup_skb returns masked')).toBe('accepted');
+  });
+  it('tracks ringbuf references to the exit', () => {
+    expect(caseKind('ringbuf: reserve, write, submit')).toBe('accepted');
+    expect(verdict(byName('ringbuf: leaked record').asm)).toMatch(/^ref_leak: ringbuf memory reserved at insn 4/);
+    expect(caseKind('ringbuf: write past the record')).toBe('mem_bounds');
+    expect(caseKind('ringbuf: use after submit')).toBe('scalar_deref');
+  });
+  it('checks helper arguments against prototypes and program types', () => {
+    expect(caseKind('map: lookup in a ringbuf')).toBe('map_helper');
+    expect(caseKind('helper: tail call with a non-ctx')).toBe('bad_arg');
+    expect(caseKind('helper: probe_read with an unbounded size')).toBe('bad_size');
+    expect(caseKind('cfg: helper of another program type')).toBe('helper_not_allowed');
+  });
+  it('bpf-to-bpf calls get their own frame', () => {
+    expect(caseKind('call: subprogram returns a value')).toBe('accepted');
+    expect(caseKind('call: caller r1 clobbered')).toBe('uninit_reg');
+    expect(caseKind('call: callee returns its stack')).toBe('stack_escape');
+  });
+  it('prints a kernel-style trace at log level 2', () => {
+    const r = check(byName('pkt: read inside the checked range').asm, 'xdp', { logLevel: 2 });
+    expect(r.log).toMatch(/^0: r2 = \*\(u32 \*\)\(r1 \+ 0x0\) {4}; R1=ctx\(off=0\) R10=fp0$/m);
+    expect(r.log).toContain('accepted: processed');
+  });
+  it('verifies maps given by index and rejects unknown ones', () => {
+    const r = verify({ insns: assemble('r1 = map_fd(9) ll\n r0 = 0\n exit'), type: 'xdp' }, { maps: TEST_MAPS, helpers: testHelpers });
+    expect(r.diagnostics[0]!.kind).toBe('bad_map');
+  });
+});
