@@ -43,3 +43,23 @@ export function readelfRelocs(name: string): ToolReloc[] {
   }
   return relocs;
 }
+
+/** Functions as llvm-objdump-19 -d prints them: section, name, and the raw bytes of each slot. */
+export function objdumpFunctions(name: string): { section: string; name: string; slots: Uint8Array[] }[] {
+  const out = run('llvm-objdump-19', ['-d', fixturePath(name)]);
+  const funcs: { section: string; name: string; slots: Uint8Array[] }[] = [];
+  let section = '';
+  for (const line of out.split('\n')) {
+    const sec = /^Disassembly of section (.*):$/.exec(line);
+    if (sec) section = sec[1]!;
+    const fn = /^[0-9a-f]{16} <(.*)>:$/.exec(line);
+    if (fn) funcs.push({ section, name: fn[1]!, slots: [] });
+    const ins = /^\s+\d+:\t([0-9a-f]{2}(?: [0-9a-f]{2})*)\t/.exec(line);
+    if (ins && funcs.length > 0) {
+      const bytes = Uint8Array.from(ins[1]!.trim().split(' '), (h) => Number.parseInt(h, 16));
+      // lddw prints both slots on one line.
+      for (let at = 0; at < bytes.length; at += 8) funcs.at(-1)!.slots.push(bytes.subarray(at, at + 8));
+    }
+  }
+  return funcs;
+}

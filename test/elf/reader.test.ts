@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { readObject } from '../../src/elf/index.js';
 import { parseElf } from '../../src/elf/parse.js';
 import { FormatError } from '../../src/errors.js';
-import { type Insn, LDDW, PseudoLddw } from '../../src/isa/index.js';
+import { encode, type Insn, LDDW, PseudoLddw } from '../../src/isa/index.js';
 import { MapFlag, MapType } from '../../src/maps/types.js';
 import type { ProgramSpec } from '../../src/object/spec.js';
 import { kernelOracle } from '../support/kernel.js';
-import { FIXTURES, fixture, readelfRelocs } from './fixtures.js';
+import { FIXTURES, fixture, objdumpFunctions, readelfRelocs } from './fixtures.js';
 
 const read = (name: string) => readObject(fixture(name), { file: name });
 const brief = (p: ProgramSpec) => [p.name, p.section, p.type, p.attachTo];
@@ -252,6 +252,47 @@ describe('readObject agrees with llvm-readelf-19 on every relocation', () => {
           expect(obj.maps[ins.imm]!.name, what).toMatch(/^\.(rodata|data|bss)/);
         }
       }
+    });
+  }
+});
+
+describe('readObject agrees with llvm-objdump-19 -d on every instruction', () => {
+  const oracle = kernelOracle();
+  for (const name of FIXTURES) {
+    it.skipIf(!oracle)(name, () => {
+      const obj = read(name);
+      const funcs = objdumpFunctions(name);
+      let compared = 0;
+      for (const p of obj.programs) {
+        // Each function placed in the program (main first, then subprograms) must be objdump's function of
+        // that name, slot for slot, except the fields relocation fills in (lddw imm/src, call imm).
+        const starts = p.funcInfo!.map((f) => f.insn);
+        p.funcInfo!.forEach((f, k) => {
+          const section = k === 0 ? p.section : '.text';
+          const want = funcs.find((x) => x.name === f.name && x.section === section);
+          expect(want, `${name}: ${section} <${f.name}>`).toBeDefined();
+          const got = encode(p.insns.slice(f.insn, starts[k + 1] ?? p.insns.length));
+          expect(got.length / 8, `${name}: ${f.name} length`).toBe(want!.slots.length);
+          want!.slots.forEach((raw, i) => {
+            const ins = p.insns[f.insn + i]!;
+            const relocated =
+              ins.code === LDDW ||
+              (ins.code === 0x85 && ins.src === 1) ||
+              (i > 0 && p.insns[f.insn + i - 1]!.code === LDDW);
+            const mine = got.subarray(i * 8, i * 8 + 8);
+            if (relocated)
+              expect([mine[0], mine[1]! & 0x0f, mine[2], mine[3]]).toEqual([
+                raw[0],
+                raw[1]! & 0x0f,
+                raw[2],
+                raw[3],
+              ]);
+            else expect(Array.from(mine), `${name}: ${f.name}+${i}`).toEqual(Array.from(raw));
+            compared++;
+          });
+        });
+      }
+      expect(compared).toBeGreaterThan(10);
     });
   }
 });
