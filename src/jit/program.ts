@@ -120,14 +120,7 @@ class Compiled implements JitProgram {
     this.checked = options.checked ?? false;
     const frames = runtime.stackFrames(0);
     this.stride = frames.length > 1 ? frames[1]!.end - frames[0]!.end : 0;
-    frames.forEach((f, i) => {
-      if (f.end !== frames[0]!.end + i * this.stride) {
-        throw new TsbpfError(
-          'the runtime stack frames are not evenly spaced; the JIT needs a fixed stride',
-          'jit',
-        );
-      }
-    });
+    this.checkFrames(frames);
     this.mod = generate(program, runtime, this.stride, options);
     this.wasm = this.mod.bytes;
     const module = new WebAssembly.Module(this.mod.bytes);
@@ -140,6 +133,18 @@ class Compiled implements JitProgram {
     this.runCallback = (t, a, b, c, d, e) => this.callback(t, a, b, c, d, e);
     this.plain = !this.checked && !this.mod.callsHelpers;
     this.compileTimeMs = performance.now() - t0;
+  }
+
+  /** Compiled code finds the frame of depth d at r10 + d * stride: every CPU's frames must be spaced so. */
+  private checkFrames(frames: readonly Region[]): void {
+    frames.forEach((f, i) => {
+      if (f.end !== frames[0]!.end + i * this.stride) {
+        throw new TsbpfError(
+          'the runtime stack frames are not evenly spaced; the JIT needs a fixed stride',
+          'jit',
+        );
+      }
+    });
   }
 
   get wasmSize(): number {
@@ -345,8 +350,10 @@ class Compiled implements JitProgram {
   private begin(ctx: number, budget: number | undefined, invocation?: RunOptions['invocation']) {
     const rt = this.runtime;
     if (rt.cpu !== this.cpu) {
+      const frames = rt.stackFrames(rt.cpu);
+      this.checkFrames(frames);
       this.cpu = rt.cpu;
-      this.ex.stackTop.value = BigInt(rt.stackFrames(rt.cpu)[0]!.end);
+      this.ex.stackTop.value = BigInt(frames[0]!.end);
     }
     if (this.checked) {
       this.budgetTotal = budget ?? DEFAULT_BUDGET;

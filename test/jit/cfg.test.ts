@@ -79,6 +79,26 @@ describe('control flow', () => {
     expect(() => jit.execute({ args: [1] })).toThrow('insn 2: execution ran past the end of the program');
   });
 
+  it("runs on each CPU's own stack, as the interpreter does", () => {
+    const multi = new Runtime({ cpus: 2 });
+    // r0 = r10 of a nested call: main calls f, f returns its frame pointer.
+    const prog = multi.prepare([
+      insn(Class.JMP | JmpOp.CALL, 0, 1, 0, 1),
+      exit,
+      insn(Class.ALU64 | 0xb0 | Source.X, 0, 10),
+      exit,
+    ]);
+    const jit = compile(prog, multi);
+    const ref = new Interpreter(multi);
+    const seen = new Set<bigint>();
+    for (const cpu of [0, 1, 0]) {
+      const want = ref.run(prog, { cpu, checked: false }).r0;
+      expect(jit.execute({ cpu }).r0).toBe(want);
+      seen.add(want);
+    }
+    expect(seen.size).toBe(2);
+  });
+
   it('rejects a jump from one function into another with a typed error naming the slot', () => {
     // 0: call +2 (function at 3); 1: ja +2 (into the function's body); 2: exit; 3: r0 = 1; 4: r0 += 1; 5: exit
     const prog = [
