@@ -24,6 +24,8 @@ export interface CbpfRunOptions {
   /** Length of the packet on the wire (BPF_LEN); defaults to the captured length. */
   wireLen?: number;
   skb?: SkbMeta;
+  /** Instructions a run may execute (default 1,000,000): only unchecked programs can loop. */
+  budget?: number;
 }
 
 function loadAncillary(off: number, skb: SkbMeta | undefined, len: number): number {
@@ -54,52 +56,108 @@ function loadAncillary(off: number, skb: SkbMeta | undefined, len: number): numb
   }
 }
 
+/** A program flattened into typed arrays (one entry per instruction), built once per program array. */
+interface Flat {
+  code: Uint16Array;
+  jt: Uint8Array;
+  jf: Uint8Array;
+  k: Uint32Array;
+}
+const flatCache = new WeakMap<readonly SockFilter[], Flat>();
+
+function flatten(prog: readonly SockFilter[]): Flat {
+  let flat = flatCache.get(prog);
+  if (flat) return flat;
+  const n = prog.length;
+  flat = { code: new Uint16Array(n), jt: new Uint8Array(n), jf: new Uint8Array(n), k: new Uint32Array(n) };
+  prog.forEach((f, i) => {
+    flat.code[i] = f.code;
+    flat.jt[i] = f.jt;
+    flat.jf[i] = f.jf;
+    flat.k[i] = f.k;
+  });
+  flatCache.set(prog, flat);
+  return flat;
+}
+
+/** Scratch memory shared by all runs (a run never yields, so runs cannot interleave). */
+const M = new Uint32Array(16);
+const NO_OPTIONS: CbpfRunOptions = {};
+
 /**
  * Runs a classic BPF program (assumed checked: see checkFilter) over one packet; returns the unsigned
- * 32-bit return value (0 = drop, otherwise the number of bytes to keep).
+ * 32-bit return value (0 = drop, otherwise the number of bytes to keep). The program is flattened into
+ * typed arrays on its first run (cached per array: do not mutate a program between runs).
  */
-export function runFilter(prog: readonly SockFilter[], pkt: Uint8Array, opts: CbpfRunOptions = {}): number {
+export function runFilter(
+  prog: readonly SockFilter[],
+  pkt: Uint8Array,
+  opts: CbpfRunOptions = NO_OPTIONS,
+): number {
+  const { code, jt, jf, k: K } = flatten(prog);
+  const n = code.length;
   const len = pkt.length;
   const wire = opts.wireLen ?? len;
-  const M = new Uint32Array(16);
   let A = 0;
   let X = 0;
   let pc = 0;
   // Checked programs only jump forward; unchecked ones (libpcap's protochain loops back with a huge `ja`
   // offset) get a bounded budget so a run always ends.
-  let budget = 1_000_000;
+  let budget = opts.budget ?? 1_000_000;
   while (budget-- > 0) {
-    const f = prog[pc++];
-    if (f === undefined) throw new RuntimeFault('classic BPF ran past the end of the program', pc - 1);
-    const k = f.k;
-    switch (f.code) {
+    if (pc >= n) throw new RuntimeFault('classic BPF ran past the end of the program', pc);
+    const c = code[pc] as number;
+    const k = K[pc] as number;
+    const at = pc++;
+    switch (c) {
       case C.RET | C.K:
-        return k >>> 0;
+        return k;
       case C.RET | C.A:
         return A >>> 0;
       case C.LD | C.W | C.ABS:
-      case C.LD | C.H | C.ABS:
-      case C.LD | C.B | C.ABS:
-      case C.LD | C.W | C.IND:
-      case C.LD | C.H | C.IND:
-      case C.LD | C.B | C.IND: {
-        const ind = (f.code & 0xe0) === C.IND;
-        if (!ind && k >= SKF_AD_OFF) {
+        if (k > len - 4) {
+          if (k < SKF_AD_OFF) return 0;
           A = loadAncillary(k - SKF_AD_OFF, opts.skb, len) >>> 0;
           break;
         }
-        const off = ind ? (X + k) >>> 0 : k;
-        const sz = (f.code & 0x18) === C.W ? 4 : (f.code & 0x18) === C.H ? 2 : 1;
-        if (off > len - sz || (ind && X + k > 0xffffffff)) return 0;
-        if (sz === 1) A = pkt[off] as number;
-        else if (sz === 2) A = ((pkt[off] as number) << 8) | (pkt[off + 1] as number);
-        else
-          A =
-            (((pkt[off] as number) << 24) |
-              ((pkt[off + 1] as number) << 16) |
-              ((pkt[off + 2] as number) << 8) |
-              (pkt[off + 3] as number)) >>>
-            0;
+        A =
+          (pkt[k] as number) * 0x1000000 +
+          (((pkt[k + 1] as number) << 16) | ((pkt[k + 2] as number) << 8) | (pkt[k + 3] as number));
+        break;
+      case C.LD | C.H | C.ABS:
+        if (k > len - 2) {
+          if (k < SKF_AD_OFF) return 0;
+          A = loadAncillary(k - SKF_AD_OFF, opts.skb, len) >>> 0;
+          break;
+        }
+        A = ((pkt[k] as number) << 8) | (pkt[k + 1] as number);
+        break;
+      case C.LD | C.B | C.ABS:
+        if (k >= len) {
+          if (k < SKF_AD_OFF) return 0;
+          A = loadAncillary(k - SKF_AD_OFF, opts.skb, len) >>> 0;
+          break;
+        }
+        A = pkt[k] as number;
+        break;
+      case C.LD | C.W | C.IND: {
+        const off = X + k;
+        if (off > len - 4) return 0;
+        A =
+          (pkt[off] as number) * 0x1000000 +
+          (((pkt[off + 1] as number) << 16) | ((pkt[off + 2] as number) << 8) | (pkt[off + 3] as number));
+        break;
+      }
+      case C.LD | C.H | C.IND: {
+        const off = X + k;
+        if (off > len - 2) return 0;
+        A = ((pkt[off] as number) << 8) | (pkt[off + 1] as number);
+        break;
+      }
+      case C.LD | C.B | C.IND: {
+        const off = X + k;
+        if (off >= len) return 0;
+        A = pkt[off] as number;
         break;
       }
       case C.LD | C.W | C.LEN:
@@ -137,40 +195,39 @@ export function runFilter(prog: readonly SockFilter[], pkt: Uint8Array, opts: Cb
         A = X;
         break;
       case C.JMP | C.JA:
-        pc += k | 0;
+        pc = (pc + k) >>> 0; // a huge k is a backward jump (mod 2^32), as libpcap's protochain uses
         break;
       case C.JMP | C.JEQ | C.K:
-        pc += A === k ? f.jt : f.jf;
+        pc += A === k ? (jt[at] as number) : (jf[at] as number);
         break;
       case C.JMP | C.JEQ | C.X:
-        pc += A === X ? f.jt : f.jf;
+        pc += A === X ? (jt[at] as number) : (jf[at] as number);
         break;
       case C.JMP | C.JGT | C.K:
-        pc += A > k ? f.jt : f.jf;
+        pc += A > k ? (jt[at] as number) : (jf[at] as number);
         break;
       case C.JMP | C.JGT | C.X:
-        pc += A > X ? f.jt : f.jf;
+        pc += A > X ? (jt[at] as number) : (jf[at] as number);
         break;
       case C.JMP | C.JGE | C.K:
-        pc += A >= k ? f.jt : f.jf;
+        pc += A >= k ? (jt[at] as number) : (jf[at] as number);
         break;
       case C.JMP | C.JGE | C.X:
-        pc += A >= X ? f.jt : f.jf;
+        pc += A >= X ? (jt[at] as number) : (jf[at] as number);
         break;
       case C.JMP | C.JSET | C.K:
-        pc += A & k ? f.jt : f.jf;
+        pc += A & k ? (jt[at] as number) : (jf[at] as number);
         break;
       case C.JMP | C.JSET | C.X:
-        pc += A & X ? f.jt : f.jf;
+        pc += A & X ? (jt[at] as number) : (jf[at] as number);
         break;
       case C.ALU | C.NEG:
         A = -A >>> 0;
         break;
       default: {
-        if ((f.code & 0x07) !== C.ALU)
-          throw new RuntimeFault(`unknown classic BPF opcode 0x${f.code.toString(16)}`, pc - 1);
-        const v = f.code & C.X ? X : k;
-        A = alu(f.code & 0xf0, A, v, pc - 1);
+        if ((c & 0x07) !== C.ALU)
+          throw new RuntimeFault(`unknown classic BPF opcode 0x${c.toString(16)}`, at);
+        A = alu(c & 0xf0, A, c & C.X ? X : k, at);
         if (A < 0) return 0; // division by zero
       }
     }
