@@ -166,10 +166,10 @@ describe('tsbpf filter --engine', () => {
       expect(o.stdout).toBe(outs[0]!.stdout);
     }
     expect(outs[0]!.stdout.trim().split('\n')).toHaveLength(want);
-  });
+  }, 60_000);
   it('rejects an unknown engine', () => {
     const o = tsbpf(['filter', '-r', file, '--engine', 'wasm', 'ip']);
     expect(o.code).not.toBe(0);
     expect(o.stderr).toMatch(/unknown engine 'wasm'/);
-  });
+  }, 30_000);
 });
