@@ -85,6 +85,28 @@ describe.skipIf(!oracle)('bpf() syscall layer', () => {
     }
   });
 
+  it('passes ctx_in and reads ctx_out (tc program, __sk_buff.mark in and priority out)', () => {
+    // r2 = *(u32 *)(r1 + 8) (mark) ; *(u32 *)(r1 + 32) = r2 (priority = mark) ; r0 = r2 ; exit
+    const insns = [
+      insn(Class.LDX | Mode.MEM | Size.W, 2, 1, 8),
+      insn(Class.STX | Mode.MEM | Size.W, 1, 2, 32),
+      insn(Class.ALU64 | AluOp.MOV | Source.X, 0, 2),
+      insn(EXIT),
+    ];
+    const prog = k.progLoad({ type: k.ProgType.SCHED_CLS, insns, license: 'GPL', name: 'mark' });
+    try {
+      const ctx = new Uint8Array(192); // struct __sk_buff
+      new DataView(ctx.buffer).setUint32(8, 1234, true);
+      const run = k.progTestRun(prog.fd, { data: new Uint8Array(64), ctx, repeat: 2 });
+      expect(run.retval).toBe(1234);
+      expect(run.ctx).toHaveLength(192);
+      expect(new DataView(run.ctx!.buffer).getUint32(32, true)).toBe(1234);
+      expect(run.duration).toBeGreaterThanOrEqual(0);
+    } finally {
+      k.close(prog.fd);
+    }
+  });
+
   it('a program the kernel refuses gives VerifierRejectedError with the log', () => {
     // exit without setting r0
     const bad = () => k.progLoad({ type: k.ProgType.XDP, insns: [insn(EXIT)], license: 'GPL', name: 'bad' });
