@@ -63,7 +63,7 @@ function makeTool(config: TraceConfig): Tool {
         for (const f of config.functions) functions[f.spec] = { counts: new Array(65).fill(0) };
         for (const [id, name] of names) {
           const h = found.get(id);
-          if (h) h.counts.forEach((c, i) => (functions[name]!.counts[i]! += c));
+          if (h) for (const [i, c] of h.counts.entries()) functions[name]!.counts[i]! += c;
         }
         return [{ type: 'latency', functions }];
       },
