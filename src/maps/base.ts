@@ -247,7 +247,13 @@ export abstract class MapBase implements BpfMap {
     const b = this.u8;
     const size = this.spec.valueSize;
     if (!this.perCpu) {
-      b.copyWithin(dst, src, src + size);
+      // copy_map_value: a bpf_spin_lock inside the value is never overwritten by an update.
+      const lock = this.spec.spinLockOffset;
+      if (lock === undefined) b.copyWithin(dst, src, src + size);
+      else {
+        b.copyWithin(dst, src, src + lock);
+        b.copyWithin(dst + lock + 4, src + lock + 4, src + size);
+      }
       return;
     }
     if (cpu < 0) {

@@ -63,4 +63,15 @@ describe('array map', () => {
     m.freeze();
     expect(errnoOf(() => m.update(u32(0), u32(1)))).toBe(Errno.EPERM);
   });
+
+  it('BPF_F_LOCK needs a spin lock in the value; updates never overwrite the lock word', () => {
+    const m = make({ ...spec('ARRAY', 4, 8, 1), spinLockOffset: 4 });
+    const key = m.space.allocate(4, 'scratch', 'k');
+    m.space.view.setUint32(m.lookupPtr(key.start, 0) + 4, 1, true); // a program holds the lock
+    m.update(u32(0), u64(0xffffffff00000007n), UpdateFlag.F_LOCK);
+    expect(hex(m.lookup(u32(0)))).toBe('0700000001000000');
+    expect(errnoOf(() => m.update(u32(0), u64(1), UpdateFlag.F_LOCK | UpdateFlag.NOEXIST))).toBe(
+      Errno.EEXIST,
+    );
+  });
 });

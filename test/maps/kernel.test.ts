@@ -330,8 +330,16 @@ describe.skipIf(!oracle)('maps against the kernel (bpftool)', () => {
     }
     check('missing key next', k.getnext(lpmKey(7, 1, 2, 3, 4)), ourNext(m, lpmKey(7, 1, 2, 3, 4)));
     for (const plen of [0, 8, 24, 33, 0xffffffff]) {
-      check(`lookup prefixlen ${plen}`, k.lookup(lpmKey(plen, 10, 1, 2, 3)), ourLookup(m, lpmKey(plen, 10, 1, 2, 3)));
-      check(`delete prefixlen ${plen}`, k.delete(lpmKey(plen, 99, 1, 2, 3)), ours(() => m.delete(lpmKey(plen, 99, 1, 2, 3))));
+      check(
+        `lookup prefixlen ${plen}`,
+        k.lookup(lpmKey(plen, 10, 1, 2, 3)),
+        ourLookup(m, lpmKey(plen, 10, 1, 2, 3)),
+      );
+      check(
+        `delete prefixlen ${plen}`,
+        k.delete(lpmKey(plen, 99, 1, 2, 3)),
+        ours(() => m.delete(lpmKey(plen, 99, 1, 2, 3))),
+      );
     }
     check('next of bad prefixlen', k.getnext(lpmKey(40, 1, 2, 3, 4)), ourNext(m, lpmKey(40, 1, 2, 3, 4)));
   });
