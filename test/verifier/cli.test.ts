@@ -7,7 +7,9 @@ describe('tsbpf verify', () => {
   it('accepts a safe program with a one-line summary and exit 0', () => {
     const r = tsbpf(['verify', 'test/fixtures/verifier/in_bounds.bin', '--type', 'xdp']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^test\/fixtures\/verifier\/in_bounds\.bin: accepted, 9 insns processed, \d+ states, [\d.]+ ms\n$/);
+    expect(r.stdout).toMatch(
+      /^test\/fixtures\/verifier\/in_bounds\.bin: accepted, 9 insns processed, \d+ states, [\d.]+ ms\n$/,
+    );
   });
   it('rejects with the reason and exit 1', () => {
     const r = tsbpf(['verify', 'test/fixtures/verifier/off_by_one.bin', '--type', 'xdp']);
@@ -25,7 +27,9 @@ describe('tsbpf verify', () => {
   });
   it('--log-level 2 prints the per-instruction trace', () => {
     const r = tsbpf(['verify', 'test/fixtures/verifier/in_bounds.bin', '--type', 'xdp', '--log-level', '2']);
-    expect(r.stdout).toContain('4: if r4 > r3 goto +0x2    ; R1=ctx(off=0) R2=pkt(off=0,r=0) R3=pkt_end R4=pkt(off=14,r=0) R10=fp0');
+    expect(r.stdout).toContain(
+      '4: if r4 > r3 goto +0x2    ; R1=ctx(off=0) R2=pkt(off=0,r=0) R3=pkt_end R4=pkt(off=14,r=0) R10=fp0',
+    );
   });
   it('verifies ELF objects, picks a function, and maps source lines', () => {
     const ok = tsbpf(['verify', 'examples/xdp/udp_drop.o']);

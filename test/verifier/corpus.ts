@@ -679,14 +679,24 @@ export const CASES: Case[] = [
     asm: 'r0 = 2\n if r0 > 1 goto +1\n r1 = 0x100000000 ll\n exit',
   },
   { name: 'cfg: unknown helper', type: 'xdp', safe: false, asm: 'call 100000\n r0 = 2\n exit' },
-  { name: 'cfg: helper of another program type', type: 'kprobe', safe: false, asm: 'r2 = 0\n call 44\n r0 = 0\n exit' },
+  {
+    name: 'cfg: helper of another program type',
+    type: 'kprobe',
+    safe: false,
+    asm: 'r2 = 0\n call 44\n r0 = 0\n exit',
+  },
   {
     name: 'loop: bounded counter',
     type: 'xdp',
     safe: true,
     asm: 'r1 = 0\n r1 += 1\n if r1 < 10 goto -2\n r0 = 2\n exit',
   },
-  { name: 'loop: infinite', type: 'xdp', safe: false, asm: 'r0 = 2\n r1 = *(u32 *)(r1 + 12)\n if r1 > 5 goto +1\n exit\n goto -1' },
+  {
+    name: 'loop: infinite',
+    type: 'xdp',
+    safe: false,
+    asm: 'r0 = 2\n r1 = *(u32 *)(r1 + 12)\n if r1 > 5 goto +1\n exit\n goto -1',
+  },
   {
     name: 'loop: unbounded counter',
     type: 'xdp',

@@ -95,7 +95,11 @@ describe.skipIf(!oracle)('verifier agrees with the kernel', () => {
       } catch {
         continue;
       }
-      for (const f of files) objects.push({ file: `${d}/${f}`, spec: readObject(readFileSync(`${d}/${f}`), { file: `${d}/${f}` }) });
+      for (const f of files)
+        objects.push({
+          file: `${d}/${f}`,
+          spec: readObject(readFileSync(`${d}/${f}`), { file: `${d}/${f}` }),
+        });
     }
     const rnd = new Rand(777);
     let both = 0;
@@ -126,7 +130,8 @@ describe.skipIf(!oracle)('verifier agrees with the kernel', () => {
           const name = `${file} ${p.name} (${v.what})`;
           if (kernelOk && r.accepted) both++;
           else if (!kernelOk && !r.accepted) neither++;
-          else if (kernelOk) falseAlarms.push(`${name}: ${r.diagnostics[0]!.kind}: ${r.diagnostics[0]!.message}`);
+          else if (kernelOk)
+            falseAlarms.push(`${name}: ${r.diagnostics[0]!.kind}: ${r.diagnostics[0]!.message}`);
           else unsound.push(`${name}: kernel says: ${why}`);
         }
       }

@@ -16,7 +16,13 @@ const caseKind = (name: string) => kind(byName(name).asm, byName(name).type);
 
 describe('program types', () => {
   it('xdp_md layout: data is a 4-byte field yielding a packet pointer', () => {
-    expect(XDP_MD_OFFSETS).toMatchObject({ data: 0, data_end: 4, data_meta: 8, ingress_ifindex: 12, rx_queue_index: 16 });
+    expect(XDP_MD_OFFSETS).toMatchObject({
+      data: 0,
+      data_end: 4,
+      data_meta: 8,
+      ingress_ifindex: 12,
+      rx_queue_index: 16,
+    });
     const xdp = programTypeByName('xdp')!;
     const ok = ctxAccess(xdp, 0, 4, false);
     expect('field' in ok && ok.field.yields).toBe('packet');
@@ -45,7 +51,9 @@ describe('structure', () => {
   });
   it('detects loops that never change state and loops that hit the complexity limit', () => {
     expect(caseKind('loop: infinite')).toBe('infinite_loop');
-    expect(check(byName('loop: unbounded counter').asm, 'xdp', { maxInsns: 20_000 }).diagnostics[0]!.kind).toBe('too_complex');
+    expect(
+      check(byName('loop: unbounded counter').asm, 'xdp', { maxInsns: 20_000 }).diagnostics[0]!.kind,
+    ).toBe('too_complex');
   });
   it('enforces the unprivileged size limit', () => {
     const big = `${'r0 = 0\n'.repeat(4100)}exit`;
@@ -96,7 +104,9 @@ describe('maps, stack, registers', () => {
   it('bounds map value accesses by value_size, also with variable offsets', () => {
     expect(caseKind('map: read past the value')).toBe('map_bounds');
     expect(caseKind('map: variable index bounded by mask')).toBe('accepted');
-    expect(verdict(byName('map: variable index one too large').asm)).toMatch(/reads up to byte 22 of the 16-byte value of map 'hash16'/);
+    expect(verdict(byName('map: variable index one too large').asm)).toMatch(
+      /reads up to byte 22 of the 16-byte value of map 'hash16'/,
+    );
   });
   it('tracks stack initialisation and spills', () => {
     expect(caseKind('stack: read uninitialised')).toBe('uninit_stack');
@@ -107,7 +117,9 @@ describe('maps, stack, registers', () => {
     expect(caseKind('stack: below the frame')).toBe('stack_bounds');
   });
   it('rejects uninitialised registers and writes to r10', () => {
-    expect(verdict('r0 = r2\n exit')).toBe('uninit_reg: R2 is read before it is written on this path (not initialised)');
+    expect(verdict('r0 = r2\n exit')).toBe(
+      'uninit_reg: R2 is read before it is written on this path (not initialised)',
+    );
     expect(caseKind('reg: write r10')).toBe('write_fp');
     expect(caseKind('reg: r1-r5 clobbered by a call')).toBe('uninit_reg');
     expect(caseKind('reg: r6 survives a call')).toBe('accepted');
@@ -126,7 +138,9 @@ describe('maps, stack, registers', () => {
   });
   it('tracks ringbuf references to the exit', () => {
     expect(caseKind('ringbuf: reserve, write, submit')).toBe('accepted');
-    expect(verdict(byName('ringbuf: leaked record').asm)).toMatch(/^ref_leak: ringbuf memory reserved at insn 4/);
+    expect(verdict(byName('ringbuf: leaked record').asm)).toMatch(
+      /^ref_leak: ringbuf memory reserved at insn 4/,
+    );
     expect(caseKind('ringbuf: write past the record')).toBe('mem_bounds');
     expect(caseKind('ringbuf: use after submit')).toBe('scalar_deref');
   });
@@ -147,7 +161,10 @@ describe('maps, stack, registers', () => {
     expect(r.log).toContain('accepted: processed');
   });
   it('verifies maps given by index and rejects unknown ones', () => {
-    const r = verify({ insns: assemble('r1 = map_fd(9) ll\n r0 = 0\n exit'), type: 'xdp' }, { maps: TEST_MAPS, helpers: testHelpers });
+    const r = verify(
+      { insns: assemble('r1 = map_fd(9) ll\n r0 = 0\n exit'), type: 'xdp' },
+      { maps: TEST_MAPS, helpers: testHelpers },
+    );
     expect(r.diagnostics[0]!.kind).toBe('bad_map');
   });
 });
