@@ -109,7 +109,7 @@ export function generate(
     helperImport.set(id, m.importFunc('env', IMPORT.helper(id), [i64, i64, i64, i64, i64], [i64]));
   }
   const fault = m.importFunc('env', IMPORT.fault, [i32, i32], []);
-  const access = checked ? m.importFunc('env', IMPORT.access, [i64, i32, i32, i32], []) : -1;
+  const access = checked ? m.importFunc('env', IMPORT.access, [i32, i64, i32, i32, i32], []) : -1;
   const budget = checked ? m.importFunc('env', IMPORT.budget, [i32, i32], []) : -1;
   const legacyLoad = legacy ? m.importFunc('env', IMPORT.legacyLoad, [i32, i32, i32, i32], [i64]) : -1;
   const callxImport = callx ? m.importFunc('env', IMPORT.callx, [i64, i64, i64, i64, i64, i64], [i64]) : -1;

@@ -85,7 +85,7 @@ export interface EmitContext {
   readonly hasTailCalls: boolean;
   readonly imports: {
     fault: number; // (reason i32, pc i32) -> never
-    access: number; // (addr i64, size i32, pc i32, write i32) -> void   [checked]
+    access: number; // (base hi i32, addr i64, size i32, pc i32, write i32) -> void   [checked]
     budget: number; // (block i32, index in block i32) -> never         [checked]
     legacyLoad: number; // (offset i32, size i32, pc i32, depth i32) -> i64 (-1: abort with r0 = 0)
     callx: number; // (id i64, r1-r5 i64) -> i64
@@ -532,11 +532,15 @@ export class FunctionEmitter implements BlockEmitter {
     }
     const g = this.cx.globals;
     const [lo, hi] = write ? [g.writeLo, g.writeHi] : [g.readLo, g.readHi];
-    this.get(reg);
+    // As the interpreter computes it: a = low half of the base + off; the base's high half must be 0.
+    this.get(reg).i64Const(0xffffffff).op(Op.i64_and);
     if (off !== 0) c.i64Const(off).op(Op.i64_add);
     c.localTee(T64B).globalGet(lo).op(Op.i64_lt_u);
     c.localGet(T64B).globalGet(hi).i64Const(size).op(Op.i64_sub).op(Op.i64_gt_u);
+    c.op(Op.i32_or);
+    this.get(reg).i64Const(32).op(Op.i64_shr_u).op(Op.i64_eqz).op(Op.i32_eqz);
     c.op(Op.i32_or).if();
+    this.get(reg).i64Const(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64);
     c.localGet(T64B)
       .i32Const(size)
       .i32Const(pc)

@@ -167,8 +167,8 @@ class Compiled implements JitProgram {
     env[IMPORT.fault] = (reason: number, pc: number) => {
       throw new RuntimeFault(this.faultMessage(reason, pc), pc);
     };
-    env[IMPORT.access] = (addr: bigint, size: number, pc: number, write: number) =>
-      this.access(addr, size, pc, write !== 0);
+    env[IMPORT.access] = (hi: number, addr: bigint, size: number, pc: number, write: number) =>
+      this.access(hi, Number(addr), size, pc, write !== 0);
     env[IMPORT.budget] = (block: number, index: number) => {
       const pc = this.mod.budgetBlocks[block]![index]!;
       throw new RuntimeFault(`instruction budget of ${this.budgetTotal} exhausted`, pc);
@@ -309,11 +309,9 @@ class Compiled implements JitProgram {
    * Checked mode, cache miss: the interpreter's own check decides (same rules, same messages); the
    * region it accepts becomes the cached one.
    */
-  private access(addr: bigint, size: number, pc: number, write: boolean): void {
-    const hi = Number(BigInt.asIntN(32, addr >> 32n));
-    const lo = Number(addr & 0xffffffffn);
+  private access(hi: number, addr: number, size: number, pc: number, write: boolean): void {
     const checker = this.checker as unknown as InterpreterChecks;
-    checker.checkSlow(hi, lo, size, write, pc);
+    checker.checkSlow(hi, addr, size, write, pc);
     const region = checker.lastRegion!;
     this.ex.readLo.value = BigInt(region.start);
     this.ex.readHi.value = BigInt(region.end);

@@ -64,7 +64,7 @@ describe('random control flow: interpreter vs checked JIT', () => {
   const interp = new Interpreter(rt);
   const BUDGET = 3000;
   it('agree on 1500 programs with loops, irreducible jumps, calls and faults', () => {
-    const kinds = { ok: 0, fault: 0, budget: 0 };
+    const kinds = { ok: 0, fault: 0, budget: 0, highBits: 0 };
     for (let seed = 1; seed <= 1500; seed++) {
       const insns = randomProgram(seed, 20 + (seed % 40), 1 + (seed % 3));
       const prepared = rt.prepare(insns);
@@ -75,11 +75,13 @@ describe('random control flow: interpreter vs checked JIT', () => {
       if (want.r0) kinds.ok++;
       else if (want.fault?.includes('budget')) kinds.budget++;
       else kinds.fault++;
+      if (want.fault?.includes('outside the 32-bit address space')) kinds.highBits++;
     }
     // The generator must reach all three outcomes, or the comparison proves little.
     expect(kinds.ok).toBeGreaterThan(200);
     expect(kinds.budget).toBeGreaterThan(50);
     expect(kinds.fault).toBeGreaterThan(50);
+    expect(kinds.highBits).toBeGreaterThan(5);
   });
 
   it('count the same instructions as the interpreter', () => {

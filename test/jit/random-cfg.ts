@@ -83,7 +83,17 @@ function plain(r: Rng): Insn[] {
     if (op === AluOp.MOV && x && r.chance(0.3)) off = r.pick(cls === Class.ALU64 ? [8, 16, 32] : [8, 16]);
     return [insn(cls | op | (x ? Source.X : Source.K), dst, x ? src : 0, off, x ? 0 : imm)];
   }
-  if (kind === 5) return lddw(dst, r.u64());
+  if (kind === 5) {
+    if (r.chance(0.9)) return lddw(dst, r.u64());
+    // A stack pointer with a high bit set, then a load through it: must fault in both engines.
+    const t = (dst + 1) % 10;
+    return [
+      insn(Class.ALU64 | AluOp.MOV | Source.X, dst, 10),
+      ...lddw(t, 1n << BigInt(32 + r.int(32))),
+      insn(Class.ALU64 | AluOp.ADD | Source.X, dst, t),
+      insn(Class.LDX | Mode.MEM | Size.W, t, dst, -8),
+    ];
+  }
   // Stack memory: r10 + off, occasionally out of the frame to provoke faults.
   const size = r.pick(SIZES);
   const wild = r.chance(0.03);
