@@ -231,6 +231,15 @@ export class KernelObject {
     );
   }
 
+  /** Put program `program` at `index` of the program array `mapName` (a tail-call target). */
+  setTailCall(mapName: string, index: number, program: string): void {
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, index, true);
+    const value = new Uint8Array(4);
+    new DataView(value.buffer).setUint32(0, this.program(program).fd, true);
+    this.map(mapName).update(key, value);
+  }
+
   map(name: string): KernelMap {
     const m = this.maps.get(name);
     if (!m)

@@ -243,3 +243,39 @@ describe.skipIf(!oracle)('verdict counters', () => {
     }
   });
 });
+
+describe.skipIf(!oracle)('every example object in the kernel', () => {
+  const dir = new URL('../../examples/xdp/', import.meta.url).pathname;
+  const objects = readdirSync(dir).filter((f) => f.endsWith('.o'));
+
+  it('loads each example: maps created, programs accepted by the kernel verifier', () => {
+    expect(objects.length).toBeGreaterThanOrEqual(9);
+    for (const file of objects) {
+      const obj = k.loadKernelObject(`${dir}${file}`);
+      try {
+        expect(obj.programs.size, file).toBe(obj.spec.programs.length);
+        expect(obj.maps.size, file).toBe(obj.spec.maps.length);
+      } finally {
+        obj.close();
+      }
+    }
+  });
+
+  it('tail calls through a program array (tail_call.o)', () => {
+    const obj = k.loadKernelObject(`${dir}tail_call.o`);
+    try {
+      obj.setTailCall('jt', 17, 'xdp_on_udp');
+      obj.setTailCall('jt', 6, 'xdp_on_tcp');
+      const dispatch = obj.program('xdp_dispatch');
+      const icmp = buildFrame({ ipv4: { src: '10.0.0.1', dst: '10.0.0.2' }, icmp: { type: 8 } });
+      expect([udp(53), tcp(80), icmp].map((f) => dispatch.run(f).retval)).toEqual([
+        XDP_DROP,
+        XDP_PASS,
+        XDP_PASS,
+      ]);
+      expect([...obj.map('handled').typed<number, bigint>().values()]).toEqual([1n, 1n]);
+    } finally {
+      obj.close();
+    }
+  });
+});
