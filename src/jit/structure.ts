@@ -10,7 +10,7 @@
 
 import type { FunctionCfg } from './cfg.js';
 import type { Code } from './wasm/index.js';
-import { Op, ValType } from './wasm/index.js';
+import { Op } from './wasm/index.js';
 
 /** What the instruction emitter provides for each block. */
 export interface BlockEmitter {
@@ -154,5 +154,3 @@ export function emitDispatch(code: Code, cfg: FunctionCfg, emit: BlockEmitter, l
   code.end(); // loop
   code.op(Op.unreachable);
 }
-
-export const DISPATCH_LOCAL_TYPE = ValType.i32;
