@@ -25,6 +25,16 @@ function server(net: VethPair, port: number): { proc: ChildProcess; output: Prom
   return { proc, output };
 }
 
+/** Wait (up to 10 s) until UDP sockets are bound on `ports` in the receiving namespace. */
+async function listening(net: VethPair, ports: number[]): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const bound = net.exec(net.nsB, 'ss', '-Hulnt');
+    if (ports.every((p) => new RegExp(`:${p}\\b`).test(bound))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`iperf servers did not bind ports ${ports.join(', ')}`);
+}
+
 describe.skipIf(!oracle)('iperf demo, kernel mode', () => {
   let net: VethPair;
   beforeAll(() => {
@@ -36,7 +46,7 @@ describe.skipIf(!oracle)('iperf demo, kernel mode', () => {
     const obj = k.loadKernelObject(UDP_DROP, { countVerdicts: true });
     const servers = [server(net, 5001), server(net, 5002)];
     try {
-      await new Promise((r) => setTimeout(r, 400)); // let the servers bind
+      await listening(net, [5001, 5002]);
       const link = k.withNetns(net.nsB, () => obj.program().attachXdp('vb'));
       let sent5001: number;
       let sent5002: number;
