@@ -17,6 +17,9 @@ import { type ElfFile, elfError, type Relocation, type Section } from './parse.j
 /** Distinct functions on one call chain; real programs stay far below (the kernel allows 8 frames). */
 const MAX_CALL_DEPTH = 512;
 
+/** BPF_COMPLEXITY_LIMIT_INSNS: no program the kernel accepts is longer. */
+const MAX_PROGRAM_SLOTS = 1 << 20;
+
 /** One function: a slot range of an executable section. */
 export interface Func {
   name: string;
@@ -69,8 +72,9 @@ export class CodeIndex {
     let list = this.funcs.get(section.index);
     if (list) return list;
     const count = this.insnsOf(section).length;
-    const syms = this.elf.symbols
-      .filter((s) => s.shndx === section.index && s.type === STT_FUNC)
+    const syms = this.elf
+      .symbolsIn(section.index)
+      .filter((s) => s.type === STT_FUNC)
       .sort((a, b) => a.value - b.value);
     list = [];
     for (let i = 0; i < syms.length; i++) {
@@ -117,6 +121,13 @@ export class CodeIndex {
     const place = (f: Func, depth: number): number => {
       let b = base.get(f);
       if (b === undefined) {
+        if (out.length + f.end - f.start > MAX_PROGRAM_SLOTS) {
+          throw elfError(
+            this.elf.file,
+            `program ${main.name} links to more than ${MAX_PROGRAM_SLOTS} instructions`,
+            f.section.name,
+          );
+        }
         if (depth > MAX_CALL_DEPTH)
           throw elfError(this.elf.file, `calls nest deeper than ${MAX_CALL_DEPTH} functions`, f.section.name);
         b = out.length;

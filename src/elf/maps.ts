@@ -32,8 +32,9 @@ export function isDataSection(s: Section): boolean {
 
 /** Legacy `maps` sections. `struct bpf_map_def` has 5 or 7 u32 fields; `bpf_elf_map` (iproute2) has 9. */
 export function legacyMaps(elf: ElfFile, section: Section): MapDef[] {
-  const syms = elf.symbols
-    .filter((s) => s.shndx === section.index && s.type !== STT_SECTION && s.name !== '')
+  const syms = elf
+    .symbolsIn(section.index)
+    .filter((s) => s.type !== STT_SECTION && s.name !== '')
     .sort((a, b) => a.value - b.value);
   if (syms.length === 0) return [];
   const defSize = syms[0]!.size || Math.floor(section.size / syms.length);

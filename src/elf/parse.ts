@@ -47,6 +47,10 @@ export interface ElfFile {
   symbols: ElfSymbol[];
   /** Relocations by the index of the section they apply to. */
   relocations: Map<number, Relocation[]>;
+  /** Symbols by the index of their section (indexed once, so hostile files cannot make lookups quadratic). */
+  symbolsIn(section: number): readonly ElfSymbol[];
+  /** The first section with this name. */
+  sectionNamed(name: string): Section | undefined;
 }
 
 const SHDR_SIZE = 64;
@@ -147,7 +151,22 @@ export function parseElf(bytes: Uint8Array, file = 'ELF'): ElfFile {
       throw elfError(file, `relocation target section ${s.info} is out of range`, s.name);
     relocations.set(s.info, parseRelocations(s, symbols, file));
   }
-  return { file, sections, symbols, relocations };
+  const bySection = new Map<number, ElfSymbol[]>();
+  for (const sym of symbols) {
+    const list = bySection.get(sym.shndx);
+    if (list) list.push(sym);
+    else bySection.set(sym.shndx, [sym]);
+  }
+  const byName = new Map<string, Section>();
+  for (const s of sections) if (!byName.has(s.name)) byName.set(s.name, s);
+  return {
+    file,
+    sections,
+    symbols,
+    relocations,
+    symbolsIn: (section) => bySection.get(section) ?? [],
+    sectionNamed: (name) => byName.get(name),
+  };
 }
 
 function checkOverlaps(

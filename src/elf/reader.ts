@@ -11,7 +11,10 @@ import type { MapSlot, ObjectSpec, ProgramSpec } from '../object/spec.js';
 import { SHF_EXECINSTR, SHT_PROGBITS } from './constants.js';
 import { CodeIndex } from './link.js';
 import { btfMaps, dataMap, isDataSection, isLegacyMapsSection, legacyMaps, type MapDef } from './maps.js';
-import { type ElfFile, elfError, parseElf } from './parse.js';
+import { type ElfFile, type ElfSymbol, elfError, parseElf } from './parse.js';
+
+/** Sum of the linked programs' sizes accepted from one object (4x the kernel's 1M-insn program limit). */
+const MAX_TOTAL_SLOTS = 1 << 22;
 
 export interface ReadOptions {
   /** File name used in error messages. */
@@ -33,7 +36,7 @@ export function readObject(bytes: Uint8Array, options: ReadOptions = {}): Object
 }
 
 function build(elf: ElfFile): ObjectSpec {
-  const section = (name: string) => elf.sections.find((s) => s.name === name);
+  const section = (name: string) => elf.sectionNamed(name);
   const license = readLicense(elf);
   const btf = readBtf(elf);
   const ext = btf ? readExt(elf, btf) : undefined;
@@ -52,11 +55,17 @@ function build(elf: ElfFile): ObjectSpec {
 
   const code = new CodeIndex(elf, defs, btf, ext);
   const programs: ProgramSpec[] = [];
+  let totalSlots = 0;
   for (const s of elf.sections) {
     if (s.type !== SHT_PROGBITS || !(s.flags & SHF_EXECINSTR) || s.name === '.text' || s.size === 0) continue;
     const inferred = programTypeForSection(s.name);
     for (const fn of code.functionsOf(s)) {
       const linked = code.link(fn);
+      // Each program carries its own copy of its subprograms; a hostile call graph must not multiply them.
+      totalSlots += linked.insns.length;
+      if (totalSlots > MAX_TOTAL_SLOTS) {
+        throw elfError(elf.file, `linked programs exceed ${MAX_TOTAL_SLOTS} instructions`, s.name);
+      }
       const p: ProgramSpec = {
         name: fn.name,
         section: s.name,
@@ -90,14 +99,14 @@ function build(elf: ElfFile): ObjectSpec {
 }
 
 function readLicense(elf: ElfFile): string {
-  const s = elf.sections.find((x) => x.name === 'license');
+  const s = elf.sectionNamed('license');
   if (!s || s.size === 0) return '';
   const end = s.data.indexOf(0);
   return new TextDecoder().decode(end < 0 ? s.data : s.data.subarray(0, end));
 }
 
 function readBtf(elf: ElfFile): Btf | undefined {
-  const s = elf.sections.find((x) => x.name === '.BTF');
+  const s = elf.sectionNamed('.BTF');
   if (!s) return undefined;
   const btf = parseBtf(s.data, `${elf.file}: section .BTF`);
   fixupDatasecs(elf, btf);
@@ -109,22 +118,29 @@ function readBtf(elf: ElfFile): Btf | undefined {
  * ELF section sizes and symbol values, as libbpf does before using them.
  */
 function fixupDatasecs(elf: ElfFile, btf: Btf): void {
+  const bySection = new Map<number, Map<string, ElfSymbol>>();
   for (const t of btf.types) {
     if (t.kind !== Kind.DATASEC) continue;
-    const sec = elf.sections.find((s) => s.name === t.name);
+    const sec = elf.sectionNamed(t.name);
     if (!sec) continue;
     t.size = sec.size;
+    let names = bySection.get(sec.index);
+    if (!names) {
+      names = new Map();
+      for (const s of elf.symbolsIn(sec.index)) if (!names.has(s.name)) names.set(s.name, s);
+      bySection.set(sec.index, names);
+    }
     for (const v of t.vars) {
       const varType = btf.types[v.type];
       if (!varType || varType.kind !== Kind.VAR) continue;
-      const sym = elf.symbols.find((s) => s.shndx === sec.index && s.name === varType.name);
+      const sym = names.get(varType.name);
       if (sym) v.offset = sym.value;
     }
   }
 }
 
 function readExt(elf: ElfFile, btf: Btf): BtfExt | undefined {
-  const s = elf.sections.find((x) => x.name === '.BTF.ext');
+  const s = elf.sectionNamed('.BTF.ext');
   return s ? parseBtfExt(s.data, btf, `${elf.file}: section .BTF.ext`) : undefined;
 }
 

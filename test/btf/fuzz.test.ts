@@ -6,7 +6,7 @@ import { parseElf } from '../../src/elf/parse.js';
 import { FormatError, TsbpfError } from '../../src/errors.js';
 import { fixture } from '../elf/fixtures.js';
 
-const ITERATIONS = Number(process.env.TSBPF_FUZZ_ITERATIONS ?? 1000);
+const ITERATIONS = Number(process.env.TSBPF_FUZZ_ITERATIONS ?? 800);
 
 describe('BTF fuzzing', () => {
   it(`survives ${ITERATIONS} mutated .BTF sections through parse, sizeof, formatValue and parseValue`, () => {

@@ -58,7 +58,7 @@ function mutate(src: Uint8Array, hot: [number, number][], r: (n: number) => numb
 }
 
 // Longer runs: TSBPF_FUZZ_ITERATIONS=100000 TSBPF_FUZZ_SEED=7 npx vitest run test/elf/fuzz.test.ts
-const ITERATIONS = Number(process.env.TSBPF_FUZZ_ITERATIONS ?? 4000);
+const ITERATIONS = Number(process.env.TSBPF_FUZZ_ITERATIONS ?? 2500);
 const SEED = Number(process.env.TSBPF_FUZZ_SEED ?? 0x5eed);
 
 describe('ELF reader fuzzing', () => {
