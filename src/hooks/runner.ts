@@ -29,6 +29,11 @@ export interface Runner {
   readonly compileTimeMs: number;
   /** One run with r1 = ctx and the given invocation fields (packet …); r0 as unsigned 64-bit. */
   run(ctx: number, invocation?: Partial<Invocation>): bigint;
+  /**
+   * The hot path: one run with r1 = ctx, the invocation taken from `runtime.invocationDefaults`; the low
+   * 32 bits of r0 (unsigned). No BigInt on the JIT.
+   */
+  run32(ctx: number): number;
   /** The compiled form, when the engine is the JIT. */
   readonly jit?: JitProgram;
 }
@@ -50,6 +55,8 @@ export function createRunner(
       compileTimeMs: 0,
       run: (ctx, invocation) =>
         interp.run(program, { args: [ctx], checked, budget: options.budget, invocation }).r0,
+      run32: (ctx) =>
+        Number(interp.run(program, { args: [ctx], checked, budget: options.budget }).r0 & 0xffffffffn),
     };
   }
   const jit = compile(program, runtime, { checked });
@@ -61,6 +68,10 @@ export function createRunner(
     compileTimeMs: jit.compileTimeMs,
     jit,
     run: (ctx, invocation) => jit.execute({ args: [ctx], budget: options.budget, invocation }).r0,
+    run32:
+      options.budget === undefined
+        ? (ctx) => jit.run32(ctx)
+        : (ctx) => Number(jit.execute({ args: [ctx], budget: options.budget }).r0 & 0xffffffffn),
   };
 }
 

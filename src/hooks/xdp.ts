@@ -48,6 +48,9 @@ export class XdpHook {
   private readonly frame: Region;
   private readonly ctx: Region;
   private input: Uint8Array = new Uint8Array(0);
+  /** End of the bytes earlier runs wrote in the frame. */
+  private dirtyEnd = 0;
+  private readonly invocation: Partial<Invocation>;
   readonly runtime: Runtime;
 
   constructor(readonly runner: Runner) {
@@ -59,6 +62,8 @@ export class XdpHook {
     const space = this.runtime.space;
     this.frame = space.allocate(XDP_FRAME_SIZE - XDP_TAILROOM, 'packet', 'packet');
     this.ctx = space.allocate(XDP_MD.size, 'ctx', 'xdp_md context', false);
+    this.invocation = { packet: this.frame, programType: 'xdp' };
+    this.dirtyEnd = this.frame.base + this.frame.capacity;
   }
 
   /** Release the frame and context. */
@@ -75,8 +80,10 @@ export class XdpHook {
     }
     const space = this.runtime.space;
     const data = this.frame.base + XDP_HEADROOM;
-    space.bytes.fill(0, this.frame.base, this.frame.base + this.frame.capacity);
+    // Fresh frame contents as the kernel's (zeroed) test-run page: clear what the last run may have left.
+    space.bytes.fill(0, this.frame.base, Math.max(this.dirtyEnd, data));
     space.write(data, packet);
+    this.dirtyEnd = data + packet.length;
     this.frame.start = data;
     this.frame.end = data + packet.length;
     this.writeContext(options);
@@ -87,10 +94,21 @@ export class XdpHook {
   /** Run again on the frame as the last run left it (the kernel's test-run repeats do not reset it). */
   rerun(): XdpResult {
     const space = this.runtime.space;
-    const r0 = this.runner.run(this.ctx.start, { packet: this.frame, programType: 'xdp' });
-    const out = space.read(this.frame.start, this.frame.end - this.frame.start);
-    const changed = this.frame.start !== this.frame.base + XDP_HEADROOM || !sameBytes(out, this.input);
-    const result: XdpResult = { verdict: Number(r0 & 0xffffffffn), data: out, changed };
+    let verdict: number;
+    this.runtime.invocationDefaults = this.invocation;
+    try {
+      verdict = this.runner.run32(this.ctx.start);
+    } finally {
+      this.runtime.invocationDefaults = {};
+    }
+    // Growing the tail (adjust_tail) may have written past the packet: remember how far to clear.
+    this.dirtyEnd = Math.max(this.dirtyEnd, this.frame.end);
+    const start = this.frame.start;
+    const len = this.frame.end - start;
+    // Copy the packet out only when the program changed it; otherwise the input is the output.
+    const changed = start !== this.frame.base + XDP_HEADROOM || !sameBytes(space.bytes, start, this.input, len);
+    const out = changed ? space.read(start, len) : this.input;
+    const result: XdpResult = { verdict, data: out, changed };
     const redirect = this.runtime.invocation.redirect;
     if (redirect) result.redirect = redirect;
     return result;
@@ -109,8 +127,9 @@ export class XdpHook {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether `len` bytes of memory at `at` equal `b` (of that length). */
+function sameBytes(memory: Uint8Array, at: number, b: Uint8Array, len: number): boolean {
+  if (len !== b.length) return false;
+  for (let i = 0; i < len; i++) if (memory[at + i] !== b[i]) return false;
   return true;
 }

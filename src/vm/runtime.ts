@@ -53,6 +53,11 @@ export class Runtime implements HelperEnv {
   invocation: Invocation = newInvocation();
   readonly traceLines: string[] = [];
   readonly task: TaskInfo;
+  /**
+   * Fields every new invocation starts with (a hook sets the packet here once, so the engines' fast entry
+   * points, which take only the context address, still give helpers the packet).
+   */
+  invocationDefaults: Partial<Invocation> = {};
   /** Set by the running engine; helpers reach it through `callback`. */
   callbackRunner: CallbackRunner | undefined;
   private readonly mapsByAddr = new Map<number, BpfMap>();
@@ -161,7 +166,7 @@ export class Runtime implements HelperEnv {
 
   /** Start a fresh invocation (engines call this at the start of each run). */
   beginInvocation(fields: Partial<Invocation> = {}): Invocation {
-    this.invocation = { ...newInvocation(), ...fields };
+    this.invocation = { ...newInvocation(), ...this.invocationDefaults, ...fields };
     return this.invocation;
   }
 }
