@@ -1,0 +1,58 @@
+// Typed errors of the kernel back end: messages by errno, the verifier's reason in the message, and a real
+// EPERM from an unprivileged process.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { errnoName, KernelError, VerifierRejectedError } from '../../src/kernel/errors.js';
+import { kernelOracle } from '../support/kernel.js';
+
+describe('kernel errors', () => {
+  it('say what the common errno values mean to a bpf() user', () => {
+    expect(new KernelError('BPF_MAP_CREATE', 1).message).toBe(
+      'BPF_MAP_CREATE: no permission: run as root or grant CAP_BPF (EPERM)',
+    );
+    expect(new KernelError('bpf()', 38, 'koffi is not installed').message).toBe(
+      'bpf(): no bpf() on this system (ENOSYS): koffi is not installed',
+    );
+    expect(new KernelError('x', 1).code).toBe('EPERM');
+    expect(errnoName(22)).toBe('EINVAL');
+    expect(errnoName(4242)).toBe('errno 4242');
+  });
+
+  it('a verifier rejection names the program and the log line with the reason', () => {
+    const log = '0: R1=ctx() R10=fp0\n0: (95) exit\nR0 !read_ok\nprocessed 1 insns (limit 1000000)\n';
+    const e = new VerifierRejectedError(13, log, 'xdp_prog');
+    expect(e).toBeInstanceOf(KernelError);
+    expect(e.code).toBe('EACCES');
+    expect(e.message).toBe(
+      'BPF_PROG_LOAD: permission denied by the verifier (EACCES): kernel verifier rejected program xdp_prog: R0 !read_ok',
+    );
+    expect(e.log).toBe(log);
+  });
+});
+
+const oracle = kernelOracle();
+const DIST = new URL('../../dist/kernel/index.js', import.meta.url);
+
+describe.skipIf(!oracle)('kernel errors from the kernel', () => {
+  it('an unprivileged process gets EPERM as a KernelError (or a map, if the system allows unprivileged bpf)', () => {
+    expect(existsSync(DIST), 'dist/kernel is missing: run `npm run build` first (npm test does)').toBe(true);
+    const script = `const k = await import(${JSON.stringify(DIST.href)});
+try { k.mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 }); console.log('created'); }
+catch (e) { console.log(e.name + ' ' + e.code + ' ' + e.message); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    const disabled = Number(readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8'));
+    if (disabled === 0) expect(r.stdout.trim()).toBe('created');
+    else {
+      expect(r.stdout.trim()).toBe(
+        'KernelError EPERM BPF_MAP_CREATE: no permission: run as root or grant CAP_BPF (EPERM)',
+      );
+    }
+  });
+});
