@@ -239,7 +239,9 @@ export function regionCheck(
   const lo = BigInt(r.off + off) + r.s.smin;
   const hi = BigInt(r.off + off) + r.s.umax + BigInt(size); // one past the last byte
   const verb = write ? 'writes' : 'reads';
-  const varNote = isConstScalar(r.s) ? '' : ` (its variable part is ${v.describe({ ...r, kind: 'scalar' })})`;
+  // Built only for messages: describing a register costs more than the check itself.
+  const varNote = (): string =>
+    isConstScalar(r.s) ? '' : ` (its variable part is ${v.describe({ ...r, kind: 'scalar' })})`;
   switch (r.kind) {
     case 'packet':
     case 'packet_meta': {
@@ -249,7 +251,7 @@ export function regionCheck(
       // The proven range counts from the pointer's base plus its variable part (shared by all pointers
       // with its id), so only the fixed offset is checked against it, as the kernel does.
       if (r.s.smin < 0n || r.off + off < 0) {
-        throw new Reject(pc, 'pkt_bounds', `R${regno} may point before the start of the ${name}${varNote}`);
+        throw new Reject(pc, 'pkt_bounds', `R${regno} may point before the start of the ${name}${varNote()}`);
       }
       const end = BigInt(r.off + off + size);
       if (end > BigInt(r.range)) {
@@ -262,7 +264,7 @@ export function regionCheck(
         throw new Reject(
           pc,
           'pkt_bounds',
-          `R${regno} may point ${plural(past, 'byte')} past the end of the proven ${name}: ${check}, this ${verb.slice(0, -1)}s byte ${lastByte}${varNote}`,
+          `R${regno} may point ${plural(past, 'byte')} past the end of the proven ${name}: ${check}, this ${verb.slice(0, -1)}s byte ${lastByte}${varNote()}`,
         );
       }
       return;
@@ -278,19 +280,19 @@ export function regionCheck(
         throw new Reject(
           pc,
           'map_bounds',
-          `R${regno} may point before the start of the value of map '${m.name}'${varNote}`,
+          `R${regno} may point before the start of the value of map '${m.name}'${varNote()}`,
         );
       if (r.s.umax >= BigInt(MAX_VAR_OFF))
         throw new Reject(
           pc,
           'unbounded',
-          `R${regno} has an unbounded variable offset into map '${m.name}'${varNote}: bound it first`,
+          `R${regno} has an unbounded variable offset into map '${m.name}'${varNote()}: bound it first`,
         );
       if (hi > BigInt(m.valueSize)) {
         throw new Reject(
           pc,
           'map_bounds',
-          `R${regno} ${verb} up to byte ${hi - 1n} of the ${m.valueSize}-byte value of map '${m.name}'${varNote}`,
+          `R${regno} ${verb} up to byte ${hi - 1n} of the ${m.valueSize}-byte value of map '${m.name}'${varNote()}`,
         );
       }
       return;
@@ -300,13 +302,13 @@ export function regionCheck(
         throw new Reject(
           pc,
           'mem_bounds',
-          `R${regno} may point before the start of its ${r.size}-byte buffer${varNote}`,
+          `R${regno} may point before the start of its ${r.size}-byte buffer${varNote()}`,
         );
       if (hi > BigInt(r.size))
         throw new Reject(
           pc,
           'mem_bounds',
-          `R${regno} ${verb} up to byte ${hi - 1n} of a ${r.size}-byte buffer${varNote}`,
+          `R${regno} ${verb} up to byte ${hi - 1n} of a ${r.size}-byte buffer${varNote()}`,
         );
       return;
     case 'ctx':

@@ -20,7 +20,9 @@ export const isConst = (a: Tnum): boolean => a.mask === 0n;
 
 /** Highest set bit position plus one (0 for 0). */
 function fls(x: bigint): number {
-  return x === 0n ? 0 : x.toString(2).length;
+  if (x === 0n) return 0;
+  if (x >> 32n) return 64 - Math.clz32(Number(x >> 32n));
+  return 32 - Math.clz32(Number(x));
 }
 
 /** The smallest tnum holding every value of the unsigned range [min, max]. */

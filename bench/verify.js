@@ -1,0 +1,56 @@
+// Verification time of each example object: tsbpf's verifier (median of several runs) beside the
+// kernel's own figure ("verification time N usec" from a BPF_PROG_LOAD with log level 4, when root).
+import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+const { readObject } = await import('../dist/elf/index.js');
+const { verify } = await import('../dist/verifier/index.js');
+const kernel = await import('../dist/kernel/index.js').catch(() => undefined);
+const kernelOk = kernel && process.getuid?.() === 0 && kernel.ffiAvailable();
+if (!kernelOk) console.log('(kernel column skipped: needs root on Linux with koffi)');
+
+const RUNS = 7;
+const dirs = ['examples/xdp', 'test/fixtures/elf'];
+console.log(
+  `${'program'.padEnd(44)} ${'verdict'.padEnd(9)} ${'insns'.padStart(6)} ${'states'.padStart(6)} ${'tsbpf ms'.padStart(9)} ${'kernel ms'.padStart(10)} ${'k insns'.padStart(8)}`,
+);
+for (const dir of dirs) {
+  for (const f of readdirSync(dir)
+    .filter((x) => x.endsWith('.o'))
+    .sort()) {
+    const file = `${dir}/${f}`;
+    const spec = readObject(readFileSync(file), { file });
+    for (const p of spec.programs) {
+      let r;
+      const times = [];
+      for (let i = 0; i < RUNS; i++) {
+        const t0 = performance.now();
+        r = verify(p, { maps: spec.maps, logLevel: 0 });
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      let kms = '-';
+      let kinsns = '-';
+      if (kernelOk) {
+        try {
+          const obj = kernel.loadKernelObject(
+            { ...spec, programs: [p] },
+            { programs: [p.name], logLevel: 4 },
+          );
+          const log = obj.programs.get(p.name)?.log ?? '';
+          obj.close();
+          const t = /verification time (\d+) usec/.exec(log);
+          const n = /processed (\d+) insns/.exec(log);
+          if (t) kms = (Number(t[1]) / 1000).toFixed(3);
+          if (n) kinsns = n[1];
+        } catch (e) {
+          kms = 'rejected';
+        }
+      }
+      const name = `${f}:${p.name}`.slice(0, 44);
+      console.log(
+        `${name.padEnd(44)} ${(r.accepted ? 'accepted' : r.diagnostics[0].kind).padEnd(9)} ${String(r.insnsProcessed).padStart(6)} ${String(r.states).padStart(6)} ${times[RUNS >> 1].toFixed(3).padStart(9)} ${kms.padStart(10)} ${kinsns.padStart(8)}`,
+      );
+    }
+  }
+}
