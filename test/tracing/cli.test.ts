@@ -45,7 +45,7 @@ describe('tsbpf trace', () => {
 
   it('funccount text: program stdout untouched, then the table; a non-zero exit code is propagated', () => {
     const r = tsbpf('funccount', '--fn', 'lib.mjs#add', '--', 'node', 'main.mjs', '5', '3');
-    expect(r.code).toBe(3);
+    expect(r.code, r.stderr).toBe(3);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('sum=10 hello esm 42 42');
     expect(lines[1]).toMatch(/^FUNC +COUNT$/);
