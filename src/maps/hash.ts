@@ -62,6 +62,8 @@ export class HashMap extends MapBase {
   private fresh = 0;
   private readonly chunks: Region[] = [];
   private readonly chunkSlots: number;
+  /** Elements the map holds: max_entries (rounded up to whole CPUs for a per-CPU LRU). */
+  readonly capacity: number;
   private readonly keyStride: number;
   private readonly entryBytes: number;
 
@@ -70,11 +72,15 @@ export class HashMap extends MapBase {
     super(space, spec, opts, t === MapType.PERCPU_HASH || t === MapType.LRU_PERCPU_HASH);
     this.lru = t === MapType.LRU_HASH || t === MapType.LRU_PERCPU_HASH;
     this.ofMaps = t === MapType.HASH_OF_MAPS;
-    this.order = new SlotList(spec.maxEntries);
-    this.lruLists = this.lru ? new LruLists(spec.maxEntries, Math.max(1, opts.cpus)) : undefined;
+    const cpus = Math.max(1, opts.cpus);
+    // BPF_F_NO_COMMON_LRU: the kernel rounds max_entries up to a multiple of the CPUs (equal lists).
+    const perCpuLru = this.lru && (spec.flags & 2) !== 0;
+    this.capacity = perCpuLru ? Math.ceil(spec.maxEntries / cpus) * cpus : spec.maxEntries;
+    this.order = new SlotList(this.capacity);
+    this.lruLists = this.lru ? new LruLists(this.capacity, cpus, perCpuLru) : undefined;
     this.keyStride = roundUp8(spec.keySize);
     this.entryBytes = this.keyStride + this.valueStride * this.nCpus;
-    this.chunkSlots = Math.min(spec.maxEntries, Math.max(1, Math.floor(65536 / this.entryBytes)));
+    this.chunkSlots = Math.min(this.capacity, Math.max(1, Math.floor(65536 / this.entryBytes)));
   }
 
   /** Number of elements. */
@@ -86,7 +92,7 @@ export class HashMap extends MapBase {
     const chunk = Math.floor(s / this.chunkSlots);
     let region = this.chunks[chunk];
     if (!region) {
-      const n = Math.min(this.chunkSlots, this.spec.maxEntries - chunk * this.chunkSlots);
+      const n = Math.min(this.chunkSlots, this.capacity - chunk * this.chunkSlots);
       region = this.own(this.space.allocate(n * this.entryBytes, 'map_value', `map ${this.spec.name} value`));
       this.chunks[chunk] = region;
     }
@@ -100,7 +106,7 @@ export class HashMap extends MapBase {
   /** A free slot, or NIL when all max_entries are in use. */
   private takeSlot(): number {
     if (this.freeSlots.length > 0) return this.freeSlots.pop()!;
-    if (this.fresh >= this.spec.maxEntries) return NIL;
+    if (this.fresh >= this.capacity) return NIL;
     return this.fresh++;
   }
 

@@ -229,6 +229,34 @@ describe.skipIf(!oracle)('maps against the kernel (bpftool)', () => {
     });
   }
 
+  for (const entries of [8, 33, 200]) {
+    it(`lru_hash with BPF_F_NO_COMMON_LRU (${entries} entries): per-CPU lists, same evictions`, async () => {
+      const [k, m] = await fastPair('lru_hash', 4, 4, entries, 2);
+      const r = rng(entries * 3);
+      const hist: string[] = [];
+      for (let i = 0; i < Math.min(entries * 10, 600); i++) {
+        const key = u32(Math.floor(r() * entries * 2));
+        const op = Math.floor(r() * 10);
+        const flags = op === 9 ? 1 + Math.floor(r() * 2) : 0;
+        const [kr, mr] =
+          op === 8
+            ? [k.delete(key), ours(() => m.delete(key))]
+            : [k.update(key, u32(i), flags), ours(() => m.update(key, u32(i), flags))];
+        hist.push(
+          `${i}: ${op === 8 ? 'delete' : 'update'} ${hex(key)} flags ${flags}: ${JSON.stringify(kr)} K=${k
+            .dump()
+            .map((e) => e.key.slice(0, 2))
+            .join(',')}`,
+        );
+        if (hist.length > 12) hist.shift();
+        expect(mr, `step ${i}\n${hist.join('\n')}`).toEqual(kr);
+        if (entries <= 40 || i % 50 === 49) {
+          expect(dumpSet(m), `contents after step ${i}\n${hist.join('\n')}`).toEqual(sortByKey(k.dump()));
+        }
+      }
+    });
+  }
+
   for (const type of ['percpu_hash', 'lru_percpu_hash'] as const) {
     it(`${type}: random operations with one value per CPU`, async () => {
       const [k, m] = await fastPair(type, 4, 4, 16);
