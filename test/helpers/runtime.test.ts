@@ -2,6 +2,7 @@
 // registry and see map values by pointer, user space reads the results.
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
+import { insn, lddw } from '../../src/isa/index.js';
 import { createMap, type FdArrayMap, MapType, type RingBufMap, typedMap } from '../../src/maps/index.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
 
@@ -143,5 +144,52 @@ describe('helpers through the interpreter', () => {
     vm.run(prog, { cpu: 1 });
     vm.run(prog, { cpu: 1 });
     expect(typedMap<number, number[]>(pc).get(0)).toEqual([1, 2]);
+  });
+
+  it('bpf_loop and for_each_map_elem run the callback (a lddw function pointer) in the program', () => {
+    const { rt, map, vm } = setup();
+    const EXIT = insn(0x95);
+    // loop(10, cb, NULL, 0) where cb(i) stops at i == 2: the helper returns 3.
+    const loop = rt.prepare([
+      insn(0xb7, 1, 0, 0, 10), // r1 = 10
+      ...lddw(2, 5n, 4), // r2 = cb (slot 1 + 1 + 5 = 7)
+      insn(0xb7, 3, 0, 0, 0),
+      insn(0xb7, 4, 0, 0, 0),
+      insn(0x85, 0, 0, 0, 181), // call bpf_loop
+      EXIT,
+      insn(0x15, 1, 0, 2, 2), // 7: if r1 == 2 goto +2
+      insn(0xb7, 0, 0, 0, 0),
+      EXIT,
+      insn(0xb7, 0, 0, 0, 1),
+      EXIT,
+    ]);
+    expect(vm.run(loop).r0).toBe(3n);
+    // for_each over a 4-entry array: the callback adds each value into *ctx (a stack slot).
+    const arr = map('a', MapType.ARRAY, 4, 8, 4);
+    const t = typedMap<number, bigint>(arr);
+    [5n, 6n, 7n, 8n].forEach((v, i) => t.set(i, v));
+    const each = rt.prepare(
+      [
+        insn(0x7a, 10, 0, -8, 0), // *(u64 *)(r10 - 8) = 0
+        ...lddw(1, 0n, 1), // r1 = map
+        ...lddw(2, 9n, 4), // r2 = cb (slot 3 + 1 + 9 = 13)
+        insn(0xbf, 3, 10), // r3 = r10
+        insn(0x07, 3, 0, 0, -8), // r3 += -8
+        insn(0xb7, 4, 0, 0, 0),
+        insn(0x85, 0, 0, 0, 164), // call for_each_map_elem
+        insn(0x79, 1, 10, -8), // r1 = *(u64 *)(r10 - 8)
+        insn(0x27, 1, 0, 0, 100), // r1 *= 100
+        insn(0x0f, 0, 1), // r0 += r1
+        EXIT,
+        insn(0x79, 1, 3, 0), // 13: r1 = *(u64 *)(r3 + 0)  (value)
+        insn(0x79, 2, 4, 0), // r2 = *(u64 *)(r4 + 0)  (ctx sum)
+        insn(0x0f, 2, 1), // r2 += r1
+        insn(0x7b, 4, 2, 0), // *(u64 *)(r4 + 0) = r2
+        insn(0xb7, 0, 0, 0, 0),
+        EXIT,
+      ],
+      [arr],
+    );
+    expect(vm.run(each).r0).toBe(4n + 26n * 100n);
   });
 });
