@@ -167,7 +167,7 @@ describe('helpers through the interpreter', () => {
     // for_each over a 4-entry array: the callback adds each value into *ctx (a stack slot).
     const arr = map('a', MapType.ARRAY, 4, 8, 4);
     const t = typedMap<number, bigint>(arr);
-    [5n, 6n, 7n, 8n].forEach((v, i) => t.set(i, v));
+    for (const [i, v] of [5n, 6n, 7n, 8n].entries()) t.set(i, v);
     const each = rt.prepare(
       [
         insn(0x7a, 10, 0, -8, 0), // *(u64 *)(r10 - 8) = 0
