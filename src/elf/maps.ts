@@ -177,14 +177,17 @@ export function parseMapStruct(
   if (st.kind !== Kind.STRUCT) throw fail(`definition is a ${btf.typeName(typeId)}, not a struct`);
   const spec: MapSpec = { name, type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0 };
   let valuesOffset: number | undefined;
-  const num: Partial<Record<(typeof NUMERIC_FIELDS)[number] | 'map_extra', number>> = {};
+  const num: Partial<Record<(typeof NUMERIC_FIELDS)[number] | 'map_extra', bigint>> = {};
   for (const m of st.members) {
     if ((NUMERIC_FIELDS as readonly string[]).includes(m.name) || m.name === 'map_extra') {
-      // `__uint(name, N)` is `int (*name)[N]`: the number is the array length.
+      // `__uint(name, N)` is `int (*name)[N]`: the number is the array length. Newer libbpf spells 64-bit
+      // values `__ulong(name, N)`: an anonymous enum whose only enumerator is N.
       const ptr = btf.resolve(m.type);
       const arr = ptr.kind === Kind.PTR ? btf.resolve(ptr.type) : undefined;
-      if (!arr || arr.kind !== Kind.ARRAY) throw fail(`field ${m.name} is not __uint(${m.name}, N)`);
-      num[m.name as keyof typeof num] = arr.nelems;
+      if (arr?.kind === Kind.ARRAY) num[m.name as keyof typeof num] = BigInt(arr.nelems);
+      else if ((ptr.kind === Kind.ENUM || ptr.kind === Kind.ENUM64) && ptr.values.length === 1) {
+        num[m.name as keyof typeof num] = BigInt.asUintN(64, ptr.values[0]!.value);
+      } else throw fail(`field ${m.name} is not __uint(${m.name}, N)`);
     } else if (m.name === 'key' || m.name === 'value') {
       const ptr = btf.resolve(m.type);
       if (ptr.kind !== Kind.PTR) throw fail(`field ${m.name} is not __type(${m.name}, T)`);
@@ -212,24 +215,34 @@ export function parseMapStruct(
     }
   }
   if (num.type === undefined) throw fail('has no type field');
-  spec.type = num.type;
-  spec.maxEntries = num.max_entries ?? 0;
-  spec.flags = num.map_flags ?? 0;
-  if (num.key_size !== undefined) {
-    if (spec.btfKeyTypeId !== undefined && spec.keySize !== num.key_size)
-      throw fail('key and key_size disagree');
-    spec.keySize = num.key_size;
+  // All but map_extra are u32 in the kernel's bpf_attr.
+  const u32 = (k: Exclude<keyof typeof num, 'map_extra'>): number | undefined => {
+    const v = num[k];
+    if (v === undefined) return undefined;
+    if (v > 0xffffffffn) throw fail(`${k} ${v} does not fit in 32 bits`);
+    return Number(v);
+  };
+  spec.type = u32('type')!;
+  spec.maxEntries = u32('max_entries') ?? 0;
+  spec.flags = u32('map_flags') ?? 0;
+  const keySize = u32('key_size');
+  if (keySize !== undefined) {
+    if (spec.btfKeyTypeId !== undefined && spec.keySize !== keySize) throw fail('key and key_size disagree');
+    spec.keySize = keySize;
   }
-  if (num.value_size !== undefined) {
-    if (spec.btfValueTypeId !== undefined && spec.valueSize !== num.value_size) {
+  const valueSize = u32('value_size');
+  if (valueSize !== undefined) {
+    if (spec.btfValueTypeId !== undefined && spec.valueSize !== valueSize) {
       throw fail('value and value_size disagree');
     }
-    spec.valueSize = num.value_size;
+    spec.valueSize = valueSize;
   }
   // Map-in-map and program-array values are 4-byte fds/ids.
   if (spec.innerMap || (valuesOffset !== undefined && spec.valueSize === 0)) spec.valueSize = 4;
-  if (num.pinning) spec.pinning = num.pinning;
-  if (num.numa_node !== undefined) spec.numaNode = num.numa_node;
-  if (num.map_extra !== undefined) spec.mapExtra = BigInt(num.map_extra);
+  const pinning = u32('pinning');
+  if (pinning) spec.pinning = pinning;
+  const numaNode = u32('numa_node');
+  if (numaNode !== undefined) spec.numaNode = numaNode;
+  if (num.map_extra !== undefined) spec.mapExtra = num.map_extra;
   return valuesOffset === undefined ? { spec } : { spec, valuesOffset };
 }

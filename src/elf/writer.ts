@@ -435,6 +435,7 @@ function mapStruct(
   if (m.flags) field('map_flags', m.flags);
   if (m.pinning) field('pinning', m.pinning);
   if (m.numaNode !== undefined) field('numa_node', m.numaNode);
+  if (m.mapExtra !== undefined && m.mapExtra <= 0xffffffffn) field('map_extra', Number(m.mapExtra));
   const size = members.length * 8;
   if (m.innerMap) {
     // A flexible array: it adds nothing to the struct's size.

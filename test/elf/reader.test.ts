@@ -155,6 +155,15 @@ describe('readObject: maps', () => {
     ]);
   });
 
+  it('reads map_extra written as __uint and as the newer __ulong (enum) form', () => {
+    const maps = read('types.o').maps;
+    expect(maps.map((m) => [m.name, m.type, m.valueSize, m.maxEntries, m.mapExtra])).toEqual([
+      ['records', MapType.HASH, 80, 16, undefined],
+      ['seen', 30, 4, 64, 3n],
+      ['seen64', 30, 8, 32, 5n],
+    ]);
+  });
+
   it('reads legacy struct bpf_map_def (20 and 28 bytes) and iproute2 bpf_elf_map (36 bytes)', () => {
     expect(read('legacy_maps.o').maps).toEqual([
       { name: 'counts', type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 16, flags: 0 },
