@@ -83,6 +83,26 @@ describe('random program generator', () => {
     }
   });
 
+  it('gives some programs bpf-to-bpf calls, every subprogram called, none when calls are off', () => {
+    let withCalls = 0;
+    for (let seed = 0; seed < 200; seed++) {
+      const { insns, body } = generate(seed);
+      const targets = new Set<number>();
+      insns.forEach((i, n) => {
+        if (i.code === 0x85 && i.src === 1) targets.add(n + 1 + i.imm);
+      });
+      if (targets.size === 0) continue;
+      withCalls++;
+      // subprograms start right after the main function's last exit and each one is a call target
+      for (const t of targets) expect(t).toBeGreaterThan(body[1]);
+      const starts = [...targets].sort((a, b) => a - b);
+      expect(insns[starts[0]! - 1]!.code).toBe(0x95);
+      expect(generate(seed, { calls: false }).insns.some((i) => i.code === 0x85)).toBe(false);
+    }
+    expect(withCalls).toBeGreaterThan(40);
+    expect(withCalls).toBeLessThan(160);
+  });
+
   it('fits its dump into the packet', () => {
     expect(DUMP_SIZE).toBeLessThanOrEqual(PACKET_SIZE);
   });

@@ -6,7 +6,8 @@
 //   prologue   save ctx at fp-8; give r0-r9 values (lddw, mov, mov32); initialise the random stack area
 //   body       ALU64/ALU32 (every op, K and X, edge immediates), movsx, le/be/bswap, neg, lddw, stack
 //              stores and loads of every size (and ldsx) and atomics inside the area, forward conditional
-//              jumps (JMP and JMP32, every op, K and X) over nested blocks, if/else diamonds with ja/gotol
+//              jumps (JMP and JMP32, every op, K and X) over nested blocks, if/else diamonds with ja/gotol,
+//              and in some programs bpf-to-bpf calls to generated subprograms (placed after the epilogue)
 //              After most register-writing instructions the body adds the result into a checksum slot
 //              (`lock *(u64 *)(r10 - 16) += rd`), so an intermediate value that a later instruction
 //              overwrites still shows in the comparison.
@@ -25,6 +26,7 @@ import {
   JmpOp,
   lddw,
   Mode,
+  PseudoCall,
   Size,
   Source,
 } from '../../src/isa/index.js';
@@ -51,6 +53,8 @@ export interface GenOptions {
   size?: number;
   /** Deepest nesting of conditional blocks (default 3). */
   depth?: number;
+  /** bpf-to-bpf calls to generated subprograms in some programs (default true). */
+  calls?: boolean;
 }
 
 export interface GeneratedProgram {
@@ -116,7 +120,12 @@ function value64(r: Rng): bigint {
   return r.chance(0.3) ? r.pick(EDGE_U64) : r.u64();
 }
 
-const reg = (r: Rng) => r.int(10); // r0..r9 (r10 is read-only)
+/**
+ * Registers the code being generated may use: r0..r9 in the main function (r10 is read-only), r0..r5 in
+ * subprograms (a callee's r6-r9 start uninitialised). `subprogram` narrows it while it generates.
+ */
+let regCount = 10;
+const reg = (r: Rng) => r.int(regCount);
 
 const ALU_OPS = [
   AluOp.ADD,
@@ -245,25 +254,60 @@ function ja(r: Rng, off: number): Insn {
   return r.chance(0.7) ? insn(Class.JMP | JmpOp.JA, 0, 0, off) : insn(Class.JMP32 | JmpOp.JA, 0, 0, 0, off);
 }
 
-function block(r: Rng, budget: number, depth: number): Insn[] {
+/** What a block may contain: the main function has the stack area and may call subprograms. */
+interface BlockKind {
+  /** Stack area accesses and checksum folds (main function only: a callee's frame is uninitialised). */
+  memory: boolean;
+  /** Number of subprograms that may be called (`call` placeholders hold the subprogram's number). */
+  calls: number;
+}
+
+const CALL = Class.JMP | JmpOp.CALL;
+
+function block(r: Rng, budget: number, depth: number, kind: BlockKind): Insn[] {
   const out: Insn[] = [];
   while (out.length < budget) {
     const roll = r.int(100);
     if (depth > 0 && roll < 10) {
-      const then = block(r, r.int(Math.max(1, budget / 3)) + 1, depth - 1);
+      const then = block(r, r.int(Math.max(1, budget / 3)) + 1, depth - 1, kind);
       out.push(condJump(r, then.length), ...then);
     } else if (depth > 0 && roll < 15) {
-      const then = block(r, r.int(Math.max(1, budget / 4)) + 1, depth - 1);
-      const other = block(r, r.int(Math.max(1, budget / 4)) + 1, depth - 1);
+      const then = block(r, r.int(Math.max(1, budget / 4)) + 1, depth - 1, kind);
+      const other = block(r, r.int(Math.max(1, budget / 4)) + 1, depth - 1, kind);
       out.push(condJump(r, other.length + 1), ...other, ja(r, then.length), ...then);
+    } else if (kind.calls > 0 && roll < 19) {
+      // bpf-to-bpf call; r1-r5 are clobbered by the call, so they get fresh values before any read
+      out.push(...call(r, r.int(kind.calls)));
     } else {
-      const step = roll < 65 ? alu(r) : memory(r);
+      const step = roll < 65 || !kind.memory ? alu(r) : memory(r);
       out.push(...step);
       const rd = written(step[0]!);
-      if (rd !== undefined && r.chance(0.8)) out.push(fold(rd));
+      if (kind.memory && rd !== undefined && r.chance(0.8)) out.push(fold(rd));
     }
   }
   return out;
+}
+
+/** `call` subprogram `k` (a placeholder imm, resolved by `generate`), fold r0, fresh r1-r5. */
+function call(r: Rng, k: number): Insn[] {
+  const out = [insn(CALL, 0, PseudoCall.LOCAL, 0, k), fold(0)];
+  for (let a = 1; a <= 5; a++) out.push(insn(Class.ALU64 | AluOp.MOV | Source.K, a, 0, 0, imm32(r)));
+  return out;
+}
+
+/** A subprogram: r0 set, arithmetic and forward jumps over r0-r5 (its arguments), return r0. */
+function subprogram(r: Rng, size: number): Insn[] {
+  regCount = 6;
+  try {
+    const body = block(r, size, 2, { memory: false, calls: 0 });
+    return [
+      insn(Class.ALU64 | AluOp.MOV | Source.K, 0, 0, 0, imm32(r)),
+      ...body,
+      insn(Class.JMP | JmpOp.EXIT),
+    ];
+  } finally {
+    regCount = 10;
+  }
 }
 
 function prologue(r: Rng): Insn[] {
@@ -327,8 +371,28 @@ export function epilogue(): Insn[] {
 export function generate(seed: number, options: GenOptions = {}): GeneratedProgram {
   const r = new Rng(seed);
   const head = prologue(r);
-  const body = block(r, options.size ?? 40, options.depth ?? 3);
-  return { seed, insns: [...head, ...body, ...epilogue()], body: [head.length, head.length + body.length] };
+  const calls = options.calls === false ? 0 : r.chance(0.4) ? 1 + r.int(2) : 0;
+  const body = block(r, options.size ?? 40, options.depth ?? 3, { memory: true, calls });
+  // a subprogram nobody calls is unreachable code to the kernel: call each one at least once
+  for (let k = 0; k < calls; k++) {
+    if (!body.some((i) => i.code === CALL && i.src === PseudoCall.LOCAL && i.imm === k))
+      body.push(...call(r, k));
+  }
+  const main = [...head, ...body, ...epilogue()];
+  // subprograms follow the main function; call placeholders become relative offsets to them
+  const starts: number[] = [];
+  const subs: Insn[] = [];
+  for (let k = 0; k < calls; k++) {
+    starts.push(main.length + subs.length);
+    subs.push(...subprogram(r, 6 + r.int(14)));
+  }
+  const insns = [...main, ...subs];
+  for (let i = head.length; i < head.length + body.length; i++) {
+    const ins = insns[i]!;
+    if (ins.code === CALL && ins.src === PseudoCall.LOCAL)
+      insns[i] = { ...ins, imm: starts[ins.imm]! - (i + 1) };
+  }
+  return { seed, insns, body: [head.length, head.length + body.length] };
 }
 
 /** What a run of a generated program produced, read back from the packet. */
