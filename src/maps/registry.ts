@@ -150,13 +150,17 @@ function checkRingbuf(s: MapSpec): Invalid | undefined {
   return undefined;
 }
 
+/** NR_CPUS of a distribution kernel: the most entries a CPUMAP may have. */
+const NR_CPUS = 8192;
+
 function checkRedirect(s: MapSpec): Invalid | undefined {
   const values = s.type === MapType.XSKMAP ? [4] : [4, 8];
-  if (s.keySize !== 4 || !values.includes(s.valueSize) || s.maxEntries === 0) {
+  if (s.maxEntries === 0 || s.keySize !== 4 || !values.includes(s.valueSize)) {
     return [Errno.EINVAL, `needs key size 4, value size ${values.join(' or ')}, max_entries > 0`];
   }
-  if (s.flags & ~(F.NUMA_NODE | ACCESS_MASK))
-    return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  const allowed = s.type === MapType.CPUMAP ? F.NUMA_NODE : F.NUMA_NODE | F.RDONLY | F.WRONLY;
+  if (s.flags & ~allowed) return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  if (s.type === MapType.CPUMAP && s.maxEntries > NR_CPUS) return [Errno.E2BIG, `at most ${NR_CPUS} CPUs`];
   return undefined;
 }
 

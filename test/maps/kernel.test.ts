@@ -128,6 +128,17 @@ describe.skipIf(!oracle)('maps against the kernel (bpftool)', () => {
       ['prog_array', 4, 8, 4, 0],
       ['prog_array', 4, 4, 4, 0x80],
       ['perf_event_array', 4, 4, 4, 0],
+      ['devmap', 4, 4, 4, 0],
+      ['devmap', 4, 8, 4, 0],
+      ['devmap', 4, 12, 4, 0],
+      ['devmap', 4, 4, 4, 0x80],
+      ['devmap_hash', 4, 8, 4, 0],
+      ['devmap_hash', 8, 4, 4, 0],
+      ['cpumap', 4, 4, 4, 0],
+      ['cpumap', 4, 4, 4, 0x8],
+      ['cpumap', 4, 4, 100000, 0],
+      ['xskmap', 4, 4, 4, 0],
+      ['xskmap', 4, 8, 4, 0],
     ];
     const results: string[] = [];
     for (const [type, key, value, entries, flags] of cases) {

@@ -101,6 +101,30 @@ describe('ring buffer', () => {
     expect(reader.lost).toBe(1);
   });
 
+  it('keeps records intact when they wrap past the end of the ring', () => {
+    const rb = make(spec('RINGBUF', 0, 0, 4096)) as RingBufMap;
+    const r = rb.reader();
+    let seq = 0;
+    for (let round = 0; round < 50; round++) {
+      const sizes = [100, 333, 1000, 7];
+      for (const size of sizes) {
+        const p = rb.reserve(size);
+        expect(p).not.toBe(0);
+        for (let i = 0; i < size; i++) rb.space.bytes[p + i] = (seq + i) & 0xff;
+        rb.commit(p, false, 0);
+        seq++;
+      }
+      const got = r.poll();
+      expect(got.map((d) => d.length)).toEqual(sizes);
+      got.forEach((d, j) => {
+        const first = seq - sizes.length + j;
+        expect(d.every((b, i) => b === ((first + i) & 0xff))).toBe(true);
+      });
+    }
+    expect(rb.producerPos).toBeGreaterThan(4096 * 10);
+    expect(rb.consumerPos).toBe(rb.producerPos);
+  });
+
   it('delivers records to callbacks and to an async iterator', async () => {
     const rb = make(spec('RINGBUF', 0, 0, 4096)) as RingBufMap;
     const seen: string[] = [];
