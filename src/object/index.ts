@@ -1,1 +1,28 @@
+// Objects, the public face: plain specs (src/object/spec.ts) and what turns them into live maps and
+// programs, plus the two ways an object's BTF makes its data readable from JS:
+//   loadObject(spec, options) → LoadedObject     maps and programs in a runtime; obj.typedMap(name),
+//                                                 obj.globals() / getGlobal / setGlobal
+//   setGlobal(spec, name, value), getGlobal(...)  global variables on the spec, before load (.rodata)
+//   btfTypedMap(map, btf), btfCodecs(btf, spec)   the typed views for maps outside an object
+//   programTypeForSection(name)                   the program type libbpf infers from a section name
+export {
+  findGlobal,
+  type GlobalVariable,
+  getGlobal,
+  getGlobals,
+  globalVariables,
+  readGlobal,
+  setGlobal,
+  writeGlobal,
+} from './globals.js';
+export {
+  LoadedObject,
+  LoadedProgram,
+  type LoadOptions,
+  loadObject,
+  setTailCallTarget,
+  VerifierError,
+} from './load.js';
+export { programTypeForSection, type SectionProgramType, sectionForProgramType } from './sections.js';
 export * from './spec.js';
+export { btfCodec, btfCodecs, btfTypedMap } from './typed.js';

@@ -2,14 +2,18 @@
 // program against them, and registers the programs as tail-call targets. What it returns is what users
 // hold: maps by name, programs by name, each program runnable on either engine.
 
+import type { BtfValue } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import { createRunner, type EngineName, type Runner } from '../hooks/runner.js';
 import { createMap } from '../maps/registry.js';
+import type { TypedMap } from '../maps/typed.js';
 import { type BpfMap, MapType } from '../maps/types.js';
 import { type VerifyResult, verify } from '../verifier/index.js';
 import type { PreparedProgram } from '../vm/program.js';
 import { Runtime, type RuntimeOptions } from '../vm/runtime.js';
+import { collect, findGlobal, globalVariables, readGlobal, writeGlobal } from './globals.js';
 import type { ObjectSpec, ProgramSpec } from './spec.js';
+import { btfTypedMap } from './typed.js';
 
 /** A program the verifier rejected at load time; `result` holds the diagnostics and the log. */
 export class VerifierError extends TsbpfError {
@@ -82,6 +86,46 @@ export class LoadedObject {
     const m = this.maps.get(name);
     if (!m) throw new TsbpfError(`no map '${name}' (maps: ${[...this.maps.keys()].join(', ') || 'none'})`);
     return m;
+  }
+
+  /**
+   * The map as a JS Map-like view typed by the object's BTF: `typedMap('drops').get(5001)` →
+   * `{ packets: 12n, bytes: 3400n }`. Integers of up to 4 bytes are numbers, 8-byte ones bigints (numbers
+   * are accepted on input); maps without BTF get the default codecs (see src/maps/typed.ts).
+   */
+  typedMap<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
+    return btfTypedMap<K, V>(this.map(name), this.spec.btf);
+  }
+
+  /** Global variables as they are now in the maps, by name (`section:name` where a name repeats). */
+  globals(): Record<string, BtfValue> {
+    return collect(globalVariables(this.spec), (v) => readGlobal(this.spec.btf!, v, this.section(v.map)));
+  }
+
+  /** One global variable's current value (`name`, or `section:name`). */
+  getGlobal(name: string): BtfValue {
+    const v = findGlobal(this.spec, name);
+    return readGlobal(this.spec.btf!, v, this.section(v.map));
+  }
+
+  /**
+   * Set a global variable in its map (`.data`, `.bss`). `.rodata` is frozen after load, as in the kernel:
+   * set constants on the spec with `setGlobal(spec, ...)` before `loadObject`.
+   */
+  setGlobal(name: string, value: BtfValue): void {
+    const v = findGlobal(this.spec, name);
+    const map = this.map(v.map);
+    if (map.spec.readonly || ('frozen' in map && map.frozen)) {
+      throw new TsbpfError(
+        `global '${v.name}' is in ${v.map}, which is read-only after load; set it on the spec with setGlobal(spec, '${v.name}', value) before loadObject`,
+      );
+    }
+    map.update(new Uint8Array(map.spec.keySize), writeGlobal(this.spec.btf!, v, this.section(v.map), value));
+  }
+
+  private section(mapName: string): Uint8Array {
+    const map = this.map(mapName);
+    return map.lookup(new Uint8Array(map.spec.keySize))?.slice(0, map.spec.valueSize) ?? new Uint8Array(0);
   }
 
   /** The program with this function name or section name, or the first program when none is given. */
