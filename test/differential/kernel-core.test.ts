@@ -16,6 +16,8 @@ const BASE_SEED = Number(process.env.TSBPF_DIFF_SEED ?? 0x5eed);
 /** Body size and nesting depth of the generated programs. */
 const SIZE = Number(process.env.TSBPF_DIFF_SIZE ?? 40);
 const DEPTH = Number(process.env.TSBPF_DIFF_DEPTH ?? 3);
+/** Generous: the JIT compiles every program; a loaded 2-core machine runs ~20 programs a second. */
+const TIMEOUT_MS = Math.max(180_000, PROGRAMS * 60);
 /** Stop collecting details after this many failures (the counts keep going). */
 const MAX_REPORTS = 5;
 
@@ -56,80 +58,85 @@ function registerFile(d: Dump): string {
 }
 
 describe.skipIf(!oracle)('kernel differential: random programs', () => {
-  it(`${PROGRAMS} programs agree with the kernel in every engine`, () => {
-    const rejected: string[] = [];
-    const mismatches: string[] = [];
-    const perEngine = new Map<string, number>(ENGINES.map((e) => [e.name, 0]));
-    const runs = new Map<string, number>(ENGINES.map((e) => [e.name, 0]));
-    const timeMs = new Map<string, number>([kernelEngine, ...ENGINES].map((e) => [e.name, 0]));
-    const timed = <T>(engine: Engine, f: () => T): T => {
-      const t0 = performance.now();
-      try {
-        return f();
-      } finally {
-        timeMs.set(engine.name, timeMs.get(engine.name)! + performance.now() - t0);
-      }
-    };
-    let compared = 0;
-    const started = performance.now();
-
-    const report = (engine: Engine, p: GeneratedProgram, why: string, k?: Dump, e?: Dump) => {
-      perEngine.set(engine.name, perEngine.get(engine.name)! + 1);
-      if (mismatches.length >= MAX_REPORTS) return;
-      mismatches.push(
-        [
-          `seed ${p.seed}: ${engine.name} differs from the kernel: ${why}`,
-          k ? `  kernel: ${registerFile(k)}` : '',
-          e ? `  ${engine.name}: ${registerFile(e)}` : '',
-          show(p),
-        ].join('\n'),
-      );
-    };
-
-    for (let n = 0; n < PROGRAMS; n++) {
-      const program = generate(BASE_SEED + n, { size: SIZE, depth: DEPTH });
-      let reference: Dump;
-      try {
-        reference = timed(kernelEngine, () => kernelEngine.run(program));
-      } catch (e) {
-        if (!(e instanceof VerifierRejectedError)) throw e;
-        if (rejected.length < MAX_REPORTS)
-          rejected.push(`seed ${program.seed}: ${e.message}\n${e.log}\n${show(program)}`);
-        else rejected.push(`seed ${program.seed}`);
-        continue;
-      }
-      compared++;
-      for (const engine of ENGINES) {
-        if (n % (engine.every ?? 1) !== 0) continue;
-        let got: Dump;
+  it(
+    `${PROGRAMS} programs agree with the kernel in every engine`,
+    () => {
+      const rejected: string[] = [];
+      const mismatches: string[] = [];
+      const perEngine = new Map<string, number>(ENGINES.map((e) => [e.name, 0]));
+      const runs = new Map<string, number>(ENGINES.map((e) => [e.name, 0]));
+      const timeMs = new Map<string, number>([kernelEngine, ...ENGINES].map((e) => [e.name, 0]));
+      const timed = <T>(engine: Engine, f: () => T): T => {
+        const t0 = performance.now();
         try {
-          got = timed(engine, () => engine.run(program));
+          return f();
+        } finally {
+          timeMs.set(engine.name, timeMs.get(engine.name)! + performance.now() - t0);
+        }
+      };
+      let compared = 0;
+      const started = performance.now();
+
+      const report = (engine: Engine, p: GeneratedProgram, why: string, k?: Dump, e?: Dump) => {
+        perEngine.set(engine.name, perEngine.get(engine.name)! + 1);
+        if (mismatches.length >= MAX_REPORTS) return;
+        mismatches.push(
+          [
+            `seed ${p.seed}: ${engine.name} differs from the kernel: ${why}`,
+            k ? `  kernel: ${registerFile(k)}` : '',
+            e ? `  ${engine.name}: ${registerFile(e)}` : '',
+            show(p),
+          ].join('\n'),
+        );
+      };
+
+      for (let n = 0; n < PROGRAMS; n++) {
+        const program = generate(BASE_SEED + n, { size: SIZE, depth: DEPTH });
+        let reference: Dump;
+        try {
+          reference = timed(kernelEngine, () => kernelEngine.run(program));
         } catch (e) {
-          report(engine, program, `threw ${(e as Error).message}`, reference);
+          if (!(e instanceof VerifierRejectedError)) throw e;
+          if (rejected.length < MAX_REPORTS)
+            rejected.push(`seed ${program.seed}: ${e.message}\n${e.log}\n${show(program)}`);
+          else rejected.push(`seed ${program.seed}`);
           continue;
         }
-        runs.set(engine.name, runs.get(engine.name)! + 1);
-        const d = diff(reference, got);
-        if (d.length) report(engine, program, d.join('; '), reference, got);
+        compared++;
+        for (const engine of ENGINES) {
+          if (n % (engine.every ?? 1) !== 0) continue;
+          let got: Dump;
+          try {
+            got = timed(engine, () => engine.run(program));
+          } catch (e) {
+            report(engine, program, `threw ${(e as Error).message}`, reference);
+            continue;
+          }
+          runs.set(engine.name, runs.get(engine.name)! + 1);
+          const d = diff(reference, got);
+          if (d.length) report(engine, program, d.join('; '), reference, got);
+        }
       }
-    }
 
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    const m = [...perEngine.values()].reduce((a, b) => a + b, 0);
-    const engines =
-      [...perEngine].map(([name, c]) => `${name}: ${c} of ${runs.get(name)}`).join(', ') || 'no engines yet';
-    const times = [...timeMs].map(([name, ms]) => `${name} ${(ms / 1000).toFixed(1)} s`).join(', ');
-    console.log(
-      `${compared} programs compared, ${m} mismatches (${engines}); ${rejected.length} rejected by the kernel; ${seconds} s (${times})`,
-    );
-    expect(
-      rejected,
-      `programs the kernel rejected (generator bugs):\n${rejected.slice(0, MAX_REPORTS).join('\n\n')}`,
-    ).toEqual([]);
-    expect(mismatches, mismatches.join('\n\n')).toEqual([]);
-    expect(compared).toBe(PROGRAMS);
-    for (const e of ENGINES) expect(runs.get(e.name)).toBe(Math.ceil(PROGRAMS / (e.every ?? 1)));
-  });
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      const m = [...perEngine.values()].reduce((a, b) => a + b, 0);
+      const engines =
+        [...perEngine].map(([name, c]) => `${name}: ${c} of ${runs.get(name)}`).join(', ') ||
+        'no engines yet';
+      const times = [...timeMs].map(([name, ms]) => `${name} ${(ms / 1000).toFixed(1)} s`).join(', ');
+      console.log(
+        `${compared} programs compared, ${m} mismatches (${engines}); ${rejected.length} rejected by the kernel; ${seconds} s (${times})`,
+      );
+      expect(
+        rejected,
+        `programs the kernel rejected (generator bugs):\n${rejected.slice(0, MAX_REPORTS).join('\n\n')}`,
+      ).toEqual([]);
+      expect(mismatches, mismatches.join('\n\n')).toEqual([]);
+      expect(compared).toBe(PROGRAMS);
+      for (const e of ENGINES) expect(runs.get(e.name)).toBe(Math.ceil(PROGRAMS / (e.every ?? 1)));
+    },
+    TIMEOUT_MS,
+  );
 
   it('the comparison sees a change in the program body (the harness can fail)', () => {
     // The kernel runs each program, every engine a copy where one always-executed `rd op= imm`
