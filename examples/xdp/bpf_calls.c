@@ -9,16 +9,10 @@ struct {
 	__type(value, __u64);
 } port_class SEC(".maps");
 
-/* Returns the IPv4 header or NULL. */
+/* A real function (not inlined): returns the IPv4 header or NULL. */
 static __noinline struct iphdr *parse_ipv4(void *data, void *data_end)
 {
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return 0;
-	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
-		return 0;
-	return ip;
+	return ipv4_header(data, data_end);
 }
 
 /* 0: well-known (< 1024), 1: registered (< 49152), 2: dynamic, 3: not TCP/UDP. */

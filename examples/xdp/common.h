@@ -12,4 +12,16 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+/* The IPv4 header of an Ethernet frame, or NULL when the frame is not IPv4 or too short for the header. */
+static __always_inline struct iphdr *ipv4_header(void *data, void *data_end)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return 0;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end)
+		return 0;
+	return ip;
+}
+
 #endif

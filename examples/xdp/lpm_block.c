@@ -21,12 +21,9 @@ int xdp_lpm_block(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
+	struct iphdr *ip = ipv4_header(data, data_end);
 
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return XDP_PASS;
-	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
+	if (!ip)
 		return XDP_PASS;
 
 	struct ipv4_lpm_key key = { .prefixlen = 32, .addr = ip->saddr };

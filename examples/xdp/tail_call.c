@@ -29,12 +29,9 @@ int xdp_dispatch(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
+	struct iphdr *ip = ipv4_header(data, data_end);
 
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return XDP_PASS;
-	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
+	if (!ip)
 		return XDP_PASS;
 	bpf_tail_call(ctx, &jt, ip->protocol);
 	return XDP_PASS;
