@@ -1,6 +1,7 @@
 // attachXdp + serveAttached: the library behind `tsbpf xdp attach --kernel`: attach in a private
 // namespace, report verdict totals while traffic flows, stop on request with nothing left attached.
 
+import { readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../src/kernel/index.js';
 import { kernelOracle } from '../support/kernel.js';
@@ -48,6 +49,23 @@ describe.skipIf(!oracle)('live XDP attachment', () => {
     expect(ticks[ticks.length - 1]!.drop).toBe(5n);
     expect(net.ip('-n', net.nsB, 'link', 'show', 'vb')).not.toMatch(/xdp/);
     expect((await import('node:fs')).readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+  });
+
+  it('withNetns switches the calling thread and always switches back', () => {
+    const here = () => readlinkSync('/proc/thread-self/ns/net');
+    const home = here();
+    const inside = k.withNetns(net.nsB, here);
+    expect(inside).not.toBe(home);
+    expect(() =>
+      k.withNetns(net.nsB, () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(here()).toBe(home);
+    expect(() => k.withNetns('tsbpf-no-such-ns', here)).toThrow(
+      /setns: .*no network namespace tsbpf-no-such-ns/,
+    );
+    expect(here()).toBe(home);
   });
 
   it('names the programs when the requested one is missing, and leaves nothing open', () => {
