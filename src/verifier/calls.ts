@@ -8,8 +8,17 @@ import { MapType } from '../maps/types.js';
 import { helperMem, MAX_VAR_OFF } from './access.js';
 import { Reject } from './cfg.js';
 import type { Verifier } from './interp.js';
-import { isConstScalar } from './ranges.js';
-import { NOT_INIT, newFrame, ptrReg, type Reg, UNKNOWN_SCALAR } from './state.js';
+import { isConstScalar, unknownOfSize } from './ranges.js';
+import {
+  cloneState,
+  NOT_INIT,
+  newFrame,
+  ptrReg,
+  type Reg,
+  Slot,
+  scalarReg,
+  UNKNOWN_SCALAR,
+} from './state.js';
 
 /** Map types a helper accepts (by helper name), and helpers a map type accepts (the kernel's compat check). */
 const HELPER_MAPS: Readonly<Record<string, readonly number[]>> = {
@@ -72,6 +81,8 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
   const args = h.proto.args;
   let mapIdx = -1;
   let released: Reg | undefined;
+  let callback = -1;
+  let callbackCtx: Reg | undefined;
   const need = (regno: number, ok: boolean, what: string, kind = 'bad_arg') => {
     if (!ok)
       throw new Reject(
@@ -157,6 +168,7 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
       case 'ptr_to_stack':
       case 'ptr_to_stack_or_null':
         need(regno, r.kind === 'stack' || (t === 'ptr_to_stack_or_null' && isNull), 'a stack pointer');
+        callbackCtx = r;
         break;
       case 'ringbuf_mem':
         need(
@@ -175,11 +187,16 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
         helperMem(v, pc, regno, r, 8, true);
         break;
       case 'func':
-        throw new Reject(
-          pc,
-          'unsupported',
-          `${h.name}: callbacks (function pointer arguments) are not supported by this verifier yet`,
-        );
+        if (bare(h.name) !== 'loop') {
+          throw new Reject(
+            pc,
+            'unsupported',
+            `${h.name}: callbacks other than bpf_loop's are not supported by this verifier yet`,
+          );
+        }
+        need(regno, r.kind === 'func', 'a function (a subprogram address)');
+        callback = r.target;
+        break;
       case 'spin_lock':
         throw new Reject(pc, 'unsupported', `${h.name}: spin locks are not supported by this verifier yet`);
     }
@@ -221,6 +238,31 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
       break;
     }
   }
+  // bpf_loop may call the callback zero or more times: this path is "zero times"; the callback path is
+  // queued, and each callback exit both returns here and calls it again (see returnToCaller).
+  if (callback >= 0) v.fork(enterCallback(v, pc, callback, callbackCtx!), callback);
+}
+
+/** A copy of the current state inside a new bpf_loop callback frame: r1 = the index, r2 = the context. */
+function enterCallback(v: Verifier, pc: number, target: number, ctx: Reg, again = false) {
+  const st = cloneState(v.state);
+  if (again) {
+    // Widen what the callback may have changed in its callers' stacks (through the context pointer):
+    // numbers become unknown, so repeated calls reach a state seen before instead of counting forever.
+    for (const f of st.frames) {
+      f.spills = f.spills.map((r) => (r && r.kind === 'scalar' ? UNKNOWN_SCALAR : r));
+      for (let b = 0; b < f.slots.length; b++) if (f.slots[b] === Slot.ZERO) f.slots[b] = Slot.MISC;
+    }
+  }
+  if (st.frames.length >= MAX_CALL_FRAMES) {
+    throw new Reject(pc, 'call_depth', `the call chain is deeper than ${MAX_CALL_FRAMES} frames`);
+  }
+  const f = newFrame(pc, target, st.frames.length);
+  f.regs[1] = scalarReg(unknownOfSize(4));
+  f.regs[2] = ctx;
+  f.callbackCtx = ctx;
+  st.frames.push(f);
+  return st;
 }
 
 /** bpf-to-bpf call: a new frame for the callee; returns the callee's first slot. */
@@ -248,6 +290,21 @@ export function returnToCaller(v: Verifier, pc: number): number {
       'stack_escape',
       `a function returns a pointer into its own stack frame (fp${r0.off}), which is gone after it returns`,
     );
+  }
+  const top = s.frames[depth]!;
+  if (top.callbackCtx) {
+    if (r0.kind !== 'scalar' || r0.s.smin < 0n || r0.s.smax > 1n) {
+      throw new Reject(
+        pc,
+        'bad_return',
+        `a bpf_loop callback must return 0 or 1, but R0 may be ${v.describe(r0)}`,
+      );
+    }
+    s.frames.pop();
+    // Another iteration may follow; this path returns to the caller, whose r0 (the helper's result)
+    // was set at the call.
+    v.fork(enterCallback(v, top.callsite, top.subprog, top.callbackCtx, true), top.subprog);
+    return top.callsite + 1;
   }
   const callee = s.frames.pop()!;
   // Pointers into the callee's stack are dead now.

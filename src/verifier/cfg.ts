@@ -139,6 +139,7 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
     succ[i]!.push(next);
     if (isCall(ins)) prunePoint[next] = 1;
   }
+  for (const start of subprogs) if (start > 0) prunePoint[start] = 1; // callbacks are re-entered
   for (let i = 0; i < n; i++) if (secondHalf[i]) prunePoint[i] = 0;
 
   // Reachability and back edges, with an iterative depth-first search per subprogram.

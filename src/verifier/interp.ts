@@ -86,6 +86,7 @@ export class Verifier {
   readonly trace: string[] = [];
   private idGen = 0;
   private lastSaved = -1_000;
+  private parentNow: Checkpoint | undefined;
   private readonly pending: Pending[] = [];
   private readonly stackDepth = new Map<number, number>();
   readonly unprivileged: boolean;
@@ -195,6 +196,7 @@ export class Verifier {
         }
         if (this.opts.logLevel >= 2)
           this.log(`${pc}: ${disasm(this.insns, pc)}    ; ${regsToString(this.frame)}`);
+        this.parentNow = parent;
         const next = this.step(pc, parent);
         if (next < 0) {
           finishPath(parent);
@@ -234,6 +236,10 @@ export class Verifier {
         if (stateSafe(old.state, cur, liveAt, false, low)) return false;
         // A loop that repeats a state exactly repeats it every iteration: the newest few suffice.
       } else if (++inProgress <= 4 && stateSafe(old.state, cur, liveAt, true, low)) {
+        // Entering a bpf_loop callback again in a state seen before adds nothing new: the earlier
+        // exploration covers it, and the helper bounds the number of calls.
+        const f = curFrame(cur);
+        if (f.callbackCtx && pc === f.subprog) return false;
         throw new Reject(
           pc,
           'infinite_loop',
@@ -597,7 +603,7 @@ export class Verifier {
         const taken = cloneState(this.state);
         apply(taken, t);
         apply(this.state, f);
-        return this.fork(pc, target, taken, parent);
+        return this.forkBranch(pc, target, taken, parent);
       }
       if (t) {
         apply(this.state, t);
@@ -612,7 +618,7 @@ export class Verifier {
     const taken = cloneState(this.state);
     const fall = this.state;
     const [tOk, fOk] = this.branch(pc, ins, op, jmp32, x, d, s, taken, fall);
-    if (tOk && fOk) return this.fork(pc, target, taken, parent);
+    if (tOk && fOk) return this.forkBranch(pc, target, taken, parent);
     if (tOk) {
       this.state = taken;
       return target;
@@ -621,8 +627,14 @@ export class Verifier {
     return -1; // neither side can happen: this path is dead
   }
 
+  /** Queue another path (a bpf_loop callback call) that starts at `pc` in state `st`. */
+  fork(st: State, pc: number): void {
+    if (this.parentNow) this.parentNow.branches++;
+    this.pending.push({ state: st, pc, parent: this.parentNow });
+  }
+
   /** Both sides are possible: continue with the fall-through, queue the taken side. */
-  private fork(pc: number, target: number, taken: State, parent: Checkpoint | undefined): number {
+  private forkBranch(pc: number, target: number, taken: State, parent: Checkpoint | undefined): number {
     const fall = this.state;
     taken.path = { insn: pc, taken: true, prev: fall.path };
     fall.path = { insn: pc, taken: false, prev: fall.path };

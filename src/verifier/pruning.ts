@@ -83,7 +83,7 @@ function frameSafe(old: Frame, cur: Frame, live: number, ids: IdMap, exact: bool
   for (let b = low; b < old.slots.length; b++) {
     const o = old.slots[b]!;
     const c = cur.slots[b]!;
-    if (o === c && o !== Slot.SPILL) continue;
+    if (o === c && (o !== Slot.SPILL || exact)) continue; // exact mode compares spills below
     if (o === Slot.INVALID && !exact) continue; // the old path never read it (reading it is an error)
     if (exact) return false;
     if (o === Slot.MISC && (c === Slot.ZERO || (c === Slot.SPILL && cur.spills[b >> 3]!.kind === 'scalar')))

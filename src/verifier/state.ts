@@ -89,6 +89,8 @@ export interface Frame {
   callsite: number;
   /** Start slot of the subprogram running in this frame. */
   subprog: number;
+  /** For a bpf_loop callback frame: the context argument it gets in r2 on every call. */
+  callbackCtx?: Reg;
 }
 
 export interface RefState {
@@ -130,6 +132,7 @@ export function cloneState(s: State): State {
       spills: f.spills.slice(),
       callsite: f.callsite,
       subprog: f.subprog,
+      ...(f.callbackCtx ? { callbackCtx: f.callbackCtx } : {}),
     })),
     refs: s.refs.slice(),
     path: s.path,

@@ -8,6 +8,8 @@ export interface Case {
   type: string;
   safe: boolean;
   asm: string;
+  /** Why the kernel cannot judge this program as written (left out of the kernel comparison). */
+  noOracle?: string;
 }
 
 const XDP_BOUNDS = (n: number, read: number, size = 'u8') => `
@@ -44,6 +46,21 @@ const RINGBUF = (between: string, end = 'r2 = 0\n  call 132') => `
   ${end}
   r0 = 0
   exit`;
+
+/** The kernel wants BTF func_info for callbacks, which raw instruction loads do not carry. */
+const NEEDS_BTF = 'callbacks need BTF func_info in the kernel';
+
+const BPF_LOOP = (body: string, ctxSetup = '*(u64 *)(r10 - 8) = 0') => `
+  r1 = 10
+  ld_pseudo r2, 4, 8
+  ${ctxSetup}
+  r3 = r10
+  r3 += -8
+  r4 = 0
+  call 181
+  r0 = 2
+  exit
+${body}`;
 
 export const CASES: Case[] = [
   // ---- packet bounds ----
@@ -957,5 +974,34 @@ export const CASES: Case[] = [
       0,
       '  if r0 == 0 goto +6\n  r1 = *(u32 *)(r6 + 12)\n  r1 = be16 r1\n  r1 >>= 13\n  r0 += r1\n  r0 = *(u64 *)(r0 + 0)\n  r0 = 2\n  exit',
     ),
+  },
+  // ---- bpf_loop callbacks ----
+  {
+    name: 'loop helper: callback sums into the context',
+    type: 'xdp',
+    safe: true,
+    noOracle: NEEDS_BTF,
+    asm: BPF_LOOP('  r3 = *(u64 *)(r2 + 0)\n  r3 += r1\n  *(u64 *)(r2 + 0) = r3\n  r0 = 0\n  exit'),
+  },
+  {
+    name: 'loop helper: callback returns 2',
+    type: 'xdp',
+    safe: false,
+    noOracle: NEEDS_BTF,
+    asm: BPF_LOOP('  r0 = 2\n  exit'),
+  },
+  {
+    name: 'loop helper: callback writes past its context',
+    type: 'xdp',
+    safe: false,
+    noOracle: NEEDS_BTF,
+    asm: BPF_LOOP('  *(u64 *)(r2 + 8) = 1\n  r0 = 0\n  exit'),
+  },
+  {
+    name: 'loop helper: callback reads uninitialised context',
+    type: 'xdp',
+    safe: false,
+    noOracle: NEEDS_BTF,
+    asm: BPF_LOOP('  r0 = *(u64 *)(r2 + 0)\n  r0 = 0\n  exit', 'r5 = 0'),
   },
 ];

@@ -167,4 +167,10 @@ describe('maps, stack, registers', () => {
     );
     expect(r.diagnostics[0]!.kind).toBe('bad_map');
   });
+  it('verifies bpf_loop callbacks for any number of calls', () => {
+    expect(caseKind('loop helper: callback sums into the context')).toBe('accepted');
+    expect(caseKind('loop helper: callback returns 2')).toBe('bad_return');
+    expect(caseKind('loop helper: callback writes past its context')).toBe('stack_bounds');
+    expect(caseKind('loop helper: callback reads uninitialised context')).toBe('uninit_stack');
+  });
 });
