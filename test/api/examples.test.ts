@@ -1,0 +1,108 @@
+// The examples in examples/api are the documentation users read first; each one runs here and what it
+// prints and returns is checked against facts computed independently in this file.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { main as assembleAndRun } from '../../examples/api/assemble-and-run.js';
+import { main as filter } from '../../examples/api/filter.js';
+import { main as probeExample } from '../../examples/api/probe.js';
+import { main as udpDrop } from '../../examples/api/udp-drop.js';
+
+const capture = readFileSync(new URL('../../examples/xdp/iperf.pcap', import.meta.url));
+
+/** Classic pcap records of the capture (little-endian, Ethernet), parsed here without the library. */
+function packets(): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const dv = new DataView(capture.buffer, capture.byteOffset, capture.byteLength);
+  expect(dv.getUint32(0, true)).toBe(0xa1b2c3d4);
+  for (let at = 24; at + 16 <= capture.length; ) {
+    const len = dv.getUint32(at + 8, true);
+    out.push(new Uint8Array(capture.buffer, capture.byteOffset + at + 16, len));
+    at += 16 + len;
+  }
+  return out;
+}
+
+/** Indices of IPv4 UDP packets to `port`, and their bytes. */
+function udpTo(port: number): { indices: number[]; bytes: bigint } {
+  const indices: number[] = [];
+  let bytes = 0n;
+  packets().forEach((d, i) => {
+    if (d[12] !== 0x08 || d[13] !== 0 || d[23] !== 17) return;
+    const l4 = 14 + (d[14]! & 0x0f) * 4;
+    if (((d[l4 + 2]! << 8) | d[l4 + 3]!) !== port) return;
+    indices.push(i);
+    bytes += BigInt(d.length);
+  });
+  return { indices, bytes };
+}
+
+function capturePrint() {
+  const lines: string[] = [];
+  return { lines, print: (s: string) => lines.push(s) };
+}
+
+describe('examples/api', () => {
+  it('udp-drop.ts: blocked_port set before load; drops and typed counters match the capture', () => {
+    for (const port of [5001, 5002]) {
+      const { lines, print } = capturePrint();
+      const { verdicts, drops } = udpDrop(port, print);
+      const expected = udpTo(port);
+      expect(expected.indices.length).toBeGreaterThan(0);
+      expect(verdicts).toEqual({
+        DROP: expected.indices.length,
+        PASS: packets().length - expected.indices.length,
+      });
+      expect(drops).toEqual(
+        new Map([[port, { packets: BigInt(expected.indices.length), bytes: expected.bytes }]]),
+      );
+      expect(lines[0]).toBe(`blocked_port was 5001, now ${port}`);
+      expect(lines).toContain(
+        `port ${port}: ${expected.indices.length} packets, ${expected.bytes} bytes dropped`,
+      );
+    }
+  });
+
+  it('assemble-and-run.ts: verified, and both engines give the same verdicts and totals', () => {
+    const { lines, print } = capturePrint();
+    const { accepted, results } = assembleAndRun(print);
+    expect(accepted).toBe(true);
+    expect(lines[0]).toMatch(/^verifier: accepted: processed \d+ insns/);
+    const want = {
+      verdicts: [1, 2, 2],
+      totals: [
+        [0, 160n],
+        [1, 1400n],
+      ],
+    };
+    expect(results.interp).toEqual(want);
+    expect(results.jit).toEqual(want);
+    expect(lines[2]).toBe('jit: verdicts 1 2 2, totals 0=160 1=1400');
+  });
+
+  it('filter.ts: the compiled filter matches exactly the UDP packets to the port, on both engines', () => {
+    const { lines, print } = capturePrint();
+    const { program, matched, total } = filter('udp dst port 5001', print);
+    expect(total).toBe(packets().length);
+    const expected = udpTo(5001).indices;
+    expect(matched.cbpf).toEqual(expected);
+    expect(matched.jit).toEqual(expected);
+    // The listing starts like tcpdump -d: load the EtherType first.
+    expect(lines[0]!.split('\n')[0]).toMatch(/^\(000\) ldh\s+\[12\]/);
+    expect(program.length).toBeGreaterThan(4);
+    expect(lines.at(-1)).toMatch(/^first match: .*\.5001: UDP/);
+    expect(() => filter('udp dst port', () => {})).toThrow(/port/);
+  });
+
+  it('probe.ts: the histogram counts each call in its log2 bucket; detached calls are not counted', () => {
+    const sizes = [0, 1, 3, 3, 900, 1000, 1024, 70000];
+    const { lines, print } = capturePrint();
+    const { histogram, runs } = probeExample(sizes, print);
+    expect(runs).toBe(sizes.length);
+    const want = new Array(65).fill(0);
+    for (const s of sizes) want[s === 0 ? 0 : s.toString(2).length]++;
+    expect(histogram.counts).toEqual(want);
+    expect(lines[0]).toContain('bytes');
+    expect(lines[0]).toMatch(/512 -> 1023\s+: 2\s/);
+    expect(lines[1]).toBe(`8 calls probed, ${sizes.reduce((a, b) => a + b, 0) + 1} bytes saved`);
+  });
+});
