@@ -34,8 +34,16 @@ export const Ancillary = {
 } as const;
 const KNOWN_ANC = new Set<number>(Object.values(Ancillary));
 
+export interface CheckOptions {
+  /**
+   * Accept a `ja` whose offset wraps around to an earlier instruction (libpcap's protochain loop). The
+   * kernel never does; the classic interpreter runs such programs with an instruction budget.
+   */
+  backwardJumps?: boolean;
+}
+
 /** Throws InvalidBytecodeError (with the instruction index) when the kernel would reject the filter. */
-export function checkFilter(prog: readonly SockFilter[]): void {
+export function checkFilter(prog: readonly SockFilter[], opts: CheckOptions = {}): void {
   const n = prog.length;
   if (n === 0 || n > MAXINSNS)
     throw new InvalidBytecodeError(`classic BPF program length ${n} not in 1..${MAXINSNS}`, 0);
@@ -62,7 +70,10 @@ export function checkFilter(prog: readonly SockFilter[]): void {
       f.k >= MEMWORDS
     )
       throw bad(`scratch memory index ${f.k} out of range (0..15)`);
-    if (f.code === (C.JMP | C.JA) && f.k >= n - pc - 1) throw bad(`jump offset ${f.k} out of range`);
+    if (f.code === (C.JMP | C.JA) && f.k >= n - pc - 1) {
+      const back = (pc + 1 + f.k) >>> 0;
+      if (!opts.backwardJumps || back > pc) throw bad(`jump offset ${f.k} out of range`);
+    }
     if (isCondJump(f.code) && (pc + f.jt + 1 >= n || pc + f.jf + 1 >= n))
       throw bad(`conditional jump (jt ${f.jt}, jf ${f.jf}) out of range`);
     if (
@@ -91,7 +102,8 @@ function checkLoadsAfterStores(prog: readonly SockFilter[]): void {
       if (!(valid & (1 << f.k)))
         throw new InvalidBytecodeError(`scratch memory M[${f.k}] read before it is written`, pc);
     } else if (f.code === (C.JMP | C.JA)) {
-      masks[pc + 1 + f.k] = (masks[pc + 1 + f.k] as number) & valid;
+      // A backward jump (allowed only on request) returns to code already checked with fewer valid words.
+      if (pc + 1 + f.k < prog.length) masks[pc + 1 + f.k] = (masks[pc + 1 + f.k] as number) & valid;
       valid = 0xffff;
     } else if (isCondJump(f.code)) {
       masks[pc + 1 + f.jt] = (masks[pc + 1 + f.jt] as number) & valid;

@@ -8,7 +8,7 @@ import { type SkBuffFields, SocketFilterHook } from '../hooks/socket-filter.js';
 import type { Insn } from '../isa/index.js';
 import { verify } from '../verifier/index.js';
 import { Runtime } from '../vm/runtime.js';
-import type { SockFilter } from './insn.js';
+import { C, type SockFilter } from './insn.js';
 import { runFilter, type SkbMeta } from './interp.js';
 import { cbpfToEbpf } from './translate.js';
 
@@ -67,7 +67,13 @@ export function createPacketFilter(
     };
   }
   const ebpf = cbpfToEbpf(prog);
-  const verdict = verify({ insns: ebpf, type: 'socket_filter', name: 'filter' });
+  // A backward jump (libpcap's protochain loop) can run forever on a crafted packet (AH whose length
+  // leads back to itself): the kernel refuses such filters, so the verifier is not asked (it would
+  // spend its whole complexity budget first); the program runs checked, with an instruction budget.
+  const loops = prog.some((f, i) => f.code === (C.JMP | C.JA) && i + 1 + f.k > 0xffffffff);
+  const verdict = loops
+    ? { accepted: false, log: 'not verified: the classic program jumps backward (protochain loop)' }
+    : verify({ insns: ebpf, type: 'socket_filter', name: 'filter' });
   const checked = opts.checked === true || !verdict.accepted;
   const runtime = opts.runtime ?? new Runtime();
   const prepared = runtime.prepare({

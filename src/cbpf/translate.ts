@@ -143,7 +143,9 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
         throw bad(`unknown classic misc op 0x${c.toString(16)}`);
       case C.JMP: {
         if (op(c) === C.JA) {
-          emit(insn(Class.JMP | JmpOp.JA), i + 1 + f.k);
+          // k is unsigned: a value past the end wraps (mod 2^32) to a backward jump, as libpcap's
+          // protochain loop uses (the kernel refuses those; the eBPF loop must then satisfy the verifier).
+          emit(insn(Class.JMP | JmpOp.JA), (i + 1 + f.k) >>> 0);
           return;
         }
         let s: number = src(c);

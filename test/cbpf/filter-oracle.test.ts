@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  C,
   checkFilter,
   compileFilter,
   createPacketFilter,
@@ -23,6 +24,7 @@ import {
 import { LinkType } from '../../src/net/pcap.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { ETHER_CORPUS, RAW_CORPUS, SLL_CORPUS } from './corpus.js';
+import { extraCapture } from './extra-frames.js';
 import {
   type MergedCapture,
   mergeCaptures,
@@ -34,6 +36,8 @@ import {
 
 const DIR = new URL('../fixtures/pcap/', import.meta.url).pathname;
 const oracle = tcpdumpOracle();
+/** LLC/SNAP, broadcast and AH frames built in memory (./extra-frames.ts), merged after the Ethernet files. */
+const EXTRA = 'extra frames';
 
 const GROUPS: { name: string; linkType: number; files: string[]; corpus: string[] }[] = [
   {
@@ -66,10 +70,12 @@ describe.skipIf(!oracle)('pcap-filter compiler against tcpdump', () => {
       return pool(jobs, 4);
     };
     for (const g of GROUPS) {
-      const merged = mergeCaptures(
-        g.linkType,
-        g.files.map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(DIR + f)) })),
-      );
+      const sources: { name: string; bytes: Uint8Array }[] = g.files.map((f) => ({
+        name: f,
+        bytes: new Uint8Array(readFileSync(DIR + f)),
+      }));
+      if (g.linkType === LinkType.ETHERNET) sources.push({ name: EXTRA, bytes: extraCapture() });
+      const merged = mergeCaptures(g.linkType, sources);
       const matches = await ask(g.corpus.map((e) => () => tcpdumpMatchesAsync(merged, e)));
       const programs = await ask(g.corpus.map((e) => () => tcpdumpProgramAsync(e, g.linkType)));
       answers.set(g.name, { merged, matches, programs });
@@ -93,21 +99,35 @@ describe.skipIf(!oracle)('pcap-filter compiler against tcpdump', () => {
       const unverified: string[] = [];
       let ours = 0;
       let theirs = 0;
+      let loopPrograms = 0;
       const indices = (run: (data: Uint8Array, wireLen: number) => number) =>
         packets.flatMap((pk, i) => (run(pk.data, pk.origLen) !== 0 ? [i] : []));
       for (const [e, expr] of g.corpus.entries()) {
+        // As libpcap (protochain loops back: classic interpreter only, or eBPF run checked), and with forward
+        // jumps only (what the kernel accepts; the eBPF engines run it verified).
         const prog = compileFilter(expr, { linkType: g.linkType });
-        checkFilter(prog);
+        checkFilter(prog, { backwardJumps: true });
+        const loops = prog.some((f) => f.code === (C.JMP | C.JA) && f.k >= 0x80000000);
+        const fwd = loops ? compileFilter(expr, { linkType: g.linkType, forwardOnly: true }) : prog;
+        checkFilter(fwd);
+        if (loops) loopPrograms++;
         const tdProg = parseDecimal(programs[e]!);
         ours += prog.length;
         theirs += tdProg.length;
         const want = JSON.stringify(matches[e]);
-        for (const engine of ['cbpf', 'interp', 'jit'] as FilterEngineName[]) {
-          const f = createPacketFilter(prog, { engine, runtime });
+        const runs: [string, SockFilter[], FilterEngineName][] = [
+          ['cbpf', prog, 'cbpf'],
+          ['interp', fwd, 'interp'],
+          ['jit', fwd, 'jit'],
+        ];
+        if (loops)
+          runs.push(['cbpf forward-only', fwd, 'cbpf'], ['interp with loop, checked', prog, 'interp']);
+        for (const [label, p, engine] of runs) {
+          const f = createPacketFilter(p, { engine, runtime });
           try {
-            if (!f.verified) unverified.push(`${expr} (${engine}): ${f.verifierLog}`);
+            if (!f.verified && p === fwd) unverified.push(`${expr} (${label}): ${f.verifierLog}`);
             const got = JSON.stringify(indices((d, w) => f.run(d, w)));
-            if (got !== want) disagreements.push(`${expr} [${engine}]: tcpdump ${want}, ours ${got}`);
+            if (got !== want) disagreements.push(`${expr} [${label}]: tcpdump ${want}, ours ${got}`);
           } finally {
             f.close();
           }
@@ -118,12 +138,13 @@ describe.skipIf(!oracle)('pcap-filter compiler against tcpdump', () => {
         if (viaTheirs !== want)
           programDisagreements.push(`${expr}: tcpdump's program ${viaTheirs}, tcpdump ${want}`);
       }
-      const perFile = g.files.map((f) => `${f} from #${merged.starts.get(f)}`).join(', ');
+      const perFile = [...merged.starts.keys()].map((f) => `${f} from #${merged.starts.get(f)}`).join(', ');
       console.log(
         `[filter oracle] ${g.name}: ${g.corpus.length} expressions x ${packets.length} packets (${perFile}) ` +
           `x 3 engines: ${disagreements.length} disagreements with tcpdump, ${programDisagreements.length} ` +
-          `for tcpdump's -ddd program on our interpreter, ${unverified.length} translations the verifier ` +
-          `rejected; instructions ours ${ours} vs libpcap ${theirs}`,
+          `for tcpdump's -ddd program on our interpreter, ${unverified.length} forward-only translations the ` +
+          `verifier rejected (${loopPrograms} protochain loops also run checked), ` +
+          `instructions ours ${ours} vs libpcap ${theirs}`,
       );
       expect(disagreements).toEqual([]);
       expect(programDisagreements).toEqual([]);

@@ -18,6 +18,11 @@ export interface Block {
   k: number;
   jt: Node;
   jf: Node;
+  /**
+   * The statements are a self-contained piece of code with jumps of their own (libpcap's protochain
+   * loop, which jumps backward): the optimiser neither removes nor looks through them.
+   */
+  opaque?: boolean;
 }
 export type Node = Block | Ret;
 export type Pred = (t: Node, f: Node) => Node;
@@ -162,8 +167,9 @@ function removeRedundant(root: Node): Map<Block, State> {
   entry.set(root, { M: new Array(16).fill(undefined) });
   for (const n of order(root)) {
     if (n.kind !== 'block') continue;
-    const s = copy(entry.get(n) ?? { M: new Array(16).fill(undefined) });
-    n.stmts = n.stmts.filter((f) => !step(s, f));
+    let s = copy(entry.get(n) ?? { M: new Array(16).fill(undefined) });
+    if (n.opaque) s = { A: unknown(), X: unknown(), M: Array.from({ length: 16 }, unknown) };
+    else n.stmts = n.stmts.filter((f) => !step(s, f));
     exit.set(n, s);
     for (const succ of [n.jt, n.jf]) entry.set(succ, meet(entry.get(succ), s));
   }
@@ -199,7 +205,7 @@ function thread(root: Node, exit: Map<Block, State>): void {
     for (const side of ['jt', 'jf'] as const) {
       for (let guard = 0; guard < 64; guard++) {
         const s = b[side];
-        if (s.kind !== 'block') break;
+        if (s.kind !== 'block' || s.opaque) break;
         if (s.jt === s.jf && s.stmts.length === 0) {
           b[side] = s.jt;
           continue;

@@ -18,6 +18,16 @@ export interface FilterOptions {
   snaplen?: number;
   /** Run the optimiser (default true). */
   optimize?: boolean;
+  /**
+   * Emit only forward jumps, so the kernel accepts the program and its eBPF translation verifies:
+   * `protochain` is unrolled 8 headers deep instead of libpcap's loop (default false).
+   */
+  forwardOnly?: boolean;
+  /**
+   * Netmask of the capture's network, for `ip broadcast` (default 0, what tcpdump uses for a capture
+   * file: the broadcast test then accepts destinations 0.0.0.0 and 255.255.255.255).
+   */
+  netmask?: number;
 }
 
 const PROTO_WORDS = new Set([
@@ -84,7 +94,12 @@ const SIZES: Record<number, number> = { 1: C.B, 2: C.H, 4: C.W };
 
 /** Compiles a filter expression into a classic BPF program. Throws FilterSyntaxError. */
 export function compileFilter(expr: string, opts: FilterOptions = {}): SockFilter[] {
-  const pred = new FilterParser(expr, opts.linkType ?? LinkType.ETHERNET).parse();
+  const pred = new FilterParser(
+    expr,
+    opts.linkType ?? LinkType.ETHERNET,
+    opts.forwardOnly ?? false,
+    (opts.netmask ?? 0) >>> 0,
+  ).parse();
   return finish(pred, opts.snaplen ?? 262144, { optimize: opts.optimize ?? true });
 }
 
@@ -97,6 +112,8 @@ class FilterParser {
   constructor(
     private readonly src: string,
     linkType: number,
+    private readonly forwardOnly: boolean,
+    private readonly netmask: number,
   ) {
     this.toks = tokenize(src);
     if (linkType === LinkType.ETHERNET) this.link = { type: linkType, offLl: 12, offNl: 14 };
@@ -429,6 +446,42 @@ class FilterParser {
     return test([ld(C.H, this.link.offLl)], JEQ, type);
   }
 
+  /**
+   * `ether proto N`. Values up to 1500 are 802.3 lengths, not EtherTypes, so small N names an 802.2 LLC
+   * SAP (DSAP = N; for the IP, ISO and NetBEUI SAPs DSAP = SSAP = N), as libpcap reads them; IPX and
+   * AppleTalk/AARP also match their LLC/SNAP (and IPX its raw 802.3) encapsulations.
+   */
+  private etherProto(n: number): Pred {
+    const off = this.link.offLl;
+    if (off === undefined || (n > 1500 && n !== 0x809b && n !== 0x80f3)) return this.linkProto(n);
+    const nl = this.link.offNl;
+    const sll = this.link.type === LinkType.LINUX_SLL;
+    // 802.2 frames: a length in the type field (Ethernet), or protocol ETH_P_802_2 (Linux cooked).
+    const llc = sll ? test([ld(C.H, off)], JEQ, 4) : not(test([ld(C.H, off)], JGT, 1500));
+    const snap = (oui: number, type: number): Pred =>
+      and(
+        test([ld(C.W, nl + 4)], JEQ, ((oui & 0xffff) * 0x10000 + type) >>> 0),
+        test([ld(C.W, nl)], JEQ, (0xaaaa0300 + (oui >>> 16)) >>> 0),
+      );
+    switch (n) {
+      case 0x809b: // AppleTalk: SNAP with Apple's OUI 08:00:07
+        return or(this.linkProto(n), and(llc, snap(0x080007, n)));
+      case 0x80f3: // AARP: SNAP with OUI 0
+        return or(this.linkProto(n), and(llc, snap(0, n)));
+      case 0xe0: {
+        // IPX: its EtherType, SNAP, the IPX SAP, or Novell's raw 802.3 (0xffff where the LLC header goes)
+        const raw = sll ? test([ld(C.H, off)], JEQ, 1) : and(llc, test([ld(C.H, nl)], JEQ, 0xffff));
+        return or(this.linkProto(0x8137), and(llc, or(snap(0, 0x8137), test([ld(C.B, nl)], JEQ, 0xe0))), raw);
+      }
+      case 0x06:
+      case 0xfe:
+      case 0xf0:
+        return and(llc, test([ld(C.H, nl)], JEQ, n * 0x101));
+      default:
+        return and(llc, test([ld(C.B, nl)], JEQ, n));
+    }
+  }
+
   private notFrag(): Pred {
     return not(test([ld(C.H, this.link.offNl + 6)], JSET, 0x1fff));
   }
@@ -532,7 +585,15 @@ class FilterParser {
       return and(this.linkProto(0x800), test([ld(C.B, nl + 16)], JGE, 0xe0));
     if (proto === 'ip6' && what === 'multicast')
       return and(this.linkProto(0x86dd), test([ld(C.B, nl + 24)], JEQ, 0xff));
-    throw this.err(`'${proto} ${what}' is not supported (it needs the interface netmask)`, at);
+    if (proto === 'ip' && what === 'broadcast') {
+      // The all-zeros or all-ones host part of the destination under the netmask (tcpdump uses netmask 0
+      // when it reads a capture file, as here by default).
+      const host = ~this.netmask >>> 0;
+      const load =
+        host === 0xffffffff ? [ld(C.W, nl + 16)] : [ld(C.W, nl + 16), stmt(C.ALU | C.AND | C.K, host)];
+      return and(this.linkProto(0x800), or(test(load, JEQ, 0), test(load, JEQ, host)));
+    }
+    throw this.err(`'${proto} ${what}': only link-layer and IP broadcast/multicast filters exist`, at);
   }
 
   private vlan(): Pred {
@@ -569,7 +630,7 @@ class FilterParser {
           return or(this.v4proto(n), this.v6proto(n));
         case 'ether':
         case 'link':
-          return this.linkProto(n);
+          return this.etherProto(n);
         case 'ip':
           return this.v4proto(n);
         case 'ip6':
@@ -607,10 +668,9 @@ class FilterParser {
             : q.proto === 'sctp'
               ? [132]
               : undefined;
-    const only4 = q.proto === 'ip';
-    const only6 = q.proto === 'ip6';
-    const ps = protos ?? (only4 || only6 ? [132, 6, 17] : undefined);
-    if (!ps) throw this.err(`'${q.proto} port' is not valid`, v);
+    // As libpcap: `ip port` and `ip6 port` are not valid (ports belong to tcp, udp and sctp).
+    const ps = protos;
+    if (!ps) throw this.err(`'${q.proto} ${range ? 'portrange' : 'port'}' is not valid`, v);
     const nl = this.link.offNl;
     const cmp = (load: SockFilter[]): Pred =>
       range ? and(test(load, JGE, lo), not(test(load, JGT, hi))) : test(load, JEQ, lo);
@@ -626,7 +686,7 @@ class FilterParser {
       this.notFrag(),
       this.dir(q.dir, (s) => cmp([stmt(C.LDX | C.B | C.MSH, nl), ldi(C.H, nl + side(s))])),
     );
-    return only4 ? v4 : only6 ? v6 : or(v6, v4);
+    return or(v6, v4);
   }
 
   private hostOrNet(q: Qual, isNet: boolean): Pred {
@@ -735,33 +795,94 @@ class FilterParser {
     }
   }
 
-  /** `[ip|ip6] protochain N`: follow IPv6 extension headers (and AH) up to 8 deep looking for N. */
+  /**
+   * `[ip|ip6] protochain N`: follow IPv6 extension headers (and AH) looking for N. By default as libpcap
+   * does it, a loop with a backward `ja` (same instructions; the kernel refuses such programs); with
+   * `forwardOnly`, the loop unrolled 8 headers deep. Both skip an AH header as libpcap does, computing the
+   * next offset from the AH length alone (without adding the current offset), so they agree with tcpdump.
+   */
   private protochain(proto: string | undefined, n: number, at: Token): Pred {
     if (proto !== undefined && proto !== 'ip' && proto !== 'ip6')
       throw this.err(`'${proto} protochain' is not valid`, at);
     const nl = this.link.offNl;
-    const goto =
-      (stmts: SockFilter[], to: () => Node): Pred =>
-      () =>
-        block(stmts, C.JMP | C.JEQ | C.K, 0, to(), to());
-    const chain =
+    // A = next header of the header at X; X += its length ((len + 1) * 8 for IPv6 extension headers).
+    const skipExt = [
+      ldi(C.B, nl),
+      stmt(C.ST, 0),
+      ldi(C.B, nl + 1),
+      stmt(C.ALU | C.ADD | C.K, 1),
+      stmt(C.ALU | C.MUL | C.K, 8),
+      stmt(C.ALU | C.ADD | C.X),
+      stmt(C.MISC | C.TAX),
+      stmt(C.LD | C.MEM, 0),
+    ];
+    const skipAh = [
+      stmt(C.MISC | C.TXA),
+      ldi(C.B, nl),
+      stmt(C.ST, 0),
+      stmt(C.MISC | C.TXA),
+      stmt(C.ALU | C.ADD | C.K, 1),
+      stmt(C.MISC | C.TAX),
+      ldi(C.B, nl),
+      stmt(C.ALU | C.ADD | C.K, 2),
+      stmt(C.ALU | C.MUL | C.K, 4),
+      stmt(C.MISC | C.TAX),
+      stmt(C.LD | C.MEM, 0),
+    ];
+    const EXT = [0, 60, 43, 44]; // hop-by-hop, destination options, routing, fragment
+    const init = (v6: boolean) =>
+      v6 ? [ld(C.B, nl + 6), stmt(C.LDX | C.IMM, 40)] : [ld(C.B, nl + 9), stmt(C.LDX | C.B | C.MSH, nl)];
+    const loop =
       (v6: boolean): Pred =>
       (t, f) => {
-        // Skip one header: X += length; A = its next-header byte.
-        const skip = (add: number, mul: number) => [
-          ldi(C.B, nl),
-          stmt(C.ST, 0),
-          ldi(C.B, nl + 1),
-          stmt(C.ALU | C.ADD | C.K, add),
-          stmt(C.ALU | C.MUL | C.K, mul),
-          stmt(C.ALU | C.ADD | C.X),
-          stmt(C.MISC | C.TAX),
-          stmt(C.LD | C.MEM, 0),
-        ];
+        // Assembled with symbolic targets, then resolved to relative offsets.
+        type J = { f: SockFilter; jt?: string; jf?: string; ja?: string };
+        const code: J[] = [];
+        const labels = new Map<string, number>();
+        const label = (name: string) => labels.set(name, code.length);
+        const jeq = (k: number, jt?: string, jf?: string) => {
+          const j: J = { f: { code: C.JMP | C.JEQ | C.K, jt: 0, jf: 0, k } };
+          if (jt) j.jt = jt;
+          if (jf) j.jf = jf;
+          code.push(j);
+        };
+        for (const i of init(v6)) code.push({ f: i });
+        label('top');
+        jeq(n, 'end');
+        jeq(59, 'end'); // no next header
+        if (v6) {
+          EXT.forEach((h, i) => void jeq(h, 'ext', i === EXT.length - 1 ? 'ah?' : undefined));
+          label('ext');
+          for (const i of skipExt) code.push({ f: i });
+          code.push({ f: stmt(C.JMP | C.JA), ja: 'top' });
+        } else code.push({ f: stmt(C.ALU | C.ADD | C.K, 0) });
+        label('ah?');
+        jeq(51, undefined, 'end');
+        for (const i of skipAh) code.push({ f: i });
+        code.push({ f: stmt(C.JMP | C.JA), ja: 'top' });
+        label('end');
+        code.push({ f: stmt(C.ALU | C.ADD | C.K, 0) });
+        const to = (from: number, name: string) => ((labels.get(name) as number) - from - 1) >>> 0;
+        const stmts = code.map((j, pc) => {
+          const out = { ...j.f };
+          if (j.ja) out.k = to(pc, j.ja);
+          if (j.jt) out.jt = to(pc, j.jt);
+          if (j.jf) out.jf = to(pc, j.jf);
+          return out;
+        });
+        return { ...block(stmts, C.JMP | C.JEQ | C.K, n, t, f), opaque: true };
+      };
+    const unrolled =
+      (v6: boolean): Pred =>
+      (t, f) => {
+        const goto =
+          (stmts: SockFilter[], to: () => Node): Pred =>
+          () =>
+            block(stmts, C.JMP | C.JEQ | C.K, 0, to(), to());
         let next: Node = test([], JEQ, n)(t, f);
         for (let i = 0; i < 8; i++) {
           const after = next;
-          const ext = v6 ? or(...[0, 60, 43, 44].map((h) => test([], JEQ, h))) : FALSE;
+          const ext = v6 ? or(...EXT.map((h) => test([], JEQ, h))) : FALSE;
           next = or(
             test([], JEQ, n),
             and(
@@ -769,21 +890,19 @@ class FilterParser {
               or(
                 and(
                   ext,
-                  goto(skip(1, 8), () => after),
+                  goto(skipExt, () => after),
                 ),
                 and(
                   test([], JEQ, 51),
-                  goto(skip(2, 4), () => after),
+                  goto(skipAh, () => after),
                 ),
               ),
             ),
           )(t, f);
         }
-        const init = v6
-          ? [ld(C.B, nl + 6), stmt(C.LDX | C.IMM, 40)]
-          : [ld(C.B, nl + 9), stmt(C.LDX | C.B | C.MSH, nl)];
-        return goto(init, () => next)(t, f);
+        return goto(init(v6), () => next)(t, f);
       };
+    const chain = this.forwardOnly ? unrolled : loop;
     const v4 = and(this.linkProto(0x800), chain(false));
     const v6 = and(this.linkProto(0x86dd), chain(true));
     return proto === 'ip' ? v4 : proto === 'ip6' ? v6 : or(v4, v6);

@@ -33,6 +33,7 @@ interface Opts {
   ebpf?: boolean;
   engine: string;
   linktype?: string;
+  netmask?: string;
 }
 
 export function register(program: Command): void {
@@ -50,6 +51,10 @@ export function register(program: Command): void {
       0,
     )
     .option('--ebpf', 'print the program translated to eBPF')
+    .option(
+      '--netmask <mask>',
+      "netmask for 'ip broadcast' (dotted quad or prefix length; default 0 as tcpdump -r)",
+    )
     .option('-y, --linktype <name>', 'link type when no capture is read: EN10MB, RAW, LINUX_SLL', 'EN10MB')
     .option(
       '--engine <engine>',
@@ -64,7 +69,8 @@ function run(expr: string, opts: Opts): void {
   const linkType = capture ? capture.header.linkType : LINK_NAMES[opts.linktype ?? 'EN10MB'];
   if (linkType === undefined)
     throw new CliError(`unknown link type '${opts.linktype}' (EN10MB, RAW, LINUX_SLL)`, 2);
-  const prog = compileFilter(expr, { linkType });
+  const netmask = parseNetmask(opts.netmask);
+  const prog = compileFilter(expr, { linkType, netmask });
   const d = opts.d ?? 0;
   if (d > 0 || opts.ebpf) {
     if (d === 1) process.stdout.write(formatAsm(prog));
@@ -85,7 +91,10 @@ function run(expr: string, opts: Opts): void {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
-  const filter = createPacketFilter(prog, { engine: opts.engine as FilterEngineName });
+  // Filtering uses forward jumps only (protochain unrolled rather than libpcap's loop, which a crafted
+  // packet can keep going forever): the eBPF translation then verifies and every run ends.
+  const runnable = compileFilter(expr, { linkType, netmask, forwardOnly: true });
+  const filter = createPacketFilter(runnable, { engine: opts.engine as FilterEngineName });
   if (!filter.verified)
     process.stderr.write(
       `tsbpf: warning: the verifier rejected the eBPF translation; running it checked\n${filter.verifierLog}\n`,
@@ -105,4 +114,15 @@ function run(expr: string, opts: Opts): void {
   }
   if (opts.write) writeFileSync(opts.write, writePcap(kept, { linkType, snaplen: capture.header.snaplen }));
   process.stderr.write(`${kept.length} packets matched of ${total} read\n`);
+}
+
+/** `255.255.255.0` or `24` → the mask as an unsigned 32-bit number. */
+function parseNetmask(text: string | undefined): number {
+  if (text === undefined) return 0;
+  if (/^\d{1,2}$/.test(text) && Number(text) <= 32)
+    return Number(text) === 0 ? 0 : (~0 << (32 - Number(text))) >>> 0;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  const bytes = m?.slice(1).map(Number);
+  if (!bytes || bytes.some((b) => b > 255)) throw new CliError(`filter: bad netmask '${text}'`, 2);
+  return bytes.reduce((a, b) => a * 256 + b, 0) >>> 0;
 }
