@@ -6,7 +6,8 @@ import { basename } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { Btf } from '../../btf/index.js';
-import { XDP_ACTION_NAMES, XdpAction, XdpHook, xdpActionName } from '../../hooks/xdp.js';
+import { XDP_ACTION_NAMES, XdpAction, xdpActionName } from '../../hooks/xdp.js';
+import { XdpBatch } from '../../hooks/xdp-batch.js';
 import { PerfEventArrayMap } from '../../maps/perf.js';
 import { RingBufMap } from '../../maps/ringbuf.js';
 import { type CapturedPacket, LinkType, openCapture, writePcap } from '../../net/pcap.js';
@@ -22,6 +23,7 @@ import {
   readBytes,
   readObjectFile,
 } from '../objects.js';
+import { register as registerAttach } from './xdp-attach.js';
 
 interface XdpOptions {
   read: string;
@@ -42,9 +44,17 @@ interface XdpOptions {
 const PROGRESS_THRESHOLD = 50_000;
 
 export function register(program: Command): void {
-  program
+  const xdp = program
     .command('xdp')
-    .description('run an XDP program over a packet capture (pcap or pcapng)')
+    .description(
+      'run an XDP program over a capture (xdp PROG.o -r in.pcap), or attach it to an interface (xdp attach)',
+    );
+  registerAttach(xdp);
+  xdp
+    .command('run', { isDefault: true })
+    .description(
+      'run an XDP program over a packet capture (pcap or pcapng); `tsbpf xdp PROG.o …` is short for it',
+    )
     .argument('<prog.o>', 'ELF object with the XDP program')
     .requiredOption('-r, --read <pcap>', 'capture to read packets from')
     .option('-w, --write <pcap>', 'write the packets that passed (XDP_PASS, as the program left them)')
@@ -88,7 +98,7 @@ function runXdp(file: string, options: XdpOptions): void {
       `${options.read}: link type ${capture.header.linkType} is not Ethernet; XDP sees Ethernet frames`,
     );
   }
-  const hook = new XdpHook(prog.runner(options.engine));
+  const batch = new XdpBatch(prog.runner(options.engine));
   const counts = new Map<number, number>();
   const passed: CapturedPacket[] = [];
   const dropped: CapturedPacket[] = [];
@@ -103,30 +113,38 @@ function runXdp(file: string, options: XdpOptions): void {
       ? new SingleBar({ stream: process.stderr })
       : undefined;
   bar?.start(total, 0);
+  const frames = packets.slice(0, total).map((p) => p.data);
+  // Events are drained before each run, so they are written in packet order as if run one by one.
+  const drain = events.active ? () => events.collect() : undefined;
   const t0 = performance.now();
-  for (let i = 0; i < total; i++) {
-    const pkt = packets[i]!;
-    const r = hook.run(pkt.data);
-    counts.set(r.verdict, (counts.get(r.verdict) ?? 0) + 1);
-    const out = { ...pkt, data: r.data, origLen: pkt.origLen - pkt.data.length + r.data.length };
-    if (r.verdict === XdpAction.PASS) passed.push(out);
-    else if (r.verdict === XdpAction.DROP || r.verdict === XdpAction.ABORTED) dropped.push(pkt);
-    if (options.results) {
-      results.push(
-        JSON.stringify({
-          index: i,
-          retval: r.verdict,
-          ...(r.changed ? { data_out: bytesToHex(r.data) } : {}),
-        }),
-      );
-      if (results.length >= 4096) flush(options.results, results);
+  for (let first = 0; first < total; ) {
+    const n = batch.run(frames, first, {}, drain);
+    for (let k = 0; k < n; k++) {
+      const i = first + k;
+      const pkt = packets[i]!;
+      const r = batch.result(k);
+      counts.set(r.verdict, (counts.get(r.verdict) ?? 0) + 1);
+      const out = { ...pkt, data: r.data, origLen: pkt.origLen - pkt.data.length + r.data.length };
+      if (r.verdict === XdpAction.PASS) passed.push(out);
+      else if (r.verdict === XdpAction.DROP || r.verdict === XdpAction.ABORTED) dropped.push(pkt);
+      if (options.results) {
+        results.push(
+          JSON.stringify({
+            index: i,
+            retval: r.verdict,
+            ...(r.changed ? { data_out: bytesToHex(r.data) } : {}),
+          }),
+        );
+        if (results.length >= 4096) flush(options.results, results);
+      }
     }
     events.collect();
-    if (bar && i % 1024 === 0) bar.update(i);
+    first += n;
+    if (bar) bar.update(first);
   }
   const seconds = (performance.now() - t0) / 1000;
   bar?.stop();
-  hook.close();
+  batch.close();
   if (options.results) flush(options.results, results);
   events.close();
   if (options.write) writeFileSync(options.write, writePcap(passed, { snaplen: capture.header.snaplen }));
@@ -198,6 +216,11 @@ class EventSink {
       }
     }
     if (file) writeFileSync(file, '');
+  }
+
+  /** Whether the object has ring or perf buffers to drain. */
+  get active(): boolean {
+    return this.rings.length + this.perfs.length > 0;
   }
 
   collect(): void {
