@@ -1,40 +1,13 @@
 // The examples in examples/api are the documentation users read first; each one runs here and what it
 // prints and returns is checked against facts computed independently in this file.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { main as assembleAndRun } from '../../examples/api/assemble-and-run.js';
 import { main as filter } from '../../examples/api/filter.js';
 import { main as probeExample } from '../../examples/api/probe.js';
 import { main as udpDrop } from '../../examples/api/udp-drop.js';
+import { capturePackets, udpTo } from './support/capture.js';
 
-const capture = readFileSync(new URL('../../examples/xdp/iperf.pcap', import.meta.url));
-
-/** Classic pcap records of the capture (little-endian, Ethernet), parsed here without the library. */
-function packets(): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const dv = new DataView(capture.buffer, capture.byteOffset, capture.byteLength);
-  expect(dv.getUint32(0, true)).toBe(0xa1b2c3d4);
-  for (let at = 24; at + 16 <= capture.length; ) {
-    const len = dv.getUint32(at + 8, true);
-    out.push(new Uint8Array(capture.buffer, capture.byteOffset + at + 16, len));
-    at += 16 + len;
-  }
-  return out;
-}
-
-/** Indices of IPv4 UDP packets to `port`, and their bytes. */
-function udpTo(port: number): { indices: number[]; bytes: bigint } {
-  const indices: number[] = [];
-  let bytes = 0n;
-  packets().forEach((d, i) => {
-    if (d[12] !== 0x08 || d[13] !== 0 || d[23] !== 17) return;
-    const l4 = 14 + (d[14]! & 0x0f) * 4;
-    if (((d[l4 + 2]! << 8) | d[l4 + 3]!) !== port) return;
-    indices.push(i);
-    bytes += BigInt(d.length);
-  });
-  return { indices, bytes };
-}
+const packets = capturePackets;
 
 function capturePrint() {
   const lines: string[] = [];

@@ -8,25 +8,18 @@ import { XdpAction, XdpHook } from '../../src/hooks/xdp.js';
 import { MapError } from '../../src/maps/types.js';
 import { readCapture } from '../../src/net/index.js';
 import { getGlobal, getGlobals, globalVariables, loadObject, setGlobal } from '../../src/object/index.js';
+import { udpTo as udpToPort } from './support/capture.js';
+
+/** Packets and bytes of the IPv4 UDP datagrams to `port`, as the drop map should count them. */
+const udpTo = (port: number) => {
+  const { packets, bytes } = udpToPort(port);
+  return { packets, bytes };
+};
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const udpDrop = () => readObject(read('examples/xdp/udp_drop.o'), { file: 'udp_drop.o' });
 const globalsSpec = () => readObject(read('test/fixtures/elf/globals.o'), { file: 'globals.o' });
 const capture = readCapture(read('examples/xdp/iperf.pcap'));
-
-/** Packets and bytes of IPv4 UDP datagrams to `port` in the capture, parsed here without the library. */
-function udpTo(port: number): { packets: bigint; bytes: bigint } {
-  let packets = 0n;
-  let bytes = 0n;
-  for (const { data } of capture.packets) {
-    if (data.length < 34 || data[12] !== 0x08 || data[13] !== 0x00 || data[23] !== 17) continue;
-    const l4 = 14 + (data[14]! & 0x0f) * 4;
-    if (data.length < l4 + 8 || ((data[l4 + 2]! << 8) | data[l4 + 3]!) !== port) continue;
-    packets++;
-    bytes += BigInt(data.length);
-  }
-  return { packets, bytes };
-}
 
 function runOver(obj: ReturnType<typeof loadObject>, engine: 'interp' | 'jit' = 'jit'): number {
   const hook = new XdpHook(obj.program().runner(engine));
