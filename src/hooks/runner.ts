@@ -2,6 +2,7 @@
 // is the fast path. Checked mode (every access validated, instruction budget) is for programs the verifier
 // has not accepted.
 
+import { TsbpfError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
 import { compile, type JitProgram } from '../jit/index.js';
 import { Interpreter } from '../vm/interpreter.js';
@@ -34,6 +35,14 @@ export interface Runner {
    * 32 bits of r0 (unsigned). No BigInt on the JIT.
    */
   run32(ctx: number): number;
+  /**
+   * Many runs, as run32: the u32 at `ctxs + 4i` (an address in the runtime's memory) is the context of
+   * run i, the low 32 bits of its r0 go to the u32 at `out + 4i`. `before(i, ctx)` is called once run i's
+   * invocation has begun (`runtime.invocation` is run i's), just before the program starts: hooks point
+   * it at packet i there. Without `before`, the JIT runs programs that call no helper in a wasm loop.
+   * Not available on a JIT runner created with a budget.
+   */
+  runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void;
   /** The compiled form, when the engine is the JIT. */
   readonly jit?: JitProgram;
 }
@@ -47,19 +56,37 @@ export function createRunner(
   const checked = options.checked ?? true;
   if (engine === 'interp') {
     const interp = new Interpreter(runtime);
+    const budget = options.budget;
     return {
       engine,
       checked,
       program,
       runtime,
       compileTimeMs: 0,
-      run: (ctx, invocation) =>
-        interp.run(program, { args: [ctx], checked, budget: options.budget, invocation }).r0,
-      run32: (ctx) =>
-        Number(interp.run(program, { args: [ctx], checked, budget: options.budget }).r0 & 0xffffffffn),
+      run: (ctx, invocation) => interp.run(program, { args: [ctx], checked, budget, invocation }).r0,
+      run32: (ctx) => interp.run32(program, ctx, checked, budget),
+      runBatch: (ctxs, count, out, before) => {
+        const space = runtime.space;
+        for (let i = 0; i < count; i++) {
+          const r0 = interp.run32(
+            program,
+            space.view.getUint32(ctxs + 4 * i, true),
+            checked,
+            budget,
+            before,
+            i,
+          );
+          // The view is fetched again: a helper may have grown the memory, which replaces its buffer.
+          space.view.setUint32(out + 4 * i, r0, true);
+        }
+      },
     };
   }
   const jit = compile(program, runtime, { checked });
+  const run32 =
+    options.budget === undefined
+      ? (ctx: number) => jit.run32(ctx)
+      : (ctx: number) => Number(jit.execute({ args: [ctx], budget: options.budget }).r0 & 0xffffffffn);
   return {
     engine,
     checked,
@@ -68,10 +95,13 @@ export function createRunner(
     compileTimeMs: jit.compileTimeMs,
     jit,
     run: (ctx, invocation) => jit.execute({ args: [ctx], budget: options.budget, invocation }).r0,
-    run32:
-      options.budget === undefined
-        ? (ctx) => jit.run32(ctx)
-        : (ctx) => Number(jit.execute({ args: [ctx], budget: options.budget }).r0 & 0xffffffffn),
+    run32,
+    runBatch: (ctxs, count, out, before) => {
+      if (options.budget !== undefined) {
+        throw new TsbpfError('runBatch is not available on a JIT runner with a budget (use run32)', 'jit');
+      }
+      jit.runBatch(ctxs, count, out, before);
+    },
   };
 }
 

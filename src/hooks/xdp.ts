@@ -43,87 +43,121 @@ export interface XdpResult {
   redirect?: Invocation['redirect'];
 }
 
-/** Runs one XDP program over packets, reusing one frame and one context in the runtime's memory. */
-export class XdpHook {
-  private readonly frame: Region;
-  private readonly ctx: Region;
-  private input: Uint8Array = new Uint8Array(0);
+/**
+ * One frame and its xdp_md context in the runtime's memory: where a packet is laid out before a run and
+ * read back after it. Hooks reuse slots from packet to packet, clearing only what earlier runs wrote.
+ */
+export class XdpSlot {
+  readonly frame: Region;
+  readonly ctx: Region;
+  /** The packet last loaded (returned as the output when the program did not change it). */
+  input: Uint8Array = new Uint8Array(0);
   /** End of the bytes earlier runs wrote in the frame. */
-  private dirtyEnd = 0;
-  private readonly invocation: Partial<Invocation>;
-  readonly runtime: Runtime;
+  private dirtyEnd: number;
 
-  constructor(readonly runner: Runner) {
-    const type = runner.program.type;
-    if (type && type !== 'xdp') {
-      throw new TsbpfError(`program '${runner.program.name}' is a ${type} program, not xdp`);
-    }
-    this.runtime = runner.runtime;
-    const space = this.runtime.space;
+  constructor(private readonly runtime: Runtime) {
+    const space = runtime.space;
     this.frame = space.allocate(XDP_FRAME_SIZE - XDP_TAILROOM, 'packet', 'packet');
     this.ctx = space.allocate(XDP_MD.size, 'ctx', 'xdp_md context', false);
-    this.invocation = { packet: this.frame, programType: 'xdp' };
     this.dirtyEnd = this.frame.base + this.frame.capacity;
   }
 
-  /** Release the frame and context. */
-  close(): void {
+  release(): void {
     this.runtime.space.release(this.frame);
     this.runtime.space.release(this.ctx);
   }
 
-  run(packet: Uint8Array, options: XdpRunOptions = {}): XdpResult {
+  /** Lay out `packet` at the headroom of a clean frame and write the context (real addresses). */
+  load(packet: Uint8Array, options: XdpRunOptions = {}): void {
     if (packet.length > XDP_MAX_PACKET) {
       throw new TsbpfError(
         `packet of ${packet.length} bytes exceeds the XDP frame limit of ${XDP_MAX_PACKET} bytes`,
       );
     }
     const space = this.runtime.space;
-    const data = this.frame.base + XDP_HEADROOM;
+    const frame = this.frame;
+    const data = frame.base + XDP_HEADROOM;
     // Fresh frame contents as the kernel's (zeroed) test-run page: clear what the last run may have left.
-    space.bytes.fill(0, this.frame.base, Math.max(this.dirtyEnd, data));
-    space.write(data, packet);
+    space.bytes.fill(0, frame.base, Math.max(this.dirtyEnd, data));
+    space.bytes.set(packet, data);
     this.dirtyEnd = data + packet.length;
-    this.frame.start = data;
-    this.frame.end = data + packet.length;
-    this.writeContext(options);
+    frame.start = data;
+    frame.end = data + packet.length;
     this.input = packet;
+    const v = space.view;
+    const at = this.ctx.start;
+    v.setUint32(at + XDP_MD_OFFSETS.data, data, true);
+    v.setUint32(at + XDP_MD_OFFSETS.data_end, frame.end, true);
+    v.setUint32(at + XDP_MD_OFFSETS.data_meta, data, true);
+    v.setUint32(at + XDP_MD_OFFSETS.ingress_ifindex, options.ingressIfindex ?? LOOPBACK_IFINDEX, true);
+    v.setUint32(at + XDP_MD_OFFSETS.rx_queue_index, options.rxQueueIndex ?? 0, true);
+    v.setUint32(at + XDP_MD_OFFSETS.egress_ifindex, 0, true);
+  }
+
+  /** After a run: the packet as the program left it (copied out only when it changed). */
+  result(verdict: number, redirect: Invocation['redirect']): XdpResult {
+    // Growing the tail (adjust_tail) may have written past the packet: remember how far to clear.
+    this.dirtyEnd = Math.max(this.dirtyEnd, this.frame.end);
+    const bytes = this.runtime.space.bytes;
+    const start = this.frame.start;
+    const len = this.frame.end - start;
+    const changed = start !== this.frame.base + XDP_HEADROOM || !sameBytes(bytes, start, this.input, len);
+    const result: XdpResult = {
+      verdict,
+      data: changed ? bytes.slice(start, start + len) : this.input,
+      changed,
+    };
+    if (redirect) result.redirect = redirect;
+    return result;
+  }
+}
+
+/** Runs one XDP program over packets, one at a time, reusing one frame and one context. */
+export class XdpHook {
+  private readonly slot: XdpSlot;
+  private readonly invocation: Partial<Invocation>;
+  readonly runtime: Runtime;
+
+  constructor(readonly runner: Runner) {
+    checkXdp(runner);
+    this.runtime = runner.runtime;
+    this.slot = new XdpSlot(this.runtime);
+    this.invocation = { packet: this.slot.frame, programType: 'xdp' };
+  }
+
+  /** The frame and context (e.g. to run the program many times on them, as test runs do). */
+  get frame(): XdpSlot {
+    return this.slot;
+  }
+
+  /** Release the frame and context. */
+  close(): void {
+    this.slot.release();
+  }
+
+  run(packet: Uint8Array, options: XdpRunOptions = {}): XdpResult {
+    this.slot.load(packet, options);
     return this.rerun();
   }
 
   /** Run again on the frame as the last run left it (the kernel's test-run repeats do not reset it). */
   rerun(): XdpResult {
-    const space = this.runtime.space;
     let verdict: number;
     this.runtime.invocationDefaults = this.invocation;
     try {
-      verdict = this.runner.run32(this.ctx.start);
+      verdict = this.runner.run32(this.slot.ctx.start);
     } finally {
       this.runtime.invocationDefaults = {};
     }
-    // Growing the tail (adjust_tail) may have written past the packet: remember how far to clear.
-    this.dirtyEnd = Math.max(this.dirtyEnd, this.frame.end);
-    const start = this.frame.start;
-    const len = this.frame.end - start;
-    // Copy the packet out only when the program changed it; otherwise the input is the output.
-    const changed = start !== this.frame.base + XDP_HEADROOM || !sameBytes(space.bytes, start, this.input, len);
-    const out = changed ? space.read(start, len) : this.input;
-    const result: XdpResult = { verdict, data: out, changed };
-    const redirect = this.runtime.invocation.redirect;
-    if (redirect) result.redirect = redirect;
-    return result;
+    return this.slot.result(verdict, this.runtime.invocation.redirect);
   }
+}
 
-  /** The context holds real addresses: a 4-byte load of ctx->data yields the packet pointer. */
-  private writeContext(options: XdpRunOptions): void {
-    const v = this.runtime.space.view;
-    const at = this.ctx.start;
-    v.setUint32(at + XDP_MD_OFFSETS.data!, this.frame.start, true);
-    v.setUint32(at + XDP_MD_OFFSETS.data_end!, this.frame.end, true);
-    v.setUint32(at + XDP_MD_OFFSETS.data_meta!, this.frame.start, true);
-    v.setUint32(at + XDP_MD_OFFSETS.ingress_ifindex!, options.ingressIfindex ?? LOOPBACK_IFINDEX, true);
-    v.setUint32(at + XDP_MD_OFFSETS.rx_queue_index!, options.rxQueueIndex ?? 0, true);
-    v.setUint32(at + XDP_MD_OFFSETS.egress_ifindex!, 0, true);
+/** Hooks run only XDP programs (or untyped instruction arrays). */
+export function checkXdp(runner: Runner): void {
+  const type = runner.program.type;
+  if (type && type !== 'xdp') {
+    throw new TsbpfError(`program '${runner.program.name}' is a ${type} program, not xdp`);
   }
 }
 

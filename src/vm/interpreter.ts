@@ -89,7 +89,11 @@ export class Interpreter {
   private budget = 0;
   private checked = true;
   private traceHook: TraceHook | undefined;
-  private stackTops: number[] = [];
+  private stackTops: readonly number[] = [];
+  /** Stack frame tops per CPU (frames never move once a runtime allocated them). */
+  private readonly topsByCpu: number[][] = [];
+  /** Reused invocation fields of run32. */
+  private readonly entryFields = { ctx: 0, programType: '' };
   private lastRegion: Region | undefined;
   private readonly runCallback = this.callback.bind(this);
 
@@ -106,20 +110,62 @@ export class Interpreter {
     const cpu = options.cpu ?? rt.cpu;
     if (cpu < 0 || cpu >= rt.cpus) throw new RangeError(`cpu ${cpu} out of range (runtime has ${rt.cpus})`);
     rt.cpu = cpu;
-    this.checked = options.checked ?? true;
-    this.budget = options.budget ?? (this.checked ? DEFAULT_BUDGET : Number.MAX_SAFE_INTEGER);
-    this.traceHook = options.trace;
-    const frames = rt.stackFrames(cpu);
-    this.stackTops = frames.map((f) => f.end);
-    if (this.checked) for (const f of frames) rt.space.bytes.fill(0, f.start, f.end);
-
-    R.fill(0);
     const args = options.args ?? [];
     if (args.length > 5) throw new RangeError('at most five arguments (r1-r5)');
+    this.setup(options.checked ?? true, options.budget);
+    this.traceHook = options.trace;
     for (const [i, a] of args.entries()) setRegBig(R, i + 1, BigInt(a));
-    R[20] = this.stackTops[0]!;
     rt.beginInvocation({ ctx: R[2]! >>> 0, programType: prog.type, ...options.invocation });
+    this.start(prog);
+    return { r0: this.reg(0), instructions: this.count };
+  }
 
+  /**
+   * The hot entry (hooks, test runs): r1 = ctx, the invocation from `runtime.invocationDefaults`, on
+   * `runtime.cpu`; returns the low 32 bits of r0, unsigned. Allocates nothing but the invocation.
+   * `before(i, ctx)`, when given, is called once the invocation has begun (batches point it at packet i).
+   */
+  run32(
+    prog: PreparedProgram,
+    ctx: number,
+    checked = true,
+    budget?: number,
+    before?: (i: number, ctx: number) => void,
+    i = 0,
+  ): number {
+    const R = this.regs;
+    this.setup(checked, budget);
+    this.traceHook = undefined;
+    R[2] = ctx;
+    const fields = this.entryFields;
+    fields.ctx = ctx >>> 0;
+    fields.programType = prog.type;
+    this.runtime.beginInvocation(fields);
+    before?.(i, ctx >>> 0);
+    this.start(prog);
+    return R[0]! >>> 0;
+  }
+
+  /** Per-run state: mode, budget, registers cleared, r10 at the top of frame 0 (zeroed when checked). */
+  private setup(checked: boolean, budget: number | undefined): void {
+    const rt = this.runtime;
+    this.checked = checked;
+    this.budget = budget ?? (checked ? DEFAULT_BUDGET : Number.MAX_SAFE_INTEGER);
+    let tops = this.topsByCpu[rt.cpu];
+    if (!tops) {
+      tops = rt.stackFrames(rt.cpu).map((f) => f.end);
+      this.topsByCpu[rt.cpu] = tops;
+    }
+    this.stackTops = tops;
+    if (checked) for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
+    const R = this.regs;
+    R.fill(0);
+    R[20] = tops[0]!;
+  }
+
+  /** Run from slot 0 with the registers set up, the engine installed as the callback runner. */
+  private start(prog: PreparedProgram): void {
+    const rt = this.runtime;
     this.prog = prog;
     this.pc = 0;
     this.depth = 0;
@@ -132,7 +178,6 @@ export class Interpreter {
     } finally {
       rt.callbackRunner = previous;
     }
-    return { r0: this.reg(0), instructions: this.count };
   }
 
   /** Run until the program (or the current callback) returns, handling the budget and tracing. */
