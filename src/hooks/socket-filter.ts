@@ -4,6 +4,7 @@
 // (sk_filter_trim_cap): 0 drops the packet, a value below the length truncates it.
 
 import { TsbpfError } from '../errors.js';
+import type { Invocation } from '../helpers/types.js';
 import type { Region } from '../vm/memory.js';
 import type { Runtime } from '../vm/runtime.js';
 import { programTypeByName } from './program-types.js';
@@ -49,11 +50,8 @@ export class SocketFilterHook {
   private packet: Region;
   private readonly ctx: Region;
   readonly runtime: Runtime;
-  /** JIT only: a batch of one run (ctx address in, r0 out), whose per-run hook installs the packet. */
-  private readonly slot: Region | undefined;
-  private readonly installPacket = (): void => {
-    this.runtime.invocation.packet = this.packet;
-  };
+  /** What every run's invocation starts with (the packet region is updated in place). */
+  private readonly invocation: Partial<Invocation>;
 
   constructor(
     readonly runner: Runner,
@@ -66,19 +64,13 @@ export class SocketFilterHook {
     this.runtime = runner.runtime;
     this.packet = this.runtime.space.allocate(initialCapacity, 'packet', 'packet', false);
     this.ctx = this.runtime.space.allocate(SK_BUFF_SIZE, 'ctx', '__sk_buff context', false);
-    // The JIT's batch entry point avoids the BigInt arguments of a single run; its per-run callback is where
-    // the packet goes into the invocation (the LD_ABS import reads it from there).
-    if (runner.jit) {
-      this.slot = this.runtime.space.allocate(8, 'scratch', 'socket filter batch slot');
-      this.runtime.space.view.setUint32(this.slot.start, this.ctx.start, true);
-    }
+    this.invocation = { packet: this.packet, programType: 'socket_filter' };
   }
 
   /** Release the packet and context regions. */
   close(): void {
     this.runtime.space.release(this.packet);
     this.runtime.space.release(this.ctx);
-    if (this.slot) this.runtime.space.release(this.slot);
   }
 
   run(packet: Uint8Array, fields: SkBuffFields = {}): SocketFilterResult {
@@ -91,19 +83,20 @@ export class SocketFilterHook {
         'packet',
         false,
       );
+      this.invocation.packet = this.packet;
     }
     const p = this.packet;
     space.write(p.base, packet);
     p.start = p.base;
     p.end = p.base + packet.length;
     const len = this.writeContext(packet.length, fields);
+    // The runner's i32 entry point (no BigInt on the JIT) takes the packet from the invocation defaults.
     let r0: number;
-    const jit = this.runner.jit;
-    if (jit && this.slot) {
-      jit.runBatch(this.slot.start, 1, this.slot.start + 4, this.installPacket);
-      r0 = space.view.getUint32(this.slot.start + 4, true);
-    } else {
-      r0 = Number(this.runner.run(this.ctx.start, { packet: p, programType: 'socket_filter' }) & 0xffffffffn);
+    this.runtime.invocationDefaults = this.invocation;
+    try {
+      r0 = this.runner.run32(this.ctx.start);
+    } finally {
+      this.runtime.invocationDefaults = {};
     }
     return { retval: r0, keep: Math.min(r0, len) };
   }
