@@ -249,11 +249,13 @@ export {
   type ObjectSpec,
   type ProgramSpec,
   programTypeForSection,
+  readGlobal,
   type SectionProgramType,
   sectionForProgramType,
   setGlobal,
   setTailCallTarget,
   VerifierError,
+  writeGlobal,
 } from './object/index.js';
 export { FuncCount } from './tools/funccount.js';
 export { FuncLatency } from './tools/funclatency.js';

@@ -6,7 +6,6 @@
 
 import type { Btf, BtfValue } from '../btf/index.js';
 import { formatValue, parseValue } from '../btf/index.js';
-import { MapBase } from '../maps/base.js';
 import { type Codec, defaultCodec, perCpuCodec, type TypedMap, typedMap } from '../maps/typed.js';
 import type { BpfMap, MapSpec } from '../maps/types.js';
 
@@ -43,7 +42,8 @@ export function btfCodecs(
  */
 export function btfTypedMap<K = BtfValue, V = BtfValue>(map: BpfMap, btf: Btf | undefined): TypedMap<K, V> {
   const { key, value } = btfCodecs(btf, map.spec);
-  const perCpu = map instanceof MapBase && map.perCpu;
-  const v = perCpu ? perCpuCodec(value, map.spec.valueSize, map.nCpus) : value;
+  // Duck-typed so kernel maps (tsbpf/kernel's KernelMap, not a MapBase) get per-CPU values too.
+  const { perCpu, nCpus } = map as Partial<{ perCpu: boolean; nCpus: number }>;
+  const v = perCpu && nCpus ? perCpuCodec(value, map.spec.valueSize, nCpus) : value;
   return typedMap(map, { key: key as Codec<K>, value: v as Codec<V> });
 }

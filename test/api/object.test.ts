@@ -65,6 +65,22 @@ describe('typed maps from BTF', () => {
     expect(() => drops.set(2 ** 32, { packets: 1n })).toThrow(TsbpfError);
   });
 
+  it('takes struct keys as objects (an LPM trie keyed { prefixlen, addr })', () => {
+    const obj = loadObject(readObject(read('examples/xdp/lpm_block.o')));
+    const blocklist = obj.typedMap<{ prefixlen: number; addr: number }, bigint>('blocklist');
+    // addr is a __u32 holding network-order bytes: the number whose little-endian bytes are 10.77.0.0.
+    const addr = new DataView(new Uint8Array([10, 77, 0, 0]).buffer).getUint32(0, true);
+    blocklist.set({ prefixlen: 24, addr }, 0n);
+    let expected = 0n;
+    for (const { data } of capture.packets) {
+      const ipv4 = data[12] === 0x08 && data[13] === 0x00 && data.length >= 34;
+      if (ipv4 && data[26] === 10 && data[27] === 77 && data[28] === 0) expected++;
+    }
+    expect(expected).toBeGreaterThan(0n);
+    expect(runOver(obj)).toBe(Number(expected));
+    expect([...blocklist]).toEqual([[{ prefixlen: 24, addr }, expected]]);
+  });
+
   it('gives per-CPU maps one typed value per CPU', () => {
     const spec = readObject(read('test/fixtures/elf/maps_btf.o'));
     const obj = loadObject(spec, { verify: false, programs: [], runtimeOptions: { cpus: 3 } });
