@@ -331,9 +331,13 @@ export function helperMem(
   maxSize: number,
   write: boolean,
 ): void {
-  if (maxSize === 0) return;
   const bad = notAPointer(r, regno, v);
   if (bad) throw new Reject(pc, r.kind.endsWith('_or_null') ? 'null_deref' : 'bad_arg', bad);
+  if (maxSize === 0) {
+    // Even an empty buffer must point into its region (the kernel checks the stack offset).
+    if (r.kind === 'stack') stackOffset(v, pc, regno, r, 0, 0);
+    return;
+  }
   if (r.kind !== 'stack') {
     regionCheck(v, pc, regno, r, 0, maxSize, write);
     return;
