@@ -50,6 +50,18 @@ describe('the package entry', () => {
     expect(outside).toEqual([]);
   });
 
+  it("re-exports the folders' own objects: nothing shadowed, renames point at the originals", async () => {
+    const dist = (p: string) => import(/* @vite-ignore */ `${root}dist/${p}`);
+    const [m, isa, cbpf, jit, btf] = await Promise.all(
+      ['index.js', 'isa/index.js', 'cbpf/index.js', 'jit/index.js', 'btf/index.js'].map(dist),
+    );
+    for (const [name, value] of Object.entries(isa)) expect(m[name], name).toBe(value);
+    expect(m.cbpf).toEqual(cbpf);
+    expect(m.compileFilter).toBe(cbpf.compileFilter);
+    expect(m.compileJit).toBe(jit.compile);
+    expect(m.BtfKind).toBe(btf.Kind);
+  });
+
   it('the scanner sees what it must refuse (so an empty finding means something)', () => {
     const src = [
       "import { readFileSync } from 'node:fs';",
