@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { main as assembleAndRun } from '../../examples/api/assemble-and-run.js';
 import { main as filter } from '../../examples/api/filter.js';
 import { main as probeExample } from '../../examples/api/probe.js';
+import { main as synEvents } from '../../examples/api/syn-events.js';
 import { main as udpDrop } from '../../examples/api/udp-drop.js';
 import { capturePackets, udpTo } from './support/capture.js';
 
@@ -77,5 +78,21 @@ describe('examples/api', () => {
     expect(lines[0]).toContain('bytes');
     expect(lines[0]).toMatch(/512 -> 1023\s+: 2\s/);
     expect(lines[1]).toBe(`8 calls probed, ${sizes.reduce((a, b) => a + b, 0) + 1} bytes saved`);
+  });
+
+  it('syn-events.ts: one ring-buffer event per SYN without ACK, in order', async () => {
+    const { lines, print } = capturePrint();
+    const received = await synEvents(print);
+    expect(received.map((e) => [e.sport, e.dport])).toEqual([
+      [40022, 22],
+      [40080, 80],
+      [40443, 443],
+    ]);
+    expect(received.every((e) => e.saddr === '192.0.2.7' && e.daddr === '198.51.100.1')).toBe(true);
+    // bpf_ktime_get_ns reads the runtime clock (a fake one here that ticks on every read).
+    const times = received.map((e) => e.ts_ns);
+    expect(times.every((t, i) => i === 0 || t > times[i - 1]!)).toBe(true);
+    expect(lines[0]).toMatch(/^\d+ ns {2}SYN 192\.0\.2\.7:40022 -> 198\.51\.100\.1:22$/);
+    expect(lines.at(-1)).toBe('3 events, 0 lost');
   });
 });
