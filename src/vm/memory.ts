@@ -69,13 +69,15 @@ export class AddressSpace {
     this.dv = new DataView(this.memory.buffer);
   }
 
+  // Growing the memory detaches the old buffer, and a view of a detached buffer has length 0: checking
+  // that is far cheaper than reading `memory.buffer` (a host call) on every access.
   get bytes(): Uint8Array {
-    if (this.u8.buffer !== this.memory.buffer) this.refresh();
+    if (this.u8.length === 0) this.refresh();
     return this.u8;
   }
 
   get view(): DataView {
-    if (this.dv.buffer !== this.memory.buffer) this.refresh();
+    if (this.u8.length === 0) this.refresh();
     return this.dv;
   }
 

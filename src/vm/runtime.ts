@@ -50,7 +50,7 @@ export class Runtime implements HelperEnv {
   /** The simulated CPU the next run executes on. */
   cpu = 0;
   /** State of the current (or last) run; engines reset it per run. */
-  invocation: Invocation = newInvocation();
+  invocation: Invocation = { ctx: 0, programType: '', tailCalls: 0 };
   readonly traceLines: string[] = [];
   readonly task: TaskInfo;
   /**
@@ -166,15 +166,31 @@ export class Runtime implements HelperEnv {
 
   /** Start a fresh invocation (engines call this at the start of each run). */
   beginInvocation(fields: Partial<Invocation> = {}): Invocation {
-    // Object.assign rather than spreads: V8 makes a three-way object spread ~40x slower, and engines
-    // call this once per run.
-    this.invocation = Object.assign(newInvocation(), this.invocationDefaults, fields);
-    return this.invocation;
+    // Engines call this once per run: one object of a fixed shape, fields copied by name (a spread of
+    // three objects cost microseconds in V8, Object.assign ~4x this).
+    const inv: Invocation = {
+      ctx: 0,
+      programType: '',
+      packet: undefined,
+      tailCall: undefined,
+      tailCalls: 0,
+      redirect: undefined,
+    };
+    copyInvocation(inv, this.invocationDefaults);
+    copyInvocation(inv, fields);
+    this.invocation = inv;
+    return inv;
   }
 }
 
-function newInvocation(): Invocation {
-  return { ctx: 0, programType: '', tailCalls: 0 };
+/** Copy the fields `from` has (present but undefined included, as a spread would). */
+function copyInvocation(inv: Invocation, from: Partial<Invocation>): void {
+  if ('ctx' in from) inv.ctx = from.ctx!;
+  if ('programType' in from) inv.programType = from.programType!;
+  if ('packet' in from) inv.packet = from.packet;
+  if ('tailCall' in from) inv.tailCall = from.tailCall;
+  if ('tailCalls' in from) inv.tailCalls = from.tailCalls!;
+  if ('redirect' in from) inv.redirect = from.redirect;
 }
 
 function defaultClock(): () => bigint {

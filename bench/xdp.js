@@ -1,0 +1,238 @@
+// XDP speed, ours beside the kernel's, in one run: the UDP-drop example (examples/xdp/udp_drop.o) over
+// the bundled iperf capture and over synthetic 64-byte frames (to the blocked port: the drop path with a
+// hash-map lookup and two atomic adds; to another port: the pass path, header parsing only).
+//   interp / jit single   per packet: the packet laid out in the hook's frame, then run32 (verdict only)
+//   jit batch             XdpBatch over 256-frame batches: packets laid out, one engine call a batch
+//   test-run              testRun on one packet, repeat N: the loop `tsbpf prog run … repeat N` times
+//   kernel                BPF_PROG_TEST_RUN of the same object on the same packet, repeat 10^7 (or per
+//                         packet of the capture), the duration the kernel reports
+// The kernel stops its clock while the test-run thread is scheduled out, so ours are measured in process
+// CPU time (wall time beside it); each figure is the best of several rounds. Asserts nothing.
+// `npm run build && node bench/xdp.js`
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readObject } from '../dist/elf/index.js';
+import { testRun } from '../dist/hooks/test-run.js';
+import { XdpHook } from '../dist/hooks/xdp.js';
+import { XdpBatch } from '../dist/hooks/xdp-batch.js';
+import { buildFrame } from '../dist/net/index.js';
+import { readCapture } from '../dist/net/pcap.js';
+import { loadObject } from '../dist/object/load.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OBJECT = join(root, 'examples/xdp/udp_drop.o');
+const spec = readObject(readFileSync(OBJECT));
+const capture = readCapture(readFileSync(join(root, 'examples/xdp/iperf.pcap'))).packets.map((p) => p.data);
+const udp = (dport) =>
+  buildFrame({
+    eth: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
+    ipv4: { src: '10.0.0.1', dst: '10.0.0.2' },
+    udp: { sport: 40000, dport },
+    payload: 64 - 14 - 20 - 8,
+  });
+const drop = udp(5001);
+const pass = udp(53);
+if (drop.length !== 64) throw new Error(`synthetic frame is ${drop.length} bytes, not 64`);
+
+const cpuNs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+};
+const ROUNDS = 5;
+
+/** Best of ROUNDS: ns per item of fn(), which processes `items` items, in CPU time and wall time. */
+function measure(items, fn) {
+  fn(); // warm up
+  let cpu = Number.POSITIVE_INFINITY;
+  let wall = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < ROUNDS; r++) {
+    const c0 = cpuNs();
+    const w0 = performance.now();
+    fn();
+    wall = Math.min(wall, ((performance.now() - w0) * 1e6) / items);
+    cpu = Math.min(cpu, (cpuNs() - c0) / items);
+  }
+  return { cpu, wall };
+}
+
+/** A stream of `total` packets drawn cyclically from `packets`. */
+function stream(packets, total) {
+  return Array.from({ length: total }, (_, i) => packets[i % packets.length]);
+}
+
+/** Per-packet figures of one engine path over a packet stream. */
+function hookFigures(engine, packets) {
+  const obj = loadObject(spec, { engine });
+  const runner = obj.program().runner(engine);
+  const n = engine === 'interp' ? 20_000 : 100_000;
+  const input = stream(packets, n);
+  // Single: the packet laid out in one frame, then one run32 per packet.
+  const hook = new XdpHook(runner);
+  const slot = hook.frame;
+  const rt = runner.runtime;
+  rt.invocationDefaults = { packet: slot.frame, programType: 'xdp' };
+  const single = measure(n, () => {
+    for (const p of input) {
+      slot.load(p);
+      runner.run32(slot.ctx.start);
+    }
+  });
+  rt.invocationDefaults = {};
+  hook.close();
+  let batch;
+  if (engine === 'jit') {
+    const b = new XdpBatch(runner);
+    batch = measure(n, () => {
+      for (let first = 0; first < input.length; ) first += b.run(input, first);
+    });
+    b.close();
+  }
+  return { single, batch };
+}
+
+function testRunFigure(engine, packet) {
+  const obj = loadObject(spec, { engine });
+  const runner = obj.program().runner(engine);
+  const repeat = engine === 'interp' ? 200_000 : 2_000_000;
+  let best = Number.POSITIVE_INFINITY;
+  let retval = -1;
+  for (let r = 0; r < ROUNDS; r++) {
+    const res = testRun(runner, { dataIn: packet, repeat, clock: cpuNs });
+    best = Math.min(best, res.durationNs);
+    retval = res.retval;
+  }
+  return { ns: best, retval };
+}
+
+/** What `tsbpf prog run … repeat N --json` prints (a fresh process, as a user would run it). */
+function cliFigure(packet, repeat) {
+  const file = join(tmpdir(), `tsbpf-bench-${process.pid}.bin`);
+  writeFileSync(file, packet);
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < 3; r++) {
+    const p = spawnSync(
+      process.execPath,
+      [
+        join(root, 'bin/tsbpf.js'),
+        'prog',
+        'run',
+        OBJECT,
+        'data_in',
+        file,
+        'repeat',
+        String(repeat),
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
+    if (p.status !== 0) return { error: (p.stderr || `exit ${p.status}`).trim() };
+    best = Math.min(best, JSON.parse(p.stdout).duration);
+  }
+  return { ns: best };
+}
+
+async function kernelFigures() {
+  if (process.getuid?.() !== 0) return { reason: 'not root' };
+  let kernel;
+  try {
+    kernel = await import('../dist/kernel/index.js');
+  } catch (e) {
+    return { reason: `kernel back end unavailable: ${e.message}` };
+  }
+  if (!kernel.ffiAvailable()) return { reason: 'koffi (the FFI) is not installed' };
+  let obj;
+  try {
+    obj = kernel.loadKernelObject(OBJECT);
+  } catch (e) {
+    return { reason: `load failed: ${e.message}` };
+  }
+  try {
+    const prog = obj.program();
+    const best = (packet, repeat, rounds = 3) => {
+      let ns = Number.POSITIVE_INFINITY;
+      let retval = -1;
+      for (let r = 0; r < rounds; r++) {
+        const res = prog.run(packet, { repeat });
+        ns = Math.min(ns, res.duration);
+        retval = res.retval;
+      }
+      return { ns, retval };
+    };
+    // The capture: each packet run 10,000 times; the per-packet mean over the capture.
+    let sum = 0;
+    for (const p of capture) sum += best(p, 10_000, 1).ns;
+    return { drop: best(drop, 10_000_000), pass: best(pass, 10_000_000), capture: sum / capture.length };
+  } finally {
+    obj.close?.();
+  }
+}
+
+const fmt = (x) => (x === undefined ? 'n/a' : `${x < 10 ? x.toFixed(1) : x.toFixed(0)} ns`);
+const cpuModel =
+  readFileSync('/proc/cpuinfo', 'utf8')
+    .match(/model name\s*:\s*(.*)/)?.[1]
+    ?.trim() ?? 'unknown CPU';
+
+const workloads = [
+  [
+    `iperf.pcap (${capture.length} packets, ${Math.round(capture.reduce((a, p) => a + p.length, 0) / capture.length)} B mean)`,
+    capture,
+  ],
+  ['64 B UDP to 5001 (drop path)', [drop]],
+  ['64 B UDP to 53 (pass path)', [pass]],
+];
+const rows = [];
+for (const [name, packets] of workloads) {
+  const interp = hookFigures('interp', packets);
+  const jit = hookFigures('jit', packets);
+  rows.push({ name, interp: interp.single, single: jit.single, batch: jit.batch });
+}
+const trDrop = { interp: testRunFigure('interp', drop), jit: testRunFigure('jit', drop) };
+const trPass = { interp: testRunFigure('interp', pass), jit: testRunFigure('jit', pass) };
+const cli = { drop: cliFigure(drop, 10_000_000), pass: cliFigure(pass, 10_000_000) };
+const k = await kernelFigures();
+
+console.log(
+  `machine: ${cpuModel}, ${cpus().length} cores, node ${process.version}, load average ${loadavg()[0].toFixed(1)}`,
+);
+console.log(
+  'ours: process CPU time per packet, best of 5 (wall time in parentheses); kernel: BPF_PROG_TEST_RUN duration\n',
+);
+console.log(
+  '| udp_drop.o, per packet | interpreter | JIT single (run32) | JIT batch (256) | kernel JIT (test run) |',
+);
+console.log('|---|---:|---:|---:|---:|');
+const kernelFor = [k.capture, k.drop?.ns, k.pass?.ns];
+rows.forEach((r, i) => {
+  const both = (m) => `${fmt(m.cpu)} (${fmt(m.wall)})`;
+  console.log(
+    `| ${r.name} | ${both(r.interp)} | ${both(r.single)} | ${both(r.batch)} | ${k.reason ? 'n/a' : fmt(kernelFor[i])} |`,
+  );
+});
+console.log(
+  '\n| test run, same packet repeated (`prog run … repeat N`) | interpreter | JIT | `tsbpf prog run` (CLI, JIT) | kernel |',
+);
+console.log('|---|---:|---:|---:|---:|');
+for (const [name, tr, c, kk] of [
+  ['64 B UDP to 5001 (drop)', trDrop, cli.drop, k.drop],
+  ['64 B UDP to 53 (pass)', trPass, cli.pass, k.pass],
+]) {
+  console.log(
+    `| ${name} | ${fmt(tr.interp.ns)} | ${fmt(tr.jit.ns)} | ${c.error ? `error: ${c.error}` : fmt(c.ns)} | ${k.reason ? 'n/a' : fmt(kk.ns)} |`,
+  );
+  if (!k.reason && kk.retval !== tr.jit.retval)
+    console.log(`  (retval differs: kernel ${kk.retval}, ours ${tr.jit.retval})`);
+}
+if (k.reason) console.log(`\nkernel: n/a (${k.reason})`);
+const ratio = (a, b) => (a / b).toFixed(1);
+console.log(
+  `\nratios (CPU time): interpreter/JIT single — capture ${ratio(rows[0].interp.cpu, rows[0].single.cpu)}x, drop ${ratio(rows[1].interp.cpu, rows[1].single.cpu)}x, pass ${ratio(rows[2].interp.cpu, rows[2].single.cpu)}x; test run interpreter/JIT — drop ${ratio(trDrop.interp.ns, trDrop.jit.ns)}x, pass ${ratio(trPass.interp.ns, trPass.jit.ns)}x`,
+);
+if (!k.reason) {
+  console.log(
+    `JIT test run / kernel: drop ${ratio(trDrop.jit.ns, k.drop.ns)}x, pass ${ratio(trPass.jit.ns, k.pass.ns)}x; JIT batch / kernel: drop ${ratio(rows[1].batch.cpu, k.drop.ns)}x, pass ${ratio(rows[2].batch.cpu, k.pass.ns)}x`,
+  );
+}
