@@ -23,8 +23,11 @@ const oracle = kernelOracle();
  */
 const EXPLAINED: Record<string, string> = {
   'generated seed 43 / mutant insn 96: register -> r5':
-    'all registers are constants from the prologue; `if w5 != w0` at 95 is always taken (0xffffffff != 2), ' +
-    'so insn 96 is dead and we prune it; the kernel reaches 96 on a path it cannot rule out (not yet diagnosed further)',
+    'the kernel is less precise, not we unsound: insn 69 reads u32 at fp-452, the high half of the constant ' +
+    '0xffffffffd3247c97 spilled at fp-456; we keep it (0xffffffff), the kernel makes a narrow read of a spilled ' +
+    "register that does not start at the slot's low byte an unknown scalar (check_stack_read_fixed_off, " +
+    'bpf_stack_narrow_access_ok), so it cannot decide `if w5 != w0` at 95 and reaches the bad store at 96 ' +
+    '(test/verifier/precision.test.ts checks our value against the interpreter and the kernel rule)',
 };
 
 /** The kernel refused for a reason outside the program (the loader passes no BTF func_info). */
