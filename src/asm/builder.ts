@@ -8,6 +8,7 @@
 // slot offset; helpers are called by id or by name from the helper registry.
 
 import { TsbpfError } from '../errors.js';
+import { kernelHelperId } from '../helpers/names.js';
 import {
   AluOp,
   AtomicOp,
@@ -23,7 +24,6 @@ import {
   Size,
   Source,
 } from '../isa/index.js';
-import { helperIdByName } from './helper-ids.js';
 import { JMP_NAMES } from './tables.js';
 
 export type RegNum = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
@@ -245,7 +245,7 @@ export class ProgramBuilder {
     let id: number;
     if (typeof helper === 'number') id = this.imm(helper);
     else {
-      const known = helperIdByName(helper);
+      const known = kernelHelperId(helper);
       if (known === undefined) this.fail(`unknown helper '${helper}'`);
       id = known;
     }

@@ -1,4 +1,6 @@
 // The assembler, disassembler and program builder: text or code in, `Insn[]` out, and back.
+
+export { helperIdByName, kernelHelperId } from '../helpers/names.js';
 export { type Assembled, assemble, assembleWithLabels } from './assemble.js';
 export {
   type AtomicOpName,
@@ -24,5 +26,4 @@ export {
   type WritableRegister,
 } from './builder.js';
 export { type DisasmOptions, disassemble, formatInsn, type Syntax } from './disasm.js';
-export { helperIdByName, kernelHelperId } from './helper-ids.js';
 export type { AsmOptions } from './operands.js';

@@ -3,6 +3,7 @@
 // class (ALU, JMP32). Local calls print in objdump as `call -0x1` (a negative "helper id"), so a negative
 // `call` number is a bpf-to-bpf call; `call pc+N` is this project's explicit spelling of one.
 
+import { kernelHelperId } from '../helpers/names.js';
 import {
   AluOp,
   AtomicOp,
@@ -16,7 +17,6 @@ import {
   Size,
   Source,
 } from '../isa/index.js';
-import { helperIdByName } from './helper-ids.js';
 import { parseLddwValue, parseRawInsn, suggest } from './mnemonic.js';
 import {
   baseOffset,
@@ -141,7 +141,7 @@ function parseCall(ctx: LineContext): Parsed {
   }
   // clang's own output calls local functions by symbol name: a name that is no helper is a label.
   const t = cur.ident('a helper id, a helper name or a function label');
-  const id = helperIdByName(t.text);
+  const id = kernelHelperId(t.text);
   if (id !== undefined) return one(insn(CALL, 0, 0, 0, id));
   return { insns: [insn(CALL, 0, 1, 0, -1)], ref: { label: t.text, field: 'imm', col: t.col } };
 }

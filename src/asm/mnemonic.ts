@@ -2,6 +2,7 @@
 // `jne %r1, 0, label`, `lock fetch add [%r1], %r2`. A bare mnemonic is the 64-bit form, a `32` suffix the
 // 32-bit one (a `64` suffix is accepted too).
 
+import { kernelHelperId } from '../helpers/names.js';
 import {
   AluOp,
   AtomicOp,
@@ -15,7 +16,6 @@ import {
   Mode,
   Source,
 } from '../isa/index.js';
-import { helperIdByName } from './helper-ids.js';
 import {
   baseOffset,
   checkOff,
@@ -183,7 +183,7 @@ export function helperId(ctx: LineContext): number {
   const cur: Cursor = ctx.cur;
   if (cur.isInteger()) return imm32(ctx, 'a helper id');
   const t = cur.ident('a helper id or name');
-  const id = helperIdByName(t.text);
+  const id = kernelHelperId(t.text);
   if (id === undefined) {
     cur.fail(`unknown helper '${t.text}' (for a bpf-to-bpf call write 'call local ${t.text}')`, t.col);
   }

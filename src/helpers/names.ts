@@ -1,8 +1,7 @@
-// Helper ids of the Linux UAPI (include/uapi/linux/bpf.h, the order of __BPF_FUNC_MAPPER: id 1 is
-// map_lookup_elem). The assembler resolves `call NAME` through the helper registry first (helpers this
-// project implements) and falls back to these ids, so programs can name any kernel helper.
-
-import { helperByName } from '../helpers/registry.js';
+// Names of all kernel helpers by id: the Linux UAPI (include/uapi/linux/bpf.h, the order of
+// __BPF_FUNC_MAPPER: id 1 is map_lookup_elem). The one id <-> name table of the project: the registry finds
+// implemented helpers by name through it, and the assembler resolves `call NAME` through it for any kernel
+// helper, implemented here or not.
 
 const NAMES: readonly string[] = [
   'map_lookup_elem',
@@ -222,7 +221,10 @@ export function kernelHelperId(name: string): number | undefined {
   return i < 0 ? undefined : i + 1;
 }
 
-/** Helper id for `call NAME`: the registry's helpers first, then the kernel's list. */
-export function helperIdByName(name: string): number | undefined {
-  return helperByName(name)?.id ?? kernelHelperId(name);
+/** Kernel name of helper `id` (without the `bpf_` prefix), or undefined for an id the kernel does not define. */
+export function kernelHelperName(id: number): string | undefined {
+  return Number.isInteger(id) && id >= 1 ? NAMES[id - 1] : undefined;
 }
+
+/** Helper id for `call NAME`: every implemented helper is a kernel helper, so the kernel's table answers. */
+export const helperIdByName: (name: string) => number | undefined = kernelHelperId;

@@ -3,6 +3,7 @@
 
 import { CONTROL_HELPERS } from './control.js';
 import { MAP_HELPERS } from './maps.js';
+import { kernelHelperId } from './names.js';
 import { RINGBUF_HELPERS } from './ringbuf.js';
 import { STRING_HELPERS } from './strings.js';
 import { TASK_HELPERS } from './task.js';
@@ -27,7 +28,8 @@ export function helperById(id: number): HelperDef | undefined {
   return HELPERS.get(id);
 }
 
+/** The implemented helper called `name` (with or without `bpf_`): names are the kernel's (names.ts). */
 export function helperByName(name: string): HelperDef | undefined {
-  for (const h of HELPERS.values()) if (h.name === name || `bpf_${h.name}` === name) return h;
-  return undefined;
+  const id = kernelHelperId(name);
+  return id === undefined ? undefined : HELPERS.get(id);
 }

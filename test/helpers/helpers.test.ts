@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { kernelHelperId, kernelHelperName } from '../../src/helpers/names.js';
 import { HELPERS, helperById, helperByName } from '../../src/helpers/registry.js';
 import { type FdArrayMap, MapType, type QueueStackMap, type RingBufMap } from '../../src/maps/index.js';
 import { FakeEnv } from './env.js';
@@ -66,6 +67,21 @@ describe('helper registry', () => {
     for (const h of HELPERS.values()) expect(h.proto.args.length).toBeLessThanOrEqual(5);
     expect(helperById(44)?.proto.changesPacket).toBe(true);
     expect(helperById(44)?.programTypes).toEqual(['xdp']);
+  });
+
+  it('names every helper through the one kernel table (names.ts), implemented or not', () => {
+    for (const h of HELPERS.values()) {
+      expect(kernelHelperName(h.id), `helper ${h.id}`).toBe(h.name);
+      expect(helperByName(h.name)).toBe(h);
+    }
+    expect(kernelHelperId('bpf_trace_printk')).toBe(6);
+    expect(kernelHelperName(209)).toBe('user_ringbuf_drain');
+    expect(kernelHelperId('user_ringbuf_drain')).toBe(209);
+    // A kernel helper this project does not implement: named by the table, absent from the registry.
+    expect(kernelHelperId('skb_store_bytes')).toBe(9);
+    expect(helperByName('skb_store_bytes')).toBeUndefined();
+    for (const bad of [0, -1, 210, 1.5]) expect(kernelHelperName(bad), `id ${bad}`).toBeUndefined();
+    expect(kernelHelperId('no_such_helper')).toBeUndefined();
   });
 });
 
