@@ -159,6 +159,7 @@ export {
   type XdpRunOptions,
   xdpActionName,
 } from './hooks/xdp.js';
+export { XDP_BATCH_SIZE, XdpBatch } from './hooks/xdp-batch.js';
 // --- The instruction set: the vocabulary everything else speaks (`Insn[]`, one object per 8-byte slot).
 export * from './isa/index.js';
 // --- The JIT to WebAssembly. Most users reach it through `createRunner(..., { engine: 'jit' })`.
