@@ -69,13 +69,18 @@ export function memAccess(
     case 'ctx':
       return ctxLoadStore(v, pc, regno, r, off, size, write, value);
     case 'stack': {
-      const at = stackOffset(v, pc, regno, r, off);
-      if (at % size !== 0)
-        throw new Reject(
-          pc,
-          'misaligned_stack',
-          `misaligned stack access: ${size} bytes at fp${at} (must be ${size}-byte aligned)`,
-        );
+      // Stack accesses are always checked for alignment, even privileged (check_ptr_alignment: strict for
+      // the stack), and before the bounds, as the kernel does.
+      if (isConstScalar(r.s)) {
+        const at = r.off + off + Number(BigInt.asIntN(64, r.s.var.value));
+        if (at % size !== 0)
+          throw new Reject(
+            pc,
+            'misaligned_stack',
+            `misaligned stack access: ${plural(size, 'byte')} at fp${at >= 0 ? '+' : ''}${at} (must be ${size}-byte aligned)`,
+          );
+      }
+      const at = stackOffset(v, pc, regno, r, off, size);
       if (write) {
         stackWrite(v, pc, r.frame, at, size, value ?? constReg(BigInt(imm ?? 0)));
         return UNKNOWN_SCALAR;

@@ -602,6 +602,36 @@ export const CASES: Case[] = [
   },
   { name: 'stack: misaligned', type: 'xdp', safe: false, asm: '*(u64 *)(r10 - 12) = 1\n r0 = 2\n exit' },
   {
+    name: 'stack: misaligned store above the frame pointer',
+    type: 'xdp',
+    safe: false,
+    asm: 'r3 = 1\n *(u64 *)(r10 + 4) = r3\n r0 = 2\n exit',
+  },
+  {
+    name: 'stack: misaligned through a moved pointer',
+    type: 'xdp',
+    safe: false,
+    asm: 'r3 = 1\n r2 = r10\n r2 += -12\n *(u64 *)(r2 + 0) = r3\n r0 = 2\n exit',
+  },
+  {
+    name: 'stack: misaligned 2-byte read',
+    type: 'xdp',
+    safe: false,
+    asm: 'r3 = 1\n *(u64 *)(r10 - 8) = r3\n r0 = *(u16 *)(r10 - 3)\n r0 = 2\n exit',
+  },
+  {
+    name: 'stack: misaligned atomic',
+    type: 'xdp',
+    safe: false,
+    asm: '*(u64 *)(r10 - 8) = 0\n r1 = 1\n lock *(u32 *)(r10 - 6) += w1\n r0 = 2\n exit',
+  },
+  {
+    name: 'stack: bytes at any offset',
+    type: 'xdp',
+    safe: true,
+    asm: '*(u8 *)(r10 - 3) = 1\n r0 = *(u8 *)(r10 - 3)\n r0 = 2\n exit',
+  },
+  {
     name: 'stack: spill and fill a pointer',
     type: 'xdp',
     safe: true,

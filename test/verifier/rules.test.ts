@@ -114,6 +114,15 @@ describe('maps, stack, registers', () => {
     expect(caseKind('stack: spill and fill a pointer')).toBe('accepted');
     expect(caseKind('stack: partial spill of a pointer')).toBe('partial_spill');
     expect(caseKind('stack: misaligned')).toBe('misaligned_stack');
+    // Alignment is checked before the frame bounds, through moved pointers, for loads and atomics.
+    expect(verdict(byName('stack: misaligned store above the frame pointer').asm)).toBe(
+      'misaligned_stack: misaligned stack access: 8 bytes at fp+4 (must be 8-byte aligned)',
+    );
+    expect(caseKind('stack: misaligned through a moved pointer')).toBe('misaligned_stack');
+    expect(caseKind('stack: misaligned 2-byte read')).toBe('misaligned_stack');
+    expect(caseKind('stack: misaligned atomic')).toBe('misaligned_stack');
+    expect(caseKind('stack: bytes at any offset')).toBe('accepted');
+    expect(verdict('*(u64 *)(r10 + 8) = 1\n r0 = 2\n exit')).toMatch(/8 bytes at fp\+8 is outside/);
     expect(caseKind('stack: below the frame')).toBe('stack_bounds');
   });
   it('rejects uninitialised registers and writes to r10', () => {
