@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readObject } from '../../src/elf/index.js';
 import { TsbpfError } from '../../src/errors.js';
 import { XdpAction, XdpHook } from '../../src/hooks/xdp.js';
-import { MapError } from '../../src/maps/types.js';
+import { MapError, MapType } from '../../src/maps/types.js';
 import { readCapture } from '../../src/net/index.js';
 import { getGlobal, getGlobals, globalVariables, loadObject, setGlobal } from '../../src/object/index.js';
 import { udpTo as udpToPort } from './support/capture.js';
@@ -79,6 +79,19 @@ describe('typed maps from BTF', () => {
     expect(expected).toBeGreaterThan(0n);
     expect(runOver(obj)).toBe(Number(expected));
     expect([...blocklist]).toEqual([[{ prefixlen: 24, addr }, expected]]);
+  });
+
+  it('falls back to codecs by size without BTF, and names the maps there are for an unknown one', () => {
+    const obj = loadObject({
+      license: 'GPL',
+      programs: [],
+      maps: [{ name: 'by_u64', type: MapType.HASH, keySize: 8, valueSize: 4, maxEntries: 4, flags: 0 }],
+    });
+    const m = obj.typedMap('by_u64');
+    m.set(7, 9); // a number for a u64 key
+    expect([...m]).toEqual([[7n, 9]]);
+    expect(obj.globals()).toEqual({});
+    expect(() => obj.typedMap('drops')).toThrow(/no map 'drops' \(maps: by_u64\)/);
   });
 
   it('gives per-CPU maps one typed value per CPU', () => {
