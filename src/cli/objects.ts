@@ -73,14 +73,11 @@ export function parseMapSets(words: readonly string[]): MapSet[] {
 }
 
 /**
- * Load an object, applying `--map-set` entries: global data (`.rodata` …) is set in the spec before load
- * (it is frozen after), the other maps after load; a program array value may name a program.
+ * Apply the `--map-set` entries for global data (`.rodata` …) to the spec, where they must be set before
+ * load (it is frozen after); returns the entries for the other maps, to apply after load with
+ * `applyMapSets`. Shared by the user-space and kernel loaders.
  */
-export function loadWithMapSets(
-  spec: ObjectSpec,
-  sets: readonly MapSet[],
-  options: { engine?: EngineName; verify?: boolean; section?: string },
-): LoadedObject {
+export function setBeforeLoad(spec: ObjectSpec, sets: readonly MapSet[]): MapSet[] {
   const after: MapSet[] = [];
   for (const s of sets) {
     const m = spec.maps.find((x) => x.name === s.map);
@@ -96,20 +93,49 @@ export function loadWithMapSets(
       m.contents = [...contents, { key, value: mergeValue(m.contents, key, value, m.valueSize, s.map) }];
     } else after.push(s);
   }
-  const obj = loadObject(spec, { engine: options.engine, verify: options.verify });
-  for (const s of after) {
-    const map = obj.map(s.map);
+  return after;
+}
+
+/**
+ * Apply `--map-set` entries to loaded maps (either back end); a program array value may name a program,
+ * which `setTailCall(map, index, program)` stores.
+ */
+export function applyMapSets(
+  map: (name: string) => BpfMap,
+  sets: readonly MapSet[],
+  setTailCall: (map: string, index: number, program: string) => void,
+): void {
+  for (const s of sets) {
+    const m = map(s.map);
     const key = hexToBytes(s.key, `--map-set ${s.map} key`);
-    if (map.spec.type === MapType.PROG_ARRAY && !/^(0x)?[0-9a-f]+$/i.test(s.value)) {
-      setTailCallTarget(obj, s.map, new DataView(key.buffer).getUint32(0, true), s.value);
+    if (m.spec.type === MapType.PROG_ARRAY && !/^(0x)?[0-9a-f]+$/i.test(s.value)) {
+      setTailCall(s.map, new DataView(key.buffer).getUint32(0, true), s.value);
       continue;
     }
     try {
-      map.update(key, hexToBytes(s.value, `--map-set ${s.map} value`));
+      m.update(key, hexToBytes(s.value, `--map-set ${s.map} value`));
     } catch (e) {
       throw new CliError(`--map-set ${s.map} ${s.key}=${s.value}: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * Load an object, applying `--map-set` entries: global data (`.rodata` …) is set in the spec before load
+ * (it is frozen after), the other maps after load; a program array value may name a program.
+ */
+export function loadWithMapSets(
+  spec: ObjectSpec,
+  sets: readonly MapSet[],
+  options: { engine?: EngineName; verify?: boolean; section?: string },
+): LoadedObject {
+  const after = setBeforeLoad(spec, sets);
+  const obj = loadObject(spec, { engine: options.engine, verify: options.verify });
+  applyMapSets(
+    (name) => obj.map(name),
+    after,
+    (map, index, program) => setTailCallTarget(obj, map, index, program),
+  );
   return obj;
 }
 
@@ -202,10 +228,19 @@ export function jsonSafe(v: unknown): unknown {
 
 /** Human form of a dump: `key: value` lines, BTF-formatted when possible. */
 export function printMaps(obj: LoadedObject, write: (s: string) => void): void {
-  const btf = obj.spec.btf as Btf | undefined;
-  for (const [name, map] of obj.maps) {
+  printMapSet(obj.maps, obj.spec.btf as Btf | undefined, obj.runtime.cpus, write);
+}
+
+/** `printMaps` over any maps (kernel maps too): `cpus` is the number of per-CPU values. */
+export function printMapSet(
+  maps: ReadonlyMap<string, BpfMap>,
+  btf: Btf | undefined,
+  cpus: number,
+  write: (s: string) => void,
+): void {
+  for (const [name, map] of maps) {
     if (!dumpable(map)) continue;
-    const entries = dumpMap(map, btf, obj.runtime.cpus);
+    const entries = dumpMap(map, btf, cpus);
     write(`map ${name} (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}):\n`);
     for (const e of entries) {
       if (e.formatted) write(`  ${JSON.stringify(e.formatted.key)}: ${JSON.stringify(e.formatted.value)}\n`);

@@ -23,6 +23,7 @@ export const ATTR_SPACE = 256;
 
 interface Native {
   koffi: typeof Koffi;
+  libc: Koffi.LibraryHandle;
   syscall: (nr: number, cmd: number, attr: unknown, size: number) => number;
   close: (fd: number) => number;
   ifNameToIndex: (name: string) => number;
@@ -60,6 +61,7 @@ function load(): Native {
     const pageSize = sysconf(30); // _SC_PAGESIZE
     native = {
       koffi,
+      libc,
       syscall,
       close,
       ifNameToIndex,
@@ -74,6 +76,12 @@ function load(): Native {
     loadError = `cannot reach bpf() from Node.js: ${(e as Error).message}`;
     throw new KernelError('bpf()', 38, loadError);
   }
+}
+
+/** koffi and libc, for other native calls of the Node back end (packet sockets, TAP devices). */
+export function nativeLibc(): { koffi: typeof Koffi; libc: Koffi.LibraryHandle } {
+  const n = load();
+  return { koffi: n.koffi, libc: n.libc };
 }
 
 /** Whether bpf() can be called from this process (koffi loads and this is Linux); never throws. */

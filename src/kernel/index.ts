@@ -5,7 +5,14 @@
 export { AttachType, Cmd, ProgType, XdpFlags } from './attr.js';
 export { errnoName, KernelError, VerifierRejectedError } from './errors.js';
 export { ffiAvailable, ifNameToIndex } from './ffi.js';
-export { attachXdp, type ServeOptions, serveAttached, XdpAttachment, type XdpAttachOptions } from './live.js';
+export {
+  attachXdp,
+  type LiveAttachment,
+  type ServeOptions,
+  serveAttached,
+  XdpAttachment,
+  type XdpAttachOptions,
+} from './live.js';
 export { withNetns } from './netns.js';
 export {
   KernelLink,

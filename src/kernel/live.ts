@@ -26,10 +26,12 @@ export interface XdpAttachOptions {
   mode?: 'skb' | 'native';
   /** Forwarded to the loader (initial map contents, log level ...). */
   load?: Omit<KernelLoadOptions, 'countVerdicts'>;
+  /** Called after load and before attaching (e.g. to fill maps the program reads from its first packet). */
+  prepare?: (object: KernelObject) => void;
 }
 
 /** A program attached to an interface; `close()` detaches and releases everything. */
-export class XdpAttachment {
+export class XdpAttachment implements LiveAttachment {
   private closed = false;
   constructor(
     readonly object: KernelObject,
@@ -68,6 +70,7 @@ export function attachXdp(
       const what = wanted === undefined ? 'no XDP program' : `no program ${wanted}`;
       throw new KernelError('attach', 2, `${what} in the object (programs: ${names || 'none'})`);
     }
+    options.prepare?.(object);
     const attach = () => program.attachXdp(options.dev, options.mode ? { mode: options.mode } : {});
     const link = options.netns ? withNetns(options.netns, attach) : attach();
     return new XdpAttachment(object, program, link);
@@ -75,6 +78,15 @@ export function attachXdp(
     object.close();
     throw e;
   }
+}
+
+/** What `serveAttached` keeps running: a kernel attachment, or the user-space data path (tsbpf/node). */
+export interface LiveAttachment {
+  verdicts(): Record<VerdictName, bigint>;
+  /** Detach and release everything; may finish asynchronously. */
+  close(): void | Promise<void>;
+  /** Settles if the attachment stops on its own (rejects when it failed, e.g. the interface vanished). */
+  readonly done?: Promise<void>;
 }
 
 export interface ServeOptions {
@@ -87,35 +99,52 @@ export interface ServeOptions {
   signals?: boolean;
 }
 
-/** Keep the attachment until SIGINT/SIGTERM or `signal`; then close it and resolve with the final totals. */
+/**
+ * Keep the attachment until SIGINT/SIGTERM or `signal` (or until it fails); then close it and resolve with
+ * the final totals.
+ */
 export function serveAttached(
-  att: XdpAttachment,
+  att: LiveAttachment,
   options: ServeOptions = {},
 ): Promise<Record<VerdictName, bigint>> {
   return new Promise((resolve, reject) => {
     const timer = setInterval(() => options.onTick?.(att.verdicts()), options.intervalMs ?? 2000);
     const listen = options.signals ?? true;
-    const stop = () => {
+    let stopped = false;
+    const stop = async (failure?: unknown) => {
+      if (stopped) return;
+      stopped = true;
       clearInterval(timer);
       if (listen) {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
-      options.signal?.removeEventListener('abort', stop);
+      options.signal?.removeEventListener('abort', onSignal);
+      let totals: Record<VerdictName, bigint> | undefined;
+      let error = failure;
       try {
-        const totals = att.verdicts();
-        att.close();
-        resolve(totals);
+        totals = att.verdicts();
       } catch (e) {
-        att.close();
-        reject(e);
+        error ??= e;
       }
+      try {
+        await att.close();
+      } catch (e) {
+        error ??= e;
+      }
+      if (error !== undefined || !totals) reject(error);
+      else resolve(totals);
     };
+    const onSignal = () => void stop();
     if (listen) {
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
     }
-    if (options.signal?.aborted) stop();
-    else options.signal?.addEventListener('abort', stop, { once: true });
+    att.done?.then(
+      () => void stop(),
+      (e) => void stop(e ?? new Error('the attachment stopped')),
+    );
+    if (options.signal?.aborted) onSignal();
+    else options.signal?.addEventListener('abort', onSignal, { once: true });
   });
 }

@@ -4,12 +4,14 @@
 // the same `get/set/entries` view over either back end.
 
 import { readFileSync } from 'node:fs';
+import type { BtfValue } from '../btf/index.js';
 import { readObject } from '../elf/index.js';
 import { programTypeByName } from '../hooks/program-types.js';
 import { LDDW, PseudoLddw } from '../isa/index.js';
 import { type Codec, type TypedMap, typedMap } from '../maps/typed.js';
 import { type BpfMap, Errno, MapError, type MapSpec, MapType } from '../maps/types.js';
 import type { ObjectSpec, ProgramSpec } from '../object/spec.js';
+import { btfTypedMap } from '../object/typed.js';
 import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
@@ -249,6 +251,14 @@ export class KernelObject {
         `no map ${name} (maps: ${[...this.maps.keys()].join(', ')})`,
       );
     return m;
+  }
+
+  /**
+   * The map as a Map-like view typed by the object's BTF, as the user-space `LoadedObject.typedMap`:
+   * `typedMap('drops').get(5001)` → `{ packets: 12n, bytes: 3400n }`.
+   */
+  typedMap<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
+    return btfTypedMap<K, V>(this.map(name), this.spec.btf);
   }
 
   program(name?: string): KernelProgram {

@@ -70,3 +70,24 @@ export function createVethPair(tag: string, subnet: number): VethPair {
   };
   return { nsA, nsB, addrA, addrB, ip, exec, txPackets, remove };
 }
+
+/**
+ * Turn the receiving side into the user-space data path's layout (docs/live-demo.md): the address and
+ * the MAC address senders use move from `vb` to a persistent TAP device `tb`; `vb` keeps no address, no
+ * ARP and another MAC, so the kernel discards what arrives on it as addressed to another host, and only
+ * frames written to the TAP (by `tsbpf xdp attach --userspace --tap tb`) reach the stack. Returns the
+ * TAP's name.
+ */
+export function useTapReceiver(net: VethPair): string {
+  const { nsB } = net;
+  const tap = 'tb';
+  net.ip('-n', nsB, 'addr', 'flush', 'dev', 'vb');
+  net.ip('-n', nsB, 'link', 'set', 'vb', 'address', '02:00:00:00:00:0c');
+  net.ip('-n', nsB, 'link', 'set', 'vb', 'arp', 'off');
+  net.ip('-n', nsB, 'tuntap', 'add', 'dev', tap, 'mode', 'tap');
+  net.ip('-n', nsB, 'link', 'set', tap, 'address', '02:00:00:00:00:0b');
+  net.ip('-n', nsB, 'addr', 'add', `${net.addrB}/24`, 'dev', tap);
+  net.ip('-n', nsB, 'link', 'set', tap, 'up');
+  net.ip('-n', nsB, 'neigh', 'replace', net.addrA, 'lladdr', '02:00:00:00:00:0a', 'dev', tap);
+  return tap;
+}

@@ -1,13 +1,262 @@
-import type { Command } from 'commander';
-import { CliError } from '../main.js';
+// `tsbpf xdp attach PROG.o --dev IFACE`: attach an XDP program to a live interface and stay in the
+// foreground, one line of per-verdict totals per tick, until SIGINT or SIGTERM; then detach, release
+// everything (nothing stays attached or pinned) and print the totals and the maps. `--kernel` (default)
+// loads it into the kernel; `--userspace` runs it on the JIT over frames read from a packet socket and
+// forwards what passes to a TAP device (see docs/live-demo.md).
 
-// Placeholder until issue 7 lands `tsbpf xdp attach`.
+import type { Command } from 'commander';
+import type { Btf } from '../../btf/index.js';
+import type { EngineName } from '../../hooks/runner.js';
+import { KernelError, VerifierRejectedError } from '../../kernel/errors.js';
+import { attachXdp, type LiveAttachment, serveAttached } from '../../kernel/live.js';
+import { possibleCpus } from '../../kernel/object.js';
+import { VERDICT_MAP, VERDICT_NAMES, type VerdictName } from '../../kernel/verdicts.js';
+import type { BpfMap } from '../../maps/types.js';
+import { UserspaceXdp } from '../../node/live/datapath.js';
+import { VerifierError } from '../../object/load.js';
+import type { ObjectSpec } from '../../object/spec.js';
+import { CliError } from '../main.js';
+import {
+  applyMapSets,
+  dumpMap,
+  engineOption,
+  loadWithMapSets,
+  parseMapSets,
+  printMapSet,
+  readObjectFile,
+  setBeforeLoad,
+} from '../objects.js';
+
+interface AttachOptions {
+  dev: string;
+  netns?: string;
+  section?: string;
+  kernel?: boolean;
+  userspace?: boolean;
+  tap?: string;
+  tapNetns?: string;
+  mode?: 'skb' | 'native';
+  interval: number;
+  mapSet?: string[];
+  engine: EngineName;
+  json?: boolean;
+}
+
 export function register(xdp: Command): void {
   xdp
     .command('attach')
-    .description('(not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('xdp attach: not implemented yet', 2);
+    .description(
+      'attach an XDP program to an interface and report per-verdict counts until SIGINT/SIGTERM, then detach',
+    )
+    .argument('<prog.o>', 'ELF object with the XDP program')
+    .requiredOption('--dev <iface>', 'interface to attach to')
+    .option('--netns <name>', 'network namespace of the interface (ip netns name or path)')
+    .option('--section <name>', 'program: a section or function name (default: the first XDP program)')
+    .option('--kernel', 'load the program into the kernel and attach it with a link (the default)')
+    .option(
+      '--userspace',
+      'run the program on the JIT over frames read from a packet socket on the interface',
+    )
+    .option('--tap <name>', '--userspace: existing TAP device that receives the frames the program passes')
+    .option('--tap-netns <name>', '--userspace: network namespace of the TAP (default: --netns)')
+    .option('--mode <mode>', '--kernel: skb (generic) or native; default the kernel’s choice', modeOption)
+    .option('--interval <seconds>', 'seconds between reports', intervalOption, 2)
+    .option(
+      '--map-set <map-and-key=value...>',
+      'before attaching: MAP KEY=VALUE, hex bytes in memory order',
+      [],
+    )
+    .option('--engine <engine>', '--userspace: interp or jit', engineOption, 'jit')
+    .option('--json', 'one JSON object per line: attached, each tick, detached')
+    .action((file: string, options: AttachOptions) => attach(file, options));
+}
+
+function modeOption(v: string): 'skb' | 'native' {
+  if (v !== 'skb' && v !== 'native') throw new CliError(`--mode: expected skb or native, got '${v}'`, 2);
+  return v;
+}
+
+function intervalOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0.05 || n > 3600)
+    throw new CliError(`--interval: expected seconds between 0.05 and 3600, got '${v}'`, 2);
+  return n;
+}
+
+/** What both back ends give the reporting loop. */
+interface Live {
+  att: LiveAttachment;
+  program: string;
+  maps: ReadonlyMap<string, BpfMap>;
+  btf: Btf | undefined;
+  cpus: number;
+  /** Extra figures for the final report (user-space path). */
+  stats?: () => Record<string, number>;
+}
+
+async function attach(file: string, options: AttachOptions): Promise<void> {
+  if (options.kernel && options.userspace) throw new CliError('choose one of --kernel and --userspace', 2);
+  if (!options.userspace && (options.tap || options.tapNetns))
+    throw new CliError('--tap and --tap-netns go with --userspace', 2);
+  if (options.userspace && options.mode) throw new CliError('--mode goes with --kernel', 2);
+  const spec = readObjectFile(file);
+  const sets = parseMapSets(options.mapSet ?? []);
+  const live = withDeviceErrors(options, () =>
+    options.userspace ? startUserspace(file, spec, sets, options) : startKernel(file, spec, sets, options),
+  );
+  const backend = options.userspace ? 'userspace' : 'kernel';
+  const out = (s: string) => process.stdout.write(s);
+  const where = `${options.dev}${options.netns ? ` (netns ${options.netns})` : ''}`;
+  if (options.json) {
+    out(
+      `${JSON.stringify({ event: 'attached', program: live.program, dev: options.dev, netns: options.netns ?? null, backend })}\n`,
+    );
+  } else {
+    const forward = options.userspace
+      ? options.tap
+        ? `, passed frames to TAP ${options.tap}`
+        : ', no --tap: verdicts counted, not enforced'
+      : '';
+    out(`attached ${live.program} to ${where} (${backend}${forward}); Ctrl-C to detach\n`);
+  }
+  const t0 = performance.now();
+  const seconds = () => (performance.now() - t0) / 1000;
+  const totals = await serveAttached(live.att, {
+    intervalMs: options.interval * 1000,
+    onTick: (v) => {
+      if (options.json)
+        out(`${JSON.stringify({ event: 'tick', seconds: round(seconds()), verdicts: numbers(v) })}\n`);
+      else
+        out(
+          `[${seconds().toFixed(1).padStart(7)}s] ${VERDICT_NAMES.map((n) => `${n} ${v[n]}`).join('  ')}\n`,
+        );
+    },
+  });
+  const stats = live.stats?.();
+  if (options.json) {
+    const maps: Record<string, unknown> = {};
+    for (const [name, map] of live.maps) maps[name] = dumpMap(map, live.btf, live.cpus);
+    out(
+      `${JSON.stringify({ event: 'detached', seconds: round(seconds()), verdicts: numbers(totals), ...(stats ? { stats } : {}), maps })}\n`,
+    );
+    return;
+  }
+  out(`detached ${live.program} from ${where} after ${seconds().toFixed(1)} s; totals:\n`);
+  for (const name of VERDICT_NAMES) out(`  ${name.padEnd(9)}${totals[name]}\n`);
+  if (stats)
+    out(
+      `  ${Object.entries(stats)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}\n`,
+    );
+  printMapSet(live.maps, live.btf, live.cpus, out);
+}
+
+function startKernel(
+  file: string,
+  spec: ObjectSpec,
+  sets: ReturnType<typeof parseMapSets>,
+  o: AttachOptions,
+): Live {
+  const after = setBeforeLoad(spec, sets);
+  try {
+    const att = attachXdp(spec, {
+      dev: o.dev,
+      netns: o.netns,
+      program: o.section,
+      mode: o.mode,
+      load: { objectName: (file.split('/').pop() ?? '').replace(/\.o$/, '') },
+      prepare: (obj) =>
+        applyMapSets(
+          (name) => obj.map(name),
+          after,
+          (map, index, program) => obj.setTailCall(map, index, program),
+        ),
     });
+    const maps = new Map([...att.object.maps].filter(([name]) => name !== VERDICT_MAP.name));
+    return {
+      att,
+      program: att.program.spec.name,
+      maps,
+      btf: spec.btf as Btf | undefined,
+      cpus: possibleCpus(),
+    };
+  } catch (e) {
+    if (e instanceof VerifierRejectedError) {
+      const log = e.log.trim() ? `\nkernel verifier log:\n${indent(tail(e.log, 40))}` : '';
+      const ours = e.explanation ? `\ntsbpf's verifier:\n${indent(tail(e.explanation, 40))}` : '';
+      throw new CliError(`${file}: ${e.message}${log}${ours}`);
+    }
+    throw e;
+  }
+}
+
+function startUserspace(
+  file: string,
+  spec: ObjectSpec,
+  sets: ReturnType<typeof parseMapSets>,
+  o: AttachOptions,
+): Live {
+  let obj: ReturnType<typeof loadWithMapSets>;
+  try {
+    obj = loadWithMapSets(spec, sets, { engine: o.engine });
+  } catch (e) {
+    if (e instanceof VerifierError)
+      throw new CliError(
+        `${file}: program ${e.program} rejected by tsbpf's verifier: ${e.message}\n${indent(tail(e.result.log, 40))}`,
+      );
+    throw e;
+  }
+  const section = o.section ?? [...obj.programs.values()].find((p) => p.type === 'xdp')?.name;
+  if (!section) throw new CliError(`${file}: no XDP program in the object`);
+  const path = UserspaceXdp.start(obj, {
+    dev: o.dev,
+    netns: o.netns,
+    tap: o.tap,
+    tapNetns: o.tapNetns,
+    program: section,
+    engine: o.engine,
+  });
+  return {
+    att: path,
+    program: path.program.name,
+    maps: obj.maps,
+    btf: spec.btf as Btf | undefined,
+    cpus: obj.runtime.cpus,
+    stats: () => ({ ...path.stats() }),
+  };
+}
+
+/** An unknown interface is the user's typo: say which option and namespace. */
+function withDeviceErrors<T>(o: AttachOptions, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof KernelError && e.command === 'if_nametoindex') {
+      const name = /no interface (\S+)/.exec(e.message)?.[1] ?? o.dev;
+      const which = name === o.tap ? '--tap' : '--dev';
+      const ns = which === '--tap' ? (o.tapNetns ?? o.netns) : o.netns;
+      throw new CliError(`${which} ${name}: no such interface${ns ? ` in network namespace ${ns}` : ''}`);
+    }
+    throw e;
+  }
+}
+
+function numbers(v: Record<VerdictName, bigint>): Record<string, number> {
+  return Object.fromEntries(VERDICT_NAMES.map((n) => [n, Number(v[n])]));
+}
+
+const round = (s: number) => Math.round(s * 1000) / 1000;
+const indent = (s: string) =>
+  s
+    .trimEnd()
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+
+function tail(text: string, lines: number): string {
+  const all = text.trimEnd().split('\n');
+  return all.length <= lines
+    ? all.join('\n')
+    : [`… (${all.length - lines} lines above)`, ...all.slice(-lines)].join('\n');
 }
