@@ -8,6 +8,7 @@ export * from './lpm.js';
 export * from './lru.js';
 export * from './perf.js';
 export * from './queue.js';
+export * from './reader.js';
 export * from './registry.js';
 export * from './ringbuf.js';
 export * from './typed.js';

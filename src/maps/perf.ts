@@ -7,6 +7,7 @@
 import type { AddressSpace } from '../vm/memory.js';
 import type { MapOptions } from './base.js';
 import { FdArrayMap } from './fdarray.js';
+import { ReaderSet, RecordReader } from './reader.js';
 import { Errno, KernelErrno, type MapSpec } from './types.js';
 
 /** bpf_perf_event_output flags: low 32 bits select the index; this value means the current CPU. */
@@ -27,8 +28,7 @@ interface PerfBuffer {
 
 export class PerfEventArrayMap extends FdArrayMap {
   private readonly buffers: (PerfBuffer | undefined)[] = [];
-  private readonly readers = new Set<PerfReader>();
-  private wakePending = false;
+  private readonly readers = new ReaderSet<PerfRecord>();
   /** Samples lost because a buffer was full. */
   lost = 0;
 
@@ -81,7 +81,7 @@ export class PerfEventArrayMap extends FdArrayMap {
     }
     buf.used += need;
     buf.records.push({ cpu, data: this.space.read(src, size) });
-    this.wake();
+    this.readers.wake();
     return 0;
   }
 
@@ -97,76 +97,25 @@ export class PerfEventArrayMap extends FdArrayMap {
     return out;
   }
 
-  private wake(): void {
-    if (this.wakePending || this.readers.size === 0) return;
-    this.wakePending = true;
-    queueMicrotask(() => {
-      this.wakePending = false;
-      for (const r of this.readers) r.notify();
-    });
-  }
-
   /** Open one buffer per CPU (index = cpu) of `pagesPerCpu` 4 KiB pages and return a reader. */
   reader(options: { cpus: number; pagesPerCpu?: number }): PerfReader {
     const bytes = (options.pagesPerCpu ?? 8) * 4096;
     for (let c = 0; c < Math.min(options.cpus, this.spec.maxEntries); c++) this.open(c, c, bytes);
-    const r = new PerfReader(this);
-    this.readers.add(r);
-    return r;
-  }
-
-  /** @internal */
-  detach(r: PerfReader): void {
-    this.readers.delete(r);
+    return this.readers.add(new PerfReader(this));
   }
 }
 
-/** Reads a perf event array: `poll()`, callbacks with `onRecord`, or `for await`. */
-export class PerfReader implements AsyncIterable<PerfRecord> {
-  private readonly callbacks: ((r: PerfRecord) => void)[] = [];
-  private waiter: (() => void) | undefined;
-  private closed = false;
-
-  constructor(readonly map: PerfEventArrayMap) {}
+/** Reads a perf event array: `poll()`, callbacks with `onRecord`, or `for await` (see RecordReader). */
+export class PerfReader extends RecordReader<PerfRecord> {
+  constructor(readonly map: PerfEventArrayMap) {
+    super();
+  }
 
   get lost(): number {
     return this.map.lost;
   }
 
-  poll(): PerfRecord[] {
-    return this.map.drain();
-  }
-
-  onRecord(fn: (r: PerfRecord) => void): this {
-    this.callbacks.push(fn);
-    return this;
-  }
-
-  /** @internal */
-  notify(): void {
-    if (this.callbacks.length > 0) for (const rec of this.poll()) for (const cb of this.callbacks) cb(rec);
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-
-  close(): void {
-    this.closed = true;
-    this.map.detach(this);
-    this.notify();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<PerfRecord> {
-    while (true) {
-      let batch = this.poll();
-      while (batch.length === 0) {
-        if (this.closed) return;
-        await new Promise<void>((resolve) => {
-          this.waiter = resolve;
-        });
-        batch = this.poll();
-      }
-      for (const r of batch) yield r;
-    }
+  protected drainTo(fn: (rec: PerfRecord) => void): void {
+    for (const rec of this.map.drain()) fn(rec);
   }
 }

@@ -10,6 +10,7 @@
 
 import type { AddressSpace, Region } from '../vm/memory.js';
 import { MapBase, type MapOptions } from './base.js';
+import { ReaderSet, RecordReader } from './reader.js';
 import { Errno, KernelErrno, MapError, type MapSpec } from './types.js';
 
 export const RINGBUF_HDR_SZ = 8;
@@ -31,7 +32,7 @@ export class RingBufMap extends MapBase {
   producerPos = 0;
   /** Reservations that failed because the consumer was behind (records lost to the program). */
   dropped = 0;
-  private readonly readers = new Set<RingBufReader>();
+  private readonly readers = new ReaderSet<Uint8Array>();
 
   constructor(space: AddressSpace, spec: MapSpec, opts: MapOptions) {
     super(space, spec, opts);
@@ -69,7 +70,7 @@ export class RingBufMap extends MapBase {
     const v = this.dv;
     const len = v.getUint32(hdr, true) & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
     v.setUint32(hdr, (len | (discard ? RINGBUF_DISCARD_BIT : 0)) >>> 0, true);
-    if (!(flags & RingBufFlag.NO_WAKEUP)) this.wake();
+    if (!(flags & RingBufFlag.NO_WAKEUP)) this.readers.wake();
   }
 
   /** bpf_ringbuf_output: 0, -EINVAL for bad flags, -EAGAIN when there is no room. */
@@ -120,27 +121,9 @@ export class RingBufMap extends MapBase {
     return n;
   }
 
-  private wakePending = false;
-
-  private wake(): void {
-    if (this.wakePending || this.readers.size === 0) return;
-    this.wakePending = true;
-    queueMicrotask(() => {
-      this.wakePending = false;
-      for (const r of this.readers) r.notify();
-    });
-  }
-
   /** A consumer of this ring buffer (one at a time consumes; records go to whichever drains first). */
   reader(): RingBufReader {
-    const r = new RingBufReader(this);
-    this.readers.add(r);
-    return r;
-  }
-
-  /** @internal */
-  detach(r: RingBufReader): void {
-    this.readers.delete(r);
+    return this.readers.add(new RingBufReader(this));
   }
 
   lookupPtr(): number {
@@ -163,60 +146,18 @@ export class RingBufMap extends MapBase {
   }
 }
 
-/** Reads records of one ring buffer: `poll()`, callbacks with `onRecord`, or `for await`. */
-export class RingBufReader implements AsyncIterable<Uint8Array> {
-  private readonly callbacks: ((data: Uint8Array) => void)[] = [];
-  private waiter: (() => void) | undefined;
-  private closed = false;
-
-  constructor(readonly ring: RingBufMap) {}
+/** Reads records of one ring buffer: `poll()`, callbacks with `onRecord`, or `for await` (see RecordReader). */
+export class RingBufReader extends RecordReader<Uint8Array> {
+  constructor(readonly ring: RingBufMap) {
+    super();
+  }
 
   /** Records lost because the buffer was full when the program produced them. */
   get lost(): number {
     return this.ring.dropped;
   }
 
-  /** Consume everything committed so far. */
-  poll(): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    this.ring.drain((d) => out.push(d));
-    return out;
-  }
-
-  /** Call fn for each record after the program commits it (delivered in a microtask, in order). */
-  onRecord(fn: (data: Uint8Array) => void): this {
-    this.callbacks.push(fn);
-    return this;
-  }
-
-  /** @internal called by the ring buffer after commits. */
-  notify(): void {
-    if (this.callbacks.length > 0)
-      this.ring.drain((d) => {
-        for (const cb of this.callbacks) cb(d);
-      });
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-
-  close(): void {
-    this.closed = true;
-    this.ring.detach(this);
-    this.notify();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    while (true) {
-      let batch: Uint8Array[] = this.poll();
-      while (batch.length === 0) {
-        if (this.closed) return;
-        await new Promise<void>((resolve) => {
-          this.waiter = resolve;
-        });
-        batch = this.poll();
-      }
-      for (const d of batch) yield d;
-    }
+  protected drainTo(fn: (data: Uint8Array) => void): void {
+    this.ring.drain(fn);
   }
 }
