@@ -220,6 +220,192 @@ function thread(root: Node, exit: Map<Block, State>): void {
   }
 }
 
+// ---- facts about values along paths, and liveness: threading past tests decided earlier ----
+
+/** What every path into an edge knows about a value: it is one of `in` (when set), and none of `ne`. */
+interface Fact {
+  in?: Set<number>;
+  ne: Set<number>;
+}
+type Facts = Map<string, Fact>;
+
+const cloneFacts = (f: Facts): Facts =>
+  new Map(
+    [...f].map(([k, v]) => [k, v.in ? { in: new Set(v.in), ne: new Set(v.ne) } : { ne: new Set(v.ne) }]),
+  );
+
+function meetFacts(a: Facts | undefined, b: Facts): Facts {
+  if (!a) return cloneFacts(b);
+  const out: Facts = new Map();
+  for (const [k, fa] of a) {
+    const fb = b.get(k);
+    if (!fb) continue;
+    // excluded on both sides: in both `ne`, or in one `ne` and outside the other's `in`
+    const excluded = (x: number, f: Fact) => f.ne.has(x) || (f.in !== undefined && !f.in.has(x));
+    const ne = new Set([...fa.ne, ...fb.ne].filter((x) => excluded(x, fa) && excluded(x, fb)));
+    const f: Fact = fa.in && fb.in ? { in: new Set([...fa.in, ...fb.in]), ne } : { ne };
+    if (f.in || f.ne.size) out.set(k, f);
+  }
+  return out;
+}
+
+/** The facts on the `side` edge of block `b` (whose test reads the value `sym`). */
+function edgeFacts(entry: Facts, b: Block, sym: string | undefined, side: 'jt' | 'jf'): Facts {
+  const out = cloneFacts(entry);
+  if (sym === undefined || b.opaque || b.code !== (C.JMP | C.JEQ | C.K)) return out;
+  const f = out.get(sym) ?? { ne: new Set<number>() };
+  if (side === 'jt') f.in = new Set([b.k]);
+  else {
+    f.ne.add(b.k);
+    f.in?.delete(b.k);
+  }
+  out.set(sym, f);
+  return out;
+}
+
+function outcome(v: number, code: number, k: number): boolean | undefined {
+  switch (code) {
+    case C.JMP | C.JEQ | C.K:
+      return v === k;
+    case C.JMP | C.JGT | C.K:
+      return v > k;
+    case C.JMP | C.JGE | C.K:
+      return v >= k;
+    case C.JMP | C.JSET | C.K:
+      return (v & k) !== 0;
+  }
+  return undefined;
+}
+
+/** The outcome of testing a value with known facts, or undefined. */
+function decide(f: Fact | undefined, code: number, k: number): boolean | undefined {
+  if (!f) return undefined;
+  if (f.in && f.in.size > 0) {
+    const outs = new Set([...f.in].map((v) => outcome(v, code, k)));
+    if (outs.size === 1) return [...outs][0];
+  }
+  return code === (C.JMP | C.JEQ | C.K) && f.ne.has(k) ? false : undefined;
+}
+
+const REG_A = 1;
+const REG_X = 2;
+const ALL_REGS = 0x3ffff;
+const mem = (k: number) => 4 << k;
+
+/** Registers (A, X, M[k] as bits) a statement reads and writes. */
+function effects(f: SockFilter): { reads: number; writes: number } {
+  const c = f.code;
+  switch (c & 7) {
+    case C.LD:
+      return {
+        reads: (c & 0xe0) === C.IND ? REG_X : (c & 0xe0) === C.MEM ? mem(f.k) : 0,
+        writes: REG_A,
+      };
+    case C.LDX:
+      return { reads: (c & 0xe0) === C.MEM ? mem(f.k) : 0, writes: REG_X };
+    case C.ST:
+      return { reads: REG_A, writes: mem(f.k) };
+    case C.STX:
+      return { reads: REG_X, writes: mem(f.k) };
+    case C.ALU:
+      return { reads: REG_A | (c & C.X ? REG_X : 0), writes: REG_A };
+    case C.MISC:
+      return c === (C.MISC | C.TAX) ? { reads: REG_A, writes: REG_X } : { reads: REG_X, writes: REG_A };
+  }
+  return { reads: ALL_REGS, writes: 0 };
+}
+
+/** Registers live on entry to each node. */
+function liveness(root: Node): Map<Node, number> {
+  const live = new Map<Node, number>();
+  for (const n of order(root).reverse()) {
+    if (n.kind === 'ret') {
+      live.set(n, 0);
+      continue;
+    }
+    if (n.opaque) {
+      live.set(n, ALL_REGS);
+      continue;
+    }
+    let l = (live.get(n.jt) as number) | (live.get(n.jf) as number) | REG_A;
+    for (let i = n.stmts.length - 1; i >= 0; i--) {
+      const e = effects(n.stmts[i] as SockFilter);
+      l = (l & ~e.writes) | e.reads;
+    }
+    live.set(n, l);
+  }
+  return live;
+}
+
+/**
+ * Applies a statement of a block to be skipped; false when skipping it could change the outcome: stores
+ * (scratch words are not tracked by liveness here), division (may end the run), or a packet load of a value
+ * not already loaded on every path (a load past the end ends the run).
+ */
+function skippable(f: SockFilter, probe: State, known: readonly string[]): boolean {
+  const c = f.code;
+  const cls = c & 7;
+  if (cls === C.ST || cls === C.STX) return false;
+  if (cls === C.ALU && ((c & 0xf0) === C.DIV || (c & 0xf0) === C.MOD)) return false;
+  step(probe, f);
+  const m = c & 0xe0;
+  const loaded =
+    cls === C.LD && (m === C.ABS || m === C.IND) ? probe.A : cls === C.LDX && m === C.MSH ? probe.X : null;
+  return loaded === null || (loaded !== undefined && known.some((k) => k.includes(loaded)));
+}
+
+/**
+ * Redirects an edge past a block whose test the facts on the edge already decide (libpcap's "jump
+ * threading across blocks": after `ether proto 0x800` held, a later `ether proto 0x86dd` is false). The
+ * skipped block's statements must not matter: they only load values already loaded on every path
+ * (so no load that could end the run is dropped) and only write registers that are dead at the target
+ * or would get the value they already hold.
+ */
+function threadByFacts(root: Node, exit: Map<Block, State>): boolean {
+  const nodes = order(root);
+  const entry = new Map<Node, Facts>([[root, new Map()]]);
+  const facts = new Map<Block, { jt: Facts; jf: Facts }>();
+  for (const n of nodes) {
+    if (n.kind !== 'block') continue;
+    const e = entry.get(n) ?? new Map();
+    const sym = exit.get(n)?.A;
+    const out = { jt: edgeFacts(e, n, sym, 'jt'), jf: edgeFacts(e, n, sym, 'jf') };
+    facts.set(n, out);
+    for (const side of ['jt', 'jf'] as const) entry.set(n[side], meetFacts(entry.get(n[side]), out[side]));
+  }
+  let changed = false;
+  let live = liveness(root);
+  for (const b of nodes.reverse()) {
+    if (b.kind !== 'block' || b.opaque) continue;
+    const st = exit.get(b);
+    if (!st) continue;
+    for (const side of ['jt', 'jf'] as const) {
+      const known = facts.get(b)?.[side];
+      const keys = [...(known?.keys() ?? [])];
+      // Follow the chain of blocks the facts decide until one whose needs the skipped statements do not
+      // change (the original registers, or registers it does not read).
+      const probe = copy(st);
+      let target: Node | undefined;
+      let cur: Node = b[side];
+      for (let hop = 0; hop < 16 && cur.kind === 'block' && !cur.opaque; hop++) {
+        if (!cur.stmts.every((f) => skippable(f, probe, keys))) break;
+        const verdict = decide(known?.get(probe.A as string), cur.code, cur.k);
+        if (verdict === undefined || probe.A === undefined) break;
+        cur = verdict ? cur.jt : cur.jf;
+        const need = live.get(cur) as number;
+        if ((need & REG_A && probe.A !== st.A) || (need & REG_X && probe.X !== st.X)) continue;
+        target = cur;
+        break;
+      }
+      if (!target || target === b[side]) continue;
+      b[side] = target;
+      changed = true;
+      live = liveness(root);
+    }
+  }
+  return changed;
+}
+
 /** Lays the graph out as classic BPF; jumps longer than 255 go through inserted `ja` instructions. */
 function layout(root: Node): SockFilter[] {
   type Item = { node: Node } | { ja: Node };
@@ -319,6 +505,7 @@ export function finish(p: Pred, snaplen: number, opts: OptimizeOptions = {}): So
     for (let round = 0; round < 4; round++) {
       const exit = removeRedundant(root);
       thread(root, exit);
+      threadByFacts(root, removeRedundant(root));
       while (root.kind === 'block' && root.jt === root.jf && root.stmts.length === 0) root = root.jt;
     }
     removeRedundant(root);
