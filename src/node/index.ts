@@ -1,0 +1,19 @@
+// The Node.js entry (`tsbpf/node`, proposed): loading object files with a back end, and the user-space
+// XDP data path for live interfaces. Node-only: it reads files and calls into libc through koffi.
+
+export {
+  completeChecksum,
+  UserspaceXdp,
+  type UserspaceXdpOptions,
+  type UserspaceXdpStats,
+} from './live/datapath.js';
+export {
+  type Backend,
+  type KernelLoad,
+  loadObject,
+  type ObjectMaps,
+  type RingReader,
+  readObjectFile,
+  ringBuffer,
+  type UserspaceLoad,
+} from './load.js';

@@ -1,0 +1,81 @@
+// Loading an object file with a back end: `loadObject('prog.o', { backend: 'kernel' })` loads it into the
+// Linux kernel (tsbpf/kernel), `{ backend: 'userspace' }` (the default) into a tsbpf runtime. Either way
+// the result has the same map API: `map(name)` (a BpfMap: lookup/update/delete/nextKey),
+// `typedMap(name)` (get/set/entries typed by the object's BTF) and `ringBuffer(obj, name).drain(fn)`.
+
+import { readFileSync } from 'node:fs';
+import type { BtfValue } from '../btf/index.js';
+import { readObject } from '../elf/index.js';
+import { TsbpfError } from '../errors.js';
+import { type KernelLoadOptions, type KernelObject, loadKernelObject } from '../kernel/object.js';
+import { RingBufMap } from '../maps/ringbuf.js';
+import type { TypedMap } from '../maps/typed.js';
+import { type BpfMap, MapType } from '../maps/types.js';
+import { type LoadedObject, type LoadOptions, loadObject as loadSpec } from '../object/load.js';
+import type { ObjectSpec } from '../object/spec.js';
+
+export type Backend = 'kernel' | 'userspace';
+
+/** What objects of both back ends offer. */
+export interface ObjectMaps {
+  readonly spec: ObjectSpec;
+  readonly maps: ReadonlyMap<string, BpfMap>;
+  map(name: string): BpfMap;
+  typedMap<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V>;
+}
+
+export interface UserspaceLoad extends LoadOptions {
+  backend?: 'userspace';
+}
+
+export interface KernelLoad extends KernelLoadOptions {
+  backend: 'kernel';
+}
+
+/** Read an ELF object file and load it into the kernel. */
+export function loadObject(file: string, options: KernelLoad): KernelObject;
+/** Read an ELF object file and load it into a user-space runtime (verified, runnable on either engine). */
+export function loadObject(file: string, options?: UserspaceLoad): LoadedObject;
+export function loadObject(
+  file: string,
+  options: UserspaceLoad | KernelLoad = {},
+): LoadedObject | KernelObject {
+  const spec = readObjectFile(file);
+  if (options.backend === 'kernel') {
+    const { backend: _, ...rest } = options;
+    return loadKernelObject(spec, { objectName: baseName(file), ...rest });
+  }
+  const { backend: _, ...rest } = options;
+  if (options.backend !== undefined && options.backend !== 'userspace')
+    throw new TsbpfError(`unknown backend '${String(options.backend)}' (expected kernel or userspace)`);
+  return loadSpec(spec, rest);
+}
+
+/** Parse an object file; a missing or unreadable file is a typed error naming it. */
+export function readObjectFile(file: string): ObjectSpec {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new TsbpfError(`cannot read: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, file);
+  }
+  return readObject(bytes, { file });
+}
+
+/** A reader of a RINGBUF map of either back end: `drain(fn)` hands over the records in order. */
+export interface RingReader {
+  drain(fn: (record: Uint8Array) => void, limit?: number): number;
+  close(): void;
+}
+
+export function ringBuffer(obj: ObjectMaps, name: string): RingReader {
+  const map = obj.map(name);
+  if (map.spec.type !== MapType.RINGBUF) throw new TsbpfError(`map '${name}' is not a ring buffer`);
+  if (map instanceof RingBufMap) return { drain: (fn, limit) => map.drain(fn, limit), close: () => {} };
+  return (map as unknown as { ringBuffer(): RingReader }).ringBuffer();
+}
+
+function baseName(file: string): string {
+  return (file.split('/').pop() ?? '').replace(/\.o$/, '');
+}
