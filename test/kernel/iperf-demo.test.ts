@@ -3,37 +3,14 @@
 // the tsbpf kernel API. The 5001 server receives nothing, the 5002 server everything, and the per-port
 // drop counter read from the map equals the packets the sender transmitted towards 5001.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../src/kernel/index.js';
 import { kernelOracle } from '../support/kernel.js';
+import { listening, server } from './iperf.js';
 import { createVethPair, type VethPair } from './veth.js';
 
 const oracle = kernelOracle();
 const UDP_DROP = new URL('../../examples/xdp/udp_drop.o', import.meta.url).pathname;
-
-/** iperf 2 server in CSV mode; resolves with its output once it is stopped. */
-function server(net: VethPair, port: number): { proc: ChildProcess; output: Promise<string> } {
-  const proc = spawn('ip', ['netns', 'exec', net.nsB, 'iperf', '-u', '-s', '-p', String(port), '-y', 'C'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d) => {
-    out += d;
-  });
-  const output = new Promise<string>((resolve) => proc.on('close', () => resolve(out)));
-  return { proc, output };
-}
-
-/** Wait (up to 10 s) until UDP sockets are bound on `ports` in the receiving namespace. */
-async function listening(net: VethPair, ports: number[]): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const bound = net.exec(net.nsB, 'ss', '-Hulnt');
-    if (ports.every((p) => new RegExp(`:${p}\\b`).test(bound))) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`iperf servers did not bind ports ${ports.join(', ')}`);
-}
 
 describe.skipIf(!oracle)('iperf demo, kernel mode', () => {
   let net: VethPair;
