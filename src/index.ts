@@ -8,7 +8,16 @@
 // folders would clash, the name is changed here (noted beside it); the folders keep their own names.
 // Data flows top to bottom: source → object → verifier → engine → hook → output.
 
+// --- The instruction set: the vocabulary everything else speaks (`Insn[]`, one object per 8-byte slot).
+
+export * from './isa/index.js';
+
+// --- Errors: every user mistake is a TsbpfError (or a subclass) with `where` and a short message.
+
+export { AsmSyntaxError, FormatError, InvalidBytecodeError, RuntimeFault, TsbpfError } from './errors.js';
+
 // --- Assembler, disassembler and the TypeScript program builder.
+
 export {
   type AsmOptions,
   type Assembled,
@@ -42,6 +51,9 @@ export {
   type Target,
   type WritableRegister,
 } from './asm/index.js';
+
+// --- ELF objects and BTF: bytes in, plain specs out (and back); BTF types name map keys, values and globals.
+
 export {
   Btf,
   BtfBuilder,
@@ -62,33 +74,123 @@ export {
   parseBtfExt,
   parseValue,
 } from './btf/index.js';
-export * as cbpf from './cbpf/index.js';
-// --- Classic BPF and the pcap-filter language. The common entry points are flat; the full vocabulary
-// (opcode constants `C`, `stmt`/`jump` builders, dump formats) is the `cbpf` namespace, whose short names
-// (`C`, `size`, `mode`, `alu` ...) would collide with the eBPF ones at package level.
-export {
-  cbpfToEbpf,
-  checkFilter,
-  compileFilter,
-  createPacketFilter,
-  decodeFilter,
-  encodeFilter,
-  FILTER_ENGINES,
-  type FilterEngineName,
-  type FilterOptions,
-  FilterSyntaxError,
-  type PacketFilter,
-  type PacketFilterOptions,
-  parseFilterEngine,
-  runFilter,
-  type SkbMeta,
-  type SockFilter,
-} from './cbpf/index.js';
-// --- ELF objects and BTF: bytes in, plain specs out (and back).
 export { type ReadOptions as ReadObjectOptions, readObject, writeObject } from './elf/index.js';
-// --- Errors: every user mistake is a TsbpfError (or one of these subclasses) with `where` and a message.
-export { AsmSyntaxError, FormatError, InvalidBytecodeError, RuntimeFault, TsbpfError } from './errors.js';
+
+// --- Specs and loading: plain editable descriptions → live maps and programs in a runtime; typed maps and
+// global variables from the object's BTF.
+
+export {
+  btfCodec,
+  btfCodecs,
+  btfTypedMap,
+  type FuncInfo,
+  findGlobal,
+  type GlobalVariable,
+  getGlobal,
+  getGlobals,
+  globalVariables,
+  type LineInfo,
+  LoadedObject,
+  LoadedProgram,
+  type LoadOptions,
+  loadObject,
+  type MapSlot,
+  type ObjectSpec,
+  type ProgramSpec,
+  programTypeForSection,
+  readGlobal,
+  type SectionProgramType,
+  sectionForProgramType,
+  setGlobal,
+  setTailCallTarget,
+  VerifierError,
+  writeGlobal,
+} from './object/index.js';
+
+// --- The verifier: accept, or a diagnostic that says why not (with the source line when known).
+
+export {
+  type Diagnostic,
+  formatDiagnostic,
+  type PathStep,
+  type VerifiableProgram,
+  type VerifyOptions,
+  type VerifyResult,
+  verify,
+} from './verifier/index.js';
+
+// --- The virtual machine: address space, runtime (plays the kernel), prepared programs, interpreter.
+
+export {
+  AddressSpace,
+  DEFAULT_BUDGET,
+  type InputMemory,
+  Interpreter,
+  interpret,
+  loadInput,
+  MAX_TAIL_CALLS,
+  type MemoryRunResult,
+  OutOfMemoryError,
+  PAGE_SIZE,
+  type PreparedProgram,
+  type PrepareOptions,
+  prepareProgram,
+  type Region,
+  type RegionKind,
+  type RunOptions,
+  type RunResult,
+  Runtime,
+  type RuntimeOptions,
+  runWithMemory,
+  type TaskInfo,
+  type TraceEvent,
+  type TraceHook,
+} from './vm/index.js';
+
+// --- The JIT to WebAssembly. Most users reach it through `createRunner(..., { engine: 'jit' })`.
+
+export {
+  type CompiledModule,
+  compile as compileJit, // `compile` alone could be any compiler (C, assembler, filter expressions)
+  type JitOptions,
+  type JitProgram,
+  runJitWithMemory,
+} from './jit/index.js';
+
+// --- Maps: one registry of map types; user-side API as bytes (BpfMap) or as a typed Map-like view.
+
+export {
+  BPF_F_CURRENT_CPU,
+  type BpfMap,
+  bytesCodec,
+  type Codec,
+  checkMapSpec,
+  createMap,
+  defaultCodec,
+  Errno,
+  MAP_TYPES,
+  MapError,
+  MapFlag,
+  type MapOptions,
+  type MapSpec,
+  MapType,
+  type MapTypeInfo,
+  mapTypeByName,
+  mapTypeInfo,
+  PerfReader,
+  type PerfRecord,
+  perCpuCodec,
+  RingBufReader,
+  rawKeys,
+  TypedMap,
+  typedMap,
+  UpdateFlag,
+  u64Codec,
+  uintCodec,
+} from './maps/index.js';
+
 // --- Helpers: one registry with prototypes (verifier) and implementations (both engines).
+
 export { HELPERS, helperById, helperByName } from './helpers/registry.js';
 export type {
   ArgType as HelperArgType, // argument/return kinds of helper prototypes, named after what they type
@@ -99,6 +201,10 @@ export type {
   Invocation,
   RetType as HelperRetType,
 } from './helpers/types.js';
+
+// --- Hooks: program types, engines, and where programs run: XDP (one packet or batches), test runs, socket
+// filters, probes on JS functions, tracepoints, event streams from ring/perf buffers.
+
 export { type EventStream, type EventStreamOptions, events } from './hooks/events.js';
 export {
   type ProbedDecorator,
@@ -111,7 +217,6 @@ export {
   probeSite,
 } from './hooks/probe.js';
 export { PROBE_CTX_SIZE, ProbeCtx, ProbeFlag } from './hooks/probe-context.js';
-// --- Hooks: program types and where programs run (engines, XDP, socket filters, test runs, tracing).
 export {
   type CtxField,
   type CtxLayout,
@@ -160,47 +265,9 @@ export {
   xdpActionName,
 } from './hooks/xdp.js';
 export { XDP_BATCH_SIZE, XdpBatch } from './hooks/xdp-batch.js';
-// --- The instruction set: the vocabulary everything else speaks (`Insn[]`, one object per 8-byte slot).
-export * from './isa/index.js';
-// --- The JIT to WebAssembly. Most users reach it through `createRunner(..., { engine: 'jit' })`.
-export {
-  type CompiledModule,
-  compile as compileJit, // `compile` alone could be any compiler (C, assembler, filter expressions)
-  type JitOptions,
-  type JitProgram,
-  runJitWithMemory,
-} from './jit/index.js';
-// --- Maps: one registry of map types; user-side API as bytes (BpfMap) or as a typed Map-like view.
-export {
-  BPF_F_CURRENT_CPU,
-  type BpfMap,
-  bytesCodec,
-  type Codec,
-  checkMapSpec,
-  createMap,
-  defaultCodec,
-  Errno,
-  MAP_TYPES,
-  MapError,
-  MapFlag,
-  type MapOptions,
-  type MapSpec,
-  MapType,
-  type MapTypeInfo,
-  mapTypeByName,
-  mapTypeInfo,
-  PerfReader,
-  type PerfRecord,
-  perCpuCodec,
-  RingBufReader,
-  rawKeys,
-  TypedMap,
-  typedMap,
-  UpdateFlag,
-  u64Codec,
-  uintCodec,
-} from './maps/index.js';
+
 // --- Packets and captures: pcap/pcapng read and write, frame builders, addresses, one-line summaries.
+
 export {
   buildFrame,
   type Capture,
@@ -230,38 +297,35 @@ export {
   writePcap,
   writePcapng,
 } from './net/index.js';
-// --- Specs and loading: plain editable descriptions → live maps and programs in a runtime.
+
+// --- Classic BPF and the pcap-filter language. The common entry points are flat; the full vocabulary
+// (opcode constants `C`, `stmt`/`jump` builders, dump formats) is the `cbpf` namespace, whose short names
+// (`C`, `size`, `mode`, `alu` ...) would collide with the eBPF ones at package level.
+
+export * as cbpf from './cbpf/index.js';
 export {
-  btfCodec,
-  btfCodecs,
-  btfTypedMap,
-  type FuncInfo,
-  findGlobal,
-  type GlobalVariable,
-  getGlobal,
-  getGlobals,
-  globalVariables,
-  type LineInfo,
-  LoadedObject,
-  LoadedProgram,
-  type LoadOptions,
-  loadObject,
-  type MapSlot,
-  type ObjectSpec,
-  type ProgramSpec,
-  programTypeForSection,
-  readGlobal,
-  type SectionProgramType,
-  sectionForProgramType,
-  setGlobal,
-  setTailCallTarget,
-  VerifierError,
-  writeGlobal,
-} from './object/index.js';
+  cbpfToEbpf,
+  checkFilter,
+  compileFilter,
+  createPacketFilter,
+  decodeFilter,
+  encodeFilter,
+  FILTER_ENGINES,
+  type FilterEngineName,
+  type FilterOptions,
+  FilterSyntaxError,
+  type PacketFilter,
+  type PacketFilterOptions,
+  parseFilterEngine,
+  runFilter,
+  type SkbMeta,
+  type SockFilter,
+} from './cbpf/index.js';
+
+// --- Tools: histograms as tracing tools keep and print them, and the funccount/funclatency tools.
+
 export { FuncCount } from './tools/funccount.js';
 export { FuncLatency } from './tools/funclatency.js';
-
-// --- Tools: what tracing tools keep and print.
 export {
   type Bucket as HistogramBucket,
   emitLog2Slot,
@@ -272,39 +336,3 @@ export {
   log2HistogramsByGroup,
   log2Slot,
 } from './tools/histogram.js';
-// --- The verifier: accept, or a diagnostic that says why not (with the source line when known).
-export {
-  type Diagnostic,
-  formatDiagnostic,
-  type PathStep,
-  type VerifiableProgram,
-  type VerifyOptions,
-  type VerifyResult,
-  verify,
-} from './verifier/index.js';
-// --- The virtual machine: address space, runtime (plays the kernel), prepared programs, interpreter.
-export {
-  AddressSpace,
-  DEFAULT_BUDGET,
-  type InputMemory,
-  Interpreter,
-  interpret,
-  loadInput,
-  MAX_TAIL_CALLS,
-  type MemoryRunResult,
-  OutOfMemoryError,
-  PAGE_SIZE,
-  type PreparedProgram,
-  type PrepareOptions,
-  prepareProgram,
-  type Region,
-  type RegionKind,
-  type RunOptions,
-  type RunResult,
-  Runtime,
-  type RuntimeOptions,
-  runWithMemory,
-  type TaskInfo,
-  type TraceEvent,
-  type TraceHook,
-} from './vm/index.js';

@@ -3,7 +3,15 @@
 // The program is an XDP counter: it adds each packet's length to a per-length-class total
 // (0: under 128 bytes, 1: 128 bytes and more) in an array map, drops packets shorter than 64 bytes and
 // passes the rest. Everything here is the public API (`tsbpf` once built; the source entry in this repo).
-import { assemble, buildFrame, loadObject, MapType, type ObjectSpec, testRun, verify } from '../../src/index.js';
+import {
+  assemble,
+  buildFrame,
+  loadObject,
+  MapType,
+  type ObjectSpec,
+  testRun,
+  verify,
+} from '../../src/index.js';
 
 const source = `
     r2 = *(u32 *)(r1 + 0)        # ctx->data
@@ -55,7 +63,8 @@ export function main(print: (line: string) => void = console.log) {
       return testRun(runner, { dataIn: frame }).retval;
     });
     const totals = [...obj.typedMap<number, bigint>('totals')];
-    print(`${engine}: verdicts ${verdicts.join(' ')}, totals ${totals.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    const shown = totals.map(([k, v]) => `${k}=${v}`).join(' ');
+    print(`${engine}: verdicts ${verdicts.join(' ')}, totals ${shown}`);
     results[engine] = { verdicts, totals };
   }
   return { accepted: verdict.accepted, results };

@@ -2,7 +2,15 @@
 // before loading (like a libbpf skeleton), run it over a capture of iperf traffic with the XDP hook, and
 // read the drop counters as objects, typed by the object's BTF.
 import { readFileSync } from 'node:fs';
-import { getGlobal, loadObject, readCapture, readObject, setGlobal, XdpHook, xdpActionName } from '../../src/index.js';
+import {
+  getGlobal,
+  loadObject,
+  readCapture,
+  readObject,
+  setGlobal,
+  XdpHook,
+  xdpActionName,
+} from '../../src/index.js';
 
 const file = (name: string) => new Uint8Array(readFileSync(new URL(`../xdp/${name}`, import.meta.url)));
 
@@ -21,6 +29,8 @@ export function main(port = 5002, print: (line: string) => void = console.log) {
   print(`verdicts: ${JSON.stringify(verdicts)}`);
 
   const drops = obj.typedMap<number, { packets: bigint; bytes: bigint }>('drops');
-  for (const [dport, { packets, bytes }] of drops) print(`port ${dport}: ${packets} packets, ${bytes} bytes dropped`);
+  for (const [dport, { packets, bytes }] of drops) {
+    print(`port ${dport}: ${packets} packets, ${bytes} bytes dropped`);
+  }
   return { verdicts, drops: new Map(drops) };
 }

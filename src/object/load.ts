@@ -117,7 +117,8 @@ export class LoadedObject {
     const map = this.map(v.map);
     if (map.spec.readonly || ('frozen' in map && map.frozen)) {
       throw new TsbpfError(
-        `global '${v.name}' is in ${v.map}, which is read-only after load; set it on the spec with setGlobal(spec, '${v.name}', value) before loadObject`,
+        `global '${v.name}' is in ${v.map}, which is read-only after load; ` +
+          `set it on the spec with setGlobal(spec, '${v.name}', value) before loadObject`,
       );
     }
     map.update(new Uint8Array(map.spec.keySize), writeGlobal(this.spec.btf!, v, this.section(v.map), value));

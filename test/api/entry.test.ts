@@ -72,7 +72,8 @@ describe('the package entry', () => {
         names: Object.keys(m).sort(),
         isaShadowed: Object.keys(isa).filter((k) => m[k] !== isa[k]),
         cbpfNamespace: Object.keys(cbpf).every((k) => m.cbpf[k] === cbpf[k]),
-        renames: [m.compileJit === jit.compile, m.BtfKind === btf.Kind, m.compileFilter === cbpf.compileFilter],
+        renames: [m.compileJit === jit.compile, m.BtfKind === btf.Kind,
+          m.compileFilter === cbpf.compileFilter],
       }));`;
     const out = execFileSync(process.execPath, ['--import', loader, '--input-type=module', '-e', probe], {
       encoding: 'utf8',

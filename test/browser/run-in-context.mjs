@@ -1,7 +1,8 @@
 // Runs a module of the built library the way a browser would: in a fresh JavaScript realm (node:vm) whose
-// globals are only what browsers have — no require, process, Buffer or module resolution — with an ES module
-// linker that loads files of dist/ (and the scenario itself) and refuses anything else: `node:` modules,
-// packages, files outside dist/. Usage: node --experimental-vm-modules run-in-context.mjs SCENARIO.js
+// globals are only what browsers have — no require, process, Buffer or module resolution — with an ES
+// module linker that loads files of dist/ (and the scenario itself) and refuses anything else: `node:`
+// modules, packages, files outside dist/.
+//   Usage: node --experimental-vm-modules run-in-context.mjs SCENARIO.js
 // The scenario reads `globalThis.fixtures` (bytes a page would fetch) and prints with console.log; this
 // script copies what it prints to stdout and exits 1 on any error, with the message.
 import { readFileSync } from 'node:fs';
@@ -22,27 +23,43 @@ const host = {
   print: (line) => process.stdout.write(`${line}\n`),
   bytes: (file) => readFileSync(path.join(root, file)),
 };
-// The Web APIs the core uses, defined inside the realm so that what they return belongs to it.
-vm.runInContext(
-  `(host, fixtureFiles) => {
-    const copy = (b) => { const out = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) out[i] = b[i]; return out; };
-    globalThis.TextEncoder = class TextEncoder {
-      get encoding() { return 'utf-8'; }
-      encode(s = '') { return copy(host.encode(String(s))); }
-    };
-    globalThis.TextDecoder = class TextDecoder {
-      constructor(label = 'utf-8', options = {}) { this.fatal = !!options.fatal; }
-      decode(b = new Uint8Array(0)) { return host.decode(copy(ArrayBuffer.isView(b) ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(b)), this.fatal); }
-    };
-    const origin = host.now();
-    globalThis.performance = { now: () => host.now() - origin, timeOrigin: Date.now() };
-    globalThis.queueMicrotask = (f) => { Promise.resolve().then(f); };
-    const line = (...a) => host.print(a.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(' '));
-    globalThis.console = { log: line, info: line, warn: line, error: line, debug: () => {} };
-    globalThis.fixtures = Object.fromEntries(Object.entries(fixtureFiles).map(([k, f]) => [k, copy(host.bytes(f))]));
-  }`,
-  context,
-)(host, fixtures);
+// The Web APIs the core uses, defined inside the realm so that what they return belongs to it. This
+// function is not called here: its source text is evaluated in the realm, where `globalThis` is the realm's.
+function setUpRealm(host, fixtureFiles) {
+  const copy = (b) => {
+    const out = new Uint8Array(b.length);
+    for (let i = 0; i < b.length; i++) out[i] = b[i];
+    return out;
+  };
+  const view = (b) =>
+    ArrayBuffer.isView(b) ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(b);
+  globalThis.TextEncoder = class TextEncoder {
+    get encoding() {
+      return 'utf-8';
+    }
+    encode(s = '') {
+      return copy(host.encode(String(s)));
+    }
+  };
+  globalThis.TextDecoder = class TextDecoder {
+    constructor(_label = 'utf-8', options = {}) {
+      this.fatal = !!options.fatal;
+    }
+    decode(b = new Uint8Array(0)) {
+      return host.decode(copy(view(b)), this.fatal);
+    }
+  };
+  const origin = host.now();
+  globalThis.performance = { now: () => host.now() - origin, timeOrigin: Date.now() };
+  globalThis.queueMicrotask = (f) => {
+    Promise.resolve().then(f);
+  };
+  const line = (...a) => host.print(a.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(' '));
+  globalThis.console = { log: line, info: line, warn: line, error: line, debug: () => {} };
+  const entries = Object.entries(fixtureFiles).map(([k, f]) => [k, copy(host.bytes(f))]);
+  globalThis.fixtures = Object.fromEntries(entries);
+}
+vm.runInContext(`(${setUpRealm})`, context)(host, fixtures);
 
 const modules = new Map();
 function moduleAt(file) {
