@@ -38,9 +38,10 @@ export interface Runner {
   /**
    * Many runs, as run32: the u32 at `ctxs + 4i` (an address in the runtime's memory) is the context of
    * run i, the low 32 bits of its r0 go to the u32 at `out + 4i`. `before(i, ctx)` is called once run i's
-   * invocation has begun (`runtime.invocation` is run i's), just before the program starts: hooks point
-   * it at packet i there. Without `before`, the JIT runs programs that call no helper in a wasm loop.
-   * Not available on a JIT runner created with a budget.
+   * invocation has begun (`runtime.invocation` is run i's) and before anything can observe it: hooks
+   * point it at packet i there. The interpreter begins every run; the JIT (unchecked, no tail calls) runs
+   * the batch in a wasm loop and begins a run's invocation only at its first helper call, so runs that
+   * call no helper never leave wasm (and get no `before`). Not available on a JIT runner with a budget.
    */
   runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void;
   /** The compiled form, when the engine is the JIT. */

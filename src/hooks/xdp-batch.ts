@@ -1,8 +1,8 @@
 // Batch XDP, the NAPI-budget idea: up to `size` packets are laid out in a pool of frames (each with its
 // xdp_md context) and the program runs over all of them in one call of the engine's batch entry. On the
-// JIT, a program that calls no helper runs the whole batch inside one wasm loop; otherwise a JS loop
-// points each run's invocation at its frame, so packet helpers (adjust_head/tail, redirect, load/store
-// bytes) act on the right packet. Results are those of running the packets one by one.
+// JIT that is one wasm loop: a run's invocation is begun (and pointed at its frame, so packet helpers —
+// adjust_head/tail, redirect, load/store bytes — act on the right packet) only when the run first calls a
+// helper. The interpreter loops in JS. Results are those of running the packets one by one.
 
 import type { Invocation } from '../helpers/types.js';
 import { Class, JmpOp, Source } from '../isa/index.js';
@@ -31,7 +31,9 @@ export class XdpBatch {
   private each: ((i: number) => void) | undefined;
   private readonly before = (i: number): void => {
     const inv = this.runtime.invocation;
-    inv.packet = this.slots[i]!.frame;
+    const slot = this.slots[i]!;
+    slot.touched = true;
+    inv.packet = slot.frame;
     inv.programType = 'xdp';
     this.invocations[i] = inv;
     this.each?.(i);

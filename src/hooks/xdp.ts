@@ -54,6 +54,16 @@ export class XdpSlot {
   input: Uint8Array = new Uint8Array(0);
   /** End of the bytes earlier runs wrote in the frame. */
   private dirtyEnd: number;
+  /**
+   * Whether a run since the last clear may have called helpers. Without helpers a program writes only
+   * between data and data_end (the verifier's packet bounds), bytes the next packet overwrites or that
+   * nothing can reach (adjust_tail zeroes what it exposes); helpers (adjust_head/meta) can write the
+   * headroom, so only then is the frame cleared.
+   */
+  touched = true;
+  /** ingress_ifindex and rx_queue_index as last written (the program cannot write its context). */
+  private ifindex = -1;
+  private rxQueue = -1;
 
   constructor(private readonly runtime: Runtime) {
     const space = runtime.space;
@@ -77,21 +87,32 @@ export class XdpSlot {
     const space = this.runtime.space;
     const frame = this.frame;
     const data = frame.base + XDP_HEADROOM;
-    // Fresh frame contents as the kernel's (zeroed) test-run page: clear what the last run may have left.
-    space.bytes.fill(0, frame.base, Math.max(this.dirtyEnd, data));
-    space.bytes.set(packet, data);
-    this.dirtyEnd = data + packet.length;
+    const bytes = space.bytes;
+    const end = data + packet.length;
+    // Fresh frame contents as the kernel's (zeroed) test-run page: clear what earlier runs may have left.
+    if (this.touched) {
+      bytes.fill(0, frame.base, Math.max(this.dirtyEnd, data));
+      this.dirtyEnd = end;
+      this.touched = false;
+    } else this.dirtyEnd = Math.max(this.dirtyEnd, end);
+    bytes.set(packet, data);
     frame.start = data;
-    frame.end = data + packet.length;
+    frame.end = end;
     this.input = packet;
     const v = space.view;
     const at = this.ctx.start;
     v.setUint32(at + XDP_MD_OFFSETS.data, data, true);
-    v.setUint32(at + XDP_MD_OFFSETS.data_end, frame.end, true);
+    v.setUint32(at + XDP_MD_OFFSETS.data_end, end, true);
     v.setUint32(at + XDP_MD_OFFSETS.data_meta, data, true);
-    v.setUint32(at + XDP_MD_OFFSETS.ingress_ifindex, options.ingressIfindex ?? LOOPBACK_IFINDEX, true);
-    v.setUint32(at + XDP_MD_OFFSETS.rx_queue_index, options.rxQueueIndex ?? 0, true);
-    v.setUint32(at + XDP_MD_OFFSETS.egress_ifindex, 0, true);
+    const ifindex = options.ingressIfindex ?? LOOPBACK_IFINDEX;
+    const rxQueue = options.rxQueueIndex ?? 0;
+    if (ifindex !== this.ifindex || rxQueue !== this.rxQueue) {
+      v.setUint32(at + XDP_MD_OFFSETS.ingress_ifindex, ifindex, true);
+      v.setUint32(at + XDP_MD_OFFSETS.rx_queue_index, rxQueue, true);
+      v.setUint32(at + XDP_MD_OFFSETS.egress_ifindex, 0, true);
+      this.ifindex = ifindex;
+      this.rxQueue = rxQueue;
+    }
   }
 
   /** After a run: the packet as the program left it (copied out only when it changed). */
@@ -143,6 +164,7 @@ export class XdpHook {
   /** Run again on the frame as the last run left it (the kernel's test-run repeats do not reset it). */
   rerun(): XdpResult {
     let verdict: number;
+    this.slot.touched = true;
     this.runtime.invocationDefaults = this.invocation;
     try {
       verdict = this.runner.run32(this.slot.ctx.start);

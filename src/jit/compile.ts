@@ -151,6 +151,8 @@ export function generate(
     depth: m.global(i32, true, 0),
     stackTop: m.global(i64, true, 0),
     pc: m.global(i32, true, 0),
+    /** Index of the run the batch loop is in (helper imports begin that run's invocation on first use). */
+    run: m.global(i32, true, 0),
   };
   for (const [name, index] of Object.entries(globals)) m.export(name, ExternKind.global, index);
 
@@ -258,9 +260,14 @@ export function generate(
 /**
  * Entry points: `run64(ctx i32) -> i64`, `run32(ctx i32) -> i32` (the low half of r0), and
  * `batch(ctxs i32, n i32, out i32)`: for each i < n, r0 of a run on the context whose address is the u32
- * at ctxs + 4i goes to the u32 at out + 4i.
+ * at ctxs + 4i goes to the u32 at out + 4i; the global `run` holds i during run i.
  */
-function emitEntries(m: ModuleBuilder, main: number, g: { stackTop: number }, _checked: boolean): void {
+function emitEntries(
+  m: ModuleBuilder,
+  main: number,
+  g: { stackTop: number; run: number },
+  _checked: boolean,
+): void {
   // r0 = 0, r1 = ctx (pushed by the caller), r2-r9 = 0, r10 = top of frame 0; keep r0 of the results.
   const enter = (code: Code) => {
     for (let r = 2; r <= 9; r++) code.i64Const(0);
@@ -283,6 +290,7 @@ function emitEntries(m: ModuleBuilder, main: number, g: { stackTop: number }, _c
   // for (i = 0; i < n; i++) out[i] = run(ctxs[i])
   c.block().loop();
   c.localGet(3).localGet(1).op(Op.i32_ge_u).brIf(1);
+  c.localGet(3).globalSet(g.run);
   c.localGet(2).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add); // &out[i]
   c.i64Const(0).localGet(0).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i64_load32_u, 2, 0);
   enter(c);

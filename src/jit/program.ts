@@ -33,8 +33,10 @@ export interface JitProgram {
   run32(ctx: number): number;
   /**
    * Run over `count` contexts: the u32 at ctxs + 4i is the context address of run i, the low 32 bits of
-   * its r0 go to the u32 at out + 4i. Programs without helper calls loop inside wasm; `before(i, ctx)`
-   * (e.g. set the invocation's packet) forces a loop in JS that calls it before each run.
+   * its r0 go to the u32 at out + 4i. Unchecked programs without tail calls loop inside wasm, and a run
+   * begins its invocation at its first helper call (runs that call none never leave wasm); `before(i,
+   * ctx)` is called right after that (e.g. to set the invocation's packet). Otherwise a JS loop begins
+   * every run and calls `before` for each.
    */
   runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void;
   /** The interpreter's interface: arguments, budget, invocation fields, CPU; r0 and instructions run. */
@@ -80,6 +82,15 @@ interface Exports {
   depth: WebAssembly.Global;
   stackTop: WebAssembly.Global;
   pc: WebAssembly.Global;
+  run: WebAssembly.Global;
+}
+
+/** A batch running in the wasm loop whose runs begin their invocation at their first helper call. */
+interface LazyBatch {
+  ctxs: number;
+  before: ((i: number, ctx: number) => void) | undefined;
+  /** The run whose invocation is current. */
+  begun: number;
 }
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
@@ -107,6 +118,7 @@ class Compiled implements JitProgram {
   private readonly plain: boolean;
   private cpu = -1;
   private budgetTotal = DEFAULT_BUDGET;
+  private lazy: LazyBatch | undefined;
   /** The program a tail_call helper accepted, entered by the `tail_call` import. */
   private pendingTail: Compiled | undefined;
   private readonly runCallback: (t: number, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => bigint;
@@ -173,9 +185,12 @@ class Compiled implements JitProgram {
       const pc = this.mod.budgetBlocks[block]![index]!;
       throw new RuntimeFault(`instruction budget of ${this.budgetTotal} exhausted`, pc);
     };
-    env[IMPORT.legacyLoad] = (off: number, size: number, pc: number, depth: number) =>
-      this.legacyLoad(off, size, pc, depth);
+    env[IMPORT.legacyLoad] = (off: number, size: number, pc: number, depth: number) => {
+      if (this.lazy) this.beginLazy(this.lazy);
+      return this.legacyLoad(off, size, pc, depth);
+    };
     env[IMPORT.callx] = (id: bigint, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => {
+      if (this.lazy) this.beginLazy(this.lazy);
       const pc = this.ex.pc.value as number;
       const def = U64(id) < 0x80000000n ? this.program.lookupHelper(Number(id)) : undefined;
       if (!def) throw new RuntimeFault(`callx to unknown helper ${U64(id)}`, pc);
@@ -197,6 +212,7 @@ class Compiled implements JitProgram {
 
   private helperImport(def: HelperDef, tailCall: boolean) {
     return (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint): bigint => {
+      if (this.lazy) this.beginLazy(this.lazy);
       const pc = this.ex.pc.value as number;
       const ret = this.callHelper(def, pc, a, b, c, d, e);
       if (tailCall && this.runtime.invocation.tailCall !== undefined) this.takeTailCall();
@@ -344,6 +360,16 @@ class Compiled implements JitProgram {
 
   // --- running ----------------------------------------------------------------------------------
 
+  /** In a lazy batch: begin the invocation of the run the wasm loop is in, once per run. */
+  private beginLazy(lazy: LazyBatch): void {
+    const i = this.ex.run.value as number;
+    if (i === lazy.begun) return;
+    lazy.begun = i;
+    const ctx = this.runtime.space.view.getUint32(lazy.ctxs + 4 * i, true);
+    this.runtime.beginInvocation({ ctx, programType: this.program.type });
+    lazy.before?.(i, ctx);
+  }
+
   /** Per-run setup shared by every entry point; returns the callback runner to restore afterwards. */
   private begin(ctx: number, budget: number | undefined, invocation?: RunOptions['invocation']) {
     const rt = this.runtime;
@@ -451,12 +477,21 @@ class Compiled implements JitProgram {
   }
 
   runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void {
-    if (!before && !this.mod.callsHelpers && !this.checked) {
-      this.begin(0, undefined);
+    if (!this.checked && !this.mod.tailCalls) {
+      // The wasm loop. Only helpers see the invocation, so a run's invocation begins (and `before` is
+      // called) at its first helper call: runs that call none never leave wasm.
+      const rt = this.runtime;
+      if (rt.cpu !== this.cpu) this.begin(0, undefined);
+      const previous = rt.callbackRunner;
+      if (this.mod.usesCallbacks) rt.callbackRunner = this.runCallback;
+      if (this.mod.callsHelpers) this.lazy = { ctxs, before, begun: -1 };
       try {
         this.ex.batch(ctxs, count, out);
       } catch (e) {
         throw this.wrap(e);
+      } finally {
+        this.lazy = undefined;
+        rt.callbackRunner = previous;
       }
       return;
     }

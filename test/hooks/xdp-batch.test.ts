@@ -160,7 +160,7 @@ describe('XdpBatch: the results of running packets one by one', () => {
       });
       const run = (batched: boolean) => {
         const rt = new Runtime();
-        const prog = rt.prepare({ ...assembleProgram(source), type: 'xdp' });
+        const prog = rt.prepare(assembleProgram(source));
         const runner = createRunner(rt, prog, { engine, checked: false });
         if (!batched) {
           const hook = new XdpHook(runner);
@@ -181,6 +181,48 @@ describe('XdpBatch: the results of running packets one by one', () => {
         2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20,
       ]);
       expect(want.filter((r) => r.changed).length).toBe(15); // every frame whose first byte is not 0 mod 4
+    });
+  }
+
+  // Grows the head by 8, reads those 8 headroom bytes, scribbles on them, shrinks back: every packet must
+  // find the headroom zeroed (a fresh page, as the kernel's test run gives), though frames are reused.
+  const scribble = `
+    r6 = r1
+    r2 = -8
+    call 44
+    if r0 != 0 goto fail
+    r2 = *(u32 *)(r6 + 0)
+    r3 = *(u32 *)(r6 + 4)
+    r4 = r2
+    r4 += 8
+    if r4 > r3 goto fail
+    r7 = *(u64 *)(r2 + 0)
+    r5 = -1
+    *(u64 *)(r2 + 0) = r5
+    r1 = r6
+    r2 = 8
+    call 44
+    r0 = 2
+    if r7 == 0 goto out
+    r0 = 3
+  out:
+    exit
+  fail:
+    r0 = 0
+    exit`;
+  for (const engine of ENGINES) {
+    it(`every packet of a batch finds a clean headroom (${engine})`, () => {
+      const rt = new Runtime();
+      const runner = createRunner(rt, rt.prepare(assembleProgram(scribble)), { engine, checked: false });
+      const batch = new XdpBatch(runner, 2);
+      const frames = Array.from({ length: 6 }, (_, i) => new Uint8Array(30 + i).fill(i + 1));
+      for (let round = 0; round < 2; round++) {
+        for (let first = 0; first < frames.length; ) {
+          const n = batch.run(frames, first);
+          for (let i = 0; i < n; i++) expect(batch.result(i)).toMatchObject({ verdict: 2, changed: false });
+          first += n;
+        }
+      }
     });
   }
 
