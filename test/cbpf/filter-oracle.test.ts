@@ -8,8 +8,9 @@
 // Speed: tcpdump's answers are gathered up front by a few concurrent processes, one `tcpdump -r` per
 // expression over the captures of a link type merged into one file.
 
-import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   C,
   checkFilter,
@@ -84,6 +85,10 @@ describe.skipIf(!oracle)('pcap-filter compiler against tcpdump', () => {
     tcpdumpSeconds = (performance.now() - t0) / 1000;
     console.log(`[filter oracle] ${runs} tcpdump runs in ${tcpdumpSeconds.toFixed(1)} s`);
   }, 240_000);
+
+  afterAll(() => {
+    for (const a of answers.values()) rmSync(dirname(a.merged.file), { recursive: true, force: true });
+  });
 
   it('corpus has at least 200 expressions', () => {
     expect(new Set(ETHER_CORPUS).size).toBeGreaterThanOrEqual(200);
