@@ -5,61 +5,18 @@
 
 import {
   AluOp,
-  AtomicOp,
   Class,
   type Insn,
   insn,
   JmpOp,
   lddw,
   Mode,
+  SIZE_BYTES,
   Size,
   Source,
 } from '../../src/isa/index.js';
-import { Rng } from '../support/gen.js';
+import { ALL_ALU_OPS as ALU, ATOMIC_OPS as ATOMICS, JMP_OPS as JMP, Rng, SIZES } from '../support/gen.js';
 
-const ALU = [
-  AluOp.ADD,
-  AluOp.SUB,
-  AluOp.MUL,
-  AluOp.DIV,
-  AluOp.OR,
-  AluOp.AND,
-  AluOp.LSH,
-  AluOp.RSH,
-  AluOp.NEG,
-  AluOp.MOD,
-  AluOp.XOR,
-  AluOp.MOV,
-  AluOp.ARSH,
-  AluOp.END,
-] as const;
-const JMP = [
-  JmpOp.JEQ,
-  JmpOp.JGT,
-  JmpOp.JGE,
-  JmpOp.JSET,
-  JmpOp.JNE,
-  JmpOp.JSGT,
-  JmpOp.JSGE,
-  JmpOp.JLT,
-  JmpOp.JLE,
-  JmpOp.JSLT,
-  JmpOp.JSLE,
-] as const;
-const SIZES = [Size.B, Size.H, Size.W, Size.DW] as const;
-const BYTES = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 } as Record<number, number>;
-const ATOMICS = [
-  AtomicOp.ADD,
-  AtomicOp.OR,
-  AtomicOp.AND,
-  AtomicOp.XOR,
-  AtomicOp.ADD | AtomicOp.FETCH,
-  AtomicOp.OR | AtomicOp.FETCH,
-  AtomicOp.AND | AtomicOp.FETCH,
-  AtomicOp.XOR | AtomicOp.FETCH,
-  AtomicOp.XCHG,
-  AtomicOp.CMPXCHG,
-];
 const SMALL = [0, 1, -1, 2, 3, 7, 8, 16, 31, 32, 63, 64, 0x7fffffff, -0x80000000, 0xff, 0xffff];
 
 /** One instruction that is not a jump (may be two slots for lddw). */
@@ -97,7 +54,9 @@ function plain(r: Rng): Insn[] {
   // Stack memory: r10 + off, occasionally out of the frame to provoke faults.
   const size = r.pick(SIZES);
   const wild = r.chance(0.03);
-  const off = wild ? r.pick([8, -520, 0, -4096]) : -BYTES[size]! * (1 + r.int(512 / BYTES[size]! - 1));
+  const off = wild
+    ? r.pick([8, -520, 0, -4096])
+    : -SIZE_BYTES[size]! * (1 + r.int(512 / SIZE_BYTES[size]! - 1));
   if (kind === 6) return [insn(Class.LDX | Mode.MEM | size, dst, 10, off)];
   if (kind === 7) {
     if (size === Size.DW) return [insn(Class.LDX | Mode.MEM | size, dst, 10, off)];

@@ -27,6 +27,7 @@ import {
   lddw,
   Mode,
   PseudoCall,
+  SIZE_BYTES,
   Size,
   Source,
 } from '../../src/isa/index.js';
@@ -127,7 +128,8 @@ function value64(r: Rng): bigint {
 let regCount = 10;
 const reg = (r: Rng) => r.int(regCount);
 
-const ALU_OPS = [
+/** Every ALU operation, in opcode order (the random-CFG generator draws from all of them). */
+export const ALL_ALU_OPS = [
   AluOp.ADD,
   AluOp.SUB,
   AluOp.MUL,
@@ -136,12 +138,17 @@ const ALU_OPS = [
   AluOp.AND,
   AluOp.LSH,
   AluOp.RSH,
+  AluOp.NEG,
   AluOp.MOD,
   AluOp.XOR,
   AluOp.MOV,
   AluOp.ARSH,
+  AluOp.END,
 ] as const;
-const JMP_OPS = [
+/** The two-operand ALU operations (neg and byte swaps are generated on their own). */
+const ALU_OPS = ALL_ALU_OPS.filter((op) => op !== AluOp.NEG && op !== AluOp.END);
+/** Every conditional jump operation. */
+export const JMP_OPS = [
   JmpOp.JEQ,
   JmpOp.JGT,
   JmpOp.JGE,
@@ -154,7 +161,8 @@ const JMP_OPS = [
   JmpOp.JSLT,
   JmpOp.JSLE,
 ] as const;
-const ATOMIC_OPS = [
+/** Every atomic operation (imm of STX|ATOMIC). */
+export const ATOMIC_OPS = [
   AtomicOp.ADD,
   AtomicOp.OR,
   AtomicOp.AND,
@@ -166,8 +174,7 @@ const ATOMIC_OPS = [
   AtomicOp.XCHG,
   AtomicOp.CMPXCHG,
 ];
-const SIZES = [Size.B, Size.H, Size.W, Size.DW] as const;
-const BYTES: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
+export const SIZES = [Size.B, Size.H, Size.W, Size.DW] as const;
 
 /** An aligned offset for an access of `bytes` inside the random area. */
 function areaOffset(r: Rng, bytes: number): number {
@@ -223,22 +230,24 @@ function memory(r: Rng): Insn[] {
   const kind = r.int(8);
   if (kind < 2) {
     const size = r.pick(SIZES);
-    return [insn(Class.STX | Mode.MEM | size, 10, reg(r), areaOffset(r, BYTES[size]!))];
+    return [insn(Class.STX | Mode.MEM | size, 10, reg(r), areaOffset(r, SIZE_BYTES[size]!))];
   }
   if (kind === 2) {
     const size = r.pick(SIZES);
-    return [insn(Class.ST | Mode.MEM | size, 10, 0, areaOffset(r, BYTES[size]!), imm32(r))];
+    return [insn(Class.ST | Mode.MEM | size, 10, 0, areaOffset(r, SIZE_BYTES[size]!), imm32(r))];
   }
   if (kind < 5) {
     const size = r.pick(SIZES);
-    return [insn(Class.LDX | Mode.MEM | size, reg(r), 10, areaOffset(r, BYTES[size]!))];
+    return [insn(Class.LDX | Mode.MEM | size, reg(r), 10, areaOffset(r, SIZE_BYTES[size]!))];
   }
   if (kind === 5) {
     const size = r.pick([Size.B, Size.H, Size.W]);
-    return [insn(Class.LDX | Mode.MEMSX | size, reg(r), 10, areaOffset(r, BYTES[size]!))];
+    return [insn(Class.LDX | Mode.MEMSX | size, reg(r), 10, areaOffset(r, SIZE_BYTES[size]!))];
   }
   const size = r.pick([Size.W, Size.DW]);
-  return [insn(Class.STX | Mode.ATOMIC | size, 10, reg(r), areaOffset(r, BYTES[size]!), r.pick(ATOMIC_OPS))];
+  return [
+    insn(Class.STX | Mode.ATOMIC | size, 10, reg(r), areaOffset(r, SIZE_BYTES[size]!), r.pick(ATOMIC_OPS)),
+  ];
 }
 
 /** A conditional jump with offset `off`. */
