@@ -2,6 +2,8 @@
 // pointer from programs; keys and values are plain bytes from JavaScript. One registry (./registry.ts)
 // creates them by type.
 
+import { TsbpfError } from '../errors.js';
+
 /** Map type numbers, as in the kernel's `enum bpf_map_type`. */
 export const MapType = {
   HASH: 1,
@@ -80,7 +82,7 @@ export interface MapSpec {
 }
 
 /** Thrown to JavaScript callers when a map operation fails; `errno` is positive (ENOENT ...). */
-export class MapError extends Error {
+export class MapError extends TsbpfError {
   override name = 'MapError';
   constructor(
     readonly errno: number,

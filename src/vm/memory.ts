@@ -7,6 +7,8 @@
 //
 // Regions are recorded so the checked interpreter can validate each access against the region it falls in.
 
+import { TsbpfError } from '../errors.js';
+
 /** What a region holds; decides the error message and the permissions in checked mode. */
 export type RegionKind =
   | 'stack'
@@ -39,7 +41,7 @@ export const GUARD_SIZE = PAGE_SIZE;
 /** Every allocation is aligned to this many bytes (map values are 8-aligned in the kernel too). */
 export const ALLOC_ALIGN = 8;
 
-export class OutOfMemoryError extends Error {
+export class OutOfMemoryError extends TsbpfError {
   override name = 'OutOfMemoryError';
 }
 
