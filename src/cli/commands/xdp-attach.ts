@@ -86,6 +86,8 @@ function intervalOption(v: string): number {
 /** What both back ends give the reporting loop. */
 interface Live {
   att: LiveAttachment;
+  /** Stop the program from running (the maps stay readable until `att.close()`). */
+  detach: () => void | Promise<void>;
   program: string;
   maps: ReadonlyMap<string, BpfMap>;
   btf: Btf | undefined;
@@ -121,7 +123,26 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
   }
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
-  const totals = await serveAttached(live.att, {
+  // On stop: detach, read the maps while they still exist, then release everything.
+  const maps: Record<string, unknown> = {};
+  let mapText = '';
+  const att: LiveAttachment = {
+    verdicts: () => live.att.verdicts(),
+    done: live.att.done,
+    close: async () => {
+      try {
+        await live.detach();
+        if (options.json) for (const [name, map] of live.maps) maps[name] = dumpMap(map, live.btf, live.cpus);
+        else
+          printMapSet(live.maps, live.btf, live.cpus, (s) => {
+            mapText += s;
+          });
+      } finally {
+        await live.att.close();
+      }
+    },
+  };
+  const totals = await serveAttached(att, {
     intervalMs: options.interval * 1000,
     onTick: (v) => {
       if (options.json)
@@ -134,8 +155,6 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
   });
   const stats = live.stats?.();
   if (options.json) {
-    const maps: Record<string, unknown> = {};
-    for (const [name, map] of live.maps) maps[name] = dumpMap(map, live.btf, live.cpus);
     out(
       `${JSON.stringify({ event: 'detached', seconds: round(seconds()), verdicts: numbers(totals), ...(stats ? { stats } : {}), maps })}\n`,
     );
@@ -149,7 +168,7 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}\n`,
     );
-  printMapSet(live.maps, live.btf, live.cpus, out);
+  out(mapText);
 }
 
 function startKernel(
@@ -176,6 +195,7 @@ function startKernel(
     const maps = new Map([...att.object.maps].filter(([name]) => name !== VERDICT_MAP.name));
     return {
       att,
+      detach: () => att.link.close(),
       program: att.program.spec.name,
       maps,
       btf: spec.btf as Btf | undefined,
@@ -219,6 +239,7 @@ function startUserspace(
   });
   return {
     att: path,
+    detach: () => path.close(),
     program: path.program.name,
     maps: obj.maps,
     btf: spec.btf as Btf | undefined,
