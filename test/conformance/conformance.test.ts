@@ -1,26 +1,12 @@
 // Runs every conformance file on the interpreter (checked mode, as for unverified programs), and checks
 // that the files together exercise every opcode of the instruction set.
 import { describe, expect, it } from 'vitest';
-import { assemble } from '../../src/asm/index.js';
-import { decode, type Insn, isValidOpcode, LDDW } from '../../src/isa/index.js';
-import { Runtime, runWithMemory } from '../../src/vm/index.js';
-import {
-  type ConformanceCase,
-  conformanceFiles,
-  loadConformanceFile,
-  rawWordsToBytes,
-} from '../support/conformance.js';
+import { type Insn, isValidOpcode, LDDW } from '../../src/isa/index.js';
+import { Runtime } from '../../src/vm/index.js';
+import { type ConformanceCase, conformanceFiles, loadConformanceFile } from '../support/conformance.js';
+import { caseProgram, hex, interpretCase } from './run.js';
 
-const BUDGET = 100_000;
-const hex = (v: bigint) => `0x${v.toString(16)}`;
-
-function program(c: ConformanceCase): Insn[] {
-  return c.raw ? decode(rawWordsToBytes(c.raw)) : assemble(c.asm, { syntax: 'mnemonic' });
-}
-
-function execute(rt: Runtime, c: ConformanceCase): bigint {
-  return runWithMemory(rt, rt.prepare(program(c)), c.mem, { budget: BUDGET }).r0;
-}
+const execute = (rt: Runtime, c: ConformanceCase): bigint => interpretCase(rt, c).r0;
 
 const files = conformanceFiles();
 
@@ -45,7 +31,7 @@ describe('conformance coverage', () => {
       for (const c of loadConformanceFile(file)) {
         let insns: Insn[];
         try {
-          insns = program(c);
+          insns = caseProgram(c);
         } catch {
           continue; // a case about malformed bytecode
         }

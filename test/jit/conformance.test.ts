@@ -1,29 +1,16 @@
 // Every conformance file on the JIT, compared with the expected results and with the interpreter on the
 // same runtime: checked mode (as for unverified programs: same faults, same memory) and unchecked mode.
 import { describe, expect, it } from 'vitest';
-import { assemble } from '../../src/asm/index.js';
-import { decode, type Insn } from '../../src/isa/index.js';
 import { runJitWithMemory } from '../../src/jit/index.js';
-import { Runtime, runWithMemory } from '../../src/vm/index.js';
-import {
-  type ConformanceCase,
-  conformanceFiles,
-  loadConformanceFile,
-  rawWordsToBytes,
-} from '../support/conformance.js';
-
-const BUDGET = 100_000;
-const hex = (v: bigint) => `0x${v.toString(16)}`;
-
-function program(c: ConformanceCase): Insn[] {
-  return c.raw ? decode(rawWordsToBytes(c.raw)) : assemble(c.asm, { syntax: 'mnemonic' });
-}
+import { Runtime } from '../../src/vm/index.js';
+import { CONFORMANCE_BUDGET, caseProgram, hex, interpretCase } from '../conformance/run.js';
+import { type ConformanceCase, conformanceFiles, loadConformanceFile } from '../support/conformance.js';
 
 /** Run on the JIT with r1 = a copy of the case's memory, r2 = its length; r0 and the memory after. */
 function jitRun(rt: Runtime, c: ConformanceCase, checked = true): { r0: bigint; memory: Uint8Array } {
-  return runJitWithMemory(rt, rt.prepare(program(c)), c.mem, {
+  return runJitWithMemory(rt, rt.prepare(caseProgram(c)), c.mem, {
     checked,
-    budget: checked ? BUDGET : undefined,
+    budget: checked ? CONFORMANCE_BUDGET : undefined,
   });
 }
 
@@ -43,13 +30,13 @@ describe.each(conformanceFiles().map((f) => [f.split('/').pop()!, f]))('%s on th
       if (c.error !== undefined) {
         expect(() => jitRun(rt, c)).toThrow(c.error);
         // Same error (kind, message, instruction) as the interpreter.
-        const interp = faultOf(() => runWithMemory(rt, rt.prepare(program(c)), c.mem, { budget: BUDGET }));
+        const interp = faultOf(() => interpretCase(rt, c));
         expect(faultOf(() => jitRun(rt, c))).toBe(interp);
         return;
       }
       const got = jitRun(rt, c);
       expect(hex(got.r0)).toBe(hex(c.result!));
-      const ref = runWithMemory(rt, rt.prepare(program(c)), c.mem, { budget: BUDGET });
+      const ref = interpretCase(rt, c);
       expect(got.memory).toEqual(ref.memory);
       // The unchecked JIT (for verified programs) computes the same on programs that do not fault.
       const fast = jitRun(rt, c, false);
