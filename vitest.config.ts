@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Kernel-oracle tests load programs into the one real kernel; keep files in parallel but bounded.
     maxWorkers: 2,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
