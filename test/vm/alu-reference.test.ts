@@ -10,8 +10,16 @@ const s64 = (x: bigint) => BigInt.asIntN(64, x);
 const s32 = (x: bigint) => BigInt.asIntN(32, x);
 const u32 = (x: bigint) => x & M32;
 
-/** RFC 9669 section 4.1 for ALU64 (a, b unsigned 64-bit; b already sign-extended for immediates). */
-function alu64(op: string, a: bigint, b: bigint): bigint {
+/**
+ * RFC 9669 section 4.1 at `bits` width: ALU64 on unsigned 64-bit operands (b already sign-extended for
+ * immediates), ALU on their low 32 bits with the result zero-extended.
+ */
+function aluModel(bits: 32 | 64, op: string, a0: bigint, b0: bigint): bigint {
+  const mask = bits === 64 ? M64 : M32;
+  const signed = (x: bigint) => BigInt.asIntN(bits, x);
+  const shift = BigInt(bits - 1); // shift amounts are taken modulo the width
+  const a = a0 & mask;
+  const b = b0 & mask;
   const r = (() => {
     switch (op) {
       case 'add':
@@ -23,11 +31,11 @@ function alu64(op: string, a: bigint, b: bigint): bigint {
       case 'div':
         return b === 0n ? 0n : a / b;
       case 'sdiv':
-        return b === 0n ? 0n : s64(b) === -1n ? -s64(a) : s64(a) / s64(b);
+        return b === 0n ? 0n : signed(b) === -1n ? -signed(a) : signed(a) / signed(b);
       case 'mod':
         return b === 0n ? a : a % b;
       case 'smod':
-        return b === 0n ? a : s64(b) === -1n ? 0n : s64(a) % s64(b);
+        return b === 0n ? a : signed(b) === -1n ? 0n : signed(a) % signed(b);
       case 'or':
         return a | b;
       case 'and':
@@ -35,60 +43,22 @@ function alu64(op: string, a: bigint, b: bigint): bigint {
       case 'xor':
         return a ^ b;
       case 'lsh':
-        return a << (b & 63n);
+        return a << (b & shift);
       case 'rsh':
-        return a >> (b & 63n);
+        return a >> (b & shift);
       case 'arsh':
-        return s64(a) >> (b & 63n);
+        return signed(a) >> (b & shift);
       case 'mov':
         return b;
       default:
         throw new Error(op);
     }
   })();
-  return r & M64;
+  return r & mask;
 }
 
-/** RFC 9669 section 4.1 for ALU: 32-bit operands, result zero-extended. */
-function alu32(op: string, a64: bigint, b64: bigint): bigint {
-  const a = u32(a64);
-  const b = u32(b64);
-  const r = (() => {
-    switch (op) {
-      case 'add':
-        return a + b;
-      case 'sub':
-        return a - b;
-      case 'mul':
-        return a * b;
-      case 'div':
-        return b === 0n ? 0n : a / b;
-      case 'sdiv':
-        return b === 0n ? 0n : s32(b) === -1n ? -s32(a) : s32(a) / s32(b);
-      case 'mod':
-        return b === 0n ? a : a % b;
-      case 'smod':
-        return b === 0n ? a : s32(b) === -1n ? 0n : s32(a) % s32(b);
-      case 'or':
-        return a | b;
-      case 'and':
-        return a & b;
-      case 'xor':
-        return a ^ b;
-      case 'lsh':
-        return a << (b & 31n);
-      case 'rsh':
-        return a >> (b & 31n);
-      case 'arsh':
-        return s32(a) >> (b & 31n);
-      case 'mov':
-        return b;
-      default:
-        throw new Error(op);
-    }
-  })();
-  return r & M32;
-}
+const alu64 = (op: string, a: bigint, b: bigint): bigint => aluModel(64, op, a, b);
+const alu32 = (op: string, a: bigint, b: bigint): bigint => aluModel(32, op, a, b);
 
 const OPS: Record<string, { op: number; off: number }> = {
   add: { op: AluOp.ADD, off: 0 },
