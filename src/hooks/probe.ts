@@ -11,7 +11,13 @@ import { TsbpfError } from '../errors.js';
 import { PROBE_ARG_OFFSETS, PROBE_CTX_SIZE, ProbeCtx, ProbeFlag, putValue } from './probe-context.js';
 import { programTypeByName } from './program-types.js';
 import type { EngineName } from './runner.js';
-import { type BoundProgram, bindProgram, type TraceProgramSource } from './trace-program.js';
+import {
+  type BoundProgram,
+  bindProgram,
+  GuardedRun,
+  type RunCounts,
+  type TraceProgramSource,
+} from './trace-program.js';
 
 export type ProbePoint = 'entry' | 'return';
 
@@ -24,14 +30,9 @@ export interface ProbeOptions {
 }
 
 /** An attached probe. */
-export interface ProbeLink {
+export interface ProbeLink extends RunCounts {
   readonly name: string;
   readonly on: ProbePoint;
-  /** Runs of the program. */
-  readonly runs: number;
-  /** Runs that faulted (the traced call went on). */
-  readonly errors: number;
-  readonly lastError: unknown;
   /** The probe id the program sees in the context's ip field. */
   readonly probeId: number;
   detach(): void;
@@ -48,10 +49,7 @@ let nextProbeId = 1;
 /** One event's context image; copied into each attached program's context region. */
 const image = new Int32Array(PROBE_CTX_SIZE / 4);
 
-class Attachment implements ProbeLink {
-  runs = 0;
-  errors = 0;
-  lastError: unknown;
+class Attachment extends GuardedRun implements ProbeLink {
   private readonly ctx: number;
   private words: Int32Array;
   private generation: number;
@@ -59,10 +57,11 @@ class Attachment implements ProbeLink {
 
   constructor(
     readonly site: ProbeSite,
-    readonly program: BoundProgram,
+    program: BoundProgram,
     readonly on: ProbePoint,
     readonly awaitPromises: boolean,
   ) {
+    super(program);
     const space = program.runtime.space;
     this.ctx = space.allocate(PROBE_CTX_SIZE, 'ctx', `pt_regs of probe ${site.name}`, false).start;
     this.generation = space.generation;
@@ -85,13 +84,7 @@ class Attachment implements ProbeLink {
       this.words = new Int32Array(space.memory.buffer);
     }
     this.words.set(image, this.ctx >> 2);
-    this.runs++;
-    try {
-      this.program.run(this.ctx);
-    } catch (e) {
-      this.errors++;
-      this.lastError = e;
-    }
+    this.runGuarded(this.ctx);
   }
 
   detach(): void {

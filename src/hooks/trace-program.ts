@@ -93,3 +93,32 @@ export function bindProgram(
       };
   return { name: spec.name, runtime, engine, run };
 }
+
+/** What every tracing link reports about its program's runs. */
+export interface RunCounts {
+  /** Runs of the program. */
+  readonly runs: number;
+  /** Runs that faulted (the traced code went on). */
+  readonly errors: number;
+  readonly lastError: unknown;
+}
+
+/** A bound program attached somewhere: a fault never reaches the traced code, it is counted instead. */
+export abstract class GuardedRun implements RunCounts {
+  runs = 0;
+  errors = 0;
+  lastError: unknown;
+
+  constructor(readonly program: BoundProgram) {}
+
+  /** Run the program on `ctx`, counting the run and any fault. */
+  protected runGuarded(ctx: number): void {
+    this.runs++;
+    try {
+      this.program.run(ctx);
+    } catch (e) {
+      this.errors++;
+      this.lastError = e;
+    }
+  }
+}

@@ -10,7 +10,13 @@ import { TsbpfError } from '../errors.js';
 import { putValue } from './probe-context.js';
 import { type CtxLayout, type ProgramType, programTypeByName } from './program-types.js';
 import type { EngineName } from './runner.js';
-import { type BoundProgram, bindProgram, type TraceProgramSource } from './trace-program.js';
+import {
+  type BoundProgram,
+  bindProgram,
+  GuardedRun,
+  type RunCounts,
+  type TraceProgramSource,
+} from './trace-program.js';
 
 export type IntFieldType = 'u8' | 'u16' | 'u32' | 'u64' | 's8' | 's16' | 's32' | 's64' | 'bool';
 /** A field: an integer, or a fixed-size character array (strings are UTF-8, NUL-terminated, truncated). */
@@ -36,11 +42,8 @@ export interface TracepointOptions {
   engine?: EngineName;
 }
 
-export interface TracepointLink {
+export interface TracepointLink extends RunCounts {
   readonly tracepoint: string;
-  readonly runs: number;
-  readonly errors: number;
-  readonly lastError: unknown;
   detach(): void;
 }
 
@@ -141,16 +144,14 @@ function writerFor(f: FieldLayout): Writer {
   };
 }
 
-class Link implements TracepointLink {
-  runs = 0;
-  errors = 0;
-  lastError: unknown;
+class Link extends GuardedRun implements TracepointLink {
   readonly ctx: number;
 
   constructor(
     readonly tp: Tracepoint<Schema>,
-    readonly program: BoundProgram,
+    program: BoundProgram,
   ) {
+    super(program);
     this.ctx = program.runtime.space.allocate(tp.size, 'ctx', `tracepoint ${tp.name} record`, false).start;
   }
 
@@ -160,13 +161,7 @@ class Link implements TracepointLink {
 
   run(record: Uint8Array): void {
     this.program.runtime.space.bytes.set(record, this.ctx);
-    this.runs++;
-    try {
-      this.program.run(this.ctx);
-    } catch (e) {
-      this.errors++;
-      this.lastError = e;
-    }
+    this.runGuarded(this.ctx);
   }
 
   detach(): void {
