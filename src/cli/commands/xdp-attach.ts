@@ -244,7 +244,10 @@ function startUserspace(
     maps: obj.maps,
     btf: spec.btf as Btf | undefined,
     cpus: obj.runtime.cpus,
-    stats: () => ({ ...path.stats() }),
+    stats: () => {
+      const st = path.stats();
+      return { ...st, busyMs: Math.round(st.busyMs) };
+    },
   };
 }
 

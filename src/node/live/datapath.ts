@@ -51,6 +51,8 @@ export interface UserspaceXdpStats {
   socketDrops: number;
   /** Writes or sends that failed (full TAP queue, interface down …). */
   writeErrors: number;
+  /** Milliseconds spent handling frames (system calls included, waiting excluded). */
+  busyMs: number;
 }
 
 /** A running user-space XDP data path; `close()` stops it and releases the sockets. */
@@ -69,6 +71,7 @@ export class UserspaceXdp {
     oversize: 0,
     socketDrops: 0,
     writeErrors: 0,
+    busyMs: 0,
   };
   /** Received: virtio_net_hdr, then the frame. */
   private readonly buf = new Uint8Array(sys.VNET_HDR_LEN + 65536);
@@ -148,7 +151,9 @@ export class UserspaceXdp {
     const fds = this.tap === undefined ? [this.sock, this.waker] : [this.sock, this.tap, this.waker];
     try {
       while (!this.stopping) {
+        const t0 = performance.now();
         const busy = this.ingress(budget) + this.reverse(budget);
+        if (busy > 0) this.s.busyMs += performance.now() - t0;
         if (this.stopping) break;
         // Work left over: give timers and signals a turn, then continue without sleeping.
         if (busy >= budget) await new Promise((r) => setImmediate(r));
