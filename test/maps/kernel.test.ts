@@ -48,11 +48,9 @@ function ourNext(m: MapBase, key?: Uint8Array): Outcome {
   return r.ok && r.value === undefined ? { ok: false, errno: 2 } : r;
 }
 
-function pair(type: string, key: number, value: number, entries: number, flags = 0): [KernelMap, MapBase] {
-  const k = KernelMap.create(type, key, value, entries, flags);
-  if (typeof k === 'number') throw new Error(`kernel refused ${type}: errno ${k}`);
-  pins.push(k);
-  const spec: MapSpec = {
+/** The spec both sides create, and ours created from it. */
+function specOf(type: string, key: number, value: number, entries: number, flags: number): MapSpec {
+  return {
     name: 't',
     type: mapTypeByName(type)!.type,
     keySize: key,
@@ -60,7 +58,14 @@ function pair(type: string, key: number, value: number, entries: number, flags =
     maxEntries: entries,
     flags,
   };
-  return [k, createMap(new AddressSpace(1 << 20), spec, { cpus })];
+}
+const ourMap = (spec: MapSpec): MapBase => createMap(new AddressSpace(1 << 20), spec, { cpus });
+
+function pair(type: string, key: number, value: number, entries: number, flags = 0): [KernelMap, MapBase] {
+  const k = KernelMap.create(type, key, value, entries, flags);
+  if (typeof k === 'number') throw new Error(`kernel refused ${type}: errno ${k}`);
+  pins.push(k);
+  return [k, ourMap(specOf(type, key, value, entries, flags))];
 }
 
 /** A kernel map through the syscall (fast) and ours. */
@@ -71,17 +76,10 @@ async function fastPair(
   entries: number,
   flags = 0,
 ): Promise<[SyscallMap, MapBase]> {
-  const spec: MapSpec = {
-    name: 't',
-    type: mapTypeByName(type)!.type,
-    keySize: key,
-    valueSize: value,
-    maxEntries: entries,
-    flags,
-  };
+  const spec = specOf(type, key, value, entries, flags);
   const k = await SyscallMap.create(spec);
   pins.push(k);
-  return [k, createMap(new AddressSpace(1 << 20), spec, { cpus })];
+  return [k, ourMap(spec)];
 }
 
 function dumpSet(m: MapBase): { key: string; value: string }[] {
@@ -145,15 +143,7 @@ describe.skipIf(!oracle)('maps against the kernel (bpftool)', () => {
       const k = KernelMap.create(type, key, value, entries, flags);
       const kernel = typeof k === 'number' ? k : 0;
       if (typeof k !== 'number') k.remove();
-      const spec: MapSpec = {
-        name: 't',
-        type: mapTypeByName(type)!.type,
-        keySize: key,
-        valueSize: value,
-        maxEntries: entries,
-        flags,
-      };
-      const mine = ours(() => void createMap(new AddressSpace(1 << 20), spec, { cpus }));
+      const mine = ours(() => void ourMap(specOf(type, key, value, entries, flags)));
       results.push(
         `${type} k${key} v${value} n${entries} f${flags}: kernel ${kernel} ours ${mine.ok ? 0 : mine.errno}`,
       );
