@@ -25,6 +25,7 @@ import {
   isRegister,
   jumpTarget,
   type LineContext,
+  one,
   type Parsed,
   register,
 } from './operands.js';
@@ -32,7 +33,6 @@ import { ALU_LLVM, ATOMIC_NAMES, JMP_NAMES, lookup, SIZES } from './tables.js';
 import type { Cursor } from './tokens.js';
 
 const KEYWORDS = ['exit', 'goto', 'gotol', 'if', 'call', 'callx', 'lock', 'ld_pseudo', '.insn'];
-const one = (i: Insn): Parsed => ({ insns: [i] });
 const reg = (ctx: LineContext) => register(ctx, 'llvm');
 
 /** Is this the first word of an llvm-syntax instruction (as opposed to a mnemonic)? */

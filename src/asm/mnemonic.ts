@@ -24,6 +24,7 @@ import {
   isRegister,
   jumpTarget,
   type LineContext,
+  one,
   type Parsed,
   register,
 } from './operands.js';
@@ -38,7 +39,6 @@ import {
 } from './tables.js';
 import type { Cursor } from './tokens.js';
 
-const one = (i: Insn): Parsed => ({ insns: [i] });
 const reg = (ctx: LineContext) => register(ctx, 'mnemonic').reg;
 const comma = (ctx: LineContext) => ctx.cur.expect(',');
 

@@ -24,6 +24,9 @@ export interface Parsed {
   ref?: LabelRef;
 }
 
+/** A line that is one instruction with no label reference. */
+export const one = (i: Insn): Parsed => ({ insns: [i] });
+
 /** Parses operands of one line; knows the options (register range). */
 export interface LineContext {
   cur: Cursor;
