@@ -145,17 +145,7 @@ export class AddressSpace {
    * falls outside every live one (including the slack between `start`/`end` and the allocation).
    */
   regionAt(addr: number, size = 1): Region | undefined {
-    let lo = 0;
-    let hi = this.regions.length - 1;
-    let found: Region | undefined;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const r = this.regions[mid]!;
-      if (r.base <= addr) {
-        found = r;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const found = this.regionBefore(addr);
     if (!found || addr + size > found.end || addr < found.start) return undefined;
     return found;
   }
