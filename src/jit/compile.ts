@@ -60,6 +60,8 @@ export interface CompiledModule {
   /** Helper ids called by the program (any import or inline), for deciding per-run setup. */
   readonly callsHelpers: boolean;
   readonly usesCallbacks: boolean;
+  /** The program has legacy packet loads (LD_ABS/LD_IND): the loader sets the packet globals per run. */
+  readonly legacyLoads: boolean;
   readonly codegenMs: number;
 }
 
@@ -153,6 +155,9 @@ export function generate(
     pc: m.global(i32, true, 0),
     /** Index of the run the batch loop is in (helper imports begin that run's invocation on first use). */
     run: m.global(i32, true, 0),
+    /** The packet legacy loads read: start, and length (-1: ask the runtime). */
+    pktStart: m.global(i32, true, 0),
+    pktLen: m.global(i32, true, -1),
   };
   for (const [name, index] of Object.entries(globals)) m.export(name, ExternKind.global, index);
 
@@ -175,6 +180,7 @@ export function generate(
     mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,
     imports: { fault, access, budget, legacyLoad, callx: callxImport, tailCall: tailCallImport },
     hasTailCalls: tailCalls,
+    legacyLoads: legacy,
     globals,
     budgetBlock: (pcs) => budgetBlocks.push(pcs) - 1,
     maxDepth: MAX_CALL_FRAMES,
@@ -242,7 +248,7 @@ export function generate(
     m.export(`f${entries[k]}`, ExternKind.func, bodies[k]!.index);
   });
 
-  emitEntries(m, funcIndex.get(0)!, globals, checked);
+  emitEntries(m, funcIndex.get(0)!, globals, legacy);
   const bytes = m.toBytes();
   return {
     bytes,
@@ -253,6 +259,7 @@ export function generate(
     functions: entries,
     callsHelpers: called.size > 0 || callx || legacy,
     usesCallbacks,
+    legacyLoads: legacy,
     codegenMs: performance.now() - t0,
   };
 }
@@ -260,13 +267,14 @@ export function generate(
 /**
  * Entry points: `run64(ctx i32) -> i64`, `run32(ctx i32) -> i32` (the low half of r0), and
  * `batch(ctxs i32, n i32, out i32)`: for each i < n, r0 of a run on the context whose address is the u32
- * at ctxs + 4i goes to the u32 at out + 4i; the global `run` holds i during run i.
+ * at ctxs + 4i goes to the u32 at out + 4i; the global `run` holds i during run i (and each run starts
+ * without a known packet); `set_packet(start i32, len i32)` sets the packet legacy loads read.
  */
 function emitEntries(
   m: ModuleBuilder,
   main: number,
-  g: { stackTop: number; run: number },
-  _checked: boolean,
+  g: { stackTop: number; run: number; pktStart: number; pktLen: number },
+  legacy: boolean,
 ): void {
   // r0 = 0, r1 = ctx (pushed by the caller), r2-r9 = 0, r10 = top of frame 0; keep r0 of the results.
   const enter = (code: Code) => {
@@ -291,6 +299,7 @@ function emitEntries(
   c.block().loop();
   c.localGet(3).localGet(1).op(Op.i32_ge_u).brIf(1);
   c.localGet(3).globalSet(g.run);
+  if (legacy) c.i32Const(-1).globalSet(g.pktLen);
   c.localGet(2).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add); // &out[i]
   c.i64Const(0).localGet(0).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i64_load32_u, 2, 0);
   enter(c);
@@ -298,4 +307,8 @@ function emitEntries(
   c.localGet(3).i32Const(1).op(Op.i32_add).localSet(3).br(0);
   c.end().end();
   m.export('batch', ExternKind.func, b.index);
+
+  const sp = m.func([i32, i32], []);
+  sp.code.localGet(0).globalSet(g.pktStart).localGet(1).globalSet(g.pktLen);
+  m.export('set_packet', ExternKind.func, sp.index);
 }

@@ -87,7 +87,7 @@ export interface EmitContext {
     fault: number; // (reason i32, pc i32) -> never
     access: number; // (base hi i32, addr i64, size i32, pc i32, write i32) -> void   [checked]
     budget: number; // (block i32, index in block i32) -> never         [checked]
-    legacyLoad: number; // (offset i32, size i32, pc i32, depth i32) -> i64 (-1: abort with r0 = 0)
+    legacyLoad: number; // (offset i32, size i32, pc i32, depth i32) -> i64 (-1: abort with r0 = 0); slow path
     callx: number; // (id i64, r1-r5 i64) -> i64
     tailCall: number; // (r1-r5, r10, depth) -> r0 of the tail-called program
   };
@@ -102,7 +102,12 @@ export interface EmitContext {
     depth: number;
     /** Slot of the helper call in progress (for error messages). */
     pc: number;
+    /** The current packet for legacy loads: start address (i32) and length (i32, -1 until known). */
+    pktStart: number;
+    pktLen: number;
   };
+  /** The program has legacy packet loads (helpers may move the packet: its cached bounds are dropped). */
+  readonly legacyLoads: boolean;
   /** Register the instruction slots of a block for budget faults; returns the block's id. */
   budgetBlock(pcs: number[]): number;
   readonly maxDepth: number;
@@ -644,21 +649,37 @@ export class FunctionEmitter implements BlockEmitter {
       return;
     }
     const mode = ins.code & MODE_MASK;
-    if (mode !== Mode.ABS && mode !== Mode.IND) {
+    if ((mode !== Mode.ABS && mode !== Mode.IND) || (ins.code & SIZE_MASK) === Size.DW) {
       this.badInsn(pc);
       return;
     }
-    // Legacy packet loads (network byte order): the runtime reads the packet; -1 ends the program with 0.
+    // Legacy packet loads (network byte order). In bounds of the cached packet: an inline big-endian
+    // load. Otherwise (out of bounds, or the packet not known yet this run) the runtime decides: it
+    // caches the packet and loads, ends the program with r0 = 0 (-1), or faults as the interpreter does.
+    const size = BYTES[ins.code & SIZE_MASK]!;
+    const g = this.cx.globals;
     if (mode === Mode.IND) this.get(ins.src).op(Op.i32_wrap_i64).i32Const(ins.imm).op(Op.i32_add);
     else c.i32Const(ins.imm);
-    c.i32Const(BYTES[ins.code & SIZE_MASK]!)
-      .i32Const(pc)
-      .localGet(DEPTH)
-      .call(this.cx.imports.legacyLoad);
+    c.localTee(T32).op(Op.i64_extend_i32_u).i64Const(size).op(Op.i64_add);
+    c.globalGet(g.pktLen).op(Op.i64_extend_i32_s).op(Op.i64_le_s).if(ValType.i64);
+    c.globalGet(g.pktStart).localGet(T32).op(Op.i32_add);
+    if (size === 1) c.mem(Op.i64_load8_u, 0);
+    else if (size === 2) {
+      c.mem(Op.i32_load16_u, 0).localTee(T32).i32Const(8).op(Op.i32_shl);
+      c.localGet(T32).i32Const(8).op(Op.i32_shr_u).op(Op.i32_or).i32Const(0xffff).op(Op.i32_and);
+      c.op(Op.i64_extend_i32_u);
+    } else {
+      c.mem(Op.i32_load, 0);
+      this.bswap32();
+      c.op(Op.i64_extend_i32_u);
+    }
+    c.else();
+    c.localGet(T32).i32Const(size).i32Const(pc).localGet(DEPTH).call(this.cx.imports.legacyLoad);
     c.localTee(T64A).i64Const(-1).op(Op.i64_eq).if();
     this.leave(() => c.i64Const(0));
     c.end();
     c.localGet(T64A);
+    c.end();
     this.set(0);
   }
 
@@ -674,6 +695,7 @@ export class FunctionEmitter implements BlockEmitter {
       c.call(this.cx.imports.callx);
       this.set(0);
       if (this.cx.checked) this.forgetRegions();
+      if (this.cx.legacyLoads) this.forgetPacket();
       return;
     }
     if (ins.src === PseudoCall.LOCAL) {
@@ -709,6 +731,7 @@ export class FunctionEmitter implements BlockEmitter {
     c.call(fn);
     this.set(0);
     if (this.cx.checked) this.forgetRegions();
+    if (this.cx.legacyLoads) this.forgetPacket();
     if (this.cx.mayTailCall(ins.imm)) {
       // The helper accepted a tail call: the next program replaces this function (same frame, depth).
       const g = this.cx.globals.tailCall;
@@ -720,6 +743,11 @@ export class FunctionEmitter implements BlockEmitter {
       this.leave(() => c.localGet(T64A));
       c.end();
     }
+  }
+
+  /** Helpers may move the packet: legacy loads ask the runtime for it again. */
+  private forgetPacket(): void {
+    this.code.i32Const(-1).globalSet(this.cx.globals.pktLen);
   }
 
   /** Helpers may move packet bounds: drop the cached regions. */

@@ -70,6 +70,7 @@ interface Exports {
   run32(ctx: number): number;
   run64(ctx: number): bigint;
   batch(ctxs: number, n: number, out: number): void;
+  set_packet(start: number, len: number): void;
   /** A compiled function: r0-r10 and the depth in, [r0, ..., r5] out. */
   [name: `f${number}`]: (...regsAndDepth: (bigint | number)[]) => bigint[];
   budget: WebAssembly.Global;
@@ -187,6 +188,7 @@ class Compiled implements JitProgram {
     };
     env[IMPORT.legacyLoad] = (off: number, size: number, pc: number, depth: number) => {
       if (this.lazy) this.beginLazy(this.lazy);
+      this.syncPacket();
       return this.legacyLoad(off, size, pc, depth);
     };
     env[IMPORT.callx] = (id: bigint, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => {
@@ -281,6 +283,7 @@ class Compiled implements JitProgram {
     next.ex.stackTop.value = this.ex.stackTop.value;
     next.cpu = this.cpu;
     next.forgetRegions();
+    if (next.mod.legacyLoads) next.syncPacket();
     rt.callbackRunner = next.runCallback;
     try {
       return next.ex.f0(0n, a, b, c, d, e, 0n, 0n, 0n, 0n, r10, depth)[0]!;
@@ -345,7 +348,17 @@ class Compiled implements JitProgram {
     this.ex.writeHi.value = 0n;
   }
 
-  /** Legacy LD_ABS/LD_IND: the big-endian value, or -1 to end the program with r0 = 0. */
+  /** Give the inline legacy loads the invocation's packet (length -1: none, they call `legacyLoad`). */
+  private syncPacket(): void {
+    const p = this.runtime.invocation.packet;
+    if (p) this.ex.set_packet(p.start, p.end - p.start);
+    else this.ex.set_packet(0, -1);
+  }
+
+  /**
+   * Legacy LD_ABS/LD_IND outside the cached packet: the big-endian value, or -1 to end the program with
+   * r0 = 0 (the interpreter's rules and messages).
+   */
   private legacyLoad(off: number, size: number, pc: number, depth: number): bigint {
     const packet = this.runtime.invocation.packet;
     if (!packet) throw new RuntimeFault('legacy packet load (LD_ABS/LD_IND) without a packet', pc);
@@ -388,6 +401,7 @@ class Compiled implements JitProgram {
     if (this.mod.tailCalls) this.ex.tailCall.value = 0;
     if (this.mod.callsHelpers || invocation) {
       rt.beginInvocation({ ctx, programType: this.program.type, ...invocation });
+      if (this.mod.legacyLoads) this.syncPacket();
     }
   }
 
@@ -499,7 +513,10 @@ class Compiled implements JitProgram {
     for (let i = 0; i < count; i++) {
       const ctx = space.view.getUint32(ctxs + 4 * i, true);
       this.begin(ctx, undefined);
-      before?.(i, ctx);
+      if (before) {
+        before(i, ctx);
+        if (this.mod.legacyLoads) this.syncPacket();
+      }
       const r0 = this.enter32(ctx);
       space.view.setUint32(out + 4 * i, r0, true);
     }
