@@ -14,9 +14,10 @@ import { kernelOracle } from '../support/kernel.js';
 const oracle = kernelOracle();
 const root = new URL('../../', import.meta.url).pathname;
 const UDP_DROP = join(root, 'examples/xdp/udp_drop.o');
-/** A UDP receiver on port 5002 that prints what it receives (for at most 10 s). */
+/** A UDP receiver on port 5002 that says when it is bound, then prints what it receives (for at most 20 s). */
 const UDP_SINK = `const s = require('node:dgram').createSocket('udp4');
-s.on('message', (m) => process.stdout.write(m)); s.bind(5002); setTimeout(() => process.exit(0), 10000);`;
+s.on('listening', () => process.stderr.write('ready'));
+s.on('message', (m) => process.stdout.write(m)); s.bind(5002); setTimeout(() => process.exit(0), 20000);`;
 
 interface Running {
   proc: ChildProcess;
@@ -161,13 +162,16 @@ describe.skipIf(!oracle)('tsbpf xdp attach', () => {
       );
       // the 5002 datagrams reach a socket in the receiving namespace through the TAP
       const receiver = spawn('ip', ['netns', 'exec', user.nsB, process.execPath, '-e', UDP_SINK], {
-        stdio: ['ignore', 'pipe', 'ignore'],
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let received = '';
       receiver.stdout.on('data', (d) => {
         received += d;
       });
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((resolve, reject) => {
+        receiver.stderr.once('data', resolve);
+        receiver.once('close', () => reject(new Error('the UDP receiver exited before binding')));
+      });
       send(user, 5001, 5);
       send(user, 5002, 4);
       await run.waitFor((l) => /drop 5 {2}pass 4/.test(l));
