@@ -160,8 +160,7 @@ function transport(
     const len = 8 + data.length;
     const seg = cat([...u16(spec.udp.sport), ...u16(spec.udp.dport), ...u16(len), 0, 0], data);
     const c = inetChecksum(pseudo(IpProto.UDP, len), seg) || 0xffff;
-    seg[6] = c >> 8;
-    seg[7] = c & 0xff;
+    seg.set(u16(c), 6);
     return { proto: IpProto.UDP, bytes: seg };
   }
   if (spec.tcp) {
@@ -184,25 +183,17 @@ function transport(
       data,
     );
     const c = inetChecksum(pseudo(IpProto.TCP, seg.length), seg);
-    seg[16] = c >> 8;
-    seg[17] = c & 0xff;
+    seg.set(u16(c), 16);
     return { proto: IpProto.TCP, bytes: seg };
   }
-  if (spec.icmp) {
-    const m = spec.icmp;
-    const seg = cat([m.type, m.code ?? 0, 0, 0, ...u16(m.id ?? 0), ...u16(m.seq ?? 0)], data);
-    const c = inetChecksum(seg);
-    seg[2] = c >> 8;
-    seg[3] = c & 0xff;
-    return { proto: IpProto.ICMP, bytes: seg };
-  }
-  if (spec.icmp6) {
-    const m = spec.icmp6;
-    const seg = cat([m.type, m.code ?? 0, 0, 0, ...u16(m.id ?? 0), ...u16(m.seq ?? 0)], data);
-    const c = inetChecksum(pseudo(IpProto.ICMPV6, seg.length), seg);
-    seg[2] = c >> 8;
-    seg[3] = c & 0xff;
-    return { proto: IpProto.ICMPV6, bytes: seg };
+  const echo = spec.icmp ?? spec.icmp6;
+  if (echo) {
+    // ICMP and ICMPv6 share the echo layout; only ICMPv6 sums a pseudo-header.
+    const seg = cat([echo.type, echo.code ?? 0, 0, 0, ...u16(echo.id ?? 0), ...u16(echo.seq ?? 0)], data);
+    const proto = spec.icmp ? IpProto.ICMP : IpProto.ICMPV6;
+    const c = spec.icmp ? inetChecksum(seg) : inetChecksum(pseudo(proto, seg.length), seg);
+    seg.set(u16(c), 2);
+    return { proto, bytes: seg };
   }
   if (spec.sctp) {
     const s = spec.sctp;
@@ -235,8 +226,7 @@ function ipv4Packet(spec: FrameSpec, h: Ipv4Spec): Uint8Array {
     new Uint8Array(optLen - opts.length),
   );
   const c = inetChecksum(hdr);
-  hdr[10] = c >> 8;
-  hdr[11] = c & 0xff;
+  hdr.set(u16(c), 10);
   return cat(hdr, l4.bytes);
 }
 
