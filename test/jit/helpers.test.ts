@@ -64,10 +64,10 @@ const add = (dst: number, imm: number) => insn(ALU64 | 0x00, dst, 0, 0, imm);
 const call = (id: number) => insn(Class.JMP | JmpOp.CALL, 0, 0, 0, id);
 const exit = insn(Class.JMP | JmpOp.EXIT);
 
-function setup(fixedClock = 1_000_000n) {
-  const rt = new Runtime({ clock: () => fixedClock, seed: 7 });
+/** A registered array map of four u64 counters. */
+function counterMap(rt: Runtime, name: string) {
   const map = createMap(rt.space, {
-    name: 'counts',
+    name,
     type: MapType.ARRAY,
     keySize: 4,
     valueSize: 8,
@@ -75,7 +75,12 @@ function setup(fixedClock = 1_000_000n) {
     flags: 0,
   });
   rt.registerMap(map);
-  return { rt, map };
+  return map;
+}
+
+function setup(fixedClock = 1_000_000n) {
+  const rt = new Runtime({ clock: () => fixedClock, seed: 7 });
+  return { rt, map: counterMap(rt, 'counts') };
 }
 
 /** r0 (or the fault) of both engines, checked and unchecked JIT. */
@@ -121,15 +126,7 @@ const counter: Insn[] = [
 describe('helpers on the JIT', () => {
   it('inlines array-map lookups with the same results and map contents as the interpreter', () => {
     const rt = setup().rt;
-    const map = createMap(rt.space, {
-      name: 'c',
-      type: MapType.ARRAY,
-      keySize: 4,
-      valueSize: 8,
-      maxEntries: 4,
-      flags: 0,
-    });
-    rt.registerMap(map);
+    const map = counterMap(rt, 'c');
     const jit = compile(rt.prepare(counter, [map], { helpers: lookup }), rt);
     calls.set(1, 0);
     const results = [0, 1, 1, 3, 4, 7, 3].map((k) => jit.run(k));
