@@ -82,6 +82,26 @@ async function fastPair(
   return [k, ourMap(spec)];
 }
 
+/** Step `i` of a random sequence: update (op 0-1), delete or lookup `key` on both maps, same outcome. */
+function randomStep(
+  k: SyscallMap,
+  m: MapBase,
+  key: Uint8Array,
+  value: Uint8Array,
+  r: () => number,
+  i: number,
+): void {
+  const op = Math.floor(r() * 4);
+  const flags = Math.floor(r() * 3);
+  const [kr, mr] =
+    op <= 1
+      ? [k.update(key, value, flags), ours(() => m.update(key, value, flags))]
+      : op === 2
+        ? [k.delete(key), ours(() => m.delete(key))]
+        : [k.lookup(key), ourLookup(m, key)];
+  expect(mr, `step ${i}: op ${op} key ${hex(key)} flags ${flags}`).toEqual(kr);
+}
+
 function dumpSet(m: MapBase): { key: string; value: string }[] {
   const out: { key: string; value: string }[] = [];
   for (let k = m.nextKey(undefined); k; k = m.nextKey(k))
@@ -187,15 +207,7 @@ describe.skipIf(!oracle)('maps against the kernel (bpftool)', () => {
     for (let i = 0; i < 400; i++) {
       const key = u32(Math.floor(r() * 12));
       const value = new Uint8Array(8).map(() => Math.floor(r() * 256));
-      const op = Math.floor(r() * 4);
-      const flags = Math.floor(r() * 3);
-      const [kr, mr] =
-        op === 0 || op === 1
-          ? [k.update(key, value, flags), ours(() => m.update(key, value, flags))]
-          : op === 2
-            ? [k.delete(key), ours(() => m.delete(key))]
-            : [k.lookup(key), ourLookup(m, key)];
-      expect(mr, `step ${i}: op ${op} key ${hex(key)} flags ${flags}`).toEqual(kr);
+      randomStep(k, m, key, value, r, i);
     }
     expect(dumpSet(m)).toEqual(sortByKey(k.dump()));
     // A missing key restarts iteration at the first key (whichever the map iterates first).
@@ -265,15 +277,7 @@ describe.skipIf(!oracle)('maps against the kernel (bpftool)', () => {
       for (let i = 0; i < 200; i++) {
         const key = u32(Math.floor(r() * 24));
         const value = new Uint8Array(8 * cpus).map((_, j) => (j % 8 < 4 ? Math.floor(r() * 256) : 0));
-        const op = Math.floor(r() * 4);
-        const flags = Math.floor(r() * 3);
-        const [kr, mr] =
-          op <= 1
-            ? [k.update(key, value, flags), ours(() => m.update(key, value, flags))]
-            : op === 2
-              ? [k.delete(key), ours(() => m.delete(key))]
-              : [k.lookup(key), ourLookup(m, key)];
-        expect(mr, `step ${i}: op ${op} key ${hex(key)} flags ${flags}`).toEqual(kr);
+        randomStep(k, m, key, value, r, i);
       }
       expect(dumpSet(m)).toEqual(sortByKey(k.dump()));
     });
