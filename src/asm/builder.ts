@@ -240,7 +240,7 @@ export class ProgramBuilder {
   gotol(target: Target): this {
     return this.withTarget(insn(Class.JMP32 | JmpOp.JA), target, 'imm');
   }
-  /** Call a helper by id or registry name (`map_lookup_elem` or `bpf_map_lookup_elem`). */
+  /** Call a helper by id or kernel name (`map_lookup_elem` or `bpf_map_lookup_elem`; see helpers/names.ts). */
   call(helper: number | string): this {
     let id: number;
     if (typeof helper === 'number') id = this.imm(helper);
