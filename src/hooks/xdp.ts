@@ -165,6 +165,9 @@ export class XdpHook {
   rerun(): XdpResult {
     let verdict: number;
     this.slot.touched = true;
+    // Engines skip beginning an invocation for programs that cannot call helpers: do not report a
+    // redirect an earlier run left in the runtime's last invocation.
+    this.runtime.invocation.redirect = undefined;
     this.runtime.invocationDefaults = this.invocation;
     try {
       verdict = this.runner.run32(this.slot.ctx.start);

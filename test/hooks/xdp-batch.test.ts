@@ -226,6 +226,20 @@ describe('XdpBatch: the results of running packets one by one', () => {
     });
   }
 
+  for (const engine of ENGINES) {
+    it(`a program without helpers reports no redirect left by an earlier program (${engine})`, () => {
+      const rt = new Runtime();
+      const redirect = createRunner(rt, rt.prepare(assembleProgram('r1 = 5\nr2 = 0\ncall 23\nexit')), {
+        engine,
+        checked: false,
+      });
+      const plain = createRunner(rt, rt.prepare(assembleProgram('r0 = 2\nexit')), { engine, checked: false });
+      const frame = new Uint8Array(20);
+      expect(new XdpHook(redirect).run(frame).redirect).toEqual({ ifindex: 5, flags: 0 });
+      expect(new XdpHook(plain).run(frame)).toEqual({ verdict: 2, data: frame, changed: false });
+    });
+  }
+
   it('rejects bad sizes and indexes', () => {
     const obj = load('udp_drop');
     expect(() => new XdpBatch(obj.program().runner('interp'), 0)).toThrow(RangeError);
