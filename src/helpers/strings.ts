@@ -198,7 +198,7 @@ export const STRING_HELPERS: HelperDef[] = [
   {
     id: 6,
     name: 'trace_printk',
-    proto: { ret: 'integer', args: ['mem', 'const_size', 'anything', 'anything', 'anything'] },
+    proto: { ret: 'integer', args: ['mem', 'const_size', 'unchecked', 'unchecked', 'unchecked'] },
     call: (env, fmt, size, a1, a2, a3) => {
       const f = cString(env, ptr(fmt), u32(size));
       if (!f?.terminated) return err(-Errno.EINVAL);

@@ -7,6 +7,7 @@ import type { AddressSpace } from '../vm/memory.js';
 /** Argument kinds of a helper prototype (the kernel's `enum bpf_arg_type`, the subset we need). */
 export type ArgType =
   | 'anything' // any initialised value (scalar or pointer)
+  | 'unchecked' // not checked, may be unset (the kernel's ARG_DONTCARE): trace_printk's optional arguments
   | 'scalar' // a scalar (no pointer)
   | 'const_map_ptr' // a map (from lddw)
   | 'map_key' // pointer to key_size readable bytes (stack, map value, packet)

@@ -218,6 +218,7 @@ function stackRead(v: Verifier, pc: number, frameNo: number, at: number, size: n
 }
 
 function checkInit(v: Verifier, pc: number, frameNo: number, idx: number, size: number): void {
+  if (v.opts.allowUninitStack) return; // unwritten bytes read as unknown, like STACK_MISC
   const f = v.state.frames[frameNo]!;
   for (let b = idx; b < idx + size; b++) {
     if (f.slots[b] === Slot.INVALID) {
@@ -354,7 +355,7 @@ export function helperMem(
   if (write) {
     scrub(v, pc, r.frame, idx, maxSize);
     f.slots.fill(Slot.MISC, idx, idx + maxSize);
-  } else {
+  } else if (!v.opts.allowUninitStack) {
     for (let b = idx; b < idx + maxSize; b++) {
       if (f.slots[b] === Slot.INVALID) {
         throw new Reject(

@@ -4,6 +4,7 @@
 import type { ArgType, HelperDef } from '../helpers/types.js';
 import { helperAllowed } from '../hooks/program-types.js';
 import { MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
+import { mapTypeInfo } from '../maps/registry.js';
 import { MapType } from '../maps/types.js';
 import { helperMem, MAX_VAR_OFF } from './access.js';
 import { Reject } from './cfg.js';
@@ -20,52 +21,52 @@ import {
   UNKNOWN_SCALAR,
 } from './state.js';
 
-/** Map types a helper accepts (by helper name), and helpers a map type accepts (the kernel's compat check). */
-const HELPER_MAPS: Readonly<Record<string, readonly number[]>> = {
-  tail_call: [MapType.PROG_ARRAY],
-  perf_event_output: [MapType.PERF_EVENT_ARRAY],
-  skb_output: [MapType.PERF_EVENT_ARRAY],
-  xdp_output: [MapType.PERF_EVENT_ARRAY],
-  perf_event_read: [MapType.PERF_EVENT_ARRAY],
-  get_stackid: [MapType.STACK_TRACE],
-  ringbuf_output: [MapType.RINGBUF],
-  ringbuf_reserve: [MapType.RINGBUF],
-  ringbuf_query: [MapType.RINGBUF],
-  redirect_map: [MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP],
-  map_push_elem: [MapType.QUEUE, MapType.STACK],
-  map_pop_elem: [MapType.QUEUE, MapType.STACK],
-  map_peek_elem: [MapType.QUEUE, MapType.STACK],
-  sk_redirect_map: [MapType.SOCKMAP],
-  msg_redirect_map: [MapType.SOCKMAP],
-  sock_map_update: [MapType.SOCKMAP],
-  sk_redirect_hash: [MapType.SOCKHASH],
-  msg_redirect_hash: [MapType.SOCKHASH],
-  sock_hash_update: [MapType.SOCKHASH],
-};
-const MAP_HELPERS: Readonly<Record<number, readonly string[]>> = {
-  [MapType.PROG_ARRAY]: ['tail_call'],
-  [MapType.PERF_EVENT_ARRAY]: [
-    'perf_event_output',
-    'perf_event_read',
-    'skb_output',
-    'xdp_output',
-    'perf_event_read_value',
-  ],
-  [MapType.RINGBUF]: ['ringbuf_output', 'ringbuf_reserve', 'ringbuf_query'],
+const DATA_HELPERS = ['map_lookup_elem', 'map_update_elem', 'map_delete_elem'];
+/** BPF_MAP_TYPE_BLOOM_FILTER (not in MapType: nothing here creates one). */
+const BLOOM_FILTER = 30;
+
+/**
+ * Helpers that take maps of the types the maps registry does not model (no runtime for them here), as
+ * the kernel's check_map_func_compatibility allows them; every other map type comes from the registry.
+ */
+const UNMODELLED_MAPS: Readonly<Record<number, readonly string[]>> = {
   [MapType.STACK_TRACE]: ['get_stackid'],
-  [MapType.QUEUE]: ['map_push_elem', 'map_pop_elem', 'map_peek_elem'],
-  [MapType.STACK]: ['map_push_elem', 'map_pop_elem', 'map_peek_elem'],
+  [MapType.CGROUP_ARRAY]: ['skb_under_cgroup', 'current_task_under_cgroup'],
+  [MapType.SOCKMAP]: [
+    'sk_redirect_map',
+    'sock_map_update',
+    'msg_redirect_map',
+    'sk_select_reuseport',
+    ...DATA_HELPERS,
+  ],
+  [MapType.SOCKHASH]: [
+    'sk_redirect_hash',
+    'sock_hash_update',
+    'msg_redirect_hash',
+    'sk_select_reuseport',
+    ...DATA_HELPERS,
+  ],
+  [BLOOM_FILTER]: ['map_peek_elem', 'map_push_elem'],
 };
 
 const bare = (name: string) => name.replace(/^bpf_/, '');
 
+/** May helper `h` take a map of `mapType` as its map argument? */
+export function mapAcceptsHelper(mapType: number, helperName: string): boolean {
+  const ok = mapTypeInfo(mapType)?.helpers ?? UNMODELLED_MAPS[mapType];
+  return ok?.includes(bare(helperName)) ?? false;
+}
+
 function checkMapCompat(pc: number, h: HelperDef, mapType: number, mapName: string): void {
-  const name = bare(h.name);
-  const okMaps = HELPER_MAPS[name];
-  const okHelpers = MAP_HELPERS[mapType];
-  if ((okMaps && !okMaps.includes(mapType)) || (okHelpers && !okHelpers.includes(name))) {
-    throw new Reject(pc, 'map_helper', `map '${mapName}' (type ${mapType}) cannot be passed to ${h.name}`);
-  }
+  if (mapAcceptsHelper(mapType, h.name)) return;
+  const known = mapTypeInfo(mapType) !== undefined || UNMODELLED_MAPS[mapType] !== undefined;
+  throw new Reject(
+    pc,
+    'map_helper',
+    known
+      ? `map '${mapName}' (type ${mapType}) cannot be passed to ${h.name}`
+      : `map '${mapName}' has type ${mapType}, which this verifier does not know`,
+  );
 }
 
 export function callHelper(v: Verifier, pc: number, id: number): void {
@@ -91,10 +92,12 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
         `argument ${regno} of ${h.name} (R${regno}) must be ${what}, but it is ${v.describe(regs[regno]!)}`,
       );
   };
+  let constKey: bigint | undefined;
   for (let i = 0; i < args.length; i++) {
     const regno = i + 1;
-    const r = v.read(regno, pc);
     const t: ArgType = args[i]!;
+    if (t === 'unchecked') continue;
+    const r = v.read(regno, pc);
     const isNull = r.kind === 'scalar' && isConstScalar(r.s) && r.s.var.value === 0n;
     switch (t) {
       case 'anything':
@@ -117,6 +120,7 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
         const m = v.maps[mapIdx]!;
         const size = t === 'map_key' ? m.keySize : m.valueSize;
         helperMem(v, pc, regno, r, size, t === 'uninit_map_value');
+        if (t === 'map_key' && bare(h.name) === 'map_lookup_elem') constKey = stackConstant(v, r, size);
         break;
       }
       case 'mem':
@@ -223,6 +227,8 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
       if (mapIdx < 0) throw new Reject(pc, 'bad_arg', `${h.name} returns a map value but takes no map`);
       if (v.innerOf.has(mapIdx))
         regs[0] = ptrReg('map_ptr_or_null', { map: v.innerOf.get(mapIdx)!, id: v.newId() });
+      else if (constKey !== undefined && alwaysFound(v, mapIdx, constKey))
+        regs[0] = ptrReg('map_value', { map: mapIdx });
       else regs[0] = ptrReg('map_value_or_null', { map: mapIdx, id: v.newId() });
       break;
     case 'ringbuf_mem_or_null': {
@@ -241,6 +247,26 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
   // bpf_loop may call the callback zero or more times: this path is "zero times"; the callback path is
   // queued, and each callback exit both returns here and calls it again (see returnToCaller).
   if (callback >= 0) v.fork(enterCallback(v, pc, callback, callbackCtx!), callback);
+}
+
+/**
+ * The key a key pointer points to when the kernel knows it (get_constant_map_key, privileged only): here,
+ * all key bytes written as zero. The kernel also knows a spilled constant of exactly the key's size, i.e. a
+ * 4-byte spill for array keys; our spills are 8 bytes, so that case stays a (rare) false alarm.
+ */
+function stackConstant(v: Verifier, r: Reg, size: number): bigint | undefined {
+  if (v.unprivileged || r.kind !== 'stack' || !isConstScalar(r.s)) return undefined;
+  const f = v.state.frames[r.frame]!;
+  const idx = r.off + Number(BigInt.asIntN(64, r.s.var.value)) + STACK_SIZE;
+  if (idx < 0 || idx + size > STACK_SIZE) return undefined;
+  for (let b = idx; b < idx + size; b++) if (f.slots[b] !== Slot.ZERO) return undefined;
+  return 0n;
+}
+
+/** An array lookup with a known key below max_entries cannot fail (the kernel elides the NULL check). */
+function alwaysFound(v: Verifier, mapIdx: number, key: bigint): boolean {
+  const m = v.maps[mapIdx]!;
+  return (m.type === MapType.ARRAY || m.type === MapType.PERCPU_ARRAY) && key < BigInt(m.maxEntries);
 }
 
 /** A copy of the current state inside a new bpf_loop callback frame: r1 = the index, r2 = the context. */
@@ -282,8 +308,11 @@ export function callLocal(v: Verifier, pc: number, target: number): number {
 /** `exit` from a subprogram: back to the caller with r0; returns the slot after the call. */
 export function returnToCaller(v: Verifier, pc: number): number {
   const s = v.state;
-  const r0 = v.read(0, pc);
   const depth = s.frames.length - 1;
+  const top = s.frames[depth]!;
+  // A function may return without setting r0 (a void function): the caller only fails if it reads it.
+  // A bpf_loop callback must return a number.
+  const r0 = top.callbackCtx ? v.read(0, pc) : top.regs[0]!;
   if (r0.kind === 'stack' && r0.frame >= depth) {
     throw new Reject(
       pc,
@@ -291,7 +320,6 @@ export function returnToCaller(v: Verifier, pc: number): number {
       `a function returns a pointer into its own stack frame (fp${r0.off}), which is gone after it returns`,
     );
   }
-  const top = s.frames[depth]!;
   if (top.callbackCtx) {
     if (r0.kind !== 'scalar' || r0.s.smin < 0n || r0.s.smax > 1n) {
       throw new Reject(

@@ -67,6 +67,9 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
     );
   }
   try {
+    // 1- and 2-byte atomics (load-acquire/store-release) are opcodes the kernel knows and rejects only
+    // where a path reaches them; tsbpf's ISA has no such opcodes and its engines refuse them anywhere, so
+    // they are refused here too (deliberately stricter than the kernel).
     checkProgram(insns);
   } catch (e) {
     if (e instanceof InvalidBytecodeError) throw new Reject(e.index, 'bad_insn', e.reason);
@@ -74,7 +77,7 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
   }
   const secondHalf = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const why = reservedFields(insns[i]!);
+    const why = checkedUpFront(insns[i]!) && reservedFields(insns[i]!);
     if (why) throw new Reject(i, 'reserved_fields', why);
     if (insns[i]!.code === LDDW) secondHalf[++i] = 1;
   }
@@ -180,6 +183,13 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
 }
 
 /**
+ * The kernel checks the fields of loads and lddw for every instruction before it explores anything
+ * (resolve_pseudo_ldimm64); those of the others only when it reaches them, so a malformed instruction on a
+ * path no execution takes is accepted. `Verifier.step` checks the rest.
+ */
+export const checkedUpFront = (ins: Insn): boolean => classOf(ins.code) === Class.LDX || ins.code === LDDW;
+
+/**
  * Fields an instruction does not use must be zero (the kernel rejects "uses reserved fields"): they may
  * get a meaning in a later ISA version.
  */
@@ -194,7 +204,7 @@ export function reservedFields(ins: Insn): string | undefined {
     case Class.ALU:
     case Class.ALU64:
       if (op === 0x80 || op === 0xd0) {
-        if (ins.src !== 0 || ins.off !== 0 || (op === 0x80 && x))
+        if (ins.src !== 0 || ins.off !== 0 || (op === 0x80 && (x || ins.imm !== 0)))
           return bad(op === 0x80 ? 'neg' : 'byte swap');
         if (op === 0xd0 && ![16, 32, 64].includes(ins.imm)) return bad('byte swap width');
         return undefined;

@@ -22,6 +22,11 @@ export interface VerifyOptions {
   unprivileged?: boolean;
   /** 'bounded' (default): loops allowed when every path ends; 'dfs': any back edge is rejected. */
   loops?: 'bounded' | 'dfs';
+  /**
+   * Reading stack bytes never written gives an unknown number instead of a rejection, as the kernel allows
+   * for privileged loads (CAP_PERFMON). Off by default: such a read is almost always a bug.
+   */
+  allowUninitStack?: boolean;
   /** Limit on simulated instructions (the kernel's complexity limit, 1,000,000). */
   maxInsns?: number;
   /** Helper lookup (defaults to the shared registry); for tests and embedders with their own helpers. */
@@ -96,6 +101,7 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
       unprivileged: opts.unprivileged ?? false,
       maxInsns: opts.maxInsns ?? 1_000_000,
       logLevel,
+      allowUninitStack: (opts.allowUninitStack ?? false) && !(opts.unprivileged ?? false),
     });
     v.run();
     return finish(undefined);

@@ -28,7 +28,7 @@ import type { MapSpec } from '../maps/types.js';
 import { MapType } from '../maps/types.js';
 import { MAX_VAR_OFF, memAccess } from './access.js';
 import { callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
-import { type Cfg, isExit, Reject } from './cfg.js';
+import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';
 import { disasm, type SourceMap } from './log.js';
 import { type Checkpoint, ExploredStates, finishPath, stateSafe } from './pruning.js';
 import {
@@ -67,6 +67,8 @@ export interface InterpOptions {
   unprivileged: boolean;
   maxInsns: number;
   logLevel: 0 | 1 | 2;
+  /** Unwritten stack bytes read as unknown numbers (privileged kernel loads). */
+  allowUninitStack: boolean;
 }
 
 interface Pending {
@@ -89,6 +91,8 @@ export class Verifier {
   private parentNow: Checkpoint | undefined;
   private readonly pending: Pending[] = [];
   private readonly stackDepth = new Map<number, number>();
+  /** Instructions whose unused fields were checked (on the first visit). */
+  private readonly fieldsChecked: Uint8Array;
   readonly unprivileged: boolean;
 
   constructor(
@@ -102,6 +106,7 @@ export class Verifier {
     readonly opts: InterpOptions,
   ) {
     this.unprivileged = opts.unprivileged;
+    this.fieldsChecked = new Uint8Array(insns.length);
     // Inner maps of map-in-map types get their own index: a lookup in the outer map yields them.
     const all = [...maps];
     maps.forEach((m, i) => {
@@ -233,9 +238,9 @@ export class Verifier {
     for (let k = list.length - 1; k >= 0; k--) {
       const old = list[k]!;
       if (old.branches === 0) {
-        if (stateSafe(old.state, cur, liveAt, false, low)) return false;
+        if (stateSafe(old.state, cur, liveAt, false, low, this.opts.allowUninitStack)) return false;
         // A loop that repeats a state exactly repeats it every iteration: the newest few suffice.
-      } else if (++inProgress <= 4 && stateSafe(old.state, cur, liveAt, true, low)) {
+      } else if (++inProgress <= 4 && stateSafe(old.state, cur, liveAt, true, low, false)) {
         // Entering a bpf_loop callback again in a state seen before adds nothing new: the earlier
         // exploration covers it, and the helper bounds the number of calls.
         const f = curFrame(cur);
@@ -258,6 +263,11 @@ export class Verifier {
   /** Simulate one instruction; returns the next slot, or -1 when the path ends. */
   private step(pc: number, parent: Checkpoint | undefined): number {
     const ins = this.insns[pc]!;
+    if (!this.fieldsChecked[pc]) {
+      const why = !checkedUpFront(ins) && reservedFields(ins);
+      if (why) throw new Reject(pc, 'reserved_fields', why);
+      this.fieldsChecked[pc] = 1;
+    }
     const cls = classOf(ins.code);
     switch (cls) {
       case Class.ALU:

@@ -74,7 +74,15 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
   }
 }
 
-function frameSafe(old: Frame, cur: Frame, live: number, ids: IdMap, exact: boolean, low: number): boolean {
+function frameSafe(
+  old: Frame,
+  cur: Frame,
+  live: number,
+  ids: IdMap,
+  exact: boolean,
+  low: number,
+  uninitIsMisc: boolean,
+): boolean {
   if (old.callsite !== cur.callsite || old.subprog !== cur.subprog) return false;
   for (let r = 0; r < FRAME_POINTER; r++) {
     if (!(live & (1 << r))) continue;
@@ -84,9 +92,18 @@ function frameSafe(old: Frame, cur: Frame, live: number, ids: IdMap, exact: bool
     const o = old.slots[b]!;
     const c = cur.slots[b]!;
     if (o === c && (o !== Slot.SPILL || exact)) continue; // exact mode compares spills below
-    if (o === Slot.INVALID && !exact) continue; // the old path never read it (reading it is an error)
     if (exact) return false;
-    if (o === Slot.MISC && (c === Slot.ZERO || (c === Slot.SPILL && cur.spills[b >> 3]!.kind === 'scalar')))
+    // Strict: the old path never read an unwritten byte (reading it is an error), so any content is fine.
+    // With unwritten bytes readable as unknown numbers, an unwritten byte is just another unknown byte.
+    if (o === Slot.INVALID && !uninitIsMisc) continue;
+    const unknownOld = o === Slot.MISC || o === Slot.INVALID;
+    if (
+      unknownOld &&
+      (c === Slot.ZERO ||
+        c === Slot.MISC ||
+        (c === Slot.INVALID && uninitIsMisc) ||
+        (c === Slot.SPILL && cur.spills[b >> 3]!.kind === 'scalar'))
+    )
       continue;
     if (o === Slot.SPILL && c === Slot.SPILL) {
       if (b % 8 === 0 && !regSafe(old.spills[b >> 3]!, cur.spills[b >> 3]!, ids, false)) return false;
@@ -115,13 +132,15 @@ export function stateSafe(
   exact: boolean,
   /** First stack byte any path has touched, per subprogram (bytes below are INVALID everywhere). */
   low: (subprog: number) => number,
+  /** Unwritten stack bytes are readable (as unknown numbers): they no longer cover any content. */
+  uninitIsMisc = false,
 ): boolean {
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
   for (let k = 0; k < old.refs.length; k++) if (!ids.ok(-old.refs[k]!.id, -cur.refs[k]!.id)) return false;
   for (let i = old.frames.length - 1; i >= 0; i--) {
     const f = cur.frames[i]!;
-    if (!frameSafe(old.frames[i]!, f, liveAt(i), ids, exact, low(f.subprog))) return false;
+    if (!frameSafe(old.frames[i]!, f, liveAt(i), ids, exact, low(f.subprog), uninitIsMisc)) return false;
   }
   return true;
 }

@@ -418,6 +418,30 @@ export const CASES: Case[] = [
     asm: LOOKUP(0, '  if r0 == 0 goto +1\n  r0 = *(u64 *)(r0 + 8)\n  r0 = 2\n  exit'),
   },
   {
+    name: 'map: array lookup with a zero key needs no NULL check',
+    type: 'xdp',
+    safe: true,
+    asm: LOOKUP(1, '  r0 = *(u64 *)(r0 + 0)\n  r0 = 2\n  exit'),
+  },
+  {
+    name: 'map: array lookup with a 4-byte key in an 8-byte spill',
+    type: 'xdp',
+    safe: false,
+    asm: 'r1 = 3\n *(u64 *)(r10 - 8) = r1\n r2 = r10\n r2 += -8\n r1 = map_fd(1) ll\n call 1\n r0 = *(u64 *)(r0 + 0)\n r0 = 2\n exit',
+  },
+  {
+    name: 'map: array lookup with a constant key out of range',
+    type: 'xdp',
+    safe: false,
+    asm: 'r1 = 4\n *(u64 *)(r10 - 8) = r1\n r2 = r10\n r2 += -8\n r1 = map_fd(1) ll\n call 1\n r0 = *(u64 *)(r0 + 0)\n r0 = 2\n exit',
+  },
+  {
+    name: 'map: array lookup with a non-zero key not spilled',
+    type: 'xdp',
+    safe: false,
+    asm: 'r1 = 1\n *(u32 *)(r10 - 4) = r1\n r2 = r10\n r2 += -4\n r1 = map_fd(1) ll\n call 1\n r0 = *(u64 *)(r0 + 0)\n r0 = 2\n exit',
+  },
+  {
     name: 'map: lookup without NULL check',
     type: 'xdp',
     safe: false,
@@ -576,6 +600,49 @@ export const CASES: Case[] = [
     asm: '*(u64 *)(r10 - 8) = 1\n r0 = *(u64 *)(r10 - 8)\n exit',
   },
   { name: 'stack: read uninitialised', type: 'xdp', safe: false, asm: 'r0 = *(u64 *)(r10 - 8)\n exit' },
+  {
+    name: 'stack: unwritten on one path, a pointer on the other',
+    type: 'xdp',
+    safe: false,
+    asm: `r2 = *(u32 *)(r1 + 12)
+      if r2 == 0 goto +1
+      goto +1
+      *(u64 *)(r10 - 8) = r1
+      r0 = *(u64 *)(r10 - 8)
+      r0 *= 2
+      r0 = 2
+      exit`,
+  },
+  {
+    name: 'helper: trace_printk with only a format',
+    type: 'xdp',
+    safe: true,
+    asm: 'r1 = 0x0a6968\n *(u64 *)(r10 - 8) = r1\n r1 = r10\n r1 += -8\n r2 = 4\n call 6\n r0 = 2\n exit',
+  },
+  {
+    name: 'alu: neg with an immediate',
+    type: 'xdp',
+    safe: false,
+    asm: 'r0 = 2\n .insn 0x87, 0, 0, 0, 2\n exit',
+  },
+  {
+    name: 'atomic: 2-byte atomic add',
+    type: 'xdp',
+    safe: false,
+    asm: '*(u64 *)(r10 - 8) = 0\n r1 = 1\n .insn 0xcb, 10, 1, -8, 0\n r0 = 2\n exit',
+  },
+  {
+    name: 'atomic: 2-byte atomic on a path never taken',
+    type: 'xdp',
+    safe: false,
+    asm: '*(u64 *)(r10 - 8) = 0\n r1 = 1\n r0 = 2\n if r0 == 2 goto +1\n .insn 0xcb, 10, 1, -8, 0\n exit',
+  },
+  {
+    name: 'alu: malformed instruction on a path never taken',
+    type: 'xdp',
+    safe: true,
+    asm: 'r0 = 2\n if r0 == 2 goto +1\n .insn 0x87, 0, 0, 0, 2\n exit',
+  },
   {
     name: 'stack: read half initialised',
     type: 'xdp',
@@ -943,6 +1010,18 @@ export const CASES: Case[] = [
     type: 'xdp',
     safe: true,
     asm: 'r1 = 1\n call pc+2\n r0 = 2\n exit\n r0 = r1\n exit',
+  },
+  {
+    name: 'call: void subprogram',
+    type: 'xdp',
+    safe: true,
+    asm: 'r1 = 1\n call pc+2\n r0 = 2\n exit\n r1 += 1\n exit',
+  },
+  {
+    name: 'call: result of a void subprogram read',
+    type: 'xdp',
+    safe: false,
+    asm: 'r1 = 1\n call pc+1\n exit\n r1 += 1\n exit',
   },
   {
     name: 'call: caller r1 clobbered',

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readObject } from '../../src/elf/index.js';
 import { KernelError, loadKernelObject } from '../../src/kernel/index.js';
 import type { ObjectSpec } from '../../src/object/spec.js';
-import { verify } from '../../src/verifier/index.js';
+import { type VerifyOptions, type VerifyResult, verify } from '../../src/verifier/index.js';
 import { kernelOracle } from '../support/kernel.js';
 import { corpus } from './agreement-corpus.js';
 import { closeMaps, kernelVerdict } from './kernel.js';
@@ -18,7 +18,8 @@ import { TEST_MAPS, testHelpers } from './support.js';
 const oracle = kernelOracle();
 
 /**
- * Disagreements looked at by hand, with the reason. Every entry here is printed with the summary; any
+ * Disagreements looked at by hand, with the reason (mutants shift when hand-made cases are added, so an
+ * entry may no longer occur; the seed-43 rule is pinned by precision.test.ts). Every entry here is printed with the summary; any
  * other program only the kernel rejects fails the test.
  */
 const EXPLAINED: Record<string, string> = {
@@ -30,6 +31,45 @@ const EXPLAINED: Record<string, string> = {
     '(test/verifier/precision.test.ts checks our value against the interpreter and the kernel rule)',
 };
 
+/**
+ * Rejections we keep on purpose although the kernel accepts: the diagnostic, and why. Counted apart from
+ * false alarms (which are reported and left to fix).
+ */
+const DELIBERATE: [RegExp, string][] = [
+  [
+    /^bad_ctx: .* at offset -\d+ of tracepoint/,
+    'the kernel compares the offset with sizeof(void *) unsigned in tp_prog_is_valid_access, so negative tracepoint context offsets pass; they read outside the record',
+  ],
+  [
+    /^bad_insn: unknown opcode 0x(cb|d3)\b/,
+    'a 1- or 2-byte atomic (load-acquire/store-release) on a path never taken: the kernel checks atomics when reached; our engines have no such opcode',
+  ],
+];
+
+type Verdict = 'both' | 'neither' | 'stricter' | 'deliberate' | 'falseAlarm' | 'unsound';
+
+/**
+ * Our verdict beside the kernel's. The kernel loads as root, where reading unwritten stack is allowed; we
+ * reject that by default, so a program rejected only for it is checked again with `allowUninitStack` (the
+ * kernel's privileged rule): accepted there, it is "deliberately stricter", not a false alarm.
+ */
+function compare(
+  kernelOk: boolean,
+  run: (opts: VerifyOptions) => VerifyResult,
+): { verdict: Verdict; why: string } {
+  let r = run({});
+  const strictKind = r.accepted ? '' : r.diagnostics[0]!.kind;
+  if (strictKind === 'uninit_stack') {
+    r = run({ allowUninitStack: true });
+    if (r.accepted) return { verdict: kernelOk ? 'stricter' : 'unsound', why: 'with allowUninitStack' };
+  }
+  const why = r.accepted ? '' : `${r.diagnostics[0]!.kind}: ${r.diagnostics[0]!.message}`;
+  if (kernelOk && !r.accepted && DELIBERATE.some(([re]) => re.test(why)))
+    return { verdict: 'deliberate', why };
+  if (kernelOk) return { verdict: r.accepted ? 'both' : 'falseAlarm', why };
+  return { verdict: r.accepted ? 'unsound' : 'neither', why };
+}
+
 /** The kernel refused for a reason outside the program (the loader passes no BTF func_info). */
 const notJudged = (why: string) => why.includes('missing btf func_info');
 
@@ -40,6 +80,8 @@ describe.skipIf(!oracle)('verifier agrees with the kernel', () => {
     const items = corpus();
     let both = 0;
     let neither = 0;
+    let stricter = 0;
+    const deliberate: string[] = [];
     const falseAlarms: string[] = [];
     const unsound: string[] = [];
     const explained: string[] = [];
@@ -48,25 +90,30 @@ describe.skipIf(!oracle)('verifier agrees with the kernel', () => {
     for (const it of items) {
       const k = kernelVerdict(it.insns, it.type, TEST_MAPS);
       const a = performance.now();
-      const r = verify(
-        { insns: it.insns, type: it.type },
-        { maps: TEST_MAPS, helpers: testHelpers, logLevel: 0, maxInsns: 100_000 },
+      const { verdict, why } = compare(k.accepted, (o) =>
+        verify(
+          { insns: it.insns, type: it.type },
+          { maps: TEST_MAPS, helpers: testHelpers, logLevel: 0, maxInsns: 100_000, ...o },
+        ),
       );
       oursMs += performance.now() - a;
-      if (k.accepted && r.accepted) both++;
-      else if (!k.accepted && !r.accepted) neither++;
-      else if (k.accepted)
-        falseAlarms.push(`${it.name}: ${r.diagnostics[0]!.kind}: ${r.diagnostics[0]!.message}`);
+      if (verdict === 'both') both++;
+      else if (verdict === 'neither') neither++;
+      else if (verdict === 'stricter') stricter++;
+      else if (verdict === 'deliberate') deliberate.push(`${it.name}: ${why}`);
+      else if (verdict === 'falseAlarm') falseAlarms.push(`${it.name}: ${why}`);
       else if (EXPLAINED[it.name]) explained.push(`${it.name}: ${EXPLAINED[it.name]}`);
-      else unsound.push(`${it.name} [${it.type}]: kernel says: ${k.reason}`);
+      else unsound.push(`${it.name} [${it.type}] (${why || 'default options'}): kernel says: ${k.reason}`);
     }
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(
       `${items.length} programs: accepted by both ${both}, rejected by both ${neither}, ` +
-        `only kernel accepts (our false alarms) ${falseAlarms.length}, only kernel rejects (soundness bugs) ${unsound.length}; ` +
-        `${secs} s (ours ${(oursMs / 1000).toFixed(1)} s)`,
+        `deliberately stricter: uninitialised stack reads (accepted with allowUninitStack) ${stricter}, other (DELIBERATE) ${deliberate.length}, ` +
+        `only kernel accepts (our false alarms) ${falseAlarms.length}, only kernel rejects (soundness bugs) ${unsound.length}, ` +
+        `explained ${explained.length}; ${secs} s (ours ${(oursMs / 1000).toFixed(1)} s)`,
     );
     if (falseAlarms.length) console.log(`false alarms:\n  ${falseAlarms.join('\n  ')}`);
+    if (deliberate.length) console.log(`deliberately stricter (DELIBERATE):\n  ${deliberate.join('\n  ')}`);
     if (explained.length) console.log(`only kernel rejects, explained:\n  ${explained.join('\n  ')}`);
     expect(unsound, unsound.join('\n')).toEqual([]);
     expect(items.length).toBeGreaterThanOrEqual(300);
@@ -93,6 +140,8 @@ describe.skipIf(!oracle)('verifier agrees with the kernel', () => {
     const rnd = new Rand(777);
     let both = 0;
     let neither = 0;
+    let stricter = 0;
+    const deliberate: string[] = [];
     let total = 0;
     let skipped = 0;
     const falseAlarms: string[] = [];
@@ -115,24 +164,32 @@ describe.skipIf(!oracle)('verifier agrees with the kernel', () => {
             kernelOk = false;
             why = ((e as { log?: string }).log ?? e.message).trim().split('\n').slice(-3).join(' | ');
           }
-          const r = verify(prog, { maps: spec.maps, logLevel: 0, maxInsns: 100_000 });
           total++;
+          if (!kernelOk && notJudged(why)) {
+            skipped++;
+            continue;
+          }
+          const c = compare(kernelOk, (o) =>
+            verify(prog, { maps: spec.maps, logLevel: 0, maxInsns: 100_000, ...o }),
+          );
           const name = `${file} ${p.name} (${v.what})`;
-          if (!kernelOk && notJudged(why)) skipped++;
-          else if (kernelOk && r.accepted) both++;
-          else if (!kernelOk && !r.accepted) neither++;
-          else if (kernelOk)
-            falseAlarms.push(`${name}: ${r.diagnostics[0]!.kind}: ${r.diagnostics[0]!.message}`);
-          else unsound.push(`${name}: kernel says: ${why}`);
+          if (c.verdict === 'both') both++;
+          else if (c.verdict === 'neither') neither++;
+          else if (c.verdict === 'stricter') stricter++;
+          else if (c.verdict === 'deliberate') deliberate.push(`${name}: ${c.why}`);
+          else if (c.verdict === 'falseAlarm') falseAlarms.push(`${name}: ${c.why}`);
+          else unsound.push(`${name} (${c.why || 'default options'}): kernel says: ${why}`);
         }
       }
     }
     console.log(
       `${total} object programs: accepted by both ${both}, rejected by both ${neither}, ` +
+        `deliberately stricter: uninitialised stack reads ${stricter}, other ${deliberate.length}, ` +
         `only kernel accepts (our false alarms) ${falseAlarms.length}, only kernel rejects (soundness bugs) ${unsound.length}; ` +
         `${skipped} not judged by the kernel (missing BTF func_info)`,
     );
     if (falseAlarms.length) console.log(`false alarms:\n  ${falseAlarms.join('\n  ')}`);
+    if (deliberate.length) console.log(`deliberately stricter (DELIBERATE):\n  ${deliberate.join('\n  ')}`);
     expect(unsound, unsound.join('\n')).toEqual([]);
     expect(both).toBeGreaterThan(10);
   });

@@ -3,6 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
 import { ctxAccess, programTypeByName, XDP_MD_OFFSETS } from '../../src/hooks/program-types.js';
+import { MAP_TYPES } from '../../src/maps/registry.js';
+import { MapType } from '../../src/maps/types.js';
+import { mapAcceptsHelper } from '../../src/verifier/calls.js';
 import { verify } from '../../src/verifier/index.js';
 import { CASES } from './corpus.js';
 import { check, TEST_MAPS, testHelpers, verdict } from './support.js';
@@ -96,6 +99,28 @@ describe('packet access', () => {
 });
 
 describe('maps, stack, registers', () => {
+  it('an array lookup with a key the kernel knows and below max_entries cannot return NULL', () => {
+    expect(caseKind('map: array lookup with a zero key needs no NULL check')).toBe('accepted');
+    // The kernel knows a spilled key only when the spill has the key's size (this 3 is spilled as 8 bytes).
+    expect(caseKind('map: array lookup with a 4-byte key in an 8-byte spill')).toBe('null_deref');
+    expect(caseKind('map: array lookup with a constant key out of range')).toBe('null_deref');
+    expect(caseKind('map: array lookup with a non-zero key not spilled')).toBe('null_deref');
+    // Only arrays: a hash lookup may fail for any key; and only privileged, as in the kernel.
+    expect(caseKind('map: lookup without NULL check')).toBe('null_deref');
+    const zeroKey = byName('map: array lookup with a zero key needs no NULL check');
+    expect(check(zeroKey.asm, 'xdp', { unprivileged: true }).diagnostics[0]!.kind).toBe('null_deref');
+  });
+  it("trace_printk's format arguments are optional; malformed instructions count only when reached", () => {
+    expect(caseKind('helper: trace_printk with only a format')).toBe('accepted');
+    expect(caseKind('alu: neg with an immediate')).toBe('reserved_fields');
+    expect(caseKind('alu: malformed instruction on a path never taken')).toBe('accepted');
+    expect(caseKind('atomic: 2-byte atomic add')).toBe('bad_insn');
+    // The kernel accepts this one (it checks atomics when reached); our engines have no such opcode.
+    expect(caseKind('atomic: 2-byte atomic on a path never taken')).toBe('bad_insn');
+    // A function need not set r0; reading the result of one that did not is the error.
+    expect(caseKind('call: void subprogram')).toBe('accepted');
+    expect(caseKind('call: result of a void subprogram read')).toBe('uninit_reg');
+  });
   it('requires NULL checks, also through copies', () => {
     expect(caseKind('map: lookup without NULL check')).toBe('null_deref');
     expect(caseKind('map: NULL check on a copy')).toBe('accepted');
@@ -114,6 +139,19 @@ describe('maps, stack, registers', () => {
     expect(caseKind('stack: spill and fill a pointer')).toBe('accepted');
     expect(caseKind('stack: partial spill of a pointer')).toBe('partial_spill');
     expect(caseKind('stack: misaligned')).toBe('misaligned_stack');
+    // Privileged kernel loads read unwritten stack as unknown numbers; we do only when asked to.
+    const uninit = byName('stack: read uninitialised').asm;
+    expect(kind(uninit)).toBe('uninit_stack');
+    expect(check(uninit, 'xdp', { allowUninitStack: true }).accepted).toBe(true);
+    expect(check(uninit, 'xdp', { allowUninitStack: true, unprivileged: true }).diagnostics[0]!.kind).toBe(
+      'uninit_stack',
+    );
+    expect(check(byName('map: key partly initialised').asm, 'xdp', { allowUninitStack: true }).accepted).toBe(
+      true,
+    );
+    // Pruning must not let an unwritten slot (read as a number) stand for a saved pointer.
+    const mixed = byName('stack: unwritten on one path, a pointer on the other').asm;
+    expect(check(mixed, 'xdp', { allowUninitStack: true }).diagnostics[0]!.kind).toBe('ptr_op');
     // Alignment is checked before the frame bounds, through moved pointers, for loads and atomics.
     expect(verdict(byName('stack: misaligned store above the frame pointer').asm)).toBe(
       'misaligned_stack: misaligned stack access: 8 bytes at fp+4 (must be 8-byte aligned)',
@@ -158,6 +196,24 @@ describe('maps, stack, registers', () => {
     expect(caseKind('helper: tail call with a non-ctx')).toBe('bad_arg');
     expect(caseKind('helper: probe_read with an unbounded size')).toBe('bad_size');
     expect(caseKind('cfg: helper of another program type')).toBe('helper_not_allowed');
+  });
+  it('takes which helpers a map type accepts from the maps registry', () => {
+    const lookup =
+      'r1 = 0\n *(u32 *)(r10 - 4) = r1\n r2 = r10\n r2 += -4\n r1 = map_fd(0) ll\n call 1\n r0 = 2\n exit';
+    let types = 0;
+    for (const info of MAP_TYPES.values()) {
+      const maps = [{ name: 'm', type: info.type, keySize: 4, valueSize: 8, maxEntries: 4, flags: 0 }];
+      const r = verify({ insns: assemble(lookup), type: 'xdp' }, { maps, helpers: testHelpers });
+      const expected = info.helpers.includes('map_lookup_elem') ? 'accepted' : 'map_helper';
+      expect(r.accepted ? 'accepted' : r.diagnostics[0]!.kind, info.name).toBe(expected);
+      types++;
+    }
+    expect(types).toBeGreaterThan(15);
+    // Types the registry does not model keep the kernel's rules: a bloom filter takes push/peek only.
+    expect(mapAcceptsHelper(30, 'bpf_map_push_elem')).toBe(true);
+    expect(mapAcceptsHelper(30, 'map_lookup_elem')).toBe(false);
+    expect(mapAcceptsHelper(MapType.STACK_TRACE, 'get_stackid')).toBe(true);
+    expect(mapAcceptsHelper(1000, 'map_lookup_elem')).toBe(false);
   });
   it('bpf-to-bpf calls get their own frame', () => {
     expect(caseKind('call: subprogram returns a value')).toBe('accepted');
