@@ -169,6 +169,13 @@ const STORE: Record<number, number> = {
   [Size.W]: Op.i64_store32,
   [Size.DW]: Op.i64_store,
 };
+/** Read-modify-write atomics: the operation on the old value and the source. */
+const RMW: Record<number, number> = {
+  [AtomicOp.ADD]: Op.i64_add,
+  [AtomicOp.OR]: Op.i64_or,
+  [AtomicOp.AND]: Op.i64_and,
+  [AtomicOp.XOR]: Op.i64_xor,
+};
 const BYTES: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
 const ALIGN: Record<number, number> = { [Size.B]: 0, [Size.H]: 1, [Size.W]: 2, [Size.DW]: 3 };
 
@@ -596,7 +603,9 @@ export class FunctionEmitter implements BlockEmitter {
       return;
     }
     const wide = size === Size.DW;
-    const [ld, st, al] = wide ? [Op.i64_load, Op.i64_store, 3] : [Op.i64_load32_u, Op.i64_store32, 2];
+    const ld = wide ? Op.i64_load : Op.i64_load32_u;
+    const st = wide ? Op.i64_store : Op.i64_store32;
+    const al = wide ? 3 : 2;
     // Addresses are < 2^32 and the region check (if any) covers the read and the write.
     const offset = this.address(ins.dst, ins.off, wide ? 8 : 4, true, pc);
     if (offset !== 0) c.i32Const(offset).op(Op.i32_add);
@@ -616,16 +625,10 @@ export class FunctionEmitter implements BlockEmitter {
       this.set(0);
       return;
     }
-    const rmw: Record<number, number> = {
-      [AtomicOp.ADD]: Op.i64_add,
-      [AtomicOp.OR]: Op.i64_or,
-      [AtomicOp.AND]: Op.i64_and,
-      [AtomicOp.XOR]: Op.i64_xor,
-    };
     c.localGet(T32);
     if (ins.imm === AtomicOp.XCHG) this.get(ins.src);
     else {
-      const o = rmw[op];
+      const o = RMW[op];
       if (o === undefined) {
         this.badInsn(pc);
         return;

@@ -118,6 +118,7 @@ class Compiled implements JitProgram {
   /** Unchecked and calls no helper: runs need no per-run setup. */
   private readonly plain: boolean;
   private cpu = -1;
+  private readonly entryFields: { ctx: number; programType: string };
   private budgetTotal = DEFAULT_BUDGET;
   private lazy: LazyBatch | undefined;
   /** The program a tail_call helper accepted, entered by the `tail_call` import. */
@@ -131,6 +132,7 @@ class Compiled implements JitProgram {
   ) {
     const t0 = performance.now();
     this.checked = options.checked ?? false;
+    this.entryFields = { ctx: 0, programType: program.type };
     const frames = runtime.stackFrames(0);
     this.stride = frames.length > 1 ? frames[1]!.end - frames[0]!.end : 0;
     this.checkFrames(frames);
@@ -400,7 +402,13 @@ class Compiled implements JitProgram {
     }
     if (this.mod.tailCalls) this.ex.tailCall.value = 0;
     if (this.mod.callsHelpers || invocation) {
-      rt.beginInvocation({ ctx, programType: this.program.type, ...invocation });
+      if (invocation) rt.beginInvocation({ ctx, programType: this.program.type, ...invocation });
+      else {
+        // The hot path (hooks): one reused argument object, no spread.
+        const f = this.entryFields;
+        f.ctx = ctx;
+        rt.beginInvocation(f);
+      }
       if (this.mod.legacyLoads) this.syncPacket();
     }
   }

@@ -40,13 +40,20 @@ export function emitStructured(code: Code, cfg: FunctionCfg, emit: BlockEmitter)
   for (const b of cfg.rpo) if (b !== 0 && forwardIn[b]! >= 2) mergeChildren[idom[b]!]!.push(b);
   for (const list of mergeChildren) list.sort((a, b) => order[b]! - order[a]!);
 
+  // Open frames, and where each block's `block`/`loop` frame sits in them (a branch's depth in O(1): a
+  // large program nests thousands of frames).
   const frames: Frame[] = [];
+  const blockAt = new Int32Array(blocks.length).fill(-1);
+  const loopAt = new Int32Array(blocks.length).fill(-1);
+  const open = (f: Frame) => {
+    if (f.kind === 'block') blockAt[f.node] = frames.length;
+    else if (f.kind === 'loop') loopAt[f.node] = frames.length;
+    frames.push(f);
+  };
   const depthOf = (kind: 'loop' | 'block', node: number) => {
-    for (let i = frames.length - 1; i >= 0; i--) {
-      const f = frames[i]!;
-      if (f.kind === kind && f.node === node) return frames.length - 1 - i;
-    }
-    throw new Error(`jit: no enclosing ${kind} for block ${node}`);
+    const i = (kind === 'loop' ? loopAt : blockAt)[node]!;
+    if (i < 0) throw new Error(`jit: no enclosing ${kind} for block ${node}`);
+    return frames.length - 1 - i;
   };
   const tasks: Task[] = [{ t: 'tree', node: 0 }];
   while (tasks.length) {
@@ -56,7 +63,7 @@ export function emitStructured(code: Code, cfg: FunctionCfg, emit: BlockEmitter)
         const x = task.node;
         if (loopHeader[x]) {
           code.loop();
-          frames.push({ kind: 'loop', node: x });
+          open({ kind: 'loop', node: x });
           tasks.push({ t: 'end' });
         }
         tasks.push({ t: 'within', node: x, merges: mergeChildren[x]!, from: 0 });
@@ -67,7 +74,7 @@ export function emitStructured(code: Code, cfg: FunctionCfg, emit: BlockEmitter)
         if (from < merges.length) {
           const y = merges[from]!;
           code.block();
-          frames.push({ kind: 'block', node: y });
+          open({ kind: 'block', node: y });
           tasks.push({ t: 'tree', node: y }, { t: 'end' }, { t: 'within', node: x, merges, from: from + 1 });
           break;
         }
@@ -86,7 +93,7 @@ export function emitStructured(code: Code, cfg: FunctionCfg, emit: BlockEmitter)
             tasks.push({ t: 'branch', from: x, to: fall });
           } else {
             code.if();
-            frames.push({ kind: 'if' });
+            open({ kind: 'if' });
             tasks.push(
               { t: 'end' },
               { t: 'branch', from: x, to: fall },
@@ -107,10 +114,13 @@ export function emitStructured(code: Code, cfg: FunctionCfg, emit: BlockEmitter)
       case 'else':
         code.else();
         break;
-      case 'end':
-        frames.pop();
+      case 'end': {
+        const f = frames.pop()!;
+        if (f.kind === 'block') blockAt[f.node] = -1;
+        else if (f.kind === 'loop') loopAt[f.node] = -1;
         code.end();
         break;
+      }
     }
   }
   // Every path has left through br/return; the validator still wants the function's result here.
