@@ -107,7 +107,9 @@ export class AddressSpace {
       start = this.top;
       const needed = start + rounded;
       if (needed > this.maxBytes) {
-        throw new OutOfMemoryError(`address space exhausted: ${name} needs ${size} bytes (limit ${this.maxBytes})`);
+        throw new OutOfMemoryError(
+          `address space exhausted: ${name} needs ${size} bytes (limit ${this.maxBytes})`,
+        );
       }
       if (needed > this.memory.buffer.byteLength) {
         this.memory.grow(Math.ceil((needed - this.memory.buffer.byteLength) / PAGE_SIZE));
