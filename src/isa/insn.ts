@@ -47,7 +47,10 @@ export function lddwValue(insns: readonly Insn[], index: number): bigint {
 /** The two slots of `lddw dst, value`. */
 export function lddw(dst: number, value: bigint, src = 0): [Insn, Insn] {
   const v = BigInt.asUintN(64, value);
-  return [insn(LDDW, dst, src, 0, Number(BigInt.asIntN(32, v))), insn(0, 0, 0, 0, Number(BigInt.asIntN(32, v >> 32n)))];
+  return [
+    insn(LDDW, dst, src, 0, Number(BigInt.asIntN(32, v))),
+    insn(0, 0, 0, 0, Number(BigInt.asIntN(32, v >> 32n))),
+  ];
 }
 
 /** Decode bytecode into slots. Checks each opcode and register (see `checkInsn`); not jump targets. */
@@ -86,10 +89,14 @@ export function encode(insns: readonly Insn[]): Uint8Array {
     const bad = (what: string) => {
       throw new InvalidBytecodeError(what, i);
     };
-    if (!Number.isInteger(ins.code) || ins.code < 0 || ins.code > 0xff) bad(`opcode ${ins.code} is not a byte`);
-    if (!Number.isInteger(ins.dst) || ins.dst < 0 || ins.dst > 15) bad(`dst register ${ins.dst} out of range`);
-    if (!Number.isInteger(ins.src) || ins.src < 0 || ins.src > 15) bad(`src register ${ins.src} out of range`);
-    if (!Number.isInteger(ins.off) || ins.off < -0x8000 || ins.off > 0x7fff) bad(`offset ${ins.off} does not fit 16 bits`);
+    if (!Number.isInteger(ins.code) || ins.code < 0 || ins.code > 0xff)
+      bad(`opcode ${ins.code} is not a byte`);
+    if (!Number.isInteger(ins.dst) || ins.dst < 0 || ins.dst > 15)
+      bad(`dst register ${ins.dst} out of range`);
+    if (!Number.isInteger(ins.src) || ins.src < 0 || ins.src > 15)
+      bad(`src register ${ins.src} out of range`);
+    if (!Number.isInteger(ins.off) || ins.off < -0x8000 || ins.off > 0x7fff)
+      bad(`offset ${ins.off} does not fit 16 bits`);
     if (!Number.isInteger(ins.imm) || ins.imm < -0x80000000 || ins.imm > 0xffffffff) {
       bad(`immediate ${ins.imm} does not fit 32 bits`);
     }
@@ -156,7 +163,10 @@ export function checkInsn(insns: readonly Insn[], i: number): void {
   };
   if (!VALID_OPCODES.has(ins.code)) bad(`unknown opcode 0x${ins.code.toString(16).padStart(2, '0')}`);
   if (ins.dst > 10) bad(`invalid dst register r${ins.dst}`);
-  if (ins.src > 10 && !(ins.code === LDDW || (classOf(ins.code) === Class.JMP && (ins.code & OP_MASK) === JmpOp.CALL))) {
+  if (
+    ins.src > 10 &&
+    !(ins.code === LDDW || (classOf(ins.code) === Class.JMP && (ins.code & OP_MASK) === JmpOp.CALL))
+  ) {
     bad(`invalid src register r${ins.src}`);
   }
   if (ins.code === LDDW) {
@@ -173,7 +183,9 @@ export const slotCount = (ins: Insn): 1 | 2 => (ins.code === LDDW ? 2 : 1);
 
 /** The size in bytes of a load/store, from its opcode. */
 export const accessSize = (code: number): 1 | 2 | 4 | 8 =>
-  (({ [Size.W]: 4, [Size.H]: 2, [Size.B]: 1, [Size.DW]: 8 }) as Record<number, 1 | 2 | 4 | 8>)[code & SIZE_MASK]!;
+  (({ [Size.W]: 4, [Size.H]: 2, [Size.B]: 1, [Size.DW]: 8 }) as Record<number, 1 | 2 | 4 | 8>)[
+    code & SIZE_MASK
+  ]!;
 
 export const modeOf = (code: number): number => code & MODE_MASK;
 
@@ -215,6 +227,7 @@ export function checkProgram(insns: readonly Insn[]): void {
     if (target < 0 || target >= insns.length) {
       throw new InvalidBytecodeError(`jump to ${target} is outside the program (0..${insns.length - 1})`, i);
     }
-    if (secondHalf[target]) throw new InvalidBytecodeError(`jump to ${target} lands in the middle of lddw`, i);
+    if (secondHalf[target])
+      throw new InvalidBytecodeError(`jump to ${target} lands in the middle of lddw`, i);
   }
 }

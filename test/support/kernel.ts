@@ -24,7 +24,9 @@ function probe(): string | undefined {
   }
   if (!existsSync('/sys/fs/bpf')) return '/sys/fs/bpf does not exist';
   try {
-    execFileSync('sh', ['-c', 'mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf'], { stdio: 'pipe' });
+    execFileSync('sh', ['-c', 'mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf'], {
+      stdio: 'pipe',
+    });
   } catch {
     return 'cannot mount bpffs on /sys/fs/bpf';
   }
