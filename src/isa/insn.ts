@@ -19,6 +19,7 @@ import {
   MODE_MASK,
   Mode,
   OP_MASK,
+  SIZE_BYTES,
   SIZE_MASK,
   Size,
   Source,
@@ -182,10 +183,7 @@ export function checkInsn(insns: readonly Insn[], i: number): void {
 export const slotCount = (ins: Insn): 1 | 2 => (ins.code === LDDW ? 2 : 1);
 
 /** The size in bytes of a load/store, from its opcode. */
-export const accessSize = (code: number): 1 | 2 | 4 | 8 =>
-  (({ [Size.W]: 4, [Size.H]: 2, [Size.B]: 1, [Size.DW]: 8 }) as Record<number, 1 | 2 | 4 | 8>)[
-    code & SIZE_MASK
-  ]!;
+export const accessSize = (code: number): 1 | 2 | 4 | 8 => SIZE_BYTES[code & SIZE_MASK]!;
 
 export const modeOf = (code: number): number => code & MODE_MASK;
 

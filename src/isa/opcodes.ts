@@ -73,7 +73,12 @@ export const Size = { W: 0x00, H: 0x08, B: 0x10, DW: 0x18 } as const;
 export type Size = (typeof Size)[keyof typeof Size];
 
 /** Bytes accessed for each Size. */
-export const SIZE_BYTES: Readonly<Record<number, 1 | 2 | 4 | 8>> = { 0: 4, 8: 2, 16: 1, 24: 8 };
+export const SIZE_BYTES: Readonly<Record<number, 1 | 2 | 4 | 8>> = {
+  [Size.W]: 4,
+  [Size.H]: 2,
+  [Size.B]: 1,
+  [Size.DW]: 8,
+};
 
 /** Addressing mode of loads and stores (bits 5-7). ABS and IND are the legacy packet loads. */
 export const Mode = {
