@@ -8,7 +8,7 @@ import { MapFlag } from '../maps/types.js';
 import { Reject } from './cfg.js';
 import type { Verifier } from './interp.js';
 import { constant, isConstScalar, unknownOfSize } from './ranges.js';
-import { constReg, isPointer, ptrReg, type Reg, Slot, scalarReg, UNKNOWN_SCALAR } from './state.js';
+import { constReg, isPointer, ownStack, ptrReg, type Reg, Slot, scalarReg, UNKNOWN_SCALAR } from './state.js';
 
 /** Largest variable offset or size the kernel lets pointer math and sizes reach (BPF_MAX_VAR_OFF). */
 export const MAX_VAR_OFF = 1 << 29;
@@ -152,7 +152,7 @@ function stackOffset(v: Verifier, pc: number, regno: number, r: Reg, off: number
 }
 
 function stackWrite(v: Verifier, pc: number, frameNo: number, at: number, size: number, value: Reg): void {
-  const f = v.state.frames[frameNo]!;
+  const f = ownStack(v.state.frames[frameNo]!);
   v.noteStack(f.subprog, -at);
   const idx = at + STACK_SIZE;
   if (size === 8 && idx % 8 === 0) {
@@ -174,7 +174,7 @@ function stackWrite(v: Verifier, pc: number, frameNo: number, at: number, size: 
 
 /** Bytes [idx, idx+size) are about to change: spilled registers overlapping them become plain bytes. */
 function scrub(v: Verifier, pc: number, frameNo: number, idx: number, size: number): void {
-  const f = v.state.frames[frameNo]!;
+  const f = ownStack(v.state.frames[frameNo]!);
   for (let s = idx >> 3; s <= (idx + size - 1) >> 3; s++) {
     const sp = f.spills[s];
     if (!sp) continue;
@@ -354,7 +354,7 @@ export function helperMem(
   const idx = at + STACK_SIZE;
   if (write) {
     scrub(v, pc, r.frame, idx, maxSize);
-    f.slots.fill(Slot.MISC, idx, idx + maxSize);
+    ownStack(f).slots.fill(Slot.MISC, idx, idx + maxSize);
   } else if (!v.opts.allowUninitStack) {
     for (let b = idx; b < idx + maxSize; b++) {
       if (f.slots[b] === Slot.INVALID) {

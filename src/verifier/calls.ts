@@ -14,6 +14,7 @@ import {
   cloneState,
   NOT_INIT,
   newFrame,
+  ownStack,
   ptrReg,
   type Reg,
   Slot,
@@ -276,6 +277,7 @@ function enterCallback(v: Verifier, pc: number, target: number, ctx: Reg, again 
     // Widen what the callback may have changed in its callers' stacks (through the context pointer):
     // numbers become unknown, so repeated calls reach a state seen before instead of counting forever.
     for (const f of st.frames) {
+      ownStack(f);
       f.spills = f.spills.map((r) => (r && r.kind === 'scalar' ? UNKNOWN_SCALAR : r));
       for (let b = 0; b < f.slots.length; b++) if (f.slots[b] === Slot.ZERO) f.slots[b] = Slot.MISC;
     }

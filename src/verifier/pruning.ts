@@ -34,6 +34,8 @@ class IdMap {
 /** Is every concrete value `cur` stands for also one `old` stands for (with ids renamed consistently)? */
 function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
   if (old.kind === 'not_init') return !exact || cur.kind === 'not_init';
+  // Registers are immutable: the same object (a copy carried along) covers itself, unless ids must map.
+  if (old === cur && old.id === 0 && old.ref === 0) return true;
   if (old.kind !== cur.kind) return false;
   const within = exact ? scalarEquals(old.s, cur.s) : scalarIn(old.s, cur.s);
   switch (old.kind) {

@@ -62,7 +62,19 @@ export const UNKNOWN: Scalar = {
   u32max: U32,
 };
 
+/** Constants are immutable and a program uses few of them: built once (each holds nine BigInts). */
+const constants = new Map<bigint, Scalar>();
+
 export function constant(v: bigint): Scalar {
+  let c = constants.get(v);
+  if (c) return c;
+  if (constants.size >= 4096) constants.clear();
+  c = buildConstant(v);
+  constants.set(v, c);
+  return c;
+}
+
+function buildConstant(v: bigint): Scalar {
   const u = BigInt.asUintN(64, v);
   const lo = u & U32;
   return {
@@ -149,7 +161,23 @@ export function sync(s: Scalar): Scalar | undefined {
     if (!r64) return undefined;
     const r32 = tnumIntersect(tnumSubreg(r64), tnumRange(u32min, u32max));
     if (!r32) return undefined;
-    t = tnumWithSubreg(r64, r32);
+    const t2 = tnumWithSubreg(r64, r32);
+    // A first round that learned nothing would repeat itself: the input was already in sync.
+    if (
+      round === 0 &&
+      t2.value === t.value &&
+      t2.mask === t.mask &&
+      smin === s.smin &&
+      smax === s.smax &&
+      umin === s.umin &&
+      umax === s.umax &&
+      s32min === s.s32min &&
+      s32max === s.s32max &&
+      u32min === s.u32min &&
+      u32max === s.u32max
+    )
+      return s;
+    t = t2;
   }
   if (umin > umax || smin > smax || u32min > u32max || s32min > s32max) return undefined;
   return { var: t, smin, smax, umin, umax, s32min, s32max, u32min, u32max };
