@@ -123,6 +123,6 @@ function parseHexBytes(text: string, label: string): Uint8Array {
 export function rawWordsToBytes(words: readonly bigint[]): Uint8Array {
   const bytes = new Uint8Array(words.length * 8);
   const view = new DataView(bytes.buffer);
-  words.forEach((w, i) => view.setBigUint64(i * 8, BigInt.asUintN(64, w), true));
+  for (const [i, w] of words.entries()) view.setBigUint64(i * 8, BigInt.asUintN(64, w), true);
   return bytes;
 }
