@@ -156,6 +156,7 @@ function stackWrite(v: Verifier, pc: number, frameNo: number, at: number, size: 
   v.noteStack(f.subprog, -at);
   const idx = at + STACK_SIZE;
   if (size === 8 && idx % 8 === 0) {
+    v.markWritten(frameNo, idx >> 3);
     f.spills[idx >> 3] = value;
     f.slots.fill(Slot.SPILL, idx, idx + 8);
     return;
@@ -172,10 +173,18 @@ function stackWrite(v: Verifier, pc: number, frameNo: number, at: number, size: 
   f.slots.fill(zero ? Slot.ZERO : Slot.MISC, idx, idx + size);
 }
 
+/** The path reads stack bytes [idx, idx+size) of a frame (for pruning: see Verifier.markRead). */
+export function markRead(v: Verifier, frameNo: number, idx: number, size: number): void {
+  for (let s = idx >> 3; s <= (idx + size - 1) >> 3; s++) v.markRead(frameNo, s);
+}
+
 /** Bytes [idx, idx+size) are about to change: spilled registers overlapping them become plain bytes. */
 function scrub(v: Verifier, pc: number, frameNo: number, idx: number, size: number): void {
   const f = ownStack(v.state.frames[frameNo]!);
   for (let s = idx >> 3; s <= (idx + size - 1) >> 3; s++) {
+    // What remains of a partly overwritten slot depends on what it held (and unprivileged, whether a
+    // pointer is corrupted): the old content matters as if it were read.
+    if (size % 8 !== 0 || idx % 8 !== 0) v.markRead(frameNo, s);
     const sp = f.spills[s];
     if (!sp) continue;
     if (isPointer(sp) && v.unprivileged) {
@@ -195,6 +204,7 @@ function scrub(v: Verifier, pc: number, frameNo: number, idx: number, size: numb
 function stackRead(v: Verifier, pc: number, frameNo: number, at: number, size: number): Reg {
   const f = v.state.frames[frameNo]!;
   const idx = at + STACK_SIZE;
+  markRead(v, frameNo, idx, size);
   const slot = idx >> 3;
   const sp = f.spills[slot];
   if (sp && f.slots[idx] === Slot.SPILL) {
@@ -355,7 +365,10 @@ export function helperMem(
   if (write) {
     scrub(v, pc, r.frame, idx, maxSize);
     ownStack(f).slots.fill(Slot.MISC, idx, idx + maxSize);
-  } else if (!v.opts.allowUninitStack) {
+  } else {
+    markRead(v, r.frame, idx, maxSize);
+  }
+  if (!write && !v.opts.allowUninitStack) {
     for (let b = idx; b < idx + maxSize; b++) {
       if (f.slots[b] === Slot.INVALID) {
         throw new Reject(

@@ -6,7 +6,7 @@ import { helperAllowed } from '../hooks/program-types.js';
 import { MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
 import { mapTypeInfo } from '../maps/registry.js';
 import { MapType } from '../maps/types.js';
-import { helperMem, MAX_VAR_OFF } from './access.js';
+import { helperMem, MAX_VAR_OFF, markRead } from './access.js';
 import { Reject } from './cfg.js';
 import type { Verifier } from './interp.js';
 import { isConstScalar, unknownOfSize } from './ranges.js';
@@ -260,6 +260,7 @@ function stackConstant(v: Verifier, r: Reg, size: number): bigint | undefined {
   const f = v.state.frames[r.frame]!;
   const idx = r.off + Number(BigInt.asIntN(64, r.s.var.value)) + STACK_SIZE;
   if (idx < 0 || idx + size > STACK_SIZE) return undefined;
+  markRead(v, r.frame, idx, size); // the verdict depends on these bytes being zero
   for (let b = idx; b < idx + size; b++) if (f.slots[b] !== Slot.ZERO) return undefined;
   return 0n;
 }

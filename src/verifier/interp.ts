@@ -30,7 +30,15 @@ import { MAX_VAR_OFF, memAccess } from './access.js';
 import { callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
 import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';
 import { disasm, type SourceMap } from './log.js';
-import { type Checkpoint, ExploredStates, finishPath, stateSafe } from './pruning.js';
+import {
+  type Checkpoint,
+  ExploredStates,
+  finishPath,
+  newSlotSet,
+  slotBit,
+  slotWord,
+  stateSafe,
+} from './pruning.js';
 import {
   constant,
   isConstScalar,
@@ -75,6 +83,8 @@ interface Pending {
   state: State;
   pc: number;
   parent: Checkpoint | undefined;
+  /** Stack slots written on this path since `parent`. */
+  written: Uint32Array;
 }
 
 const MAX_TRACE_LINES = 200_000;
@@ -89,6 +99,8 @@ export class Verifier {
   private idGen = 0;
   private lastSaved = -1_000;
   private parentNow: Checkpoint | undefined;
+  /** Stack slots fully written on the current path since its last checkpoint. */
+  private writtenNow = newSlotSet();
   private readonly pending: Pending[] = [];
   private readonly stackDepth = new Map<number, number>();
   /** Instructions whose unused fields were checked (on the first visit). */
@@ -176,10 +188,16 @@ export class Verifier {
   run(): void {
     const main = newFrame(-1, 0, 0);
     main.regs[1] = ptrReg('ctx');
-    this.pending.push({ state: { frames: [main], refs: [], path: undefined }, pc: 0, parent: undefined });
+    this.pending.push({
+      state: { frames: [main], refs: [], path: undefined },
+      pc: 0,
+      parent: undefined,
+      written: newSlotSet(),
+    });
     while (this.pending.length) {
       const p = this.pending.pop()!;
       this.state = p.state;
+      this.writtenNow = p.written;
       let pc = p.pc;
       let parent = p.parent;
       for (;;) {
@@ -238,13 +256,27 @@ export class Verifier {
     for (let k = list.length - 1; k >= 0; k--) {
       const old = list[k]!;
       if (old.branches === 0) {
-        if (stateSafe(old.state, cur, liveAt, false, low, this.opts.allowUninitStack)) return false;
+        if (stateSafe(old.state, cur, liveAt, false, low, this.opts.allowUninitStack, old.read)) {
+          // This path continues as the old one did: it reads what the old one's future read.
+          this.parentNow = parent;
+          for (let w = 0; w < old.read.length; w++) {
+            for (let bits = old.read[w]!; bits; bits &= bits - 1) {
+              const slot = ((w & 1) << 5) | (31 - Math.clz32(bits & -bits));
+              this.markRead(w >> 1, slot);
+            }
+          }
+          return false;
+        }
         // A loop that repeats a state exactly repeats it every iteration: the newest few suffice.
       } else if (++inProgress <= 4 && stateSafe(old.state, cur, liveAt, true, low, false)) {
         // Entering a bpf_loop callback again in a state seen before adds nothing new: the earlier
         // exploration covers it, and the helper bounds the number of calls.
         const f = curFrame(cur);
-        if (f.callbackCtx && pc === f.subprog) return false;
+        if (f.callbackCtx && pc === f.subprog) {
+          // The earlier exploration is not finished, so what it reads is not known yet: everything.
+          for (let cp = parent; cp; cp = cp.parent) cp.read.fill(0xffffffff);
+          return false;
+        }
         throw new Reject(
           pc,
           'infinite_loop',
@@ -255,9 +287,37 @@ export class Verifier {
     // Like the kernel, remember a new state only every few instructions: comparing is cheap, storing is not.
     if (this.processed - this.lastSaved < 8) return parent;
     this.lastSaved = this.processed;
-    const cp: Checkpoint = { state: cloneState(cur), pc, branches: 1, parent };
+    const cp: Checkpoint = {
+      state: cloneState(cur),
+      pc,
+      branches: 1,
+      parent,
+      written: this.writtenNow,
+      read: newSlotSet(),
+    };
+    this.writtenNow = newSlotSet();
     this.explored.add(cp);
     return cp;
+  }
+
+  /**
+   * A path reads stack slot `slot` of frame `frame`: unless it wrote the slot since its last checkpoint,
+   * the checkpoints above it depend on the slot's content, up to the one before which the path wrote it.
+   */
+  markRead(frame: number, slot: number): void {
+    const w = slotWord(frame, slot);
+    const bit = slotBit(slot);
+    if (this.writtenNow[w]! & bit) return;
+    for (let cp = this.parentNow; cp; cp = cp.parent) {
+      if (cp.read[w]! & bit) return; // marked before, and so were the ones above it
+      cp.read[w]! |= bit;
+      if (cp.written[w]! & bit) return;
+    }
+  }
+
+  /** A path wrote all 8 bytes of a stack slot: later reads do not see older contents. */
+  markWritten(frame: number, slot: number): void {
+    this.writtenNow[slotWord(frame, slot)]! |= slotBit(slot);
   }
 
   /** Simulate one instruction; returns the next slot, or -1 when the path ends. */
@@ -640,7 +700,7 @@ export class Verifier {
   /** Queue another path (a bpf_loop callback call) that starts at `pc` in state `st`. */
   fork(st: State, pc: number): void {
     if (this.parentNow) this.parentNow.branches++;
-    this.pending.push({ state: st, pc, parent: this.parentNow });
+    this.pending.push({ state: st, pc, parent: this.parentNow, written: this.writtenNow.slice() });
   }
 
   /** Both sides are possible: continue with the fall-through, queue the taken side. */
@@ -649,7 +709,7 @@ export class Verifier {
     taken.path = { insn: pc, taken: true, prev: fall.path };
     fall.path = { insn: pc, taken: false, prev: fall.path };
     if (parent) parent.branches++;
-    this.pending.push({ state: taken, pc: target, parent });
+    this.pending.push({ state: taken, pc: target, parent, written: this.writtenNow.slice() });
     return pc + 1;
   }
 

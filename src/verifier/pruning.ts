@@ -6,7 +6,7 @@
 // Checkpoints count their live descendants (`branches`); only a checkpoint with no live descendant is
 // complete, so bounded loops are verified by exploring iterations until they end or hit the insn limit.
 
-import { FRAME_POINTER } from '../isa/index.js';
+import { FRAME_POINTER, MAX_CALL_FRAMES } from '../isa/index.js';
 import { scalarEquals, scalarIn } from './ranges.js';
 import { type Frame, type Reg, Slot, type State } from './state.js';
 
@@ -15,7 +15,19 @@ export interface Checkpoint {
   readonly pc: number;
   branches: number;
   readonly parent: Checkpoint | undefined;
+  /** Stack slots (SlotSet) fully written on the path from `parent` to here: reads below see those. */
+  readonly written: Uint32Array;
+  /** Stack slots some path from here reads before writing them: only those matter when comparing. */
+  readonly read: Uint32Array;
 }
+
+/**
+ * A set of 8-byte stack slots of every frame: bit (slot & 31) of word frame * 2 + (slot >> 5), as the
+ * kernel's per-slot REG_LIVE_READ / REG_LIVE_WRITTEN marks.
+ */
+export const newSlotSet = (): Uint32Array => new Uint32Array(2 * MAX_CALL_FRAMES);
+export const slotWord = (frame: number, slot: number): number => frame * 2 + (slot >> 5);
+export const slotBit = (slot: number): number => 1 << (slot & 31);
 
 /** A consistent renaming of ids between an old and a new state (both directions). */
 class IdMap {
@@ -84,6 +96,9 @@ function frameSafe(
   exact: boolean,
   low: number,
   uninitIsMisc: boolean,
+  /** Slots the old state's future reads, in this frame's two words (undefined: all of them). */
+  readLo: number,
+  readHi: number,
 ): boolean {
   if (old.callsite !== cur.callsite || old.subprog !== cur.subprog) return false;
   for (let r = 0; r < FRAME_POINTER; r++) {
@@ -91,6 +106,11 @@ function frameSafe(
     if (!regSafe(old.regs[r]!, cur.regs[r]!, ids, exact)) return false;
   }
   for (let b = low; b < old.slots.length; b++) {
+    const slot = b >> 3;
+    if (!exact && !((slot < 32 ? readLo : readHi) & (1 << (slot & 31)))) {
+      b |= 7; // no path from the old state reads this slot before writing it: its content is irrelevant
+      continue;
+    }
     const o = old.slots[b]!;
     const c = cur.slots[b]!;
     if (o === c && (o !== Slot.SPILL || exact)) continue; // exact mode compares spills below
@@ -136,13 +156,18 @@ export function stateSafe(
   low: (subprog: number) => number,
   /** Unwritten stack bytes are readable (as unknown numbers): they no longer cover any content. */
   uninitIsMisc = false,
+  /** Stack slots the old state's future reads (a SlotSet); undefined: all. */
+  read?: Uint32Array,
 ): boolean {
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
   for (let k = 0; k < old.refs.length; k++) if (!ids.ok(-old.refs[k]!.id, -cur.refs[k]!.id)) return false;
   for (let i = old.frames.length - 1; i >= 0; i--) {
     const f = cur.frames[i]!;
-    if (!frameSafe(old.frames[i]!, f, liveAt(i), ids, exact, low(f.subprog), uninitIsMisc)) return false;
+    const lo = read ? read[2 * i]! : -1;
+    const hi = read ? read[2 * i + 1]! : -1;
+    if (!frameSafe(old.frames[i]!, f, liveAt(i), ids, exact, low(f.subprog), uninitIsMisc, lo, hi))
+      return false;
   }
   return true;
 }
