@@ -8,11 +8,18 @@
 // what `bpftool prog run … repeat N` reports.
 
 import { TsbpfError } from '../errors.js';
+import { XDP_MD, XDP_MD_OFFSETS } from './program-types.js';
 import type { Runner } from './runner.js';
 import { XdpHook, type XdpRunOptions } from './xdp.js';
 
 export interface TestRunOptions {
   dataIn: Uint8Array;
+  /**
+   * XDP: a `struct xdp_md` in (up to 24 bytes), as the kernel takes it: `data` is the length of metadata at
+   * the start of `dataIn`, `data_end` must equal `dataIn.length`, `data_meta` and `egress_ifindex` must be 0;
+   * `ingress_ifindex` and `rx_queue_index` are passed to the program.
+   */
+  ctxIn?: Uint8Array;
   /** Number of runs (default 1); the duration is averaged over them. */
   repeat?: number;
   /** XDP only: fields of the context (ingress_ifindex, rx_queue_index). */
@@ -26,7 +33,10 @@ export interface TestRunOptions {
 
 export interface TestRunResult {
   retval: number;
+  /** The packet after the last run, from data_meta (metadata first, as the kernel returns it) to data_end. */
   dataOut: Uint8Array;
+  /** XDP: `struct xdp_md` out: data = metadata length, data_end = data_out length (as the kernel). */
+  ctxOut: Uint8Array;
   /** Average nanoseconds per run, measured around the repeat loop (as bpftool reports it). */
   durationNs: number;
   repeat: number;
@@ -43,6 +53,7 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
   if (type !== 'xdp') {
     throw new TsbpfError(`test run of ${type} programs is not supported yet (xdp is)`, runner.program.name);
   }
+  const input = xdpContextIn(options);
   const clock = options.clock ?? wallClock;
   const rt = runner.runtime;
   const space = rt.space;
@@ -52,7 +63,13 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
   const out = space.allocate(4 * chunk, 'scratch', 'test-run verdicts', false);
   try {
     const slot = hook.frame;
-    slot.load(options.dataIn, options.xdp);
+    slot.load(options.dataIn.subarray(input.metaLength), input.xdp);
+    if (input.metaLength > 0) {
+      // Metadata sits in the headroom right before the packet, where the kernel puts it.
+      const meta = slot.frame.start - input.metaLength;
+      space.bytes.set(options.dataIn.subarray(0, input.metaLength), meta);
+      space.view.setUint32(slot.ctx.start + XDP_MD_OFFSETS.data_meta, meta, true);
+    }
     for (let i = 0; i < chunk; i++) space.view.setUint32(table.start + 4 * i, slot.ctx.start, true);
     rt.invocationDefaults = { packet: slot.frame, programType: 'xdp' };
     let last = 0;
@@ -63,12 +80,72 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
     }
     const elapsed = clock() - t0;
     const retval = space.view.getUint32(out.start + 4 * (last - 1), true);
-    const result = slot.result(retval, rt.invocation.redirect);
-    return { retval, dataOut: result.data, durationNs: elapsed / repeat, repeat };
+    slot.result(retval, rt.invocation.redirect);
+    const v = space.view;
+    const meta = v.getUint32(slot.ctx.start + XDP_MD_OFFSETS.data_meta, true);
+    const end = slot.frame.end;
+    const ctxOut = new Uint8Array(XDP_MD.size);
+    const co = new DataView(ctxOut.buffer);
+    co.setUint32(XDP_MD_OFFSETS.data, slot.frame.start - meta, true);
+    co.setUint32(XDP_MD_OFFSETS.data_end, end - meta, true);
+    // The rest is the context in, unchanged (the kernel converts only data and data_end back).
+    if (options.ctxIn) {
+      for (const f of ['ingress_ifindex', 'rx_queue_index'] as const) {
+        co.setUint32(XDP_MD_OFFSETS[f], input.ctx.getUint32(XDP_MD_OFFSETS[f], true), true);
+      }
+    }
+    return { retval, dataOut: space.bytes.slice(meta, end), ctxOut, durationNs: elapsed / repeat, repeat };
   } finally {
     rt.invocationDefaults = {};
     space.release(table);
     space.release(out);
     hook.close();
   }
+}
+
+/** Largest XDP metadata (skb_shared_info.meta_len is a u8), 4-byte aligned. */
+const XDP_MAX_META = 255;
+
+/** Check a `struct xdp_md` given as context in, with the kernel's rules (EINVAL cases become errors). */
+function xdpContextIn(options: TestRunOptions): {
+  metaLength: number;
+  xdp: XdpRunOptions | undefined;
+  ctx: DataView;
+} {
+  const ctx = options.ctxIn;
+  if (!ctx) return { metaLength: 0, xdp: options.xdp, ctx: new DataView(new ArrayBuffer(XDP_MD.size)) };
+  const bad = (why: string): never => {
+    throw new TsbpfError(`invalid xdp_md context in: ${why}`, 'test run');
+  };
+  if (ctx.length > XDP_MD.size) {
+    if (ctx.subarray(XDP_MD.size).some((b) => b !== 0))
+      bad(`${ctx.length} bytes, struct xdp_md has ${XDP_MD.size}`);
+  }
+  const full = new Uint8Array(XDP_MD.size);
+  full.set(ctx.subarray(0, XDP_MD.size));
+  const v = new DataView(full.buffer);
+  const data = v.getUint32(XDP_MD_OFFSETS.data, true);
+  const dataEnd = v.getUint32(XDP_MD_OFFSETS.data_end, true);
+  if (v.getUint32(XDP_MD_OFFSETS.data_meta, true) !== 0) bad('data_meta must be 0');
+  if (v.getUint32(XDP_MD_OFFSETS.egress_ifindex, true) !== 0) bad('egress_ifindex must be 0');
+  if (
+    !v.getUint32(XDP_MD_OFFSETS.ingress_ifindex, true) &&
+    v.getUint32(XDP_MD_OFFSETS.rx_queue_index, true)
+  ) {
+    bad('rx_queue_index needs an ingress_ifindex');
+  }
+  if (dataEnd !== options.dataIn.length)
+    bad(`data_end is ${dataEnd}, data in has ${options.dataIn.length} bytes`);
+  if (data > dataEnd) bad(`data (${data}) is past data_end (${dataEnd})`);
+  if (data % 4 !== 0 || data > XDP_MAX_META)
+    bad(`metadata length ${data} must be a multiple of 4 up to ${XDP_MAX_META}`);
+  return {
+    metaLength: data,
+    ctx: v,
+    xdp: {
+      ...options.xdp,
+      ingressIfindex: v.getUint32(XDP_MD_OFFSETS.ingress_ifindex, true) || undefined,
+      rxQueueIndex: v.getUint32(XDP_MD_OFFSETS.rx_queue_index, true),
+    },
+  };
 }

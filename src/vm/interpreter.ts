@@ -885,6 +885,7 @@ export class Interpreter {
     const space = this.runtime.space;
     const region = space.regionAt(addr, size);
     if (!region) {
+      if (this.inPacketMetadata(addr, size)) return;
       const where = nearRegion(space, addr, size);
       throw new RuntimeFault(`invalid ${what} ${where}`, pc, addr);
     }
@@ -894,7 +895,23 @@ export class Interpreter {
       throw new RuntimeFault(`invalid ${what}: ${region.name} is read-only`, pc, addr);
     this.lastRegion = region;
   }
+
+  /**
+   * XDP metadata lies in the headroom just before the packet data, from xdp_md.data_meta up to data. The
+   * packet region starts at data (helpers and legacy loads treat its start as data), so accesses to the
+   * metadata are checked here against the context's data_meta.
+   */
+  private inPacketMetadata(addr: number, size: number): boolean {
+    const inv = this.runtime.invocation;
+    const packet = inv.packet;
+    if (!packet || inv.programType !== 'xdp' || !inv.ctx) return false;
+    const meta = this.runtime.space.view.getUint32(inv.ctx + XDP_DATA_META, true);
+    return meta >= packet.base && addr >= meta && addr + size <= packet.start;
+  }
 }
+
+/** Offset of data_meta in struct xdp_md. */
+const XDP_DATA_META = 8;
 
 const MAP_LOOKUP = helperById(1);
 

@@ -21,9 +21,11 @@ export function register(program: Command): void {
     .description('run and inspect the programs of an object (like bpftool prog)');
   prog
     .command('run')
-    .description('run a program once or N times on a packet: data_in FILE [data_out FILE] [repeat N]')
+    .description(
+      'run a program once or N times on a packet: data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]',
+    )
     .argument('<prog.o>', 'ELF object')
-    .argument('<args...>', 'data_in FILE [data_out FILE] [repeat N]')
+    .argument('<args...>', 'data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]')
     .option('--section <name>', 'program to run: a section or function name (default: the first program)')
     .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
     .option('--no-verify', 'skip the verifier and run in checked mode')
@@ -48,14 +50,24 @@ function cpuClock(): number {
   return (u.user + u.system) * 1000;
 }
 
-/** bpftool's keyword arguments: data_in, data_out, repeat (ctx_in/ctx_out are not supported yet). */
-function parseKeywords(args: readonly string[]): { dataIn: string; dataOut?: string; repeat: number } {
+/** bpftool's keyword arguments: data_in, data_out, ctx_in, ctx_out, repeat. */
+interface Keywords {
+  dataIn: string;
+  dataOut?: string;
+  ctxIn?: string;
+  ctxOut?: string;
+  repeat: number;
+}
+
+const KEYWORDS = ['data_in', 'data_out', 'ctx_in', 'ctx_out', 'repeat'];
+
+function parseKeywords(args: readonly string[]): Keywords {
   const kv = new Map<string, string>();
   for (let i = 0; i < args.length; i += 2) {
     const key = args[i]!;
     const value = args[i + 1];
-    if (!['data_in', 'data_out', 'repeat'].includes(key)) {
-      throw new CliError(`prog run: unknown argument '${key}' (expected data_in, data_out or repeat)`, 2);
+    if (!KEYWORDS.includes(key)) {
+      throw new CliError(`prog run: unknown argument '${key}' (expected ${KEYWORDS.join(', ')})`, 2);
     }
     if (value === undefined) throw new CliError(`prog run: '${key}' needs a value`, 2);
     if (kv.has(key)) throw new CliError(`prog run: '${key}' given twice`, 2);
@@ -66,7 +78,7 @@ function parseKeywords(args: readonly string[]): { dataIn: string; dataOut?: str
   const repeat = Number(kv.get('repeat') ?? 1);
   if (!Number.isInteger(repeat) || repeat < 1)
     throw new CliError(`prog run: repeat must be a positive integer`, 2);
-  return { dataIn, dataOut: kv.get('data_out'), repeat };
+  return { dataIn, dataOut: kv.get('data_out'), ctxIn: kv.get('ctx_in'), ctxOut: kv.get('ctx_out'), repeat };
 }
 
 function runProg(file: string, args: string[], options: RunOptions): void {
@@ -75,6 +87,7 @@ function runProg(file: string, args: string[], options: RunOptions): void {
   const prog = obj.program(options.section);
   const result = testRun(prog.runner(options.engine), {
     dataIn: readBytes(kw.dataIn, 'data_in'),
+    ctxIn: kw.ctxIn ? readBytes(kw.ctxIn, 'ctx_in') : undefined,
     repeat: kw.repeat,
     // The kernel's clock stops while its thread is scheduled out; process CPU time does too (in µs, so
     // only for runs long enough to measure with it).
@@ -84,6 +97,7 @@ function runProg(file: string, args: string[], options: RunOptions): void {
     if (kw.dataOut === '-') process.stdout.write(result.dataOut);
     else writeFileSync(kw.dataOut, result.dataOut);
   }
+  if (kw.ctxOut) writeFileSync(kw.ctxOut, result.ctxOut);
   const ns = Math.round(result.durationNs);
   if (options.json) process.stdout.write(`${JSON.stringify({ retval: result.retval, duration: ns })}\n`);
   else

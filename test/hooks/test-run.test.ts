@@ -1,0 +1,113 @@
+// testRun against the kernel's BPF_PROG_TEST_RUN: the xdp_md context in and out, metadata before the
+// packet, data_out from data_meta, and the kernel's refusals of bad contexts.
+import { describe, expect, it } from 'vitest';
+import { assemble } from '../../src/asm/index.js';
+import { createRunner } from '../../src/hooks/runner.js';
+import { testRun } from '../../src/hooks/test-run.js';
+import { buildFrame } from '../../src/net/packet.js';
+import { Runtime } from '../../src/vm/runtime.js';
+import { kernelOracle } from '../support/kernel.js';
+
+// Grow the metadata by 8 bytes, stamp it, and return the old metadata length as the verdict's high bits.
+const PROGRAM = `
+  r6 = r1
+  r7 = *(u32 *)(r6 + 0)
+  r8 = *(u32 *)(r6 + 8)
+  r7 -= r8
+  r2 = -8
+  r1 = r6
+  call 54
+  if r0 != 0 goto fail
+  r2 = *(u32 *)(r6 + 8)
+  r3 = *(u32 *)(r6 + 0)
+  r4 = r2
+  r4 += 8
+  if r4 > r3 goto fail
+  r5 = 0x11223344
+  *(u32 *)(r2 + 0) = r5
+  *(u32 *)(r2 + 4) = r7
+  r0 = 2
+  exit
+fail:
+  r0 = 0
+  exit
+`;
+
+const packet = buildFrame({
+  ipv4: { src: '10.0.0.1', dst: '10.0.0.2' },
+  udp: { sport: 1, dport: 5001 },
+  payload: new Uint8Array(18),
+});
+
+function xdpMd(fields: {
+  data?: number;
+  dataEnd: number;
+  dataMeta?: number;
+  ifindex?: number;
+  rxq?: number;
+}): Uint8Array {
+  const ctx = new Uint8Array(24);
+  const v = new DataView(ctx.buffer);
+  v.setUint32(0, fields.data ?? 0, true);
+  v.setUint32(4, fields.dataEnd, true);
+  v.setUint32(8, fields.dataMeta ?? 0, true);
+  v.setUint32(12, fields.ifindex ?? 0, true);
+  v.setUint32(16, fields.rxq ?? 0, true);
+  return ctx;
+}
+
+function ours(dataIn: Uint8Array, ctxIn?: Uint8Array) {
+  const rt = new Runtime();
+  const prog = rt.prepare({
+    name: 'meta',
+    section: 'xdp',
+    type: 'xdp',
+    insns: assemble(PROGRAM),
+    license: 'GPL',
+  });
+  return testRun(createRunner(rt, prog, { engine: 'jit', checked: true }), { dataIn, ctxIn });
+}
+
+const withMeta = new Uint8Array([0xaa, 0xbb, 0xcc, 0xdd, ...packet]);
+const CASES: [string, Uint8Array, Uint8Array | undefined][] = [
+  ['no context', packet, undefined],
+  ['a context without metadata', packet, xdpMd({ dataEnd: packet.length, ifindex: 1 })],
+  ['4 bytes of metadata in', withMeta, xdpMd({ data: 4, dataEnd: withMeta.length })],
+];
+
+describe('testRun context and metadata', () => {
+  it('returns data from data_meta and the context with data = metadata length', () => {
+    const r = ours(withMeta, xdpMd({ data: 4, dataEnd: withMeta.length }));
+    expect(r.retval).toBe(2);
+    const v = new DataView(r.ctxOut.buffer);
+    expect(v.getUint32(0, true)).toBe(12);
+    expect(v.getUint32(4, true)).toBe(12 + packet.length);
+    expect([...r.dataOut.subarray(0, 12)]).toEqual([
+      0x44, 0x33, 0x22, 0x11, 4, 0, 0, 0, 0xaa, 0xbb, 0xcc, 0xdd,
+    ]);
+  });
+
+  it('refuses contexts the kernel refuses', () => {
+    expect(() => ours(packet, xdpMd({ dataEnd: packet.length + 1 }))).toThrow(/data_end/);
+    expect(() => ours(packet, xdpMd({ dataEnd: packet.length, dataMeta: 4 }))).toThrow(/data_meta must be 0/);
+    expect(() => ours(withMeta, xdpMd({ data: 3, dataEnd: withMeta.length }))).toThrow(/multiple of 4/);
+    expect(() => ours(packet, xdpMd({ dataEnd: packet.length, rxq: 1 }))).toThrow(/rx_queue_index/);
+  });
+
+  it.skipIf(!kernelOracle())('matches BPF_PROG_TEST_RUN (retval, data_out, ctx_out)', async () => {
+    const { progLoad, progTestRun, close } = await import('../../src/kernel/index.js');
+    const { fd } = progLoad({ type: 6, insns: assemble(PROGRAM), license: 'GPL' });
+    try {
+      for (const [what, data, ctx] of CASES) {
+        const k = progTestRun(fd, { data, ctx, ctxOutSize: ctx ? 24 : 0 });
+        const r = ours(data, ctx);
+        expect(r.retval, what).toBe(k.retval);
+        expect(Buffer.from(r.dataOut).toString('hex'), what).toBe(Buffer.from(k.data).toString('hex'));
+        if (ctx)
+          expect(Buffer.from(r.ctxOut).toString('hex'), what).toBe(Buffer.from(k.ctx!).toString('hex'));
+      }
+    } finally {
+      close(fd);
+    }
+  });
+});
