@@ -11,6 +11,7 @@ import { type BpfMap, MapType } from '../../src/maps/types.js';
 import { LinkType, readCapture } from '../../src/net/pcap.js';
 import { loadObject, setTailCallTarget } from '../../src/object/load.js';
 import type { ObjectSpec } from '../../src/object/spec.js';
+import { XDP_EXAMPLE_SETUP, XDP_EXAMPLES } from '../support/examples.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();
@@ -29,30 +30,8 @@ const packets = CAPTURES.flatMap((f) => {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-/** Map setup applied identically on both sides (key/value hex, or a program name for program arrays). */
-const SETUP: Record<string, { map: string; key: string; value: string }[]> = {
-  lpm_block: [
-    // 10.77.0.1/32 and 192.168.0.0/16 (prefixlen u32 LE, address in network order).
-    { map: 'blocklist', key: '200000000a4d0001', value: '0000000000000000' },
-    { map: 'blocklist', key: '10000000c0a80000', value: '0000000000000000' },
-  ],
-  tail_call: [
-    { map: 'jt', key: '11000000', value: 'xdp_on_udp' },
-    { map: 'jt', key: '06000000', value: 'xdp_on_tcp' },
-  ],
-};
-
-const EXAMPLES = [
-  'udp_drop',
-  'proto_count',
-  'src_limit',
-  'lpm_block',
-  'ipv6_exthdr',
-  'bpf_calls',
-  'vlan_pop',
-  'tail_call',
-  'syn_events',
-];
+const SETUP = XDP_EXAMPLE_SETUP;
+const EXAMPLES = XDP_EXAMPLES;
 
 /** Entries sorted by key, as hex, for maps whose contents are key/value pairs. */
 function contents(map: { spec: BpfMap['spec'] } & Pick<BpfMap, 'lookup' | 'nextKey'>): string[] {

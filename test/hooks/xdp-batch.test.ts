@@ -16,6 +16,7 @@ import { buildFrame } from '../../src/net/packet.js';
 import { readCapture } from '../../src/net/pcap.js';
 import { type LoadedObject, loadObject, setTailCallTarget } from '../../src/object/load.js';
 import { Runtime } from '../../src/vm/runtime.js';
+import { XDP_EXAMPLE_SETUP, XDP_EXAMPLES } from '../support/examples.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -36,34 +37,22 @@ const synthetic = [
 ];
 const packets = [...captured, ...synthetic, ...captured.slice(0, 40)];
 
-const SETUP: Record<string, (obj: LoadedObject) => void> = {
-  lpm_block: (obj) => {
-    obj.map('blocklist').update(Buffer.from('200000000a4d0001', 'hex'), new Uint8Array(8));
-    obj.map('blocklist').update(Buffer.from('10000000c0a80000', 'hex'), new Uint8Array(8));
-  },
-  tail_call: (obj) => {
-    setTailCallTarget(obj, 'jt', 17, 'xdp_on_udp');
-    setTailCallTarget(obj, 'jt', 6, 'xdp_on_tcp');
-  },
-};
-const EXAMPLES = [
-  'udp_drop',
-  'proto_count',
-  'src_limit',
-  'lpm_block',
-  'ipv6_exthdr',
-  'bpf_calls',
-  'vlan_pop',
-  'tail_call',
-  'syn_events',
-];
+/** The shared example setup, applied to a user-space object. */
+function setup(name: string, obj: LoadedObject): void {
+  for (const s of XDP_EXAMPLE_SETUP[name] ?? []) {
+    const key = Buffer.from(s.key, 'hex');
+    if (/^[0-9a-f]+$/.test(s.value)) obj.map(s.map).update(key, Buffer.from(s.value, 'hex'));
+    else setTailCallTarget(obj, s.map, key.readUInt32LE(0), s.value);
+  }
+}
+const EXAMPLES = XDP_EXAMPLES;
 
 function load(name: string): LoadedObject {
   // A clock that counts calls: both sides see the same timestamps (syn_events records them).
   let now = 0n;
   const runtimeOptions = { clock: () => (now += 1000n) };
   const obj = loadObject(readObject(readFileSync(`examples/xdp/${name}.o`)), { runtimeOptions });
-  SETUP[name]?.(obj);
+  setup(name, obj);
   return obj;
 }
 
