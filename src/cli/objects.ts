@@ -204,9 +204,15 @@ function formatEntry(
   perCpu: boolean,
 ): { key: unknown; value: unknown } | undefined {
   const { btfKeyTypeId: k, btfValueTypeId: v } = map.spec;
-  if (!btf || !k || !v) return undefined;
+  if (!btf || !v) return undefined;
   try {
-    const fk = formatValue(btf, k, key);
+    // Global data (.rodata …) has a DATASEC value type and no key type: its key is the u32 index 0.
+    const fk = k
+      ? formatValue(btf, k, key)
+      : key.length === 4
+        ? new DataView(key.buffer, key.byteOffset).getUint32(0, true)
+        : undefined;
+    if (fk === undefined) return undefined;
     const fv = perCpu ? values.map((x) => formatValue(btf, v, x)) : formatValue(btf, v, values[0]!);
     return { key: jsonSafe(fk), value: jsonSafe(fv) };
   } catch {
