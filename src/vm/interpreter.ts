@@ -10,6 +10,7 @@
 import { RuntimeFault, TsbpfError } from '../errors.js';
 import { helperById } from '../helpers/registry.js';
 import type { HelperDef, Invocation } from '../helpers/types.js';
+import { XDP_MD_OFFSETS } from '../hooks/program-types.js';
 import { type Insn, MAX_CALL_FRAMES } from '../isa/index.js';
 import { MapBase } from '../maps/base.js';
 import {
@@ -905,13 +906,10 @@ export class Interpreter {
     const inv = this.runtime.invocation;
     const packet = inv.packet;
     if (!packet || inv.programType !== 'xdp' || !inv.ctx) return false;
-    const meta = this.runtime.space.view.getUint32(inv.ctx + XDP_DATA_META, true);
+    const meta = this.runtime.space.view.getUint32(inv.ctx + XDP_MD_OFFSETS.data_meta, true);
     return meta >= packet.base && addr >= meta && addr + size <= packet.start;
   }
 }
-
-/** Offset of data_meta in struct xdp_md. */
-const XDP_DATA_META = 8;
 
 const MAP_LOOKUP = helperById(1);
 
