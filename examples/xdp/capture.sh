@@ -4,7 +4,14 @@
 set -euo pipefail
 out=${1:-iperf.pcap}
 A=tsbpf-cap-a B=tsbpf-cap-b
-cleanup() { ip netns del "$A" 2>/dev/null || true; ip netns del "$B" 2>/dev/null || true; }
+cleanup() {
+  for ns in "$A" "$B"; do
+    # Processes started in a namespace outlive its deletion: end them first.
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [ -n "$pids" ] && kill $pids 2>/dev/null
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
 trap cleanup EXIT
 cleanup
 ip netns add "$A"; ip netns add "$B"
