@@ -9,6 +9,19 @@
 // MISC ops TAX=0x00 / TXA=0x80.
 
 import { InvalidBytecodeError } from '../errors.js';
+import {
+  AluOp,
+  CLASS_MASK,
+  Class,
+  JmpOp,
+  MODE_MASK,
+  Mode,
+  OP_MASK,
+  SIZE_MASK,
+  Size,
+  Source,
+  SRC_MASK,
+} from '../isa/opcodes.js';
 
 export interface SockFilter {
   code: number;
@@ -18,42 +31,46 @@ export interface SockFilter {
   k: number;
 }
 
+/**
+ * Opcode values. Classes, sizes, modes, ALU and jump ops are the layout eBPF inherited (the kernel keeps them
+ * in one header, bpf_common.h), so they come from src/isa; the classic-only values are added here.
+ */
 export const C = {
-  LD: 0x00,
-  LDX: 0x01,
-  ST: 0x02,
-  STX: 0x03,
-  ALU: 0x04,
-  JMP: 0x05,
+  LD: Class.LD,
+  LDX: Class.LDX,
+  ST: Class.ST,
+  STX: Class.STX,
+  ALU: Class.ALU,
+  JMP: Class.JMP,
   RET: 0x06,
   MISC: 0x07,
-  W: 0x00,
-  H: 0x08,
-  B: 0x10,
-  IMM: 0x00,
-  ABS: 0x20,
-  IND: 0x40,
-  MEM: 0x60,
+  W: Size.W,
+  H: Size.H,
+  B: Size.B,
+  IMM: Mode.IMM,
+  ABS: Mode.ABS,
+  IND: Mode.IND,
+  MEM: Mode.MEM,
   LEN: 0x80,
   MSH: 0xa0,
-  ADD: 0x00,
-  SUB: 0x10,
-  MUL: 0x20,
-  DIV: 0x30,
-  OR: 0x40,
-  AND: 0x50,
-  LSH: 0x60,
-  RSH: 0x70,
-  NEG: 0x80,
-  MOD: 0x90,
-  XOR: 0xa0,
-  JA: 0x00,
-  JEQ: 0x10,
-  JGT: 0x20,
-  JGE: 0x30,
-  JSET: 0x40,
-  K: 0x00,
-  X: 0x08,
+  ADD: AluOp.ADD,
+  SUB: AluOp.SUB,
+  MUL: AluOp.MUL,
+  DIV: AluOp.DIV,
+  OR: AluOp.OR,
+  AND: AluOp.AND,
+  LSH: AluOp.LSH,
+  RSH: AluOp.RSH,
+  NEG: AluOp.NEG,
+  MOD: AluOp.MOD,
+  XOR: AluOp.XOR,
+  JA: JmpOp.JA,
+  JEQ: JmpOp.JEQ,
+  JGT: JmpOp.JGT,
+  JGE: JmpOp.JGE,
+  JSET: JmpOp.JSET,
+  K: Source.K,
+  X: Source.X,
   A: 0x10,
   TAX: 0x00,
   TXA: 0x80,
@@ -66,11 +83,12 @@ export const MAXINSNS = 4096;
 /** Ancillary loads (skb metadata) use k >= SKF_AD_OFF (i.e. negative offsets) in LD|ABS. */
 export const SKF_AD_OFF = 0xfffff000;
 
-export const cls = (code: number) => code & 0x07;
-export const size = (code: number) => code & 0x18;
-export const mode = (code: number) => code & 0xe0;
-export const op = (code: number) => code & 0xf0;
-export const src = (code: number) => code & 0x08;
+export const cls = (code: number) => code & CLASS_MASK;
+export const size = (code: number) => code & SIZE_MASK;
+export const mode = (code: number) => code & MODE_MASK;
+export const op = (code: number) => code & OP_MASK;
+export const src = (code: number) => code & SRC_MASK;
+/** RET's source: K, X or A (bits 3-4). */
 export const rval = (code: number) => code & 0x18;
 
 export const stmt = (code: number, k = 0): SockFilter => ({ code, jt: 0, jf: 0, k: k >>> 0 });
