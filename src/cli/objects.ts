@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { type Btf, formatValue } from '../btf/index.js';
 import { readObject } from '../elf/index.js';
+import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
 import type { EngineName } from '../hooks/runner.js';
 import { parseEngine } from '../hooks/runner.js';
 import { rawKeys } from '../maps/typed.js';
@@ -32,17 +33,12 @@ export function readObjectFile(file: string): ObjectSpec {
 }
 
 export function hexToBytes(hex: string, what: string): Uint8Array {
-  const clean = hex.replace(/^0x/i, '').replace(/[\s:]/g, '');
-  if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) {
-    throw new CliError(`${what}: '${hex}' is not hex bytes (e.g. 0a000002)`);
-  }
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  const bytes = parseHexBytes(hex);
+  if (!bytes) throw new CliError(`${what}: '${hex}' is not hex bytes (e.g. 0a000002)`);
+  return bytes;
 }
 
-export const bytesToHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+export { bytesToHex };
 
 export function engineOption(value: string): EngineName {
   try {

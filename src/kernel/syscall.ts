@@ -2,6 +2,7 @@
 // the kernel and turns a failure into a KernelError (VerifierRejectedError for refused programs).
 // File descriptors are plain numbers; the caller closes them with `closeFd`/`close`.
 
+import { bytesToHex } from '../hex.js';
 import { encode, type Insn } from '../isa/index.js';
 import {
   AttachType,
@@ -383,9 +384,7 @@ export function progInfo(fd: number): ProgInfoResult {
   a.setPointer(InfoByFd.info, info);
   check(a, Cmd.OBJ_GET_INFO_BY_FD, InfoByFd.SIZE);
   const v = a.view;
-  const tag = Array.from(a.bytes.subarray(info + ProgInfo.tag, info + ProgInfo.tag + 8), (b) =>
-    b.toString(16).padStart(2, '0'),
-  ).join('');
+  const tag = bytesToHex(a.bytes.subarray(info + ProgInfo.tag, info + ProgInfo.tag + 8));
   return {
     type: v.getUint32(info + ProgInfo.type, true),
     id: v.getUint32(info + ProgInfo.id, true),

@@ -9,6 +9,7 @@ import { readFileSync, realpathSync, writeSync } from 'node:fs';
 import Module, { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { readObject } from '../elf/index.js';
+import { bytesToHex } from '../hex.js';
 import { events } from '../hooks/events.js';
 import type { ProbeLink, ProbeSite } from '../hooks/probe.js';
 import { probeSite } from '../hooks/probe.js';
@@ -16,7 +17,7 @@ import { MapType } from '../maps/types.js';
 import { loadObject } from '../object/load.js';
 import { FuncCount } from '../tools/funccount.js';
 import { FuncLatency } from '../tools/funclatency.js';
-import { TRACE_ENV, type TraceConfig, type TraceMessage, toHex } from '../tools/trace-report.js';
+import { TRACE_ENV, type TraceConfig, type TraceMessage } from '../tools/trace-report.js';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
@@ -78,12 +79,12 @@ function makeTool(config: TraceConfig): Tool {
       const s = events(m, { decode: (d, cpu) => ({ cpu, data: d }) });
       const pump = (): void => {
         for (const e of s.poll())
-          send(config.fd, { type: 'event', map: m.spec.name, cpu: e.cpu, data: toHex(e.data) });
+          send(config.fd, { type: 'event', map: m.spec.name, cpu: e.cpu, data: bytesToHex(e.data) });
       };
       // Deliver as records arrive (the reader wakes in a microtask after a commit).
       (async () => {
         for await (const e of s) {
-          send(config.fd, { type: 'event', map: m.spec.name, cpu: e.cpu, data: toHex(e.data) });
+          send(config.fd, { type: 'event', map: m.spec.name, cpu: e.cpu, data: bytesToHex(e.data) });
           pump();
         }
       })();

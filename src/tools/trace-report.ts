@@ -100,9 +100,3 @@ export function formatEvent(e: { map: string; cpu: number; data: string }): stri
   }
   return line;
 }
-
-export function toHex(data: Uint8Array): string {
-  let s = '';
-  for (const b of data) s += b.toString(16).padStart(2, '0');
-  return s;
-}

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { assemble } from '../../asm/index.js';
 import { readObject } from '../../elf/index.js';
+import { hexToBytes } from '../../hex.js';
 import { decode } from '../../isa/index.js';
 import { runJitWithMemory } from '../../jit/index.js';
 import { createMap } from '../../maps/index.js';
@@ -72,8 +73,9 @@ export function parseHex(text: string, what: string): Uint8Array {
     if (!/^[0-9a-f]+$/i.test(t)) throw new CliError(`${what}: '${token}' is not hexadecimal`);
     if (t.length <= 2) out.push(Number.parseInt(t, 16));
     else {
-      if (t.length % 2 !== 0) throw new CliError(`${what}: '${token}' has an odd number of hex digits`);
-      for (let i = 0; i < t.length; i += 2) out.push(Number.parseInt(t.slice(i, i + 2), 16));
+      const bytes = hexToBytes(t);
+      if (!bytes) throw new CliError(`${what}: '${token}' has an odd number of hex digits`);
+      out.push(...bytes);
     }
   }
   return Uint8Array.from(out);
