@@ -49,31 +49,6 @@ export function mapInSpace(space: AddressSpace, addr: number): MapBase | undefin
   return mapsBySpace.get(space)?.get(addr);
 }
 
-/**
- * Key of a JS index over map keys, built without allocation where possible: keys of up to 6 bytes as
- * exact numbers, longer ones as strings of 16-bit character codes (two key bytes per character).
- */
-export type KeyId = number | string;
-
-const codes: number[] = [];
-
-export function keyIdAt(bytes: Uint8Array, addr: number, size: number): KeyId {
-  if (size === 4)
-    return (
-      (bytes[addr]! | (bytes[addr + 1]! << 8) | (bytes[addr + 2]! << 16) | (bytes[addr + 3]! << 24)) >>> 0
-    );
-  if (size <= 6) {
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + bytes[addr + i]!;
-    return v;
-  }
-  const n = size >> 1;
-  codes.length = n + (size & 1);
-  for (let i = 0; i < n; i++) codes[i] = bytes[addr + 2 * i]! | (bytes[addr + 2 * i + 1]! << 8);
-  if (size & 1) codes[n] = bytes[addr + size - 1]!;
-  return String.fromCharCode.apply(null, codes);
-}
-
 export abstract class MapBase implements BpfMap {
   readonly addr: number;
   readonly handle: Region;

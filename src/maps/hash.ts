@@ -1,6 +1,6 @@
-// HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH and HASH_OF_MAPS. A JS Map from key (u32 number or latin1
-// string) to a slot; each slot holds the key bytes then the value(s) in linear memory, so programs get
-// stable value pointers and iteration can copy keys out. Slots come from a free list; memory is carved in
+// HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH and HASH_OF_MAPS. An index in linear memory (./hash-index.ts,
+// which compiled programs probe inline) from key to slot; each slot holds the key bytes then the value(s)
+// in linear memory, so programs get stable value pointers and iteration can copy keys out. Slots come from a free list; memory is carved in
 // chunks as the map fills. Iteration order is insertion order (the kernel's is by hash bucket: defined but
 // seed-dependent), a missing key restarts at the first key as in the kernel.
 //
@@ -9,8 +9,9 @@
 // update of a full LRU map can evict even when it fails; program lookups set the reference bit.
 
 import type { AddressSpace, Region } from '../vm/memory.js';
-import { keyIdAt, MapBase, type MapOptions, roundUp8 } from './base.js';
+import { MapBase, type MapOptions, roundUp8 } from './base.js';
 import { checkInnerMap } from './fdarray.js';
+import { HashIndex } from './hash-index.js';
 import { LruLists } from './lru.js';
 import { Errno, type MapSpec, MapType, UpdateFlag } from './types.js';
 
@@ -54,8 +55,8 @@ class SlotList {
 export class HashMap extends MapBase {
   readonly lru: boolean;
   readonly ofMaps: boolean;
-  private readonly index = new Map<number | string, number>();
-  private readonly slotKey: (number | string | undefined)[] = [];
+  /** Key -> slot, in linear memory. */
+  readonly index: HashIndex;
   private readonly order: SlotList;
   private readonly lruLists: LruLists | undefined;
   private readonly freeSlots: number[] = [];
@@ -81,6 +82,7 @@ export class HashMap extends MapBase {
     this.keyStride = roundUp8(spec.keySize);
     this.entryBytes = this.keyStride + this.valueStride * this.nCpus;
     this.chunkSlots = Math.min(this.capacity, Math.max(1, Math.floor(65536 / this.entryBytes)));
+    this.index = new HashIndex(space, spec.keySize, `map ${spec.name} index`);
   }
 
   /** Number of elements. */
@@ -111,13 +113,12 @@ export class HashMap extends MapBase {
   }
 
   private find(keyAddr: number): number {
-    return this.index.get(keyIdAt(this.u8, keyAddr, this.spec.keySize)) ?? NIL;
+    return this.index.find(keyAddr);
   }
 
   /** Forget element s (the slot itself is not freed: the LRU evicts through this). */
   private forget = (s: number): void => {
-    this.index.delete(this.slotKey[s]!);
-    this.slotKey[s] = undefined;
+    this.index.remove(s, this.slotAddr(s));
     this.order.remove(s);
   };
 
@@ -130,8 +131,9 @@ export class HashMap extends MapBase {
   /** Value address for a u32 key given as a number (4-byte keys only), or 0: no key in memory needed. */
   valueAtU32(key: number): number {
     if (this.spec.keySize !== 4) return 0;
-    const s = this.index.get(key >>> 0);
-    return s === undefined ? 0 : this.valueAddr(s, 0);
+    this.dv.setUint32(this.scratchKey, key >>> 0, true);
+    const s = this.find(this.scratchKey);
+    return s === NIL ? 0 : this.valueAddr(s, 0);
   }
 
   protected override peekPtr(keyAddr: number, cpu: number): number {
@@ -160,21 +162,20 @@ export class HashMap extends MapBase {
       node = this.lruLists.pop(Math.max(0, cpu), this.forget);
       if (node === NIL) return -Errno.ENOMEM;
     }
-    const key = keyIdAt(this.u8, keyAddr, this.spec.keySize);
-    const old = this.index.get(key);
+    const old = this.find(keyAddr);
     const mode = flags & ~UpdateFlag.F_LOCK;
     const err =
-      old !== undefined && mode === UpdateFlag.NOEXIST
+      old !== NIL && mode === UpdateFlag.NOEXIST
         ? -Errno.EEXIST
-        : old === undefined && mode === UpdateFlag.EXIST
+        : old === NIL && mode === UpdateFlag.EXIST
           ? -Errno.ENOENT
           : 0;
-    if (err < 0 || (old !== undefined && (!this.lru || this.perCpu))) {
+    if (err < 0 || (old !== NIL && (!this.lru || this.perCpu))) {
       if (node !== NIL) this.lruLists!.pushFree(node);
       if (err < 0) return err;
       // Existing element: the value is updated in place.
-      this.writeValue(this.valueAddr(old!, 0), this.valueStride, valueAddr, cpu, false);
-      this.lruLists?.setRef(old!);
+      this.writeValue(this.valueAddr(old, 0), this.valueStride, valueAddr, cpu, false);
+      this.lruLists?.setRef(old);
       return 0;
     }
     const s = node !== NIL ? node : this.takeSlot();
@@ -184,15 +185,19 @@ export class HashMap extends MapBase {
     b.fill(0, at, at + this.entryBytes);
     b.copyWithin(at, keyAddr, keyAddr + this.spec.keySize);
     this.writeValue(at + this.keyStride, this.valueStride, valueAddr, cpu, true);
-    if (old !== undefined) {
+    if (old !== NIL) {
       // LRU replace: a new node takes the old one's place (iteration position kept), the old is freed.
       this.order.insertAfter(old, s);
       this.unlink(old);
       this.lruLists?.setRef(s);
     } else this.order.pushBack(s);
-    this.index.set(key, s);
-    this.slotKey[s] = key;
+    this.index.insert(s, at);
     return 0;
+  }
+
+  override close(): void {
+    this.index.close();
+    super.close();
   }
 
   deletePtr(keyAddr: number): number {
