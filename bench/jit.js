@@ -1,7 +1,14 @@
 // JIT speed: ns per run of a small ALU program, a loop, and the UDP-drop XDP program (single run and
-// batch, beside the interpreter), plus compile time for small and 1,000/10,000-instruction programs.
+// batch, beside the interpreter), plus compile time for 10- to 10,000-slot programs, split into code
+// generation (our JS), WebAssembly.Module and WebAssembly.Instance: cold (the first compile in a fresh
+// process, one child process per size) and warm (generator already optimised). Every measured compile
+// gets bytes V8 has not seen (an immediate varies), since V8 reuses a module compiled from equal bytes.
 // Plain ESM over the built library: `npm run build && node bench/jit.js`. Prints numbers, asserts nothing.
+//   node bench/jit.js --compile-only     only the compile-time tables
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { insn, lddw } from '../dist/isa/index.js';
+import { generate } from '../dist/jit/compile.js';
 import { compile } from '../dist/jit/index.js';
 import { Interpreter, Runtime } from '../dist/vm/index.js';
 
@@ -18,10 +25,10 @@ function nsPer(n, fn) {
 }
 const fmt = (ns) => `${ns.toFixed(1).padStart(8)} ns`;
 
-// --- a small ALU program: no loop, 10 instructions ---------------------------------------------
-const small = [
+// --- a small ALU program: no loop, 10 instructions (`seed` is the first immediate) ------------------
+const smallWith = (seed) => [
   insn(0xbf, 0, 1), // r0 = r1
-  insn(0x07, 0, 0, 0, 17), // r0 += 17
+  insn(0x07, 0, 0, 0, seed), // r0 += seed
   insn(0x27, 0, 0, 0, 3), // r0 *= 3
   insn(0xa7, 0, 0, 0, 0x5a5a), // r0 ^= 0x5a5a
   insn(0x77, 0, 0, 0, 3), // r0 >>= 3
@@ -31,6 +38,7 @@ const small = [
   insn(0x4f, 0, 2), // r0 |= r2
   insn(0x95), // exit
 ];
+const small = smallWith(17);
 
 // --- a loop: 100 iterations of ALU + stack store/load (6 insns per iteration) -------------------
 const loop = [
@@ -94,64 +102,67 @@ function xdpContexts(rt, n) {
   return { ctxs: ctxs.start, out: out.start, first: space.view.getUint32(ctxs.start, true) };
 }
 
-const rt = new Runtime();
-const interp = new Interpreter(rt);
-console.log('program          engine                    per run');
-for (const [name, insns] of [
-  ['alu (10 insns)', small],
-  ['loop (602 insns)', loop],
-]) {
-  const prog = rt.prepare(insns);
-  const jit = compile(prog, rt);
-  const ctx = 12345;
-  if (jit.run32(ctx) !== Number(interp.run(prog, { args: [ctx], checked: false }).r0 & 0xffffffffn)) {
-    throw new Error(`${name}: JIT and interpreter disagree`);
+/** ns per run on both engines. */
+function runFigures() {
+  const rt = new Runtime();
+  const interp = new Interpreter(rt);
+  console.log('program          engine                    per run');
+  for (const [name, insns] of [
+    ['alu (10 insns)', small],
+    ['loop (602 insns)', loop],
+  ]) {
+    const prog = rt.prepare(insns);
+    const jit = compile(prog, rt);
+    const ctx = 12345;
+    if (jit.run32(ctx) !== Number(interp.run(prog, { args: [ctx], checked: false }).r0 & 0xffffffffn)) {
+      throw new Error(`${name}: JIT and interpreter disagree`);
+    }
+    const tJit = nsPer(2_000_000, (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += jit.run32(i);
+      return s;
+    });
+    const tInt = nsPer(100_000, (n) => {
+      for (let i = 0; i < n; i++) interp.run(prog, { args: [i], checked: false });
+    });
+    console.log(`${name.padEnd(16)} jit run32              ${fmt(tJit)}`);
+    console.log(
+      `${''.padEnd(16)} interpreter (unchecked) ${fmt(tInt)}   (${(tInt / tJit).toFixed(1)}x the JIT)`,
+    );
   }
-  const tJit = nsPer(2_000_000, (n) => {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += jit.run32(i);
-    return s;
-  });
-  const tInt = nsPer(100_000, (n) => {
-    for (let i = 0; i < n; i++) interp.run(prog, { args: [i], checked: false });
-  });
-  console.log(`${name.padEnd(16)} jit run32              ${fmt(tJit)}`);
-  console.log(
-    `${''.padEnd(16)} interpreter (unchecked) ${fmt(tInt)}   (${(tInt / tJit).toFixed(1)}x the JIT)`,
-  );
-}
 
-{
-  const N = 1024;
-  const prog = rt.prepare(udpDrop);
-  const jit = compile(prog, rt);
-  const { ctxs, out, first } = xdpContexts(rt, N);
-  jit.runBatch(ctxs, N, out);
-  let drops = 0;
-  for (let i = 0; i < N; i++) drops += rt.space.view.getUint32(out + 4 * i, true) === 1 ? 1 : 0;
-  if (drops !== N / 2) throw new Error(`udp drop: ${drops} drops of ${N}, expected ${N / 2}`);
-  const single = nsPer(2_000_000, (n) => {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += jit.run32(first);
-    return s;
-  });
-  const batch = nsPer(4096 * N, (n) => {
-    for (let i = 0; i < n / N; i++) jit.runBatch(ctxs, N, out);
-  });
-  const tInt = nsPer(200_000, (n) => {
-    for (let i = 0; i < n; i++) interp.run(prog, { args: [first], checked: false });
-  });
-  console.log(`${'udp drop (64 B)'.padEnd(16)} jit run32 (single)     ${fmt(single)} per packet`);
-  console.log(`${''.padEnd(16)} jit batch of ${N}       ${fmt(batch)} per packet`);
-  console.log(
-    `${''.padEnd(16)} interpreter (unchecked) ${fmt(tInt)} per packet  (${(tInt / batch).toFixed(1)}x the batch)`,
-  );
+  {
+    const N = 1024;
+    const prog = rt.prepare(udpDrop);
+    const jit = compile(prog, rt);
+    const { ctxs, out, first } = xdpContexts(rt, N);
+    jit.runBatch(ctxs, N, out);
+    let drops = 0;
+    for (let i = 0; i < N; i++) drops += rt.space.view.getUint32(out + 4 * i, true) === 1 ? 1 : 0;
+    if (drops !== N / 2) throw new Error(`udp drop: ${drops} drops of ${N}, expected ${N / 2}`);
+    const single = nsPer(2_000_000, (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += jit.run32(first);
+      return s;
+    });
+    const batch = nsPer(4096 * N, (n) => {
+      for (let i = 0; i < n / N; i++) jit.runBatch(ctxs, N, out);
+    });
+    const tInt = nsPer(200_000, (n) => {
+      for (let i = 0; i < n; i++) interp.run(prog, { args: [first], checked: false });
+    });
+    console.log(`${'udp drop (64 B)'.padEnd(16)} jit run32 (single)     ${fmt(single)} per packet`);
+    console.log(`${''.padEnd(16)} jit batch of ${N}       ${fmt(batch)} per packet`);
+    console.log(
+      `${''.padEnd(16)} interpreter (unchecked) ${fmt(tInt)} per packet  (${(tInt / batch).toFixed(1)}x the batch)`,
+    );
+  }
 }
 
 // --- compile time --------------------------------------------------------------------------------
 /** A straight-line-and-diamonds program of about n slots: ALU, stack traffic, nested forward jumps. */
-function bigProgram(n) {
-  const out = [insn(0xb7, 0, 0, 0, 0), insn(0xb7, 1, 0, 0, 7)];
+function bigProgram(n, seed) {
+  const out = [insn(0xb7, 0, 0, 0, seed), insn(0xb7, 1, 0, 0, 7)];
   let k = 0;
   while (out.length < n - 8) {
     k++;
@@ -168,21 +179,122 @@ function bigProgram(n) {
   out.push(insn(0x95));
   return out;
 }
+const programOf = (n, seed) => (n === 10 ? smallWith(seed) : bigProgram(n, seed));
 
-console.log('\ncompile time (code generation + WebAssembly.Module): first compile, and best of 20 once warm');
-for (const n of [10, 100, 1000, 10000]) {
-  const prog = rt.prepare(n === 10 ? small : bigProgram(n));
-  let best = Number.POSITIVE_INFINITY;
-  let first = 0;
-  let size = 0;
-  for (let round = 0; round < 20; round++) {
-    const jit = compile(prog, rt);
-    if (round === 0) first = jit.compileTimeMs;
-    best = Math.min(best, jit.compileTimeMs);
-    size = jit.wasmSize;
+/** One compile of never-seen bytes, by phase: our code generation, WebAssembly.Module, WebAssembly.Instance. */
+function compileOnce(rt, n, seed) {
+  const prog = rt.prepare(programOf(n, seed));
+  const frames = rt.stackFrames(0);
+  const stride = frames[1].end - frames[0].end;
+  const t0 = performance.now();
+  const mod = generate(prog, rt, stride, {});
+  const t1 = performance.now();
+  const module = new WebAssembly.Module(mod.bytes);
+  const t2 = performance.now();
+  const env = {};
+  for (const im of WebAssembly.Module.imports(module)) {
+    env[im.name] = im.kind === 'memory' ? rt.space.memory : () => 0;
   }
-  const per1000 = (best / prog.insns.length) * 1000;
+  const t3 = performance.now();
+  new WebAssembly.Instance(module, { env });
+  const t4 = performance.now();
+  return {
+    slots: prog.insns.length,
+    bytes: mod.bytes.length,
+    gen: t1 - t0,
+    module: t2 - t1,
+    instance: t4 - t3,
+  };
+}
+
+const SIZES = [10, 100, 1000, 10000];
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ms = (v) => v.toFixed(v < 10 ? 3 : 1);
+
+if (process.argv[2] === '--cold-child') {
+  // A fresh process: the first compile, then the code generation of the next three (new bytes each).
+  const n = Number(process.argv[3]);
+  const rt = new Runtime();
+  const first = compileOnce(rt, n, 1);
+  const next = [2, 3, 4].map((seed) => compileOnce(rt, n, seed).gen);
+  console.log(JSON.stringify({ ...first, next }));
+} else {
+  if (process.argv[2] !== '--compile-only') runFigures();
+  const PROCESSES = 5;
   console.log(
-    `${String(prog.insns.length).padStart(6)} slots  first ${first.toFixed(2).padStart(7)} ms  warm ${best.toFixed(3).padStart(7)} ms  (${per1000.toFixed(3)} ms per 1,000 insns, ${size} bytes of wasm)`,
+    `\ncompile time in ms: generate (our JS) + WebAssembly.Module + Instance, every compile on new bytes
+  cold: the first compile in a fresh process, median of ${PROCESSES} processes (best), then generate of the 2nd-4th compiles
+  warm: median (best) of 20 once the generator is optimised`,
   );
+  const row = (cells) => cells.map(([v, w]) => String(v).padStart(w)).join(' ');
+  const head = [
+    ['slots', 6],
+    ['wasm B', 7],
+    ['|', 1],
+    ['cold gen', 9],
+    ['(best)', 7],
+    ['Module', 7],
+    ['Inst', 6],
+    ['total', 7],
+    ['2nd gen', 7],
+    ['3rd', 6],
+    ['4th', 6],
+    ['|', 1],
+    ['warm gen', 8],
+    ['(best)', 7],
+    ['Module', 7],
+    ['Inst', 6],
+    ['total', 7],
+    ['(best)', 7],
+    ['total/1k', 8],
+  ];
+  console.log(row(head));
+  const cold = new Map();
+  for (const n of SIZES) {
+    const runs = [];
+    for (let p = 0; p < PROCESSES; p++) {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cold-child', String(n)], {
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) throw new Error(`cold child for ${n} slots failed: ${r.stderr}`);
+      runs.push(JSON.parse(r.stdout));
+    }
+    cold.set(n, runs);
+  }
+  // Warm the generator up on every size (the first calls are the slow, unoptimised ones).
+  const rt = new Runtime();
+  let seed = 1000;
+  for (let round = 0; round < 20; round++) for (const n of SIZES) compileOnce(rt, n, seed++);
+  for (const n of SIZES) {
+    const warm = [];
+    for (let round = 0; round < 20; round++) warm.push(compileOnce(rt, n, seed++));
+    const c = cold.get(n);
+    const cm = (k) => median(c.map((r) => r[k]));
+    const coldTotal = median(c.map((r) => r.gen + r.module + r.instance));
+    const nextGen = [0, 1, 2].map((i) => median(c.map((r) => r.next[i])));
+    const wm = (k) => median(warm.map((r) => r[k]));
+    const totals = warm.map((r) => r.gen + r.module + r.instance);
+    const slots = warm[0].slots;
+    const widths = head.map(([, w]) => w);
+    const cells = [
+      slots,
+      warm[0].bytes,
+      '|',
+      ms(cm('gen')),
+      ms(Math.min(...c.map((r) => r.gen))),
+      ms(cm('module')),
+      ms(cm('instance')),
+      ms(coldTotal),
+      ...nextGen.map((v) => ms(v)),
+      '|',
+      ms(wm('gen')),
+      ms(Math.min(...warm.map((r) => r.gen))),
+      ms(wm('module')),
+      ms(wm('instance')),
+      ms(median(totals)),
+      ms(Math.min(...totals)),
+      ms((median(totals) / slots) * 1000),
+    ];
+    console.log(row(cells.map((v, i) => [typeof v === 'string' ? v.trim() : v, widths[i]])));
+  }
 }
