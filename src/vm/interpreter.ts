@@ -25,13 +25,14 @@ import {
   regU64,
   sar64,
   setRegBig,
+  setRegNumber,
   shl64,
   shr64,
   truncate,
 } from './alu.js';
 import type { AddressSpace, Region } from './memory.js';
 import type { PreparedProgram } from './program.js';
-import type { Runtime } from './runtime.js';
+import type { CallbackRunner, Runtime } from './runtime.js';
 
 /** Instructions a checked run may execute unless told otherwise. */
 export const DEFAULT_BUDGET = 100_000_000;
@@ -95,8 +96,14 @@ export class Interpreter {
   private stackTops: readonly number[] = [];
   /** Stack frame tops per CPU (frames never move once a runtime allocated them). */
   private readonly topsByCpu: number[][] = [];
-  /** Reused invocation fields of run32. */
+  /** The deferred invocation of the current run (see `defer`). */
   private readonly entryFields = { ctx: 0, programType: '' };
+  private extraFields: Partial<Invocation> | undefined;
+  private pending = false;
+  private before: ((i: number, ctx: number) => void) | undefined;
+  private beforeIndex = 0;
+  private installed = false;
+  private previousRunner: CallbackRunner | undefined;
   private lastRegion: Region | undefined;
   private readonly runCallback = this.callback.bind(this);
 
@@ -113,20 +120,28 @@ export class Interpreter {
     const cpu = options.cpu ?? rt.cpu;
     if (cpu < 0 || cpu >= rt.cpus) throw new RangeError(`cpu ${cpu} out of range (runtime has ${rt.cpus})`);
     rt.cpu = cpu;
-    const args = options.args ?? [];
-    if (args.length > 5) throw new RangeError('at most five arguments (r1-r5)');
+    const args = options.args;
+    if (args && args.length > 5) throw new RangeError('at most five arguments (r1-r5)');
     this.setup(options.checked ?? true, options.budget);
     this.traceHook = options.trace;
-    for (const [i, a] of args.entries()) setRegBig(R, i + 1, BigInt(a));
-    rt.beginInvocation({ ctx: R[2]! >>> 0, programType: prog.type, ...options.invocation });
+    if (args) {
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i]!;
+        // Safe integers need no BigInt (the usual case: a context address).
+        if (typeof a === 'number' && Number.isSafeInteger(a)) setRegNumber(R, i + 1, a);
+        else setRegBig(R, i + 1, BigInt(a));
+      }
+    }
+    this.defer(prog, R[2]! >>> 0, options.invocation, undefined, 0);
     this.start(prog);
     return { r0: this.reg(0), instructions: this.count };
   }
 
   /**
    * The hot entry (hooks, test runs): r1 = ctx, the invocation from `runtime.invocationDefaults`, on
-   * `runtime.cpu`; returns the low 32 bits of r0, unsigned. Allocates nothing but the invocation.
-   * `before(i, ctx)`, when given, is called once the invocation has begun (batches point it at packet i).
+   * `runtime.cpu`; returns the low 32 bits of r0, unsigned. Allocates nothing unless the program calls a
+   * helper. `before(i, ctx)`, when given, is called once the invocation has begun (batches point it at
+   * packet i); as on the JIT, that is at the run's first helper call, and never in runs that make none.
    */
   run32(
     prog: PreparedProgram,
@@ -140,11 +155,7 @@ export class Interpreter {
     this.setup(checked, budget);
     this.traceHook = undefined;
     R[2] = ctx;
-    const fields = this.entryFields;
-    fields.ctx = ctx >>> 0;
-    fields.programType = prog.type;
-    this.runtime.beginInvocation(fields);
-    before?.(i, ctx >>> 0);
+    this.defer(prog, ctx >>> 0, undefined, before, i);
     this.start(prog);
     return R[0]! >>> 0;
   }
@@ -168,21 +179,62 @@ export class Interpreter {
     R[21] = 0;
   }
 
-  /** Run from slot 0 with the registers set up, the engine installed as the callback runner. */
-  private start(prog: PreparedProgram): void {
+  /**
+   * Only helpers (and legacy packet loads, and checked-mode metadata accesses) see the invocation, so it
+   * begins at the first of those: runs that make none allocate nothing and leave the callback runner alone.
+   */
+  private defer(
+    prog: PreparedProgram,
+    ctx: number,
+    fields: Partial<Invocation> | undefined,
+    before: ((i: number, ctx: number) => void) | undefined,
+    i: number,
+  ): void {
+    this.pending = true;
+    this.entryFields.ctx = ctx;
+    this.entryFields.programType = prog.type;
+    this.extraFields = fields;
+    this.before = before;
+    this.beforeIndex = i;
+  }
+
+  /** Begin the deferred invocation and install the engine as the callback runner (until the run ends). */
+  private begin(): void {
+    this.pending = false;
     const rt = this.runtime;
+    const f = this.entryFields;
+    const extra = this.extraFields;
+    rt.beginInvocation(extra ? { ctx: f.ctx, programType: f.programType, ...extra } : f);
+    this.previousRunner = rt.callbackRunner;
+    rt.callbackRunner = this.runCallback;
+    this.installed = true;
+    this.before?.(this.beforeIndex, f.ctx);
+  }
+
+  /** Run from slot 0 with the registers set up. */
+  private start(prog: PreparedProgram): void {
     this.prog = prog;
     this.pc = 0;
     this.depth = 0;
     this.count = 0;
     this.lastRegion = undefined;
-    const previous = rt.callbackRunner;
-    rt.callbackRunner = this.runCallback;
     try {
-      this.loop();
+      if (this.traceHook) this.loop();
+      else {
+        this.limit = this.budget;
+        if (this.exec() === LIMIT) this.budgetFault();
+      }
     } finally {
-      rt.callbackRunner = previous;
+      if (this.installed) {
+        this.runtime.callbackRunner = this.previousRunner;
+        this.previousRunner = undefined;
+        this.installed = false;
+      }
     }
+  }
+
+  private budgetFault(): never {
+    throw new RuntimeFault(`instruction budget of ${this.budget} exhausted`, this.pc);
   }
 
   /** Run until the program (or the current callback) returns, handling the budget and tracing. */
@@ -195,9 +247,7 @@ export class Interpreter {
       }
       const status = this.exec();
       if (status !== LIMIT) return status;
-      if (this.count >= this.budget) {
-        throw new RuntimeFault(`instruction budget of ${this.budget} exhausted`, this.pc);
-      }
+      if (this.count >= this.budget) this.budgetFault();
     }
   }
 
@@ -792,6 +842,7 @@ export class Interpreter {
   }
 
   private callHelper(helper: HelperDef): void {
+    if (this.pending) this.begin();
     const R = this.regs;
     // The hottest helper without BigInt: the registry's map_lookup_elem on a runtime map, pointers that
     // fit 32 bits. Anything unusual takes the general path (and its errors).
@@ -853,6 +904,7 @@ export class Interpreter {
 
   /** Legacy LD_ABS/LD_IND: big-endian load from the packet into r0; false when out of bounds. */
   private loadPacket(w: number, imm: number, pc: number): boolean {
+    if (this.pending) this.begin();
     const R = this.regs;
     const packet = this.runtime.invocation.packet;
     if (!packet) throw new RuntimeFault('legacy packet load (LD_ABS/LD_IND) without a packet', pc);
@@ -903,6 +955,7 @@ export class Interpreter {
    * metadata are checked here against the context's data_meta.
    */
   private inPacketMetadata(addr: number, size: number): boolean {
+    if (this.pending) this.begin();
     const inv = this.runtime.invocation;
     const packet = inv.packet;
     if (!packet || inv.programType !== 'xdp' || !inv.ctx) return false;
