@@ -3,7 +3,7 @@
 // results), and exports entry points that take and return i32 on the hot path (`run32`, `batch`).
 
 import { MAX_CALL_FRAMES } from '../isa/index.js';
-import { arrayLayout } from '../maps/registry.js';
+import { arrayLayout, hashLayout } from '../maps/registry.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 import { buildCfg } from './cfg.js';
@@ -15,8 +15,11 @@ import {
   FunctionEmitter,
   LABEL_LOCAL,
   SCRATCH_I32,
+  SCRATCH_I32_B,
+  SCRATCH_I32_C,
   TAIL_PARAMS,
 } from './emit.js';
+import { emitHashLookup, MAX_INLINE_KEY } from './inline-hash.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { type Code, ExternKind, ModuleBuilder, Op, ValType } from './wasm/index.js';
 
@@ -123,9 +126,13 @@ export function generate(
     inlineable(HELPER_PRANDOM) && called.has(HELPER_PRANDOM)
       ? m.importFunc('env', IMPORT.random, [], [i32])
       : -1;
-  // Lookups in a constant map that is not a plain array: a typed import straight to the map's
-  // lookupPtr (what the helper does), without BigInt arguments.
+  // Lookups in a constant map that is neither a plain array nor a plain hash map with a short key: a
+  // typed import straight to the map's lookupPtr (what the helper does), without BigInt arguments.
   const lookupImports = new Map<number, number>();
+  const inlineHash = (map: Parameters<typeof hashLayout>[0]) => {
+    const layout = hashLayout(map);
+    return layout && layout.keySize <= MAX_INLINE_KEY ? layout : undefined;
+  };
   if (inline && helperName(HELPER_MAP_LOOKUP) === 'map_lookup_elem') {
     for (const cfg of cfgs) {
       for (const b of cfg.blocks) {
@@ -134,7 +141,7 @@ export function generate(
           continue;
         const addr = constantR1(b.start, b.last);
         const map = addr === undefined ? undefined : runtime.mapAt(addr);
-        if (map && !arrayLayout(map) && !lookupImports.has(map.addr)) {
+        if (map && !arrayLayout(map) && !inlineHash(map) && !lookupImports.has(map.addr)) {
           lookupImports.set(map.addr, m.importFunc('env', IMPORT.mapLookup(map.addr), [i32], [i32]));
         }
       }
@@ -207,6 +214,12 @@ export function generate(
     if (id === HELPER_MAP_LOOKUP && helperName(id) === 'map_lookup_elem') {
       const addr = constantR1(blockStart, pc);
       const map = addr === undefined ? undefined : runtime.mapAt(addr);
+      const hashed = map && inlineHash(map);
+      if (hashed) {
+        const locals = { key: SCRATCH_I32, hash: SCRATCH_I32_B, entry: SCRATCH_I32_C };
+        emitHashLookup(code, hashed, reg(2), reg(0), locals);
+        return true;
+      }
       const direct = map && lookupImports.get(map.addr);
       if (direct !== undefined) {
         code.localGet(reg(2)).op(Op.i32_wrap_i64).call(direct).op(Op.i64_extend_i32_u).localSet(reg(0));

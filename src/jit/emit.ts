@@ -35,10 +35,16 @@ export const SCRATCH_I32 = T32;
 export const LABEL_LOCAL = 15;
 /** Checked mode: how many instructions of the current block the budget still covers. */
 const LIMIT = 16;
-/** Locals declared after the parameters: two i64 scratch, i32 scratch, dispatch label, budget limit. */
+/** Two more i32 scratch locals for inline helper code (an inline hash lookup needs three). */
+export const SCRATCH_I32_B = 17;
+export const SCRATCH_I32_C = 18;
+/**
+ * Locals declared after the parameters: two i64 scratch, i32 scratch, dispatch label, budget limit, two
+ * i32 scratch for inline helpers.
+ */
 export const FUNC_LOCALS: [number, ValType][] = [
   [2, I64],
-  [3, ValType.i32],
+  [5, ValType.i32],
 ];
 
 /** Instructions whose effects (memory, faults, helpers) must not run past the budget. */

@@ -65,7 +65,8 @@ export class HashMap extends MapBase {
   private readonly chunkSlots: number;
   /** Elements the map holds: max_entries (rounded up to whole CPUs for a per-CPU LRU). */
   readonly capacity: number;
-  private readonly keyStride: number;
+  /** Bytes of key (rounded up to 8) before an entry's value. */
+  readonly keyStride: number;
   private readonly entryBytes: number;
 
   constructor(space: AddressSpace, spec: MapSpec, opts: MapOptions) {

@@ -16,6 +16,7 @@ import {
   type ArrayLayout,
   type BpfMap,
   Errno,
+  type HashLayout,
   KernelErrno,
   MapError,
   type MapSpec,
@@ -316,4 +317,19 @@ export function createMap(space: AddressSpace, spec: MapSpec, opts: MapOptions =
 /** Array layout for inlined lookups, for plain ARRAY maps only (undefined otherwise). */
 export function arrayLayout(map: BpfMap): ArrayLayout | undefined {
   return map instanceof ArrayMap && map.spec.type === MapType.ARRAY ? map : undefined;
+}
+
+/**
+ * Index layout for inlined lookups, for plain HASH maps only: per-CPU values need the CPU, LRU lookups
+ * set a reference bit, and a map of maps returns the inner map, so those go through the map's code.
+ */
+export function hashLayout(map: BpfMap): HashLayout | undefined {
+  if (!(map instanceof HashMap) || map.spec.type !== MapType.HASH) return undefined;
+  const { index } = map;
+  return {
+    header: index.header.start,
+    seed: index.seed,
+    keySize: map.spec.keySize,
+    valueOffset: map.keyStride,
+  };
 }

@@ -131,3 +131,15 @@ export interface ArrayLayout {
   readonly valueStride: number;
   readonly maxEntries: number;
 }
+
+/**
+ * What compiled code needs to look a key up in a hash map's index (src/maps/hash-index.ts) without
+ * leaving WebAssembly: the index header's address, the hash seed, the key size, and where the value
+ * starts after an entry's key bytes.
+ */
+export interface HashLayout {
+  readonly header: number;
+  readonly seed: number;
+  readonly keySize: number;
+  readonly valueOffset: number;
+}
