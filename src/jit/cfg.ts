@@ -2,17 +2,7 @@
 // target), basic blocks, reverse postorder, dominators, and whether the graph is reducible.
 
 import { InvalidBytecodeError } from '../errors.js';
-import {
-  Class,
-  type Insn,
-  isBranch,
-  isLocalCall,
-  JmpOp,
-  jumpTarget,
-  LDDW,
-  OP_MASK,
-  PseudoLddw,
-} from '../isa/index.js';
+import { Class, type Insn, isLocalCall, JmpOp, LDDW, OP_MASK, PseudoLddw } from '../isa/index.js';
 
 /**
  * How a basic block ends. `goto`: one successor (a `ja`, or falling into the next block). `cond`: a
@@ -41,7 +31,7 @@ export interface FunctionCfg {
   /** blocks[0] is the entry. */
   readonly blocks: BasicBlock[];
   /** Reachable block ids in reverse postorder; `order[id]` is the position, -1 when unreachable. */
-  readonly rpo: number[];
+  readonly rpo: Int32Array;
   readonly order: Int32Array;
   /** Immediate dominator of each reachable block (the entry's is itself). */
   readonly idom: Int32Array;
@@ -71,146 +61,207 @@ export function functionEntries(insns: readonly Insn[]): number[] {
   return [...entries].sort((a, b) => a - b);
 }
 
-const isCall = (ins: Insn) => ins.code === (Class.JMP | JmpOp.CALL);
-const isExit = (ins: Insn) => ins.code === (Class.JMP | JmpOp.EXIT);
-const isGoto = (ins: Insn) => (ins.code & OP_MASK) === JmpOp.JA && isBranch(ins);
+const CALL = Class.JMP | JmpOp.CALL;
+const EXIT = Class.JMP | JmpOp.EXIT;
+const GOTOL = Class.JMP32 | JmpOp.JA;
 
-/** Basic blocks of the function in slots [start, end). Calls end a block too (the budget counts per block). */
+/** A block: one class, so every block has the same shape. */
+class Block implements BasicBlock {
+  constructor(
+    readonly id: number,
+    readonly start: number,
+    readonly end: number,
+    readonly last: number,
+    readonly term: Terminator,
+    readonly succ: number[],
+    readonly jumpAtEnd: boolean,
+  ) {}
+}
+
+/**
+ * Basic blocks of the function in slots [start, end). Calls end a block too (the budget counts per block).
+ * Written for the first compile in a process, which runs unoptimised: flat loops over typed arrays, opcode
+ * tests inline, no closures or per-edge tuples.
+ */
 export function buildCfg(insns: readonly Insn[], start: number, end: number): FunctionCfg {
-  const leader = new Uint8Array(end - start + 1);
+  const len = end - start;
+  const leader = new Uint8Array(len + 1);
   leader[0] = 1;
-  const inRange = (t: number, at: number) => {
-    if (t < start || t >= end) {
-      throw new InvalidBytecodeError(`jump to ${t} leaves the function at ${start}..${end - 1}`, at);
-    }
-  };
   for (let i = start; i < end; i++) {
-    const ins = insns[i]!;
-    if (ins.code === LDDW) {
+    const code = insns[i]!.code;
+    if (code === LDDW) {
       i++;
       continue;
     }
-    if (isBranch(ins)) {
-      const t = jumpTarget(ins, i);
-      inRange(t, i);
-      leader[t - start] = 1;
-      leader[i + 1 - start] = 1;
-    } else if (isExit(ins) || isCall(ins)) leader[i + 1 - start] = 1;
-  }
-  const blockAt = new Int32Array(end - start).fill(-1);
-  const starts: number[] = [];
-  for (let i = start; i < end; i++) {
-    if (leader[i - start]) {
-      blockAt[i - start] = starts.length;
-      starts.push(i);
+    const cls = code & 0x07;
+    if (cls !== Class.JMP && cls !== Class.JMP32) continue;
+    const op = code & OP_MASK;
+    if (op === JmpOp.CALL || op === JmpOp.EXIT) {
+      if (code === CALL || code === EXIT) leader[i + 1 - start] = 1;
+      continue;
     }
+    const ins = insns[i]!;
+    const t = i + 1 + (code === GOTOL ? ins.imm : ins.off);
+    if (t < start || t >= end) {
+      throw new InvalidBytecodeError(`jump to ${t} leaves the function at ${start}..${end - 1}`, i);
+    }
+    leader[t - start] = 1;
+    leader[i + 1 - start] = 1;
   }
+  // Block ids by slot, and the slot after each block's start.
+  const blockAt = new Int32Array(len);
+  let count = 0;
+  for (let i = 0; i < len; i++) blockAt[i] = leader[i] ? count++ : -1;
+  const blocks: BasicBlock[] = [];
   // A conditional jump at the very end may fall off the function: that edge goes to an empty fault block.
   let offEnd = -1;
-  const fallOff = () => {
-    if (offEnd < 0) offEnd = starts.length;
-    return offEnd;
-  };
-  const blocks: BasicBlock[] = starts.map((s, id) => {
-    const e = id + 1 < starts.length ? starts[id + 1]! : end;
+  let s = start;
+  for (let id = 0; id < count; id++) {
+    let e = s + 1;
+    while (e < end && !leader[e - start]) e++;
     // The last instruction (not the second half of a trailing lddw).
     let last = s;
-    while (last + slots(insns[last]!) < e) last += slots(insns[last]!);
-    const ins = insns[last]!;
-    const next = e < end ? blockAt[e - start]! : -1;
-    if (isBranch(ins)) {
-      const target = blockAt[jumpTarget(ins, last) - start]!;
-      if (isGoto(ins)) return { id, start: s, end: e, last, term: 'goto', succ: [target], jumpAtEnd: true };
-      return {
-        id,
-        start: s,
-        end: e,
-        last,
-        term: 'cond',
-        succ: [target, next < 0 ? fallOff() : next],
-        jumpAtEnd: true,
-      };
+    for (;;) {
+      const next = last + (insns[last]!.code === LDDW ? 2 : 1);
+      if (next >= e) break;
+      last = next;
     }
-    if (isExit(ins)) return { id, start: s, end: e, last, term: 'exit', succ: [], jumpAtEnd: true };
-    if (next < 0) return { id, start: s, end: e, last, term: 'fault', succ: [], jumpAtEnd: false };
-    return { id, start: s, end: e, last, term: 'goto', succ: [next], jumpAtEnd: false };
-  });
-  if (offEnd >= 0)
-    blocks.push({ id: offEnd, start: end, end, last: end - 1, term: 'fault', succ: [], jumpAtEnd: false });
+    const ins = insns[last]!;
+    const code = ins.code;
+    const cls = code & 0x07;
+    const op = code & OP_MASK;
+    const next = e < end ? blockAt[e - start]! : -1;
+    let block: Block;
+    if ((cls === Class.JMP || cls === Class.JMP32) && op !== JmpOp.CALL && op !== JmpOp.EXIT) {
+      const target = blockAt[last + 1 + (code === GOTOL ? ins.imm : ins.off) - start]!;
+      if (op === JmpOp.JA) block = new Block(id, s, e, last, 'goto', [target], true);
+      else {
+        let fall = next;
+        if (fall < 0) {
+          if (offEnd < 0) offEnd = count;
+          fall = offEnd;
+        }
+        block = new Block(id, s, e, last, 'cond', [target, fall], true);
+      }
+    } else if (code === EXIT) block = new Block(id, s, e, last, 'exit', [], true);
+    else if (next < 0) block = new Block(id, s, e, last, 'fault', [], false);
+    else block = new Block(id, s, e, last, 'goto', [next], false);
+    blocks.push(block);
+    s = e;
+  }
+  if (offEnd >= 0) blocks.push(new Block(offEnd, end, end, end - 1, 'fault', [], false));
   return analyse(start, end, blocks);
 }
 
-const slots = (ins: Insn) => (ins.code === LDDW ? 2 : 1);
-
 function analyse(start: number, end: number, blocks: BasicBlock[]): FunctionCfg {
   const n = blocks.length;
-  // Iterative DFS for postorder and retreating edges.
-  const order = new Int32Array(n).fill(-1);
+  // Successors flat: a block has at most two.
+  const succ0 = new Int32Array(n).fill(-1);
+  const succ1 = new Int32Array(n).fill(-1);
+  for (let b = 0; b < n; b++) {
+    const succ = blocks[b]!.succ;
+    if (succ.length > 0) succ0[b] = succ[0]!;
+    if (succ.length > 1) succ1[b] = succ[1]!;
+  }
+
+  // Iterative DFS for postorder and retreating edges: a stack of blocks and how many successors each
+  // has had visited.
   const state = new Uint8Array(n); // 0 new, 1 on stack, 2 done
-  const post: number[] = [];
-  const retreating: [number, number][] = [];
-  const stack: [number, number][] = [[0, 0]];
+  const stack = new Int32Array(n);
+  const visited = new Uint8Array(n);
+  const post = new Int32Array(n);
+  let reached = 0;
+  const retreating: number[] = []; // from, to pairs
+  let sp = 0;
+  stack[sp++] = 0;
   state[0] = 1;
-  while (stack.length) {
-    const top = stack[stack.length - 1]!;
-    const b = blocks[top[0]]!;
-    if (top[1] < b.succ.length) {
-      const s = b.succ[top[1]++]!;
+  while (sp > 0) {
+    const b = stack[sp - 1]!;
+    const k = visited[b]!;
+    const s = k === 0 ? succ0[b]! : k === 1 ? succ1[b]! : -1;
+    if (s >= 0) {
+      visited[b] = k + 1;
       if (state[s] === 0) {
         state[s] = 1;
-        stack.push([s, 0]);
-      } else if (state[s] === 1) retreating.push([b.id, s]);
+        stack[sp++] = s;
+      } else if (state[s] === 1) retreating.push(b, s);
     } else {
-      state[top[0]] = 2;
-      post.push(top[0]);
-      stack.pop();
+      state[b] = 2;
+      post[reached++] = b;
+      sp--;
     }
   }
-  const rpo = post.reverse();
-  rpo.forEach((b, i) => {
+  const rpo = new Int32Array(reached);
+  const order = new Int32Array(n).fill(-1);
+  for (let i = 0; i < reached; i++) {
+    const b = post[reached - 1 - i]!;
+    rpo[i] = b;
     order[b] = i;
-  });
+  }
 
-  // Dominators (Cooper, Harvey, Kennedy: iterate intersecting predecessors in reverse postorder).
-  const preds: number[][] = blocks.map(() => []);
-  for (const b of rpo) for (const s of blocks[b]!.succ) preds[s]!.push(b);
-  const idom = new Int32Array(n).fill(-1);
-  idom[0] = 0;
-  const intersect = (a: number, b: number) => {
-    while (a !== b) {
-      while (order[a]! > order[b]!) a = idom[a]!;
-      while (order[b]! > order[a]!) b = idom[b]!;
-    }
-    return a;
-  };
+  // Predecessors (reachable ones), in reverse-postorder positions, as one flat list with offsets.
+  const predStart = new Int32Array(reached + 1);
+  for (let i = 0; i < reached; i++) {
+    const b = rpo[i]!;
+    if (succ0[b]! >= 0) predStart[order[succ0[b]!]! + 1]!++;
+    if (succ1[b]! >= 0) predStart[order[succ1[b]!]! + 1]!++;
+  }
+  for (let i = 0; i < reached; i++) predStart[i + 1]! += predStart[i]!;
+  const fill = predStart.slice(0, reached);
+  const preds = new Int32Array(predStart[reached]!);
+  for (let i = 0; i < reached; i++) {
+    const b = rpo[i]!;
+    if (succ0[b]! >= 0) preds[fill[order[succ0[b]!]!]!++] = i;
+    if (succ1[b]! >= 0) preds[fill[order[succ1[b]!]!]!++] = i;
+  }
+
+  // Dominators (Cooper, Harvey, Kennedy: iterate intersecting predecessors in reverse postorder), on
+  // reverse-postorder positions so that "deeper" is simply "larger".
+  const dom = new Int32Array(reached).fill(-1);
+  dom[0] = 0;
   for (let changed = true; changed; ) {
     changed = false;
-    for (let i = 1; i < rpo.length; i++) {
-      const b = rpo[i]!;
+    for (let i = 1; i < reached; i++) {
       let d = -1;
-      for (const p of preds[b]!) {
-        if (idom[p] === -1) continue;
-        d = d === -1 ? p : intersect(p, d);
+      for (let k = predStart[i]!; k < predStart[i + 1]!; k++) {
+        let p = preds[k]!;
+        if (dom[p] === -1) continue;
+        if (d === -1) {
+          d = p;
+          continue;
+        }
+        while (p !== d) {
+          while (p > d) p = dom[p]!;
+          while (d > p) d = dom[d]!;
+        }
       }
-      if (d !== idom[b]) {
-        idom[b] = d;
+      if (d !== dom[i]) {
+        dom[i] = d;
         changed = true;
       }
     }
   }
-  const dominates = (a: number, b: number) => {
-    while (order[b]! > order[a]!) b = idom[b]!;
-    return a === b;
-  };
+  const idom = new Int32Array(n).fill(-1);
+  for (let i = 0; i < reached; i++) idom[rpo[i]!] = rpo[dom[i]!]!;
 
   const forwardIn = new Int32Array(n);
   const loopHeader = new Uint8Array(n);
-  for (const b of rpo) {
-    for (const s of blocks[b]!.succ) {
-      if (order[s]! > order[b]!) forwardIn[s]!++;
+  for (let i = 0; i < reached; i++) {
+    const b = rpo[i]!;
+    for (let k = 0; k < 2; k++) {
+      const s = k === 0 ? succ0[b]! : succ1[b]!;
+      if (s < 0) continue;
+      if (order[s]! > i) forwardIn[s]!++;
       else loopHeader[s] = 1;
     }
   }
-  const reducible = retreating.every(([from, to]) => dominates(to, from));
+  // Reducible when the target of every retreating edge dominates its source.
+  let reducible = true;
+  for (let k = 0; k < retreating.length && reducible; k += 2) {
+    const to = order[retreating[k + 1]!]!;
+    let from = order[retreating[k]!]!;
+    while (from > to) from = dom[from]!;
+    reducible = from === to;
+  }
   return { start, end, blocks, rpo, order, idom, forwardIn, loopHeader, reducible };
 }

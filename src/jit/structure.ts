@@ -24,107 +24,149 @@ export interface BlockEmitter {
   fault(block: number): void;
 }
 
-type Frame = { kind: 'loop'; node: number } | { kind: 'block'; node: number } | { kind: 'if' };
+// Tasks on the explicit stack, three numbers each: kind, a, b. Numbers in plain arrays rather than objects:
+// the first compile in a process runs unoptimised, where every allocation and call counts.
+const TREE = 0; // a: node
+const WITHIN = 1; // a: node, b: next index into its merge children
+const BRANCH = 2; // a: from, b: to
+const ELSE = 3;
+const END = 4; // close the innermost frame
 
-type Task =
-  | { t: 'tree'; node: number }
-  | { t: 'within'; node: number; merges: number[]; from: number }
-  | { t: 'branch'; from: number; to: number }
-  | { t: 'else' }
-  | { t: 'end' }; // close the innermost frame
+// Frame kinds.
+const LOOP = 0;
+const BLOCK = 1;
+const IF = 2;
 
 export function emitStructured(code: Code, cfg: FunctionCfg, emit: BlockEmitter): void {
-  const { blocks, order, idom, forwardIn, loopHeader } = cfg;
-  // Merge-node children of each block in the dominator tree, highest reverse-postorder position first.
-  const mergeChildren: number[][] = blocks.map(() => []);
-  for (const b of cfg.rpo) if (b !== 0 && forwardIn[b]! >= 2) mergeChildren[idom[b]!]!.push(b);
-  for (const list of mergeChildren) list.sort((a, b) => order[b]! - order[a]!);
+  const { blocks, rpo, order, idom, forwardIn, loopHeader } = cfg;
+  const n = blocks.length;
+  // Merge-node children of each block in the dominator tree, highest reverse-postorder position first:
+  // one flat list, block x's children at [mergeStart[x], mergeStart[x + 1]).
+  const mergeStart = new Int32Array(n + 1);
+  for (let i = 1; i < rpo.length; i++) {
+    const b = rpo[i]!;
+    if (forwardIn[b]! >= 2) mergeStart[idom[b]! + 1]!++;
+  }
+  for (let x = 0; x < n; x++) mergeStart[x + 1]! += mergeStart[x]!;
+  const mergeFill = mergeStart.slice(0, n);
+  const merges = new Int32Array(mergeStart[n]!);
+  for (let i = rpo.length - 1; i >= 1; i--) {
+    const b = rpo[i]!;
+    if (forwardIn[b]! >= 2) merges[mergeFill[idom[b]!]!++] = b;
+  }
 
-  // Open frames, and where each block's `block`/`loop` frame sits in them (a branch's depth in O(1): a
-  // large program nests thousands of frames).
-  const frames: Frame[] = [];
-  const blockAt = new Int32Array(blocks.length).fill(-1);
-  const loopAt = new Int32Array(blocks.length).fill(-1);
-  const open = (f: Frame) => {
-    if (f.kind === 'block') blockAt[f.node] = frames.length;
-    else if (f.kind === 'loop') loopAt[f.node] = frames.length;
-    frames.push(f);
-  };
-  const depthOf = (kind: 'loop' | 'block', node: number) => {
-    const i = (kind === 'loop' ? loopAt : blockAt)[node]!;
-    if (i < 0) throw new Error(`jit: no enclosing ${kind} for block ${node}`);
-    return frames.length - 1 - i;
-  };
-  const tasks: Task[] = [{ t: 'tree', node: 0 }];
-  while (tasks.length) {
-    const task = tasks.pop()!;
-    switch (task.t) {
-      case 'tree': {
-        const x = task.node;
-        if (loopHeader[x]) {
-          code.loop();
-          open({ kind: 'loop', node: x });
-          tasks.push({ t: 'end' });
+  // Open frames (kind and node), and where each block's `block`/`loop` frame sits in them (a branch's
+  // depth in O(1): a large program nests thousands of frames).
+  const frameKind: number[] = [];
+  const frameNode: number[] = [];
+  let depth = 0;
+  const blockAt = new Int32Array(n).fill(-1);
+  const loopAt = new Int32Array(n).fill(-1);
+  const tasks: number[] = [TREE, 0, 0];
+  let sp = 3;
+  while (sp > 0) {
+    sp -= 3;
+    const kind = tasks[sp]!;
+    const a = tasks[sp + 1]!;
+    const b = tasks[sp + 2]!;
+    if (kind === TREE) {
+      if (loopHeader[a]) {
+        code.loop();
+        loopAt[a] = depth;
+        frameKind[depth] = LOOP;
+        frameNode[depth++] = a;
+        tasks[sp++] = END;
+        tasks[sp++] = 0;
+        tasks[sp++] = 0;
+      }
+      tasks[sp++] = WITHIN;
+      tasks[sp++] = a;
+      tasks[sp++] = mergeStart[a]!;
+    } else if (kind === WITHIN) {
+      const x = a;
+      if (b < mergeStart[x + 1]!) {
+        const y = merges[b]!;
+        code.block();
+        blockAt[y] = depth;
+        frameKind[depth] = BLOCK;
+        frameNode[depth++] = y;
+        tasks[sp++] = TREE;
+        tasks[sp++] = y;
+        tasks[sp++] = 0;
+        tasks[sp++] = END;
+        tasks[sp++] = 0;
+        tasks[sp++] = 0;
+        tasks[sp++] = WITHIN;
+        tasks[sp++] = x;
+        tasks[sp++] = b + 1;
+        continue;
+      }
+      const block = blocks[x]!;
+      emit.body(x);
+      const term = block.term;
+      if (term === 'exit') emit.exit(x);
+      else if (term === 'fault') emit.fault(x);
+      else if (term === 'goto') {
+        tasks[sp++] = BRANCH;
+        tasks[sp++] = x;
+        tasks[sp++] = block.succ[0]!;
+      } else {
+        emit.condition(x);
+        const taken = block.succ[0]!;
+        const fall = block.succ[1]!;
+        // A jump that is only a `br` needs no if/else: br_if, then the other edge.
+        if (order[taken]! <= order[x]!) {
+          code.brIf(frameDepth(depth, loopAt, taken, 'loop'));
+          tasks[sp++] = BRANCH;
+          tasks[sp++] = x;
+          tasks[sp++] = fall;
+        } else if (forwardIn[taken]! >= 2) {
+          code.brIf(frameDepth(depth, blockAt, taken, 'block'));
+          tasks[sp++] = BRANCH;
+          tasks[sp++] = x;
+          tasks[sp++] = fall;
+        } else {
+          code.if();
+          frameKind[depth++] = IF;
+          tasks[sp++] = END;
+          tasks[sp++] = 0;
+          tasks[sp++] = 0;
+          tasks[sp++] = BRANCH;
+          tasks[sp++] = x;
+          tasks[sp++] = fall;
+          tasks[sp++] = ELSE;
+          tasks[sp++] = 0;
+          tasks[sp++] = 0;
+          tasks[sp++] = BRANCH;
+          tasks[sp++] = x;
+          tasks[sp++] = taken;
         }
-        tasks.push({ t: 'within', node: x, merges: mergeChildren[x]!, from: 0 });
-        break;
       }
-      case 'within': {
-        const { node: x, merges, from } = task;
-        if (from < merges.length) {
-          const y = merges[from]!;
-          code.block();
-          open({ kind: 'block', node: y });
-          tasks.push({ t: 'tree', node: y }, { t: 'end' }, { t: 'within', node: x, merges, from: from + 1 });
-          break;
-        }
-        const b = blocks[x]!;
-        emit.body(x);
-        if (b.term === 'exit') emit.exit(x);
-        else if (b.term === 'fault') emit.fault(x);
-        else if (b.term === 'goto') tasks.push({ t: 'branch', from: x, to: b.succ[0]! });
-        else {
-          emit.condition(x);
-          const [taken, fall] = b.succ as [number, number];
-          // A jump that is only a `br` needs no if/else: br_if, then the other edge.
-          const direct = (to: number) => order[to]! <= order[x]! || forwardIn[to]! >= 2;
-          if (direct(taken)) {
-            code.brIf(order[taken]! <= order[x]! ? depthOf('loop', taken) : depthOf('block', taken));
-            tasks.push({ t: 'branch', from: x, to: fall });
-          } else {
-            code.if();
-            open({ kind: 'if' });
-            tasks.push(
-              { t: 'end' },
-              { t: 'branch', from: x, to: fall },
-              { t: 'else' },
-              { t: 'branch', from: x, to: taken },
-            );
-          }
-        }
-        break;
+    } else if (kind === BRANCH) {
+      if (order[b]! <= order[a]!) code.br(frameDepth(depth, loopAt, b, 'loop'));
+      else if (forwardIn[b]! >= 2) code.br(frameDepth(depth, blockAt, b, 'block'));
+      else {
+        tasks[sp++] = TREE;
+        tasks[sp++] = b;
+        tasks[sp++] = 0;
       }
-      case 'branch': {
-        const { from, to } = task;
-        if (order[to]! <= order[from]!) code.br(depthOf('loop', to));
-        else if (forwardIn[to]! >= 2) code.br(depthOf('block', to));
-        else tasks.push({ t: 'tree', node: to });
-        break;
-      }
-      case 'else':
-        code.else();
-        break;
-      case 'end': {
-        const f = frames.pop()!;
-        if (f.kind === 'block') blockAt[f.node] = -1;
-        else if (f.kind === 'loop') loopAt[f.node] = -1;
-        code.end();
-        break;
-      }
+    } else if (kind === ELSE) code.else();
+    else {
+      const f = frameKind[--depth]!;
+      if (f === BLOCK) blockAt[frameNode[depth]!] = -1;
+      else if (f === LOOP) loopAt[frameNode[depth]!] = -1;
+      code.end();
     }
   }
   // Every path has left through br/return; the validator still wants the function's result here.
   code.op(Op.unreachable);
+}
+
+/** The `br` depth of node's open frame, recorded in `at` (by position among the open frames). */
+function frameDepth(depth: number, at: Int32Array, node: number, kind: string): number {
+  const i = at[node]!;
+  if (i < 0) throw new Error(`jit: no enclosing ${kind} for block ${node}`);
+  return depth - 1 - i;
 }
 
 /**
@@ -133,28 +175,23 @@ export function emitStructured(code: Code, cfg: FunctionCfg, emit: BlockEmitter)
  */
 export function emitDispatch(code: Code, cfg: FunctionCfg, emit: BlockEmitter, label: number): void {
   const live = cfg.rpo;
-  const slot = new Int32Array(cfg.blocks.length).fill(-1);
-  live.forEach((b, i) => {
-    slot[b] = i;
-  });
+  const slot = cfg.order; // a block's position in `live`
   const n = live.length;
   code.i32Const(0).localSet(label); // the entry block is rpo[0]
   code.loop();
   for (let i = 0; i < n; i++) code.block();
-  code.localGet(label).brTable(
-    live.map((_, i) => i),
-    0,
-  );
+  const targets: number[] = [];
+  for (let i = 0; i < n; i++) targets.push(i);
+  code.localGet(label).brTable(targets, 0);
   for (let i = 0; i < n; i++) {
     code.end();
     // Inside: blocks i+1 .. n-1, then the loop.
     const toLoop = n - 1 - i;
     const b = cfg.blocks[live[i]!]!;
-    const goto = (to: number) => code.i32Const(slot[to]!).localSet(label).br(toLoop);
     emit.body(b.id);
     if (b.term === 'exit') emit.exit(b.id);
     else if (b.term === 'fault') emit.fault(b.id);
-    else if (b.term === 'goto') goto(b.succ[0]!);
+    else if (b.term === 'goto') code.i32Const(slot[b.succ[0]!]!).localSet(label).br(toLoop);
     else {
       code.i32Const(slot[b.succ[0]!]!).i32Const(slot[b.succ[1]!]!);
       emit.condition(b.id);

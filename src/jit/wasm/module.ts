@@ -19,42 +19,49 @@ export class Code extends ByteWriter {
   }
 
   i32Const(v: number): this {
-    return this.byte(Op.i32_const).sleb(v | 0);
+    return this.opSleb(Op.i32_const, v | 0);
   }
 
   /** i64.const of a safe integer or a bigint (taken mod 2^64). */
   i64Const(v: number | bigint): this {
-    this.byte(Op.i64_const);
-    return typeof v === 'bigint' ? this.sleb64(v) : this.sleb(v);
+    if (typeof v === 'bigint') return this.byte(Op.i64_const).sleb64(v);
+    return this.opSleb(Op.i64_const, v);
   }
 
   localGet(i: number): this {
-    return this.byte(Op.local_get).u32(i);
+    return this.opU32(Op.local_get, i);
   }
 
   localSet(i: number): this {
-    return this.byte(Op.local_set).u32(i);
+    return this.opU32(Op.local_set, i);
   }
 
   localTee(i: number): this {
-    return this.byte(Op.local_tee).u32(i);
+    return this.opU32(Op.local_tee, i);
   }
 
   globalGet(i: number): this {
-    return this.byte(Op.global_get).u32(i);
+    return this.opU32(Op.global_get, i);
   }
 
   globalSet(i: number): this {
-    return this.byte(Op.global_set).u32(i);
+    return this.opU32(Op.global_set, i);
   }
 
   call(funcIndex: number): this {
-    return this.byte(Op.call).u32(funcIndex);
+    return this.opU32(Op.call, funcIndex);
   }
 
   /** A load or store with its memarg (log2 alignment hint and a constant offset). */
   mem(o: number, alignLog2: number, offset = 0): this {
-    return this.byte(o).u32(alignLog2).u32(offset);
+    const at = this.length;
+    if ((offset & 0x7f) !== offset || at + 3 > this.buf.length)
+      return this.byte(o).u32(alignLog2).u32(offset);
+    this.buf[at] = o;
+    this.buf[at + 1] = alignLog2;
+    this.buf[at + 2] = offset;
+    this.length = at + 3;
+    return this;
   }
 
   private blockType(t: BlockType): this {
@@ -62,7 +69,7 @@ export class Code extends ByteWriter {
   }
 
   block(t: BlockType = BLOCK_VOID): this {
-    return this.byte(Op.block).blockType(t);
+    return typeof t === 'number' ? this.opU32(Op.block, t) : this.byte(Op.block).blockType(t);
   }
 
   loop(t: BlockType = BLOCK_VOID): this {
@@ -82,11 +89,11 @@ export class Code extends ByteWriter {
   }
 
   br(depth: number): this {
-    return this.byte(Op.br).u32(depth);
+    return this.opU32(Op.br, depth);
   }
 
   brIf(depth: number): this {
-    return this.byte(Op.br_if).u32(depth);
+    return this.opU32(Op.br_if, depth);
   }
 
   brTable(depths: readonly number[], fallback: number): this {

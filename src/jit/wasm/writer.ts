@@ -1,14 +1,17 @@
 // A growable byte buffer with the integer encodings of the WebAssembly binary format (LEB128).
 
+// The hot paths (one opcode with a small immediate) test capacity once and store bytes directly: code
+// generation writes several of these per eBPF instruction, mostly before V8 has optimised anything.
 export class ByteWriter {
-  private buf: Uint8Array<ArrayBuffer>;
+  protected buf: Uint8Array<ArrayBuffer>;
   length = 0;
 
   constructor(capacity = 256) {
     this.buf = new Uint8Array(capacity);
   }
 
-  private reserve(n: number): void {
+  /** Make room for `n` more bytes. */
+  protected reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < this.length + n) cap *= 2;
@@ -18,7 +21,7 @@ export class ByteWriter {
   }
 
   byte(b: number): this {
-    this.reserve(1);
+    if (this.length >= this.buf.length) this.reserve(1);
     this.buf[this.length++] = b;
     return this;
   }
@@ -32,30 +35,73 @@ export class ByteWriter {
 
   /** Unsigned LEB128 of a non-negative integer below 2^53. */
   u32(v: number): this {
+    if ((v & 0x7f) === v) return this.byte(v); // 0..127, and not a fraction
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`uleb128 of ${v}`);
     this.reserve(8);
+    const buf = this.buf;
+    let at = this.length;
     do {
       let b = v % 128;
       v = Math.floor(v / 128);
       if (v !== 0) b |= 0x80;
-      this.buf[this.length++] = b;
+      buf[at++] = b;
     } while (v !== 0);
+    this.length = at;
     return this;
   }
 
   /** Signed LEB128 of a safe integer (|v| < 2^53): i32 immediates and small i64 ones. */
   sleb(v: number): this {
+    if (v >= -64 && v < 64 && (v | 0) === v) return this.byte(v & 0x7f);
     if (!Number.isSafeInteger(v)) throw new RangeError(`sleb128 of ${v}`);
     this.reserve(8);
-    for (;;) {
-      const b = ((v % 128) + 128) % 128; // low 7 bits of the two's complement
-      v = (v - b) / 128; // exact arithmetic shift
-      const done = (v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0);
-      this.buf[this.length++] = done ? b : b | 0x80;
-      if (done) return this;
+    const buf = this.buf;
+    let at = this.length;
+    if ((v | 0) === v) {
+      // 32-bit: shifts instead of division.
+      for (;;) {
+        const b = v & 0x7f;
+        v >>= 7;
+        if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+          buf[at++] = b;
+          break;
+        }
+        buf[at++] = b | 0x80;
+      }
+    } else {
+      for (;;) {
+        const b = ((v % 128) + 128) % 128; // low 7 bits of the two's complement
+        v = (v - b) / 128; // exact arithmetic shift
+        if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+          buf[at++] = b;
+          break;
+        }
+        buf[at++] = b | 0x80;
+      }
     }
+    this.length = at;
+    return this;
   }
 
+  /** An opcode and a u32 immediate below 128 in one step (the common case), else the general encoding. */
+  protected opU32(op: number, v: number): this {
+    const at = this.length;
+    if ((v & 0x7f) !== v || at + 2 > this.buf.length) return this.byte(op).u32(v);
+    this.buf[at] = op;
+    this.buf[at + 1] = v;
+    this.length = at + 2;
+    return this;
+  }
+
+  /** An opcode and a signed LEB128 immediate in one step when it fits one byte, else the general encoding. */
+  protected opSleb(op: number, v: number): this {
+    const at = this.length;
+    if (v < -64 || v >= 64 || (v | 0) !== v || at + 2 > this.buf.length) return this.byte(op).sleb(v);
+    this.buf[at] = op;
+    this.buf[at + 1] = v & 0x7f;
+    this.length = at + 2;
+    return this;
+  }
   /** Signed LEB128 of a 64-bit value given as a bigint (any value in -2^63 .. 2^64 - 1, taken mod 2^64). */
   sleb64(v: bigint): this {
     let x = BigInt.asIntN(64, v);
