@@ -171,8 +171,18 @@ export function generate(
   const budgetBlocks: number[][] = [];
   const funcIndex = new Map<number, number>();
   const bodies: { code: Code; index: number }[] = [];
+  // The main program returns r0 alone unless a call or a callback can enter it.
+  let mainEntered = false;
+  for (let i = 0; i < insns.length; i++) {
+    const ins = insns[i]!;
+    if ((ins.code === 0x85 && ins.src === 1) || (ins.code === 0x18 && ins.src === 4)) {
+      if (i + 1 + ins.imm === 0) mainEntered = true;
+    }
+    if (ins.code === 0x18) i++;
+  }
+  const returnsR0Only = (slot: number) => slot === 0 && !mainEntered;
   for (const start of entries) {
-    const f = m.func(FUNC_PARAMS, FUNC_RESULTS, FUNC_LOCALS);
+    const f = m.func(FUNC_PARAMS, returnsR0Only(start) ? [i64] : FUNC_RESULTS, FUNC_LOCALS);
     funcIndex.set(start, f.index);
     bodies.push(f);
   }
@@ -185,6 +195,7 @@ export function generate(
     inlineHelper: (code, id, blockStart, pc, reg) => emitInlineHelper(code, id, blockStart, pc, reg),
     needsFrame: (id) => prog.lookupHelper(id)?.proto.args.includes('func') ?? false,
     mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,
+    returnsR0Only,
     imports: { fault, access, budget, legacyLoad, callx: callxImport, tailCall: tailCallImport },
     hasTailCalls: tailCalls,
     legacyLoads: legacy,
@@ -258,10 +269,18 @@ export function generate(
     const fe = new FunctionEmitter(code, cfg, cx);
     if (cfg.reducible) emitStructured(code, cfg, fe);
     else emitDispatch(code, cfg, fe, LABEL_LOCAL);
-    m.export(`f${entries[k]}`, ExternKind.func, bodies[k]!.index);
+    if (!(k === 0 && returnsR0Only(0))) m.export(`f${entries[k]}`, ExternKind.func, bodies[k]!.index);
   });
+  if (returnsR0Only(0)) {
+    // JS (execute, tail calls) calls every function the same way: f0 as r0 and five zeros.
+    const f0 = m.func(FUNC_PARAMS, FUNC_RESULTS);
+    for (let p = 0; p < FUNC_PARAMS.length; p++) f0.code.localGet(p);
+    f0.code.call(funcIndex.get(0)!);
+    for (let r = 1; r <= 5; r++) f0.code.i64Const(0);
+    m.export('f0', ExternKind.func, f0.index);
+  }
 
-  emitEntries(m, funcIndex.get(0)!, globals, legacy);
+  emitEntries(m, funcIndex.get(0)!, globals, legacy, returnsR0Only(0));
   const bytes = m.toBytes();
   return {
     bytes,
@@ -288,12 +307,13 @@ function emitEntries(
   main: number,
   g: { stackTop: number; run: number; pktStart: number; pktLen: number },
   legacy: boolean,
+  mainReturnsR0Only: boolean,
 ): void {
   // r0 = 0, r1 = ctx (pushed by the caller), r2-r9 = 0, r10 = top of frame 0; keep r0 of the results.
   const enter = (code: Code) => {
     for (let r = 2; r <= 9; r++) code.i64Const(0);
     code.globalGet(g.stackTop).i32Const(0).call(main);
-    for (let r = 1; r <= 5; r++) code.op(Op.drop);
+    if (!mainReturnsR0Only) for (let r = 1; r <= 5; r++) code.op(Op.drop);
   };
   const r64 = m.func([i32], [i64]);
   r64.code.i64Const(0).localGet(0).op(Op.i64_extend_i32_u);

@@ -88,6 +88,11 @@ export interface EmitContext {
   needsFrame(id: number): boolean;
   /** Helpers after which a pending tail call must unwind (tail_call itself). */
   mayTailCall(id: number): boolean;
+  /**
+   * Whether the function starting at a slot returns r0 alone rather than r0-r5: the main program when
+   * nothing calls it (multiple results cost every run a few stores and loads).
+   */
+  returnsR0Only(slot: number): boolean;
   readonly hasTailCalls: boolean;
   readonly imports: {
     fault: number; // (reason i32, pc i32) -> never
@@ -269,11 +274,11 @@ export class FunctionEmitter implements BlockEmitter {
     this.leave();
   }
 
-  /** Return r0-r5 (r0 already replaced when `r0` pushes something else first). */
+  /** Return r0-r5, or r0 alone (r0 already replaced when `r0` pushes something else first). */
   private leave(r0?: () => void): void {
     if (r0) r0();
     else this.get(0);
-    for (let r = 1; r <= 5; r++) this.get(r);
+    if (!this.cx.returnsR0Only(this.cfg.start)) for (let r = 1; r <= 5; r++) this.get(r);
     this.code.op(Op.return);
   }
 
@@ -287,7 +292,9 @@ export class FunctionEmitter implements BlockEmitter {
     }
     // The next function continues in this frame and returns to our caller: a call, then return.
     for (let r = 0; r <= 10; r++) this.get(r);
-    c.localGet(DEPTH).call(this.cx.funcAt(next)).op(Op.return);
+    c.localGet(DEPTH).call(this.cx.funcAt(next));
+    if (this.cx.returnsR0Only(this.cfg.start)) for (let r = 1; r <= 5; r++) c.op(Op.drop);
+    c.op(Op.return);
   }
 
   private badInsn(pc: number): void {
