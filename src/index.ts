@@ -152,6 +152,7 @@ export {
 export {
   type CompiledModule,
   compile as compileJit, // `compile` alone could be any compiler (C, assembler, filter expressions)
+  compileAsync as compileJitAsync, // for browsers' main thread (no synchronous compile over 4 KB)
   type JitOptions,
   type JitProgram,
   runJitWithMemory,

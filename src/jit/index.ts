@@ -2,4 +2,4 @@
 export { buildCfg, type FunctionCfg, functionEntries } from './cfg.js';
 export { type CompiledModule, generate, type JitOptions } from './compile.js';
 export { runJitWithMemory } from './input.js';
-export { compile, type JitProgram } from './program.js';
+export { compile, compileAsync, type JitProgram } from './program.js';

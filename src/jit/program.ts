@@ -45,7 +45,24 @@ export interface JitProgram {
 
 /** Compile a prepared program for a runtime. Throws InvalidBytecodeError for programs it cannot translate. */
 export function compile(prog: PreparedProgram, runtime: Runtime, options: JitOptions = {}): JitProgram {
-  return new Compiled(prog, runtime, options);
+  return Compiled.sync(prog, runtime, options);
+}
+
+/**
+ * compile() for the main thread of a browser, which refuses synchronous WebAssembly compilation of
+ * modules over 4 KB: the same code generation, then WebAssembly.compile and WebAssembly.instantiate.
+ * Throws (rejects) as compile() does. Tail-call targets are still compiled synchronously when first
+ * taken.
+ */
+export async function compileAsync(
+  prog: PreparedProgram,
+  runtime: Runtime,
+  options: JitOptions = {},
+): Promise<JitProgram> {
+  const jit = new Compiled(prog, runtime, options);
+  const module = await WebAssembly.compile(jit.wasm);
+  jit.link(await WebAssembly.instantiate(module, jit.importObject()));
+  return jit;
 }
 
 const cache = new WeakMap<PreparedProgram, Map<string, JitProgram>>();
@@ -60,7 +77,7 @@ function compiledFor(prog: PreparedProgram, runtime: Runtime, options: JitOption
   }
   let jit = byMode.get(key);
   if (!jit) {
-    jit = new Compiled(prog, runtime, options);
+    jit = Compiled.sync(prog, runtime, options);
     byMode.set(key, jit);
   }
   return jit as Compiled;
@@ -109,10 +126,12 @@ interface InterpreterChecks {
 
 class Compiled implements JitProgram {
   readonly checked: boolean;
-  readonly compileTimeMs: number;
-  readonly wasm: Uint8Array;
+  compileTimeMs = 0;
+  readonly wasm: Uint8Array<ArrayBuffer>;
   private readonly mod: CompiledModule;
-  private readonly ex: Exports;
+  /** The instance's exports, from link(). */
+  private ex!: Exports;
+  private readonly t0: number;
   private readonly stride: number;
   private readonly checker: Interpreter;
   /** Unchecked and calls no helper: runs need no per-run setup. */
@@ -130,7 +149,7 @@ class Compiled implements JitProgram {
     private readonly runtime: Runtime,
     private readonly options: JitOptions,
   ) {
-    const t0 = performance.now();
+    this.t0 = performance.now();
     this.checked = options.checked ?? false;
     this.entryFields = { ctx: 0, programType: program.type };
     const frames = runtime.stackFrames(0);
@@ -138,16 +157,29 @@ class Compiled implements JitProgram {
     this.checkFrames(frames);
     this.mod = generate(program, runtime, this.stride, options);
     this.wasm = this.mod.bytes;
-    const module = new WebAssembly.Module(this.mod.bytes);
-    const instance = new WebAssembly.Instance(module, { env: this.imports() as WebAssembly.ModuleImports });
-    this.ex = instance.exports as unknown as Exports;
     this.checker = new Interpreter(runtime);
     if (this.checked && typeof (this.checker as unknown as InterpreterChecks).checkSlow !== 'function') {
       throw new Error('jit: Interpreter.checkSlow is gone; update src/jit/program.ts access()');
     }
     this.runCallback = (t, a, b, c, d, e) => this.callback(t, a, b, c, d, e);
     this.plain = !this.checked && !this.mod.callsHelpers;
-    this.compileTimeMs = performance.now() - t0;
+  }
+
+  /** Generate, compile and instantiate synchronously. */
+  static sync(prog: PreparedProgram, runtime: Runtime, options: JitOptions): Compiled {
+    const jit = new Compiled(prog, runtime, options);
+    jit.link(new WebAssembly.Instance(new WebAssembly.Module(jit.mod.bytes), jit.importObject()));
+    return jit;
+  }
+
+  /** The second half of construction, once the module is instantiated (synchronously or not). */
+  link(instance: WebAssembly.Instance): void {
+    this.ex = instance.exports as unknown as Exports;
+    this.compileTimeMs = performance.now() - this.t0;
+  }
+
+  importObject(): WebAssembly.Imports {
+    return { env: this.imports() as WebAssembly.ModuleImports };
   }
 
   /** Compiled code finds the frame of depth d at r10 + d * stride: every CPU's frames must be spaced so. */
