@@ -1,9 +1,10 @@
 // Arrays whose values are references rather than data: PROG_ARRAY (program ids the runtime resolves for
 // tail calls), ARRAY_OF_MAPS (inner maps, by handle address), and the base of PERF_EVENT_ARRAY. User space
-// writes and reads the reference as a u32; slots start empty. The kernel's rules: only BPF_ANY updates,
+// writes and reads the reference as a u32; slots start empty. The references live in linear memory, one
+// u32 per slot, so compiled code can read a program array without leaving WebAssembly. The kernel's rules: only BPF_ANY updates,
 // index >= max_entries is E2BIG on update and EINVAL on delete, deleting an empty slot is ENOENT.
 
-import type { AddressSpace } from '../vm/memory.js';
+import type { AddressSpace, Region } from '../vm/memory.js';
 import { arrayNextKey } from './array.js';
 import { MapBase, type MapOptions, mapInSpace } from './base.js';
 import { Errno, KernelErrno, MapError, type MapSpec, MapType, UpdateFlag } from './types.js';
@@ -32,24 +33,28 @@ export function checkInnerMap(space: AddressSpace, outer: MapSpec, ref: number):
 }
 
 export class FdArrayMap extends MapBase {
-  /** 0 = empty; otherwise a program id, an inner map's address, or a perf buffer tag. */
-  readonly refs: Uint32Array;
+  /** u32 per slot: 0 = empty; otherwise a program id, an inner map's address, or a perf buffer tag. */
+  readonly refs: Region;
 
   constructor(space: AddressSpace, spec: MapSpec, opts: MapOptions) {
     super(space, spec, opts);
-    this.refs = new Uint32Array(spec.maxEntries);
+    this.refs = this.own(space.allocate(4 * spec.maxEntries, 'map', `map ${spec.name} references`, false));
+  }
+
+  protected setRef(index: number, ref: number): void {
+    this.dv.setUint32(this.refs.start + 4 * index, ref, true);
   }
 
   /** ARRAY_OF_MAPS gives programs the inner map; the other fd arrays are not readable by lookup. */
   lookupPtr(keyAddr: number, _cpu: number): number {
     if (this.spec.type !== MapType.ARRAY_OF_MAPS) return 0;
     const i = this.dv.getUint32(keyAddr, true);
-    return i < this.refs.length ? this.refs[i]! : 0;
+    return this.refAt(i);
   }
 
   /** The reference stored at `index`, or 0 (tail_call reads program ids through this). */
   refAt(index: number): number {
-    return index < this.refs.length ? this.refs[index]! : 0;
+    return index < this.spec.maxEntries ? this.dv.getUint32(this.refs.start + 4 * index, true) : 0;
   }
 
   /** Check a reference before storing it: 0, or -errno. */
@@ -61,24 +66,24 @@ export class FdArrayMap extends MapBase {
   updatePtr(keyAddr: number, valueAddr: number, flags: number, _cpu: number): number {
     if (flags !== UpdateFlag.ANY) return -Errno.EINVAL;
     const i = this.dv.getUint32(keyAddr, true);
-    if (i >= this.refs.length) return -Errno.E2BIG;
+    if (i >= this.spec.maxEntries) return -Errno.E2BIG;
     const ref = this.dv.getUint32(valueAddr, true);
     const err = this.checkRef(ref);
     if (err < 0) return err;
-    this.refs[i] = ref;
+    this.setRef(i, ref);
     return 0;
   }
 
   deletePtr(keyAddr: number): number {
     const i = this.dv.getUint32(keyAddr, true);
-    if (i >= this.refs.length) return -Errno.EINVAL;
-    if (this.refs[i] === 0) return -Errno.ENOENT;
-    this.refs[i] = 0;
+    if (i >= this.spec.maxEntries) return -Errno.EINVAL;
+    if (this.refAt(i) === 0) return -Errno.ENOENT;
+    this.setRef(i, 0);
     return 0;
   }
 
   nextKeyPtr(keyAddr: number, outAddr: number): number {
-    return arrayNextKey(this.space, this.refs.length, keyAddr, outAddr);
+    return arrayNextKey(this.space, this.spec.maxEntries, keyAddr, outAddr);
   }
 
   /** User space reads the reference (program id, inner map address) as a u32. */

@@ -41,7 +41,7 @@ export class PerfEventArrayMap extends FdArrayMap {
     if (index >= this.spec.maxEntries)
       throw new RangeError(`perf event array '${this.spec.name}' has no index ${index}`);
     this.buffers[index] = { cpu, capacity: bytes, used: 0, records: [] };
-    this.refs[index] = cpu + 1;
+    this.setRef(index, cpu + 1);
   }
 
   protected override checkRef(_ref: number): number {
