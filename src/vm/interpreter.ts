@@ -31,7 +31,7 @@ import {
   truncate,
 } from './alu.js';
 import type { AddressSpace, Region } from './memory.js';
-import type { PreparedProgram } from './program.js';
+import { FUSED_MAX, type PreparedProgram } from './program.js';
 import type { CallbackRunner, Runtime } from './runtime.js';
 
 /** Instructions a checked run may execute unless told otherwise. */
@@ -73,6 +73,8 @@ export interface RunResult {
   instructions: number;
 }
 
+/** Instructions per counting chunk of `exec` (keeps its counters small integers). */
+const CHUNK = 0x3fffffff;
 const DONE = 0;
 const LIMIT = 1;
 const CALLBACK_RETURNED = 2;
@@ -267,19 +269,37 @@ export class Interpreter {
     const R = this.regs;
     const rt = this.runtime;
     const checked = this.checked;
-    const limit = this.limit;
+    const hard = this.limit;
     let prog = this.prog;
-    let code = prog.code;
+    // Dispatch on the fused copy of the code while far enough from the limit for a whole superinstruction
+    // (`soft`); near it, in checked mode and when tracing (limit one ahead), on the plain code, so the
+    // budget stops at the exact instruction.
+    let code = prog.fast;
     let pc = this.pc;
-    let n = this.count;
+    // Instructions counted from `base` in chunks, so the counter and the limits stay small integers.
+    let base = this.count;
+    let n = 0;
+    let limit = Math.min(hard - base, CHUNK);
+    let soft = checked ? -1 : limit - FUSED_MAX;
     let dv = rt.space.view;
     try {
       for (;;) {
-        if (n >= limit) {
-          this.prog = prog;
-          this.pc = pc;
-          this.count = n;
-          return LIMIT;
+        if (n >= soft) {
+          if (n >= limit) {
+            if (base + n < hard) {
+              base += n;
+              n = 0;
+              limit = Math.min(hard - base, CHUNK);
+              soft = checked ? -1 : limit - FUSED_MAX;
+              code = prog.fast;
+              continue;
+            }
+            this.prog = prog;
+            this.pc = pc;
+            this.count = base + n;
+            return LIMIT;
+          }
+          code = prog.code;
         }
         n++;
         const p = pc << 2;
@@ -287,31 +307,69 @@ export class Interpreter {
         const d = (w >> 16) & 0xff;
         const s = w >>> 24;
         switch (w & 0xff) {
-          // ---------------------------------------------------------------- ALU64, immediate / register
-          case 0x07: {
-            const r = (R[d]! >>> 0) + (code[p + 2]! >>> 0);
+          // ---------------------------------------------------------------- superinstructions (program.ts)
+          // Literal labels: an imported constant would be loaded and compared before the jump table.
+          case 0xe8: {
+            // Fused.MOV_ADD
+            // rd = rs; rd += imm
+            const a = R[s]!;
+            const r = (a + code[p + 6]!) | 0;
+            R[d + 1] = (R[s + 1]! + code[p + 7]! + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
             R[d] = r;
-            R[d + 1] = R[d + 1]! + code[p + 3]! + (r > 0xffffffff ? 1 : 0);
+            n++;
+            pc += 2;
+            continue;
+          }
+          case 0xe9: {
+            // Fused.MOV_ADD_JCMP
+            // rd = rs; rd += imm; if r_x <op> r_y goto (unsigned 64-bit compare of registers)
+            const a = R[s]!;
+            const r = (a + code[p + 6]!) | 0;
+            R[d + 1] = (R[s + 1]! + code[p + 7]! + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+            R[d] = r;
+            n += 2;
+            const w2 = code[p + 8]!;
+            const x = (w2 >> 16) & 0xff;
+            const y = w2 >>> 24;
+            const ah = R[x + 1]! >>> 0;
+            const bh = R[y + 1]! >>> 0;
+            const al = R[x]! >>> 0;
+            const bl = R[y]! >>> 0;
+            const c = ah === bh ? (al === bl ? 0 : al > bl ? 1 : -1) : ah > bh ? 1 : -1;
+            pc = taken(w2 & 0xf0, c) ? code[p + 9]! : pc + 3;
+            continue;
+          }
+
+          // ---------------------------------------------------------------- ALU64, immediate / register
+          // Low halves wrap in int32; the carry (borrow) is an unsigned compare.
+          case 0x07: {
+            const a = R[d]!;
+            const r = (a + code[p + 2]!) | 0;
+            R[d] = r;
+            R[d + 1] = (R[d + 1]! + code[p + 3]! + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
             break;
           }
           case 0x0f: {
+            const a = R[d]!;
             const bh = R[s + 1]!;
-            const r = (R[d]! >>> 0) + (R[s]! >>> 0);
+            const r = (a + R[s]!) | 0;
             R[d] = r;
-            R[d + 1] = R[d + 1]! + bh + (r > 0xffffffff ? 1 : 0);
+            R[d + 1] = (R[d + 1]! + bh + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
             break;
           }
           case 0x17: {
-            const r = (R[d]! >>> 0) - (code[p + 2]! >>> 0);
-            R[d] = r;
-            R[d + 1] = R[d + 1]! - code[p + 3]! - (r < 0 ? 1 : 0);
+            const a = R[d]!;
+            const b = code[p + 2]!;
+            R[d] = (a - b) | 0;
+            R[d + 1] = (R[d + 1]! - code[p + 3]! - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
             break;
           }
           case 0x1f: {
+            const a = R[d]!;
+            const b = R[s]!;
             const bh = R[s + 1]!;
-            const r = (R[d]! >>> 0) - (R[s]! >>> 0);
-            R[d] = r;
-            R[d + 1] = R[d + 1]! - bh - (r < 0 ? 1 : 0);
+            R[d] = (a - b) | 0;
+            R[d + 1] = (R[d + 1]! - bh - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
             break;
           }
           case 0x27:
@@ -619,15 +677,15 @@ export class Interpreter {
             }
             this.prog = prog;
             this.pc = pc;
-            this.count = n;
+            this.count = base + n;
             this.callHelper(prog.helpers[code[p + 2]!]!);
-            n = this.count;
+            n = this.count - base;
             dv = rt.space.view;
             if (rt.invocation.tailCall !== undefined) {
               const next = this.takeTailCall();
               if (next) {
                 prog = next;
-                code = prog.code;
+                code = prog.fast;
                 pc = 0;
                 continue;
               }
@@ -640,9 +698,9 @@ export class Interpreter {
             if (!helper) throw new RuntimeFault(`callx to unknown helper ${regU64(R, d >> 1)}`, pc);
             this.prog = prog;
             this.pc = pc;
-            this.count = n;
+            this.count = base + n;
             this.callHelper(helper);
-            n = this.count;
+            n = this.count - base;
             dv = rt.space.view;
             break;
           }
@@ -651,7 +709,7 @@ export class Interpreter {
             if (depth === 0) {
               this.prog = prog;
               this.pc = pc;
-              this.count = n;
+              this.count = base + n;
               return DONE;
             }
             const f = depth * FRAME_WORDS;
@@ -661,11 +719,11 @@ export class Interpreter {
             R[21] = 0;
             this.depth = depth - 1;
             prog = this.frameProgs[depth]!;
-            code = prog.code;
+            code = prog.fast;
             pc = F[f]!;
             if (pc === CALLBACK_RETURN) {
               this.prog = prog;
-              this.count = n;
+              this.count = base + n;
               return CALLBACK_RETURNED;
             }
             continue;
@@ -686,7 +744,7 @@ export class Interpreter {
             if (!this.loadPacket(w, code[p + 2]!, pc)) {
               this.prog = prog;
               this.pc = pc;
-              this.count = n;
+              this.count = base + n;
               return DONE;
             }
             break;
@@ -819,7 +877,7 @@ export class Interpreter {
     } catch (e) {
       this.prog = prog;
       this.pc = pc;
-      this.count = n;
+      this.count = base + n;
       throw toFault(e, pc);
     }
   }

@@ -11,6 +11,10 @@
 //
 // `variant` names the sub-operation an opcode selects with off or imm (sdiv, movsx, bswap width, atomic
 // op). One extra all-zero slot is appended so running off the end lands on an invalid opcode.
+//
+// `fast` is the same array with superinstructions: word 0 of the first slot of a common sequence gets a
+// `Fused` opcode (its dst/src fields kept), and the interpreter runs the sequence in one dispatch, reading
+// the following slots' words, which stay as they are (so jumps into the middle of a sequence still work).
 
 import { InvalidBytecodeError } from '../errors.js';
 import { helperById } from '../helpers/registry.js';
@@ -57,6 +61,8 @@ export interface PreparedProgram {
   readonly insns: readonly Insn[];
   /** Pre-decoded slots (see the layout above); length (insns.length + 1) * 4. */
   readonly code: Int32Array;
+  /** `code` with superinstructions (see the layout above); the interpreter dispatches on it. */
+  readonly fast: Int32Array;
   /** Helpers called by this program, indexed by code word k=2 of each helper call. */
   readonly helpers: readonly HelperDef[];
   /** Helper lookup for callx, whose id is only known at run time. */
@@ -65,6 +71,20 @@ export interface PreparedProgram {
   /** Slot indices where functions start: 0 and every local-call / lddw FUNC target. */
   readonly functions: readonly number[];
 }
+
+/**
+ * Superinstruction opcodes of `fast` (values no eBPF opcode uses). Chosen from the sequences clang emits
+ * most: a register copy plus a constant (pointer arithmetic, `r2 = r10; r2 += -4`), and the packet
+ * bounds check `r1 = r7; r1 += 14; if r1 > r6 goto`.
+ */
+export const Fused = {
+  /** mov64 rd, rs; add64 rd, imm. */
+  MOV_ADD: 0xe8,
+  /** MOV_ADD, then an unsigned 64-bit register compare-and-jump (jgt, jge, jlt, jle). */
+  MOV_ADD_JCMP: 0xe9,
+} as const;
+/** Most slots a superinstruction covers. */
+export const FUSED_MAX = 3;
 
 /** Variants of the atomic immediate, in code word bits 8-15. */
 export const AtomicVariant = {
@@ -175,11 +195,35 @@ export function prepareProgram(
     type: isSpec ? (spec as ProgramSpec).type : '',
     insns,
     code,
+    fast: fuse(insns, code),
     helpers,
     lookupHelper: lookup,
     maps,
     functions: [...functions].sort((a, b) => a - b),
   };
+}
+
+const UNSIGNED_JCMP_X = new Set([0x2d, 0x3d, 0xad, 0xbd]);
+
+/** `code` with the first slot of each fusable sequence re-tagged with its `Fused` opcode. */
+function fuse(insns: readonly Insn[], code: Int32Array): Int32Array {
+  const fast = code.slice();
+  const n = insns.length;
+  for (let i = 0; i + 1 < n; i++) {
+    const a = insns[i]!;
+    if (a.code === LDDW) {
+      i++;
+      continue;
+    }
+    const b = insns[i + 1]!;
+    // A plain mov (off 0; movsx has a width there), then an add of a constant to the same register.
+    if (a.code !== 0xbf || a.off !== 0 || b.code !== 0x07 || b.dst !== a.dst) continue;
+    const c = insns[i + 2];
+    const op = c && UNSIGNED_JCMP_X.has(c.code) ? Fused.MOV_ADD_JCMP : Fused.MOV_ADD;
+    fast[i * 4] = (code[i * 4]! & ~0xff) | op;
+    i += op === Fused.MOV_ADD_JCMP ? 2 : 1;
+  }
+  return fast;
 }
 
 /** The register an instruction writes (besides r0 for calls), if any. */
