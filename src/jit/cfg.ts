@@ -65,17 +65,17 @@ const CALL = Class.JMP | JmpOp.CALL;
 const EXIT = Class.JMP | JmpOp.EXIT;
 const GOTOL = Class.JMP32 | JmpOp.JA;
 
-/** A block: one class, so every block has the same shape. */
-class Block implements BasicBlock {
-  constructor(
-    readonly id: number,
-    readonly start: number,
-    readonly end: number,
-    readonly last: number,
-    readonly term: Terminator,
-    readonly succ: number[],
-    readonly jumpAtEnd: boolean,
-  ) {}
+/** A block (an object literal of one shape: the cheapest allocation before V8 optimises anything). */
+function block(
+  id: number,
+  start: number,
+  end: number,
+  last: number,
+  term: Terminator,
+  succ: number[],
+  jumpAtEnd: boolean,
+): BasicBlock {
+  return { id, start, end, last, term, succ, jumpAtEnd };
 }
 
 /**
@@ -131,25 +131,25 @@ export function buildCfg(insns: readonly Insn[], start: number, end: number): Fu
     const cls = code & 0x07;
     const op = code & OP_MASK;
     const next = e < end ? blockAt[e - start]! : -1;
-    let block: Block;
+    let b: BasicBlock;
     if ((cls === Class.JMP || cls === Class.JMP32) && op !== JmpOp.CALL && op !== JmpOp.EXIT) {
       const target = blockAt[last + 1 + (code === GOTOL ? ins.imm : ins.off) - start]!;
-      if (op === JmpOp.JA) block = new Block(id, s, e, last, 'goto', [target], true);
+      if (op === JmpOp.JA) b = block(id, s, e, last, 'goto', [target], true);
       else {
         let fall = next;
         if (fall < 0) {
           if (offEnd < 0) offEnd = count;
           fall = offEnd;
         }
-        block = new Block(id, s, e, last, 'cond', [target, fall], true);
+        b = block(id, s, e, last, 'cond', [target, fall], true);
       }
-    } else if (code === EXIT) block = new Block(id, s, e, last, 'exit', [], true);
-    else if (next < 0) block = new Block(id, s, e, last, 'fault', [], false);
-    else block = new Block(id, s, e, last, 'goto', [next], false);
-    blocks.push(block);
+    } else if (code === EXIT) b = block(id, s, e, last, 'exit', [], true);
+    else if (next < 0) b = block(id, s, e, last, 'fault', [], false);
+    else b = block(id, s, e, last, 'goto', [next], false);
+    blocks.push(b);
     s = e;
   }
-  if (offEnd >= 0) blocks.push(new Block(offEnd, end, end, end - 1, 'fault', [], false));
+  if (offEnd >= 0) blocks.push(block(offEnd, end, end, end - 1, 'fault', [], false));
   return analyse(start, end, blocks);
 }
 

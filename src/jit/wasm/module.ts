@@ -212,64 +212,82 @@ export class ModuleBuilder {
   }
 
   toBytes(): Uint8Array<ArrayBuffer> {
-    const out = new ByteWriter(1024);
-    out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-    const section = (id: number, fill: (w: ByteWriter) => void) => {
-      const w = new ByteWriter();
-      fill(w);
+    let codeSize = 0;
+    for (const f of this.funcs) codeSize += f.body.length + 16;
+    const out = new ByteWriter(codeSize + 1024);
+    out.bytes(MAGIC_VERSION);
+    // Sections are written into one reused scratch writer, then copied out behind their size.
+    const w = new ByteWriter(1024);
+    const section = (id: number) => {
       out.byte(id).sized(w);
+      w.length = 0;
     };
-    section(Section.type, (w) => {
-      w.u32(this.types.length);
-      for (const t of this.types) {
-        w.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
-      }
-    });
-    if (this.imports.length) {
-      section(Section.import, (w) => {
-        w.u32(this.imports.length);
-        for (const im of this.imports) {
-          w.name(im.module).name(im.name).byte(im.kind);
-          if (im.kind === ExternKind.func) w.u32(im.type!);
-          else if (im.kind === ExternKind.memory) {
-            const l = im.limits!;
-            if (l.max === undefined) w.byte(0).u32(l.min);
-            else w.byte(1).u32(l.min).u32(l.max);
-          } else w.byte(im.global!.type).byte(im.global!.mutable ? 1 : 0);
-        }
-      });
+    w.u32(this.types.length);
+    for (const t of this.types) {
+      w.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
     }
-    section(Section.function, (w) => {
-      w.u32(this.funcs.length);
-      for (const f of this.funcs) w.u32(f.type);
-    });
+    section(Section.type);
+    if (this.imports.length) {
+      w.u32(this.imports.length);
+      for (const im of this.imports) {
+        w.name(im.module).name(im.name).byte(im.kind);
+        if (im.kind === ExternKind.func) w.u32(im.type!);
+        else if (im.kind === ExternKind.memory) {
+          const l = im.limits!;
+          if (l.max === undefined) w.byte(0).u32(l.min);
+          else w.byte(1).u32(l.min).u32(l.max);
+        } else w.byte(im.global!.type).byte(im.global!.mutable ? 1 : 0);
+      }
+      section(Section.import);
+    }
+    w.u32(this.funcs.length);
+    for (const f of this.funcs) w.u32(f.type);
+    section(Section.function);
     if (this.globals.length) {
-      section(Section.global, (w) => {
-        w.u32(this.globals.length);
-        for (const g of this.globals) {
-          w.byte(g.type).byte(g.mutable ? 1 : 0);
-          if (g.type === ValType.i64) w.byte(Op.i64_const).sleb64(BigInt(g.init));
-          else w.byte(Op.i32_const).sleb(Number(g.init) | 0);
-          w.byte(Op.end);
-        }
-      });
+      w.u32(this.globals.length);
+      for (const g of this.globals) {
+        w.byte(g.type).byte(g.mutable ? 1 : 0);
+        if (g.type === ValType.i64) w.byte(Op.i64_const).sleb64(BigInt(g.init));
+        else w.byte(Op.i32_const).sleb(Number(g.init) | 0);
+        w.byte(Op.end);
+      }
+      section(Section.global);
     }
     if (this.exports.length) {
-      section(Section.export, (w) => {
-        w.u32(this.exports.length);
-        for (const e of this.exports) w.name(e.name).byte(e.kind).u32(e.index);
-      });
+      w.u32(this.exports.length);
+      for (const e of this.exports) w.name(e.name).byte(e.kind).u32(e.index);
+      section(Section.export);
     }
-    section(Section.code, (w) => {
-      w.u32(this.funcs.length);
-      for (const f of this.funcs) {
-        const body = new ByteWriter(f.body.length + 16);
-        body.u32(f.locals.length);
-        for (const [n, t] of f.locals) body.u32(n).byte(t);
-        body.bytes(f.body.view()).byte(Op.end);
-        w.sized(body);
-      }
+    // Code: the section size first, then each body (locals, code, end) behind its own size.
+    const locals = new ByteWriter(64);
+    const bodySizes: number[] = [];
+    let size = uleb128Size(this.funcs.length);
+    for (const f of this.funcs) {
+      locals.length = 0;
+      locals.u32(f.locals.length);
+      for (const [n, t] of f.locals) locals.u32(n).byte(t);
+      const body = locals.length + f.body.length + 1;
+      bodySizes.push(body, locals.length);
+      size += uleb128Size(body) + body;
+    }
+    out.byte(Section.code).u32(size).u32(this.funcs.length);
+    this.funcs.forEach((f, i) => {
+      out.u32(bodySizes[2 * i]!).u32(f.locals.length);
+      for (const [n, t] of f.locals) out.u32(n).byte(t);
+      out.bytes(f.body.view()).byte(Op.end);
     });
     return out.toBytes();
   }
+}
+
+const MAGIC_VERSION = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+
+/** Bytes of the unsigned LEB128 encoding of v. */
+function uleb128Size(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
 }

@@ -118,8 +118,17 @@ export class ByteWriter {
 
   /** A UTF-8 name preceded by its length. */
   name(s: string): this {
-    const data = new TextEncoder().encode(s);
-    return this.u32(data.length).bytes(data);
+    // Our names are ASCII: written directly (a TextEncoder per name costs more than the module).
+    let ascii = s.length < 128;
+    for (let i = 0; i < s.length && ascii; i++) ascii = s.charCodeAt(i) < 0x80;
+    if (!ascii) {
+      const data = new TextEncoder().encode(s);
+      return this.u32(data.length).bytes(data);
+    }
+    this.reserve(s.length + 1);
+    this.buf[this.length++] = s.length;
+    for (let i = 0; i < s.length; i++) this.buf[this.length++] = s.charCodeAt(i);
+    return this;
   }
 
   /** Another writer's contents preceded by their length (sections, function bodies). */
