@@ -73,6 +73,14 @@ export interface RunResult {
   instructions: number;
 }
 
+/**
+ * The register file, shared by all interpreters: a module constant lets the optimizing compiler drop the
+ * map check and the length/base loads per access that a field or parameter costs. Runs do not overlap
+ * (a helper that runs another interpreter gets the caller's registers back through `claim`).
+ */
+const REGS = new Int32Array(22);
+let owner: Interpreter | undefined;
+
 /** Instructions per counting chunk of `exec` (keeps its counters small integers). */
 const CHUNK = 0x3fffffff;
 const DONE = 0;
@@ -83,8 +91,8 @@ const FRAME_WORDS = 9;
 const CALLBACK_RETURN = -1;
 
 export class Interpreter {
-  /** The register file after (or during) a run: register r is R[2r] (low) and R[2r+1] (high). */
-  readonly regs = new Int32Array(22);
+  /** Registers of this interpreter's last run while another one holds the shared file (see REGS). */
+  private readonly saved = new Int32Array(22);
   private readonly frames = new Int32Array((MAX_CALL_FRAMES + 1) * FRAME_WORDS);
   private readonly frameProgs: (PreparedProgram | undefined)[] = new Array(MAX_CALL_FRAMES + 1);
   private prog!: PreparedProgram;
@@ -111,6 +119,21 @@ export class Interpreter {
 
   constructor(readonly runtime: Runtime) {}
 
+  /** The register file after (or during) a run: register r is R[2r] (low) and R[2r+1] (high). */
+  get regs(): Int32Array {
+    return owner === this ? REGS : this.saved;
+  }
+
+  /**
+   * Take the shared register file, keeping the previous holder's registers in its `saved` (a run begins;
+   * a helper or trace hook ran another interpreter).
+   */
+  private claim(restore: boolean): void {
+    if (owner) owner.saved.set(REGS);
+    if (restore) REGS.set(this.saved);
+    owner = this;
+  }
+
   /** Register r (unsigned 64-bit) after a run. */
   reg(r: number): bigint {
     return regU64(this.regs, r);
@@ -118,7 +141,7 @@ export class Interpreter {
 
   run(prog: PreparedProgram, options: RunOptions = {}): RunResult {
     const rt = this.runtime;
-    const R = this.regs;
+    const R = REGS;
     const cpu = options.cpu ?? rt.cpu;
     if (cpu < 0 || cpu >= rt.cpus) throw new RangeError(`cpu ${cpu} out of range (runtime has ${rt.cpus})`);
     rt.cpu = cpu;
@@ -153,7 +176,7 @@ export class Interpreter {
     before?: (i: number, ctx: number) => void,
     i = 0,
   ): number {
-    const R = this.regs;
+    const R = REGS;
     this.setup(checked, budget);
     this.traceHook = undefined;
     R[2] = ctx;
@@ -164,6 +187,7 @@ export class Interpreter {
 
   /** Per-run state: mode, budget, registers cleared, r10 at the top of frame 0 (zeroed when checked). */
   private setup(checked: boolean, budget: number | undefined): void {
+    if (owner !== this) this.claim(false);
     const rt = this.runtime;
     this.checked = checked;
     this.budget = budget ?? (checked ? DEFAULT_BUDGET : Number.MAX_SAFE_INTEGER);
@@ -174,9 +198,11 @@ export class Interpreter {
     }
     this.stackTops = tops;
     if (checked) for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
-    const R = this.regs;
-    // A loop, not R.fill(0): the builtin's call overhead is several times these 22 stores.
-    for (let k = 0; k < 20; k++) R[k] = 0;
+    const R = REGS;
+    // Straight-line stores at constant indices of a constant array: no bounds checks, no loop (a loop or
+    // R.fill cost more than the rest of the setup).
+    R[0] = R[1] = R[2] = R[3] = R[4] = R[5] = R[6] = R[7] = R[8] = R[9] = 0;
+    R[10] = R[11] = R[12] = R[13] = R[14] = R[15] = R[16] = R[17] = R[18] = R[19] = 0;
     R[20] = tops[0]!;
     R[21] = 0;
   }
@@ -245,6 +271,7 @@ export class Interpreter {
       this.limit = this.traceHook ? Math.min(this.count, this.budget) : this.budget;
       if (this.traceHook && this.count < this.budget) {
         this.traceHook(this.traceEvent());
+        if (owner !== this) this.claim(true);
         this.limit = this.count + 1;
       }
       const status = this.exec();
@@ -254,7 +281,7 @@ export class Interpreter {
   }
 
   private traceEvent(): TraceEvent {
-    const R = this.regs;
+    const R = REGS;
     return {
       pc: this.pc,
       depth: this.depth,
@@ -266,7 +293,7 @@ export class Interpreter {
 
   /** The hot loop. Returns DONE, LIMIT or CALLBACK_RETURNED; state is saved in fields on return. */
   private exec(): number {
-    const R = this.regs;
+    const R = REGS;
     const rt = this.runtime;
     const checked = this.checked;
     const hard = this.limit;
@@ -888,7 +915,7 @@ export class Interpreter {
     if (depth >= MAX_CALL_FRAMES) {
       throw new RuntimeFault(`call nesting exceeds ${MAX_CALL_FRAMES} frames`, pc);
     }
-    const R = this.regs;
+    const R = REGS;
     const F = this.frames;
     const f = depth * FRAME_WORDS;
     F[f] = returnTo;
@@ -901,7 +928,7 @@ export class Interpreter {
 
   private callHelper(helper: HelperDef): void {
     if (this.pending) this.begin();
-    const R = this.regs;
+    const R = REGS;
     // The hottest helper without BigInt: the registry's map_lookup_elem on a runtime map, pointers that
     // fit 32 bits. Anything unusual takes the general path (and its errors).
     if (helper === MAP_LOOKUP && R[3] === 0 && R[5] === 0) {
@@ -924,6 +951,7 @@ export class Interpreter {
         this.pc,
       );
     }
+    if (owner !== this) this.claim(true);
     setRegBig(R, 0, typeof ret === 'bigint' ? ret : BigInt(ret ?? 0));
   }
 
@@ -948,7 +976,7 @@ export class Interpreter {
       throw new RuntimeFault(`callback target ${target} is not the start of a function`, pc);
     }
     this.pushFrame(CALLBACK_RETURN, prog, pc);
-    const R = this.regs;
+    const R = REGS;
     for (const [i, v] of [r1, r2, r3, r4, r5].entries()) setRegBig(R, i + 1, v);
     this.pc = target;
     const status = this.loop();
@@ -963,7 +991,7 @@ export class Interpreter {
   /** Legacy LD_ABS/LD_IND: big-endian load from the packet into r0; false when out of bounds. */
   private loadPacket(w: number, imm: number, pc: number): boolean {
     if (this.pending) this.begin();
-    const R = this.regs;
+    const R = REGS;
     const packet = this.runtime.invocation.packet;
     if (!packet) throw new RuntimeFault('legacy packet load (LD_ABS/LD_IND) without a packet', pc);
     const size = [4, 2, 1, 8][(w >> 3) & 3]!;

@@ -140,3 +140,29 @@ describe('deferred invocation', () => {
     expect(rt.callbackRunner).toBeUndefined();
   });
 });
+
+describe('shared register file', () => {
+  it('a helper that runs another interpreter leaves the caller its registers', () => {
+    const rt = new Runtime();
+    const inner = new Interpreter(rt);
+    const innerProg = rt.prepare([mov(6, 99), mov(7, 98), mov(0, 5), EXIT]);
+    const nested: HelperDef = {
+      id: 1002,
+      name: 'nested',
+      proto: { ret: 'integer', args: [] },
+      call: () => BigInt(inner.run32(innerProg, 0, false)),
+    };
+    // r6 = 11; r7 = 12; r0 = nested(); r0 += r6 + r7
+    const outerProg = rt.prepare(
+      [mov(6, 11), mov(7, 12), insn(0x85, 0, 0, 0, 1002), insn(0x0f, 0, 6), insn(0x0f, 0, 7), EXIT],
+      [],
+      { helpers: (id) => (id === 1002 ? nested : undefined) },
+    );
+    const outer = new Interpreter(rt);
+    expect(outer.run(outerProg, { checked: false }).r0).toBe(28n);
+    // each keeps the registers of its own last run
+    expect([outer.reg(6), outer.reg(7), inner.reg(6), inner.reg(0)]).toEqual([11n, 12n, 99n, 5n]);
+    inner.run32(innerProg, 0, false);
+    expect([outer.reg(0), outer.reg(7), inner.reg(7)]).toEqual([28n, 12n, 98n]);
+  });
+});
