@@ -3,7 +3,10 @@
 // results), and exports entry points that take and return i32 on the hot path (`run32`, `batch`).
 
 import { MAX_CALL_FRAMES } from '../isa/index.js';
+import { FdArrayMap } from '../maps/fdarray.js';
 import { arrayLayout, hashLayout } from '../maps/registry.js';
+import { MapType } from '../maps/types.js';
+import { MAX_TAIL_CALLS } from '../vm/interpreter.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 import { buildCfg } from './cfg.js';
@@ -18,9 +21,11 @@ import {
   SCRATCH_I32_B,
   SCRATCH_I32_C,
   TAIL_PARAMS,
+  type TableTailCall,
 } from './emit.js';
 import { emitHashLookup, MAX_INLINE_KEY } from './inline-hash.js';
 import { emitDispatch, emitStructured } from './structure.js';
+import { TAIL_TABLE_SIZE, tailCallSlots } from './tail-calls.js';
 import { type Code, ExternKind, ModuleBuilder, Op, ValType } from './wasm/index.js';
 
 const { i32, i64, f64 } = ValType;
@@ -41,6 +46,7 @@ export const IMPORT = {
   legacyLoad: 'legacy_load',
   callx: 'callx',
   tailCall: 'tail_call',
+  tailTable: 'tail_table',
   now: 'now',
   random: 'random',
   helper: (id: number) => `helper_${id}`,
@@ -56,6 +62,8 @@ export interface CompiledModule {
   readonly helperIds: readonly number[];
   /** Helpers whose call may start a tail call. */
   readonly tailCalls: boolean;
+  /** The module imports the runtime's tail-call table (`tail_table`). */
+  readonly tailTable: boolean;
   /** Instruction slots of each budget block (checked mode), by block id. */
   readonly budgetBlocks: readonly (readonly number[])[];
   /** Function entry slots (each exported as `f<slot>`). */
@@ -120,6 +128,9 @@ export function generate(
   const callxImport = callx ? m.importFunc('env', IMPORT.callx, [i64, i64, i64, i64, i64, i64], [i64]) : -1;
   const tailCalls = called.has(TAIL_CALL_ID) && helperImport.has(TAIL_CALL_ID);
   const tailCallImport = tailCalls ? m.importFunc('env', IMPORT.tailCall, TAIL_PARAMS, [i64]) : -1;
+  // Unchecked tail calls jump through the runtime's table of compiled programs (./tail-calls.ts).
+  const tailSlots = tailCalls && inline ? tailCallSlots(runtime) : undefined;
+  if (tailSlots) m.importTable('env', IMPORT.tailTable, TAIL_TABLE_SIZE);
   const nowImport =
     inlineable(HELPER_KTIME) && called.has(HELPER_KTIME) ? m.importFunc('env', IMPORT.now, [], [f64]) : -1;
   const randImport =
@@ -139,7 +150,7 @@ export function generate(
         const ins = insns[b.last];
         if (b.start >= b.end || ins?.code !== 0x85 || ins.src !== 0 || ins.imm !== HELPER_MAP_LOOKUP)
           continue;
-        const addr = constantR1(b.start, b.last);
+        const addr = constantMap(1, b.start, b.last);
         const map = addr === undefined ? undefined : runtime.mapAt(addr);
         if (map && !arrayLayout(map) && !inlineHash(map) && !lookupImports.has(map.addr)) {
           lookupImports.set(map.addr, m.importFunc('env', IMPORT.mapLookup(map.addr), [i32], [i32]));
@@ -195,6 +206,7 @@ export function generate(
     inlineHelper: (code, id, blockStart, pc, reg) => emitInlineHelper(code, id, blockStart, pc, reg),
     needsFrame: (id) => prog.lookupHelper(id)?.proto.args.includes('func') ?? false,
     mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,
+    tableTailCall,
     returnsR0Only,
     imports: { fault, access, budget, legacyLoad, callx: callxImport, tailCall: tailCallImport },
     hasTailCalls: tailCalls,
@@ -223,7 +235,7 @@ export function generate(
       return true;
     }
     if (id === HELPER_MAP_LOOKUP && helperName(id) === 'map_lookup_elem') {
-      const addr = constantR1(blockStart, pc);
+      const addr = constantMap(1, blockStart, pc);
       const map = addr === undefined ? undefined : runtime.mapAt(addr);
       const hashed = map && inlineHash(map);
       if (hashed) {
@@ -249,19 +261,36 @@ export function generate(
     return false;
   }
 
-  /** The map address in r1 at a call, when a lddw earlier in the call's block set it. */
-  function constantR1(blockStart: number, pc: number): number | undefined {
+  /** The map address in register `reg` at a call, when a lddw earlier in the call's block set it. */
+  function constantMap(reg: number, blockStart: number, pc: number): number | undefined {
     let value: number | undefined;
     for (let j = blockStart; j < pc; j++) {
       const ins = insns[j]!;
       const cls = ins.code & 0x07;
       if (ins.code === 0x18) {
-        if (ins.dst === 1) value = insns[j + 1]!.imm === 0 ? ins.imm >>> 0 : undefined;
+        if (ins.dst === reg) value = insns[j + 1]!.imm === 0 ? ins.imm >>> 0 : undefined;
         j++;
-      } else if ((cls === 0x04 || cls === 0x07 || cls === 0x01) && ins.dst === 1) value = undefined;
-      else if (cls === 0x03 && (ins.code & 0xe0) === 0xc0 && ins.src === 1) value = undefined;
+      } else if ((cls === 0x04 || cls === 0x07 || cls === 0x01) && ins.dst === reg) value = undefined;
+      else if (cls === 0x03 && (ins.code & 0xe0) === 0xc0 && ins.src === reg) value = undefined;
     }
     return value;
+  }
+
+  /** A tail_call whose program array is a constant: the table path's addresses. */
+  function tableTailCall(blockStart: number, pc: number): TableTailCall | undefined {
+    if (!tailSlots) return undefined;
+    const addr = constantMap(2, blockStart, pc);
+    const map = addr === undefined ? undefined : runtime.mapAt(addr);
+    if (!(map instanceof FdArrayMap) || map.spec.type !== MapType.PROG_ARRAY) return undefined;
+    return {
+      refs: map.refs.start,
+      maxEntries: map.spec.maxEntries,
+      ready: tailSlots.ready,
+      counter: tailSlots.counter,
+      tableSize: TAIL_TABLE_SIZE,
+      limit: MAX_TAIL_CALLS,
+      entryType: m.type(TAIL_PARAMS, [i64]),
+    };
   }
 
   cfgs.forEach((cfg, k) => {
@@ -280,13 +309,18 @@ export function generate(
     m.export('f0', ExternKind.func, f0.index);
   }
 
-  emitEntries(m, funcIndex.get(0)!, globals, legacy, returnsR0Only(0));
+  emitEntries(m, funcIndex.get(0)!, globals, {
+    legacy,
+    mainReturnsR0Only: returnsR0Only(0),
+    tailCallCounter: tailCalls ? tailCallSlots(runtime).counter : undefined,
+  });
   const bytes = m.toBytes();
   return {
     bytes,
     lookupMaps: [...lookupImports.keys()],
     helperIds,
     tailCalls,
+    tailTable: tailSlots !== undefined,
     budgetBlocks,
     functions: entries,
     callsHelpers: called.size > 0 || callx || legacy,
@@ -306,9 +340,9 @@ function emitEntries(
   m: ModuleBuilder,
   main: number,
   g: { stackTop: number; run: number; pktStart: number; pktLen: number },
-  legacy: boolean,
-  mainReturnsR0Only: boolean,
+  opts: { legacy: boolean; mainReturnsR0Only: boolean; tailCallCounter: number | undefined },
 ): void {
+  const { legacy, mainReturnsR0Only, tailCallCounter } = opts;
   // r0 = 0, r1 = ctx (pushed by the caller), r2-r9 = 0, r10 = top of frame 0; keep r0 of the results.
   const enter = (code: Code) => {
     for (let r = 2; r <= 9; r++) code.i64Const(0);
@@ -333,6 +367,7 @@ function emitEntries(
   c.localGet(3).localGet(1).op(Op.i32_ge_u).brIf(1);
   c.localGet(3).globalSet(g.run);
   if (legacy) c.i32Const(-1).globalSet(g.pktLen);
+  if (tailCallCounter !== undefined) c.i32Const(0).i32Const(0).mem(Op.i32_store, 2, tailCallCounter);
   c.localGet(2).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add); // &out[i]
   c.i64Const(0).localGet(0).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i64_load32_u, 2, 0);
   enter(c);
@@ -340,6 +375,15 @@ function emitEntries(
   c.localGet(3).i32Const(1).op(Op.i32_add).localSet(3).br(0);
   c.end().end();
   m.export('batch', ExternKind.func, b.index);
+
+  // The entry of a tail call through the runtime's table: r1-r5, r10 and the depth of the caller.
+  const te = m.func(TAIL_PARAMS, [i64]);
+  te.code.i64Const(0);
+  for (let p = 0; p < 5; p++) te.code.localGet(p);
+  for (let r = 6; r <= 9; r++) te.code.i64Const(0);
+  te.code.localGet(5).localGet(6).call(main);
+  if (!mainReturnsR0Only) for (let r = 1; r <= 5; r++) te.code.op(Op.drop);
+  m.export('tail_entry', ExternKind.func, te.index);
 
   const sp = m.func([i32, i32], []);
   sp.code.localGet(0).globalSet(g.pktStart).localGet(1).globalSet(g.pktLen);

@@ -67,6 +67,19 @@ export const TAIL_PARAMS: ValType[] = [I64, I64, I64, I64, I64, I64, ValType.i32
 /** eBPF register -> wasm local. */
 const REG = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
+export interface TableTailCall {
+  /** Address of the program array's u32 references, and its max_entries. */
+  readonly refs: number;
+  readonly maxEntries: number;
+  /** Addresses of the runtime's ready bytes and tail-call counter, the size of the table. */
+  readonly ready: number;
+  readonly counter: number;
+  readonly tableSize: number;
+  readonly limit: number;
+  /** Type index of a table entry: (r1-r5, r10, depth) -> r0. */
+  readonly entryType: number;
+}
+
 /** Faults the generated code raises through the `fault` import: an index into this list. */
 export const FaultReason = {
   fallOff: 0,
@@ -88,6 +101,11 @@ export interface EmitContext {
   needsFrame(id: number): boolean;
   /** Helpers after which a pending tail call must unwind (tail_call itself). */
   mayTailCall(id: number): boolean;
+  /**
+   * A tail_call at `pc` whose program array is known: where its references are and the table path's
+   * addresses (see tail-calls.ts), or undefined when every such call goes through the helper.
+   */
+  tableTailCall(blockStart: number, pc: number): TableTailCall | undefined;
   /**
    * Whether the function starting at a slot returns r0 alone rather than r0-r5: the main program when
    * nothing calls it (multiple results cost every run a few stores and loads).
@@ -738,6 +756,7 @@ export class FunctionEmitter implements BlockEmitter {
       this.badInsn(pc);
       return;
     }
+    if (this.cx.mayTailCall(ins.imm)) this.tableTailCall(pc);
     c.i32Const(pc).globalSet(this.cx.globals.pc);
     if (this.cx.needsFrame(ins.imm)) {
       this.get(10).globalSet(this.cx.globals.frame);
@@ -759,6 +778,31 @@ export class FunctionEmitter implements BlockEmitter {
       this.leave(() => c.localGet(T64A));
       c.end();
     }
+  }
+
+  /**
+   * tail_call through the runtime's table when the target is compiled and the limit allows: index in
+   * range, a program in the slot, its entry ready, fewer than 33 tail calls so far. Anything else falls
+   * through to the helper (which also compiles and installs the target for the next time).
+   */
+  private tableTailCall(pc: number): void {
+    const t = this.cx.tableTailCall(this.blockStart, pc);
+    if (!t) return;
+    const c = this.code;
+    c.block();
+    this.get(3).i64Const(t.maxEntries).op(Op.i64_ge_u).brIf(0);
+    this.get(3).op(Op.i32_wrap_i64).i32Const(2).op(Op.i32_shl).mem(Op.i32_load, 2, t.refs).localTee(T32);
+    c.i32Const(t.tableSize).op(Op.i32_ge_u).brIf(0);
+    c.localGet(T32).op(Op.i32_eqz).brIf(0);
+    c.localGet(T32).mem(Op.i32_load8_u, 0, t.ready).op(Op.i32_eqz).brIf(0);
+    c.i32Const(0).mem(Op.i32_load, 2, t.counter).i32Const(t.limit).op(Op.i32_ge_u).brIf(0);
+    c.i32Const(0).i32Const(0).mem(Op.i32_load, 2, t.counter).i32Const(1).op(Op.i32_add);
+    c.mem(Op.i32_store, 2, t.counter);
+    for (let r = 1; r <= 5; r++) this.get(r);
+    this.get(10);
+    c.localGet(DEPTH).localGet(T32).callIndirect(t.entryType).localSet(T64A);
+    this.leave(() => c.localGet(T64A));
+    c.end();
   }
 
   /** Helpers may move the packet: legacy loads ask the runtime for it again. */

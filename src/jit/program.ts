@@ -17,6 +17,7 @@ import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 import { type CompiledModule, generate, IMPORT, type JitOptions } from './compile.js';
 import { FaultReason } from './emit.js';
+import { installTailTarget, setTailCallCount, tailCallCount, tailCallSlots } from './tail-calls.js';
 
 export interface JitProgram {
   readonly program: PreparedProgram;
@@ -96,6 +97,7 @@ interface Exports {
   writeLo: WebAssembly.Global;
   writeHi: WebAssembly.Global;
   tailCall: WebAssembly.Global;
+  tail_entry: (...args: (bigint | number)[]) => bigint;
   frame: WebAssembly.Global;
   depth: WebAssembly.Global;
   stackTop: WebAssembly.Global;
@@ -175,6 +177,12 @@ class Compiled implements JitProgram {
   /** The second half of construction, once the module is instantiated (synchronously or not). */
   link(instance: WebAssembly.Instance): void {
     this.ex = instance.exports as unknown as Exports;
+    // A registered program that needs no per-run setup from JS can be entered straight from other
+    // programs' tail calls (the runtime's table, ./tail-calls.ts).
+    const id = this.runtime.idOf(this.program);
+    if (id > 0 && !this.checked && !this.mod.legacyLoads && !this.mod.usesCallbacks) {
+      installTailTarget(this.runtime, id, this.ex.tail_entry);
+    }
     this.compileTimeMs = performance.now() - this.t0;
   }
 
@@ -232,6 +240,7 @@ class Compiled implements JitProgram {
       if (!def) throw new RuntimeFault(`callx to unknown helper ${U64(id)}`, pc);
       return this.callHelper(def, pc, a, b, c, d, e);
     };
+    if (this.mod.tailTable) env[IMPORT.tailTable] = tailCallSlots(rt).table;
     env[IMPORT.tailCall] = (
       a: bigint,
       b: bigint,
@@ -293,8 +302,10 @@ class Compiled implements JitProgram {
     const id = inv.tailCall!;
     inv.tailCall = undefined;
     const next = this.runtime.program(id);
-    if (!next || inv.tailCalls >= MAX_TAIL_CALLS) return;
-    inv.tailCalls++;
+    // The count lives in linear memory: calls through the table count there too.
+    const taken = tailCallCount(this.runtime);
+    if (!next || taken >= MAX_TAIL_CALLS) return;
+    setTailCallCount(this.runtime, taken + 1);
     this.pendingTail = compiledFor(next, this.runtime, this.options);
     this.ex.tailCall.value = 1;
   }
@@ -432,7 +443,10 @@ class Compiled implements JitProgram {
       this.forgetRegions();
       for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
     }
-    if (this.mod.tailCalls) this.ex.tailCall.value = 0;
+    if (this.mod.tailCalls) {
+      this.ex.tailCall.value = 0;
+      setTailCallCount(rt, 0);
+    }
     if (this.mod.callsHelpers || invocation) {
       if (invocation) rt.beginInvocation({ ctx, programType: this.program.type, ...invocation });
       else {
@@ -484,7 +498,13 @@ class Compiled implements JitProgram {
       throw this.wrap(e);
     } finally {
       rt.callbackRunner = previous;
+      if (this.mod.tailCalls) this.reportTailCalls();
     }
+  }
+
+  /** The invocation shows the tail calls taken (counted in linear memory, see ./tail-calls.ts). */
+  private reportTailCalls(): void {
+    this.runtime.invocation.tailCalls = tailCallCount(this.runtime);
   }
 
   run(ctx: number | bigint = 0): bigint {
@@ -521,6 +541,7 @@ class Compiled implements JitProgram {
         while (args.length < 5) args.push(0n);
         r0 = this.ex.f0(0n, ...args, 0n, 0n, 0n, 0n, this.ex.stackTop.value as bigint, 0)[0]!;
       }
+      if (this.mod.tailCalls) this.reportTailCalls();
       const used = this.checked ? this.budgetTotal - Number(this.ex.budget.value as bigint) : -1;
       return { r0: U64(r0), instructions: used };
     } catch (e) {

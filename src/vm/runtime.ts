@@ -110,6 +110,11 @@ export class Runtime implements HelperEnv {
     return this.programs.push(program);
   }
 
+  /** The id a program was registered under, or 0. */
+  idOf(program: PreparedProgram): number {
+    return this.programs.indexOf(program) + 1;
+  }
+
   /** The program registered under `id`, for tail calls. */
   program(id: number): PreparedProgram | undefined {
     return id >= 1 ? this.programs[id - 1] : undefined;

@@ -1,7 +1,7 @@
 // A small WebAssembly module builder: types (deduplicated), imports (functions, memory, globals), functions
 // with their locals and code, globals, exports. `Code` writes instruction bodies.
 
-import { BLOCK_VOID, ExternKind, FC, Op, PREFIX_FC, Section, ValType } from './opcodes.js';
+import { BLOCK_VOID, ExternKind, FC, FUNCREF, Op, PREFIX_FC, Section, ValType } from './opcodes.js';
 import { ByteWriter } from './writer.js';
 
 export interface FuncType {
@@ -102,6 +102,11 @@ export class Code extends ByteWriter {
     return this.u32(fallback);
   }
 
+  /** Call through table 0 the function of type `typeIndex` whose table index is on top of the stack. */
+  callIndirect(typeIndex: number): this {
+    return this.byte(Op.call_indirect).u32(typeIndex).byte(0);
+  }
+
   /** The 0xfc-prefixed saturating truncation. */
   truncSatF64U(): this {
     return this.byte(PREFIX_FC).u32(FC.i64_trunc_sat_f64_u);
@@ -112,7 +117,7 @@ interface Import {
   module: string;
   name: string;
   kind: ExternKind;
-  /** func: type index; memory: limits; global: type and mutability. */
+  /** func: type index; memory and table (of funcref): limits; global: type and mutability. */
   type?: number;
   limits?: { min: number; max?: number };
   global?: { type: ValType; mutable: boolean };
@@ -175,6 +180,11 @@ export class ModuleBuilder {
     });
   }
 
+  /** Import a table of funcref (the module's table 0). */
+  importTable(module: string, name: string, min: number): void {
+    this.imports.push({ module, name, kind: ExternKind.table, limits: { min } });
+  }
+
   importGlobal(module: string, name: string, type: ValType, mutable: boolean): number {
     this.checkImportOrder();
     this.imports.push({ module, name, kind: ExternKind.global, global: { type, mutable } });
@@ -232,7 +242,8 @@ export class ModuleBuilder {
       for (const im of this.imports) {
         w.name(im.module).name(im.name).byte(im.kind);
         if (im.kind === ExternKind.func) w.u32(im.type!);
-        else if (im.kind === ExternKind.memory) {
+        else if (im.kind === ExternKind.memory || im.kind === ExternKind.table) {
+          if (im.kind === ExternKind.table) w.byte(FUNCREF);
           const l = im.limits!;
           if (l.max === undefined) w.byte(0).u32(l.min);
           else w.byte(1).u32(l.min).u32(l.max);

@@ -5,6 +5,9 @@
 export const ValType = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c } as const;
 export type ValType = (typeof ValType)[keyof typeof ValType];
 
+/** Element type of a table of functions. */
+export const FUNCREF = 0x70;
+
 /** Block type meaning "no result". */
 export const BLOCK_VOID = 0x40;
 
@@ -40,6 +43,7 @@ export const Op = {
   br_table: 0x0e,
   return: 0x0f,
   call: 0x10,
+  call_indirect: 0x11,
   drop: 0x1a,
   select: 0x1b,
   local_get: 0x20,
