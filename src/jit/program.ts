@@ -141,7 +141,6 @@ class Compiled implements JitProgram {
   private cpu = -1;
   private readonly entryFields: { ctx: number; programType: string };
   private budgetTotal = DEFAULT_BUDGET;
-  private lazy: LazyBatch | undefined;
   /** The program a tail_call helper accepted, entered by the `tail_call` import. */
   private pendingTail: Compiled | undefined;
   private readonly runCallback: (t: number, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => bigint;
@@ -229,12 +228,12 @@ class Compiled implements JitProgram {
       throw new RuntimeFault(`instruction budget of ${this.budgetTotal} exhausted`, pc);
     };
     env[IMPORT.legacyLoad] = (off: number, size: number, pc: number, depth: number) => {
-      if (this.lazy) this.beginLazy(this.lazy);
+      this.runtime.beginDeferred?.();
       this.syncPacket();
       return this.legacyLoad(off, size, pc, depth);
     };
     env[IMPORT.callx] = (id: bigint, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => {
-      if (this.lazy) this.beginLazy(this.lazy);
+      this.runtime.beginDeferred?.();
       const pc = this.ex.pc.value as number;
       const def = U64(id) < 0x80000000n ? this.program.lookupHelper(Number(id)) : undefined;
       if (!def) throw new RuntimeFault(`callx to unknown helper ${U64(id)}`, pc);
@@ -257,7 +256,7 @@ class Compiled implements JitProgram {
 
   private helperImport(def: HelperDef, tailCall: boolean) {
     return (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint): bigint => {
-      if (this.lazy) this.beginLazy(this.lazy);
+      this.runtime.beginDeferred?.();
       const pc = this.ex.pc.value as number;
       const ret = this.callHelper(def, pc, a, b, c, d, e);
       if (tailCall && this.runtime.invocation.tailCall !== undefined) this.takeTailCall();
@@ -552,21 +551,27 @@ class Compiled implements JitProgram {
   }
 
   runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void {
-    if (!this.checked && !this.mod.tailCalls) {
+    if (!this.checked) {
       // The wasm loop. Only helpers see the invocation, so a run's invocation begins (and `before` is
-      // called) at its first helper call: runs that call none never leave wasm.
+      // called) at its first helper call, in this program or one it tail-called: runs that call none
+      // never leave wasm.
       const rt = this.runtime;
       if (rt.cpu !== this.cpu) this.begin(0, undefined);
       const previous = rt.callbackRunner;
+      const previousDeferred = rt.beginDeferred;
       if (this.mod.usesCallbacks) rt.callbackRunner = this.runCallback;
-      if (this.mod.callsHelpers) this.lazy = { ctxs, before, begun: -1 };
+      if (this.mod.callsHelpers) {
+        const lazy: LazyBatch = { ctxs, before, begun: -1 };
+        rt.beginDeferred = () => this.beginLazy(lazy);
+      }
       try {
         this.ex.batch(ctxs, count, out);
       } catch (e) {
         throw this.wrap(e);
       } finally {
-        this.lazy = undefined;
+        rt.beginDeferred = previousDeferred;
         rt.callbackRunner = previous;
+        if (this.mod.tailCalls) this.reportTailCalls();
       }
       return;
     }

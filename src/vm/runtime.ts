@@ -60,6 +60,12 @@ export class Runtime implements HelperEnv {
   invocationDefaults: Partial<Invocation> = {};
   /** Set by the running engine; helpers reach it through `callback`. */
   callbackRunner: CallbackRunner | undefined;
+  /**
+   * Set while an engine runs a batch whose runs begin their invocation at their first helper call: code
+   * about to call a helper calls it first (it begins the current run's invocation, once per run). Shared
+   * by every program the batch reaches, tail-called ones included.
+   */
+  beginDeferred: (() => void) | undefined;
   private readonly mapsByAddr = new Map<number, BpfMap>();
   private readonly programs: PreparedProgram[] = [];
   private readonly stacks: Region[][] = [];
