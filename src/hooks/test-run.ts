@@ -72,6 +72,9 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
     }
     for (let i = 0; i < chunk; i++) space.view.setUint32(table.start + 4 * i, slot.ctx.start, true);
     rt.invocationDefaults = { packet: slot.frame, programType: 'xdp' };
+    // Engines begin an invocation only for runs that call a helper: do not report a redirect that an
+    // earlier run (of any program) left in the runtime's last invocation.
+    rt.invocation.redirect = undefined;
     let last = 0;
     const t0 = clock();
     for (let left = repeat; left > 0; left -= chunk) {
