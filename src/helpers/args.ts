@@ -1,7 +1,7 @@
 // Argument decoding shared by helper implementations: registers arrive as u64 bigints.
 
 import { MapBase } from '../maps/base.js';
-import type { HelperEnv } from './types.js';
+import type { HelperEnv, HelperImpl, NumberArg, NumberHelper } from './types.js';
 
 /** The low 32 bits as an unsigned number. */
 export function u32(v: bigint): number {
@@ -70,4 +70,47 @@ export function cString(
     s += String.fromCharCode(b[i]!);
   }
   return { text: s, terminated: false };
+}
+
+// --- helpers on numbers ------------------------------------------------------------------------
+
+/** A 64-bit register as a signed number (the nearest double beyond ±2^53), as a `word` argument. */
+export function word(v: bigint): number {
+  return Number(BigInt.asIntN(64, v));
+}
+
+const FROM_BIGINT: Record<NumberArg, (v: bigint) => number> = { u32, s32, word };
+
+/**
+ * A helper written on numbers: its number form, and the BigInt `call` derived from it (each argument
+ * converted as its kind says), so the logic exists once.
+ */
+export function onNumbers(
+  args: readonly NumberArg[],
+  fn: NumberHelper['call'],
+): { numbers: NumberHelper; call: HelperImpl } {
+  const [ca, cb, cc, cd, ce] = [0, 1, 2, 3, 4].map((i) => FROM_BIGINT[args[i] ?? 'word']);
+  return {
+    numbers: { args, call: fn },
+    call: (env, a, b, c, d, e) => BigInt(fn(env, ca!(a), cb!(b), cc!(c), cd!(d), ce!(e))),
+  };
+}
+
+/** A `word` pointer argument as a linear address (anything outside 0 .. 2^32 - 1 maps to 0). */
+export function ptrWord(v: number): number {
+  return v >= 0 && v <= 0xffffffff ? v : 0;
+}
+
+/** A `word` flags argument: values outside 0 .. 0xffff are clamped (invalid for every helper). */
+export function flagsWord(v: number): number {
+  return v < 0 || v > 0xffff ? 0xffff : v;
+}
+
+/** The map whose handle is at the `word` address `v`. */
+export function mapWord(env: HelperEnv, v: number, helper: string): MapBase {
+  const map = env.mapAt(ptrWord(v));
+  if (!(map instanceof MapBase)) {
+    throw new Error(`${helper}: argument is not a map (0x${BigInt.asUintN(64, BigInt(v)).toString(16)})`);
+  }
+  return map;
 }

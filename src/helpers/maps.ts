@@ -2,7 +2,7 @@
 
 import { QueueStackMap } from '../maps/queue.js';
 import { Errno } from '../maps/types.js';
-import { err, flagsArg, mapArg, ptr, writable } from './args.js';
+import { err, flagsArg, flagsWord, mapArg, mapWord, onNumbers, ptr, ptrWord, writable } from './args.js';
 import type { HelperDef } from './types.js';
 
 export const MAP_HELPERS: HelperDef[] = [
@@ -10,20 +10,25 @@ export const MAP_HELPERS: HelperDef[] = [
     id: 1,
     name: 'map_lookup_elem',
     proto: { ret: 'map_value_or_null', args: ['const_map_ptr', 'map_key'] },
-    call: (env, map, key) => BigInt(mapArg(env, map, 'map_lookup_elem').lookupPtr(ptr(key), env.cpu)),
+    ...onNumbers(['word', 'word'], (env, map, key) =>
+      mapWord(env, map, 'map_lookup_elem').lookupPtr(ptrWord(key), env.cpu),
+    ),
   },
   {
     id: 2,
     name: 'map_update_elem',
     proto: { ret: 'integer', args: ['const_map_ptr', 'map_key', 'map_value', 'anything'] },
-    call: (env, map, key, value, flags) =>
-      BigInt(mapArg(env, map, 'map_update_elem').updatePtr(ptr(key), ptr(value), flagsArg(flags), env.cpu)),
+    ...onNumbers(['word', 'word', 'word', 'word'], (env, map, key, value, flags) =>
+      mapWord(env, map, 'map_update_elem').updatePtr(ptrWord(key), ptrWord(value), flagsWord(flags), env.cpu),
+    ),
   },
   {
     id: 3,
     name: 'map_delete_elem',
     proto: { ret: 'integer', args: ['const_map_ptr', 'map_key'] },
-    call: (env, map, key) => BigInt(mapArg(env, map, 'map_delete_elem').deletePtr(ptr(key))),
+    ...onNumbers(['word', 'word'], (env, map, key) =>
+      mapWord(env, map, 'map_delete_elem').deletePtr(ptrWord(key)),
+    ),
   },
   {
     id: 87,

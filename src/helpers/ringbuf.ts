@@ -4,17 +4,17 @@
 import { PerfEventArrayMap } from '../maps/perf.js';
 import { RingBufMap } from '../maps/ringbuf.js';
 import { Errno } from '../maps/types.js';
-import { err, flagsArg, mapArg, ptr, u32 } from './args.js';
+import { err, flagsWord, mapArg, mapWord, onNumbers, ptr, ptrWord, u32, word } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
-function ring(env: HelperEnv, map: bigint, helper: string): RingBufMap {
-  const m = mapArg(env, map, helper);
+function ring(env: HelperEnv, map: number, helper: string): RingBufMap {
+  const m = mapWord(env, map, helper);
   if (!(m instanceof RingBufMap)) throw new Error(`${helper}: map '${m.spec.name}' is not a ring buffer`);
   return m;
 }
 
-function sampleRing(env: HelperEnv, sample: bigint, helper: string): RingBufMap {
-  const rb = RingBufMap.ofSample(env.space, ptr(sample));
+function sampleRing(env: HelperEnv, sample: number, helper: string): RingBufMap {
+  const rb = RingBufMap.ofSample(env.space, ptrWord(sample));
   if (!rb) throw new Error(`${helper}: 0x${sample.toString(16)} is not a ring buffer sample`);
   return rb;
 }
@@ -24,42 +24,44 @@ export const RINGBUF_HELPERS: HelperDef[] = [
     id: 130,
     name: 'ringbuf_output',
     proto: { ret: 'integer', args: ['const_map_ptr', 'mem', 'const_size_or_zero', 'anything'] },
-    call: (env, map, data, size, flags) =>
-      BigInt(ring(env, map, 'ringbuf_output').output(ptr(data), u32(size), flagsArg(flags))),
+    ...onNumbers(['word', 'word', 'u32', 'word'], (env, map, data, size, flags) =>
+      ring(env, map, 'ringbuf_output').output(ptrWord(data), size, flagsWord(flags)),
+    ),
   },
   {
     id: 131,
     name: 'ringbuf_reserve',
     proto: { ret: 'ringbuf_mem_or_null', args: ['const_map_ptr', 'const_alloc_size_or_zero', 'anything'] },
-    call: (env, map, size, flags) => {
+    ...onNumbers(['word', 'word', 'word'], (env, map, size, flags) => {
       const rb = ring(env, map, 'ringbuf_reserve');
-      if (flags !== 0n || size > 0xffffffffn) return 0n;
-      return BigInt(rb.reserve(Number(size)));
-    },
+      if (flags !== 0 || size < 0 || size > 0xffffffff) return 0;
+      return rb.reserve(size);
+    }),
   },
   {
     id: 132,
     name: 'ringbuf_submit',
     proto: { ret: 'void', args: ['ringbuf_mem', 'anything'] },
-    call: (env, sample, flags) => {
-      sampleRing(env, sample, 'ringbuf_submit').commit(ptr(sample), false, flagsArg(flags));
-      return 0n;
-    },
+    ...onNumbers(['word', 'word'], (env, sample, flags) => {
+      sampleRing(env, sample, 'ringbuf_submit').commit(ptrWord(sample), false, flagsWord(flags));
+      return 0;
+    }),
   },
   {
     id: 133,
     name: 'ringbuf_discard',
     proto: { ret: 'void', args: ['ringbuf_mem', 'anything'] },
-    call: (env, sample, flags) => {
-      sampleRing(env, sample, 'ringbuf_discard').commit(ptr(sample), true, flagsArg(flags));
-      return 0n;
-    },
+    ...onNumbers(['word', 'word'], (env, sample, flags) => {
+      sampleRing(env, sample, 'ringbuf_discard').commit(ptrWord(sample), true, flagsWord(flags));
+      return 0;
+    }),
   },
   {
     id: 134,
     name: 'ringbuf_query',
     proto: { ret: 'integer', args: ['const_map_ptr', 'anything'] },
-    call: (env, map, flags) => ring(env, map, 'ringbuf_query').query(Number(flags > 0xffn ? 0xffn : flags)),
+    call: (env, map, flags) =>
+      ring(env, word(map), 'ringbuf_query').query(Number(flags > 0xffn ? 0xffn : flags)),
   },
   {
     id: 25,

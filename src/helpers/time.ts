@@ -1,5 +1,6 @@
 // Clock, randomness and CPU helpers.
 
+import { onNumbers } from './args.js';
 import type { HelperDef } from './types.js';
 
 /** Kernel tick rate assumed for jiffies (Debian's CONFIG_HZ). */
@@ -37,6 +38,6 @@ export const TIME_HELPERS: HelperDef[] = [
     id: 8,
     name: 'get_smp_processor_id',
     proto: { ret: 'integer', args: [] },
-    call: (env) => BigInt(env.cpu),
+    ...onNumbers([], (env) => env.cpu),
   },
 ];

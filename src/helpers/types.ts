@@ -88,11 +88,29 @@ export type HelperImpl = (
   r5: bigint,
 ) => bigint;
 
+/**
+ * How a helper's number form receives an argument: `u32` / `s32` the low 32 bits as a C `u32` / `int`;
+ * `word` the 64-bit register as a signed number, exact within ±2^53 and the nearest double beyond, so
+ * only for pointers, sizes and flags, where a value that large is invalid either way.
+ */
+export type NumberArg = 'u32' | 's32' | 'word';
+
+/**
+ * A helper on plain numbers, for engines that keep registers out of BigInt (the JIT's imports, the
+ * interpreter's Int32 halves). The result is r0 as a safe integer.
+ */
+export interface NumberHelper {
+  readonly args: readonly NumberArg[];
+  readonly call: (env: HelperEnv, a: number, b: number, c: number, d: number, e: number) => number;
+}
+
 export interface HelperDef {
   readonly id: number;
   readonly name: string;
   readonly proto: HelperProto;
   readonly call: HelperImpl;
+  /** The same helper on numbers (hot helpers have one; `call` is then derived from it). */
+  readonly numbers?: NumberHelper;
   /** Program types that may call it; undefined means all. */
   readonly programTypes?: readonly string[];
 }

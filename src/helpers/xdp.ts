@@ -10,21 +10,21 @@ import { RedirectArrayMap } from '../maps/devmap.js';
 import { HashMap } from '../maps/hash.js';
 import { Errno, KernelErrno, MapType } from '../maps/types.js';
 import type { Region } from '../vm/memory.js';
-import { err, mapArg, ptr, s32, u32, writable } from './args.js';
+import { err, mapWord, onNumbers, ptr, ptrWord, u32, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 /** sizeof(struct xdp_frame): the kernel keeps it at the start of the headroom. */
 export const XDP_FRAME_HDR = 40;
 const ETH_HLEN = 14;
 /** XDP verdicts used by redirect helpers. */
-const XDP_ABORTED = 0n;
-const XDP_REDIRECT = 4n;
-const TC_ACT_SHOT = 2n;
-const TC_ACT_REDIRECT = 7n;
-const BPF_F_INGRESS = 1n;
-const BPF_F_BROADCAST = 8n;
-const BPF_F_EXCLUDE_INGRESS = 16n;
-const XDP_ACTION_MASK = 3n;
+const XDP_ABORTED = 0;
+const XDP_REDIRECT = 4;
+const TC_ACT_SHOT = 2;
+const TC_ACT_REDIRECT = 7;
+const BPF_F_INGRESS = 1;
+const BPF_F_BROADCAST = 8;
+const BPF_F_EXCLUDE_INGRESS = 16;
+const XDP_ACTION_MASK = 3;
 
 const XDP = ['xdp'] as const;
 
@@ -68,53 +68,50 @@ export const XDP_HELPERS: HelperDef[] = [
     name: 'xdp_adjust_head',
     proto: { ret: 'integer', args: ['ctx', 'anything'], changesPacket: true },
     programTypes: XDP,
-    call: (env, _ctx, delta) => {
+    ...onNumbers(['word', 's32'], (env, _ctx, offset) => {
       const f = frame(env, 'xdp_adjust_head');
-      const offset = s32(delta);
       const metalen = f.pkt.start - f.meta;
       const data = f.pkt.start + offset;
-      if (data < f.pkt.base + XDP_FRAME_HDR + metalen || data > f.pkt.end - ETH_HLEN)
-        return err(-Errno.EINVAL);
+      if (data < f.pkt.base + XDP_FRAME_HDR + metalen || data > f.pkt.end - ETH_HLEN) return -Errno.EINVAL;
       if (metalen) env.space.bytes.copyWithin(f.meta + offset, f.meta, f.meta + metalen);
       f.meta += offset;
       f.pkt.start = data;
       syncContext(env, f);
-      return 0n;
-    },
+      return 0;
+    }),
   },
   {
     id: 54,
     name: 'xdp_adjust_meta',
     proto: { ret: 'integer', args: ['ctx', 'anything'], changesPacket: true },
     programTypes: XDP,
-    call: (env, _ctx, delta) => {
+    ...onNumbers(['word', 's32'], (env, _ctx, delta) => {
       const f = frame(env, 'xdp_adjust_meta');
-      const meta = f.meta + s32(delta);
-      if (meta < f.pkt.base + XDP_FRAME_HDR || meta > f.pkt.start) return err(-Errno.EINVAL);
+      const meta = f.meta + delta;
+      if (meta < f.pkt.base + XDP_FRAME_HDR || meta > f.pkt.start) return -Errno.EINVAL;
       const metalen = f.pkt.start - meta;
       // 4-byte aligned and within skb_shared_info.meta_len (a u8).
-      if (metalen & 3 || metalen > 255) return err(-KernelErrno.EACCES);
+      if (metalen & 3 || metalen > 255) return -KernelErrno.EACCES;
       f.meta = meta;
       syncContext(env, f);
-      return 0n;
-    },
+      return 0;
+    }),
   },
   {
     id: 65,
     name: 'xdp_adjust_tail',
     proto: { ret: 'integer', args: ['ctx', 'anything'], changesPacket: true },
     programTypes: XDP,
-    call: (env, _ctx, delta) => {
+    ...onNumbers(['word', 's32'], (env, _ctx, offset) => {
       const f = frame(env, 'xdp_adjust_tail');
-      const offset = s32(delta);
       const end = f.pkt.end + offset;
-      if (end > f.pkt.base + f.pkt.capacity || end < f.pkt.start + ETH_HLEN) return err(-Errno.EINVAL);
+      if (end > f.pkt.base + f.pkt.capacity || end < f.pkt.start + ETH_HLEN) return -Errno.EINVAL;
       // Growing exposes bytes that must not leak old contents.
       if (offset > 0) env.space.bytes.fill(0, f.pkt.end, end);
       f.pkt.end = end;
       syncContext(env, f);
-      return 0n;
-    },
+      return 0;
+    }),
   },
   {
     id: 189,
@@ -150,30 +147,31 @@ export const XDP_HELPERS: HelperDef[] = [
     name: 'redirect',
     proto: { ret: 'integer', args: ['anything', 'anything'] },
     programTypes: ['xdp', 'sched_cls', 'sched_act', 'lwt_xmit'],
-    call: (env, ifindex, flags) => {
+    ...onNumbers(['u32', 'word'], (env, ifindex, flags) => {
       const xdp = env.invocation.programType === 'xdp';
-      if (xdp ? flags !== 0n : (flags & ~BPF_F_INGRESS) !== 0n) return xdp ? XDP_ABORTED : TC_ACT_SHOT;
-      env.invocation.redirect = { ifindex: u32(ifindex), flags: Number(flags) };
+      if (xdp ? flags !== 0 : flags !== 0 && flags !== BPF_F_INGRESS) return xdp ? XDP_ABORTED : TC_ACT_SHOT;
+      env.invocation.redirect = { ifindex, flags };
       return xdp ? XDP_REDIRECT : TC_ACT_REDIRECT;
-    },
+    }),
   },
   {
     id: 51,
     name: 'redirect_map',
     proto: { ret: 'integer', args: ['const_map_ptr', 'anything', 'anything'] },
     programTypes: XDP,
-    call: (env, map, key, flags) => {
-      const m = mapArg(env, map, 'redirect_map');
-      if (flags & ~(XDP_ACTION_MASK | BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)) return XDP_ABORTED;
-      const value = redirectTarget(m, u32(key));
+    ...onNumbers(['word', 'u32', 'word'], (env, map, key, flags) => {
+      const m = mapWord(env, map, 'redirect_map');
+      const allowed = XDP_ACTION_MASK | BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS;
+      if (flags < 0 || flags > 0xffff || flags & ~allowed) return XDP_ABORTED;
+      const value = redirectTarget(m, key);
       if (value === 0 && !(flags & BPF_F_BROADCAST)) return flags & XDP_ACTION_MASK;
       const ifindex =
         value !== 0 && m.spec.type !== MapType.XSKMAP && m.spec.type !== MapType.CPUMAP
           ? env.space.view.getUint32(value, true)
           : 0;
-      env.invocation.redirect = { ifindex, flags: Number(flags), map: m.spec.name, key: u32(key) };
+      env.invocation.redirect = { ifindex, flags, map: m.spec.name, key };
       return XDP_REDIRECT;
-    },
+    }),
   },
   {
     id: 28,
@@ -182,7 +180,7 @@ export const XDP_HELPERS: HelperDef[] = [
       ret: 'integer',
       args: ['mem_or_null', 'const_size_or_zero', 'mem_or_null', 'const_size_or_zero', 'anything'],
     },
-    call: (env, from, fromSize, to, toSize, seed) => {
+    ...onNumbers(['word', 'u32', 'word', 'u32', 'u32'], (env, from, fromSize, to, toSize, seed) => {
       // Any sizes: a partial last word is zero padded, as csum_partial reads it.
       const word = (at: number, i: number, n: number): number => {
         if (i + 4 <= n) return v.getUint32(at + i, true);
@@ -191,15 +189,13 @@ export const XDP_HELPERS: HelperDef[] = [
         return w >>> 0;
       };
       const v = env.space.view;
-      const fn = u32(fromSize);
-      const tn = u32(toSize);
-      let sum = u32(seed);
+      let sum = seed;
       // Sum of ~from and to, as 32-bit little-endian words (x86-64 loads).
-      for (let i = 0; i < fn; i += 4) sum = csumAdd(sum, ~word(ptr(from), i, fn) >>> 0);
-      for (let i = 0; i < tn; i += 4) sum = csumAdd(sum, word(ptr(to), i, tn));
+      for (let i = 0; i < fromSize; i += 4) sum = csumAdd(sum, ~word(ptrWord(from), i, fromSize) >>> 0);
+      for (let i = 0; i < toSize; i += 4) sum = csumAdd(sum, word(ptrWord(to), i, toSize));
       // The kernel folds the 32-bit sum to 16 bits (csum_from32to16) so every architecture agrees.
-      return BigInt(((sum + (((sum >>> 16) | (sum << 16)) >>> 0)) >>> 16) & 0xffff);
-    },
+      return ((sum + (((sum >>> 16) | (sum << 16)) >>> 0)) >>> 16) & 0xffff;
+    }),
   },
 ];
 

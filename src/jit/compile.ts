@@ -2,6 +2,7 @@
 // calls, holds one wasm function per eBPF function (r0-r10 and the call depth as parameters, r0-r5 as
 // results), and exports entry points that take and return i32 on the hot path (`run32`, `batch`).
 
+import type { NumberArg } from '../helpers/types.js';
 import { MAX_CALL_FRAMES } from '../isa/index.js';
 import { FdArrayMap } from '../maps/fdarray.js';
 import { arrayLayout, hashLayout } from '../maps/registry.js';
@@ -50,6 +51,7 @@ export const IMPORT = {
   now: 'now',
   random: 'random',
   helper: (id: number) => `helper_${id}`,
+  numberHelper: (id: number) => `helper_${id}_numbers`,
   mapLookup: (addr: number) => `map_lookup_${addr}`,
 } as const;
 
@@ -118,8 +120,16 @@ export function generate(
   const m = new ModuleBuilder();
   const helperIds = [...called].filter((id) => prog.lookupHelper(id) !== undefined).sort((a, b) => a - b);
   const helperImport = new Map<number, number>();
+  const numberImport = new Map<number, { index: number; args: readonly NumberArg[] }>();
   for (const id of helperIds) {
-    helperImport.set(id, m.importFunc('env', IMPORT.helper(id), [i64, i64, i64, i64, i64], [i64]));
+    const numbers = prog.lookupHelper(id)!.numbers;
+    if (numbers) {
+      const params = numbers.args.map(() => f64);
+      numberImport.set(id, {
+        index: m.importFunc('env', IMPORT.numberHelper(id), params, [f64]),
+        args: numbers.args,
+      });
+    } else helperImport.set(id, m.importFunc('env', IMPORT.helper(id), [i64, i64, i64, i64, i64], [i64]));
   }
   const fault = m.importFunc('env', IMPORT.fault, [i32, i32], []);
   const access = checked ? m.importFunc('env', IMPORT.access, [i32, i64, i32, i32, i32], []) : -1;
@@ -203,6 +213,7 @@ export function generate(
     checked,
     funcAt: (slot) => funcIndex.get(slot)!,
     helper: (id) => helperImport.get(id),
+    numberHelper: (id) => numberImport.get(id),
     inlineHelper: (code, id, blockStart, pc, reg) => emitInlineHelper(code, id, blockStart, pc, reg),
     needsFrame: (id) => prog.lookupHelper(id)?.proto.args.includes('func') ?? false,
     mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,

@@ -1,6 +1,7 @@
 // Instruction selection: one eBPF function's basic blocks into WebAssembly, with the interpreter's exact
 // semantics. Registers are i64 locals; memory is the runtime's linear memory (addresses < 2^32).
 
+import type { NumberArg } from '../helpers/types.js';
 import {
   AluOp,
   AtomicOp,
@@ -95,6 +96,8 @@ export interface EmitContext {
   funcAt(slot: number): number;
   /** Import index for helper `id`, or undefined when no such helper exists. */
   helper(id: number): number | undefined;
+  /** The import of helper `id`'s number form (arguments and result as f64), when it has one. */
+  numberHelper(id: number): { index: number; args: readonly NumberArg[] } | undefined;
   /** Whether a helper is emitted inline (returns true when it wrote the call itself). */
   inlineHelper(code: Code, id: number, blockStart: number, pc: number, r: (reg: number) => number): boolean;
   /** Helpers that may call back into the program get the current frame in the `frame` global first. */
@@ -751,19 +754,33 @@ export class FunctionEmitter implements BlockEmitter {
       return;
     }
     if (this.cx.inlineHelper(c, ins.imm, this.blockStart, pc, (r) => REG[r]!)) return;
+    const numbers = this.cx.numberHelper(ins.imm);
     const fn = this.cx.helper(ins.imm);
-    if (fn === undefined) {
+    if (fn === undefined && !numbers) {
       this.badInsn(pc);
       return;
     }
     if (this.cx.mayTailCall(ins.imm)) this.tableTailCall(pc);
     c.i32Const(pc).globalSet(this.cx.globals.pc);
+    if (numbers) {
+      // No BigInt on either side: each argument as the double its kind says, r0 back from a double.
+      numbers.args.forEach((kind, i) => {
+        this.get(i + 1);
+        if (kind === 'word') c.op(Op.f64_convert_i64_s);
+        else c.op(Op.i32_wrap_i64).op(kind === 'u32' ? Op.f64_convert_i32_u : Op.f64_convert_i32_s);
+      });
+      c.call(numbers.index).truncSatF64S();
+      this.set(0);
+      if (this.cx.checked) this.forgetRegions();
+      if (this.cx.legacyLoads) this.forgetPacket();
+      return;
+    }
     if (this.cx.needsFrame(ins.imm)) {
       this.get(10).globalSet(this.cx.globals.frame);
       c.localGet(DEPTH).globalSet(this.cx.globals.depth);
     }
     for (let r = 1; r <= 5; r++) this.get(r);
-    c.call(fn);
+    c.call(fn!);
     this.set(0);
     if (this.cx.checked) this.forgetRegions();
     if (this.cx.legacyLoads) this.forgetPacket();

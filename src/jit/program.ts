@@ -3,7 +3,7 @@
 // fault behaviour.
 
 import { RuntimeFault, TsbpfError } from '../errors.js';
-import type { HelperDef } from '../helpers/types.js';
+import type { HelperDef, NumberHelper } from '../helpers/types.js';
 import { MAX_CALL_FRAMES } from '../isa/index.js';
 import {
   DEFAULT_BUDGET,
@@ -213,6 +213,7 @@ class Compiled implements JitProgram {
     for (const id of this.mod.helperIds) {
       const def = this.program.lookupHelper(id)!;
       env[IMPORT.helper(id)] = this.helperImport(def, id === 12);
+      if (def.numbers) env[IMPORT.numberHelper(id)] = this.numberImport(def, def.numbers);
     }
     for (const addr of this.mod.lookupMaps) {
       const map = rt.mapAt(addr)!;
@@ -237,7 +238,7 @@ class Compiled implements JitProgram {
       const pc = this.ex.pc.value as number;
       const def = U64(id) < 0x80000000n ? this.program.lookupHelper(Number(id)) : undefined;
       if (!def) throw new RuntimeFault(`callx to unknown helper ${U64(id)}`, pc);
-      return this.callHelper(def, pc, a, b, c, d, e);
+      return this.callHelper(def, a, b, c, d, e);
     };
     if (this.mod.tailTable) env[IMPORT.tailTable] = tailCallSlots(rt).table;
     env[IMPORT.tailCall] = (
@@ -257,23 +258,38 @@ class Compiled implements JitProgram {
   private helperImport(def: HelperDef, tailCall: boolean) {
     return (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint): bigint => {
       this.runtime.beginDeferred?.();
-      const pc = this.ex.pc.value as number;
-      const ret = this.callHelper(def, pc, a, b, c, d, e);
+      const ret = this.callHelper(def, a, b, c, d, e);
       if (tailCall && this.runtime.invocation.tailCall !== undefined) this.takeTailCall();
       return ret;
     };
   }
 
+  /** A helper's number form: doubles in and out, no BigInt. */
+  private numberImport(def: HelperDef, numbers: NumberHelper) {
+    const rt = this.runtime;
+    const fn = numbers.call;
+    return (a: number, b: number, c: number, d: number, e: number): number => {
+      rt.beginDeferred?.();
+      try {
+        return fn(rt, a, b, c, d, e);
+      } catch (err) {
+        throw this.helperFault(def, err);
+      }
+    };
+  }
+
+  /** A helper's exception as the fault the interpreter reports (errors of ours pass through). */
+  private helperFault(def: HelperDef, err: unknown): unknown {
+    if (err instanceof TsbpfError) return err;
+    const pc = this.ex.pc.value as number;
+    return new RuntimeFault(
+      `helper ${def.name} failed: ${err instanceof Error ? err.message : String(err)}`,
+      pc,
+    );
+  }
+
   /** As the interpreter calls helpers: unsigned arguments, zero beyond the prototype's arity. */
-  private callHelper(
-    def: HelperDef,
-    pc: number,
-    a: bigint,
-    b: bigint,
-    c: bigint,
-    d: bigint,
-    e: bigint,
-  ): bigint {
+  private callHelper(def: HelperDef, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint): bigint {
     const n = def.proto.args.length;
     let ret: bigint;
     try {
@@ -286,11 +302,7 @@ class Compiled implements JitProgram {
         n >= 5 ? U64(e) : 0n,
       );
     } catch (err) {
-      if (err instanceof TsbpfError) throw err;
-      throw new RuntimeFault(
-        `helper ${def.name} failed: ${err instanceof Error ? err.message : String(err)}`,
-        pc,
-      );
+      throw this.helperFault(def, err);
     }
     return typeof ret === 'bigint' ? ret : BigInt(ret ?? 0);
   }

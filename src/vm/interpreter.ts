@@ -8,11 +8,9 @@
 // one instruction at a time, so it costs nothing when off.
 
 import { RuntimeFault, TsbpfError } from '../errors.js';
-import { helperById } from '../helpers/registry.js';
 import type { HelperDef, Invocation } from '../helpers/types.js';
 import { XDP_MD_OFFSETS } from '../hooks/program-types.js';
 import { type Insn, MAX_CALL_FRAMES } from '../isa/index.js';
-import { MapBase } from '../maps/base.js';
 import {
   atomic,
   bswap,
@@ -929,15 +927,27 @@ export class Interpreter {
   private callHelper(helper: HelperDef): void {
     if (this.pending) this.begin();
     const R = REGS;
-    // The hottest helper without BigInt: the registry's map_lookup_elem on a runtime map, pointers that
-    // fit 32 bits. Anything unusual takes the general path (and its errors).
-    if (helper === MAP_LOOKUP && R[3] === 0 && R[5] === 0) {
-      const map = this.runtime.mapAt(R[2]! >>> 0);
-      if (map instanceof MapBase) {
-        R[0] = map.lookupPtr(R[4]! >>> 0, this.runtime.cpu);
-        R[1] = 0;
-        return;
+    const numbers = helper.numbers;
+    if (numbers) {
+      // The helper's number form: arguments straight from the register halves, no BigInt.
+      const kinds = numbers.args;
+      const arg = (r: number): number => {
+        const kind = kinds[r - 1];
+        const lo = R[2 * r]!;
+        if (kind === 'word') return R[2 * r + 1]! * 0x1_0000_0000 + (lo >>> 0);
+        return kind === 'u32' ? lo >>> 0 : kind === 's32' ? lo : 0;
+      };
+      let ret: number;
+      try {
+        ret = numbers.call(this.runtime, arg(1), arg(2), arg(3), arg(4), arg(5));
+      } catch (e) {
+        throw this.helperFault(helper, e);
       }
+      if (owner !== this) this.claim(true);
+      // r0 = the result (a safe integer), truncated toward zero as the JIT's conversion does.
+      R[0] = ret >>> 0;
+      R[1] = Math.floor(Math.trunc(ret) / 0x1_0000_0000) | 0;
+      return;
     }
     const argc = helper.proto.args.length;
     const arg = (r: number): bigint => (r <= argc ? regU64(R, r) : 0n);
@@ -945,14 +955,19 @@ export class Interpreter {
     try {
       ret = helper.call(this.runtime, arg(1), arg(2), arg(3), arg(4), arg(5));
     } catch (e) {
-      if (e instanceof TsbpfError) throw e;
-      throw new RuntimeFault(
-        `helper ${helper.name} failed: ${e instanceof Error ? e.message : String(e)}`,
-        this.pc,
-      );
+      throw this.helperFault(helper, e);
     }
     if (owner !== this) this.claim(true);
     setRegBig(R, 0, typeof ret === 'bigint' ? ret : BigInt(ret ?? 0));
+  }
+
+  /** A helper's exception as a fault at the calling instruction (errors of ours pass through). */
+  private helperFault(helper: HelperDef, e: unknown): unknown {
+    if (e instanceof TsbpfError) return e;
+    return new RuntimeFault(
+      `helper ${helper.name} failed: ${e instanceof Error ? e.message : String(e)}`,
+      this.pc,
+    );
   }
 
   /** After a helper asked for a tail call: the program to continue in, or undefined (falls through). */
@@ -1049,8 +1064,6 @@ export class Interpreter {
     return meta >= packet.base && addr >= meta && addr + size <= packet.start;
   }
 }
-
-const MAP_LOOKUP = helperById(1);
 
 /** Does a jump with op bits `op` go, given the comparison result c (-1, 0, 1)? */
 function taken(op: number, c: number): boolean {

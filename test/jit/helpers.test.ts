@@ -2,7 +2,7 @@
 // array-map lookup, clock and random source, callx, tail calls (including the limit) and callbacks.
 import { describe, expect, it } from 'vitest';
 import { RuntimeFault } from '../../src/errors.js';
-import type { HelperDef, HelperEnv } from '../../src/helpers/types.js';
+import type { HelperDef, HelperEnv, NumberHelper } from '../../src/helpers/types.js';
 import { Class, type Insn, insn, JmpOp, lddw, Mode, Size, Source } from '../../src/isa/index.js';
 import { compile } from '../../src/jit/index.js';
 import { createMap } from '../../src/maps/index.js';
@@ -209,7 +209,9 @@ describe('helpers on the JIT', () => {
         }
         const jit = compile(prog, rt);
         // Longer keys go through a typed import of the map's lookup; shorter ones never leave wasm.
-        const imports = WebAssembly.Module.imports(new WebAssembly.Module(new Uint8Array(jit.wasm))).map((i) => i.name);
+        const imports = WebAssembly.Module.imports(new WebAssembly.Module(new Uint8Array(jit.wasm))).map(
+          (i) => i.name,
+        );
         expect(imports.some((name) => name.startsWith('map_lookup_'))).toBe(size > 64);
         return { map, run: (k: number) => jit.run(k) };
       });
@@ -227,6 +229,56 @@ describe('helpers on the JIT', () => {
       expect(thinned![12]).toBe(2n ** 64n - 1n);
       expect(thinned![14]).toBe(14_007n);
       expect(calls.get(1)).toBe(512); // the interpreter's two sweeps; the JIT calls no helper
+    }
+  });
+
+  it('calls the number form of a helper with the same argument and result conversions on both engines', () => {
+    // Returns one argument, picked by r4 (0: the word, 1: the u32, 2: the s32, 3: word / 3, a fraction).
+    const numbers: NumberHelper = {
+      args: ['word', 'u32', 's32', 'u32'],
+      call: (_env, w, u, s, pick) => [w, u, s, w / 3][pick]!,
+    };
+    const pick: HelperDef = {
+      id: 210,
+      name: 'pick',
+      proto: { ret: 'integer', args: ['anything', 'anything', 'anything', 'anything'] },
+      numbers,
+      call: () => {
+        throw new Error('engines must call the number form');
+      },
+    };
+    const helpers = (id: number) => (id === 210 ? pick : undefined);
+    const values = [
+      0n,
+      1n,
+      -1n,
+      2n ** 53n + 1n,
+      -(2n ** 53n) - 3n,
+      2n ** 63n,
+      0xffffffffn,
+      0x1_8000_0001n,
+      12345n,
+    ];
+    for (const v of values) {
+      for (let which = 0; which < 4; which++) {
+        // r1 = r2 = r3 = v (lddw), r4 = which; r0 = pick(...)
+        const prog: Insn[] = [
+          ...lddw(1, BigInt.asUintN(64, v)),
+          movr(2, 1),
+          movr(3, 1),
+          mov(4, which),
+          call(210),
+          exit,
+        ];
+        const rt = new Runtime();
+        const p = rt.prepare(prog, [], { helpers });
+        const interp = new Interpreter(rt).run(p, { checked: false }).r0;
+        const jit = compile(p, rt).run();
+        expect(jit, `${v} pick ${which}`).toBe(interp);
+        const w = Number(BigInt.asIntN(64, v));
+        const want = [w, Number(v & 0xffffffffn), Number(BigInt.asIntN(32, v)), w / 3][which]!;
+        expect(interp).toBe(BigInt.asUintN(64, BigInt(Math.trunc(want))));
+      }
     }
   });
 

@@ -111,6 +111,11 @@ export class Code extends ByteWriter {
   truncSatF64U(): this {
     return this.byte(PREFIX_FC).u32(FC.i64_trunc_sat_f64_u);
   }
+
+  /** The 0xfc-prefixed saturating truncation to a signed i64. */
+  truncSatF64S(): this {
+    return this.byte(PREFIX_FC).u32(FC.i64_trunc_sat_f64_s);
+  }
 }
 
 interface Import {

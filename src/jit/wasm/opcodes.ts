@@ -135,6 +135,9 @@ export const Op = {
   i64_extend_i32_s: 0xac,
   i64_extend_i32_u: 0xad,
   i64_trunc_f64_u: 0xb1,
+  f64_convert_i32_s: 0xb7,
+  f64_convert_i32_u: 0xb8,
+  f64_convert_i64_s: 0xb9,
   f64_mul: 0xa2,
 
   // Sign-extension operators.
@@ -148,4 +151,4 @@ export type Op = (typeof Op)[keyof typeof Op];
 
 /** Prefix of the saturating truncations (0xfc n). */
 export const PREFIX_FC = 0xfc;
-export const FC = { i64_trunc_sat_f64_u: 7 } as const;
+export const FC = { i64_trunc_sat_f64_s: 6, i64_trunc_sat_f64_u: 7 } as const;
