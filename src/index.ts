@@ -229,6 +229,7 @@ export {
 } from './hooks/program-types.js';
 export {
   createRunner,
+  createRunnerAsync,
   ENGINES,
   type EngineName,
   parseEngine,

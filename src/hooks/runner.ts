@@ -4,7 +4,7 @@
 
 import { TsbpfError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
-import { compile, type JitProgram } from '../jit/index.js';
+import { compile, compileAsync, type JitProgram } from '../jit/index.js';
 import { Interpreter } from '../vm/interpreter.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
@@ -39,9 +39,9 @@ export interface Runner {
    * Many runs, as run32: the u32 at `ctxs + 4i` (an address in the runtime's memory) is the context of
    * run i, the low 32 bits of its r0 go to the u32 at `out + 4i`. `before(i, ctx)` is called once run i's
    * invocation has begun (`runtime.invocation` is run i's) and before anything can observe it: hooks
-   * point it at packet i there. The interpreter begins every run; the JIT (unchecked, no tail calls) runs
-   * the batch in a wasm loop and begins a run's invocation only at its first helper call, so runs that
-   * call no helper never leave wasm (and get no `before`). Not available on a JIT runner with a budget.
+   * point it at packet i there. Both engines begin a run's invocation only at its first helper call (the
+   * JIT, unchecked, runs the whole batch in a wasm loop), so runs that call no helper get no `before`.
+   * Not available on a JIT runner with a budget.
    */
   runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void;
   /** The compiled form, when the engine is the JIT. */
@@ -83,7 +83,31 @@ export function createRunner(
       },
     };
   }
-  const jit = compile(program, runtime, { checked });
+  return jitRunner(runtime, program, compile(program, runtime, { checked }), options);
+}
+
+/**
+ * createRunner without blocking on WebAssembly compilation (browsers refuse synchronous compiles of
+ * more than 4 KB on the main thread).
+ */
+export async function createRunnerAsync(
+  runtime: Runtime,
+  program: PreparedProgram,
+  options: RunnerOptions = {},
+): Promise<Runner> {
+  if ((options.engine ?? 'jit') !== 'jit') return createRunner(runtime, program, options);
+  const jit = await compileAsync(program, runtime, { checked: options.checked ?? true });
+  return jitRunner(runtime, program, jit, options);
+}
+
+function jitRunner(
+  runtime: Runtime,
+  program: PreparedProgram,
+  jit: JitProgram,
+  options: RunnerOptions,
+): Runner {
+  const engine = 'jit';
+  const checked = jit.checked;
   const run32 =
     options.budget === undefined
       ? (ctx: number) => jit.run32(ctx)

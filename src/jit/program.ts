@@ -46,14 +46,15 @@ export interface JitProgram {
 
 /** Compile a prepared program for a runtime. Throws InvalidBytecodeError for programs it cannot translate. */
 export function compile(prog: PreparedProgram, runtime: Runtime, options: JitOptions = {}): JitProgram {
-  return Compiled.sync(prog, runtime, options);
+  return remember(prog, options, Compiled.sync(prog, runtime, options));
 }
 
 /**
  * compile() for the main thread of a browser, which refuses synchronous WebAssembly compilation of
  * modules over 4 KB: the same code generation, then WebAssembly.compile and WebAssembly.instantiate.
- * Throws (rejects) as compile() does. Tail-call targets are still compiled synchronously when first
- * taken.
+ * Throws (rejects) as compile() does. A tail-call target is compiled synchronously when first taken
+ * unless it was compiled before (in the same mode): compile the targets with compileAsync first
+ * (`LoadedObject.compileAll` does).
  */
 export async function compileAsync(
   prog: PreparedProgram,
@@ -63,25 +64,30 @@ export async function compileAsync(
   const jit = new Compiled(prog, runtime, options);
   const module = await WebAssembly.compile(jit.wasm);
   jit.link(await WebAssembly.instantiate(module, jit.importObject()));
-  return jit;
+  return remember(prog, options, jit);
 }
 
-const cache = new WeakMap<PreparedProgram, Map<string, JitProgram>>();
+/** Compiled programs by prepared program and mode: tail calls enter the first one compiled. */
+const cache = new WeakMap<PreparedProgram, Map<string, Compiled>>();
+const modeKey = (options: JitOptions) =>
+  `${options.checked ? 1 : 0}${options.inlineHelpers === false ? 0 : 1}`;
 
-/** The compiled form of a tail-call target, compiled once per program and mode. */
-function compiledFor(prog: PreparedProgram, runtime: Runtime, options: JitOptions): Compiled {
-  const key = `${options.checked ? 1 : 0}${options.inlineHelpers === false ? 0 : 1}`;
+function remember(prog: PreparedProgram, options: JitOptions, jit: Compiled): Compiled {
   let byMode = cache.get(prog);
   if (!byMode) {
     byMode = new Map();
     cache.set(prog, byMode);
   }
-  let jit = byMode.get(key);
-  if (!jit) {
-    jit = Compiled.sync(prog, runtime, options);
-    byMode.set(key, jit);
-  }
-  return jit as Compiled;
+  const key = modeKey(options);
+  if (!byMode.has(key)) byMode.set(key, jit);
+  return jit;
+}
+
+/** The compiled form of a tail-call target: compiled before in this mode, or now. */
+function compiledFor(prog: PreparedProgram, runtime: Runtime, options: JitOptions): Compiled {
+  return (
+    cache.get(prog)?.get(modeKey(options)) ?? remember(prog, options, Compiled.sync(prog, runtime, options))
+  );
 }
 
 interface Exports {

@@ -4,7 +4,7 @@
 
 import type { BtfValue } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
-import { createRunner, type EngineName, type Runner } from '../hooks/runner.js';
+import { createRunner, createRunnerAsync, type EngineName, type Runner } from '../hooks/runner.js';
 import { createMap } from '../maps/registry.js';
 import type { TypedMap } from '../maps/typed.js';
 import { type BpfMap, MapType } from '../maps/types.js';
@@ -71,6 +71,19 @@ export class LoadedProgram {
     }
     return r;
   }
+
+  /**
+   * runner() without a synchronous WebAssembly compile (a browser's main thread refuses those over
+   * 4 KB); later runner() calls return the same runner.
+   */
+  async runnerAsync(engine: EngineName = this.defaultEngine): Promise<Runner> {
+    let r = this.runners.get(engine);
+    if (!r) {
+      r = await createRunnerAsync(this.runtime, this.prepared, { engine, checked: !this.verified?.accepted });
+      this.runners.set(engine, r);
+    }
+    return r;
+  }
 }
 
 export class LoadedObject {
@@ -127,6 +140,14 @@ export class LoadedObject {
   private section(mapName: string): Uint8Array {
     const map = this.map(mapName);
     return map.lookup(new Uint8Array(map.spec.keySize))?.slice(0, map.spec.valueSize) ?? new Uint8Array(0);
+  }
+
+  /**
+   * Compile every program for the engine without blocking, so that running them, and tail calls between
+   * them, never compiles synchronously: what a browser's main thread needs before the first run.
+   */
+  async compileAll(engine?: EngineName): Promise<void> {
+    for (const p of this.programs.values()) await p.runnerAsync(engine);
   }
 
   /** The program with this function name or section name, or the first program when none is given. */

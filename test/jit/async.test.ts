@@ -2,10 +2,15 @@
 // module bytes and the same results on every conformance case and on random programs; it works where
 // synchronous compilation is refused, and in the browser-like realm of test/browser (./async-scenario.js).
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readObject } from '../../src/elf/index.js';
+import { XdpHook } from '../../src/hooks/xdp.js';
 import { Class, insn, JmpOp } from '../../src/isa/index.js';
 import { compile, compileAsync, type JitProgram } from '../../src/jit/index.js';
+import { readCapture } from '../../src/net/pcap.js';
+import { type LoadedObject, loadObject, setTailCallTarget } from '../../src/object/load.js';
 import { Interpreter, loadInput, type PreparedProgram, Runtime } from '../../src/vm/index.js';
 import { CONFORMANCE_BUDGET, caseProgram, hex, interpretCase } from '../conformance/run.js';
 import { conformanceFiles, loadConformanceFile } from '../support/conformance.js';
@@ -131,6 +136,29 @@ describe('compileAsync', () => {
     // r1 = 7: every k adds 1 + 2 except k = 7, which skips the 1.
     expect(jit.run(7)).toBe(2999n);
     expect(jit.run32(5000)).toBe(3000);
+  });
+
+  it('loads an object whose programs tail-call each other without any synchronous compile', async () => {
+    const spec = () => readObject(readFileSync('examples/xdp/tail_call.o'), { file: 'tail_call.o' });
+    const packets = readCapture(readFileSync('examples/xdp/iperf.pcap')).packets.map((p) => p.data);
+    const setup = (obj: LoadedObject) => {
+      setTailCallTarget(obj, 'jt', 17, 'xdp_on_udp');
+      setTailCallTarget(obj, 'jt', 6, 'xdp_on_tcp');
+    };
+    const reference = loadObject(spec());
+    setup(reference);
+    const want = packets.map((p) => new XdpHook(reference.program().runner('jit')).run(p).verdict);
+    const obj = loadObject(spec());
+    setup(obj);
+    function refuse(): never {
+      throw new RangeError('synchronous compilation refused');
+    }
+    WebAssembly.Module = refuse as unknown as typeof WebAssembly.Module;
+    WebAssembly.Instance = refuse as unknown as typeof WebAssembly.Instance;
+    await obj.compileAll();
+    const hook = new XdpHook(obj.program().runner('jit'));
+    expect(packets.map((p) => hook.run(p).verdict)).toEqual(want);
+    expect(new Set(want).size).toBeGreaterThan(1);
   });
 
   it('runs in the browser-like realm, where WebAssembly.Module refuses modules over 4 KB', () => {
