@@ -5,7 +5,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
-import { createRunner } from '../../src/hooks/runner.js';
+import { createRunner, ENGINES, type EngineName } from '../../src/hooks/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import { Runtime } from '../../src/vm/index.js';
 import { kernelOracle } from '../support/kernel.js';
@@ -43,10 +43,10 @@ async function inKernel(text: string, data: Uint8Array): Promise<Outcome | strin
   }
 }
 
-function ours(text: string, data: Uint8Array): Outcome {
+function ours(text: string, data: Uint8Array, engine: EngineName): Outcome {
   const rt = new Runtime();
   const prog = rt.prepare({ name: 't', type: 'xdp', insns: assemble(text) } as never);
-  const r = testRun(createRunner(rt, prog, { engine: 'interp' }), { dataIn: data });
+  const r = testRun(createRunner(rt, prog, { engine }), { dataIn: data });
   return { retval: r.retval, data: hex(r.dataOut) };
 }
 
@@ -58,7 +58,7 @@ afterAll(() => {
 async function compare(label: string, text: string, data = packet): Promise<void> {
   const k = await inKernel(text, data);
   if (typeof k === 'string') throw new Error(`${label}: ${k}`);
-  expect(ours(text, data), label).toEqual(k);
+  for (const engine of ENGINES) expect(ours(text, data, engine), `${label} (${engine})`).toEqual(k);
   results.push(label);
 }
 
@@ -69,11 +69,13 @@ async function compare(label: string, text: string, data = packet): Promise<void
 async function compareMeta(label: string, text: string): Promise<void> {
   const k = await inKernel(text, packet);
   if (typeof k === 'string') throw new Error(`${label}: ${k}`);
-  const o = ours(text, packet);
-  expect(o.retval, label).toBe(k.retval);
-  expect(k.data.endsWith(o.data), label).toBe(true);
-  const metalen = (k.data.length - o.data.length) / 2;
-  expect(metalen % 4 === 0 && metalen <= 252, label).toBe(true);
+  for (const engine of ENGINES) {
+    const o = ours(text, packet, engine);
+    expect(o.retval, `${label} (${engine})`).toBe(k.retval);
+    expect(k.data.endsWith(o.data), `${label} (${engine})`).toBe(true);
+    const metalen = (k.data.length - o.data.length) / 2;
+    expect(metalen % 4 === 0 && metalen <= 252, label).toBe(true);
+  }
   results.push(label);
 }
 
