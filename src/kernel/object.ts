@@ -261,8 +261,12 @@ export class KernelObject {
     return btfTypedMap<K, V>(this.map(name), this.spec.btf);
   }
 
+  /** The program with this function name or section name (as LoadedObject), or the first program. */
   program(name?: string): KernelProgram {
-    const p = name === undefined ? this.programs.values().next().value : this.programs.get(name);
+    const p =
+      name === undefined
+        ? this.programs.values().next().value
+        : (this.programs.get(name) ?? [...this.programs.values()].find((x) => x.spec.section === name));
     if (!p) {
       throw new KernelError(
         'object',

@@ -47,6 +47,7 @@ describe.skipIf(!oracle)('objects in the kernel', () => {
       expect([...obj.maps.keys()].sort()).toEqual(['.rodata', 'drops']);
       expect(k.mapInfo(obj.map('.rodata').fd).name).toBe('udp_drop.rodata');
       const prog = obj.program('xdp_udp_drop');
+      expect(obj.program('xdp')).toBe(prog); // by section name too, as LoadedObject.program
       const frame = udp(5001);
       expect(prog.run(frame).retval).toBe(XDP_DROP);
       expect(prog.run(udp(5001, 100)).retval).toBe(XDP_DROP);
