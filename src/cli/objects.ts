@@ -1,7 +1,7 @@
 // CLI plumbing shared by the commands that load objects and show maps: read an ELF file, pick a program,
 // apply `--map-set`, dump maps as hex and (with BTF) as formatted values.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { type Btf, formatValue } from '../btf/index.js';
 import { readObject } from '../elf/index.js';
 import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
@@ -9,18 +9,56 @@ import type { EngineName } from '../hooks/runner.js';
 import { parseEngine } from '../hooks/runner.js';
 import { rawKeys } from '../maps/typed.js';
 import { type BpfMap, MapType } from '../maps/types.js';
+import { type CaptureStream, streamCapture } from '../net/pcap.js';
 import { type LoadedObject, loadObject, setTailCallTarget } from '../object/load.js';
 import type { ObjectSpec } from '../object/spec.js';
 import { CliError } from './main.js';
 
 export function readBytes(file: string, what = 'file'): Uint8Array {
   try {
-    return new Uint8Array(readFileSync(file));
+    // A plain Uint8Array over the Buffer's memory: no copy (Buffer's slice would share, not copy, bytes).
+    const b = readFileSync(file);
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new CliError(
-      `${file}: cannot read ${what}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
-    );
+    throw cannotRead(file, what, e);
+  }
+}
+
+function cannotRead(file: string, what: string, e: unknown): CliError {
+  const err = e as NodeJS.ErrnoException;
+  return new CliError(
+    `${file}: cannot read ${what}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+  );
+}
+
+/** A capture file read in chunks (see `streamCapture`): the file is never in memory whole. */
+export interface CaptureFile {
+  stream: CaptureStream;
+  /** The file's size and identity (to tell whether an output would overwrite it). */
+  stat: Stats;
+  close(): void;
+}
+
+export function openCaptureFile(file: string, what = 'capture'): CaptureFile {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw cannotRead(file, what, e);
+  }
+  try {
+    const stat = fstatSync(fd);
+    const source = (into: Uint8Array): number => {
+      try {
+        return readSync(fd, into, 0, into.length, null);
+      } catch (e) {
+        throw cannotRead(file, what, e);
+      }
+    };
+    return { stream: streamCapture(source, file), stat, close: () => closeSync(fd) };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
   }
 }
 

@@ -10,7 +10,7 @@ import type { Region } from '../vm/memory.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 import type { Runner } from './runner.js';
-import { checkXdp, type XdpResult, type XdpRunOptions, XdpSlot } from './xdp.js';
+import { checkXdp, movesPacketBounds, type XdpResult, type XdpRunOptions, XdpSlot } from './xdp.js';
 
 /** Frames per batch by default (a NAPI poll handles up to 64; more amortises the call into the engine). */
 export const XDP_BATCH_SIZE = 256;
@@ -27,12 +27,14 @@ export class XdpBatch {
   private readonly invocations: (Invocation | undefined)[];
   /** Whether runs need their invocation pointed at their packet (the program calls helpers). */
   private readonly perPacket: boolean;
+  /** Whether runs may move their packet's bounds (then a frame is cleared before its next packet). */
+  private readonly moves: boolean;
   private count = 0;
   private each: ((i: number) => void) | undefined;
   private readonly before = (i: number): void => {
     const inv = this.runtime.invocation;
     const slot = this.slots[i]!;
-    slot.touched = true;
+    if (this.moves) slot.touched = true;
     inv.packet = slot.frame;
     inv.programType = 'xdp';
     this.invocations[i] = inv;
@@ -56,6 +58,7 @@ export class XdpBatch {
     }
     this.invocations = new Array(size).fill(undefined);
     this.perPacket = usesInvocation(runner.program);
+    this.moves = movesPacketBounds(runner.program);
   }
 
   /** Release the frames, contexts and tables. */
@@ -106,6 +109,15 @@ export class XdpBatch {
   /** Verdict, packet and redirect target of run i of the last batch. */
   result(i: number): XdpResult {
     return this.slots[i]!.result(this.verdict(i), this.invocations[i]?.redirect);
+  }
+
+  /**
+   * Packet of run i of the last batch as the program left it: a view of its frame, valid until the next
+   * batch (no comparison with the input, no copy: for writing it out).
+   */
+  output(i: number): Uint8Array {
+    this.checkIndex(i);
+    return this.slots[i]!.output();
   }
 
   private checkIndex(i: number): void {

@@ -5,7 +5,9 @@
 
 import { TsbpfError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
+import { Class, JmpOp, Source } from '../isa/index.js';
 import type { Region } from '../vm/memory.js';
+import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 import { XDP_MD, XDP_MD_OFFSETS } from './program-types.js';
 import type { Runner } from './runner.js';
@@ -55,10 +57,11 @@ export class XdpSlot {
   /** End of the bytes earlier runs wrote in the frame. */
   private dirtyEnd: number;
   /**
-   * Whether a run since the last clear may have called helpers. Without helpers a program writes only
-   * between data and data_end (the verifier's packet bounds), bytes the next packet overwrites or that
-   * nothing can reach (adjust_tail zeroes what it exposes); helpers (adjust_head/meta) can write the
-   * headroom, so only then is the frame cleared.
+   * Whether a run since the last clear may have moved the packet's bounds (see `movesPacketBounds`).
+   * Otherwise a program wrote only between data and data_end (the verifier's packet bounds; helpers that
+   * write through a packet pointer are held to them too), bytes the next packet overwrites or that nothing
+   * can reach (adjust_tail zeroes what it exposes); adjust_head/meta expose the headroom, so only then is
+   * the frame cleared.
    */
   touched = true;
   /** ingress_ifindex and rx_queue_index as last written (the program cannot write its context). */
@@ -89,12 +92,16 @@ export class XdpSlot {
     const data = frame.base + XDP_HEADROOM;
     const bytes = space.bytes;
     const end = data + packet.length;
-    // Fresh frame contents as the kernel's (zeroed) test-run page: clear what earlier runs may have left.
+    // Growing the tail (adjust_tail) may have written past the last packet: that counts as written too.
+    const dirty = Math.max(this.dirtyEnd, frame.end);
+    // Fresh frame contents as the kernel's (zeroed) test-run page: clear what earlier runs may have left
+    // outside the bytes the packet now covers.
     if (this.touched) {
-      bytes.fill(0, frame.base, Math.max(this.dirtyEnd, data));
+      bytes.fill(0, frame.base, data);
+      if (dirty > end) bytes.fill(0, end, dirty);
       this.dirtyEnd = end;
       this.touched = false;
-    } else this.dirtyEnd = Math.max(this.dirtyEnd, end);
+    } else this.dirtyEnd = Math.max(dirty, end);
     bytes.set(packet, data);
     frame.start = data;
     frame.end = end;
@@ -117,8 +124,6 @@ export class XdpSlot {
 
   /** After a run: the packet as the program left it (copied out only when it changed). */
   result(verdict: number, redirect: Invocation['redirect']): XdpResult {
-    // Growing the tail (adjust_tail) may have written past the packet: remember how far to clear.
-    this.dirtyEnd = Math.max(this.dirtyEnd, this.frame.end);
     const bytes = this.runtime.space.bytes;
     const start = this.frame.start;
     const len = this.frame.end - start;
@@ -131,17 +136,28 @@ export class XdpSlot {
     if (redirect) result.redirect = redirect;
     return result;
   }
+
+  /**
+   * After a run: the packet as the program left it, as a view of the frame (no comparison, no copy); valid
+   * until the slot is loaded again.
+   */
+  output(): Uint8Array {
+    return this.runtime.space.bytes.subarray(this.frame.start, this.frame.end);
+  }
 }
 
 /** Runs one XDP program over packets, one at a time, reusing one frame and one context. */
 export class XdpHook {
   private readonly slot: XdpSlot;
   private readonly invocation: Partial<Invocation>;
+  /** Whether runs may move the packet's bounds (then the frame is cleared before the next packet). */
+  private readonly moves: boolean;
   readonly runtime: Runtime;
 
   constructor(readonly runner: Runner) {
     checkXdp(runner);
     this.runtime = runner.runtime;
+    this.moves = movesPacketBounds(runner.program);
     this.slot = new XdpSlot(this.runtime);
     this.invocation = { packet: this.slot.frame, programType: 'xdp' };
   }
@@ -164,7 +180,7 @@ export class XdpHook {
   /** Run again on the frame as the last run left it (the kernel's test-run repeats do not reset it). */
   rerun(): XdpResult {
     let verdict: number;
-    this.slot.touched = true;
+    if (this.moves) this.slot.touched = true;
     // Engines skip beginning an invocation for programs that cannot call helpers: do not report a
     // redirect an earlier run left in the runtime's last invocation.
     this.runtime.invocation.redirect = undefined;
@@ -186,13 +202,47 @@ export function checkXdp(runner: Runner): void {
   }
 }
 
-/** Whether `len` bytes of memory at `at` equal `b` (of that length); four bytes at a time. */
+/**
+ * Whether runs of a program may move its packet's bounds, which only helpers do (adjust_head, adjust_meta,
+ * adjust_tail: `changesPacket` in their prototypes): it calls one, calls helpers by a register (callx), or
+ * tail-calls (the target may).
+ */
+export function movesPacketBounds(prog: PreparedProgram): boolean {
+  const code = prog.code;
+  for (let p = 0; p < code.length; p += 4) {
+    const op = code[p]! & 0xff;
+    if (op === (Class.JMP | JmpOp.CALL | Source.X)) return true;
+    if (op === (Class.JMP | JmpOp.CALL) && ((code[p]! >> 8) & 0xff) === 0) {
+      const helper = prog.helpers[code[p + 2]!];
+      if (!helper || helper.proto.changesPacket || helper.name === 'tail_call') return true;
+    }
+  }
+  return false;
+}
+
+/** Scratch the input is copied to (4-byte aligned) so that comparisons run on 32-bit words. */
+let scratch = new Int32Array(1024);
+let scratchBytes = new Uint8Array(scratch.buffer);
+/** 32-bit words over the memory's buffer (replaced when the memory grows). */
+let words: Int32Array = new Int32Array(0);
+
+/** Whether `len` bytes of memory at `at` equal `b` (of that length). */
 function sameBytes(memory: Uint8Array, at: number, b: Uint8Array, len: number): boolean {
   if (len !== b.length) return false;
-  const x = new DataView(memory.buffer, memory.byteOffset + at, len);
-  const y = new DataView(b.buffer, b.byteOffset, len);
-  let i = 0;
-  for (; i + 4 <= len; i += 4) if (x.getInt32(i) !== y.getInt32(i)) return false;
-  for (; i < len; i++) if (x.getUint8(i) !== y.getUint8(i)) return false;
+  const from = memory.byteOffset + at;
+  if (from & 3) {
+    for (let i = 0; i < len; i++) if (memory[at + i] !== b[i]) return false;
+    return true;
+  }
+  if (words.buffer !== memory.buffer) words = new Int32Array(memory.buffer, 0, memory.buffer.byteLength >> 2);
+  const n = len >> 2;
+  if (scratch.length <= n) {
+    scratch = new Int32Array(n + 1);
+    scratchBytes = new Uint8Array(scratch.buffer);
+  }
+  scratchBytes.set(b);
+  const w = from >> 2;
+  for (let i = 0; i < n; i++) if (words[w + i] !== scratch[i]) return false;
+  for (let i = n << 2; i < len; i++) if (memory[at + i] !== b[i]) return false;
   return true;
 }

@@ -1,8 +1,8 @@
 // `tsbpf xdp PROG.o -r in.pcap …`: run an XDP program over a capture, as the driver hook would run it over
 // received frames; write what passed and what was dropped, per-packet results and events, then the maps.
 
-import { appendFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { appendFileSync, closeSync, openSync, type Stats, statSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { Btf } from '../../btf/index.js';
@@ -10,17 +10,18 @@ import { XDP_ACTION_NAMES, XdpAction, xdpActionName } from '../../hooks/xdp.js';
 import { XdpBatch } from '../../hooks/xdp-batch.js';
 import { PerfEventArrayMap } from '../../maps/perf.js';
 import { RingBufMap } from '../../maps/ringbuf.js';
-import { type CapturedPacket, LinkType, openCapture, writePcap } from '../../net/pcap.js';
+import { type CapturePacket, LinkType, PcapWriter } from '../../net/pcap.js';
 import type { LoadedObject } from '../../object/load.js';
 import { CliError } from '../main.js';
 import {
   bytesToHex,
+  type CaptureFile,
   dumpMap,
   engineOption,
   loadWithMapSets,
+  openCaptureFile,
   parseMapSets,
   printMaps,
-  readBytes,
   readObjectFile,
 } from '../objects.js';
 import { register as registerAttach } from './xdp-attach.js';
@@ -40,8 +41,8 @@ interface XdpOptions {
   count?: number;
 }
 
-/** Captures at least this large get a progress bar (on a terminal). */
-const PROGRESS_THRESHOLD = 50_000;
+/** Captures of at least this many bytes get a progress bar (on a terminal). */
+const PROGRESS_BYTES = 32 * 1024 * 1024;
 
 export function register(program: Command): void {
   const xdp = program
@@ -92,45 +93,95 @@ function runXdp(file: string, options: XdpOptions): void {
       `${file}: program ${prog.name} (section ${prog.spec.section}) is ${prog.type}, not xdp`,
     );
   }
-  const capture = openCapture(readBytes(options.read, 'capture'), options.read);
-  if (capture.header.linkType !== LinkType.ETHERNET) {
-    throw new CliError(
-      `${options.read}: link type ${capture.header.linkType} is not Ethernet; XDP sees Ethernet frames`,
-    );
+  // The capture is read in chunks and the outputs written as they fill: memory stays small however
+  // large the capture is.
+  const input = openCaptureFile(options.read);
+  const outputs: CaptureOutput[] = [];
+  try {
+    const capture = input.stream;
+    if (capture.header.linkType !== LinkType.ETHERNET) {
+      throw new CliError(
+        `${options.read}: link type ${capture.header.linkType} is not Ethernet; XDP sees Ethernet frames`,
+      );
+    }
+    const snaplen = capture.header.snaplen;
+    // Both outputs in one file: the dropped packets, as when the passed ones were written first.
+    const sameOutput =
+      options.write !== undefined &&
+      options.dropped !== undefined &&
+      resolve(options.write) === resolve(options.dropped);
+    const pass =
+      options.write && !sameOutput ? openOutput(options.write, input, snaplen, outputs) : undefined;
+    const drop = options.dropped ? openOutput(options.dropped, input, snaplen, outputs) : undefined;
+    runCapture(file, options, obj, prog.name, input, pass, drop);
+    for (const o of outputs) o.finish();
+  } finally {
+    for (const o of outputs) o.close();
+    input.close();
   }
-  const batch = new XdpBatch(prog.runner(options.engine));
-  const counts = new Map<number, number>();
-  const passed: CapturedPacket[] = [];
-  const dropped: CapturedPacket[] = [];
+}
+
+/** The batch loop and the report. */
+function runCapture(
+  file: string,
+  options: XdpOptions,
+  obj: LoadedObject,
+  progName: string,
+  input: CaptureFile,
+  pass: PcapWriter | undefined,
+  drop: PcapWriter | undefined,
+): void {
+  const capture = input.stream;
+  const batch = new XdpBatch(obj.program(options.section).runner(options.engine));
+  // Verdicts 0-4 counted in an array; others (a program may return anything) in order of appearance.
+  const known = XDP_ACTION_NAMES.map(() => 0);
+  const unknown = new Map<number, number>();
   const results: string[] = [];
   const events = new EventSink(obj, options.events);
   if (options.results) writeFileSync(options.results, '');
 
-  const packets = [...capture.packets()];
-  const total = options.count ? Math.min(options.count, packets.length) : packets.length;
+  const limit = options.count ?? Number.POSITIVE_INFINITY;
+  const size = input.stat.size;
   const bar =
-    total >= PROGRESS_THRESHOLD && process.stderr.isTTY
-      ? new SingleBar({ stream: process.stderr })
+    size >= PROGRESS_BYTES && process.stderr.isTTY
+      ? new SingleBar({
+          stream: process.stderr,
+          format: 'progress [{bar}] {percentage}% | ETA: {eta}s | {packets} packets',
+        })
       : undefined;
-  bar?.start(total, 0);
-  const frames = packets.slice(0, total).map((p) => p.data);
+  bar?.start(size, 0, { packets: 0 });
+  const frames: Uint8Array[] = [];
   // Events are drained before each run, so they are written in packet order as if run one by one.
   const drain = events.active ? () => events.collect() : undefined;
-  const t0 = performance.now();
-  for (let first = 0; first < total; ) {
-    const n = batch.run(frames, first, {}, drain);
+  let total = 0;
+  // Time to lay out, run and collect the packets (reading the capture is not counted).
+  let ms = 0;
+  for (;;) {
+    const want = Math.min(batch.size, limit - total);
+    if (want <= 0) break;
+    const packets = capture.read(want);
+    if (packets.length === 0) break;
+    const t0 = performance.now();
+    frames.length = packets.length;
+    for (let k = 0; k < packets.length; k++) frames[k] = packets[k]!.data;
+    const n = batch.run(frames, 0, RUN_OPTIONS, drain);
     for (let k = 0; k < n; k++) {
-      const i = first + k;
-      const pkt = packets[i]!;
-      const r = batch.result(k);
-      counts.set(r.verdict, (counts.get(r.verdict) ?? 0) + 1);
-      const out = { ...pkt, data: r.data, origLen: pkt.origLen - pkt.data.length + r.data.length };
-      if (r.verdict === XdpAction.PASS) passed.push(out);
-      else if (r.verdict === XdpAction.DROP || r.verdict === XdpAction.ABORTED) dropped.push(pkt);
+      const pkt = packets[k]!;
+      const v = batch.verdict(k);
+      if (v < known.length) known[v]!++;
+      else unknown.set(v, (unknown.get(v) ?? 0) + 1);
+      if (v === XdpAction.PASS) {
+        if (pass) {
+          const out = batch.output(k);
+          writeRecord(pass, out, pkt.origLen - pkt.data.length + out.length, pkt);
+        }
+      } else if (drop && (v === XdpAction.DROP || v === XdpAction.ABORTED))
+        writeRecord(drop, pkt.data, pkt.origLen, pkt);
       if (options.results) {
+        const r = batch.result(k);
         results.push(
           JSON.stringify({
-            index: i,
+            index: total + k,
             retval: r.verdict,
             ...(r.changed ? { data_out: bytesToHex(r.data) } : {}),
           }),
@@ -139,25 +190,25 @@ function runXdp(file: string, options: XdpOptions): void {
       }
     }
     events.collect();
-    first += n;
-    if (bar) bar.update(first);
+    total += n;
+    ms += performance.now() - t0;
+    bar?.update(capture.offset, { packets: total });
   }
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = ms / 1000;
   bar?.stop();
   batch.close();
   if (options.results) flush(options.results, results);
   events.close();
-  if (options.write) writeFileSync(options.write, writePcap(passed, { snaplen: capture.header.snaplen }));
-  if (options.dropped)
-    writeFileSync(options.dropped, writePcap(dropped, { snaplen: capture.header.snaplen }));
 
   const verdicts: Record<string, number> = {};
-  for (const name of XDP_ACTION_NAMES) verdicts[name] = 0;
-  for (const [v, n] of counts) verdicts[xdpActionName(v)] = n;
+  XDP_ACTION_NAMES.forEach((name, v) => {
+    verdicts[name] = known[v]!;
+  });
+  for (const [v, n] of unknown) verdicts[xdpActionName(v)] = n;
 
   if (options.json) {
     const out: Record<string, unknown> = {
-      program: prog.name,
+      program: progName,
       engine: options.engine,
       packets: total,
       verdicts,
@@ -171,15 +222,64 @@ function runXdp(file: string, options: XdpOptions): void {
   }
   const rate = seconds > 0 ? `${Math.round(total / seconds).toLocaleString('en-US')} packets/s` : 'n/a';
   process.stdout.write(
-    `${basename(file)}: ${prog.name} over ${basename(options.read)} — ${total} packets in ${(seconds * 1000).toFixed(1)} ms (${rate}, ${options.engine})\n`,
+    `${basename(file)}: ${progName} over ${basename(options.read)} — ${total} packets in ${(seconds * 1000).toFixed(1)} ms (${rate}, ${options.engine})\n`,
   );
   for (const name of XDP_ACTION_NAMES)
     if (verdicts[name]) process.stdout.write(`  ${name.padEnd(9)}${verdicts[name]}\n`);
-  for (const [v, n] of counts)
-    if (!XDP_ACTION_NAMES[v]) process.stdout.write(`  ${xdpActionName(v).padEnd(9)}${n}\n`);
+  for (const [v, n] of unknown) process.stdout.write(`  ${xdpActionName(v).padEnd(9)}${n}\n`);
   if (options.events) process.stdout.write(`  events   ${events.count} (written to ${options.events})\n`);
   for (const line of obj.runtime.traceLines) process.stdout.write(`trace: ${line}\n`);
   if (options.dumpMaps) printMaps(obj, (s) => process.stdout.write(s));
+}
+
+const RUN_OPTIONS = {};
+
+/** One record, with the input packet's timestamp. */
+function writeRecord(w: PcapWriter, data: Uint8Array, origLen: number, pkt: CapturePacket): void {
+  if (pkt.tsExact === undefined) w.write(data, origLen, pkt.tsSec, pkt.tsNsec);
+  else w.writePacket({ data, origLen, tsNs: pkt.tsExact });
+}
+
+/** An output capture being written. */
+interface CaptureOutput {
+  /** Write what is buffered (after a successful run). */
+  finish(): void;
+  /** Release the file (always; after `finish`, or after a failure, leaving what was written). */
+  close(): void;
+}
+
+/**
+ * A pcap writer whose chunks go to `path` as they fill; when `path` is the capture being read, they are
+ * kept and written at the end instead (writing as we go would truncate the input).
+ */
+function openOutput(path: string, input: CaptureFile, snaplen: number, outputs: CaptureOutput[]): PcapWriter {
+  let st: Stats | undefined;
+  try {
+    st = statSync(path);
+  } catch {
+    st = undefined;
+  }
+  if (st && st.dev === input.stat.dev && st.ino === input.stat.ino) {
+    const chunks: Uint8Array[] = [];
+    const writer = new PcapWriter((c) => chunks.push(c.slice()), { snaplen });
+    outputs.push({
+      finish: () => {
+        writer.flush();
+        writeFileSync(path, Buffer.concat(chunks));
+      },
+      close: () => {},
+    });
+    return writer;
+  }
+  const fd = openSync(path, 'w');
+  const writer = new PcapWriter(
+    (c) => {
+      for (let at = 0; at < c.length; ) at += writeSync(fd, c, at, c.length - at);
+    },
+    { snaplen },
+  );
+  outputs.push({ finish: () => writer.flush(), close: () => closeSync(fd) });
+  return writer;
 }
 
 function flush(file: string, lines: string[]): void {
