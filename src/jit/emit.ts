@@ -21,7 +21,7 @@ import {
 } from '../isa/index.js';
 import type { BasicBlock, FunctionCfg } from './cfg.js';
 import type { BlockEmitter } from './structure.js';
-import { type Code, Op, ValType } from './wasm/index.js';
+import { type Code, Op, putSleb32, putSleb64, putUleb, ValType } from './wasm/index.js';
 
 // Local slots. A function receives every register (unverified code may read r0 or r6-r9 at entry, and
 // sees the caller's values in the interpreter) and returns r0-r5 (the caller sees what the callee left
@@ -211,6 +211,162 @@ const RMW: Record<number, number> = {
 const BYTES: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
 const ALIGN: Record<number, number> = { [Size.B]: 0, [Size.H]: 1, [Size.W]: 2, [Size.DW]: 3 };
 
+// The fast path (unchecked mode): the common instructions written straight into the body's buffer with
+// one capacity check each. A process's first compile runs in V8's interpreter, where a method call per
+// wasm instruction costs more than everything else; these tables replace the lookups above there.
+const LOCAL_GET = 0x20;
+const LOCAL_SET = 0x21;
+const I32_CONST = 0x41;
+const I64_CONST = 0x42;
+const I32_ADD = 0x6a;
+const WRAP = 0xa7;
+const EXTEND_U = 0xad;
+/** Room for the longest fast instruction (a lddw: i64.const with 10 bytes of LEB128, local.set). */
+const FAST_ROOM = 16;
+/** By eBPF opcode byte, the wasm opcode: ALU binops, MEM/MEMSX loads, MEM stores (0: not on the fast path). */
+const FAST_OP = new Uint8Array(256);
+/** By eBPF opcode byte, the wasm comparison of a conditional jump (0: JSET and non-jumps). */
+const COND_OP = new Uint8Array(256);
+/** Log2 alignment of a load or store, by eBPF opcode byte. */
+const FAST_ALIGN = new Uint8Array(256);
+for (const op of Object.keys(BINOP).map(Number)) {
+  for (const src of [Source.K, Source.X]) {
+    FAST_OP[Class.ALU64 | op | src] = BINOP[op]![0];
+    FAST_OP[Class.ALU | op | src] = BINOP[op]![1];
+  }
+}
+for (const size of [Size.B, Size.H, Size.W, Size.DW]) {
+  const set = (code: number, op: number | undefined) => {
+    if (op === undefined) return;
+    FAST_OP[code] = op;
+    FAST_ALIGN[code] = ALIGN[size]!;
+  };
+  set(Class.LDX | Mode.MEM | size, LOAD[size]);
+  set(Class.LDX | Mode.MEMSX | size, LOADSX[size]);
+  set(Class.ST | Mode.MEM | size, STORE[size]);
+  set(Class.STX | Mode.MEM | size, STORE[size]);
+}
+for (const op of Object.keys(CMP64).map(Number)) {
+  for (const src of [Source.K, Source.X]) {
+    COND_OP[Class.JMP | op | src] = CMP64[op]!;
+    COND_OP[Class.JMP32 | op | src] = CMP32[op]!;
+  }
+}
+
+/**
+ * Write `ins` (at slot `pc`) in unchecked mode if it is a plain ALU op, move, memory load or store, or
+ * lddw, exactly as the general path would; false (nothing written) for anything else.
+ */
+function emitFast(code: Code, insns: readonly Insn[], ins: Insn, pc: number): boolean {
+  const op = ins.code;
+  const w = FAST_OP[op]!;
+  const buf = code.room(FAST_ROOM);
+  let at = code.length;
+  const dst = ins.dst;
+  switch (op & 0x07) {
+    case Class.ALU64:
+      if (w !== 0) {
+        buf[at++] = LOCAL_GET;
+        buf[at++] = dst;
+        if (op & Source.X) {
+          buf[at++] = LOCAL_GET;
+          buf[at++] = ins.src;
+        } else {
+          buf[at++] = I64_CONST;
+          at = putSleb32(buf, at, ins.imm);
+        }
+        buf[at++] = w;
+      } else if (op === (Class.ALU64 | AluOp.MOV | Source.K)) {
+        buf[at++] = I64_CONST;
+        at = putSleb32(buf, at, ins.imm);
+      } else if (op === (Class.ALU64 | AluOp.MOV | Source.X) && ins.off === 0) {
+        buf[at++] = LOCAL_GET;
+        buf[at++] = ins.src;
+      } else return false;
+      break;
+    case Class.ALU:
+      if (w !== 0) {
+        buf[at++] = LOCAL_GET;
+        buf[at++] = dst;
+        buf[at++] = WRAP;
+        if (op & Source.X) {
+          buf[at++] = LOCAL_GET;
+          buf[at++] = ins.src;
+          buf[at++] = WRAP;
+        } else {
+          buf[at++] = I32_CONST;
+          at = putSleb32(buf, at, ins.imm);
+        }
+        buf[at++] = w;
+        buf[at++] = EXTEND_U;
+      } else if (op === (Class.ALU | AluOp.MOV | Source.K)) {
+        // The zero-extended immediate as an i64: its halves are (imm, 0).
+        buf[at++] = I64_CONST;
+        at = putSleb64(buf, at, ins.imm, 0);
+      } else if (op === (Class.ALU | AluOp.MOV | Source.X) && ins.off === 0) {
+        buf[at++] = LOCAL_GET;
+        buf[at++] = ins.src;
+        buf[at++] = WRAP;
+        buf[at++] = EXTEND_U;
+      } else return false;
+      break;
+    case Class.LDX: {
+      if (w === 0) return false;
+      let off = ins.off;
+      buf[at++] = LOCAL_GET;
+      buf[at++] = ins.src;
+      buf[at++] = WRAP;
+      if (off < 0) {
+        buf[at++] = I32_CONST;
+        at = putSleb32(buf, at, off);
+        buf[at++] = I32_ADD;
+        off = 0;
+      }
+      buf[at++] = w;
+      buf[at++] = FAST_ALIGN[op]!;
+      at = putUleb(buf, at, off);
+      break;
+    }
+    case Class.ST:
+    case Class.STX: {
+      if (w === 0) return false;
+      let off = ins.off;
+      buf[at++] = LOCAL_GET;
+      buf[at++] = dst;
+      buf[at++] = WRAP;
+      if (off < 0) {
+        buf[at++] = I32_CONST;
+        at = putSleb32(buf, at, off);
+        buf[at++] = I32_ADD;
+        off = 0;
+      }
+      if ((op & 0x07) === Class.ST) {
+        buf[at++] = I64_CONST;
+        at = putSleb32(buf, at, ins.imm);
+      } else {
+        buf[at++] = LOCAL_GET;
+        buf[at++] = ins.src;
+      }
+      buf[at++] = w;
+      buf[at++] = FAST_ALIGN[op]!;
+      at = putUleb(buf, at, off);
+      code.length = at;
+      return true;
+    }
+    case Class.LD:
+      if (op !== LDDW) return false;
+      buf[at++] = I64_CONST;
+      at = putSleb64(buf, at, ins.imm, insns[pc + 1]?.imm ?? 0);
+      break;
+    default:
+      return false;
+  }
+  buf[at++] = LOCAL_SET;
+  buf[at++] = dst;
+  code.length = at;
+  return true;
+}
+
 export class FunctionEmitter implements BlockEmitter {
   constructor(
     private readonly code: Code,
@@ -233,7 +389,16 @@ export class FunctionEmitter implements BlockEmitter {
     this.blockStart = b.start;
     const insns = this.cx.insns;
     const stop = b.jumpAtEnd ? b.last : b.end;
-    const budget = this.cx.checked ? this.chargeBudget(b) : undefined;
+    if (!this.cx.checked) {
+      const code = this.code;
+      for (let pc = b.start; pc < stop; pc++) {
+        const ins = insns[pc]!;
+        if (!emitFast(code, insns, ins, pc)) this.insn(ins, pc);
+        if (ins.code === LDDW) pc++;
+      }
+      return;
+    }
+    const budget = this.chargeBudget(b);
     let index = 0;
     for (let pc = b.start; pc < stop; pc++, index++) {
       const ins = insns[pc]!;
@@ -274,6 +439,26 @@ export class FunctionEmitter implements BlockEmitter {
   condition(id: number): void {
     const ins = this.cx.insns[this.cfg.blocks[id]!.last]!;
     const c = this.code;
+    const cmp = COND_OP[ins.code]!;
+    if (cmp !== 0) {
+      const buf = c.room(FAST_ROOM);
+      let at = c.length;
+      const wide = (ins.code & 0x07) === Class.JMP;
+      buf[at++] = LOCAL_GET;
+      buf[at++] = ins.dst;
+      if (!wide) buf[at++] = WRAP;
+      if (ins.code & Source.X) {
+        buf[at++] = LOCAL_GET;
+        buf[at++] = ins.src;
+        if (!wide) buf[at++] = WRAP;
+      } else {
+        buf[at++] = wide ? I64_CONST : I32_CONST;
+        at = putSleb32(buf, at, ins.imm);
+      }
+      buf[at++] = cmp;
+      c.length = at;
+      return;
+    }
     const op = ins.code & OP_MASK;
     const useX = (ins.code & Source.X) !== 0;
     if (classOf(ins.code) === Class.JMP) {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ByteWriter, ExternKind, ModuleBuilder, Op, ValType } from '../../src/jit/wasm/index.js';
+import {
+  ByteWriter,
+  ExternKind,
+  ModuleBuilder,
+  Op,
+  putSleb32,
+  putSleb64,
+  putUleb,
+  ValType,
+} from '../../src/jit/wasm/index.js';
 
 const { i32, i64 } = ValType;
 
@@ -26,6 +35,34 @@ describe('LEB128', () => {
     expect(sleb(-65)).toEqual([0xbf, 0x7f]);
     expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
     expect(sleb(-0x80000000)).toEqual([0x80, 0x80, 0x80, 0x80, 0x78]);
+  });
+
+  it('writes the same bytes into a buffer at a position (the code generator fast path)', () => {
+    const put = (f: (buf: Uint8Array, at: number) => number) => {
+      const buf = new Uint8Array(16).fill(0xee);
+      const end = f(buf, 3);
+      expect([...buf.subarray(0, 3)]).toEqual([0xee, 0xee, 0xee]);
+      expect(buf[end]).toBe(0xee);
+      return [...buf.subarray(3, end)];
+    };
+    // Values around every LEB128 byte boundary, both signs, and random ones.
+    const halves: number[] = [0, 1, -1, 0x7fffffff, -0x80000000];
+    for (let k = 5; k < 32; k += 7) halves.push(2 ** k - 1, 2 ** k, -(2 ** k), -(2 ** k) - 1);
+    let seed = 12345;
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) | 0;
+      return seed;
+    };
+    for (let i = 0; i < 40; i++) halves.push(rand(), rand() >> (i % 31));
+    for (const v of halves) {
+      const i32v = v | 0;
+      expect(put((b, at) => putSleb32(b, at, i32v))).toEqual(sleb(i32v));
+      expect(put((b, at) => putUleb(b, at, i32v >>> 0))).toEqual(uleb(i32v >>> 0));
+      for (const hi of halves) {
+        const value = (BigInt(hi | 0) << 32n) | BigInt(i32v >>> 0);
+        expect(put((b, at) => putSleb64(b, at, i32v, hi | 0))).toEqual(sleb64(value));
+      }
+    }
   });
 
   it('encodes 64-bit values through the bigint path with the same bytes as the number path', () => {

@@ -3,7 +3,8 @@
 // The hot paths (one opcode with a small immediate) test capacity once and store bytes directly: code
 // generation writes several of these per eBPF instruction, mostly before V8 has optimised anything.
 export class ByteWriter {
-  protected buf: Uint8Array<ArrayBuffer>;
+  /** The buffer; bytes [0, length) are written. Fast paths write into it after `room`. */
+  buf: Uint8Array<ArrayBuffer>;
   length = 0;
 
   constructor(capacity = 256) {
@@ -18,6 +19,12 @@ export class ByteWriter {
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.length));
     this.buf = next;
+  }
+
+  /** The buffer, with room for `n` more bytes at `length` (callers write there and advance `length`). */
+  room(n: number): Uint8Array<ArrayBuffer> {
+    if (this.length + n > this.buf.length) this.reserve(n);
+    return this.buf;
   }
 
   byte(b: number): this {
@@ -143,5 +150,46 @@ export class ByteWriter {
 
   toBytes(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.length);
+  }
+}
+
+// Encoders into a buffer at a position, returning the position after: for the code generator's fast path,
+// which writes a whole instruction with one capacity check. The caller guarantees the room.
+
+/** Unsigned LEB128 of v (0 <= v < 2^32). */
+export function putUleb(buf: Uint8Array, at: number, v: number): number {
+  while (v >= 0x80) {
+    buf[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/** Signed LEB128 of an int32 (5 bytes at most). */
+export function putSleb32(buf: Uint8Array, at: number, v: number): number {
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      buf[at++] = b;
+      return at;
+    }
+    buf[at++] = b | 0x80;
+  }
+}
+
+/** Signed LEB128 of the 64-bit value whose halves are the int32s `lo` and `hi` (10 bytes at most, no BigInt). */
+export function putSleb64(buf: Uint8Array, at: number, lo: number, hi: number): number {
+  for (;;) {
+    const b = lo & 0x7f;
+    // Arithmetic shift right by 7 of the pair.
+    lo = (lo >>> 7) | (hi << 25);
+    hi >>= 7;
+    if ((hi === 0 && lo === 0 && (b & 0x40) === 0) || (hi === -1 && lo === -1 && (b & 0x40) !== 0)) {
+      buf[at++] = b;
+      return at;
+    }
+    buf[at++] = b | 0x80;
   }
 }
