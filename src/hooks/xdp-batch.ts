@@ -85,6 +85,31 @@ export class XdpBatch {
     return n;
   }
 
+  /**
+   * `run` over packets given as ranges of one array (a CaptureBatch's `bytes`, `offset` and `length`),
+   * without a packet object per packet; at most `size` of them from index `from`. Returns how many ran.
+   */
+  runRanges(
+    bytes: Uint8Array,
+    offsets: ArrayLike<number>,
+    lengths: ArrayLike<number>,
+    count: number,
+    from = 0,
+    options: XdpRunOptions = {},
+    each?: (i: number) => void,
+  ): number {
+    const n = Math.max(0, Math.min(this.size, count - from));
+    const buffer = bytes.buffer;
+    const base = bytes.byteOffset;
+    for (let i = 0; i < n; i++) {
+      const k = from + i;
+      // The constructor makes a view for half the cost of subarray.
+      this.slots[i]!.load(new Uint8Array(buffer, base + offsets[k]!, lengths[k]!), options);
+    }
+    this.runLoaded(n, each);
+    return n;
+  }
+
   /** Run over the first `n` frames as they are now (loaded, or left by the last batch). */
   runLoaded(n: number, each?: (i: number) => void): void {
     if (n > this.size) throw new RangeError(`batch of ${n} exceeds the pool of ${this.size} frames`);

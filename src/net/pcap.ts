@@ -188,6 +188,66 @@ function tsresol(v: number): Pick<Iface, 'perSec' | 'num' | 'den'> {
   return { perSec: 0, num: 1n, den: 10n ** BigInt(e) / 1_000_000_000n };
 }
 
+/**
+ * Packets of one read as parallel arrays (no object per packet): where each one's bytes are in `bytes`,
+ * its lengths and timestamp. `packet(i)` makes the object form.
+ */
+export class CaptureBatch {
+  /** Packets in the batch. */
+  count = 0;
+  /** The bytes the offsets index (the capture, or the chunk of it being read). */
+  bytes: Uint8Array = new Uint8Array(0);
+  offset: Int32Array;
+  length: Int32Array;
+  origLen: Float64Array;
+  tsSec: Float64Array;
+  tsNsec: Float64Array;
+  interfaceId: Float64Array;
+  /** Exact timestamps of the packets whose seconds numbers cannot hold (rare), by index. */
+  tsExact = new Map<number, bigint>();
+
+  constructor(capacity = 256) {
+    this.offset = new Int32Array(capacity);
+    this.length = new Int32Array(capacity);
+    this.origLen = new Float64Array(capacity);
+    this.tsSec = new Float64Array(capacity);
+    this.tsNsec = new Float64Array(capacity);
+    this.interfaceId = new Float64Array(capacity);
+  }
+
+  get capacity(): number {
+    return this.offset.length;
+  }
+
+  /** Packet i's captured bytes (a view of `bytes`; made by the constructor, half the cost of subarray). */
+  data(i: number): Uint8Array {
+    const b = this.bytes;
+    return new Uint8Array(b.buffer, b.byteOffset + this.offset[i]!, this.length[i]!);
+  }
+
+  /** Packet i as an object. */
+  packet(i: number): CapturePacket {
+    return new CapturePacket(
+      this.data(i),
+      this.origLen[i]!,
+      this.tsSec[i]!,
+      this.tsNsec[i]!,
+      this.interfaceId[i]!,
+      this.tsExact.size > 0 ? this.tsExact.get(i) : undefined,
+    );
+  }
+
+  push(offset: number, length: number, origLen: number, sec: number, nsec: number, ifId: number): void {
+    const i = this.count++;
+    this.offset[i] = offset;
+    this.length[i] = length;
+    this.origLen[i] = origLen;
+    this.tsSec[i] = sec;
+    this.tsNsec[i] = nsec;
+    this.interfaceId[i] = ifId;
+  }
+}
+
 /** Reads the packets of a pcap or pcapng capture, in batches or one by one. */
 export class CaptureStream implements CaptureReader {
   readonly header: CaptureHeader;
@@ -198,6 +258,8 @@ export class CaptureStream implements CaptureReader {
   private ifaces: Iface[] = [];
   /** An error met after some packets of a batch: thrown by the next `read`, so packets keep their order. */
   private pending: unknown;
+  /** The batch `read` parses into. */
+  private readonly scratch = new CaptureBatch();
 
   constructor(
     private readonly w: Window,
@@ -245,20 +307,35 @@ export class CaptureStream implements CaptureReader {
    * capture is streamed, their data are views into the chunk, valid until the next call.
    */
   read(max = 256): CapturePacket[] {
+    const batch = this.readBatch(max, this.scratch);
+    const out: CapturePacket[] = new Array(batch.count);
+    for (let i = 0; i < batch.count; i++) out[i] = batch.packet(i);
+    return out;
+  }
+
+  /**
+   * `read` into parallel arrays: up to `max` (at most the batch's capacity) next packets, the batch's
+   * previous contents replaced. When the capture is streamed, `batch.bytes` is the chunk: valid until the
+   * next call.
+   */
+  readBatch(max: number, batch: CaptureBatch): CaptureBatch {
+    batch.count = 0;
+    if (batch.tsExact.size > 0) batch.tsExact.clear();
     if (this.pending !== undefined) {
       const e = this.pending;
       this.pending = undefined;
       throw e;
     }
-    const out: CapturePacket[] = [];
+    const n = Math.min(max, batch.capacity);
     try {
-      if (this.pcapng) this.readPcapng(max, out);
-      else this.readPcap(max, out);
+      if (this.pcapng) this.blocks(n, batch, false);
+      else this.readPcap(n, batch);
     } catch (e) {
-      if (out.length === 0) throw e;
+      if (batch.count === 0) throw e;
       this.pending = e;
     }
-    return out;
+    batch.bytes = this.w.buf;
+    return batch;
   }
 
   /** From the first packet, for a capture in memory (as every call did when the reader was a generator); a
@@ -275,13 +352,13 @@ export class CaptureStream implements CaptureReader {
     this.pending = undefined;
   }
 
-  private readPcap(max: number, out: CapturePacket[]): void {
+  private readPcap(max: number, out: CaptureBatch): void {
     const { w, name, le } = this;
     const unit = this.nanosecond ? 1 : 1000;
-    while (out.length < max) {
+    while (out.count < max) {
       if (w.end - w.pos < 16) {
         // Reading more would move the bytes the packets of this batch are views of.
-        if (out.length > 0 && !w.eof) return;
+        if (out.count > 0 && !w.eof) return;
         if (!w.need(16)) {
           if (w.pos === w.end) return;
           throw err(
@@ -304,7 +381,7 @@ export class CaptureStream implements CaptureReader {
           w.base + at + 8,
         );
       if (w.end - at < 16 + incl) {
-        if (out.length > 0 && !w.eof) return;
+        if (out.count > 0 && !w.eof) return;
         if (!w.need(16 + incl))
           throw err(
             name,
@@ -318,8 +395,7 @@ export class CaptureStream implements CaptureReader {
         sec += Math.floor(nsec / 1e9);
         nsec %= 1e9;
       }
-      const data = w.buf.subarray(at + 16, at + 16 + incl);
-      out.push(new CapturePacket(data, Math.max(orig, incl), sec, nsec, 0));
+      out.push(at + 16, incl, Math.max(orig, incl), sec, nsec, 0);
       w.pos = at + 16 + incl;
       this.index++;
     }
@@ -327,15 +403,11 @@ export class CaptureStream implements CaptureReader {
 
   /** pcapng: parse blocks up to the first interface (which gives the header) or packet. */
   private scanHeader(): void {
-    const found = this.blocks(0, [], true);
+    const found = this.blocks(0, new CaptureBatch(1), true);
     if (found) {
       this.header.linkType = found.linkType;
       this.header.snaplen = found.snaplen || 262144;
     }
-  }
-
-  private readPcapng(max: number, out: CapturePacket[]): void {
-    this.blocks(max, out, false);
   }
 
   /**
@@ -343,11 +415,11 @@ export class CaptureStream implements CaptureReader {
    * after the first interface description (returned) or at the first packet block, which is checked (its
    * errors are the header's, as a reader that scanned from the start would meet them) but not consumed.
    */
-  private blocks(max: number, out: CapturePacket[], header: boolean): Iface | undefined {
+  private blocks(max: number, out: CaptureBatch, header: boolean): Iface | undefined {
     const { w, name: fmt } = this;
-    while (header || out.length < max) {
+    while (header || out.count < max) {
       if (w.end - w.pos < 12) {
-        if (out.length > 0 && !w.eof) return undefined;
+        if (out.count > 0 && !w.eof) return undefined;
         if (!w.need(12)) {
           if (w.pos === w.end) return undefined;
           throw err(fmt, `packet ${this.index}: truncated block header`, w.base + w.pos);
@@ -370,7 +442,7 @@ export class CaptureStream implements CaptureReader {
       if (len < 12 || len % 4 !== 0)
         throw err(fmt, `packet ${this.index}: bad block length ${len}`, w.base + off + 4);
       if (w.end - off < len) {
-        if (out.length > 0 && !w.eof) return undefined;
+        if (out.count > 0 && !w.eof) return undefined;
         if (w.streaming && len > MAX_BLOCK)
           throw err(fmt, `packet ${this.index}: block length ${len} is implausibly large`, w.base + off + 4);
         if (!w.need(len))
@@ -443,17 +515,8 @@ export class CaptureStream implements CaptureReader {
               `packet ${this.index}: captured length ${incl} overruns its block`,
               w.base + body + 12,
             );
-          const data = w.buf.subarray(body + 20, body + 20 + incl);
-          out.push(
-            timestamped(
-              data,
-              Math.max(orig, incl),
-              ifId,
-              iface,
-              dv.getUint32(body + 4, le),
-              dv.getUint32(body + 8, le),
-            ),
-          );
+          out.push(body + 20, incl, Math.max(orig, incl), 0, 0, ifId);
+          timestamp(out, iface, dv.getUint32(body + 4, le), dv.getUint32(body + 8, le));
           this.index++;
           break;
         }
@@ -466,14 +529,14 @@ export class CaptureStream implements CaptureReader {
           const orig = dv.getUint32(body, le);
           let incl = Math.min(orig, bodyEnd - body - 4);
           if (iface.snaplen > 0) incl = Math.min(incl, iface.snaplen);
-          out.push(new CapturePacket(w.buf.subarray(body + 4, body + 4 + incl), orig, 0, 0, 0));
+          out.push(body + 4, incl, orig, 0, 0, 0);
           this.index++;
           break;
         }
         default:
           break; // unknown block types are skipped
       }
-      if (header && out.length > 0) {
+      if (header && out.count > 0) {
         // The first packet ends the header scan, checked but not consumed: `read` returns it.
         this.index = 0;
         return undefined;
@@ -484,15 +547,9 @@ export class CaptureStream implements CaptureReader {
   }
 }
 
-/** A pcapng packet with its 64-bit timestamp (hi:lo, in the interface's units) as seconds + nanoseconds. */
-function timestamped(
-  data: Uint8Array,
-  origLen: number,
-  ifId: number,
-  iface: Iface,
-  hi: number,
-  lo: number,
-): CapturePacket {
+/** The last packet of `out` gets its 64-bit timestamp (hi:lo, in the interface's units). */
+function timestamp(out: CaptureBatch, iface: Iface, hi: number, lo: number): void {
+  const i = out.count - 1;
   const d = iface.perSec;
   if (d > 0) {
     // (hi * 2^32 + lo) / d in 16-bit steps: every partial value stays below 2^53 and every quotient is
@@ -506,10 +563,16 @@ function timestamped(
     const q2 = Math.floor(x / d);
     r = x - q2 * d;
     const sec = qh * 4294967296 + q1 * 65536 + q2;
-    if (Number.isSafeInteger(sec)) return new CapturePacket(data, origLen, sec, r * (1e9 / d), ifId);
+    if (Number.isSafeInteger(sec)) {
+      out.tsSec[i] = sec;
+      out.tsNsec[i] = r * (1e9 / d);
+      return;
+    }
   }
   const ns = ((BigInt(hi) * 4294967296n + BigInt(lo)) * iface.num) / iface.den;
-  return new CapturePacket(data, origLen, Number(ns / NS_PER_SEC), Number(ns % NS_PER_SEC), ifId, ns);
+  out.tsSec[i] = Number(ns / NS_PER_SEC);
+  out.tsNsec[i] = Number(ns % NS_PER_SEC);
+  out.tsExact.set(i, ns);
 }
 
 export interface WriteOptions {

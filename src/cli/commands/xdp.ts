@@ -10,7 +10,7 @@ import { XDP_ACTION_NAMES, XdpAction, xdpActionName } from '../../hooks/xdp.js';
 import { XdpBatch } from '../../hooks/xdp-batch.js';
 import { PerfEventArrayMap } from '../../maps/perf.js';
 import { RingBufMap } from '../../maps/ringbuf.js';
-import { type CapturePacket, LinkType, PcapWriter } from '../../net/pcap.js';
+import { CaptureBatch, LinkType, PcapWriter } from '../../net/pcap.js';
 import type { LoadedObject } from '../../object/load.js';
 import { CliError } from '../main.js';
 import {
@@ -150,7 +150,7 @@ function runCapture(
         })
       : undefined;
   bar?.start(size, 0, { packets: 0 });
-  const frames: Uint8Array[] = [];
+  const packets = new CaptureBatch(batch.size);
   // Events are drained before each run, so they are written in packet order as if run one by one.
   const drain = events.active ? () => events.collect() : undefined;
   let total = 0;
@@ -159,24 +159,21 @@ function runCapture(
   for (;;) {
     const want = Math.min(batch.size, limit - total);
     if (want <= 0) break;
-    const packets = capture.read(want);
-    if (packets.length === 0) break;
+    const { bytes, offset, length, count } = capture.readBatch(want, packets);
+    if (count === 0) break;
     const t0 = performance.now();
-    frames.length = packets.length;
-    for (let k = 0; k < packets.length; k++) frames[k] = packets[k]!.data;
-    const n = batch.run(frames, 0, RUN_OPTIONS, drain);
+    const n = batch.runRanges(bytes, offset, length, count, 0, RUN_OPTIONS, drain);
     for (let k = 0; k < n; k++) {
-      const pkt = packets[k]!;
       const v = batch.verdict(k);
       if (v < known.length) known[v]!++;
       else unknown.set(v, (unknown.get(v) ?? 0) + 1);
       if (v === XdpAction.PASS) {
         if (pass) {
           const out = batch.output(k);
-          writeRecord(pass, out, pkt.origLen - pkt.data.length + out.length, pkt);
+          writeRecord(pass, out, packets.origLen[k]! - length[k]! + out.length, packets, k);
         }
       } else if (drop && (v === XdpAction.DROP || v === XdpAction.ABORTED))
-        writeRecord(drop, pkt.data, pkt.origLen, pkt);
+        writeRecord(drop, packets.data(k), packets.origLen[k]!, packets, k);
       if (options.results) {
         const r = batch.result(k);
         results.push(
@@ -234,10 +231,17 @@ function runCapture(
 
 const RUN_OPTIONS = {};
 
-/** One record, with the input packet's timestamp. */
-function writeRecord(w: PcapWriter, data: Uint8Array, origLen: number, pkt: CapturePacket): void {
-  if (pkt.tsExact === undefined) w.write(data, origLen, pkt.tsSec, pkt.tsNsec);
-  else w.writePacket({ data, origLen, tsNs: pkt.tsExact });
+/** One record, with the timestamp of input packet k. */
+function writeRecord(
+  w: PcapWriter,
+  data: Uint8Array,
+  origLen: number,
+  packets: CaptureBatch,
+  k: number,
+): void {
+  const exact = packets.tsExact.size > 0 ? packets.tsExact.get(k) : undefined;
+  if (exact === undefined) w.write(data, origLen, packets.tsSec[k]!, packets.tsNsec[k]!);
+  else w.writePacket({ data, origLen, tsNs: exact });
 }
 
 /** An output capture being written. */
