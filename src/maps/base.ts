@@ -99,18 +99,18 @@ export abstract class MapBase implements BpfMap {
    * buffer on every call). Growing the memory detaches the old buffer, which shows as length 0.
    */
   protected get u8(): Uint8Array {
-    if (this.u8cache.byteLength === 0) this.refreshViews();
+    if (this.u8cache.length === 0) this.refreshViews();
     return this.u8cache;
   }
 
   protected get dv(): DataView {
-    if (this.u8cache.byteLength === 0) this.refreshViews();
+    if (this.u8cache.length === 0) this.refreshViews();
     return this.dvcache;
   }
 
   private refreshViews(): void {
-    this.u8cache = this.u8;
-    this.dvcache = this.dv;
+    this.u8cache = this.space.bytes;
+    this.dvcache = this.space.view;
   }
 
   /** Record a region so `close()` gives it back. */
