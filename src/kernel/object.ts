@@ -16,6 +16,7 @@ import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
 import { ifNameToIndex } from './ffi.js';
+import { loadProgramBtf } from './program-btf.js';
 import { KernelRingBuf } from './ringbuf.js';
 import * as sys from './syscall.js';
 import { instrumentVerdicts, sumVerdicts, VERDICT_MAP, VERDICT_NAMES, type VerdictName } from './verdicts.js';
@@ -399,6 +400,7 @@ export function loadKernelObject(
           ? instrumentVerdicts(original, fds.length - 1)
           : original;
       let loaded: sys.LoadedProgram;
+      const btf = loadProgramBtf(spec.btf, p);
       try {
         loaded = sys.progLoad({
           type: kernelProgType(p),
@@ -408,10 +410,15 @@ export function loadKernelObject(
           logLevel: options.logLevel ?? 0,
           flags: p.section.startsWith('xdp.frags') ? BPF_F_XDP_HAS_FRAGS : 0,
           kernVersion: spec.kernelVersion ?? 0,
+          btfFd: btf?.fd,
+          funcInfo: btf?.funcInfo,
+          lineInfo: btf?.lineInfo,
         });
       } catch (e) {
         if (e instanceof VerifierRejectedError) e.explanation = explain(original, spec);
         throw e;
+      } finally {
+        if (btf) sys.close(btf.fd);
       }
       programs.set(p.name, new KernelProgram(p, loaded.fd, loaded.log));
     }

@@ -219,6 +219,10 @@ export interface ProgLoadOptions {
   expectedAttachType?: number;
   ifindex?: number;
   btfFd?: number;
+  /** With btfFd: where each function starts (slot) and its BTF FUNC type (global functions need it). */
+  funcInfo?: readonly { insn: number; typeId: number }[];
+  /** With btfFd: source lines (string offsets in that BTF), which the kernel prints in its log. */
+  lineInfo?: readonly { insn: number; fileNameOff: number; lineOff: number; line: number; column: number }[];
   attachBtfId?: number;
   attachProgFd?: number;
   kernVersion?: number;
@@ -266,7 +270,9 @@ function loadOnce(
   logSize: number,
 ): { fd: number; log: string; trueSize: number } {
   const a = arena();
-  a.begin(bytes.length + o.license.length + 1 + logSize + 16);
+  const funcs = o.btfFd ? (o.funcInfo ?? []) : [];
+  const lines = o.btfFd ? (o.lineInfo ?? []) : [];
+  a.begin(bytes.length + o.license.length + 1 + logSize + 16 + 8 * funcs.length + 16 * lines.length + 16);
   const insns = a.put(bytes);
   const license = cString(a, o.license);
   const log = logSize > 0 ? a.reserve(logSize) : 0;
@@ -286,6 +292,28 @@ function loadOnce(
   v.setUint32(ProgLoad.prog_ifindex, o.ifindex ?? 0, true);
   v.setUint32(ProgLoad.expected_attach_type, o.expectedAttachType ?? 0, true);
   v.setUint32(ProgLoad.prog_btf_fd, o.btfFd ?? 0, true);
+  if (funcs.length) {
+    const rec = new DataView(new ArrayBuffer(8 * funcs.length));
+    funcs.forEach((f, i) => {
+      rec.setUint32(8 * i, f.insn, true);
+      rec.setUint32(8 * i + 4, f.typeId, true);
+    });
+    a.setPointer(ProgLoad.func_info, a.put(new Uint8Array(rec.buffer)));
+    v.setUint32(ProgLoad.func_info_rec_size, 8, true);
+    v.setUint32(ProgLoad.func_info_cnt, funcs.length, true);
+  }
+  if (lines.length) {
+    const rec = new DataView(new ArrayBuffer(16 * lines.length));
+    lines.forEach((l, i) => {
+      rec.setUint32(16 * i, l.insn, true);
+      rec.setUint32(16 * i + 4, l.fileNameOff, true);
+      rec.setUint32(16 * i + 8, l.lineOff, true);
+      rec.setUint32(16 * i + 12, ((l.line << 10) | Math.min(l.column, 0x3ff)) >>> 0, true);
+    });
+    a.setPointer(ProgLoad.line_info, a.put(new Uint8Array(rec.buffer)));
+    v.setUint32(ProgLoad.line_info_rec_size, 16, true);
+    v.setUint32(ProgLoad.line_info_cnt, lines.length, true);
+  }
   v.setUint32(ProgLoad.attach_btf_id, o.attachBtfId ?? 0, true);
   v.setUint32(ProgLoad.attach_prog_fd, o.attachProgFd ?? 0, true);
   const fd = a.call(Cmd.PROG_LOAD, ProgLoad.SIZE);
