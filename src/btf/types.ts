@@ -29,6 +29,9 @@ export const Kind = {
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
+/** Linkage of a FUNC (its vlen field) and of a VAR. */
+export const Linkage = { STATIC: 0, GLOBAL: 1, EXTERN: 2 } as const;
+
 export const KIND_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
   Object.entries(Kind).map(([k, v]) => [v, k]),
 );

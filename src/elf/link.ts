@@ -5,11 +5,11 @@
 
 import type { BtfExt } from '../btf/ext.js';
 import type { Btf } from '../btf/parse.js';
-import { Kind } from '../btf/types.js';
+import { Kind, Linkage } from '../btf/types.js';
 import { type FormatError, InvalidBytecodeError } from '../errors.js';
 import { decode, type Insn, isLocalCall } from '../isa/index.js';
 import { Class, JmpOp, LDDW, PseudoCall, PseudoLddw } from '../isa/opcodes.js';
-import type { FuncInfo, LineInfo } from '../object/spec.js';
+import type { FuncInfo, FuncParam, LineInfo } from '../object/spec.js';
 import { Reloc, SHF_EXECINSTR, SHN_UNDEF, STT_FUNC } from './constants.js';
 import type { MapDef } from './maps.js';
 import { type ElfFile, elfError, type Relocation, type Section } from './parse.js';
@@ -281,6 +281,11 @@ export class CodeIndex {
         info.typeId = fi.typeId;
         const t = this.btf?.types[fi.typeId];
         if (t && t.kind === Kind.FUNC && t.name) info.name = t.name;
+        if (t && t.kind === Kind.FUNC && t.linkage === Linkage.GLOBAL) {
+          info.global = true;
+          const params = this.btf && globalParams(this.btf, t.type);
+          if (params) info.params = params;
+        }
       }
       funcInfo.push(info);
     }
@@ -288,4 +293,24 @@ export class CodeIndex {
     funcInfo.sort((a, b) => a.insn - b.insn);
     return { lineInfo, funcInfo };
   }
+}
+
+/** A global function's parameters as the kernel types them, or undefined for a kind it does not take. */
+function globalParams(btf: Btf, protoId: number): FuncParam[] | undefined {
+  const proto = btf.type(protoId);
+  if (proto.kind !== Kind.FUNC_PROTO) return undefined;
+  const out: FuncParam[] = [];
+  for (const p of proto.params) {
+    const t = btf.resolve(p.type);
+    if (t.kind === Kind.INT || t.kind === Kind.ENUM || t.kind === Kind.ENUM64) out.push({ kind: 'scalar' });
+    else if (t.kind === Kind.PTR) {
+      const to = btf.resolve(t.type);
+      if (to.kind === Kind.STRUCT || to.kind === Kind.UNION)
+        out.push({ kind: 'pointer', size: to.size, struct: to.name });
+      else if (to.kind === Kind.INT || to.kind === Kind.ENUM || to.kind === Kind.ENUM64)
+        out.push({ kind: 'pointer', size: to.size });
+      else return undefined;
+    } else return undefined;
+  }
+  return out;
 }

@@ -22,7 +22,14 @@ export interface FuncInfo {
   name: string;
   /** BTF type id of the function's prototype. */
   typeId?: number;
+  /** A global (non-static) function: the kernel verifies it on its own, against its BTF prototype. */
+  global?: boolean;
+  /** A global function's parameters from BTF; undefined when a parameter is of a kind the kernel refuses. */
+  params?: FuncParam[];
 }
+
+/** How the kernel types a global function's parameter: a number, or a pointer to `size` bytes. */
+export type FuncParam = { kind: 'scalar' } | { kind: 'pointer'; size: number; struct?: string };
 
 /**
  * A program ready to load. Relocations are applied and subprograms appended after the main function, so

@@ -6,6 +6,7 @@ import { helperAllowed } from '../hooks/program-types.js';
 import { MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
 import { mapTypeInfo } from '../maps/registry.js';
 import { MapType } from '../maps/types.js';
+import type { FuncParam } from '../object/spec.js';
 import { helperMem, MAX_VAR_OFF, markRead } from './access.js';
 import { Reject } from './cfg.js';
 import type { Verifier } from './interp.js';
@@ -306,6 +307,40 @@ export function callLocal(v: Verifier, pc: number, target: number): number {
   for (let r = 0; r <= 5; r++) caller.regs[r] = NOT_INIT;
   s.frames.push(callee);
   return target;
+}
+
+/**
+ * A call to a global function: its arguments are checked against the BTF parameter types, the function
+ * is not walked here (it is verified on its own), r1-r5 are clobbered and r0 is an unknown number.
+ */
+export function callGlobal(v: Verifier, pc: number, target: number, params: readonly FuncParam[]): number {
+  const regs = v.frame.regs;
+  params.forEach((p, i) => {
+    const regno = i + 1;
+    const r = v.read(regno, pc);
+    const need = (ok: boolean, what: string) => {
+      if (!ok) {
+        throw new Reject(
+          pc,
+          'bad_arg',
+          `argument ${regno} of the global function at ${target} (R${regno}) must be ${what}, but it is ${v.describe(r)}`,
+        );
+      }
+    };
+    const isZero = r.kind === 'scalar' && isConstScalar(r.s) && r.s.var.value === 0n;
+    if (p.kind === 'scalar') need(r.kind === 'scalar', 'a number');
+    else if (p.struct === v.type.ctx.struct) {
+      const unmoved = isConstScalar(r.s) && r.s.var.value === 0n;
+      need(r.kind === 'ctx' && r.off === 0 && unmoved, 'the unmodified context pointer');
+    } else if (!isZero) {
+      // NULL, or memory of the pointee's size that the callee may read and write.
+      helperMem(v, pc, regno, r, p.size, false);
+      helperMem(v, pc, regno, r, p.size, true);
+    }
+  });
+  for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
+  regs[0] = UNKNOWN_SCALAR;
+  return pc + 1;
 }
 
 /** `exit` from a subprogram: back to the caller with r0; returns the slot after the call. */

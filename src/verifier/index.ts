@@ -102,6 +102,11 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
       maxInsns: opts.maxInsns ?? 1_000_000,
       logLevel,
       allowUninitStack: (opts.allowUninitStack ?? false) && !(opts.unprivileged ?? false),
+      globalFunctions: new Map(
+        ('funcInfo' in program ? (program.funcInfo ?? []) : [])
+          .filter((f) => f.global && f.insn > 0)
+          .map((f) => [f.insn, f.params]),
+      ),
     });
     v.run();
     return finish(undefined);

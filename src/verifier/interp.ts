@@ -26,8 +26,9 @@ import {
 } from '../isa/index.js';
 import type { MapSpec } from '../maps/types.js';
 import { MapType } from '../maps/types.js';
+import type { FuncParam } from '../object/spec.js';
 import { MAX_VAR_OFF, memAccess } from './access.js';
-import { callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
+import { callGlobal, callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
 import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';
 import { disasm, type SourceMap } from './log.js';
 import {
@@ -77,6 +78,13 @@ export interface InterpOptions {
   logLevel: 0 | 1 | 2;
   /** Unwritten stack bytes read as unknown numbers (privileged kernel loads). */
   allowUninitStack: boolean;
+  /**
+   * Global functions (besides the main program) by start slot, with their BTF parameters (undefined:
+   * a parameter kind the kernel refuses). As the kernel does, each is verified on its own with
+   * parameters of those types and must return a number; a call to one checks the arguments against
+   * the types and leaves r0 an unknown number.
+   */
+  globalFunctions: ReadonlyMap<number, readonly FuncParam[] | undefined>;
 }
 
 interface Pending {
@@ -194,6 +202,30 @@ export class Verifier {
       parent: undefined,
       written: newSlotSet(),
     });
+    for (const [start, params] of this.opts.globalFunctions) {
+      if (!params) {
+        throw new Reject(
+          start,
+          'unsupported',
+          `global function at ${start} has a parameter type the kernel does not accept (numbers and pointers to sized types only); make it static`,
+        );
+      }
+      const f = newFrame(-1, start, 0);
+      params.forEach((p, i) => {
+        f.regs[i + 1] =
+          p.kind === 'scalar'
+            ? UNKNOWN_SCALAR
+            : p.struct === this.type.ctx.struct
+              ? ptrReg('ctx')
+              : ptrReg('mem_or_null', { size: p.size, id: this.newId() });
+      });
+      this.pending.push({
+        state: { frames: [f], refs: [], path: undefined },
+        pc: start,
+        parent: undefined,
+        written: newSlotSet(),
+      });
+    }
     while (this.pending.length) {
       const p = this.pending.pop()!;
       this.state = p.state;
@@ -559,8 +591,21 @@ export class Verifier {
     if (size !== 4 && size !== 8) throw new Reject(pc, 'bad_insn', 'atomic operations are 4 or 8 bytes');
     if (p.kind === 'ctx' || isPacketKind(p.kind))
       throw new Reject(pc, 'atomic_region', `atomic operations on ${p.kind} memory are not allowed`);
-    if (isPointer(v))
+    // A pointer as the operand leaks an address into memory: refused unprivileged only, as the kernel.
+    if (isPointer(v) && this.unprivileged)
       throw new Reject(pc, 'ptr_leak', `R${ins.src}: atomic operations on pointers are not allowed`);
+    // Atomics are always checked for alignment, on every kind of memory (strict, as the kernel does;
+    // the stack's own check, with its message, comes with the access below).
+    const low = BigInt(size - 1);
+    const fixed = BigInt(p.off + ins.off);
+    const aligned = (p.s.var.mask & low) === 0n && ((p.s.var.value + fixed) & low) === 0n;
+    if (p.kind !== 'stack' && !aligned) {
+      throw new Reject(
+        pc,
+        'misaligned',
+        `misaligned atomic access: ${size} bytes at ${regToString(p)}${ins.off >= 0 ? '+' : ''}${ins.off} (must be ${size}-byte aligned)`,
+      );
+    }
     const fetch = (ins.imm & 1) !== 0;
     const cmpxchg = ins.imm === 0xf1;
     if (cmpxchg) this.read(0, pc);
@@ -651,7 +696,11 @@ export class Verifier {
     const op = ins.code & OP_MASK;
     if (op === JmpOp.JA) return jumpTarget(ins, pc);
     if (op === JmpOp.CALL) {
-      if (isLocalCall(ins)) return callLocal(this, pc, pc + 1 + ins.imm);
+      if (isLocalCall(ins)) {
+        const target = pc + 1 + ins.imm;
+        const global = this.opts.globalFunctions.get(target);
+        return global ? callGlobal(this, pc, target, global) : callLocal(this, pc, target);
+      }
       callHelper(this, pc, ins.imm);
       return pc + 1;
     }
@@ -813,6 +862,17 @@ export class Verifier {
   private exit(pc: number): number {
     if (this.state.frames.length > 1) return returnToCaller(this, pc);
     const r0 = this.read(0, pc);
+    if (this.frame.subprog !== 0) {
+      // A global function verified on its own: it returns a number to whoever calls it.
+      if (r0.kind !== 'scalar') {
+        throw new Reject(
+          pc,
+          'bad_return',
+          `a global function must return a number (the kernel checks it on its own), but R0 is ${this.describe(r0)}`,
+        );
+      }
+      return -1;
+    }
     if (this.state.refs.length) {
       const r = this.state.refs[0]!;
       throw new Reject(

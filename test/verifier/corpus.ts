@@ -693,6 +693,18 @@ export const CASES: Case[] = [
     asm: '*(u64 *)(r10 - 8) = 0\n r1 = 1\n lock *(u32 *)(r10 - 6) += w1\n r0 = 2\n exit',
   },
   {
+    name: 'map value: misaligned atomic',
+    type: 'xdp',
+    safe: false,
+    asm: LOOKUP(0, 'if r0 == 0 goto +2\n  r1 = 1\n  lock *(u64 *)(r0 + 2) += r1\n  r0 = 2\n  exit'),
+  },
+  {
+    name: 'map value: aligned atomic',
+    type: 'xdp',
+    safe: true,
+    asm: LOOKUP(0, 'if r0 == 0 goto +2\n  r1 = 1\n  lock *(u64 *)(r0 + 8) += r1\n  r0 = 2\n  exit'),
+  },
+  {
     name: 'stack: bytes at any offset',
     type: 'xdp',
     safe: true,

@@ -159,6 +159,8 @@ describe('maps, stack, registers', () => {
     expect(caseKind('stack: misaligned through a moved pointer')).toBe('misaligned_stack');
     expect(caseKind('stack: misaligned 2-byte read')).toBe('misaligned_stack');
     expect(caseKind('stack: misaligned atomic')).toBe('misaligned_stack');
+    expect(caseKind('map value: misaligned atomic')).toBe('misaligned');
+    expect(caseKind('map value: aligned atomic')).toBe('accepted');
     expect(caseKind('stack: bytes at any offset')).toBe('accepted');
     expect(verdict('*(u64 *)(r10 + 8) = 1\n r0 = 2\n exit')).toMatch(/8 bytes at fp\+8 is outside/);
     expect(caseKind('stack: below the frame')).toBe('stack_bounds');
