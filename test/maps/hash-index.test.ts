@@ -82,6 +82,17 @@ describe('hash index in linear memory', () => {
     expect(hashKey(u8, 0, 13, 2)).not.toBe(base);
   });
 
+  it('keeps working after the address space grows (its cached memory views are replaced)', () => {
+    const m = make(spec('HASH', 4, 8, 4));
+    m.update(new Uint8Array([1, 0, 0, 0]), new Uint8Array([9, 0, 0, 0, 0, 0, 0, 0]));
+    const before = m.space.memory.buffer.byteLength;
+    m.space.allocate(before, 'scratch', 'grow the memory');
+    expect(m.space.memory.buffer.byteLength).toBeGreaterThan(before);
+    expect(m.lookup(new Uint8Array([1, 0, 0, 0]))?.[0]).toBe(9);
+    m.update(new Uint8Array([2, 0, 0, 0]), new Uint8Array(8));
+    expect(m.size).toBe(2);
+  });
+
   it('a hash map gives its index memory back on close', () => {
     const m = make(spec('HASH', 4, 8, 4));
     for (let k = 0; k < 4; k++) m.update(new Uint8Array([k, 0, 0, 0]), new Uint8Array(8));
