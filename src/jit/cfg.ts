@@ -86,11 +86,13 @@ function block(
 export function buildCfg(insns: readonly Insn[], start: number, end: number): FunctionCfg {
   const len = end - start;
   const leader = new Uint8Array(len + 1);
+  // Second slots of lddw, as the scan from `start` meets them (a block's last instruction is not one).
+  const second = new Uint8Array(len + 1);
   leader[0] = 1;
   for (let i = start; i < end; i++) {
     const code = insns[i]!.code;
     if (code === LDDW) {
-      i++;
+      second[++i - start] = 1;
       continue;
     }
     const cls = code & 0x07;
@@ -108,24 +110,26 @@ export function buildCfg(insns: readonly Insn[], start: number, end: number): Fu
     leader[t - start] = 1;
     leader[i + 1 - start] = 1;
   }
-  // Block ids by slot, and the slot after each block's start.
+  // Block ids by slot, and each block's first slot (relative to start).
   const blockAt = new Int32Array(len);
+  const firstOf = new Int32Array(len + 1);
   let count = 0;
-  for (let i = 0; i < len; i++) blockAt[i] = leader[i] ? count++ : -1;
+  for (let i = 0; i < len; i++) {
+    if (leader[i]) {
+      firstOf[count] = i;
+      blockAt[i] = count++;
+    } else blockAt[i] = -1;
+  }
+  firstOf[count] = len;
   const blocks: BasicBlock[] = [];
   // A conditional jump at the very end may fall off the function: that edge goes to an empty fault block.
   let offEnd = -1;
   let s = start;
   for (let id = 0; id < count; id++) {
-    let e = s + 1;
-    while (e < end && !leader[e - start]) e++;
-    // The last instruction (not the second half of a trailing lddw).
-    let last = s;
-    for (;;) {
-      const next = last + (insns[last]!.code === LDDW ? 2 : 1);
-      if (next >= e) break;
-      last = next;
-    }
+    const e = start + firstOf[id + 1]!;
+    // The last instruction (not the second half of a trailing lddw; a block starting on a second half,
+    // which only a jump into a lddw makes, has that slot as its first instruction).
+    const last = e - 2 >= s && second[e - 1 - start] ? e - 2 : e - 1;
     const ins = insns[last]!;
     const code = ins.code;
     const cls = code & 0x07;

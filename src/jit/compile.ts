@@ -99,18 +99,29 @@ export function generate(
     buildCfg(insns, start, k + 1 < entries.length ? entries[k + 1]! : insns.length),
   );
 
-  // Which helpers are called, which can be inlined.
+  // One pass: which helpers are called (which can be inlined), callx, legacy loads, and whether a call
+  // or a callback can enter the main program.
   const called = new Set<number>();
   let callx = false;
   let legacy = false;
+  let mainEntered = false;
   for (let i = 0; i < insns.length; i++) {
     const ins = insns[i]!;
-    if (ins.code === 0x85 && ins.src === 0) called.add(ins.imm);
-    if (ins.code === 0x8d) callx = true;
-    if ((ins.code & 0x07) === 0 && (ins.code & 0xe0) !== 0 && ins.code !== 0x18) legacy = true;
-    if (ins.code === 0x18) i++;
+    const code = ins.code;
+    if ((code & 0x07) === 0) {
+      if (code === 0x18) {
+        if (ins.src === 4 && i + 1 + ins.imm === 0) mainEntered = true;
+        i++;
+      } else if ((code & 0xe0) !== 0) legacy = true;
+    } else if (code === 0x85) {
+      if (ins.src === 0) called.add(ins.imm);
+      else if (ins.src === 1 && i + 1 + ins.imm === 0) mainEntered = true;
+    } else if (code === 0x8d) callx = true;
   }
-  const helperName = (id: number) => prog.lookupHelper(id)?.name.replace(/^bpf_/, '');
+  const helperName = (id: number) => {
+    const name = prog.lookupHelper(id)?.name;
+    return name?.startsWith('bpf_') ? name.slice(4) : name;
+  };
   const inlineable = (id: number) =>
     inline &&
     ((id === HELPER_KTIME && helperName(id) === 'ktime_get_ns') ||
@@ -193,14 +204,6 @@ export function generate(
   const funcIndex = new Map<number, number>();
   const bodies: { code: Code; index: number }[] = [];
   // The main program returns r0 alone unless a call or a callback can enter it.
-  let mainEntered = false;
-  for (let i = 0; i < insns.length; i++) {
-    const ins = insns[i]!;
-    if ((ins.code === 0x85 && ins.src === 1) || (ins.code === 0x18 && ins.src === 4)) {
-      if (i + 1 + ins.imm === 0) mainEntered = true;
-    }
-    if (ins.code === 0x18) i++;
-  }
   const returnsR0Only = (slot: number) => slot === 0 && !mainEntered;
   for (const start of entries) {
     const f = m.func(FUNC_PARAMS, returnsR0Only(start) ? [i64] : FUNC_RESULTS, FUNC_LOCALS);
