@@ -12,15 +12,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CAPTURE = 'examples/xdp/iperf.pcap';
 const packets = readCapture(readFileSync(CAPTURE)).packets;
-const to5001 = packets.filter((p) => {
-  const d = p.data;
-  return (
-    d[12] === 8 &&
-    d[13] === 0 &&
-    d[23] === 17 &&
-    ((d[14 + (d[14]! & 15) * 4 + 2]! << 8) | d[14 + (d[14]! & 15) * 4 + 3]!) === 5001
-  );
-}).length;
+const isTo5001 = (d: Uint8Array) =>
+  d[12] === 8 &&
+  d[13] === 0 &&
+  d[23] === 17 &&
+  ((d[14 + (d[14]! & 15) * 4 + 2]! << 8) | d[14 + (d[14]! & 15) * 4 + 3]!) === 5001;
+const to5001 = packets.filter((p) => isTo5001(p.data)).length;
 
 describe('tsbpf xdp', () => {
   it('runs the reference example: port 5001 dropped, the rest passed, maps dumped as JSON', () => {
@@ -117,6 +114,79 @@ describe('tsbpf xdp', () => {
       expect(l.map).toBe('syn_ring');
       expect(l.data).toMatch(/^[0-9a-f]{48}$/);
     }
+  });
+
+  // More than one 4 MB read chunk of the CLI: packets straddle chunk ends.
+  it('streams a capture larger than its read chunk: outputs as if the packets were run one by one', () => {
+    const src = readFileSync(CAPTURE);
+    const copies = 24;
+    const body = src.subarray(24);
+    const big = Buffer.concat([src.subarray(0, 24), ...Array.from({ length: copies }, () => body)]);
+    expect(big.length).toBeGreaterThan(5 * 1024 * 1024);
+    const input = join(dir, 'big.pcap');
+    writeFileSync(input, big);
+    const passed = join(dir, 'big-passed.pcap');
+    const dropped = join(dir, 'big-dropped.pcap');
+    const results = join(dir, 'big-results.jsonl');
+    const r = tsbpf([
+      'xdp',
+      'examples/xdp/udp_drop.o',
+      '-r',
+      input,
+      '-w',
+      passed,
+      '--dropped',
+      dropped,
+      '--results',
+      results,
+      '--json',
+    ]);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out.packets).toBe(packets.length * copies);
+    expect(out.verdicts.DROP).toBe(to5001 * copies);
+    // udp_drop leaves packets as they are: the outputs are the input split by verdict, timestamps kept.
+    const all = readCapture(big).packets;
+    const is5001 = new Set(packets.map((p, i) => (isTo5001(p.data) ? i : -1)).filter((i) => i >= 0));
+    const key = (p: { data: Uint8Array; origLen: number; tsNs: bigint }) =>
+      `${Buffer.from(p.data).toString('hex')}/${p.origLen}/${p.tsNs / 1000n}`;
+    const want = (drop: boolean) => all.filter((_, i) => is5001.has(i % packets.length) === drop).map(key);
+    expect(readCapture(readFileSync(passed)).packets.map(key)).toEqual(want(false));
+    expect(readCapture(readFileSync(dropped)).packets.map(key)).toEqual(want(true));
+    const lines = readFileSync(results, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(all.length);
+    expect(JSON.parse(lines.at(-1)!)).toEqual({
+      index: all.length - 1,
+      retval: is5001.has(packets.length - 1) ? 1 : 2,
+    });
+
+    const some = tsbpf(['xdp', 'examples/xdp/udp_drop.o', '-r', input, '-c', '1000', '--json']);
+    expect(JSON.parse(some.stdout).packets).toBe(1000);
+  });
+
+  it('writes the capture it reads over only after reading it, and both outputs to one file as --dropped', () => {
+    // Larger than the first read chunk (4 MB), so truncating it early would lose packets.
+    const src = readFileSync(CAPTURE);
+    const copies = 24;
+    const input = join(dir, 'self.pcap');
+    writeFileSync(input, Buffer.concat([src, ...Array.from({ length: copies - 1 }, () => src.subarray(24))]));
+    let r = tsbpf(['xdp', 'examples/xdp/udp_drop.o', '-r', input, '-w', input]);
+    expect(r.stderr).toBe('');
+    expect(readCapture(readFileSync(input)).packets.length).toBe((packets.length - to5001) * copies);
+    const both = join(dir, 'both.pcap');
+    r = tsbpf(['xdp', 'examples/xdp/udp_drop.o', '-r', CAPTURE, '-w', both, '--dropped', both]);
+    expect(r.code).toBe(0);
+    expect(readCapture(readFileSync(both)).packets.length).toBe(to5001);
+  });
+
+  it('reports a truncated capture after running the packets before it', () => {
+    const cut = join(dir, 'cut.pcap');
+    const src = readFileSync(CAPTURE);
+    writeFileSync(cut, src.subarray(0, src.length - 100));
+    const r = tsbpf(['xdp', 'examples/xdp/udp_drop.o', '-r', cut, '--json']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`packet ${packets.length - 1}: truncated packet data`));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('rejects bad input with a clear message and a non-zero exit', () => {

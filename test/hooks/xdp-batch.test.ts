@@ -7,7 +7,7 @@ import { assemble } from '../../src/asm/index.js';
 import { readObject } from '../../src/elf/index.js';
 import { createRunner, ENGINES } from '../../src/hooks/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
-import { XDP_MAX_PACKET, XdpHook, type XdpResult } from '../../src/hooks/xdp.js';
+import { movesPacketBounds, XDP_MAX_PACKET, XdpHook, type XdpResult } from '../../src/hooks/xdp.js';
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';
 import { RingBufMap } from '../../src/maps/ringbuf.js';
 import { rawKeys } from '../../src/maps/typed.js';
@@ -226,6 +226,100 @@ describe('XdpBatch: the results of running packets one by one', () => {
       const frame = new Uint8Array(20);
       expect(new XdpHook(redirect).run(frame).redirect).toEqual({ ifindex: 5, flags: 0 });
       expect(new XdpHook(plain).run(frame)).toEqual({ verdict: 2, data: frame, changed: false });
+    });
+  }
+
+  for (const engine of ENGINES) {
+    it(`runRanges and output give what run and result give (vlan_pop, ${engine})`, () => {
+      const a = load('vlan_pop');
+      const b = load('vlan_pop');
+      // The packets back to back in one buffer with gaps, as records sit in a capture.
+      const offsets: number[] = [];
+      let size = 3;
+      for (const p of packets) {
+        offsets.push(size);
+        size += p.length + 16;
+      }
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < packets.length; i++) bytes.set(packets[i]!, offsets[i]!);
+      const lengths = packets.map((p) => p.length);
+      const byRun = new XdpBatch(a.program().runner(engine), 9);
+      const byRanges = new XdpBatch(b.program().runner(engine), 9);
+      let changed = 0;
+      for (let first = 0; first < packets.length; ) {
+        const n = byRun.run(packets, first);
+        expect(byRanges.runRanges(bytes, offsets, lengths, packets.length, first)).toBe(n);
+        for (let i = 0; i < n; i++) {
+          const want = byRun.result(i);
+          const out = hex(byRanges.output(i));
+          expect(view(byRanges.result(i))).toEqual(view(want));
+          expect(out).toBe(hex(want.data));
+          if (want.changed) changed++;
+        }
+        first += n;
+      }
+      expect(changed).toBeGreaterThan(0);
+      expect(maps(b)).toEqual(maps(a));
+    });
+  }
+
+  it('clears frames only for programs that can move packet bounds', () => {
+    const prepared = (name: string) => load(name).program().runner('interp').program;
+    expect(movesPacketBounds(prepared('udp_drop'))).toBe(false); // map helpers only
+    expect(movesPacketBounds(prepared('vlan_pop'))).toBe(true); // adjust_head
+    expect(movesPacketBounds(prepared('tail_call'))).toBe(true); // the target may
+    const rt = new Runtime();
+    expect(movesPacketBounds(rt.prepare(assembleProgram(scribble)))).toBe(true);
+    expect(movesPacketBounds(rt.prepare(assembleProgram('r0 = 2\nexit')))).toBe(false);
+  });
+
+  // Stores packet[1] at offset packet[0]: the packet changes unless that byte already held the value.
+  const poke = `
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r4 = r2
+    r4 += 2
+    if r4 > r3 goto out
+    r5 = *(u8 *)(r2 + 0)
+    r6 = *(u8 *)(r2 + 1)
+    r2 += r5
+    r4 = r2
+    r4 += 1
+    if r4 > r3 goto out
+    *(u8 *)(r2 + 0) = r6
+  out:
+    r0 = 2
+    exit`;
+  for (const engine of ENGINES) {
+    it(`reports a changed byte wherever it is, aligned or not (${engine})`, () => {
+      const rt = new Runtime();
+      const runner = createRunner(rt, rt.prepare(assembleProgram(poke)), { engine, checked: false });
+      const hook = new XdpHook(runner);
+      const batch = new XdpBatch(runner, 5);
+      const frames: Uint8Array[] = [];
+      const want: { data: string; changed: boolean }[] = [];
+      for (let len = 2; len <= 14; len++)
+        for (let k = 0; k < len; k++)
+          for (const same of [false, true]) {
+            const f = Uint8Array.from({ length: len }, (_, i) => 0x40 + i);
+            f[0] = k;
+            f[1] = same ? f[k]! : 0x99;
+            const out = f.slice();
+            out[k] = f[1]!;
+            frames.push(f);
+            want.push({ data: hex(out), changed: hex(out) !== hex(f) });
+          }
+      const byHook = frames.map((f) => hook.run(f));
+      const byBatch: XdpResult[] = [];
+      for (let first = 0; first < frames.length; ) {
+        const n = batch.run(frames, first);
+        for (let i = 0; i < n; i++) byBatch.push(batch.result(i));
+        first += n;
+      }
+      for (const got of [byHook, byBatch])
+        expect(got.map((r) => ({ data: hex(r.data), changed: r.changed }))).toEqual(want);
+      expect(want.filter((w) => w.changed).length).toBeGreaterThan(50);
+      expect(want.filter((w) => !w.changed).length).toBeGreaterThan(50);
     });
   }
 
