@@ -93,10 +93,6 @@ export class LpmTrieMap extends MapBase {
   private entries = 0;
   private readonly values: Region;
   private readonly freeSlots: number[] = [];
-  // Own views, refreshed when memory growth detaches the buffer: testing `length` (0 once detached) is
-  // much cheaper than the `byteLength` the base class's getters test, and their refresh recurses.
-  private lu8: Uint8Array;
-  private ldv: DataView;
 
   constructor(space: AddressSpace, spec: MapSpec, opts: MapOptions) {
     super(space, spec, opts);
@@ -106,42 +102,25 @@ export class LpmTrieMap extends MapBase {
       space.allocate(this.valueStride * spec.maxEntries, 'map_value', `map ${spec.name} value`),
     );
     for (let s = spec.maxEntries - 1; s >= 0; s--) this.freeSlots.push(s);
-    this.lu8 = space.bytes;
-    this.ldv = space.view;
   }
 
   get size(): number {
     return this.entries;
   }
 
-  private refresh(): void {
-    this.lu8 = this.space.bytes;
-    this.ldv = this.space.view;
-  }
-
-  private get bytes(): Uint8Array {
-    if (this.lu8.length === 0) this.refresh();
-    return this.lu8;
-  }
-
-  private get view(): DataView {
-    if (this.lu8.length === 0) this.refresh();
-    return this.ldv;
-  }
-
   private keyPrefixlen(keyAddr: number): number {
-    return this.view.getUint32(keyAddr, true);
+    return this.dv.getUint32(keyAddr, true);
   }
 
   private bit(data: Uint8Array | number, index: number): number {
-    const byte = typeof data === 'number' ? this.bytes[data + (index >> 3)]! : data[index >> 3]!;
+    const byte = typeof data === 'number' ? this.u8[data + (index >> 3)]! : data[index >> 3]!;
     return (byte >> (7 - (index & 7))) & 1;
   }
 
   /** Number of leading bits node and key share, up to the shorter prefix. */
   private matchLen(node: LpmNode, keyAddr: number, keyPrefixlen: number): number {
     const limit = Math.min(node.prefixlen, keyPrefixlen);
-    const b = this.bytes;
+    const b = this.u8;
     const data = keyAddr + 4;
     let n = 0;
     for (let i = 0; n < limit && i < this.dataSize; i++) {
@@ -160,8 +139,8 @@ export class LpmTrieMap extends MapBase {
   // longer than the key's, or the bits differ); the last real node passed is the match. A node of the
   // full length that matches ends the walk (it has no children).
   lookupPtr(keyAddr: number, _cpu: number): number {
-    const u8 = this.bytes;
-    const dv = this.ldv;
+    const u8 = this.u8;
+    const dv = this.dv;
     const plen = dv.getUint32(keyAddr, true);
     const max = this.maxPrefixlen;
     if (plen > max) return 0;
@@ -239,7 +218,7 @@ export class LpmTrieMap extends MapBase {
     const slot = this.freeSlots.pop()!;
     const value = this.values.start + slot * this.valueStride;
     const node = new LpmNode(plen, this.space.read(keyAddr + 4, this.dataSize), false, slot, value);
-    this.bytes.copyWithin(value, valueAddr, valueAddr + this.spec.valueSize);
+    this.u8.copyWithin(value, valueAddr, valueAddr + this.spec.valueSize);
     return node;
   }
 
@@ -267,7 +246,7 @@ export class LpmTrieMap extends MapBase {
         if (flags === UpdateFlag.NOEXIST) return -Errno.EEXIST;
         // Replace the value in place (the kernel swaps in a new node holding the same key).
         node.setData(this.space.read(keyAddr + 4, this.dataSize));
-        this.bytes.copyWithin(node.value, valueAddr, valueAddr + this.spec.valueSize);
+        this.u8.copyWithin(node.value, valueAddr, valueAddr + this.spec.valueSize);
         return 0;
       }
       const err = this.checkAdd(flags);
@@ -325,7 +304,7 @@ export class LpmTrieMap extends MapBase {
   }
 
   private writeKey(node: LpmNode, outAddr: number): void {
-    this.view.setUint32(outAddr, node.prefixlen, true);
+    this.dv.setUint32(outAddr, node.prefixlen, true);
     this.space.write(outAddr + 4, node.data);
   }
 
