@@ -113,7 +113,7 @@ function runXdp(file: string, options: XdpOptions): void {
     const pass =
       options.write && !sameOutput ? openOutput(options.write, input, snaplen, outputs) : undefined;
     const drop = options.dropped ? openOutput(options.dropped, input, snaplen, outputs) : undefined;
-    runCapture(file, options, obj, prog.name, input, pass, drop);
+    runCapture(file, options, obj, prog, input, pass, drop);
     for (const o of outputs) o.finish();
   } finally {
     for (const o of outputs) o.close();
@@ -126,13 +126,13 @@ function runCapture(
   file: string,
   options: XdpOptions,
   obj: LoadedObject,
-  progName: string,
+  prog: ReturnType<LoadedObject['program']>,
   input: CaptureFile,
   pass: PcapWriter | undefined,
   drop: PcapWriter | undefined,
 ): void {
   const capture = input.stream;
-  const batch = new XdpBatch(obj.program(options.section).runner(options.engine));
+  const batch = new XdpBatch(prog.runner(options.engine));
   // Verdicts 0-4 counted in an array; others (a program may return anything) in order of appearance.
   const known = XDP_ACTION_NAMES.map(() => 0);
   const unknown = new Map<number, number>();
@@ -205,7 +205,7 @@ function runCapture(
 
   if (options.json) {
     const out: Record<string, unknown> = {
-      program: progName,
+      program: prog.name,
       engine: options.engine,
       packets: total,
       verdicts,
@@ -219,7 +219,7 @@ function runCapture(
   }
   const rate = seconds > 0 ? `${Math.round(total / seconds).toLocaleString('en-US')} packets/s` : 'n/a';
   process.stdout.write(
-    `${basename(file)}: ${progName} over ${basename(options.read)} — ${total} packets in ${(seconds * 1000).toFixed(1)} ms (${rate}, ${options.engine})\n`,
+    `${basename(file)}: ${prog.name} over ${basename(options.read)} — ${total} packets in ${(seconds * 1000).toFixed(1)} ms (${rate}, ${options.engine})\n`,
   );
   for (const name of XDP_ACTION_NAMES)
     if (verdicts[name]) process.stdout.write(`  ${name.padEnd(9)}${verdicts[name]}\n`);
