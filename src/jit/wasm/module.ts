@@ -143,7 +143,6 @@ interface Global {
 
 export class ModuleBuilder {
   private readonly types: FuncType[] = [];
-  private readonly typeKeys = new Map<string, number>();
   private readonly imports: Import[] = [];
   private readonly funcs: Func[] = [];
   private readonly globals: Global[] = [];
@@ -152,16 +151,15 @@ export class ModuleBuilder {
   private importedGlobals = 0;
   private frozenImports = false;
 
-  /** Index of a function type, adding it once. */
+  /** Index of a function type, adding it once (a module has a handful: a scan beats building string keys). */
   type(params: readonly ValType[], results: readonly ValType[]): number {
-    const key = `${params.join(',')}>${results.join(',')}`;
-    let i = this.typeKeys.get(key);
-    if (i === undefined) {
-      i = this.types.length;
-      this.types.push({ params, results });
-      this.typeKeys.set(key, i);
+    const types = this.types;
+    for (let i = 0; i < types.length; i++) {
+      const t = types[i]!;
+      if (sameTypes(t.params, params) && sameTypes(t.results, results)) return i;
     }
-    return i;
+    types.push({ params, results });
+    return types.length - 1;
   }
 
   private checkImportOrder(): void {
@@ -263,7 +261,11 @@ export class ModuleBuilder {
       w.u32(this.globals.length);
       for (const g of this.globals) {
         w.byte(g.type).byte(g.mutable ? 1 : 0);
-        if (g.type === ValType.i64) w.byte(Op.i64_const).sleb64(BigInt(g.init));
+        if (g.type === ValType.i64) {
+          // Safe integers take the number path: no BigInt arithmetic on a process's first compile.
+          if (typeof g.init === 'number') w.byte(Op.i64_const).sleb(g.init);
+          else w.byte(Op.i64_const).sleb64(g.init);
+        }
         else w.byte(Op.i32_const).sleb(Number(g.init) | 0);
         w.byte(Op.end);
       }
@@ -294,6 +296,13 @@ export class ModuleBuilder {
     });
     return out.toBytes();
   }
+}
+
+function sameTypes(a: readonly ValType[], b: readonly ValType[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const MAGIC_VERSION = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);

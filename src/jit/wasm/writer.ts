@@ -2,6 +2,8 @@
 
 // The hot paths (one opcode with a small immediate) test capacity once and store bytes directly: code
 // generation writes several of these per eBPF instruction, mostly before V8 has optimised anything.
+const TWO_52 = 2n ** 52n;
+
 export class ByteWriter {
   /** The buffer; bytes [0, length) are written. Fast paths write into it after `room`. */
   buf: Uint8Array<ArrayBuffer>;
@@ -112,7 +114,7 @@ export class ByteWriter {
   /** Signed LEB128 of a 64-bit value given as a bigint (any value in -2^63 .. 2^64 - 1, taken mod 2^64). */
   sleb64(v: bigint): this {
     let x = BigInt.asIntN(64, v);
-    if (x >= -(2n ** 52n) && x < 2n ** 52n) return this.sleb(Number(x));
+    if (x >= -TWO_52 && x < TWO_52) return this.sleb(Number(x));
     this.reserve(10);
     for (;;) {
       const b = Number(x & 0x7fn);
