@@ -6,7 +6,16 @@
 // wall / user / sys seconds and peak RSS; `loop` is the CLI's own packets/s (the run loop alone).
 //   node bench/cli.js [N] [ROUNDS]      (`npm run build` first)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,14 +26,15 @@ const rounds = Number(process.argv[3] ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-cli-'));
 
 try {
-  // The capture: the global header once, then the records of iperf.pcap `copies` times.
+  // The capture: the global header once, then the records of iperf.pcap `copies` times. Written piece by
+  // piece: a child's peak RSS starts from this process's (Linux keeps ru_maxrss across exec).
   const src = readFileSync(join(root, 'examples/xdp/iperf.pcap'));
-  const body = src.subarray(24);
-  const big = Buffer.alloc(24 + body.length * copies);
-  src.copy(big, 0, 0, 24);
-  for (let i = 0; i < copies; i++) body.copy(big, 24 + i * body.length);
   const capture = join(dir, `iperf-x${copies}.pcap`);
-  writeFileSync(capture, big);
+  const fd = openSync(capture, 'w');
+  writeSync(fd, src);
+  for (let i = 1; i < copies; i++) writeSync(fd, src, 24);
+  closeSync(fd);
+  const captureBytes = statSync(capture).size;
 
   // Resource usage of the child itself, written when it exits (whatever way it exits).
   const usageHook = join(dir, 'usage.mjs');
@@ -40,7 +50,7 @@ process.on('exit', () => {
   const usageFile = join(dir, 'usage.json');
 
   console.log(
-    `tsbpf xdp udp_drop.o over ${(big.length / 1e6).toFixed(1)} MB (iperf.pcap x${copies}); best of ${rounds} by wall time; load ${loadavg()[0].toFixed(2)}`,
+    `tsbpf xdp udp_drop.o over ${(captureBytes / 1e6).toFixed(1)} MB (iperf.pcap x${copies}); best of ${rounds} by wall time; load ${loadavg()[0].toFixed(2)}`,
   );
   const configs = [
     { engine: 'jit', write: false },
