@@ -181,14 +181,22 @@ function bigProgram(n, seed) {
 }
 const programOf = (n, seed) => (n === 10 ? smallWith(seed) : bigProgram(n, seed));
 
+/** CPU time of the process in ms (all threads: V8's background compilers and GC helpers count too). */
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 /** One compile of never-seen bytes, by phase: our code generation, WebAssembly.Module, WebAssembly.Instance. */
 function compileOnce(rt, n, seed) {
   const prog = rt.prepare(programOf(n, seed));
   const frames = rt.stackFrames(0);
   const stride = frames[1].end - frames[0].end;
+  const c0 = cpuMs();
   const t0 = performance.now();
   const mod = generate(prog, rt, stride, {});
   const t1 = performance.now();
+  const genCpu = cpuMs() - c0;
   const module = new WebAssembly.Module(mod.bytes);
   const t2 = performance.now();
   const env = {};
@@ -202,6 +210,7 @@ function compileOnce(rt, n, seed) {
     slots: prog.insns.length,
     bytes: mod.bytes.length,
     gen: t1 - t0,
+    genCpu,
     module: t2 - t1,
     instance: t4 - t3,
   };
@@ -220,10 +229,12 @@ if (process.argv[2] === '--cold-child') {
   console.log(JSON.stringify({ ...first, next }));
 } else {
   if (process.argv[2] !== '--compile-only') runFigures();
-  const PROCESSES = 5;
+  const PROCESSES = 7;
   console.log(
     `\ncompile time in ms: generate (our JS) + WebAssembly.Module + Instance, every compile on new bytes
-  cold: the first compile in a fresh process, median of ${PROCESSES} processes (best), then generate of the 2nd-4th compiles
+  cold: the first compile in a fresh process, median of ${PROCESSES} processes (best), then generate of the 2nd-4th compiles;
+        cpu: the process's CPU time during the first generate (median; wall time on a shared machine also
+        counts other processes)
   warm: median (best) of 20 once the generator is optimised`,
   );
   const row = (cells) => cells.map(([v, w]) => String(v).padStart(w)).join(' ');
@@ -233,6 +244,7 @@ if (process.argv[2] === '--cold-child') {
     ['|', 1],
     ['cold gen', 9],
     ['(best)', 7],
+    ['cpu', 6],
     ['Module', 7],
     ['Inst', 6],
     ['total', 7],
@@ -282,6 +294,7 @@ if (process.argv[2] === '--cold-child') {
       '|',
       ms(cm('gen')),
       ms(Math.min(...c.map((r) => r.gen))),
+      ms(cm('genCpu')),
       ms(cm('module')),
       ms(cm('instance')),
       ms(coldTotal),
