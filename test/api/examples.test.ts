@@ -2,6 +2,7 @@
 // prints and returns is checked against facts computed independently in this file.
 import { describe, expect, it } from 'vitest';
 import { main as assembleAndRun } from '../../examples/api/assemble-and-run.js';
+import { main as browser } from '../../examples/api/browser.js';
 import { main as filter } from '../../examples/api/filter.js';
 import { main as probeExample } from '../../examples/api/probe.js';
 import { main as synEvents } from '../../examples/api/syn-events.js';
@@ -33,6 +34,28 @@ describe('examples/api', () => {
       expect(lines).toContain(
         `port ${port}: ${expected.indices.length} packets, ${expected.bytes} bytes dropped`,
       );
+    }
+  });
+
+  it('browser.ts: compiles every program asynchronously; runs with synchronous compilation refused', async () => {
+    const realModule = WebAssembly.Module;
+    const realInstance = WebAssembly.Instance;
+    const refuse = () => {
+      throw new RangeError('synchronous compilation refused');
+    };
+    WebAssembly.Module = refuse as unknown as typeof WebAssembly.Module;
+    WebAssembly.Instance = refuse as unknown as typeof WebAssembly.Instance;
+    try {
+      const { lines, print } = capturePrint();
+      const verdicts = await browser(print);
+      // The dispatcher tail-calls xdp_on_udp (drop) for IPv4 UDP, xdp_on_tcp (pass) for TCP.
+      const udp = packets().filter((d) => d.length >= 34 && d[12] === 8 && d[13] === 0 && d[23] === 17);
+      expect(udp.length).toBeGreaterThan(0);
+      expect(verdicts).toEqual({ DROP: udp.length, PASS: packets().length - udp.length });
+      expect(lines).toEqual([`verdicts: ${JSON.stringify(verdicts)}`]);
+    } finally {
+      WebAssembly.Module = realModule;
+      WebAssembly.Instance = realInstance;
     }
   });
 
