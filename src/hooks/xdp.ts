@@ -64,6 +64,8 @@ export class XdpSlot {
    * the frame cleared.
    */
   touched = true;
+  /** 32-bit words of the memory, for comparing the packet out with the packet in. */
+  private words: Int32Array = new Int32Array(0);
   /** ingress_ifindex and rx_queue_index as last written (the program cannot write its context). */
   private ifindex = -1;
   private rxQueue = -1;
@@ -127,7 +129,11 @@ export class XdpSlot {
     const bytes = this.runtime.space.bytes;
     const start = this.frame.start;
     const len = this.frame.end - start;
-    const changed = start !== this.frame.base + XDP_HEADROOM || !sameBytes(bytes, start, this.input, len);
+    // A word view of the memory, kept per slot (a growth of the memory replaces its buffer).
+    if (this.words.buffer !== bytes.buffer)
+      this.words = new Int32Array(bytes.buffer, 0, bytes.buffer.byteLength >> 2);
+    const changed =
+      start !== this.frame.base + XDP_HEADROOM || !sameBytes(bytes, this.words, start, this.input, len);
     const result: XdpResult = {
       verdict,
       data: changed ? bytes.slice(start, start + len) : this.input,
@@ -223,18 +229,15 @@ export function movesPacketBounds(prog: PreparedProgram): boolean {
 /** Scratch the input is copied to (4-byte aligned) so that comparisons run on 32-bit words. */
 let scratch = new Int32Array(1024);
 let scratchBytes = new Uint8Array(scratch.buffer);
-/** 32-bit words over the memory's buffer (replaced when the memory grows). */
-let words: Int32Array = new Int32Array(0);
 
-/** Whether `len` bytes of memory at `at` equal `b` (of that length). */
-function sameBytes(memory: Uint8Array, at: number, b: Uint8Array, len: number): boolean {
+/** Whether `len` bytes of memory at `at` equal `b` (of that length); `words` views memory's buffer. */
+function sameBytes(memory: Uint8Array, words: Int32Array, at: number, b: Uint8Array, len: number): boolean {
   if (len !== b.length) return false;
   const from = memory.byteOffset + at;
   if (from & 3) {
     for (let i = 0; i < len; i++) if (memory[at + i] !== b[i]) return false;
     return true;
   }
-  if (words.buffer !== memory.buffer) words = new Int32Array(memory.buffer, 0, memory.buffer.byteLength >> 2);
   const n = len >> 2;
   if (scratch.length <= n) {
     scratch = new Int32Array(n + 1);
