@@ -3,7 +3,7 @@
 // results), and exports entry points that take and return i32 on the hot path (`run32`, `batch`).
 
 import type { NumberArg } from '../helpers/types.js';
-import { MAX_CALL_FRAMES } from '../isa/index.js';
+import { type Insn, MAX_CALL_FRAMES } from '../isa/index.js';
 import { FdArrayMap } from '../maps/fdarray.js';
 import { arrayLayout, hashLayout } from '../maps/registry.js';
 import { MapType } from '../maps/types.js';
@@ -161,17 +161,14 @@ export function generate(
   // Lookups in a constant map that is neither a plain array nor a plain hash map with a short key: a
   // typed import straight to the map's lookupPtr (what the helper does), without BigInt arguments.
   const lookupImports = new Map<number, number>();
-  const inlineHash = (map: Parameters<typeof hashLayout>[0]) => {
-    const layout = hashLayout(map);
-    return layout && layout.keySize <= MAX_INLINE_KEY ? layout : undefined;
-  };
-  if (inline && helperName(HELPER_MAP_LOOKUP) === 'map_lookup_elem') {
+  const lookupInline = inline && helperName(HELPER_MAP_LOOKUP) === 'map_lookup_elem';
+  if (lookupInline) {
     for (const cfg of cfgs) {
       for (const b of cfg.blocks) {
         const ins = insns[b.last];
         if (b.start >= b.end || ins?.code !== 0x85 || ins.src !== 0 || ins.imm !== HELPER_MAP_LOOKUP)
           continue;
-        const addr = constantMap(1, b.start, b.last);
+        const addr = constantMap(insns, 1, b.start, b.last);
         const map = addr === undefined ? undefined : runtime.mapAt(addr);
         if (map && !arrayLayout(map) && !inlineHash(map) && !lookupImports.has(map.addr)) {
           lookupImports.set(map.addr, m.importFunc('env', IMPORT.mapLookup(map.addr), [i32], [i32]));
@@ -211,16 +208,26 @@ export function generate(
     bodies.push(f);
   }
 
+  const inliner: Inliner = {
+    insns,
+    runtime,
+    m,
+    lookupInline,
+    nowImport,
+    randImport,
+    lookupImports,
+    tailSlots,
+  };
   const cx: EmitContext = {
     insns,
     checked,
     funcAt: (slot) => funcIndex.get(slot)!,
     helper: (id) => helperImport.get(id),
     numberHelper: (id) => numberImport.get(id),
-    inlineHelper: (code, id, blockStart, pc, reg) => emitInlineHelper(code, id, blockStart, pc, reg),
+    inlineHelper: (code, id, blockStart, pc, reg) => emitInlineHelper(inliner, code, id, blockStart, pc, reg),
     needsFrame: (id) => prog.lookupHelper(id)?.proto.args.includes('func') ?? false,
     mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,
-    tableTailCall,
+    tableTailCall: (blockStart, pc) => tableTailCall(inliner, blockStart, pc),
     returnsR0Only,
     imports: { fault, access, budget, legacyLoad, callx: callxImport, tailCall: tailCallImport },
     hasTailCalls: tailCalls,
@@ -230,82 +237,6 @@ export function generate(
     maxDepth: MAX_CALL_FRAMES,
     frameStride,
   };
-
-  // Hot helpers inline: array lookups with a constant map, the clock and the random source.
-  function emitInlineHelper(
-    code: Code,
-    id: number,
-    blockStart: number,
-    pc: number,
-    reg: (r: number) => number,
-  ): boolean {
-    if (!inline) return false;
-    if (id === HELPER_KTIME && nowImport >= 0) {
-      code.call(nowImport).truncSatF64U().localSet(reg(0));
-      return true;
-    }
-    if (id === HELPER_PRANDOM && randImport >= 0) {
-      code.call(randImport).op(Op.i64_extend_i32_u).localSet(reg(0));
-      return true;
-    }
-    if (id === HELPER_MAP_LOOKUP && helperName(id) === 'map_lookup_elem') {
-      const addr = constantMap(1, blockStart, pc);
-      const map = addr === undefined ? undefined : runtime.mapAt(addr);
-      const hashed = map && inlineHash(map);
-      if (hashed) {
-        const locals = { key: SCRATCH_I32, hash: SCRATCH_I32_B, entry: SCRATCH_I32_C };
-        emitHashLookup(code, hashed, reg(2), reg(0), locals);
-        return true;
-      }
-      const direct = map && lookupImports.get(map.addr);
-      if (direct !== undefined) {
-        code.localGet(reg(2)).op(Op.i32_wrap_i64).call(direct).op(Op.i64_extend_i32_u).localSet(reg(0));
-        return true;
-      }
-      const layout = map && arrayLayout(map);
-      if (!layout) return false;
-      // index = *(u32 *)r2; r0 = index < max_entries ? base + index * stride : NULL
-      code.localGet(reg(2)).op(Op.i32_wrap_i64).mem(Op.i32_load, 2, 0).localTee(SCRATCH_I32);
-      code.i32Const(layout.maxEntries).op(Op.i32_lt_u).if(i64);
-      code.localGet(SCRATCH_I32).op(Op.i64_extend_i32_u).i64Const(layout.valueStride).op(Op.i64_mul);
-      code.i64Const(layout.valuesBase).op(Op.i64_add);
-      code.else().i64Const(0).end().localSet(reg(0));
-      return true;
-    }
-    return false;
-  }
-
-  /** The map address in register `reg` at a call, when a lddw earlier in the call's block set it. */
-  function constantMap(reg: number, blockStart: number, pc: number): number | undefined {
-    let value: number | undefined;
-    for (let j = blockStart; j < pc; j++) {
-      const ins = insns[j]!;
-      const cls = ins.code & 0x07;
-      if (ins.code === 0x18) {
-        if (ins.dst === reg) value = insns[j + 1]!.imm === 0 ? ins.imm >>> 0 : undefined;
-        j++;
-      } else if ((cls === 0x04 || cls === 0x07 || cls === 0x01) && ins.dst === reg) value = undefined;
-      else if (cls === 0x03 && (ins.code & 0xe0) === 0xc0 && ins.src === reg) value = undefined;
-    }
-    return value;
-  }
-
-  /** A tail_call whose program array is a constant: the table path's addresses. */
-  function tableTailCall(blockStart: number, pc: number): TableTailCall | undefined {
-    if (!tailSlots) return undefined;
-    const addr = constantMap(2, blockStart, pc);
-    const map = addr === undefined ? undefined : runtime.mapAt(addr);
-    if (!(map instanceof FdArrayMap) || map.spec.type !== MapType.PROG_ARRAY) return undefined;
-    return {
-      refs: map.refs.start,
-      maxEntries: map.spec.maxEntries,
-      ready: tailSlots.ready,
-      counter: tailSlots.counter,
-      tableSize: TAIL_TABLE_SIZE,
-      limit: MAX_TAIL_CALLS,
-      entryType: m.type(TAIL_PARAMS, [i64]),
-    };
-  }
 
   cfgs.forEach((cfg, k) => {
     const { code } = bodies[k]!;
@@ -341,6 +272,112 @@ export function generate(
     usesCallbacks,
     legacyLoads: legacy,
     codegenMs: performance.now() - t0,
+  };
+}
+
+// Inline helpers and constant-map analysis, outside generate() so that its first compile in a process
+// (V8 parses a function's inner functions with it) costs only what a program uses.
+
+/** What the inline helpers need from generate(). */
+interface Inliner {
+  readonly insns: readonly Insn[];
+  readonly runtime: Runtime;
+  readonly m: ModuleBuilder;
+  /** map_lookup_elem may be inlined (inline helpers on, and helper 1 is that helper). */
+  readonly lookupInline: boolean;
+  /** Imports of the clock and the random source (-1: not inlined). */
+  readonly nowImport: number;
+  readonly randImport: number;
+  /** Typed lookup imports by map address. */
+  readonly lookupImports: ReadonlyMap<number, number>;
+  readonly tailSlots: ReturnType<typeof tailCallSlots> | undefined;
+}
+
+/** A plain hash map's layout when its lookups can be inlined (short keys). */
+function inlineHash(map: Parameters<typeof hashLayout>[0]) {
+  const layout = hashLayout(map);
+  return layout && layout.keySize <= MAX_INLINE_KEY ? layout : undefined;
+}
+
+/** Hot helpers inline: lookups in a constant map, the clock and the random source. */
+function emitInlineHelper(
+  s: Inliner,
+  code: Code,
+  id: number,
+  blockStart: number,
+  pc: number,
+  reg: (r: number) => number,
+): boolean {
+  if (id === HELPER_KTIME && s.nowImport >= 0) {
+    code.call(s.nowImport).truncSatF64U().localSet(reg(0));
+    return true;
+  }
+  if (id === HELPER_PRANDOM && s.randImport >= 0) {
+    code.call(s.randImport).op(Op.i64_extend_i32_u).localSet(reg(0));
+    return true;
+  }
+  if (id === HELPER_MAP_LOOKUP && s.lookupInline) {
+    const addr = constantMap(s.insns, 1, blockStart, pc);
+    const map = addr === undefined ? undefined : s.runtime.mapAt(addr);
+    const hashed = map && inlineHash(map);
+    if (hashed) {
+      const locals = { key: SCRATCH_I32, hash: SCRATCH_I32_B, entry: SCRATCH_I32_C };
+      emitHashLookup(code, hashed, reg(2), reg(0), locals);
+      return true;
+    }
+    const direct = map && s.lookupImports.get(map.addr);
+    if (direct !== undefined) {
+      code.localGet(reg(2)).op(Op.i32_wrap_i64).call(direct).op(Op.i64_extend_i32_u).localSet(reg(0));
+      return true;
+    }
+    const layout = map && arrayLayout(map);
+    if (!layout) return false;
+    // index = *(u32 *)r2; r0 = index < max_entries ? base + index * stride : NULL
+    code.localGet(reg(2)).op(Op.i32_wrap_i64).mem(Op.i32_load, 2, 0).localTee(SCRATCH_I32);
+    code.i32Const(layout.maxEntries).op(Op.i32_lt_u).if(i64);
+    code.localGet(SCRATCH_I32).op(Op.i64_extend_i32_u).i64Const(layout.valueStride).op(Op.i64_mul);
+    code.i64Const(layout.valuesBase).op(Op.i64_add);
+    code.else().i64Const(0).end().localSet(reg(0));
+    return true;
+  }
+  return false;
+}
+
+/** The map address in register `reg` at a call, when a lddw earlier in the call's block set it. */
+function constantMap(
+  insns: readonly Insn[],
+  reg: number,
+  blockStart: number,
+  pc: number,
+): number | undefined {
+  let value: number | undefined;
+  for (let j = blockStart; j < pc; j++) {
+    const ins = insns[j]!;
+    const cls = ins.code & 0x07;
+    if (ins.code === 0x18) {
+      if (ins.dst === reg) value = insns[j + 1]!.imm === 0 ? ins.imm >>> 0 : undefined;
+      j++;
+    } else if ((cls === 0x04 || cls === 0x07 || cls === 0x01) && ins.dst === reg) value = undefined;
+    else if (cls === 0x03 && (ins.code & 0xe0) === 0xc0 && ins.src === reg) value = undefined;
+  }
+  return value;
+}
+
+/** A tail_call whose program array is a constant: the table path's addresses. */
+function tableTailCall(s: Inliner, blockStart: number, pc: number): TableTailCall | undefined {
+  const tailSlots = s.tailSlots;
+  if (!tailSlots) return undefined;
+  const addr = constantMap(s.insns, 2, blockStart, pc);
+  const map = addr === undefined ? undefined : s.runtime.mapAt(addr);
+  if (!(map instanceof FdArrayMap) || map.spec.type !== MapType.PROG_ARRAY) return undefined;
+  return {
+    refs: map.refs.start,
+    maxEntries: map.spec.maxEntries,
+    ready: tailSlots.ready,
+    counter: tailSlots.counter,
+    tableSize: TAIL_TABLE_SIZE,
+    limit: MAX_TAIL_CALLS,
+    entryType: s.m.type(TAIL_PARAMS, [i64]),
   };
 }
 

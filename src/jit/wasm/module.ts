@@ -265,8 +265,7 @@ export class ModuleBuilder {
           // Safe integers take the number path: no BigInt arithmetic on a process's first compile.
           if (typeof g.init === 'number') w.byte(Op.i64_const).sleb(g.init);
           else w.byte(Op.i64_const).sleb64(g.init);
-        }
-        else w.byte(Op.i32_const).sleb(Number(g.init) | 0);
+        } else w.byte(Op.i32_const).sleb(Number(g.init) | 0);
         w.byte(Op.end);
       }
       section(Section.global);
