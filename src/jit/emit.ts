@@ -254,117 +254,127 @@ for (const op of Object.keys(CMP64).map(Number)) {
 }
 
 /**
- * Write `ins` (at slot `pc`) in unchecked mode if it is a plain ALU op, move, memory load or store, or
- * lddw, exactly as the general path would; false (nothing written) for anything else.
+ * Write the instructions from slot `pc` up to `stop` in unchecked mode while they are plain ALU ops,
+ * moves, memory loads and stores or lddw, exactly as the general path would; returns the slot of the
+ * first other instruction (or `stop`). One loop for a whole run: a call per instruction costs.
  */
-function emitFast(code: Code, insns: readonly Insn[], ins: Insn, pc: number): boolean {
-  const op = ins.code;
-  const w = FAST_OP[op]!;
-  const buf = code.room(FAST_ROOM);
+function emitFastRun(code: Code, insns: readonly Insn[], pc: number, stop: number): number {
+  let buf = code.buf;
   let at = code.length;
-  const dst = ins.dst;
-  switch (op & 0x07) {
-    case Class.ALU64:
-      if (w !== 0) {
-        buf[at++] = LOCAL_GET;
-        buf[at++] = dst;
-        if (op & Source.X) {
+  run: for (; pc < stop; pc++) {
+    if (at + FAST_ROOM > buf.length) {
+      code.length = at;
+      buf = code.room(FAST_ROOM);
+    }
+    const ins = insns[pc]!;
+    const op = ins.code;
+    const w = FAST_OP[op]!;
+    const dst = ins.dst;
+    switch (op & 0x07) {
+      case Class.ALU64:
+        if (w !== 0) {
           buf[at++] = LOCAL_GET;
-          buf[at++] = ins.src;
-        } else {
+          buf[at++] = dst;
+          if (op & Source.X) {
+            buf[at++] = LOCAL_GET;
+            buf[at++] = ins.src;
+          } else {
+            buf[at++] = I64_CONST;
+            at = putSleb32(buf, at, ins.imm);
+          }
+          buf[at++] = w;
+        } else if (op === (Class.ALU64 | AluOp.MOV | Source.K)) {
           buf[at++] = I64_CONST;
           at = putSleb32(buf, at, ins.imm);
-        }
-        buf[at++] = w;
-      } else if (op === (Class.ALU64 | AluOp.MOV | Source.K)) {
-        buf[at++] = I64_CONST;
-        at = putSleb32(buf, at, ins.imm);
-      } else if (op === (Class.ALU64 | AluOp.MOV | Source.X) && ins.off === 0) {
-        buf[at++] = LOCAL_GET;
-        buf[at++] = ins.src;
-      } else return false;
-      break;
-    case Class.ALU:
-      if (w !== 0) {
-        buf[at++] = LOCAL_GET;
-        buf[at++] = dst;
-        buf[at++] = WRAP;
-        if (op & Source.X) {
+        } else if (op === (Class.ALU64 | AluOp.MOV | Source.X) && ins.off === 0) {
+          buf[at++] = LOCAL_GET;
+          buf[at++] = ins.src;
+        } else break run;
+        break;
+      case Class.ALU:
+        if (w !== 0) {
+          buf[at++] = LOCAL_GET;
+          buf[at++] = dst;
+          buf[at++] = WRAP;
+          if (op & Source.X) {
+            buf[at++] = LOCAL_GET;
+            buf[at++] = ins.src;
+            buf[at++] = WRAP;
+          } else {
+            buf[at++] = I32_CONST;
+            at = putSleb32(buf, at, ins.imm);
+          }
+          buf[at++] = w;
+          buf[at++] = EXTEND_U;
+        } else if (op === (Class.ALU | AluOp.MOV | Source.K)) {
+          // The zero-extended immediate as an i64: its halves are (imm, 0).
+          buf[at++] = I64_CONST;
+          at = putSleb64(buf, at, ins.imm, 0);
+        } else if (op === (Class.ALU | AluOp.MOV | Source.X) && ins.off === 0) {
           buf[at++] = LOCAL_GET;
           buf[at++] = ins.src;
           buf[at++] = WRAP;
-        } else {
-          buf[at++] = I32_CONST;
-          at = putSleb32(buf, at, ins.imm);
-        }
-        buf[at++] = w;
-        buf[at++] = EXTEND_U;
-      } else if (op === (Class.ALU | AluOp.MOV | Source.K)) {
-        // The zero-extended immediate as an i64: its halves are (imm, 0).
-        buf[at++] = I64_CONST;
-        at = putSleb64(buf, at, ins.imm, 0);
-      } else if (op === (Class.ALU | AluOp.MOV | Source.X) && ins.off === 0) {
+          buf[at++] = EXTEND_U;
+        } else break run;
+        break;
+      case Class.LDX: {
+        if (w === 0) break run;
+        let off = ins.off;
         buf[at++] = LOCAL_GET;
         buf[at++] = ins.src;
         buf[at++] = WRAP;
-        buf[at++] = EXTEND_U;
-      } else return false;
-      break;
-    case Class.LDX: {
-      if (w === 0) return false;
-      let off = ins.off;
-      buf[at++] = LOCAL_GET;
-      buf[at++] = ins.src;
-      buf[at++] = WRAP;
-      if (off < 0) {
-        buf[at++] = I32_CONST;
-        at = putSleb32(buf, at, off);
-        buf[at++] = I32_ADD;
-        off = 0;
+        if (off < 0) {
+          buf[at++] = I32_CONST;
+          at = putSleb32(buf, at, off);
+          buf[at++] = I32_ADD;
+          off = 0;
+        }
+        buf[at++] = w;
+        buf[at++] = FAST_ALIGN[op]!;
+        at = putUleb(buf, at, off);
+        break;
       }
-      buf[at++] = w;
-      buf[at++] = FAST_ALIGN[op]!;
-      at = putUleb(buf, at, off);
-      break;
-    }
-    case Class.ST:
-    case Class.STX: {
-      if (w === 0) return false;
-      let off = ins.off;
-      buf[at++] = LOCAL_GET;
-      buf[at++] = dst;
-      buf[at++] = WRAP;
-      if (off < 0) {
-        buf[at++] = I32_CONST;
-        at = putSleb32(buf, at, off);
-        buf[at++] = I32_ADD;
-        off = 0;
-      }
-      if ((op & 0x07) === Class.ST) {
-        buf[at++] = I64_CONST;
-        at = putSleb32(buf, at, ins.imm);
-      } else {
+      case Class.ST:
+      case Class.STX: {
+        if (w === 0) break run;
+        let off = ins.off;
         buf[at++] = LOCAL_GET;
-        buf[at++] = ins.src;
+        buf[at++] = dst;
+        buf[at++] = WRAP;
+        if (off < 0) {
+          buf[at++] = I32_CONST;
+          at = putSleb32(buf, at, off);
+          buf[at++] = I32_ADD;
+          off = 0;
+        }
+        if ((op & 0x07) === Class.ST) {
+          buf[at++] = I64_CONST;
+          at = putSleb32(buf, at, ins.imm);
+        } else {
+          buf[at++] = LOCAL_GET;
+          buf[at++] = ins.src;
+        }
+        buf[at++] = w;
+        buf[at++] = FAST_ALIGN[op]!;
+        at = putUleb(buf, at, off);
+        continue;
       }
-      buf[at++] = w;
-      buf[at++] = FAST_ALIGN[op]!;
-      at = putUleb(buf, at, off);
-      code.length = at;
-      return true;
+      case Class.LD:
+        if (op !== LDDW) break run;
+        buf[at++] = I64_CONST;
+        at = putSleb64(buf, at, ins.imm, insns[pc + 1]?.imm ?? 0);
+        buf[at++] = LOCAL_SET;
+        buf[at++] = dst;
+        pc++;
+        continue;
+      default:
+        break run;
     }
-    case Class.LD:
-      if (op !== LDDW) return false;
-      buf[at++] = I64_CONST;
-      at = putSleb64(buf, at, ins.imm, insns[pc + 1]?.imm ?? 0);
-      break;
-    default:
-      return false;
+    buf[at++] = LOCAL_SET;
+    buf[at++] = dst;
   }
-  buf[at++] = LOCAL_SET;
-  buf[at++] = dst;
   code.length = at;
-  return true;
+  return pc;
 }
 
 export class FunctionEmitter implements BlockEmitter {
@@ -391,10 +401,10 @@ export class FunctionEmitter implements BlockEmitter {
     const stop = b.jumpAtEnd ? b.last : b.end;
     if (!this.cx.checked) {
       const code = this.code;
-      for (let pc = b.start; pc < stop; pc++) {
+      for (let pc = emitFastRun(code, insns, b.start, stop); pc < stop; ) {
         const ins = insns[pc]!;
-        if (!emitFast(code, insns, ins, pc)) this.insn(ins, pc);
-        if (ins.code === LDDW) pc++;
+        this.insn(ins, pc);
+        pc = emitFastRun(code, insns, pc + (ins.code === LDDW ? 2 : 1), stop);
       }
       return;
     }
