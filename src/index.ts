@@ -273,9 +273,13 @@ export { XDP_BATCH_SIZE, XdpBatch } from './hooks/xdp-batch.js';
 export {
   buildFrame,
   type Capture,
+  CaptureBatch,
   type CapturedPacket,
   type CaptureHeader,
+  CapturePacket,
   type CaptureReader,
+  type CaptureSource,
+  CaptureStream,
   EtherType,
   type FrameSpec,
   formatIpv4,
@@ -292,7 +296,9 @@ export {
   parseIpv4,
   parseIpv6,
   parseMac,
+  PcapWriter,
   readCapture,
+  streamCapture,
   summarize as summarizePacket, // tcpdump-style one-liner of a frame; `summarize` alone is vague
   TcpFlag,
   type WriteOptions as PcapWriteOptions, // options of writePcap (writePcapng has PcapngWriteOptions)
