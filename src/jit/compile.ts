@@ -27,7 +27,7 @@ import {
 import { emitHashLookup, MAX_INLINE_KEY } from './inline-hash.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { TAIL_TABLE_SIZE, tailCallSlots } from './tail-calls.js';
-import { type Code, ExternKind, ModuleBuilder, Op, ValType } from './wasm/index.js';
+import { BLOCK_VOID, type Code, ExternKind, ModuleBuilder, Op, ValType } from './wasm/index.js';
 
 const { i32, i64, f64 } = ValType;
 
@@ -393,50 +393,76 @@ function emitEntries(
   g: { stackTop: number; run: number; pktStart: number; pktLen: number },
   opts: { legacy: boolean; mainReturnsR0Only: boolean; tailCallCounter: number | undefined },
 ): void {
+  // Bodies as byte lists (no builder call per instruction: this runs on every compile, most of it in
+  // V8's interpreter on the first). Global indices are single LEB128 bytes (13 globals, none imported).
   const { legacy, mainReturnsR0Only, tailCallCounter } = opts;
-  // r0 = 0, r1 = ctx (pushed by the caller), r2-r9 = 0, r10 = top of frame 0; keep r0 of the results.
-  const enter = (code: Code) => {
-    for (let r = 2; r <= 9; r++) code.i64Const(0);
-    code.globalGet(g.stackTop).i32Const(0).call(main);
-    if (!mainReturnsR0Only) for (let r = 1; r <= 5; r++) code.op(Op.drop);
-  };
+  const { local_get: GET, local_set: SET, global_get: GGET, global_set: GSET, i32_const: I32 } = Op;
+  const callMain = [Op.call, ...uleb(main)];
+  if (!mainReturnsR0Only) callMain.push(Op.drop, Op.drop, Op.drop, Op.drop, Op.drop);
+  // r0 = 0, r1 = ctx (pushed before), r2-r9 = 0, r10 = top of frame 0, depth 0; keep r0 of the results.
+  const zeros = [Op.i64_const, 0, Op.i64_const, 0, Op.i64_const, 0, Op.i64_const, 0];
+  const enter = [...zeros, ...zeros, GGET, g.stackTop, I32, 0, ...callMain];
+  const ctxArg = [Op.i64_const, 0, GET, 0, Op.i64_extend_i32_u];
+
   const r64 = m.func([i32], [i64]);
-  r64.code.i64Const(0).localGet(0).op(Op.i64_extend_i32_u);
-  enter(r64.code);
+  r64.code.bytes([...ctxArg, ...enter]);
   m.export('run64', ExternKind.func, r64.index);
 
   const r32 = m.func([i32], [i32]);
-  r32.code.i64Const(0).localGet(0).op(Op.i64_extend_i32_u);
-  enter(r32.code);
-  r32.code.op(Op.i32_wrap_i64);
+  r32.code.bytes([...ctxArg, ...enter, Op.i32_wrap_i64]);
   m.export('run32', ExternKind.func, r32.index);
 
+  // for (i = 0; i < n; i++) out[i] = run(ctxs[i]), i in local 3
   const b = m.func([i32, i32, i32], [], [[1, i32]]);
-  const c = b.code;
-  // for (i = 0; i < n; i++) out[i] = run(ctxs[i])
-  c.block().loop();
-  c.localGet(3).localGet(1).op(Op.i32_ge_u).brIf(1);
-  c.localGet(3).globalSet(g.run);
-  if (legacy) c.i32Const(-1).globalSet(g.pktLen);
-  if (tailCallCounter !== undefined) c.i32Const(0).i32Const(0).mem(Op.i32_store, 2, tailCallCounter);
-  c.localGet(2).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add); // &out[i]
-  c.i64Const(0).localGet(0).localGet(3).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i64_load32_u, 2, 0);
-  enter(c);
-  c.op(Op.i32_wrap_i64).mem(Op.i32_store, 2, 0);
-  c.localGet(3).i32Const(1).op(Op.i32_add).localSet(3).br(0);
-  c.end().end();
+  const batch = [Op.block, BLOCK_VOID, Op.loop, BLOCK_VOID];
+  batch.push(GET, 3, GET, 1, Op.i32_ge_u, Op.br_if, 1, GET, 3, GSET, g.run);
+  if (legacy) batch.push(I32, 0x7f, GSET, g.pktLen); // i32.const -1
+  if (tailCallCounter !== undefined) {
+    batch.push(I32, 0, I32, 0, Op.i32_store, 2, ...uleb(tailCallCounter));
+  }
+  batch.push(GET, 2, GET, 3, I32, 2, Op.i32_shl, Op.i32_add); // &out[i]
+  batch.push(Op.i64_const, 0, GET, 0, GET, 3, I32, 2, Op.i32_shl, Op.i32_add, Op.i64_load32_u, 2, 0);
+  batch.push(...enter, Op.i32_wrap_i64, Op.i32_store, 2, 0);
+  batch.push(GET, 3, I32, 1, Op.i32_add, SET, 3, Op.br, 0, Op.end, Op.end);
+  b.code.bytes(batch);
   m.export('batch', ExternKind.func, b.index);
 
   // The entry of a tail call through the runtime's table: r1-r5, r10 and the depth of the caller.
   const te = m.func(TAIL_PARAMS, [i64]);
-  te.code.i64Const(0);
-  for (let p = 0; p < 5; p++) te.code.localGet(p);
-  for (let r = 6; r <= 9; r++) te.code.i64Const(0);
-  te.code.localGet(5).localGet(6).call(main);
-  if (!mainReturnsR0Only) for (let r = 1; r <= 5; r++) te.code.op(Op.drop);
+  te.code.bytes([
+    Op.i64_const,
+    0,
+    GET,
+    0,
+    GET,
+    1,
+    GET,
+    2,
+    GET,
+    3,
+    GET,
+    4,
+    ...zeros,
+    GET,
+    5,
+    GET,
+    6,
+    ...callMain,
+  ]);
   m.export('tail_entry', ExternKind.func, te.index);
 
   const sp = m.func([i32, i32], []);
-  sp.code.localGet(0).globalSet(g.pktStart).localGet(1).globalSet(g.pktLen);
+  sp.code.bytes([GET, 0, GSET, g.pktStart, GET, 1, GSET, g.pktLen]);
   m.export('set_packet', ExternKind.func, sp.index);
+}
+
+/** Unsigned LEB128 bytes of v (0 <= v < 2^32). */
+function uleb(v: number): number[] {
+  const out: number[] = [];
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return out;
 }
