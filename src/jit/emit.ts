@@ -254,6 +254,22 @@ for (const op of Object.keys(CMP64).map(Number)) {
 }
 
 /**
+ * The i32 address of a load or store: the base register, wrapped, plus a negative offset (a memarg
+ * offset is unsigned; non-negative offsets go there). Returns the new position.
+ */
+function putAddress(buf: Uint8Array, at: number, reg: number, off: number): number {
+  buf[at++] = LOCAL_GET;
+  buf[at++] = reg;
+  buf[at++] = WRAP;
+  if (off < 0) {
+    buf[at++] = I32_CONST;
+    at = putSleb32(buf, at, off);
+    buf[at++] = I32_ADD;
+  }
+  return at;
+}
+
+/**
  * Write the instructions from slot `pc` up to `stop` in unchecked mode while they are plain ALU ops,
  * moves, memory loads and stores or lddw, exactly as the general path would; returns the slot of the
  * first other instruction (or `stop`). One loop for a whole run: a call per instruction costs.
@@ -319,34 +335,16 @@ function emitFastRun(code: Code, insns: readonly Insn[], pc: number, stop: numbe
         break;
       case Class.LDX: {
         if (w === 0) break run;
-        let off = ins.off;
-        buf[at++] = LOCAL_GET;
-        buf[at++] = ins.src;
-        buf[at++] = WRAP;
-        if (off < 0) {
-          buf[at++] = I32_CONST;
-          at = putSleb32(buf, at, off);
-          buf[at++] = I32_ADD;
-          off = 0;
-        }
+        at = putAddress(buf, at, ins.src, ins.off);
         buf[at++] = w;
         buf[at++] = FAST_ALIGN[op]!;
-        at = putUleb(buf, at, off);
+        at = putUleb(buf, at, Math.max(ins.off, 0));
         break;
       }
       case Class.ST:
       case Class.STX: {
         if (w === 0) break run;
-        let off = ins.off;
-        buf[at++] = LOCAL_GET;
-        buf[at++] = dst;
-        buf[at++] = WRAP;
-        if (off < 0) {
-          buf[at++] = I32_CONST;
-          at = putSleb32(buf, at, off);
-          buf[at++] = I32_ADD;
-          off = 0;
-        }
+        at = putAddress(buf, at, dst, ins.off);
         if ((op & 0x07) === Class.ST) {
           buf[at++] = I64_CONST;
           at = putSleb32(buf, at, ins.imm);
@@ -356,7 +354,7 @@ function emitFastRun(code: Code, insns: readonly Insn[], pc: number, stop: numbe
         }
         buf[at++] = w;
         buf[at++] = FAST_ALIGN[op]!;
-        at = putUleb(buf, at, off);
+        at = putUleb(buf, at, Math.max(ins.off, 0));
         continue;
       }
       case Class.LD:
