@@ -194,6 +194,9 @@ export function generate(
     /** The packet legacy loads read: start, and length (-1: ask the runtime). */
     pktStart: m.global(i32, true, 0),
     pktLen: m.global(i32, true, -1),
+    /** r10 and the call depth a lean main program starts with (see `lean` below). */
+    entryR10: m.global(i64, true, 0),
+    entryDepth: m.global(i32, true, 0),
   };
   for (const [name, index] of Object.entries(globals)) m.export(name, ExternKind.global, index);
 
@@ -202,8 +205,15 @@ export function generate(
   const bodies: { code: Code; index: number }[] = [];
   // The main program returns r0 alone unless a call or a callback can enter it.
   const returnsR0Only = (slot: number) => slot === 0 && !mainEntered;
+  // A main program nothing calls is lean: r0-r5 are its parameters (passed in registers), r6-r9, r10 and
+  // the depth locals at the same indices (r10 and the depth from two globals its entries set), and it
+  // returns r0 alone. Every run enters it, so a call with 12 parameters and 6 results costs every run.
+  const lean = returnsR0Only(0);
   for (const start of entries) {
-    const f = m.func(FUNC_PARAMS, returnsR0Only(start) ? [i64] : FUNC_RESULTS, FUNC_LOCALS);
+    const f =
+      start === 0 && lean
+        ? m.func(FUNC_PARAMS.slice(0, 6), [i64], [[5, i64], [1, i32], ...FUNC_LOCALS])
+        : m.func(FUNC_PARAMS, returnsR0Only(start) ? [i64] : FUNC_RESULTS, FUNC_LOCALS);
     funcIndex.set(start, f.index);
     bodies.push(f);
   }
@@ -241,14 +251,18 @@ export function generate(
   cfgs.forEach((cfg, k) => {
     const { code } = bodies[k]!;
     const fe = new FunctionEmitter(code, cfg, cx);
+    if (k === 0 && lean) {
+      code.globalGet(globals.entryR10).localSet(10).globalGet(globals.entryDepth).localSet(11);
+    }
     if (cfg.reducible) emitStructured(code, cfg, fe);
     else emitDispatch(code, cfg, fe, LABEL_LOCAL);
     if (!(k === 0 && returnsR0Only(0))) m.export(`f${entries[k]}`, ExternKind.func, bodies[k]!.index);
   });
-  if (returnsR0Only(0)) {
+  if (lean) {
     // JS (execute, tail calls) calls every function the same way: f0 as r0 and five zeros.
     const f0 = m.func(FUNC_PARAMS, FUNC_RESULTS);
-    for (let p = 0; p < FUNC_PARAMS.length; p++) f0.code.localGet(p);
+    f0.code.localGet(10).globalSet(globals.entryR10).localGet(11).globalSet(globals.entryDepth);
+    for (let p = 0; p < 6; p++) f0.code.localGet(p);
     f0.code.call(funcIndex.get(0)!);
     for (let r = 1; r <= 5; r++) f0.code.i64Const(0);
     m.export('f0', ExternKind.func, f0.index);
@@ -390,31 +404,41 @@ function tableTailCall(s: Inliner, blockStart: number, pc: number): TableTailCal
 function emitEntries(
   m: ModuleBuilder,
   main: number,
-  g: { stackTop: number; run: number; pktStart: number; pktLen: number },
+  g: {
+    stackTop: number;
+    run: number;
+    pktStart: number;
+    pktLen: number;
+    entryR10: number;
+    entryDepth: number;
+  },
   opts: { legacy: boolean; mainReturnsR0Only: boolean; tailCallCounter: number | undefined },
 ): void {
   // Bodies as byte lists (no builder call per instruction: this runs on every compile, most of it in
   // V8's interpreter on the first). Global indices are single LEB128 bytes (13 globals, none imported).
   const { legacy, mainReturnsR0Only, tailCallCounter } = opts;
   const { local_get: GET, local_set: SET, global_get: GGET, global_set: GSET, i32_const: I32 } = Op;
+  const lean = mainReturnsR0Only;
   const callMain = [Op.call, ...uleb(main)];
-  if (!mainReturnsR0Only) callMain.push(Op.drop, Op.drop, Op.drop, Op.drop, Op.drop);
+  if (!lean) callMain.push(Op.drop, Op.drop, Op.drop, Op.drop, Op.drop);
   // r0 = 0, r1 = ctx (pushed before), r2-r9 = 0, r10 = top of frame 0, depth 0; keep r0 of the results.
+  // A lean main takes r0-r5 only and finds r10 and the depth in globals (set once per entry).
   const zeros = [Op.i64_const, 0, Op.i64_const, 0, Op.i64_const, 0, Op.i64_const, 0];
-  const enter = [...zeros, ...zeros, GGET, g.stackTop, I32, 0, ...callMain];
+  const setFrame = lean ? [GGET, g.stackTop, GSET, g.entryR10, I32, 0, GSET, g.entryDepth] : [];
+  const enter = lean ? [...zeros, ...callMain] : [...zeros, ...zeros, GGET, g.stackTop, I32, 0, ...callMain];
   const ctxArg = [Op.i64_const, 0, GET, 0, Op.i64_extend_i32_u];
 
   const r64 = m.func([i32], [i64]);
-  r64.code.bytes([...ctxArg, ...enter]);
+  r64.code.bytes([...setFrame, ...ctxArg, ...enter]);
   m.export('run64', ExternKind.func, r64.index);
 
   const r32 = m.func([i32], [i32]);
-  r32.code.bytes([...ctxArg, ...enter, Op.i32_wrap_i64]);
+  r32.code.bytes([...setFrame, ...ctxArg, ...enter, Op.i32_wrap_i64]);
   m.export('run32', ExternKind.func, r32.index);
 
   // for (i = 0; i < n; i++) out[i] = run(ctxs[i]), i in local 3
   const b = m.func([i32, i32, i32], [], [[1, i32]]);
-  const batch = [Op.block, BLOCK_VOID, Op.loop, BLOCK_VOID];
+  const batch = [...setFrame, Op.block, BLOCK_VOID, Op.loop, BLOCK_VOID];
   batch.push(GET, 3, GET, 1, Op.i32_ge_u, Op.br_if, 1, GET, 3, GSET, g.run);
   if (legacy) batch.push(I32, 0x7f, GSET, g.pktLen); // i32.const -1
   if (tailCallCounter !== undefined) {
@@ -429,26 +453,12 @@ function emitEntries(
 
   // The entry of a tail call through the runtime's table: r1-r5, r10 and the depth of the caller.
   const te = m.func(TAIL_PARAMS, [i64]);
-  te.code.bytes([
-    Op.i64_const,
-    0,
-    GET,
-    0,
-    GET,
-    1,
-    GET,
-    2,
-    GET,
-    3,
-    GET,
-    4,
-    ...zeros,
-    GET,
-    5,
-    GET,
-    6,
-    ...callMain,
-  ]);
+  const r0To5 = [Op.i64_const, 0, GET, 0, GET, 1, GET, 2, GET, 3, GET, 4];
+  te.code.bytes(
+    lean
+      ? [GET, 5, GSET, g.entryR10, GET, 6, GSET, g.entryDepth, ...r0To5, ...callMain]
+      : [...r0To5, ...zeros, GET, 5, GET, 6, ...callMain],
+  );
   m.export('tail_entry', ExternKind.func, te.index);
 
   const sp = m.func([i32, i32], []);
