@@ -1,7 +1,17 @@
 // CLI plumbing shared by the commands that load objects and show maps: read an ELF file, pick a program,
 // apply `--map-set`, dump maps as hex and (with BTF) as formatted values.
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { type Btf, formatValue } from '../btf/index.js';
 import { readObject } from '../elf/index.js';
 import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
@@ -9,7 +19,7 @@ import type { EngineName } from '../hooks/runner.js';
 import { parseEngine } from '../hooks/runner.js';
 import { rawKeys } from '../maps/typed.js';
 import { type BpfMap, MapType } from '../maps/types.js';
-import { type CaptureStream, streamCapture } from '../net/pcap.js';
+import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
 import { type LoadedObject, loadObject, setTailCallTarget } from '../object/load.js';
 import type { ObjectSpec } from '../object/spec.js';
 import { CliError } from './main.js';
@@ -60,6 +70,50 @@ export function openCaptureFile(file: string, what = 'capture'): CaptureFile {
     closeSync(fd);
     throw e;
   }
+}
+
+/** An output capture being written while the input is read. */
+export interface CaptureOutput {
+  /** Write what is buffered (after a successful run). */
+  finish(): void;
+  /** Release the file (always; after `finish`, or after a failure, leaving what was written). */
+  close(): void;
+}
+
+/**
+ * A pcap writer to `path`, written as it fills; when `path` is the input file itself, kept in memory and
+ * written by `finish` (after the input has been read). Registered in `outputs`.
+ */
+export function openCaptureOutput(
+  path: string,
+  input: CaptureFile,
+  options: WriteOptions,
+  outputs: CaptureOutput[],
+): PcapWriter {
+  let st: Stats | undefined;
+  try {
+    st = statSync(path);
+  } catch {
+    st = undefined;
+  }
+  if (st && st.dev === input.stat.dev && st.ino === input.stat.ino) {
+    const chunks: Uint8Array[] = [];
+    const writer = new PcapWriter((c) => chunks.push(c.slice()), options);
+    outputs.push({
+      finish: () => {
+        writer.flush();
+        writeFileSync(path, Buffer.concat(chunks));
+      },
+      close: () => {},
+    });
+    return writer;
+  }
+  const fd = openSync(path, 'w');
+  const writer = new PcapWriter((c) => {
+    for (let at = 0; at < c.length; ) at += writeSync(fd, c, at, c.length - at);
+  }, options);
+  outputs.push({ finish: () => writer.flush(), close: () => closeSync(fd) });
+  return writer;
 }
 
 export function readObjectFile(file: string): ObjectSpec {

@@ -2,7 +2,9 @@
 // kept length (min of the return value and the length), classic semantics the translation must keep
 // (out-of-bounds loads and division by a zero X return 0, ancillary loads, scratch memory), and the CLI.
 
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   C,
@@ -166,6 +168,37 @@ describe('tsbpf filter --engine', () => {
       expect(o.stdout).toBe(outs[0]!.stdout);
     }
     expect(outs[0]!.stdout.trim().split('\n')).toHaveLength(want);
+  }, 60_000);
+  it('writes the matching packets with -w (timestamps and lengths kept), -c stops early, -w may be the input', () => {
+    const cap = readCapture(new Uint8Array(readFileSync(file)));
+    const prog = compileFilter('tcp or udp port 53');
+    const want = cap.packets.filter((p) => runFilter(prog, p.data, { wireLen: p.origLen }));
+    expect(want.length).toBeGreaterThan(3);
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-filter-'));
+    try {
+      const out = join(dir, 'out.pcap');
+      const o = tsbpf(['filter', '-r', file, '-w', out, 'tcp or udp port 53']);
+      expect(o.code).toBe(0);
+      expect(o.stdout).toBe('');
+      const got = readCapture(new Uint8Array(readFileSync(out)));
+      expect(got.linkType).toBe(cap.linkType);
+      expect(got.packets.map((p) => Buffer.from(p.data).toString('hex'))).toEqual(
+        want.map((p) => Buffer.from(p.data).toString('hex')),
+      );
+      expect(got.packets.map((p) => p.origLen)).toEqual(want.map((p) => p.origLen));
+      // pcap keeps microseconds.
+      expect(got.packets.map((p) => p.tsNs)).toEqual(want.map((p) => (p.tsNs / 1000n) * 1000n));
+
+      expect(tsbpf(['filter', '-r', file, '-w', out, '-c', '3', 'tcp or udp port 53']).code).toBe(0);
+      expect(readCapture(new Uint8Array(readFileSync(out))).packets).toHaveLength(3);
+
+      const same = join(dir, 'same.pcap');
+      copyFileSync(file, same);
+      expect(tsbpf(['filter', '-r', same, '-w', same, 'tcp or udp port 53']).code).toBe(0);
+      expect(readCapture(new Uint8Array(readFileSync(same))).packets).toHaveLength(want.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
   it('rejects an unknown engine', () => {
     const o = tsbpf(['filter', '-r', file, '--engine', 'wasm', 'ip']);

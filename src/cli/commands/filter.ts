@@ -3,7 +3,6 @@
 // dumps the program in tcpdump's formats or as translated eBPF. The eBPF engines run the translation as a
 // socket_filter program (verified first; run checked, with a warning, if the verifier rejects it).
 
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { disassemble } from '../../asm/index.js';
 import {
@@ -16,8 +15,9 @@ import {
   formatC,
   formatDecimal,
 } from '../../cbpf/index.js';
-import { LinkType, openCapture, summarize, writePcap } from '../../net/index.js';
+import { LinkType, summarize } from '../../net/index.js';
 import { CliError } from '../main.js';
+import { type CaptureOutput, openCaptureFile, openCaptureOutput } from '../objects.js';
 
 const LINK_NAMES: Record<string, number> = {
   EN10MB: LinkType.ETHERNET,
@@ -65,7 +65,21 @@ export function register(program: Command): void {
 }
 
 function run(expr: string, opts: Opts): void {
-  const capture = opts.read ? openCapture(new Uint8Array(readFileSync(opts.read)), opts.read) : undefined;
+  // The capture is read in chunks and matches are written as they are found: big files stay small.
+  const input = opts.read ? openCaptureFile(opts.read) : undefined;
+  try {
+    filterCapture(expr, opts, input);
+  } finally {
+    input?.close();
+  }
+}
+
+function filterCapture(
+  expr: string,
+  opts: Opts,
+  input: ReturnType<typeof openCaptureFile> | undefined,
+): void {
+  const capture = input?.stream;
   const linkType = capture ? capture.header.linkType : LINK_NAMES[opts.linktype ?? 'EN10MB'];
   if (linkType === undefined)
     throw new CliError(`unknown link type '${opts.linktype}' (EN10MB, RAW, LINUX_SLL)`, 2);
@@ -99,21 +113,29 @@ function run(expr: string, opts: Opts): void {
     process.stderr.write(
       `tsbpf: warning: the verifier rejected the eBPF translation; running it checked\n${filter.verifierLog}\n`,
     );
-  const kept = [];
+  const outputs: CaptureOutput[] = [];
+  let matched = 0;
   let total = 0;
   try {
+    const out = opts.write
+      ? openCaptureOutput(opts.write, input!, { linkType, snaplen: capture.header.snaplen }, outputs)
+      : undefined;
     for (const pkt of capture.packets()) {
-      if (kept.length >= limit) break;
+      if (matched >= limit) break;
       total++;
       if (filter.run(pkt.data, pkt.origLen) === 0) continue;
-      kept.push(pkt);
-      if (!opts.write) process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
+      matched++;
+      if (out) {
+        const ts = pkt.tsNs;
+        out.write(pkt.data, pkt.origLen, Number(ts / 1_000_000_000n), Number(ts % 1_000_000_000n));
+      } else process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
     }
+    for (const o of outputs) o.finish();
   } finally {
     filter.close();
+    for (const o of outputs) o.close();
   }
-  if (opts.write) writeFileSync(opts.write, writePcap(kept, { linkType, snaplen: capture.header.snaplen }));
-  process.stderr.write(`${kept.length} packets matched of ${total} read\n`);
+  process.stderr.write(`${matched} packets matched of ${total} read\n`);
 }
 
 /** `255.255.255.0` or `24` → the mask as an unsigned 32-bit number. */

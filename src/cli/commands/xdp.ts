@@ -1,7 +1,7 @@
 // `tsbpf xdp PROG.o -r in.pcap …`: run an XDP program over a capture, as the driver hook would run it over
 // received frames; write what passed and what was dropped, per-packet results and events, then the maps.
 
-import { appendFileSync, closeSync, openSync, type Stats, statSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
@@ -10,16 +10,18 @@ import { XDP_ACTION_NAMES, XdpAction, xdpActionName } from '../../hooks/xdp.js';
 import { XdpBatch } from '../../hooks/xdp-batch.js';
 import { PerfEventArrayMap } from '../../maps/perf.js';
 import { RingBufMap } from '../../maps/ringbuf.js';
-import { CaptureBatch, LinkType, PcapWriter } from '../../net/pcap.js';
+import { CaptureBatch, LinkType, type PcapWriter } from '../../net/pcap.js';
 import type { LoadedObject } from '../../object/load.js';
 import { CliError } from '../main.js';
 import {
   bytesToHex,
   type CaptureFile,
+  type CaptureOutput,
   dumpMap,
   engineOption,
   loadWithMapSets,
   openCaptureFile,
+  openCaptureOutput,
   parseMapSets,
   printMaps,
   readObjectFile,
@@ -111,8 +113,12 @@ function runXdp(file: string, options: XdpOptions): void {
       options.dropped !== undefined &&
       resolve(options.write) === resolve(options.dropped);
     const pass =
-      options.write && !sameOutput ? openOutput(options.write, input, snaplen, outputs) : undefined;
-    const drop = options.dropped ? openOutput(options.dropped, input, snaplen, outputs) : undefined;
+      options.write && !sameOutput
+        ? openCaptureOutput(options.write, input, { snaplen }, outputs)
+        : undefined;
+    const drop = options.dropped
+      ? openCaptureOutput(options.dropped, input, { snaplen }, outputs)
+      : undefined;
     runCapture(file, options, obj, prog, input, pass, drop);
     for (const o of outputs) o.finish();
   } finally {
@@ -241,47 +247,6 @@ function writeRecord(
 }
 
 /** An output capture being written. */
-interface CaptureOutput {
-  /** Write what is buffered (after a successful run). */
-  finish(): void;
-  /** Release the file (always; after `finish`, or after a failure, leaving what was written). */
-  close(): void;
-}
-
-/**
- * A pcap writer whose chunks go to `path` as they fill; when `path` is the capture being read, they are
- * kept and written at the end instead (writing as we go would truncate the input).
- */
-function openOutput(path: string, input: CaptureFile, snaplen: number, outputs: CaptureOutput[]): PcapWriter {
-  let st: Stats | undefined;
-  try {
-    st = statSync(path);
-  } catch {
-    st = undefined;
-  }
-  if (st && st.dev === input.stat.dev && st.ino === input.stat.ino) {
-    const chunks: Uint8Array[] = [];
-    const writer = new PcapWriter((c) => chunks.push(c.slice()), { snaplen });
-    outputs.push({
-      finish: () => {
-        writer.flush();
-        writeFileSync(path, Buffer.concat(chunks));
-      },
-      close: () => {},
-    });
-    return writer;
-  }
-  const fd = openSync(path, 'w');
-  const writer = new PcapWriter(
-    (c) => {
-      for (let at = 0; at < c.length; ) at += writeSync(fd, c, at, c.length - at);
-    },
-    { snaplen },
-  );
-  outputs.push({ finish: () => writer.flush(), close: () => closeSync(fd) });
-  return writer;
-}
-
 function flush(file: string, lines: string[]): void {
   if (lines.length === 0) return;
   appendFileSync(file, `${lines.join('\n')}\n`);
