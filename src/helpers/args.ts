@@ -15,12 +15,12 @@ export function s32(v: bigint): number {
 
 /** A pointer argument as a linear address (addresses are below 2^32; anything else maps to 0). */
 export function ptr(v: bigint): number {
-  return v > 0xffffffffn || v < 0n ? 0 : Number(v);
+  return ptrWord(word(v));
 }
 
 /** A small flags word: values above 0xffff are clamped (they are invalid for every helper that takes one). */
 export function flagsArg(v: bigint): number {
-  return Number(v > 0xffffn ? 0xffffn : v);
+  return flagsWord(word(v));
 }
 
 /** A negative errno as a helper's return value. */
@@ -30,9 +30,7 @@ export function err(negErrno: number): bigint {
 
 /** The map whose handle is at the address in `reg`; a bad pointer is a program bug the verifier prevents. */
 export function mapArg(env: HelperEnv, reg: bigint, helper: string): MapBase {
-  const map = env.mapAt(ptr(reg));
-  if (!(map instanceof MapBase)) throw new Error(`${helper}: argument is not a map (0x${reg.toString(16)})`);
-  return map;
+  return mapWord(env, word(reg), helper);
 }
 
 /**
