@@ -8,7 +8,7 @@
 // one instruction at a time, so it costs nothing when off.
 
 import { RuntimeFault, TsbpfError } from '../errors.js';
-import type { HelperDef, Invocation } from '../helpers/types.js';
+import type { HelperDef, Invocation, NumberArg } from '../helpers/types.js';
 import { XDP_MD_OFFSETS } from '../hooks/program-types.js';
 import { type Insn, MAX_CALL_FRAMES } from '../isa/index.js';
 import {
@@ -930,16 +930,17 @@ export class Interpreter {
     const numbers = helper.numbers;
     if (numbers) {
       // The helper's number form: arguments straight from the register halves, no BigInt.
-      const kinds = numbers.args;
-      const arg = (r: number): number => {
-        const kind = kinds[r - 1];
-        const lo = R[2 * r]!;
-        if (kind === 'word') return R[2 * r + 1]! * 0x1_0000_0000 + (lo >>> 0);
-        return kind === 'u32' ? lo >>> 0 : kind === 's32' ? lo : 0;
-      };
+      const k = numbers.args;
       let ret: number;
       try {
-        ret = numbers.call(this.runtime, arg(1), arg(2), arg(3), arg(4), arg(5));
+        ret = numbers.call(
+          this.runtime,
+          numberArg(k[0], 1),
+          numberArg(k[1], 2),
+          numberArg(k[2], 3),
+          numberArg(k[3], 4),
+          numberArg(k[4], 5),
+        );
       } catch (e) {
         throw this.helperFault(helper, e);
       }
@@ -1063,6 +1064,13 @@ export class Interpreter {
     const meta = this.runtime.space.view.getUint32(inv.ctx + XDP_MD_OFFSETS.data_meta, true);
     return meta >= packet.base && addr >= meta && addr + size <= packet.start;
   }
+}
+
+/** Register r as its number-form helper argument kind says (0 beyond the helper's arguments). */
+function numberArg(kind: NumberArg | undefined, r: number): number {
+  const lo = REGS[2 * r]!;
+  if (kind === 'word') return REGS[2 * r + 1]! * 0x1_0000_0000 + (lo >>> 0);
+  return kind === 'u32' ? lo >>> 0 : kind === 's32' ? lo : 0;
 }
 
 /** Does a jump with op bits `op` go, given the comparison result c (-1, 0, 1)? */
