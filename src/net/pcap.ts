@@ -340,7 +340,7 @@ export class CaptureStream implements CaptureReader {
 
   /** From the first packet, for a capture in memory (as every call did when the reader was a generator); a
    * streamed capture continues where it is. */
-  *packets(): Generator<CapturedPacket> {
+  *packets(): Generator<CapturePacket> {
     if (!this.w.streaming) this.rewind();
     for (let batch = this.read(); batch.length > 0; batch = this.read()) yield* batch;
   }

@@ -17,7 +17,7 @@ import {
 } from '../../cbpf/index.js';
 import { LinkType, summarize } from '../../net/index.js';
 import { CliError } from '../main.js';
-import { type CaptureOutput, openCaptureFile, openCaptureOutput } from '../objects.js';
+import { type CaptureFile, type CaptureOutput, openCaptureFile, openCaptureOutput } from '../objects.js';
 
 const LINK_NAMES: Record<string, number> = {
   EN10MB: LinkType.ETHERNET,
@@ -74,11 +74,7 @@ function run(expr: string, opts: Opts): void {
   }
 }
 
-function filterCapture(
-  expr: string,
-  opts: Opts,
-  input: ReturnType<typeof openCaptureFile> | undefined,
-): void {
+function filterCapture(expr: string, opts: Opts, input: CaptureFile | undefined): void {
   const capture = input?.stream;
   const linkType = capture ? capture.header.linkType : LINK_NAMES[opts.linktype ?? 'EN10MB'];
   if (linkType === undefined)
@@ -125,10 +121,8 @@ function filterCapture(
       total++;
       if (filter.run(pkt.data, pkt.origLen) === 0) continue;
       matched++;
-      if (out) {
-        const ts = pkt.tsNs;
-        out.write(pkt.data, pkt.origLen, Number(ts / 1_000_000_000n), Number(ts % 1_000_000_000n));
-      } else process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
+      if (out) out.write(pkt.data, pkt.origLen, pkt.tsSec, pkt.tsNsec);
+      else process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
     }
     for (const o of outputs) o.finish();
   } finally {
