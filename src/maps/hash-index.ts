@@ -119,7 +119,7 @@ export class HashIndex {
     const u8 = this.space.bytes;
     const dv = this.space.view;
     const base = this.table.start;
-    for (let b = this.hash(keyAddr) & this.mask; ; b = (b + 1) & this.mask) {
+    for (let b = hashKey(u8, keyAddr, this.keySize, this.seed) & this.mask; ; b = (b + 1) & this.mask) {
       const s = this.slots[b]!;
       if (s === NIL) return NIL;
       if (this.sameKey(u8, dv.getUint32(base + 4 * b, true), keyAddr)) return s;
