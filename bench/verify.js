@@ -49,7 +49,7 @@ for (const dir of dirs) {
           const n = /processed (\d+) insns/.exec(log);
           if (t) kms = (Number(t[1]) / 1000).toFixed(3);
           if (n) kinsns = n[1];
-        } catch (e) {
+        } catch {
           kms = 'rejected';
         }
       }

@@ -293,10 +293,10 @@ export {
   LinkType,
   openCapture,
   type PcapngWriteOptions,
+  PcapWriter,
   parseIpv4,
   parseIpv6,
   parseMac,
-  PcapWriter,
   readCapture,
   streamCapture,
   summarize as summarizePacket, // tcpdump-style one-liner of a frame; `summarize` alone is vague

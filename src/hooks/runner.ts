@@ -66,21 +66,8 @@ export function createRunner(
       compileTimeMs: 0,
       run: (ctx, invocation) => interp.run(program, { args: [ctx], checked, budget, invocation }).r0,
       run32: (ctx) => interp.run32(program, ctx, checked, budget),
-      runBatch: (ctxs, count, out, before) => {
-        const space = runtime.space;
-        for (let i = 0; i < count; i++) {
-          const r0 = interp.run32(
-            program,
-            space.view.getUint32(ctxs + 4 * i, true),
-            checked,
-            budget,
-            before,
-            i,
-          );
-          // The view is fetched again: a helper may have grown the memory, which replaces its buffer.
-          space.view.setUint32(out + 4 * i, r0, true);
-        }
-      },
+      runBatch: (ctxs, count, out, before) =>
+        interp.runBatch(program, ctxs, count, out, checked, budget, before),
     };
   }
   return jitRunner(runtime, program, compile(program, runtime, { checked }), options);

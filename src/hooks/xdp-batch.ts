@@ -9,6 +9,7 @@ import { Class, JmpOp, Source } from '../isa/index.js';
 import type { Region } from '../vm/memory.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
+import { XDP_MD } from './program-types.js';
 import type { Runner } from './runner.js';
 import { checkXdp, movesPacketBounds, type XdpResult, type XdpRunOptions, XdpSlot } from './xdp.js';
 
@@ -51,8 +52,13 @@ export class XdpBatch {
     const space = this.runtime.space;
     this.ctxTable = space.allocate(4 * size, 'scratch', 'xdp batch contexts', false);
     this.verdicts = space.allocate(4 * size, 'scratch', 'xdp batch verdicts', false);
+    // Contexts first, side by side (24 bytes each), then the frames: the working set of a batch is a
+    // line per packet plus a line per 2.7 contexts, not a line for each context.
+    const contexts = Array.from({ length: size }, () =>
+      space.allocate(XDP_MD.size, 'ctx', 'xdp_md context', false),
+    );
     for (let i = 0; i < size; i++) {
-      const slot = new XdpSlot(this.runtime);
+      const slot = new XdpSlot(this.runtime, contexts[i]);
       this.slots.push(slot);
       space.view.setUint32(this.ctxTable.start + 4 * i, slot.ctx.start, true);
     }

@@ -22,6 +22,8 @@ export const XDP_FRAME_SIZE = 4096;
 export const XDP_TAILROOM = 320;
 /** Largest packet that fits a frame (the kernel's test-run limit without fragments). */
 export const XDP_MAX_PACKET = XDP_FRAME_SIZE - XDP_HEADROOM - XDP_TAILROOM;
+/** Alignment of frames (the packet data follows a 256-byte headroom, so it starts a line too). */
+const CACHE_LINE = 64;
 /** ifindex of the loopback device, which the kernel's test run uses as the receiving interface. */
 export const LOOPBACK_IFINDEX = 1;
 
@@ -70,10 +72,15 @@ export class XdpSlot {
   private ifindex = -1;
   private rxQueue = -1;
 
-  constructor(private readonly runtime: Runtime) {
+  /** `ctx`: a context allocated by the caller (a batch keeps its contexts side by side, in few cache lines). */
+  constructor(
+    private readonly runtime: Runtime,
+    ctx?: Region,
+  ) {
     const space = runtime.space;
-    this.frame = space.allocate(XDP_FRAME_SIZE - XDP_TAILROOM, 'packet', 'packet');
-    this.ctx = space.allocate(XDP_MD.size, 'ctx', 'xdp_md context', false);
+    // Cache-line aligned like the kernel's page frames: the packet's headers start a line.
+    this.frame = space.allocate(XDP_FRAME_SIZE - XDP_TAILROOM, 'packet', 'packet', true, CACHE_LINE);
+    this.ctx = ctx ?? space.allocate(XDP_MD.size, 'ctx', 'xdp_md context', false);
     this.dirtyEnd = this.frame.base + this.frame.capacity;
   }
 

@@ -114,6 +114,13 @@ export class Interpreter {
   private previousRunner: CallbackRunner | undefined;
   private lastRegion: Region | undefined;
   private readonly runCallback = this.callback.bind(this);
+  /** The unchecked batch in progress (runBatch): runs batchNext..batchCount-1 are still to go. */
+  private batchProg: PreparedProgram | undefined;
+  private batchCtxs = 0;
+  private batchOut = 0;
+  private batchCount = 0;
+  private batchNext = 0;
+  private batchBefore: ((i: number, ctx: number) => void) | undefined;
 
   constructor(readonly runtime: Runtime) {}
 
@@ -183,9 +190,85 @@ export class Interpreter {
     return R[0]! >>> 0;
   }
 
+  /**
+   * Many runs as run32, one per context: the u32 at `ctxs + 4i` is the context of run i, the low half of
+   * its r0 goes to the u32 at `out + 4i`. What every run shares (mode, budget, stack frames) is set once.
+   */
+  runBatch(
+    prog: PreparedProgram,
+    ctxs: number,
+    count: number,
+    out: number,
+    checked = true,
+    budget?: number,
+    before?: (i: number, ctx: number) => void,
+  ): void {
+    const R = REGS;
+    const space = this.runtime.space;
+    this.traceHook = undefined;
+    this.mode(checked, budget);
+    if (!checked && count > 0) {
+      // No budget to count per run: the runs follow one another inside exec (see nextRun).
+      this.batchProg = prog;
+      this.batchCtxs = ctxs;
+      this.batchOut = out;
+      this.batchBefore = before;
+      this.batchCount = count;
+      this.batchNext = 0;
+      try {
+        this.nextRun();
+        this.start(prog);
+        space.view.setUint32(out + 4 * (count - 1), R[0]!, true);
+      } finally {
+        this.batchCount = this.batchNext = 0;
+        this.batchBefore = undefined;
+      }
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      const ctx = space.view.getUint32(ctxs + 4 * i, true);
+      if (owner !== this) this.claim(false);
+      this.clear();
+      R[2] = ctx;
+      this.defer(prog, ctx >>> 0, undefined, before, i);
+      this.start(prog);
+      // The view is fetched again: a helper may have grown the memory, which replaces its buffer.
+      space.view.setUint32(out + 4 * i, R[0]!, true);
+    }
+  }
+
+  /**
+   * The next run of an unchecked batch: r0 of the run that just ended (if any) stored, the callback runner
+   * given back, registers cleared and r1 = the next context, its invocation deferred. Returns the program.
+   */
+  private nextRun(): PreparedProgram {
+    const i = this.batchNext++;
+    const view = this.runtime.space.view;
+    if (i > 0) view.setUint32(this.batchOut + 4 * (i - 1), REGS[0]!, true);
+    if (this.installed) {
+      this.runtime.callbackRunner = this.previousRunner;
+      this.previousRunner = undefined;
+      this.installed = false;
+    }
+    if (owner !== this) this.claim(false);
+    this.clear();
+    const ctx = view.getUint32(this.batchCtxs + 4 * i, true);
+    REGS[2] = ctx;
+    const prog = this.batchProg!;
+    this.defer(prog, ctx, undefined, this.batchBefore, i);
+    this.lastRegion = undefined;
+    return prog;
+  }
+
   /** Per-run state: mode, budget, registers cleared, r10 at the top of frame 0 (zeroed when checked). */
   private setup(checked: boolean, budget: number | undefined): void {
     if (owner !== this) this.claim(false);
+    this.mode(checked, budget);
+    this.clear();
+  }
+
+  /** Mode, budget and the stack frames of the runtime's current CPU. */
+  private mode(checked: boolean, budget: number | undefined): void {
     const rt = this.runtime;
     this.checked = checked;
     this.budget = budget ?? (checked ? DEFAULT_BUDGET : Number.MAX_SAFE_INTEGER);
@@ -195,7 +278,13 @@ export class Interpreter {
       this.topsByCpu[rt.cpu] = tops;
     }
     this.stackTops = tops;
-    if (checked) for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
+  }
+
+  /** Registers cleared, r10 at the top of frame 0; the stack zeroed when checked (the file is ours). */
+  private clear(): void {
+    const rt = this.runtime;
+    if (this.checked) for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
+    const tops = this.stackTops;
     const R = REGS;
     // Straight-line stores at constant indices of a constant array: no bounds checks, no loop (a loop or
     // R.fill cost more than the rest of the setup).
@@ -732,6 +821,13 @@ export class Interpreter {
           case 0x95: {
             const depth = this.depth;
             if (depth === 0) {
+              if (this.batchNext < this.batchCount) {
+                // An unchecked batch goes on in this loop: the next run, without leaving and re-entering.
+                prog = this.nextRun();
+                code = prog.fast;
+                pc = 0;
+                continue;
+              }
               this.prog = prog;
               this.pc = pc;
               this.count = base + n;

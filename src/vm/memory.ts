@@ -89,22 +89,33 @@ export class AddressSpace {
     this.generation++;
   }
 
-  /** Allocate `size` zeroed bytes and record them as a region. */
-  allocate(size: number, kind: RegionKind, name: string, writable = true): Region {
+  /**
+   * Allocate `size` zeroed bytes and record them as a region. `align` (a power of two, at least 8) places
+   * the region's base: packet frames are cache-line aligned, as the kernel's page-based frames are.
+   */
+  allocate(size: number, kind: RegionKind, name: string, writable = true, align = ALLOC_ALIGN): Region {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`bad allocation size ${size}`);
+    if (!Number.isInteger(align) || align < ALLOC_ALIGN || (align & (align - 1)) !== 0) {
+      throw new RangeError(`bad allocation alignment ${align}`);
+    }
     const rounded = Math.max(ALLOC_ALIGN, Math.ceil(size / ALLOC_ALIGN) * ALLOC_ALIGN);
+    const up = (at: number): number => Math.ceil(at / align) * align;
     let start = -1;
-    const fit = this.free.findIndex((b) => b.size >= rounded);
+    const fit = this.free.findIndex((b) => up(b.start) + rounded <= b.start + b.size);
     if (fit >= 0) {
       const block = this.free[fit]!;
-      start = block.start;
-      if (block.size === rounded) this.free.splice(fit, 1);
-      else {
+      start = up(block.start);
+      const after = block.start + block.size - (start + rounded);
+      // The gap before an aligned start stays free; so does what is left after the region.
+      if (start > block.start) {
+        block.size = start - block.start;
+        if (after > 0) this.free.push({ start: start + rounded, size: after });
+      } else if (after > 0) {
         block.start += rounded;
-        block.size -= rounded;
-      }
+        block.size = after;
+      } else this.free.splice(fit, 1);
     } else {
-      start = this.top;
+      start = up(this.top);
       const needed = start + rounded;
       if (needed > this.maxBytes) {
         throw new OutOfMemoryError(
@@ -115,6 +126,7 @@ export class AddressSpace {
         this.memory.grow(Math.ceil((needed - this.memory.buffer.byteLength) / PAGE_SIZE));
         this.refresh();
       }
+      if (start > this.top) this.free.push({ start: this.top, size: start - this.top });
       this.top = needed;
     }
     this.bytes.fill(0, start, start + rounded);

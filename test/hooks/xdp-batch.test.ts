@@ -388,3 +388,22 @@ describe('testRun', () => {
     }
   });
 });
+
+describe('XdpBatch layout', () => {
+  // The programs return the context's address and xdp_md.data.
+  const addresses = (source: string) => {
+    const rt = new Runtime();
+    const runner = createRunner(rt, rt.prepare(assembleProgram(source)), { engine: 'interp' });
+    const batch = new XdpBatch(runner, 16);
+    batch.run(Array.from({ length: 16 }, () => new Uint8Array(60)));
+    return Array.from({ length: 16 }, (_, i) => batch.verdict(i));
+  };
+
+  it('puts each packet at the start of a cache line and the contexts side by side', () => {
+    const ctx = addresses('r0 = r1\nexit');
+    expect(ctx).toEqual(ctx.map((_, i) => ctx[0]! + 24 * i));
+    const data = addresses('r0 = *(u32 *)(r1 + 0)\nexit');
+    expect(data.map((a) => a % 64)).toEqual(data.map(() => 0));
+    expect(new Set(data).size).toBe(16);
+  });
+});

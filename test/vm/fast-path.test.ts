@@ -166,3 +166,91 @@ describe('shared register file', () => {
     expect([outer.reg(0), outer.reg(7), inner.reg(7)]).toEqual([28n, 12n, 98n]);
   });
 });
+
+describe('unchecked batch', () => {
+  // Each run: r0 = ctx + r6 (r6 must start at 0: a register of the previous run must not leak), then a
+  // bpf-to-bpf call that adds 1, and for odd contexts a helper call returning 0 (the run's invocation
+  // begins there).
+  const source = (rt: Runtime, seen: number[]) =>
+    rt.prepare(
+      [
+        movReg(0, 1),
+        insn(0x0f, 0, 6), // r0 += r6
+        mov(6, 1000),
+        insn(0x85, 0, 1, 0, 4), // call +4 (the function at slot 8)
+        insn(0x57, 1, 0, 0, 1), // r1 &= 1
+        insn(0x15, 1, 0, 1, 0), // if r1 == 0 goto +1
+        insn(0x85, 0, 0, 0, 1003),
+        EXIT,
+        addImm(0, 1),
+        EXIT,
+      ],
+      [],
+      {
+        helpers: (id) =>
+          id === 1003
+            ? {
+                id,
+                name: 'seen',
+                proto: { ret: 'integer', args: [] },
+                call: (env) => {
+                  seen.push(env.invocation.ctx);
+                  return 0n;
+                },
+              }
+            : undefined,
+      },
+    );
+
+  it('gives each run the results, invocation and callback runner of a run of its own', () => {
+    const rt = new Runtime();
+    const seenBatch: number[] = [];
+    const prog = source(rt, seenBatch);
+    const n = 9;
+    const ctxs = rt.space.allocate(4 * n, 'scratch', 'ctxs');
+    const out = rt.space.allocate(4 * n, 'scratch', 'out');
+    for (let i = 0; i < n; i++) rt.space.view.setUint32(ctxs.start + 4 * i, 100 + i, true);
+    const before: [number, number][] = [];
+    const vm = new Interpreter(rt);
+    vm.runBatch(prog, ctxs.start, n, out.start, false, undefined, (i, ctx) => before.push([i, ctx]));
+    const batched = Array.from({ length: n }, (_, i) => rt.space.view.getUint32(out.start + 4 * i, true));
+
+    const seenSingle: number[] = [];
+    const single = source(rt, seenSingle);
+    const one = Array.from({ length: n }, (_, i) => new Interpreter(rt).run32(single, 100 + i, false));
+    expect(batched).toEqual(one);
+    // odd contexts end with the helper's 0 in r0
+    expect(batched).toEqual(Array.from({ length: n }, (_, i) => (i % 2 ? 0 : 101 + i)));
+    expect(seenBatch).toEqual(seenSingle);
+    expect(seenBatch).toEqual([101, 103, 105, 107]);
+    expect(before).toEqual([
+      [1, 101],
+      [3, 103],
+      [5, 105],
+      [7, 107],
+    ]);
+    expect(rt.callbackRunner).toBeUndefined();
+    // After a batch, single runs count and return as before.
+    expect(vm.run(prog, { args: [4], checked: false })).toEqual({ r0: 5n, instructions: 9 });
+    expect(vm.run(prog, { args: [5], checked: false })).toEqual({ r0: 0n, instructions: 10 });
+  });
+
+  it('a fault stops the batch at the faulting run and the next batch starts clean', () => {
+    const rt = new Runtime();
+    // r0 = *(u8 *)(r1 + 0): contexts 0 and 1 are mapped, 0xffffffff is not.
+    const prog = rt.prepare([insn(0x71, 0, 1, 0, 0), EXIT]);
+    const mem = rt.space.allocate(8, 'scratch', 'bytes');
+    rt.space.bytes.set([7, 9], mem.start);
+    const ctxs = rt.space.allocate(12, 'scratch', 'ctxs');
+    const out = rt.space.allocate(12, 'scratch', 'out');
+    const v = rt.space.view;
+    for (const [i, c] of [mem.start, 0xffff_fff0, mem.start + 1].entries())
+      v.setUint32(ctxs.start + 4 * i, c, true);
+    const vm = new Interpreter(rt);
+    expect(() => vm.runBatch(prog, ctxs.start, 3, out.start, false)).toThrow(/outside the address space/);
+    expect(v.getUint32(out.start, true)).toBe(7);
+    v.setUint32(ctxs.start + 4, mem.start + 1, true);
+    vm.runBatch(prog, ctxs.start, 3, out.start, false);
+    expect([0, 1, 2].map((i) => v.getUint32(out.start + 4 * i, true))).toEqual([7, 9, 9]);
+  });
+});
