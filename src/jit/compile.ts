@@ -10,7 +10,7 @@ import { MapType } from '../maps/types.js';
 import { MAX_TAIL_CALLS } from '../vm/interpreter.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
-import { buildCfg } from './cfg.js';
+import { buildCfg, type FunctionCfg } from './cfg.js';
 import {
   type EmitContext,
   FUNC_LOCALS,
@@ -70,6 +70,8 @@ export interface CompiledModule {
   readonly budgetBlocks: readonly (readonly number[])[];
   /** Function entry slots (each exported as `f<slot>`). */
   readonly functions: readonly number[];
+  /** The batch entry runs the main program inlined in its loop. */
+  readonly inlineBatch: boolean;
   /** Helper ids called by the program (any import or inline), for deciding per-run setup. */
   readonly callsHelpers: boolean;
   readonly usesCallbacks: boolean;
@@ -197,6 +199,10 @@ export function generate(
     /** r10 and the call depth a lean main program starts with (see `lean` below). */
     entryR10: m.global(i64, true, 0),
     entryDepth: m.global(i32, true, 0),
+    /** The batch entry's arguments, for a batch loop with the main program inlined (`inlineBatch`). */
+    batchCtxs: m.global(i32, true, 0),
+    batchCount: m.global(i32, true, 0),
+    batchOut: m.global(i32, true, 0),
   };
   for (const [name, index] of Object.entries(globals)) m.export(name, ExternKind.global, index);
 
@@ -268,10 +274,17 @@ export function generate(
     m.export('f0', ExternKind.func, f0.index);
   }
 
+  const tailCallCounter = tailCalls ? tailCallSlots(runtime).counter : undefined;
+  // A small lean main is emitted a second time, inside the batch loop: a run then costs no call.
+  const inlineBatch =
+    lean && inline && insns.length <= INLINE_BATCH_SLOTS
+      ? emitInlineBatch(m, cfgs[0]!, cx, globals, { legacy, tailCallCounter })
+      : undefined;
   emitEntries(m, funcIndex.get(0)!, globals, {
     legacy,
     mainReturnsR0Only: returnsR0Only(0),
-    tailCallCounter: tailCalls ? tailCallSlots(runtime).counter : undefined,
+    tailCallCounter,
+    inlineBatch,
   });
   const bytes = m.toBytes();
   return {
@@ -282,6 +295,7 @@ export function generate(
     tailTable: tailSlots !== undefined,
     budgetBlocks,
     functions: entries,
+    inlineBatch: inlineBatch !== undefined,
     callsHelpers: called.size > 0 || callx || legacy,
     usesCallbacks,
     legacyLoads: legacy,
@@ -395,6 +409,55 @@ function tableTailCall(s: Inliner, blockStart: number, pc: number): TableTailCal
   };
 }
 
+/** Largest program whose main is inlined in the batch loop (its code is emitted twice). */
+const INLINE_BATCH_SLOTS = 512;
+
+/**
+ * The batch loop with the (lean) main program's body inside it, for the batch entry: a function without
+ * parameters (the main body's locals keep their indices) over the runs the batch globals describe. Each
+ * run starts as a call of main would: r1 = its context, r0 and r2-r9 zero, r10 the top of frame 0, depth
+ * 0; an exit branches to the loop's store of r0. Returns the function's index.
+ */
+function emitInlineBatch(
+  m: ModuleBuilder,
+  cfg: FunctionCfg,
+  cx: EmitContext,
+  g: {
+    stackTop: number;
+    run: number;
+    pktLen: number;
+    batchCtxs: number;
+    batchCount: number;
+    batchOut: number;
+  },
+  opts: { legacy: boolean; tailCallCounter: number | undefined },
+): number {
+  const I = 19; // run index, after the locals of a main body (r0-r10, depth, FUNC_LOCALS)
+  const f = m.func([], [], [[11, i64], [1, i32], ...FUNC_LOCALS, [1, i32]]);
+  const c = f.code;
+  c.block().loop();
+  c.localGet(I).globalGet(g.batchCount).op(Op.i32_ge_u).brIf(1);
+  c.localGet(I).globalSet(g.run);
+  if (opts.legacy) c.i32Const(-1).globalSet(g.pktLen);
+  if (opts.tailCallCounter !== undefined)
+    c.i32Const(0).i32Const(0).mem(Op.i32_store, 2, opts.tailCallCounter);
+  c.globalGet(g.batchOut).localGet(I).i32Const(2).op(Op.i32_shl).op(Op.i32_add); // &out[i]
+  c.block(i64);
+  const exitFrame = c.depth - 1;
+  for (let r = 0; r <= 9; r++) if (r !== 1) c.i64Const(0).localSet(r);
+  c.globalGet(g.batchCtxs).localGet(I).i32Const(2).op(Op.i32_shl).op(Op.i32_add);
+  c.mem(Op.i64_load32_u, 2, 0).localSet(1);
+  c.globalGet(g.stackTop).localSet(10).i32Const(0).localSet(11);
+  const fe = new FunctionEmitter(c, cfg, cx, exitFrame);
+  if (cfg.reducible) emitStructured(c, cfg, fe);
+  else emitDispatch(c, cfg, fe, LABEL_LOCAL);
+  c.end(); // the exit block: r0 on the stack
+  c.op(Op.i32_wrap_i64).mem(Op.i32_store, 2, 0);
+  c.localGet(I).i32Const(1).op(Op.i32_add).localSet(I).br(0);
+  c.end().end();
+  return f.index;
+}
+
 /**
  * Entry points: `run64(ctx i32) -> i64`, `run32(ctx i32) -> i32` (the low half of r0), and
  * `batch(ctxs i32, n i32, out i32)`: for each i < n, r0 of a run on the context whose address is the u32
@@ -411,8 +474,16 @@ function emitEntries(
     pktLen: number;
     entryR10: number;
     entryDepth: number;
+    batchCtxs: number;
+    batchCount: number;
+    batchOut: number;
   },
-  opts: { legacy: boolean; mainReturnsR0Only: boolean; tailCallCounter: number | undefined },
+  opts: {
+    legacy: boolean;
+    mainReturnsR0Only: boolean;
+    tailCallCounter: number | undefined;
+    inlineBatch: number | undefined;
+  },
 ): void {
   // Bodies as byte lists (no builder call per instruction: this runs on every compile, most of it in
   // V8's interpreter on the first). Global indices are single LEB128 bytes (13 globals, none imported).
@@ -436,20 +507,26 @@ function emitEntries(
   r32.code.bytes([...setFrame, ...ctxArg, ...enter, Op.i32_wrap_i64]);
   m.export('run32', ExternKind.func, r32.index);
 
-  // for (i = 0; i < n; i++) out[i] = run(ctxs[i]), i in local 3
+  // for (i = 0; i < n; i++) out[i] = run(ctxs[i]), i in local 3 (or that loop with main inlined)
   const b = m.func([i32, i32, i32], [], [[1, i32]]);
-  const batch = [...setFrame, Op.block, BLOCK_VOID, Op.loop, BLOCK_VOID];
-  batch.push(GET, 3, GET, 1, Op.i32_ge_u, Op.br_if, 1, GET, 3, GSET, g.run);
-  if (legacy) batch.push(I32, 0x7f, GSET, g.pktLen); // i32.const -1
-  if (tailCallCounter !== undefined) {
-    batch.push(I32, 0, I32, 0, Op.i32_store, 2, ...uleb(tailCallCounter));
+  if (opts.inlineBatch !== undefined) {
+    b.code.bytes([GET, 0, GSET, g.batchCtxs, GET, 1, GSET, g.batchCount, GET, 2, GSET, g.batchOut]);
+    b.code.bytes([Op.call, ...uleb(opts.inlineBatch)]);
+    m.export('batch', ExternKind.func, b.index);
+  } else {
+    const batch = [...setFrame, Op.block, BLOCK_VOID, Op.loop, BLOCK_VOID];
+    batch.push(GET, 3, GET, 1, Op.i32_ge_u, Op.br_if, 1, GET, 3, GSET, g.run);
+    if (legacy) batch.push(I32, 0x7f, GSET, g.pktLen); // i32.const -1
+    if (tailCallCounter !== undefined) {
+      batch.push(I32, 0, I32, 0, Op.i32_store, 2, ...uleb(tailCallCounter));
+    }
+    batch.push(GET, 2, GET, 3, I32, 2, Op.i32_shl, Op.i32_add); // &out[i]
+    batch.push(Op.i64_const, 0, GET, 0, GET, 3, I32, 2, Op.i32_shl, Op.i32_add, Op.i64_load32_u, 2, 0);
+    batch.push(...enter, Op.i32_wrap_i64, Op.i32_store, 2, 0);
+    batch.push(GET, 3, I32, 1, Op.i32_add, SET, 3, Op.br, 0, Op.end, Op.end);
+    b.code.bytes(batch);
+    m.export('batch', ExternKind.func, b.index);
   }
-  batch.push(GET, 2, GET, 3, I32, 2, Op.i32_shl, Op.i32_add); // &out[i]
-  batch.push(Op.i64_const, 0, GET, 0, GET, 3, I32, 2, Op.i32_shl, Op.i32_add, Op.i64_load32_u, 2, 0);
-  batch.push(...enter, Op.i32_wrap_i64, Op.i32_store, 2, 0);
-  batch.push(GET, 3, I32, 1, Op.i32_add, SET, 3, Op.br, 0, Op.end, Op.end);
-  b.code.bytes(batch);
-  m.export('batch', ExternKind.func, b.index);
 
   // The entry of a tail call through the runtime's table: r1-r5, r10 and the depth of the caller.
   const te = m.func(TAIL_PARAMS, [i64]);

@@ -376,11 +376,22 @@ function emitFastRun(code: Code, insns: readonly Insn[], pc: number, stop: numbe
 }
 
 export class FunctionEmitter implements BlockEmitter {
+  /**
+   * `exitFrame`: where an exit goes. -1: the function returns; otherwise the body is inlined in a loop (the
+   * batch entry) and an exit branches out of the block open at that depth of `code`, r0 its result.
+   */
   constructor(
     private readonly code: Code,
     private readonly cfg: FunctionCfg,
     private readonly cx: EmitContext,
+    private readonly exitFrame = -1,
   ) {}
+
+  /** Leave the function (or the inlined body) with its results on the stack. */
+  private ret(): void {
+    if (this.exitFrame < 0) this.code.op(Op.return);
+    else this.code.br(this.code.depth - 1 - this.exitFrame);
+  }
 
   private get(reg: number): Code {
     return this.code.localGet(REG[reg]!);
@@ -493,7 +504,7 @@ export class FunctionEmitter implements BlockEmitter {
     if (r0) r0();
     else this.get(0);
     if (!this.cx.returnsR0Only(this.cfg.start)) for (let r = 1; r <= 5; r++) this.get(r);
-    this.code.op(Op.return);
+    this.ret();
   }
 
   /** Running off the end of the function: into the next function (as the interpreter does), or a fault. */
@@ -508,7 +519,7 @@ export class FunctionEmitter implements BlockEmitter {
     for (let r = 0; r <= 10; r++) this.get(r);
     c.localGet(DEPTH).call(this.cx.funcAt(next));
     if (this.cx.returnsR0Only(this.cfg.start)) for (let r = 1; r <= 5; r++) c.op(Op.drop);
-    c.op(Op.return);
+    this.ret();
   }
 
   private badInsn(pc: number): void {

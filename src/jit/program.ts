@@ -28,6 +28,8 @@ export interface JitProgram {
   readonly wasmSize: number;
   /** The generated module (for inspection, e.g. `wasm-objdump`). */
   readonly wasm: Uint8Array;
+  /** The batch entry's loop holds the main program's code (small programs nothing calls): no call per run. */
+  readonly inlineBatch: boolean;
   /** One run with r1 = ctx; r0 as an unsigned 64-bit value. */
   run(ctx?: number | bigint): bigint;
   /** The hot path: one run with r1 = ctx (an address), the low 32 bits of r0 (unsigned). No BigInt. */
@@ -205,6 +207,10 @@ class Compiled implements JitProgram {
         );
       }
     });
+  }
+
+  get inlineBatch(): boolean {
+    return this.mod.inlineBatch;
   }
 
   get wasmSize(): number {

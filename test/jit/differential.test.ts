@@ -2,6 +2,7 @@
 // (verified shape) on the unchecked JIT, dumps compared; (2) random unverified programs with arbitrary
 // control flow on the checked JIT: same r0 or the same fault (message and instruction), same stack.
 import { describe, expect, it } from 'vitest';
+import { buildCfg } from '../../src/jit/cfg.js';
 import { compile } from '../../src/jit/index.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
 import { generate, readDump, testPacket } from '../support/gen.js';
@@ -40,6 +41,41 @@ describe('generated XDP programs (test/support/gen.ts): interpreter vs unchecked
       const got = readDump(r0, rt.space.read(packet.start, size));
       expect(got, `seed ${seed}`).toEqual(want);
     }
+  });
+
+  it('agree through the batch entry (main inlined in the loop), each run on its own copy of the packet', () => {
+    const space = rt.space;
+    const n = 4;
+    const data = testPacket();
+    const copies = Array.from({ length: n }, (_, i) => ({
+      packet: space.allocate(data.length, 'packet', `packet ${i}`),
+      ctx: space.allocate(XDP_MD_SIZE, 'ctx', `xdp_md ${i}`, false),
+    }));
+    const ctxs = space.allocate(4 * n, 'scratch', 'ctxs');
+    const out = space.allocate(4 * n, 'scratch', 'verdicts');
+    let inlined = 0;
+    for (let seed = 401; seed <= 600; seed++) {
+      const program = generate(seed, { size: 60 });
+      const prepared = rt.prepare(program.insns);
+      reset();
+      const ref = interp.run(prepared, { args: [ctx.start] });
+      const want = readDump(Number(ref.r0 & 0xffffffffn), rt.space.read(packet.start, size));
+      for (const [i, c] of copies.entries()) {
+        space.write(c.packet.start, data);
+        space.view.setUint32(c.ctx.start, c.packet.start, true);
+        space.view.setUint32(c.ctx.start + 4, c.packet.end, true);
+        space.view.setUint32(c.ctx.start + 8, c.packet.start, true);
+        space.view.setUint32(ctxs.start + 4 * i, c.ctx.start, true);
+      }
+      const jit = compile(prepared, rt);
+      if (jit.inlineBatch) inlined++;
+      jit.runBatch(ctxs.start, n, out.start);
+      for (const [i, c] of copies.entries()) {
+        const got = readDump(space.view.getUint32(out.start + 4 * i, true), space.read(c.packet.start, size));
+        expect(got, `seed ${seed}, run ${i}`).toEqual(want);
+      }
+    }
+    expect(inlined).toBe(200);
   });
 });
 
@@ -82,6 +118,31 @@ describe('random control flow: interpreter vs checked JIT', () => {
     expect(kinds.budget).toBeGreaterThan(50);
     expect(kinds.fault).toBeGreaterThan(50);
     expect(kinds.highBits).toBeGreaterThan(5);
+  });
+
+  it('agree through the unchecked batch entry (main inlined, irreducible graphs too) where the run ends well', () => {
+    const ctxs = rt.space.allocate(4, 'scratch', 'ctxs');
+    const out = rt.space.allocate(4, 'scratch', 'verdicts');
+    let compared = 0;
+    let irreducible = 0;
+    for (let seed = 3000; seed < 4500; seed++) {
+      const insns = randomProgram(seed, 40, 2);
+      const prepared = rt.prepare(insns);
+      const want = outcome(rt, () => interp.run(prepared, { budget: BUDGET }).r0);
+      if (!want.r0) continue;
+      const jit = compile(prepared, rt);
+      if (!jit.inlineBatch) continue;
+      // Unchecked runs do not clear the stack; these unverified programs may read it.
+      for (const f of rt.stackFrames(0)) rt.space.bytes.fill(0, f.start, f.end);
+      jit.runBatch(ctxs.start, 1, out.start);
+      expect(rt.space.view.getUint32(out.start, true), `seed ${seed}`).toBe(
+        Number(BigInt(want.r0) & 0xffffffffn),
+      );
+      compared++;
+      if (!buildCfg(insns, 0, prepared.functions[1] ?? insns.length).reducible) irreducible++;
+    }
+    expect(compared).toBeGreaterThan(400);
+    expect(irreducible).toBeGreaterThan(10);
   });
 
   it('count the same instructions as the interpreter', () => {

@@ -14,6 +14,9 @@ export type BlockType = typeof BLOCK_VOID | ValType | { typeIndex: number };
 
 /** One function body under construction. */
 export class Code extends ByteWriter {
+  /** Open block, loop and if frames (what a `br` out of the innermost ones counts). */
+  depth = 0;
+
   op(o: number): this {
     return this.byte(o);
   }
@@ -69,14 +72,17 @@ export class Code extends ByteWriter {
   }
 
   block(t: BlockType = BLOCK_VOID): this {
+    this.depth++;
     return typeof t === 'number' ? this.opU32(Op.block, t) : this.byte(Op.block).blockType(t);
   }
 
   loop(t: BlockType = BLOCK_VOID): this {
+    this.depth++;
     return this.byte(Op.loop).blockType(t);
   }
 
   if(t: BlockType = BLOCK_VOID): this {
+    this.depth++;
     return this.byte(Op.if).blockType(t);
   }
 
@@ -85,6 +91,7 @@ export class Code extends ByteWriter {
   }
 
   end(): this {
+    this.depth--;
     return this.byte(Op.end);
   }
 
