@@ -252,16 +252,28 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
 }
 
 /**
- * The key a key pointer points to when the kernel knows it (get_constant_map_key, privileged only): here,
- * all key bytes written as zero. The kernel also knows a spilled constant of exactly the key's size, i.e. a
- * 4-byte spill for array keys; our spills are 8 bytes, so that case stays a (rare) false alarm.
+ * The key a key pointer points to when the kernel knows it (get_constant_map_key, privileged only): all
+ * key bytes written as zero, or the top bytes of a spilled constant (below). The kernel also knows a
+ * 4-byte spill at the bottom of a slot; our spills below 8 bytes are plain bytes, so that case stays a
+ * (rare) false alarm.
  */
 function stackConstant(v: Verifier, r: Reg, size: number): bigint | undefined {
   if (v.unprivileged || r.kind !== 'stack' || !isConstScalar(r.s)) return undefined;
   const f = v.state.frames[r.frame]!;
   const idx = r.off + Number(BigInt.asIntN(64, r.s.var.value)) + STACK_SIZE;
   if (idx < 0 || idx + size > STACK_SIZE) return undefined;
-  markRead(v, r.frame, idx, size); // the verdict depends on these bytes being zero
+  markRead(v, r.frame, idx, size); // the verdict depends on these bytes
+  const sp = f.spills[idx >> 3];
+  if (sp && f.slots[idx] === Slot.SPILL) {
+    // The kernel (get_constant_map_key) takes a key that runs from inside a spilled constant exactly to
+    // the top of its slot as that whole constant; the key's own bytes are what a lookup finds. The key
+    // counts as constant when both are in range, so the larger of the two is returned.
+    const within = idx % 8;
+    if (sp.kind !== 'scalar' || !isConstScalar(sp.s) || 8 - within !== size) return undefined;
+    const whole = BigInt.asUintN(64, sp.s.var.value);
+    const own = BigInt.asUintN(size * 8, whole >> BigInt(within * 8));
+    return own > whole ? own : whole;
+  }
   for (let b = idx; b < idx + size; b++) if (f.slots[b] !== Slot.ZERO) return undefined;
   return 0n;
 }

@@ -613,7 +613,9 @@ export class Verifier {
     const old = memAccess(this, pc, ins.dst, p, ins.off, size, false);
     if (isPointer(old)) throw new Reject(pc, 'atomic_region', 'atomic operation on a saved pointer');
     memAccess(this, pc, ins.dst, p, ins.off, size, true, UNKNOWN_SCALAR);
-    const loaded = scalarReg(unknownOfSize(size));
+    // The fetched value is what the location held (a constant spilled on the stack stays known, as in
+    // the kernel, whose atomic load reads the slot like any load).
+    const loaded = old.kind === 'scalar' ? old : scalarReg(unknownOfSize(size));
     if (cmpxchg) this.write(0, loaded, pc);
     else if (fetch) this.write(ins.src, loaded, pc);
   }

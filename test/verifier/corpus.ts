@@ -430,6 +430,21 @@ export const CASES: Case[] = [
     asm: 'r1 = 3\n *(u64 *)(r10 - 8) = r1\n r2 = r10\n r2 += -8\n r1 = map_fd(1) ll\n call 1\n r0 = *(u64 *)(r0 + 0)\n r0 = 2\n exit',
   },
   {
+    // get_constant_map_key: the key's bytes run from inside the spill to the top of its slot
+    name: 'map: array lookup with a 4-byte key in the upper half of an 8-byte spill',
+    type: 'xdp',
+    safe: true,
+    asm: 'r1 = 3\n *(u64 *)(r10 - 8) = r1\n r2 = r10\n r2 += -4\n r1 = map_fd(1) ll\n call 1\n r0 = *(u64 *)(r0 + 0)\n r0 = 2\n exit',
+  },
+  {
+    // out of range both as the kernel reads the key (the whole spilled constant) and as a lookup does
+    // (the key's own bytes, 5): the NULL check is needed
+    name: 'map: array lookup with a key in the upper half of a spill, out of range there',
+    type: 'xdp',
+    safe: false,
+    asm: 'r1 = 0x500000003 ll\n *(u64 *)(r10 - 8) = r1\n r2 = r10\n r2 += -4\n r1 = map_fd(1) ll\n call 1\n r0 = *(u64 *)(r0 + 0)\n r0 = 2\n exit',
+  },
+  {
     name: 'map: array lookup with a constant key out of range',
     type: 'xdp',
     safe: false,
