@@ -18,11 +18,6 @@ export function ptr(v: bigint): number {
   return ptrWord(word(v));
 }
 
-/** A small flags word: values above 0xffff are clamped (they are invalid for every helper that takes one). */
-export function flagsArg(v: bigint): number {
-  return flagsWord(word(v));
-}
-
 /** A negative errno as a helper's return value. */
 export function err(negErrno: number): bigint {
   return BigInt(negErrno);

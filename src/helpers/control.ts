@@ -2,7 +2,7 @@
 
 import { FdArrayMap } from '../maps/fdarray.js';
 import { Errno, MapType } from '../maps/types.js';
-import { err, mapArg, ptr, u32 } from './args.js';
+import { err, mapArg, onNumbers, ptrWord, u32 } from './args.js';
 import type { HelperDef } from './types.js';
 
 /** The kernel's bound on bpf_loop iterations (BPF_MAX_LOOPS). */
@@ -14,6 +14,7 @@ export const CONTROL_HELPERS: HelperDef[] = [
     name: 'tail_call',
     proto: { ret: 'void', args: ['ctx', 'const_map_ptr', 'anything'] },
     // Sets the target; the engine jumps after the helper returns (and counts the tail calls, limit 33).
+    // No number form: engine control (the JIT takes the jump only after this helper's BigInt import).
     call: (env, _ctx, map, index) => {
       const m = mapArg(env, map, 'tail_call');
       if (!(m instanceof FdArrayMap) || m.spec.type !== MapType.PROG_ARRAY) {
@@ -30,6 +31,7 @@ export const CONTROL_HELPERS: HelperDef[] = [
     id: 181,
     name: 'loop',
     proto: { ret: 'integer', args: ['scalar', 'func', 'ptr_to_stack_or_null', 'anything'] },
+    // No number form: it calls back into the program, which the engines' number path does not prepare.
     call: (env, nr, fn, ctx, flags) => {
       if (flags !== 0n) return err(-Errno.EINVAL);
       if (nr > BigInt(BPF_MAX_LOOPS)) return err(-Errno.E2BIG);
@@ -45,22 +47,22 @@ export const CONTROL_HELPERS: HelperDef[] = [
     id: 93,
     name: 'spin_lock',
     proto: { ret: 'void', args: ['spin_lock'] },
-    call: (env, lock) => {
-      const at = ptr(lock);
+    ...onNumbers(['word'], (env, lock) => {
+      const at = ptrWord(lock);
       // One CPU runs at a time here: a held lock means the program locks twice (a deadlock in the kernel).
       if (env.space.view.getUint32(at, true) !== 0)
         throw new Error('spin_lock: lock already held (deadlock)');
       env.space.view.setUint32(at, 1, true);
-      return 0n;
-    },
+      return 0;
+    }),
   },
   {
     id: 94,
     name: 'spin_unlock',
     proto: { ret: 'void', args: ['spin_lock'] },
-    call: (env, lock) => {
-      env.space.view.setUint32(ptr(lock), 0, true);
-      return 0n;
-    },
+    ...onNumbers(['word'], (env, lock) => {
+      env.space.view.setUint32(ptrWord(lock), 0, true);
+      return 0;
+    }),
   },
 ];

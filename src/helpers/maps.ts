@@ -2,8 +2,8 @@
 
 import { QueueStackMap } from '../maps/queue.js';
 import { Errno } from '../maps/types.js';
-import { err, flagsArg, flagsWord, mapArg, mapWord, onNumbers, ptr, ptrWord, writable } from './args.js';
-import type { HelperDef } from './types.js';
+import { err, flagsWord, mapArg, mapWord, onNumbers, ptrWord, writable } from './args.js';
+import type { HelperDef, HelperEnv } from './types.js';
 
 export const MAP_HELPERS: HelperDef[] = [
   {
@@ -34,28 +34,29 @@ export const MAP_HELPERS: HelperDef[] = [
     id: 87,
     name: 'map_push_elem',
     proto: { ret: 'integer', args: ['const_map_ptr', 'map_value', 'anything'] },
-    call: (env, map, value, flags) => {
-      const m = mapArg(env, map, 'map_push_elem');
-      if (!(m instanceof QueueStackMap)) return err(-Errno.EINVAL);
-      return BigInt(m.push(ptr(value), flagsArg(flags)));
-    },
+    ...onNumbers(['word', 'word', 'word'], (env, map, value, flags) => {
+      const m = mapWord(env, map, 'map_push_elem');
+      if (!(m instanceof QueueStackMap)) return -Errno.EINVAL;
+      return m.push(ptrWord(value), flagsWord(flags));
+    }),
   },
   {
     id: 88,
     name: 'map_pop_elem',
     proto: { ret: 'integer', args: ['const_map_ptr', 'uninit_map_value'] },
-    call: (env, map, out) => take(env, map, out, true),
+    ...onNumbers(['word', 'word'], (env, map, out) => take(env, map, out, true)),
   },
   {
     id: 89,
     name: 'map_peek_elem',
     proto: { ret: 'integer', args: ['const_map_ptr', 'uninit_map_value'] },
-    call: (env, map, out) => take(env, map, out, false),
+    ...onNumbers(['word', 'word'], (env, map, out) => take(env, map, out, false)),
   },
   {
     id: 164,
     name: 'for_each_map_elem',
     proto: { ret: 'integer', args: ['const_map_ptr', 'func', 'ptr_to_stack_or_null', 'anything'] },
+    // No number form: it calls back into the program, which the engines' number path does not prepare.
     call: (env, map, fn, ctx, flags) => {
       if (flags !== 0n) return err(-Errno.EINVAL);
       const m = mapArg(env, map, 'for_each_map_elem');
@@ -68,10 +69,10 @@ export const MAP_HELPERS: HelperDef[] = [
   },
 ];
 
-function take(env: Parameters<HelperDef['call']>[0], map: bigint, out: bigint, remove: boolean): bigint {
+function take(env: HelperEnv, map: number, out: number, remove: boolean): number {
   const name = remove ? 'map_pop_elem' : 'map_peek_elem';
-  const m = mapArg(env, map, name);
-  if (!(m instanceof QueueStackMap)) return err(-Errno.EINVAL);
-  writable(env, ptr(out), m.spec.valueSize, name);
-  return BigInt(m.take(ptr(out), remove));
+  const m = mapWord(env, map, name);
+  if (!(m instanceof QueueStackMap)) return -Errno.EINVAL;
+  writable(env, ptrWord(out), m.spec.valueSize, name);
+  return m.take(ptrWord(out), remove);
 }

@@ -4,7 +4,7 @@
 import { PerfEventArrayMap } from '../maps/perf.js';
 import { RingBufMap } from '../maps/ringbuf.js';
 import { Errno } from '../maps/types.js';
-import { err, flagsWord, mapArg, mapWord, onNumbers, ptr, ptrWord, u32, word } from './args.js';
+import { flagsWord, mapWord, onNumbers, ptrWord } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 function ring(env: HelperEnv, map: number, helper: string): RingBufMap {
@@ -60,17 +60,19 @@ export const RINGBUF_HELPERS: HelperDef[] = [
     id: 134,
     name: 'ringbuf_query',
     proto: { ret: 'integer', args: ['const_map_ptr', 'anything'] },
-    call: (env, map, flags) =>
-      ring(env, word(map), 'ringbuf_query').query(Number(flags > 0xffn ? 0xffn : flags)),
+    // Sizes and positions (byte counts), safe integers; any flags but 0..3 ask for nothing (0).
+    ...onNumbers(['word', 'word'], (env, map, flags) => Number(ring(env, map, 'ringbuf_query').query(flags))),
   },
   {
     id: 25,
     name: 'perf_event_output',
     proto: { ret: 'integer', args: ['ctx', 'const_map_ptr', 'anything', 'mem', 'const_size_or_zero'] },
-    call: (env, _ctx, map, flags, data, size) => {
-      const m = mapArg(env, map, 'perf_event_output');
-      if (!(m instanceof PerfEventArrayMap)) return err(-Errno.EINVAL);
-      return BigInt(m.output(env.cpu, flags, ptr(data), u32(size)));
-    },
+    // flags: an index and a context length in bits 0-51, exact in a word; anything above is invalid either
+    // way (a word that large stays at or above 2^52, or negative), as the map's check finds.
+    ...onNumbers(['word', 'word', 'word', 'word', 'u32'], (env, _ctx, map, flags, data, size) => {
+      const m = mapWord(env, map, 'perf_event_output');
+      if (!(m instanceof PerfEventArrayMap)) return -Errno.EINVAL;
+      return m.output(env.cpu, BigInt(flags), ptrWord(data), size);
+    }),
   },
 ];

@@ -3,7 +3,7 @@
 // width, %c, %s, %p with %pK %px %ps %pS %pks %pus %pi4 %pI4 %pi6 %pI6; anything else is -EINVAL.
 
 import { Errno } from '../maps/types.js';
-import { cString, err, ptr, u32, writable } from './args.js';
+import { cString, err, onNumbers, ptr, ptrWord, u32, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 /** bpf_trace_printk's output buffer (MAX_BPF_TRACE_PRINTK_SIZE). */
@@ -199,6 +199,7 @@ export const STRING_HELPERS: HelperDef[] = [
     id: 6,
     name: 'trace_printk',
     proto: { ret: 'integer', args: ['mem', 'const_size', 'unchecked', 'unchecked', 'unchecked'] },
+    // No number form: its three arguments are printed as 64-bit values (%llx), which a number cannot hold.
     call: (env, fmt, size, a1, a2, a3) => {
       const f = cString(env, ptr(fmt), u32(size));
       if (!f?.terminated) return err(-Errno.EINVAL);
@@ -216,22 +217,22 @@ export const STRING_HELPERS: HelperDef[] = [
       ret: 'integer',
       args: ['uninit_mem', 'const_size_or_zero', 'const_str', 'mem_or_null', 'const_size_or_zero'],
     },
-    call: (env, str, strSize, fmt, data, dataLen) => {
-      const n = u32(dataLen);
-      if (n % 8 !== 0 || n > MAX_VARARGS * 8 || (n !== 0 && ptr(data) === 0)) return err(-Errno.EINVAL);
-      const f = cString(env, ptr(fmt), 65536);
-      if (!f?.terminated) return err(-Errno.EINVAL);
+    // The arguments are pointers and sizes (the values to format are read from memory as 64-bit words).
+    ...onNumbers(['word', 'u32', 'word', 'word', 'u32'], (env, str, size, fmt, data, n) => {
+      const at = ptrWord(data);
+      if (n % 8 !== 0 || n > MAX_VARARGS * 8 || (n !== 0 && at === 0)) return -Errno.EINVAL;
+      const f = cString(env, ptrWord(fmt), 65536);
+      if (!f?.terminated) return -Errno.EINVAL;
       const args: bigint[] = [];
-      for (let i = 0; i < n / 8; i++) args.push(env.space.view.getBigUint64(ptr(data) + 8 * i, true));
+      for (let i = 0; i < n / 8; i++) args.push(env.space.view.getBigUint64(at + 8 * i, true));
       const text = bpfFormat(env, f.text, args);
-      if (typeof text === 'number') return err(text);
-      const size = u32(strSize);
+      if (typeof text === 'number') return text;
       if (size > 0) {
-        writable(env, ptr(str), size, 'snprintf');
-        writeString(env, ptr(str), size, text);
+        writable(env, ptrWord(str), size, 'snprintf');
+        writeString(env, ptrWord(str), size, text);
       }
-      return BigInt(text.length + 1);
-    },
+      return text.length + 1;
+    }),
   },
   {
     id: 105,

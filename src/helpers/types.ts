@@ -65,8 +65,10 @@ export interface HelperEnv {
   /** The map whose handle lives at `addr`, if any. */
   mapAt(addr: number): BpfMap | undefined;
   readonly invocation: Invocation;
-  /** Monotonic clock in nanoseconds. */
+  /** Monotonic clock in nanoseconds: `BigInt(nowNsNumber())`, the same clock. */
   nowNs(): bigint;
+  /** The monotonic clock as a number, a safe integer (time since boot stays far below 2^53 ns). */
+  nowNsNumber(): number;
   /** A uniformly random 32-bit unsigned integer. */
   random32(): number;
   /** The simulated CPU the program runs on (per-CPU maps). */

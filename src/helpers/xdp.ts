@@ -10,7 +10,7 @@ import { RedirectArrayMap } from '../maps/devmap.js';
 import { HashMap } from '../maps/hash.js';
 import { Errno, KernelErrno, MapType } from '../maps/types.js';
 import type { Region } from '../vm/memory.js';
-import { err, mapWord, onNumbers, ptr, ptrWord, u32, writable } from './args.js';
+import { mapWord, onNumbers, ptrWord, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 /** sizeof(struct xdp_frame): the kernel keeps it at the start of the headroom. */
@@ -118,29 +118,29 @@ export const XDP_HELPERS: HelperDef[] = [
     name: 'xdp_load_bytes',
     proto: { ret: 'integer', args: ['ctx', 'anything', 'uninit_mem', 'const_size'] },
     programTypes: XDP,
-    call: (env, _ctx, off, buf, len) => {
+    ...onNumbers(['word', 'u32', 'word', 'u32'], (env, _ctx, off, buf, n) => {
       const f = frame(env, 'xdp_load_bytes');
-      const n = u32(len);
-      const at = packetRange(f, u32(off), n);
-      if (at < 0) return err(at);
-      writable(env, ptr(buf), n, 'xdp_load_bytes');
-      env.space.bytes.copyWithin(ptr(buf), at, at + n);
-      return 0n;
-    },
+      const at = packetRange(f, off, n);
+      if (at < 0) return at;
+      const dst = ptrWord(buf);
+      writable(env, dst, n, 'xdp_load_bytes');
+      env.space.bytes.copyWithin(dst, at, at + n);
+      return 0;
+    }),
   },
   {
     id: 190,
     name: 'xdp_store_bytes',
     proto: { ret: 'integer', args: ['ctx', 'anything', 'mem', 'const_size'] },
     programTypes: XDP,
-    call: (env, _ctx, off, buf, len) => {
+    ...onNumbers(['word', 'u32', 'word', 'u32'], (env, _ctx, off, buf, n) => {
       const f = frame(env, 'xdp_store_bytes');
-      const n = u32(len);
-      const at = packetRange(f, u32(off), n);
-      if (at < 0) return err(at);
-      env.space.bytes.copyWithin(at, ptr(buf), ptr(buf) + n);
-      return 0n;
-    },
+      const at = packetRange(f, off, n);
+      if (at < 0) return at;
+      const src = ptrWord(buf);
+      env.space.bytes.copyWithin(at, src, src + n);
+      return 0;
+    }),
   },
   {
     id: 23,

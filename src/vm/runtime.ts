@@ -32,8 +32,11 @@ export interface RuntimeOptions {
   space?: AddressSpace;
   /** Number of simulated CPUs (per-CPU maps and stacks); default 1. */
   cpus?: number;
-  /** Monotonic clock in ns; default `performance.now()`-based. Tests pass a fake clock. */
-  clock?: () => bigint;
+  /**
+   * Monotonic clock in ns, a safe integer (a bigint is converted, a fraction truncated); default
+   * `performance.now()`-based. Tests pass a fake clock.
+   */
+  clock?: () => number | bigint;
   /** Seed of the deterministic random source (xorshift32); default 0x2545f491. */
   seed?: number;
   task?: Partial<TaskInfo>;
@@ -69,7 +72,8 @@ export class Runtime implements HelperEnv {
   private readonly mapsByAddr = new Map<number, BpfMap>();
   private readonly programs: PreparedProgram[] = [];
   private readonly stacks: Region[][] = [];
-  private readonly clock: () => bigint;
+  /** The one source of time: ns as a safe integer (nowNs is derived from it). */
+  private readonly clock: () => number;
   private readonly onTrace: ((line: string) => void) | undefined;
   private rng: number;
   private zeroKeyAddr = 0;
@@ -77,7 +81,8 @@ export class Runtime implements HelperEnv {
   constructor(options: RuntimeOptions = {}) {
     this.space = options.space ?? new AddressSpace();
     this.cpus = Math.max(1, Math.floor(options.cpus ?? 1));
-    this.clock = options.clock ?? defaultClock();
+    const clock = options.clock;
+    this.clock = clock ? () => Math.trunc(Number(clock())) : defaultClock();
     this.rng = (options.seed ?? 0x2545f491) >>> 0 || 1;
     this.onTrace = options.onTrace;
     this.task = { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'tsbpf', ...options.task };
@@ -152,6 +157,10 @@ export class Runtime implements HelperEnv {
   // --- HelperEnv ------------------------------------------------------------------------------
 
   nowNs(): bigint {
+    return BigInt(this.clock());
+  }
+
+  nowNsNumber(): number {
     return this.clock();
   }
 
@@ -204,8 +213,12 @@ function copyInvocation(inv: Invocation, from: Partial<Invocation>): void {
   if ('redirect' in from) inv.redirect = from.redirect;
 }
 
-function defaultClock(): () => bigint {
+/** Nanoseconds since the process (or, without `performance`, the runtime) started: far below 2^53. */
+function defaultClock(): () => number {
   const perf = (globalThis as { performance?: { now(): number; timeOrigin?: number } }).performance;
-  if (!perf) return () => BigInt(Date.now()) * 1_000_000n;
-  return () => BigInt(Math.round(perf.now() * 1e6));
+  if (!perf) {
+    const t0 = Date.now();
+    return () => (Date.now() - t0) * 1_000_000;
+  }
+  return () => Math.round(perf.now() * 1e6);
 }

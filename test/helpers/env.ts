@@ -4,9 +4,10 @@ import { createMap, type MapBase, type MapSpec, mapInSpace } from '../../src/map
 import { AddressSpace } from '../../src/vm/memory.js';
 
 export class FakeEnv implements HelperEnv {
-  readonly space = new AddressSpace(1 << 20);
+  readonly space: AddressSpace;
   invocation: Invocation = { ctx: 0, programType: 'xdp', tailCalls: 0 };
-  now = 1_000_000_123n;
+  /** The clock (ns); nowNs is derived from it, as in the runtime. */
+  now = 1_000_000_123;
   cpu = 0;
   rand = 0;
   lines: string[] = [];
@@ -14,10 +15,17 @@ export class FakeEnv implements HelperEnv {
   onCallback: (target: number, args: bigint[]) => bigint = () => 0n;
   task = { pid: 42, tgid: 41, uid: 1000, gid: 100, comm: 'a-very-long-command-name' };
 
+  constructor(size = 1 << 20) {
+    this.space = new AddressSpace(size);
+  }
+
   mapAt(addr: number) {
     return mapInSpace(this.space, addr);
   }
   nowNs(): bigint {
+    return BigInt(this.now);
+  }
+  nowNsNumber(): number {
     return this.now;
   }
   random32(): number {

@@ -130,7 +130,7 @@ describe('map helpers', () => {
 describe('time, task and probe helpers', () => {
   it('clocks, jiffies, random, cpu', () => {
     const env = new FakeEnv();
-    env.now = 5_003_000_000n;
+    env.now = 5_003_000_000;
     expect(call(env, 'ktime_get_ns')).toBe(5_003_000_000n);
     expect(call(env, 'ktime_get_coarse_ns')).toBe(5_000_000_000n);
     expect(call(env, 'jiffies64')).toBe((1n << 32n) - 75000n + 1250n);

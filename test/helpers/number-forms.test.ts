@@ -1,0 +1,287 @@
+// Helpers' number forms (what the JIT and the interpreter call, no BigInt) against their BigInt `call`:
+// the same r0, the same exception, the same memory and the same state on a table of register values,
+// each argument handed to the number form as the engines decode it. And the list of helpers that have
+// no number form, so that losing one shows.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HELPERS, helperByName } from '../../src/helpers/registry.js';
+import type { HelperDef, NumberArg } from '../../src/helpers/types.js';
+import { XDP_MD_OFFSETS } from '../../src/hooks/program-types.js';
+import { MapType, type PerfEventArrayMap, type RingBufMap } from '../../src/maps/index.js';
+import { FakeEnv } from './env.js';
+
+const U64 = (x: bigint | number) => BigInt.asUintN(64, BigInt(x));
+
+/** A register as the engines hand it to a number form (the interpreter's halves; the JIT's f64 agree). */
+function decode(kind: NumberArg, v: bigint): number {
+  const lo = Number(v & 0xffffffffn);
+  if (kind === 'u32') return lo;
+  if (kind === 's32') return lo | 0;
+  return Number(BigInt.asIntN(32, v >> 32n)) * 0x1_0000_0000 + lo;
+}
+
+/** An environment with a map of each kind the helpers take, buffers, strings, a packet and a sample. */
+function world() {
+  const env = new FakeEnv(1 << 16);
+  const map = (type: number, keySize: number, valueSize: number, maxEntries: number) =>
+    env.map({ type, keySize, valueSize, maxEntries });
+  const maps = {
+    hash: map(MapType.HASH, 4, 4, 4),
+    queue: map(MapType.QUEUE, 0, 8, 2),
+    stack: map(MapType.STACK, 0, 4, 2),
+    rb: map(MapType.RINGBUF, 0, 0, 4096) as RingBufMap,
+    perf: map(MapType.PERF_EVENT_ARRAY, 4, 4, 2) as PerfEventArrayMap,
+    dev: map(MapType.DEVMAP, 4, 4, 4),
+  };
+  maps.perf.reader({ cpus: 1, pagesPerCpu: 1 });
+  const buf = env.buf(Uint8Array.from({ length: 256 }, (_, i) => (i * 7 + 3) & 0xff));
+  env.space.view.setUint32(buf + 64, 0, true); // a free spin lock
+  const text = (s: string) => {
+    const r = env.space.allocate(64, 'ctx', s, false); // read-only: a write there is refused
+    env.space.write(r.start, new Uint8Array([...Buffer.from(s, 'latin1'), 0]));
+    return r.start;
+  };
+  const str = text('  -0x1fz hello');
+  const fmt = text('v=%d h=%llx c=%c');
+  const pkt = env.space.allocate(4096 - 320, 'packet', 'packet');
+  pkt.start = pkt.base + 256;
+  pkt.end = pkt.start + 64;
+  for (let i = 0; i < 64; i++) env.space.bytes[pkt.start + i] = i;
+  const ctx = env.space.allocate(24, 'ctx', 'xdp_md', false).start;
+  for (const [f, v] of [
+    ['data', pkt.start],
+    ['data_end', pkt.end],
+    ['data_meta', pkt.start],
+  ] as const)
+    env.space.view.setUint32(ctx + XDP_MD_OFFSETS[f]!, v, true);
+  env.invocation = { ctx, programType: 'xdp', tailCalls: 0, packet: pkt };
+  const sample = maps.rb.reserve(16);
+  return { env, maps, buf, str, fmt, ctx, pkt, sample };
+}
+type World = ReturnType<typeof world>;
+
+/** Everything a helper may change: memory, and the state kept outside it. */
+function state(w: World): { bytes: Uint8Array; rest: string } {
+  const inv = w.env.invocation;
+  return {
+    bytes: w.env.space.bytes,
+    rest: JSON.stringify({
+      lines: w.env.lines,
+      rand: w.env.rand,
+      redirect: inv.redirect,
+      tailCall: inv.tailCall,
+      packet: [inv.packet!.start, inv.packet!.end],
+      perf: w.maps.perf.drain().map((r) => [r.cpu, r.lost, r.data && Buffer.from(r.data).toString('hex')]),
+      ring: [w.maps.rb.producerPos, w.maps.rb.consumerPos],
+    }),
+  };
+}
+
+/** r0 as the engines see it (u64), or the exception's message. */
+function outcome(fn: () => bigint | number): string {
+  try {
+    const r = fn();
+    if (typeof r === 'number' && !Number.isSafeInteger(r)) return `not a safe integer: ${r}`;
+    return `r0 = ${U64(r)}`;
+  } catch (e) {
+    return `throws ${(e as Error).message}`;
+  }
+}
+
+/**
+ * Run `h` both ways on registers `regs` (u64; zero beyond the prototype, as the engines pass them), the
+ * BigInt call in world `big`, the number form in world `num`: its outcome, or how the two differ.
+ */
+function both(h: HelperDef, regs: readonly bigint[], big = world(), num = world()) {
+  const a = [0, 1, 2, 3, 4].map((i) => (i < h.proto.args.length ? U64(regs[i] ?? 0n) : 0n));
+  // Beyond its kinds the JIT passes nothing: a number form must not read those arguments.
+  const n = h.numbers!.args.map((k, i) => decode(k, a[i]!));
+  const call = outcome(() => h.call(big.env, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!));
+  const numbers = outcome(() => h.numbers!.call(num.env, n[0]!, n[1]!, n[2]!, n[3]!, n[4]!));
+  const [sb, sn] = [state(big), state(num)];
+  let difference: string | undefined;
+  if (numbers !== call) difference = `number form: ${numbers}, BigInt call: ${call}`;
+  else if (sn.rest !== sb.rest) difference = `state: ${sn.rest} against ${sb.rest}`;
+  else if (Buffer.compare(sn.bytes, sb.bytes) !== 0) difference = 'memory differs';
+  return { call, difference };
+}
+
+// Hash maps take a random seed: the same one in every world, so their memory compares equal.
+beforeAll(() => {
+  vi.spyOn(Math, 'random').mockReturnValue(0.375);
+});
+afterAll(() => {
+  vi.restoreAllMocks();
+});
+
+const W = world();
+/** Registers worth trying in every argument: edges of u32, s32 and ±2^53, and every address above. */
+const addresses = [
+  W.buf,
+  W.buf + 64,
+  W.buf + 250,
+  W.str,
+  W.fmt,
+  W.ctx,
+  W.pkt.start,
+  W.pkt.start + 60,
+  W.sample,
+];
+for (const m of Object.values(W.maps)) addresses.push(m.addr);
+const POOL: bigint[] = [
+  ...[0, 1, 2, 3, 4, 7, 8, 10, 14, 16, 63, 64, 255, 256, 0xffff, 0x10000, 0x7fffffff, 0x80000000].map(BigInt),
+  ...[0xffffffffn, 1n << 32n, (1n << 32n) + 4n, (1n << 52n) - 1n, 1n << 52n, 1n << 53n, (1n << 53n) + 1n],
+  ...[1n << 63n, -1n, -2n, -8n, -14n, -(1n << 31n), -(1n << 32n), -(1n << 53n), -(1n << 53n) - 1n],
+  (0xfffffn << 32n) | 0xffffffffn, // perf_event_output: the largest context length, the current CPU
+  ...addresses.map(BigInt),
+  // Addresses with high bits (not addresses), and negative pointers.
+  ...[W.buf, W.str, W.ctx, W.maps.queue.addr].flatMap((x) => [
+    BigInt(x) + (1n << 32n),
+    BigInt(x) - (1n << 62n),
+  ]),
+].map(U64);
+
+/** A call that succeeds, per helper; the table varies one argument of it at a time, then several. */
+const BASE: Record<string, readonly (number | bigint)[]> = {
+  map_lookup_elem: [W.maps.hash.addr, W.buf],
+  map_update_elem: [W.maps.hash.addr, W.buf, W.buf + 8, 0],
+  map_delete_elem: [W.maps.hash.addr, W.buf],
+  map_push_elem: [W.maps.queue.addr, W.buf, 0],
+  map_pop_elem: [W.maps.stack.addr, W.buf],
+  map_peek_elem: [W.maps.queue.addr, W.buf],
+  probe_read: [W.buf, 8, W.str],
+  probe_read_str: [W.buf, 16, W.str],
+  get_current_comm: [W.buf, 16],
+  spin_lock: [W.buf + 64],
+  spin_unlock: [W.buf + 64],
+  xdp_adjust_head: [W.ctx, -8],
+  xdp_adjust_meta: [W.ctx, -8],
+  xdp_adjust_tail: [W.ctx, 8],
+  xdp_load_bytes: [W.ctx, 2, W.buf, 8],
+  xdp_store_bytes: [W.ctx, 2, W.buf, 8],
+  redirect: [3, 0],
+  redirect_map: [W.maps.dev.addr, 1, 0],
+  csum_diff: [W.buf, 8, W.buf + 8, 8, 0],
+  perf_event_output: [W.ctx, W.maps.perf.addr, 0xffffffff, W.buf, 8],
+  ringbuf_output: [W.maps.rb.addr, W.buf, 8, 0],
+  ringbuf_reserve: [W.maps.rb.addr, 8, 0],
+  ringbuf_submit: [W.sample, 0],
+  ringbuf_discard: [W.sample, 0],
+  ringbuf_query: [W.maps.rb.addr, 0],
+  snprintf: [W.buf, 32, W.fmt, W.buf + 128, 24],
+};
+for (const k of ['probe_read_user', 'probe_read_kernel']) BASE[k] = BASE.probe_read!;
+for (const k of ['probe_read_user_str', 'probe_read_kernel_str']) BASE[k] = BASE.probe_read_str!;
+
+const withNumbers = [...HELPERS.values()].filter((h) => h.numbers);
+
+describe('helper number forms', () => {
+  it('exist for every helper but these (64-bit results, 64-bit values to print, engine control)', () => {
+    const without = [...HELPERS.values()].filter((h) => !h.numbers).map((h) => h.name);
+    expect(without.sort()).toEqual([
+      'for_each_map_elem',
+      'get_current_pid_tgid',
+      'get_current_uid_gid',
+      'loop',
+      'strtol',
+      'strtoul',
+      'tail_call',
+      'trace_printk',
+    ]);
+    for (const h of withNumbers) {
+      expect(h.numbers!.args.length, h.name).toBeLessThanOrEqual(h.proto.args.length);
+      expect(
+        BASE[h.name] ?? (h.proto.args.length === 0 ? [] : undefined),
+        `a base call for ${h.name}`,
+      ).toBeDefined();
+    }
+  });
+
+  it.each(withNumbers.map((h) => [h.name, h] as const))(
+    '%s: the number form agrees with the BigInt call',
+    (_, h) => {
+      const base = (BASE[h.name] ?? []).map(U64);
+      const arity = h.proto.args.length;
+      const table: bigint[][] = [base, base];
+      for (let i = 0; i < arity; i++) for (const v of POOL) table.push(base.map((b, j) => (j === i ? v : b)));
+      let seed = h.id;
+      const pick = () => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return seed;
+      };
+      for (let k = 0; k < 40 && arity > 0; k++)
+        table.push(base.map((b) => (pick() % 3 ? POOL[pick() % POOL.length]! : b)));
+      let ok = 0;
+      const differences: string[] = [];
+      let big = world();
+      let num = world();
+      table.forEach((regs, i) => {
+        // A fresh pair of worlds every few calls (making one costs more than a call); in between, the
+        // state the calls leave is part of what must agree.
+        if (i % 8 === 0) [big, num] = [world(), world()];
+        const r = both(h, regs, big, num);
+        const where = `${h.name}(${regs.map((x) => `0x${x.toString(16)}`).join(', ')})`;
+        if (r.difference) differences.push(`${where}: ${r.difference}`);
+        if (r.call.startsWith('r0')) ok++;
+      });
+      expect(differences.slice(0, 3), `${differences.length} of ${table.length} calls differ`).toEqual([]);
+      // The table reaches the helper's work, not only its argument checks.
+      expect(ok, h.name).toBeGreaterThan(0);
+    },
+  );
+
+  it('decode registers as before: low 32 bits of sizes, pointers beyond 32 bits are invalid', () => {
+    // Each value was the BigInt implementation's before the number forms; both forms give it.
+    const w = world();
+    const r0 = (name: string, ...args: (number | bigint)[]) => {
+      const r = both(helperByName(name)!, args.map(U64));
+      expect(r.difference, name).toBeUndefined();
+      return r.call;
+    };
+    const P32 = 1n << 32n;
+    expect(r0('probe_read', w.buf, P32 + 4n, w.str)).toBe('r0 = 0');
+    expect(r0('probe_read', BigInt(w.buf) + P32, 8, w.str)).toMatch(/cannot write 8 bytes at 0x0/);
+    expect(r0('probe_read', BigInt(w.buf) - (1n << 64n), 8, w.str)).toBe('r0 = 0'); // the same u64
+    expect(r0('probe_read', w.buf, 8, -1)).toBe(`r0 = ${U64(-14)}`);
+    expect(r0('probe_read', w.buf, 8, 1n << 53n)).toBe(`r0 = ${U64(-14)}`);
+    expect(r0('probe_read_str', w.buf, P32, w.str)).toBe('r0 = 0');
+    expect(r0('probe_read_str', w.buf, P32 + 3n, w.str)).toBe('r0 = 3');
+    expect(r0('get_current_comm', w.buf, P32 + 4n)).toBe('r0 = 0');
+    const perf = (flags: bigint | number) =>
+      r0('perf_event_output', w.ctx, w.maps.perf.addr, flags, w.buf, 4);
+    expect(perf(0xffffffff)).toBe('r0 = 0');
+    expect(perf((8n << 32n) | 0xffffffffn)).toBe('r0 = 0'); // a context length
+    for (const bad of [1n << 52n, (1n << 53n) + 1n, 1n << 63n, -1n])
+      expect(perf(bad)).toBe(`r0 = ${U64(-22)}`);
+    expect(perf(1)).toBe(`r0 = ${U64(-2)}`); // index 1: no buffer open there
+    expect(r0('ringbuf_query', w.maps.rb.addr, 1)).toBe('r0 = 4096');
+    for (const f of [P32 + 1n, -1n, 1n << 53n]) expect(r0('ringbuf_query', w.maps.rb.addr, f)).toBe('r0 = 0');
+    for (const f of [0, 2]) expect(r0('map_push_elem', w.maps.queue.addr, w.buf, f)).toBe('r0 = 0');
+    for (const f of [P32, -1n, 0x10000n])
+      expect(r0('map_push_elem', w.maps.queue.addr, w.buf, f)).toBe(`r0 = ${U64(-22)}`);
+    expect(r0('map_pop_elem', w.maps.queue.addr, BigInt(w.buf) + P32)).toMatch(/cannot write 8 bytes at 0x0/);
+    expect(r0('map_push_elem', 1n << 53n, w.buf, 0)).toMatch(/not a map \(0x20000000000000\)/);
+    // A size of 2^32 is 0: nothing written, the length + 1 returned; a data length of 2^32 + 8 is 8.
+    expect(r0('snprintf', w.buf, P32, w.fmt, w.buf, P32 + 24n)).toMatch(/^r0 = \d+$/);
+    expect(r0('snprintf', w.buf, 8, w.fmt, -1, 24)).toBe(`r0 = ${U64(-22)}`);
+    expect(r0('xdp_load_bytes', w.ctx, P32 + 2n, w.buf, 8)).toBe('r0 = 0');
+    expect(r0('xdp_load_bytes', w.ctx, 2, w.buf, -1)).toBe(`r0 = ${U64(-14)}`);
+  });
+
+  it('clocks stay exact up to 2^53 ns and round toward zero below 0, as the BigInt arithmetic did', () => {
+    const env = new FakeEnv();
+    const r0 = (name: string) => {
+      const h = helperByName(name)!;
+      const n = h.numbers!.call(env, 0, 0, 0, 0, 0);
+      expect(BigInt(n), name).toBe(h.call(env, 0n, 0n, 0n, 0n, 0n));
+      return n;
+    };
+    env.now = 2 ** 53 - 1;
+    expect(r0('ktime_get_ns')).toBe(2 ** 53 - 1);
+    expect(r0('ktime_get_boot_ns')).toBe(2 ** 53 - 1);
+    expect(r0('ktime_get_coarse_ns')).toBe(9007199252000000);
+    expect(r0('jiffies64')).toBe(2 ** 32 - 75000 + 2251799813);
+    env.now = -5_000_001;
+    expect(r0('ktime_get_coarse_ns')).toBe(-4_000_000);
+    expect(r0('jiffies64')).toBe(2 ** 32 - 75000 - 1);
+  });
+});
