@@ -128,19 +128,18 @@ function writeString(env: HelperEnv, at: number, size: number, text: string): vo
   b[at + n] = 0;
 }
 
-const STRTOX_BASE_MASK = 0x1fn;
-
-/** __bpf_strtoull: [consumed, value, negative] or a negative errno. */
+/**
+ * __bpf_strtoull: [consumed, value, negative] or a negative errno. `flags` (a `word`) holds the base in
+ * its low 5 bits and nothing else, so it is valid only as 0, 8, 10 or 16.
+ */
 function parseInteger(
   env: HelperEnv,
   buf: number,
   len: number,
-  flags: bigint,
+  flags: number,
 ): [number, bigint, boolean] | number {
-  const base0 = Number(flags & STRTOX_BASE_MASK);
   if (buf === 0 || len === 0) return -Errno.EINVAL;
-  if (base0 !== 0 && base0 !== 8 && base0 !== 10 && base0 !== 16) return -Errno.EINVAL;
-  if (flags & ~STRTOX_BASE_MASK) return -Errno.EINVAL;
+  if (flags !== 0 && flags !== 8 && flags !== 10 && flags !== 16) return -Errno.EINVAL;
   const b = env.space.bytes;
   let i = 0;
   while (i < len && isSpace(b[buf + i]!)) i++;
@@ -153,7 +152,7 @@ function parseInteger(
     if (b[buf + j] === 0) break;
     s += String.fromCharCode(b[buf + j]!);
   }
-  let base = base0;
+  let base = flags;
   let p = 0;
   if (base === 0) {
     if (s[0] === '0') base = s[1]?.toLowerCase() === 'x' && /[0-9a-fA-F]/.test(s[2] ?? '') ? 16 : 8;
@@ -174,24 +173,25 @@ function parseInteger(
   return [i + p, value, negative];
 }
 
+/** strtol/strtoul: r0 is the number of characters consumed (or an errno); the 64-bit value goes to *res. */
 function strtox(signed: boolean) {
   const name = signed ? 'strtol' : 'strtoul';
-  return (env: HelperEnv, buf: bigint, len: bigint, flags: bigint, res: bigint): bigint => {
-    const r = parseInteger(env, ptr(buf), u32(len), flags);
-    if (typeof r === 'number') return err(r);
+  return onNumbers(['word', 'u32', 'word', 'word'], (env, buf, len, flags, res) => {
+    const r = parseInteger(env, ptrWord(buf), len, flags);
+    if (typeof r === 'number') return r;
     const [consumed, v, negative] = r;
     let out: bigint;
     if (signed) {
-      if (negative ? BigInt.asIntN(64, -v) > 0n : BigInt.asIntN(64, v) < 0n) return err(-Errno.ERANGE);
+      if (negative ? BigInt.asIntN(64, -v) > 0n : BigInt.asIntN(64, v) < 0n) return -Errno.ERANGE;
       out = negative ? -v : v;
     } else {
-      if (negative) return err(-Errno.EINVAL);
+      if (negative) return -Errno.EINVAL;
       out = v;
     }
-    writable(env, ptr(res), 8, name);
-    env.space.view.setBigUint64(ptr(res), BigInt.asUintN(64, out), true);
-    return BigInt(consumed);
-  };
+    writable(env, ptrWord(res), 8, name);
+    env.space.view.setBigUint64(ptrWord(res), BigInt.asUintN(64, out), true);
+    return consumed;
+  });
 }
 
 export const STRING_HELPERS: HelperDef[] = [
@@ -238,12 +238,12 @@ export const STRING_HELPERS: HelperDef[] = [
     id: 105,
     name: 'strtol',
     proto: { ret: 'integer', args: ['mem', 'const_size', 'anything', 'long_ptr'] },
-    call: strtox(true),
+    ...strtox(true),
   },
   {
     id: 106,
     name: 'strtoul',
     proto: { ret: 'integer', args: ['mem', 'const_size', 'anything', 'long_ptr'] },
-    call: strtox(false),
+    ...strtox(false),
   },
 ];

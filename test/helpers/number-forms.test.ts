@@ -168,6 +168,8 @@ const BASE: Record<string, readonly (number | bigint)[]> = {
   ringbuf_discard: [W.sample, 0],
   ringbuf_query: [W.maps.rb.addr, 0],
   snprintf: [W.buf, 32, W.fmt, W.buf + 128, 24],
+  strtol: [W.str, 12, 0, W.buf],
+  strtoul: [W.str + 3, 12, 16, W.buf],
 };
 for (const k of ['probe_read_user', 'probe_read_kernel']) BASE[k] = BASE.probe_read!;
 for (const k of ['probe_read_user_str', 'probe_read_kernel_str']) BASE[k] = BASE.probe_read_str!;
@@ -182,8 +184,6 @@ describe('helper number forms', () => {
       'get_current_pid_tgid',
       'get_current_uid_gid',
       'loop',
-      'strtol',
-      'strtoul',
       'tail_call',
       'trace_printk',
     ]);
@@ -255,6 +255,10 @@ describe('helper number forms', () => {
     expect(perf(1)).toBe(`r0 = ${U64(-2)}`); // index 1: no buffer open there
     expect(r0('ringbuf_query', w.maps.rb.addr, 1)).toBe('r0 = 4096');
     for (const f of [P32 + 1n, -1n, 1n << 53n]) expect(r0('ringbuf_query', w.maps.rb.addr, f)).toBe('r0 = 0');
+    expect(r0('strtoul', w.str + 3, 4, 16, w.buf)).toBe('r0 = 4'); // "0x1f"
+    for (const f of [P32 + 16n, -1n, 17n])
+      expect(r0('strtoul', w.str + 3, 4, f, w.buf)).toBe(`r0 = ${U64(-22)}`);
+    expect(r0('strtoul', w.str + 3, P32 + 4n, 16, w.buf)).toBe('r0 = 4');
     for (const f of [0, 2]) expect(r0('map_push_elem', w.maps.queue.addr, w.buf, f)).toBe('r0 = 0');
     for (const f of [P32, -1n, 0x10000n])
       expect(r0('map_push_elem', w.maps.queue.addr, w.buf, f)).toBe(`r0 = ${U64(-22)}`);
