@@ -262,7 +262,7 @@ class Compiled implements JitProgram {
       r10: bigint,
       depth: number,
     ) => this.enterTailCall(a, b, c, d, e, r10, depth);
-    env[IMPORT.now] = () => Number(rt.nowNs());
+    env[IMPORT.now] = () => rt.nowNsNumber();
     env[IMPORT.random] = () => rt.random32() | 0;
     return env;
   }

@@ -31,7 +31,9 @@ function big(r: Rand): bigint {
 function sample(r: Rand): { s: Scalar; members: bigint[] } {
   const a = big(r);
   const b = big(r);
+  // biome-ignore lint/complexity/useMathMinMax: bigints (Math.min takes numbers)
   const lo = a < b ? a : b;
+  // biome-ignore lint/complexity/useMathMinMax: bigints
   const hi = a < b ? b : a;
   const s = r.int(4) === 0 ? constant(a) : sync({ ...UNKNOWN, umin: lo, umax: hi })!;
   const members = [lo, hi, lo + (hi - lo) / 2n].filter((m) => scalarIn(s, constant(m)));
