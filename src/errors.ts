@@ -63,3 +63,18 @@ export class FormatError extends TsbpfError {
     super(offset === undefined ? reason : `${reason} (at byte ${offset})`, format);
   }
 }
+
+/**
+ * A program the JIT cannot turn into WebAssembly within the limits every engine enforces (a function's code
+ * size, a br_table's length). The interpreter runs it; runners fall back to it on their own.
+ */
+export class JitLimitError extends TsbpfError {
+  override name = 'JitLimitError';
+  constructor(
+    readonly reason: string,
+    /** Instruction slot where the function that exceeds the limit begins. */
+    readonly slot: number,
+  ) {
+    super(reason, `function at insn ${slot}`);
+  }
+}

@@ -14,7 +14,14 @@ export * from './isa/index.js';
 
 // --- Errors: every user mistake is a TsbpfError (or a subclass) with `where` and a short message.
 
-export { AsmSyntaxError, FormatError, InvalidBytecodeError, RuntimeFault, TsbpfError } from './errors.js';
+export {
+  AsmSyntaxError,
+  FormatError,
+  InvalidBytecodeError,
+  JitLimitError,
+  RuntimeFault,
+  TsbpfError,
+} from './errors.js';
 
 // --- Assembler, disassembler and the TypeScript program builder.
 

@@ -15,12 +15,12 @@ import {
 import { type Btf, formatValue } from '../btf/index.js';
 import { readObject } from '../elf/index.js';
 import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
-import type { EngineName } from '../hooks/runner.js';
+import type { EngineName, Runner } from '../hooks/runner.js';
 import { parseEngine } from '../hooks/runner.js';
 import { rawKeys } from '../maps/typed.js';
 import { type BpfMap, MapType } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
-import { type LoadedObject, loadObject, setTailCallTarget } from '../object/load.js';
+import { type LoadedObject, type LoadedProgram, loadObject, setTailCallTarget } from '../object/load.js';
 import type { ObjectSpec } from '../object/spec.js';
 import { CliError } from './main.js';
 
@@ -141,6 +141,15 @@ export function engineOption(value: string): EngineName {
 }
 
 /** `--map-set MAP KEY=VALUE`, collected in order. */
+/** The program's runner on `engine`, saying on stderr when a program over the JIT's limits runs interpreted. */
+export function runnerFor(prog: LoadedProgram, engine: EngineName | undefined): Runner {
+  const runner = prog.runner(engine);
+  if (runner.fallback) {
+    process.stderr.write(`tsbpf: note: ${prog.name} runs on the interpreter: ${runner.fallback.message}\n`);
+  }
+  return runner;
+}
+
 export interface MapSet {
   map: string;
   key: string;

@@ -2,7 +2,7 @@
 // is the fast path. Checked mode (every access validated, instruction budget) is for programs the verifier
 // has not accepted.
 
-import { TsbpfError } from '../errors.js';
+import { JitLimitError, TsbpfError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
 import { compile, compileAsync, type JitProgram } from '../jit/index.js';
 import { Interpreter } from '../vm/interpreter.js';
@@ -46,6 +46,8 @@ export interface Runner {
   runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void;
   /** The compiled form, when the engine is the JIT. */
   readonly jit?: JitProgram;
+  /** Why this runner is on the interpreter though the JIT was asked for: the program exceeds its limits. */
+  readonly fallback?: JitLimitError;
 }
 
 export function createRunner(
@@ -53,24 +55,16 @@ export function createRunner(
   program: PreparedProgram,
   options: RunnerOptions = {},
 ): Runner {
-  const engine = options.engine ?? 'jit';
   const checked = options.checked ?? true;
-  if (engine === 'interp') {
-    const interp = new Interpreter(runtime);
-    const budget = options.budget;
-    return {
-      engine,
-      checked,
-      program,
-      runtime,
-      compileTimeMs: 0,
-      run: (ctx, invocation) => interp.run(program, { args: [ctx], checked, budget, invocation }).r0,
-      run32: (ctx) => interp.run32(program, ctx, checked, budget),
-      runBatch: (ctxs, count, out, before) =>
-        interp.runBatch(program, ctxs, count, out, checked, budget, before),
-    };
+  if ((options.engine ?? 'jit') === 'interp') return interpRunner(runtime, program, checked, options.budget);
+  let jit: JitProgram;
+  try {
+    jit = compile(program, runtime, { checked });
+  } catch (e) {
+    if (e instanceof JitLimitError) return interpRunner(runtime, program, checked, options.budget, e);
+    throw e;
   }
-  return jitRunner(runtime, program, compile(program, runtime, { checked }), options);
+  return jitRunner(runtime, program, jit, options);
 }
 
 /**
@@ -83,8 +77,37 @@ export async function createRunnerAsync(
   options: RunnerOptions = {},
 ): Promise<Runner> {
   if ((options.engine ?? 'jit') !== 'jit') return createRunner(runtime, program, options);
-  const jit = await compileAsync(program, runtime, { checked: options.checked ?? true });
+  const checked = options.checked ?? true;
+  let jit: JitProgram;
+  try {
+    jit = await compileAsync(program, runtime, { checked });
+  } catch (e) {
+    if (e instanceof JitLimitError) return interpRunner(runtime, program, checked, options.budget, e);
+    throw e;
+  }
   return jitRunner(runtime, program, jit, options);
+}
+
+function interpRunner(
+  runtime: Runtime,
+  program: PreparedProgram,
+  checked: boolean,
+  budget: number | undefined,
+  fallback?: JitLimitError,
+): Runner {
+  const interp = new Interpreter(runtime);
+  return {
+    engine: 'interp',
+    checked,
+    program,
+    runtime,
+    compileTimeMs: 0,
+    fallback,
+    run: (ctx, invocation) => interp.run(program, { args: [ctx], checked, budget, invocation }).r0,
+    run32: (ctx) => interp.run32(program, ctx, checked, budget),
+    runBatch: (ctxs, count, out, before) =>
+      interp.runBatch(program, ctxs, count, out, checked, budget, before),
+  };
 }
 
 function jitRunner(

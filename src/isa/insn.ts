@@ -164,6 +164,11 @@ export function checkInsn(insns: readonly Insn[], i: number): void {
   };
   if (!VALID_OPCODES.has(ins.code)) bad(`unknown opcode 0x${ins.code.toString(16).padStart(2, '0')}`);
   if (ins.dst > 10) bad(`invalid dst register r${ins.dst}`);
+  // Slots built in memory (not decoded from bytes) can hold what no encoding can: a far jump is `gotol`.
+  if ((ins.off << 16) >> 16 !== ins.off) bad(`offset ${ins.off} does not fit 16 bits`);
+  if (!(ins.imm >= -0x80000000 && ins.imm <= 0xffffffff) || ins.imm % 1 !== 0) {
+    bad(`immediate ${ins.imm} does not fit 32 bits`);
+  }
   if (
     ins.src > 10 &&
     !(ins.code === LDDW || (classOf(ins.code) === Class.JMP && (ins.code & OP_MASK) === JmpOp.CALL))

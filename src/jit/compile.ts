@@ -2,6 +2,7 @@
 // calls, holds one wasm function per eBPF function (r0-r10 and the call depth as parameters, r0-r5 as
 // results), and exports entry points that take and return i32 on the hot path (`run32`, `batch`).
 
+import { JitLimitError } from '../errors.js';
 import type { NumberArg } from '../helpers/types.js';
 import { type Insn, MAX_CALL_FRAMES } from '../isa/index.js';
 import { FdArrayMap } from '../maps/fdarray.js';
@@ -27,7 +28,16 @@ import {
 import { emitHashLookup, MAX_INLINE_KEY } from './inline-hash.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { TAIL_TABLE_SIZE, tailCallSlots } from './tail-calls.js';
-import { BLOCK_VOID, type Code, ExternKind, ModuleBuilder, Op, ValType } from './wasm/index.js';
+import {
+  BLOCK_VOID,
+  type Code,
+  ExternKind,
+  MAX_BR_TABLE_TARGETS,
+  MAX_FUNCTION_BODY_BYTES,
+  ModuleBuilder,
+  Op,
+  ValType,
+} from './wasm/index.js';
 
 const { i32, i64, f64 } = ValType;
 
@@ -261,7 +271,24 @@ export function generate(
       code.globalGet(globals.entryR10).localSet(10).globalGet(globals.entryDepth).localSet(11);
     }
     if (cfg.reducible) emitStructured(code, cfg, fe);
-    else emitDispatch(code, cfg, fe, LABEL_LOCAL);
+    else {
+      if (cfg.rpo.length > MAX_BR_TABLE_TARGETS) {
+        throw new JitLimitError(
+          `its control flow is irreducible and has ${cfg.rpo.length} basic blocks: the JIT's dispatch over them ` +
+            `exceeds WebAssembly's ${MAX_BR_TABLE_TARGETS} br_table targets (the interpreter runs it)`,
+          entries[k]!,
+        );
+      }
+      emitDispatch(code, cfg, fe, LABEL_LOCAL);
+    }
+    // Checked before V8 sees the module, whose message would not say which function or what to do.
+    if (code.length > MAX_FUNCTION_BODY_BYTES) {
+      throw new JitLimitError(
+        `its code is ${code.length} bytes of WebAssembly, over the ${MAX_FUNCTION_BODY_BYTES} bytes ` +
+          'WebAssembly engines accept in one function (the interpreter runs it)',
+        entries[k]!,
+      );
+    }
     if (!(k === 0 && returnsR0Only(0))) m.export(`f${entries[k]}`, ExternKind.func, bodies[k]!.index);
   });
   if (lean) {

@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeObject } from '../../src/elf/index.js';
+import { MAX_BR_TABLE_TARGETS } from '../../src/jit/wasm/index.js';
 import { readCapture } from '../../src/net/pcap.js';
+import { irreducibleLoop } from '../jit/big-programs.js';
 import { kernelOracle } from '../support/kernel.js';
 import { tsbpf } from './run-cli.js';
 
@@ -187,6 +190,35 @@ describe('tsbpf xdp', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(new RegExp(`packet ${packets.length - 1}: truncated packet data`));
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('runs a program over the JIT’s limits on the interpreter and says so on stderr', () => {
+    // An irreducible loop (the verifier would reject it: --no-verify) with more basic blocks than one
+    // br_table of the JIT's dispatch may name; it returns XDP_PASS.
+    const insns = irreducibleLoop(MAX_BR_TABLE_TARGETS + 10, 2);
+    const object = join(dir, 'irreducible.o');
+    const firstPacket = join(dir, 'first.bin');
+    writeFileSync(firstPacket, packets[0]!.data);
+    writeFileSync(
+      object,
+      writeObject({
+        programs: [{ name: 'big_loop', section: 'xdp', type: 'xdp', insns, license: 'GPL' }],
+        maps: [],
+        license: 'GPL',
+      }),
+    );
+    for (const args of [
+      ['xdp', object, '-r', CAPTURE, '--no-verify', '--json'],
+      ['prog', 'run', object, 'data_in', firstPacket, '--no-verify'],
+    ]) {
+      const r = tsbpf(args);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(
+        /^tsbpf: note: big_loop runs on the interpreter: function at insn 0: its control flow is irreducible and has \d+ basic blocks/,
+      );
+      if (args[0] === 'xdp') expect(JSON.parse(r.stdout).verdicts.PASS).toBe(packets.length);
+      else expect(r.stdout).toMatch(/^Return value: 2, /);
+    }
   });
 
   it('rejects bad input with a clear message and a non-zero exit', () => {

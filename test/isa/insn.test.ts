@@ -96,6 +96,22 @@ describe('malformed bytecode names the instruction', () => {
     expect(() => checkProgram([])).toThrow(/empty program/);
   });
 
+  it('slots built in memory with fields no encoding holds', () => {
+    const far = [
+      insn(Class.JMP | JmpOp.JEQ, 1, 0, 0x8000),
+      ...Array.from({ length: 0x8000 }, () => insn(EXIT)),
+    ];
+    expect(errorOf(() => checkProgram(far)).message).toBe('insn 0: offset 32768 does not fit 16 bits');
+    const frac = [insn(MOV64_K, 0, 0, 0, 1.5), insn(EXIT)];
+    expect(errorOf(() => checkProgram(frac)).message).toMatch(/insn 0: immediate 1.5 does not fit 32 bits/);
+    const wide = [insn(EXIT), insn(MOV64_K, 0, 0, 0, 2 ** 32)];
+    expect(errorOf(() => checkProgram(wide)).index).toBe(1);
+    // The encodable extremes of an immediate pass: -2^31 and 2^32 - 1 (written unsigned).
+    expect(() =>
+      checkProgram([insn(MOV64_K, 0, 0, 0, -(2 ** 31)), insn(MOV64_K, 0, 0, 0, 2 ** 32 - 1), insn(EXIT)]),
+    ).not.toThrow();
+  });
+
   it('fields that do not fit when encoding', () => {
     expect(errorOf(() => encode([insn(MOV64_K, 0, 0, 0x8000)])).message).toMatch(/offset 32768 does not fit/);
     expect(errorOf(() => encode([insn(0x100)])).message).toMatch(/not a byte/);

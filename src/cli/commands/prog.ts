@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { testRun } from '../../hooks/test-run.js';
 import { loadObject } from '../../object/load.js';
 import { CliError } from '../main.js';
-import { engineOption, readBytes, readObjectFile } from '../objects.js';
+import { engineOption, readBytes, readObjectFile, runnerFor } from '../objects.js';
 
 interface RunOptions {
   section?: string;
@@ -85,7 +85,7 @@ function runProg(file: string, args: string[], options: RunOptions): void {
   const kw = parseKeywords(args);
   const obj = loadObject(readObjectFile(file), { engine: options.engine, verify: options.verify });
   const prog = obj.program(options.section);
-  const result = testRun(prog.runner(options.engine), {
+  const result = testRun(runnerFor(prog, options.engine), {
     dataIn: readBytes(kw.dataIn, 'data_in'),
     ctxIn: kw.ctxIn ? readBytes(kw.ctxIn, 'ctx_in') : undefined,
     repeat: kw.repeat,

@@ -25,6 +25,7 @@ import {
   parseMapSets,
   printMaps,
   readObjectFile,
+  runnerFor,
 } from '../objects.js';
 import { register as registerAttach } from './xdp-attach.js';
 
@@ -138,7 +139,7 @@ function runCapture(
   drop: PcapWriter | undefined,
 ): void {
   const capture = input.stream;
-  const batch = new XdpBatch(prog.runner(options.engine));
+  const batch = new XdpBatch(runnerFor(prog, options.engine));
   // Verdicts 0-4 counted in an array; others (a program may return anything) in order of appearance.
   const known = XDP_ACTION_NAMES.map(() => 0);
   const unknown = new Map<number, number>();

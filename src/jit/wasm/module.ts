@@ -125,6 +125,13 @@ export class Code extends ByteWriter {
   }
 }
 
+/**
+ * Limits of the WebAssembly JS API that engines enforce at compile time (V8, SpiderMonkey and JavaScriptCore
+ * share them): bytes of one function body, targets of one br_table.
+ */
+export const MAX_FUNCTION_BODY_BYTES = 7_654_321;
+export const MAX_BR_TABLE_TARGETS = 65_520;
+
 interface Import {
   module: string;
   name: string;
