@@ -44,6 +44,11 @@ export interface Runner {
    * Not available on a JIT runner with a budget.
    */
   runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void;
+  /**
+   * Have V8 compile what a first run would otherwise compile (the interpreter's loop; the JIT's entry and
+   * the wasm code behind it), without running the program: test runs time the program alone.
+   */
+  warmUp(): void;
   /** The compiled form, when the engine is the JIT. */
   readonly jit?: JitProgram;
   /** Why this runner is on the interpreter though the JIT was asked for: the program exceeds its limits. */
@@ -96,7 +101,7 @@ function interpRunner(
   fallback?: JitLimitError,
 ): Runner {
   const interp = new Interpreter(runtime);
-  return {
+  const runner: Runner = {
     engine: 'interp',
     checked,
     program,
@@ -107,7 +112,12 @@ function interpRunner(
     run32: (ctx) => interp.run32(program, ctx, checked, budget),
     runBatch: (ctxs, count, out, before) =>
       interp.runBatch(program, ctxs, count, out, checked, budget, before),
+    warmUp: () => {
+      interp.warmUp();
+      emptyBatches(runner);
+    },
   };
+  return runner;
 }
 
 function jitRunner(
@@ -122,7 +132,7 @@ function jitRunner(
     options.budget === undefined
       ? (ctx: number) => jit.run32(ctx)
       : (ctx: number) => Number(jit.execute({ args: [ctx], budget: options.budget }).r0 & 0xffffffffn);
-  return {
+  const runner: Runner = {
     engine,
     checked,
     program,
@@ -131,6 +141,9 @@ function jitRunner(
     jit,
     run: (ctx, invocation) => jit.execute({ args: [ctx], budget: options.budget, invocation }).r0,
     run32,
+    warmUp: () => {
+      if (options.budget === undefined) emptyBatches(runner);
+    },
     runBatch: (ctxs, count, out, before) => {
       if (options.budget !== undefined) {
         throw new TsbpfError('runBatch is not available on a JIT runner with a budget (use run32)', 'jit');
@@ -138,6 +151,12 @@ function jitRunner(
       jit.runBatch(ctxs, count, out, before);
     },
   };
+  return runner;
+}
+
+/** Batches of no runs: V8 compiles what a batch goes through (JS, and the JIT's wasm entry) on those calls. */
+function emptyBatches(runner: Runner): void {
+  for (let i = 0; i < 3; i++) runner.runBatch(0, 0, 0);
 }
 
 export function parseEngine(name: string): EngineName {

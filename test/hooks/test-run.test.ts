@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
 import { createRunner } from '../../src/hooks/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
+import { createMap, MapType } from '../../src/maps/index.js';
 import { buildFrame } from '../../src/net/packet.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { kernelOracle } from '../support/kernel.js';
@@ -110,4 +111,53 @@ describe('testRun context and metadata', () => {
       close(fd);
     }
   });
+});
+
+describe('testRun repeats', () => {
+  // A counter in an array map: the program's runs are exactly the repeats (the warm-up before the clock
+  // starts runs nothing of it), on every engine and mode, with a fresh runner (nothing compiled yet).
+  const COUNTER = `
+    *(u32 *)(r10 - 4) = 0
+    r2 = r10
+    r2 += -4
+    r1 = map_fd(0) ll
+    call 1
+    if r0 == 0 goto out
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1
+  out:
+    r0 = 2
+    exit
+  `;
+  for (const engine of ['interp', 'jit'] as const) {
+    for (const checked of [false, true]) {
+      it(`${engine}${checked ? ', checked' : ''}: repeat N runs the program N times`, () => {
+        const rt = new Runtime();
+        const spec = {
+          name: 'counts',
+          type: MapType.ARRAY,
+          keySize: 4,
+          valueSize: 8,
+          maxEntries: 1,
+          flags: 0,
+        };
+        const counts = createMap(rt.space, spec, { cpus: 1 });
+        const prog = rt.prepare(
+          { name: 'count', section: 'xdp', type: 'xdp', insns: assemble(COUNTER), license: 'GPL' },
+          [counts],
+        );
+        const runner = createRunner(rt, prog, { engine, checked });
+        let total = 0;
+        for (const repeat of [1, 1, 7, 1000]) {
+          const r = testRun(runner, { dataIn: packet, repeat });
+          total += repeat;
+          expect(r.retval).toBe(2);
+          expect(r.repeat).toBe(repeat);
+          expect(new DataView(counts.lookup(new Uint8Array(4))!.buffer).getBigUint64(0, true)).toBe(
+            BigInt(total),
+          );
+        }
+      });
+    }
+  }
 });
