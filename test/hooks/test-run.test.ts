@@ -116,6 +116,7 @@ describe('testRun context and metadata', () => {
 describe('testRun repeats', () => {
   // A counter in an array map: the program's runs are exactly the repeats (the warm-up before the clock
   // starts runs nothing of it), on every engine and mode, with a fresh runner (nothing compiled yet).
+  // Reading the array map's value (lookup) changes nothing.
   const COUNTER = `
     *(u32 *)(r10 - 4) = 0
     r2 = r10
@@ -147,15 +148,23 @@ describe('testRun repeats', () => {
           [counts],
         );
         const runner = createRunner(rt, prog, { engine, checked });
+        const count = () => new DataView(counts.lookup(new Uint8Array(4))!.buffer).getBigUint64(0, true);
         let total = 0;
         for (const repeat of [1, 1, 7, 1000]) {
-          const r = testRun(runner, { dataIn: packet, repeat });
+          // The clock's readings see how many runs had happened: the first of several runs before the
+          // clock starts (it pays for compiling what it reaches), the others between its two readings.
+          const seen: bigint[] = [];
+          const clock = () => {
+            seen.push(count() - BigInt(total));
+            return seen.length * 1000;
+          };
+          const r = testRun(runner, { dataIn: packet, repeat, clock });
+          expect(seen).toEqual(repeat > 1 ? [1n, BigInt(repeat)] : [0n, 1n]);
+          expect(r.durationNs).toBe(1000 / (repeat > 1 ? repeat - 1 : 1));
           total += repeat;
           expect(r.retval).toBe(2);
           expect(r.repeat).toBe(repeat);
-          expect(new DataView(counts.lookup(new Uint8Array(4))!.buffer).getBigUint64(0, true)).toBe(
-            BigInt(total),
-          );
+          expect(count()).toBe(BigInt(total));
         }
       });
     }
