@@ -66,8 +66,7 @@ export function createRunner(
   try {
     jit = compile(program, runtime, { checked });
   } catch (e) {
-    if (e instanceof JitLimitError) return interpRunner(runtime, program, checked, options.budget, e);
-    throw e;
+    return interpInstead(e, runtime, program, checked, options.budget);
   }
   return jitRunner(runtime, program, jit, options);
 }
@@ -87,10 +86,21 @@ export async function createRunnerAsync(
   try {
     jit = await compileAsync(program, runtime, { checked });
   } catch (e) {
-    if (e instanceof JitLimitError) return interpRunner(runtime, program, checked, options.budget, e);
-    throw e;
+    return interpInstead(e, runtime, program, checked, options.budget);
   }
   return jitRunner(runtime, program, jit, options);
+}
+
+/** The interpreter in place of a JIT compile that failed on the JIT's limits; other errors are rethrown. */
+function interpInstead(
+  e: unknown,
+  runtime: Runtime,
+  program: PreparedProgram,
+  checked: boolean,
+  budget: number | undefined,
+): Runner {
+  if (e instanceof JitLimitError) return interpRunner(runtime, program, checked, budget, e);
+  throw e;
 }
 
 function interpRunner(
