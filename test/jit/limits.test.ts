@@ -3,7 +3,7 @@
 // to the interpreter with the same results.
 import { describe, expect, it } from 'vitest';
 import { JitLimitError } from '../../src/errors.js';
-import { createRunner } from '../../src/hooks/runner.js';
+import { createRunner, createRunnerAsync } from '../../src/hooks/runner.js';
 import { compile } from '../../src/jit/index.js';
 import { MAX_BR_TABLE_TARGETS, MAX_FUNCTION_BODY_BYTES } from '../../src/jit/wasm/index.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
@@ -48,7 +48,7 @@ describe('JIT limits', () => {
     expect(createRunner(rt, prog, { engine: 'jit', checked: false }).fallback).toBeUndefined();
   }, 60_000);
 
-  it('an irreducible function with more blocks than a br_table takes is a JitLimitError; the runner interprets it', () => {
+  it('an irreducible function with more blocks than a br_table takes is a JitLimitError; the runner interprets it', async () => {
     const rt = new Runtime();
     const small = rt.prepare(irreducibleLoop(1000));
     const jit = compile(small, rt);
@@ -64,5 +64,7 @@ describe('JIT limits', () => {
       expect(runner.fallback?.name).toBe('JitLimitError');
       expect([runner.run(0), runner.run(3)]).toEqual([11n, 10n]);
     }
+    const viaAsync = await createRunnerAsync(rt, big, { engine: 'jit', checked: false });
+    expect([viaAsync.engine, viaAsync.fallback?.slot, viaAsync.run(0)]).toEqual(['interp', 0, 11n]);
   }, 60_000);
 });
