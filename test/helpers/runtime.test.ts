@@ -5,6 +5,7 @@ import { assemble } from '../../src/asm/index.js';
 import { insn, lddw } from '../../src/isa/index.js';
 import { createMap, type FdArrayMap, MapType, type RingBufMap, typedMap } from '../../src/maps/index.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
+import { arrayCounter } from '../support/programs.js';
 
 function setup(cpus = 1) {
   const rt = new Runtime({ cpus, clock: () => 123_456_789n, task: { pid: 7, tgid: 7, comm: 'probe' } });
@@ -23,22 +24,7 @@ describe('helpers through the interpreter', () => {
   it('an array counter: lookup gives a value pointer, an atomic add updates it in place', () => {
     const { rt, map, vm } = setup();
     const counts = map('counts', MapType.ARRAY, 4, 8, 4);
-    const prog = rt.prepare(
-      assemble(`
-        *(u32 *)(r10 - 4) = 2
-        r2 = r10
-        r2 += -4
-        r1 = map_fd(0) ll
-        call 1
-        if r0 == 0 goto out
-        r1 = 1
-        lock *(u64 *)(r0 + 0) += r1
-      out:
-        r0 = 0
-        exit
-      `),
-      [counts],
-    );
+    const prog = rt.prepare(assemble(arrayCounter(2, 0)), [counts]);
     for (let i = 0; i < 3; i++) vm.run(prog);
     expect(typedMap<number, bigint>(counts).get(2)).toBe(3n);
   });

@@ -8,6 +8,7 @@ import { createMap, MapType } from '../../src/maps/index.js';
 import { buildFrame } from '../../src/net/packet.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { kernelOracle } from '../support/kernel.js';
+import { arrayCounter } from '../support/programs.js';
 
 // Grow the metadata by 8 bytes, stamp it, and return the old metadata length as the verdict's high bits.
 const PROGRAM = `
@@ -117,19 +118,7 @@ describe('testRun repeats', () => {
   // A counter in an array map: the program's runs are exactly the repeats (the warm-up before the clock
   // starts runs nothing of it), on every engine and mode, with a fresh runner (nothing compiled yet).
   // Reading the array map's value (lookup) changes nothing.
-  const COUNTER = `
-    *(u32 *)(r10 - 4) = 0
-    r2 = r10
-    r2 += -4
-    r1 = map_fd(0) ll
-    call 1
-    if r0 == 0 goto out
-    r1 = 1
-    lock *(u64 *)(r0 + 0) += r1
-  out:
-    r0 = 2
-    exit
-  `;
+  const COUNTER = arrayCounter(0, 2);
   for (const engine of ['interp', 'jit'] as const) {
     for (const checked of [false, true]) {
       it(`${engine}${checked ? ', checked' : ''}: repeat N runs the program N times`, () => {
