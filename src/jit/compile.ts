@@ -513,7 +513,7 @@ function emitEntries(
   },
 ): void {
   // Bodies as byte lists (no builder call per instruction: this runs on every compile, most of it in
-  // V8's interpreter on the first). Global indices are single LEB128 bytes (13 globals, none imported).
+  // V8's interpreter on the first). Global indices are single LEB128 bytes (under 128 globals, none imported).
   const { legacy, mainReturnsR0Only, tailCallCounter } = opts;
   const { local_get: GET, local_set: SET, global_get: GGET, global_set: GSET, i32_const: I32 } = Op;
   const lean = mainReturnsR0Only;
