@@ -94,6 +94,7 @@ const TAIL_CALL_ID = 12;
 const HELPER_MAP_LOOKUP = 1;
 const HELPER_KTIME = 5;
 const HELPER_PRANDOM = 7;
+const HELPER_LOOP = 181;
 
 /** Generate the wasm module for a prepared program. `frameStride` is the distance between stack frames. */
 export function generate(
@@ -122,7 +123,7 @@ export function generate(
     const code = ins.code;
     if ((code & 0x07) === 0) {
       if (code === 0x18) {
-        if (ins.src === 4 && i + 1 + ins.imm === 0) mainEntered = true;
+        if (ins.src === 4 && ins.imm === 0) mainEntered = true; // a pointer to main (prepared: its slot)
         i++;
       } else if ((code & 0xe0) !== 0) legacy = true;
     } else if (code === 0x85) {
@@ -251,6 +252,11 @@ export function generate(
     helper: (id) => helperImport.get(id),
     numberHelper: (id) => numberImport.get(id),
     inlineHelper: (code, id, blockStart, pc, reg) => emitInlineHelper(inliner, code, id, blockStart, pc, reg),
+    loopCallback: (id, blockStart, pc) => {
+      if (!inline || id !== HELPER_LOOP || helperName(id) !== 'loop') return undefined;
+      const target = constantFunction(insns, 2, blockStart, pc);
+      return target !== undefined && funcIndex.has(target) ? target : undefined;
+    },
     needsFrame: (id) => prog.lookupHelper(id)?.proto.args.includes('func') ?? false,
     mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,
     tableTailCall: (blockStart, pc) => tableTailCall(inliner, blockStart, pc),
@@ -398,6 +404,21 @@ function emitInlineHelper(
   return false;
 }
 
+/** The slot of the lddw that set register `reg` before `pc` in the block starting at `blockStart`, if nothing wrote it since. */
+function lddwInto(insns: readonly Insn[], reg: number, blockStart: number, pc: number): number | undefined {
+  let at: number | undefined;
+  for (let j = blockStart; j < pc; j++) {
+    const ins = insns[j]!;
+    const cls = ins.code & 0x07;
+    if (ins.code === 0x18) {
+      if (ins.dst === reg) at = j;
+      j++;
+    } else if ((cls === 0x04 || cls === 0x07 || cls === 0x01) && ins.dst === reg) at = undefined;
+    else if (cls === 0x03 && (ins.code & 0xe0) === 0xc0 && ins.src === reg) at = undefined;
+  }
+  return at;
+}
+
 /** The map address in register `reg` at a call, when a lddw earlier in the call's block set it. */
 function constantMap(
   insns: readonly Insn[],
@@ -405,17 +426,20 @@ function constantMap(
   blockStart: number,
   pc: number,
 ): number | undefined {
-  let value: number | undefined;
-  for (let j = blockStart; j < pc; j++) {
-    const ins = insns[j]!;
-    const cls = ins.code & 0x07;
-    if (ins.code === 0x18) {
-      if (ins.dst === reg) value = insns[j + 1]!.imm === 0 ? ins.imm >>> 0 : undefined;
-      j++;
-    } else if ((cls === 0x04 || cls === 0x07 || cls === 0x01) && ins.dst === reg) value = undefined;
-    else if (cls === 0x03 && (ins.code & 0xe0) === 0xc0 && ins.src === reg) value = undefined;
-  }
-  return value;
+  const j = lddwInto(insns, reg, blockStart, pc);
+  return j !== undefined && insns[j + 1]!.imm === 0 ? insns[j]!.imm >>> 0 : undefined;
+}
+
+/** The slot a function pointer in register `reg` names at a call (a lddw of src 4 earlier in the block). */
+function constantFunction(
+  insns: readonly Insn[],
+  reg: number,
+  blockStart: number,
+  pc: number,
+): number | undefined {
+  const j = lddwInto(insns, reg, blockStart, pc);
+  // Prepared programs hold a function pointer as the slot it names (vm/program.ts).
+  return j !== undefined && insns[j]!.src === 4 ? insns[j]!.imm : undefined;
 }
 
 /** A tail_call whose program array is a constant: the table path's addresses. */

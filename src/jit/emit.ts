@@ -1,6 +1,7 @@
 // Instruction selection: one eBPF function's basic blocks into WebAssembly, with the interpreter's exact
 // semantics. Registers are i64 locals; memory is the runtime's linear memory (addresses < 2^32).
 
+import { BPF_MAX_LOOPS } from '../helpers/control.js';
 import type { NumberArg } from '../helpers/types.js';
 import {
   AluOp,
@@ -19,6 +20,7 @@ import {
   Size,
   Source,
 } from '../isa/index.js';
+import { Errno } from '../maps/types.js';
 import type { BasicBlock, FunctionCfg } from './cfg.js';
 import type { BlockEmitter } from './structure.js';
 import { type Code, Op, putSleb32, putSleb64, putUleb, ValType } from './wasm/index.js';
@@ -100,6 +102,11 @@ export interface EmitContext {
   numberHelper(id: number): { index: number; args: readonly NumberArg[] } | undefined;
   /** Whether a helper is emitted inline (returns true when it wrote the call itself). */
   inlineHelper(code: Code, id: number, blockStart: number, pc: number, r: (reg: number) => number): boolean;
+  /**
+   * A call of helper `id` at `pc` that is bpf_loop with a constant callback (a function pointer loaded
+   * into r2 earlier in the block): the callback's slot, for a loop emitted inline; otherwise undefined.
+   */
+  loopCallback(id: number, blockStart: number, pc: number): number | undefined;
   /** Helpers that may call back into the program get the current frame in the `frame` global first. */
   needsFrame(id: number): boolean;
   /** Helpers after which a pending tail call must unwind (tail_call itself). */
@@ -957,6 +964,11 @@ export class FunctionEmitter implements BlockEmitter {
       this.badInsn(pc);
       return;
     }
+    const callback = this.cx.loopCallback(ins.imm, this.blockStart, pc);
+    if (callback !== undefined) {
+      this.inlineLoop(callback, pc);
+      return;
+    }
     if (this.cx.inlineHelper(c, ins.imm, this.blockStart, pc, (r) => REG[r]!)) return;
     const numbers = this.cx.numberHelper(ins.imm);
     const fn = this.cx.helper(ins.imm);
@@ -999,6 +1011,53 @@ export class FunctionEmitter implements BlockEmitter {
       this.leave(() => c.localGet(T64A));
       c.end();
     }
+  }
+
+  /**
+   * bpf_loop(nr_loops = r1, callback, ctx = r3, flags = r4) as a wasm loop calling the callback's function
+   * directly, as a bpf-to-bpf call one frame deeper: callback(i, ctx, 0, 0, 0) for i < nr_loops until it
+   * returns non-zero; r0 = the iterations run, or -EINVAL (flags) / -E2BIG (more than BPF_MAX_LOOPS), with
+   * the helper's 64-bit comparisons (the kernel's inlined bpf_loop has the same).
+   */
+  private inlineLoop(callback: number, pc: number): void {
+    const c = this.code;
+    c.i32Const(pc).globalSet(this.cx.globals.pc);
+    c.block();
+    this.get(4).op(Op.i64_eqz).op(Op.i32_eqz).if();
+    c.i64Const(-Errno.EINVAL);
+    this.set(0);
+    c.br(1).end();
+    this.get(1).i64Const(BPF_MAX_LOOPS).op(Op.i64_gt_u).if();
+    c.i64Const(-Errno.E2BIG);
+    this.set(0);
+    c.br(1).end();
+    // r0 = nr_loops unless a callback stops the loop early; T64A counts, T64B holds nr_loops.
+    this.get(1).localTee(T64B);
+    this.set(0);
+    c.i64Const(0).localSet(T64A);
+    c.loop();
+    c.localGet(T64A).localGet(T64B).op(Op.i64_ge_u).brIf(1);
+    c.localGet(DEPTH)
+      .i32Const(this.cx.maxDepth - 1)
+      .op(Op.i32_ge_u)
+      .if();
+    c.i32Const(FaultReason.callDepth).i32Const(pc).call(this.cx.imports.fault).op(Op.unreachable);
+    c.end();
+    c.i64Const(0).localGet(T64A);
+    this.get(3);
+    for (let r = 3; r <= 9; r++) c.i64Const(0);
+    this.get(10).i64Const(this.cx.frameStride).op(Op.i64_add);
+    c.localGet(DEPTH).i32Const(1).op(Op.i32_add);
+    c.call(this.cx.funcAt(callback));
+    for (let r = 1; r <= 5; r++) c.op(Op.drop);
+    // The callback's r0 stays on the stack: 0 continues with i + 1, anything else stops with r0 = i + 1.
+    c.localGet(T64A).i64Const(1).op(Op.i64_add).localSet(T64A);
+    c.op(Op.i64_eqz).brIf(0);
+    c.localGet(T64A);
+    this.set(0);
+    c.end(); // loop
+    c.end(); // block
+    if (this.cx.legacyLoads) this.forgetPacket();
   }
 
   /**
