@@ -66,8 +66,6 @@ export class XdpSlot {
    * the frame cleared.
    */
   touched = true;
-  /** 32-bit words of the memory, for comparing the packet out with the packet in. */
-  private words: Int32Array = new Int32Array(0);
   /** ingress_ifindex and rx_queue_index as last written (the program cannot write its context). */
   private ifindex = -1;
   private rxQueue = -1;
@@ -133,14 +131,12 @@ export class XdpSlot {
 
   /** After a run: the packet as the program left it (copied out only when it changed). */
   result(verdict: number, redirect: Invocation['redirect']): XdpResult {
-    const bytes = this.runtime.space.bytes;
+    const space = this.runtime.space;
+    const bytes = space.bytes;
     const start = this.frame.start;
     const len = this.frame.end - start;
-    // A word view of the memory, kept per slot (a growth of the memory replaces its buffer).
-    if (this.words.buffer !== bytes.buffer)
-      this.words = new Int32Array(bytes.buffer, 0, bytes.buffer.byteLength >> 2);
     const changed =
-      start !== this.frame.base + XDP_HEADROOM || !sameBytes(bytes, this.words, start, this.input, len);
+      start !== this.frame.base + XDP_HEADROOM || !sameBytes(bytes, space.words, start, this.input, len);
     const result: XdpResult = {
       verdict,
       data: changed ? bytes.slice(start, start + len) : this.input,
@@ -155,13 +151,8 @@ export class XdpSlot {
    * until the slot is loaded again.
    */
   output(): Uint8Array {
-    const bytes = this.runtime.space.bytes;
-    // The constructor makes a view for half the cost of subarray.
-    return new Uint8Array(
-      bytes.buffer,
-      bytes.byteOffset + this.frame.start,
-      this.frame.end - this.frame.start,
-    );
+    // The constructor on the memory's buffer makes a view for half the cost of subarray.
+    return new Uint8Array(this.runtime.space.buffer, this.frame.start, this.frame.end - this.frame.start);
   }
 }
 
@@ -243,11 +234,10 @@ export function movesPacketBounds(prog: PreparedProgram): boolean {
 let scratch = new Int32Array(1024);
 let scratchBytes = new Uint8Array(scratch.buffer);
 
-/** Whether `len` bytes of memory at `at` equal `b` (of that length); `words` views memory's buffer. */
+/** Whether `len` bytes of memory at `at` equal `b` (of that length); `words` is the memory as words. */
 function sameBytes(memory: Uint8Array, words: Int32Array, at: number, b: Uint8Array, len: number): boolean {
   if (len !== b.length) return false;
-  const from = memory.byteOffset + at;
-  if (from & 3) {
+  if (at & 3) {
     for (let i = 0; i < len; i++) if (memory[at + i] !== b[i]) return false;
     return true;
   }
@@ -260,7 +250,7 @@ function sameBytes(memory: Uint8Array, words: Int32Array, at: number, b: Uint8Ar
   // Locals, not the module's variables, in the loop: a third faster.
   const x = words;
   const y = scratch;
-  const w = from >> 2;
+  const w = at >> 2;
   for (let i = 0; i < n; i++) if (x[w + i] !== y[i]) return false;
   for (let i = n << 2; i < len; i++) if (memory[at + i] !== b[i]) return false;
   return true;

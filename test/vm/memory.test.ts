@@ -38,3 +38,23 @@ describe('AddressSpace.allocate', () => {
     }
   });
 });
+
+describe('AddressSpace views', () => {
+  it('bytes, view, words and buffer all follow the memory when it grows', () => {
+    const space = new AddressSpace(128 * 1024);
+    const a = space.allocate(16, 'scratch', 'a');
+    space.view.setInt32(a.start, -5, true);
+    expect(space.words[a.start >> 2]).toBe(-5);
+    const before = space.buffer;
+    expect(before).toBe(space.memory.buffer);
+    // More than the initial memory: it grows, and the old buffer is detached.
+    const big = space.allocate(1024 * 1024, 'scratch', 'big');
+    expect(space.buffer).not.toBe(before);
+    expect(space.buffer).toBe(space.memory.buffer);
+    expect(space.words.length).toBe(space.buffer.byteLength / 4);
+    expect(space.bytes.length).toBe(space.buffer.byteLength);
+    space.bytes[big.end - 1] = 0x7f;
+    expect(new Uint8Array(space.buffer, big.end - 1, 1)[0]).toBe(0x7f);
+    expect(space.words[a.start >> 2]).toBe(-5);
+  });
+});
