@@ -7,6 +7,12 @@ import type { HelperDef } from './types.js';
 
 /** The kernel's bound on bpf_loop iterations (BPF_MAX_LOOPS). */
 export const BPF_MAX_LOOPS = 1 << 23;
+/**
+ * What bpf_loop returns for more than BPF_MAX_LOOPS iterations. The kernel's verifier inlines bpf_loop
+ * whenever the flags are a known zero and the callback a known function (what compilers emit), and the
+ * inlined code compares all 64 bits of nr_loops and sets `w0 = -E2BIG`: -7 zero-extended, not sign-extended.
+ */
+export const LOOP_E2BIG = -Errno.E2BIG >>> 0;
 
 export const CONTROL_HELPERS: HelperDef[] = [
   {
@@ -34,7 +40,7 @@ export const CONTROL_HELPERS: HelperDef[] = [
     // No number form: it calls back into the program, which the engines' number path does not prepare.
     call: (env, nr, fn, ctx, flags) => {
       if (flags !== 0n) return err(-Errno.EINVAL);
-      if (nr > BigInt(BPF_MAX_LOOPS)) return err(-Errno.E2BIG);
+      if (nr > BigInt(BPF_MAX_LOOPS)) return BigInt(LOOP_E2BIG);
       const n = Number(nr);
       const target = Number(fn);
       // The callback returns 0 to continue, 1 to stop; the result counts the iterations run.

@@ -1,7 +1,7 @@
 // Instruction selection: one eBPF function's basic blocks into WebAssembly, with the interpreter's exact
 // semantics. Registers are i64 locals; memory is the runtime's linear memory (addresses < 2^32).
 
-import { BPF_MAX_LOOPS } from '../helpers/control.js';
+import { BPF_MAX_LOOPS, LOOP_E2BIG } from '../helpers/control.js';
 import type { NumberArg } from '../helpers/types.js';
 import {
   AluOp,
@@ -1016,8 +1016,8 @@ export class FunctionEmitter implements BlockEmitter {
   /**
    * bpf_loop(nr_loops = r1, callback, ctx = r3, flags = r4) as a wasm loop calling the callback's function
    * directly, as a bpf-to-bpf call one frame deeper: callback(i, ctx, 0, 0, 0) for i < nr_loops until it
-   * returns non-zero; r0 = the iterations run, or -EINVAL (flags) / -E2BIG (more than BPF_MAX_LOOPS), with
-   * the helper's 64-bit comparisons (the kernel's inlined bpf_loop has the same).
+   * returns non-zero; r0 = the iterations run, or -EINVAL (flags) / LOOP_E2BIG (more than BPF_MAX_LOOPS),
+   * as the helper (and the kernel's own inlined bpf_loop) computes them.
    */
   private inlineLoop(callback: number, pc: number): void {
     const c = this.code;
@@ -1028,7 +1028,7 @@ export class FunctionEmitter implements BlockEmitter {
     this.set(0);
     c.br(1).end();
     this.get(1).i64Const(BPF_MAX_LOOPS).op(Op.i64_gt_u).if();
-    c.i64Const(-Errno.E2BIG);
+    c.i64Const(LOOP_E2BIG);
     this.set(0);
     c.br(1).end();
     // r0 = nr_loops unless a callback stops the loop early; T64A counts, T64B holds nr_loops.

@@ -284,10 +284,13 @@ function alwaysFound(v: Verifier, mapIdx: number, key: bigint): boolean {
   return (m.type === MapType.ARRAY || m.type === MapType.PERCPU_ARRAY) && key < BigInt(m.maxEntries);
 }
 
-/** A copy of the current state inside a new bpf_loop callback frame: r1 = the index, r2 = the context. */
-function enterCallback(v: Verifier, pc: number, target: number, ctx: Reg, again = false) {
+/**
+ * A copy of the current state inside a new bpf_loop callback frame: r1 = the index, r2 = the context;
+ * `call` counts the callback's calls on this path (more than one: `again`).
+ */
+function enterCallback(v: Verifier, pc: number, target: number, ctx: Reg, call = 1) {
   const st = cloneState(v.state);
-  if (again) {
+  if (call > 1) {
     // Widen what the callback may have changed in its callers' stacks (through the context pointer):
     // numbers become unknown, so repeated calls reach a state seen before instead of counting forever.
     for (const f of st.frames) {
@@ -303,6 +306,7 @@ function enterCallback(v: Verifier, pc: number, target: number, ctx: Reg, again 
   f.regs[1] = scalarReg(unknownOfSize(4));
   f.regs[2] = ctx;
   f.callbackCtx = ctx;
+  f.callbackCall = call;
   st.frames.push(f);
   return st;
 }
@@ -381,7 +385,8 @@ export function returnToCaller(v: Verifier, pc: number): number {
     s.frames.pop();
     // Another iteration may follow; this path returns to the caller, whose r0 (the helper's result)
     // was set at the call.
-    v.fork(enterCallback(v, top.callsite, top.subprog, top.callbackCtx, true), top.subprog);
+    const next = enterCallback(v, top.callsite, top.subprog, top.callbackCtx, (top.callbackCall ?? 1) + 1);
+    v.fork(next, top.subprog);
     return top.callsite + 1;
   }
   const callee = s.frames.pop()!;

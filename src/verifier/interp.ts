@@ -309,6 +309,8 @@ export class Verifier {
           for (let cp = parent; cp; cp = cp.parent) cp.read.fill(0xffffffff);
           return false;
         }
+        // The same state in a later call of a callback: the helper's loop going round (bounded by it).
+        if (!sameCallbackCalls(old.state, cur)) continue;
         throw new Reject(
           pc,
           'infinite_loop',
@@ -317,7 +319,9 @@ export class Verifier {
       }
     }
     // Like the kernel, remember a new state only every few instructions: comparing is cheap, storing is not.
-    if (this.processed - this.lastSaved < 8) return parent;
+    // A callback's entry always: its next call in the same state is pruned there.
+    const entry = curFrame(cur).callbackCtx !== undefined && pc === curFrame(cur).subprog;
+    if (this.processed - this.lastSaved < 8 && !entry) return parent;
     this.lastSaved = this.processed;
     const cp: Checkpoint = {
       state: cloneState(cur),
@@ -932,4 +936,13 @@ function bswap(v: bigint, bits: number): bigint {
   let out = 0n;
   for (let i = 0; i < bits / 8; i++) out = (out << 8n) | ((v >> BigInt(8 * i)) & 0xffn);
   return out;
+}
+
+/** Whether two states are in the same call of every bpf_loop callback on their frame stacks. */
+function sameCallbackCalls(a: State, b: State): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let i = 0; i < a.frames.length; i++) {
+    if (a.frames[i]!.callbackCall !== b.frames[i]!.callbackCall) return false;
+  }
+  return true;
 }

@@ -104,6 +104,12 @@ export interface Frame {
   subprog: number;
   /** For a bpf_loop callback frame: the context argument it gets in r2 on every call. */
   callbackCtx?: Reg;
+  /**
+   * For a bpf_loop callback frame: which call of the callback this is on the path (1 = the first). A
+   * state that repeats at another call is the helper's bounded loop going round, not an infinite loop
+   * (the kernel's callback_depth).
+   */
+  callbackCall?: number;
   /** `slots` and `spills` may be shared with another state (copy on write: see ownStack). */
   shared: boolean;
 }
@@ -163,7 +169,10 @@ export function cloneState(s: State): State {
       subprog: f.subprog,
       shared: true,
     };
-    if (f.callbackCtx) c.callbackCtx = f.callbackCtx;
+    if (f.callbackCtx) {
+      c.callbackCtx = f.callbackCtx;
+      c.callbackCall = f.callbackCall;
+    }
     frames.push(c);
   }
   return { frames, refs: s.refs.slice(), path: s.path };

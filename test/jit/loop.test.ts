@@ -1,12 +1,17 @@
 // bpf_loop with a constant callback, which the JIT emits as a wasm loop calling the callback directly:
 // the same results, memory and faults as the interpreter (which calls the registry's helper), and no call
 // of the helper at all.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { readObject } from '../../src/elf/index.js';
 import { helperById } from '../../src/helpers/registry.js';
 import type { HelperDef } from '../../src/helpers/types.js';
+import { testRun } from '../../src/hooks/test-run.js';
 import { Class, type Insn, insn, JmpOp, MAX_CALL_FRAMES, Mode, Size, Source } from '../../src/isa/index.js';
 import { compile } from '../../src/jit/index.js';
+import { loadObject } from '../../src/object/load.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
+import { kernelOracle } from '../support/kernel.js';
 
 const ALU64 = Class.ALU64;
 const mov = (dst: number, imm: number) => insn(ALU64 | 0xb0, dst, 0, 0, imm);
@@ -102,13 +107,33 @@ describe('bpf_loop emitted inline', () => {
       [100, 0, packed(sum(41), 41)],
       [5, 1, packed(0, -22)], // flags must be 0: -EINVAL
       [(1 << 23) + 1, 0, packed(0, -7)], // more than BPF_MAX_LOOPS: -E2BIG
-      [2n ** 32n + 3n, 0, packed(0, -7)], // compared as 64 bits, as the kernel's inlined bpf_loop does
+      [2n ** 32n + 3n, 0, packed(0, -7)], // nr_loops compared as 64 bits, as the kernel's inlined bpf_loop does
       [1 << 23, 0, packed(sum(41), 41)],
     ];
     for (const [nr, flags, want] of cases) {
       const { interp, jit } = both(SUM, [nr, flags]);
       expect(interp, `nr_loops ${nr}, flags ${flags}`).toBe(want);
       expect(jit, `nr_loops ${nr}, flags ${flags}`).toBe(want);
+    }
+  });
+
+  it("returns E2BIG as the kernel's inlined bpf_loop does: w0 = -7, zero-extended", () => {
+    // r0 = bpf_loop(r1, cb, 0, 0) as it is; cb returns 0.
+    const plain: Insn[] = [
+      ...funcPointer(2, 5), // slot 0: a pointer to slot 0 + 1 + 5 = 6
+      mov(3, 0),
+      mov(4, 0),
+      insn(Class.JMP | JmpOp.CALL, 0, 0, 0, LOOP),
+      exit,
+      mov(0, 0),
+      exit,
+    ];
+    for (const [nr, want] of [
+      [2n ** 32n + 3n, '0xfffffff9'],
+      [7, '0x7'],
+    ] as const) {
+      const { interp, jit } = both(plain, [nr]);
+      expect([interp, jit]).toEqual([want, want]);
     }
   });
 
@@ -131,5 +156,35 @@ describe('bpf_loop emitted inline', () => {
     jit.runBatch(table.start, 2, table.start + 8);
     expect([v.getUint32(table.start + 8, true), v.getUint32(table.start + 12, true)]).toEqual([0, 3]);
     rt.space.release(table);
+  });
+});
+
+describe('bpf_loop from C, against the kernel', () => {
+  // test/fixtures/elf/loop64.c: nr_loops = (len & 1) << 32 | len >> 3, a callback that stops at index 5,
+  // the result's high half times 1000 plus its low half returned.
+  const FIXTURE = 'test/fixtures/elf/loop64.o';
+  const spec = () => readObject(readFileSync(FIXTURE), { file: FIXTURE });
+  const lengths = [40, 41, 64, 65, 200, 201];
+  const E2BIG = 0xfffffff9; // w0 = -7: the high half is 0
+  const expected = [5, E2BIG, 6, E2BIG, 6, E2BIG];
+  const ours = (engine: 'interp' | 'jit') => {
+    const obj = loadObject(spec());
+    return lengths.map((n) => testRun(obj.program().runner(engine), { dataIn: new Uint8Array(n) }).retval);
+  };
+
+  it('returns what the kernel returns for these lengths, on both engines', () => {
+    expect(ours('interp')).toEqual(expected);
+    expect(ours('jit')).toEqual(expected);
+  });
+
+  it.skipIf(!kernelOracle())('and the kernel agrees', async () => {
+    const kernel = await import('../../src/kernel/index.js');
+    const kobj = kernel.loadKernelObject(spec(), { objectName: 'loop64' });
+    try {
+      const got = lengths.map((n) => kobj.program().run(new Uint8Array(n)).retval);
+      expect(got).toEqual(expected);
+    } finally {
+      kobj.close();
+    }
   });
 });
