@@ -254,8 +254,10 @@ export function generate(
     inlineHelper: (code, id, blockStart, pc, reg) => emitInlineHelper(inliner, code, id, blockStart, pc, reg),
     loopCallback: (id, blockStart, pc) => {
       if (!inline || id !== HELPER_LOOP || helperName(id) !== 'loop') return undefined;
-      const target = constantFunction(insns, 2, blockStart, pc);
-      return target !== undefined && funcIndex.has(target) ? target : undefined;
+      // r2 = a function pointer loaded in the call's block (prepared programs hold it as the slot it names).
+      const j = lddwInto(insns, 2, blockStart, pc);
+      const target = j !== undefined && insns[j]!.src === 4 ? insns[j]!.imm : -1;
+      return funcIndex.has(target) ? target : undefined;
     },
     needsFrame: (id) => prog.lookupHelper(id)?.proto.args.includes('func') ?? false,
     mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,
@@ -428,18 +430,6 @@ function constantMap(
 ): number | undefined {
   const j = lddwInto(insns, reg, blockStart, pc);
   return j !== undefined && insns[j + 1]!.imm === 0 ? insns[j]!.imm >>> 0 : undefined;
-}
-
-/** The slot a function pointer in register `reg` names at a call (a lddw of src 4 earlier in the block). */
-function constantFunction(
-  insns: readonly Insn[],
-  reg: number,
-  blockStart: number,
-  pc: number,
-): number | undefined {
-  const j = lddwInto(insns, reg, blockStart, pc);
-  // Prepared programs hold a function pointer as the slot it names (vm/program.ts).
-  return j !== undefined && insns[j]!.src === 4 ? insns[j]!.imm : undefined;
 }
 
 /** A tail_call whose program array is a constant: the table path's addresses. */

@@ -947,15 +947,9 @@ export class FunctionEmitter implements BlockEmitter {
       return;
     }
     if (ins.src === PseudoCall.LOCAL) {
-      c.localGet(DEPTH)
-        .i32Const(this.cx.maxDepth - 1)
-        .op(Op.i32_ge_u)
-        .if();
-      c.i32Const(FaultReason.callDepth).i32Const(pc).call(this.cx.imports.fault).op(Op.unreachable);
-      c.end();
+      this.checkCallDepth(pc);
       for (let r = 0; r <= 9; r++) this.get(r);
-      this.get(10).i64Const(this.cx.frameStride).op(Op.i64_add);
-      c.localGet(DEPTH).i32Const(1).op(Op.i32_add);
+      this.nextFrame();
       c.call(this.cx.funcAt(pc + 1 + ins.imm));
       for (let r = 5; r >= 0; r--) this.set(r);
       return;
@@ -1013,6 +1007,23 @@ export class FunctionEmitter implements BlockEmitter {
     }
   }
 
+  /** A call from `pc` faults unless one more frame fits. */
+  private checkCallDepth(pc: number): void {
+    const c = this.code;
+    c.localGet(DEPTH)
+      .i32Const(this.cx.maxDepth - 1)
+      .op(Op.i32_ge_u)
+      .if();
+    c.i32Const(FaultReason.callDepth).i32Const(pc).call(this.cx.imports.fault).op(Op.unreachable);
+    c.end();
+  }
+
+  /** A callee's last two arguments: r10 one frame further, and the depth plus one. */
+  private nextFrame(): void {
+    this.get(10).i64Const(this.cx.frameStride).op(Op.i64_add);
+    this.code.localGet(DEPTH).i32Const(1).op(Op.i32_add);
+  }
+
   /**
    * bpf_loop(nr_loops = r1, callback, ctx = r3, flags = r4) as a wasm loop calling the callback's function
    * directly, as a bpf-to-bpf call one frame deeper: callback(i, ctx, 0, 0, 0) for i < nr_loops until it
@@ -1037,17 +1048,11 @@ export class FunctionEmitter implements BlockEmitter {
     c.i64Const(0).localSet(T64A);
     c.loop();
     c.localGet(T64A).localGet(T64B).op(Op.i64_ge_u).brIf(1);
-    c.localGet(DEPTH)
-      .i32Const(this.cx.maxDepth - 1)
-      .op(Op.i32_ge_u)
-      .if();
-    c.i32Const(FaultReason.callDepth).i32Const(pc).call(this.cx.imports.fault).op(Op.unreachable);
-    c.end();
+    this.checkCallDepth(pc);
     c.i64Const(0).localGet(T64A);
     this.get(3);
     for (let r = 3; r <= 9; r++) c.i64Const(0);
-    this.get(10).i64Const(this.cx.frameStride).op(Op.i64_add);
-    c.localGet(DEPTH).i32Const(1).op(Op.i32_add);
+    this.nextFrame();
     c.call(this.cx.funcAt(callback));
     for (let r = 1; r <= 5; r++) c.op(Op.drop);
     // The callback's r0 stays on the stack: 0 continues with i + 1, anything else stops with r0 = i + 1.
