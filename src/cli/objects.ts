@@ -140,7 +140,6 @@ export function engineOption(value: string): EngineName {
   }
 }
 
-/** `--map-set MAP KEY=VALUE`, collected in order. */
 /** The program's runner on `engine`, saying on stderr when a program over the JIT's limits runs interpreted. */
 export function runnerFor(prog: LoadedProgram, engine: EngineName | undefined): Runner {
   const runner = prog.runner(engine);
@@ -150,6 +149,7 @@ export function runnerFor(prog: LoadedProgram, engine: EngineName | undefined): 
   return runner;
 }
 
+/** `--map-set MAP KEY=VALUE`, collected in order. */
 export interface MapSet {
   map: string;
   key: string;

@@ -406,7 +406,7 @@ function emitInlineHelper(
   return false;
 }
 
-/** The slot of the lddw that set register `reg` before `pc` in the block starting at `blockStart`, if nothing wrote it since. */
+/** The slot of the lddw that set `reg` earlier in the block (from `blockStart` to `pc`), unless overwritten. */
 function lddwInto(insns: readonly Insn[], reg: number, blockStart: number, pc: number): number | undefined {
   let at: number | undefined;
   for (let j = blockStart; j < pc; j++) {

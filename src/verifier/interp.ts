@@ -320,7 +320,8 @@ export class Verifier {
     }
     // Like the kernel, remember a new state only every few instructions: comparing is cheap, storing is not.
     // A callback's entry always: its next call in the same state is pruned there.
-    const entry = curFrame(cur).callbackCtx !== undefined && pc === curFrame(cur).subprog;
+    const top = curFrame(cur);
+    const entry = top.callbackCtx !== undefined && pc === top.subprog;
     if (this.processed - this.lastSaved < 8 && !entry) return parent;
     this.lastSaved = this.processed;
     const cp: Checkpoint = {

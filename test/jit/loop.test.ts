@@ -51,20 +51,22 @@ const SUM: Insn[] = [
   exit,
 ];
 
+/** r0 = bpf_loop(r1, the function `rel` slots after the lddw's second half, ctx 0, flags 0): 5 slots. */
+const loopCall = (rel: number): Insn[] => [
+  ...funcPointer(2, rel),
+  mov(3, 0),
+  mov(4, 0),
+  insn(Class.JMP | JmpOp.CALL, 0, 0, 0, LOOP),
+];
+
 /** main: bpf_loop(1, cb, 0, 0) where cb calls bpf_loop(1, cb, 0, 0) again: nesting without end. */
 const RECURSIVE: Insn[] = [
   mov(1, 1),
-  ...funcPointer(2, 5), // slot 1: a pointer to slot 1 + 1 + 5 = 7
-  mov(3, 0),
-  mov(4, 0),
-  insn(Class.JMP | JmpOp.CALL, 0, 0, 0, LOOP),
+  ...loopCall(5), // slot 1: a pointer to slot 1 + 1 + 5 = 7
   exit,
   // slot 7: cb
   mov(1, 1),
-  ...funcPointer(2, -2), // slot 8: a pointer to slot 8 + 1 - 2 = 7, itself
-  mov(3, 0),
-  mov(4, 0),
-  insn(Class.JMP | JmpOp.CALL, 0, 0, 0, LOOP),
+  ...loopCall(-2), // slot 8: a pointer to slot 8 + 1 - 2 = 7, itself
   exit,
 ];
 
@@ -120,10 +122,7 @@ describe('bpf_loop emitted inline', () => {
   it("returns E2BIG as the kernel's inlined bpf_loop does: w0 = -7, zero-extended", () => {
     // r0 = bpf_loop(r1, cb, 0, 0) as it is; cb returns 0.
     const plain: Insn[] = [
-      ...funcPointer(2, 5), // slot 0: a pointer to slot 0 + 1 + 5 = 6
-      mov(3, 0),
-      mov(4, 0),
-      insn(Class.JMP | JmpOp.CALL, 0, 0, 0, LOOP),
+      ...loopCall(5), // slot 0: a pointer to slot 0 + 1 + 5 = 6
       exit,
       mov(0, 0),
       exit,
