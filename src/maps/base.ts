@@ -79,6 +79,7 @@ export abstract class MapBase implements BpfMap {
     this.nCpus = perCpu ? Math.max(1, opts.cpus) : 1;
     this.valueStride = roundUp8(spec.valueSize);
     this.handle = space.allocate(8, 'map', `map ${spec.name}`, false);
+    this.handle.owner = this;
     this.addr = this.handle.start;
     const keyBytes = roundUp8(Math.max(spec.keySize, 8));
     this.scratch = this.own(
@@ -115,6 +116,7 @@ export abstract class MapBase implements BpfMap {
 
   /** Record a region so `close()` gives it back. */
   protected own(region: Region): Region {
+    region.owner = this;
     this.owned.push(region);
     return region;
   }

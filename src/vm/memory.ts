@@ -34,6 +34,11 @@ export interface Region {
   writable: boolean;
   /** Human name for messages, e.g. `map counters value`, `packet`, `stack frame`. */
   readonly name: string;
+  /**
+   * The object the region belongs to (a map owns its values, its ring, its scratch): checked mode lets a
+   * program touch a map's regions only when the program references that map.
+   */
+  owner?: object;
 }
 
 export const PAGE_SIZE = 65536;
