@@ -57,3 +57,30 @@ export function clang(): string | undefined {
   }
   return undefined;
 }
+
+const helperRefusals = new Map<string, string | undefined>();
+
+/**
+ * Why this kernel refuses helper `helperId` in programs of type `progType` (its verifier's "program of this
+ * type cannot use helper" line), or undefined when it accepts it. Kernels differ here: some builds refuse
+ * bpf_xdp_adjust_meta in XDP programs that mainline allows. Needs the oracle (root, koffi).
+ */
+export async function kernelRefusesHelper(progType: number, helperId: number): Promise<string | undefined> {
+  const key = `${progType}/${helperId}`;
+  if (helperRefusals.has(key)) return helperRefusals.get(key);
+  const { progLoad, close } = await import('../../src/kernel/index.js');
+  const { assemble } = await import('../../src/asm/index.js');
+  let reason: string | undefined;
+  try {
+    close(
+      progLoad({ type: progType, insns: assemble(`r2 = 0\ncall ${helperId}\nr0 = 0\nexit`), license: 'GPL' })
+        .fd,
+    );
+  } catch (e) {
+    const line = (e as Error).message.split('\n').find((l) => l.includes('cannot use helper'));
+    if (!line) throw e;
+    reason = line.trim();
+  }
+  helperRefusals.set(key, reason);
+  return reason;
+}
