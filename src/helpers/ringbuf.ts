@@ -35,7 +35,11 @@ export const RINGBUF_HELPERS: HelperDef[] = [
     ...onNumbers(['word', 'word', 'word'], (env, map, size, flags) => {
       const rb = ring(env, map, 'ringbuf_reserve');
       if (flags !== 0 || size < 0 || size > 0xffffffff) return 0;
-      return rb.reserve(size);
+      // The run holds the sample: the runtime discards it for the run if the run ends still holding it.
+      const inv = env.invocation;
+      if (inv.rings === undefined) inv.rings = [rb];
+      else if (!inv.rings.includes(rb)) inv.rings.push(rb);
+      return rb.reserve(size, inv);
     }),
   },
   {

@@ -57,6 +57,8 @@ export interface Invocation {
   tailCalls: number;
   /** Set by redirect/redirect_map. */
   redirect?: { ifindex: number; flags: number; map?: string; key?: number };
+  /** Ring buffers this run reserved samples in (released for it if it ends holding them). */
+  rings?: { abandon(owner: object): void }[];
 }
 
 /** What helper implementations can reach: the memory, maps, the clock, output. */

@@ -5,16 +5,11 @@
 import { RuntimeFault, TsbpfError } from '../errors.js';
 import type { HelperDef, NumberHelper } from '../helpers/types.js';
 import { MAX_CALL_FRAMES } from '../isa/index.js';
-import {
-  DEFAULT_BUDGET,
-  Interpreter,
-  MAX_TAIL_CALLS,
-  type RunOptions,
-  type RunResult,
-} from '../vm/interpreter.js';
+import { DEFAULT_BUDGET, MAX_TAIL_CALLS, type RunOptions, type RunResult } from '../vm/interpreter.js';
 import type { Region } from '../vm/memory.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
+import { type AccessWindow, checkAccess, checkHelperArgs } from '../vm/sandbox.js';
 import { type CompiledModule, generate, IMPORT, type JitOptions } from './compile.js';
 import { FaultReason } from './emit.js';
 import { installTailTarget, setTailCallCount, tailCallCount, tailCallSlots } from './tail-calls.js';
@@ -125,15 +120,6 @@ const U64 = (v: bigint) => BigInt.asUintN(64, v);
 const isU32 = (v: number | bigint) =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
-/**
- * The interpreter's checked-mode access check (private there). Shared rather than copied so both engines
- * fault with the same message; TODO(vm): export it as a function and call that instead.
- */
-interface InterpreterChecks {
-  checkSlow(hi: number, addr: number, size: number, write: boolean, pc: number): void;
-  lastRegion: Region | undefined;
-}
-
 class Compiled implements JitProgram {
   readonly checked: boolean;
   compileTimeMs = 0;
@@ -143,7 +129,8 @@ class Compiled implements JitProgram {
   private ex!: Exports;
   private readonly t0: number;
   private readonly stride: number;
-  private readonly checker: Interpreter;
+  /** Checked mode: the window the last access check allowed (cached in the module's globals too). */
+  private readonly window: AccessWindow = { lo: 1, hi: 0, write: false };
   /** Unchecked and calls no helper: runs need no per-run setup. */
   private readonly plain: boolean;
   private cpu = -1;
@@ -166,10 +153,6 @@ class Compiled implements JitProgram {
     this.checkFrames(frames);
     this.mod = generate(program, runtime, this.stride, options);
     this.wasm = this.mod.bytes;
-    this.checker = new Interpreter(runtime);
-    if (this.checked && typeof (this.checker as unknown as InterpreterChecks).checkSlow !== 'function') {
-      throw new Error('jit: Interpreter.checkSlow is gone; update src/jit/program.ts access()');
-    }
     this.runCallback = (t, a, b, c, d, e) => this.callback(t, a, b, c, d, e);
     this.plain = !this.checked && !this.mod.callsHelpers;
   }
@@ -250,6 +233,7 @@ class Compiled implements JitProgram {
       const pc = this.ex.pc.value as number;
       const def = U64(id) < 0x80000000n ? this.program.lookupHelper(Number(id)) : undefined;
       if (!def) throw new RuntimeFault(`callx to unknown helper ${U64(id)}`, pc);
+      if (this.checked) this.checkArgs(def, [a, b, c, d, e].map(U64));
       return this.callHelper(def, a, b, c, d, e);
     };
     if (this.mod.tailTable) env[IMPORT.tailTable] = tailCallSlots(rt).table;
@@ -270,6 +254,7 @@ class Compiled implements JitProgram {
   private helperImport(def: HelperDef, tailCall: boolean) {
     return (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint): bigint => {
       this.runtime.beginDeferred?.();
+      if (this.checked) this.checkArgs(def, [a, b, c, d, e].map(U64));
       const ret = this.callHelper(def, a, b, c, d, e);
       if (tailCall && this.runtime.invocation.tailCall !== undefined) this.takeTailCall();
       return ret;
@@ -282,12 +267,18 @@ class Compiled implements JitProgram {
     const fn = numbers.call;
     return (a: number, b: number, c: number, d: number, e: number): number => {
       rt.beginDeferred?.();
+      if (this.checked) this.checkArgs(def, [a, b, c, d, e]);
       try {
         return fn(rt, a, b, c, d, e);
       } catch (err) {
         throw this.helperFault(def, err);
       }
     };
+  }
+
+  /** Checked mode: the helper may reach only what the program may (sandbox.ts), as the interpreter checks. */
+  private checkArgs(def: HelperDef, args: readonly (number | bigint)[]): void {
+    checkHelperArgs(this.runtime, this.program, def, (i) => args[i - 1]!, this.ex.pc.value as number);
   }
 
   /** A helper's exception as the fault the interpreter reports (errors of ours pass through). */
@@ -393,18 +384,23 @@ class Compiled implements JitProgram {
   }
 
   /**
-   * Checked mode, cache miss: the interpreter's own check decides (same rules, same messages); the
-   * region it accepts becomes the cached one.
+   * Checked mode, cache miss: the sandbox decides (sandbox.ts, the interpreter's rules and messages); the
+   * window it allows becomes the cached one.
    */
   private access(hi: number, addr: number, size: number, pc: number, write: boolean): void {
-    const checker = this.checker as unknown as InterpreterChecks;
-    checker.checkSlow(hi, addr, size, write, pc);
-    const region = checker.lastRegion!;
-    this.ex.readLo.value = BigInt(region.start);
-    this.ex.readHi.value = BigInt(region.end);
-    if (region.writable) {
-      this.ex.writeLo.value = BigInt(region.start);
-      this.ex.writeHi.value = BigInt(region.end);
+    if (hi !== 0) {
+      const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'}`;
+      throw new RuntimeFault(`invalid ${what}: the address is outside the 32-bit address space`, pc, addr);
+    }
+    // The rules read the invocation (context, packet, samples): a lazy batch begins it first.
+    this.runtime.beginDeferred?.();
+    const w = this.window;
+    checkAccess(this.runtime, this.program, addr, size, write, pc, w);
+    this.ex.readLo.value = BigInt(w.lo);
+    this.ex.readHi.value = BigInt(w.hi);
+    if (w.write) {
+      this.ex.writeLo.value = BigInt(w.lo);
+      this.ex.writeHi.value = BigInt(w.hi);
     }
   }
 
@@ -470,7 +466,8 @@ class Compiled implements JitProgram {
       this.ex.tailCall.value = 0;
       setTailCallCount(rt, 0);
     }
-    if (this.mod.callsHelpers || invocation) {
+    // Checked runs always have their invocation: the sandbox reads its context and packet.
+    if (this.mod.callsHelpers || invocation || this.checked) {
       if (invocation) rt.beginInvocation({ ctx, programType: this.program.type, ...invocation });
       else {
         // The hot path (hooks): one reused argument object, no spread.

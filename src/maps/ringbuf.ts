@@ -33,6 +33,12 @@ export class RingBufMap extends MapBase {
   /** Reservations that failed because the consumer was behind (records lost to the program). */
   dropped = 0;
   private readonly readers = new ReaderSet<Uint8Array>();
+  /**
+   * Samples reserved and not yet submitted or discarded: address → who reserved it (the run's invocation).
+   * A sample's header is never the program's, so its length cannot be forged; a second submit or discard
+   * finds no entry and is a fault.
+   */
+  private readonly held = new Map<number, object>();
 
   constructor(space: AddressSpace, spec: MapSpec, opts: MapOptions) {
     super(space, spec, opts);
@@ -47,8 +53,8 @@ export class RingBufMap extends MapBase {
     return region ? ringsByRegion.get(region) : undefined;
   }
 
-  /** bpf_ringbuf_reserve: address of `size` writable bytes, or 0. */
-  reserve(size: number): number {
+  /** bpf_ringbuf_reserve: address of `size` writable bytes, or 0. `owner` is who must release it. */
+  reserve(size: number, owner: object = this): number {
     if (size > MAX_RECORD_SZ) return 0;
     const len = Math.ceil((size + RINGBUF_HDR_SZ) / 8) * 8;
     if (len > this.spec.maxEntries || this.producerPos + len - this.consumerPos > this.mask) {
@@ -61,16 +67,49 @@ export class RingBufMap extends MapBase {
     v.setUint32(hdr, (size | RINGBUF_BUSY_BIT) >>> 0, true);
     v.setUint32(hdr + 4, off >>> 12, true);
     this.producerPos += len;
+    this.held.set(hdr + RINGBUF_HDR_SZ, owner);
     return hdr + RINGBUF_HDR_SZ;
   }
 
-  /** bpf_ringbuf_submit / bpf_ringbuf_discard of a sample from reserve. */
+  /**
+   * bpf_ringbuf_submit / bpf_ringbuf_discard of a sample from reserve. A sample that is not held (never
+   * reserved, or already submitted or discarded) is an error: the verifier rules it out, checked runs fault.
+   */
   commit(sample: number, discard: boolean, flags: number): void {
+    if (!this.held.delete(sample)) {
+      // A program's mistake (the engines report it as a fault at the helper call), not a map error.
+      throw new Error(
+        `ring buffer '${this.spec.name}': 0x${sample.toString(16)} is not a reserved sample (already submitted or discarded?)`,
+      );
+    }
     const hdr = sample - RINGBUF_HDR_SZ;
     const v = this.dv;
     const len = v.getUint32(hdr, true) & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
     v.setUint32(hdr, (len | (discard ? RINGBUF_DISCARD_BIT : 0)) >>> 0, true);
     if (!(flags & RingBufFlag.NO_WAKEUP)) this.readers.wake();
+  }
+
+  /**
+   * The data range [start, end) of the sample `owner` holds that contains [addr, addr + size), or
+   * undefined. For checked runs: a program may touch only the samples it reserved and still holds.
+   */
+  heldSample(addr: number, size: number, owner: object): [number, number] | undefined {
+    for (const [sample, who] of this.held) {
+      if (who !== owner || addr < sample) continue;
+      const len =
+        this.dv.getUint32(sample - RINGBUF_HDR_SZ, true) & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
+      if (addr + size <= sample + len) return [sample, sample + len];
+    }
+    return undefined;
+  }
+
+  /**
+   * Discard what `owner` still holds: a run that ended without releasing its samples (a checked program
+   * that faulted or forgot) must not block the ring for the runs after it.
+   */
+  abandon(owner: object): void {
+    for (const [sample, who] of this.held)
+      if (who === owner) this.commit(sample, true, RingBufFlag.NO_WAKEUP);
   }
 
   /** bpf_ringbuf_output: 0, -EINVAL for bad flags, -EAGAIN when there is no room. */
@@ -107,10 +146,21 @@ export class RingBufMap extends MapBase {
     const v = this.dv;
     let n = 0;
     while (this.consumerPos < this.producerPos && n < limit) {
-      const hdr = this.data.start + (this.consumerPos & this.mask);
+      const off = this.consumerPos & this.mask;
+      const hdr = this.data.start + off;
       const word = v.getUint32(hdr, true);
       if (word & RINGBUF_BUSY_BIT) break;
       const size = word & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
+      // Every header is checked against the ring before its length is believed.
+      if (
+        size + RINGBUF_HDR_SZ > this.producerPos - this.consumerPos ||
+        v.getUint32(hdr + 4, true) !== off >>> 12
+      ) {
+        throw new MapError(
+          Errno.EINVAL,
+          `ring buffer '${this.spec.name}': corrupt record header at position ${this.consumerPos} (length ${size}, ${this.producerPos - this.consumerPos} bytes written)`,
+        );
+      }
       const data = this.space.read(hdr + RINGBUF_HDR_SZ, size);
       this.consumerPos += Math.ceil((size + RINGBUF_HDR_SZ) / 8) * 8;
       if (!(word & RINGBUF_DISCARD_BIT)) {

@@ -9,7 +9,6 @@
 
 import { RuntimeFault, TsbpfError } from '../errors.js';
 import type { HelperDef, Invocation, NumberArg } from '../helpers/types.js';
-import { XDP_MD_OFFSETS } from '../hooks/program-types.js';
 import { type Insn, insn, MAX_CALL_FRAMES } from '../isa/index.js';
 import {
   atomic,
@@ -28,9 +27,9 @@ import {
   shr64,
   truncate,
 } from './alu.js';
-import type { AddressSpace, Region } from './memory.js';
 import { FUSED_MAX, type PreparedProgram, prepareProgram } from './program.js';
 import type { CallbackRunner, Runtime } from './runtime.js';
+import { type AccessWindow, checkAccess, checkHelperArgs } from './sandbox.js';
 
 /** Instructions a checked run may execute unless told otherwise. */
 export const DEFAULT_BUDGET = 100_000_000;
@@ -114,7 +113,8 @@ export class Interpreter {
   private beforeIndex = 0;
   private installed = false;
   private previousRunner: CallbackRunner | undefined;
-  private lastRegion: Region | undefined;
+  /** Checked mode: the window the last access check allowed (see sandbox.ts); empty when lo > hi. */
+  private readonly window: AccessWindow = { lo: 1, hi: 0, write: false };
   private readonly runCallback = this.callback.bind(this);
   /** The unchecked batch in progress (runBatch): runs batchNext..batchCount-1 are still to go. */
   private batchProg: PreparedProgram | undefined;
@@ -275,7 +275,7 @@ export class Interpreter {
     REGS[2] = ctx;
     const prog = this.batchProg!;
     this.defer(prog, ctx, undefined, this.batchBefore, i);
-    this.lastRegion = undefined;
+    this.forgetWindow();
     return prog;
   }
 
@@ -351,7 +351,7 @@ export class Interpreter {
     this.pc = 0;
     this.depth = 0;
     this.count = 0;
-    this.lastRegion = undefined;
+    this.forgetWindow();
     try {
       if (this.traceHook) this.loop();
       else {
@@ -1043,6 +1043,19 @@ export class Interpreter {
     if (this.pending) this.begin();
     const R = REGS;
     const numbers = helper.numbers;
+    if (this.checked) {
+      // The helper must not reach what the program could not (sandbox.ts); what it changes (packet
+      // bounds, samples) invalidates the cached window.
+      const k = numbers?.args;
+      checkHelperArgs(
+        this.runtime,
+        this.prog,
+        helper,
+        k ? (i) => numberArg(k[i - 1], i) : (i) => regU64(R, i),
+        this.pc,
+      );
+      this.forgetWindow();
+    }
     if (numbers) {
       // The helper's number form: arguments straight from the register halves, no BigInt.
       const k = numbers.args;
@@ -1060,6 +1073,7 @@ export class Interpreter {
         throw this.helperFault(helper, e);
       }
       if (owner !== this) this.claim(true);
+      if (this.checked) this.forgetWindow();
       // r0 = the result (a safe integer), truncated toward zero as the JIT's conversion does.
       R[0] = ret >>> 0;
       R[1] = Math.floor(Math.trunc(ret) / 0x1_0000_0000) | 0;
@@ -1074,6 +1088,7 @@ export class Interpreter {
       throw this.helperFault(helper, e);
     }
     if (owner !== this) this.claim(true);
+    if (this.checked) this.forgetWindow();
     setRegBig(R, 0, typeof ret === 'bigint' ? ret : BigInt(ret ?? 0));
   }
 
@@ -1139,45 +1154,31 @@ export class Interpreter {
     return true;
   }
 
-  /** Checked mode: the access [addr, addr+size) must lie in one live region, writable for stores. */
+  /** Checked mode: [addr, addr+size) must lie in the cached window, or pass the sandbox's check. */
   private check(hi: number, addr: number, size: number, write: boolean, pc: number): void {
-    const r = this.lastRegion;
-    if (hi === 0 && r !== undefined && addr >= r.start && addr + size <= r.end && (r.writable || !write))
-      return;
+    const w = this.window;
+    if (hi === 0 && addr >= w.lo && addr + size <= w.hi && (w.write || !write)) return;
     this.checkSlow(hi, addr, size, write, pc);
   }
 
+  /**
+   * The sandbox's check (sandbox.ts), whose window is cached. Shared with the JIT's checked mode, which
+   * calls it through `checkAccessOf` so both engines apply the same rules with the same messages.
+   */
   private checkSlow(hi: number, addr: number, size: number, write: boolean, pc: number): void {
-    const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'}`;
-    if (hi !== 0 || addr < 0 || addr > 0xffffffff) {
+    if (hi !== 0) {
+      const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'}`;
       throw new RuntimeFault(`invalid ${what}: the address is outside the 32-bit address space`, pc, addr);
     }
-    const space = this.runtime.space;
-    const region = space.regionAt(addr, size);
-    if (!region) {
-      if (this.inPacketMetadata(addr, size)) return;
-      const where = nearRegion(space, addr, size);
-      throw new RuntimeFault(`invalid ${what} ${where}`, pc, addr);
-    }
-    if (region.kind === 'map')
-      throw new RuntimeFault(`invalid ${what}: ${region.name} is a map handle`, pc, addr);
-    if (write && !region.writable)
-      throw new RuntimeFault(`invalid ${what}: ${region.name} is read-only`, pc, addr);
-    this.lastRegion = region;
+    // The rules read the invocation (its context, packet, ring-buffer samples): begin it first.
+    if (this.pending) this.begin();
+    checkAccess(this.runtime, this.prog, addr, size, write, pc, this.window);
   }
 
-  /**
-   * XDP metadata lies in the headroom just before the packet data, from xdp_md.data_meta up to data. The
-   * packet region starts at data (helpers and legacy loads treat its start as data), so accesses to the
-   * metadata are checked here against the context's data_meta.
-   */
-  private inPacketMetadata(addr: number, size: number): boolean {
-    if (this.pending) this.begin();
-    const inv = this.runtime.invocation;
-    const packet = inv.packet;
-    if (!packet || inv.programType !== 'xdp' || !inv.ctx) return false;
-    const meta = this.runtime.space.view.getUint32(inv.ctx + XDP_MD_OFFSETS.data_meta, true);
-    return meta >= packet.base && addr >= meta && addr + size <= packet.start;
+  /** Forget the cached window (a new run; a helper may have moved the packet or released a sample). */
+  private forgetWindow(): void {
+    this.window.lo = 1;
+    this.window.hi = 0;
   }
 }
 
@@ -1231,19 +1232,6 @@ function jump32(op: number, a: number, b: number): boolean {
       return a <= b;
   }
 }
-
-/** How to describe a failed access: out of bounds of the region it nearly hit, or unmapped. */
-function nearRegion(space: AddressSpace, addr: number, size: number): string {
-  const before = space.regionBefore(addr);
-  // Starts inside a region (or in its slack, or a little past its end, e.g. reads above r10): name it.
-  if (before && addr < before.base + before.capacity + NEAR_BYTES) return `out of bounds of ${before.name}`;
-  const after = space.regionAt(addr + size - 1, 1);
-  if (after) return `out of bounds of ${after.name}`;
-  return 'to unmapped memory';
-}
-
-/** How far past a region an access is still reported as out of its bounds. */
-const NEAR_BYTES = 512;
 
 function toFault(e: unknown, pc: number): unknown {
   if (e instanceof TsbpfError) return e;

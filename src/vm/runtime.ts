@@ -186,6 +186,9 @@ export class Runtime implements HelperEnv {
 
   /** Start a fresh invocation (engines call this at the start of each run). */
   beginInvocation(fields: Partial<Invocation> = {}): Invocation {
+    // A run that ended holding ring-buffer samples (only an unverified one can) gives them up now.
+    const last = this.invocation;
+    if (last.rings !== undefined) this.releaseSamples(last);
     // Engines call this once per run: one object of a fixed shape, fields copied by name (a spread of
     // three objects cost microseconds in V8, Object.assign ~4x this).
     const inv: Invocation = {
@@ -195,11 +198,19 @@ export class Runtime implements HelperEnv {
       tailCall: undefined,
       tailCalls: 0,
       redirect: undefined,
+      rings: undefined,
     };
     copyInvocation(inv, this.invocationDefaults);
     copyInvocation(inv, fields);
     this.invocation = inv;
     return inv;
+  }
+
+  /** Discard the ring-buffer samples `inv` still holds (its run has ended). */
+  releaseSamples(inv: Invocation): void {
+    const rings = inv.rings;
+    inv.rings = undefined;
+    if (rings) for (const ring of rings) ring.abandon(inv);
   }
 }
 

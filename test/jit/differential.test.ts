@@ -33,7 +33,7 @@ describe('generated XDP programs (test/support/gen.ts): interpreter vs unchecked
       const program = generate(seed, { size: 60 });
       const prepared = rt.prepare(program.insns);
       reset();
-      const ref = interp.run(prepared, { args: [ctx.start] });
+      const ref = interp.run(prepared, { args: [ctx.start], invocation: { packet } });
       const want = readDump(Number(ref.r0 & 0xffffffffn), rt.space.read(packet.start, size));
       reset();
       const jit = compile(prepared, rt);
@@ -58,7 +58,7 @@ describe('generated XDP programs (test/support/gen.ts): interpreter vs unchecked
       const program = generate(seed, { size: 60 });
       const prepared = rt.prepare(program.insns);
       reset();
-      const ref = interp.run(prepared, { args: [ctx.start] });
+      const ref = interp.run(prepared, { args: [ctx.start], invocation: { packet } });
       const want = readDump(Number(ref.r0 & 0xffffffffn), rt.space.read(packet.start, size));
       for (const [i, c] of copies.entries()) {
         space.write(c.packet.start, data);

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidBytecodeError, RuntimeFault } from '../../src/errors.js';
 import type { HelperDef, HelperEnv } from '../../src/helpers/types.js';
 import { type Insn, insn, lddw } from '../../src/isa/index.js';
-import type { BpfMap, MapSpec } from '../../src/maps/types.js';
+import { createMap } from '../../src/maps/index.js';
+import { type BpfMap, type MapSpec, MapType } from '../../src/maps/types.js';
 import { type HelperLookup, Interpreter, Runtime } from '../../src/vm/index.js';
 
 const EXIT = insn(0x95);
@@ -209,16 +210,29 @@ describe('map references', () => {
 describe('checked and unchecked memory', () => {
   it('faults on a write to a read-only region, naming the slot and address', () => {
     const rt = new Runtime();
-    const ro = rt.space.allocate(8, 'rodata', '.rodata', false);
-    const p = rt.prepare(prog(insn(0x72, 1, 0, 0, 1), EXIT));
+    const rodata = createMap(
+      rt.space,
+      {
+        name: '.rodata',
+        type: MapType.ARRAY,
+        keySize: 4,
+        valueSize: 8,
+        maxEntries: 1,
+        flags: 0,
+        readonly: true,
+      },
+      { cpus: 1 },
+    );
+    const value = rt.space.regionAt(rodata.lookupPtr(rt.space.allocate(4, 'scratch', 'key').start, 0))!;
+    const p = rt.prepare(prog(insn(0x72, 1, 0, 0, 1), EXIT), [rodata]);
     try {
-      new Interpreter(rt).run(p, { args: [ro.start] });
+      new Interpreter(rt).run(p, { args: [value.start] });
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(RuntimeFault);
       expect((e as RuntimeFault).pc).toBe(0);
-      expect((e as RuntimeFault).address).toBe(ro.start);
-      expect((e as Error).message).toContain('.rodata is read-only');
+      expect((e as RuntimeFault).address).toBe(value.start);
+      expect((e as Error).message).toContain('map .rodata value is read-only');
     }
   });
 
