@@ -59,6 +59,12 @@ export class KernelRingBuf {
       const header = view.getUint32(at, true);
       if (header & BUSY) break; // reserved, not yet submitted: later records wait behind it
       const len = header & LEN_MASK;
+      // The kernel writes headers, but a length is believed only within what was produced.
+      if (len + HDR > prod - cons) {
+        throw new Error(
+          `ring buffer ${this.map.spec.name}: corrupt record header at position ${cons} (length ${len}, ${prod - cons} bytes produced)`,
+        );
+      }
       if (!(header & DISCARD)) {
         fn(data.slice(at + HDR, at + HDR + len));
         n++;
