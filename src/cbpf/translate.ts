@@ -8,6 +8,10 @@
 //   A classic conditional jump becomes one eBPF jump when jf (or jt, for JEQ/JGT/JGE, with the inverted
 //   condition) falls through, else a jump and a JA. A constant >= 2^31 is first moved into tmp because
 //   eBPF immediates are sign-extended. DIV/MOD by X test X for zero and return 0.
+//   Where the two differ, classic semantics win over the kernel's converter: a shift by X >= 32 gives 0
+//   (libpcap's bpf_filter and tcpdump -r do so; the kernel's eBPF masks the count to 5 bits), an indexed
+//   load whose X + k passes 2^32 is out of bounds (eBPF would wrap the offset), and fields
+//   an eBPF instruction does not use are zero (neg carries no immediate, whatever the classic k).
 
 import { InvalidBytecodeError } from '../errors.js';
 import { AluOp, Class, type Insn, insn, JmpOp, Mode, Size, Source } from '../isa/index.js';
@@ -35,7 +39,7 @@ const SKB_FIELD: Record<number, number> = {
   [Ancillary.VLAN_TAG]: 24,
   [Ancillary.VLAN_TPID]: 28,
   [Ancillary.IFINDEX]: 40,
-  [Ancillary.RXHASH]: 52,
+  [Ancillary.RXHASH]: 68, // __sk_buff.hash (52 is cb[1])
 };
 
 type Pending = { insn: Insn; target?: number };
@@ -56,7 +60,12 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
   const mov64r = (dst: number, s: number): void =>
     void emit(insn(Class.ALU64 | AluOp.MOV | Source.X, dst, s));
 
-  for (let i = 0; i < prog.length; i++) translateOne(prog[i] as SockFilter, i);
+  const live = reachable(prog);
+  for (let i = 0; i < prog.length; i++) {
+    // Classic BPF allows dead instructions; the eBPF verifier refuses unreachable ones, so none is emitted.
+    if (live[i]) translateOne(prog[i] as SockFilter, i);
+    else addr[i] = out.length;
+  }
   function translateOne(f: SockFilter, i: number): void {
     addr[i] = out.length;
     const c = f.code;
@@ -64,11 +73,22 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
     const bad = (why: string) => new InvalidBytecodeError(why, i);
     switch (cls(c)) {
       case C.ALU:
+        if (op(c) === C.NEG) {
+          // neg has no operand: eBPF requires src and imm to be zero (classic k is ignored).
+          emit(insn(Class.ALU | AluOp.NEG | Source.K, A));
+          return;
+        }
         if ((op(c) === C.DIV || op(c) === C.MOD) && src(c) === C.X) {
           emit(insn(Class.ALU | AluOp.MOV | Source.X, X, X));
           emit(insn(Class.JMP | JmpOp.JNE | Source.K, X, 0, 2, 0));
           emit(insn(Class.ALU | AluOp.XOR | Source.X, A, A));
           emit(insn(Class.JMP | JmpOp.EXIT));
+        }
+        if ((op(c) === C.LSH || op(c) === C.RSH) && src(c) === C.X) {
+          // Classic shifts by X >= 32 give 0 (libpcap's bpf_filter, our interpreter); eBPF masks the count
+          // to 5 bits. X < 32 skips the clear; X >= 32 clears A, and 0 shifted by anything stays 0.
+          emit(insn(Class.JMP | JmpOp.JLT | Source.K, X, 0, 1, 32));
+          mov32(A, 0);
         }
         emit(insn(c, A, src(c) === C.X ? X : 0, 0, src(c) === C.X ? 0 : k));
         return;
@@ -78,9 +98,17 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
             const field = SKB_FIELD[f.k - SKF_AD_OFF];
             if (field === undefined) throw bad(`ancillary load ${f.k - SKF_AD_OFF} has no eBPF translation`);
             emit(insn(Class.LDX | Mode.MEM | Size.W, A, CTX, field));
-            if (f.k - SKF_AD_OFF === Ancillary.PROTOCOL)
+            // protocol and vlan_proto are __be16 in __sk_buff; classic BPF reads them in host order.
+            if (f.k - SKF_AD_OFF === Ancillary.PROTOCOL || f.k - SKF_AD_OFF === Ancillary.VLAN_TPID)
               emit(insn(Class.ALU | AluOp.END | Source.X, A, 0, 0, 16));
             return;
+          }
+          if (mode(c) === C.IND && f.k !== 0) {
+            // Classic X + k past 2^32 is out of bounds (libpcap's bpf_filter); eBPF would wrap it to a
+            // small offset. X > ~k (unsigned, 32-bit) is exactly the overflow: return 0.
+            emit(insn(Class.JMP32 | JmpOp.JLE | Source.K, X, 0, 2, ~f.k));
+            mov32(A, 0);
+            emit(insn(Class.JMP | JmpOp.EXIT));
           }
           emit(insn(Class.LD | mode(c) | size(c), 0, mode(c) === C.IND ? X : 0, 0, k));
           return;
@@ -185,4 +213,29 @@ export function cbpfToEbpf(prog: readonly SockFilter[], opts: TranslateOptions =
     if (to === undefined) throw new InvalidBytecodeError(`jump target ${p.target} out of range`, at);
     return { ...p.insn, off: to - at - 1 };
   });
+}
+
+/** Which instructions some path from the first one reaches (jumps may wrap backward: a worklist). */
+function reachable(prog: readonly SockFilter[]): Uint8Array {
+  const n = prog.length;
+  const seen = new Uint8Array(n);
+  const work = [0];
+  seen[0] = 1;
+  const reach = (pc: number) => {
+    if (pc < n && !seen[pc]) {
+      seen[pc] = 1;
+      work.push(pc);
+    }
+  };
+  while (work.length > 0) {
+    const pc = work.pop() as number;
+    const f = prog[pc] as SockFilter;
+    if (cls(f.code) === C.RET) continue;
+    if (f.code === (C.JMP | C.JA)) reach((pc + 1 + f.k) >>> 0);
+    else if (cls(f.code) === C.JMP) {
+      reach(pc + 1 + f.jt);
+      reach(pc + 1 + f.jf);
+    } else reach(pc + 1);
+  }
+  return seen;
 }
