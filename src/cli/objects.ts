@@ -1,17 +1,7 @@
 // CLI plumbing shared by the commands that load objects and show maps: read an ELF file, pick a program,
 // apply `--map-set`, dump maps as hex and (with BTF) as formatted values.
 
-import {
-  closeSync,
-  fstatSync,
-  openSync,
-  readFileSync,
-  readSync,
-  type Stats,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { type Btf, formatValue } from '../btf/index.js';
 import { readObject } from '../elf/index.js';
 import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
@@ -20,31 +10,26 @@ import { parseEngine } from '../hooks/runner.js';
 import { rawKeys } from '../maps/typed.js';
 import { type BpfMap, MapType } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
-import { type LoadedObject, type LoadedProgram, loadObject, setTailCallTarget } from '../object/load.js';
+import {
+  type LoadedObject,
+  type LoadedProgram,
+  loadObject,
+  setTailCallTarget,
+  VerifierError,
+} from '../object/load.js';
 import type { ObjectSpec } from '../object/spec.js';
-import { CliError } from './main.js';
+import { CliError, fileError } from './errors.js';
+import { type OutputFile, readInput } from './files.js';
 
+/** The whole file (bounded, see `readInput`); errors name the file and what it was read as. */
 export function readBytes(file: string, what = 'file'): Uint8Array {
-  try {
-    // A plain Uint8Array over the Buffer's memory: no copy (Buffer's slice would share, not copy, bytes).
-    const b = readFileSync(file);
-    return new Uint8Array(b.buffer, b.byteOffset, b.length);
-  } catch (e) {
-    throw cannotRead(file, what, e);
-  }
-}
-
-function cannotRead(file: string, what: string, e: unknown): CliError {
-  const err = e as NodeJS.ErrnoException;
-  return new CliError(
-    `${file}: cannot read ${what}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
-  );
+  return readInput(file, what);
 }
 
 /** A capture file read in chunks (see `streamCapture`): the file is never in memory whole. */
 export interface CaptureFile {
   stream: CaptureStream;
-  /** The file's size and identity (to tell whether an output would overwrite it). */
+  /** The file's size (for a progress bar). */
   stat: Stats;
   close(): void;
 }
@@ -54,15 +39,16 @@ export function openCaptureFile(file: string, what = 'capture'): CaptureFile {
   try {
     fd = openSync(file, 'r');
   } catch (e) {
-    throw cannotRead(file, what, e);
+    throw fileError(file, `read ${what}`, e);
   }
   try {
     const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new CliError(`${file}: cannot read ${what}: is a directory`);
     const source = (into: Uint8Array): number => {
       try {
         return readSync(fd, into, 0, into.length, null);
       } catch (e) {
-        throw cannotRead(file, what, e);
+        throw fileError(file, `read ${what}`, e);
       }
     };
     return { stream: streamCapture(source, file), stat, close: () => closeSync(fd) };
@@ -72,52 +58,14 @@ export function openCaptureFile(file: string, what = 'capture'): CaptureFile {
   }
 }
 
-/** An output capture being written while the input is read. */
-export interface CaptureOutput {
-  /** Write what is buffered (after a successful run). */
-  finish(): void;
-  /** Release the file (always; after `finish`, or after a failure, leaving what was written). */
-  close(): void;
-}
-
-/**
- * A pcap writer to `path`, written as it fills; when `path` is the input file itself, kept in memory and
- * written by `finish` (after the input has been read). Registered in `outputs`.
- */
-export function openCaptureOutput(
-  path: string,
-  input: CaptureFile,
-  options: WriteOptions,
-  outputs: CaptureOutput[],
-): PcapWriter {
-  let st: Stats | undefined;
-  try {
-    st = statSync(path);
-  } catch {
-    st = undefined;
-  }
-  if (st && st.dev === input.stat.dev && st.ino === input.stat.ino) {
-    const chunks: Uint8Array[] = [];
-    const writer = new PcapWriter((c) => chunks.push(c.slice()), options);
-    outputs.push({
-      finish: () => {
-        writer.flush();
-        writeFileSync(path, Buffer.concat(chunks));
-      },
-      close: () => {},
-    });
-    return writer;
-  }
-  const fd = openSync(path, 'w');
-  const writer = new PcapWriter((c) => {
-    for (let at = 0; at < c.length; ) at += writeSync(fd, c, at, c.length - at);
-  }, options);
-  outputs.push({ finish: () => writer.flush(), close: () => closeSync(fd) });
-  return writer;
+/** A pcap writer into an output (buffered: `flush` it before the output is committed). */
+export function captureWriter(out: OutputFile, options: WriteOptions): PcapWriter {
+  return new PcapWriter((c) => out.write(c), options);
 }
 
 export function readObjectFile(file: string): ObjectSpec {
   const bytes = readBytes(file, 'object');
+  if (bytes.length === 0) throw new CliError(`${file}: empty file, not an ELF object`);
   if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     throw new CliError(`${file}: not an ELF object (expected a .o from clang -target bpf or tsbpf asm -o)`);
   }
@@ -126,7 +74,7 @@ export function readObjectFile(file: string): ObjectSpec {
 
 export function hexToBytes(hex: string, what: string): Uint8Array {
   const bytes = parseHexBytes(hex);
-  if (!bytes) throw new CliError(`${what}: '${hex}' is not hex bytes (e.g. 0a000002)`);
+  if (!bytes) throw new CliError(`${what}: '${hex}' is not hex bytes (e.g. 0a000002)`, 2);
   return bytes;
 }
 
@@ -234,6 +182,19 @@ export function loadWithMapSets(
     (map, index, program) => setTailCallTarget(obj, map, index, program),
   );
   return obj;
+}
+
+/**
+ * A rejection by the verifier as one line: the file, the program, the instruction and the reason, and
+ * where the whole explanation is (`tsbpf verify`).
+ */
+export function rejected(file: string, e: unknown): unknown {
+  if (!(e instanceof VerifierError)) return e;
+  const d = e.result.diagnostics[0];
+  const at = d ? ` at insn ${d.insn}: ${d.message}` : `: ${e.message}`;
+  return new CliError(
+    `${file}: program ${e.program} rejected by the verifier${at} (tsbpf verify ${file} --function ${e.program} explains)`,
+  );
 }
 
 /** A value shorter than the map's value overwrites its start (so `--map-set .rodata 0=8913` works). */

@@ -7,13 +7,56 @@
 // context: on the JIT, a wasm loop for programs without helper calls), so `durationNs` compares with
 // what `bpftool prog run … repeat N` reports. One difference: with N > 1 the first run is not timed, since
 // it pays for V8 compiling the code it reaches (the kernel's JIT compiled everything at load).
+//
+// What the kernel refuses, this refuses with the same errno (a TestRunError): data_in shorter than an
+// Ethernet header — 0 to 13 bytes, for XDP (after any metadata) and for the __sk_buff program types, as
+// BPF_PROG_TEST_RUN answers EINVAL on Linux 6.18 with bpftool — a bad xdp_md context in, and a repeat
+// count that does not fit bpf_attr's u32. A repeat of 0 is one run, as in the kernel.
 
 import { TsbpfError } from '../errors.js';
 import { XDP_MD, XDP_MD_OFFSETS } from './program-types.js';
 import type { Runner } from './runner.js';
 import { XdpHook, type XdpRunOptions } from './xdp.js';
 
+/** Shortest data_in the kernel's test runs take (ETH_HLEN): XDP and the __sk_buff program types. */
+export const TEST_RUN_MIN_DATA = 14;
+/** Largest repeat count: `test.repeat` is a u32 in bpf_attr. */
+export const TEST_RUN_MAX_REPEAT = 0xffff_ffff;
+
+/** Program types whose kernel test run builds a packet from data_in (bpf_prog_test_run_skb / _xdp / flow dissector). */
+const PACKET_TYPES = new Set([
+  'xdp',
+  'socket_filter',
+  'sched_cls',
+  'sched_act',
+  'cgroup_skb',
+  'lwt_in',
+  'lwt_out',
+  'lwt_xmit',
+  'lwt_seg6local',
+  'flow_dissector',
+]);
+
+/** A test run the kernel refuses: the errno BPF_PROG_TEST_RUN returns and why. */
+export class TestRunError extends TsbpfError {
+  override name = 'TestRunError';
+  /** The errno's name; EINVAL is the only one the rules here give. */
+  readonly code = 'EINVAL';
+  /** Its number (22). */
+  readonly errno = 22;
+  constructor(
+    /** What is wrong with the arguments. */
+    readonly reason: string,
+    /** The program's name. */
+    program: string,
+  ) {
+    // The first words are bpftool's for the same failure.
+    super(`failed to run program: Invalid argument (EINVAL): ${reason}`, program);
+  }
+}
+
 export interface TestRunOptions {
+  /** The packet (XDP: metadata first when `ctxIn` says so); at least 14 bytes, as the kernel requires. */
   dataIn: Uint8Array;
   /**
    * XDP: a `struct xdp_md` in (up to 24 bytes), as the kernel takes it: `data` is the length of metadata at
@@ -21,7 +64,7 @@ export interface TestRunOptions {
    * `ingress_ifindex` and `rx_queue_index` are passed to the program.
    */
   ctxIn?: Uint8Array;
-  /** Number of runs (default 1); the duration is averaged over them. */
+  /** Number of runs, 0 to 2^32-1 (default 1; 0 is one run, as in the kernel); the duration is averaged. */
   repeat?: number;
   /** XDP only: fields of the context (ingress_ifindex, rx_queue_index). */
   xdp?: XdpRunOptions;
@@ -50,12 +93,22 @@ const CHUNK = 1024;
 const wallClock = (): number => (globalThis as { performance: { now(): number } }).performance.now() * 1e6;
 
 export function testRun(runner: Runner, options: TestRunOptions): TestRunResult {
-  const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
+  const name = runner.program.name;
+  const repeat = repeatCount(options.repeat, name);
   const type = runner.program.type || 'xdp';
+  // The length check comes first, as in the kernel: for the __sk_buff types too, though only XDP runs here.
+  if (PACKET_TYPES.has(type) && options.dataIn.length < TEST_RUN_MIN_DATA)
+    throw tooShort(options.dataIn.length, name);
   if (type !== 'xdp') {
-    throw new TsbpfError(`test run of ${type} programs is not supported yet (xdp is)`, runner.program.name);
+    throw new TsbpfError(`test run of ${type} programs is not supported yet (xdp is)`, name);
   }
-  const input = xdpContextIn(options);
+  const input = xdpContextIn(options, name);
+  if (options.dataIn.length - input.metaLength < TEST_RUN_MIN_DATA) {
+    throw new TestRunError(
+      `the packet after ${input.metaLength} bytes of metadata has ${options.dataIn.length - input.metaLength}, fewer than an Ethernet header (${TEST_RUN_MIN_DATA})`,
+      name,
+    );
+  }
   const clock = options.clock ?? wallClock;
   const rt = runner.runtime;
   const space = rt.space;
@@ -115,11 +168,30 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
   }
 }
 
+/** `repeat` as the kernel takes it: a u32, 0 meaning 1. */
+function repeatCount(value: number | undefined, program: string): number {
+  if (value === undefined) return 1;
+  if (!Number.isInteger(value) || value < 0 || value > TEST_RUN_MAX_REPEAT) {
+    throw new TestRunError(`repeat ${value} is not a u32 (0 to ${TEST_RUN_MAX_REPEAT})`, program);
+  }
+  return Math.max(1, value);
+}
+
+function tooShort(length: number, program: string): TestRunError {
+  return new TestRunError(
+    `data_in has ${length} byte${length === 1 ? '' : 's'}, fewer than an Ethernet header (${TEST_RUN_MIN_DATA})`,
+    program,
+  );
+}
+
 /** Largest XDP metadata (skb_shared_info.meta_len is a u8), 4-byte aligned. */
 const XDP_MAX_META = 255;
 
 /** Check a `struct xdp_md` given as context in, with the kernel's rules (EINVAL cases become errors). */
-function xdpContextIn(options: TestRunOptions): {
+function xdpContextIn(
+  options: TestRunOptions,
+  program: string,
+): {
   metaLength: number;
   xdp: XdpRunOptions | undefined;
   ctx: DataView;
@@ -127,7 +199,7 @@ function xdpContextIn(options: TestRunOptions): {
   const ctx = options.ctxIn;
   if (!ctx) return { metaLength: 0, xdp: options.xdp, ctx: new DataView(new ArrayBuffer(XDP_MD.size)) };
   const bad = (why: string): never => {
-    throw new TsbpfError(`invalid xdp_md context in: ${why}`, 'test run');
+    throw new TestRunError(`invalid xdp_md context in: ${why}`, program);
   };
   if (ctx.length > XDP_MD.size) {
     if (ctx.subarray(XDP_MD.size).some((b) => b !== 0))

@@ -4,9 +4,14 @@
 // wrapper module in front of the original — runs the tool's probe programs in this process, and writes
 // results as JSON lines to the file descriptor tsbpf gave it. Without TSBPF_TRACE it does nothing (so a
 // process the target forks with the same flags is not traced twice).
+//
+// What cannot be traced as asked — the script to run does not exist, a --fn names a file that does not
+// exist, an export that is missing or not a function — is an error, not an empty report: the preload
+// sends it to tsbpf and ends the process before the program runs further (as bpftrace refuses to run a
+// command whose probes do not attach), and tsbpf prints it as one line.
 
-import { readFileSync, realpathSync, writeSync } from 'node:fs';
-import Module, { register } from 'node:module';
+import { readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
+import Module, { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { readObject } from '../elf/index.js';
 import { bytesToHex } from '../hex.js';
@@ -36,6 +41,37 @@ function send(fd: number, message: TraceMessage): void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return; // tsbpf went away: stay silent
     }
+  }
+}
+
+/** Set once the trace has failed: nothing more is reported. */
+let failed = false;
+
+/** Send the error to tsbpf and end the process (exit code 1; tsbpf reports the error, not the code). */
+function fail(fd: number, message: string, internal = false): never {
+  failed = true;
+  send(fd, { type: 'error', message, internal });
+  process.exit(1);
+}
+
+/**
+ * The script Node is about to run must exist (else Node prints its own stack trace): resolved the way
+ * Node finds a main module (exact name, then .js/.json/.node, then a directory's package.json or index).
+ */
+function checkMain(fd: number): void {
+  const main = process.argv[1];
+  // No script: `node -e`, `node -p`, or a program on standard input.
+  if (!main || main === '-' || process.execArgv.some((a) => /^(-e|-p|--eval|--print)(=|$)/.test(a))) return;
+  try {
+    createRequire(import.meta.url).resolve(main);
+  } catch {
+    let why = 'no such file or directory';
+    try {
+      if (statSync(main).isDirectory()) why = 'a directory without an index.js or package.json main';
+    } catch {
+      // Does not exist: the default reason.
+    }
+    fail(fd, `${main}: cannot run the program to trace: ${why}`);
   }
 }
 
@@ -70,8 +106,9 @@ function makeTool(config: TraceConfig): Tool {
       },
     };
   }
-  // events: a compiled probe program; every ring buffer / perf event array it has is streamed.
-  const obj = loadObject(readObject(readFileSync(config.object!)), { engine });
+  // events: a compiled probe program (tsbpf loaded it once already to check it); every ring buffer /
+  // perf event array it has is streamed.
+  const obj = loadObject(readObject(readFileSync(config.object!), { file: config.object }), { engine });
   const program = obj.program(config.program);
   const streams = [...obj.maps.values()]
     .filter((m) => m.spec.type === MapType.RINGBUF || m.spec.type === MapType.PERF_EVENT_ARRAY)
@@ -93,7 +130,13 @@ function makeTool(config: TraceConfig): Tool {
   if (streams.length === 0)
     send(config.fd, { type: 'warning', message: `${config.object} has no ring buffer or perf event array` });
   return {
-    attach: (site) => site.attach(program, { engine }),
+    attach: (site) => {
+      try {
+        return site.attach(program, { engine });
+      } catch (e) {
+        return fail(config.fd, `${config.object}: ${(e as Error).message}`);
+      }
+    },
     report: () =>
       streams.map(({ name, stream, pump }) => {
         pump();
@@ -108,12 +151,17 @@ function start(config: TraceConfig): void {
   const seen = new Set<string>();
   const warn = (message: string): void => send(config.fd, { type: 'warning', message });
 
+  const fileOf = new Map(config.functions.map((f) => [f.spec, f]));
   /** Wrap one export: called for CommonJS exports and from the ESM wrapper modules. */
   const wrap = (spec: string, value: unknown): unknown => {
     seen.add(spec);
     if (typeof value !== 'function') {
-      warn(`${spec} is ${value === undefined ? 'not exported' : `a ${typeof value}, not a function`}`);
-      return value;
+      const f = fileOf.get(spec);
+      const what = f?.export === 'default' ? 'default export' : `export '${f?.export ?? spec}'`;
+      const file = f?.file ?? spec;
+      if (value === undefined) fail(config.fd, `--fn ${spec}: ${file} has no ${what}`);
+      const is = value === null ? 'null' : `a ${typeof value}`;
+      fail(config.fd, `--fn ${spec}: the ${what} of ${file} is ${is}, not a function`);
     }
     const site = probeSite(value as AnyFunction, spec);
     if (!names.has(site.probeId)) {
@@ -130,7 +178,7 @@ function start(config: TraceConfig): void {
     try {
       file = realpathSync(file);
     } catch {
-      warn(`${f.spec}: ${f.file} does not exist`);
+      fail(config.fd, `--fn ${f.spec}: ${f.file}: no such file or directory`);
     }
     const list = byFile.get(file) ?? [];
     list.push({ spec: f.spec, name: f.export });
@@ -147,7 +195,7 @@ function start(config: TraceConfig): void {
       const result = load.apply(this, args);
       const [mod, filename] = args as [{ exports: unknown }, string];
       const wanted = byFile.get(filename);
-      if (wanted) wrapCommonJs(mod, wanted, wrap, warn);
+      if (wanted) wrapCommonJs(mod, wanted, wrap, (m) => fail(config.fd, m));
       return result;
     };
   }
@@ -161,7 +209,7 @@ function start(config: TraceConfig): void {
 
   let reported = false;
   const report = (): void => {
-    if (reported) return;
+    if (reported || failed) return;
     reported = true;
     for (const f of config.functions) {
       if (!seen.has(f.spec)) warn(`${f.spec} was never loaded (is ${f.file} imported by the program?)`);
@@ -185,7 +233,7 @@ function wrapCommonJs(
   mod: { exports: unknown },
   wanted: { spec: string; name: string }[],
   wrap: (spec: string, value: unknown) => unknown,
-  warn: (message: string) => void,
+  fail: (message: string) => never,
 ): void {
   for (const { spec, name } of wanted) {
     if (name === 'default') {
@@ -198,14 +246,15 @@ function wrapCommonJs(
     }
     const exports = mod.exports as Record<string, unknown> | null;
     if (exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) {
-      warn(`${spec}: module.exports is not an object`);
-      continue;
+      fail(
+        `--fn ${spec}: module.exports is ${exports === null ? 'null' : `a ${typeof exports}`}, not an object with '${name}'`,
+      );
     }
     const replaced = wrap(spec, exports[name]);
     try {
       exports[name] = replaced;
     } catch {
-      warn(`${spec}: the export cannot be replaced (frozen exports?)`);
+      fail(`--fn ${spec}: the export cannot be replaced (are the module's exports frozen?)`);
     }
   }
 }
@@ -213,5 +262,13 @@ function wrapCommonJs(
 const raw = process.env[TRACE_ENV];
 if (raw) {
   delete process.env[TRACE_ENV];
-  start(JSON.parse(raw) as TraceConfig);
+  const config = JSON.parse(raw) as TraceConfig;
+  try {
+    checkMain(config.fd);
+    start(config);
+  } catch (e) {
+    // A bug here would otherwise print Node's stack trace in the traced program's output.
+    const err = e as Error;
+    fail(config.fd, `internal error in the trace preload: ${err?.name}: ${err?.message ?? e}`, true);
+  }
 }

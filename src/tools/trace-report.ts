@@ -34,6 +34,12 @@ export interface LatencyJson {
 
 export type TraceMessage =
   | { type: 'warning'; message: string }
+  /**
+   * The trace cannot do what was asked (a --fn naming a missing file, a missing export or a non-function;
+   * a script that does not exist; a probe program that cannot attach): the traced process stops with it,
+   * and tsbpf prints it as its one error line. `internal` marks a bug in the preload itself.
+   */
+  | { type: 'error'; message: string; internal?: boolean }
   | { type: 'event'; map: string; cpu: number; data: string }
   | { type: 'counts'; counts: Record<string, number> }
   | { type: 'latency'; functions: Record<string, { counts: number[] }> }

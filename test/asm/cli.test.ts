@@ -62,9 +62,8 @@ describe('tsbpf asm / disasm', () => {
     writeFileSync(join(dir, 'bad.s'), 'mov %r0, 1\n  addd %r0, 2\nexit\n');
     const r = tsbpf('asm', 'bad.s', '-o', 'bad.bin');
     expect(r.status).toBe(1);
-    expect(r.err).toMatch(
-      /^tsbpf: bad\.s:2:3: unknown mnemonic 'addd' \(did you mean 'add'\?\)\n {4}addd %r0, 2\n {4}\^/,
-    );
+    // One line: file, line, column, reason and the offending text.
+    expect(r.err).toBe("tsbpf: bad.s:2:3: unknown mnemonic 'addd' (did you mean 'add'?): addd %r0, 2\n");
     expect(existsSync(join(dir, 'bad.bin'))).toBe(false);
   });
 

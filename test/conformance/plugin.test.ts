@@ -36,9 +36,9 @@ describe('tsbpf conformance-plugin', () => {
     });
   }
 
-  it('reports a fault on stderr with exit code 1', () => {
+  it('reports a fault on stderr with exit code 3 (a runtime fault, docs/cli.md)', () => {
     const r = plugin(base16(encode(assemble('ldxw %r0, [%r1+2]\nexit'))), '00 01 02 03');
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(3);
     expect(r.out).toBe('');
     expect(r.err).toMatch(
       /^tsbpf: RuntimeFault: insn 0: invalid read of 4 bytes out of bounds of input memory/,

@@ -50,7 +50,7 @@ describe('tsbpf run', () => {
 
   it('fails cleanly on a fault, a bad --mem, a bad --budget and an exhausted budget', () => {
     const fault = tsbpf('sum.bin');
-    expect(fault.status).toBe(1);
+    expect(fault.status).toBe(3); // a runtime fault (docs/cli.md)
     expect(fault.err).toMatch(/^tsbpf: RuntimeFault: insn 2: invalid read of 1 byte/);
     expect(fault.err).not.toMatch(/\n\s+at /);
     expect(tsbpf('sum.bin', '--mem', 'zz').err).toMatch(/--mem: 'zz' is not hexadecimal/);

@@ -1,7 +1,6 @@
 // `tsbpf asm FILE [-o OUT] [--syntax auto|llvm|mnemonic]`: assemble text into raw bytecode, or into an ELF
 // object (one program in --section, default xdp) when OUT ends in `.o`.
 
-import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type AsmOptions, assemble } from '../../asm/index.js';
@@ -9,7 +8,8 @@ import { writeObject } from '../../elf/index.js';
 import { AsmSyntaxError } from '../../errors.js';
 import { encode, type Insn } from '../../isa/index.js';
 import { programTypeForSection } from '../../object/sections.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
+import { Files, writing } from '../files.js';
 import { readBytes } from '../objects.js';
 
 interface AsmFlags {
@@ -20,20 +20,18 @@ interface AsmFlags {
   license: string;
 }
 
-/** Read and assemble FILE ('-' for stdin); syntax errors become `FILE:line:column: reason` plus the line. */
+/** Read and assemble FILE ('-' for stdin); a syntax error is one line: `FILE:line:column: reason: text`. */
 export function assembleFile(file: string, opts: AsmOptions = {}): Insn[] {
-  const text = new TextDecoder().decode(file === '-' ? readStdin() : readBytes(file, 'assembler source'));
+  const bytes = readBytes(file, file === '-' ? 'standard input' : 'assembler source');
+  if (bytes.includes(0))
+    throw new CliError(`${file}: not assembler text (it has NUL bytes; disasm reads bytecode)`);
+  const text = new TextDecoder().decode(bytes);
   try {
     return assemble(text, opts);
   } catch (e) {
     if (!(e instanceof AsmSyntaxError)) throw e;
-    const caret = `${' '.repeat(Math.max(0, e.column - 1))}^`;
-    throw new CliError(`${file}:${e.line}:${e.column}: ${e.reason}\n  ${e.text}\n  ${caret}`);
+    throw new CliError(`${file}:${e.line}:${e.column}: ${e.reason}: ${e.text.trim()}`);
   }
-}
-
-function readStdin(): Uint8Array {
-  return readBytes('/dev/stdin', 'standard input');
 }
 
 export function register(program: Command): void {
@@ -54,18 +52,17 @@ export function register(program: Command): void {
     .option('--name <name>', 'program (function symbol) name in the ELF object; default from FILE')
     .option('--license <license>', 'license string of the ELF object', 'GPL')
     .action((file: string, flags: AsmFlags) => {
-      const insns = assembleFile(file, { syntax: flags.syntax });
-      if (insns.length === 0) throw new CliError(`${file}: no instructions`);
       const out = flags.output;
-      if (out?.endsWith('.o')) {
-        writeFileSync(out, objectFor(insns, file, flags));
-        return;
-      }
-      const bytes = encode(insns);
-      if (out) writeFileSync(out, bytes);
-      else if (process.stdout.isTTY)
-        throw new CliError('refusing to write bytecode to a terminal: use -o FILE');
-      else process.stdout.write(bytes);
+      if (!out && process.stdout.isTTY)
+        throw new CliError('refusing to write bytecode to a terminal: use -o FILE', 2);
+      const files = new Files().input(file, 'source').output(out, '-o');
+      writing(files, () => {
+        const insns = assembleFile(file, { syntax: flags.syntax });
+        if (insns.length === 0) throw new CliError(`${file}: no instructions`);
+        const bytes = out?.endsWith('.o') ? objectFor(insns, file, flags) : encode(insns);
+        if (out) files.writer('-o')!.write(bytes);
+        else process.stdout.write(bytes);
+      });
     });
 }
 

@@ -1,17 +1,18 @@
 // `tsbpf conformance-plugin [MEMHEX] [--elf] [--engine interp|jit]`: the plugin protocol of the
 // bpf_conformance runner. The program comes on stdin as base16 bytes (`b7 00 00 00 ...`, the runner's
 // encoding; raw binary is accepted too), or with `--program HEX`; the memory is the optional base16
-// argument. Success: r0 in hex (no 0x prefix, like the reference plugins) on stdout, exit 0. Failure
-// (invalid program, fault, budget exhausted): the message on stderr, exit 1.
+// argument. Success: r0 in hex (no 0x prefix, like the reference plugins) on stdout, exit 0. Failure: the
+// message on stderr and a non-zero exit, as the runner expects — 1 for an invalid program, 3 for a fault
+// or an exhausted budget (the codes of every tsbpf command, docs/cli.md).
 //
 // The runner takes a single executable, so point it at a wrapper such as
 //   #!/bin/sh
 //   exec tsbpf conformance-plugin "$@"
 
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Runtime } from '../../vm/index.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
+import { readInput } from '../files.js';
 import { engineByName, loadProgram, parseBudget, parseHex } from './run.js';
 
 interface PluginFlags {
@@ -25,7 +26,7 @@ interface PluginFlags {
 /** stdin as program bytes: base16 text when it is only hex digits and separators, else raw binary. */
 function programBytes(input: Uint8Array): Uint8Array {
   const text = new TextDecoder('latin1').decode(input);
-  if (/^[\s0-9a-fA-Fx,]*$/.test(text)) return parseHex(text, 'program on stdin');
+  if (/^[\s0-9a-fA-Fx,]*$/.test(text)) return parseHex(text, 'program on stdin', 1);
   return input;
 }
 
@@ -55,13 +56,5 @@ export function register(program: Command): void {
 }
 
 function readStdin(): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(0));
-  } catch (e) {
-    // No stdin at all (closed or a TTY that cannot be read) means no program.
-    if ((e as NodeJS.ErrnoException).code === 'EAGAIN' || (e as NodeJS.ErrnoException).code === 'EOF') {
-      return new Uint8Array(0);
-    }
-    throw e;
-  }
+  return readInput('-', 'program');
 }

@@ -6,7 +6,7 @@ import { disassemble, type Syntax } from '../../asm/index.js';
 import { readObject } from '../../elf/index.js';
 import { TsbpfError } from '../../errors.js';
 import { decode, type Insn, LDDW } from '../../isa/index.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
 import { readBytes } from '../objects.js';
 
 const isElf = (b: Uint8Array): boolean => b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;

@@ -15,9 +15,11 @@ import {
   formatC,
   formatDecimal,
 } from '../../cbpf/index.js';
+import { RuntimeFault } from '../../errors.js';
 import { LinkType, summarize } from '../../net/index.js';
-import { CliError } from '../main.js';
-import { type CaptureFile, type CaptureOutput, openCaptureFile, openCaptureOutput } from '../objects.js';
+import { CliError, EXIT } from '../errors.js';
+import { Files } from '../files.js';
+import { type CaptureFile, captureWriter, openCaptureFile } from '../objects.js';
 
 const LINK_NAMES: Record<string, number> = {
   EN10MB: LinkType.ETHERNET,
@@ -64,17 +66,34 @@ export function register(program: Command): void {
     .action((exprWords: string[], opts: Opts) => run(exprWords.join(' '), opts));
 }
 
-function run(expr: string, opts: Opts): void {
-  // The capture is read in chunks and matches are written as they are found: big files stay small.
-  const input = opts.read ? openCaptureFile(opts.read) : undefined;
+async function run(expr: string, opts: Opts): Promise<void> {
+  // Compared before anything is opened: -w never overwrites the capture it reads.
+  const files = new Files().input(opts.read, '-r').output(opts.write, '-w').open();
+  let counts: { matched: number; total: number } | undefined;
   try {
-    filterCapture(expr, opts, input);
+    // The capture is read in chunks and matches are written as they are found: big files stay small.
+    const input = opts.read ? openCaptureFile(opts.read) : undefined;
+    try {
+      counts = await filterCapture(expr, opts, input, files);
+    } finally {
+      input?.close();
+    }
+    files.commit();
   } finally {
-    input?.close();
+    files.discard();
   }
+  if (counts) process.stderr.write(`${counts.matched} packets matched of ${counts.total} read\n`);
 }
 
-function filterCapture(expr: string, opts: Opts, input: CaptureFile | undefined): void {
+/** Yield to the event loop this often (ms), so that Ctrl-C can remove the temporary -w file. */
+const YIELD_MS = 50;
+
+async function filterCapture(
+  expr: string,
+  opts: Opts,
+  input: CaptureFile | undefined,
+  files: Files,
+): Promise<{ matched: number; total: number } | undefined> {
   const capture = input?.stream;
   const linkType = capture ? capture.header.linkType : LINK_NAMES[opts.linktype ?? 'EN10MB'];
   if (linkType === undefined)
@@ -87,7 +106,7 @@ function filterCapture(expr: string, opts: Opts, input: CaptureFile | undefined)
     else if (d === 2) process.stdout.write(formatC(prog));
     else if (d >= 3) process.stdout.write(formatDecimal(prog));
     if (opts.ebpf) process.stdout.write(`${disassemble(cbpfToEbpf(prog)).join('\n')}\n`);
-    return;
+    return undefined;
   }
   if (!capture)
     throw new CliError('filter: -r FILE is required to filter packets (or use -d/-dd/-ddd/--ebpf)', 2);
@@ -96,11 +115,6 @@ function filterCapture(expr: string, opts: Opts, input: CaptureFile | undefined)
   const limit = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);
   if (!Number.isInteger(limit) && limit !== Number.POSITIVE_INFINITY)
     throw new CliError(`filter: bad count '${opts.count}'`, 2);
-  // Like tcpdump piped into `head`: a closed stdout ends the run quietly.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
   // Filtering uses forward jumps only (protochain unrolled rather than libpcap's loop, which a crafted
   // packet can keep going forever): the eBPF translation then verifies and every run ends.
   const runnable = compileFilter(expr, { linkType, netmask, forwardOnly: true });
@@ -109,27 +123,37 @@ function filterCapture(expr: string, opts: Opts, input: CaptureFile | undefined)
     process.stderr.write(
       `tsbpf: warning: the verifier rejected the eBPF translation; running it checked\n${filter.verifierLog}\n`,
     );
-  const outputs: CaptureOutput[] = [];
   let matched = 0;
   let total = 0;
+  let yielded = performance.now();
   try {
-    const out = opts.write
-      ? openCaptureOutput(opts.write, input!, { linkType, snaplen: capture.header.snaplen }, outputs)
-      : undefined;
+    const target = files.writer('-w');
+    const out = target ? captureWriter(target, { linkType, snaplen: capture.header.snaplen }) : undefined;
     for (const pkt of capture.packets()) {
       if (matched >= limit) break;
+      let verdict: number;
+      try {
+        verdict = filter.run(pkt.data, pkt.origLen);
+      } catch (e) {
+        if (!(e instanceof RuntimeFault)) throw e;
+        throw new CliError(`${opts.read}: packet ${total}: the filter faulted: ${e.message}`, EXIT.fault);
+      }
       total++;
-      if (filter.run(pkt.data, pkt.origLen) === 0) continue;
-      matched++;
-      if (out) out.write(pkt.data, pkt.origLen, pkt.tsSec, pkt.tsNsec);
-      else process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
+      if (verdict !== 0) {
+        matched++;
+        if (out) out.write(pkt.data, pkt.origLen, pkt.tsSec, pkt.tsNsec);
+        else process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
+      }
+      if ((total & 1023) === 0 && performance.now() - yielded >= YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yielded = performance.now();
+      }
     }
-    for (const o of outputs) o.finish();
+    out?.flush();
   } finally {
     filter.close();
-    for (const o of outputs) o.close();
   }
-  process.stderr.write(`${matched} packets matched of ${total} read\n`);
+  return { matched, total };
 }
 
 /** `255.255.255.0` or `24` → the mask as an unsigned 32-bit number. */

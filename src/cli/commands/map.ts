@@ -2,13 +2,13 @@
 // initial contents (global data, BTF-declared values), and a way to change those contents in the object
 // file itself (set `.rodata` constants before anyone loads it).
 
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Btf } from '../../btf/index.js';
 import { writeObject } from '../../elf/index.js';
 import { mapTypeInfo } from '../../maps/registry.js';
 import { loadObject } from '../../object/load.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
+import { Files, writing } from '../files.js';
 import { bytesToHex, dumpMap, hexToBytes, jsonSafe, readObjectFile } from '../objects.js';
 
 export function register(program: Command): void {
@@ -65,32 +65,39 @@ export function register(program: Command): void {
     .argument('<prog.o>', 'ELF object')
     .argument('<name>', 'map name')
     .argument('<entries...>', 'KEY=VALUE (a shorter VALUE overwrites the start of the existing value)')
-    .requiredOption('-o, --output <file>', 'object to write')
+    .requiredOption(
+      '-o, --output <file>',
+      'object to write (may be <prog.o> itself: replaced only on success)',
+    )
     .action((file: string, name: string, entries: string[], o: { output: string }) => {
-      const spec = readObjectFile(file);
-      const m = spec.maps.find((x) => x.name === name);
-      if (!m)
-        throw new CliError(`${file}: no map '${name}' (maps: ${spec.maps.map((x) => x.name).join(', ')})`);
-      // Check the whole result the way a loader would before writing anything.
-      for (const entry of entries) {
-        const eq = entry.indexOf('=');
-        if (eq <= 0) throw new CliError(`map set: expected KEY=VALUE, got '${entry}'`, 2);
-        const key = hexToBytes(entry.slice(0, eq), 'key');
-        const value = hexToBytes(entry.slice(eq + 1), 'value');
-        if (key.length !== m.keySize)
-          throw new CliError(`map set ${name}: key has ${key.length} bytes, the map's have ${m.keySize}`);
-        if (value.length > m.valueSize) {
-          throw new CliError(
-            `map set ${name}: value has ${value.length} bytes, the map's have ${m.valueSize}`,
-          );
-        }
-        const old = m.contents?.find((c) => bytesToHex(c.key) === bytesToHex(key));
-        const full = new Uint8Array(old?.value ?? new Uint8Array(m.valueSize));
-        full.set(value);
-        m.contents = [...(m.contents ?? []).filter((c) => c !== old), { key, value: full }];
-      }
-      loadObject(spec, { verify: false, programs: [] });
-      writeFileSync(o.output, writeObject(spec));
+      // Editing the object in place is allowed: it is read whole first, and the new one replaces it by a
+      // rename only once written, so a failure leaves it as it was.
+      const files = new Files().input(file, 'object').output(o.output, '-o', { replaces: 'object' });
+      writing(files, () => setEntries(file, name, entries, files));
       process.stdout.write(`wrote ${o.output}\n`);
     });
+}
+
+function setEntries(file: string, name: string, entries: string[], files: Files): void {
+  const spec = readObjectFile(file);
+  const m = spec.maps.find((x) => x.name === name);
+  if (!m) throw new CliError(`${file}: no map '${name}' (maps: ${spec.maps.map((x) => x.name).join(', ')})`);
+  // Check the whole result the way a loader would before writing anything.
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new CliError(`map set: expected KEY=VALUE, got '${entry}'`, 2);
+    const key = hexToBytes(entry.slice(0, eq), 'key');
+    const value = hexToBytes(entry.slice(eq + 1), 'value');
+    if (key.length !== m.keySize)
+      throw new CliError(`map set ${name}: key has ${key.length} bytes, the map's have ${m.keySize}`);
+    if (value.length > m.valueSize) {
+      throw new CliError(`map set ${name}: value has ${value.length} bytes, the map's have ${m.valueSize}`);
+    }
+    const old = m.contents?.find((c) => bytesToHex(c.key) === bytesToHex(key));
+    const full = new Uint8Array(old?.value ?? new Uint8Array(m.valueSize));
+    full.set(value);
+    m.contents = [...(m.contents ?? []).filter((c) => c !== old), { key, value: full }];
+  }
+  loadObject(spec, { verify: false, programs: [] });
+  files.writer('-o')!.write(writeObject(spec));
 }

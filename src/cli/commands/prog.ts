@@ -1,12 +1,13 @@
 // `tsbpf prog run|list`: mirrors `bpftool prog run` — the same keyword arguments and the same output line —
 // so results can be compared with the kernel's directly.
 
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { testRun } from '../../hooks/test-run.js';
+import { RuntimeFault } from '../../errors.js';
+import { TEST_RUN_MAX_REPEAT, TestRunError, testRun } from '../../hooks/test-run.js';
 import { loadObject } from '../../object/load.js';
-import { CliError } from '../main.js';
-import { engineOption, readBytes, readObjectFile, runnerFor } from '../objects.js';
+import { CliError, EXIT } from '../errors.js';
+import { Files, writing } from '../files.js';
+import { engineOption, readBytes, readObjectFile, rejected, runnerFor } from '../objects.js';
 
 interface RunOptions {
   section?: string;
@@ -75,29 +76,68 @@ function parseKeywords(args: readonly string[]): Keywords {
   }
   const dataIn = kv.get('data_in');
   if (!dataIn) throw new CliError('prog run: data_in FILE is required', 2);
-  const repeat = Number(kv.get('repeat') ?? 1);
-  if (!Number.isInteger(repeat) || repeat < 1)
-    throw new CliError(`prog run: repeat must be a positive integer`, 2);
-  return { dataIn, dataOut: kv.get('data_out'), ctxIn: kv.get('ctx_in'), ctxOut: kv.get('ctx_out'), repeat };
+  return {
+    dataIn,
+    dataOut: kv.get('data_out'),
+    ctxIn: kv.get('ctx_in'),
+    ctxOut: kv.get('ctx_out'),
+    repeat: parseRepeat(kv.get('repeat')),
+  };
+}
+
+/**
+ * `repeat N`: decimal or 0x hex, 0 to 2^32-1 (bpf_attr's field is a u32; bpftool passes larger numbers
+ * on cut to 32 bits, which turns 2^32 into 0, so they are refused here). 0 is one run, as in the kernel.
+ */
+function parseRepeat(text: string | undefined): number {
+  if (text === undefined) return 1;
+  const n = /^(0x[0-9a-f]+|\d+)$/i.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > TEST_RUN_MAX_REPEAT)
+    throw new CliError(`prog run: repeat '${text}' is not a count from 0 to ${TEST_RUN_MAX_REPEAT}`, 2);
+  return n;
 }
 
 function runProg(file: string, args: string[], options: RunOptions): void {
   const kw = parseKeywords(args);
-  const obj = loadObject(readObjectFile(file), { engine: options.engine, verify: options.verify });
-  const prog = obj.program(options.section);
-  const result = testRun(runnerFor(prog, options.engine), {
-    dataIn: readBytes(kw.dataIn, 'data_in'),
-    ctxIn: kw.ctxIn ? readBytes(kw.ctxIn, 'ctx_in') : undefined,
-    repeat: kw.repeat,
-    // The kernel's clock stops while its thread is scheduled out; process CPU time does too (in µs, so
-    // only for runs long enough to measure with it).
-    clock: kw.repeat >= CPU_CLOCK_REPEAT ? cpuClock : undefined,
+  const files = new Files()
+    .input(file, 'object')
+    .input(kw.dataIn, 'data_in')
+    .input(kw.ctxIn, 'ctx_in')
+    .output(kw.dataOut, 'data_out', { stdout: true })
+    .output(kw.ctxOut, 'ctx_out');
+  const result = writing(files, () => {
+    let obj: ReturnType<typeof loadObject>;
+    try {
+      obj = loadObject(readObjectFile(file), { engine: options.engine, verify: options.verify });
+    } catch (e) {
+      throw rejected(file, e);
+    }
+    const prog = obj.program(options.section);
+    const dataIn = readBytes(kw.dataIn, 'data_in');
+    let r: ReturnType<typeof testRun>;
+    try {
+      r = testRun(runnerFor(prog, options.engine), {
+        dataIn,
+        ctxIn: kw.ctxIn ? readBytes(kw.ctxIn, 'ctx_in') : undefined,
+        repeat: kw.repeat,
+        // The kernel's clock stops while its thread is scheduled out; process CPU time does too (in µs,
+        // so only for runs long enough to measure with it).
+        clock: kw.repeat >= CPU_CLOCK_REPEAT ? cpuClock : undefined,
+      });
+    } catch (e) {
+      // bpftool's words for the kernel's refusal, with the file and the reason.
+      if (e instanceof TestRunError)
+        throw new CliError(
+          `${file}: failed to run program ${prog.name}: Invalid argument (EINVAL): ${e.reason} (data_in ${kw.dataIn})`,
+        );
+      if (e instanceof RuntimeFault)
+        throw new CliError(`${file}: program ${prog.name} faulted: ${e.message}`, EXIT.fault);
+      throw e;
+    }
+    if (kw.dataOut) files.writer('data_out')!.write(r.dataOut);
+    if (kw.ctxOut) files.writer('ctx_out')!.write(r.ctxOut);
+    return r;
   });
-  if (kw.dataOut) {
-    if (kw.dataOut === '-') process.stdout.write(result.dataOut);
-    else writeFileSync(kw.dataOut, result.dataOut);
-  }
-  if (kw.ctxOut) writeFileSync(kw.ctxOut, result.ctxOut);
   const ns = Math.round(result.durationNs);
   if (options.json) process.stdout.write(`${JSON.stringify({ retval: result.retval, duration: ns })}\n`);
   else

@@ -2,7 +2,6 @@
 // r1 points at a copy of the memory, r2 holds its length — and print r0. FILE is raw bytecode, an ELF
 // object (first program, or --program NAME) or assembler text (.s/.asm).
 
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { assemble } from '../../asm/index.js';
 import { readObject } from '../../elf/index.js';
@@ -12,7 +11,8 @@ import { runJitWithMemory } from '../../jit/index.js';
 import { createMap } from '../../maps/index.js';
 import type { ProgramSpec } from '../../object/spec.js';
 import { DEFAULT_BUDGET, type PreparedProgram, Runtime, runWithMemory } from '../../vm/index.js';
-import { CliError } from '../main.js';
+import { CliError, EXIT } from '../errors.js';
+import { readBytes } from '../objects.js';
 
 /** An execution engine for `run` and the conformance plugin: runs with r1 = memory copy, r2 = length. */
 export type Engine = (rt: Runtime, prog: PreparedProgram, mem: Uint8Array, budget: number) => bigint;
@@ -25,7 +25,7 @@ export const ENGINES: Record<string, Engine | undefined> = {
 
 export function engineByName(name: string): Engine {
   if (!(name in ENGINES))
-    throw new CliError(`unknown engine '${name}' (choose ${Object.keys(ENGINES).join(' or ')})`);
+    throw new CliError(`unknown engine '${name}' (choose ${Object.keys(ENGINES).join(' or ')})`, EXIT.usage);
   const engine = ENGINES[name];
   if (!engine) throw new CliError(`the ${name} engine is not available yet`);
   return engine;
@@ -45,7 +45,11 @@ export interface LoadOptions {
 
 /** Raw bytecode, an ELF object or assembler text → a program prepared on `rt` (maps created there). */
 export function loadProgram(rt: Runtime, bytes: Uint8Array, options: LoadOptions): PreparedProgram {
-  if (options.text) return rt.prepare(assemble(new TextDecoder().decode(bytes)));
+  if (options.text) {
+    const insns = assemble(new TextDecoder().decode(bytes));
+    if (insns.length === 0) throw new CliError(`${options.file}: no instructions`);
+    return rt.prepare(insns);
+  }
   if (!isElf(bytes)) {
     if (bytes.length === 0) throw new CliError(`${options.file}: empty program`);
     return rt.prepare(decode(bytes));
@@ -64,17 +68,20 @@ export function loadProgram(rt: Runtime, bytes: Uint8Array, options: LoadOptions
   return rt.prepare(spec, maps);
 }
 
-/** Hex bytes, spaced (`01 0a ff`) or packed (`010aff`, optional 0x), as the conformance suite writes them. */
-export function parseHex(text: string, what: string): Uint8Array {
+/**
+ * Hex bytes, spaced (`01 0a ff`) or packed (`010aff`, optional 0x), as the conformance suite writes them.
+ * Bad hex is a usage error (exit 2) unless `code` says otherwise (a program read from stdin: exit 1).
+ */
+export function parseHex(text: string, what: string, code: number = EXIT.usage): Uint8Array {
   const tokens = text.split(/[\s,]+/).filter(Boolean);
   const out: number[] = [];
   for (const token of tokens) {
     const t = token.replace(/^0x/i, '');
-    if (!/^[0-9a-f]+$/i.test(t)) throw new CliError(`${what}: '${token}' is not hexadecimal`);
+    if (!/^[0-9a-f]+$/i.test(t)) throw new CliError(`${what}: '${token}' is not hexadecimal`, code);
     if (t.length <= 2) out.push(Number.parseInt(t, 16));
     else {
       const bytes = hexToBytes(t);
-      if (!bytes) throw new CliError(`${what}: '${token}' has an odd number of hex digits`);
+      if (!bytes) throw new CliError(`${what}: '${token}' has an odd number of hex digits`, code);
       out.push(...bytes);
     }
   }
@@ -84,7 +91,7 @@ export function parseHex(text: string, what: string): Uint8Array {
 /** `--mem` value: hex bytes, or `@path` for a binary file. */
 export function readMemoryOption(value: string | undefined): Uint8Array {
   if (value === undefined) return new Uint8Array(0);
-  if (value.startsWith('@')) return new Uint8Array(readFileSync(value.slice(1)));
+  if (value.startsWith('@')) return readBytes(value.slice(1), 'memory');
   return parseHex(value, '--mem');
 }
 
@@ -92,7 +99,7 @@ export function parseBudget(value: string | undefined): number {
   if (value === undefined) return DEFAULT_BUDGET;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0)
-    throw new CliError(`--budget: '${value}' is not a positive integer`);
+    throw new CliError(`--budget: '${value}' is not a positive integer`, EXIT.usage);
   return n;
 }
 
@@ -115,10 +122,10 @@ export function register(program: Command): void {
     .option('--program <name>', 'program (function or section) to run from an ELF object')
     .option('--engine <name>', 'execution engine: interp or jit', 'interp')
     .action((file: string, flags: RunFlags) => {
-      const bytes = new Uint8Array(readFileSync(file));
-      const mem = readMemoryOption(flags.mem);
       const budget = parseBudget(flags.budget);
       const engine = engineByName(flags.engine);
+      const bytes = readBytes(file, 'program');
+      const mem = readMemoryOption(flags.mem);
       const rt = new Runtime();
       const text = /\.(s|asm)$/i.test(file);
       const prog = loadProgram(rt, bytes, { file, program: flags.program, text });

@@ -5,15 +5,19 @@
 // Output: the program's stdout and stderr pass through untouched, and the report follows on stdout after
 // the program exits. With --json, stdout carries exactly one JSON object (the report), so the program's own
 // stdout is sent to stderr. `events` prints each event as it arrives. A non-zero exit of the program is
-// tsbpf's exit code (128 + signal number when it was killed by a signal).
+// tsbpf's exit code (128 + signal number when it was killed by a signal). What cannot be traced as asked
+// is an error (one line, exit 1), checked here before the program starts when it can be (a --fn file that
+// does not exist, an object that does not load) and by the preload when a module loads (a missing export,
+// a non-function, a script that does not exist), which then stops the program.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { basename, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { loadObject } from '../../object/load.js';
 import {
   formatEvent,
   formatFunccount,
@@ -26,7 +30,8 @@ import {
   type TraceMessage,
   type TraceToolName,
 } from '../../tools/trace-report.js';
-import { CliError } from '../main.js';
+import { CliError, EXIT, fileError } from '../errors.js';
+import { readObjectFile, rejected } from '../objects.js';
 
 const PRELOAD = fileURLToPath(new URL('../../node/trace-preload.js', import.meta.url));
 const FD = 3;
@@ -47,6 +52,32 @@ export function parseFunction(spec: string): TracedFunction {
   if (!/^[\p{L}\p{N}_$]+$/u.test(name))
     throw new CliError(`--fn '${spec}': '${name}' is not an export name`, 2);
   return { spec, file: resolvePath(file), export: name };
+}
+
+/** The file of a --fn must exist and be a file (its exports are checked when the program loads it). */
+function checkFunctionFile(f: TracedFunction): void {
+  let isFile: boolean;
+  try {
+    isFile = statSync(f.file).isFile();
+  } catch (e) {
+    throw fileError(`--fn ${f.spec}: ${f.file}`, 'trace', e);
+  }
+  if (!isFile) throw new CliError(`--fn ${f.spec}: ${f.file} is not a file`);
+}
+
+/** The probe object of `events` loads (and verifies) here first, so its errors are ours, not the program's. */
+function checkObject(object: string, opts: ToolOptions): void {
+  let obj: ReturnType<typeof loadObject>;
+  try {
+    obj = loadObject(readObjectFile(object), { engine: opts.engine as 'jit' | 'interp' | undefined });
+  } catch (e) {
+    throw rejected(object, e);
+  }
+  const program = obj.program(opts.prog);
+  if (program.type !== 'kprobe')
+    throw new CliError(
+      `${object}: program ${program.name} is ${program.type}; probes run kprobe programs (SEC("uprobe"), SEC("kprobe"))`,
+    );
 }
 
 function nodeCommand(command: string[]): string[] {
@@ -71,6 +102,8 @@ async function runTraced(
     throw new CliError(`unknown engine '${opts.engine}' (expected jit or interp)`, 2);
   }
   const [node, ...args] = nodeCommand(command);
+  for (const f of functions) checkFunctionFile(f);
+  if (object) checkObject(object, opts);
   const config: TraceConfig = {
     tool,
     functions,
@@ -112,6 +145,9 @@ async function runTraced(
   process.off('SIGINT', ignore);
   process.off('SIGTERM', ignore);
 
+  // The trace failed: that is the one line to print (the program was stopped when the module loaded).
+  const error = messages.find((m) => m.type === 'error');
+  if (error) throw new CliError(error.message, error.internal ? EXIT.internal : EXIT.input);
   for (const m of messages) if (m.type === 'warning') process.stderr.write(`tsbpf: warning: ${m.message}\n`);
   report(tool, messages, opts.json === true);
   const exit = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 0);

@@ -7,7 +7,7 @@ import { decode } from '../../isa/index.js';
 import type { MapSpec } from '../../maps/types.js';
 import type { ProgramSpec } from '../../object/spec.js';
 import { formatDiagnostic, type VerifyResult, verify } from '../../verifier/index.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
 import { readBytes, readObjectFile } from '../objects.js';
 
 interface Flags {
@@ -80,6 +80,7 @@ export function register(program: Command): void {
       if (flags.type && !programTypeByName(flags.type)) {
         throw new CliError(
           `unknown program type '${flags.type}' (known: ${[...PROGRAM_TYPES.keys()].join(', ')})`,
+          2,
         );
       }
       const { programs, maps } = programsOf(file, flags);

@@ -15,7 +15,7 @@ import type { BpfMap } from '../../maps/types.js';
 import { UserspaceXdp } from '../../node/live/datapath.js';
 import { VerifierError } from '../../object/load.js';
 import type { ObjectSpec } from '../../object/spec.js';
-import { CliError } from '../main.js';
+import { CliError } from '../errors.js';
 import {
   applyMapSets,
   dumpMap,
@@ -203,9 +203,10 @@ function startKernel(
     };
   } catch (e) {
     if (e instanceof VerifierRejectedError) {
-      const log = e.log.trim() ? `\nkernel verifier log:\n${indent(tail(e.log, 40))}` : '';
-      const ours = e.explanation ? `\ntsbpf's verifier:\n${indent(tail(e.explanation, 40))}` : '';
-      throw new CliError(`${file}: ${e.message}${log}${ours}`);
+      // The logs are printed above the one error line.
+      const log = e.log.trim() ? `kernel verifier log:\n${indent(tail(e.log, 40))}\n` : '';
+      const ours = e.explanation ? `tsbpf's verifier:\n${indent(tail(e.explanation, 40))}\n` : '';
+      throw new CliError(`${file}: ${e.message}`, 1, `${log}${ours}` || undefined);
     }
     throw e;
   }
@@ -223,7 +224,9 @@ function startUserspace(
   } catch (e) {
     if (e instanceof VerifierError)
       throw new CliError(
-        `${file}: program ${e.program} rejected by tsbpf's verifier: ${e.message}\n${indent(tail(e.result.log, 40))}`,
+        `${file}: program ${e.program} rejected by tsbpf's verifier: ${e.message}`,
+        1,
+        `tsbpf's verifier:\n${indent(tail(e.result.log, 40))}`,
       );
     throw e;
   }
