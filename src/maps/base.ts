@@ -10,6 +10,11 @@ import { type BpfMap, Errno, KernelErrno, MapError, type MapSpec, UpdateFlag } f
 export interface MapOptions {
   /** Number of simulated CPUs: per-CPU maps keep one value per CPU. */
   cpus: number;
+  /**
+   * The kernel's NR_CPUS, the most entries a CPUMAP may have (default 8192, as distribution kernels
+   * build; /sys/devices/system/cpu/kernel_max + 1 on a given machine).
+   */
+  nrCpus?: number;
 }
 
 export function roundUp8(n: number): number {
@@ -60,6 +65,11 @@ export abstract class MapBase implements BpfMap {
   readonly perCpu: boolean;
   /** After `freeze()`, user-space writes fail with EPERM (as BPF_MAP_FREEZE). */
   frozen = false;
+  /**
+   * Bytes charged against the address space's map memory limit (createMap charges the map at its largest;
+   * perf buffers add theirs as they open); `close()` gives them back.
+   */
+  memoryCharged = 0;
   private readonly scratch: Region;
   protected readonly scratchKey: number;
   protected readonly scratchValue: number;
@@ -211,12 +221,21 @@ export abstract class MapBase implements BpfMap {
     this.frozen = true;
   }
 
-  /** Give the map's memory back to the address space. */
+  /** Release a region recorded with `own` before the map closes (a ring that grew). */
+  protected disown(region: Region): void {
+    const i = this.owned.indexOf(region);
+    if (i >= 0) this.owned.splice(i, 1);
+    this.space.release(region);
+  }
+
+  /** Give the map's memory back to the address space, and its charge to the map memory limit. */
   close(): void {
     for (const r of this.owned) this.space.release(r);
     this.owned.length = 0;
     this.space.release(this.handle);
     mapsBySpace.get(this.space)?.delete(this.addr);
+    this.space.mapMemoryCharged -= this.memoryCharged;
+    this.memoryCharged = 0;
   }
 
   /** Copy a value in: one CPU's value (cpu >= 0) or all CPUs from the user layout (cpu < 0). */

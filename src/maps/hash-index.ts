@@ -68,6 +68,13 @@ const MIN_BUCKETS = 16;
 /** Bytes of the header (table address, mask). */
 export const HASH_INDEX_HEADER = 8;
 
+/** Buckets of the table once it holds `count` entries (it doubles to stay at most half full). */
+export function indexBuckets(count: number): number {
+  let buckets = MIN_BUCKETS;
+  while (buckets < 2 * count) buckets *= 2;
+  return buckets;
+}
+
 export class HashIndex {
   /** The header the compiled lookups read (see the file comment). */
   readonly header: Region;

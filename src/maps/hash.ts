@@ -1,8 +1,11 @@
 // HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH and HASH_OF_MAPS. An index in linear memory (./hash-index.ts,
 // which compiled programs probe inline) from key to slot; each slot holds the key bytes then the value(s)
-// in linear memory, so programs get stable value pointers and iteration can copy keys out. Slots come from a free list; memory is carved in
-// chunks as the map fills. Iteration order is insertion order (the kernel's is by hash bucket: defined but
-// seed-dependent), a missing key restarts at the first key as in the kernel.
+// in linear memory, so programs get stable value pointers and iteration can copy keys out. Slots come from
+// a free list, then new ones in order; slot memory is carved in 64 KiB chunks, and the index, the iteration
+// list and the LRU lists grow, as the map fills: memory follows the elements, not max_entries (which
+// createMap charges in full, as the kernel preallocates it). Iteration order is insertion order (the
+// kernel's is by hash bucket: defined but seed-dependent), a missing key restarts at the first key as in
+// the kernel.
 //
 // LRU maps take their elements from the kernel's LRU lists (./lru.ts). As the kernel does, an LRU update
 // takes a free element first — evicting when the map is full — and only then checks the flags, so an
@@ -10,14 +13,17 @@
 
 import type { AddressSpace, Region } from '../vm/memory.js';
 import { MapBase, type MapOptions, roundUp8 } from './base.js';
+import { hashCapacity } from './cost.js';
 import { checkInnerMap } from './fdarray.js';
 import { HashIndex } from './hash-index.js';
 import { LruLists } from './lru.js';
 import { Errno, type MapSpec, MapType, UpdateFlag } from './types.js';
 
 const NIL = -1;
+/** Slots the iteration list first makes room for; it doubles from there. */
+const INITIAL_SLOTS = 64;
 
-/** A doubly linked list over slot numbers (no allocation per operation). */
+/** A doubly linked list over slot numbers (no allocation per operation; `room` grows it). */
 class SlotList {
   head = NIL;
   tail = NIL;
@@ -26,6 +32,16 @@ class SlotList {
   constructor(n: number) {
     this.next = new Int32Array(n).fill(NIL);
     this.prev = new Int32Array(n).fill(NIL);
+  }
+  /** Make room for slot s (at most `max` slots). */
+  room(s: number, max: number): void {
+    const n = Math.min(max, Math.max(s + 1, 2 * this.next.length));
+    const next = new Int32Array(n).fill(NIL);
+    const prev = new Int32Array(n).fill(NIL);
+    next.set(this.next);
+    prev.set(this.prev);
+    this.next = next;
+    this.prev = prev;
   }
   insertAfter(at: number, s: number): void {
     const n = this.next[at]!;
@@ -77,8 +93,8 @@ export class HashMap extends MapBase {
     const cpus = Math.max(1, opts.cpus);
     // BPF_F_NO_COMMON_LRU: the kernel rounds max_entries up to a multiple of the CPUs (equal lists).
     const perCpuLru = this.lru && (spec.flags & 2) !== 0;
-    this.capacity = perCpuLru ? Math.ceil(spec.maxEntries / cpus) * cpus : spec.maxEntries;
-    this.order = new SlotList(this.capacity);
+    this.capacity = hashCapacity(spec, cpus);
+    this.order = new SlotList(Math.min(this.capacity, INITIAL_SLOTS));
     this.lruLists = this.lru ? new LruLists(this.capacity, cpus, perCpuLru) : undefined;
     this.keyStride = roundUp8(spec.keySize);
     this.entryBytes = this.keyStride + this.valueStride * this.nCpus;
@@ -186,6 +202,7 @@ export class HashMap extends MapBase {
     b.fill(0, at, at + this.entryBytes);
     b.copyWithin(at, keyAddr, keyAddr + this.spec.keySize);
     this.writeValue(at + this.keyStride, this.valueStride, valueAddr, cpu, true);
+    if (s >= this.order.next.length) this.order.room(s, this.capacity);
     if (old !== NIL) {
       // LRU replace: a new node takes the old one's place (iteration position kept), the old is freed.
       this.order.insertAfter(old, s);

@@ -1,6 +1,7 @@
 // Maps: the public face of src/maps.
 export * from './array.js';
 export * from './base.js';
+export * from './cost.js';
 export * from './devmap.js';
 export * from './fdarray.js';
 export * from './hash.js';

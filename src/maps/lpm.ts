@@ -2,7 +2,8 @@
 // (prefixlen in host byte order, data in network order). The same path-compressed binary trie as the
 // kernel — real nodes and intermediate nodes (which have exactly two children) — so that updates,
 // deletes and get_next_key (post-order: more specific prefixes before less specific ones) behave
-// identically, including which key comes next. Values live in preallocated slots in linear memory.
+// identically, including which key comes next. Values live in slots in linear memory, carved in 64 KiB
+// chunks as the trie fills (the kernel allocates a node per element too).
 //
 // Lookups are what programs do per packet, so nodes also carry their prefix as masked big-endian 32-bit
 // words (the first four: data up to 16 bytes, IPv4 and IPv6) and lookups compare whole words.
@@ -91,17 +92,31 @@ export class LpmTrieMap extends MapBase {
   private readonly dataSize: number;
   private root: LpmNode | null = null;
   private entries = 0;
-  private readonly values: Region;
+  /** Value slots given back by deletes; new slots are numbered on from `fresh`. */
   private readonly freeSlots: number[] = [];
+  private fresh = 0;
+  private readonly chunks: Region[] = [];
+  private readonly chunkSlots: number;
 
   constructor(space: AddressSpace, spec: MapSpec, opts: MapOptions) {
     super(space, spec, opts);
     this.dataSize = spec.keySize - 4;
     this.maxPrefixlen = this.dataSize * 8;
-    this.values = this.own(
-      space.allocate(this.valueStride * spec.maxEntries, 'map_value', `map ${spec.name} value`),
-    );
-    for (let s = spec.maxEntries - 1; s >= 0; s--) this.freeSlots.push(s);
+    this.chunkSlots = Math.min(spec.maxEntries, Math.max(1, Math.floor(65536 / this.valueStride)));
+  }
+
+  /** Address of value slot s (its chunk allocated on first use). */
+  private slotAddr(s: number): number {
+    const chunk = Math.floor(s / this.chunkSlots);
+    let region = this.chunks[chunk];
+    if (!region) {
+      const n = Math.min(this.chunkSlots, this.spec.maxEntries - chunk * this.chunkSlots);
+      region = this.own(
+        this.space.allocate(n * this.valueStride, 'map_value', `map ${this.spec.name} value`),
+      );
+      this.chunks[chunk] = region;
+    }
+    return region.start + (s - chunk * this.chunkSlots) * this.valueStride;
   }
 
   get size(): number {
@@ -215,8 +230,9 @@ export class LpmTrieMap extends MapBase {
   }
 
   private newNode(keyAddr: number, plen: number, valueAddr: number): LpmNode {
-    const slot = this.freeSlots.pop()!;
-    const value = this.values.start + slot * this.valueStride;
+    // checkAdd keeps entries <= max_entries, so a slot is free or still unused.
+    const slot = this.freeSlots.pop() ?? this.fresh++;
+    const value = this.slotAddr(slot);
     const node = new LpmNode(plen, this.space.read(keyAddr + 4, this.dataSize), false, slot, value);
     this.u8.copyWithin(value, valueAddr, valueAddr + this.spec.valueSize);
     return node;

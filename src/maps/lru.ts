@@ -9,12 +9,19 @@
 // Per-CPU LRU (BPF_F_NO_COMMON_LRU): each CPU owns N / C nodes in its own active/inactive/free lists; a
 // pop rotates that CPU's lists and, when its free list is empty, evicts up to 4 nodes (scanning 4).
 //
-// Nodes are slot numbers; every list is a circular doubly linked list through shared next/prev arrays,
-// with one sentinel per list after the N nodes. The global lists form one group per CPU (per-CPU LRU) or
-// a single group (common LRU).
+// Nodes are created as the map fills, not up front (a map of 2^24 entries holding ten elements has at
+// most one refill's worth, 128): a group's free list is its freed nodes, then as many never-used ones as
+// its share of max_entries still allows, which behaves as the kernel's preallocated free list does (unused
+// nodes are all alike). Every list is a circular doubly linked list through shared next/prev arrays,
+// sentinels first (one per list), then the nodes; a slot number is its node's index minus the sentinels,
+// in order of creation. The global lists form one group per CPU (per-CPU LRU) or a single group (common).
 
 const LOCAL_FREE_TARGET = 128;
 const PERCPU_FREE_TARGET = 4;
+/** Nodes the arrays first make room for; they double from there up to max_entries. */
+const INITIAL_NODES = 64;
+/** Bytes of per-node state: next, prev, owner, group (i32) and type, ref (u8). */
+export const LRU_NODE_BYTES = 18;
 
 enum T {
   Active = 0,
@@ -25,16 +32,20 @@ enum T {
 }
 
 export class LruLists {
-  private readonly next: Int32Array;
-  private readonly prev: Int32Array;
-  private readonly type: Uint8Array;
-  private readonly ref: Uint8Array;
+  private next: Int32Array;
+  private prev: Int32Array;
+  private type: Uint8Array;
+  private ref: Uint8Array;
   /** CPU whose local list holds a pending node (common LRU). */
-  private readonly owner: Int32Array;
+  private owner: Int32Array;
   /** Group of the global lists a node belongs to (its CPU for the per-CPU LRU, else 0). */
-  private readonly group: Int32Array;
-  /** Whether a node is on some list yet (all start on a free list). */
-  private readonly linked: Uint8Array;
+  private group: Int32Array;
+  /** Index of the first node: the sentinels come before it. */
+  private readonly base: number;
+  /** Nodes created so far. */
+  private created = 0;
+  /** Never-used nodes each group may still create (its share of max_entries). */
+  private readonly unused: Int32Array;
   /** Active/inactive/free counts per group. */
   private readonly counts: Int32Array;
   private readonly nextInactiveRotation: Int32Array;
@@ -51,24 +62,21 @@ export class LruLists {
   ) {
     this.groups = perCpu ? cpus : 1;
     this.nrScans = perCpu ? PERCPU_FREE_TARGET : LOCAL_FREE_TARGET;
-    const total = n + 3 * this.groups + 2 * cpus;
-    this.next = new Int32Array(total);
-    this.prev = new Int32Array(total);
-    for (let i = n; i < total; i++) {
+    this.base = 3 * this.groups + 2 * cpus;
+    const room = this.base + Math.min(n, INITIAL_NODES);
+    this.next = new Int32Array(room);
+    this.prev = new Int32Array(room);
+    for (let i = 0; i < this.base; i++) {
       this.next[i] = i;
       this.prev[i] = i;
     }
-    this.type = new Uint8Array(n);
-    this.ref = new Uint8Array(n);
-    this.owner = new Int32Array(n);
-    this.group = new Int32Array(n);
-    this.linked = new Uint8Array(n);
+    this.type = new Uint8Array(room);
+    this.ref = new Uint8Array(room);
+    this.owner = new Int32Array(room);
+    this.group = new Int32Array(room);
+    this.unused = new Int32Array(this.groups).fill(Math.floor(n / this.groups));
+    this.unused[this.groups - 1]! += n % this.groups;
     this.counts = new Int32Array(3 * this.groups);
-    const perGroup = Math.max(1, Math.floor(n / this.groups));
-    for (let s = 0; s < n; s++) {
-      this.group[s] = Math.min(this.groups - 1, Math.floor(s / perGroup));
-      this.moveTo(s, T.Free, this.head(T.Free, this.group[s]!));
-    }
     this.nextInactiveRotation = new Int32Array(this.groups);
     for (let g = 0; g < this.groups; g++) this.nextInactiveRotation[g] = this.head(T.Inactive, g);
     this.targetFree = Math.min(LOCAL_FREE_TARGET, Math.max(1, Math.floor(n / cpus / 2)));
@@ -76,8 +84,44 @@ export class LruLists {
 
   /** Sentinel of group g's global list t, or of CPU g's local list t. */
   private head(t: T, g = 0): number {
-    if (t <= T.Free) return this.n + 3 * g + t;
-    return this.n + 3 * this.groups + 2 * g + (t - T.LocalFree);
+    if (t <= T.Free) return 3 * g + t;
+    return 3 * this.groups + 2 * g + (t - T.LocalFree);
+  }
+
+  /**
+   * The first node of group g's free list: a freed node, else a new one while the group has unused
+   * nodes left; the list's sentinel when neither.
+   */
+  private firstFree(g: number): number {
+    const h = this.head(T.Free, g);
+    if (this.next[h] !== h || this.unused[g] === 0) return this.next[h]!;
+    const s = this.base + this.created++;
+    if (s >= this.next.length) this.grow();
+    this.unused[g]!--;
+    this.group[s] = g;
+    this.type[s] = T.Free;
+    this.counts[3 * g + T.Free]!++;
+    this.next[s] = h;
+    this.prev[s] = h;
+    this.next[h] = s;
+    this.prev[h] = s;
+    return s;
+  }
+
+  /** Double the node arrays (up to n nodes). */
+  private grow(): void {
+    const room = this.base + Math.min(this.n, 2 * (this.next.length - this.base));
+    const bigger = <A extends Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
+      const b = make(room);
+      b.set(a);
+      return b;
+    };
+    this.next = bigger(this.next, (k) => new Int32Array(k));
+    this.prev = bigger(this.prev, (k) => new Int32Array(k));
+    this.owner = bigger(this.owner, (k) => new Int32Array(k));
+    this.group = bigger(this.group, (k) => new Int32Array(k));
+    this.type = bigger(this.type, (k) => new Uint8Array(k));
+    this.ref = bigger(this.ref, (k) => new Uint8Array(k));
   }
 
   private unlink(s: number): void {
@@ -88,10 +132,8 @@ export class LruLists {
   /** Put node s at the head of list `h` (a sentinel), recording its type and keeping group counts. */
   private moveTo(s: number, t: T, h: number): void {
     const g = this.group[s]!;
-    if (this.linked[s]) {
-      if (this.type[s]! <= T.Free) this.counts[3 * g + this.type[s]!]!--;
-      this.unlink(s);
-    } else this.linked[s] = 1;
+    if (this.type[s]! <= T.Free) this.counts[3 * g + this.type[s]!]!--;
+    this.unlink(s);
     this.type[s] = t;
     if (t <= T.Free) this.counts[3 * g + t]!++;
     this.next[s] = this.next[h]!;
@@ -113,8 +155,9 @@ export class LruLists {
     this.moveTo(s, t, this.head(t, this.group[s]!));
   }
 
-  setRef(s: number): void {
-    this.ref[s] = 1;
+  /** A program looked up the element in slot `slot`. */
+  setRef(slot: number): void {
+    this.ref[slot + this.base] = 1;
   }
 
   private rotate(g: number): void {
@@ -165,7 +208,7 @@ export class LruLists {
       const p = this.prev[s]!;
       if (this.ref[s]) this.move(s, T.Active);
       else {
-        evict(s);
+        evict(s - this.base);
         this.toFree(s, to, t);
         if (++shrunk === target) break;
       }
@@ -177,7 +220,7 @@ export class LruLists {
     const h = this.next[inactive] !== inactive ? inactive : this.head(T.Active, g);
     const s = this.prev[h]!;
     if (s === h) return;
-    evict(s);
+    evict(s - this.base);
     this.toFree(s, to, t);
   }
 
@@ -187,8 +230,8 @@ export class LruLists {
     this.moveTo(s, t, to);
   }
 
-  /** A free node for CPU `cpu` (evicting through `evict` when needed), or -1. */
-  pop(cpu: number, evict: (s: number) => void): number {
+  /** The slot of a free node for CPU `cpu` (evicting slots through `evict` when needed), or -1. */
+  pop(cpu: number, evict: (slot: number) => void): number {
     if (this.perCpu) return this.popPerCpu(cpu, evict);
     const free = this.head(T.LocalFree, cpu);
     if (this.next[free] === free) this.refill(cpu, evict);
@@ -198,18 +241,18 @@ export class LruLists {
     this.owner[s] = cpu;
     // New nodes wait on the CPU's pending list until its next refill.
     this.moveTo(s, T.LocalPending, this.head(T.LocalPending, cpu));
-    return s;
+    return s - this.base;
   }
 
   private popPerCpu(cpu: number, evict: (s: number) => void): number {
     const g = cpu % this.groups;
     this.rotate(g);
     const free = this.head(T.Free, g);
-    if (this.next[free] === free) this.shrink(PERCPU_FREE_TARGET, g, free, T.Free, evict);
+    if (this.firstFree(g) === free) this.shrink(PERCPU_FREE_TARGET, g, free, T.Free, evict);
     const s = this.next[free]!;
     if (s === free) return -1;
     this.move(s, T.Inactive);
-    return s;
+    return s - this.base;
   }
 
   private refill(cpu: number, evict: (s: number) => void): void {
@@ -226,15 +269,18 @@ export class LruLists {
     const globalFree = this.head(T.Free);
     const to = this.head(T.LocalFree, cpu);
     let got = 0;
-    while (got < this.targetFree && this.next[globalFree] !== globalFree) {
-      this.toFree(this.next[globalFree]!, to, T.LocalFree);
+    while (got < this.targetFree) {
+      const s = this.firstFree(0);
+      if (s === globalFree) break;
+      this.toFree(s, to, T.LocalFree);
       got++;
     }
     if (got < this.targetFree) this.shrink(this.targetFree - got, 0, to, T.LocalFree, evict);
   }
 
-  /** Give back a node (deleted or replaced element, or a failed update's node). */
-  pushFree(s: number): void {
+  /** Give back a slot's node (deleted or replaced element, or a failed update's node). */
+  pushFree(slot: number): void {
+    const s = slot + this.base;
     if (this.type[s] === T.LocalPending) {
       this.ref[s] = 0;
       this.moveTo(s, T.LocalFree, this.head(T.LocalFree, this.owner[s]!));

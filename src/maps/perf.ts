@@ -2,13 +2,16 @@
 // event opened on one CPU; here a slot holds a bounded buffer bound to a CPU (`PerfReader` opens one per
 // CPU at index = cpu, as libbpf does; user space may also store a CPU number with `update`). Space is
 // accounted like the kernel's ring (8-byte header + u32 size + data padded to 8 bytes per sample); a
-// sample that does not fit is lost, counted, and reported to the reader as a lost record in order.
+// sample that does not fit is lost, counted, and reported to the reader as a lost record in order. A
+// buffer's memory (its capacity and the JS records it may hold) is charged to the map memory limit when it
+// opens and given back when it is replaced, deleted or the map closes.
 
 import type { AddressSpace } from '../vm/memory.js';
 import type { MapOptions } from './base.js';
+import { chargeMapMemory, perfBufferMemory } from './cost.js';
 import { FdArrayMap } from './fdarray.js';
 import { ReaderSet, RecordReader } from './reader.js';
-import { Errno, KernelErrno, type MapSpec } from './types.js';
+import { Errno, KernelErrno, MapError, type MapSpec } from './types.js';
 
 /** bpf_perf_event_output flags: low 32 bits select the index; this value means the current CPU. */
 export const BPF_F_CURRENT_CPU = 0xffffffff;
@@ -24,6 +27,8 @@ interface PerfBuffer {
   capacity: number;
   used: number;
   records: PerfRecord[];
+  /** Bytes charged to the map memory limit for it. */
+  charged: number;
 }
 
 export class PerfEventArrayMap extends FdArrayMap {
@@ -36,12 +41,34 @@ export class PerfEventArrayMap extends FdArrayMap {
     super(space, spec, opts);
   }
 
-  /** Bind a buffer of `bytes` capacity, on `cpu`, to slot `index`. */
+  /**
+   * Bind a buffer of `bytes` capacity, on `cpu`, to slot `index` (replacing the one there). Throws
+   * MapError(ENOMEM) when its memory is over the map memory limit, leaving the slot as it was.
+   */
   open(index: number, cpu: number, bytes: number): void {
     if (index >= this.spec.maxEntries)
       throw new RangeError(`perf event array '${this.spec.name}' has no index ${index}`);
-    this.buffers[index] = { cpu, capacity: bytes, used: 0, records: [] };
+    const old = this.buffers[index]?.charged ?? 0;
+    const cost = perfBufferMemory(bytes);
+    this.space.mapMemoryCharged -= old;
+    try {
+      chargeMapMemory(this.space, this.spec, `a perf buffer of ${bytes} bytes`, cost, 'use smaller buffers');
+    } catch (e) {
+      this.space.mapMemoryCharged += old;
+      throw e;
+    }
+    this.memoryCharged += cost - old;
+    this.buffers[index] = { cpu, capacity: bytes, used: 0, records: [], charged: cost };
     this.setRef(index, cpu + 1);
+  }
+
+  /** Close the buffer at `index`, giving its memory back. */
+  private drop(index: number): void {
+    const buf = this.buffers[index];
+    if (!buf) return;
+    this.space.mapMemoryCharged -= buf.charged;
+    this.memoryCharged -= buf.charged;
+    this.buffers[index] = undefined;
   }
 
   protected override checkRef(_ref: number): number {
@@ -49,16 +76,23 @@ export class PerfEventArrayMap extends FdArrayMap {
   }
 
   override updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number {
+    const i = this.dv.getUint32(keyAddr, true);
+    const before = this.refAt(i);
     const r = super.updatePtr(keyAddr, valueAddr, flags, cpu);
     if (r < 0) return r;
-    const i = this.dv.getUint32(keyAddr, true);
-    this.open(i, this.dv.getUint32(valueAddr, true), 64 * 4096);
+    try {
+      this.open(i, this.dv.getUint32(valueAddr, true), 64 * 4096);
+    } catch (e) {
+      if (!(e instanceof MapError)) throw e;
+      this.setRef(i, before);
+      return -e.errno;
+    }
     return 0;
   }
 
   override deletePtr(keyAddr: number): number {
     const r = super.deletePtr(keyAddr);
-    if (r === 0) this.buffers[this.dv.getUint32(keyAddr, true)] = undefined;
+    if (r === 0) this.drop(this.dv.getUint32(keyAddr, true));
     return r;
   }
 

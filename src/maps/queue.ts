@@ -1,5 +1,6 @@
-// QUEUE (FIFO) and STACK (LIFO): keyless maps of max_entries values, a ring of max_entries + 1 slots in
-// linear memory as in the kernel. Push with BPF_EXIST on a full map overwrites the oldest element.
+// QUEUE (FIFO) and STACK (LIFO): keyless maps of max_entries values, a ring of up to max_entries + 1 slots
+// in linear memory as in the kernel. The ring starts small and doubles as it fills (programs never hold a
+// pointer into it: values are copied in and out). Push with BPF_EXIST on a full map overwrites the oldest.
 // From user space, update = push, lookup = peek, `pop()` = lookup-and-delete; delete and get_next_key
 // are EINVAL.
 
@@ -7,33 +8,60 @@ import type { AddressSpace, Region } from '../vm/memory.js';
 import { MapBase, type MapOptions, mapFail } from './base.js';
 import { Errno, type MapSpec, MapType, UpdateFlag } from './types.js';
 
+/** Bytes the ring first takes (at most max_entries + 1 values); it doubles from there. */
+const INITIAL_RING_BYTES = 4096;
+
 export class QueueStackMap extends MapBase {
   readonly stack: boolean;
-  private readonly ring: Region;
-  private readonly slots: number;
+  private ring: Region;
+  /** Slots of the ring now (one always empty): max_entries + 1 once it has grown all the way. */
+  private slots: number;
   private head = 0;
   private tail = 0;
 
   constructor(space: AddressSpace, spec: MapSpec, opts: MapOptions) {
     super(space, spec, opts);
     this.stack = spec.type === MapType.STACK;
-    this.slots = spec.maxEntries + 1;
-    this.ring = this.own(
-      space.allocate(this.slots * spec.valueSize, 'map_value', `map ${spec.name} elements`),
-    );
+    this.slots = Math.min(spec.maxEntries + 1, Math.max(2, Math.floor(INITIAL_RING_BYTES / spec.valueSize)));
+    this.ring = this.allocateRing(this.slots);
+  }
+
+  private allocateRing(slots: number): Region {
+    const name = `map ${this.spec.name} elements`;
+    return this.own(this.space.allocate(slots * this.spec.valueSize, 'map_value', name));
   }
 
   get size(): number {
     return (this.head - this.tail + this.slots) % this.slots;
   }
 
+  /** Double the ring (up to max_entries + 1 slots), its elements moved to the start in order. */
+  private grow(): void {
+    const size = this.size;
+    const slots = Math.min(this.spec.maxEntries + 1, 2 * this.slots);
+    const old = this.ring;
+    const ring = this.allocateRing(slots);
+    const b = this.u8;
+    const v = this.spec.valueSize;
+    // Oldest first: tail .. end of the old ring, then its start .. head.
+    const first = this.tail <= this.head ? this.head - this.tail : this.slots - this.tail;
+    b.copyWithin(ring.start, old.start + this.tail * v, old.start + (this.tail + first) * v);
+    b.copyWithin(ring.start + first * v, old.start, old.start + (size - first) * v);
+    this.disown(old);
+    this.ring = ring;
+    this.slots = slots;
+    this.tail = 0;
+    this.head = size;
+  }
+
   /** bpf_map_push_elem: 0 or -errno. */
   push(valueAddr: number, flags: number): number {
     if (flags & UpdateFlag.NOEXIST || flags > UpdateFlag.EXIST) return -Errno.EINVAL;
-    if (this.size === this.spec.maxEntries) {
+    const count = this.size;
+    if (count === this.spec.maxEntries) {
       if (!(flags & UpdateFlag.EXIST)) return -Errno.E2BIG;
       this.tail = (this.tail + 1) % this.slots; // drop the oldest
-    }
+    } else if (count === this.slots - 1) this.grow();
     const size = this.spec.valueSize;
     const dst = this.ring.start + this.head * size;
     this.u8.copyWithin(dst, valueAddr, valueAddr + size);

@@ -1,10 +1,23 @@
 // The one map-type registry: for each kernel map type, how to check a spec (the kernel's alloc_check
-// rules and errnos), how to create it, and what the verifier needs to know (helpers that may use it, what
-// a lookup returns). `createMap` is the only constructor other modules call.
+// rules and errnos, and the size limits its map_alloc enforces before allocating), how to create it, and
+// what the verifier needs to know (helpers that may use it, what a lookup returns). `createMap` is the
+// only constructor other modules call: it checks the spec, charges the map's memory at its largest
+// (./cost.ts) against the address space's limit, and only then allocates.
+//
+// Creation limits of the kernel (6.18, x86-64, as root), checked against it in test/maps/limits.test.ts:
+// hash maps at most 2^27 entries (E2BIG: the bucket array must stay under 4 GiB), key + value under
+// KMALLOC_MAX_SIZE - 48; arrays a value size up to INT_MAX (E2BIG past it), per-CPU values up to 32 KiB;
+// LPM values up to KMALLOC_MAX_SIZE - 280 (EINVAL); queue/stack values up to KMALLOC_MAX_SIZE (E2BIG);
+// DEVMAP_HASH at most 2^31 entries (EINVAL); CPUMAP at most NR_CPUS (E2BIG). Beyond those the kernel
+// allocates what was asked: an array of 0xffffffff values, a ring buffer of 2 GiB, a queue of 2^32 slots
+// fail with ENOMEM when they exceed its memory, and so do they here past the map memory limit (which is
+// never more than the address space, at most 4 GiB). The kernel's LPM tries and BPF_F_NO_PREALLOC hashes
+// allocate per element, so it accepts any max_entries for them; here they are charged at their largest.
 
 import type { AddressSpace } from '../vm/memory.js';
 import { ArrayMap } from './array.js';
 import { type MapBase, type MapOptions, roundUp8 } from './base.js';
+import { chargeMapMemory, hashCapacity, mapMemory } from './cost.js';
 import { RedirectArrayMap } from './devmap.js';
 import { FdArrayMap } from './fdarray.js';
 import { HashMap } from './hash.js';
@@ -48,6 +61,14 @@ const PCPU_MIN_UNIT_SIZE = 32768;
 /** KMALLOC_MAX_SIZE on x86-64 (4 KiB pages, MAX_PAGE_ORDER 10). */
 const KMALLOC_MAX_SIZE = 4 * 1024 * 1024;
 const HTAB_ELEM_SIZE = 48;
+/** htab_map_alloc: n_buckets (max_entries rounded up to a power of two) * 16 bytes must fit a u32. */
+const HTAB_MAX_ENTRIES = 2 ** 27;
+/** array_map_alloc_check: values up to INT_MAX bytes. */
+const ARRAY_VALUE_MAX = 0x7fffffff;
+/** trie_alloc: a value must fit a node with the largest key (LPM_DATA_SIZE_MAX 256, node header 24). */
+const LPM_VALUE_MAX = KMALLOC_MAX_SIZE - 256 - 24;
+/** dev_map_init_map: a DEVMAP_HASH's entries (its bucket count must be a power of two in a u32). */
+const DEVMAP_HASH_MAX_ENTRIES = 2 ** 31;
 
 /** A failed creation check: errno (positive) and why. */
 type Invalid = [errno: number, reason: string];
@@ -69,13 +90,13 @@ function checkArray(s: MapSpec): Invalid | undefined {
   if (s.type !== MapType.PERF_EVENT_ARRAY && s.flags & F.PRESERVE_ELEMS) {
     return [Errno.EINVAL, 'BPF_F_PRESERVE_ELEMS only applies to perf event arrays'];
   }
+  if (s.valueSize > ARRAY_VALUE_MAX) return [Errno.E2BIG, `value size above ${ARRAY_VALUE_MAX}`];
   if (percpu && roundUp8(s.valueSize) > PCPU_MIN_UNIT_SIZE)
     return [Errno.E2BIG, `per-CPU value size above ${PCPU_MIN_UNIT_SIZE}`];
-  if (s.valueSize > KMALLOC_MAX_SIZE) return [Errno.E2BIG, `value size above ${KMALLOC_MAX_SIZE}`];
   return undefined;
 }
 
-function checkFdArray(s: MapSpec): Invalid | undefined {
+function checkFdArray(s: MapSpec, _o: MapOptions): Invalid | undefined {
   if (s.valueSize !== 4) return [Errno.EINVAL, `value size must be 4 (a reference), got ${s.valueSize}`];
   if (s.flags & (F.RDONLY_PROG | F.WRONLY_PROG))
     return [Errno.EINVAL, 'BPF_F_RDONLY_PROG/WRONLY_PROG not allowed'];
@@ -92,7 +113,7 @@ function checkInner(s: MapSpec): Invalid | undefined {
   return undefined;
 }
 
-function checkHash(s: MapSpec): Invalid | undefined {
+function checkHash(s: MapSpec, o: MapOptions): Invalid | undefined {
   const lru = s.type === MapType.LRU_HASH || s.type === MapType.LRU_PERCPU_HASH;
   const percpu = s.type === MapType.PERCPU_HASH || s.type === MapType.LRU_PERCPU_HASH;
   if (s.flags & ~HASH_FLAGS || !accessOk(s.flags))
@@ -110,7 +131,17 @@ function checkHash(s: MapSpec): Invalid | undefined {
     return [Errno.E2BIG, `per-CPU value size above ${PCPU_MIN_UNIT_SIZE}`];
   if (s.type === MapType.HASH_OF_MAPS) {
     if (s.valueSize !== 4) return [Errno.EINVAL, `value size must be 4 (a reference), got ${s.valueSize}`];
-    return checkInner(s);
+    const bad = checkInner(s);
+    if (bad) return bad;
+  }
+  // A per-CPU LRU first rounds max_entries to whole CPUs (down when rounding up would overflow a u32).
+  let n = hashCapacity(s, Math.max(1, o.cpus));
+  if (n > 0xffffffff) n = s.maxEntries - (s.maxEntries % Math.max(1, o.cpus));
+  if (n > HTAB_MAX_ENTRIES) {
+    return [
+      Errno.E2BIG,
+      `max_entries ${n} above the kernel's ${HTAB_MAX_ENTRIES} for hash maps (its bucket array must stay under 4 GiB)`,
+    ];
   }
   return undefined;
 }
@@ -122,8 +153,8 @@ function checkLpm(s: MapSpec): Invalid | undefined {
     return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
   if (s.keySize < 5 || s.keySize > 4 + 256)
     return [Errno.EINVAL, `key size must be 5..260 (u32 prefixlen + data), got ${s.keySize}`];
-  if (s.valueSize < 1 || s.valueSize > KMALLOC_MAX_SIZE - 256 - 48)
-    return [Errno.EINVAL, `bad value size ${s.valueSize}`];
+  if (s.valueSize < 1 || s.valueSize > LPM_VALUE_MAX)
+    return [Errno.EINVAL, `value size must be 1..${LPM_VALUE_MAX}, got ${s.valueSize}`];
   return undefined;
 }
 
@@ -154,14 +185,18 @@ function checkRingbuf(s: MapSpec): Invalid | undefined {
 /** NR_CPUS of a distribution kernel: the most entries a CPUMAP may have. */
 const NR_CPUS = 8192;
 
-function checkRedirect(s: MapSpec): Invalid | undefined {
+function checkRedirect(s: MapSpec, o: MapOptions): Invalid | undefined {
   const values = s.type === MapType.XSKMAP ? [4] : [4, 8];
   if (s.maxEntries === 0 || s.keySize !== 4 || !values.includes(s.valueSize)) {
     return [Errno.EINVAL, `needs key size 4, value size ${values.join(' or ')}, max_entries > 0`];
   }
   const allowed = s.type === MapType.CPUMAP ? F.NUMA_NODE : F.NUMA_NODE | F.RDONLY | F.WRONLY;
   if (s.flags & ~allowed) return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
-  if (s.type === MapType.CPUMAP && s.maxEntries > NR_CPUS) return [Errno.E2BIG, `at most ${NR_CPUS} CPUs`];
+  const nrCpus = o.nrCpus ?? NR_CPUS;
+  if (s.type === MapType.CPUMAP && s.maxEntries > nrCpus)
+    return [Errno.E2BIG, `max_entries ${s.maxEntries} above NR_CPUS (${nrCpus})`];
+  if (s.type === MapType.DEVMAP_HASH && s.maxEntries > DEVMAP_HASH_MAX_ENTRIES)
+    return [Errno.EINVAL, `max_entries ${s.maxEntries} above ${DEVMAP_HASH_MAX_ENTRIES}`];
   return undefined;
 }
 
@@ -176,7 +211,7 @@ export interface MapTypeInfo {
   /** What map_lookup_elem returns: a pointer to value_size bytes, or the inner map (map-in-map). */
   readonly lookup: 'value' | 'inner_map' | 'none';
   /** The kernel's creation checks; undefined when the spec is acceptable. */
-  check(spec: MapSpec): [errno: number, reason: string] | undefined;
+  check(spec: MapSpec, opts: MapOptions): [errno: number, reason: string] | undefined;
   create(space: AddressSpace, spec: MapSpec, opts: MapOptions): MapBase;
 }
 
@@ -259,7 +294,7 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
     info(
       MapType.DEVMAP_HASH,
       'devmap_hash',
-      (s) => (s.keySize === 0 ? [Errno.EINVAL, 'key size must be 4'] : checkRedirect(s)),
+      (s, o) => (s.keySize === 0 ? [Errno.EINVAL, 'key size must be 4'] : checkRedirect(s, o)),
       hash,
       {
         helpers: ['redirect_map', 'map_lookup_elem'],
@@ -277,8 +312,11 @@ export function mapTypeByName(name: string): MapTypeInfo | undefined {
   return undefined;
 }
 
-/** Check a spec as the kernel's BPF_MAP_CREATE would; throws MapError (EINVAL, E2BIG ...) naming the map. */
-export function checkMapSpec(spec: MapSpec): MapTypeInfo {
+/**
+ * Check a spec as the kernel's BPF_MAP_CREATE would (`opts`: the runtime's CPUs, which per-CPU LRU
+ * rounding depends on); throws MapError (EINVAL, E2BIG ...) naming the map.
+ */
+export function checkMapSpec(spec: MapSpec, opts: MapOptions = { cpus: 1 }): MapTypeInfo {
   const t = MAP_TYPES.get(spec.type);
   if (!t) throw new MapError(Errno.EINVAL, `map '${spec.name}': map type ${spec.type} is not supported`);
   for (const [field, v] of [
@@ -291,7 +329,7 @@ export function checkMapSpec(spec: MapSpec): MapTypeInfo {
       throw new MapError(Errno.EINVAL, `map '${spec.name}': ${field} must be a u32, got ${v}`);
     }
   }
-  const bad = t.check(spec);
+  const bad = t.check(spec, opts);
   if (bad) throw new MapError(bad[0], `map '${spec.name}' (${t.name}): ${bad[1]}`);
   return t;
 }
@@ -299,18 +337,28 @@ export function checkMapSpec(spec: MapSpec): MapTypeInfo {
 /**
  * Create a live map in `space`: values in linear memory, handle address = identity. Initial `contents`
  * of the spec are written with BPF_ANY. Throws MapError for a spec the kernel would refuse, and
- * MapError(ENOMEM) when the address space cannot hold it.
+ * MapError(ENOMEM) when the map's memory at its largest is over the space's `mapMemoryLimit` (checked
+ * before anything is allocated) or the address space cannot hold it. `close()` gives the memory back.
  */
 export function createMap(space: AddressSpace, spec: MapSpec, opts: MapOptions = { cpus: 1 }): MapBase {
-  const t = checkMapSpec(spec);
+  const t = checkMapSpec(spec, opts);
+  const bytes = mapMemory(spec, Math.max(1, opts.cpus));
+  chargeMapMemory(space, spec, `a ${t.name} of ${spec.maxEntries} entries`, bytes);
   let map: MapBase;
   try {
     map = t.create(space, spec, opts);
   } catch (e) {
+    space.mapMemoryCharged -= bytes;
     if (e instanceof MapError) throw e;
     throw new MapError(Errno.ENOMEM, `map '${spec.name}': cannot allocate: ${(e as Error).message}`);
   }
-  for (const { key, value } of spec.contents ?? []) map.update(key, value);
+  map.memoryCharged = bytes;
+  try {
+    for (const { key, value } of spec.contents ?? []) map.update(key, value);
+  } catch (e) {
+    map.close();
+    throw e;
+  }
   return map;
 }
 

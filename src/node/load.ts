@@ -2,8 +2,11 @@
 // Linux kernel (tsbpf/kernel), `{ backend: 'userspace' }` (the default) into a tsbpf runtime. Either way
 // the result has the same map API: `map(name)` (a BpfMap: lookup/update/delete/nextKey),
 // `typedMap(name)` (get/set/entries typed by the object's BTF) and `ringBuffer(obj, name).drain(fn)`.
+// In user space the maps may take a quarter of the machine's memory (within the address space) unless
+// `runtimeOptions.mapMemoryLimit` says otherwise.
 
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import type { BtfValue } from '../btf/index.js';
 import { readObject } from '../elf/index.js';
 import { TsbpfError } from '../errors.js';
@@ -48,7 +51,18 @@ export function loadObject(
   const { backend: _, ...rest } = options;
   if (options.backend !== undefined && options.backend !== 'userspace')
     throw new TsbpfError(`unknown backend '${String(options.backend)}' (expected kernel or userspace)`);
+  if (!rest.runtime && rest.runtimeOptions?.mapMemoryLimit === undefined) {
+    rest.runtimeOptions = { ...rest.runtimeOptions, mapMemoryLimit: machineMapMemoryLimit() };
+  }
   return loadSpec(spec, rest);
+}
+
+/**
+ * The default map memory limit on this machine: a quarter of its memory (a runtime caps it at its
+ * address space, 1 GiB unless given a larger one). For `RuntimeOptions.mapMemoryLimit`.
+ */
+export function machineMapMemoryLimit(): number {
+  return Math.floor(totalmem() / 4);
 }
 
 /** Parse an object file; a missing or unreadable file is a typed error naming it. */

@@ -46,6 +46,13 @@ export const GUARD_SIZE = PAGE_SIZE;
 /** Every allocation is aligned to this many bytes (map values are 8-aligned in the kernel too). */
 export const ALLOC_ALIGN = 8;
 
+/**
+ * What maps may charge in one address space unless told otherwise: 256 MiB, a quarter of the default
+ * address space (maps are charged at their largest size; src/maps/registry.ts). The Node loader
+ * (src/node/load.ts) uses a quarter of the machine's memory instead, within the address space.
+ */
+export const DEFAULT_MAP_MEMORY_LIMIT = 256 * 1024 * 1024;
+
 export class OutOfMemoryError extends TsbpfError {
   override name = 'OutOfMemoryError';
 }
@@ -67,11 +74,18 @@ export class AddressSpace {
   private readonly regions: Region[] = [];
   /** Bumped whenever the memory grows (views held elsewhere must be refreshed). */
   generation = 0;
+  /**
+   * Bytes maps may charge (their linear memory and JS-side structures at max_entries): createMap refuses
+   * a map past it with ENOMEM, as the kernel's memcg charge does. `mapMemoryCharged` is what live maps hold.
+   */
+  mapMemoryLimit: number;
+  mapMemoryCharged = 0;
 
   constructor(
     initialBytes = 16 * 1024 * 1024,
     readonly maxBytes = 1024 * 1024 * 1024,
   ) {
+    this.mapMemoryLimit = Math.min(DEFAULT_MAP_MEMORY_LIMIT, maxBytes);
     const initial = Math.max(2, Math.ceil(initialBytes / PAGE_SIZE));
     this.memory = new WebAssembly.Memory({ initial, maximum: Math.ceil(maxBytes / PAGE_SIZE) });
     this.ab = this.memory.buffer;

@@ -42,6 +42,12 @@ export interface RuntimeOptions {
   task?: Partial<TaskInfo>;
   /** Called for each bpf_trace_printk line (lines are also kept in `traceLines`). */
   onTrace?: (line: string) => void;
+  /**
+   * Bytes this runtime's maps may take, each charged at its largest when created (ENOMEM past it); at
+   * most the address space's size. Default: the address space's own limit (DEFAULT_MAP_MEMORY_LIMIT,
+   * 256 MiB; the Node loader passes a quarter of the machine's memory).
+   */
+  mapMemoryLimit?: number;
 }
 
 /** Bytes of unmapped slack after each stack frame. */
@@ -86,6 +92,11 @@ export class Runtime implements HelperEnv {
     this.rng = (options.seed ?? 0x2545f491) >>> 0 || 1;
     this.onTrace = options.onTrace;
     this.task = { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'tsbpf', ...options.task };
+    const limit = options.mapMemoryLimit;
+    if (limit !== undefined) {
+      if (!(limit >= 0)) throw new RangeError(`mapMemoryLimit must be a number of bytes >= 0, got ${limit}`);
+      this.space.mapMemoryLimit = Math.min(limit, this.space.maxBytes);
+    }
   }
 
   // --- maps and programs -----------------------------------------------------------------------
