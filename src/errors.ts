@@ -52,6 +52,22 @@ export class RuntimeFault extends TsbpfError {
   }
 }
 
+/**
+ * A run stopped by a limit rather than a program error: its budget (instructions in checked mode, loop
+ * iterations for verified programs) or its deadline. The program may be fine; give it more room to finish.
+ */
+export class RunLimitError extends RuntimeFault {
+  override name = 'RunLimitError';
+  constructor(
+    reason: string,
+    pc: number,
+    /** Which limit: the budget, or the time. */
+    readonly limit: 'budget' | 'timeout',
+  ) {
+    super(reason, pc);
+  }
+}
+
 /** A file (ELF, pcap, BTF ...) that is malformed. `offset` is the byte offset when known. */
 export class FormatError extends TsbpfError {
   override name = 'FormatError';

@@ -19,6 +19,7 @@ export {
   FormatError,
   InvalidBytecodeError,
   JitLimitError,
+  RunLimitError,
   RuntimeFault,
   TsbpfError,
 } from './errors.js';
@@ -131,6 +132,7 @@ export {
 export {
   AddressSpace,
   DEFAULT_BUDGET,
+  DEFAULT_ITERATIONS,
   type InputMemory,
   Interpreter,
   interpret,

@@ -2,7 +2,7 @@
 // is the fast path. Checked mode (every access validated, instruction budget) is for programs the verifier
 // has not accepted.
 
-import { JitLimitError, TsbpfError } from '../errors.js';
+import { JitLimitError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
 import { compile, compileAsync, type JitProgram } from '../jit/index.js';
 import { Interpreter } from '../vm/interpreter.js';
@@ -16,8 +16,13 @@ export interface RunnerOptions {
   engine?: EngineName;
   /** Validate every memory access and enforce an instruction budget (default true). */
   checked?: boolean;
-  /** Instruction budget in checked mode. */
+  /**
+   * Checked runs: the most instructions a run may execute; verified runs: the most loop iterations
+   * (backward jumps, callback calls, tail calls). Defaults and rules: src/vm/limits.ts.
+   */
   budget?: number;
+  /** performance.now() time (ms) after which runs stop with a RunLimitError. */
+  deadline?: number;
 }
 
 /** A program bound to an engine. */
@@ -41,7 +46,6 @@ export interface Runner {
    * invocation has begun (`runtime.invocation` is run i's) and before anything can observe it: hooks
    * point it at packet i there. Both engines begin a run's invocation only at its first helper call (the
    * JIT, unchecked, runs the whole batch in a wasm loop), so runs that call no helper get no `before`.
-   * Not available on a JIT runner with a budget.
    */
   runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void;
   /**
@@ -61,12 +65,12 @@ export function createRunner(
   options: RunnerOptions = {},
 ): Runner {
   const checked = options.checked ?? true;
-  if ((options.engine ?? 'jit') === 'interp') return interpRunner(runtime, program, checked, options.budget);
+  if ((options.engine ?? 'jit') === 'interp') return interpRunner(runtime, program, checked, options);
   let jit: JitProgram;
   try {
     jit = compile(program, runtime, { checked });
   } catch (e) {
-    return interpInstead(e, runtime, program, checked, options.budget);
+    return interpInstead(e, runtime, program, checked, options);
   }
   return jitRunner(runtime, program, jit, options);
 }
@@ -86,7 +90,7 @@ export async function createRunnerAsync(
   try {
     jit = await compileAsync(program, runtime, { checked });
   } catch (e) {
-    return interpInstead(e, runtime, program, checked, options.budget);
+    return interpInstead(e, runtime, program, checked, options);
   }
   return jitRunner(runtime, program, jit, options);
 }
@@ -97,9 +101,9 @@ function interpInstead(
   runtime: Runtime,
   program: PreparedProgram,
   checked: boolean,
-  budget: number | undefined,
+  options: RunnerOptions,
 ): Runner {
-  if (e instanceof JitLimitError) return interpRunner(runtime, program, checked, budget, e);
+  if (e instanceof JitLimitError) return interpRunner(runtime, program, checked, options, e);
   throw e;
 }
 
@@ -107,10 +111,11 @@ function interpRunner(
   runtime: Runtime,
   program: PreparedProgram,
   checked: boolean,
-  budget: number | undefined,
+  options: RunnerOptions,
   fallback?: JitLimitError,
 ): Runner {
   const interp = new Interpreter(runtime);
+  const { budget, deadline } = options;
   const runner: Runner = {
     engine: 'interp',
     checked,
@@ -118,10 +123,10 @@ function interpRunner(
     runtime,
     compileTimeMs: 0,
     fallback,
-    run: (ctx, invocation) => interp.run(program, { args: [ctx], checked, budget, invocation }).r0,
-    run32: (ctx) => interp.run32(program, ctx, checked, budget),
+    run: (ctx, invocation) => interp.run(program, { args: [ctx], checked, budget, deadline, invocation }).r0,
+    run32: (ctx) => interp.run32(program, ctx, checked, budget, undefined, 0, deadline),
     runBatch: (ctxs, count, out, before) =>
-      interp.runBatch(program, ctxs, count, out, checked, budget, before),
+      interp.runBatch(program, ctxs, count, out, checked, budget, before, deadline),
     warmUp: () => {
       interp.warmUp();
       emptyBatches(runner);
@@ -138,10 +143,8 @@ function jitRunner(
 ): Runner {
   const engine = 'jit';
   const checked = jit.checked;
-  const run32 =
-    options.budget === undefined
-      ? (ctx: number) => jit.run32(ctx)
-      : (ctx: number) => Number(jit.execute({ args: [ctx], budget: options.budget }).r0 & 0xffffffffn);
+  const { budget, deadline } = options;
+  const limits = budget === undefined && deadline === undefined ? undefined : { budget, deadline };
   const runner: Runner = {
     engine,
     checked,
@@ -149,17 +152,10 @@ function jitRunner(
     runtime,
     compileTimeMs: jit.compileTimeMs,
     jit,
-    run: (ctx, invocation) => jit.execute({ args: [ctx], budget: options.budget, invocation }).r0,
-    run32,
-    warmUp: () => {
-      if (options.budget === undefined) emptyBatches(runner);
-    },
-    runBatch: (ctxs, count, out, before) => {
-      if (options.budget !== undefined) {
-        throw new TsbpfError('runBatch is not available on a JIT runner with a budget (use run32)', 'jit');
-      }
-      jit.runBatch(ctxs, count, out, before);
-    },
+    run: (ctx, invocation) => jit.execute({ args: [ctx], budget, deadline, invocation }).r0,
+    run32: limits ? (ctx) => jit.run32(ctx, limits) : (ctx) => jit.run32(ctx),
+    warmUp: () => emptyBatches(runner),
+    runBatch: (ctxs, count, out, before) => jit.runBatch(ctxs, count, out, before, limits),
   };
   return runner;
 }

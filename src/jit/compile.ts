@@ -26,6 +26,7 @@ import {
   type TableTailCall,
 } from './emit.js';
 import { emitHashLookup, MAX_INLINE_KEY } from './inline-hash.js';
+import { emitBeginIterations, iterationCounter } from './iterations.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { TAIL_TABLE_SIZE, tailCallSlots } from './tail-calls.js';
 import {
@@ -54,12 +55,14 @@ export const IMPORT = {
   fault: 'fault',
   access: 'access',
   budget: 'budget',
+  refill: 'refill',
   legacyLoad: 'legacy_load',
   callx: 'callx',
   tailCall: 'tail_call',
   tailTable: 'tail_table',
   now: 'now',
   random: 'random',
+  iterations: 'iterations',
   helper: (id: number) => `helper_${id}`,
   numberHelper: (id: number) => `helper_${id}_numbers`,
   mapLookup: (addr: number) => `map_lookup_${addr}`,
@@ -87,6 +90,8 @@ export interface CompiledModule {
   readonly usesCallbacks: boolean;
   /** The program has legacy packet loads (LD_ABS/LD_IND): the loader sets the packet globals per run. */
   readonly legacyLoads: boolean;
+  /** Runs count iterations in the runtime's counter (./iterations.ts); `iterations` is imported. */
+  readonly countsIterations: boolean;
   readonly codegenMs: number;
 }
 
@@ -140,6 +145,11 @@ export function generate(
     ((id === HELPER_KTIME && helperName(id) === 'ktime_get_ns') ||
       (id === HELPER_PRANDOM && helperName(id) === 'get_prandom_u32'));
   const usesCallbacks = [...called].some((id) => prog.lookupHelper(id)?.proto.args.includes('func'));
+  // Verified runs count iterations (src/vm/limits.ts): modules where something can repeat.
+  const iterationCount =
+    !checked && (usesCallbacks || called.has(TAIL_CALL_ID) || hasBackwardJump(insns))
+      ? iterationCounter(runtime).addr
+      : undefined;
 
   const m = new ModuleBuilder();
   const helperIds = [...called].filter((id) => prog.lookupHelper(id) !== undefined).sort((a, b) => a - b);
@@ -158,10 +168,13 @@ export function generate(
   const fault = m.importFunc('env', IMPORT.fault, [i32, i32], []);
   const access = checked ? m.importFunc('env', IMPORT.access, [i32, i64, i32, i32, i32], []) : -1;
   const budget = checked ? m.importFunc('env', IMPORT.budget, [i32, i32], []) : -1;
+  const refill = checked ? m.importFunc('env', IMPORT.refill, [i32], []) : -1;
   const legacyLoad = legacy ? m.importFunc('env', IMPORT.legacyLoad, [i32, i32, i32, i32], [i64]) : -1;
   const callxImport = callx ? m.importFunc('env', IMPORT.callx, [i64, i64, i64, i64, i64, i64], [i64]) : -1;
   const tailCalls = called.has(TAIL_CALL_ID) && helperImport.has(TAIL_CALL_ID);
   const tailCallImport = tailCalls ? m.importFunc('env', IMPORT.tailCall, TAIL_PARAMS, [i64]) : -1;
+  const iterationsImport =
+    iterationCount !== undefined ? m.importFunc('env', IMPORT.iterations, [i32], []) : -1;
   // Unchecked tail calls jump through the runtime's table of compiled programs (./tail-calls.ts).
   const tailSlots = tailCalls && inline ? tailCallSlots(runtime) : undefined;
   if (tailSlots) m.importTable('env', IMPORT.tailTable, TAIL_TABLE_SIZE);
@@ -214,6 +227,8 @@ export function generate(
     batchCtxs: m.global(i32, true, 0),
     batchCount: m.global(i32, true, 0),
     batchOut: m.global(i32, true, 0),
+    /** The iteration count each run of a batch starts with (src/vm/limits.ts; set by JS per batch). */
+    itersPerRun: m.global(i32, true, 0),
   };
   for (const [name, index] of Object.entries(globals)) m.export(name, ExternKind.global, index);
 
@@ -263,13 +278,15 @@ export function generate(
     mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,
     tableTailCall: (blockStart, pc) => tableTailCall(inliner, blockStart, pc),
     returnsR0Only,
-    imports: { fault, access, budget, legacyLoad, callx: callxImport, tailCall: tailCallImport },
+    imports: { fault, access, budget, refill, legacyLoad, callx: callxImport, tailCall: tailCallImport },
     hasTailCalls: tailCalls,
     legacyLoads: legacy,
     globals,
     budgetBlock: (pcs) => budgetBlocks.push(pcs) - 1,
     maxDepth: MAX_CALL_FRAMES,
     frameStride,
+    iterations:
+      iterationCount !== undefined ? { counter: iterationCount, more: iterationsImport } : undefined,
   };
 
   cfgs.forEach((cfg, k) => {
@@ -313,13 +330,14 @@ export function generate(
   // A small lean main is emitted a second time, inside the batch loop: a run then costs no call.
   const inlineBatch =
     lean && inline && insns.length <= INLINE_BATCH_SLOTS
-      ? emitInlineBatch(m, cfgs[0]!, cx, globals, { legacy, tailCallCounter })
+      ? emitInlineBatch(m, cfgs[0]!, cx, globals, { legacy, tailCallCounter, iterationCount })
       : undefined;
   emitEntries(m, funcIndex.get(0)!, globals, {
     legacy,
     mainReturnsR0Only: returnsR0Only(0),
     tailCallCounter,
     inlineBatch,
+    iterationCount,
   });
   const bytes = m.toBytes();
   return {
@@ -334,6 +352,7 @@ export function generate(
     callsHelpers: called.size > 0 || callx || legacy,
     usesCallbacks,
     legacyLoads: legacy,
+    countsIterations: iterationCount !== undefined,
     codegenMs: performance.now() - t0,
   };
 }
@@ -450,6 +469,20 @@ function tableTailCall(s: Inliner, blockStart: number, pc: number): TableTailCal
   };
 }
 
+/** Whether a jump goes back to its own slot or before (a loop: each such jump is an iteration). */
+function hasBackwardJump(insns: readonly Insn[]): boolean {
+  for (let i = 0; i < insns.length; i++) {
+    const ins = insns[i]!;
+    const cls = ins.code & 0x07;
+    if (ins.code === 0x18) i++;
+    else if ((cls === 0x05 || cls === 0x06) && ins.code !== 0x85 && ins.code !== 0x95 && ins.code !== 0x8d) {
+      const off = ins.code === 0x06 ? ins.imm : ins.off; // gotol keeps its offset in imm
+      if (off < 0) return true;
+    }
+  }
+  return false;
+}
+
 /** Largest program whose main is inlined in the batch loop (its code is emitted twice). */
 const INLINE_BATCH_SLOTS = 512;
 
@@ -470,8 +503,9 @@ function emitInlineBatch(
     batchCtxs: number;
     batchCount: number;
     batchOut: number;
+    itersPerRun: number;
   },
-  opts: { legacy: boolean; tailCallCounter: number | undefined },
+  opts: { legacy: boolean; tailCallCounter: number | undefined; iterationCount: number | undefined },
 ): number {
   const I = 19; // run index, after the locals of a main body (r0-r10, depth, FUNC_LOCALS)
   const f = m.func([], [], [[11, i64], [1, i32], ...FUNC_LOCALS, [1, i32]]);
@@ -482,6 +516,7 @@ function emitInlineBatch(
   if (opts.legacy) c.i32Const(-1).globalSet(g.pktLen);
   if (opts.tailCallCounter !== undefined)
     c.i32Const(0).i32Const(0).mem(Op.i32_store, 2, opts.tailCallCounter);
+  if (opts.iterationCount !== undefined) emitBeginIterations(c, opts.iterationCount, g.itersPerRun);
   c.globalGet(g.batchOut).localGet(I).i32Const(2).op(Op.i32_shl).op(Op.i32_add); // &out[i]
   c.block(i64);
   const exitFrame = c.depth - 1;
@@ -518,12 +553,14 @@ function emitEntries(
     batchCtxs: number;
     batchCount: number;
     batchOut: number;
+    itersPerRun: number;
   },
   opts: {
     legacy: boolean;
     mainReturnsR0Only: boolean;
     tailCallCounter: number | undefined;
     inlineBatch: number | undefined;
+    iterationCount: number | undefined;
   },
 ): void {
   // Bodies as byte lists (no builder call per instruction: this runs on every compile, most of it in
@@ -560,6 +597,13 @@ function emitEntries(
     if (legacy) batch.push(I32, 0x7f, GSET, g.pktLen); // i32.const -1
     if (tailCallCounter !== undefined) {
       batch.push(I32, 0, I32, 0, Op.i32_store, 2, ...uleb(tailCallCounter));
+    }
+    const count = opts.iterationCount;
+    if (count !== undefined) {
+      // The run's iteration count and a new serial (./iterations.ts emitBeginIterations).
+      batch.push(I32, 0, GGET, g.itersPerRun, Op.i32_store, 2, ...uleb(count));
+      batch.push(I32, 0, I32, 0, Op.i32_load, 2, ...uleb(count + 4), I32, 1, Op.i32_add);
+      batch.push(Op.i32_store, 2, ...uleb(count + 4));
     }
     batch.push(GET, 2, GET, 3, I32, 2, Op.i32_shl, Op.i32_add); // &out[i]
     batch.push(Op.i64_const, 0, GET, 0, GET, 3, I32, 2, Op.i32_shl, Op.i32_add, Op.i64_load32_u, 2, 0);

@@ -22,6 +22,7 @@ import {
 } from '../isa/index.js';
 import { Errno } from '../maps/types.js';
 import type { BasicBlock, FunctionCfg } from './cfg.js';
+import { emitCountIteration } from './iterations.js';
 import type { BlockEmitter } from './structure.js';
 import { type Code, Op, putSleb32, putSleb64, putUleb, ValType } from './wasm/index.js';
 
@@ -126,6 +127,7 @@ export interface EmitContext {
     fault: number; // (reason i32, pc i32) -> never
     access: number; // (base hi i32, addr i64, size i32, pc i32, write i32) -> void   [checked]
     budget: number; // (block i32, index in block i32) -> never         [checked]
+    refill: number; // (block i32) -> void: the next chunk of the budget, or a timeout [checked]
     legacyLoad: number; // (offset i32, size i32, pc i32, depth i32) -> i64 (-1: abort with r0 = 0); slow path
     callx: number; // (id i64, r1-r5 i64) -> i64
     tailCall: number; // (r1-r5, r10, depth) -> r0 of the tail-called program
@@ -152,6 +154,11 @@ export interface EmitContext {
   readonly maxDepth: number;
   /** Byte distance between the r10 of consecutive call depths. */
   readonly frameStride: number;
+  /**
+   * Verified runs count iterations (src/vm/limits.ts): the address of the runtime's count and the import
+   * that refills it, or undefined when this module counts none (checked, or nothing repeats).
+   */
+  readonly iterations?: { counter: number; more: number };
 }
 
 const CMP64: Record<number, number> = {
@@ -410,6 +417,23 @@ export class FunctionEmitter implements BlockEmitter {
 
   private blockStart = 0;
 
+  /** Whether the jump from block `from` to block `to` goes backward (an iteration, src/vm/limits.ts). */
+  counts(from: number, to: number): boolean {
+    if (!this.cx.iterations) return false;
+    const blocks = this.cfg.blocks;
+    return blocks[to]!.start <= blocks[from]!.last;
+  }
+
+  /** Count the jump from `from` to `to` when it is an iteration. */
+  edge(from: number, to: number): void {
+    if (this.counts(from, to)) this.countIteration(this.cfg.blocks[from]!.last);
+  }
+
+  private countIteration(pc: number): void {
+    const it = this.cx.iterations;
+    if (it) emitCountIteration(this.code, it.counter, pc, it.more);
+  }
+
   body(id: number): void {
     const b = this.cfg.blocks[id]!;
     this.blockStart = b.start;
@@ -447,11 +471,14 @@ export class FunctionEmitter implements BlockEmitter {
     if (pcs.length === 0) return undefined;
     const c = this.code;
     const g = this.cx.globals.budget;
+    const id = this.cx.budgetBlock(pcs);
     c.globalGet(g).i64Const(pcs.length).op(Op.i64_sub).globalSet(g);
+    // The budget is handed out in chunks (a deadline is checked between them): ask for the next first.
+    c.globalGet(g).i64Const(0).op(Op.i64_lt_s).if().i32Const(id).call(this.cx.imports.refill).end();
     c.globalGet(g).i64Const(0).op(Op.i64_lt_s).if(ValType.i32);
     c.globalGet(g).op(Op.i32_wrap_i64).i32Const(pcs.length).op(Op.i32_add);
     c.else().i32Const(pcs.length).end().localSet(LIMIT);
-    return { id: this.cx.budgetBlock(pcs), length: pcs.length };
+    return { id, length: pcs.length };
   }
 
   /** Fault unless `index` is below the limit: `cmp` is i32.le_s (LIMIT <= index) or lt_s (LIMIT < length). */
@@ -1048,6 +1075,7 @@ export class FunctionEmitter implements BlockEmitter {
     c.i64Const(0).localSet(T64A);
     c.loop();
     c.localGet(T64A).localGet(T64B).op(Op.i64_ge_u).brIf(1);
+    this.countIteration(pc);
     this.checkCallDepth(pc);
     c.i64Const(0).localGet(T64A);
     this.get(3);
@@ -1083,6 +1111,7 @@ export class FunctionEmitter implements BlockEmitter {
     c.i32Const(0).mem(Op.i32_load, 2, t.counter).i32Const(t.limit).op(Op.i32_ge_u).brIf(0);
     c.i32Const(0).i32Const(0).mem(Op.i32_load, 2, t.counter).i32Const(1).op(Op.i32_add);
     c.mem(Op.i32_store, 2, t.counter);
+    this.countIteration(pc);
     for (let r = 1; r <= 5; r++) this.get(r);
     this.get(10);
     c.localGet(DEPTH).localGet(T32).callIndirect(t.entryType).localSet(T64A);

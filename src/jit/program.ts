@@ -2,16 +2,30 @@
 // helper imports, and offers the entry points (single run, i32 fast path, batch) with the interpreter's
 // fault behaviour.
 
-import { RuntimeFault, TsbpfError } from '../errors.js';
+import { RunLimitError, RuntimeFault, TsbpfError } from '../errors.js';
 import type { HelperDef, NumberHelper } from '../helpers/types.js';
 import { MAX_CALL_FRAMES } from '../isa/index.js';
-import { DEFAULT_BUDGET, MAX_TAIL_CALLS, type RunOptions, type RunResult } from '../vm/interpreter.js';
+import { MAX_TAIL_CALLS, type RunOptions, type RunResult } from '../vm/interpreter.js';
+import {
+  checkDeadline,
+  DEFAULT_BUDGET,
+  DEFAULT_ITERATIONS,
+  type RunLimits,
+  TIME_STEP,
+} from '../vm/limits.js';
 import type { Region } from '../vm/memory.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 import { type AccessWindow, checkAccess, checkHelperArgs } from '../vm/sandbox.js';
 import { type CompiledModule, generate, IMPORT, type JitOptions } from './compile.js';
 import { FaultReason } from './emit.js';
+import {
+  beginIterations,
+  configureIterations,
+  countIteration,
+  iterationCounter,
+  moreIterations,
+} from './iterations.js';
 import { installTailTarget, setTailCallCount, tailCallCount, tailCallSlots } from './tail-calls.js';
 
 export interface JitProgram {
@@ -28,7 +42,7 @@ export interface JitProgram {
   /** One run with r1 = ctx; r0 as an unsigned 64-bit value. */
   run(ctx?: number | bigint): bigint;
   /** The hot path: one run with r1 = ctx (an address), the low 32 bits of r0 (unsigned). No BigInt. */
-  run32(ctx: number): number;
+  run32(ctx: number, limits?: RunLimits): number;
   /**
    * Run over `count` contexts: the u32 at ctxs + 4i is the context address of run i, the low 32 bits of
    * its r0 go to the u32 at out + 4i. Unchecked programs without tail calls loop inside wasm, and a run
@@ -36,7 +50,13 @@ export interface JitProgram {
    * ctx)` is called right after that (e.g. to set the invocation's packet). Otherwise a JS loop begins
    * every run and calls `before` for each.
    */
-  runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void;
+  runBatch(
+    ctxs: number,
+    count: number,
+    out: number,
+    before?: (i: number, ctx: number) => void,
+    limits?: RunLimits,
+  ): void;
   /** The interpreter's interface: arguments, budget, invocation fields, CPU; r0 and instructions run. */
   execute(options?: RunOptions): RunResult;
 }
@@ -106,6 +126,7 @@ interface Exports {
   stackTop: WebAssembly.Global;
   pc: WebAssembly.Global;
   run: WebAssembly.Global;
+  itersPerRun: WebAssembly.Global;
 }
 
 /** A batch running in the wasm loop whose runs begin their invocation at their first helper call. */
@@ -136,6 +157,11 @@ class Compiled implements JitProgram {
   private cpu = -1;
   private readonly entryFields: { ctx: number; programType: string };
   private budgetTotal = DEFAULT_BUDGET;
+  /** Checked runs: instructions of the budget handed to the module so far (it gets them in chunks). */
+  private granted = 0;
+  /** performance.now() time at which runs stop (src/vm/limits.ts); Infinity for none. */
+  private deadline = Number.POSITIVE_INFINITY;
+
   /** The program a tail_call helper accepted, entered by the `tail_call` import. */
   private pendingTail: Compiled | undefined;
   private readonly runCallback: (t: number, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => bigint;
@@ -154,7 +180,7 @@ class Compiled implements JitProgram {
     this.mod = generate(program, runtime, this.stride, options);
     this.wasm = this.mod.bytes;
     this.runCallback = (t, a, b, c, d, e) => this.callback(t, a, b, c, d, e);
-    this.plain = !this.checked && !this.mod.callsHelpers;
+    this.plain = !this.checked && !this.mod.callsHelpers && !this.mod.countsIterations;
   }
 
   /** Generate, compile and instantiate synchronously. */
@@ -221,8 +247,13 @@ class Compiled implements JitProgram {
       this.access(hi, Number(addr), size, pc, write !== 0);
     env[IMPORT.budget] = (block: number, index: number) => {
       const pc = this.mod.budgetBlocks[block]![index]!;
-      throw new RuntimeFault(`instruction budget of ${this.budgetTotal} exhausted`, pc);
+      throw new RunLimitError(`instruction budget of ${this.budgetTotal} exhausted`, pc, 'budget');
     };
+    env[IMPORT.refill] = (block: number) => this.refill(this.mod.budgetBlocks[block]![0]!);
+    if (this.mod.countsIterations) {
+      const counter = iterationCounter(rt);
+      env[IMPORT.iterations] = (pc: number) => moreIterations(rt, counter, pc);
+    }
     env[IMPORT.legacyLoad] = (off: number, size: number, pc: number, depth: number) => {
       this.runtime.beginDeferred?.();
       this.syncPacket();
@@ -319,6 +350,9 @@ class Compiled implements JitProgram {
     // The count lives in linear memory: calls through the table count there too.
     const taken = tailCallCount(this.runtime);
     if (!next || taken >= MAX_TAIL_CALLS) return;
+    // Each tail call taken is an iteration (src/vm/limits.ts).
+    if (this.mod.countsIterations)
+      countIteration(this.runtime, iterationCounter(this.runtime), this.ex.pc.value as number);
     setTailCallCount(this.runtime, taken + 1);
     this.pendingTail = compiledFor(next, this.runtime, this.options);
     this.ex.tailCall.value = 1;
@@ -338,6 +372,8 @@ class Compiled implements JitProgram {
     const rt = this.runtime;
     const previous = rt.callbackRunner;
     next.budgetTotal = this.budgetTotal;
+    next.granted = this.granted;
+    next.deadline = this.deadline;
     next.ex.budget.value = this.ex.budget.value;
     next.ex.stackTop.value = this.ex.stackTop.value;
     next.cpu = this.cpu;
@@ -349,6 +385,7 @@ class Compiled implements JitProgram {
     } finally {
       rt.callbackRunner = previous;
       this.ex.budget.value = next.ex.budget.value;
+      this.granted = next.granted;
       this.forgetRegions();
     }
   }
@@ -359,6 +396,8 @@ class Compiled implements JitProgram {
     if (!this.mod.functions.includes(target)) {
       throw new RuntimeFault(`callback target ${target} is not the start of a function`, pc);
     }
+    // Each callback call is an iteration (src/vm/limits.ts).
+    if (this.mod.countsIterations) countIteration(this.runtime, iterationCounter(this.runtime), pc);
     const depth = (this.ex.depth.value as number) + 1;
     if (depth >= MAX_CALL_FRAMES)
       throw new RuntimeFault(`call nesting exceeds ${MAX_CALL_FRAMES} frames`, pc);
@@ -368,6 +407,15 @@ class Compiled implements JitProgram {
     this.ex.pc.value = pc;
     this.forgetRegions();
     return U64(r0!);
+  }
+
+  /** Checked runs: the next chunk of the instruction budget (none when it is all handed out), or the timeout. */
+  private refill(pc: number): void {
+    checkDeadline(this.deadline, pc);
+    const more = Math.min(TIME_STEP, this.budgetTotal - this.granted);
+    if (more <= 0) return;
+    this.granted += more;
+    this.ex.budget.value = (this.ex.budget.value as bigint) + BigInt(more);
   }
 
   private faultMessage(reason: number, pc: number): string {
@@ -448,7 +496,12 @@ class Compiled implements JitProgram {
   }
 
   /** Per-run setup shared by every entry point; returns the callback runner to restore afterwards. */
-  private begin(ctx: number, budget: number | undefined, invocation?: RunOptions['invocation']) {
+  private begin(
+    ctx: number,
+    budget: number | undefined,
+    invocation?: RunOptions['invocation'],
+    deadline = this.deadline,
+  ) {
     const rt = this.runtime;
     if (rt.cpu !== this.cpu) {
       const frames = rt.stackFrames(rt.cpu);
@@ -456,15 +509,23 @@ class Compiled implements JitProgram {
       this.cpu = rt.cpu;
       this.ex.stackTop.value = BigInt(frames[0]!.end);
     }
+    this.deadline = deadline;
     if (this.checked) {
       this.budgetTotal = budget ?? DEFAULT_BUDGET;
-      this.ex.budget.value = BigInt(this.budgetTotal);
+      // Without a deadline the whole budget at once; with one, in chunks (see refill).
+      this.granted =
+        deadline === Number.POSITIVE_INFINITY ? this.budgetTotal : Math.min(this.budgetTotal, TIME_STEP);
+      this.ex.budget.value = BigInt(this.granted);
       this.forgetRegions();
       for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
     }
     if (this.mod.tailCalls) {
       this.ex.tailCall.value = 0;
       setTailCallCount(rt, 0);
+    }
+    if (this.mod.countsIterations) {
+      const counter = iterationCounter(rt);
+      beginIterations(rt, counter, configureIterations(counter, budget ?? DEFAULT_ITERATIONS, deadline));
     }
     // Checked runs always have their invocation: the sandbox reads its context and packet.
     if (this.mod.callsHelpers || invocation || this.checked) {
@@ -493,9 +554,9 @@ class Compiled implements JitProgram {
     return e;
   }
 
-  run32(ctx: number): number {
+  run32(ctx: number, limits?: RunLimits): number {
     if (this.plain) {
-      // No helpers, no checks: nothing to set up per run but the CPU's stack.
+      // No helpers, no checks, nothing that repeats: nothing to set up per run but the CPU's stack.
       if (this.runtime.cpu !== this.cpu) this.begin(ctx, undefined);
       try {
         return this.ex.run32(ctx) >>> 0;
@@ -503,7 +564,7 @@ class Compiled implements JitProgram {
         throw this.wrap(e);
       }
     }
-    this.begin(ctx, undefined);
+    this.begin(ctx, limits?.budget, undefined, limits?.deadline);
     return this.enter32(ctx);
   }
 
@@ -550,7 +611,7 @@ class Compiled implements JitProgram {
       ? ((given[0] as number | undefined) ?? 0)
       : Number(BigInt.asUintN(32, BigInt(given[0]!)));
     rt.cpu = cpu;
-    this.begin(ctx, options.budget, { ...options.invocation });
+    this.begin(ctx, options.budget, { ...options.invocation }, options.deadline);
     const previous = rt.callbackRunner;
     rt.callbackRunner = this.runCallback;
     try {
@@ -562,7 +623,7 @@ class Compiled implements JitProgram {
         r0 = this.ex.f0(0n, ...args, 0n, 0n, 0n, 0n, this.ex.stackTop.value as bigint, 0)[0]!;
       }
       if (this.mod.tailCalls) this.reportTailCalls();
-      const used = this.checked ? this.budgetTotal - Number(this.ex.budget.value as bigint) : -1;
+      const used = this.checked ? this.granted - Number(this.ex.budget.value as bigint) : -1;
       return { r0: U64(r0), instructions: used };
     } catch (e) {
       throw this.wrap(e);
@@ -571,13 +632,27 @@ class Compiled implements JitProgram {
     }
   }
 
-  runBatch(ctxs: number, count: number, out: number, before?: (i: number, ctx: number) => void): void {
+  runBatch(
+    ctxs: number,
+    count: number,
+    out: number,
+    before?: (i: number, ctx: number) => void,
+    limits?: RunLimits,
+  ): void {
     if (!this.checked) {
       // The wasm loop. Only helpers see the invocation, so a run's invocation begins (and `before` is
       // called) at its first helper call, in this program or one it tail-called: runs that call none
       // never leave wasm.
       const rt = this.runtime;
       if (rt.cpu !== this.cpu) this.begin(0, undefined);
+      if (this.mod.countsIterations) {
+        // Each run of the loop starts from this count (and a new serial: ./iterations.ts).
+        this.ex.itersPerRun.value = configureIterations(
+          iterationCounter(rt),
+          limits?.budget ?? DEFAULT_ITERATIONS,
+          limits?.deadline ?? Number.POSITIVE_INFINITY,
+        );
+      }
       const previous = rt.callbackRunner;
       const previousDeferred = rt.beginDeferred;
       if (this.mod.usesCallbacks) rt.callbackRunner = this.runCallback;
@@ -599,7 +674,7 @@ class Compiled implements JitProgram {
     const space = this.runtime.space;
     for (let i = 0; i < count; i++) {
       const ctx = space.view.getUint32(ctxs + 4 * i, true);
-      this.begin(ctx, undefined);
+      this.begin(ctx, limits?.budget, undefined, limits?.deadline);
       if (before) {
         before(i, ctx);
         if (this.mod.legacyLoads) this.syncPacket();

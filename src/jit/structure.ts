@@ -22,6 +22,10 @@ export interface BlockEmitter {
   exit(block: number): void;
   /** Code for running off the end of the function. */
   fault(block: number): void;
+  /** Whether the jump from `from` to `to` is counted (an iteration of a verified run, src/vm/limits.ts). */
+  counts(from: number, to: number): boolean;
+  /** The counting code for the jump from `from` to `to`, when it counts (else nothing). */
+  edge(from: number, to: number): void;
 }
 
 // Tasks on the explicit stack, three numbers each: kind, a, b. Numbers in plain arrays rather than objects:
@@ -114,9 +118,26 @@ export function emitStructured(code: Code, cfg: FunctionCfg, emit: BlockEmitter)
         emit.condition(x);
         const taken = block.succ[0]!;
         const fall = block.succ[1]!;
-        // A jump that is only a `br` needs no if/else: br_if, then the other edge.
-        if (order[taken]! <= order[x]!) {
+        // A jump that is only a `br` needs no if/else: br_if, then the other edge (a counted one counts
+        // first, inside an if).
+        if (order[taken]! <= order[x]! && emit.counts(x, taken)) {
+          code.if();
+          emit.edge(x, taken);
+          code.br(frameDepth(depth, loopAt, taken, 'loop') + 1);
+          code.end();
+          tasks[sp++] = BRANCH;
+          tasks[sp++] = x;
+          tasks[sp++] = fall;
+        } else if (order[taken]! <= order[x]!) {
           code.brIf(frameDepth(depth, loopAt, taken, 'loop'));
+          tasks[sp++] = BRANCH;
+          tasks[sp++] = x;
+          tasks[sp++] = fall;
+        } else if (forwardIn[taken]! >= 2 && emit.counts(x, taken)) {
+          code.if();
+          emit.edge(x, taken);
+          code.br(frameDepth(depth, blockAt, taken, 'block') + 1);
+          code.end();
           tasks[sp++] = BRANCH;
           tasks[sp++] = x;
           tasks[sp++] = fall;
@@ -143,6 +164,7 @@ export function emitStructured(code: Code, cfg: FunctionCfg, emit: BlockEmitter)
         }
       }
     } else if (kind === BRANCH) {
+      emit.edge(a, b);
       if (order[b]! <= order[a]!) code.br(frameDepth(depth, loopAt, b, 'loop'));
       else if (forwardIn[b]! >= 2) code.br(frameDepth(depth, blockAt, b, 'block'));
       else {
@@ -191,8 +213,21 @@ export function emitDispatch(code: Code, cfg: FunctionCfg, emit: BlockEmitter, l
     emit.body(b.id);
     if (b.term === 'exit') emit.exit(b.id);
     else if (b.term === 'fault') emit.fault(b.id);
-    else if (b.term === 'goto') code.i32Const(slot[b.succ[0]!]!).localSet(label).br(toLoop);
-    else {
+    else if (b.term === 'goto') {
+      emit.edge(b.id, b.succ[0]!);
+      code.i32Const(slot[b.succ[0]!]!).localSet(label).br(toLoop);
+    } else if (emit.counts(b.id, b.succ[0]!)) {
+      // A counted jump: count inside an if, then on as the select below would.
+      emit.condition(b.id);
+      code.if();
+      emit.edge(b.id, b.succ[0]!);
+      code
+        .i32Const(slot[b.succ[0]!]!)
+        .localSet(label)
+        .br(toLoop + 1);
+      code.end();
+      code.i32Const(slot[b.succ[1]!]!).localSet(label).br(toLoop);
+    } else {
       code.i32Const(slot[b.succ[0]!]!).i32Const(slot[b.succ[1]!]!);
       emit.condition(b.id);
       code.op(Op.select).localSet(label).br(toLoop);

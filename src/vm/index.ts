@@ -3,6 +3,7 @@
 export * from './alu.js';
 export * from './input.js';
 export * from './interpreter.js';
+export * from './limits.js';
 export * from './memory.js';
 export * from './program.js';
 export * from './runtime.js';

@@ -7,7 +7,7 @@
 // programs) skips the region checks but still stays inside the wasm memory. Tracing runs the same loop
 // one instruction at a time, so it costs nothing when off.
 
-import { RuntimeFault, TsbpfError } from '../errors.js';
+import { RunLimitError, RuntimeFault, TsbpfError } from '../errors.js';
 import type { HelperDef, Invocation, NumberArg } from '../helpers/types.js';
 import { type Insn, insn, MAX_CALL_FRAMES } from '../isa/index.js';
 import {
@@ -27,12 +27,11 @@ import {
   shr64,
   truncate,
 } from './alu.js';
+import { checkDeadline, DEFAULT_BUDGET, DEFAULT_ITERATIONS, IterationBudget, TIME_STEP } from './limits.js';
 import { FUSED_MAX, type PreparedProgram, prepareProgram } from './program.js';
 import type { CallbackRunner, Runtime } from './runtime.js';
 import { type AccessWindow, checkAccess, checkHelperArgs } from './sandbox.js';
 
-/** Instructions a checked run may execute unless told otherwise. */
-export const DEFAULT_BUDGET = 100_000_000;
 /** Tail calls per run, as in the kernel (MAX_TAIL_CALL_CNT). */
 export const MAX_TAIL_CALLS = 33;
 
@@ -53,8 +52,13 @@ export interface RunOptions {
   args?: readonly (number | bigint)[];
   /** Validate every memory access and enforce the budget (default true). False for verified programs. */
   checked?: boolean;
-  /** Maximum instructions (default DEFAULT_BUDGET when checked, unlimited otherwise). */
+  /**
+   * Checked runs: the most instructions (default DEFAULT_BUDGET). Verified runs: the most loop iterations
+   * — backward jumps, callback calls, tail calls (default DEFAULT_ITERATIONS). See limits.ts.
+   */
   budget?: number;
+  /** performance.now() time at which the run stops with a RunLimitError (checked every chunk). */
+  deadline?: number;
   /** Called before every instruction. */
   trace?: TraceHook;
   /** Fields of the invocation helpers see (ctx defaults to r1, programType to the program's type). */
@@ -100,6 +104,12 @@ export class Interpreter {
   private count = 0;
   private limit = 0;
   private budget = 0;
+  /** Verified runs: iterations left in the current chunk of the budget (see limits.ts). */
+  private iters = 0;
+  private iterations = new IterationBudget();
+  private deadline = Number.POSITIVE_INFINITY;
+  /** Instructions counted between deadline checks (checked runs). */
+  private step = CHUNK;
   private checked = true;
   private traceHook: TraceHook | undefined;
   private stackTops: readonly number[] = [];
@@ -154,7 +164,7 @@ export class Interpreter {
     rt.cpu = cpu;
     const args = options.args;
     if (args && args.length > 5) throw new RangeError('at most five arguments (r1-r5)');
-    this.setup(options.checked ?? true, options.budget);
+    this.setup(options.checked ?? true, options.budget, options.deadline);
     this.traceHook = options.trace;
     if (args) {
       for (let i = 0; i < args.length; i++) {
@@ -182,9 +192,10 @@ export class Interpreter {
     budget?: number,
     before?: (i: number, ctx: number) => void,
     i = 0,
+    deadline?: number,
   ): number {
     const R = REGS;
-    this.setup(checked, budget);
+    this.setup(checked, budget, deadline);
     this.traceHook = undefined;
     R[2] = ctx;
     this.defer(prog, ctx >>> 0, undefined, before, i);
@@ -221,11 +232,12 @@ export class Interpreter {
     checked = true,
     budget?: number,
     before?: (i: number, ctx: number) => void,
+    deadline?: number,
   ): void {
     const R = REGS;
     const space = this.runtime.space;
     this.traceHook = undefined;
-    this.mode(checked, budget);
+    this.mode(checked, budget, deadline);
     if (!checked && count > 0) {
       // No budget to count per run: the runs follow one another inside exec (see nextRun).
       this.batchProg = prog;
@@ -280,17 +292,27 @@ export class Interpreter {
   }
 
   /** Per-run state: mode, budget, registers cleared, r10 at the top of frame 0 (zeroed when checked). */
-  private setup(checked: boolean, budget: number | undefined): void {
+  private setup(checked: boolean, budget: number | undefined, deadline: number | undefined): void {
     if (owner !== this) this.claim(false);
-    this.mode(checked, budget);
+    this.mode(checked, budget, deadline);
     this.clear();
   }
 
-  /** Mode, budget and the stack frames of the runtime's current CPU. */
-  private mode(checked: boolean, budget: number | undefined): void {
+  /** Mode, budget, deadline and the stack frames of the runtime's current CPU. */
+  private mode(checked: boolean, budget: number | undefined, deadline: number | undefined): void {
     const rt = this.runtime;
     this.checked = checked;
-    this.budget = budget ?? (checked ? DEFAULT_BUDGET : Number.MAX_SAFE_INTEGER);
+    const until = deadline ?? Number.POSITIVE_INFINITY;
+    this.deadline = until;
+    this.step = until === Number.POSITIVE_INFINITY ? CHUNK : TIME_STEP;
+    // Checked runs count instructions, verified runs iterations (limits.ts).
+    this.budget = checked ? (budget ?? DEFAULT_BUDGET) : Number.MAX_SAFE_INTEGER;
+    if (!checked) {
+      const it = this.iterations;
+      const wanted = budget ?? DEFAULT_ITERATIONS;
+      if (it.budget !== wanted) this.iterations = new IterationBudget(wanted, until);
+      else it.deadline = until;
+    }
     let tops = this.topsByCpu[rt.cpu];
     if (!tops) {
       tops = rt.stackFrames(rt.cpu).map((f) => f.end);
@@ -311,6 +333,12 @@ export class Interpreter {
     R[10] = R[11] = R[12] = R[13] = R[14] = R[15] = R[16] = R[17] = R[18] = R[19] = 0;
     R[20] = tops[0]!;
     R[21] = 0;
+    this.iters = this.checked ? Number.MAX_SAFE_INTEGER : this.iterations.start();
+  }
+
+  /** A verified run used up its chunk of iterations at `pc`: the next chunk, or a RunLimitError. */
+  private moreIterations(pc: number): void {
+    this.iters = this.iterations.more(pc);
   }
 
   /**
@@ -368,7 +396,7 @@ export class Interpreter {
   }
 
   private budgetFault(): never {
-    throw new RuntimeFault(`instruction budget of ${this.budget} exhausted`, this.pc);
+    throw new RunLimitError(`instruction budget of ${this.budget} exhausted`, this.pc, 'budget');
   }
 
   /** Run until the program (or the current callback) returns, handling the budget and tracing. */
@@ -412,7 +440,8 @@ export class Interpreter {
     // Instructions counted from `base` in chunks, so the counter and the limits stay small integers.
     let base = this.count;
     let n = 0;
-    let limit = Math.min(hard - base, CHUNK);
+    const step = this.step;
+    let limit = Math.min(hard - base, step);
     let soft = checked ? -1 : limit - FUSED_MAX;
     let dv = rt.space.view;
     try {
@@ -420,9 +449,10 @@ export class Interpreter {
         if (n >= soft) {
           if (n >= limit) {
             if (base + n < hard) {
+              checkDeadline(this.deadline, pc);
               base += n;
               n = 0;
-              limit = Math.min(hard - base, CHUNK);
+              limit = Math.min(hard - base, step);
               soft = checked ? -1 : limit - FUSED_MAX;
               code = prog.fast;
               continue;
@@ -469,7 +499,11 @@ export class Interpreter {
             const al = R[x]! >>> 0;
             const bl = R[y]! >>> 0;
             const c = ah === bh ? (al === bl ? 0 : al > bl ? 1 : -1) : ah > bh ? 1 : -1;
-            pc = taken(w2 & 0xf0, c) ? code[p + 9]! : pc + 3;
+            if (taken(w2 & 0xf0, c)) {
+              // A backward jump is an iteration (limits.ts).
+              if (code[p + 9]! <= pc + 2 && --this.iters < 0) this.moreIterations(pc + 2);
+              pc = code[p + 9]!;
+            } else pc += 3;
             continue;
           }
 
@@ -691,40 +725,47 @@ export class Interpreter {
           // ---------------------------------------------------------------- JMP (64-bit compares)
           case 0x05:
           case 0x06: // gotol: target precomputed from imm
+            if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
             pc = code[p + 1]!;
             continue;
           case 0x15:
             if (R[d] === code[p + 2] && R[d + 1] === code[p + 3]) {
+              if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
           case 0x1d:
             if (R[d] === R[s] && R[d + 1] === R[s + 1]) {
+              if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
           case 0x55:
             if (R[d] !== code[p + 2] || R[d + 1] !== code[p + 3]) {
+              if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
           case 0x5d:
             if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) {
+              if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
           case 0x45:
             if ((R[d]! & code[p + 2]!) !== 0 || (R[d + 1]! & code[p + 3]!) !== 0) {
+              if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
           case 0x4d:
             if ((R[d]! & R[s]!) !== 0 || (R[d + 1]! & R[s + 1]!) !== 0) {
+              if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
@@ -745,6 +786,7 @@ export class Interpreter {
             const bl = (x ? R[s]! : code[p + 2]!) >>> 0;
             const c = ah === bh ? (al === bl ? 0 : al > bl ? 1 : -1) : ah > bh ? 1 : -1;
             if (taken(w & 0xf0, c)) {
+              if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
@@ -766,6 +808,7 @@ export class Interpreter {
             const bl = (x ? R[s]! : code[p + 2]!) >>> 0;
             const c = ah === bh ? (al === bl ? 0 : al > bl ? 1 : -1) : ah > bh ? 1 : -1;
             if (taken(w & 0xf0, c)) {
+              if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
@@ -796,6 +839,7 @@ export class Interpreter {
           case 0xd6:
           case 0xde:
             if (jump32(w & 0xf0, R[d]!, (w & 8) !== 0 ? R[s]! : code[p + 2]!)) {
+              if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
@@ -1108,6 +1152,8 @@ export class Interpreter {
     inv.tailCall = undefined;
     const next = this.runtime.program(id);
     if (!next || inv.tailCalls >= MAX_TAIL_CALLS) return undefined;
+    // Each tail call taken is an iteration (limits.ts).
+    if (--this.iters < 0) this.moreIterations(this.pc);
     inv.tailCalls++;
     this.prog = next;
     // r1 still holds the context the helper received; the new program keeps the current frame.
@@ -1121,9 +1167,15 @@ export class Interpreter {
     if (!prog.functions.includes(target)) {
       throw new RuntimeFault(`callback target ${target} is not the start of a function`, pc);
     }
+    // Each callback call is an iteration (limits.ts).
+    if (--this.iters < 0) this.moreIterations(pc);
     this.pushFrame(CALLBACK_RETURN, prog, pc);
     const R = REGS;
-    for (const [i, v] of [r1, r2, r3, r4, r5].entries()) setRegBig(R, i + 1, v);
+    setRegBig(R, 1, r1);
+    setRegBig(R, 2, r2);
+    setRegBig(R, 3, r3);
+    setRegBig(R, 4, r4);
+    setRegBig(R, 5, r5);
     this.pc = target;
     const status = this.loop();
     if (status !== CALLBACK_RETURNED) {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HelperDef } from '../../src/helpers/types.js';
 import { type Insn, insn } from '../../src/isa/index.js';
-import { Fused, Interpreter, Runtime } from '../../src/vm/index.js';
+import { Fused, Interpreter, Runtime, TIME_STEP } from '../../src/vm/index.js';
 
 const EXIT = insn(0x95);
 const mov = (dst: number, imm: number) => insn(0xb7, dst, 0, 0, imm);
@@ -81,17 +81,43 @@ describe('superinstructions', () => {
     expect(r.instructions).toBe(5);
   });
 
-  it('stops at the exact instruction when the budget ends inside a fused sequence', () => {
+  it('counts the same instructions when its counting chunks end inside fused sequences', () => {
+    // With a deadline the interpreter counts in chunks of TIME_STEP instructions (limits.ts); a loop of
+    // fused sequences crosses many chunk ends, each at a different place in a sequence.
+    const rt = new Runtime();
+    const loop = [
+      mov(0, 0),
+      mov(2, 1),
+      mov(3, 1 << 30),
+      movReg(1, 2), // fused mov+add+jcmp: r1 = r2 + 3; if r1 > r3 goto exit
+      addImm(1, 3),
+      insn(0x2d, 1, 3, 3),
+      addImm(0, 1),
+      addImm(2, 1),
+      insn(0x55, 0, 0, -6, 40_000), // if r0 != 40000 goto the fused sequence
+      EXIT,
+    ];
+    const p = rt.prepare(loop);
+    expect(p.fast[3 * 4]! & 0xff).toBe(Fused.MOV_ADD_JCMP);
+    const vm = new Interpreter(rt);
+    const plain = vm.run(p, { checked: false });
+    const chunked = vm.run(p, { checked: false, deadline: performance.now() + 60_000 });
+    expect(plain.instructions).toBeGreaterThan(3 * TIME_STEP);
+    expect([chunked.r0, chunked.instructions]).toEqual([plain.r0, plain.instructions]);
+    expect(vm.run(p, { checked: true }).instructions).toBe(plain.instructions);
+  });
+
+  it('checked runs stop at the exact instruction their budget ends on', () => {
     const rt = new Runtime();
     const p = rt.prepare(boundsCheck(0x2d, 1, 2, 3));
     const vm = new Interpreter(rt);
-    const all = vm.run(p, { checked: false }).instructions;
-    for (let budget = 0; budget < all; budget++) {
-      expect(() => vm.run(p, { checked: false, budget })).toThrow(
+    const all = vm.run(p, { checked: true }).instructions;
+    for (let budget = 1; budget < all; budget++) {
+      expect(() => vm.run(p, { checked: true, budget })).toThrow(
         new RegExp(`insn ${budget}: instruction budget of ${budget} exhausted`),
       );
     }
-    expect(vm.run(p, { checked: false, budget: all }).instructions).toBe(all);
+    expect(vm.run(p, { checked: true, budget: all }).instructions).toBe(all);
   });
 
   it('traces each instruction of a fused sequence', () => {
