@@ -6,7 +6,7 @@
 // Interface Description Blocks give link type, snaplen and timestamp resolution, and packets come in
 // Enhanced (EPB), Simple (SPB) or obsolete (OPB) packet blocks. Unknown blocks are skipped.
 
-import { FormatError } from '../errors.js';
+import { FormatError, TsbpfError } from '../errors.js';
 
 export const LinkType = { NULL: 0, ETHERNET: 1, RAW: 101, LINUX_SLL: 113, LINUX_SLL2: 276 } as const;
 
@@ -610,6 +610,7 @@ function timestampOf(p: PacketIn): void {
   // tsNs first: a copy of a read packet with tsNs set ({ ...p, tsNs }) keeps the old tsSec beside it.
   const ts = p.tsNs ?? p.tsExact;
   if (ts !== undefined) {
+    if (ts < 0n) throw unwritable('pcap', `timestamp of ${ts} ns (negative)`);
     TS[0] = Number(ts / NS_PER_SEC);
     TS[1] = Number(ts % NS_PER_SEC);
   } else {
@@ -624,6 +625,13 @@ function tsNsOf(p: PacketIn): bigint {
   if (ts !== undefined) return ts;
   return BigInt(p.tsSec ?? 0) * NS_PER_SEC + BigInt(p.tsNsec ?? 0);
 }
+
+/** A record field the file format cannot hold: an error, never a silently wrapped value. */
+function unwritable(format: string, what: string): TsbpfError {
+  return new TsbpfError(`${what} does not fit a ${format} record`, `${format} writer`);
+}
+
+const U32_MAX = 0xffffffff;
 
 /**
  * Writes a pcap file record by record: records are gathered in a buffer of `chunk` bytes that is handed
@@ -661,6 +669,11 @@ export class PcapWriter {
 
   /** Append a record: at most snaplen bytes of `data`, the timestamp as seconds and nanoseconds. */
   write(data: Uint8Array, origLen: number, tsSec: number, tsNsec: number): void {
+    // Seconds are a u32 in pcap (until 2106); anything else would be written wrapped.
+    if (!(tsSec >= 0 && tsSec <= U32_MAX && Number.isInteger(tsSec)))
+      throw unwritable('pcap', `timestamp of ${tsSec} s (0..${U32_MAX})`);
+    if (!(tsNsec >= 0 && tsNsec < 1e9)) throw unwritable('pcap', `a fraction of ${tsNsec} ns (0..999999999)`);
+    if (!(origLen >= 0 && origLen <= U32_MAX)) throw unwritable('pcap', `original length ${origLen}`);
     const incl = Math.min(data.length, this.snaplen);
     if (this.at + 16 + incl > this.buf.length) {
       this.flush();
@@ -748,6 +761,10 @@ export function writePcapng(packets: readonly PacketIn[], opts: PcapngWriteOptio
   for (const p of packets) {
     const ts = tsNsOf(p);
     const units = digits <= 9 ? ts / scale : ts * scale;
+    if (units < 0n || units > 0xffffffffffffffffn)
+      throw unwritable('pcapng', `timestamp of ${ts} ns (0..2^64-1 units of 10^-${digits} s)`);
+    if (p.data.length > U32_MAX || (p.origLen ?? 0) > U32_MAX || (p.origLen ?? 0) < 0)
+      throw unwritable('pcapng', `original length ${p.origLen}`);
     const body = new Uint8Array(20 + pad(p.data.length));
     const dv = new DataView(body.buffer);
     dv.setUint32(4, Number((units >> 32n) & 0xffffffffn), le);
