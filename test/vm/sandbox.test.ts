@@ -136,6 +136,22 @@ describe.each(ENGINES)('checked mode is a sandbox (%s)', (engine) => {
     expect(fault.message).toMatch(/probe_read_kernel argument 1: .*not given/);
   });
 
+  it('csum_diff over memory the program was not given faults naming the helper and argument', () => {
+    const rt = new Runtime();
+    const far = rt.space.allocate(16, 'scratch', "not the program's").start + 0x100000;
+    for (const [from, name] of [
+      [valueAddr(rt, arrayMap(rt, 'other')), /belongs to a map this program was not given/],
+      [far, /to unmapped memory/],
+    ] as const) {
+      const text = `r1 = ${hexAddr(from)} ll\nr2 = 8\nr3 = 0\nr4 = 0\nr5 = 0\ncall 28\nr0 = 2\nexit`;
+      const fault = faultOf(() => runOnce(rt, engine, text));
+      expect(fault.message).toMatch(/csum_diff argument 1: /);
+      expect(fault.message).toMatch(name);
+      expect(fault.message).not.toMatch(/DataView/);
+      expect(fault.pc).toBe(6); // the call (lddw takes two slots)
+    }
+  });
+
   it('a ring-buffer record header is not writable; the sample is', () => {
     const rt = new Runtime();
     const ring = ringMap(rt);
