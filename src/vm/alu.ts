@@ -29,6 +29,14 @@ const u64 = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigI
 const i64 = (lo: number, hi: number): bigint => (BigInt(hi) << 32n) | BigInt(lo >>> 0);
 
 function setBig(R: Int32Array, d: number, v: bigint): void {
+  // Most values (helper results, callback arguments) are safe integers: split them as numbers (ToInt32 of
+  // an integer is exact modulo 2^32), without the BigInt operations that allocate.
+  const n = Number(v);
+  if (n >= -Number.MAX_SAFE_INTEGER && n <= Number.MAX_SAFE_INTEGER) {
+    R[d] = n | 0;
+    R[d + 1] = Math.floor(n / TWO32) | 0;
+    return;
+  }
   R[d] = Number(BigInt.asIntN(32, v));
   R[d + 1] = Number(BigInt.asIntN(32, v >> 32n));
 }
