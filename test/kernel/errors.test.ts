@@ -2,9 +2,12 @@
 // EPERM from an unprivileged process.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errnoName, KernelError, VerifierRejectedError } from '../../src/kernel/errors.js';
+import { type ReadableCopy, readableCopy } from '../cli/readable-copy.js';
 import { kernelOracle } from '../support/kernel.js';
 
 describe('kernel errors', () => {
@@ -33,17 +36,24 @@ describe('kernel errors', () => {
 });
 
 const oracle = kernelOracle();
-const DIST = new URL('../../dist/kernel/index.js', import.meta.url);
 
 describe.skipIf(!oracle)('kernel errors from the kernel', () => {
+  // The unprivileged user runs a readable copy: the checkout itself may be where only root can read.
+  let copy: ReadableCopy;
+  beforeAll(() => {
+    copy = readableCopy();
+  });
+  afterAll(() => copy?.remove());
+
   it('an unprivileged process gets EPERM as a KernelError (or a map, if the system allows unprivileged bpf)', () => {
-    expect(existsSync(DIST), 'dist/kernel is missing: run `npm run build` first (npm test does)').toBe(true);
-    const script = `const k = await import(${JSON.stringify(DIST.href)});
+    const dist = pathToFileURL(join(copy.root, 'dist/kernel/index.js'));
+    const script = `const k = await import(${JSON.stringify(dist.href)});
 try { k.mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 }); console.log('created'); }
 catch (e) { console.log(e.name + ' ' + e.code + ' ' + e.message); }`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       uid: 65534,
       gid: 65534,
+      cwd: copy.root,
       encoding: 'utf8',
     });
     expect(r.stderr).toBe('');

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readableCopy } from '../cli/readable-copy.js';
 import { createVethPair, useTapReceiver, type VethPair } from '../kernel/veth.js';
 import { kernelOracle } from '../support/kernel.js';
 
@@ -78,11 +79,12 @@ function send(net: VethPair, port: number, n: number): void {
   net.exec(net.nsA, 'bash', '-c', `for i in $(seq ${n}); do echo x > /dev/udp/${net.addrB}/${port}; done`);
 }
 
-function tsbpfSync(args: string[], options: { uid?: number; gid?: number } = {}) {
-  const r = spawnSync(process.execPath, [join(root, 'bin/tsbpf.js'), ...args], {
+function tsbpfSync(args: string[], options: { uid?: number; gid?: number; cwd?: string; bin?: string } = {}) {
+  const { bin = join(root, 'bin/tsbpf.js'), ...spawnOptions } = options;
+  const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
     timeout: 60_000,
-    ...options,
+    ...spawnOptions,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -227,15 +229,20 @@ describe.skipIf(!oracle)('tsbpf xdp attach', () => {
   });
 
   it('says what permission is missing when not root', () => {
-    const kernel = tsbpfSync(['xdp', 'attach', UDP_DROP, '--dev', 'lo'], { uid: 65534, gid: 65534 });
-    expect(kernel.code).toBe(1);
-    expect(kernel.stderr).toMatch(/no permission: run as root or grant CAP_BPF \(EPERM\)/);
-    const user = tsbpfSync(['xdp', 'attach', UDP_DROP, '--dev', 'lo', '--userspace'], {
-      uid: 65534,
-      gid: 65534,
-    });
-    expect(user.code).toBe(1);
-    expect(user.stderr).toMatch(/socket\(AF_PACKET\).*(EPERM|EACCES).*CAP_NET_RAW/);
+    // The unprivileged user runs a readable copy: the checkout itself may be where only root can read.
+    const copy = readableCopy(['examples/xdp/udp_drop.o']);
+    try {
+      const obj = join(copy.root, 'examples/xdp/udp_drop.o');
+      const nobody = { uid: 65534, gid: 65534, cwd: copy.root, bin: join(copy.root, 'bin/tsbpf.js') };
+      const kernel = tsbpfSync(['xdp', 'attach', obj, '--dev', 'lo'], nobody);
+      expect(kernel.code, kernel.stderr).toBe(1);
+      expect(kernel.stderr).toMatch(/no permission: run as root or grant CAP_BPF \(EPERM\)/);
+      const user = tsbpfSync(['xdp', 'attach', obj, '--dev', 'lo', '--userspace'], nobody);
+      expect(user.code, user.stderr).toBe(1);
+      expect(user.stderr).toMatch(/socket\(AF_PACKET\).*(EPERM|EACCES).*CAP_NET_RAW/);
+    } finally {
+      copy.remove();
+    }
   });
 
   it('a rejected program: the kernel log and our verifier’s explanation (kernel), our log (userspace)', () => {
