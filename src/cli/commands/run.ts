@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { assemble } from '../../asm/index.js';
 import { readObject } from '../../elf/index.js';
+import { RuntimeFault, TsbpfError } from '../../errors.js';
 import { hexToBytes } from '../../hex.js';
 import { decode } from '../../isa/index.js';
 import { runJitWithMemory } from '../../jit/index.js';
@@ -43,8 +44,21 @@ export interface LoadOptions {
   text?: boolean;
 }
 
-/** Raw bytecode, an ELF object or assembler text → a program prepared on `rt` (maps created there). */
+/**
+ * Raw bytecode, an ELF object or assembler text → a program prepared on `rt` (maps created there).
+ * A malformed program is an error naming the file.
+ */
 export function loadProgram(rt: Runtime, bytes: Uint8Array, options: LoadOptions): PreparedProgram {
+  try {
+    return prepareProgram(rt, bytes, options);
+  } catch (e) {
+    if (e instanceof TsbpfError && !(e instanceof RuntimeFault) && !e.message.startsWith(options.file))
+      throw new CliError(`${options.file}: ${e.name === 'TsbpfError' ? '' : `${e.name}: `}${e.message}`);
+    throw e;
+  }
+}
+
+function prepareProgram(rt: Runtime, bytes: Uint8Array, options: LoadOptions): PreparedProgram {
   if (options.text) {
     const insns = assemble(new TextDecoder().decode(bytes));
     if (insns.length === 0) throw new CliError(`${options.file}: no instructions`);
