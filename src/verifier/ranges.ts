@@ -41,7 +41,8 @@ export interface Scalar {
   readonly u32max: bigint;
 }
 
-const S64_MIN = -(1n << 63n);
+const SIGN64 = 1n << 63n;
+const S64_MIN = -SIGN64;
 const S64_MAX = (1n << 63n) - 1n;
 const S32_MIN = -(1n << 31n);
 const S32_MAX = (1n << 31n) - 1n;
@@ -50,17 +51,26 @@ const s64 = (x: bigint) => BigInt.asIntN(64, x);
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 const min = (a: bigint, b: bigint) => (a < b ? a : b);
 
-export const UNKNOWN: Scalar = {
-  var: TNUM_UNKNOWN,
-  smin: S64_MIN,
-  smax: S64_MAX,
-  umin: 0n,
-  umax: U64,
-  s32min: S32_MIN,
-  s32max: S32_MAX,
-  u32min: 0n,
-  u32max: U32,
-};
+/** A scalar with every field written out (one object shape; V8 runs object spreads far slower). */
+function scalar(
+  t: Tnum,
+  smin: bigint,
+  smax: bigint,
+  umin: bigint,
+  umax: bigint,
+  s32min: bigint,
+  s32max: bigint,
+  u32min: bigint,
+  u32max: bigint,
+): Scalar {
+  return { var: t, smin, smax, umin, umax, s32min, s32max, u32min, u32max };
+}
+
+export const UNKNOWN: Scalar = scalar(TNUM_UNKNOWN, S64_MIN, S64_MAX, 0n, U64, S32_MIN, S32_MAX, 0n, U32);
+
+/** Unknown in the upper 32 bits, `t` and the ranges in the low 32 bits; for sync to tighten. */
+const low32 = (t: Tnum, s32min: bigint, s32max: bigint, u32min: bigint, u32max: bigint): Scalar =>
+  scalar(t, S64_MIN, S64_MAX, 0n, U64, s32min, s32max, u32min, u32max);
 
 /** Constants are immutable and a program uses few of them: built once (each holds nine BigInts). */
 const constants = new Map<bigint, Scalar>();
@@ -77,29 +87,25 @@ export function constant(v: bigint): Scalar {
 function buildConstant(v: bigint): Scalar {
   const u = BigInt.asUintN(64, v);
   const lo = u & U32;
-  return {
-    var: tnumConst(u),
-    smin: s64(u),
-    smax: s64(u),
-    umin: u,
-    umax: u,
-    s32min: s32(lo),
-    s32max: s32(lo),
-    u32min: lo,
-    u32max: lo,
-  };
+  return scalar(tnumConst(u), s64(u), s64(u), u, u, s32(lo), s32(lo), lo, lo);
 }
+
+/** Unknown values of 1, 2 and 4 bytes, zero- and sign-extended: built once (scalars are immutable). */
+const unknownBytes: Scalar[] = [];
+const unknownSignedBytes: Scalar[] = [];
 
 /** An unknown value of `bytes` bytes, zero-extended (a narrow load). */
 export function unknownOfSize(bytes: number): Scalar {
   if (bytes >= 8) return UNKNOWN;
-  return sync({ ...UNKNOWN, var: tnum(0n, (1n << BigInt(bytes * 8)) - 1n) })!;
+  unknownBytes[bytes] ??= sync({ ...UNKNOWN, var: tnum(0n, (1n << BigInt(bytes * 8)) - 1n) })!;
+  return unknownBytes[bytes]!;
 }
 
 /** An unknown value of `bytes` bytes, sign-extended to 64 bits (ldsx, movsx). */
 export function unknownSigned(bytes: number): Scalar {
   const half = 1n << BigInt(bytes * 8 - 1);
-  return sync({ ...UNKNOWN, smin: -half, smax: half - 1n })!;
+  unknownSignedBytes[bytes] ??= sync({ ...UNKNOWN, smin: -half, smax: half - 1n })!;
+  return unknownSignedBytes[bytes]!;
 }
 
 export const isConstScalar = (s: Scalar): boolean => isConst(s.var);
@@ -111,6 +117,145 @@ export function sync(s: Scalar): Scalar | undefined {
     const c = constant(s.var.value);
     return scalarIn(s, c) ? c : undefined;
   }
+  if (s.var.value <= U32 && s.var.mask <= U32) {
+    const r = syncU32(s);
+    if (r !== FALLBACK) return r;
+  }
+  return syncBigInt(s);
+}
+
+const FALLBACK = Symbol('fallback');
+const NUM_S32_MAX = 0x7fffffff;
+/** A BigInt bound in [0, 2^32) as a number, or NaN (the caller falls back to BigInts). */
+const small = (x: bigint): number => (x >= 0n && x <= U32 ? Number(x) : Number.NaN);
+
+/**
+ * `syncBigInt` for the common case of a value whose upper 32 bits are known to be zero (lengths, counters,
+ * bytes and words loaded from memory): every bound then lies in [0, 2^32) and the same steps run on
+ * numbers, with no BigInt allocated until the result. FALLBACK when an input bound lies outside the range
+ * the known bits allow (a contradiction, or bounds wider than the 32-bit views): syncBigInt decides those.
+ * Step for step the same as syncBigInt (test/verifier/ranges.test.ts compares the two).
+ */
+function syncU32(s: Scalar): Scalar | undefined | typeof FALLBACK {
+  let tv = Number(s.var.value);
+  let tm = Number(s.var.mask);
+  // The 64-bit bounds the known bits allow are [tv, tv | tm]: a bound outside them is replaced by them,
+  // one inside must be a number in range.
+  let hi = (tv | tm) >>> 0;
+  let smin = s.smin <= tv ? tv : small(s.smin);
+  let smax = s.smax >= hi ? hi : small(s.smax);
+  let umin = s.umin <= tv ? tv : small(s.umin);
+  let umax = s.umax >= hi ? hi : small(s.umax);
+  if (s.s32min < S32_MIN || s.s32max > S32_MAX || s.u32min < 0n || s.u32max > U32) return FALLBACK;
+  let s32min = Number(s.s32min);
+  let s32max = Number(s.s32max);
+  let u32min = Number(s.u32min);
+  let u32max = Number(s.u32max);
+  // NaN: a bound outside [0, 2^32) that the known bits do not replace.
+  if (Number.isNaN(smin + smax + umin + umax)) return FALLBACK;
+  // The input as numbers (a 64-bit bound outside [0, 2^32) never equals a result, which lies inside).
+  const t0v = tv;
+  const t0m = tm;
+  const sminIn = Number(s.smin);
+  const smaxIn = Number(s.smax);
+  const uminIn = Number(s.umin);
+  const umaxIn = Number(s.umax);
+  const s32minIn = s32min;
+  const s32maxIn = s32max;
+  const u32minIn = u32min;
+  const u32maxIn = u32max;
+  for (let round = 0; round < 2; round++) {
+    // bounds from known bits (the upper 32 bits are known zero: the 32-bit view is the value)
+    s32min = Math.max(s32min, tv | (tm & 0x80000000) | 0);
+    s32max = Math.min(s32max, tv | (tm & NUM_S32_MAX) | 0);
+    hi = (tv | tm) >>> 0;
+    u32min = Math.max(u32min, tv);
+    u32max = Math.min(u32max, hi);
+    smin = Math.max(smin, tv);
+    smax = Math.min(smax, hi);
+    umin = Math.max(umin, tv);
+    umax = Math.min(umax, hi);
+    // 32-bit signed <-> unsigned when the range does not cross the sign boundary
+    if (u32min <= NUM_S32_MAX === u32max <= NUM_S32_MAX) {
+      s32min = Math.max(s32min, u32min | 0);
+      s32max = Math.min(s32max, u32max | 0);
+    }
+    if (s32min >= 0 || s32max < 0) {
+      u32min = Math.max(u32min, s32min >>> 0);
+      u32max = Math.min(u32max, s32max >>> 0);
+    }
+    // 64-bit signed <-> unsigned: both bounds are below 2^63, and smin >= 0
+    smin = Math.max(smin, umin);
+    smax = Math.min(smax, umax);
+    umin = Math.max(umin, smin);
+    umax = Math.min(umax, smax);
+    // 64 <-> 32: the upper halves are fixed (zero)
+    u32min = Math.max(u32min, umin);
+    u32max = Math.min(u32max, umax);
+    umin = Math.max(umin, u32min);
+    umax = Math.min(umax, u32max);
+    u32min = Math.max(u32min, smin);
+    u32max = Math.min(u32max, smax);
+    smin = Math.max(smin, u32min);
+    smax = Math.min(smax, u32max);
+    if (umin > umax || smin > smax || u32min > u32max || s32min > s32max) return undefined;
+    // known bits from bounds: the 64-bit range, then the 32-bit one (the same bits here)
+    let rm = rangeMask32(umin, umax);
+    let rv = (umin & ~rm) >>> 0;
+    if (((tv ^ rv) & ~(tm | rm)) !== 0) return undefined;
+    const m64 = (tm & rm) >>> 0;
+    const v64 = ((tv | rv) & ~m64) >>> 0;
+    rm = rangeMask32(u32min, u32max);
+    rv = (u32min & ~rm) >>> 0;
+    if (((v64 ^ rv) & ~(m64 | rm)) !== 0) return undefined;
+    const mu = (m64 & rm) >>> 0;
+    const v2 = ((v64 | rv) & ~mu) >>> 0;
+    // A first round that learned nothing would repeat itself: the input was already in sync.
+    if (
+      round === 0 &&
+      v2 === t0v &&
+      mu === t0m &&
+      smin === sminIn &&
+      smax === smaxIn &&
+      umin === uminIn &&
+      umax === umaxIn &&
+      s32min === s32minIn &&
+      s32max === s32maxIn &&
+      u32min === u32minIn &&
+      u32max === u32maxIn
+    )
+      return s;
+    tv = v2;
+    tm = mu;
+  }
+  // Lower bounds are often one value (umin = smin = u32min): one BigInt for it.
+  const lo = BigInt(umin);
+  const big = (n: number) => (n === umin ? lo : BigInt(n));
+  return scalar(
+    tv === t0v && tm === t0m ? s.var : { value: BigInt(tv), mask: BigInt(tm) },
+    smin === sminIn ? s.smin : big(smin),
+    smax === smaxIn ? s.smax : big(smax),
+    umin === uminIn ? s.umin : big(umin),
+    umax === umaxIn ? s.umax : big(umax),
+    s32min === s32minIn ? s.s32min : big(s32min),
+    s32max === s32maxIn ? s.s32max : big(s32max),
+    u32min === u32minIn ? s.u32min : big(u32min),
+    u32max === u32maxIn ? s.u32max : big(u32max),
+  );
+}
+
+/** The mask of tnumRange(min, max) for 0 <= min <= max < 2^32 (its value is min & ~mask). */
+function rangeMask32(min: number, max: number): number {
+  const chi = (min ^ max) >>> 0;
+  return chi === 0 ? 0 : 2 ** (32 - Math.clz32(chi)) - 1;
+}
+
+/** sync on BigInts, for every scalar (the reference syncU32 is compared with). */
+export function syncBigInt(s: Scalar): Scalar | undefined {
+  if (s.var.mask === 0n) {
+    const c = constant(s.var.value);
+    return scalarIn(s, c) ? c : undefined;
+  }
   let { var: t, smin, smax, umin, umax, s32min, s32max, u32min, u32max } = s;
   for (let round = 0; round < 2; round++) {
     // bounds from known bits
@@ -119,7 +264,7 @@ export function sync(s: Scalar): Scalar | undefined {
     s32max = min(s32max, s32(t32.value | (t32.mask & 0x7fffffffn)));
     u32min = max(u32min, t32.value);
     u32max = min(u32max, t32.value | t32.mask);
-    smin = max(smin, s64(t.value | (t.mask & (1n << 63n))));
+    smin = max(smin, s64(t.value | (t.mask & SIGN64)));
     smax = min(smax, s64(t.value | (t.mask & S64_MAX)));
     umin = max(umin, t.value);
     umax = min(umax, t.value | t.mask);
@@ -180,7 +325,7 @@ export function sync(s: Scalar): Scalar | undefined {
     t = t2;
   }
   if (umin > umax || smin > smax || u32min > u32max || s32min > s32max) return undefined;
-  return { var: t, smin, smax, umin, umax, s32min, s32max, u32min, u32max };
+  return scalar(t, smin, smax, umin, umax, s32min, s32max, u32min, u32max);
 }
 
 /** One width's view of a scalar. */
@@ -201,79 +346,94 @@ const view32 = (s: Scalar): View => ({
   smax: s.s32max,
 });
 
-function limits(bits: 32 | 64) {
-  return bits === 64
-    ? { umax: U64, smin: S64_MIN, smax: S64_MAX }
-    : { umax: U32, smin: S32_MIN, smax: S32_MAX };
-}
+const LIMITS64 = { umax: U64, smin: S64_MIN, smax: S64_MAX } as const;
+const LIMITS32 = { umax: U32, smin: S32_MIN, smax: S32_MAX } as const;
+const limits = (bits: 32 | 64) => (bits === 64 ? LIMITS64 : LIMITS32);
 
 /** The result view of `a op b` in one width, or undefined when nothing is tracked (unknown). */
 function opView(op: number, a: View, b: View, bits: 32 | 64): View | undefined {
   const L = limits(bits);
+  // A range that leaves the width (wraps around) says nothing: the whole width.
+  const wrapped = (t: Tnum, ulo: bigint, uhi: bigint, slo: bigint, shi: bigint): View => {
+    const uIn = ulo >= 0n && uhi <= L.umax;
+    const sIn = slo >= L.smin && shi <= L.smax;
+    return {
+      t,
+      umin: uIn ? ulo : 0n,
+      umax: uIn ? uhi : L.umax,
+      smin: sIn ? slo : L.smin,
+      smax: sIn ? shi : L.smax,
+    };
+  };
+  const view = (t: Tnum, umin: bigint, umax: bigint, smin: bigint, smax: bigint): View => ({
+    t,
+    umin,
+    umax,
+    smin,
+    smax,
+  });
   const bytes = bits / 8;
-  const fullU = { umin: 0n, umax: L.umax };
-  const fullS = { smin: L.smin, smax: L.smax };
-  const u = (lo: bigint, hi: bigint) => (lo < 0n || hi > L.umax ? fullU : { umin: lo, umax: hi });
-  const s = (lo: bigint, hi: bigint) => (lo < L.smin || hi > L.smax ? fullS : { smin: lo, smax: hi });
   const shift = b.umin === b.umax && b.umax < BigInt(bits) ? Number(b.umin) : undefined;
   switch (op) {
     case AluOp.ADD:
-      return {
-        t: tnumCast(tnumAdd(a.t, b.t), bytes),
-        ...u(a.umin + b.umin, a.umax + b.umax),
-        ...s(a.smin + b.smin, a.smax + b.smax),
-      };
+      return wrapped(
+        tnumCast(tnumAdd(a.t, b.t), bytes),
+        a.umin + b.umin,
+        a.umax + b.umax,
+        a.smin + b.smin,
+        a.smax + b.smax,
+      );
     case AluOp.SUB:
-      return {
-        t: tnumCast(tnumSub(a.t, b.t), bytes),
-        ...u(a.umin - b.umax, a.umax - b.umin),
-        ...s(a.smin - b.smax, a.smax - b.smin),
-      };
+      return wrapped(
+        tnumCast(tnumSub(a.t, b.t), bytes),
+        a.umin - b.umax,
+        a.umax - b.umin,
+        a.smin - b.smax,
+        a.smax - b.smin,
+      );
     case AluOp.MUL: {
       const p = [a.smin * b.smin, a.smin * b.smax, a.smax * b.smin, a.smax * b.smax];
-      const plo = p.reduce(min);
-      const phi = p.reduce(max);
-      return {
-        t: tnumCast(tnumMul(a.t, b.t), bytes),
-        ...u(a.umin * b.umin, a.umax * b.umax),
-        ...s(plo, phi),
-      };
+      return wrapped(
+        tnumCast(tnumMul(a.t, b.t), bytes),
+        a.umin * b.umin,
+        a.umax * b.umax,
+        p.reduce(min),
+        p.reduce(max),
+      );
     }
     case AluOp.AND: {
       const t = tnumAnd(a.t, b.t);
-      return { t, umin: t.value, umax: min(a.umax, b.umax), ...fullS };
+      return view(t, t.value, min(a.umax, b.umax), L.smin, L.smax);
     }
     case AluOp.OR: {
       const t = tnumOr(a.t, b.t);
-      return { t, umin: max(a.umin, b.umin), umax: t.value | t.mask, ...fullS };
+      return view(t, max(a.umin, b.umin), t.value | t.mask, L.smin, L.smax);
     }
     case AluOp.XOR: {
       const t = tnumXor(a.t, b.t);
-      return { t, umin: t.value, umax: t.value | t.mask, ...fullS };
+      return view(t, t.value, t.value | t.mask, L.smin, L.smax);
     }
     case AluOp.LSH:
       if (shift === undefined) return undefined;
-      return {
-        t: tnumCast(tnumLshift(a.t, shift), bytes),
-        ...u(a.umin << BigInt(shift), a.umax << BigInt(shift)),
-        ...fullS,
-      };
+      return wrapped(
+        tnumCast(tnumLshift(a.t, shift), bytes),
+        a.umin << BigInt(shift),
+        a.umax << BigInt(shift),
+        L.smin,
+        L.smax,
+      );
     case AluOp.RSH:
       if (shift === undefined) return undefined;
-      return {
-        t: tnumRshift(a.t, shift),
-        umin: a.umin >> BigInt(shift),
-        umax: a.umax >> BigInt(shift),
-        ...fullS,
-      };
+      return view(tnumRshift(a.t, shift), a.umin >> BigInt(shift), a.umax >> BigInt(shift), L.smin, L.smax);
     case AluOp.ARSH:
       if (shift === undefined) return undefined;
-      return {
-        t: tnumArshift(a.t, shift, bits),
-        ...fullU,
-        smin: a.smin >> BigInt(shift),
-        smax: a.smax >> BigInt(shift),
-      };
+      return view(
+        tnumArshift(a.t, shift, bits),
+        0n,
+        L.umax,
+        a.smin >> BigInt(shift),
+        a.smax >> BigInt(shift),
+      );
     default:
       return undefined; // div, mod (signed or not): the kernel does not track them either
   }
@@ -336,17 +496,9 @@ export function scalarAlu(op: number, a: Scalar, b: Scalar, alu64: boolean, off 
     const r32 = LOW_BITS_ONLY.has(op) ? opView(op, view32(a), view32(b), 32) : undefined;
     let t = r.t;
     if (r32) t = tnumWithSubreg(t, tnumIntersect(tnumSubreg(t), r32.t) ?? tnumSubreg(t));
-    const out: Scalar = {
-      var: t,
-      umin: r.umin,
-      umax: r.umax,
-      smin: r.smin,
-      smax: r.smax,
-      u32min: r32?.umin ?? 0n,
-      u32max: r32?.umax ?? U32,
-      s32min: r32?.smin ?? S32_MIN,
-      s32max: r32?.smax ?? S32_MAX,
-    };
+    const out = r32
+      ? scalar(t, r.smin, r.smax, r.umin, r.umax, r32.smin, r32.smax, r32.umin, r32.umax)
+      : scalar(t, r.smin, r.smax, r.umin, r.umax, S32_MIN, S32_MAX, 0n, U32);
     return sync(out) ?? UNKNOWN;
   }
   const r = signedDivMod ? undefined : opView(op, view32(a), view32(b), 32);
@@ -355,28 +507,12 @@ export function scalarAlu(op: number, a: Scalar, b: Scalar, alu64: boolean, off 
 }
 
 function fromView32(r: View): Scalar {
-  return (
-    sync({
-      ...UNKNOWN,
-      var: tnumSubreg(r.t),
-      u32min: r.umin,
-      u32max: r.umax,
-      s32min: r.smin,
-      s32max: r.smax,
-    }) ?? zext32(UNKNOWN)
-  );
+  return sync(low32(tnumSubreg(r.t), r.smin, r.smax, r.umin, r.umax)) ?? zext32(UNKNOWN);
 }
 
 /** The low 32 bits, zero-extended (ALU32 results, `w1 = w2`). */
 export function zext32(s: Scalar): Scalar {
-  return sync({
-    ...UNKNOWN,
-    var: tnumSubreg(s.var),
-    u32min: s.u32min,
-    u32max: s.u32max,
-    s32min: s.s32min,
-    s32max: s.s32max,
-  })!;
+  return sync(low32(tnumSubreg(s.var), s.s32min, s.s32max, s.u32min, s.u32max))!;
 }
 
 /** Sign-extend the low `bytes` bytes to 64 bits (movsx, ldsx); `alu32` then keeps the low 32 bits. */
@@ -576,16 +712,10 @@ function holds(op: number, x: bigint, y: bigint, bits: 32 | 64, jsetFalse: boole
 
 function fromView(s: Scalar, v: View, jmp32: boolean): Scalar | undefined {
   if (jmp32) {
-    return sync({
-      ...s,
-      var: tnumWithSubreg(s.var, v.t),
-      u32min: v.umin,
-      u32max: v.umax,
-      s32min: v.smin,
-      s32max: v.smax,
-    });
+    const t = tnumWithSubreg(s.var, v.t);
+    return sync(scalar(t, s.smin, s.smax, s.umin, s.umax, v.smin, v.smax, v.umin, v.umax));
   }
-  return sync({ ...s, var: v.t, umin: v.umin, umax: v.umax, smin: v.smin, smax: v.smax });
+  return sync(scalar(v.t, v.smin, v.smax, v.umin, v.umax, s.s32min, s.s32max, s.u32min, s.u32max));
 }
 
 /** Is every value `cur` may hold also a value `old` may hold? */

@@ -11,6 +11,13 @@ export const U64 = (1n << 64n) - 1n;
 export const U32 = (1n << 32n) - 1n;
 
 const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+/** The upper 32 bits of a u64. */
+const HI32 = U64 ^ U32;
+/** MASKS[n]: the low n bits set (n = 0..64); BigInt shifts are not folded into constants. */
+const MASKS: readonly bigint[] = Array.from({ length: 65 }, (_, n) => (1n << BigInt(n)) - 1n);
+
+// The operations below build a Tnum directly when the invariant (value and mask in u64, value & mask = 0)
+// already holds, rather than normalising it again through `tnum`: every BigInt operation allocates.
 
 export const tnum = (value: bigint, mask: bigint): Tnum => ({ value: u64(value & ~mask), mask: u64(mask) });
 export const tnumConst = (v: bigint): Tnum => ({ value: u64(v), mask: 0n });
@@ -30,8 +37,8 @@ export function tnumRange(min: bigint, max: bigint): Tnum {
   const chi = min ^ max;
   const bits = fls(chi);
   if (bits > 63) return TNUM_UNKNOWN;
-  const delta = (1n << BigInt(bits)) - 1n;
-  return tnum(min & ~delta, delta);
+  const delta = MASKS[bits]!;
+  return { value: min & ~delta, mask: delta };
 }
 
 export const tnumLshift = (a: Tnum, s: number): Tnum => tnum(a.value << BigInt(s), a.mask << BigInt(s));
@@ -95,15 +102,16 @@ export function tnumMul(a: Tnum, b: Tnum): Tnum {
 /** Values in both `a` and `b` (undefined when the known bits disagree: no value is in both). */
 export function tnumIntersect(a: Tnum, b: Tnum): Tnum | undefined {
   if ((a.value ^ b.value) & ~(a.mask | b.mask)) return undefined;
-  const v = a.value | b.value;
   const mu = a.mask & b.mask;
-  return tnum(v & ~mu, mu);
+  return { value: (a.value | b.value) & ~mu, mask: mu };
 }
 
 /** Keep the low `bytes` bytes (zero-extend). */
 export function tnumCast(a: Tnum, bytes: number): Tnum {
-  const m = (1n << BigInt(bytes * 8)) - 1n;
-  return tnum(a.value & m, a.mask & m);
+  if (bytes >= 8) return a;
+  const m = MASKS[bytes * 8]!;
+  if (a.value <= m && a.mask <= m) return a;
+  return { value: a.value & m, mask: a.mask & m };
 }
 
 /** Is every value of `b` also a value of `a`? */
@@ -113,9 +121,12 @@ export function tnumIn(a: Tnum, b: Tnum): boolean {
 }
 
 export const tnumSubreg = (a: Tnum): Tnum => tnumCast(a, 4);
-export const tnumClearSubreg = (a: Tnum): Tnum => tnumLshift(tnumRshift(a, 32), 32);
+export const tnumClearSubreg = (a: Tnum): Tnum => ({ value: a.value & HI32, mask: a.mask & HI32 });
 /** `a` with its low 32 bits replaced by those of `sub`. */
-export const tnumWithSubreg = (a: Tnum, sub: Tnum): Tnum => tnumOr(tnumClearSubreg(a), tnumSubreg(sub));
+export const tnumWithSubreg = (a: Tnum, sub: Tnum): Tnum => ({
+  value: (a.value & HI32) | (sub.value & U32),
+  mask: (a.mask & HI32) | (sub.mask & U32),
+});
 
 export function tnumToString(a: Tnum): string {
   if (isConst(a)) return `0x${a.value.toString(16)}`;
