@@ -248,7 +248,7 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
   }
   // bpf_loop may call the callback zero or more times: this path is "zero times"; the callback path is
   // queued, and each callback exit both returns here and calls it again (see returnToCaller).
-  if (callback >= 0) v.fork(enterCallback(v, pc, callback, callbackCtx!), callback);
+  if (callback >= 0) v.fork(enterCallback(v, pc, callback, callbackCtx!), callback, pc);
 }
 
 /**
@@ -386,7 +386,7 @@ export function returnToCaller(v: Verifier, pc: number): number {
     // Another iteration may follow; this path returns to the caller, whose r0 (the helper's result)
     // was set at the call.
     const next = enterCallback(v, top.callsite, top.subprog, top.callbackCtx, (top.callbackCall ?? 1) + 1);
-    v.fork(next, top.subprog);
+    v.fork(next, top.subprog, pc);
     return top.callsite + 1;
   }
   const callee = s.frames.pop()!;

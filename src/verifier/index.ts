@@ -1,5 +1,6 @@
 // The verifier's front door: `verify(program, opts)` proves a program safe or explains why not.
 
+import { TsbpfError } from '../errors.js';
 import { helperById } from '../helpers/registry.js';
 import type { HelperDef } from '../helpers/types.js';
 import { type ProgramType, programTypeByName } from '../hooks/program-types.js';
@@ -27,8 +28,29 @@ export interface VerifyOptions {
    * for privileged loads (CAP_PERFMON). Off by default: such a read is almost always a bug.
    */
   allowUninitStack?: boolean;
-  /** Limit on simulated instructions (the kernel's complexity limit, 1,000,000). */
+  /**
+   * Limit on processed instructions (default 1,000,000, the kernel's BPF_COMPLEXITY_LIMIT_INSNS): every
+   * instruction simulated on every path counts, including the one where a path is pruned, as the
+   * kernel's "processed N insns" counts them.
+   */
   maxInsns?: number;
+  /**
+   * Wall-clock limit in milliseconds (default 30,000; Infinity for none): verification that takes longer
+   * ends with a `too_complex` rejection, the clock read every 4096 processed instructions. A safety net for
+   * programs whose every step is costly (many frames, large stacks, many states to compare), not the usual
+   * way out: the slowest programs the instruction limit allows take about 3 s here, so the default leaves a
+   * slow or busy machine ten times that. The kernel has no such limit: a verdict from the clock depends on
+   * the machine.
+   */
+  timeLimitMs?: number;
+  /**
+   * Limit on the states remembered for pruning (default 250,000), a bound on the verifier's memory (a state
+   * holds a frame's registers, and its stack once written). The kernel's rule for when to remember one
+   * (after 2 jumps and 8 instructions; inside a loop after 20 jumps or 100 instructions) allows at most
+   * 125,000 under the default instruction limit; only bpf_loop callback entries, always remembered, can
+   * reach the default.
+   */
+  maxStates?: number;
   /** Helper lookup (defaults to the shared registry); for tests and embedders with their own helpers. */
   helpers?: (id: number) => HelperDef | undefined;
 }
@@ -50,8 +72,25 @@ export type VerifiableProgram =
   | ProgramSpec
   | { insns: readonly Insn[]; type: string | ProgramType; lineInfo?: readonly LineInfo[]; name?: string };
 
+/** Defaults of the limits in VerifyOptions. */
+export const VERIFY_LIMITS = { maxInsns: 1_000_000, timeLimitMs: 30_000, maxStates: 250_000 } as const;
+
+/** A limit from the options: its default, or the caller's value when it is a number in range. */
+function limitOf(opts: VerifyOptions, name: keyof typeof VERIFY_LIMITS, integer: boolean): number {
+  const v = opts[name] ?? VERIFY_LIMITS[name];
+  if (typeof v !== 'number' || !(v > 0) || (integer && !Number.isInteger(v)))
+    throw new TsbpfError(
+      `${name} must be ${integer ? 'a whole number' : 'a number of milliseconds'} above 0 (got ${String(v)})`,
+      'verify',
+    );
+  return v;
+}
+
 export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): VerifyResult {
   const t0 = performance.now();
+  const maxInsns = limitOf(opts, 'maxInsns', true);
+  const timeLimitMs = limitOf(opts, 'timeLimitMs', false);
+  const maxStates = limitOf(opts, 'maxStates', true);
   const insns = program.insns;
   const type = typeof program.type === 'string' ? programTypeByName(program.type) : program.type;
   const src = new SourceMap(program.lineInfo);
@@ -93,13 +132,16 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
     const cfg = buildCfg(insns, {
       unprivileged: opts.unprivileged ?? false,
       loops: opts.loops ?? 'bounded',
-      maxInsns: opts.maxInsns ?? 1_000_000,
+      maxInsns,
       helper,
     });
     const live = liveness(insns, cfg);
     v = new Verifier(insns, type, opts.maps ?? [], helper, cfg, live, src, {
       unprivileged: opts.unprivileged ?? false,
-      maxInsns: opts.maxInsns ?? 1_000_000,
+      maxInsns,
+      maxStates,
+      startedAt: t0,
+      timeLimitMs,
       logLevel,
       allowUninitStack: (opts.allowUninitStack ?? false) && !(opts.unprivileged ?? false),
       globalFunctions: new Map(

@@ -70,11 +70,22 @@ import {
   type State,
   scalarReg,
   UNKNOWN_SCALAR,
+  withId,
+  withKind,
+  withOff,
+  withRange,
+  withScalar,
 } from './state.js';
 
 export interface InterpOptions {
   unprivileged: boolean;
+  /** Processed instructions allowed (the kernel's BPF_COMPLEXITY_LIMIT_INSNS). */
   maxInsns: number;
+  /** States remembered at prune points allowed (a bound on memory). */
+  maxStates: number;
+  /** performance.now() when verification began, and how long it may take. */
+  startedAt: number;
+  timeLimitMs: number;
   logLevel: 0 | 1 | 2;
   /** Unwritten stack bytes read as unknown numbers (privileged kernel loads). */
   allowUninitStack: boolean;
@@ -93,10 +104,16 @@ interface Pending {
   parent: Checkpoint | undefined;
   /** Stack slots written on this path since `parent`. */
   written: Uint32Array;
+  /** Queued by a branch (or a callback call), not a function verified on its own. */
+  branch: boolean;
 }
 
 const MAX_TRACE_LINES = 200_000;
 const MAX_PACKET_OFF = 0xffff;
+/** Branches that may wait to be explored at once (the kernel's BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
+export const MAX_PENDING_BRANCHES = 8192;
+/** The clock is read every this many processed instructions (a power of two). */
+const CLOCK_EVERY = 4096;
 
 export class Verifier {
   state!: State;
@@ -105,11 +122,16 @@ export class Verifier {
   readonly explored = new ExploredStates();
   readonly trace: string[] = [];
   private idGen = 0;
-  private lastSaved = -1_000;
+  private lastSaved = 0;
+  /** Jump instructions processed (the kernel's jmps_processed), and that count at the last saved state. */
+  private jumps = 0;
+  private jumpsAtSave = 0;
   private parentNow: Checkpoint | undefined;
   /** Stack slots fully written on the current path since its last checkpoint. */
   private writtenNow = newSlotSet();
   private readonly pending: Pending[] = [];
+  /** Entries of `pending` queued by branches (the kernel's env->stack_size). */
+  private branchesPending = 0;
   private readonly stackDepth = new Map<number, number>();
   /** Instructions whose unused fields were checked (on the first visit). */
   private readonly fieldsChecked: Uint8Array;
@@ -201,6 +223,7 @@ export class Verifier {
       pc: 0,
       parent: undefined,
       written: newSlotSet(),
+      branch: false,
     });
     for (const [start, params] of this.opts.globalFunctions) {
       if (!params) {
@@ -224,15 +247,20 @@ export class Verifier {
         pc: start,
         parent: undefined,
         written: newSlotSet(),
+        branch: false,
       });
     }
     while (this.pending.length) {
       const p = this.pending.pop()!;
+      if (p.branch) this.branchesPending--;
       this.state = p.state;
       this.writtenNow = p.written;
       let pc = p.pc;
       let parent = p.parent;
       for (;;) {
+        // As the kernel counts: every instruction reached, the one where a path is pruned included.
+        if (++this.processed > this.opts.maxInsns) this.tooManyInsns(pc);
+        if ((this.processed & (CLOCK_EVERY - 1)) === 0) this.checkClock(pc);
         if (this.cfg.prunePoint[pc]) {
           const cp = this.checkpoint(pc, parent);
           if (cp === false) {
@@ -241,13 +269,6 @@ export class Verifier {
             break;
           }
           parent = cp;
-        }
-        if (++this.processed > this.opts.maxInsns) {
-          throw new Reject(
-            pc,
-            'too_complex',
-            `the program is too complex: more than ${this.opts.maxInsns} instructions processed without finishing (an unbounded loop, or too many paths)`,
-          );
         }
         if (this.opts.logLevel >= 2)
           this.log(`${pc}: ${disasm(this.insns, pc)}    ; ${regsToString(this.frame)}`);
@@ -268,6 +289,38 @@ export class Verifier {
       calls.get(from)!.add(i + 1 + ins.imm);
     });
     checkCallChainStack(calls, this.stackDepth);
+  }
+
+  private tooManyInsns(pc: number): never {
+    const n = this.opts.maxInsns;
+    throw new Reject(
+      pc,
+      'too_complex',
+      `the program is too complex: more than ${n} instructions processed without finishing (an unbounded loop, or too many paths; the kernel says "BPF program is too large. Processed ${n + 1} insn")`,
+    );
+  }
+
+  private checkClock(pc: number): void {
+    const ms = performance.now() - this.opts.startedAt;
+    if (ms <= this.opts.timeLimitMs) return;
+    throw new Reject(
+      pc,
+      'too_complex',
+      `the program is too complex: gave up after ${Math.round(ms)} ms (the time limit is ${this.opts.timeLimitMs} ms) with ${this.processed} instructions processed; the kernel has no time limit, so it may still load there`,
+    );
+  }
+
+  /** Queue a path; the kernel's push_stack, with its limit on the branches waiting at once. */
+  private push(p: Pending, at: number): void {
+    this.pending.push(p);
+    if (++this.branchesPending > MAX_PENDING_BRANCHES) {
+      const n = this.branchesPending;
+      throw new Reject(
+        at,
+        'too_complex',
+        `the program is too complex: ${n} branches wait to be explored at once, more than ${MAX_PENDING_BRANCHES} (a loop leaves one side of a branch for later on every iteration; the kernel says "The sequence of ${n} jumps is too complex.")`,
+      );
+    }
   }
 
   private log(line: string): void {
@@ -322,8 +375,22 @@ export class Verifier {
     // A callback's entry always: its next call in the same state is pruned there.
     const top = curFrame(cur);
     const entry = top.callbackCtx !== undefined && pc === top.subprog;
-    if (this.processed - this.lastSaved < 8 && !entry) return parent;
+    // As the kernel does (is_state_visited): a new state only after 2 jumps and 8 instructions, and inside
+    // a loop (a state here is still being explored), where iterations differ and rarely prune one another,
+    // only after 20 jumps or 100 instructions: a loop keeps at most one state per 8 to 100 processed.
+    const insns = this.processed - this.lastSaved;
+    const jumps = this.jumps - this.jumpsAtSave;
+    const due = insns >= 8 && jumps >= 2 && (inProgress === 0 || insns >= 100 || jumps >= 20);
+    if (!due && !entry) return parent;
+    if (this.explored.count >= this.opts.maxStates) {
+      throw new Reject(
+        pc,
+        'too_complex',
+        `the program is too complex: more than ${this.opts.maxStates} states kept for pruning after ${this.processed} instructions processed (the limit on the verifier's memory, maxStates)`,
+      );
+    }
     this.lastSaved = this.processed;
+    this.jumpsAtSave = this.jumps;
     const cp: Checkpoint = {
       state: cloneState(cur),
       pc,
@@ -386,6 +453,7 @@ export class Verifier {
         this.ldAbs(pc, ins);
         return pc + 1;
       default:
+        this.jumps++;
         return this.jmp(pc, ins, cls === Class.JMP32, parent);
     }
   }
@@ -461,7 +529,7 @@ export class Verifier {
     }
     if (s.kind === 'scalar' && !isConstScalar(s.s) && s.id === 0) {
       // Link the copies so that a comparison on one refines the other.
-      s = { ...s, id: this.newId() };
+      s = withId(s, this.newId());
       this.frame.regs[ins.src] = s;
     }
     this.write(ins.dst, s, pc);
@@ -537,7 +605,7 @@ export class Verifier {
           `R${dst}: adding ${c} moves the pointer out of any possible region`,
         );
       }
-      return { ...ptr, off };
+      return withOff(ptr, off);
     }
     if (
       num.s.smin === -(1n << 63n) ||
@@ -558,8 +626,8 @@ export class Verifier {
       );
     }
     const v = scalarAlu(op, ptr.s, num.s, true);
-    const out: Reg = { ...ptr, s: v };
-    return isPacketKind(ptr.kind) ? { ...out, id: this.newId(), range: 0, rangeAt: -1 } : out;
+    const out = withScalar(ptr, v);
+    return isPacketKind(ptr.kind) ? withRange(withId(out, this.newId()), 0, -1) : out;
   }
 
   // ---- loads and stores ----
@@ -753,10 +821,10 @@ export class Verifier {
     return -1; // neither side can happen: this path is dead
   }
 
-  /** Queue another path (a bpf_loop callback call) that starts at `pc` in state `st`. */
-  fork(st: State, pc: number): void {
+  /** Queue another path (a bpf_loop callback call, made at `at`) that starts at `pc` in state `st`. */
+  fork(st: State, pc: number, at: number): void {
     if (this.parentNow) this.parentNow.branches++;
-    this.pending.push({ state: st, pc, parent: this.parentNow, written: this.writtenNow.slice() });
+    this.push({ state: st, pc, parent: this.parentNow, written: this.writtenNow.slice(), branch: true }, at);
   }
 
   /** Both sides are possible: continue with the fall-through, queue the taken side. */
@@ -765,7 +833,7 @@ export class Verifier {
     taken.path = { insn: pc, taken: true, prev: fall.path };
     fall.path = { insn: pc, taken: false, prev: fall.path };
     if (parent) parent.branches++;
-    this.pending.push({ state: taken, pc: target, parent, written: this.writtenNow.slice() });
+    this.push({ state: taken, pc: target, parent, written: this.writtenNow.slice(), branch: true }, pc);
     return pc + 1;
   }
 
@@ -841,8 +909,8 @@ export class Verifier {
     const r = f.regs[regno]!;
     if (r.id !== 0) {
       const id = r.id;
-      forEachReg(st, (x) => (x.kind === 'scalar' && x.id === id ? { ...x, s } : undefined));
-    } else f.regs[regno] = { ...r, s };
+      forEachReg(st, (x) => (x.kind === 'scalar' && x.id === id ? withScalar(x, s) : undefined));
+    } else f.regs[regno] = withScalar(r, s);
   }
 
   private markNull(st: State, p: Reg, isNull: boolean): void {
@@ -852,7 +920,7 @@ export class Verifier {
       if (r.id !== id || !isNullable(r.kind)) return undefined;
       if (isNull) return constReg(0n);
       const kind = NON_NULL[r.kind] ?? r.kind;
-      return { ...r, kind };
+      return withKind(r, kind);
     });
   }
 
@@ -862,7 +930,7 @@ export class Verifier {
     // pkt' < end (strict) proves one byte more than pkt' <= end, as the kernel counts it.
     const range = strict ? pkt.off + 1 : pkt.off;
     forEachReg(st, (r) =>
-      r.kind === pkt.kind && r.id === pkt.id && r.range < range ? { ...r, range, rangeAt: pc } : undefined,
+      r.kind === pkt.kind && r.id === pkt.id && r.range < range ? withRange(r, range, pc) : undefined,
     );
   }
 
