@@ -7,7 +7,7 @@ import { BtfBuilder, type BuilderMember } from '../btf/builder.js';
 import { Btf } from '../btf/parse.js';
 import { Kind } from '../btf/types.js';
 import { TsbpfError } from '../errors.js';
-import { encode, type Insn, isLocalCall } from '../isa/index.js';
+import { Class, encode, type Insn, isBranch, isLocalCall, JmpOp, jumpTarget } from '../isa/index.js';
 import { LDDW, PseudoLddw } from '../isa/opcodes.js';
 import { type MapSpec, MapType } from '../maps/types.js';
 import { sectionForProgramType } from '../object/sections.js';
@@ -90,6 +90,7 @@ export function writeObject(spec: ObjectSpec): Uint8Array {
     }
     const starts = functionStarts(prog);
     const bounds = [0, ...starts, prog.insns.length];
+    checkFunctions(prog, bounds);
     const pieces: Piece[] = [];
     for (let k = 0; k + 1 < bounds.length; k++) {
       const [start, end] = [bounds[k]!, bounds[k + 1]!];
@@ -370,6 +371,39 @@ function functionStarts(prog: ProgramSpec): number[] {
   return [...starts].sort((a, b) => a - b);
 }
 
+/**
+ * Functions are written as separate symbols (subprograms in .text), so each must stand alone: no jump
+ * may leave its function, and none may run off its end into the next one (the kernel refuses both too).
+ * Written otherwise, the program would read back as different code.
+ */
+function checkFunctions(prog: ProgramSpec, bounds: readonly number[]): void {
+  for (let k = 0; k + 1 < bounds.length; k++) {
+    const [start, end] = [bounds[k]!, bounds[k + 1]!];
+    const where = (i: number) => `program ${prog.name}: insn ${i}`;
+    for (let i = start; i < end; i++) {
+      const ins = prog.insns[i]!;
+      if (i > start && prog.insns[i - 1]!.code === LDDW) continue;
+      if (!isBranch(ins)) continue;
+      const t = jumpTarget(ins, i);
+      if (t < start || t >= end) {
+        throw new TsbpfError(
+          `jump to ${t} leaves its function (insns ${start}..${end - 1}): cannot write it`,
+          where(i),
+        );
+      }
+    }
+    const last = prog.insns[end - 1]!;
+    const ends =
+      last.code === (Class.JMP | JmpOp.EXIT) || (isBranch(last) && (last.code & 0xf0) === JmpOp.JA);
+    if (k + 2 < bounds.length && !ends) {
+      throw new TsbpfError(
+        `runs on into the function at ${end} (no exit or ja before it): cannot write it`,
+        where(end - 1),
+      );
+    }
+  }
+}
+
 function locate(pieces: Piece[], slot: number, where: string): { section: number; byteOffset: number } {
   const p = pieces.find((x) => slot >= x.start && slot < x.end);
   if (!p) throw new TsbpfError(`target ${slot} is outside the program`, where);
@@ -438,6 +472,14 @@ function mapStruct(
   if (m.mapExtra !== undefined && m.mapExtra <= 0xffffffffn) field('map_extra', Number(m.mapExtra));
   const size = members.length * 8;
   if (m.innerMap) {
+    // `values` of a map definition means 4-byte values (inner map ids): any other size cannot be written
+    // (a legacy definition may say 0; the kernel refuses such a map with EINVAL).
+    if (m.valueSize !== 4) {
+      throw new TsbpfError(
+        `a map of maps has 4-byte values (inner map ids), not ${m.valueSize}: cannot write it`,
+        `map ${m.name}`,
+      );
+    }
     // A flexible array: it adds nothing to the struct's size.
     const inner = mapStruct(btf, m.innerMap, src);
     members.push({ name: 'values', type: btf.array(btf.ptr(inner.type), 0), bitOffset: size * 8 });

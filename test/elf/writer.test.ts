@@ -74,6 +74,38 @@ describe('writeObject', () => {
     const noSection: ProgramSpec = { name: 'q', section: '', type: 'tracing', insns: [EXIT], license: '' };
     expect(() => writeObject({ programs: [noSection], maps: [], license: '' })).toThrow(TsbpfError);
   });
+
+  it('refuses a map of maps whose value size is not 4 rather than writing one that reads back as 4', () => {
+    // Found by the fuzz suite: a legacy definition with value_size 0 came back from write and read as 4.
+    const obj = read('legacy_maps28.o');
+    const outer = obj.maps.find((m) => m.innerMap)!;
+    expect(outer.valueSize).toBe(4);
+    outer.valueSize = 0;
+    expect(() => writeObject(obj)).toThrow(
+      `map ${outer.name}: a map of maps has 4-byte values (inner map ids), not 0: cannot write it`,
+    );
+  });
+
+  it('refuses functions that do not stand alone rather than writing a different program', () => {
+    // Found by the fuzz suite: `w0 = 3; call -1; exit` (a call to itself, one slot into the main
+    // function) was written as two functions and read back as `w0 = 3` alone.
+    const prog = (insns: ProgramSpec['insns']): ObjectSpec => ({
+      programs: [{ name: 'p', section: 'xdp', type: 'xdp', insns, license: 'GPL' }],
+      maps: [],
+      license: 'GPL',
+    });
+    const call = (imm: number) => insn(0x85, 0, 1, 0, imm);
+    expect(() => writeObject(prog([insn(0xb4, 0, 0, 0, 3), call(-1), EXIT]))).toThrow(
+      'program p: insn 0: runs on into the function at 1 (no exit or ja before it): cannot write it',
+    );
+    // main: call f; goto into f; exit | f: r0 = 0; exit
+    expect(() => writeObject(prog([call(2), insn(0x05, 0, 0, 2), EXIT, movImm(0, 0), EXIT]))).toThrow(
+      'program p: insn 1: jump to 4 leaves its function (insns 0..2): cannot write it',
+    );
+    // The same call with each function whole is written and reads back as it was.
+    const good = prog([call(1), EXIT, movImm(0, 0), EXIT]);
+    expect(readObject(writeObject(good)).programs[0]!.insns).toEqual(good.programs[0]!.insns);
+  });
 });
 
 describe('writeObject output loads in the kernel (bpftool 7, libbpf 1.x)', () => {
