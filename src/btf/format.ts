@@ -3,7 +3,8 @@
 // Representation (chosen so that every value round-trips exactly):
 // - integers of 1 to 4 bytes, and enums whose value has no name: `number`; 8- and 16-byte integers and
 //   pointers: `bigint` (a u64 counter does not fit a double) — so `{ packets: 12n, bytes: 3400n }`;
-// - `bool`: boolean; `char[N]`: a string (up to the first NUL); other arrays: JS arrays;
+// - `bool`: boolean; `char[N]`: a string (up to the first NUL) when those bytes are UTF-8 text, else an
+//   array of numbers like other arrays (a lossy string would not read back); other arrays: JS arrays;
 // - structs: objects keyed by member name (members of anonymous struct/union members are lifted into the
 //   parent, as C lets you name them); unions: an object with every member decoded;
 // - enums: the enumerator name when the value has one; floats: number; DATASECs: objects keyed by variable.
@@ -52,6 +53,16 @@ function isCharArray(btf: Btf, t: BtfType): boolean {
   );
 }
 
+/** Strict UTF-8 (a leading byte-order mark kept as text), or undefined for bytes that are not text. */
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+function utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 function readBits(view: DataView, byteOff: number, bitOff: number, bits: number, signed: boolean): bigint {
   let v = 0n;
   const first = byteOff + (bitOff >> 3);
@@ -95,7 +106,8 @@ function read(btf: Btf, id: number, view: DataView, off: number, depth: number):
       if (isCharArray(btf, t)) {
         let end = off;
         while (end < off + t.nelems && view.getUint8(end) !== 0) end++;
-        return new TextDecoder().decode(new Uint8Array(view.buffer, view.byteOffset + off, end - off));
+        const text = utf8(new Uint8Array(view.buffer, view.byteOffset + off, end - off));
+        if (text !== undefined) return text;
       }
       const es = btf.sizeof(t.type);
       // Zero-sized elements would let a hostile nelems spin for billions of iterations.

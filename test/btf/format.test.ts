@@ -110,6 +110,24 @@ describe('formatValue / parseValue', () => {
     );
   });
 
+  it('shows a char array that is not UTF-8 text as numbers, so it reads back to the same bytes', () => {
+    // Found by the fuzz suite: 0xce 0x91 0xff became U+0391 and U+FFFD, which encode to other bytes.
+    const btf = objectBtf('types.o');
+    const record = btf.byName('record', Kind.STRUCT)!.id;
+    const bytes = new Uint8Array(btf.sizeof(record));
+    bytes.set([0xce, 0x91, 0xff, 0x41]);
+    const value = formatValue(btf, record, bytes) as { name: BtfValue };
+    expect(value.name).toEqual([-50, -111, -1, 65, 0, 0, 0, 0]);
+    expect(parseValue(btf, record, value).subarray(0, 8)).toEqual(bytes.subarray(0, 8));
+    // Text stays a string, a leading byte-order mark included.
+    bytes.set([0xef, 0xbb, 0xbf, 0x41, 0]);
+    const text = (formatValue(btf, record, bytes) as { name: BtfValue }).name;
+    expect(text).toBe('\ufeffA');
+    expect(parseValue(btf, record, formatValue(btf, record, bytes)).subarray(0, 8)).toEqual(
+      bytes.subarray(0, 8),
+    );
+  });
+
   it('round-trips random record bytes through format and parse', () => {
     const btf = objectBtf('types.o');
     const flags = btf.byName('flags', Kind.STRUCT)!.id;
