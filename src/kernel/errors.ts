@@ -70,7 +70,7 @@ export class KernelError extends TsbpfError {
   }
 }
 
-/** BPF_PROG_LOAD refused by the kernel's verifier (EACCES or EINVAL), with the verifier's log. */
+/** BPF_PROG_LOAD refused by the kernel's verifier (EACCES, EINVAL, or E2BIG: too complex), with its log. */
 export class VerifierRejectedError extends KernelError {
   override name = 'VerifierRejectedError';
   constructor(

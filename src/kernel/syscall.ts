@@ -26,6 +26,7 @@ import { KernelError, VerifierRejectedError } from './errors.js';
 import { type Arena, arena, closeFd } from './ffi.js';
 
 const ENOENT = 2;
+const E2BIG = 7;
 const EACCES = 13;
 const EINVAL = 22;
 const ENOSPC = 28;
@@ -238,7 +239,9 @@ const MAX_LOG = 64 * 1024 * 1024;
 
 /**
  * BPF_PROG_LOAD. A refusal (EACCES/EINVAL) throws VerifierRejectedError with the kernel's log; with
- * logLevel 0 the load is repeated at level 1 to obtain that log.
+ * logLevel 0 the load is repeated at level 1 to obtain that log. E2BIG, the verifier's complexity limits,
+ * is a VerifierRejectedError too when a log was asked for (logLevel > 0), else a KernelError: a program
+ * that long to verify is not loaded a second time for its log.
  */
 export function progLoad(o: ProgLoadOptions): LoadedProgram {
   const bytes = o.insns instanceof Uint8Array ? o.insns : encode(o.insns);
@@ -254,7 +257,7 @@ export function progLoad(o: ProgLoadOptions): LoadedProgram {
       logSize = Math.min(MAX_LOG, Math.max(logSize * 4, r.trueSize));
       continue;
     }
-    if (errno === EACCES || errno === EINVAL) {
+    if (errno === EACCES || errno === EINVAL || (errno === E2BIG && level > 0)) {
       let log = r.log;
       if (level === 0) log = loadOnce(o, bytes, 1, o.logSize ?? 4 * 1024 * 1024).log;
       throw new VerifierRejectedError(errno, log, o.name ?? '');
