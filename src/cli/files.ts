@@ -28,13 +28,13 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CliError, EXIT, errnoReason, fileError } from './errors.js';
+import { CliError, EXIT, fileError } from './errors.js';
 
 /** Largest file read whole (an object, a program, a packet, memory): larger is not what these commands take. */
 export const MAX_INPUT = 64 * 1024 * 1024;
 
 /**
- * The bytes of `path` (or of standard input for `-` when `stdin` is set), at most `limit` of them: a
+ * The bytes of `path` (standard input for `-`), at most `limit` of them: a
  * larger file, or a device that never ends (/dev/zero), is an error rather than unbounded memory.
  */
 export function readInput(path: string, what: string, limit = MAX_INPUT): Uint8Array {
@@ -103,6 +103,8 @@ interface Declared {
   /** Resolved absolute path (symlinks followed, also through a missing file's directory). */
   real: string;
   stat: Stats | undefined;
+  /** Device and inode, exact (inode numbers may exceed 2^53). */
+  id: string | undefined;
 }
 
 interface OutputOptions {
@@ -182,7 +184,7 @@ export class Files {
     if (path === undefined) return this;
     if (path === '') throw new CliError(`${what}: empty file name`, EXIT.usage);
     if (path === '-' && options.stdout) {
-      this.outputs.push({ path, what, real: '-', stat: undefined, ...options });
+      this.outputs.push({ path, what, real: '-', stat: undefined, id: undefined, ...options });
       return this;
     }
     this.outputs.push({ path, what, ...identify(path), ...options });
@@ -306,22 +308,23 @@ export function writing<T>(files: Files, body: () => T): T {
   }
 }
 
-function identify(path: string): { real: string; stat: Stats | undefined } {
+function identify(path: string): { real: string; stat: Stats | undefined; id: string | undefined } {
   const abs = resolve(path);
   let stat: Stats | undefined;
+  let id: string | undefined;
   try {
-    stat = statSync(abs, { bigint: false });
+    stat = statSync(abs);
+    const big = statSync(abs, { bigint: true });
+    id = `${big.dev}:${big.ino}`;
   } catch {
     stat = undefined;
   }
-  if (stat) {
-    try {
-      return { real: realpathSync(abs), stat };
-    } catch {
-      return { real: abs, stat };
-    }
+  if (!stat) return { real: resolveMissing(abs), stat, id };
+  try {
+    return { real: realpathSync(abs), stat, id };
+  } catch {
+    return { real: abs, stat, id };
   }
-  return { real: resolveMissing(abs), stat: undefined };
 }
 
 /**
@@ -348,7 +351,7 @@ function resolveMissing(abs: string): string {
 }
 
 function sameFile(a: Declared, b: Declared): boolean {
-  if (a.stat && b.stat) return a.stat.dev === b.stat.dev && a.stat.ino === b.stat.ino;
+  if (a.id && b.id) return a.id === b.id;
   return a.real === b.real;
 }
 
@@ -436,5 +439,3 @@ function keepOwnerAndMode(fd: number, st: Stats): void {
     }
   }
 }
-
-export { errnoReason };
