@@ -343,7 +343,12 @@ export function checkMapSpec(spec: MapSpec, opts: MapOptions = { cpus: 1 }): Map
 export function createMap(space: AddressSpace, spec: MapSpec, opts: MapOptions = { cpus: 1 }): MapBase {
   const t = checkMapSpec(spec, opts);
   const bytes = mapMemory(spec, Math.max(1, opts.cpus));
-  chargeMapMemory(space, spec, `a ${t.name} of ${spec.maxEntries} entries`, bytes);
+  chargeMapMemory(
+    space,
+    spec,
+    `${/^[aeiou]/.test(t.name) ? 'an' : 'a'} ${t.name} of ${spec.maxEntries} entries`,
+    bytes,
+  );
   let map: MapBase;
   try {
     map = t.create(space, spec, opts);
