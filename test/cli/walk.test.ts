@@ -99,12 +99,12 @@ interface Case {
 const ro = (name: string) => join(readOnlyDir, `tsbpf-walk-${name}`);
 
 /** The cases of a command's main input: missing, a directory, empty, garbage. */
-function inputCases(args: (input: string) => string[], skip: string[] = []): Case[] {
+function inputCases(args: (input: string) => string[], which = 'input', skip: string[] = []): Case[] {
   const all: Case[] = [
-    { why: 'missing input', args: args('nope'), code: 1, names: 'nope' },
-    { why: 'a directory as input', args: args('adir'), code: 1, names: 'adir' },
-    { why: 'an empty input', args: args('empty'), code: 1, names: 'empty' },
-    { why: 'garbage input', args: args('garbage'), code: 1, names: 'garbage' },
+    { why: `missing ${which}`, args: args('nope'), code: 1, names: 'nope' },
+    { why: `a directory as ${which}`, args: args('adir'), code: 1, names: 'adir' },
+    { why: `an empty ${which}`, args: args('empty'), code: 1, names: 'empty' },
+    { why: `garbage ${which}`, args: args('garbage'), code: 1, names: 'garbage' },
   ];
   return all.filter((c) => !skip.includes(c.why));
 }
@@ -164,9 +164,9 @@ const CASES: Record<string, Case[]> = {
     },
   ],
   'prog run': [
-    ...inputCases((f) => PROG_RUN({ obj: f })),
+    ...inputCases((f) => PROG_RUN({ obj: f }), 'object'),
     // Any bytes are a packet: garbage is not an error for data_in (an empty one is: EINVAL).
-    ...inputCases((f) => PROG_RUN({ din: f }), ['garbage input']),
+    ...inputCases((f) => PROG_RUN({ din: f }), 'data_in', ['garbage data_in']),
     ...outputCases((o) => PROG_RUN({ dout: o }), 'pkt.bin', 'link-pkt.bin', 'data_out'),
     { why: 'data_out = the object', args: PROG_RUN({ dout: 'P.o' }), code: 2, names: 'P.o' },
     { why: 'ctx_out = data_out', args: PROG_RUN({ cout: 'data.out' }), code: 2, names: 'data_out' },
@@ -180,8 +180,8 @@ const CASES: Record<string, Case[]> = {
     ...outputCases((o) => MAP_SET('P.o', o), 'P.o', 'link-P.o', '-o').filter((c) => c.code === 1),
   ],
   xdp: [
-    ...inputCases((f) => XDP({ obj: f })),
-    ...inputCases((f) => XDP({ r: f })),
+    ...inputCases((f) => XDP({ obj: f }), 'object'),
+    ...inputCases((f) => XDP({ r: f }), 'capture'),
     { why: 'a truncated capture', args: XDP({ r: 'cut.pcap' }), code: 1, names: 'cut.pcap' },
     // Every way on -w; the other outputs go through the same code, so each gets some of them.
     ...outputCases((o) => XDP({ w: o }), 'in.pcap', 'link-in.pcap', '-w'),
