@@ -112,7 +112,7 @@ describe('the map memory limit', () => {
     const err = mapError(() => createMap(space, spec('ARRAY', 4, 8, 40 * 1024 * 1024)));
     expect(err.errno).toBe(Errno.ENOMEM);
     expect(err.message).toMatch(
-      /^map 't_array': a array of 41943040 entries needs 320\.0 MiB, over the map memory limit of 256\.0 MiB \(0 B charged to other maps\); raise RuntimeOptions\.mapMemoryLimit \(or AddressSpace\.mapMemoryLimit\), or lower max_entries$/,
+      /^map 't_array': an array of 41943040 entries needs 320\.0 MiB, over the map memory limit of 256\.0 MiB \(0 B charged to other maps\); raise RuntimeOptions\.mapMemoryLimit \(or AddressSpace\.mapMemoryLimit\), or lower max_entries$/,
     );
     expect(space.memory.buffer.byteLength).toBeLessThanOrEqual(1 << 20);
   });
