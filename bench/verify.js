@@ -1,10 +1,14 @@
 // Verification time of each example object: tsbpf's verifier (the first run, and the median of several
 // warm runs) beside the kernel's own figure ("verification time N usec" from a BPF_PROG_LOAD with log level 4, when root).
+// Then the pathological loops of test/verifier/complexity/ (loops bounded only by the packet length, which
+// run into the complexity limits): our verdict, processed insns, states and time beside the kernel's.
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 const { readObject } = await import('../dist/elf/index.js');
 const { verify } = await import('../dist/verifier/index.js');
+const { assemble } = await import('../dist/asm/index.js');
+const { programTypeByName } = await import('../dist/hooks/program-types.js');
 const kernel = await import('../dist/kernel/index.js').catch(() => undefined);
 const kernelOk = kernel && process.getuid?.() === 0 && kernel.ffiAvailable();
 if (!kernelOk) console.log('(kernel column skipped: needs root on Linux with koffi)');
@@ -59,4 +63,54 @@ for (const dir of dirs) {
       );
     }
   }
+}
+
+// ---- the pathological loops: each runs to a complexity limit, so a few runs (CPU time, median of 3) ----
+const SHAPES = 'test/verifier/complexity';
+console.log(
+  `\n${'complexity shape'.padEnd(22)} ${'verdict'.padEnd(44)} ${'insns'.padStart(8)} ${'states'.padStart(7)} ${'first ms'.padStart(9)} ${'cpu ms'.padStart(7)} ${'kernel ms'.padStart(10)} ${'k insns'.padStart(8)} ${'k states'.padStart(9)}`,
+);
+for (const f of readdirSync(SHAPES)
+  .filter((x) => x.endsWith('.s'))
+  .sort()) {
+  const text = readFileSync(`${SHAPES}/${f}`, 'utf8');
+  const type = /^# type: (\S+)/.exec(text)?.[1];
+  const insns = assemble(text);
+  // No time limit: the figure is how long the instruction limit takes.
+  const once = () => verify({ insns, type }, { logLevel: 0, timeLimitMs: Number.POSITIVE_INFINITY });
+  const t0 = performance.now();
+  let r = once();
+  const first = performance.now() - t0;
+  const cpu = [];
+  for (let i = 0; i < 3; i++) {
+    const c = process.cpuUsage();
+    r = once();
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
+  }
+  cpu.sort((a, b) => a - b);
+  const d = r.diagnostics[0];
+  const verdict = r.accepted
+    ? 'accepted'
+    : `${d.kind}: ${/\d+ (instructions processed|branches wait)/.exec(d.message)?.[0] ?? d.message}`;
+  let kms = '-';
+  let kinsns = '-';
+  let kstates = '-';
+  if (kernelOk) {
+    let log = '';
+    try {
+      const p = kernel.progLoad({ type: programTypeByName(type).kernel, insns, license: 'GPL', logLevel: 4 });
+      log = p.log;
+      kernel.close(p.fd);
+    } catch (e) {
+      log = e.log ?? '';
+    }
+    kms = /verification time (\d+) usec/.exec(log)?.[1] ?? '-';
+    if (kms !== '-') kms = (Number(kms) / 1000).toFixed(0);
+    kinsns = /processed (\d+) insns/.exec(log)?.[1] ?? '-';
+    kstates = /total_states (\d+)/.exec(log)?.[1] ?? '-';
+  }
+  console.log(
+    `${f.slice(0, -2).padEnd(22)} ${verdict.padEnd(44)} ${String(r.insnsProcessed).padStart(8)} ${String(r.states).padStart(7)} ${first.toFixed(0).padStart(9)} ${cpu[1].toFixed(0).padStart(7)} ${kms.padStart(10)} ${kinsns.padStart(8)} ${kstates.padStart(9)}`,
+  );
 }

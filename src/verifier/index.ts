@@ -38,14 +38,14 @@ export interface VerifyOptions {
    * Wall-clock limit in milliseconds (default 30,000; Infinity for none): verification that takes longer
    * ends with a `too_complex` rejection, the clock read every 4096 processed instructions. A safety net for
    * programs whose every step is costly (many frames, large stacks, many states to compare), not the usual
-   * way out: the slowest programs the instruction limit allows take about 3 s here, so the default leaves a
-   * slow or busy machine ten times that. The kernel has no such limit: a verdict from the clock depends on
-   * the machine.
+   * way out: the slowest loop of test/verifier/complexity/ reaches the instruction limit in 2.5 s of CPU on
+   * a busy 2-core machine, and the default leaves a slow or loaded machine ten times that. The kernel has
+   * no such limit: a verdict from the clock depends on the machine.
    */
   timeLimitMs?: number;
   /**
-   * Limit on the states remembered for pruning (default 250,000), a bound on the verifier's memory (a state
-   * holds a frame's registers, and its stack once written). The kernel's rule for when to remember one
+   * Limit on the states remembered for pruning (default 250,000), a bound on the verifier's memory (about
+   * 2 KB a state with one frame: 600 MB at most). The kernel's rule for when to remember one
    * (after 2 jumps and 8 instructions; inside a loop after 20 jumps or 100 instructions) allows at most
    * 125,000 under the default instruction limit; only bpf_loop callback entries, always remembered, can
    * reach the default.
