@@ -1,0 +1,940 @@
+// The optimiser of the filter compiler: it makes the common expressions at most as long as libpcap's
+// (tcpdump -d) and costs time linear in the block graph, as libpcap's does not (its dominator sets are
+// quadratic and it repeats passes until nothing changes: 1,000 `port N` terms take it 275 s).
+//
+// Values are numbered (a load of [12], `x & 0xf0` of a numbered x ... each get a number), so "the same
+// value" is an integer comparison. Each round runs these passes once, in order:
+//
+//   forward   in topological order: what A, X and the scratch words hold on entry to each block (the
+//             meet of its predecessors), and what every path to each edge knows about tested values
+//             ("facts": [12] = 0x800, [20] & 0x1fff = 0 ...). Statements recomputing what a register
+//             already holds go, constants fold, a test the facts decide becomes a jump, and an edge into
+//             a block whose test its facts decide is threaded past it (libpcap's jump threading along
+//             dominating edges).
+//   pullup    in a chain of tests that all jump to the same place when true (`a or b or c ...`), tests of
+//             the same value are brought together (`[54] = 1 or [56] = 1 or [54] = 2` becomes
+//             `[54] = 1 or [54] = 2 or [56] = 1`, and the second load of [54] then goes); the same for
+//             chains with a common false target. libpcap's or/and pull-ups do this, and like them this
+//             changes which load runs first, so a packet too short for one of them can give another result
+//             than before: as tcpdump's.
+//   backward  peepholes that need A dead afterwards (`and #m; jeq #0` is `jset #m` with the branches
+//             swapped; `sub #c; jeq #k` is `jeq #k+c`), and statements whose result nobody reads.
+//   intern    identical blocks (same statements, test and successors) become one, bottom-up, whatever
+//             values they test: libpcap's block interning, the main source of shared code.
+//
+// Exactness: apart from the pull-up's reordering (which libpcap does too), a load that could fail (a
+// packet load not already done on every path to it) or a division by X is never removed or skipped, so
+// the program drops exactly the packets it dropped before.
+//
+// Bounds: at most ROUNDS rounds; each visits every block and edge a constant number of times, with at
+// most FACTS facts per edge and THREAD_HOPS blocks skipped per threaded edge: O(blocks) per round.
+
+import { C, type SockFilter, stmt } from '../insn.js';
+import { type Block, type Node, type Ret, reversePostorder } from './blocks.js';
+
+const ROUNDS = 12;
+const FACTS = 32;
+const THREAD_HOPS = 16;
+/** Blocks explored to prove that an edge only leads to dropping the packet. */
+const EXPLORE = 24;
+/** Longest or/and chain regrouped at once (a graph is smaller: FILTER_LIMITS.graph). */
+const CHAIN_MAX = 1 << 20;
+
+// ---- value numbering ----
+
+/** Registers of the state: A, X, then the scratch words M[0..15]. */
+const A = 0;
+const X = 1;
+const M = 2;
+const NREGS = 18;
+const bitOf = (r: number) => 1 << r;
+const ALL = (1 << NREGS) - 1;
+/** 0 stands for "unknown" (paths disagree, or nothing is known): it never equals anything. */
+const UNKNOWN = 0;
+
+class Values {
+  /** Value ids by (kind, a) then b: numeric keys, so no string is built per statement. */
+  private ids = new Map<number, Map<number, number>>();
+  private next = 1;
+  /** The constant a value is, for constants. */
+  readonly konst = new Map<number, number>();
+  /** The values a value is computed from (for "was this load already done"). */
+  readonly parts = new Map<number, number[]>();
+
+  fresh(): number {
+    return this.next++;
+  }
+  /** The value named (kind, a, b): kind < 2^20 and a, b < 2^32 (constants or value ids). */
+  private named(kind: number, a: number, b: number, parts?: number[]): number {
+    const outer = kind * 0x100000000 + a;
+    let inner = this.ids.get(outer);
+    if (!inner) {
+      inner = new Map();
+      this.ids.set(outer, inner);
+    }
+    let id = inner.get(b);
+    if (id === undefined) {
+      id = this.next++;
+      inner.set(b, id);
+      if (parts) this.parts.set(id, parts);
+    }
+    return id;
+  }
+  const(k: number): number {
+    const id = this.named(K_CONST, 0, k >>> 0);
+    this.konst.set(id, k >>> 0);
+    return id;
+  }
+  /** A packet load at a constant offset (`size` is the opcode's size bits). */
+  abs(size: number, k: number): number {
+    return this.named(K_ABS, size, k >>> 0);
+  }
+  /** A packet load at X (value x) + k. */
+  ind(size: number, x: number, k: number): number {
+    return this.named(K_IND + size, x, k >>> 0, [x]);
+  }
+  msh(k: number): number {
+    return this.named(K_MSH, 0, k >>> 0);
+  }
+  len(): number {
+    return this.named(K_LEN, 0, 0);
+  }
+  op(code: number, a: number, b: number): number {
+    if (a === UNKNOWN || b === UNKNOWN) return this.fresh();
+    const ka = this.konst.get(a);
+    const kb = this.konst.get(b);
+    if (ka !== undefined && kb !== undefined) {
+      const v = foldAlu(code, ka, kb);
+      if (v !== undefined) return this.const(v);
+    }
+    return this.named(K_OP + code, a, b, [a, b]);
+  }
+  private within = new Map<number, number[]>();
+  /**
+   * `v` and the values it is computed from (so the loads done to compute it), breadth first, at most
+   * WITHIN of them; cached.
+   */
+  computedFrom(v: number): number[] {
+    let out = this.within.get(v);
+    if (out) return out;
+    out = [v];
+    for (let i = 0; i < out.length && out.length < WITHIN; i++)
+      for (const p of this.parts.get(out[i] as number) ?? []) if (!out.includes(p)) out.push(p);
+    this.within.set(v, out);
+    return out;
+  }
+}
+
+const WITHIN = 16;
+
+const K_CONST = 1;
+const K_ABS = 2;
+const K_MSH = 3;
+const K_LEN = 4;
+const K_IND = 8; // + the size bits (0, 8, 16)
+const K_OP = 256; // + the opcode
+
+/** Classic ALU semantics on constants; undefined for a division by zero (the run would end). */
+function foldAlu(code: number, a: number, b: number): number | undefined {
+  switch (code & 0xf0) {
+    case C.ADD:
+      return (a + b) >>> 0;
+    case C.SUB:
+      return (a - b) >>> 0;
+    case C.MUL:
+      return Math.imul(a, b) >>> 0;
+    case C.DIV:
+      return b === 0 ? undefined : Math.floor(a / b) >>> 0;
+    case C.MOD:
+      return b === 0 ? undefined : (a % b) >>> 0;
+    case C.AND:
+      return (a & b) >>> 0;
+    case C.OR:
+      return (a | b) >>> 0;
+    case C.XOR:
+      return (a ^ b) >>> 0;
+    case C.LSH:
+      return b >= 32 ? 0 : (a << b) >>> 0;
+    case C.RSH:
+      return b >= 32 ? 0 : a >>> b;
+    case C.NEG:
+      return -a >>> 0;
+  }
+  return undefined;
+}
+
+/** Value numbers of A, X, M[0..15]: a plain array (typed arrays cost an ArrayBuffer each, and there is one per block and edge). */
+type State = number[];
+const newState = (): State => new Array<number>(NREGS).fill(UNKNOWN);
+
+interface Effect {
+  /** Registers read (before the statement writes). */
+  reads: number;
+  writes: number;
+  /** The statement may end the run (a packet load out of bounds, a division by a zero X). */
+  mayFail: boolean;
+}
+
+function effect(f: SockFilter): Effect {
+  const c = f.code;
+  const mode = c & 0xe0;
+  switch (c & 7) {
+    case C.LD:
+      if (mode === C.ABS) return { reads: 0, writes: bitOf(A), mayFail: true };
+      if (mode === C.IND) return { reads: bitOf(X), writes: bitOf(A), mayFail: true };
+      if (mode === C.MEM) return { reads: bitOf(M + f.k), writes: bitOf(A), mayFail: false };
+      return { reads: 0, writes: bitOf(A), mayFail: false };
+    case C.LDX:
+      if (mode === C.MSH) return { reads: 0, writes: bitOf(X), mayFail: true };
+      if (mode === C.MEM) return { reads: bitOf(M + f.k), writes: bitOf(X), mayFail: false };
+      return { reads: 0, writes: bitOf(X), mayFail: false };
+    case C.ST:
+      return { reads: bitOf(A), writes: bitOf(M + f.k), mayFail: false };
+    case C.STX:
+      return { reads: bitOf(X), writes: bitOf(M + f.k), mayFail: false };
+    case C.ALU: {
+      const byX = (c & C.X) !== 0 && (c & 0xf0) !== C.NEG;
+      const div = (c & 0xf0) === C.DIV || (c & 0xf0) === C.MOD;
+      return { reads: bitOf(A) | (byX ? bitOf(X) : 0), writes: bitOf(A), mayFail: div && byX };
+    }
+    case C.MISC:
+      return c === (C.MISC | C.TAX)
+        ? { reads: bitOf(A), writes: bitOf(X), mayFail: false }
+        : { reads: bitOf(X), writes: bitOf(A), mayFail: false };
+  }
+  return { reads: ALL, writes: ALL, mayFail: true };
+}
+
+/** The register a statement writes. */
+function regOf(f: SockFilter): number {
+  const c = f.code;
+  switch (c & 7) {
+    case C.LDX:
+      return X;
+    case C.ST:
+    case C.STX:
+      return M + (f.k & 15);
+    case C.MISC:
+      return c === (C.MISC | C.TAX) ? X : A;
+  }
+  return A;
+}
+
+/** The value a statement gives its register (see regOf) in state `s` (which it does not change). */
+function computed(vals: Values, s: State, f: SockFilter): number {
+  const c = f.code;
+  const k = f.k >>> 0;
+  const size = c & 0x18;
+  switch (c & 7) {
+    case C.LD:
+      switch (c & 0xe0) {
+        case C.ABS:
+          return vals.abs(size, k);
+        case C.IND: {
+          const x = s[X] as number;
+          return x === UNKNOWN ? vals.fresh() : vals.ind(size, x, k);
+        }
+        case C.IMM:
+          return vals.const(k);
+        case C.LEN:
+          return vals.len();
+        case C.MEM:
+          return (s[M + (k & 15)] as number) || vals.fresh();
+      }
+      return vals.fresh();
+    case C.LDX:
+      switch (c & 0xe0) {
+        case C.MSH:
+          return vals.msh(k);
+        case C.IMM:
+          return vals.const(k);
+        case C.LEN:
+          return vals.len();
+        case C.MEM:
+          return (s[M + (k & 15)] as number) || vals.fresh();
+      }
+      return vals.fresh();
+    case C.ST:
+      return (s[A] as number) || vals.fresh();
+    case C.STX:
+      return (s[X] as number) || vals.fresh();
+    case C.ALU:
+      if ((c & 0xf0) === C.NEG) return vals.op(c, s[A] as number, vals.const(0));
+      return vals.op(c & 0xf0, s[A] as number, c & C.X ? (s[X] as number) : vals.const(k));
+    case C.MISC:
+      return c === (C.MISC | C.TAX) ? (s[A] as number) || vals.fresh() : (s[X] as number) || vals.fresh();
+  }
+  return vals.fresh();
+}
+
+// ---- facts about tested values ----
+
+/** The pseudo-opcode of a set fact: the value is one of `set`. */
+const IN_SET = -1;
+/** Largest set of values a fact keeps (from paths that each know one value: `tcp or udp`). */
+const SET_MAX = 16;
+
+interface Fact {
+  v: number;
+  /** A jump opcode, or IN_SET. */
+  code: number;
+  /** The constant (K tests) or the value of X (X tests). */
+  k: number;
+  out: boolean;
+  set?: number[];
+}
+
+/** What `code k` on a value gives, knowing `f` about it; undefined when f does not decide it. */
+function implied(f: Fact, code: number, k: number): boolean | undefined {
+  if (f.code === IN_SET) {
+    const outs = (f.set as number[]).map((x) => outcome(x, code, k));
+    return outs.every((o) => o === outs[0]) ? outs[0] : undefined;
+  }
+  if (f.code === code && f.k === k) return f.out;
+  if ((f.code & C.X) !== 0 || (code & C.X) !== 0) return undefined;
+  const op = code & 0xf0;
+  const a = f.k;
+  switch (f.code & 0xf0) {
+    case C.JEQ:
+      if (f.out) return outcome(a, code, k);
+      return op === C.JEQ && k === a ? false : undefined;
+    case C.JGT:
+      if (f.out) {
+        // v > a
+        if (op === C.JEQ && k <= a) return false;
+        if (op === C.JGT && k <= a) return true;
+        if (op === C.JGE && k <= a + 1) return true;
+      } else {
+        // v <= a
+        if (op === C.JEQ && k > a) return false;
+        if (op === C.JGT && k >= a) return false;
+        if (op === C.JGE && k > a) return false;
+      }
+      return undefined;
+    case C.JGE:
+      if (f.out) {
+        // v >= a
+        if (op === C.JEQ && k < a) return false;
+        if (op === C.JGE && k <= a) return true;
+        if (op === C.JGT && k < a) return true;
+      } else {
+        // v < a
+        if (op === C.JEQ && k >= a) return false;
+        if (op === C.JGE && k >= a) return false;
+        if (op === C.JGT && k + 1 >= a) return false;
+      }
+      return undefined;
+    case C.JSET:
+      if (f.out && op === C.JSET && (k & a) >>> 0 === a) return true;
+      if (!f.out && op === C.JSET && (k & a) >>> 0 === k) return false;
+      if (!f.out && op === C.JEQ && (k & a) !== 0) return false;
+      return undefined;
+  }
+  return undefined;
+}
+
+function outcome(v: number, code: number, k: number): boolean {
+  switch (code & 0xf0) {
+    case C.JEQ:
+      return v === k;
+    case C.JGT:
+      return v > k;
+    case C.JGE:
+      return v >= k;
+    default:
+      return (v & k) >>> 0 !== 0;
+  }
+}
+
+const sameFact = (a: Fact, b: Fact) =>
+  a.v === b.v &&
+  a.code === b.code &&
+  a.k === b.k &&
+  a.out === b.out &&
+  (a.set === b.set || (a.set?.length === b.set?.length && (a.set ?? []).every((x, i) => b.set?.[i] === x)));
+
+/** The constants a value can only be, when the facts say so (an equality, or a set). */
+function pinned(facts: Fact[], v: number): number[] | undefined {
+  for (const f of facts) {
+    if (f.v !== v) continue;
+    if (f.code === IN_SET) return f.set;
+    if (f.out && f.code === (C.JMP | C.JEQ | C.K)) return [f.k];
+  }
+  return undefined;
+}
+
+/** What both fact lists say: the facts in both, and for a value each pins, one of the union. */
+function meetFacts(a: Fact[] | undefined, b: Fact[]): Fact[] {
+  if (a === undefined) return b;
+  const out = a.filter((f) => b.some((g) => sameFact(f, g)));
+  for (const f of a) {
+    if (f.code !== IN_SET && !(f.out && f.code === (C.JMP | C.JEQ | C.K))) continue;
+    if (out.some((g) => g.v === f.v && (g.code === IN_SET || g.code === (C.JMP | C.JEQ | C.K)))) continue;
+    const x = pinned([f], f.v) as number[];
+    const y = pinned(b, f.v);
+    if (!y) continue;
+    const set = [...new Set([...x, ...y])].sort((p, q) => p - q);
+    if (set.length <= SET_MAX) out.push({ v: f.v, code: IN_SET, k: 0, out: true, set });
+  }
+  return out;
+}
+
+/** The facts with `f` added (a set the new fact narrows is narrowed; at most FACTS are kept). */
+function addFact(facts: Fact[], f: Fact): Fact[] {
+  let all = facts.filter((g) => !sameFact(g, f));
+  const set = (f.code & C.X) === 0 ? pinned(all, f.v) : undefined;
+  if (f.out && f.code === (C.JMP | C.JEQ | C.K)) all = all.filter((g) => g.v !== f.v);
+  else if (set && set.length > 1) {
+    // v is one of a few values, and now also passes this test: keep those that do.
+    const left = set.filter((x) => outcome(x, f.code, f.k) === f.out);
+    all = all.filter((g) => g.v !== f.v || g.code !== IN_SET);
+    f =
+      left.length === 1
+        ? { v: f.v, code: C.JMP | C.JEQ | C.K, k: left[0] as number, out: true }
+        : { v: f.v, code: IN_SET, k: 0, out: true, set: left };
+  }
+  all.push(f);
+  return all.length > FACTS ? all.slice(all.length - FACTS) : all;
+}
+
+// ---- the graph, per round ----
+
+interface Graph {
+  /** Reachable nodes in reverse post-order (every edge goes forward in it). */
+  order: Node[];
+  index: Map<Node, number>;
+  /** Predecessor count of each node. */
+  preds: Int32Array;
+}
+
+/** The graph of `root`, numbered in reverse post-order. */
+function graphOf(root: Node): Graph {
+  const order = reversePostorder(root);
+  const index = new Map<Node, number>();
+  order.forEach((n, i) => void index.set(n, i));
+  const preds = new Int32Array(order.length);
+  for (const n of order) {
+    if (n.kind !== 'block') continue;
+    preds[index.get(n.jt) as number]++;
+    if (n.jf !== n.jt) preds[index.get(n.jf) as number]++;
+  }
+  return { order, index, preds };
+}
+
+/** Registers read by a block before it writes them (its test reads A, and X for X tests). */
+function blockReads(b: Block): number {
+  if (b.opaque) return ALL;
+  let reads = 0;
+  let written = 0;
+  for (const s of b.stmts) {
+    const e = effect(s);
+    reads |= e.reads & ~written;
+    written |= e.writes;
+  }
+  reads |= bitOf(A) & ~written;
+  if (b.code & C.X) reads |= bitOf(X) & ~written;
+  return reads;
+}
+
+/** Registers live on entry to a (non-opaque) block, given those live after it. */
+function blockLive(b: Block, out: number): number {
+  let l = out;
+  if (b.jt !== b.jf) {
+    l |= bitOf(A);
+    if (b.code & C.X) l |= bitOf(X);
+  }
+  for (let j = b.stmts.length - 1; j >= 0; j--) {
+    const e = effect(b.stmts[j] as SockFilter);
+    l = (l & ~e.writes) | e.reads;
+  }
+  return l;
+}
+
+/** Registers live on entry to each node (index of the graph's order). */
+function liveness(g: Graph): Int32Array {
+  const live = new Int32Array(g.order.length);
+  for (let i = g.order.length - 1; i >= 0; i--) {
+    const n = g.order[i] as Node;
+    if (n.kind !== 'block') continue;
+    const out = (live[g.index.get(n.jt) as number] as number) | (live[g.index.get(n.jf) as number] as number);
+    live[i] = n.opaque ? ALL : blockLive(n, out);
+  }
+  return live;
+}
+
+/** What the forward pass learnt: states on entry to and exit from each block, facts on each edge. */
+interface Flow {
+  entry: Map<Node, State>;
+  exit: Map<Node, State>;
+  edges: Map<Node, { jt: Fact[]; jf: Fact[] }>;
+}
+
+class Optimizer {
+  private readonly vals = new Values();
+  private changed = false;
+
+  constructor(
+    private readonly accept: Ret,
+    private readonly reject: Ret,
+  ) {}
+
+  run(root: Node): Node {
+    let r = root;
+    for (let round = 0; round < ROUNDS; round++) {
+      this.changed = false;
+      const g = graphOf(r);
+      const flow = this.forward(g);
+      this.threadAll(g, flow);
+      this.pullup(graphOf(r), flow.entry, flow.exit);
+      this.backward(graphOf(r));
+      r = this.intern(r);
+      if (!this.changed) break;
+    }
+    return r;
+  }
+
+  // ---- forward: values, facts, redundant statements, decided tests ----
+
+  private forward(g: Graph): Flow {
+    const n = g.order.length;
+    const inState: (State | undefined)[] = new Array(n);
+    const inFacts: (Fact[] | undefined)[] = new Array(n);
+    inState[0] = newState();
+    inFacts[0] = [];
+    const flow: Flow = { entry: new Map(), exit: new Map(), edges: new Map() };
+    for (let i = 0; i < n; i++) {
+      const b = g.order[i] as Node;
+      const st0 = inState[i];
+      if (b.kind !== 'block' || st0 === undefined) continue; // a return, or no longer reached
+      flow.entry.set(b, st0);
+      const st = st0.slice();
+      const facts = inFacts[i] ?? [];
+      if (b.opaque) st.fill(UNKNOWN);
+      else this.simplify(b, st);
+      flow.exit.set(b, st);
+      const own = this.decide(st, facts, b);
+      if (own !== undefined && b.jt !== b.jf) {
+        if (own) b.jf = b.jt;
+        else b.jt = b.jf;
+        this.changed = true;
+      }
+      const jt = b.jt === b.jf ? facts : this.withFact(facts, st, b, true);
+      const jf = b.jt === b.jf ? facts : this.withFact(facts, st, b, false);
+      flow.edges.set(b, { jt, jf });
+      this.propagate(g, b.jt, st, jt, inState, inFacts);
+      if (b.jf !== b.jt) this.propagate(g, b.jf, st, jf, inState, inFacts);
+    }
+    return flow;
+  }
+
+  // ---- threading: edges past the blocks their facts decide ----
+
+  /**
+   * In reverse topological order, so an edge being threaded runs into edges already threaded (a chain of
+   * decided tests is crossed in a few hops); the liveness the landing checks need is computed on the
+   * way, from successors already final. A node's entry state and facts were computed before any edge
+   * into it moved, and the edges threaded into it carry at least those facts and, in every register it
+   * reads, the same values (the landing check), so they stay valid.
+   */
+  private threadAll(g: Graph, flow: Flow): void {
+    const live = new Int32Array(g.order.length);
+    const liveOf = (m: Node) => (m.kind === 'block' ? (live[g.index.get(m) as number] as number) : 0);
+    for (let i = g.order.length - 1; i >= 0; i--) {
+      const b = g.order[i] as Node;
+      if (b.kind !== 'block') continue;
+      const st = flow.exit.get(b);
+      const edges = flow.edges.get(b);
+      if (st && edges && !b.opaque) {
+        for (const side of ['jt', 'jf'] as const) {
+          const edge = edges[side];
+          let target = this.thread(b[side], st, edge, liveOf);
+          if (target.kind === 'block' && edge.length > 0 && this.dropsAll(target, st, edge))
+            target = this.reject;
+          if (target !== b[side]) {
+            b[side] = target;
+            this.changed = true;
+          }
+          if (b.jt === b.jf) break;
+        }
+      }
+      live[i] = b.opaque ? ALL : blockLive(b, liveOf(b.jt) | liveOf(b.jf));
+    }
+  }
+
+  private propagate(
+    g: Graph,
+    to: Node,
+    st: State,
+    facts: Fact[],
+    inState: (State | undefined)[],
+    inFacts: (Fact[] | undefined)[],
+  ): void {
+    const j = g.index.get(to) as number;
+    const cur = inState[j];
+    if (cur === undefined) inState[j] = st.slice();
+    else for (let r = 0; r < NREGS; r++) if (cur[r] !== st[r]) cur[r] = UNKNOWN;
+    inFacts[j] = meetFacts(inFacts[j], facts);
+  }
+
+  /** Drops statements that recompute what their register holds; folds constants. Updates `st`. */
+  private simplify(b: Block, st: State): void {
+    const out: SockFilter[] = [];
+    for (const f0 of b.stmts) {
+      let f = f0;
+      const cls = f.code & 7;
+      if (cls === C.ALU) f = this.foldStmt(f, st);
+      const reg = regOf(f);
+      const v = computed(this.vals, st, f);
+      if (st[reg] === v && v !== UNKNOWN) {
+        this.changed = true;
+        continue;
+      }
+      if (f !== f0) this.changed = true;
+      st[reg] = v;
+      out.push(f);
+    }
+    if (out.length !== b.stmts.length || out.some((f, i) => f !== b.stmts[i])) b.stmts = out;
+  }
+
+  /** An ALU statement on known constants as a load of the result; `op x` with a known X as `op #k`. */
+  private foldStmt(f: SockFilter, st: State): SockFilter {
+    const op = f.code & 0xf0;
+    const a = this.vals.konst.get(st[A] as number);
+    const byX = (f.code & C.X) !== 0 && op !== C.NEG;
+    const b = op === C.NEG ? 0 : byX ? this.vals.konst.get(st[X] as number) : f.k >>> 0;
+    if (a !== undefined && b !== undefined) {
+      const v = foldAlu(f.code, a, b);
+      if (v !== undefined) return stmt(C.LD | C.IMM, v);
+    }
+    if (byX && b !== undefined) {
+      // As a constant operand only where classic BPF allows one (no division by 0, no shift past 31).
+      const divZero = (op === C.DIV || op === C.MOD) && b === 0;
+      const wide = (op === C.LSH || op === C.RSH) && b > 31;
+      if (!divZero && !wide) return stmt(C.ALU | op | C.K, b);
+    }
+    return f;
+  }
+
+  /** The outcome of a block's test in state `st` with `facts`, or undefined. */
+  private decide(st: State, facts: Fact[], b: Block): boolean | undefined {
+    if (b.opaque) return undefined;
+    const v = st[A] as number;
+    if (v === UNKNOWN) return undefined;
+    const byX = (b.code & C.X) !== 0;
+    const k = byX ? (st[X] as number) : b.k;
+    if (byX && k === UNKNOWN) return undefined;
+    const kv = this.vals.konst.get(v);
+    const kk = byX ? this.vals.konst.get(k) : k;
+    if (kv !== undefined && kk !== undefined) return outcome(kv, b.code, kk);
+    for (const f of facts) {
+      if (f.v !== v) continue;
+      const o = implied(f, b.code, k);
+      if (o !== undefined) return o;
+    }
+    return undefined;
+  }
+
+  private withFact(facts: Fact[], st: State, b: Block, out: boolean): Fact[] {
+    const v = st[A] as number;
+    const byX = (b.code & C.X) !== 0;
+    const k = byX ? (st[X] as number) : b.k;
+    if (b.opaque || v === UNKNOWN || k === UNKNOWN || this.vals.konst.has(v)) return facts;
+    return addFact(facts, { v, code: b.code, k, out });
+  }
+
+  /**
+   * Where an edge leaving with state `st` and `facts` can go instead of `to`: past blocks whose test the
+   * facts decide, whose statements cannot end the run (loads only of values already loaded on every path),
+   * landing where the registers the rest reads hold what they would have.
+   */
+  private thread(to: Node, st: State, facts: Fact[], liveOf: (n: Node) => number, split = true): Node {
+    let target = to;
+    let cur = to;
+    const probe = st.slice();
+    let written = 0;
+    let known: Set<number> | undefined;
+    for (let hop = 0; hop < THREAD_HOPS; hop++) {
+      if (cur.kind !== 'block' || cur.opaque) break;
+      let ok = true;
+      for (const f of cur.stmts) {
+        const e = effect(f);
+        const reg = regOf(f);
+        const v = computed(this.vals, probe, f);
+        // A statement that may fail can be skipped only if it cannot fail here: a load of a value every
+        // path has loaded (not a division by X).
+        if (e.mayFail && !known) known = this.known(st, facts);
+        if (e.mayFail && (!known?.has(v) || (f.code & 7) === C.ALU)) {
+          ok = false;
+          break;
+        }
+        probe[reg] = v;
+        written |= bitOf(reg);
+      }
+      if (!ok) break;
+      const verdict = this.decide(probe, facts, cur);
+      if (verdict === undefined) {
+        // The value tested is one of a few (`tcp or udp` came before): if each leads to the same place,
+        // go there (one level of this per edge: |set| walks of at most THREAD_HOPS blocks).
+        const set = split ? pinned(facts, probe[A] as number) : undefined;
+        if (!set || set.length < 2 || (cur.code & C.X) !== 0) break;
+        const v = probe[A] as number;
+        const eq = C.JMP | C.JEQ | C.K;
+        const ends = set.map((x) =>
+          this.thread(to, st, addFact(facts, { v, code: eq, k: x, out: true }), liveOf, false),
+        );
+        if (ends.every((e) => e === ends[0])) return ends[0] as Node;
+        break;
+      }
+      cur = verdict ? cur.jt : cur.jf;
+      const need = liveOf(cur);
+      let lands = true;
+      for (let r = 0; r < NREGS && lands; r++)
+        if (need & written & bitOf(r)) lands = probe[r] !== UNKNOWN && probe[r] === st[r];
+      if (lands) target = cur;
+    }
+    return target;
+  }
+
+  /**
+   * Whether every way on from `to`, with what the edge knows, drops the packet (a failing load drops it
+   * too, so nothing on the way matters): then the edge may go straight to the reject. Explores both
+   * sides of the tests the facts do not decide, at most EXPLORE blocks.
+   */
+  private dropsAll(to: Node, st: State, facts: Fact[]): boolean {
+    // Breadth first: a way to the accept near the start (the common case) ends the search at once.
+    const queue: { n: Node; st: State; facts: Fact[] }[] = [{ n: to, st, facts }];
+    let visits = 0;
+    for (let head = 0; head < queue.length; head++) {
+      const { n, st: s0, facts: fs } = queue[head] as { n: Node; st: State; facts: Fact[] };
+      if (n === this.reject) continue;
+      if (n.kind !== 'block' || n.opaque || ++visits > EXPLORE) return false;
+      const probe = s0.slice();
+      for (const f of n.stmts) {
+        const reg = regOf(f);
+        const v = computed(this.vals, probe, f);
+        probe[reg] = v;
+      }
+      const verdict = n.jt === n.jf ? true : this.decide(probe, fs, n);
+      if (verdict !== undefined) queue.push({ n: verdict ? n.jt : n.jf, st: probe, facts: fs });
+      else if (n.jt === this.accept || n.jf === this.accept) return false;
+      else {
+        queue.push({ n: n.jt, st: probe, facts: this.withFact(fs, probe, n, true) });
+        queue.push({ n: n.jf, st: probe, facts: this.withFact(fs, probe, n, false) });
+      }
+    }
+    return true;
+  }
+
+  /** Values computed on every path to an edge: what its registers hold and its facts test, with their parts. */
+  private known(st: State, facts: Fact[]): Set<number> {
+    const out = new Set<number>();
+    for (let r = 0; r < NREGS; r++)
+      if (st[r] !== UNKNOWN) for (const x of this.vals.computedFrom(st[r] as number)) out.add(x);
+    for (const f of facts) for (const x of this.vals.computedFrom(f.v)) out.add(x);
+    return out;
+  }
+
+  // ---- backward: peepholes and dead statements ----
+
+  private backward(g: Graph): void {
+    const live = new Int32Array(g.order.length);
+    for (let i = g.order.length - 1; i >= 0; i--) {
+      const b = g.order[i] as Node;
+      if (b.kind !== 'block') continue;
+      if (b.opaque) {
+        live[i] = ALL;
+        continue;
+      }
+      const out =
+        (live[g.index.get(b.jt) as number] as number) | (live[g.index.get(b.jf) as number] as number);
+      this.peephole(b, out);
+      let l = out;
+      if (b.jt !== b.jf) {
+        l |= bitOf(A);
+        if (b.code & C.X) l |= bitOf(X);
+      }
+      const kept: SockFilter[] = [];
+      for (let j = b.stmts.length - 1; j >= 0; j--) {
+        const f = b.stmts[j] as SockFilter;
+        const e = effect(f);
+        if ((e.writes & l) === 0 && !e.mayFail) {
+          this.changed = true;
+          continue;
+        }
+        kept.push(f);
+        l = (l & ~e.writes) | e.reads;
+      }
+      if (kept.length !== b.stmts.length) b.stmts = kept.reverse();
+      live[i] = l;
+    }
+  }
+
+  /** Rewrites of a block's last statement and test that hold when A is dead after it. */
+  private peephole(b: Block, liveOut: number): void {
+    const last = b.stmts[b.stmts.length - 1];
+    if (!last || b.jt === b.jf || liveOut & bitOf(A) || b.code & C.X) return;
+    const op = b.code & 0xf0;
+    const k = b.k >>> 0;
+    const c = last.k >>> 0;
+    if (last.code === (C.ALU | C.AND | C.K) && ((op === C.JEQ && k === 0) || (op === C.JGT && k === 0))) {
+      // (v & m) == 0 is !(v jset m); (v & m) > 0 is v jset m
+      b.stmts = b.stmts.slice(0, -1);
+      b.code = C.JMP | C.JSET | C.K;
+      b.k = c;
+      if (op === C.JEQ) [b.jt, b.jf] = [b.jf, b.jt];
+      this.changed = true;
+      return;
+    }
+    if (op !== C.JEQ) return;
+    let eq: number | undefined;
+    if (last.code === (C.ALU | C.SUB | C.K)) eq = (k + c) >>> 0;
+    else if (last.code === (C.ALU | C.ADD | C.K)) eq = (k - c) >>> 0;
+    else if (last.code === (C.ALU | C.XOR | C.K)) eq = (k ^ c) >>> 0;
+    if (eq === undefined) return;
+    b.stmts = b.stmts.slice(0, -1);
+    b.k = eq;
+    this.changed = true;
+  }
+
+  // ---- pullup: tests of one value brought together in or/and chains ----
+
+  private pullup(g: Graph, entry: Map<Node, State>, exit: Map<Node, State>): void {
+    const live = liveness(g);
+    const liveAt = (n: Node) => (n.kind === 'block' ? (live[g.index.get(n) as number] as number) : 0);
+    const inChain = new Set<Node>();
+    for (const head of g.order) {
+      if (head.kind !== 'block' || head.opaque || head.jt === head.jf || inChain.has(head)) continue;
+      for (const [link, common] of [
+        ['jf', 'jt'],
+        ['jt', 'jf'],
+      ] as const) {
+        // The chain: head, then blocks reached through `link` that share `common` and have no other way in.
+        const chain: Block[] = [head];
+        for (let c = head[link]; chain.length < CHAIN_MAX; c = c[link]) {
+          if (c.kind !== 'block' || c.opaque || c[common] !== head[common] || c.jt === c.jf) break;
+          if (g.preds[g.index.get(c) as number] !== 1) break;
+          chain.push(c);
+        }
+        if (chain.length < 3) continue;
+        for (const c of chain) inChain.add(c);
+        const after = (chain[chain.length - 1] as Block)[link];
+        this.regroup(chain, link, entry, exit, liveAt(head[common]) | liveAt(after));
+      }
+    }
+  }
+
+  /**
+   * Puts the chain's blocks in groups by the value each tests, in order of first appearance, when every
+   * block still reads what it read before (and the chain leaves the registers read after it as they were).
+   */
+  private regroup(
+    chain: Block[],
+    link: 'jt' | 'jf',
+    entry: Map<Node, State>,
+    exit: Map<Node, State>,
+    liveAfter: number,
+  ): void {
+    const groups = new Map<number, Block[]>();
+    let unique = -1;
+    for (const c of chain) {
+      const v = exit.get(c)?.[A] ?? UNKNOWN;
+      const key = v === UNKNOWN ? unique-- : v;
+      const list = groups.get(key);
+      if (list) list.push(c);
+      else groups.set(key, [c]);
+    }
+    const order = [...groups.values()].flat();
+    if (order.every((c, k) => c === chain[k])) return;
+    // Simulate the new order on what the first block enters with.
+    const state = (entry.get(chain[0] as Block) as State).slice();
+    let writtenAll = 0;
+    for (const c of order) {
+      const before = entry.get(c);
+      const afterC = exit.get(c);
+      if (!before || !afterC) return;
+      const reads = blockReads(c);
+      for (let r = 0; r < NREGS; r++)
+        if (reads & bitOf(r) && (state[r] === UNKNOWN || state[r] !== before[r])) return;
+      let writes = 0;
+      for (const f of c.stmts) writes |= effect(f).writes;
+      for (let r = 0; r < NREGS; r++) if (writes & bitOf(r)) state[r] = afterC[r] as number;
+      writtenAll |= writes;
+    }
+    // Registers read after the chain (at the common target or its end) must not depend on the order.
+    if (liveAfter & writtenAll & ~bitOf(A)) return;
+    if (liveAfter & bitOf(A)) return;
+    const after = (chain[chain.length - 1] as Block)[link];
+    for (let k = 0; k < order.length; k++) (order[k] as Block)[link] = order[k + 1] ?? after;
+    this.changed = true;
+  }
+
+  // ---- intern: identical blocks made one ----
+
+  private intern(root: Node): Node {
+    const g = graphOf(root);
+    const canon = new Map<Node, Node>([
+      [this.accept, this.accept],
+      [this.reject, this.reject],
+    ]);
+    const ids = new Map<Node, number>([
+      [this.accept, 0],
+      [this.reject, 1],
+    ]);
+    const byKey = new Map<string, Block>();
+    for (let i = g.order.length - 1; i >= 0; i--) {
+      const b = g.order[i] as Node;
+      if (b.kind !== 'block') {
+        if (!canon.has(b)) {
+          canon.set(b, b);
+          ids.set(b, ids.size);
+        }
+        continue;
+      }
+      const jt = canon.get(b.jt) as Node;
+      const jf = canon.get(b.jf) as Node;
+      if (jt !== b.jt || jf !== b.jf) {
+        b.jt = jt;
+        b.jf = jf;
+        this.changed = true;
+      }
+      if (jt === jf && (b.stmts.length === 0 || jt === this.reject) && !b.opaque) {
+        // A jump to one place; or a block whose every way out drops the packet (a failing load does too).
+        canon.set(b, jt);
+        this.changed = true;
+        continue;
+      }
+      const key = `${b.opaque ? 'o' : ''}${b.stmts.map((s) => `${s.code}:${s.k}:${s.jt}:${s.jf}`).join(',')}|${b.code}:${b.k}|${ids.get(jt)}:${ids.get(jf)}`;
+      const same = byKey.get(key);
+      if (same) {
+        canon.set(b, same);
+        this.changed = true;
+        continue;
+      }
+      byKey.set(key, b);
+      canon.set(b, b);
+      ids.set(b, ids.size);
+    }
+    let r = canon.get(root) as Node;
+    // A block that jumps to one block it alone enters takes that block in (one jump fewer).
+    const h = graphOf(r);
+    for (const b of h.order) {
+      if (b.kind !== 'block' || b.opaque) continue;
+      for (let s = b.jt; b.jt === b.jf && s.kind === 'block' && !s.opaque; s = b.jt) {
+        if (h.preds[h.index.get(s) as number] !== 1) break;
+        b.stmts = [...b.stmts, ...s.stmts];
+        b.code = s.code;
+        b.k = s.k;
+        b.jt = s.jt;
+        b.jf = s.jf;
+        this.changed = true;
+      }
+    }
+    while (r.kind === 'block' && r.jt === r.jf && r.stmts.length === 0 && !r.opaque) r = r.jt;
+    return r;
+  }
+}
+
+/** Optimises the graph of `root` (whose returns are `accept` and `reject`); returns the new root. */
+export function optimize(root: Node, accept: Ret, reject: Ret): Node {
+  return new Optimizer(accept, reject).run(root);
+}
