@@ -250,6 +250,16 @@ function rangeMask32(min: number, max: number): number {
   return chi === 0 ? 0 : 2 ** (32 - Math.clz32(chi)) - 1;
 }
 
+const NOT_U32 = ~U32;
+const MINUS_2_32 = -(1n << 32n);
+
+/** a >> 32 === b >> 32, without the two shifts (each allocates) when a lies within 2^32 of zero. */
+function sameHigh(a: bigint, b: bigint): boolean {
+  if (a >= 0n && a <= U32) return b >= 0n && b <= U32;
+  if (a < 0n && a >= MINUS_2_32) return b < 0n && b >= MINUS_2_32;
+  return a >> 32n === b >> 32n;
+}
+
 /** sync on BigInts, for every scalar (the reference syncU32 is compared with). */
 export function syncBigInt(s: Scalar): Scalar | undefined {
   if (s.var.mask === 0n) {
@@ -286,15 +296,15 @@ export function syncBigInt(s: Scalar): Scalar | undefined {
       umax = min(umax, smax & U64);
     }
     // 64 <-> 32 when the upper halves are fixed
-    if (umin >> 32n === umax >> 32n) {
-      const hi = umin & ~U32;
+    if (sameHigh(umin, umax)) {
+      const hi = umin & NOT_U32;
       u32min = max(u32min, umin & U32);
       u32max = min(u32max, umax & U32);
       umin = max(umin, hi | u32min);
       umax = min(umax, hi | u32max);
     }
-    if (smin >> 32n === smax >> 32n) {
-      const hi = smin & ~U32;
+    if (sameHigh(smin, smax)) {
+      const hi = smin & NOT_U32;
       u32min = max(u32min, smin & U32);
       u32max = min(u32max, smax & U32);
       smin = max(smin, hi + u32min);
@@ -711,6 +721,17 @@ function holds(op: number, x: bigint, y: bigint, bits: 32 | 64, jsetFalse: boole
 }
 
 function fromView(s: Scalar, v: View, jmp32: boolean): Scalar | undefined {
+  // A constant the comparison left as it was is already exact (sync would return an equal constant).
+  if (
+    isConstScalar(s) &&
+    !jmp32 &&
+    v.t === s.var &&
+    v.umin === s.umin &&
+    v.umax === s.umax &&
+    v.smin === s.smin &&
+    v.smax === s.smax
+  )
+    return s;
   if (jmp32) {
     const t = tnumWithSubreg(s.var, v.t);
     return sync(scalar(t, s.smin, s.smax, s.umin, s.umax, v.smin, v.smax, v.umin, v.umax));
