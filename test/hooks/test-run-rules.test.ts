@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
 import { writeObject } from '../../src/elf/index.js';
 import { TsbpfError } from '../../src/errors.js';
@@ -174,19 +174,24 @@ describe.skipIf(!kernelOracle())('test run rules against BPF_PROG_TEST_RUN', () 
 });
 
 describe('tsbpf prog run', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-test-run-'));
+  // Made when the tests run (a filtered run skips this block's hooks, and would leave it behind).
+  let dir = '';
+  let obj = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tsbpf-test-run-'));
+    obj = join(dir, 'p.o');
+    writeFileSync(
+      obj,
+      writeObject({
+        programs: [
+          { name: 'xdp_pass', section: 'xdp', type: 'xdp', insns: assemble(RETURN_2), license: 'GPL' },
+        ],
+        maps: [],
+        license: 'GPL',
+      }),
+    );
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const obj = join(dir, 'p.o');
-  writeFileSync(
-    obj,
-    writeObject({
-      programs: [
-        { name: 'xdp_pass', section: 'xdp', type: 'xdp', insns: assemble(RETURN_2), license: 'GPL' },
-      ],
-      maps: [],
-      license: 'GPL',
-    }),
-  );
   const data = (n: number) => {
     const f = join(dir, `in${n}.bin`);
     writeFileSync(f, new Uint8Array(n));
