@@ -1,6 +1,8 @@
 // Frames the fixture captures lack, merged into the Ethernet oracle capture in memory: 802.2 LLC and SNAP
 // frames (the `ether proto N <= 1500` SAP forms, IPX, AppleTalk, AARP), Novell raw 802.3, IP broadcast
-// destinations, and IPv4/IPv6 with an AH header (libpcap's protochain skips AH in its own way).
+// destinations, IPv4/IPv6 with an AH header (libpcap's protochain skips AH in its own way), TCP and UDP to
+// the ports of service names registered for one protocol or both, and TCP segments cut after the source
+// port (a test of the destination port then fails: which ports libpcap's optimiser tests first shows).
 
 import { buildFrame } from '../../src/net/packet.js';
 import { writePcap } from '../../src/net/pcap.js';
@@ -69,6 +71,22 @@ export function extraFrames(): Uint8Array[] {
       true,
     ),
     withAh(buildFrame({ ipv6: { src: 'fd00::1', dst: 'fd00::2' }, tcp: { sport: 9, dport: 80 } }), true),
+    ...[80, 123, 53].flatMap((port) =>
+      (['tcp', 'udp'] as const).map((proto) =>
+        buildFrame({ ipv4: { src: '10.0.0.1', dst: '10.0.0.2' }, [proto]: { sport: 40000, dport: port } }),
+      ),
+    ),
+    ...(['tcp', 'udp'] as const).map((proto) =>
+      buildFrame({ ipv6: { src: 'fd00::1', dst: 'fd00::2' }, [proto]: { sport: 40001, dport: 80 } }),
+    ),
+    buildFrame({ ipv4: { src: '10.0.0.1', dst: '10.0.0.2' }, tcp: { sport: 5002, dport: 9 } }).subarray(
+      0,
+      14 + 20 + 2,
+    ),
+    buildFrame({ ipv6: { src: 'fd00::1', dst: 'fd00::2' }, tcp: { sport: 5002, dport: 9 } }).subarray(
+      0,
+      14 + 40 + 2,
+    ),
   ];
 }
 

@@ -85,8 +85,30 @@ describe('refused as tcpdump refuses', () => {
     ['ip port 80', /'ip port' is not valid/],
     ['ip6 portrange 1-2', /'ip6 portrange' is not valid/],
     ['gateway router', /'gateway' needs host name resolution/],
+    ['udp port http', /port 'http' is tcp/],
+    ['tcp port ntp', /port 'ntp' is udp/],
   ])('%s', (expr, why) => {
     expect(() => compileFilter(expr)).toThrow(FilterSyntaxError);
     expect(() => compileFilter(expr)).toThrow(why);
+  });
+});
+
+describe('service names', () => {
+  it('bring the protocol they are registered for, as libpcap reads /etc/services', () => {
+    const to = (proto: 'tcp' | 'udp', port: number) =>
+      buildFrame({ ipv4: { src: '10.0.0.1', dst: '10.0.0.2' }, [proto]: { sport: 40000, dport: port } });
+    const frames = [
+      to('tcp', 80),
+      to('udp', 80),
+      to('tcp', 123),
+      to('udp', 123),
+      to('tcp', 53),
+      to('udp', 53),
+    ];
+    expect(matches('port http', frames)).toEqual([0]); // http is 80/tcp only
+    expect(matches('port ntp', frames)).toEqual([3]); // ntp is 123/udp only
+    expect(matches('port domain', frames)).toEqual([4, 5]); // both
+    expect(matches('portrange ftp-http', frames)).toEqual([0, 4]); // both ends tcp: tcp only
+    expect(matches('portrange http-https', frames)).toEqual([0, 1, 2, 3]); // https is both: any protocol
   });
 });

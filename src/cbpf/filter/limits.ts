@@ -10,7 +10,7 @@
 //   but the kernel refuses them with EINVAL and libpcap then filters in user space ("Warning: Kernel
 //   filter failed: Invalid argument"); no program over the limit leaves this compiler.
 // - graph: instructions in the block graph before optimisation, built as the expression is parsed
-//   (64 times the program limit: a longer expression cannot optimise to a program that fits).
+//   (16 times the program limit: no list of ports or hosts that long optimises to a program that fits).
 // - length: characters of the expression (tokens cost memory before they cost instructions).
 //
 // The optimiser's own work is linear in the graph: a fixed number of rounds, each visiting every block
@@ -25,7 +25,7 @@ export const FILTER_LIMITS = {
   /** Parentheses, brackets and operators pending at once while parsing (libpcap's parser stack depth). */
   nesting: 10_000,
   /** Instructions in the block graph before optimisation. */
-  graph: 262_144,
+  graph: 65_536,
   /** Instructions in the compiled program (BPF_MAXINSNS, what the kernel accepts). */
   program: 4_096,
 } as const;

@@ -59,18 +59,22 @@ export const IP_PROTOS: Record<string, number> = {
 /** Ethertypes by name (for `ether proto \ip`). */
 export const ETHER_PROTOS: Record<string, number> = { ip: 0x800, ip6: 0x86dd, arp: 0x806, rarp: 0x8035 };
 
-/** A few well-known service names for `port`. */
-export const SERVICES: Record<string, number> = {
-  ftp: 21,
-  ssh: 22,
-  telnet: 23,
-  smtp: 25,
-  domain: 53,
-  http: 80,
-  pop3: 110,
-  ntp: 123,
-  imap: 143,
-  snmp: 161,
-  bgp: 179,
-  https: 443,
+/**
+ * A few well-known service names for `port`, with the protocol they are registered for when only one
+ * (as in /etc/services, which libpcap reads): `port http` is TCP port 80 only, `port domain` any
+ * protocol's 53.
+ */
+export const SERVICES: Record<string, { port: number; proto?: 'tcp' | 'udp' }> = {
+  ftp: { port: 21, proto: 'tcp' },
+  ssh: { port: 22, proto: 'tcp' },
+  telnet: { port: 23, proto: 'tcp' },
+  smtp: { port: 25, proto: 'tcp' },
+  domain: { port: 53 },
+  http: { port: 80, proto: 'tcp' },
+  pop3: { port: 110, proto: 'tcp' },
+  ntp: { port: 123, proto: 'udp' },
+  imap: { port: 143, proto: 'tcp' },
+  snmp: { port: 161 },
+  bgp: { port: 179, proto: 'tcp' },
+  https: { port: 443 },
 };

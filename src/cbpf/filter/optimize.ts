@@ -33,10 +33,10 @@ import { C, type SockFilter, stmt } from '../insn.js';
 import { type Block, type Node, type Ret, reversePostorder } from './blocks.js';
 
 const ROUNDS = 12;
-const FACTS = 32;
+const FACTS = 16;
 const THREAD_HOPS = 16;
 /** Blocks explored to prove that an edge only leads to dropping the packet. */
-const EXPLORE = 24;
+const EXPLORE = 8;
 /** Longest or/and chain regrouped at once (a graph is smaller: FILTER_LIMITS.graph). */
 const CHAIN_MAX = 1 << 20;
 
@@ -353,6 +353,9 @@ const sameFact = (a: Fact, b: Fact) =>
   a.out === b.out &&
   (a.set === b.set || (a.set?.length === b.set?.length && (a.set ?? []).every((x, i) => b.set?.[i] === x)));
 
+/** Whether a fact pins its value to one or a few constants (the facts that decide tests further on). */
+const pins = (f: Fact) => f.code === IN_SET || (f.out && f.code === (C.JMP | C.JEQ | C.K));
+
 /** The constants a value can only be, when the facts say so (an equality, or a set). */
 function pinned(facts: Fact[], v: number): number[] | undefined {
   for (const f of facts) {
@@ -548,7 +551,7 @@ class Optimizer {
         for (const side of ['jt', 'jf'] as const) {
           const edge = edges[side];
           let target = this.thread(b[side], st, edge, liveOf);
-          if (target.kind === 'block' && edge.length > 0 && this.dropsAll(target, st, edge))
+          if (target.kind === 'block' && edge.some(pins) && this.dropsAll(target, st, edge))
             target = this.reject;
           if (target !== b[side]) {
             b[side] = target;
@@ -701,25 +704,25 @@ class Optimizer {
    * sides of the tests the facts do not decide, at most EXPLORE blocks.
    */
   private dropsAll(to: Node, st: State, facts: Fact[]): boolean {
-    // Breadth first: a way to the accept near the start (the common case) ends the search at once.
-    const queue: { n: Node; st: State; facts: Fact[] }[] = [{ n: to, st, facts }];
+    // Breadth first: a way to the accept near the start (the common case) ends the search at once. The
+    // facts of a side are made when it is reached (most searches end before).
+    type Step = { n: Node; st: State; facts: Fact[]; from?: Block; out?: boolean };
+    const queue: Step[] = [{ n: to, st, facts }];
     let visits = 0;
     for (let head = 0; head < queue.length; head++) {
-      const { n, st: s0, facts: fs } = queue[head] as { n: Node; st: State; facts: Fact[] };
+      const step = queue[head] as Step;
+      const n = step.n;
       if (n === this.reject) continue;
       if (n.kind !== 'block' || n.opaque || ++visits > EXPLORE) return false;
-      const probe = s0.slice();
-      for (const f of n.stmts) {
-        const reg = regOf(f);
-        const v = computed(this.vals, probe, f);
-        probe[reg] = v;
-      }
+      const fs = step.from ? this.withFact(step.facts, step.st, step.from, step.out as boolean) : step.facts;
+      const probe = step.st.slice();
+      for (const f of n.stmts) probe[regOf(f)] = computed(this.vals, probe, f);
       const verdict = n.jt === n.jf ? true : this.decide(probe, fs, n);
       if (verdict !== undefined) queue.push({ n: verdict ? n.jt : n.jf, st: probe, facts: fs });
       else if (n.jt === this.accept || n.jf === this.accept) return false;
       else {
-        queue.push({ n: n.jt, st: probe, facts: this.withFact(fs, probe, n, true) });
-        queue.push({ n: n.jf, st: probe, facts: this.withFact(fs, probe, n, false) });
+        queue.push({ n: n.jt, st: probe, facts: fs, from: n, out: true });
+        queue.push({ n: n.jf, st: probe, facts: fs, from: n, out: false });
       }
     }
     return true;

@@ -41,6 +41,7 @@ export const PROTO_WORDS = new Set([
   'igmp',
 ]);
 const DIR_WORDS = new Set(['src', 'dst']);
+const PORT_PROTOS = new Set(['tcp', 'udp', 'sctp']);
 const TYPE_WORDS = new Set(['host', 'net', 'port', 'portrange', 'proto', 'protochain', 'gateway']);
 export const KEYWORDS = new Set([
   ...PROTO_WORDS,
@@ -366,26 +367,44 @@ export class Primitives {
 
   private port(q: Qual, range: boolean): Frag {
     const v = this.next();
-    const portNum = (t: Token): number => {
-      if (t.kind === 'num' && (t.value as number) <= 65535) return t.value as number;
-      if (t.kind === 'id' && t.text in SERVICES) return SERVICES[t.text] as number;
-      throw this.err(`bad port '${t.text}'`, t);
-    };
-    let lo = portNum(v);
-    let hi = lo;
-    if (range) {
+    // A service name brings its protocol (as libpcap reads /etc/services): `port http` is TCP only.
+    const ends: Token[] = [v];
+    if (range && v.kind === 'id' && v.text.includes('-')) {
+      // `portrange http-https` is one word to the lexer
+      const [a, b] = v.text.split('-', 2) as [string, string];
+      const n = (text: string): Token =>
+        /^\d+$/.test(text)
+          ? { kind: 'num', text, value: Number(text), col: v.col }
+          : { kind: 'id', text, col: v.col };
+      ends.splice(0, 1, n(a), n(b));
+    } else if (range) {
       this.expectOp('-');
-      hi = portNum(this.next());
-      if (lo > hi) [lo, hi] = [hi, lo];
+      ends.push(this.next());
     }
+    const named = ends.map((t) => (t.kind === 'id' ? SERVICES[t.text] : undefined));
+    const [lo0, hi0] = ends.map((t, i): number => {
+      if (t.kind === 'num' && (t.value as number) <= 65535) return t.value as number;
+      const s = named[i];
+      if (s) return s.port;
+      throw this.err(`bad port '${t.text}'`, t);
+    }) as [number, number | undefined];
+    let lo = lo0;
+    let hi = hi0 ?? lo0;
+    if (lo > hi) [lo, hi] = [hi, lo];
+    // The protocol of the names (a number, or names of different protocols, leave it open).
+    const protoOf = ends.map((t, i) => (t.kind === 'id' ? (named[i]?.proto ?? 'any') : 'any'));
+    const only = protoOf.every((p) => p === protoOf[0]) && protoOf[0] !== 'any' ? protoOf[0] : undefined;
+    if (only && q.proto !== undefined && q.proto !== only && PORT_PROTOS.has(q.proto))
+      throw this.err(`port '${v.text}' is ${only}`, v);
+    const proto = q.proto ?? only;
     const protos =
-      q.proto === undefined
+      proto === undefined
         ? [132, 6, 17]
-        : q.proto === 'tcp'
+        : proto === 'tcp'
           ? [6]
-          : q.proto === 'udp'
+          : proto === 'udp'
             ? [17]
-            : q.proto === 'sctp'
+            : proto === 'sctp'
               ? [132]
               : undefined;
     // As libpcap: `ip port` and `ip6 port` are not valid (ports belong to tcp, udp and sctp).
