@@ -72,10 +72,24 @@ export const UNKNOWN: Scalar = scalar(TNUM_UNKNOWN, S64_MIN, S64_MAX, 0n, U64, S
 const low32 = (t: Tnum, s32min: bigint, s32max: bigint, u32min: bigint, u32max: bigint): Scalar =>
   scalar(t, S64_MIN, S64_MAX, 0n, U64, s32min, s32max, u32min, u32max);
 
-/** Constants are immutable and a program uses few of them: built once (each holds nine BigInts). */
+/**
+ * Constants are immutable and a program uses few of them: built once (each holds nine BigInts). Those of 32
+ * bits or less are found by their value as a number (a Map hashes a number much faster than a BigInt).
+ */
 const constants = new Map<bigint, Scalar>();
+const smallConstants = new Map<number, Scalar>();
+const MINUS_2_31 = -(1n << 31n);
 
 export function constant(v: bigint): Scalar {
+  if (v >= MINUS_2_31 && v <= U32) {
+    const n = Number(v);
+    let c = smallConstants.get(n);
+    if (c) return c;
+    if (smallConstants.size >= 4096) smallConstants.clear();
+    c = buildConstant(v);
+    smallConstants.set(n, c);
+    return c;
+  }
   let c = constants.get(v);
   if (c) return c;
   if (constants.size >= 4096) constants.clear();
@@ -244,11 +258,11 @@ function syncU32(s: Scalar): Scalar | undefined | typeof FALLBACK {
   );
 }
 
+/** RANGE_MASKS[clz32(x)]: the low bits up to x's highest set bit (0 for x = 0). */
+const RANGE_MASKS: readonly number[] = Array.from({ length: 33 }, (_, z) => 2 ** (32 - z) - 1);
+
 /** The mask of tnumRange(min, max) for 0 <= min <= max < 2^32 (its value is min & ~mask). */
-function rangeMask32(min: number, max: number): number {
-  const chi = (min ^ max) >>> 0;
-  return chi === 0 ? 0 : 2 ** (32 - Math.clz32(chi)) - 1;
-}
+const rangeMask32 = (min: number, max: number): number => RANGE_MASKS[Math.clz32(min ^ max)]!;
 
 const NOT_U32 = ~U32;
 const MINUS_2_32 = -(1n << 32n);
