@@ -7,6 +7,7 @@ import { createRunner } from '../hooks/runner.js';
 import { type SkBuffFields, SocketFilterHook } from '../hooks/socket-filter.js';
 import type { Insn } from '../isa/index.js';
 import { verify } from '../verifier/index.js';
+import type { RunLimits } from '../vm/limits.js';
 import { Runtime } from '../vm/runtime.js';
 import { C, type SockFilter } from './insn.js';
 import { runFilter, type SkbMeta } from './interp.js';
@@ -21,6 +22,8 @@ export interface PacketFilterOptions {
   checked?: boolean;
   /** Runtime to run the eBPF translation in (default: a new one). */
   runtime?: Runtime;
+  /** Budget and deadline of each run of the eBPF translation (src/vm/limits.ts). */
+  limits?: RunLimits;
 }
 
 export interface PacketFilter {
@@ -83,7 +86,7 @@ export function createPacketFilter(
     insns: ebpf,
     license: 'GPL',
   });
-  const hook = new SocketFilterHook(createRunner(runtime, prepared, { engine, checked }));
+  const hook = new SocketFilterHook(createRunner(runtime, prepared, { engine, checked, ...opts.limits }));
   const fields: SkBuffFields = {};
   return {
     engine,

@@ -10,6 +10,7 @@ import { parseEngine } from '../hooks/runner.js';
 import { rawKeys } from '../maps/typed.js';
 import { type BpfMap, MapType } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
+import { machineMapMemoryLimit } from '../node/load.js';
 import {
   type LoadedObject,
   type LoadedProgram,
@@ -18,6 +19,8 @@ import {
   VerifierError,
 } from '../object/load.js';
 import type { ObjectSpec } from '../object/spec.js';
+import type { RunLimits } from '../vm/limits.js';
+import type { RuntimeOptions } from '../vm/runtime.js';
 import { CliError, fileError } from './errors.js';
 import { type OutputFile, readInput } from './files.js';
 
@@ -88,9 +91,18 @@ export function engineOption(value: string): EngineName {
   }
 }
 
+/**
+ * Runtimes the CLI makes: maps may take a quarter of the machine's memory (capped at the address space),
+ * rather than the core's fixed default for browsers.
+ */
+export function cliRuntime(): RuntimeOptions {
+  return { mapMemoryLimit: machineMapMemoryLimit() };
+}
+
 /** The program's runner on `engine`, saying on stderr when a program over the JIT's limits runs interpreted. */
-export function runnerFor(prog: LoadedProgram, engine: EngineName | undefined): Runner {
-  const runner = prog.runner(engine);
+export function runnerFor(prog: LoadedProgram, engine: EngineName | undefined, limits?: RunLimits): Runner {
+  const bound = limits && (limits.budget !== undefined || limits.deadline !== undefined);
+  const runner = prog.runner(engine, bound ? limits : undefined);
   if (runner.fallback) {
     process.stderr.write(`tsbpf: note: ${prog.name} runs on the interpreter: ${runner.fallback.message}\n`);
   }
@@ -175,7 +187,11 @@ export function loadWithMapSets(
   options: { engine?: EngineName; verify?: boolean; section?: string },
 ): LoadedObject {
   const after = setBeforeLoad(spec, sets);
-  const obj = loadObject(spec, { engine: options.engine, verify: options.verify });
+  const obj = loadObject(spec, {
+    engine: options.engine,
+    verify: options.verify,
+    runtimeOptions: cliRuntime(),
+  });
   applyMapSets(
     (name) => obj.map(name),
     after,

@@ -25,6 +25,8 @@ export interface ProbeOptions {
   /** Run on entry (default) or on return. Programs from `uretprobe`/`kretprobe` sections default to return. */
   on?: ProbePoint;
   engine?: EngineName;
+  /** Loop iterations each run may take (src/vm/limits.ts; default DEFAULT_ITERATIONS). */
+  budget?: number;
   /** Return probes wait for a returned native Promise to settle (default true). */
   awaitPromises?: boolean;
 }
@@ -136,7 +138,10 @@ export class ProbeSite {
   /** Attach a program (verified here against the probe context). */
   attach(source: TraceProgramSource, options: ProbeOptions = {}): ProbeLink {
     const on = options.on ?? defaultPoint(source);
-    const program = bindProgram(source, kprobe, PROGRAM_TYPES_ACCEPTED, { engine: options.engine });
+    const program = bindProgram(source, kprobe, PROGRAM_TYPES_ACCEPTED, {
+      engine: options.engine,
+      budget: options.budget,
+    });
     const a = new Attachment(this, program, on, options.awaitPromises ?? true);
     if (on === 'entry') this.entry = [...this.entry, a];
     else {

@@ -14,6 +14,7 @@
 // count that does not fit bpf_attr's u32. A repeat of 0 is one run, as in the kernel.
 
 import { TsbpfError } from '../errors.js';
+import { checkDeadline } from '../vm/limits.js';
 import { XDP_MD, XDP_MD_OFFSETS } from './program-types.js';
 import type { Runner } from './runner.js';
 import { XdpHook, type XdpRunOptions } from './xdp.js';
@@ -73,6 +74,11 @@ export interface TestRunOptions {
    * the test-run thread is scheduled out; on a loaded machine a thread CPU-time clock comes closer.
    */
   clock?: () => number;
+  /**
+   * performance.now() time (ms) after which the repeats stop with a RunLimitError (checked between
+   * batches of runs; the runner's own limits bound each run).
+   */
+  deadline?: number;
 }
 
 export interface TestRunResult {
@@ -140,6 +146,7 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
     const timed = repeat > 1 ? repeat - 1 : 1;
     const t0 = clock();
     for (let left = timed; left > 0; left -= chunk) {
+      if (options.deadline !== undefined) checkDeadline(options.deadline, -1);
       last = Math.min(left, chunk);
       runner.runBatch(table.start, last, out.start);
     }

@@ -35,6 +35,8 @@ export interface BoundProgram {
 export interface BindOptions {
   /** Engine (default 'jit'). */
   engine?: EngineName;
+  /** Loop iterations each run may take (src/vm/limits.ts; default DEFAULT_ITERATIONS). */
+  budget?: number;
 }
 
 /** Program types a tracing context may be read by (a hook lists those it accepts). */
@@ -82,11 +84,13 @@ export function bindProgram(
   const result = verify({ ...spec, type }, { maps: maps.map((m) => m.spec), logLevel: 1 });
   if (!result.accepted) throw new VerifierError(spec.name, result);
   const prepared = loaded ? loaded.prepared : runtime.prepare(spec, maps);
-  const runner = createRunner(runtime, prepared, { engine, checked: false });
+  const budget = options.budget;
+  const runner = createRunner(runtime, prepared, { engine, checked: false, budget });
   const jit = runner.jit;
+  const limits = budget === undefined ? undefined : { budget };
   const run = jit
     ? (ctx: number): void => {
-        jit.run32(ctx);
+        jit.run32(ctx, limits);
       }
     : (ctx: number): void => {
         runner.run(ctx);

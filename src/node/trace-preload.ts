@@ -76,9 +76,9 @@ function checkMain(fd: number): void {
 }
 
 function makeTool(config: TraceConfig): Tool {
-  const engine = config.engine;
+  const { engine, budget } = config;
   if (config.tool === 'funccount') {
-    const t = new FuncCount({ engine });
+    const t = new FuncCount({ engine, budget });
     return {
       attach: (site) => t.attach(site),
       report: (names) => {
@@ -91,7 +91,7 @@ function makeTool(config: TraceConfig): Tool {
     };
   }
   if (config.tool === 'funclatency') {
-    const t = new FuncLatency({ engine });
+    const t = new FuncLatency({ engine, budget });
     return {
       attach: (site) => t.attach(site),
       report: (names) => {
@@ -132,7 +132,7 @@ function makeTool(config: TraceConfig): Tool {
   return {
     attach: (site) => {
       try {
-        return site.attach(program, { engine });
+        return site.attach(program, { engine, budget });
       } catch (e) {
         return fail(config.fd, `${config.object}: ${(e as Error).message}`);
       }

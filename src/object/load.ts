@@ -9,6 +9,7 @@ import { createMap } from '../maps/registry.js';
 import type { TypedMap } from '../maps/typed.js';
 import { type BpfMap, MapType } from '../maps/types.js';
 import { type VerifyResult, verify } from '../verifier/index.js';
+import type { RunLimits } from '../vm/limits.js';
 import type { PreparedProgram } from '../vm/program.js';
 import { Runtime, type RuntimeOptions } from '../vm/runtime.js';
 import { collect, findGlobal, globalVariables, readGlobal, writeGlobal } from './globals.js';
@@ -62,11 +63,16 @@ export class LoadedProgram {
     return this.spec.type;
   }
 
-  /** The program bound to an engine (compiled once per engine). Unverified programs run checked. */
-  runner(engine: EngineName = this.defaultEngine): Runner {
+  /**
+   * The program bound to an engine (compiled once per engine). Unverified programs run checked. With
+   * `limits` (a budget, a deadline: src/vm/limits.ts) a runner of its own, bound by them.
+   */
+  runner(engine: EngineName = this.defaultEngine, limits?: RunLimits): Runner {
+    const checked = !this.verified?.accepted;
+    if (limits) return createRunner(this.runtime, this.prepared, { engine, checked, ...limits });
     let r = this.runners.get(engine);
     if (!r) {
-      r = createRunner(this.runtime, this.prepared, { engine, checked: !this.verified?.accepted });
+      r = createRunner(this.runtime, this.prepared, { engine, checked });
       this.runners.set(engine, r);
     }
     return r;

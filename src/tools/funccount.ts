@@ -20,7 +20,8 @@ export class FuncCount extends ProbeTool {
   readonly counts: BpfMap;
 
   constructor(options: ProbeToolOptions = {}) {
-    super('entry', options.engine, { name: 'counts', keySize: 4, maxEntries: options.maxFunctions ?? 1024 });
+    const maxEntries = options.maxFunctions ?? 1024;
+    super('entry', options.engine, { name: 'counts', keySize: 4, maxEntries }, options.budget);
     this.counts = this.map;
   }
 

@@ -25,7 +25,7 @@ export class FuncLatency extends ProbeTool {
 
   constructor(options: ProbeToolOptions = {}) {
     const maxEntries = (options.maxFunctions ?? 256) * 65;
-    super('return', options.engine, { name: 'hist', keySize: 8, maxEntries });
+    super('return', options.engine, { name: 'hist', keySize: 8, maxEntries }, options.budget);
     this.hist = this.map;
   }
 

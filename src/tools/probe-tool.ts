@@ -12,6 +12,8 @@ import { Runtime } from '../vm/runtime.js';
 export interface ProbeToolOptions {
   engine?: EngineName;
   maxFunctions?: number;
+  /** Loop iterations each probe run may take (src/vm/limits.ts). */
+  budget?: number;
 }
 
 /**
@@ -53,6 +55,7 @@ export abstract class ProbeTool {
     private readonly on: 'entry' | 'return',
     private readonly engine: EngineName | undefined,
     map: { name: string; keySize: number; maxEntries: number },
+    private readonly budget?: number,
   ) {
     this.map = createMap(this.runtime.space, { ...map, type: MapType.HASH, valueSize: 8, flags: 0 });
     this.runtime.registerMap(this.map);
@@ -66,7 +69,7 @@ export abstract class ProbeTool {
   }
 
   attach(site: ProbeSite): ProbeLink {
-    const link = site.attach(this.program(), { on: this.on, engine: this.engine });
+    const link = site.attach(this.program(), { on: this.on, engine: this.engine, budget: this.budget });
     this.links.push(link);
     return link;
   }

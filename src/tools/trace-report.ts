@@ -20,6 +20,8 @@ export interface TraceConfig {
   /** File descriptor the traced process writes its messages to. */
   fd: number;
   engine?: 'interp' | 'jit';
+  /** Loop iterations each probe run may take (`--budget`). */
+  budget?: number;
   /** events: the compiled probe program and, optionally, the program's name inside it. */
   object?: string;
   program?: string;

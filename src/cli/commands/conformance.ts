@@ -13,15 +13,19 @@ import type { Command } from 'commander';
 import { Runtime } from '../../vm/index.js';
 import { CliError } from '../errors.js';
 import { readInput } from '../files.js';
-import { engineByName, loadProgram, parseBudget, parseHex } from './run.js';
+import { type LimitFlags, limitOptions, runLimits } from '../limits.js';
+import { cliRuntime } from '../objects.js';
+import { engineByName, loadProgram, parseHex } from './run.js';
 
-interface PluginFlags {
+interface PluginFlags extends LimitFlags {
   elf?: boolean;
   engine: string;
   program?: string;
-  budget?: string;
   debug?: boolean;
 }
+
+/** The plugin's instruction budget unless --budget says otherwise (the conformance suite's programs are small). */
+const PLUGIN_BUDGET = 10_000_000;
 
 /** stdin as program bytes: base16 text when it is only hex digits and separators, else raw binary. */
 function programBytes(input: Uint8Array): Uint8Array {
@@ -31,28 +35,27 @@ function programBytes(input: Uint8Array): Uint8Array {
 }
 
 export function register(program: Command): void {
-  program
+  const plugin = program
     .command('conformance-plugin')
     .description('bpf_conformance plugin: program bytes (base16) on stdin, memory as base16 argument')
     .argument('[memory...]', 'input memory as base16 bytes (one argument; empty arguments are ignored)')
     .option('--elf', 'the program is an ELF object (its first program runs)')
     .option('--engine <name>', 'execution engine: interp or jit', 'interp')
     .option('--program <hex>', 'program bytes as base16 instead of stdin')
-    .option('--budget <n>', 'maximum instructions to execute', '10000000')
-    .option('--debug', 'accepted for compatibility with the reference plugins')
-    .action((memory: string[], flags: PluginFlags) => {
-      const engine = engineByName(flags.engine);
-      const budget = parseBudget(flags.budget);
-      const mem = parseHex(memory.join(' '), 'memory argument');
-      const bytes =
-        flags.program !== undefined ? parseHex(flags.program, '--program') : programBytes(readStdin());
-      if (bytes.length === 0) throw new CliError('no program on stdin');
-      if (flags.elf && bytes[0] !== 0x7f) throw new CliError('--elf: the program is not an ELF object');
-      const rt = new Runtime();
-      const prog = loadProgram(rt, bytes, { file: flags.elf ? 'ELF on stdin' : 'program on stdin' });
-      const r0 = engine(rt, prog, mem, budget);
-      process.stdout.write(`${r0.toString(16)}\n`);
-    });
+    .option('--debug', 'accepted for compatibility with the reference plugins');
+  limitOptions(plugin).action((memory: string[], flags: PluginFlags) => {
+    const engine = engineByName(flags.engine);
+    const limits = runLimits({ ...flags, budget: flags.budget ?? PLUGIN_BUDGET }, performance.now());
+    const mem = parseHex(memory.join(' '), 'memory argument');
+    const bytes =
+      flags.program !== undefined ? parseHex(flags.program, '--program') : programBytes(readStdin());
+    if (bytes.length === 0) throw new CliError('no program on stdin');
+    if (flags.elf && bytes[0] !== 0x7f) throw new CliError('--elf: the program is not an ELF object');
+    const rt = new Runtime(cliRuntime());
+    const prog = loadProgram(rt, bytes, { file: flags.elf ? 'ELF on stdin' : 'program on stdin' });
+    const r0 = engine(rt, prog, mem, limits);
+    process.stdout.write(`${r0.toString(16)}\n`);
+  });
 }
 
 function readStdin(): Uint8Array {

@@ -17,8 +17,10 @@ import {
 } from '../../cbpf/index.js';
 import { RuntimeFault } from '../../errors.js';
 import { LinkType, summarize } from '../../net/index.js';
+import type { RunLimits } from '../../vm/limits.js';
 import { CliError, EXIT } from '../errors.js';
 import { Files } from '../files.js';
+import { checkTime, type LimitFlags, limitOptions, runLimits } from '../limits.js';
 import { type CaptureFile, captureWriter, openCaptureFile } from '../objects.js';
 
 const LINK_NAMES: Record<string, number> = {
@@ -27,7 +29,7 @@ const LINK_NAMES: Record<string, number> = {
   LINUX_SLL: LinkType.LINUX_SLL,
 };
 
-interface Opts {
+interface Opts extends LimitFlags {
   read?: string;
   write?: string;
   count?: string;
@@ -39,7 +41,7 @@ interface Opts {
 }
 
 export function register(program: Command): void {
-  program
+  const filter = program
     .command('filter')
     .description('compile a pcap-filter expression to classic BPF and run it over a capture')
     .argument('<expr...>', 'filter expression (tcpdump syntax)')
@@ -62,11 +64,12 @@ export function register(program: Command): void {
       '--engine <engine>',
       'cbpf (classic interpreter), interp or jit (the eBPF translation as a socket filter)',
       'jit',
-    )
-    .action((exprWords: string[], opts: Opts) => run(exprWords.join(' '), opts));
+    );
+  limitOptions(filter).action((exprWords: string[], opts: Opts) => run(exprWords.join(' '), opts));
 }
 
 async function run(expr: string, opts: Opts): Promise<void> {
+  const started = performance.now();
   // Compared before anything is opened: -w never overwrites the capture it reads.
   const files = new Files().input(opts.read, '-r').output(opts.write, '-w').open();
   let counts: { matched: number; total: number } | undefined;
@@ -74,7 +77,7 @@ async function run(expr: string, opts: Opts): Promise<void> {
     // The capture is read in chunks and matches are written as they are found: big files stay small.
     const input = opts.read ? openCaptureFile(opts.read) : undefined;
     try {
-      counts = await filterCapture(expr, opts, input, files);
+      counts = await filterCapture(expr, opts, input, files, runLimits(opts, started));
     } finally {
       input?.close();
     }
@@ -93,6 +96,7 @@ async function filterCapture(
   opts: Opts,
   input: CaptureFile | undefined,
   files: Files,
+  limits: RunLimits,
 ): Promise<{ matched: number; total: number } | undefined> {
   const capture = input?.stream;
   const linkType = capture ? capture.header.linkType : LINK_NAMES[opts.linktype ?? 'EN10MB'];
@@ -118,7 +122,7 @@ async function filterCapture(
   // Filtering uses forward jumps only (protochain unrolled rather than libpcap's loop, which a crafted
   // packet can keep going forever): the eBPF translation then verifies and every run ends.
   const runnable = compileFilter(expr, { linkType, netmask, forwardOnly: true });
-  const filter = createPacketFilter(runnable, { engine: opts.engine as FilterEngineName });
+  const filter = createPacketFilter(runnable, { engine: opts.engine as FilterEngineName, limits });
   if (!filter.verified)
     process.stderr.write(
       `tsbpf: warning: the verifier rejected the eBPF translation; running it checked\n${filter.verifierLog}\n`,
@@ -129,6 +133,7 @@ async function filterCapture(
   try {
     const target = files.writer('-w');
     const out = target ? captureWriter(target, { linkType, snaplen: capture.header.snaplen }) : undefined;
+    checkTime(limits, opts);
     for (const pkt of capture.packets()) {
       if (matched >= limit) break;
       let verdict: number;
@@ -144,6 +149,7 @@ async function filterCapture(
         if (out) out.write(pkt.data, pkt.origLen, pkt.tsSec, pkt.tsNsec);
         else process.stdout.write(`${summarize(pkt.data, linkType, pkt.origLen)}\n`);
       }
+      if ((total & 1023) === 0) checkTime(limits, opts);
       if ((total & 1023) === 0 && performance.now() - yielded >= YIELD_MS) {
         await new Promise((resolve) => setImmediate(resolve));
         yielded = performance.now();

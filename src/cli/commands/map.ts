@@ -9,7 +9,7 @@ import { mapTypeInfo } from '../../maps/registry.js';
 import { loadObject } from '../../object/load.js';
 import { CliError } from '../errors.js';
 import { Files, writing } from '../files.js';
-import { bytesToHex, dumpMap, hexToBytes, jsonSafe, readObjectFile } from '../objects.js';
+import { bytesToHex, cliRuntime, dumpMap, hexToBytes, jsonSafe, readObjectFile } from '../objects.js';
 
 export function register(program: Command): void {
   const map = program.command('map').description('inspect and edit the maps of an object (like bpftool map)');
@@ -44,7 +44,11 @@ export function register(program: Command): void {
     .argument('<name>', 'map name (.rodata, .data, .bss for global data)')
     .option('--json', 'one JSON array of {key, value[, formatted]}')
     .action((file: string, name: string, o: { json?: boolean }) => {
-      const obj = loadObject(readObjectFile(file), { verify: false, programs: [] });
+      const obj = loadObject(readObjectFile(file), {
+        verify: false,
+        programs: [],
+        runtimeOptions: cliRuntime(),
+      });
       const entries = dumpMap(obj.map(name), obj.spec.btf as Btf | undefined, obj.runtime.cpus);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(entries.map((e) => jsonSafe(e)))}\n`);
@@ -98,6 +102,6 @@ function setEntries(file: string, name: string, entries: string[], files: Files)
     full.set(value);
     m.contents = [...(m.contents ?? []).filter((c) => c !== old), { key, value: full }];
   }
-  loadObject(spec, { verify: false, programs: [] });
+  loadObject(spec, { verify: false, programs: [], runtimeOptions: cliRuntime() });
   files.writer('-o')!.write(writeObject(spec));
 }

@@ -7,9 +7,10 @@ import { TEST_RUN_MAX_REPEAT, TestRunError, testRun } from '../../hooks/test-run
 import { loadObject } from '../../object/load.js';
 import { CliError, EXIT } from '../errors.js';
 import { Files, writing } from '../files.js';
-import { engineOption, readBytes, readObjectFile, rejected, runnerFor } from '../objects.js';
+import { type LimitFlags, limitOptions, runLimits } from '../limits.js';
+import { cliRuntime, engineOption, readBytes, readObjectFile, rejected, runnerFor } from '../objects.js';
 
-interface RunOptions {
+interface RunOptions extends LimitFlags {
   section?: string;
   engine: 'interp' | 'jit';
   verify: boolean;
@@ -20,7 +21,7 @@ export function register(program: Command): void {
   const prog = program
     .command('prog')
     .description('run and inspect the programs of an object (like bpftool prog)');
-  prog
+  const run = prog
     .command('run')
     .description(
       'run a program once or N times on a packet: data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]',
@@ -30,8 +31,10 @@ export function register(program: Command): void {
     .option('--section <name>', 'program to run: a section or function name (default: the first program)')
     .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
     .option('--no-verify', 'skip the verifier and run in checked mode')
-    .option('--json', 'print {"retval", "duration"} as JSON')
-    .action((file: string, args: string[], options: RunOptions) => runProg(file, args, options));
+    .option('--json', 'print {"retval", "duration"} as JSON');
+  limitOptions(run).action((file: string, args: string[], options: RunOptions) =>
+    runProg(file, args, options),
+  );
   prog
     .command('list')
     .description('list the programs of an object: name, section, type, instructions')
@@ -98,6 +101,7 @@ function parseRepeat(text: string | undefined): number {
 }
 
 function runProg(file: string, args: string[], options: RunOptions): void {
+  const limits = runLimits(options, performance.now());
   const kw = parseKeywords(args);
   const files = new Files()
     .input(file, 'object')
@@ -108,7 +112,11 @@ function runProg(file: string, args: string[], options: RunOptions): void {
   const result = writing(files, () => {
     let obj: ReturnType<typeof loadObject>;
     try {
-      obj = loadObject(readObjectFile(file), { engine: options.engine, verify: options.verify });
+      obj = loadObject(readObjectFile(file), {
+        engine: options.engine,
+        verify: options.verify,
+        runtimeOptions: cliRuntime(),
+      });
     } catch (e) {
       throw rejected(file, e);
     }
@@ -116,8 +124,9 @@ function runProg(file: string, args: string[], options: RunOptions): void {
     const dataIn = readBytes(kw.dataIn, 'data_in');
     let r: ReturnType<typeof testRun>;
     try {
-      r = testRun(runnerFor(prog, options.engine), {
+      r = testRun(runnerFor(prog, options.engine, limits), {
         dataIn,
+        deadline: limits.deadline,
         ctxIn: kw.ctxIn ? readBytes(kw.ctxIn, 'ctx_in') : undefined,
         repeat: kw.repeat,
         // The kernel's clock stops while its thread is scheduled out; process CPU time does too (in µs,

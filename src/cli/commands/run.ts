@@ -11,17 +11,18 @@ import { decode } from '../../isa/index.js';
 import { runJitWithMemory } from '../../jit/index.js';
 import { createMap } from '../../maps/index.js';
 import type { ProgramSpec } from '../../object/spec.js';
-import { DEFAULT_BUDGET, type PreparedProgram, Runtime, runWithMemory } from '../../vm/index.js';
+import { type PreparedProgram, type RunLimits, Runtime, runWithMemory } from '../../vm/index.js';
 import { CliError, EXIT } from '../errors.js';
-import { readBytes } from '../objects.js';
+import { type LimitFlags, limitOptions, runLimits } from '../limits.js';
+import { cliRuntime, readBytes } from '../objects.js';
 
 /** An execution engine for `run` and the conformance plugin: runs with r1 = memory copy, r2 = length. */
-export type Engine = (rt: Runtime, prog: PreparedProgram, mem: Uint8Array, budget: number) => bigint;
+export type Engine = (rt: Runtime, prog: PreparedProgram, mem: Uint8Array, limits: RunLimits) => bigint;
 
 /** Engines by name. The JIT registers itself here once it can run programs. */
 export const ENGINES: Record<string, Engine | undefined> = {
-  interp: (rt, prog, mem, budget) => runWithMemory(rt, prog, mem, { budget }).r0,
-  jit: (rt, prog, mem, budget) => runJitWithMemory(rt, prog, mem, { budget }).r0,
+  interp: (rt, prog, mem, limits) => runWithMemory(rt, prog, mem, limits).r0,
+  jit: (rt, prog, mem, limits) => runJitWithMemory(rt, prog, mem, limits).r0,
 };
 
 export function engineByName(name: string): Engine {
@@ -109,49 +110,39 @@ export function readMemoryOption(value: string | undefined): Uint8Array {
   return parseHex(value, '--mem');
 }
 
-export function parseBudget(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_BUDGET;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new CliError(`--budget: '${value}' is not a positive integer`, EXIT.usage);
-  return n;
-}
-
-interface RunFlags {
+interface RunFlags extends LimitFlags {
   mem?: string;
   json?: boolean;
-  budget?: string;
   program?: string;
   engine: string;
 }
 
 export function register(program: Command): void {
-  program
+  const run = program
     .command('run')
     .description('run a program with r1 = a copy of the memory and r2 = its length; print r0')
     .argument('<file>', 'raw bytecode, an ELF object, or assembler text (.s, .asm)')
     .option('--mem <hex|@file>', 'input memory: hex bytes, or @path of a binary file')
     .option('--json', 'print the result as JSON')
-    .option('--budget <n>', 'maximum instructions to execute', String(DEFAULT_BUDGET))
     .option('--program <name>', 'program (function or section) to run from an ELF object')
-    .option('--engine <name>', 'execution engine: interp or jit', 'interp')
-    .action((file: string, flags: RunFlags) => {
-      const budget = parseBudget(flags.budget);
-      const engine = engineByName(flags.engine);
-      const bytes = readBytes(file, 'program');
-      const mem = readMemoryOption(flags.mem);
-      const rt = new Runtime();
-      const text = /\.(s|asm)$/i.test(file);
-      const prog = loadProgram(rt, bytes, { file, program: flags.program, text });
-      const r0 = engine(rt, prog, mem, budget);
-      const signed = BigInt.asIntN(64, r0);
-      if (flags.json) {
-        process.stdout.write(
-          `${JSON.stringify({ r0: r0.toString(), r0Signed: signed.toString(), hex: `0x${r0.toString(16)}` })}\n`,
-        );
-      } else {
-        const sign = signed < 0n ? ` = ${signed}` : '';
-        process.stdout.write(`r0 = ${r0} (0x${r0.toString(16)})${sign}\n`);
-      }
-    });
+    .option('--engine <name>', 'execution engine: interp or jit', 'interp');
+  limitOptions(run).action((file: string, flags: RunFlags) => {
+    const limits = runLimits(flags, performance.now());
+    const engine = engineByName(flags.engine);
+    const bytes = readBytes(file, 'program');
+    const mem = readMemoryOption(flags.mem);
+    const rt = new Runtime(cliRuntime());
+    const text = /\.(s|asm)$/i.test(file);
+    const prog = loadProgram(rt, bytes, { file, program: flags.program, text });
+    const r0 = engine(rt, prog, mem, limits);
+    const signed = BigInt.asIntN(64, r0);
+    if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ r0: r0.toString(), r0Signed: signed.toString(), hex: `0x${r0.toString(16)}` })}\n`,
+      );
+    } else {
+      const sign = signed < 0n ? ` = ${signed}` : '';
+      process.stdout.write(`r0 = ${r0} (0x${r0.toString(16)})${sign}\n`);
+    }
+  });
 }

@@ -16,7 +16,7 @@ import { constants } from 'node:os';
 import { basename, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadObject } from '../../object/load.js';
 import {
   formatEvent,
@@ -31,12 +31,13 @@ import {
   type TraceToolName,
 } from '../../tools/trace-report.js';
 import { CliError, EXIT, fileError } from '../errors.js';
-import { readObjectFile, rejected } from '../objects.js';
+import { type LimitFlags, parseBudget } from '../limits.js';
+import { cliRuntime, readObjectFile, rejected } from '../objects.js';
 
 const PRELOAD = fileURLToPath(new URL('../../node/trace-preload.js', import.meta.url));
 const FD = 3;
 
-interface ToolOptions {
+interface ToolOptions extends LimitFlags {
   fn: string[];
   json?: boolean;
   engine?: string;
@@ -69,7 +70,10 @@ function checkFunctionFile(f: TracedFunction): void {
 function checkObject(object: string, opts: ToolOptions): void {
   let obj: ReturnType<typeof loadObject>;
   try {
-    obj = loadObject(readObjectFile(object), { engine: opts.engine as 'jit' | 'interp' | undefined });
+    obj = loadObject(readObjectFile(object), {
+      engine: opts.engine as 'jit' | 'interp' | undefined,
+      runtimeOptions: cliRuntime(),
+    });
   } catch (e) {
     throw rejected(object, e);
   }
@@ -109,6 +113,7 @@ async function runTraced(
     functions,
     fd: FD,
     engine: opts.engine as TraceConfig['engine'],
+    budget: opts.budget,
     object: object ? resolvePath(object) : undefined,
     program: opts.prog,
   };
@@ -171,6 +176,16 @@ function report(tool: TraceToolName, messages: TraceMessage[], json: boolean): v
   }
 }
 
+/**
+ * `--budget` for probe runs. There is no `--timeout`: the traced program runs as long as it runs, and each
+ * probe run is bounded by its budget.
+ */
+function budgetOption(): Option {
+  return new Option('--budget <n>', 'loop iterations each probe run may take (default 2^24)').argParser(
+    parseBudget,
+  );
+}
+
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function register(program: Command): void {
@@ -184,6 +199,7 @@ export function register(program: Command): void {
     .requiredOption('--fn <FILE#EXPORT>', 'function to time (repeatable)', collect)
     .option('--json', 'print {"functions": {...}} as the only stdout (program stdout goes to stderr)')
     .option('--engine <name>', 'jit or interp', 'jit')
+    .addOption(budgetOption())
     .argument('<command...>', '-- node SCRIPT [ARGS]')
     .action((command: string[], opts: ToolOptions) => runTraced('funclatency', command, opts));
 
@@ -193,6 +209,7 @@ export function register(program: Command): void {
     .requiredOption('--fn <FILE#EXPORT>', 'function to count (repeatable)', collect)
     .option('--json', 'print {"counts": {...}} as the only stdout (program stdout goes to stderr)')
     .option('--engine <name>', 'jit or interp', 'jit')
+    .addOption(budgetOption())
     .argument('<command...>', '-- node SCRIPT [ARGS]')
     .action((command: string[], opts: ToolOptions) => runTraced('funccount', command, opts));
 
@@ -204,6 +221,7 @@ export function register(program: Command): void {
     .option('--prog <name>', 'program in the object (default: the first)')
     .option('--json', 'events as JSON lines')
     .option('--engine <name>', 'jit or interp', 'jit')
+    .addOption(budgetOption())
     .argument('<command...>', '-- node SCRIPT [ARGS]')
     .action((object: string, command: string[], opts: ToolOptions) =>
       runTraced('events', command, opts, object),
