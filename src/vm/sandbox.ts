@@ -197,7 +197,11 @@ export function checkHelperArgs(
     const raw = arg(i + 1);
     const where = `${def.name} argument ${i + 1}`;
     const addr = address(raw);
-    if (addr === undefined) throw new RuntimeFault(`${where}: 0x${raw.toString(16)} is not an address`, pc);
+    if (addr === undefined) {
+      // As the register holds it: a negative value read as 64 unsigned bits (-1 is 0xffffffffffffffff).
+      const bits = BigInt.asUintN(64, typeof raw === 'bigint' ? raw : BigInt(Math.trunc(raw)));
+      throw new RuntimeFault(`${where}: 0x${bits.toString(16)} is not an address`, pc);
+    }
     switch (kind) {
       case 'const_map_ptr': {
         const m = rt.mapAt(addr);

@@ -152,6 +152,13 @@ describe.each(ENGINES)('checked mode is a sandbox (%s)', (engine) => {
     }
   });
 
+  it('a helper pointer argument that is no address is named as the register holds it', () => {
+    // Found by the fuzz suite: -1 was printed as 0x-1.
+    const rt = new Runtime();
+    const fault = faultOf(() => runOnce(rt, engine, 'r1 = -1\nr2 = 8\nr3 = 0\ncall 113\nr0 = 2\nexit'));
+    expect(fault.message).toBe('insn 3: probe_read_kernel argument 1: 0xffffffffffffffff is not an address');
+  });
+
   it('a ring-buffer record header is not writable; the sample is', () => {
     const rt = new Runtime();
     const ring = ringMap(rt);
