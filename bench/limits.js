@@ -136,13 +136,13 @@ measure(
 );
 
 // Checked mode: a store at data + 3776 (the next frame of the batch).
-const escape = object(
+const neighbour = object(
   'escape',
   assemble('r2 = *(u32 *)(r1 + 0)\nr2 += 3776\nr3 = 255\n*(u8 *)(r2 + 0) = r3\nr0 = 2\nexit'),
 );
 measure(
   '--no-verify store into the next packet of the batch',
-  tsbpf('xdp', escape, '-r', copy, '--no-verify'),
+  tsbpf('xdp', neighbour, '-r', copy, '--no-verify'),
 );
 
 rmSync(dir, { recursive: true, force: true });
