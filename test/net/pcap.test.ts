@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/errors.js';
 import { buildFrame, inetChecksum } from '../../src/net/packet.js';
-import { LinkType, openCapture, readCapture, writePcap, writePcapng } from '../../src/net/pcap.js';
+import { LinkType, readCapture, writePcap, writePcapng } from '../../src/net/pcap.js';
 import { summarize } from '../../src/net/summary.js';
 
 const pkts = [
@@ -54,39 +54,6 @@ describe('pcap and pcapng', () => {
     const ng = writePcapng(pkts);
     expect(() => readCapture(ng.subarray(0, ng.length - 3))).toThrow(FormatError);
     expect(() => readCapture(new Uint8Array([1, 2, 3, 4, 5]))).toThrow(/unknown capture magic/);
-  });
-  it('survives thousands of mutated files with typed errors only', () => {
-    const seeds = [
-      writePcap(pkts),
-      writePcap(pkts, { bigEndian: true }),
-      writePcapng(pkts),
-      writePcapng(pkts, { bigEndian: true }),
-    ];
-    let rng = 12345;
-    const rand = (n: number) => {
-      rng = (Math.imul(rng, 1103515245) + 12345) >>> 0;
-      return rng % n;
-    };
-    let errors = 0;
-    let ok = 0;
-    for (let i = 0; i < 4000; i++) {
-      const seed = seeds[i % seeds.length] as Uint8Array;
-      let b = seed.slice();
-      for (let m = 0; m <= rand(4); m++) {
-        const at = rand(b.length);
-        if (rand(3) === 0) b = b.subarray(0, at);
-        else b[at] = rand(256);
-      }
-      try {
-        const r = openCapture(b);
-        for (const p of r.packets()) expect(p.data.length).toBeLessThanOrEqual(b.length);
-        ok++;
-      } catch (e) {
-        expect(e).toBeInstanceOf(FormatError);
-        errors++;
-      }
-    }
-    console.log(`[pcap fuzz] 4000 mutated captures: ${ok} parsed, ${errors} FormatErrors, 0 crashes`);
   });
 });
 
