@@ -33,6 +33,7 @@ import type { FdArrayMap } from '../../src/maps/fdarray.js';
 import { createMap } from '../../src/maps/registry.js';
 import type { RingBufMap } from '../../src/maps/ringbuf.js';
 import { type BpfMap, type MapSpec, MapType } from '../../src/maps/types.js';
+import { loadInput } from '../../src/vm/input.js';
 import { AddressSpace, type Region } from '../../src/vm/memory.js';
 import type { PreparedProgram } from '../../src/vm/program.js';
 import { Runtime } from '../../src/vm/runtime.js';
@@ -360,26 +361,31 @@ fuzzTarget(
     new DataView(id.buffer).setUint32(0, rt.registerProgram(prog), true);
     (world.mine[3] as FdArrayMap).update(new Uint8Array(4), id);
     for (const engine of ENGINES) {
-      const single = r.chance(0.3);
+      // As an XDP batch (the engines' batch entry), as one run on a frame, or on input memory as
+      // `tsbpf run` and the conformance plugin give it (r1 = the memory).
+      const roll = r.int(20);
+      const mode = roll < 12 ? 'batch' : roll < 17 ? 'single' : 'input';
       const runner = createRunner(rt, prog, { engine, checked: true, budget: 20_000 });
       const batch = new XdpBatch(runner, BATCH);
       try {
-        const active = single ? 1 : 1 + r.int(BATCH);
-        const packets = Array.from({ length: active }, (_, i) =>
+        const active = mode === 'batch' ? 1 + r.int(BATCH) : mode === 'single' ? 1 : 0;
+        const packets = Array.from({ length: Math.max(1, active) }, (_, i) =>
           new Uint8Array(14 + r.int(200)).fill(0x10 + i),
         );
         // Every frame holds a packet, so neighbours have bytes to lose; then the run under test.
         const slots = slotsOf(batch);
         for (const slot of slots) slot.load(new Uint8Array(60).fill(0x77));
+        if (mode === 'single') slots[0]!.load(packets[0]!);
+        const input = mode === 'input' ? loadInput(rt, packets[0]!) : undefined;
         const before = rt.space.bytes.slice();
         const ok = allowed(world, slots, active, verdictsOf(batch));
+        if (input) ok.push([input.region.base, input.region.base + input.region.capacity]);
         let outcome: string;
         try {
-          if (single) {
-            slots[0]!.load(packets[0]!);
-            ok.push([0, 0]);
+          if (input) runner.run(input.args[0], input.invocation);
+          else if (mode === 'single')
             runner.run(slots[0]!.ctx.start, { packet: slots[0]!.frame, programType: 'xdp' });
-          } else batch.run(packets);
+          else batch.run(packets);
           outcome = 'finished';
         } catch (e) {
           check(
@@ -389,15 +395,17 @@ fuzzTarget(
           outcome = 'faulted';
         }
         count(outcome);
+        count(`${mode} runs`);
         const bad = escapes(
           world,
           before,
           ok.sort((a, b) => a[0] - b[0]),
         );
+        if (input) rt.space.release(input.region);
         check(
           bad.length === 0,
           () =>
-            `[${engine}, ${single ? 'single run' : `batch of ${active}`}] ${outcome}, and changed memory it was not given: ${bad.join('; ')}\n${listing()}`,
+            `[${engine}, ${mode === 'batch' ? `batch of ${active}` : `${mode} run`}] ${outcome}, and changed memory it was not given: ${bad.join('; ')}\n${listing()}`,
         );
         // Its ring buffer must still drain: headers are the helpers' to write.
         try {
