@@ -53,6 +53,9 @@ function isCharArray(btf: Btf, t: BtfType): boolean {
   );
 }
 
+/** Bits of an int's value: its bit count, or (none given) its bytes, at most 128 as the kernel's ints. */
+const intBits = (t: { bits: number; size: number }): number => t.bits || Math.min(t.size, 16) * 8;
+
 /** Strict UTF-8 (a leading byte-order mark kept as text), or undefined for bytes that are not text. */
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 function utf8(bytes: Uint8Array): string | undefined {
@@ -82,7 +85,7 @@ function read(btf: Btf, id: number, view: DataView, off: number, depth: number):
   switch (t.kind) {
     case Kind.INT: {
       if (t.encoding & IntEncoding.BOOL) return view.getUint8(off) !== 0;
-      const bits = t.bits || t.size * 8;
+      const bits = intBits(t);
       return intValue(
         t.size,
         readBits(view, off, t.bitOffset, bits, (t.encoding & IntEncoding.SIGNED) !== 0),
@@ -227,7 +230,7 @@ function write(
   const t = btf.resolve(id);
   switch (t.kind) {
     case Kind.INT: {
-      const bits = t.bits || t.size * 8;
+      const bits = intBits(t);
       writeBits(
         view,
         off,

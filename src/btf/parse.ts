@@ -202,11 +202,22 @@ export function parseBtf(bytes: Uint8Array, where = '.BTF'): Btf {
     const vlen = info & 0xffff;
     const kflag = info >>> 31 === 1;
     const base = { id, name };
+    // The kernel's size rules for the kinds that hold a number (btf_{int,enum,float}_check_meta): what
+    // formats a value reads at most 128 bits, whatever a hostile size says.
+    const bad = (why: string) => new FormatError(where, `type ${id}: ${why}`, h.hdrLen + h.typeOff + start);
+    if ((kind === Kind.ENUM || kind === Kind.ENUM64) && ![1, 2, 4, 8].includes(sizeOrType))
+      throw bad(`an enum of ${sizeOrType} bytes (1, 2, 4 or 8)`);
+    if (kind === Kind.FLOAT && ![2, 4, 8, 12, 16].includes(sizeOrType))
+      throw bad(`a float of ${sizeOrType} bytes (2, 4, 8, 12 or 16)`);
     switch (kind) {
       case Kind.INT: {
         need(4, id);
         const enc = v.getUint32(at, true);
         at += 4;
+        const bits = (enc & 0xff) + ((enc >>> 16) & 0xff);
+        if (enc & ~0x0fffffff) throw bad(`invalid int data 0x${enc.toString(16)}`);
+        if (bits > 128) throw bad(`an int of ${bits} bits with its offset (at most 128)`);
+        if (Math.ceil(bits / 8) > sizeOrType) throw bad(`an int of ${bits} bits in ${sizeOrType} bytes`);
         types.push({
           ...base,
           kind,
