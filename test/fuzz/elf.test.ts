@@ -15,7 +15,8 @@ const hot = inputs.map(elfHotRanges);
 
 /**
  * What must survive a write and a read (as test/elf/writer.test.ts has it): the license, each map's spec
- * (BTF type ids and an inner map's name are the writer's own), each program's name, section, type, slots.
+ * (BTF type ids and an inner map's name are the writer's own), each program's name, section, type, slots,
+ * and which program comes first (the one commands run by default).
  */
 function shape(obj: ObjectSpec): string {
   return JSON.stringify(
@@ -25,7 +26,12 @@ function shape(obj: ObjectSpec): string {
         ...m,
         innerMap: innerMap && { ...innerMap, name: '', btfKeyTypeId: undefined, btfValueTypeId: undefined },
       })),
-      programs: obj.programs.map((p) => [p.name, p.section, p.type, p.insns]),
+      // Two sections of one name (a mutated name can make them) are written as one: the programs keep
+      // their first, the rest may change places.
+      first: obj.programs[0]?.name,
+      programs: obj.programs
+        .map((p) => [p.name, p.section, p.type, p.insns] as const)
+        .sort((a, b) => (a[0] + a[1]).localeCompare(b[0] + b[1])),
     },
     (_, v) => (typeof v === 'bigint' ? `${v}n` : v),
   );
