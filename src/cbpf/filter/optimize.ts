@@ -472,9 +472,16 @@ interface Flow {
   edges: Map<Node, { jt: Fact[]; jf: Fact[] }>;
 }
 
+/** What an optimisation cost: rounds run, and blocks visited by all passes together. */
+export interface OptimizeStats {
+  rounds: number;
+  visits: number;
+}
+
 class Optimizer {
   private readonly vals = new Values();
   private changed = false;
+  readonly stats: OptimizeStats = { rounds: 0, visits: 0 };
 
   constructor(
     private readonly accept: Ret,
@@ -485,6 +492,7 @@ class Optimizer {
     let r = root;
     for (let round = 0; round < ROUNDS; round++) {
       this.changed = false;
+      this.stats.rounds++;
       const g = graphOf(r);
       const flow = this.forward(g);
       this.threadAll(g, flow);
@@ -509,6 +517,7 @@ class Optimizer {
       const b = g.order[i] as Node;
       const st0 = inState[i];
       if (b.kind !== 'block' || st0 === undefined) continue; // a return, or no longer reached
+      this.stats.visits++;
       flow.entry.set(b, st0);
       const st = st0.slice();
       const facts = inFacts[i] ?? [];
@@ -658,6 +667,7 @@ class Optimizer {
     let known: Set<number> | undefined;
     for (let hop = 0; hop < THREAD_HOPS; hop++) {
       if (cur.kind !== 'block' || cur.opaque) break;
+      this.stats.visits++;
       let ok = true;
       for (const f of cur.stmts) {
         const e = effect(f);
@@ -714,6 +724,7 @@ class Optimizer {
       const n = step.n;
       if (n === this.reject) continue;
       if (n.kind !== 'block' || n.opaque || ++visits > EXPLORE) return false;
+      this.stats.visits++;
       const fs = step.from ? this.withFact(step.facts, step.st, step.from, step.out as boolean) : step.facts;
       const probe = step.st.slice();
       for (const f of n.stmts) probe[regOf(f)] = computed(this.vals, probe, f);
@@ -744,6 +755,7 @@ class Optimizer {
     for (let i = g.order.length - 1; i >= 0; i--) {
       const b = g.order[i] as Node;
       if (b.kind !== 'block') continue;
+      this.stats.visits++;
       if (b.opaque) {
         live[i] = ALL;
         continue;
@@ -816,6 +828,7 @@ class Optimizer {
         for (let c = head[link]; chain.length < CHAIN_MAX; c = c[link]) {
           if (c.kind !== 'block' || c.opaque || c[common] !== head[common] || c.jt === c.jf) break;
           if (g.preds[g.index.get(c) as number] !== 1) break;
+          this.stats.visits++;
           chain.push(c);
         }
         if (chain.length < 3) continue;
@@ -885,6 +898,7 @@ class Optimizer {
     ]);
     const byKey = new Map<string, Block>();
     for (let i = g.order.length - 1; i >= 0; i--) {
+      this.stats.visits++;
       const b = g.order[i] as Node;
       if (b.kind !== 'block') {
         if (!canon.has(b)) {
@@ -937,7 +951,13 @@ class Optimizer {
   }
 }
 
-/** Optimises the graph of `root` (whose returns are `accept` and `reject`); returns the new root. */
-export function optimize(root: Node, accept: Ret, reject: Ret): Node {
-  return new Optimizer(accept, reject).run(root);
+/**
+ * Optimises the graph of `root` (whose returns are `accept` and `reject`); returns the new root. `stats`,
+ * when given, receives what it cost.
+ */
+export function optimize(root: Node, accept: Ret, reject: Ret, stats?: OptimizeStats): Node {
+  const o = new Optimizer(accept, reject);
+  const r = o.run(root);
+  if (stats) Object.assign(stats, o.stats);
+  return r;
 }
