@@ -45,6 +45,14 @@ export function legacyMaps(elf: ElfFile, section: Section): MapDef[] {
       section.name,
     );
   }
+  // A maps section of type NOBITS has a size but no bytes in the file: nothing to read definitions from.
+  if (section.data.length < section.size) {
+    throw elfError(
+      elf.file,
+      `map definitions need bytes, but the section has none in the file (NOBITS)`,
+      section.name,
+    );
+  }
   const view = new DataView(section.data.buffer, section.data.byteOffset, section.data.byteLength);
   const iproute2 = defSize === 36;
   const raw = syms.map((sym) => {

@@ -40,6 +40,18 @@ describe('hostile objects', () => {
     expectFormat(b, /sections \d+ and \d+ overlap/);
   });
 
+  it('a legacy maps section of type NOBITS (a size, no bytes)', () => {
+    // Found by the fuzz suite: the reader read definitions past its empty data (a RangeError caught only
+    // by its safety net).
+    const b = fixture('legacy_maps.o').slice();
+    const { at, v } = sectionHeader(b, 'maps');
+    v.setUint32(at + 4, 8, true); // sh_type = SHT_NOBITS
+    expectFormat(
+      b,
+      /^evil\.o: section maps: map definitions need bytes, but the section has none in the file \(NOBITS\)$/,
+    );
+  });
+
   it('a huge section count', () => {
     const b = base();
     new DataView(b.buffer).setUint16(60, 0xfff0, true);
