@@ -3,6 +3,7 @@
 // not from the reader's catch-all for stray RangeErrors. What the reader accepts, the writer writes (or
 // refuses with a typed error), and what the writer writes reads back with the same programs and maps.
 
+import { createHash } from 'node:crypto';
 import { readObject, writeObject } from '../../src/elf/index.js';
 import { FormatError, TsbpfError } from '../../src/errors.js';
 import type { ObjectSpec } from '../../src/object/spec.js';
@@ -33,7 +34,13 @@ function shape(obj: ObjectSpec): string {
         .map((p) => [p.name, p.section, p.type, p.insns] as const)
         .sort((a, b) => (a[0] + a[1]).localeCompare(b[0] + b[1])),
     },
-    (_, v) => (typeof v === 'bigint' ? `${v}n` : v),
+    // Bytes by their hash: a .bss may be megabytes of zeros, and its JSON would cost seconds.
+    (_, v) =>
+      typeof v === 'bigint'
+        ? `${v}n`
+        : v instanceof Uint8Array
+          ? `${v.length} bytes ${createHash('sha1').update(v).digest('hex')}`
+          : v,
   );
 }
 
