@@ -235,10 +235,12 @@ export function checkHelperArgs(
         break;
       case 'ptr_to_stack':
       case 'ptr_to_stack_or_null':
+        // Handed on (a callback's context), never read by the helper: any address of this CPU's stack,
+        // its top (r10 itself) included, as the verifier and the kernel take it. The callback's own
+        // accesses through it are checked as they happen.
         if (kind === 'ptr_to_stack_or_null' && addr === 0) break;
-        span(rt, prog, addr, 1, false, pc, where);
-        if (rt.space.regionAt(addr)?.kind !== 'stack')
-          throw new RuntimeFault(`${where}: 0x${addr.toString(16)} is not on the stack`, pc);
+        if (!rt.stackFrames(rt.cpu).some((f) => addr >= f.start && addr <= f.end))
+          throw new RuntimeFault(`${where}: 0x${addr.toString(16)} is not on this CPU's stack`, pc);
         break;
       case 'ringbuf_mem': {
         const ring = RingBufMap.ofSample(rt.space, addr);

@@ -159,6 +159,30 @@ describe.each(ENGINES)('checked mode is a sandbox (%s)', (engine) => {
     expect(fault.message).toBe('insn 3: probe_read_kernel argument 1: 0xffffffffffffffff is not an address');
   });
 
+  it("bpf_loop's context may be the top of the stack (r10 itself), as the verifier and the kernel take it", () => {
+    // Found by the fuzz suite: `r3 = r10` passed the verifier (and bpftool), yet a checked run faulted
+    // with "invalid read of 1 byte out of bounds of stack frame 0".
+    // r2 = the callback (lddw of a function pointer: the callback starts 5 + ctx slots after it).
+    const text = (ctx: string, ctxSlots: number) => `
+      r1 = 3
+      ld_pseudo r2, 4, ${5 + ctxSlots}
+      ${ctx}
+      r4 = 0
+      call 181
+      r0 = 2
+      exit
+      r0 = 0
+      exit`;
+    const rt = new Runtime({ cpus: 2 });
+    expect(runOnce(rt, engine, text('r3 = r10', 1))).toBe(2);
+    expect(runOnce(rt, engine, text('r3 = r10\nr3 += -512', 2))).toBe(2);
+    const past = faultOf(() => runOnce(rt, engine, text('r3 = r10\nr3 += 8', 2)));
+    expect(past.message).toMatch(/loop argument 3: 0x[0-9a-f]+ is not on this CPU's stack/);
+    const other = rt.stackFrames(1)[0]!;
+    const elsewhere = faultOf(() => runOnce(rt, engine, text(`r3 = ${hexAddr(other.end)} ll`, 2)));
+    expect(elsewhere.message).toMatch(/loop argument 3: 0x[0-9a-f]+ is not on this CPU's stack/);
+  });
+
   it('a ring-buffer record header is not writable; the sample is', () => {
     const rt = new Runtime();
     const ring = ringMap(rt);
