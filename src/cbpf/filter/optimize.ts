@@ -664,7 +664,6 @@ class Optimizer {
     let cur = to;
     const probe = st.slice();
     let written = 0;
-    let known: Set<number> | undefined;
     for (let hop = 0; hop < THREAD_HOPS; hop++) {
       if (cur.kind !== 'block' || cur.opaque) break;
       this.stats.visits++;
@@ -675,8 +674,7 @@ class Optimizer {
         const v = computed(this.vals, probe, f);
         // A statement that may fail can be skipped only if it cannot fail here: a load of a value every
         // path has loaded (not a division by X).
-        if (e.mayFail && !known) known = this.known(st, facts);
-        if (e.mayFail && (!known?.has(v) || (f.code & 7) === C.ALU)) {
+        if (e.mayFail && ((f.code & 7) === C.ALU || !this.done(v, st, facts))) {
           ok = false;
           break;
         }
@@ -739,13 +737,12 @@ class Optimizer {
     return true;
   }
 
-  /** Values computed on every path to an edge: what its registers hold and its facts test, with their parts. */
-  private known(st: State, facts: Fact[]): Set<number> {
-    const out = new Set<number>();
+  /** Whether every path to an edge computed `v`: a register holds it or a fact tests it, or a part of them. */
+  private done(v: number, st: State, facts: Fact[]): boolean {
     for (let r = 0; r < NREGS; r++)
-      if (st[r] !== UNKNOWN) for (const x of this.vals.computedFrom(st[r] as number)) out.add(x);
-    for (const f of facts) for (const x of this.vals.computedFrom(f.v)) out.add(x);
-    return out;
+      if (st[r] !== UNKNOWN && this.vals.computedFrom(st[r] as number).includes(v)) return true;
+    for (const f of facts) if (this.vals.computedFrom(f.v).includes(v)) return true;
+    return false;
   }
 
   // ---- backward: peepholes and dead statements ----
