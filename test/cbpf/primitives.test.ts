@@ -87,6 +87,10 @@ describe('refused as tcpdump refuses', () => {
     ['gateway router', /'gateway' needs host name resolution/],
     ['udp port http', /port 'http' is tcp/],
     ['tcp port ntp', /port 'ntp' is udp/],
+    // names are looked up among the entries only, not the properties every object has
+    ['ip proto constructor', /unknown protocol 'constructor'/],
+    ['port toString', /bad port 'toString'/],
+    ['ip[0] = constructor', /expected an address, found 'constructor'/],
   ])('%s', (expr, why) => {
     expect(() => compileFilter(expr)).toThrow(FilterSyntaxError);
     expect(() => compileFilter(expr)).toThrow(why);

@@ -1,5 +1,10 @@
 // Named constants and protocol names of the pcap-filter language.
 
+/** `table[key]` for the table's own keys only (a name such as `constructor` is not an entry). */
+export function lookup<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 export const CONSTANTS: Record<string, number> = {
   tcpflags: 13,
   icmptype: 0,

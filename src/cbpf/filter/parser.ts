@@ -32,7 +32,7 @@ import {
 } from './blocks.js';
 import type { Token } from './lexer.js';
 import { FILTER_LIMITS, FilterLimitError } from './limits.js';
-import { CONSTANTS } from './names.js';
+import { CONSTANTS, lookup } from './names.js';
 import { JEQ, JGE, JGT, type Link, ld, ldi, PROTO_WORDS, Primitives, type Qual } from './primitives.js';
 
 /**
@@ -195,9 +195,9 @@ export class FilterParser extends Primitives {
         } else if (t.kind === 'id' && t.text === 'len') {
           this.next();
           vals.push({ kind: 'val', val: this.val([stmt(C.LD | C.W | C.LEN)]), tok: t });
-        } else if (t.kind === 'id' && t.text in CONSTANTS) {
+        } else if (t.kind === 'id' && lookup(CONSTANTS, t.text) !== undefined) {
           this.next();
-          vals.push({ kind: 'val', val: constVal(CONSTANTS[t.text] as number, new Map()), tok: t });
+          vals.push({ kind: 'val', val: constVal(lookup(CONSTANTS, t.text) as number, new Map()), tok: t });
         } else vals.push({ kind: 'pred', frag: this.primitive(), tok: t });
         continue;
       }

@@ -24,7 +24,7 @@ import {
   test,
 } from './blocks.js';
 import { FilterSyntaxError, type Token } from './lexer.js';
-import { ETHER_PROTOS, IP_PROTOS, SERVICES } from './names.js';
+import { ETHER_PROTOS, IP_PROTOS, lookup, SERVICES } from './names.js';
 
 export const PROTO_WORDS = new Set([
   'ether',
@@ -343,7 +343,7 @@ export class Primitives {
       const name = v.text.replace(/^\\/, '');
       if (v.kind === 'num') n = v.value;
       else if (v.kind === 'id')
-        n = q.proto === 'ether' || q.proto === 'link' ? ETHER_PROTOS[name] : IP_PROTOS[name];
+        n = lookup(q.proto === 'ether' || q.proto === 'link' ? ETHER_PROTOS : IP_PROTOS, name);
       if (n === undefined) throw this.err(`unknown protocol '${v.text}'`, v);
       if (type === 'protochain') return this.protochain(q.proto, n, v);
       switch (q.proto) {
@@ -381,7 +381,7 @@ export class Primitives {
       this.expectOp('-');
       ends.push(this.next());
     }
-    const named = ends.map((t) => (t.kind === 'id' ? SERVICES[t.text] : undefined));
+    const named = ends.map((t) => (t.kind === 'id' ? lookup(SERVICES, t.text) : undefined));
     const [lo0, hi0] = ends.map((t, i): number => {
       if (t.kind === 'num' && (t.value as number) <= 65535) return t.value as number;
       const s = named[i];
