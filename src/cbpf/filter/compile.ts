@@ -3,7 +3,7 @@
 //   ./lexer.ts       tokens
 //   ./parser.ts      the expression grammar (no recursion, nesting bounded), building the block graph as it
 //                    parses (./primitives.ts for `host`, `port`, `vlan` ..., ./blocks.ts for the graph)
-//   ./optimize.ts    libpcap's optimisations, in time linear in the graph
+//   ./optimize.ts    libpcap's optimisations, in time linear in the graph (./values.ts: what it knows)
 //   ./layout.ts      the graph as instructions, with long jumps through `ja`
 //
 // and the limits of ./limits.ts checked on the way: the expression's length, its nesting, the graph's
