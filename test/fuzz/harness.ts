@@ -7,7 +7,8 @@
 //
 // Settings come from the environment (scripts/fuzz.js sets them): TSBPF_FUZZ_SEED (default a fixed seed,
 // so `npm test` is reproducible), TSBPF_FUZZ_SECONDS (per target; default each target's CI share, the
-// whole suite about a minute), TSBPF_FUZZ_ITERATION (run that one iteration, verbosely).
+// whole suite about a minute), TSBPF_FUZZ_ITERATION (run that one iteration, verbosely),
+// TSBPF_FUZZ_HANG_SECONDS (wall time one input may take before it counts as a hang; default 120).
 //
 // Bounds, per input: CPU time (process.cpuUsage, so a loaded machine does not fail a fast input), and
 // memory — a watchdog thread samples the process's resident size and flags the input during which it grew
