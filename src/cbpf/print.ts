@@ -1,5 +1,6 @@
 // Classic BPF in tcpdump's three dump formats: -d (assembly), -dd (C array), -ddd (decimal).
 
+import { FormatError } from '../errors.js';
 import { C, cls, isCondJump, mode, op, type SockFilter, size, src } from './insn.js';
 
 const hex = (k: number) => `0x${(k >>> 0).toString(16)}`;
@@ -108,12 +109,18 @@ export const formatDecimal = (prog: readonly SockFilter[]): string =>
 /** Parses the -ddd format back into instructions. */
 export function parseDecimal(text: string): SockFilter[] {
   const lines = text.trim().split('\n');
+  const bad = (line: number, why: string) => new FormatError('-ddd text', `line ${line}: ${why}`);
+  if (!/^\d+$/.test(lines[0]!.trim())) throw bad(1, `expected the instruction count, got '${lines[0]}'`);
   const n = Number(lines[0]);
-  const out = lines.slice(1, n + 1).map((l) => {
-    const [code, jt, jf, k] = l.trim().split(/\s+/).map(Number);
-    return { code: code ?? 0, jt: jt ?? 0, jf: jf ?? 0, k: (k ?? 0) >>> 0 };
+  if (lines.length - 1 !== n)
+    throw bad(1, `the count says ${n} instructions, the text has ${lines.length - 1}`);
+  // Each line: code jt jf k, decimal, within the fields' widths (u16, u8, u8, u32).
+  return lines.slice(1).map((l, i) => {
+    const fields = l.trim().split(/\s+/);
+    const limits = [0xffff, 0xff, 0xff, 0xffffffff];
+    if (fields.length !== 4 || !fields.every((f, j) => /^\d+$/.test(f) && Number(f) <= limits[j]!))
+      throw bad(i + 2, `expected 'code jt jf k' (decimal, within 16, 8, 8 and 32 bits), got '${l.trim()}'`);
+    const [code, jt, jf, k] = fields.map(Number) as [number, number, number, number];
+    return { code, jt, jf, k };
   });
-  if (!Number.isInteger(n) || out.length !== n)
-    throw new Error(`bad -ddd text: expected ${lines[0]} instructions`);
-  return out;
 }

@@ -7,10 +7,11 @@ import {
   encodeFilter,
   FilterSyntaxError,
   jump,
+  parseDecimal,
   runFilter,
   stmt,
 } from '../../src/cbpf/index.js';
-import { InvalidBytecodeError } from '../../src/errors.js';
+import { FormatError, InvalidBytecodeError } from '../../src/errors.js';
 
 describe('classic BPF', () => {
   it('encodes and decodes sock_filter records', () => {
@@ -42,5 +43,22 @@ describe('classic BPF', () => {
     }
     expect(() => compileFilter('ip[0] / 0 = 1')).toThrow(/division by zero/);
     expect(() => compileFilter('(tcp')).toThrow(FilterSyntaxError);
+  });
+});
+
+describe('parseDecimal (tcpdump -ddd text)', () => {
+  it('refuses a bad count, a short line and fields wider than their bits with a FormatError', () => {
+    expect(parseDecimal('1\n6 0 0 65535\n')).toEqual([{ code: 6, jt: 0, jf: 0, k: 65535 }]);
+    for (const [text, why] of [
+      ['x\n6 0 0 1', /instruction count/],
+      ['2\n6 0 0 1', /the count says 2 instructions, the text has 1/],
+      ['1\n6 0 0', /expected 'code jt jf k'/],
+      ['1\n21 0 65536 1', /within 16, 8, 8 and 32 bits/],
+      ['1\n6 0 0 4294967296', /within 16, 8, 8 and 32 bits/],
+      ['1\n6 0 0 1.5', /expected 'code jt jf k'/],
+    ] as const) {
+      expect(() => parseDecimal(text), text).toThrow(FormatError);
+      expect(() => parseDecimal(text), text).toThrow(why);
+    }
   });
 });
