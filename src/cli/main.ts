@@ -33,8 +33,9 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .option('--debug', 'print the stack trace of an internal error')
     .exitOverride()
-    // Usage errors are printed by `main` as one line; commander's own printing is turned off.
-    .configureOutput({ outputError: () => {} })
+    // Usage errors are printed by `main` as one line; commander's own printing is turned off, and so is
+    // the help it shows on stderr when a command is missing (report says that in one line).
+    .configureOutput({ outputError: () => {}, writeErr: () => {} })
     .addHelpText('after', EPILOGUE);
   for (const command of [asm, disasm, run, conformance, prog, map, xdp, verify, filter, trace]) {
     command.register(program);
@@ -60,6 +61,9 @@ function commandPath(c: Command | undefined): string {
   return names.join(' ') || 'tsbpf';
 }
 
+/** The program `main` built, for reports of errors that happen before any subcommand is chosen. */
+let root: Command | undefined;
+
 /** `--debug` among the arguments before `--` (after it they belong to a traced program). */
 function debugRequested(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
@@ -72,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   let program: Command;
   try {
     program = buildProgram();
+    root = program;
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
@@ -82,9 +87,18 @@ export async function main(argv: string[]): Promise<number> {
 /** Print the one line for `err` (and with `debug` its stack); returns the exit code. */
 export function report(err: unknown, debug: boolean): number {
   if (err instanceof CommanderError) {
-    // Help and version exit with 0; a missing subcommand has printed the help on stderr.
+    // Help and version exit with 0.
     if (err.exitCode === 0) return EXIT.ok;
-    if (err.code === 'commander.help') return EXIT.usage;
+    if (err.code === 'commander.help') {
+      // A command that needs a subcommand got none (`tsbpf`, `tsbpf prog`, `tsbpf help bogus`).
+      const c = current ?? root;
+      const names = c ? c.commands.map((x) => x.name()).join(', ') : '';
+      const sub = commandPath(c).replace(/^tsbpf ?/, '');
+      process.stderr.write(
+        `tsbpf: ${sub ? `${sub}: ` : ''}missing command${names ? ` (one of ${names})` : ''} (see ${commandPath(c)} --help)\n`,
+      );
+      return EXIT.usage;
+    }
     const message = oneLine(err.message.replace(/^error: /, ''));
     process.stderr.write(`tsbpf: ${message} (see ${commandPath(current)} --help)\n`);
     return EXIT.usage;

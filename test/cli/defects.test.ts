@@ -387,3 +387,19 @@ describe('an interrupted run leaves no temporary file', () => {
     expect(readFileSync(results, 'utf8')).toBe('earlier\n');
   }, 60_000);
 });
+
+describe('a missing command', () => {
+  it('is one line naming the commands there are, exit 2 (tsbpf, tsbpf prog, tsbpf help bogus)', () => {
+    for (const [args, want] of [
+      [[], /^tsbpf: missing command \(one of asm, .*trace\) \(see tsbpf --help\)$/],
+      [['prog'], /^tsbpf: prog: missing command \(one of run, list\) \(see tsbpf prog --help\)$/],
+      [['help', 'bogus'], /^tsbpf: missing command/],
+    ] as const) {
+      const r = tsbpf([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(want);
+    }
+  });
+});

@@ -455,13 +455,6 @@ fuzzTarget(
   {
     seconds: 10,
     concurrency: 2,
-    // src/cli is being finished as this is written: reported to its author (docs/cli.md says nothing of it).
-    known: [
-      {
-        match: /^stderr does not end in its one tsbpf: line: .*\n {2}exit 2, stderr: "Usage: tsbpf/,
-        note: 'src/cli: a missing or unknown command prints the help on stderr, exit 2, no tsbpf: line',
-      },
-    ],
     after: (counts) => {
       check((counts['exit 0'] ?? 0) > 0, 'no command succeeded');
       check((counts['exit 1'] ?? 0) + (counts['exit 2'] ?? 0) > 0, 'no command failed');
