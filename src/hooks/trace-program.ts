@@ -83,7 +83,7 @@ export function bindProgram(
   checkType(spec.name, spec, accepted);
   const result = verify({ ...spec, type }, { maps: maps.map((m) => m.spec), logLevel: 1 });
   if (!result.accepted) throw new VerifierError(spec.name, result);
-  const prepared = loaded ? loaded.prepared : runtime.prepare(spec, maps);
+  const prepared = loaded ? loaded.prepared : runtime.prepare(spec, maps, { trapInvalid: true });
   const budget = options.budget;
   const runner = createRunner(runtime, prepared, { engine, checked: false, budget });
   const jit = runner.jit;

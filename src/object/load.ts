@@ -190,7 +190,8 @@ export function loadObject(spec: ObjectSpec, options: LoadOptions = {}): LoadedO
       verified = verify(p, { maps: spec.maps, logLevel: 1 });
       if (!verified.accepted) throw new VerifierError(p.name, verified);
     }
-    const prepared = runtime.prepare(p, maps);
+    // Verified: what no path reaches may be what no engine runs (the kernel loads it as dead code).
+    const prepared = runtime.prepare(p, maps, { trapInvalid: verified?.accepted === true });
     const id = runtime.registerProgram(prepared);
     programs.set(p.name, new LoadedProgram(p, prepared, id, runtime, verified, options.engine ?? 'jit'));
   }

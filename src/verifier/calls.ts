@@ -72,7 +72,9 @@ function checkMapCompat(pc: number, h: HelperDef, mapType: number, mapName: stri
 }
 
 export function callHelper(v: Verifier, pc: number, id: number): void {
-  const h = v.helper(id)!;
+  // Asked when a path reaches the call, as the kernel does: a call no path reaches is dead code.
+  const h = v.helper(id);
+  if (!h) throw new Reject(pc, 'unknown_helper', `call to unknown helper #${id}`);
   if (!helperAllowed(v.type, h)) {
     throw new Reject(
       pc,

@@ -1,5 +1,5 @@
 // Structure checks before any simulation: size limits, decodable slots, jump targets, subprogram
-// boundaries, no unreachable code, no fall-through off the end, known helpers, and (optionally) the
+// boundaries, no unreachable code, no fall-through off the end, and (optionally) the
 // classic rule that forbids back edges. Also computes what later passes need: subprogram starts,
 // prune points (jump targets) and register liveness.
 
@@ -115,9 +115,6 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
     const ins = insns[i]!;
     const cls = classOf(ins.code);
     const next = i + (ins.code === LDDW ? 2 : 1);
-    if (isHelperCall(ins) && !opts.helper(ins.imm)) {
-      throw new Reject(i, 'unknown_helper', `call to unknown helper #${ins.imm}`);
-    }
     if (isExit(ins)) continue;
     if (isBranch(ins)) {
       const t = jumpTarget(ins, i);

@@ -51,7 +51,16 @@ export interface PrepareOptions {
   zeroKey?: number;
   /** CPU whose value a MAP_VALUE lddw points at for per-CPU maps (0). */
   cpu?: number;
+  /**
+   * The verifier accepted the program: an instruction no engine can run (a write to r10, a byte swap of
+   * width 56, an unknown helper …) is one no path reaches — the kernel loads such programs and turns dead
+   * code into traps — so it becomes a trap (a fault if ever run) instead of refusing the program.
+   */
+  trapInvalid?: boolean;
 }
+
+/** What an instruction no path reaches becomes under `trapInvalid`: an opcode every engine faults on. */
+const TRAP: Insn = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
 
 export interface PreparedProgram {
   readonly name: string;
@@ -70,6 +79,27 @@ export interface PreparedProgram {
   readonly maps: readonly BpfMap[];
   /** Slot indices where functions start: 0 and every local-call / lddw FUNC target. */
   readonly functions: readonly number[];
+}
+
+/**
+ * Whether no engine can run this (non-lddw) instruction: what the loop below refuses slot by slot. Only
+ * asked under `trapInvalid`, so the loop's messages stay the ones users see.
+ */
+function cannotRun(ins: Insn, lookup: HelperLookup): boolean {
+  const cls = classOf(ins.code);
+  const op = ins.code & OP_MASK;
+  if (cls === Class.ALU || cls === Class.ALU64) {
+    if (op === AluOp.DIV || op === AluOp.MOD) return ins.off !== 0 && ins.off !== 1;
+    if (op === AluOp.MOV && (ins.code & Source.X) !== 0)
+      return !(cls === Class.ALU64 ? [0, 8, 16, 32] : [0, 8, 16]).includes(ins.off);
+    if (op === AluOp.END) return ![16, 32, 64].includes(ins.imm);
+    if (ins.off !== 0) return true;
+  } else if (cls === Class.STX && (ins.code & MODE_MASK) === Mode.ATOMIC) {
+    if (!AtomicVariant[ins.imm]) return true;
+  } else if (ins.code === (Class.JMP | JmpOp.CALL)) {
+    if (ins.src === PseudoCall.HELPER && !lookup(ins.imm)) return true;
+  }
+  return writtenRegister(ins) === 10;
 }
 
 /**
@@ -122,6 +152,10 @@ export function prepareProgram(
     const bad = (why: string): never => {
       throw new InvalidBytecodeError(why, i);
     };
+    if (options.trapInvalid && ins.code !== LDDW && cannotRun(ins, lookup)) {
+      insns[i] = { ...TRAP };
+      continue;
+    }
     const cls = classOf(ins.code);
     const op = ins.code & OP_MASK;
     let variant = 0;
