@@ -89,9 +89,12 @@ export class HashIndex {
     private readonly space: AddressSpace,
     private readonly keySize: number,
     private readonly name: string,
+    /** The map the index belongs to (its regions are the map's: checked mode tells maps apart by owner). */
+    private readonly owner?: object,
   ) {
     this.seed = (Math.random() * 0x1_0000_0000) >>> 0;
     this.header = space.allocate(HASH_INDEX_HEADER, 'map', name, false);
+    this.header.owner = owner;
     this.table = this.allocateTable(MIN_BUCKETS);
     this.mask = MIN_BUCKETS - 1;
     this.slots = new Int32Array(MIN_BUCKETS).fill(NIL);
@@ -103,7 +106,9 @@ export class HashIndex {
   }
 
   private allocateTable(buckets: number): Region {
-    return this.space.allocate(buckets * 4, 'map', this.name, false);
+    const table = this.space.allocate(buckets * 4, 'map', this.name, false);
+    table.owner = this.owner;
+    return table;
   }
 
   private writeHeader(): void {

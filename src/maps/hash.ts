@@ -99,7 +99,7 @@ export class HashMap extends MapBase {
     this.keyStride = roundUp8(spec.keySize);
     this.entryBytes = this.keyStride + this.valueStride * this.nCpus;
     this.chunkSlots = Math.min(this.capacity, Math.max(1, Math.floor(65536 / this.entryBytes)));
-    this.index = new HashIndex(space, spec.keySize, `map ${spec.name} index`);
+    this.index = new HashIndex(space, spec.keySize, `map ${spec.name} index`, this);
   }
 
   /** Number of elements. */

@@ -287,11 +287,8 @@ function allowed(
     add(slots[i]!.ctx);
   }
   if (verdicts) add(verdicts);
-  // A hash map's index has no owner (src/maps/hash-index.ts): known by its name, `map NAME index`.
-  const indexes = new Set(world.mine.map((m) => `map ${m.spec.name} index`));
   for (const r of regions(rt.space)) {
     if (r.owner && world.mine.includes(r.owner as BpfMap)) add(r);
-    else if (r.kind === 'map' && indexes.has(r.name)) add(r);
     else if (BOOKKEEPING.has(r.name)) add(r);
   }
   return out.sort((a, b) => a[0] - b[0]);
