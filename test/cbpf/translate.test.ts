@@ -18,7 +18,6 @@ import {
   op,
   runFilter,
   SKF_AD_OFF,
-  type SkbMeta,
   type SockFilter,
   stmt,
 } from '../../src/cbpf/index.js';
@@ -26,6 +25,7 @@ import { InvalidBytecodeError } from '../../src/errors.js';
 import { checkInsn, type Insn } from '../../src/isa/index.js';
 import { reservedFields } from '../../src/verifier/cfg.js';
 import { Runtime } from '../../src/vm/runtime.js';
+import { randomPacket, randomSkb } from '../support/cbpf-inputs.js';
 import { Rng } from '../support/gen.js';
 
 const CODES = [...ALLOWED_CODES].sort((a, b) => a - b);
@@ -65,26 +65,6 @@ function randomProgram(r: Rng): SockFilter[] {
   }
   prog.push(r.chance(0.7) ? stmt(C.RET | C.A, r.u32()) : stmt(C.RET | C.K, r.u32()));
   return prog;
-}
-
-function randomPacket(r: Rng): Uint8Array {
-  const p = new Uint8Array(r.int(80));
-  for (let i = 0; i < p.length; i++) p[i] = r.chance(0.3) ? r.pick([0, 1, 0x20, 0x45, 0xff]) : r.int(256);
-  return p;
-}
-
-function randomSkb(r: Rng): SkbMeta {
-  return {
-    protocol: r.int(0x10000),
-    pkttype: r.int(5),
-    ifindex: r.int(100),
-    mark: r.u32(),
-    queue: r.int(16),
-    rxhash: r.u32(),
-    vlanTci: r.int(0x10000),
-    vlanPresent: r.chance(0.5),
-    vlanTpid: r.pick([0x8100, 0x88a8, 0]),
-  };
 }
 
 const usesUntranslated = (p: SockFilter[]) =>

@@ -20,12 +20,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { assemble } from '../../src/asm/index.js';
 import { EXIT, report } from '../../src/cli/main.js';
-import { writeObject } from '../../src/elf/index.js';
 import { RuntimeFault } from '../../src/errors.js';
 import { PcapWriter, readCapture } from '../../src/net/pcap.js';
-import { type CliResult, tsbpf } from './run-cli.js';
+import { type CliResult, tsbpf, xdpObject as writeXdpObject } from './run-cli.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-defects-'));
@@ -50,18 +48,7 @@ function oneLine(r: CliResult, what: string): void {
   expect(r.stderr, what).not.toMatch(/^\s+at /m);
 }
 
-function xdpObject(name: string, text: string): string {
-  const file = join(dir, `${name}.o`);
-  writeFileSync(
-    file,
-    writeObject({
-      programs: [{ name, section: 'xdp', type: 'xdp', insns: assemble(text), license: 'GPL' }],
-      maps: [],
-      license: 'GPL',
-    }),
-  );
-  return file;
-}
+const xdpObject = (name: string, text: string): string => writeXdpObject(dir, name, text);
 
 describe('outputs never destroy inputs', () => {
   it('xdp: -w, --dropped, --results, --events, -w P.o and a symlink to the input are usage errors', () => {

@@ -5,9 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assemble } from '../../src/asm/index.js';
-import { writeObject } from '../../src/elf/index.js';
-import { tsbpf } from './run-cli.js';
+import { tsbpf, xdpObject } from './run-cli.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-limits-'));
@@ -18,17 +16,7 @@ const UDP_DROP = join(root, 'examples/xdp/udp_drop.o');
 
 /** An XDP object whose program loops `n` times (bounded: the verifier accepts it), then passes. */
 function loopObject(name: string, n: number): string {
-  const text = `r0 = 0\nl: r0 += 1\nif r0 < ${n} goto l\nr0 = 2\nexit`;
-  const file = join(dir, `${name}.o`);
-  writeFileSync(
-    file,
-    writeObject({
-      programs: [{ name, section: 'xdp', type: 'xdp', insns: assemble(text), license: 'GPL' }],
-      maps: [],
-      license: 'GPL',
-    }),
-  );
-  return file;
+  return xdpObject(dir, name, `r0 = 0\nl: r0 += 1\nif r0 < ${n} goto l\nr0 = 2\nexit`);
 }
 
 const packet = join(dir, 'pkt.bin');

@@ -1,7 +1,10 @@
 // Runs the built CLI (`npm run build` first; `npm test` does it) and captures its output.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { assemble } from '../../src/asm/index.js';
+import { writeObject } from '../../src/elf/index.js';
 
 export interface CliResult {
   code: number;
@@ -63,4 +66,18 @@ export async function limited<T>(job: () => Promise<T>): Promise<T> {
     running--;
     waiting.shift()?.();
   }
+}
+
+/** Write an ELF object with one XDP program `name` assembled from `text` into `dir`; returns its path. */
+export function xdpObject(dir: string, name: string, text: string): string {
+  const file = join(dir, `${name}.o`);
+  writeFileSync(
+    file,
+    writeObject({
+      programs: [{ name, section: 'xdp', type: 'xdp', insns: assemble(text), license: 'GPL' }],
+      maps: [],
+      license: 'GPL',
+    }),
+  );
+  return file;
 }

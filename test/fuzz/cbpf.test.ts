@@ -23,11 +23,11 @@ import {
   parseDecimal,
   runFilter,
   SKF_AD_OFF,
-  type SkbMeta,
   type SockFilter,
 } from '../../src/cbpf/index.js';
 import { InvalidBytecodeError, TsbpfError } from '../../src/errors.js';
 import { Runtime } from '../../src/vm/runtime.js';
+import { randomPacket, randomSkb } from '../support/cbpf-inputs.js';
 import { check, describeThrown, fuzzTarget, printNow, type Rng } from './harness.js';
 
 const CODES = [...ALLOWED_CODES].sort((a, b) => a - b);
@@ -64,26 +64,6 @@ function randomFilter(r: Rng): Uint8Array {
   prog.push({ code: r.chance(0.7) ? C.RET | C.A : C.RET | C.K, jt: 0, jf: 0, k: r.u32() });
   const bytes = encodeFilter(prog);
   return r.chance(0.05) ? bytes.subarray(0, r.int(bytes.length)) : bytes;
-}
-
-function randomPacket(r: Rng): Uint8Array {
-  const p = new Uint8Array(r.int(80));
-  for (let i = 0; i < p.length; i++) p[i] = r.chance(0.3) ? r.pick([0, 1, 0x20, 0x45, 0xff]) : r.int(256);
-  return p;
-}
-
-function randomSkb(r: Rng): SkbMeta {
-  return {
-    protocol: r.int(0x10000),
-    pkttype: r.int(5),
-    ifindex: r.int(100),
-    mark: r.u32(),
-    queue: r.int(16),
-    rxhash: r.u32(),
-    vlanTci: r.int(0x10000),
-    vlanPresent: r.chance(0.5),
-    vlanTpid: r.pick([0x8100, 0x88a8, 0]),
-  };
 }
 
 /** -ddd text damaged: a number changed to a word, a sign, a huge value, a line lost or repeated. */
