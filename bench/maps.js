@@ -3,7 +3,7 @@
 // falls under some prefix) and misses (under none). Also the time to build each trie (updates).
 // CPU time, best of several rounds. Asserts nothing. `npm run build && node bench/maps.js`
 import { createMap, MapType } from '../dist/maps/index.js';
-import { AddressSpace } from '../dist/vm/memory.js';
+import { AddressSpace } from '../dist/memory/address-space.js';
 
 const cpuNs = () => {
   const u = process.cpuUsage();

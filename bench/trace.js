@@ -8,7 +8,7 @@ import { probe } from '../dist/hooks/probe.js';
 import { ProbeCtx } from '../dist/hooks/probe-context.js';
 import { tracepoint } from '../dist/hooks/tracepoint.js';
 import { createMap } from '../dist/maps/registry.js';
-import { MapType } from '../dist/maps/types.js';
+import { MapType } from '../dist/spec/maps.js';
 import { Runtime } from '../dist/vm/runtime.js';
 
 const N = Number(process.env.TRACE_BENCH_CALLS ?? 300_000);

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 const { readObject } = await import('../dist/elf/index.js');
 const { verify } = await import('../dist/verifier/index.js');
 const { assemble } = await import('../dist/asm/index.js');
-const { programTypeByName } = await import('../dist/hooks/program-types.js');
+const { programTypeByName } = await import('../dist/spec/program-types.js');
 const kernel = await import('../dist/kernel/index.js').catch(() => undefined);
 const kernelOk = kernel && process.getuid?.() === 0 && kernel.ffiAvailable();
 if (!kernelOk) console.log('(kernel column skipped: needs root on Linux with koffi)');

@@ -94,3 +94,14 @@ export class JitLimitError extends TsbpfError {
     super(reason, `function at insn ${slot}`);
   }
 }
+
+/** Thrown to JavaScript callers when a map operation fails; `errno` is positive (ENOENT ...). */
+export class MapError extends TsbpfError {
+  override name = 'MapError';
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

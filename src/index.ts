@@ -228,15 +228,6 @@ export {
 } from './hooks/probe.js';
 export { PROBE_CTX_SIZE, ProbeCtx, ProbeFlag } from './hooks/probe-context.js';
 export {
-  type CtxField,
-  type CtxLayout,
-  PROGRAM_TYPES,
-  type ProgramType,
-  programTypeByName,
-  programTypeByNumber,
-  XDP_MD,
-} from './hooks/program-types.js';
-export {
   createRunner,
   createRunnerAsync,
   ENGINES,
@@ -276,6 +267,15 @@ export {
   xdpActionName,
 } from './hooks/xdp.js';
 export { XDP_BATCH_SIZE, XdpBatch } from './hooks/xdp-batch.js';
+export {
+  type CtxField,
+  type CtxLayout,
+  PROGRAM_TYPES,
+  type ProgramType,
+  programTypeByName,
+  programTypeByNumber,
+  XDP_MD,
+} from './spec/program-types.js';
 
 // --- Packets and captures: pcap/pcapng read and write, frame builders, addresses, one-line summaries.
 

@@ -4,7 +4,7 @@ import { ProgramBuilder, R0, R1, R2, R10 } from '../../src/asm/index.js';
 import { probe } from '../../src/hooks/probe.js';
 import { ProbeCtx } from '../../src/hooks/probe-context.js';
 import { createMap } from '../../src/maps/registry.js';
-import { MapType } from '../../src/maps/types.js';
+import { MapType } from '../../src/spec/maps.js';
 import { LinearHistogram } from '../../src/tools/histogram.js';
 import { Runtime } from '../../src/vm/runtime.js';
 

@@ -4,7 +4,7 @@ import { ProgramBuilder, R0, R1, R2, R6 } from '../../src/asm/index.js';
 import { probed } from '../../src/hooks/probe.js';
 import { attachTracepoint, tracepoint } from '../../src/hooks/tracepoint.js';
 import { createMap } from '../../src/maps/registry.js';
-import { MapType } from '../../src/maps/types.js';
+import { MapType } from '../../src/spec/maps.js';
 import { Runtime } from '../../src/vm/runtime.js';
 
 const runtime = new Runtime();

@@ -8,7 +8,6 @@
 // slot offset; helpers are called by id or by name from the helper registry.
 
 import { TsbpfError } from '../errors.js';
-import { kernelHelperId } from '../helpers/names.js';
 import {
   AluOp,
   AtomicOp,
@@ -24,6 +23,7 @@ import {
   Size,
   Source,
 } from '../isa/index.js';
+import { kernelHelperId } from '../spec/helper-names.js';
 import { JMP_NAMES } from './tables.js';
 
 export type RegNum = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
@@ -240,7 +240,7 @@ export class ProgramBuilder {
   gotol(target: Target): this {
     return this.withTarget(insn(Class.JMP32 | JmpOp.JA), target, 'imm');
   }
-  /** Call a helper by id or kernel name (`map_lookup_elem` or `bpf_map_lookup_elem`; see helpers/names.ts). */
+  /** Call a helper by id or kernel name (`map_lookup_elem` or `bpf_map_lookup_elem`; see spec/helper-names.ts). */
   call(helper: number | string): this {
     let id: number;
     if (typeof helper === 'number') id = this.imm(helper);

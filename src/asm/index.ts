@@ -1,6 +1,6 @@
 // The assembler, disassembler and program builder: text or code in, `Insn[]` out, and back.
 
-export { helperIdByName, kernelHelperId } from '../helpers/names.js';
+export { helperIdByName, kernelHelperId } from '../spec/helper-names.js';
 export { type Assembled, assemble, assembleWithLabels } from './assemble.js';
 export {
   type AtomicOpName,

@@ -3,7 +3,6 @@
 // class (ALU, JMP32). Local calls print in objdump as `call -0x1` (a negative "helper id"), so a negative
 // `call` number is a bpf-to-bpf call; `call pc+N` is this project's explicit spelling of one.
 
-import { kernelHelperId } from '../helpers/names.js';
 import {
   AluOp,
   AtomicOp,
@@ -17,6 +16,7 @@ import {
   Size,
   Source,
 } from '../isa/index.js';
+import { kernelHelperId } from '../spec/helper-names.js';
 import { parseLddwValue, parseRawInsn, suggest } from './mnemonic.js';
 import {
   baseOffset,

@@ -2,7 +2,6 @@
 // `jne %r1, 0, label`, `lock fetch add [%r1], %r2`. A bare mnemonic is the 64-bit form, a `32` suffix the
 // 32-bit one (a `64` suffix is accepted too).
 
-import { kernelHelperId } from '../helpers/names.js';
 import {
   AluOp,
   AtomicOp,
@@ -16,6 +15,7 @@ import {
   Mode,
   Source,
 } from '../isa/index.js';
+import { kernelHelperId } from '../spec/helper-names.js';
 import {
   baseOffset,
   checkOff,

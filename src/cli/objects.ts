@@ -8,7 +8,7 @@ import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
 import type { EngineName, Runner } from '../hooks/runner.js';
 import { parseEngine } from '../hooks/runner.js';
 import { rawKeys } from '../maps/typed.js';
-import { type BpfMap, MapType } from '../maps/types.js';
+import type { BpfMap } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
 import { machineMapMemoryLimit } from '../node/load.js';
 import {
@@ -18,7 +18,8 @@ import {
   setTailCallTarget,
   VerifierError,
 } from '../object/load.js';
-import type { ObjectSpec } from '../object/spec.js';
+import { MapType } from '../spec/maps.js';
+import type { ObjectSpec } from '../spec/object.js';
 import type { RunLimits } from '../vm/limits.js';
 import type { RuntimeOptions } from '../vm/runtime.js';
 import { CliError, fileError } from './errors.js';

@@ -9,7 +9,7 @@ import { Kind, Linkage } from '../btf/types.js';
 import { type FormatError, InvalidBytecodeError } from '../errors.js';
 import { decode, type Insn, isLocalCall } from '../isa/index.js';
 import { Class, JmpOp, LDDW, PseudoCall, PseudoLddw } from '../isa/opcodes.js';
-import type { FuncInfo, FuncParam, LineInfo } from '../object/spec.js';
+import type { FuncInfo, FuncParam, LineInfo } from '../spec/object.js';
 import { Reloc, SHF_EXECINSTR, SHN_UNDEF, STT_FUNC } from './constants.js';
 import type { MapDef } from './maps.js';
 import { type ElfFile, elfError, type Relocation, type Section } from './parse.js';

@@ -4,8 +4,8 @@
 
 import type { Btf } from '../btf/parse.js';
 import { Kind } from '../btf/types.js';
-import { MapFlag, type MapSpec, MapType } from '../maps/types.js';
-import type { MapSlot } from '../object/spec.js';
+import { MapFlag, type MapSpec, MapType } from '../spec/maps.js';
+import type { MapSlot } from '../spec/object.js';
 import { SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, STT_SECTION } from './constants.js';
 import { type ElfFile, type ElfSymbol, elfError, type Section } from './parse.js';
 

@@ -9,9 +9,9 @@ import { Kind } from '../btf/types.js';
 import { TsbpfError } from '../errors.js';
 import { Class, encode, type Insn, isBranch, isLocalCall, JmpOp, jumpTarget } from '../isa/index.js';
 import { LDDW, PseudoLddw } from '../isa/opcodes.js';
-import { type MapSpec, MapType } from '../maps/types.js';
-import { sectionForProgramType } from '../object/sections.js';
-import type { ObjectSpec, ProgramSpec } from '../object/spec.js';
+import { type MapSpec, MapType } from '../spec/maps.js';
+import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
+import { sectionForProgramType } from '../spec/sections.js';
 import {
   Reloc,
   SHF_ALLOC,

@@ -1,7 +1,8 @@
 // Control flow helpers: tail calls, bounded loops through a callback, and spin locks.
 
 import { FdArrayMap } from '../maps/fdarray.js';
-import { Errno, MapType } from '../maps/types.js';
+import { Errno } from '../spec/errno.js';
+import { MapType } from '../spec/maps.js';
 import { err, mapArg, onNumbers, ptrWord, u32 } from './args.js';
 import type { HelperDef } from './types.js';
 

@@ -1,7 +1,7 @@
 // Map helpers: lookup/update/delete, queue/stack push/pop/peek, for_each_map_elem.
 
 import { QueueStackMap } from '../maps/queue.js';
-import { Errno } from '../maps/types.js';
+import { Errno } from '../spec/errno.js';
 import { err, flagsWord, mapArg, mapWord, onNumbers, ptrWord, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 

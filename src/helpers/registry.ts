@@ -1,9 +1,9 @@
 // The one helper registry, read by the verifier (prototypes), the interpreter and the JIT (implementations).
 // Helper groups live in their own files and are listed here.
 
+import { kernelHelperId } from '../spec/helper-names.js';
 import { CONTROL_HELPERS } from './control.js';
 import { MAP_HELPERS } from './maps.js';
-import { kernelHelperId } from './names.js';
 import { RINGBUF_HELPERS } from './ringbuf.js';
 import { STRING_HELPERS } from './strings.js';
 import { TASK_HELPERS } from './task.js';

@@ -3,7 +3,7 @@
 
 import { PerfEventArrayMap } from '../maps/perf.js';
 import { RingBufMap } from '../maps/ringbuf.js';
-import { Errno } from '../maps/types.js';
+import { Errno } from '../spec/errno.js';
 import { flagsWord, mapWord, onNumbers, ptrWord } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 

@@ -2,7 +2,7 @@
 // language is the kernel's (bpf_bprintf_prepare): %d %i %u %x %X with optional l/ll, flags [0+- ] and a
 // width, %c, %s, %p with %pK %px %ps %pS %pks %pus %pi4 %pI4 %pi6 %pI6; anything else is -EINVAL.
 
-import { Errno } from '../maps/types.js';
+import { Errno } from '../spec/errno.js';
 import { cString, err, onNumbers, ptr, ptrWord, u32, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 

@@ -1,7 +1,7 @@
 // The current task and probe reads. "Kernel" and "user" memory are both the runtime's address space: a
 // read from an unmapped address is a fault (-EFAULT, destination zeroed), never a crash.
 
-import { Errno } from '../maps/types.js';
+import { Errno } from '../spec/errno.js';
 import { cString, onNumbers, ptrWord, readable, writable } from './args.js';
 import type { HelperDef } from './types.js';
 

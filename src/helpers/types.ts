@@ -2,7 +2,7 @@
 // that the interpreter and the JIT call. One registry (./registry.ts) holds them all.
 
 import type { BpfMap } from '../maps/types.js';
-import type { AddressSpace } from '../vm/memory.js';
+import type { AddressSpace } from '../memory/address-space.js';
 
 /** Argument kinds of a helper prototype (the kernel's `enum bpf_arg_type`, the subset we need). */
 export type ArgType =
@@ -50,7 +50,7 @@ export interface Invocation {
   /** Program type of the running program (hooks/types.ts). */
   programType: string;
   /** XDP/skb: the packet region (its start/end move with adjust_head/adjust_tail). */
-  packet?: import('../vm/memory.js').Region;
+  packet?: import('../memory/address-space.js').Region;
   /** Set by tail_call; the engine jumps there after the helper returns 0. */
   tailCall?: number;
   /** Number of tail calls taken in this run (limit 33 as in the kernel). */

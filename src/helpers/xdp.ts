@@ -4,12 +4,13 @@
 // skb_shared_info). start/end are data/data_end; data_meta lives in the xdp_md context, and every change
 // is written back to the context so that the program's next `ctx->data` load sees it.
 
-import { XDP_MD_OFFSETS } from '../hooks/program-types.js';
 import type { MapBase } from '../maps/base.js';
 import { RedirectArrayMap } from '../maps/devmap.js';
 import { HashMap } from '../maps/hash.js';
-import { Errno, KernelErrno, MapType } from '../maps/types.js';
-import type { Region } from '../vm/memory.js';
+import type { Region } from '../memory/address-space.js';
+import { Errno, KernelErrno } from '../spec/errno.js';
+import { MapType } from '../spec/maps.js';
+import { XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { mapWord, onNumbers, ptrWord, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 

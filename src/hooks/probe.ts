@@ -8,8 +8,8 @@
 // covers the asynchronous work); the caller then gets the promise that settles after the probe ran.
 
 import { TsbpfError } from '../errors.js';
+import { programTypeByName } from '../spec/program-types.js';
 import { PROBE_ARG_OFFSETS, PROBE_CTX_SIZE, ProbeCtx, ProbeFlag, putValue } from './probe-context.js';
-import { programTypeByName } from './program-types.js';
 import type { EngineName } from './runner.js';
 import {
   type BoundProgram,

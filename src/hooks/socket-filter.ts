@@ -5,9 +5,9 @@
 
 import { TsbpfError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
-import type { Region } from '../vm/memory.js';
+import type { Region } from '../memory/address-space.js';
+import { programTypeByName } from '../spec/program-types.js';
 import type { Runtime } from '../vm/runtime.js';
-import { programTypeByName } from './program-types.js';
 import type { Runner } from './runner.js';
 
 const SOCKET_FILTER = programTypeByName('socket_filter')!;

@@ -14,8 +14,8 @@
 // count that does not fit bpf_attr's u32. A repeat of 0 is one run, as in the kernel.
 
 import { TsbpfError } from '../errors.js';
+import { XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { checkDeadline } from '../vm/limits.js';
-import { XDP_MD, XDP_MD_OFFSETS } from './program-types.js';
 import type { Runner } from './runner.js';
 import { XdpHook, type XdpRunOptions } from './xdp.js';
 

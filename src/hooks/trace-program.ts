@@ -7,10 +7,10 @@ import { TsbpfError } from '../errors.js';
 import type { Insn } from '../isa/index.js';
 import type { BpfMap } from '../maps/types.js';
 import { LoadedProgram, VerifierError } from '../object/load.js';
-import type { ProgramSpec } from '../object/spec.js';
+import type { ProgramSpec } from '../spec/object.js';
+import type { ProgramType } from '../spec/program-types.js';
 import { verify } from '../verifier/index.js';
 import { Runtime } from '../vm/runtime.js';
-import type { ProgramType } from './program-types.js';
 import { createRunner, type EngineName } from './runner.js';
 
 /** Instructions with the maps their lddw map references index into, loaded into `runtime` (or a new one). */

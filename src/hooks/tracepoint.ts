@@ -7,8 +7,8 @@
 // last field or any write is rejected. `tp.cStruct()` prints the matching C declaration.
 
 import { TsbpfError } from '../errors.js';
+import { type CtxLayout, type ProgramType, programTypeByName } from '../spec/program-types.js';
 import { putValue } from './probe-context.js';
-import { type CtxLayout, type ProgramType, programTypeByName } from './program-types.js';
 import type { EngineName } from './runner.js';
 import {
   type BoundProgram,

@@ -6,10 +6,10 @@
 
 import type { Invocation } from '../helpers/types.js';
 import { Class, JmpOp, Source } from '../isa/index.js';
-import type { Region } from '../vm/memory.js';
+import type { Region } from '../memory/address-space.js';
+import { XDP_MD } from '../spec/program-types.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
-import { XDP_MD } from './program-types.js';
 import type { Runner } from './runner.js';
 import { checkXdp, movesPacketBounds, type XdpResult, type XdpRunOptions, XdpSlot } from './xdp.js';
 

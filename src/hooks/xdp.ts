@@ -6,10 +6,10 @@
 import { TsbpfError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
 import { Class, JmpOp, Source } from '../isa/index.js';
-import type { Region } from '../vm/memory.js';
+import type { Region } from '../memory/address-space.js';
+import { XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
-import { XDP_MD, XDP_MD_OFFSETS } from './program-types.js';
 import type { Runner } from './runner.js';
 
 /** XDP verdicts (enum xdp_action). */

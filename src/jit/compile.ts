@@ -7,7 +7,7 @@ import type { NumberArg } from '../helpers/types.js';
 import { type Insn, MAX_CALL_FRAMES } from '../isa/index.js';
 import { FdArrayMap } from '../maps/fdarray.js';
 import { arrayLayout, hashLayout } from '../maps/registry.js';
-import { MapType } from '../maps/types.js';
+import { MapType } from '../spec/maps.js';
 import { MAX_TAIL_CALLS } from '../vm/interpreter.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';

@@ -20,7 +20,7 @@ import {
   Size,
   Source,
 } from '../isa/index.js';
-import { Errno } from '../maps/types.js';
+import { Errno } from '../spec/errno.js';
 import type { BasicBlock, FunctionCfg } from './cfg.js';
 import { emitCountIteration } from './iterations.js';
 import type { BlockEmitter } from './structure.js';

@@ -5,6 +5,7 @@
 import { RunLimitError, RuntimeFault, TsbpfError } from '../errors.js';
 import type { HelperDef, NumberHelper } from '../helpers/types.js';
 import { MAX_CALL_FRAMES } from '../isa/index.js';
+import type { Region } from '../memory/address-space.js';
 import { MAX_TAIL_CALLS, type RunOptions, type RunResult } from '../vm/interpreter.js';
 import {
   checkDeadline,
@@ -13,7 +14,6 @@ import {
   type RunLimits,
   TIME_STEP,
 } from '../vm/limits.js';
-import type { Region } from '../vm/memory.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 import { type AccessWindow, checkAccess, checkHelperArgs } from '../vm/sandbox.js';

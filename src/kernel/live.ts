@@ -3,7 +3,7 @@
 // attached through a link (in a named network namespace when asked), reported on periodically, and on
 // SIGINT/SIGTERM (or an abort signal) detached with every file descriptor released. Nothing is pinned.
 
-import type { ObjectSpec } from '../object/spec.js';
+import type { ObjectSpec } from '../spec/object.js';
 import { KernelError } from './errors.js';
 import { withNetns } from './netns.js';
 import {

@@ -6,12 +6,15 @@
 import { readFileSync } from 'node:fs';
 import type { BtfValue } from '../btf/index.js';
 import { readObject } from '../elf/index.js';
-import { programTypeByName } from '../hooks/program-types.js';
+import { MapError } from '../errors.js';
 import { LDDW, PseudoLddw } from '../isa/index.js';
 import { type Codec, type TypedMap, typedMap } from '../maps/typed.js';
-import { type BpfMap, Errno, MapError, type MapSpec, MapType } from '../maps/types.js';
-import type { ObjectSpec, ProgramSpec } from '../object/spec.js';
+import type { BpfMap } from '../maps/types.js';
 import { btfTypedMap } from '../object/typed.js';
+import { Errno } from '../spec/errno.js';
+import { type MapSpec, MapType } from '../spec/maps.js';
+import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
+import { programTypeByName } from '../spec/program-types.js';
 import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';

@@ -5,7 +5,7 @@
 // line info makes the kernel's verifier log quote the C source.
 
 import { Btf, BtfBuilder } from '../btf/index.js';
-import type { ProgramSpec } from '../object/spec.js';
+import type { ProgramSpec } from '../spec/object.js';
 import * as sys from './syscall.js';
 
 export interface ProgramBtf {

@@ -17,8 +17,8 @@ import {
   Size,
   Source,
 } from '../isa/index.js';
-import { type MapSpec, MapType } from '../maps/types.js';
-import type { ProgramSpec } from '../object/spec.js';
+import { type MapSpec, MapType } from '../spec/maps.js';
+import type { ProgramSpec } from '../spec/object.js';
 
 /** Names of the counter slots, in slot order (the XDP actions, then everything else). */
 export const VERDICT_NAMES = ['aborted', 'drop', 'pass', 'tx', 'redirect', 'other'] as const;

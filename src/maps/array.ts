@@ -3,9 +3,11 @@
 // index < maxEntries ? valuesBase + index * valueStride : NULL. Per-CPU values of one index are adjacent:
 // (index * nCpus + cpu) * valueStride.
 
-import type { AddressSpace, Region } from '../vm/memory.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
+import { Errno } from '../spec/errno.js';
+import { MapFlag, type MapSpec, UpdateFlag } from '../spec/maps.js';
 import { MapBase, type MapOptions } from './base.js';
-import { type ArrayLayout, Errno, MapFlag, type MapSpec, UpdateFlag } from './types.js';
+import type { ArrayLayout } from './types.js';
 
 export function readU32(space: AddressSpace, addr: number): number {
   return space.view.getUint32(addr, true);

@@ -3,8 +3,11 @@
 // calls copy their key and value into a per-map scratch area and go through the same program-side code,
 // so each rule (flags, errnos, eviction) is written once.
 
-import type { AddressSpace, Region } from '../vm/memory.js';
-import { type BpfMap, Errno, KernelErrno, MapError, type MapSpec, UpdateFlag } from './types.js';
+import { MapError } from '../errors.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
+import { Errno, KernelErrno } from '../spec/errno.js';
+import { type MapSpec, UpdateFlag } from '../spec/maps.js';
+import type { BpfMap } from './types.js';
 
 /** Options every map gets from its runtime. */
 export interface MapOptions {

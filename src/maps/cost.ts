@@ -10,11 +10,13 @@
 // The JS figures are V8's on x86-64 with pointer compression, measured (an LPM trie node: ~350 bytes with
 // its key copy) or exact (typed arrays); a structure that doubles is charged at its peak, while it copies.
 
-import type { AddressSpace } from '../vm/memory.js';
+import { MapError } from '../errors.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { Errno } from '../spec/errno.js';
+import { type MapSpec, MapType } from '../spec/maps.js';
 import { roundUp8 } from './base.js';
 import { indexBuckets } from './hash-index.js';
 import { LRU_NODE_BYTES } from './lru.js';
-import { Errno, MapError, type MapSpec, MapType } from './types.js';
 
 /** The map's JS objects whatever its size (the map, its handle and scratch records, small arrays). */
 const MAP_OBJECT_BYTES = 1024;

@@ -3,10 +3,11 @@
 // every index exists), delete empties it (0 even when already empty; EINVAL past the end), lookup of an
 // empty slot finds nothing. DEVMAP_HASH is a HashMap.
 
-import type { AddressSpace } from '../vm/memory.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { Errno } from '../spec/errno.js';
+import { type MapSpec, UpdateFlag } from '../spec/maps.js';
 import { ArrayMap } from './array.js';
 import type { MapOptions } from './base.js';
-import { Errno, type MapSpec, UpdateFlag } from './types.js';
 
 export class RedirectArrayMap extends ArrayMap {
   private readonly present: Uint8Array;

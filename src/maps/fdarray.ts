@@ -4,10 +4,12 @@
 // u32 per slot, so compiled code can read a program array without leaving WebAssembly. The kernel's rules: only BPF_ANY updates,
 // index >= max_entries is E2BIG on update and EINVAL on delete, deleting an empty slot is ENOENT.
 
-import type { AddressSpace, Region } from '../vm/memory.js';
+import { MapError } from '../errors.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
+import { Errno, KernelErrno } from '../spec/errno.js';
+import { type MapSpec, MapType, UpdateFlag } from '../spec/maps.js';
 import { arrayNextKey } from './array.js';
 import { MapBase, type MapOptions, mapInSpace } from './base.js';
-import { Errno, KernelErrno, MapError, type MapSpec, MapType, UpdateFlag } from './types.js';
 
 /** BPF_F_INNER_MAP: inner maps may differ in max_entries. */
 export const F_INNER_MAP = 0x1000;

@@ -12,7 +12,7 @@
 // Keys hash as murmur3-style 32-bit mixing of little-endian 4-byte words (a last partial word zero-padded),
 // with a per-map random seed so keys chosen by packets cannot be steered into one probe chain.
 
-import type { AddressSpace, Region } from '../vm/memory.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
 
 /** Constants of the key hash, shared with the JIT's inline copy of it. */
 export const KeyHash = {

@@ -11,13 +11,14 @@
 // takes a free element first — evicting when the map is full — and only then checks the flags, so an
 // update of a full LRU map can evict even when it fails; program lookups set the reference bit.
 
-import type { AddressSpace, Region } from '../vm/memory.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
+import { Errno } from '../spec/errno.js';
+import { type MapSpec, MapType, UpdateFlag } from '../spec/maps.js';
 import { MapBase, type MapOptions, roundUp8 } from './base.js';
 import { hashCapacity } from './cost.js';
 import { checkInnerMap } from './fdarray.js';
 import { HashIndex } from './hash-index.js';
 import { LruLists } from './lru.js';
-import { Errno, type MapSpec, MapType, UpdateFlag } from './types.js';
 
 const NIL = -1;
 /** Slots the iteration list first makes room for; it doubles from there. */

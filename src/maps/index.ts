@@ -1,4 +1,9 @@
 // Maps: the public face of src/maps.
+
+// The vocabulary maps are made of (src/spec), so `tsbpf/maps` users need one import.
+export { MapError } from '../errors.js';
+export * from '../spec/errno.js';
+export * from '../spec/maps.js';
 export * from './array.js';
 export * from './base.js';
 export * from './cost.js';

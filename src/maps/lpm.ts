@@ -8,9 +8,10 @@
 // Lookups are what programs do per packet, so nodes also carry their prefix as masked big-endian 32-bit
 // words (the first four: data up to 16 bytes, IPv4 and IPv6) and lookups compare whole words.
 
-import type { AddressSpace, Region } from '../vm/memory.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
+import { Errno } from '../spec/errno.js';
+import { type MapSpec, UpdateFlag } from '../spec/maps.js';
 import { MapBase, type MapOptions } from './base.js';
-import { Errno, type MapSpec, UpdateFlag } from './types.js';
 
 /** The mask of the first `bits` bits of a 32-bit word (bits clamped to 0..32), as an int32. */
 function wordMask(bits: number): number {

@@ -6,12 +6,14 @@
 // buffer's memory (its capacity and the JS records it may hold) is charged to the map memory limit when it
 // opens and given back when it is replaced, deleted or the map closes.
 
-import type { AddressSpace } from '../vm/memory.js';
+import { MapError } from '../errors.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { Errno, KernelErrno } from '../spec/errno.js';
+import type { MapSpec } from '../spec/maps.js';
 import type { MapOptions } from './base.js';
 import { chargeMapMemory, perfBufferMemory } from './cost.js';
 import { FdArrayMap } from './fdarray.js';
 import { ReaderSet, RecordReader } from './reader.js';
-import { Errno, KernelErrno, MapError, type MapSpec } from './types.js';
 
 /** bpf_perf_event_output flags: low 32 bits select the index; this value means the current CPU. */
 export const BPF_F_CURRENT_CPU = 0xffffffff;

@@ -4,9 +4,10 @@
 // From user space, update = push, lookup = peek, `pop()` = lookup-and-delete; delete and get_next_key
 // are EINVAL.
 
-import type { AddressSpace, Region } from '../vm/memory.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
+import { Errno } from '../spec/errno.js';
+import { type MapSpec, MapType, UpdateFlag } from '../spec/maps.js';
 import { MapBase, type MapOptions, mapFail } from './base.js';
-import { Errno, type MapSpec, MapType, UpdateFlag } from './types.js';
 
 /** Bytes the ring first takes (at most max_entries + 1 values); it doubles from there. */
 const INITIAL_RING_BYTES = 4096;

@@ -14,7 +14,10 @@
 // never more than the address space, at most 4 GiB). The kernel's LPM tries and BPF_F_NO_PREALLOC hashes
 // allocate per element, so it accepts any max_entries for them; here they are charged at their largest.
 
-import type { AddressSpace } from '../vm/memory.js';
+import { MapError } from '../errors.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { Errno, KernelErrno } from '../spec/errno.js';
+import { type MapSpec, MapType } from '../spec/maps.js';
 import { ArrayMap } from './array.js';
 import { type MapBase, type MapOptions, roundUp8 } from './base.js';
 import { chargeMapMemory, hashCapacity, mapMemory } from './cost.js';
@@ -25,16 +28,7 @@ import { LpmTrieMap } from './lpm.js';
 import { PerfEventArrayMap } from './perf.js';
 import { QueueStackMap } from './queue.js';
 import { RingBufMap } from './ringbuf.js';
-import {
-  type ArrayLayout,
-  type BpfMap,
-  Errno,
-  type HashLayout,
-  KernelErrno,
-  MapError,
-  type MapSpec,
-  MapType,
-} from './types.js';
+import type { ArrayLayout, BpfMap, HashLayout } from './types.js';
 
 // Creation flags (include/uapi/linux/bpf.h).
 const F = {

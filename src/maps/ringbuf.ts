@@ -8,10 +8,12 @@
 // -EAGAIN) and `dropped` counts it. Consumers (RingBufReader) drain records in order as callbacks or an
 // async iterator; a wakeup is scheduled as a microtask, never run inside the program.
 
-import type { AddressSpace, Region } from '../vm/memory.js';
+import { MapError } from '../errors.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
+import { Errno, KernelErrno } from '../spec/errno.js';
+import type { MapSpec } from '../spec/maps.js';
 import { MapBase, type MapOptions } from './base.js';
 import { ReaderSet, RecordReader } from './reader.js';
-import { Errno, KernelErrno, MapError, type MapSpec } from './types.js';
 
 export const RINGBUF_HDR_SZ = 8;
 export const RINGBUF_BUSY_BIT = 0x80000000;

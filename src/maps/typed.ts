@@ -3,8 +3,11 @@
 // numbers, per-CPU arrays of values, or anything implementing `Codec` (the BTF engine supplies struct
 // codecs, so `stats.get(17)` can give `{ packets, bytes }`).
 
+import { MapError } from '../errors.js';
+import { Errno } from '../spec/errno.js';
+import { UpdateFlag } from '../spec/maps.js';
 import { MapBase } from './base.js';
-import { type BpfMap, Errno, MapError, UpdateFlag } from './types.js';
+import type { BpfMap } from './types.js';
 
 /** Turns a JS value into the map's bytes (memory order) and back. */
 export interface Codec<T> {

@@ -13,9 +13,10 @@ import { TsbpfError } from '../errors.js';
 import { type KernelLoadOptions, type KernelObject, loadKernelObject } from '../kernel/object.js';
 import { RingBufMap } from '../maps/ringbuf.js';
 import type { TypedMap } from '../maps/typed.js';
-import { type BpfMap, MapType } from '../maps/types.js';
+import type { BpfMap } from '../maps/types.js';
 import { type LoadedObject, type LoadOptions, loadObject as loadSpec } from '../object/load.js';
-import type { ObjectSpec } from '../object/spec.js';
+import { MapType } from '../spec/maps.js';
+import type { ObjectSpec } from '../spec/object.js';
 
 export type Backend = 'kernel' | 'userspace';
 

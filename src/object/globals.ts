@@ -7,8 +7,8 @@
 import type { Btf, BtfValue } from '../btf/index.js';
 import { formatValue, Kind, parseValue } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
-import type { MapSpec } from '../maps/types.js';
-import type { ObjectSpec } from './spec.js';
+import type { MapSpec } from '../spec/maps.js';
+import type { ObjectSpec } from '../spec/object.js';
 
 export interface GlobalVariable {
   name: string;

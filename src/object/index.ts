@@ -1,10 +1,13 @@
-// Objects, the public face: plain specs (src/object/spec.ts) and what turns them into live maps and
+// Objects, the public face: plain specs (src/spec/object.ts) and what turns them into live maps and
 // programs, plus the two ways an object's BTF makes its data readable from JS:
 //   loadObject(spec, options) → LoadedObject     maps and programs in a runtime; obj.typedMap(name),
 //                                                 obj.globals() / getGlobal / setGlobal
 //   setGlobal(spec, name, value), getGlobal(...)  global variables on the spec, before load (.rodata)
 //   btfTypedMap(map, btf), btfCodecs(btf, spec)   the typed views for maps outside an object
 //   programTypeForSection(name)                   the program type libbpf infers from a section name
+
+export * from '../spec/object.js';
+export { programTypeForSection, type SectionProgramType, sectionForProgramType } from '../spec/sections.js';
 export {
   findGlobal,
   type GlobalVariable,
@@ -23,6 +26,4 @@ export {
   setTailCallTarget,
   VerifierError,
 } from './load.js';
-export { programTypeForSection, type SectionProgramType, sectionForProgramType } from './sections.js';
-export * from './spec.js';
 export { btfCodec, btfCodecs, btfTypedMap } from './typed.js';

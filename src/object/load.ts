@@ -7,13 +7,14 @@ import { TsbpfError } from '../errors.js';
 import { createRunner, createRunnerAsync, type EngineName, type Runner } from '../hooks/runner.js';
 import { createMap } from '../maps/registry.js';
 import type { TypedMap } from '../maps/typed.js';
-import { type BpfMap, MapType } from '../maps/types.js';
+import type { BpfMap } from '../maps/types.js';
+import { MapType } from '../spec/maps.js';
+import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { type VerifyResult, verify } from '../verifier/index.js';
 import type { RunLimits } from '../vm/limits.js';
 import type { PreparedProgram } from '../vm/program.js';
 import { Runtime, type RuntimeOptions } from '../vm/runtime.js';
 import { collect, findGlobal, globalVariables, readGlobal, writeGlobal } from './globals.js';
-import type { ObjectSpec, ProgramSpec } from './spec.js';
 import { btfTypedMap } from './typed.js';
 
 /** A program the verifier rejected at load time; `result` holds the diagnostics and the log. */

@@ -7,7 +7,8 @@
 import type { Btf, BtfValue } from '../btf/index.js';
 import { formatValue, parseValue } from '../btf/index.js';
 import { type Codec, defaultCodec, perCpuCodec, type TypedMap, typedMap } from '../maps/typed.js';
-import type { BpfMap, MapSpec } from '../maps/types.js';
+import type { BpfMap } from '../maps/types.js';
+import type { MapSpec } from '../spec/maps.js';
 
 /** A codec for the BTF type `typeId`, whose size must be `size` (a map's key or value size). */
 export function btfCodec(btf: Btf, typeId: number, size: number): Codec<BtfValue> {

@@ -6,7 +6,8 @@ import type { ProbeLink, ProbeSite } from '../hooks/probe.js';
 import type { EngineName } from '../hooks/runner.js';
 import type { Insn } from '../isa/index.js';
 import { createMap } from '../maps/registry.js';
-import { type BpfMap, MapType, UpdateFlag } from '../maps/types.js';
+import type { BpfMap } from '../maps/types.js';
+import { MapType, UpdateFlag } from '../spec/maps.js';
 import { Runtime } from '../vm/runtime.js';
 
 export interface ProbeToolOptions {

@@ -2,9 +2,9 @@
 // pointer belongs to (context by program-type table, stack with per-byte initialisation, packet up to the
 // proven range, map value by value_size, ringbuf memory by its reserved size).
 
-import { ctxAccess } from '../hooks/program-types.js';
 import { STACK_SIZE } from '../isa/index.js';
-import { MapFlag } from '../maps/types.js';
+import { MapFlag } from '../spec/maps.js';
+import { ctxAccess } from '../spec/program-types.js';
 import { Reject } from './cfg.js';
 import type { Verifier } from './interp.js';
 import { constant, isConstScalar, unknownOfSize } from './ranges.js';

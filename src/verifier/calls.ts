@@ -2,11 +2,11 @@
 // reference acquire/release, packet invalidation, typed r0), and bpf-to-bpf calls (new frame, at most 8).
 
 import type { ArgType, HelperDef } from '../helpers/types.js';
-import { helperAllowed } from '../hooks/program-types.js';
 import { MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
 import { mapTypeInfo } from '../maps/registry.js';
-import { MapType } from '../maps/types.js';
-import type { FuncParam } from '../object/spec.js';
+import { MapType } from '../spec/maps.js';
+import type { FuncParam } from '../spec/object.js';
+import { helperAllowed } from '../spec/program-types.js';
 import { helperMem, MAX_VAR_OFF, markRead } from './access.js';
 import { Reject } from './cfg.js';
 import type { Verifier } from './interp.js';

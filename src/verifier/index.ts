@@ -3,10 +3,10 @@
 import { TsbpfError } from '../errors.js';
 import { helperById } from '../helpers/registry.js';
 import type { HelperDef } from '../helpers/types.js';
-import { type ProgramType, programTypeByName } from '../hooks/program-types.js';
 import type { Insn } from '../isa/index.js';
-import type { MapSpec } from '../maps/types.js';
-import type { LineInfo, ProgramSpec } from '../object/spec.js';
+import type { MapSpec } from '../spec/maps.js';
+import type { LineInfo, ProgramSpec } from '../spec/object.js';
+import { type ProgramType, programTypeByName } from '../spec/program-types.js';
 import { buildCfg, liveness, Reject } from './cfg.js';
 import { Verifier } from './interp.js';
 import { type Diagnostic, disasm, formatDiagnostic, pathSteps, SourceMap } from './log.js';

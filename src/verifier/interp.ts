@@ -3,7 +3,6 @@
 // rejects the first instruction that could be unsafe on some path.
 
 import type { HelperDef } from '../helpers/types.js';
-import type { ProgramType } from '../hooks/program-types.js';
 import {
   AluOp,
   Class,
@@ -24,9 +23,10 @@ import {
   Size,
   STACK_SIZE,
 } from '../isa/index.js';
-import type { MapSpec } from '../maps/types.js';
-import { MapType } from '../maps/types.js';
-import type { FuncParam } from '../object/spec.js';
+import type { MapSpec } from '../spec/maps.js';
+import { MapType } from '../spec/maps.js';
+import type { FuncParam } from '../spec/object.js';
+import type { ProgramType } from '../spec/program-types.js';
 import { MAX_VAR_OFF, memAccess } from './access.js';
 import { callGlobal, callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
 import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';

@@ -3,7 +3,7 @@
 
 import { formatInsn } from '../asm/index.js';
 import type { Insn } from '../isa/index.js';
-import type { LineInfo } from '../object/spec.js';
+import type { LineInfo } from '../spec/object.js';
 import type { PathNode } from './state.js';
 
 export interface PathStep {

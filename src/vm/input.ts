@@ -2,8 +2,8 @@
 // input memory and r2 holds its length. The memory doubles as the packet for legacy LD_ABS/LD_IND loads.
 // Shared by `tsbpf run`, the conformance plugin and the conformance tests of every engine.
 
+import type { Region } from '../memory/address-space.js';
 import { Interpreter, type RunOptions, type RunResult } from './interpreter.js';
-import type { Region } from './memory.js';
 import type { PreparedProgram } from './program.js';
 import type { Runtime } from './runtime.js';
 

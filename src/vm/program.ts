@@ -39,7 +39,7 @@ import {
   Source,
 } from '../isa/index.js';
 import type { BpfMap } from '../maps/types.js';
-import type { ProgramSpec } from '../object/spec.js';
+import type { ProgramSpec } from '../spec/object.js';
 
 /** How a program finds helpers by id; defaults to the shared registry. */
 export type HelperLookup = (id: number) => HelperDef | undefined;

@@ -5,8 +5,8 @@
 import type { HelperEnv, Invocation } from '../helpers/types.js';
 import { type Insn, MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
 import type { BpfMap } from '../maps/types.js';
-import type { ProgramSpec } from '../object/spec.js';
-import { AddressSpace, type Region } from './memory.js';
+import { AddressSpace, type Region } from '../memory/address-space.js';
+import type { ProgramSpec } from '../spec/object.js';
 import { type PreparedProgram, type PrepareOptions, prepareProgram } from './program.js';
 
 /** What an engine installs while it runs, so helpers such as bpf_loop can call back into the program. */

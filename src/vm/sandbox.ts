@@ -19,8 +19,9 @@ import { RuntimeFault } from '../errors.js';
 import type { ArgType, HelperDef } from '../helpers/types.js';
 import { innerMapMismatch } from '../maps/fdarray.js';
 import { RingBufMap } from '../maps/ringbuf.js';
-import { type BpfMap, MapType } from '../maps/types.js';
-import type { AddressSpace, Region } from './memory.js';
+import type { BpfMap } from '../maps/types.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
+import { MapType } from '../spec/maps.js';
 import type { PreparedProgram } from './program.js';
 import type { Runtime } from './runtime.js';
 

@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readObject } from '../../src/elf/index.js';
-import { TsbpfError } from '../../src/errors.js';
+import { MapError, TsbpfError } from '../../src/errors.js';
 import { XdpAction, XdpHook } from '../../src/hooks/xdp.js';
-import { MapError, MapType } from '../../src/maps/types.js';
 import { readCapture } from '../../src/net/index.js';
 import { getGlobal, getGlobals, globalVariables, loadObject, setGlobal } from '../../src/object/index.js';
+import { MapType } from '../../src/spec/maps.js';
 import { udpTo as udpToPort } from './support/capture.js';
 
 /** Packets and bytes of the IPv4 UDP datagrams to `port`, as the drop map should count them. */

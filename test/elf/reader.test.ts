@@ -3,8 +3,8 @@ import { readObject } from '../../src/elf/index.js';
 import { parseElf } from '../../src/elf/parse.js';
 import { FormatError } from '../../src/errors.js';
 import { encode, type Insn, LDDW, PseudoLddw } from '../../src/isa/index.js';
-import { MapFlag, MapType } from '../../src/maps/types.js';
-import type { ProgramSpec } from '../../src/object/spec.js';
+import { MapFlag, MapType } from '../../src/spec/maps.js';
+import type { ProgramSpec } from '../../src/spec/object.js';
 import { kernelOracle } from '../support/kernel.js';
 import { FIXTURES, fixture, objdumpFunctions, readelfRelocs } from './fixtures.js';
 

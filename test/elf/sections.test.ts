@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { programTypeForSection, sectionForProgramType } from '../../src/object/sections.js';
+import { programTypeForSection, sectionForProgramType } from '../../src/spec/sections.js';
 
 describe('programTypeForSection (libbpf rules)', () => {
   const cases: [string, string | undefined, string?][] = [

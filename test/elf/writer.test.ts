@@ -6,8 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readObject, writeObject } from '../../src/elf/index.js';
 import { TsbpfError } from '../../src/errors.js';
 import { insn, LDDW, lddw, PseudoLddw } from '../../src/isa/index.js';
-import { MapType } from '../../src/maps/types.js';
-import type { ObjectSpec, ProgramSpec } from '../../src/object/spec.js';
+import { MapType } from '../../src/spec/maps.js';
+import type { ObjectSpec, ProgramSpec } from '../../src/spec/object.js';
 import { kernelOracle } from '../support/kernel.js';
 import { FIXTURES, fixture } from './fixtures.js';
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readObject, writeObject } from '../../src/elf/index.js';
 import { FormatError, TsbpfError } from '../../src/errors.js';
-import type { ObjectSpec } from '../../src/object/spec.js';
+import type { ObjectSpec } from '../../src/spec/object.js';
 import { FIXTURES, fixture } from '../elf/fixtures.js';
 import { check, describeThrown, firstDifference, fuzzTarget, saveInput } from './harness.js';
 import { elfHotRanges, mutateElf } from './mutators.js';

@@ -32,9 +32,10 @@ import {
 import type { FdArrayMap } from '../../src/maps/fdarray.js';
 import { createMap } from '../../src/maps/registry.js';
 import type { RingBufMap } from '../../src/maps/ringbuf.js';
-import { type BpfMap, type MapSpec, MapType } from '../../src/maps/types.js';
+import type { BpfMap } from '../../src/maps/types.js';
+import { AddressSpace, type Region } from '../../src/memory/address-space.js';
+import { type MapSpec, MapType } from '../../src/spec/maps.js';
 import { loadInput } from '../../src/vm/input.js';
-import { AddressSpace, type Region } from '../../src/vm/memory.js';
 import type { PreparedProgram } from '../../src/vm/program.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { check, describeThrown, fuzzTarget, printNow, type Rng } from './harness.js';

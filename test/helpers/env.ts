@@ -1,7 +1,7 @@
 // A small fake HelperEnv for helper unit tests: an address space, maps by handle, a fixed clock.
 import type { HelperEnv, Invocation } from '../../src/helpers/types.js';
 import { createMap, type MapBase, type MapSpec, mapInSpace } from '../../src/maps/index.js';
-import { AddressSpace } from '../../src/vm/memory.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
 
 export class FakeEnv implements HelperEnv {
   readonly space: AddressSpace;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { kernelHelperId, kernelHelperName } from '../../src/helpers/names.js';
 import { HELPERS, helperById, helperByName } from '../../src/helpers/registry.js';
 import { type FdArrayMap, MapType, type QueueStackMap, type RingBufMap } from '../../src/maps/index.js';
+import { kernelHelperId, kernelHelperName } from '../../src/spec/helper-names.js';
 import { FakeEnv } from './env.js';
 
 const call = (env: FakeEnv, name: string, ...args: (bigint | number)[]): bigint => {

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HELPERS, helperByName } from '../../src/helpers/registry.js';
 import type { HelperDef, NumberArg } from '../../src/helpers/types.js';
-import { XDP_MD_OFFSETS } from '../../src/hooks/program-types.js';
 import { MapType, type PerfEventArrayMap, type RingBufMap } from '../../src/maps/index.js';
+import { XDP_MD_OFFSETS } from '../../src/spec/program-types.js';
 import { FakeEnv } from './env.js';
 
 const U64 = (x: bigint | number) => BigInt.asUintN(64, BigInt(x));

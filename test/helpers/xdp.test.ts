@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { helperByName } from '../../src/helpers/registry.js';
-import { XDP_MD_OFFSETS } from '../../src/hooks/program-types.js';
 import { MapType } from '../../src/maps/index.js';
-import type { Region } from '../../src/vm/memory.js';
+import type { Region } from '../../src/memory/address-space.js';
+import { XDP_MD_OFFSETS } from '../../src/spec/program-types.js';
 import { FakeEnv } from './env.js';
 
 const call = (env: FakeEnv, name: string, ...args: (bigint | number)[]): bigint => {

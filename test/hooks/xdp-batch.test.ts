@@ -11,10 +11,11 @@ import { movesPacketBounds, XDP_MAX_PACKET, XdpHook, type XdpResult } from '../.
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';
 import { RingBufMap } from '../../src/maps/ringbuf.js';
 import { rawKeys } from '../../src/maps/typed.js';
-import { type BpfMap, MapType } from '../../src/maps/types.js';
+import type { BpfMap } from '../../src/maps/types.js';
 import { buildFrame } from '../../src/net/packet.js';
 import { readCapture } from '../../src/net/pcap.js';
 import { type LoadedObject, loadObject, setTailCallTarget } from '../../src/object/load.js';
+import { MapType } from '../../src/spec/maps.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { XDP_EXAMPLE_SETUP, XDP_EXAMPLES } from '../support/examples.js';
 

@@ -6,7 +6,7 @@ import type { HelperDef, HelperEnv, NumberHelper } from '../../src/helpers/types
 import { Class, type Insn, insn, JmpOp, lddw, Mode, Size, Source } from '../../src/isa/index.js';
 import { compile } from '../../src/jit/index.js';
 import { createMap } from '../../src/maps/index.js';
-import { MapType } from '../../src/maps/types.js';
+import { MapType } from '../../src/spec/maps.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
 
 const calls = new Map<number, number>();

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { Class, insn, JmpOp, Mode, PseudoCall, Size } from '../../src/isa/index.js';
 import { compile } from '../../src/jit/index.js';
+import type { Region } from '../../src/memory/address-space.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
-import type { Region } from '../../src/vm/memory.js';
 
 const ABS = Class.LD | Mode.ABS;
 const IND = Class.LD | Mode.IND;

@@ -8,7 +8,7 @@ import { Class, type Insn, insn, JmpOp, lddw, Mode, Size, Source } from '../../s
 import { compile } from '../../src/jit/index.js';
 import { tailCallSlots } from '../../src/jit/tail-calls.js';
 import { createMap } from '../../src/maps/index.js';
-import { MapType } from '../../src/maps/types.js';
+import { MapType } from '../../src/spec/maps.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
 
 const mov = (dst: number, imm: number) => insn(Class.ALU64 | 0xb0, dst, 0, 0, imm);

@@ -5,8 +5,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readObject } from '../../src/elf/index.js';
+import { MapError } from '../../src/errors.js';
 import * as k from '../../src/kernel/index.js';
-import { MapError } from '../../src/maps/types.js';
 import { buildFrame } from '../../src/net/packet.js';
 import { kernelOracle } from '../support/kernel.js';
 import { createVethPair, type VethPair } from './veth.js';

@@ -184,7 +184,7 @@ export function bpftoolVersion(): string {
 export class SyscallMap {
   private constructor(private readonly map: import('../../src/kernel/object.js').KernelMap) {}
 
-  static async create(spec: import('../../src/maps/types.js').MapSpec): Promise<SyscallMap> {
+  static async create(spec: import('../../src/spec/maps.js').MapSpec): Promise<SyscallMap> {
     execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'pipe' });
     const { KernelMap: K } = await import('../../src/kernel/object.js');
     const { mapCreate } = await import('../../src/kernel/syscall.js');

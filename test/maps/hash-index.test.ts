@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HashMap } from '../../src/maps/hash.js';
 import { HASH_INDEX_HEADER, HashIndex, hashKey } from '../../src/maps/hash-index.js';
-import { AddressSpace } from '../../src/vm/memory.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
 import { make, spec } from './util.js';
 
 /** A deterministic xorshift generator. */

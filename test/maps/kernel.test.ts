@@ -4,7 +4,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMap, type MapBase, type MapSpec, MapType, mapTypeByName } from '../../src/maps/index.js';
-import { AddressSpace } from '../../src/vm/memory.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
 import { kernelOracle } from '../support/kernel.js';
 import { KernelMap, type Outcome, possibleCpus, SyscallMap } from './bpftool.js';
 import { hex, lpmKey, u32 } from './util.js';

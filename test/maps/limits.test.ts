@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMap, Errno, type MapSpec, mapTypeByName } from '../../src/maps/index.js';
-import { AddressSpace } from '../../src/vm/memory.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
 import { kernelOracle } from '../support/kernel.js';
 import { possibleCpus } from './bpftool.js';
 

@@ -3,7 +3,7 @@
 // boundaries the lookup fast paths use, with prefixlen 0 and full-length prefixes, updates and deletes.
 import { describe, expect, it } from 'vitest';
 import type { LpmTrieMap } from '../../src/maps/index.js';
-import { AddressSpace } from '../../src/vm/memory.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
 import { hex, lpmKey, make, spec, u32 } from './util.js';
 
 function rng(seed: number): () => number {

@@ -14,8 +14,8 @@ import {
   type PerfEventArrayMap,
   type QueueStackMap,
 } from '../../src/maps/index.js';
+import { AddressSpace, DEFAULT_MAP_MEMORY_LIMIT } from '../../src/memory/address-space.js';
 import { loadObject } from '../../src/node/load.js';
-import { AddressSpace, DEFAULT_MAP_MEMORY_LIMIT } from '../../src/vm/memory.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { errnoOf, hex, lpmKey, spec, u32, u64 } from './util.js';
 

@@ -13,7 +13,7 @@ import {
   u64Codec,
   uintCodec,
 } from '../../src/maps/index.js';
-import { AddressSpace } from '../../src/vm/memory.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
 import { errnoOf, hex, lpmKey, make, spec, u32 } from './util.js';
 
 describe('LPM trie', () => {

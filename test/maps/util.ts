@@ -1,6 +1,6 @@
 // Shared test helpers for map tests.
 import { createMap, type MapBase, type MapSpec, MapType } from '../../src/maps/index.js';
-import { AddressSpace } from '../../src/vm/memory.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
 
 export function spec(
   type: keyof typeof MapType,

@@ -9,8 +9,8 @@ import { assemble } from '../../src/asm/index.js';
 import { readObject } from '../../src/elf/index.js';
 import { probe } from '../../src/hooks/probe.js';
 import { createMap } from '../../src/maps/registry.js';
-import { MapType } from '../../src/maps/types.js';
 import { loadObject } from '../../src/object/load.js';
+import { MapType } from '../../src/spec/maps.js';
 import { log2HistogramsByGroup } from '../../src/tools/histogram.js';
 import { Runtime } from '../../src/vm/runtime.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ProgramBuilder, R0, R1, R2, R6 } from '../../src/asm/index.js';
 import { attachTracepoint, layoutSchema, tracepoint } from '../../src/hooks/tracepoint.js';
 import { createMap } from '../../src/maps/registry.js';
-import { MapType } from '../../src/maps/types.js';
+import { MapType } from '../../src/spec/maps.js';
 import { Runtime } from '../../src/vm/runtime.js';
 
 function valueMap(rt: Runtime, size: number) {

@@ -9,7 +9,7 @@ import { probe, probeSite } from '../../src/hooks/probe.js';
 import { ProbeCtx } from '../../src/hooks/probe-context.js';
 import { BPF_F_CURRENT_CPU } from '../../src/maps/perf.js';
 import { createMap } from '../../src/maps/registry.js';
-import { MapType } from '../../src/maps/types.js';
+import { MapType } from '../../src/spec/maps.js';
 import { FuncCount } from '../../src/tools/funccount.js';
 import { FuncLatency } from '../../src/tools/funclatency.js';
 import { Runtime } from '../../src/vm/runtime.js';

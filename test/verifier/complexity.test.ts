@@ -6,9 +6,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
-import { programTypeByName } from '../../src/hooks/program-types.js';
 import type { Insn } from '../../src/isa/index.js';
 import { close as closeFd, progLoad, VerifierRejectedError } from '../../src/kernel/index.js';
+import { programTypeByName } from '../../src/spec/program-types.js';
 import { type VerifyOptions, type VerifyResult, verify } from '../../src/verifier/index.js';
 import { kernelOracle } from '../support/kernel.js';
 import { check } from './support.js';

@@ -8,7 +8,7 @@ import { assemble } from '../../src/asm/index.js';
 import { readObject } from '../../src/elf/index.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import { loadObject } from '../../src/object/load.js';
-import type { FuncParam, ProgramSpec } from '../../src/object/spec.js';
+import type { FuncParam, ProgramSpec } from '../../src/spec/object.js';
 import { verify } from '../../src/verifier/index.js';
 import { kernelOracle } from '../support/kernel.js';
 

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readObject } from '../../src/elf/index.js';
 import { KernelError, loadKernelObject } from '../../src/kernel/index.js';
-import type { ObjectSpec } from '../../src/object/spec.js';
+import type { ObjectSpec } from '../../src/spec/object.js';
 import { type VerifyOptions, type VerifyResult, verify } from '../../src/verifier/index.js';
 import { kernelOracle } from '../support/kernel.js';
 import { corpus } from './agreement-corpus.js';

@@ -1,10 +1,10 @@
 // The kernel's verdict on a program: create the test maps once, put their file descriptors into the map
 // references, load with BPF_PROG_LOAD and close again.
 
-import { programTypeByName } from '../../src/hooks/program-types.js';
 import { type Insn, LDDW, PseudoLddw } from '../../src/isa/index.js';
 import * as kernel from '../../src/kernel/index.js';
-import type { MapSpec } from '../../src/maps/types.js';
+import type { MapSpec } from '../../src/spec/maps.js';
+import { programTypeByName } from '../../src/spec/program-types.js';
 
 export interface KernelVerdict {
   accepted: boolean;

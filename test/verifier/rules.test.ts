@@ -2,9 +2,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
-import { ctxAccess, programTypeByName, XDP_MD_OFFSETS } from '../../src/hooks/program-types.js';
 import { MAP_TYPES } from '../../src/maps/registry.js';
-import { MapType } from '../../src/maps/types.js';
+import { MapType } from '../../src/spec/maps.js';
+import { ctxAccess, programTypeByName, XDP_MD_OFFSETS } from '../../src/spec/program-types.js';
 import { mapAcceptsHelper } from '../../src/verifier/calls.js';
 import { verify } from '../../src/verifier/index.js';
 import { CASES } from './corpus.js';

@@ -4,7 +4,7 @@
 import { assemble } from '../../src/asm/index.js';
 import { helperById } from '../../src/helpers/registry.js';
 import type { ArgType, HelperDef, HelperProto, RetType } from '../../src/helpers/types.js';
-import { type MapSpec, MapType } from '../../src/maps/types.js';
+import { type MapSpec, MapType } from '../../src/spec/maps.js';
 import { type VerifyOptions, type VerifyResult, verify } from '../../src/verifier/index.js';
 
 const def = (

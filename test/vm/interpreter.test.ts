@@ -5,7 +5,8 @@ import { InvalidBytecodeError, RuntimeFault } from '../../src/errors.js';
 import type { HelperDef, HelperEnv } from '../../src/helpers/types.js';
 import { type Insn, insn, lddw } from '../../src/isa/index.js';
 import { createMap } from '../../src/maps/index.js';
-import { type BpfMap, type MapSpec, MapType } from '../../src/maps/types.js';
+import type { BpfMap } from '../../src/maps/types.js';
+import { type MapSpec, MapType } from '../../src/spec/maps.js';
 import { type HelperLookup, Interpreter, Runtime } from '../../src/vm/index.js';
 
 const EXIT = insn(0x95);

@@ -7,7 +7,7 @@ import { RunLimitError } from '../../src/errors.js';
 import { createRunner, ENGINES, type EngineName } from '../../src/hooks/runner.js';
 import { Class, type Insn, insn, JmpOp } from '../../src/isa/index.js';
 import { createMap } from '../../src/maps/index.js';
-import { MapType } from '../../src/maps/types.js';
+import { MapType } from '../../src/spec/maps.js';
 import { verify } from '../../src/verifier/index.js';
 import { DEFAULT_ITERATIONS, Runtime } from '../../src/vm/index.js';
 

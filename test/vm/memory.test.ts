@@ -1,6 +1,6 @@
 // The address space's allocator: alignment, and the gaps alignment leaves reused.
 import { describe, expect, it } from 'vitest';
-import { AddressSpace } from '../../src/vm/memory.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
 
 describe('AddressSpace.allocate', () => {
   it('places a region at the alignment asked for and keeps the gap before it free', () => {

@@ -10,7 +10,8 @@ import { createRunner, ENGINES, type EngineName } from '../../src/hooks/runner.j
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';
 import { createMap } from '../../src/maps/index.js';
 import { RINGBUF_HDR_SZ, type RingBufMap } from '../../src/maps/ringbuf.js';
-import { type BpfMap, MapType } from '../../src/maps/types.js';
+import type { BpfMap } from '../../src/maps/types.js';
+import { MapType } from '../../src/spec/maps.js';
 import { Runtime } from '../../src/vm/runtime.js';
 
 const hexAddr = (a: number) => `0x${a.toString(16)}`;

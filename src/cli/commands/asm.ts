@@ -7,7 +7,7 @@ import { type AsmOptions, assemble } from '../../asm/index.js';
 import { writeObject } from '../../elf/index.js';
 import { AsmSyntaxError } from '../../errors.js';
 import { encode, type Insn } from '../../isa/index.js';
-import { programTypeForSection } from '../../object/sections.js';
+import { programTypeForSection } from '../../spec/sections.js';
 import { CliError } from '../errors.js';
 import { Files, writing } from '../files.js';
 import { readBytes } from '../objects.js';

@@ -10,7 +10,7 @@ import { hexToBytes } from '../../hex.js';
 import { decode } from '../../isa/index.js';
 import { runJitWithMemory } from '../../jit/index.js';
 import { createMap } from '../../maps/index.js';
-import type { ProgramSpec } from '../../object/spec.js';
+import type { ProgramSpec } from '../../spec/object.js';
 import { type PreparedProgram, type RunLimits, Runtime, runWithMemory } from '../../vm/index.js';
 import { CliError, EXIT } from '../errors.js';
 import { type LimitFlags, limitOptions, runLimits } from '../limits.js';

@@ -2,10 +2,10 @@
 // on the programs of an ELF object (or on raw bytecode with --type) and report accepted or why not.
 
 import { type Command, Option } from 'commander';
-import { PROGRAM_TYPES, programTypeByName } from '../../hooks/program-types.js';
 import { decode } from '../../isa/index.js';
-import type { MapSpec } from '../../maps/types.js';
-import type { ProgramSpec } from '../../object/spec.js';
+import type { MapSpec } from '../../spec/maps.js';
+import type { ProgramSpec } from '../../spec/object.js';
+import { PROGRAM_TYPES, programTypeByName } from '../../spec/program-types.js';
 import { formatDiagnostic, type VerifyResult, verify } from '../../verifier/index.js';
 import { CliError } from '../errors.js';
 import { readBytes, readObjectFile } from '../objects.js';

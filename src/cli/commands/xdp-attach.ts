@@ -14,7 +14,7 @@ import { VERDICT_MAP, VERDICT_NAMES, type VerdictName } from '../../kernel/verdi
 import type { BpfMap } from '../../maps/types.js';
 import { UserspaceXdp } from '../../node/live/datapath.js';
 import { VerifierError } from '../../object/load.js';
-import type { ObjectSpec } from '../../object/spec.js';
+import type { ObjectSpec } from '../../spec/object.js';
 import { CliError } from '../errors.js';
 import {
   applyMapSets,

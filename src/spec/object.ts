@@ -3,7 +3,7 @@
 
 import type { Btf } from '../btf/parse.js';
 import type { Insn } from '../isa/index.js';
-import type { MapSpec } from '../maps/types.js';
+import type { MapSpec } from './maps.js';
 
 /** Source position of one instruction, from BTF line info. */
 export interface LineInfo {
@@ -42,7 +42,7 @@ export interface ProgramSpec {
   name: string;
   /** ELF section it came from (e.g. `xdp`, `kprobe/do_sys_open`), or '' for hand-built programs. */
   section: string;
-  /** Program type name (see hooks/program-types.ts), inferred from the section like libbpf does. */
+  /** Program type name (see ./program-types.ts), inferred from the section like libbpf does. */
   type: string;
   /** Expected attach type / target when the section names one (e.g. kprobe function). */
   attachTo?: string;

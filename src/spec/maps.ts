@@ -1,0 +1,62 @@
+// Maps as the kernel names them: types (`enum bpf_map_type`), creation and update flags, and MapSpec, the
+// plain description of a map that an object file gives and a loader creates.
+
+/** Map type numbers, as in the kernel's `enum bpf_map_type`. */
+export const MapType = {
+  HASH: 1,
+  ARRAY: 2,
+  PROG_ARRAY: 3,
+  PERF_EVENT_ARRAY: 4,
+  PERCPU_HASH: 5,
+  PERCPU_ARRAY: 6,
+  STACK_TRACE: 7,
+  CGROUP_ARRAY: 8,
+  LRU_HASH: 9,
+  LRU_PERCPU_HASH: 10,
+  LPM_TRIE: 11,
+  ARRAY_OF_MAPS: 12,
+  HASH_OF_MAPS: 13,
+  DEVMAP: 14,
+  SOCKMAP: 15,
+  CPUMAP: 16,
+  XSKMAP: 17,
+  SOCKHASH: 18,
+  QUEUE: 22,
+  STACK: 23,
+  DEVMAP_HASH: 25,
+  RINGBUF: 27,
+} as const;
+export type MapType = (typeof MapType)[keyof typeof MapType];
+
+/** Update flags of map_update_elem. */
+export const UpdateFlag = { ANY: 0, NOEXIST: 1, EXIST: 2, F_LOCK: 4 } as const;
+
+/** Map creation flags used here. */
+export const MapFlag = { NO_PREALLOC: 1, RDONLY_PROG: 0x80, WRONLY_PROG: 0x100, MMAPABLE: 0x400 } as const;
+
+/** Plain description of a map, parsed from an object file or written by hand; editable before load. */
+export interface MapSpec {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  /** For map-in-map types: the spec all inner maps must match. */
+  innerMap?: MapSpec;
+  /** LIBBPF_PIN_BY_NAME = 1. */
+  pinning?: number;
+  /** NUMA node to allocate on (BTF `numa_node`, legacy 28-byte `numa_node`); with BPF_F_NUMA_NODE. */
+  numaNode?: number;
+  /** BTF `map_extra` (bloom filter hash count ...). */
+  mapExtra?: bigint;
+  /** Initial contents (global data sections, `--map-set`, BTF `values`). Key/value bytes in memory order. */
+  contents?: { key: Uint8Array; value: Uint8Array }[];
+  /** BTF type ids of key and value when known (for pretty-printing). */
+  btfKeyTypeId?: number;
+  btfValueTypeId?: number;
+  /** Map is `.rodata`/`.kconfig`: frozen for programs after load. */
+  readonly?: boolean;
+  /** Offset of a `struct bpf_spin_lock` in the value (from BTF); enables the BPF_F_LOCK update flag. */
+  spinLockOffset?: number;
+}
