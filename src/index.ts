@@ -235,7 +235,7 @@ export {
   parseEngine,
   type Runner,
   type RunnerOptions,
-} from './hooks/runner.js';
+} from './engine/runner.js';
 export {
   SK_BUFF_OFFSETS,
   type SkBuffFields,

@@ -3,7 +3,7 @@
 // translation goes through the verifier first; it runs unchecked when accepted, checked otherwise (a
 // rejection of a translated classic filter is a verifier false alarm, reported in `verifierLog`).
 
-import { createRunner } from '../hooks/runner.js';
+import { createRunner } from '../engine/runner.js';
 import { type SkBuffFields, SocketFilterHook } from '../hooks/socket-filter.js';
 import type { Insn } from '../isa/index.js';
 import { verify } from '../verifier/index.js';

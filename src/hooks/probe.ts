@@ -10,7 +10,7 @@
 import { TsbpfError } from '../errors.js';
 import { programTypeByName } from '../spec/program-types.js';
 import { PROBE_ARG_OFFSETS, PROBE_CTX_SIZE, ProbeCtx, ProbeFlag, putValue } from './probe-context.js';
-import type { EngineName } from './runner.js';
+import type { EngineName } from '../engine/runner.js';
 import {
   type BoundProgram,
   bindProgram,

@@ -8,7 +8,7 @@ import type { Invocation } from '../helpers/types.js';
 import type { Region } from '../memory/address-space.js';
 import { programTypeByName } from '../spec/program-types.js';
 import type { Runtime } from '../vm/runtime.js';
-import type { Runner } from './runner.js';
+import type { Runner } from '../engine/runner.js';
 
 const SOCKET_FILTER = programTypeByName('socket_filter')!;
 

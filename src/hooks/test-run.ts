@@ -16,7 +16,7 @@
 import { TsbpfError } from '../errors.js';
 import { XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { checkDeadline } from '../vm/limits.js';
-import type { Runner } from './runner.js';
+import type { Runner } from '../engine/runner.js';
 import { XdpHook, type XdpRunOptions } from './xdp.js';
 
 /** Shortest data_in the kernel's test runs take (ETH_HLEN): XDP and the __sk_buff program types. */

@@ -11,7 +11,7 @@ import type { ProgramSpec } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
 import { verify } from '../verifier/index.js';
 import { Runtime } from '../vm/runtime.js';
-import { createRunner, type EngineName } from './runner.js';
+import { createRunner, type EngineName } from '../engine/runner.js';
 
 /** Instructions with the maps their lddw map references index into, loaded into `runtime` (or a new one). */
 export interface InsnProgram {

@@ -9,7 +9,7 @@
 import { TsbpfError } from '../errors.js';
 import { type CtxLayout, type ProgramType, programTypeByName } from '../spec/program-types.js';
 import { putValue } from './probe-context.js';
-import type { EngineName } from './runner.js';
+import type { EngineName } from '../engine/runner.js';
 import {
   type BoundProgram,
   bindProgram,

@@ -10,7 +10,7 @@ import type { Region } from '../memory/address-space.js';
 import { XDP_MD } from '../spec/program-types.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
-import type { Runner } from './runner.js';
+import type { Runner } from '../engine/runner.js';
 import { checkXdp, movesPacketBounds, type XdpResult, type XdpRunOptions, XdpSlot } from './xdp.js';
 
 /** Frames per batch by default (a NAPI poll handles up to 64; more amortises the call into the engine). */

@@ -10,7 +10,7 @@ import type { Region } from '../memory/address-space.js';
 import { XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
-import type { Runner } from './runner.js';
+import type { Runner } from '../engine/runner.js';
 
 /** XDP verdicts (enum xdp_action). */
 export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;

@@ -4,7 +4,7 @@
 
 import type { BtfValue } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
-import { createRunner, createRunnerAsync, type EngineName, type Runner } from '../hooks/runner.js';
+import { createRunner, createRunnerAsync, type EngineName, type Runner } from '../engine/runner.js';
 import { createMap } from '../maps/registry.js';
 import type { TypedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';

@@ -3,7 +3,7 @@
 
 import { type ProgramBuilder, R0, R1, R2, R3, R4, R10 } from '../asm/index.js';
 import type { ProbeLink, ProbeSite } from '../hooks/probe.js';
-import type { EngineName } from '../hooks/runner.js';
+import type { EngineName } from '../engine/runner.js';
 import type { Insn } from '../isa/index.js';
 import { createMap } from '../maps/registry.js';
 import type { BpfMap } from '../maps/types.js';

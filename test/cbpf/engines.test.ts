@@ -18,7 +18,7 @@ import {
   type SockFilter,
   stmt,
 } from '../../src/cbpf/index.js';
-import { createRunner } from '../../src/hooks/runner.js';
+import { createRunner } from '../../src/engine/runner.js';
 import { SK_BUFF_OFFSETS, SocketFilterHook } from '../../src/hooks/socket-filter.js';
 import { AluOp, Class, insn, JmpOp, Mode, Size, Source } from '../../src/isa/index.js';
 import { readCapture } from '../../src/net/pcap.js';

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { disassemble } from '../../src/asm/index.js';
 import { RuntimeFault, TsbpfError } from '../../src/errors.js';
 import { HELPERS } from '../../src/helpers/registry.js';
-import { createRunner, ENGINES } from '../../src/hooks/runner.js';
+import { createRunner, ENGINES } from '../../src/engine/runner.js';
 import type { XdpSlot } from '../../src/hooks/xdp.js';
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';
 import {

@@ -5,7 +5,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
-import { createRunner, ENGINES, type EngineName } from '../../src/hooks/runner.js';
+import { createRunner, ENGINES, type EngineName } from '../../src/engine/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import { Runtime } from '../../src/vm/index.js';
 import { kernelOracle, kernelRefusesHelper } from '../support/kernel.js';

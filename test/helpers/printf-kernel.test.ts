@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
-import { createRunner } from '../../src/hooks/runner.js';
+import { createRunner } from '../../src/engine/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import { type Insn, lddw } from '../../src/isa/index.js';
 import { createMap, MapType } from '../../src/maps/index.js';

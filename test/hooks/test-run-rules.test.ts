@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
 import { writeObject } from '../../src/elf/index.js';
 import { TsbpfError } from '../../src/errors.js';
-import { createRunner, ENGINES } from '../../src/hooks/runner.js';
+import { createRunner, ENGINES } from '../../src/engine/runner.js';
 import { TEST_RUN_MAX_REPEAT, TEST_RUN_MIN_DATA, TestRunError, testRun } from '../../src/hooks/test-run.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { tsbpf } from '../cli/run-cli.js';

@@ -2,7 +2,7 @@
 // packet, data_out from data_meta, and the kernel's refusals of bad contexts.
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
-import { createRunner } from '../../src/hooks/runner.js';
+import { createRunner } from '../../src/engine/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import { createMap, MapType } from '../../src/maps/index.js';
 import { buildFrame } from '../../src/net/packet.js';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
 import { readObject } from '../../src/elf/index.js';
-import { createRunner, ENGINES } from '../../src/hooks/runner.js';
+import { createRunner, ENGINES } from '../../src/engine/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import { movesPacketBounds, XDP_MAX_PACKET, XdpHook, type XdpResult } from '../../src/hooks/xdp.js';
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';

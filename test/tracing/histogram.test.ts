@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProgramBuilder, R0, R1, R2, R3, R6 } from '../../src/asm/index.js';
-import { createRunner } from '../../src/hooks/runner.js';
+import { createRunner } from '../../src/engine/runner.js';
 import { createMap } from '../../src/maps/registry.js';
 import { MapType } from '../../src/spec/maps.js';
 import {

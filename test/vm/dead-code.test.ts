@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { InvalidBytecodeError } from '../../src/errors.js';
-import { ENGINES } from '../../src/hooks/runner.js';
+import { ENGINES } from '../../src/engine/runner.js';
 import { type Insn, insn } from '../../src/isa/index.js';
 import { loadObject } from '../../src/object/load.js';
 import { Runtime } from '../../src/vm/runtime.js';

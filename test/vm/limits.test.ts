@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { RunLimitError } from '../../src/errors.js';
-import { createRunner, ENGINES, type EngineName } from '../../src/hooks/runner.js';
+import { createRunner, ENGINES, type EngineName } from '../../src/engine/runner.js';
 import { Class, type Insn, insn, JmpOp } from '../../src/isa/index.js';
 import { createMap } from '../../src/maps/index.js';
 import { MapType } from '../../src/spec/maps.js';

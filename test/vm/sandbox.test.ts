@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
 import { RuntimeFault } from '../../src/errors.js';
-import { createRunner, ENGINES, type EngineName } from '../../src/hooks/runner.js';
+import { createRunner, ENGINES, type EngineName } from '../../src/engine/runner.js';
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';
 import { createMap } from '../../src/maps/index.js';
 import { RINGBUF_HDR_SZ, type RingBufMap } from '../../src/maps/ringbuf.js';

@@ -6,7 +6,7 @@
 
 import type { Command } from 'commander';
 import type { Btf } from '../../btf/index.js';
-import type { EngineName } from '../../hooks/runner.js';
+import type { EngineName } from '../../engine/runner.js';
 import { KernelError, VerifierRejectedError } from '../../kernel/errors.js';
 import { attachXdp, type LiveAttachment, serveAttached } from '../../kernel/live.js';
 import { possibleCpus } from '../../kernel/object.js';

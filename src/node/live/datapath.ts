@@ -8,7 +8,7 @@
 // (the TAP's), so the kernel's IP layer discards those frames as addressed to another host
 // (PACKET_OTHERHOST) after the packet socket has copied them. The stack sees only the TAP's frames.
 
-import type { EngineName } from '../../hooks/runner.js';
+import type { EngineName } from '../../engine/runner.js';
 import { XDP_MAX_PACKET, XdpAction, XdpHook } from '../../hooks/xdp.js';
 import { KernelError } from '../../kernel/errors.js';
 import { withNetns } from '../../kernel/netns.js';
