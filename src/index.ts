@@ -215,6 +215,15 @@ export type {
 // --- Hooks: program types, engines, and where programs run: XDP (one packet or batches), test runs, socket
 // filters, probes on JS functions, tracepoints, event streams from ring/perf buffers.
 
+export {
+  createRunner,
+  createRunnerAsync,
+  ENGINES,
+  type EngineName,
+  parseEngine,
+  type Runner,
+  type RunnerOptions,
+} from './engine/runner.js';
 export { type EventStream, type EventStreamOptions, events } from './hooks/events.js';
 export {
   type ProbedDecorator,
@@ -227,15 +236,6 @@ export {
   probeSite,
 } from './hooks/probe.js';
 export { PROBE_CTX_SIZE, ProbeCtx, ProbeFlag } from './hooks/probe-context.js';
-export {
-  createRunner,
-  createRunnerAsync,
-  ENGINES,
-  type EngineName,
-  parseEngine,
-  type Runner,
-  type RunnerOptions,
-} from './engine/runner.js';
 export {
   SK_BUFF_OFFSETS,
   type SkBuffFields,

@@ -4,9 +4,9 @@
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { type Btf, formatValue } from '../btf/index.js';
 import { readObject } from '../elf/index.js';
-import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
 import type { EngineName, Runner } from '../engine/runner.js';
 import { parseEngine } from '../engine/runner.js';
+import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
 import { rawKeys } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';

@@ -1,7 +1,7 @@
 // What a helper is: an id, a name, a prototype the verifier checks calls against, and an implementation
 // that the interpreter and the JIT call. One registry (./registry.ts) holds them all.
 
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 import type { AddressSpace } from '../memory/address-space.js';
 
 /** Argument kinds of a helper prototype (the kernel's `enum bpf_arg_type`, the subset we need). */
@@ -65,7 +65,7 @@ export interface Invocation {
 export interface HelperEnv {
   readonly space: AddressSpace;
   /** The map whose handle lives at `addr`, if any. */
-  mapAt(addr: number): BpfMap | undefined;
+  mapAt(addr: number): RuntimeMap | undefined;
   readonly invocation: Invocation;
   /** Monotonic clock in nanoseconds: `BigInt(nowNsNumber())`, the same clock. */
   nowNs(): bigint;

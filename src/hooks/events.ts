@@ -6,7 +6,7 @@
 import { TsbpfError } from '../errors.js';
 import { PerfEventArrayMap, type PerfReader } from '../maps/perf.js';
 import { RingBufMap, type RingBufReader } from '../maps/ringbuf.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 
 export interface EventStreamOptions<T> {
   /** Turn a record's bytes into a value (default: the bytes). */
@@ -72,7 +72,7 @@ class Stream<T> implements EventStream<T> {
 }
 
 /** Read a RINGBUF or PERF_EVENT_ARRAY map as a stream of events. */
-export function events<T = Uint8Array>(map: BpfMap, options: EventStreamOptions<T> = {}): EventStream<T> {
+export function events<T = Uint8Array>(map: RuntimeMap, options: EventStreamOptions<T> = {}): EventStream<T> {
   const decode = options.decode ?? ((d: Uint8Array) => d as unknown as T);
   if (map instanceof RingBufMap) return new Stream(map.reader(), decode);
   if (map instanceof PerfEventArrayMap) {

@@ -7,10 +7,10 @@
 // call goes on. Return probes on functions that return a native Promise fire when it settles (the duration
 // covers the asynchronous work); the caller then gets the promise that settles after the probe ran.
 
+import type { EngineName } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
 import { programTypeByName } from '../spec/program-types.js';
 import { PROBE_ARG_OFFSETS, PROBE_CTX_SIZE, ProbeCtx, ProbeFlag, putValue } from './probe-context.js';
-import type { EngineName } from '../engine/runner.js';
 import {
   type BoundProgram,
   bindProgram,

@@ -3,12 +3,12 @@
 // program's return value is the number of bytes to keep, as for the kernel's socket filters
 // (sk_filter_trim_cap): 0 drops the packet, a value below the length truncates it.
 
+import type { Runner } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
 import type { Region } from '../memory/address-space.js';
 import { programTypeByName } from '../spec/program-types.js';
 import type { Runtime } from '../vm/runtime.js';
-import type { Runner } from '../engine/runner.js';
 
 const SOCKET_FILTER = programTypeByName('socket_filter')!;
 

@@ -13,10 +13,10 @@
 // BPF_PROG_TEST_RUN answers EINVAL on Linux 6.18 with bpftool — a bad xdp_md context in, and a repeat
 // count that does not fit bpf_attr's u32. A repeat of 0 is one run, as in the kernel.
 
+import type { Runner } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
 import { XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { checkDeadline } from '../vm/limits.js';
-import type { Runner } from '../engine/runner.js';
 import { XdpHook, type XdpRunOptions } from './xdp.js';
 
 /** Shortest data_in the kernel's test runs take (ETH_HLEN): XDP and the __sk_buff program types. */

@@ -3,20 +3,20 @@
 // TypeScript builder) with the maps it refers to. Verification is not optional here: a tracing program runs
 // inside the traced code, so only programs the verifier accepts run, and they run unchecked at full speed.
 
+import { createRunner, type EngineName } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
 import type { Insn } from '../isa/index.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 import { LoadedProgram, VerifierError } from '../object/load.js';
 import type { ProgramSpec } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
 import { verify } from '../verifier/index.js';
 import { Runtime } from '../vm/runtime.js';
-import { createRunner, type EngineName } from '../engine/runner.js';
 
 /** Instructions with the maps their lddw map references index into, loaded into `runtime` (or a new one). */
 export interface InsnProgram {
   insns: readonly Insn[];
-  maps?: readonly BpfMap[];
+  maps?: readonly RuntimeMap[];
   runtime?: Runtime;
   name?: string;
 }
@@ -62,7 +62,7 @@ export function bindProgram(
   const engine = options.engine ?? 'jit';
   let runtime: Runtime;
   let spec: ProgramSpec;
-  let maps: readonly BpfMap[];
+  let maps: readonly RuntimeMap[];
   let loaded: LoadedProgram | undefined;
   if (source instanceof LoadedProgram) {
     loaded = source;

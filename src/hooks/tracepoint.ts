@@ -6,10 +6,10 @@
 // natural alignment. The verifier checks each program against exactly that record, so a read past the
 // last field or any write is rejected. `tp.cStruct()` prints the matching C declaration.
 
+import type { EngineName } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
 import { type CtxLayout, type ProgramType, programTypeByName } from '../spec/program-types.js';
 import { putValue } from './probe-context.js';
-import type { EngineName } from '../engine/runner.js';
 import {
   type BoundProgram,
   bindProgram,

@@ -4,13 +4,13 @@
 // adjust_head/tail, redirect, load/store bytes — act on the right packet) only when the run first calls a
 // helper. The interpreter loops in JS. Results are those of running the packets one by one.
 
+import type { Runner } from '../engine/runner.js';
 import type { Invocation } from '../helpers/types.js';
 import { Class, JmpOp, Source } from '../isa/index.js';
 import type { Region } from '../memory/address-space.js';
 import { XDP_MD } from '../spec/program-types.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
-import type { Runner } from '../engine/runner.js';
 import { checkXdp, movesPacketBounds, type XdpResult, type XdpRunOptions, XdpSlot } from './xdp.js';
 
 /** Frames per batch by default (a NAPI poll handles up to 64; more amortises the call into the engine). */

@@ -3,6 +3,7 @@
 // Frames are laid out as the kernel's BPF_PROG_TEST_RUN lays them out (one 4 KiB page: headroom, data,
 // and room for skb_shared_info at the end), so adjust_head/tail limits match the kernel's.
 
+import type { Runner } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
 import { Class, JmpOp, Source } from '../isa/index.js';
@@ -10,7 +11,6 @@ import type { Region } from '../memory/address-space.js';
 import { XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
-import type { Runner } from '../engine/runner.js';
 
 /** XDP verdicts (enum xdp_action). */
 export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;

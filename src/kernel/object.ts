@@ -53,8 +53,6 @@ export function possibleCpus(): number {
 
 /** A kernel map seen from JavaScript; programs reach it inside the kernel, not through addresses. */
 export class KernelMap implements BpfMap {
-  /** Kernel maps have no address in a tsbpf address space. */
-  readonly addr = 0;
   readonly perCpu: boolean;
   readonly nCpus: number;
   private closed = false;
@@ -87,16 +85,6 @@ export class KernelMap implements BpfMap {
 
   nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
     return this.op('next key', () => sys.mapNextKey(this.fd, key, this.spec.keySize));
-  }
-
-  lookupPtr(): number {
-    return this.programSide();
-  }
-  updatePtr(): number {
-    return this.programSide();
-  }
-  deletePtr(): number {
-    return this.programSide();
   }
 
   /** The Map-like view (`get/set/entries`), with per-CPU values as arrays as in the user-space runtime. */
@@ -133,13 +121,6 @@ export class KernelMap implements BpfMap {
         throw new MapError(e.errno, `map ${this.spec.name}: ${what}: ${e.message}`);
       throw e;
     }
-  }
-
-  private programSide(): never {
-    throw new MapError(
-      Errno.ENOTSUP,
-      `map ${this.spec.name} lives in the kernel: only programs loaded there use it`,
-    );
   }
 }
 

@@ -7,7 +7,7 @@ import { MapError } from '../errors.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
 import { Errno, KernelErrno } from '../spec/errno.js';
 import { type MapSpec, UpdateFlag } from '../spec/maps.js';
-import type { BpfMap } from './types.js';
+import type { RuntimeMap } from './types.js';
 
 /** Options every map gets from its runtime. */
 export interface MapOptions {
@@ -57,7 +57,7 @@ export function mapInSpace(space: AddressSpace, addr: number): MapBase | undefin
   return mapsBySpace.get(space)?.get(addr);
 }
 
-export abstract class MapBase implements BpfMap {
+export abstract class MapBase implements RuntimeMap {
   readonly addr: number;
   readonly handle: Region;
   /** CPUs whose values a per-CPU map keeps (1 for shared maps). */

@@ -28,7 +28,7 @@ import { LpmTrieMap } from './lpm.js';
 import { PerfEventArrayMap } from './perf.js';
 import { QueueStackMap } from './queue.js';
 import { RingBufMap } from './ringbuf.js';
-import type { ArrayLayout, BpfMap, HashLayout } from './types.js';
+import type { ArrayLayout, HashLayout, RuntimeMap } from './types.js';
 
 // Creation flags (include/uapi/linux/bpf.h).
 const F = {
@@ -362,7 +362,7 @@ export function createMap(space: AddressSpace, spec: MapSpec, opts: MapOptions =
 }
 
 /** Array layout for inlined lookups, for plain ARRAY maps only (undefined otherwise). */
-export function arrayLayout(map: BpfMap): ArrayLayout | undefined {
+export function arrayLayout(map: RuntimeMap): ArrayLayout | undefined {
   return map instanceof ArrayMap && map.spec.type === MapType.ARRAY ? map : undefined;
 }
 
@@ -370,7 +370,7 @@ export function arrayLayout(map: BpfMap): ArrayLayout | undefined {
  * Index layout for inlined lookups, for plain HASH maps only: per-CPU values need the CPU, LRU lookups
  * set a reference bit, and a map of maps returns the inner map, so those go through the map's code.
  */
-export function hashLayout(map: BpfMap): HashLayout | undefined {
+export function hashLayout(map: RuntimeMap): HashLayout | undefined {
   if (!(map instanceof HashMap) || map.spec.type !== MapType.HASH) return undefined;
   const { index } = map;
   return {

@@ -4,26 +4,32 @@
 
 import type { MapSpec } from '../spec/maps.js';
 
-/** A live map inside a runtime. */
+/**
+ * A map as its user sees it, on either back end (a user-space runtime's or the kernel's): keys and values
+ * as bytes in memory order. Typed views (src/maps/typed.ts) and loaders speak this.
+ */
 export interface BpfMap {
   readonly spec: MapSpec;
-  /** Address of the map handle in linear memory (what lddw gives a program). */
-  readonly addr: number;
-
-  // --- program side: addresses in linear memory; return values as the helpers return them ---
-  /** Address of the value for the key at `keyAddr`, or 0. For per-CPU maps, the value of the current CPU. */
-  lookupPtr(keyAddr: number, cpu: number): number;
-  /** 0, or a negative errno. */
-  updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number;
-  deletePtr(keyAddr: number): number;
-
-  // --- user side: bytes in memory order ---
   /** The value (all CPUs concatenated for per-CPU maps: nCpus * round_up(valueSize, 8) bytes). */
   lookup(key: Uint8Array): Uint8Array | undefined;
   update(key: Uint8Array, value: Uint8Array, flags?: number): void;
   delete(key: Uint8Array): void;
   /** The key after `key` in the kernel's iteration order, the first key for undefined, undefined at the end. */
   nextKey(key: Uint8Array | undefined): Uint8Array | undefined;
+}
+
+/**
+ * A map inside a user-space runtime: what a user does with it, and what programs and helpers do, on
+ * addresses in the runtime's linear memory (the engine side; kernel maps have none).
+ */
+export interface RuntimeMap extends BpfMap {
+  /** Address of the map handle in linear memory (what lddw gives a program). */
+  readonly addr: number;
+  /** Address of the value for the key at `keyAddr`, or 0. For per-CPU maps, the value of the current CPU. */
+  lookupPtr(keyAddr: number, cpu: number): number;
+  /** 0, or a negative errno. */
+  updatePtr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number;
+  deletePtr(keyAddr: number): number;
 }
 
 /**

@@ -3,11 +3,11 @@
 // hold: maps by name, programs by name, each program runnable on either engine.
 
 import type { BtfValue } from '../btf/index.js';
-import { TsbpfError } from '../errors.js';
 import { createRunner, createRunnerAsync, type EngineName, type Runner } from '../engine/runner.js';
+import { TsbpfError } from '../errors.js';
 import { createMap } from '../maps/registry.js';
 import type { TypedMap } from '../maps/typed.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 import { MapType } from '../spec/maps.js';
 import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { type VerifyResult, verify } from '../verifier/index.js';
@@ -97,12 +97,12 @@ export class LoadedObject {
   constructor(
     readonly spec: ObjectSpec,
     readonly runtime: Runtime,
-    readonly maps: ReadonlyMap<string, BpfMap>,
+    readonly maps: ReadonlyMap<string, RuntimeMap>,
     readonly programs: ReadonlyMap<string, LoadedProgram>,
   ) {}
 
   /** The map called `name` (global data maps are `.bss`, `.data`, `.rodata`). */
-  map(name: string): BpfMap {
+  map(name: string): RuntimeMap {
     const m = this.maps.get(name);
     if (!m) throw new TsbpfError(`no map '${name}' (maps: ${[...this.maps.keys()].join(', ') || 'none'})`);
     return m;
@@ -176,7 +176,7 @@ export class LoadedObject {
 /** Create maps, verify and prepare programs: the user-space equivalent of libbpf's bpf_object__load. */
 export function loadObject(spec: ObjectSpec, options: LoadOptions = {}): LoadedObject {
   const runtime = options.runtime ?? new Runtime(options.runtimeOptions);
-  const maps: BpfMap[] = spec.maps.map((m) => {
+  const maps: RuntimeMap[] = spec.maps.map((m) => {
     const map = createMap(runtime.space, m, { cpus: runtime.cpus });
     runtime.registerMap(map);
     return map;

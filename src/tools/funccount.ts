@@ -6,7 +6,7 @@ import { ProgramBuilder, R1, R2, R10 } from '../asm/index.js';
 import { ProbeCtx } from '../hooks/probe-context.js';
 import type { Insn } from '../isa/index.js';
 import { typedMap } from '../maps/typed.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 import { emitCountAndExit, ProbeTool, type ProbeToolOptions } from './probe-tool.js';
 
 /** u32 probe id -> u64 calls. */
@@ -17,7 +17,7 @@ function countProgram(): Insn[] {
 
 export class FuncCount extends ProbeTool {
   /** u32 probe id -> u64 calls. */
-  readonly counts: BpfMap;
+  readonly counts: RuntimeMap;
 
   constructor(options: ProbeToolOptions = {}) {
     const maxEntries = options.maxFunctions ?? 1024;

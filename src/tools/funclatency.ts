@@ -5,7 +5,7 @@
 import { ProgramBuilder, R1, R2, R3, R6, R7, R10 } from '../asm/index.js';
 import { ProbeCtx } from '../hooks/probe-context.js';
 import type { Insn } from '../isa/index.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 import { emitLog2Slot, type Log2Histogram, log2HistogramsByGroup } from './histogram.js';
 import { emitCountAndExit, ProbeTool, type ProbeToolOptions } from './probe-tool.js';
 
@@ -21,7 +21,7 @@ function latencyProgram(): Insn[] {
 
 export class FuncLatency extends ProbeTool {
   /** { u32 probe id; u32 log2 slot } -> u64 count. */
-  readonly hist: BpfMap;
+  readonly hist: RuntimeMap;
 
   constructor(options: ProbeToolOptions = {}) {
     const maxEntries = (options.maxFunctions ?? 256) * 65;

@@ -10,7 +10,7 @@
 
 import type { ProgramBuilder, Register, WritableRegister } from '../asm/index.js';
 import { rawKeys } from '../maps/typed.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 
 export const LOG2_SLOTS = 65;
 
@@ -67,7 +67,7 @@ export class Log2Histogram {
   }
 
   /** One histogram from a map with u32 keys (slot) and u64 (or per-CPU u64) counts. */
-  static fromMap(map: BpfMap): Log2Histogram {
+  static fromMap(map: RuntimeMap): Log2Histogram {
     const h = new Log2Histogram();
     for (const key of rawKeys(map)) {
       const slot = new DataView(key.buffer, key.byteOffset).getUint32(0, true);
@@ -125,7 +125,7 @@ export class Log2Histogram {
 }
 
 /** Histograms by group from a hash map keyed `{ u32 group; u32 slot; }` with u64 counts. */
-export function log2HistogramsByGroup(map: BpfMap): Map<number, Log2Histogram> {
+export function log2HistogramsByGroup(map: RuntimeMap): Map<number, Log2Histogram> {
   const out = new Map<number, Log2Histogram>();
   for (const key of rawKeys(map)) {
     const dv = new DataView(key.buffer, key.byteOffset, key.byteLength);
@@ -167,7 +167,7 @@ export class LinearHistogram {
   }
 
   /** Counts from a map with u32 keys (slot) and u64 counts. */
-  fill(map: BpfMap): this {
+  fill(map: RuntimeMap): this {
     for (const key of rawKeys(map)) {
       const slot = new DataView(key.buffer, key.byteOffset).getUint32(0, true);
       const value = map.lookup(key);

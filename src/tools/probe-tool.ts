@@ -2,11 +2,11 @@
 // to any number of probe sites (at entry or at return), and the in-program `map[key] += 1`.
 
 import { type ProgramBuilder, R0, R1, R2, R3, R4, R10 } from '../asm/index.js';
-import type { ProbeLink, ProbeSite } from '../hooks/probe.js';
 import type { EngineName } from '../engine/runner.js';
+import type { ProbeLink, ProbeSite } from '../hooks/probe.js';
 import type { Insn } from '../isa/index.js';
 import { createMap } from '../maps/registry.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 import { MapType, UpdateFlag } from '../spec/maps.js';
 import { Runtime } from '../vm/runtime.js';
 
@@ -49,7 +49,7 @@ export function emitCountAndExit(b: ProgramBuilder, keyOff: number): ProgramBuil
 /** A tracing tool: its own runtime and counter map, one program attached to every probed function. */
 export abstract class ProbeTool {
   readonly runtime = new Runtime();
-  protected readonly map: BpfMap;
+  protected readonly map: RuntimeMap;
   private readonly links: ProbeLink[] = [];
 
   protected constructor(
@@ -65,7 +65,7 @@ export abstract class ProbeTool {
   /** The program's instructions; its map index 0 is the tool's map. */
   protected abstract insns(): Insn[];
 
-  program(): { insns: Insn[]; maps: BpfMap[]; runtime: Runtime } {
+  program(): { insns: Insn[]; maps: RuntimeMap[]; runtime: Runtime } {
     return { insns: this.insns(), maps: [this.map], runtime: this.runtime };
   }
 

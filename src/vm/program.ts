@@ -38,7 +38,7 @@ import {
   PseudoLddw,
   Source,
 } from '../isa/index.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 import type { ProgramSpec } from '../spec/object.js';
 
 /** How a program finds helpers by id; defaults to the shared registry. */
@@ -76,7 +76,7 @@ export interface PreparedProgram {
   readonly helpers: readonly HelperDef[];
   /** Helper lookup for callx, whose id is only known at run time. */
   readonly lookupHelper: HelperLookup;
-  readonly maps: readonly BpfMap[];
+  readonly maps: readonly RuntimeMap[];
   /** Slot indices where functions start: 0 and every local-call / lddw FUNC target. */
   readonly functions: readonly number[];
 }
@@ -133,7 +133,7 @@ export const AtomicVariant = {
 /** Resolve, check and pre-decode a program. Throws InvalidBytecodeError naming the slot on bad input. */
 export function prepareProgram(
   spec: ProgramSpec | readonly Insn[],
-  maps: readonly BpfMap[] = [],
+  maps: readonly RuntimeMap[] = [],
   options: PrepareOptions = {},
 ): PreparedProgram {
   const isSpec = !Array.isArray(spec);
@@ -274,12 +274,12 @@ function writtenRegister(ins: Insn): number | undefined {
 function resolveLddw(
   insns: readonly Insn[],
   i: number,
-  maps: readonly BpfMap[],
+  maps: readonly RuntimeMap[],
   options: PrepareOptions,
   bad: (why: string) => never,
 ): bigint {
   const ins = insns[i]!;
-  const map = (): BpfMap => {
+  const map = (): RuntimeMap => {
     const m = maps[ins.imm];
     if (!m) bad(`lddw refers to map ${ins.imm}, but the program was given ${maps.length} map(s)`);
     return m!;

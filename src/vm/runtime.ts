@@ -4,7 +4,7 @@
 
 import type { HelperEnv, Invocation } from '../helpers/types.js';
 import { type Insn, MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 import { AddressSpace, type Region } from '../memory/address-space.js';
 import type { ProgramSpec } from '../spec/object.js';
 import { type PreparedProgram, type PrepareOptions, prepareProgram } from './program.js';
@@ -75,7 +75,7 @@ export class Runtime implements HelperEnv {
    * by every program the batch reaches, tail-called ones included.
    */
   beginDeferred: (() => void) | undefined;
-  private readonly mapsByAddr = new Map<number, BpfMap>();
+  private readonly mapsByAddr = new Map<number, RuntimeMap>();
   private readonly programs: PreparedProgram[] = [];
   private readonly stacks: Region[][] = [];
   /** The one source of time: ns as a safe integer (nowNs is derived from it). */
@@ -102,22 +102,22 @@ export class Runtime implements HelperEnv {
   // --- maps and programs -----------------------------------------------------------------------
 
   /** Make a map known to programs and helpers (its handle address is what lddw loads). */
-  registerMap(map: BpfMap): void {
+  registerMap(map: RuntimeMap): void {
     this.mapsByAddr.set(map.addr, map);
   }
 
-  mapAt(addr: number): BpfMap | undefined {
+  mapAt(addr: number): RuntimeMap | undefined {
     return this.mapsByAddr.get(addr);
   }
 
-  get maps(): readonly BpfMap[] {
+  get maps(): readonly RuntimeMap[] {
     return [...this.mapsByAddr.values()];
   }
 
   /** Prepare a program against this runtime (map value addresses resolve through its memory). */
   prepare(
     spec: ProgramSpec | readonly Insn[],
-    maps: readonly BpfMap[] = [],
+    maps: readonly RuntimeMap[] = [],
     options: PrepareOptions = {},
   ): PreparedProgram {
     if (this.zeroKeyAddr === 0) this.zeroKeyAddr = this.space.allocate(8, 'scratch', 'zero key', false).start;

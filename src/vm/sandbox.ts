@@ -19,7 +19,7 @@ import { RuntimeFault } from '../errors.js';
 import type { ArgType, HelperDef } from '../helpers/types.js';
 import { innerMapMismatch } from '../maps/fdarray.js';
 import { RingBufMap } from '../maps/ringbuf.js';
-import type { BpfMap } from '../maps/types.js';
+import type { RuntimeMap } from '../maps/types.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
 import { MapType } from '../spec/maps.js';
 import type { PreparedProgram } from './program.js';
@@ -97,7 +97,7 @@ function deny(
     case 'map':
       return `${region.name} is a map handle`;
     case 'map_value': {
-      const map = region.owner as BpfMap | undefined;
+      const map = region.owner as RuntimeMap | undefined;
       return map && mayUseMap(prog, map)
         ? undefined
         : `${region.name} belongs to a map this program was not given`;
@@ -150,8 +150,8 @@ function inMetadata(rt: Runtime, addr: number, size: number, out: AccessWindow):
 /** Maps a program may use: those it was prepared with, and inner maps its maps of maps can hold. */
 export function mayUseMap(prog: PreparedProgram, map: object): boolean {
   const maps = prog.maps;
-  if (maps.includes(map as BpfMap)) return true;
-  const spec = (map as BpfMap).spec;
+  if (maps.includes(map as RuntimeMap)) return true;
+  const spec = (map as RuntimeMap).spec;
   if (!spec) return false;
   for (const m of maps) {
     const t = m.spec.type;
@@ -191,7 +191,7 @@ export function checkHelperArgs(
   pc: number,
 ): void {
   const kinds = def.proto.args;
-  let map: BpfMap | undefined;
+  let map: RuntimeMap | undefined;
   for (let i = 0; i < kinds.length; i++) {
     const kind = kinds[i]!;
     if (!POINTER_KINDS.has(kind)) continue;

@@ -10,9 +10,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { disassemble } from '../../src/asm/index.js';
+import { createRunner, ENGINES } from '../../src/engine/runner.js';
 import { RuntimeFault, TsbpfError } from '../../src/errors.js';
 import { HELPERS } from '../../src/helpers/registry.js';
-import { createRunner, ENGINES } from '../../src/engine/runner.js';
 import type { XdpSlot } from '../../src/hooks/xdp.js';
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';
 import {
@@ -32,7 +32,7 @@ import {
 import type { FdArrayMap } from '../../src/maps/fdarray.js';
 import { createMap } from '../../src/maps/registry.js';
 import type { RingBufMap } from '../../src/maps/ringbuf.js';
-import type { BpfMap } from '../../src/maps/types.js';
+import type { RuntimeMap } from '../../src/maps/types.js';
 import { AddressSpace, type Region } from '../../src/memory/address-space.js';
 import { type MapSpec, MapType } from '../../src/spec/maps.js';
 import { loadInput } from '../../src/vm/input.js';
@@ -83,8 +83,8 @@ function regions(space: AddressSpace): Region[] {
 /** The world one program runs in: its maps, other objects' maps and packets, a second CPU. */
 class World {
   readonly rt = new Runtime({ space: new AddressSpace(4 * 1024 * 1024), cpus: 2 });
-  readonly mine: BpfMap[];
-  readonly others: BpfMap[];
+  readonly mine: RuntimeMap[];
+  readonly others: RuntimeMap[];
   /** Another object's batch: packets and contexts that are not the program's. */
   readonly foreign: XdpBatch;
   /** Interesting addresses that are not the program's (for lddw). */
@@ -289,7 +289,7 @@ function allowed(
   }
   if (verdicts) add(verdicts);
   for (const r of regions(rt.space)) {
-    if (r.owner && world.mine.includes(r.owner as BpfMap)) add(r);
+    if (r.owner && world.mine.includes(r.owner as RuntimeMap)) add(r);
     else if (BOOKKEEPING.has(r.name)) add(r);
   }
   return out.sort((a, b) => a[0] - b[0]);

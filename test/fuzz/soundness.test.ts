@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { assemble, disassemble } from '../../src/asm/index.js';
 import { readObject } from '../../src/elf/index.js';
-import { InvalidBytecodeError, RunLimitError, RuntimeFault } from '../../src/errors.js';
 import { createRunner, ENGINES } from '../../src/engine/runner.js';
+import { InvalidBytecodeError, RunLimitError, RuntimeFault } from '../../src/errors.js';
 import { XDP_MAX_PACKET } from '../../src/hooks/xdp.js';
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';
 import type { Insn } from '../../src/isa/index.js';

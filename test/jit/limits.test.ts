@@ -2,8 +2,8 @@
 // br_table targets): the JIT says which function and why before V8 sees the module, and runners fall back
 // to the interpreter with the same results.
 import { describe, expect, it } from 'vitest';
-import { JitLimitError } from '../../src/errors.js';
 import { createRunner, createRunnerAsync } from '../../src/engine/runner.js';
+import { JitLimitError } from '../../src/errors.js';
 import { compile } from '../../src/jit/index.js';
 import { MAX_BR_TABLE_TARGETS, MAX_FUNCTION_BODY_BYTES } from '../../src/jit/wasm/index.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';

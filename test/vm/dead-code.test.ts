@@ -4,8 +4,8 @@
 // are still refused with the instruction named.
 
 import { describe, expect, it } from 'vitest';
-import { InvalidBytecodeError } from '../../src/errors.js';
 import { ENGINES } from '../../src/engine/runner.js';
+import { InvalidBytecodeError } from '../../src/errors.js';
 import { type Insn, insn } from '../../src/isa/index.js';
 import { loadObject } from '../../src/object/load.js';
 import { Runtime } from '../../src/vm/runtime.js';

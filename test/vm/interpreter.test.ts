@@ -5,7 +5,7 @@ import { InvalidBytecodeError, RuntimeFault } from '../../src/errors.js';
 import type { HelperDef, HelperEnv } from '../../src/helpers/types.js';
 import { type Insn, insn, lddw } from '../../src/isa/index.js';
 import { createMap } from '../../src/maps/index.js';
-import type { BpfMap } from '../../src/maps/types.js';
+import type { RuntimeMap } from '../../src/maps/types.js';
 import { type MapSpec, MapType } from '../../src/spec/maps.js';
 import { type HelperLookup, Interpreter, Runtime } from '../../src/vm/index.js';
 
@@ -160,7 +160,7 @@ describe('callbacks', () => {
 });
 
 describe('map references', () => {
-  function fakeMap(addr: number, valueAddr: number, spec: Partial<MapSpec> = {}): BpfMap {
+  function fakeMap(addr: number, valueAddr: number, spec: Partial<MapSpec> = {}): RuntimeMap {
     return {
       spec: { name: 'm', type: 2, keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, ...spec },
       addr,

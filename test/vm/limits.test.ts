@@ -3,8 +3,8 @@
 // Both engines count the same events, so a run ends the same way on each.
 
 import { describe, expect, it } from 'vitest';
-import { RunLimitError } from '../../src/errors.js';
 import { createRunner, ENGINES, type EngineName } from '../../src/engine/runner.js';
+import { RunLimitError } from '../../src/errors.js';
 import { Class, type Insn, insn, JmpOp } from '../../src/isa/index.js';
 import { createMap } from '../../src/maps/index.js';
 import { MapType } from '../../src/spec/maps.js';

@@ -5,18 +5,18 @@
 
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
-import { RuntimeFault } from '../../src/errors.js';
 import { createRunner, ENGINES, type EngineName } from '../../src/engine/runner.js';
+import { RuntimeFault } from '../../src/errors.js';
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';
 import { createMap } from '../../src/maps/index.js';
 import { RINGBUF_HDR_SZ, type RingBufMap } from '../../src/maps/ringbuf.js';
-import type { BpfMap } from '../../src/maps/types.js';
+import type { RuntimeMap } from '../../src/maps/types.js';
 import { MapType } from '../../src/spec/maps.js';
 import { Runtime } from '../../src/vm/runtime.js';
 
 const hexAddr = (a: number) => `0x${a.toString(16)}`;
 
-function arrayMap(rt: Runtime, name: string): BpfMap {
+function arrayMap(rt: Runtime, name: string): RuntimeMap {
   return createMap(
     rt.space,
     { name, type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 4, flags: 0 },
@@ -33,13 +33,19 @@ function ringMap(rt: Runtime): RingBufMap {
 }
 
 /** The address of map `m`'s value at key 0. */
-function valueAddr(rt: Runtime, m: BpfMap): number {
+function valueAddr(rt: Runtime, m: RuntimeMap): number {
   const key = rt.space.allocate(4, 'scratch', 'key');
   return m.lookupPtr(key.start, 0);
 }
 
 /** Run `text` once as an XDP-typed program over a 64-byte packet (checked unless told otherwise). */
-function runOnce(rt: Runtime, engine: EngineName, text: string, maps: BpfMap[] = [], checked = true): number {
+function runOnce(
+  rt: Runtime,
+  engine: EngineName,
+  text: string,
+  maps: RuntimeMap[] = [],
+  checked = true,
+): number {
   const prog = rt.prepare(
     { name: 't', section: 'xdp', type: 'xdp', insns: assemble(text), license: 'GPL' },
     maps,
