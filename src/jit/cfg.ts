@@ -1,8 +1,8 @@
-// Control-flow analysis for the JIT: functions (the main program and every bpf-to-bpf call or callback
-// target), basic blocks, reverse postorder, dominators, and whether the graph is reducible.
+// Control-flow analysis for the JIT, per function (where functions start is the ISA's subprogramStarts,
+// read once by prepare): basic blocks, reverse postorder, dominators, and whether the graph is reducible.
 
 import { InvalidBytecodeError } from '../errors.js';
-import { Class, type Insn, isLocalCall, JmpOp, LDDW, OP_MASK, PseudoLddw } from '../isa/index.js';
+import { Class, type Insn, JmpOp, LDDW, OP_MASK } from '../isa/index.js';
 
 /**
  * How a basic block ends. `goto`: one successor (a `ja`, or falling into the next block). `cond`: a
@@ -41,24 +41,6 @@ export interface FunctionCfg {
   readonly loopHeader: Uint8Array;
   /** False when some retreating edge goes to a block that does not dominate its source. */
   readonly reducible: boolean;
-}
-
-/** Entry slots of the program's functions, sorted: 0, every local-call target and every callback target. */
-export function functionEntries(insns: readonly Insn[]): number[] {
-  const entries = new Set<number>([0]);
-  for (let i = 0; i < insns.length; i++) {
-    const ins = insns[i]!;
-    if (isLocalCall(ins)) entries.add(i + 1 + ins.imm);
-    if (ins.code === LDDW) {
-      if (ins.src === PseudoLddw.FUNC) entries.add(i + 1 + ins.imm);
-      i++;
-    }
-  }
-  for (const e of entries) {
-    if (e < 0 || e >= insns.length)
-      throw new InvalidBytecodeError(`call target ${e} is outside the program`, 0);
-  }
-  return [...entries].sort((a, b) => a - b);
 }
 
 const CALL = Class.JMP | JmpOp.CALL;

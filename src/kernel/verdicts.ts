@@ -6,16 +6,17 @@
 import {
   AluOp,
   Class,
+  functionTarget,
   type Insn,
   insn,
   JmpOp,
-  LDDW,
   lddw,
   Mode,
   PseudoCall,
   PseudoLddw,
   Size,
   Source,
+  subprogramStarts,
 } from '../isa/index.js';
 import { type MapSpec, MapType } from '../spec/maps.js';
 import type { ProgramSpec } from '../spec/object.js';
@@ -58,20 +59,9 @@ function epilogue(mapIndex: number): Insn[] {
   ];
 }
 
-/** Slot where the main function ends: the first subprogram (call or function-address target). */
+/** Slot where the main function ends: where its first subprogram starts (or the program's end). */
 function mainEnd(insns: readonly Insn[]): number {
-  let end = insns.length;
-  for (let i = 0; i < insns.length; i++) {
-    const ins = insns[i]!;
-    const isCall = ins.code === (Class.JMP | JmpOp.CALL) && ins.src === PseudoCall.LOCAL;
-    const isFunc = ins.code === LDDW && ins.src === PseudoLddw.FUNC;
-    if (isCall || isFunc) {
-      const target = i + 1 + ins.imm;
-      if (target > 0 && target < end) end = target;
-    }
-    if (ins.code === LDDW) i++;
-  }
-  return end;
+  return subprogramStarts(insns)[1] ?? insns.length;
 }
 
 /** A copy of `p` whose main-function exits count their verdict in map `mapIndex` (see VERDICT_MAP). */
@@ -83,9 +73,8 @@ export function instrumentVerdicts(p: ProgramSpec, mapIndex: number): ProgramSpe
     if (ins.code === EXIT) {
       return insn(Class.JMP | JmpOp.JA, 0, 0, end - (i + 1)); // to the epilogue
     }
-    const isCall = ins.code === (Class.JMP | JmpOp.CALL) && ins.src === PseudoCall.LOCAL;
-    const isFunc = ins.code === LDDW && ins.src === PseudoLddw.FUNC;
-    if ((isCall || isFunc) && i + 1 + ins.imm >= end) return { ...ins, imm: ins.imm + shift };
+    const target = functionTarget(ins, i);
+    if (target !== undefined && target >= end) return { ...ins, imm: ins.imm + shift };
     return { ...ins };
   });
   const moved = (n: number) => (n >= end ? n + shift : n);

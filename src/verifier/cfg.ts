@@ -11,13 +11,12 @@ import {
   classOf,
   type Insn,
   isBranch,
-  isLocalCall,
   JmpOp,
   jumpTarget,
   LDDW,
   OP_MASK,
   PseudoCall,
-  PseudoLddw,
+  subprogramStarts,
 } from '../isa/index.js';
 
 export class Reject extends Error {
@@ -82,18 +81,20 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
     if (insns[i]!.code === LDDW) secondHalf[++i] = 1;
   }
 
-  // Subprograms start at insn 0, at targets of local calls and at lddw function pointers.
-  const starts = new Set<number>([0]);
-  for (let i = 0; i < n; i++) {
+  // Subprograms start at insn 0, at targets of local calls and at lddw function pointers. A bad target
+  // is reported in slot order with the call kinds refused below, as one pass over the slots would.
+  let subprogs: number[] = [];
+  let badTarget: Reject | undefined;
+  try {
+    subprogs = subprogramStarts(insns);
+  } catch (e) {
+    if (!(e instanceof InvalidBytecodeError)) throw e;
+    badTarget = new Reject(e.index, 'bad_insn', e.reason);
+  }
+  for (let i = 0; i < (badTarget?.insn ?? n); i++) {
     if (secondHalf[i]) continue;
     const ins = insns[i]!;
-    if (isLocalCall(ins)) starts.add(i + 1 + ins.imm);
-    else if (ins.code === LDDW && ins.src === PseudoLddw.FUNC) {
-      const t = i + 1 + ins.imm;
-      if (t < 0 || t >= n || secondHalf[t])
-        throw new Reject(i, 'bad_insn', `function pointer to ${t} is not an instruction of the program`);
-      starts.add(t);
-    } else if (isCall(ins) && ins.src === PseudoCall.KFUNC) {
+    if (isCall(ins) && ins.src === PseudoCall.KFUNC) {
       throw new Reject(i, 'kfunc', 'calls to kernel functions (kfuncs) are not supported');
     } else if (isCall(ins) && ins.src > PseudoCall.KFUNC) {
       throw new Reject(i, 'bad_insn', `call with unknown src ${ins.src}`);
@@ -101,7 +102,7 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
       throw new Reject(i, 'bad_insn', 'indirect calls (callx) are not supported');
     }
   }
-  const subprogs = [...starts].sort((a, b) => a - b);
+  if (badTarget) throw badTarget;
   const owner = new Int32Array(n);
   for (let k = 0; k < subprogs.length; k++) {
     const end = subprogs[k + 1] ?? n;

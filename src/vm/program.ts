@@ -37,6 +37,7 @@ import {
   PseudoCall,
   PseudoLddw,
   Source,
+  subprogramStarts,
 } from '../isa/index.js';
 import type { RuntimeMap } from '../maps/types.js';
 import type { ProgramSpec } from '../spec/object.js';
@@ -77,7 +78,7 @@ export interface PreparedProgram {
   /** Helper lookup for callx, whose id is only known at run time. */
   readonly lookupHelper: HelperLookup;
   readonly maps: readonly RuntimeMap[];
-  /** Slot indices where functions start: 0 and every local-call / lddw FUNC target. */
+  /** Slot indices where functions start (subprogramStarts: 0 and every local-call / lddw FUNC target). */
   readonly functions: readonly number[];
 }
 
@@ -139,13 +140,14 @@ export function prepareProgram(
   const isSpec = !Array.isArray(spec);
   const source: readonly Insn[] = isSpec ? (spec as ProgramSpec).insns : (spec as readonly Insn[]);
   checkProgram(source);
+  // Function addresses are checked here too (not only by the verifier): callbacks start at them.
+  const functions = subprogramStarts(source);
   const lookup = options.helpers ?? helperById;
   const insns = source.map((i) => ({ ...i }));
   const n = insns.length;
   const code = new Int32Array((n + 1) * 4);
   const helpers: HelperDef[] = [];
   const helperIndex = new Map<number, number>();
-  const functions = new Set<number>([0]);
 
   for (let i = 0; i < n; i++) {
     const ins = insns[i]!;
@@ -165,7 +167,6 @@ export function prepareProgram(
 
     if (ins.code === LDDW) {
       const value = resolveLddw(insns, i, maps, options, bad);
-      if (ins.src === PseudoLddw.FUNC) functions.add(i + 1 + ins.imm);
       const [lo, hi] = [Number(BigInt.asIntN(32, value)), Number(BigInt.asIntN(32, value >> 32n))];
       ins.src = ins.src === PseudoLddw.FUNC ? ins.src : 0;
       ins.imm = lo;
@@ -203,7 +204,6 @@ export function prepareProgram(
       } else if (ins.src === PseudoCall.LOCAL) {
         variant = 1;
         w1 = i + 1 + ins.imm;
-        functions.add(w1);
       } else {
         bad(`unsupported call kind src=${ins.src} (kernel functions are not available)`);
       }
@@ -233,7 +233,7 @@ export function prepareProgram(
     helpers,
     lookupHelper: lookup,
     maps,
-    functions: [...functions].sort((a, b) => a - b),
+    functions,
   };
 }
 
@@ -301,12 +301,10 @@ function resolveLddw(
       if (offset >= m.spec.valueSize) bad(`offset ${offset} is outside the value of map ${m.spec.name}`);
       return BigInt(value + offset);
     }
-    case PseudoLddw.FUNC: {
-      const target = i + 1 + ins.imm;
-      if (target < 0 || target >= insns.length) bad(`function address ${target} is outside the program`);
-      // A function pointer is the slot index of the function: callbacks (bpf_loop ...) take it as is.
-      return BigInt(target);
-    }
+    case PseudoLddw.FUNC:
+      // A function pointer is the slot index of the function (subprogramStarts checked that it is one):
+      // callbacks (bpf_loop ...) take it as is.
+      return BigInt(i + 1 + ins.imm);
     default:
       return bad(`unsupported lddw source ${ins.src}`);
   }
