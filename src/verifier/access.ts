@@ -6,7 +6,7 @@ import { STACK_SIZE } from '../isa/index.js';
 import { MapFlag } from '../spec/maps.js';
 import { ctxAccess } from '../spec/program-types.js';
 import { Reject } from './cfg.js';
-import type { Verifier } from './interp.js';
+import type { VerifierEnv } from './env.js';
 import { constant, isConstScalar, unknownOfSize } from './ranges.js';
 import { constReg, isPointer, ownStack, ptrReg, type Reg, Slot, scalarReg, UNKNOWN_SCALAR } from './state.js';
 
@@ -16,7 +16,7 @@ export const MAX_VAR_OFF = 1 << 29;
 const plural = (n: number | bigint, w: string) => `${n} ${w}${n === 1 || n === 1n ? '' : 's'}`;
 
 /** Why a dereference of `r` is impossible, or undefined if `r` points somewhere checkable. */
-function notAPointer(r: Reg, regno: number, v: Verifier): string | undefined {
+function notAPointer(r: Reg, regno: number, v: VerifierEnv): string | undefined {
   switch (r.kind) {
     case 'scalar':
       return `R${regno} is a number (${v.describe(r)}), not a pointer: it cannot be dereferenced`;
@@ -41,7 +41,7 @@ function notAPointer(r: Reg, regno: number, v: Verifier): string | undefined {
  * store of an immediate (ST, with `imm`) or a load. Returns the loaded register for loads.
  */
 export function memAccess(
-  v: Verifier,
+  v: VerifierEnv,
   pc: number,
   regno: number,
   r: Reg,
@@ -94,7 +94,7 @@ export function memAccess(
 }
 
 function ctxLoadStore(
-  v: Verifier,
+  v: VerifierEnv,
   pc: number,
   regno: number,
   r: Reg,
@@ -132,7 +132,7 @@ function ctxLoadStore(
 }
 
 /** fp-relative byte offset of `r + off` in its frame; the offset must be constant and inside the frame. */
-function stackOffset(v: Verifier, pc: number, regno: number, r: Reg, off: number, size = 1): number {
+function stackOffset(v: VerifierEnv, pc: number, regno: number, r: Reg, off: number, size = 1): number {
   if (!isConstScalar(r.s)) {
     throw new Reject(
       pc,
@@ -151,7 +151,7 @@ function stackOffset(v: Verifier, pc: number, regno: number, r: Reg, off: number
   return at;
 }
 
-function stackWrite(v: Verifier, pc: number, frameNo: number, at: number, size: number, value: Reg): void {
+function stackWrite(v: VerifierEnv, pc: number, frameNo: number, at: number, size: number, value: Reg): void {
   const f = ownStack(v.state.frames[frameNo]!);
   v.noteStack(f.subprog, -at);
   const idx = at + STACK_SIZE;
@@ -174,12 +174,12 @@ function stackWrite(v: Verifier, pc: number, frameNo: number, at: number, size: 
 }
 
 /** The path reads stack bytes [idx, idx+size) of a frame (for pruning: see Verifier.markRead). */
-export function markRead(v: Verifier, frameNo: number, idx: number, size: number): void {
+export function markRead(v: VerifierEnv, frameNo: number, idx: number, size: number): void {
   for (let s = idx >> 3; s <= (idx + size - 1) >> 3; s++) v.markRead(frameNo, s);
 }
 
 /** Bytes [idx, idx+size) are about to change: spilled registers overlapping them become plain bytes. */
-function scrub(v: Verifier, pc: number, frameNo: number, idx: number, size: number): void {
+function scrub(v: VerifierEnv, pc: number, frameNo: number, idx: number, size: number): void {
   const f = ownStack(v.state.frames[frameNo]!);
   for (let s = idx >> 3; s <= (idx + size - 1) >> 3; s++) {
     // What remains of a partly overwritten slot depends on what it held (and unprivileged, whether a
@@ -201,7 +201,7 @@ function scrub(v: Verifier, pc: number, frameNo: number, idx: number, size: numb
   }
 }
 
-function stackRead(v: Verifier, pc: number, frameNo: number, at: number, size: number): Reg {
+function stackRead(v: VerifierEnv, pc: number, frameNo: number, at: number, size: number): Reg {
   const f = v.state.frames[frameNo]!;
   const idx = at + STACK_SIZE;
   markRead(v, frameNo, idx, size);
@@ -227,7 +227,7 @@ function stackRead(v: Verifier, pc: number, frameNo: number, at: number, size: n
   return allZero ? scalarReg(constant(0n)) : scalarReg(unknownOfSize(size));
 }
 
-function checkInit(v: Verifier, pc: number, frameNo: number, idx: number, size: number): void {
+function checkInit(v: VerifierEnv, pc: number, frameNo: number, idx: number, size: number): void {
   if (v.opts.allowUninitStack) return; // unwritten bytes read as unknown, like STACK_MISC
   const f = v.state.frames[frameNo]!;
   for (let b = idx; b < idx + size; b++) {
@@ -244,7 +244,7 @@ function checkInit(v: Verifier, pc: number, frameNo: number, idx: number, size: 
 
 /** Bounds of a non-stack region access at `r + off` of `size` bytes (size may be a helper's buffer size). */
 export function regionCheck(
-  v: Verifier,
+  v: VerifierEnv,
   pc: number,
   regno: number,
   r: Reg,
@@ -340,7 +340,7 @@ export function regionCheck(
 
 /** A helper reads or writes `size` bytes (size may be a range: [minSize, maxSize]) at the pointer in `r`. */
 export function helperMem(
-  v: Verifier,
+  v: VerifierEnv,
   pc: number,
   regno: number,
   r: Reg,

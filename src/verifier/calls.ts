@@ -9,7 +9,7 @@ import type { FuncParam } from '../spec/object.js';
 import { helperAllowed } from '../spec/program-types.js';
 import { helperMem, MAX_VAR_OFF, markRead } from './access.js';
 import { Reject } from './cfg.js';
-import type { Verifier } from './interp.js';
+import type { VerifierEnv } from './env.js';
 import { isConstScalar, unknownOfSize } from './ranges.js';
 import {
   cloneState,
@@ -71,7 +71,7 @@ function checkMapCompat(pc: number, h: HelperDef, mapType: number, mapName: stri
   );
 }
 
-export function callHelper(v: Verifier, pc: number, id: number): void {
+export function callHelper(v: VerifierEnv, pc: number, id: number): void {
   // Asked when a path reaches the call, as the kernel does: a call no path reaches is dead code.
   const h = v.helper(id);
   if (!h) throw new Reject(pc, 'unknown_helper', `call to unknown helper #${id}`);
@@ -259,7 +259,7 @@ export function callHelper(v: Verifier, pc: number, id: number): void {
  * 4-byte spill at the bottom of a slot; our spills below 8 bytes are plain bytes, so that case stays a
  * (rare) false alarm.
  */
-function stackConstant(v: Verifier, r: Reg, size: number): bigint | undefined {
+function stackConstant(v: VerifierEnv, r: Reg, size: number): bigint | undefined {
   if (v.unprivileged || r.kind !== 'stack' || !isConstScalar(r.s)) return undefined;
   const f = v.state.frames[r.frame]!;
   const idx = r.off + Number(BigInt.asIntN(64, r.s.var.value)) + STACK_SIZE;
@@ -281,7 +281,7 @@ function stackConstant(v: Verifier, r: Reg, size: number): bigint | undefined {
 }
 
 /** An array lookup with a known key below max_entries cannot fail (the kernel elides the NULL check). */
-function alwaysFound(v: Verifier, mapIdx: number, key: bigint): boolean {
+function alwaysFound(v: VerifierEnv, mapIdx: number, key: bigint): boolean {
   const m = v.maps[mapIdx]!;
   return (m.type === MapType.ARRAY || m.type === MapType.PERCPU_ARRAY) && key < BigInt(m.maxEntries);
 }
@@ -290,7 +290,7 @@ function alwaysFound(v: Verifier, mapIdx: number, key: bigint): boolean {
  * A copy of the current state inside a new bpf_loop callback frame: r1 = the index, r2 = the context;
  * `call` counts the callback's calls on this path (more than one: `again`).
  */
-function enterCallback(v: Verifier, pc: number, target: number, ctx: Reg, call = 1) {
+function enterCallback(v: VerifierEnv, pc: number, target: number, ctx: Reg, call = 1) {
   const st = cloneState(v.state);
   if (call > 1) {
     // Widen what the callback may have changed in its callers' stacks (through the context pointer):
@@ -314,7 +314,7 @@ function enterCallback(v: Verifier, pc: number, target: number, ctx: Reg, call =
 }
 
 /** bpf-to-bpf call: a new frame for the callee; returns the callee's first slot. */
-export function callLocal(v: Verifier, pc: number, target: number): number {
+export function callLocal(v: VerifierEnv, pc: number, target: number): number {
   const s = v.state;
   if (s.frames.length >= MAX_CALL_FRAMES) {
     throw new Reject(pc, 'call_depth', `the call chain is deeper than ${MAX_CALL_FRAMES} frames`);
@@ -331,7 +331,7 @@ export function callLocal(v: Verifier, pc: number, target: number): number {
  * A call to a global function: its arguments are checked against the BTF parameter types, the function
  * is not walked here (it is verified on its own), r1-r5 are clobbered and r0 is an unknown number.
  */
-export function callGlobal(v: Verifier, pc: number, target: number, params: readonly FuncParam[]): number {
+export function callGlobal(v: VerifierEnv, pc: number, target: number, params: readonly FuncParam[]): number {
   const regs = v.frame.regs;
   params.forEach((p, i) => {
     const regno = i + 1;
@@ -362,7 +362,7 @@ export function callGlobal(v: Verifier, pc: number, target: number, params: read
 }
 
 /** `exit` from a subprogram: back to the caller with r0; returns the slot after the call. */
-export function returnToCaller(v: Verifier, pc: number): number {
+export function returnToCaller(v: VerifierEnv, pc: number): number {
   const s = v.state;
   const depth = s.frames.length - 1;
   const top = s.frames[depth]!;

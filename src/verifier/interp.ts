@@ -30,6 +30,7 @@ import type { ProgramType } from '../spec/program-types.js';
 import { MAX_VAR_OFF, memAccess } from './access.js';
 import { callGlobal, callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
 import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';
+import type { VerifierEnv } from './env.js';
 import { disasm, type SourceMap } from './log.js';
 import {
   type Checkpoint,
@@ -115,7 +116,7 @@ export const MAX_PENDING_BRANCHES = 8192;
 /** The clock is read every this many processed instructions (a power of two). */
 const CLOCK_EVERY = 4096;
 
-export class Verifier {
+export class Verifier implements VerifierEnv {
   state!: State;
   processed = 0;
   peakStates = 0;
@@ -160,7 +161,7 @@ export class Verifier {
   /** Outer map index -> index of its inner map spec. */
   readonly innerOf = new Map<number, number>();
 
-  // ---- small services used by access.ts and calls.ts ----
+  // ---- small services used by access.ts and calls.ts (VerifierEnv) ----
   get frame(): Frame {
     return curFrame(this.state);
   }
