@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { readObject } from '../dist/elf/index.js';
 import { XdpBatch } from '../dist/hooks/xdp-batch.js';
 import { readCapture } from '../dist/net/pcap.js';
-import { loadObject, setTailCallTarget } from '../dist/object/load.js';
+import { loadObject, setTailCallTarget } from '../dist/collection/userspace.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'examples/xdp');

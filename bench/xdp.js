@@ -22,7 +22,7 @@ import { XdpBatch } from '../dist/hooks/xdp-batch.js';
 import { compile } from '../dist/jit/index.js';
 import { buildFrame } from '../dist/net/index.js';
 import { readCapture } from '../dist/net/pcap.js';
-import { loadObject } from '../dist/object/load.js';
+import { loadObject } from '../dist/collection/userspace.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OBJECT = join(root, 'examples/xdp/udp_drop.o');

@@ -113,7 +113,7 @@ export {
   setTailCallTarget,
   VerifierError,
   writeGlobal,
-} from './object/index.js';
+} from './collection/index.js';
 
 // --- The verifier: accept, or a diagnostic that says why not (with the source line when known).
 

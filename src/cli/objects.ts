@@ -11,13 +11,8 @@ import { rawKeys } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
 import { machineMapMemoryLimit } from '../node/load.js';
-import {
-  type LoadedObject,
-  type LoadedProgram,
-  loadObject,
-  setTailCallTarget,
-  VerifierError,
-} from '../object/load.js';
+import { type LoadedObject, type LoadedProgram, loadObject, setTailCallTarget } from '../collection/userspace.js';
+import { VerifierError } from '../verifier/index.js';
 import { MapType } from '../spec/maps.js';
 import type { ObjectSpec } from '../spec/object.js';
 import type { RunLimits } from '../vm/limits.js';

@@ -7,10 +7,10 @@ import { createRunner, type EngineName } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
 import type { Insn } from '../isa/index.js';
 import type { RuntimeMap } from '../maps/types.js';
-import { LoadedProgram, VerifierError } from '../object/load.js';
 import type { ProgramSpec } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
-import { verify } from '../verifier/index.js';
+import { VerifierError, verify } from '../verifier/index.js';
+import type { PreparedProgram } from '../vm/program.js';
 import { Runtime } from '../vm/runtime.js';
 
 /** Instructions with the maps their lddw map references index into, loaded into `runtime` (or a new one). */
@@ -21,7 +21,14 @@ export interface InsnProgram {
   name?: string;
 }
 
-export type TraceProgramSource = LoadedProgram | InsnProgram;
+/** A program already prepared in a runtime: what a user-space collection's programs are. */
+export interface PreparedSource {
+  readonly spec: ProgramSpec;
+  readonly prepared: PreparedProgram;
+  readonly runtime: Runtime;
+}
+
+export type TraceProgramSource = PreparedSource | InsnProgram;
 
 /** A verified program bound to an engine, ready to run on a context address. */
 export interface BoundProgram {
@@ -63,8 +70,8 @@ export function bindProgram(
   let runtime: Runtime;
   let spec: ProgramSpec;
   let maps: readonly RuntimeMap[];
-  let loaded: LoadedProgram | undefined;
-  if (source instanceof LoadedProgram) {
+  let loaded: PreparedSource | undefined;
+  if ('prepared' in source) {
     loaded = source;
     runtime = source.runtime;
     spec = source.spec;

@@ -10,7 +10,7 @@ import { MapError } from '../errors.js';
 import { LDDW, PseudoLddw } from '../isa/index.js';
 import { type Codec, type TypedMap, typedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
-import { btfTypedMap } from '../object/typed.js';
+import { btfTypedMap } from '../collection/typed.js';
 import { Errno } from '../spec/errno.js';
 import { type MapSpec, MapType } from '../spec/maps.js';
 import type { ObjectSpec, ProgramSpec } from '../spec/object.js';

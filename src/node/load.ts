@@ -14,7 +14,7 @@ import { type KernelLoadOptions, type KernelObject, loadKernelObject } from '../
 import { RingBufMap } from '../maps/ringbuf.js';
 import type { TypedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
-import { type LoadedObject, type LoadOptions, loadObject as loadSpec } from '../object/load.js';
+import { type LoadedObject, type LoadOptions, loadObject as loadSpec } from '../collection/userspace.js';
 import { MapType } from '../spec/maps.js';
 import type { ObjectSpec } from '../spec/object.js';
 

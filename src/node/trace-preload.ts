@@ -18,7 +18,7 @@ import { bytesToHex } from '../hex.js';
 import { events } from '../hooks/events.js';
 import type { ProbeLink, ProbeSite } from '../hooks/probe.js';
 import { probeSite } from '../hooks/probe.js';
-import { loadObject } from '../object/load.js';
+import { loadObject } from '../collection/userspace.js';
 import { MapType } from '../spec/maps.js';
 import { FuncCount } from '../tools/funccount.js';
 import { FuncLatency } from '../tools/funclatency.js';

@@ -3,6 +3,7 @@
 // names, and the plain specs (ObjectSpec, ProgramSpec, MapSpec) a loader turns into live objects.
 export * from './errno.js';
 export * from './helper-names.js';
+export * from './link.js';
 export * from './maps.js';
 export * from './object.js';
 export * from './program-types.js';

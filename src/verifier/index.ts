@@ -157,3 +157,5 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
     throw e;
   }
 }
+
+export { VerifierError } from './errors.js';

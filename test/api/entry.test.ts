@@ -25,7 +25,7 @@ describe('the package entry', () => {
       'asm',
       'elf',
       'btf',
-      'object',
+      'collection',
       'verifier',
       'vm',
       'jit',

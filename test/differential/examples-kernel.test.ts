@@ -9,7 +9,7 @@ import { XDP_MAX_PACKET, XdpHook } from '../../src/hooks/xdp.js';
 import { rawKeys } from '../../src/maps/typed.js';
 import type { BpfMap } from '../../src/maps/types.js';
 import { LinkType, readCapture } from '../../src/net/pcap.js';
-import { loadObject, setTailCallTarget } from '../../src/object/load.js';
+import { loadObject, setTailCallTarget } from '../../src/collection/userspace.js';
 import { MapType } from '../../src/spec/maps.js';
 import type { ObjectSpec } from '../../src/spec/object.js';
 import { XDP_EXAMPLE_SETUP, XDP_EXAMPLES } from '../support/examples.js';

@@ -14,7 +14,7 @@ import { rawKeys } from '../../src/maps/typed.js';
 import type { BpfMap } from '../../src/maps/types.js';
 import { buildFrame } from '../../src/net/packet.js';
 import { readCapture } from '../../src/net/pcap.js';
-import { type LoadedObject, loadObject, setTailCallTarget } from '../../src/object/load.js';
+import { type LoadedObject, loadObject, setTailCallTarget } from '../../src/collection/userspace.js';
 import { MapType } from '../../src/spec/maps.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { XDP_EXAMPLE_SETUP, XDP_EXAMPLES } from '../support/examples.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { readObject } from '../../src/elf/index.js';
 import { XdpAction, XdpHook } from '../../src/hooks/xdp.js';
 import { readCapture } from '../../src/net/pcap.js';
-import { loadObject } from '../../src/object/load.js';
+import { loadObject } from '../../src/collection/userspace.js';
 
 const capture = readCapture(readFileSync('examples/xdp/iperf.pcap'));
 

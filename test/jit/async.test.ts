@@ -10,7 +10,7 @@ import { XdpHook } from '../../src/hooks/xdp.js';
 import { Class, insn, JmpOp } from '../../src/isa/index.js';
 import { compile, compileAsync, type JitProgram } from '../../src/jit/index.js';
 import { readCapture } from '../../src/net/pcap.js';
-import { type LoadedObject, loadObject, setTailCallTarget } from '../../src/object/load.js';
+import { type LoadedObject, loadObject, setTailCallTarget } from '../../src/collection/userspace.js';
 import { Interpreter, loadInput, type PreparedProgram, Runtime } from '../../src/vm/index.js';
 import { CONFORMANCE_BUDGET, caseProgram, hex, interpretCase } from '../conformance/run.js';
 import { conformanceFiles, loadConformanceFile } from '../support/conformance.js';

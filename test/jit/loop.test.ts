@@ -9,7 +9,7 @@ import type { HelperDef } from '../../src/helpers/types.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import { Class, type Insn, insn, JmpOp, MAX_CALL_FRAMES, Mode, Size, Source } from '../../src/isa/index.js';
 import { compile } from '../../src/jit/index.js';
-import { loadObject } from '../../src/object/load.js';
+import { loadObject } from '../../src/collection/userspace.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
 import { kernelOracle } from '../support/kernel.js';
 

@@ -236,7 +236,7 @@ describe.skipIf(!oracle)('tsbpf xdp attach', () => {
       const nobody = { uid: 65534, gid: 65534, cwd: copy.root, bin: join(copy.root, 'bin/tsbpf.js') };
       const kernel = tsbpfSync(['xdp', 'attach', obj, '--dev', 'lo'], nobody);
       expect(kernel.code, kernel.stderr).toBe(1);
-      expect(kernel.stderr).toMatch(/no permission: run as root or grant CAP_BPF \(EPERM\)/);
+      expect(kernel.stderr).toMatch(/operation not permitted \(EPERM; run as root or grant CAP_BPF\)/);
       const user = tsbpfSync(['xdp', 'attach', obj, '--dev', 'lo', '--userspace'], nobody);
       expect(user.code, user.stderr).toBe(1);
       expect(user.stderr).toMatch(/socket\(AF_PACKET\).*(EPERM|EACCES).*CAP_NET_RAW/);

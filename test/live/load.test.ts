@@ -7,7 +7,7 @@ import { XdpHook } from '../../src/hooks/xdp.js';
 import type { KernelObject } from '../../src/kernel/object.js';
 import { buildFrame } from '../../src/net/packet.js';
 import { loadObject, type ObjectMaps, ringBuffer } from '../../src/node/index.js';
-import type { LoadedObject } from '../../src/object/load.js';
+import type { LoadedObject } from '../../src/collection/userspace.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();

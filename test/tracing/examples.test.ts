@@ -9,7 +9,7 @@ import { assemble } from '../../src/asm/index.js';
 import { readObject } from '../../src/elf/index.js';
 import { probe } from '../../src/hooks/probe.js';
 import { createMap } from '../../src/maps/registry.js';
-import { loadObject } from '../../src/object/load.js';
+import { loadObject } from '../../src/collection/userspace.js';
 import { MapType } from '../../src/spec/maps.js';
 import { log2HistogramsByGroup } from '../../src/tools/histogram.js';
 import { Runtime } from '../../src/vm/runtime.js';

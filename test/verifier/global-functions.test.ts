@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
 import { readObject } from '../../src/elf/index.js';
 import { testRun } from '../../src/hooks/test-run.js';
-import { loadObject } from '../../src/object/load.js';
+import { loadObject } from '../../src/collection/userspace.js';
 import type { FuncParam, ProgramSpec } from '../../src/spec/object.js';
 import { verify } from '../../src/verifier/index.js';
 import { kernelOracle } from '../support/kernel.js';

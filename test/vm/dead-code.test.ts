@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ENGINES } from '../../src/engine/runner.js';
 import { InvalidBytecodeError } from '../../src/errors.js';
 import { type Insn, insn } from '../../src/isa/index.js';
-import { loadObject } from '../../src/object/load.js';
+import { loadObject } from '../../src/collection/userspace.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { kernelOracle } from '../support/kernel.js';
 

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { Btf } from '../../btf/index.js';
 import { writeObject } from '../../elf/index.js';
 import { mapTypeInfo } from '../../maps/registry.js';
-import { loadObject } from '../../object/load.js';
+import { loadObject } from '../../collection/userspace.js';
 import { CliError } from '../errors.js';
 import { Files, writing } from '../files.js';
 import { bytesToHex, cliRuntime, dumpMap, hexToBytes, jsonSafe, readObjectFile } from '../objects.js';

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { RuntimeFault } from '../../errors.js';
 import { TEST_RUN_MAX_REPEAT, TestRunError, testRun } from '../../hooks/test-run.js';
-import { loadObject } from '../../object/load.js';
+import { loadObject } from '../../collection/userspace.js';
 import { CliError, EXIT } from '../errors.js';
 import { Files, writing } from '../files.js';
 import { type LimitFlags, limitOptions, runLimits } from '../limits.js';

@@ -17,7 +17,7 @@ import { basename, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
-import { loadObject } from '../../object/load.js';
+import { loadObject } from '../../collection/userspace.js';
 import {
   formatEvent,
   formatFunccount,

@@ -13,7 +13,7 @@ import { possibleCpus } from '../../kernel/object.js';
 import { VERDICT_MAP, VERDICT_NAMES, type VerdictName } from '../../kernel/verdicts.js';
 import type { BpfMap } from '../../maps/types.js';
 import { UserspaceXdp } from '../../node/live/datapath.js';
-import { VerifierError } from '../../object/load.js';
+import { VerifierError } from '../../verifier/index.js';
 import type { ObjectSpec } from '../../spec/object.js';
 import { CliError } from '../errors.js';
 import {

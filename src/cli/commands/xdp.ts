@@ -11,7 +11,7 @@ import { XdpBatch } from '../../hooks/xdp-batch.js';
 import { PerfEventArrayMap } from '../../maps/perf.js';
 import { RingBufMap } from '../../maps/ringbuf.js';
 import { CaptureBatch, LinkType, type PcapWriter } from '../../net/pcap.js';
-import type { LoadedObject } from '../../object/load.js';
+import type { LoadedObject } from '../../collection/userspace.js';
 import type { RunLimits } from '../../vm/limits.js';
 import { CliError, EXIT } from '../errors.js';
 import { Files, type OutputFile } from '../files.js';

@@ -14,7 +14,7 @@ import { KernelError } from '../../kernel/errors.js';
 import { withNetns } from '../../kernel/netns.js';
 import { VERDICT_NAMES, type VerdictName } from '../../kernel/verdicts.js';
 import { inetChecksum } from '../../net/packet.js';
-import type { LoadedObject, LoadedProgram } from '../../object/load.js';
+import type { LoadedObject, LoadedProgram } from '../../collection/userspace.js';
 import * as sys from './sys.js';
 
 export interface UserspaceXdpOptions {

@@ -8,6 +8,7 @@
 
 export * from '../spec/object.js';
 export { programTypeForSection, type SectionProgramType, sectionForProgramType } from '../spec/sections.js';
+export { VerifierError } from '../verifier/index.js';
 export {
   findGlobal,
   type GlobalVariable,
@@ -18,12 +19,5 @@ export {
   setGlobal,
   writeGlobal,
 } from './globals.js';
-export {
-  LoadedObject,
-  LoadedProgram,
-  type LoadOptions,
-  loadObject,
-  setTailCallTarget,
-  VerifierError,
-} from './load.js';
 export { btfCodec, btfCodecs, btfTypedMap } from './typed.js';
+export { LoadedObject, LoadedProgram, type LoadOptions, loadObject, setTailCallTarget } from './userspace.js';
