@@ -3,6 +3,7 @@
 // and the errno errors node:fs throws — into that line and code.
 
 import { RuntimeFault, TsbpfError } from '../errors.js';
+import { errnoByName } from '../spec/errno.js';
 
 /** Exit codes of every command (`tsbpf trace` passes the traced program's own code through). */
 export const EXIT = {
@@ -33,34 +34,6 @@ export class CliError extends Error {
   }
 }
 
-/** What node:fs errno codes mean, in the words `strerror` uses. */
-const REASONS: Record<string, string> = {
-  EACCES: 'permission denied',
-  EAGAIN: 'resource temporarily unavailable',
-  EBADF: 'bad file descriptor',
-  EBUSY: 'device or resource busy',
-  EDQUOT: 'disk quota exceeded',
-  EEXIST: 'file exists',
-  EFBIG: 'file too large',
-  EINVAL: 'invalid argument',
-  EIO: 'input/output error',
-  EISDIR: 'is a directory',
-  ELOOP: 'too many levels of symbolic links',
-  EMFILE: 'too many open files',
-  ENAMETOOLONG: 'file name too long',
-  ENFILE: 'too many open files in the system',
-  ENODEV: 'no such device',
-  ENOENT: 'no such file or directory',
-  ENOSPC: 'no space left on device',
-  ENOTDIR: 'a component of the path is not a directory',
-  ENXIO: 'no such device or address',
-  EPERM: 'operation not permitted',
-  EPIPE: 'broken pipe',
-  EROFS: 'read-only file system',
-  ETXTBSY: 'text file busy',
-  EXDEV: 'not on the same file system',
-};
-
 /** An error node:fs (or any libuv call) threw: it has a string `code` such as ENOENT and a `syscall`. */
 export function isErrno(e: unknown): e is NodeJS.ErrnoException {
   return (
@@ -73,7 +46,8 @@ export function isErrno(e: unknown): e is NodeJS.ErrnoException {
 /** The plain-words reason of an errno error (`no space left on device`). */
 export function errnoReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  const known = err?.code ? REASONS[err.code] : undefined;
+  // The code's words from the one errno table (src/spec/errno.ts), as the library's errors say them.
+  const known = err?.code ? errnoByName(err.code)?.text : undefined;
   if (known) return known;
   // Node's message is `CODE: reason, syscall 'path'`: keep the reason.
   const m = /^[A-Z0-9_]+: ([^,]+)/.exec(String(err?.message ?? err));

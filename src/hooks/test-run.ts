@@ -15,6 +15,7 @@
 
 import type { Runner } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
+import { Errno, errnoName, errnoText } from '../spec/errno.js';
 import { XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { checkDeadline } from '../vm/limits.js';
 import { XdpHook, type XdpRunOptions } from './xdp.js';
@@ -42,17 +43,19 @@ const PACKET_TYPES = new Set([
 export class TestRunError extends TsbpfError {
   override name = 'TestRunError';
   /** The errno's name; EINVAL is the only one the rules here give. */
-  readonly code = 'EINVAL';
+  readonly code = errnoName(Errno.EINVAL);
   /** Its number (22). */
-  readonly errno = 22;
+  readonly errno = Errno.EINVAL;
   constructor(
     /** What is wrong with the arguments. */
     readonly reason: string,
     /** The program's name. */
     program: string,
   ) {
-    // The first words are bpftool's for the same failure.
-    super(`failed to run program: Invalid argument (EINVAL): ${reason}`, program);
+    // The first words are bpftool's for the same failure (strerror's, capitalised: `Invalid argument`).
+    const words = errnoText(Errno.EINVAL);
+    const said = `${words[0]!.toUpperCase()}${words.slice(1)} (${errnoName(Errno.EINVAL)})`;
+    super(`failed to run program: ${said}: ${reason}`, program);
   }
 }
 

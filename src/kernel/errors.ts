@@ -2,56 +2,19 @@
 // a program the kernel's verifier refuses becomes a VerifierRejectedError carrying the kernel's log.
 
 import { TsbpfError } from '../errors.js';
+import { Errno, errnoInfo, errnoMessage, errnoName } from '../spec/errno.js';
 
-/** Linux errno numbers (x86_64 / generic) and their names, for the ones bpf() returns. */
-const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM',
-  2: 'ENOENT',
-  3: 'ESRCH',
-  4: 'EINTR',
-  7: 'E2BIG',
-  9: 'EBADF',
-  11: 'EAGAIN',
-  12: 'ENOMEM',
-  13: 'EACCES',
-  14: 'EFAULT',
-  16: 'EBUSY',
-  17: 'EEXIST',
-  19: 'ENODEV',
-  20: 'ENOTDIR',
-  22: 'EINVAL',
-  24: 'EMFILE',
-  28: 'ENOSPC',
-  34: 'ERANGE',
-  38: 'ENOSYS',
-  95: 'EOPNOTSUPP',
-  524: 'ENOTSUPP',
+export { errnoName };
+
+/**
+ * What to do about an errno bpf() returns, where the words alone (src/spec/errno.ts) do not say it. Only
+ * for bpf() commands: an EPERM from socket() or setns() wants another capability.
+ */
+const HINTS: Readonly<Record<number, string>> = {
+  [Errno.EPERM]: 'run as root or grant CAP_BPF',
+  [Errno.ENOSYS]: 'no bpf() on this system',
+  [Errno.EBUSY]: 'another program attached?',
 };
-
-/** What each common errno means to someone calling bpf(). */
-const ERRNO_TEXT: Readonly<Record<string, string>> = {
-  EPERM: 'no permission: run as root or grant CAP_BPF',
-  ENOSYS: 'no bpf() on this system',
-  ENOENT: 'no such element or object',
-  E2BIG: 'argument too big (attribute, map size or program too large)',
-  EBADF: 'bad file descriptor',
-  EAGAIN: 'resource temporarily unavailable',
-  ENOMEM: 'out of memory (or locked-memory limit reached)',
-  EACCES: 'permission denied by the verifier',
-  EFAULT: 'bad address passed to the kernel',
-  EBUSY: 'resource busy (another program is attached?)',
-  EEXIST: 'already exists',
-  ENODEV: 'no such device',
-  EINVAL: 'invalid argument',
-  EMFILE: 'too many open files',
-  ENOSPC: 'no space (map full, or an output buffer too small)',
-  EOPNOTSUPP: 'operation not supported',
-  ENOTSUPP: 'operation not supported by this kernel',
-};
-
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
-}
 
 /** A bpf() (or close()) call that failed. `errno` is positive; `code` its name (EPERM ...). */
 export class KernelError extends TsbpfError {
@@ -63,10 +26,12 @@ export class KernelError extends TsbpfError {
     readonly errno: number,
     detail?: string,
   ) {
-    const code = errnoName(errno);
-    const text = ERRNO_TEXT[code] ?? 'failed';
-    super(`${text} (${code})${detail ? `: ${detail}` : ''}`, command);
-    this.code = code;
+    // `operation not permitted (EPERM; run as root or grant CAP_BPF): detail`
+    const e = errnoInfo(errno);
+    const hint = /^(BPF_|bpf)/.test(command) ? HINTS[errno] : undefined;
+    const said = e ? `${e.text} (${e.name}${hint ? `; ${hint}` : ''})` : errnoMessage(errno);
+    super(`${said}${detail ? `: ${detail}` : ''}`, command);
+    this.code = errnoName(errno);
   }
 }
 

@@ -5,7 +5,7 @@
 
 import { MapError } from '../errors.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
-import { Errno, KernelErrno } from '../spec/errno.js';
+import { Errno, errnoMessage } from '../spec/errno.js';
 import { type MapSpec, UpdateFlag } from '../spec/maps.js';
 import type { RuntimeMap } from './types.js';
 
@@ -24,29 +24,10 @@ export function roundUp8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }
 
-const ERRNO_TEXT: Record<number, string> = {
-  [Errno.EPERM]: 'EPERM (operation not permitted)',
-  [Errno.ENOENT]: 'ENOENT (no such element)',
-  [Errno.E2BIG]: 'E2BIG (index out of range or map full)',
-  [Errno.EBADF]: 'EBADF (not a map or program handle)',
-  [Errno.ENOMEM]: 'ENOMEM (out of memory)',
-  [Errno.EBUSY]: 'EBUSY',
-  [Errno.EEXIST]: 'EEXIST (element already exists)',
-  [Errno.EINVAL]: 'EINVAL (invalid argument)',
-  [Errno.ENOSPC]: 'ENOSPC (map full)',
-  [Errno.ERANGE]: 'ERANGE',
-  [KernelErrno.ENOTSUPP]: 'ENOTSUPP (operation not supported by this map type)',
-  [KernelErrno.EOPNOTSUPP]: 'EOPNOTSUPP',
-};
-
-export function errnoText(errno: number): string {
-  return ERRNO_TEXT[errno] ?? `errno ${errno}`;
-}
-
 /** Throw the MapError for a negative errno returned by a program-side operation. */
 export function mapFail(spec: MapSpec, op: string, negErrno: number, detail?: string): never {
   const errno = -negErrno;
-  throw new MapError(errno, `map '${spec.name}': ${op}: ${detail ?? errnoText(errno)}`);
+  throw new MapError(errno, `map '${spec.name}': ${op}: ${detail ?? errnoMessage(errno)}`);
 }
 
 /** Maps by handle address, per address space, so map-in-map values (a map's address) can be resolved. */
