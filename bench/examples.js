@@ -6,10 +6,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadObject, setTailCallTarget } from '../dist/collection/userspace.js';
 import { readObject } from '../dist/elf/index.js';
 import { XdpBatch } from '../dist/hooks/xdp-batch.js';
 import { readCapture } from '../dist/net/pcap.js';
-import { loadObject, setTailCallTarget } from '../dist/collection/userspace.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'examples/xdp');
@@ -75,7 +75,7 @@ async function kernelFigures() {
         applySetup(name, obj, (prog) => obj.program(prog).fd);
         const prog = obj.program();
         let sum = 0;
-        for (const p of capture) sum += prog.run(p, { repeat: 2000 }).duration;
+        for (const p of capture) sum += prog.run({ dataIn: p, repeat: 2000 }).durationNs;
         out[name] = sum / capture.length;
       } finally {
         obj.close?.();

@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadObject } from '../dist/collection/userspace.js';
 import { readObject } from '../dist/elf/index.js';
 import { testRun } from '../dist/hooks/test-run.js';
 import { XdpHook } from '../dist/hooks/xdp.js';
@@ -22,7 +23,6 @@ import { XdpBatch } from '../dist/hooks/xdp-batch.js';
 import { compile } from '../dist/jit/index.js';
 import { buildFrame } from '../dist/net/index.js';
 import { readCapture } from '../dist/net/pcap.js';
-import { loadObject } from '../dist/collection/userspace.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OBJECT = join(root, 'examples/xdp/udp_drop.o');
@@ -160,8 +160,8 @@ async function kernelFigures() {
       let ns = Number.POSITIVE_INFINITY;
       let retval = -1;
       for (let r = 0; r < rounds; r++) {
-        const res = prog.run(packet, { repeat });
-        ns = Math.min(ns, res.duration);
+        const res = prog.run({ dataIn: packet, repeat });
+        ns = Math.min(ns, res.durationNs);
         retval = res.retval;
       }
       return { ns, retval };

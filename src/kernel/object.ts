@@ -4,14 +4,15 @@
 // the same `get/set/entries` view over either back end.
 
 import { readFileSync } from 'node:fs';
-import type { BtfValue } from '../btf/index.js';
+import { CollectionBase, loadWith } from '../collection/collection.js';
+import type { Backend, Program, RunOptions, RunResult } from '../collection/types.js';
 import { readObject } from '../elf/index.js';
 import { MapError } from '../errors.js';
 import { LDDW, PseudoLddw } from '../isa/index.js';
 import { type Codec, type TypedMap, typedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
-import { btfTypedMap } from '../collection/typed.js';
 import { Errno } from '../spec/errno.js';
+import type { Link, LinkInfo } from '../spec/link.js';
 import { type MapSpec, MapType } from '../spec/maps.js';
 import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { programTypeByName } from '../spec/program-types.js';
@@ -19,6 +20,7 @@ import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
 import { ifNameToIndex } from './ffi.js';
+import { withNetns } from './netns.js';
 import { loadProgramBtf } from './program-btf.js';
 import { KernelRingBuf } from './ringbuf.js';
 import * as sys from './syscall.js';
@@ -124,14 +126,20 @@ export class KernelMap implements BpfMap {
   }
 }
 
-/** An XDP (or other) attachment; closing the link detaches the program. */
-export class KernelLink {
+/** A BPF link (an XDP attachment …); closing the link detaches the program. */
+export class KernelLink implements Link {
   private closed = false;
-  constructor(readonly fd: number) {}
+  private detached = false;
+  constructor(
+    readonly fd: number,
+    private readonly what: LinkInfo = { kind: 'link', program: '', target: '', backend: 'kernel' },
+  ) {}
 
   /** Detach now (the fd stays open until close). */
   detach(): void {
-    if (!this.closed) sys.linkDetach(this.fd);
+    if (this.closed || this.detached) return;
+    this.detached = true;
+    sys.linkDetach(this.fd);
   }
 
   close(): void {
@@ -139,15 +147,30 @@ export class KernelLink {
     this.closed = true;
     sys.close(this.fd);
   }
+
+  info(): LinkInfo {
+    return this.what;
+  }
 }
 
 export interface XdpLinkOptions {
   /** 'skb' (generic), 'native' (driver) or undefined (let the kernel choose). */
   mode?: 'skb' | 'native';
+  /** Network namespace of the interface (`ip netns` name or path); default the current one. */
+  netns?: string;
+}
+
+/** What a kernel test run takes beyond the common options (BPF_PROG_TEST_RUN's other fields). */
+export interface KernelRunOptions extends RunOptions {
+  /** Room for the context out (default: the context's length). */
+  ctxOutSize?: number;
+  flags?: number;
+  cpu?: number;
 }
 
 /** A program loaded in the kernel. */
-export class KernelProgram {
+export class KernelProgram implements Program {
+  readonly backend = 'kernel';
   private closed = false;
   constructor(
     readonly spec: ProgramSpec,
@@ -156,19 +179,53 @@ export class KernelProgram {
     readonly log: string,
   ) {}
 
-  /** BPF_PROG_TEST_RUN on `data` (a packet for XDP / socket filters). */
-  run(data: Uint8Array, options: Omit<sys.TestRunOptions, 'data'> = {}): sys.TestRunResult {
-    return sys.progTestRun(this.fd, { ...options, data });
+  get name(): string {
+    return this.spec.name;
   }
 
-  /** Attach to an interface (by name or index, in the calling thread's network namespace) via a link. */
+  get type(): string {
+    return this.spec.type;
+  }
+
+  /** BPF_PROG_TEST_RUN: the same options and result as a user-space program's `run`. */
+  run(options: KernelRunOptions): RunResult {
+    const r = sys.progTestRun(this.fd, {
+      data: options.dataIn,
+      ctx: options.ctxIn,
+      repeat: options.repeat,
+      dataOutSize: options.dataOutSize,
+      ctxOutSize: options.ctxOutSize,
+      flags: options.flags,
+      cpu: options.cpu,
+    });
+    const out: RunResult = {
+      retval: r.retval,
+      dataOut: r.data,
+      durationNs: r.duration,
+      repeat: options.repeat ?? 1,
+    };
+    if (r.ctx) out.ctxOut = r.ctx;
+    return out;
+  }
+
+  /**
+   * Attach to an interface (by name or index; in `options.netns` or the calling thread's network
+   * namespace) through a BPF link.
+   */
   attachXdp(iface: string | number, options: XdpLinkOptions = {}): KernelLink {
-    const ifindex = typeof iface === 'number' ? iface : ifNameToIndex(iface);
-    const flags =
-      options.mode === 'skb' ? XdpFlags.SKB_MODE : options.mode === 'native' ? XdpFlags.DRV_MODE : 0;
-    return new KernelLink(
-      sys.linkCreate({ progFd: this.fd, target: ifindex, attachType: AttachType.XDP, flags }),
-    );
+    const attach = (): KernelLink => {
+      const ifindex = typeof iface === 'number' ? iface : ifNameToIndex(iface);
+      const flags =
+        options.mode === 'skb' ? XdpFlags.SKB_MODE : options.mode === 'native' ? XdpFlags.DRV_MODE : 0;
+      const fd = sys.linkCreate({ progFd: this.fd, target: ifindex, attachType: AttachType.XDP, flags });
+      return new KernelLink(fd, {
+        kind: 'xdp',
+        program: this.name,
+        target: String(iface),
+        backend: 'kernel',
+      });
+    };
+    return options.netns ? withNetns(options.netns, attach) : attach();
   }
 
   pin(path: string): void {
@@ -199,13 +256,7 @@ export interface KernelLoadOptions {
 }
 
 /** Maps and programs of an object living in the kernel. `close()` releases every file descriptor. */
-export class KernelObject {
-  constructor(
-    readonly spec: ObjectSpec,
-    readonly maps: ReadonlyMap<string, KernelMap>,
-    readonly programs: ReadonlyMap<string, KernelProgram>,
-  ) {}
-
+export class KernelObject extends CollectionBase<KernelMap, KernelProgram> {
   /** Verdict totals over all CPUs (objects loaded with `countVerdicts`). */
   verdicts(): Record<VerdictName, bigint> {
     const m = this.map(VERDICT_MAP.name);
@@ -216,55 +267,6 @@ export class KernelObject {
         return m.lookup(key);
       }),
     );
-  }
-
-  /** Put program `program` at `index` of the program array `mapName` (a tail-call target). */
-  setTailCall(mapName: string, index: number, program: string): void {
-    const key = new Uint8Array(4);
-    new DataView(key.buffer).setUint32(0, index, true);
-    const value = new Uint8Array(4);
-    new DataView(value.buffer).setUint32(0, this.program(program).fd, true);
-    this.map(mapName).update(key, value);
-  }
-
-  map(name: string): KernelMap {
-    const m = this.maps.get(name);
-    if (!m)
-      throw new KernelError(
-        'object',
-        Errno.ENOENT,
-        `no map ${name} (maps: ${[...this.maps.keys()].join(', ')})`,
-      );
-    return m;
-  }
-
-  /**
-   * The map as a Map-like view typed by the object's BTF, as the user-space `LoadedObject.typedMap`:
-   * `typedMap('drops').get(5001)` → `{ packets: 12n, bytes: 3400n }`.
-   */
-  typedMap<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
-    return btfTypedMap<K, V>(this.map(name), this.spec.btf);
-  }
-
-  /** The program with this function name or section name (as LoadedObject), or the first program. */
-  program(name?: string): KernelProgram {
-    const p =
-      name === undefined
-        ? this.programs.values().next().value
-        : (this.programs.get(name) ?? [...this.programs.values()].find((x) => x.spec.section === name));
-    if (!p) {
-      throw new KernelError(
-        'object',
-        Errno.ENOENT,
-        `no program ${name} (programs: ${[...this.programs.keys()].join(', ')})`,
-      );
-    }
-    return p;
-  }
-
-  close(): void {
-    for (const p of this.programs.values()) p.close();
-    for (const m of this.maps.values()) m.close();
   }
 }
 
@@ -340,55 +342,30 @@ export function relocate(
   });
 }
 
-/**
- * Load an object (a parsed ObjectSpec, ELF bytes or a file path) into the kernel. On any failure
- * everything created so far is released and the error (VerifierRejectedError, KernelError) is thrown.
- */
-export function loadKernelObject(
-  source: ObjectSpec | Uint8Array | string,
-  options: KernelLoadOptions = {},
-): KernelObject {
-  const file = typeof source === 'string' ? source : undefined;
-  const spec =
-    typeof source === 'string'
-      ? readObject(readFileSync(source), { file: source })
-      : source instanceof Uint8Array
-        ? readObject(source)
-        : source;
-  const prefix = options.objectName ?? (file ? (file.split('/').pop() ?? '').replace(/\.o$/, '') : '');
-  const maps = new Map<string, KernelMap>();
-  const programs = new Map<string, KernelProgram>();
-  const fail = (e: unknown): never => {
-    for (const p of programs.values()) p.close();
-    for (const m of maps.values()) m.close();
-    throw e;
-  };
-  try {
-    for (const m of spec.maps) {
+/** The kernel back end: maps and programs through bpf(2), slots holding file descriptors. */
+function kernelBackend(options: KernelLoadOptions, prefix: string): Backend<KernelMap, KernelProgram> {
+  return {
+    name: 'kernel',
+    createMap: (m) => {
       const contents = options.mapContents?.[m.name];
+      // libbpf's names for global data: the object's name before the section (`udp_drop.rodata`).
       const kname =
         m.name.startsWith('.') && prefix ? `${prefix.slice(0, 15 - m.name.length)}${m.name}` : m.name;
-      maps.set(m.name, createMap(contents ? { ...m, contents } : m, kname));
-    }
-    const fds = spec.maps.map((m) => maps.get(m.name)!.fd);
-    const names = spec.maps.map((m) => m.name);
-    if (options.countVerdicts) {
-      maps.set(VERDICT_MAP.name, createMap(VERDICT_MAP, VERDICT_MAP.name));
-      fds.push(maps.get(VERDICT_MAP.name)!.fd);
-      names.push(VERDICT_MAP.name);
-    }
-    for (const original of spec.programs) {
-      if (options.programs && !options.programs.includes(original.name)) continue;
+      return createMap(contents ? { ...m, contents } : m, kname);
+    },
+    loadProgram: (original, maps, btfOfObject, spec) => {
+      const counting = options.countVerdicts === true && maps.length > 0;
       const p =
-        options.countVerdicts && original.type === 'xdp'
-          ? instrumentVerdicts(original, fds.length - 1)
-          : original;
-      let loaded: sys.LoadedProgram;
-      const btf = loadProgramBtf(spec.btf, p);
+        counting && original.type === 'xdp' ? instrumentVerdicts(original, maps.length - 1) : original;
+      const btf = loadProgramBtf(btfOfObject, p);
       try {
-        loaded = sys.progLoad({
+        const loaded = sys.progLoad({
           type: kernelProgType(p),
-          insns: relocate(p, fds, names),
+          insns: relocate(
+            p,
+            maps.map((m) => m.fd),
+            maps.map((m) => m.spec.name),
+          ),
           license: p.license || spec.license || 'GPL',
           name: p.name,
           logLevel: options.logLevel ?? 0,
@@ -398,30 +375,41 @@ export function loadKernelObject(
           funcInfo: btf?.funcInfo,
           lineInfo: btf?.lineInfo,
         });
+        return new KernelProgram(p, loaded.fd, loaded.log);
       } catch (e) {
         if (e instanceof VerifierRejectedError) e.explanation = explain(original, spec);
         throw e;
       } finally {
         if (btf) sys.close(btf.fd);
       }
-      programs.set(p.name, new KernelProgram(p, loaded.fd, loaded.log));
-    }
-    // Initial program-array / map-in-map slots (BTF `values`), once their targets exist.
-    for (const slot of spec.mapSlots ?? []) {
-      const target = slot.program
-        ? programs.get(slot.program)?.fd
-        : slot.innerMap
-          ? maps.get(slot.innerMap)?.fd
-          : undefined;
-      if (target === undefined) continue; // a program that was not selected for loading
-      const key = new Uint8Array(4);
-      new DataView(key.buffer).setUint32(0, slot.key, true);
-      const value = new Uint8Array(4);
-      new DataView(value.buffer).setUint32(0, target, true);
-      maps.get(slot.map)?.update(key, value);
-    }
-  } catch (e) {
-    fail(e);
-  }
-  return new KernelObject(spec, maps, programs);
+    },
+    programRef: (p) => p.fd,
+    mapRef: (m) => m.fd,
+    // Frozen when created (createMap): nothing to do after the programs are loaded.
+    freeze: () => {},
+    closeMap: (m) => m.close(),
+  };
+}
+
+/**
+ * Load an object (a parsed ObjectSpec, ELF bytes or a file path) into the kernel. On any failure
+ * everything created so far is released and the error (VerifierRejectedError, KernelError) is thrown.
+ */
+export function loadKernelObject(
+  source: ObjectSpec | Uint8Array | string,
+  options: KernelLoadOptions = {},
+): KernelObject {
+  const file = typeof source === 'string' ? source : undefined;
+  const parsed =
+    typeof source === 'string'
+      ? readObject(readFileSync(source), { file: source })
+      : source instanceof Uint8Array
+        ? readObject(source)
+        : source;
+  const prefix = options.objectName ?? (file ? (file.split('/').pop() ?? '').replace(/\.o$/, '') : '');
+  // Verdict counting adds a per-CPU map of its own, last, which the instrumented XDP programs count into.
+  const spec = options.countVerdicts ? { ...parsed, maps: [...parsed.maps, VERDICT_MAP] } : parsed;
+  const impl = kernelBackend(options, prefix);
+  const { maps, programs } = loadWith(impl, spec, options);
+  return new KernelObject(parsed, maps, programs, impl);
 }

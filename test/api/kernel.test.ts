@@ -28,7 +28,7 @@ function compare(spec: ObjectSpec, maps: string[]) {
   const kernel = k.loadKernelObject(spec);
   try {
     const prog = kernel.program();
-    const verdicts = packets.map((p) => [hook.run(p.data).verdict, prog.run(p.data).retval]);
+    const verdicts = packets.map((p) => [hook.run(p.data).verdict, prog.run({ dataIn: p.data }).retval]);
     expect(verdicts.filter(([a, b]) => a !== b)).toEqual([]);
     for (const name of maps) {
       const fromKernel = [...kernel.typedMap(name)];

@@ -2,11 +2,11 @@
 // skeletons (set constants before load, read counters as objects after).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { getGlobal, getGlobals, globalVariables, loadObject, setGlobal } from '../../src/collection/index.js';
 import { readObject } from '../../src/elf/index.js';
 import { MapError, TsbpfError } from '../../src/errors.js';
 import { XdpAction, XdpHook } from '../../src/hooks/xdp.js';
 import { readCapture } from '../../src/net/index.js';
-import { getGlobal, getGlobals, globalVariables, loadObject, setGlobal } from '../../src/collection/index.js';
 import { MapType } from '../../src/spec/maps.js';
 import { udpTo as udpToPort } from './support/capture.js';
 

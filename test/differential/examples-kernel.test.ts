@@ -4,12 +4,12 @@
 
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadObject, setTailCallTarget } from '../../src/collection/userspace.js';
 import { readObject } from '../../src/elf/index.js';
 import { XDP_MAX_PACKET, XdpHook } from '../../src/hooks/xdp.js';
 import { rawKeys } from '../../src/maps/typed.js';
 import type { BpfMap } from '../../src/maps/types.js';
 import { LinkType, readCapture } from '../../src/net/pcap.js';
-import { loadObject, setTailCallTarget } from '../../src/collection/userspace.js';
 import { MapType } from '../../src/spec/maps.js';
 import type { ObjectSpec } from '../../src/spec/object.js';
 import { XDP_EXAMPLE_SETUP, XDP_EXAMPLES } from '../support/examples.js';
@@ -78,15 +78,15 @@ describe.skipIf(!oracle)('example programs: tsbpf vs the kernel', async () => {
         const entry = ours[0]!.obj.program().name;
         const hooks = ours.map((o) => new XdpHook(o.obj.program(entry).runner(o.engine)));
         for (const [i, data] of packets.entries()) {
-          const k = kobj.program(entry).run(data);
+          const k = kobj.program(entry).run({ dataIn: data });
           hooks.forEach((hook, e) => {
             const r = hook.run(data);
             compared++;
-            const same = r.verdict === k.retval && hex(r.data) === hex(k.data);
+            const same = r.verdict === k.retval && hex(r.data) === hex(k.dataOut);
             if (!same) {
               mismatches++;
               expect.fail(
-                `${name} packet ${i} (${ours[e]!.engine}): ours ${r.verdict} ${hex(r.data)}, kernel ${k.retval} ${hex(k.data)}`,
+                `${name} packet ${i} (${ours[e]!.engine}): ours ${r.verdict} ${hex(r.data)}, kernel ${k.retval} ${hex(k.dataOut)}`,
               );
             }
           });

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
+import { type LoadedObject, loadObject, setTailCallTarget } from '../../src/collection/userspace.js';
 import { readObject } from '../../src/elf/index.js';
 import { createRunner, ENGINES } from '../../src/engine/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
@@ -14,7 +15,6 @@ import { rawKeys } from '../../src/maps/typed.js';
 import type { BpfMap } from '../../src/maps/types.js';
 import { buildFrame } from '../../src/net/packet.js';
 import { readCapture } from '../../src/net/pcap.js';
-import { type LoadedObject, loadObject, setTailCallTarget } from '../../src/collection/userspace.js';
 import { MapType } from '../../src/spec/maps.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { XDP_EXAMPLE_SETUP, XDP_EXAMPLES } from '../support/examples.js';

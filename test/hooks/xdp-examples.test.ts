@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadObject } from '../../src/collection/userspace.js';
 import { readObject } from '../../src/elf/index.js';
 import { XdpAction, XdpHook } from '../../src/hooks/xdp.js';
 import { readCapture } from '../../src/net/pcap.js';
-import { loadObject } from '../../src/collection/userspace.js';
 
 const capture = readCapture(readFileSync('examples/xdp/iperf.pcap'));
 

@@ -3,13 +3,13 @@
 // of the helper at all.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadObject } from '../../src/collection/userspace.js';
 import { readObject } from '../../src/elf/index.js';
 import { helperById } from '../../src/helpers/registry.js';
 import type { HelperDef } from '../../src/helpers/types.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import { Class, type Insn, insn, JmpOp, MAX_CALL_FRAMES, Mode, Size, Source } from '../../src/isa/index.js';
 import { compile } from '../../src/jit/index.js';
-import { loadObject } from '../../src/collection/userspace.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
 import { kernelOracle } from '../support/kernel.js';
 
@@ -180,7 +180,7 @@ describe('bpf_loop from C, against the kernel', () => {
     const kernel = await import('../../src/kernel/index.js');
     const kobj = kernel.loadKernelObject(spec(), { objectName: 'loop64' });
     try {
-      const got = lengths.map((n) => kobj.program().run(new Uint8Array(n)).retval);
+      const got = lengths.map((n) => kobj.program().run({ dataIn: new Uint8Array(n) }).retval);
       expect(got).toEqual(expected);
     } finally {
       kobj.close();

@@ -49,10 +49,10 @@ describe.skipIf(!oracle)('objects in the kernel', () => {
       const prog = obj.program('xdp_udp_drop');
       expect(obj.program('xdp')).toBe(prog); // by section name too, as LoadedObject.program
       const frame = udp(5001);
-      expect(prog.run(frame).retval).toBe(XDP_DROP);
-      expect(prog.run(udp(5001, 100)).retval).toBe(XDP_DROP);
-      expect(prog.run(udp(5002)).retval).toBe(XDP_PASS);
-      expect(prog.run(tcp(5001)).retval).toBe(XDP_PASS);
+      expect(prog.run({ dataIn: frame }).retval).toBe(XDP_DROP);
+      expect(prog.run({ dataIn: udp(5001, 100) }).retval).toBe(XDP_DROP);
+      expect(prog.run({ dataIn: udp(5002) }).retval).toBe(XDP_PASS);
+      expect(prog.run({ dataIn: tcp(5001) }).retval).toBe(XDP_PASS);
 
       const drops = obj.map('drops').typed<number, DropStats>({ value: statsCodec });
       expect([...drops.entries()]).toEqual([
@@ -79,8 +79,8 @@ describe.skipIf(!oracle)('objects in the kernel', () => {
       mapContents: { '.rodata': [{ key: new Uint8Array(4), value: port }] },
     });
     try {
-      expect(obj.program().run(udp(5002)).retval).toBe(XDP_DROP);
-      expect(obj.program().run(udp(5001)).retval).toBe(XDP_PASS);
+      expect(obj.program().run({ dataIn: udp(5002) }).retval).toBe(XDP_DROP);
+      expect(obj.program().run({ dataIn: udp(5001) }).retval).toBe(XDP_PASS);
     } finally {
       obj.close();
     }
@@ -172,7 +172,7 @@ describe.skipIf(!oracle)('kernel ring buffer', () => {
         tcp: { sport: 1, dport: 80, flags: 0x10 },
       });
       for (const frame of [syn(1000), ack, syn(1001), syn(1002)])
-        expect(obj.program().run(frame).retval).toBe(XDP_PASS);
+        expect(obj.program().run({ dataIn: frame }).retval).toBe(XDP_PASS);
       expect(ring.available).toBe(3 * (8 + 24));
       const events = ring.poll().map((r) => {
         const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
@@ -188,7 +188,7 @@ describe.skipIf(!oracle)('kernel ring buffer', () => {
       );
       expect(ring.poll()).toEqual([]);
       expect(ring.available).toBe(0);
-      obj.program().run(syn(2000));
+      obj.program().run({ dataIn: syn(2000) });
       expect(ring.drain(() => {})).toBe(1);
     } finally {
       ring.close();
@@ -211,14 +211,14 @@ describe.skipIf(!oracle)('verdict counters', () => {
     const obj = k.loadKernelObject(UDP_DROP, { countVerdicts: true });
     try {
       const frames = [udp(5001), udp(5002), tcp(5001), udp(5001), new Uint8Array(14)];
-      expect(frames.map((f) => obj.program().run(f).retval)).toEqual([
+      expect(frames.map((f) => obj.program().run({ dataIn: f }).retval)).toEqual([
         XDP_DROP,
         XDP_PASS,
         XDP_PASS,
         XDP_DROP,
         XDP_PASS,
       ]);
-      expect(obj.verdicts()).toEqual({ aborted: 0n, drop: 2n, pass: 3n, tx: 0n, redirect: 0n, other: 0n });
+      expect(obj.verdicts()).toEqual({ ABORTED: 0n, DROP: 2n, PASS: 3n, TX: 0n, REDIRECT: 0n, OTHER: 0n });
     } finally {
       obj.close();
     }
@@ -232,12 +232,13 @@ describe.skipIf(!oracle)('verdict counters', () => {
       const spec = counted.program().spec;
       expect(spec.insns.length).toBe(plain.program().spec.insns.length + 15);
       const frames = [udp(53), udp(8080), tcp(60000), new Uint8Array(20)];
-      for (const f of frames) expect(counted.program().run(f).retval).toBe(plain.program().run(f).retval);
+      for (const f of frames)
+        expect(counted.program().run({ dataIn: f }).retval).toBe(plain.program().run({ dataIn: f }).retval);
       // both objects counted the same port classes: the subprograms ran in the instrumented one too
       const classes = (o: k.KernelObject) => [...o.map('port_class').typed<number, bigint>().values()];
       expect(classes(counted)).toEqual(classes(plain));
       expect(classes(counted).reduce((a, b) => a + b, 0n)).toBe(3n);
-      expect(counted.verdicts().pass).toBe(BigInt(frames.length));
+      expect(counted.verdicts().PASS).toBe(BigInt(frames.length));
     } finally {
       plain.close();
       counted.close();
@@ -269,7 +270,7 @@ describe.skipIf(!oracle)('every example object in the kernel', () => {
       obj.setTailCall('jt', 6, 'xdp_on_tcp');
       const dispatch = obj.program('xdp_dispatch');
       const icmp = buildFrame({ ipv4: { src: '10.0.0.1', dst: '10.0.0.2' }, icmp: { type: 8 } });
-      expect([udp(53), tcp(80), icmp].map((f) => dispatch.run(f).retval)).toEqual([
+      expect([udp(53), tcp(80), icmp].map((f) => dispatch.run({ dataIn: f }).retval)).toEqual([
         XDP_DROP,
         XDP_PASS,
         XDP_PASS,

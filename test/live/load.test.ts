@@ -3,11 +3,11 @@
 // through the same API agree.
 
 import { describe, expect, it } from 'vitest';
+import type { LoadedObject } from '../../src/collection/userspace.js';
 import { XdpHook } from '../../src/hooks/xdp.js';
 import type { KernelObject } from '../../src/kernel/object.js';
 import { buildFrame } from '../../src/net/packet.js';
 import { loadObject, type ObjectMaps, ringBuffer } from '../../src/node/index.js';
-import type { LoadedObject } from '../../src/collection/userspace.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();
@@ -27,7 +27,7 @@ function runUserspace(obj: LoadedObject): number[] {
 }
 
 function runKernel(obj: KernelObject): number[] {
-  return PACKETS.map((p) => obj.program().run(p).retval);
+  return PACKETS.map((p) => obj.program().run({ dataIn: p }).retval);
 }
 
 /** Backend-independent: read what udp_drop counted. */
@@ -85,7 +85,7 @@ describe('loadObject(file, { backend })', () => {
     }
     const events = loadObject(example('syn_events.o'), { backend: 'kernel' });
     try {
-      for (const p of PACKETS) events.program().run(p);
+      for (const p of PACKETS) events.program().run({ dataIn: p });
       const records: Uint8Array[] = [];
       const ring = ringBuffer(events, 'syn_ring');
       expect(ring.drain((r) => records.push(r))).toBe(1);

@@ -3,8 +3,8 @@ import { ProgramBuilder, R0, R1, R2, R6 } from '../../src/asm/index.js';
 import { probe, probed } from '../../src/hooks/probe.js';
 import { ProbeCtx, ProbeFlag } from '../../src/hooks/probe-context.js';
 import { createMap } from '../../src/maps/registry.js';
-import { VerifierError } from '../../src/verifier/index.js';
 import { MapType } from '../../src/spec/maps.js';
+import { VerifierError } from '../../src/verifier/index.js';
 import { Runtime } from '../../src/vm/runtime.js';
 
 /** An array map whose single value holds `slots` u64 counters. */

@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
+import { loadObject } from '../../src/collection/userspace.js';
 import { readObject } from '../../src/elf/index.js';
 import { testRun } from '../../src/hooks/test-run.js';
-import { loadObject } from '../../src/collection/userspace.js';
 import type { FuncParam, ProgramSpec } from '../../src/spec/object.js';
 import { verify } from '../../src/verifier/index.js';
 import { kernelOracle } from '../support/kernel.js';
@@ -152,7 +152,9 @@ describe('global functions', () => {
     const k = await import('../../src/kernel/index.js');
     const obj = k.loadKernelObject(FIXTURE);
     try {
-      expect([64, 300, 1000].map((n) => obj.program().run(new Uint8Array(n)).retval)).toEqual([2, 2, 1]);
+      expect([64, 300, 1000].map((n) => obj.program().run({ dataIn: new Uint8Array(n) }).retval)).toEqual([
+        2, 2, 1,
+      ]);
     } finally {
       obj.close();
     }

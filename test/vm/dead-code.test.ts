@@ -4,10 +4,10 @@
 // are still refused with the instruction named.
 
 import { describe, expect, it } from 'vitest';
+import { loadObject } from '../../src/collection/userspace.js';
 import { ENGINES } from '../../src/engine/runner.js';
 import { InvalidBytecodeError } from '../../src/errors.js';
 import { type Insn, insn } from '../../src/isa/index.js';
-import { loadObject } from '../../src/collection/userspace.js';
 import { Runtime } from '../../src/vm/runtime.js';
 import { kernelOracle } from '../support/kernel.js';
 
