@@ -20,9 +20,13 @@ import {
 } from '../isa/index.js';
 import { type MapSpec, MapType } from '../spec/maps.js';
 import type { ProgramSpec } from '../spec/object.js';
+import { XDP_ACTION_NAMES } from '../spec/verdicts.js';
 
-/** Names of the counter slots, in slot order (the XDP actions, then everything else). */
-export const VERDICT_NAMES = ['aborted', 'drop', 'pass', 'tx', 'redirect', 'other'] as const;
+/**
+ * Names of the counter slots, in slot order: the XDP actions as the vocabulary names them (slot = the
+ * action's number), then OTHER for every other return value.
+ */
+export const VERDICT_NAMES = [...XDP_ACTION_NAMES, 'OTHER'] as const;
 export type VerdictName = (typeof VERDICT_NAMES)[number];
 
 /** The counter map the instrumented programs update. */

@@ -1,6 +1,7 @@
 // The vocabulary everything else names, at the bottom of the house: program and attach types with their
 // contexts, section names as libbpf reads them, map types and flags, errno numbers, the kernel's helper
-// names, and the plain specs (ObjectSpec, ProgramSpec, MapSpec) a loader turns into live objects.
+// names, XDP and TC verdicts, and the plain specs (ObjectSpec, ProgramSpec, MapSpec) a loader turns into
+// live objects.
 export * from './errno.js';
 export * from './helper-names.js';
 export * from './link.js';
@@ -8,3 +9,4 @@ export * from './maps.js';
 export * from './object.js';
 export * from './program-types.js';
 export * from './sections.js';
+export * from './verdicts.js';

@@ -69,8 +69,8 @@ describe.skipIf(!oracle)('iperf demo, kernel mode', () => {
       expect(drops.get(5002)).toBeUndefined();
       // the verdict counters agree: every dropped packet was a 5001 one, the 5002 traffic passed
       const verdicts = obj.verdicts();
-      expect(verdicts.drop).toBe(BigInt(packets));
-      expect(verdicts.pass).toBe(BigInt(sent5002));
+      expect(verdicts.DROP).toBe(BigInt(packets));
+      expect(verdicts.PASS).toBe(BigInt(sent5002));
       expect(sent5002).toBeGreaterThan(100);
       // the 5002 server's report: nothing lost
       expect(client5002).toMatch(/ 0\/\d+ \(0%\)/);

@@ -43,10 +43,10 @@ describe.skipIf(!oracle)('live XDP attachment', () => {
     await new Promise((r) => setTimeout(r, 200));
     stop.abort();
     const totals = await served;
-    expect(totals.drop).toBe(5n);
-    expect(totals.pass).toBe(4n);
+    expect(totals.DROP).toBe(5n);
+    expect(totals.PASS).toBe(4n);
     expect(ticks.length).toBeGreaterThan(0);
-    expect(ticks[ticks.length - 1]!.drop).toBe(5n);
+    expect(ticks[ticks.length - 1]!.DROP).toBe(5n);
     expect(net.ip('-n', net.nsB, 'link', 'show', 'vb')).not.toMatch(/xdp/);
     expect((await import('node:fs')).readdirSync('/proc/self/fd').length).toBe(fdsBefore);
   });

@@ -52,8 +52,8 @@ describe.skipIf(!oracle)('iperf demo, user-space mode', () => {
       expect(dropped?.packets).toBe(BigInt(sent5001));
       expect(Number(dropped?.packets)).toBeGreaterThanOrEqual(iperfSent);
       expect(obj.typedMap('drops').get(5002)).toBeUndefined();
-      expect(verdicts.drop).toBe(BigInt(sent5001));
-      expect(verdicts.pass).toBe(BigInt(sent5002));
+      expect(verdicts.DROP).toBe(BigInt(sent5001));
+      expect(verdicts.PASS).toBe(BigInt(sent5002));
       expect(stats.forwarded).toBe(sent5002);
       // the 5002 server's report came back through the reverse path: nothing lost
       expect(out5002).toMatch(/ 0\/\d+ \(0%\)/);

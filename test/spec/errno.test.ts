@@ -1,6 +1,5 @@
 // The one errno table (src/spec/errno.ts): its numbers are Linux's, its words strerror's, and every place
 // that states an errno (map errors, kernel errors, the CLI's file errors, the test run) states it from here.
-import { spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { describeError, errnoReason } from '../../src/cli/errors.js';
@@ -19,6 +18,7 @@ import {
   KernelErrno,
 } from '../../src/spec/errno.js';
 import { MapType } from '../../src/spec/maps.js';
+import { runC } from './c-oracle.js';
 
 const NAMES = Object.keys(Errno) as (keyof typeof Errno)[];
 
@@ -65,13 +65,11 @@ describe('the errno table', () => {
 
   it("words each number as glibc's strerror does, lower-cased, but for the CLI's three path words", () => {
     const numbers = NAMES.map((n) => Errno[n]).filter((n) => n !== Errno.ENOTSUPP);
-    const py = spawnSync(
-      'python3',
-      ['-c', 'import os,sys\nfor n in sys.argv[1:]: print(os.strerror(int(n)))', ...numbers.map(String)],
-      { encoding: 'utf8' },
+    const words = runC(
+      ['stdio.h', 'string.h'],
+      numbers.map((n) => `printf("%s\\n", strerror(${n}));`),
     );
-    expect(py.error, 'python3 (the strerror oracle) must run').toBeUndefined();
-    const words = py.stdout.trim().split('\n');
+    expect(words).toHaveLength(numbers.length);
     numbers.forEach((n, i) => {
       const e = errnoInfo(n)!;
       const glibc = words[i]!.toLowerCase();

@@ -13,8 +13,8 @@ import { possibleCpus } from '../../kernel/object.js';
 import { VERDICT_MAP, VERDICT_NAMES, type VerdictName } from '../../kernel/verdicts.js';
 import type { BpfMap } from '../../maps/types.js';
 import { UserspaceXdp } from '../../node/live/datapath.js';
-import { VerifierError } from '../../verifier/index.js';
 import type { ObjectSpec } from '../../spec/object.js';
+import { VerifierError } from '../../verifier/index.js';
 import { CliError } from '../errors.js';
 import {
   applyMapSets,
@@ -149,7 +149,7 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
         out(`${JSON.stringify({ event: 'tick', seconds: round(seconds()), verdicts: numbers(v) })}\n`);
       else
         out(
-          `[${seconds().toFixed(1).padStart(7)}s] ${VERDICT_NAMES.map((n) => `${n} ${v[n]}`).join('  ')}\n`,
+          `[${seconds().toFixed(1).padStart(7)}s] ${VERDICT_NAMES.map((n) => `${printed(n)} ${v[n]}`).join('  ')}\n`,
         );
     },
   });
@@ -161,7 +161,7 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
     return;
   }
   out(`detached ${live.program} from ${where} after ${seconds().toFixed(1)} s; totals:\n`);
-  for (const name of VERDICT_NAMES) out(`  ${name.padEnd(9)}${totals[name]}\n`);
+  for (const name of VERDICT_NAMES) out(`  ${printed(name).padEnd(9)}${totals[name]}\n`);
   if (stats)
     out(
       `  ${Object.entries(stats)
@@ -269,8 +269,14 @@ function withDeviceErrors<T>(o: AttachOptions, f: () => T): T {
   }
 }
 
+/**
+ * A verdict as this command has always printed it and keyed its JSON (`drop`, a documented output):
+ * lower case, where the library and `tsbpf xdp` say `DROP`.
+ */
+const printed = (n: VerdictName) => n.toLowerCase();
+
 function numbers(v: Record<VerdictName, bigint>): Record<string, number> {
-  return Object.fromEntries(VERDICT_NAMES.map((n) => [n, Number(v[n])]));
+  return Object.fromEntries(VERDICT_NAMES.map((n) => [printed(n), Number(v[n])]));
 }
 
 const round = (s: number) => Math.round(s * 1000) / 1000;
