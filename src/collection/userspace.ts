@@ -3,6 +3,7 @@
 // hold: maps by name, programs by name, each program runnable on either engine.
 
 import { createRunner, createRunnerAsync, type EngineName, type Runner } from '../engine/runner.js';
+import { TsbpfError } from '../errors.js';
 import { testRun } from '../hooks/test-run.js';
 import { XdpHook } from '../hooks/xdp.js';
 import { createMap } from '../maps/registry.js';
@@ -13,7 +14,7 @@ import type { RunLimits } from '../vm/limits.js';
 import type { PreparedProgram } from '../vm/program.js';
 import { Runtime, type RuntimeOptions } from '../vm/runtime.js';
 import { CollectionBase, loadWith } from './collection.js';
-import type { Backend, Program, RunOptions, RunResult } from './types.js';
+import type { Backend, Link, Program, RunOptions, RunResult } from './types.js';
 
 export interface LoadOptions {
   /** Load into this runtime (default: a new one built from `runtimeOptions`). */
@@ -37,6 +38,25 @@ export interface UserspaceRunOptions extends RunOptions {
   clock?: () => number;
   /** Run limits (src/vm/limits.ts): the budget of each run, a deadline for all of them. */
   limits?: RunLimits;
+}
+
+/** How a live interface is attached in user space (the Node data path: src/node/live/datapath.ts). */
+export interface LiveXdpOptions {
+  /** Network namespace of the interface (`ip netns` name or path). */
+  netns?: string;
+  engine?: EngineName;
+  /** A TAP device the frames the program passes are written to (without it verdicts are only counted). */
+  tap?: string;
+}
+
+/** Attaches a user-space program to a live interface; registered where that can run (tsbpf under Node). */
+export type LiveXdpAttacher = (program: LoadedProgram, iface: string, options: LiveXdpOptions) => Link;
+
+let liveXdp: LiveXdpAttacher | undefined;
+
+/** Let user-space programs attach to live interfaces (`attachXdp('veth0')`) through `attacher`. */
+export function registerLiveXdp(attacher: LiveXdpAttacher): void {
+  liveXdp = attacher;
 }
 
 /** A program of a user-space collection: runnable on either engine, attachable to hooks. */
@@ -98,12 +118,21 @@ export class LoadedProgram implements Program {
   }
 
   /**
-   * Attach an XDP program to packets you hand it (`link.run(packet)`): the XDP hook, on `engine`. The hook is a
-   * Link: `close()` releases its frame. Live interfaces are attached through the kernel back end, or the Node
-   * data path of `tsbpf/node`.
+   * Attach an XDP program. Without an interface: to the packets you hand it (`link.run(packet)`), the XDP
+   * hook. With one (a name, in `options.netns` or the current namespace): to the frames arriving there, read
+   * by a packet socket — the Node data path (`tsbpf` under Node on Linux, as root). Either is a Link.
    */
-  attachXdp(engine?: EngineName): XdpHook {
-    return new XdpHook(this.runner(engine));
+  attachXdp(): XdpHook;
+  attachXdp(iface: string, options?: LiveXdpOptions): Link;
+  attachXdp(iface?: string, options: LiveXdpOptions = {}): XdpHook | Link {
+    if (iface === undefined) return new XdpHook(this.runner(options.engine));
+    if (!liveXdp) {
+      throw new TsbpfError(
+        `attaching ${this.name} to ${iface} needs the Node data path (tsbpf under Node.js on Linux); ` +
+          'without it, run packets through attachXdp() or load the object into the kernel back end',
+      );
+    }
+    return liveXdp(this, iface, options);
   }
 
   /** Nothing to release in user space (the runtime owns the program). */

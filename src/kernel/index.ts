@@ -2,6 +2,9 @@
 // errors, objects loaded into the kernel with the same map API as the user-space runtime, XDP links, and
 // network-namespace switching for attaching to private interfaces. `import { ... } from 'tsbpf/kernel'`.
 
+// `loadCollection(spec, { backend: 'kernel' })` works once this entry is imported.
+import './register.js';
+
 export { AttachType, Cmd, ProgType, XdpFlags } from './attr.js';
 export { errnoName, KernelError, VerifierRejectedError } from './errors.js';
 export { ffiAvailable, ifNameToIndex } from './ffi.js';
@@ -20,6 +23,7 @@ export {
   KernelMap,
   KernelObject,
   KernelProgram,
+  type KernelRunOptions,
   loadKernelObject,
   possibleCpus,
   relocate,

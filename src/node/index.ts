@@ -1,5 +1,8 @@
-// The Node.js entry (`tsbpf/node`, proposed): loading object files with a back end, and the user-space
-// XDP data path for live interfaces. Node-only: it reads files and calls into libc through koffi.
+// The Node.js entry (`tsbpf/node`): loading object files with a back end, and the user-space XDP data path
+// for live interfaces. Node-only: it reads files and calls into libc through koffi.
+
+import '../kernel/register.js';
+import './live/register.js';
 
 export {
   completeChecksum,

@@ -8,13 +8,13 @@
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { BtfValue } from '../btf/index.js';
+import { type LoadedObject, type LoadOptions, loadObject as loadSpec } from '../collection/userspace.js';
 import { readObject } from '../elf/index.js';
 import { TsbpfError } from '../errors.js';
 import { type KernelLoadOptions, type KernelObject, loadKernelObject } from '../kernel/object.js';
 import { RingBufMap } from '../maps/ringbuf.js';
 import type { TypedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
-import { type LoadedObject, type LoadOptions, loadObject as loadSpec } from '../collection/userspace.js';
 import { MapType } from '../spec/maps.js';
 import type { ObjectSpec } from '../spec/object.js';
 

@@ -13,12 +13,12 @@
 import { readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
 import Module, { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { loadObject } from '../collection/userspace.js';
 import { readObject } from '../elf/index.js';
 import { bytesToHex } from '../hex.js';
 import { events } from '../hooks/events.js';
 import type { ProbeLink, ProbeSite } from '../hooks/probe.js';
 import { probeSite } from '../hooks/probe.js';
-import { loadObject } from '../collection/userspace.js';
 import { MapType } from '../spec/maps.js';
 import { FuncCount } from '../tools/funccount.js';
 import { FuncLatency } from '../tools/funclatency.js';

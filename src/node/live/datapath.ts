@@ -8,13 +8,14 @@
 // (the TAP's), so the kernel's IP layer discards those frames as addressed to another host
 // (PACKET_OTHERHOST) after the packet socket has copied them. The stack sees only the TAP's frames.
 
+import type { LoadedObject, LoadedProgram } from '../../collection/userspace.js';
 import type { EngineName } from '../../engine/runner.js';
 import { XDP_MAX_PACKET, XdpAction, XdpHook } from '../../hooks/xdp.js';
 import { KernelError } from '../../kernel/errors.js';
 import { withNetns } from '../../kernel/netns.js';
 import { VERDICT_NAMES, type VerdictName } from '../../kernel/verdicts.js';
 import { inetChecksum } from '../../net/packet.js';
-import type { LoadedObject, LoadedProgram } from '../../collection/userspace.js';
+import type { Link, LinkInfo } from '../../spec/link.js';
 import * as sys from './sys.js';
 
 export interface UserspaceXdpOptions {
@@ -55,9 +56,8 @@ export interface UserspaceXdpStats {
   busyMs: number;
 }
 
-/** A running user-space XDP data path; `close()` stops it and releases the sockets. */
-export class UserspaceXdp {
-  readonly program: LoadedProgram;
+/** A running user-space XDP data path, a Link; `close()` stops it and releases the sockets. */
+export class UserspaceXdp implements Link {
   readonly ifindex: number;
   /** Settles when the data path has stopped and released everything (rejects if it failed). */
   readonly done: Promise<void>;
@@ -81,23 +81,28 @@ export class UserspaceXdp {
   private stopping = false;
 
   private constructor(
-    readonly object: LoadedObject,
-    options: UserspaceXdpOptions,
+    readonly program: LoadedProgram,
+    private readonly options: UserspaceXdpOptions,
     private readonly sock: number,
     ifindex: number,
     private readonly tap: number | undefined,
     private readonly waker: number,
+    /** The object the program came from, when started from one. */
+    readonly object?: LoadedObject,
   ) {
     this.ifindex = ifindex;
     this.runOptions = { ingressIfindex: ifindex };
-    this.program = object.program(options.program);
     this.hook = new XdpHook(this.program.runner(options.engine ?? 'jit'));
     this.done = this.loop(options.budget ?? 512);
   }
 
   /** Open the packet socket (and the TAP) and start running `object`'s XDP program on `dev`'s frames. */
   static start(object: LoadedObject, options: UserspaceXdpOptions): UserspaceXdp {
-    const program = object.program(options.program);
+    return UserspaceXdp.attach(object.program(options.program), options, object);
+  }
+
+  /** Open the packet socket (and the TAP) and start running `program` on `dev`'s frames. */
+  static attach(program: LoadedProgram, options: UserspaceXdpOptions, object?: LoadedObject): UserspaceXdp {
     if (program.type !== 'xdp') {
       throw new KernelError('attach', 22, `program ${program.name} is ${program.type}, not xdp`);
     }
@@ -114,7 +119,7 @@ export class UserspaceXdp {
       }
       waker = sys.openWaker();
       sys.packetStats(fd); // reset: count only what is lost from now on
-      return new UserspaceXdp(object, options, fd, ifindex, tap, waker);
+      return new UserspaceXdp(program, options, fd, ifindex, tap, waker, object);
     } catch (e) {
       sys.closeFd(fd);
       if (tap !== undefined) sys.closeFd(tap);
@@ -135,6 +140,21 @@ export class UserspaceXdp {
   stats(): UserspaceXdpStats {
     if (!this.stopping) this.s.socketDrops += sys.packetStats(this.sock).drops;
     return { ...this.s };
+  }
+
+  /** As close(): the program stops seeing the interface's frames. */
+  detach(): void {
+    void this.close();
+  }
+
+  info(): LinkInfo {
+    const ns = this.options.netns ? ` (netns ${this.options.netns})` : '';
+    return {
+      kind: 'xdp',
+      program: this.program.name,
+      target: `${this.options.dev}${ns}`,
+      backend: 'userspace',
+    };
   }
 
   /** Stop: the loop finishes its current turn, then closes the sockets (await `done` for that). */
