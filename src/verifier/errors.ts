@@ -2,7 +2,7 @@
 // instruction and source line, the path) and, when the kernel back end loaded it, the kernel's own log.
 
 import { TsbpfError } from '../errors.js';
-import type { VerifyResult } from './index.js';
+import type { VerifyResult } from './result.js';
 
 /** A program the verifier rejected at load time; `result` holds our diagnostics and log. */
 export class VerifierError extends TsbpfError {

@@ -10,9 +10,11 @@ import { type ProgramType, programTypeByName } from '../spec/program-types.js';
 import { buildCfg, liveness, Reject } from './cfg.js';
 import { Verifier } from './interp.js';
 import { type Diagnostic, disasm, formatDiagnostic, pathSteps, SourceMap } from './log.js';
+import type { VerifyResult } from './result.js';
 
 export type { Diagnostic, PathStep } from './log.js';
 export { formatDiagnostic } from './log.js';
+export type { VerifyResult } from './result.js';
 
 export interface VerifyOptions {
   /** The maps the program's lddw map references index into (ObjectSpec.maps for programs of an object). */
@@ -53,19 +55,6 @@ export interface VerifyOptions {
   maxStates?: number;
   /** Helper lookup (defaults to the shared registry); for tests and embedders with their own helpers. */
   helpers?: (id: number) => HelperDef | undefined;
-}
-
-export interface VerifyResult {
-  accepted: boolean;
-  /** Instructions simulated (the kernel's "processed N insns"). */
-  insnsProcessed: number;
-  /** States remembered at prune points. */
-  states: number;
-  durationMs: number;
-  /** Empty when accepted; otherwise the rejection (one entry). */
-  diagnostics: Diagnostic[];
-  /** Human-readable log: the rejection in words (level >= 1), the instruction trace (level 2). */
-  log: string;
 }
 
 export type VerifiableProgram =

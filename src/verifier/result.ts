@@ -1,0 +1,17 @@
+// What `verify` answers: the verdict, what it cost, and the rejection in words. Its own module so that
+// the verifier's error (errors.ts) can carry one without importing the front door that throws it.
+
+import type { Diagnostic } from './log.js';
+
+export interface VerifyResult {
+  accepted: boolean;
+  /** Instructions simulated (the kernel's "processed N insns"). */
+  insnsProcessed: number;
+  /** States remembered at prune points. */
+  states: number;
+  durationMs: number;
+  /** Empty when accepted; otherwise the rejection (one entry). */
+  diagnostics: Diagnostic[];
+  /** Human-readable log: the rejection in words (level >= 1), the instruction trace (level 2). */
+  log: string;
+}
