@@ -9,6 +9,7 @@
 
 import type { EngineName } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
+import type { Link, LinkInfo } from '../spec/link.js';
 import { programTypeByName } from '../spec/program-types.js';
 import { PROBE_ARG_OFFSETS, PROBE_CTX_SIZE, ProbeCtx, ProbeFlag, putValue } from './probe-context.js';
 import {
@@ -32,12 +33,12 @@ export interface ProbeOptions {
 }
 
 /** An attached probe. */
-export interface ProbeLink extends RunCounts {
+/** An attached probe: a Link, with the run counts of its program. */
+export interface ProbeLink extends RunCounts, Link {
   readonly name: string;
   readonly on: ProbePoint;
   /** The probe id the program sees in the context's ip field. */
   readonly probeId: number;
-  detach(): void;
 }
 
 const PROGRAM_TYPES_ACCEPTED = ['kprobe'];
@@ -96,6 +97,19 @@ class Attachment extends GuardedRun implements ProbeLink {
     const space = this.program.runtime.space;
     const region = space.regionAt(this.ctx, 1);
     if (region) space.release(region);
+  }
+
+  close(): void {
+    this.detach();
+  }
+
+  info(): LinkInfo {
+    return {
+      kind: this.on === 'return' ? 'uretprobe' : 'uprobe',
+      program: this.program.name,
+      target: this.name,
+      backend: 'userspace',
+    };
   }
 }
 

@@ -8,6 +8,7 @@
 
 import type { EngineName } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
+import type { Link, LinkInfo } from '../spec/link.js';
 import { type CtxLayout, type ProgramType, programTypeByName } from '../spec/program-types.js';
 import { putValue } from './probe-context.js';
 import {
@@ -42,9 +43,9 @@ export interface TracepointOptions {
   engine?: EngineName;
 }
 
-export interface TracepointLink extends RunCounts {
+/** A program attached to a tracepoint: a Link, with the run counts of its program. */
+export interface TracepointLink extends RunCounts, Link {
   readonly tracepoint: string;
-  detach(): void;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*$/;
@@ -144,7 +145,7 @@ function writerFor(f: FieldLayout): Writer {
   };
 }
 
-class Link extends GuardedRun implements TracepointLink {
+class Attached extends GuardedRun implements TracepointLink {
   readonly ctx: number;
 
   constructor(
@@ -170,6 +171,14 @@ class Link extends GuardedRun implements TracepointLink {
     const region = space.regionAt(this.ctx, 1);
     if (region) space.release(region);
   }
+
+  close(): void {
+    this.detach();
+  }
+
+  info(): LinkInfo {
+    return { kind: 'tracepoint', program: this.program.name, target: this.tp.name, backend: 'userspace' };
+  }
 }
 
 let nextTracepointId = 1;
@@ -183,7 +192,7 @@ export class Tracepoint<S extends Schema> {
   readonly programType: ProgramType;
   /** Times fire() ran programs (attached fires only). */
   fired = 0;
-  private links: Link[] = [];
+  private links: Attached[] = [];
   private readonly record: Uint8Array;
   private readonly view: DataView;
   private readonly writers: Writer[];
@@ -237,7 +246,7 @@ export class Tracepoint<S extends Schema> {
   /** Attach a program (verified against this tracepoint's record). */
   attach(program: TraceProgramSource, options: TracepointOptions = {}): TracepointLink {
     const bound = bindProgram(program, this.programType, ['tracepoint'], { engine: options.engine });
-    const link = new Link(this as unknown as Tracepoint<Schema>, bound);
+    const link = new Attached(this as unknown as Tracepoint<Schema>, bound);
     this.links = [...this.links, link];
     return link;
   }
