@@ -3,6 +3,12 @@
 
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { type Btf, formatValue } from '../btf/index.js';
+import {
+  type LoadedObject,
+  type LoadedProgram,
+  loadObject,
+  setTailCallTarget,
+} from '../collection/userspace.js';
 import { readObject } from '../elf/index.js';
 import type { EngineName, Runner } from '../engine/runner.js';
 import { parseEngine } from '../engine/runner.js';
@@ -11,10 +17,9 @@ import { rawKeys } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
 import { machineMapMemoryLimit } from '../node/load.js';
-import { type LoadedObject, type LoadedProgram, loadObject, setTailCallTarget } from '../collection/userspace.js';
-import { VerifierError } from '../verifier/index.js';
 import { MapType } from '../spec/maps.js';
 import type { ObjectSpec } from '../spec/object.js';
+import { VerifierError } from '../verifier/index.js';
 import type { RunLimits } from '../vm/limits.js';
 import type { RuntimeOptions } from '../vm/runtime.js';
 import { CliError, fileError } from './errors.js';
@@ -202,7 +207,7 @@ export function loadWithMapSets(
  */
 export function rejected(file: string, e: unknown): unknown {
   if (!(e instanceof VerifierError)) return e;
-  const d = e.result.diagnostics[0];
+  const d = e.result?.diagnostics[0];
   const at = d ? ` at insn ${d.insn}: ${d.message}` : `: ${e.message}`;
   return new CliError(
     `${file}: program ${e.program} rejected by the verifier${at} (tsbpf verify ${file} --function ${e.program} explains)`,

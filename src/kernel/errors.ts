@@ -3,6 +3,7 @@
 
 import { TsbpfError } from '../errors.js';
 import { Errno, errnoInfo, errnoMessage, errnoName } from '../spec/errno.js';
+import { VerifierError } from '../verifier/errors.js';
 
 export { errnoName };
 
@@ -17,6 +18,14 @@ const HINTS: Readonly<Record<number, string>> = {
 };
 
 /** A bpf() (or close()) call that failed. `errno` is positive; `code` its name (EPERM ...). */
+/** `operation not permitted (EPERM; run as root or grant CAP_BPF): detail`: errno, hint, detail. */
+function kernelMessage(command: string, errno: number, detail?: string): string {
+  const e = errnoInfo(errno);
+  const hint = /^(BPF_|bpf)/.test(command) ? HINTS[errno] : undefined;
+  const said = e ? `${e.text} (${e.name}${hint ? `; ${hint}` : ''})` : errnoMessage(errno);
+  return `${said}${detail ? `: ${detail}` : ''}`;
+}
+
 export class KernelError extends TsbpfError {
   override name = 'KernelError';
   readonly code: string;
@@ -26,32 +35,39 @@ export class KernelError extends TsbpfError {
     readonly errno: number,
     detail?: string,
   ) {
-    // `operation not permitted (EPERM; run as root or grant CAP_BPF): detail`
-    const e = errnoInfo(errno);
-    const hint = /^(BPF_|bpf)/.test(command) ? HINTS[errno] : undefined;
-    const said = e ? `${e.text} (${e.name}${hint ? `; ${hint}` : ''})` : errnoMessage(errno);
-    super(`${said}${detail ? `: ${detail}` : ''}`, command);
+    super(kernelMessage(command, errno, detail), command);
     this.code = errnoName(errno);
   }
 }
 
 /** BPF_PROG_LOAD refused by the kernel's verifier (EACCES, EINVAL, or E2BIG: too complex), with its log. */
-export class VerifierRejectedError extends KernelError {
+/**
+ * The kernel's verifier refused a program: a VerifierError (one family with ours) carrying the kernel's log
+ * and errno, and our verifier's explanation when the loader adds it.
+ */
+export class VerifierRejectedError extends VerifierError {
   override name = 'VerifierRejectedError';
+  readonly command = 'BPF_PROG_LOAD';
+  readonly code: string;
   constructor(
-    errno: number,
+    readonly errno: number,
     /** The kernel verifier's log (may be empty if the kernel wrote none). */
     readonly log: string,
-    /** Program name, for the message. */
-    readonly program: string,
+    program: string,
     /** Our own verifier's explanation, when a caller adds it. */
     public explanation?: string,
   ) {
     super(
+      program,
+      undefined,
+      kernelMessage(
+        'BPF_PROG_LOAD',
+        errno,
+        `kernel verifier rejected program ${program || '(unnamed)'}${lastLine(log)}`,
+      ),
       'BPF_PROG_LOAD',
-      errno,
-      `kernel verifier rejected program ${program || '(unnamed)'}${lastLine(log)}`,
     );
+    this.code = errnoName(errno);
   }
 }
 

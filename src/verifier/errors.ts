@@ -4,13 +4,23 @@
 import { TsbpfError } from '../errors.js';
 import type { VerifyResult } from './result.js';
 
-/** A program the verifier rejected at load time; `result` holds our diagnostics and log. */
+/**
+ * A program a verifier rejected at load time. `result` holds our verifier's diagnostics and log when ours
+ * judged it; when the kernel refused it (the kernel back end), the subclass there carries the kernel's log,
+ * its errno, and our verifier's explanation beside it.
+ */
 export class VerifierError extends TsbpfError {
   override name = 'VerifierError';
   constructor(
     readonly program: string,
-    readonly result: VerifyResult,
+    /** Our verifier's result, when ours rejected the program. */
+    readonly result?: VerifyResult,
+    message?: string,
+    where?: string,
   ) {
-    super(result.diagnostics[0]?.message ?? 'rejected by the verifier', `program ${program}`);
+    super(
+      message ?? result?.diagnostics[0]?.message ?? 'rejected by the verifier',
+      where ?? `program ${program}`,
+    );
   }
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errnoName, KernelError, VerifierRejectedError } from '../../src/kernel/errors.js';
+import { VerifierError } from '../../src/verifier/index.js';
 import { type ReadableCopy, readableCopy } from '../cli/readable-copy.js';
 import { kernelOracle } from '../support/kernel.js';
 
@@ -34,7 +35,9 @@ describe('kernel errors', () => {
   it('a verifier rejection names the program and the log line with the reason', () => {
     const log = '0: R1=ctx() R10=fp0\n0: (95) exit\nR0 !read_ok\nprocessed 1 insns (limit 1000000)\n';
     const e = new VerifierRejectedError(13, log, 'xdp_prog');
-    expect(e).toBeInstanceOf(KernelError);
+    // One family with our verifier's rejections (issue 15), with the kernel's errno and log.
+    expect(e).toBeInstanceOf(VerifierError);
+    expect(e.errno).toBe(13);
     expect(e.code).toBe('EACCES');
     expect(e.message).toBe(
       'BPF_PROG_LOAD: permission denied (EACCES): kernel verifier rejected program xdp_prog: R0 !read_ok',

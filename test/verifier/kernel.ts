@@ -48,7 +48,7 @@ export function kernelVerdict(insns: readonly Insn[], type: string, maps: readon
     kernel.close(fd);
     return { accepted: true, reason: '' };
   } catch (e) {
-    if (e instanceof kernel.KernelError) {
+    if (e instanceof kernel.KernelError || e instanceof kernel.VerifierRejectedError) {
       const log = (e as { log?: string }).log ?? e.message;
       return { accepted: false, reason: log.trim().split('\n').slice(-3).join(' | ') };
     }

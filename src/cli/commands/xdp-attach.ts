@@ -226,7 +226,7 @@ function startUserspace(
       throw new CliError(
         `${file}: program ${e.program} rejected by tsbpf's verifier: ${e.message}`,
         1,
-        `tsbpf's verifier:\n${indent(tail(e.result.log, 40))}`,
+        e.result ? `tsbpf's verifier:\n${indent(tail(e.result.log, 40))}` : undefined,
       );
     throw e;
   }
