@@ -4,9 +4,9 @@
 
 import type { Command } from 'commander';
 import type { Btf } from '../../btf/index.js';
+import { loadObject } from '../../collection/userspace.js';
 import { writeObject } from '../../elf/index.js';
 import { mapTypeInfo } from '../../maps/registry.js';
-import { loadObject } from '../../collection/userspace.js';
 import { CliError } from '../errors.js';
 import { Files, writing } from '../files.js';
 import { bytesToHex, cliRuntime, dumpMap, hexToBytes, jsonSafe, readObjectFile } from '../objects.js';

@@ -2,9 +2,9 @@
 // so results can be compared with the kernel's directly.
 
 import type { Command } from 'commander';
+import { loadObject } from '../../collection/userspace.js';
 import { RuntimeFault } from '../../errors.js';
 import { TEST_RUN_MAX_REPEAT, TestRunError, testRun } from '../../hooks/test-run.js';
-import { loadObject } from '../../collection/userspace.js';
 import { CliError, EXIT } from '../errors.js';
 import { Files, writing } from '../files.js';
 import { type LimitFlags, limitOptions, runLimits } from '../limits.js';
