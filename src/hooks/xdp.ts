@@ -8,13 +8,13 @@ import { TsbpfError } from '../errors.js';
 import type { Invocation } from '../helpers/types.js';
 import { Class, JmpOp, Source } from '../isa/index.js';
 import type { Region } from '../memory/address-space.js';
+import type { Link, LinkInfo } from '../spec/link.js';
 import { XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 
-/** XDP verdicts (enum xdp_action). */
-export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
-export const XDP_ACTION_NAMES = ['ABORTED', 'DROP', 'PASS', 'TX', 'REDIRECT'] as const;
+// The verdicts' numbers and names are the vocabulary's (src/spec/verdicts.ts); re-exported for hook users.
+export { XDP_ACTION_NAMES, XdpAction, xdpActionName } from '../spec/verdicts.js';
 
 export const XDP_HEADROOM = 256;
 /** The frame is one page; its end is reserved for skb_shared_info (320 bytes on x86-64). */
@@ -26,10 +26,6 @@ export const XDP_MAX_PACKET = XDP_FRAME_SIZE - XDP_HEADROOM - XDP_TAILROOM;
 const CACHE_LINE = 64;
 /** ifindex of the loopback device, which the kernel's test run uses as the receiving interface. */
 export const LOOPBACK_IFINDEX = 1;
-
-export function xdpActionName(verdict: number): string {
-  return XDP_ACTION_NAMES[verdict] ?? `UNKNOWN(${verdict})`;
-}
 
 export interface XdpRunOptions {
   ingressIfindex?: number;
@@ -156,8 +152,8 @@ export class XdpSlot {
   }
 }
 
-/** Runs one XDP program over packets, one at a time, reusing one frame and one context. */
-export class XdpHook {
+/** Runs one XDP program over packets, one at a time, reusing one frame and one context. A Link. */
+export class XdpHook implements Link {
   private readonly slot: XdpSlot;
   private readonly invocation: Partial<Invocation>;
   /** Whether runs may move the packet's bounds (then the frame is cleared before the next packet). */
@@ -179,7 +175,25 @@ export class XdpHook {
 
   /** Release the frame and context. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.slot.release();
+  }
+
+  private closed = false;
+
+  /** As close(): a hook runs only the packets it is given, so detaching is letting it go. */
+  detach(): void {
+    this.close();
+  }
+
+  info(): LinkInfo {
+    return {
+      kind: 'xdp',
+      program: this.runner.program.name,
+      target: 'packets given to run()',
+      backend: 'userspace',
+    };
   }
 
   run(packet: Uint8Array, options: XdpRunOptions = {}): XdpResult {
