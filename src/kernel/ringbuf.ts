@@ -4,8 +4,8 @@
 // position is advanced. Each record has an 8-byte header { u32 len | BUSY (bit 31) | DISCARD (bit 30);
 // u32 page offset } and is padded to 8 bytes. Polling is explicit (no epoll): call `poll()`/`drain()`.
 
+import type { MapSpec } from '../spec/maps.js';
 import { type Mapping, mapShared, pageSize } from './ffi.js';
-import type { KernelMap } from './object.js';
 
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
@@ -19,7 +19,8 @@ export class KernelRingBuf {
   private readonly dataOffset: number;
   private closed = false;
 
-  constructor(readonly map: KernelMap) {
+  /** `map`: a kernel RINGBUF map (its file descriptor and spec), e.g. a KernelMap. */
+  constructor(readonly map: { readonly fd: number; readonly spec: MapSpec }) {
     const page = pageSize();
     const size = map.spec.maxEntries;
     this.mask = size - 1;

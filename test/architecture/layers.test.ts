@@ -33,8 +33,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['jit'],
   ['engine'], // the runner: engines by name
   ['net'],
-  ['collection'], // the loader (was src/object)
-  ['hooks'],
+  ['hooks'], // where programs run: XDP hooks and batches, test runs, socket filters, probes, tracepoints
+  ['collection'], // the loader (was src/object): spec -> collection -> program/map -> link
   ['cbpf'],
   ['tools'],
   ['kernel', 'index'], // the Linux back end; the package entry (which stays free of node: and the kernel)
@@ -46,18 +46,10 @@ const LAYERS: readonly (readonly string[])[] = [
  * Upward imports that exist today, `from -> to` (modules under src/), each with why it is still there.
  * The lead is removing them; delete an entry when its import goes.
  */
-const KNOWN_UPWARD: ReadonlyMap<string, string> = new Map([
-  // The user-space collection runs its programs through the test run and attaches them to an XDP hook
-  // (collection/userspace.ts); the loader rewrite moves attaching to hooks (hooks -> collection).
-  ['collection/userspace.ts -> hooks/test-run.ts', 'loader rewrite (issue 15)'],
-  ['collection/userspace.ts -> hooks/xdp.ts', 'loader rewrite (issue 15)'],
-]);
+const KNOWN_UPWARD: ReadonlyMap<string, string> = new Map([]);
 
 /** Module cycles inside a folder that exist today: the modules of each, sorted, joined by ` <-> `. */
-const KNOWN_CYCLES: ReadonlySet<string> = new Set([
-  // KernelObject builds ring buffer readers; the reader names KernelObject's maps (kernel rewrite, issue 15).
-  'kernel/object.ts <-> kernel/ringbuf.ts',
-]);
+const KNOWN_CYCLES: ReadonlySet<string> = new Set([]);
 
 /** One import: the importing module, the imported module (paths under src/), the line. */
 interface Edge {
