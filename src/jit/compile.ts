@@ -25,12 +25,12 @@ import {
   TAIL_PARAMS,
   type TableTailCall,
 } from './emit.js';
+import { emitEntries, emitInlineBatch, emitLeanWrapper, INLINE_BATCH_SLOTS } from './entries.js';
 import { emitHashLookup, MAX_INLINE_KEY } from './inline-hash.js';
-import { emitBeginIterations, iterationCounter } from './iterations.js';
+import { iterationCounter } from './iterations.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { TAIL_TABLE_SIZE, tailCallSlots } from './tail-calls.js';
 import {
-  BLOCK_VOID,
   type Code,
   ExternKind,
   MAX_BR_TABLE_TARGETS,
@@ -101,7 +101,13 @@ const HELPER_KTIME = 5;
 const HELPER_PRANDOM = 7;
 const HELPER_LOOP = 181;
 
-/** Generate the wasm module for a prepared program. `frameStride` is the distance between stack frames. */
+/**
+ * Generate the wasm module for a prepared program. `frameStride` is the distance between stack frames.
+ *
+ * In phases: scan the program, declare the imports, the globals and one function per eBPF function, emit
+ * their bodies, then the entry points JS calls (./entries.ts). Each phase is a function of its own, not an
+ * inner function, so the first compile in a process parses only what runs (see the note before Inliner).
+ */
 export function generate(
   prog: PreparedProgram,
   runtime: Runtime,
@@ -116,9 +122,84 @@ export function generate(
   const cfgs = entries.map((start, k) =>
     buildCfg(insns, start, k + 1 < entries.length ? entries[k + 1]! : insns.length),
   );
+  const scan = scanProgram(prog);
+  const job: Job = { prog, insns, runtime, checked, inline, entries, cfgs, scan };
 
-  // One pass: which helpers are called (which can be inlined), callx, legacy loads, and whether a call
-  // or a callback can enter the main program.
+  const m = new ModuleBuilder();
+  const imports = addImports(m, job);
+  const globals = addGlobals(m);
+  const funcs = addFunctions(m, job);
+  const budgetBlocks: number[][] = [];
+  const cx = emitContext(m, job, imports, globals, funcs, frameStride, budgetBlocks);
+  emitFunctions(m, job, cx, funcs, globals);
+
+  if (funcs.lean) emitLeanWrapper(m, funcs.index.get(0)!, globals);
+  const { legacy } = scan;
+  const tailCallCounter = imports.tailCalls ? tailCallSlots(runtime).counter : undefined;
+  const iterationCount = imports.iterations?.counter;
+  // A small lean main is emitted a second time, inside the batch loop: a run then costs no call.
+  const inlineBatch =
+    funcs.lean && inline && insns.length <= INLINE_BATCH_SLOTS
+      ? emitInlineBatch(m, cfgs[0]!, cx, globals, { legacy, tailCallCounter, iterationCount })
+      : undefined;
+  emitEntries(m, funcs.index.get(0)!, globals, {
+    legacy,
+    mainReturnsR0Only: funcs.returnsR0Only(0),
+    tailCallCounter,
+    inlineBatch,
+    iterationCount,
+  });
+  const bytes = m.toBytes();
+  return {
+    bytes,
+    lookupMaps: [...imports.lookups.keys()],
+    helperIds: imports.helperIds,
+    tailCalls: imports.tailCalls,
+    tailTable: imports.tailSlots !== undefined,
+    budgetBlocks,
+    functions: entries,
+    inlineBatch: inlineBatch !== undefined,
+    callsHelpers: scan.called.size > 0 || scan.callx || legacy,
+    usesCallbacks: scan.usesCallbacks,
+    legacyLoads: legacy,
+    countsIterations: iterationCount !== undefined,
+    codegenMs: performance.now() - t0,
+  };
+}
+
+/** What generate() compiles and how: read by each of its phases. */
+interface Job {
+  readonly prog: PreparedProgram;
+  readonly insns: readonly Insn[];
+  readonly runtime: Runtime;
+  readonly checked: boolean;
+  /** Hot helpers may be emitted inline (never in checked mode). */
+  readonly inline: boolean;
+  /** Entry slot of each eBPF function, main first, and each one's control-flow graph. */
+  readonly entries: readonly number[];
+  readonly cfgs: readonly FunctionCfg[];
+  readonly scan: Scan;
+}
+
+/** What one pass over the program finds before anything is emitted. */
+interface Scan {
+  /** Helper ids of direct calls. */
+  readonly called: ReadonlySet<number>;
+  readonly callx: boolean;
+  /** Legacy packet loads (LD_ABS/LD_IND). */
+  readonly legacy: boolean;
+  /** A call or a function pointer can enter the main program. */
+  readonly mainEntered: boolean;
+  /** A called helper takes a callback. */
+  readonly usesCallbacks: boolean;
+}
+
+/**
+ * One pass: which helpers are called (which can be inlined), callx, legacy loads, and whether a call or a
+ * callback can enter the main program.
+ */
+function scanProgram(prog: PreparedProgram): Scan {
+  const insns = prog.insns;
   const called = new Set<number>();
   let callx = false;
   let legacy = false;
@@ -136,74 +217,133 @@ export function generate(
       else if (ins.src === 1 && i + 1 + ins.imm === 0) mainEntered = true;
     } else if (code === 0x8d) callx = true;
   }
-  const helperName = (id: number) => {
-    const name = prog.lookupHelper(id)?.name;
-    return name?.startsWith('bpf_') ? name.slice(4) : name;
-  };
-  const inlineable = (id: number) =>
-    inline &&
-    ((id === HELPER_KTIME && helperName(id) === 'ktime_get_ns') ||
-      (id === HELPER_PRANDOM && helperName(id) === 'get_prandom_u32'));
   const usesCallbacks = [...called].some((id) => prog.lookupHelper(id)?.proto.args.includes('func'));
+  return { called, callx, legacy, mainEntered, usesCallbacks };
+}
+
+/** The helper's name without `bpf_`: inline forms are chosen by name as well as id. */
+function helperName(prog: PreparedProgram, id: number): string | undefined {
+  const name = prog.lookupHelper(id)?.name;
+  return name?.startsWith('bpf_') ? name.slice(4) : name;
+}
+
+/** The module's imports: function indices (-1: not imported) and what decided them. */
+interface Imports {
+  /** Helper ids imported (in import order), each as a BigInt-free number form or the i64 form. */
+  readonly helperIds: readonly number[];
+  readonly helper: ReadonlyMap<number, number>;
+  readonly numberHelper: ReadonlyMap<number, { index: number; args: readonly NumberArg[] }>;
+  readonly fault: number;
+  readonly access: number;
+  readonly budget: number;
+  readonly refill: number;
+  readonly legacyLoad: number;
+  readonly callx: number;
+  readonly tailCall: number;
+  /** tail_call is called and imported: a call of it may start a tail call. */
+  readonly tailCalls: boolean;
+  /** The runtime's table of compiled programs, imported for unchecked tail calls. */
+  readonly tailSlots: ReturnType<typeof tailCallSlots> | undefined;
+  /** The runtime's iteration counter and the import that refills it, when runs count iterations. */
+  readonly iterations: { counter: number; more: number } | undefined;
+  /** Inline helpers: the clock and the random source (-1: not inlined). */
+  readonly now: number;
+  readonly random: number;
+  /** map_lookup_elem may be inlined (inline helpers on, and helper 1 is that helper). */
+  readonly lookupInline: boolean;
+  /** Typed lookup imports by map address. */
+  readonly lookups: ReadonlyMap<number, number>;
+}
+
+/** Import the helpers the program calls, the runtime's hooks it needs, and the memory (in this order). */
+function addImports(m: ModuleBuilder, job: Job): Imports {
+  const { prog, insns, runtime, checked, inline, scan } = job;
+  const { called } = scan;
   // Verified runs count iterations (src/vm/limits.ts): modules where something can repeat.
   const iterationCount =
-    !checked && (usesCallbacks || called.has(TAIL_CALL_ID) || hasBackwardJump(insns))
+    !checked && (scan.usesCallbacks || called.has(TAIL_CALL_ID) || hasBackwardJump(insns))
       ? iterationCounter(runtime).addr
       : undefined;
-
-  const m = new ModuleBuilder();
   const helperIds = [...called].filter((id) => prog.lookupHelper(id) !== undefined).sort((a, b) => a - b);
-  const helperImport = new Map<number, number>();
-  const numberImport = new Map<number, { index: number; args: readonly NumberArg[] }>();
+  const helper = new Map<number, number>();
+  const numberHelper = new Map<number, { index: number; args: readonly NumberArg[] }>();
   for (const id of helperIds) {
     const numbers = prog.lookupHelper(id)!.numbers;
     if (numbers) {
       const params = numbers.args.map(() => f64);
-      numberImport.set(id, {
+      numberHelper.set(id, {
         index: m.importFunc('env', IMPORT.numberHelper(id), params, [f64]),
         args: numbers.args,
       });
-    } else helperImport.set(id, m.importFunc('env', IMPORT.helper(id), [i64, i64, i64, i64, i64], [i64]));
+    } else helper.set(id, m.importFunc('env', IMPORT.helper(id), [i64, i64, i64, i64, i64], [i64]));
   }
   const fault = m.importFunc('env', IMPORT.fault, [i32, i32], []);
   const access = checked ? m.importFunc('env', IMPORT.access, [i32, i64, i32, i32, i32], []) : -1;
   const budget = checked ? m.importFunc('env', IMPORT.budget, [i32, i32], []) : -1;
   const refill = checked ? m.importFunc('env', IMPORT.refill, [i32], []) : -1;
-  const legacyLoad = legacy ? m.importFunc('env', IMPORT.legacyLoad, [i32, i32, i32, i32], [i64]) : -1;
-  const callxImport = callx ? m.importFunc('env', IMPORT.callx, [i64, i64, i64, i64, i64, i64], [i64]) : -1;
-  const tailCalls = called.has(TAIL_CALL_ID) && helperImport.has(TAIL_CALL_ID);
-  const tailCallImport = tailCalls ? m.importFunc('env', IMPORT.tailCall, TAIL_PARAMS, [i64]) : -1;
-  const iterationsImport =
-    iterationCount !== undefined ? m.importFunc('env', IMPORT.iterations, [i32], []) : -1;
+  const legacyLoad = scan.legacy ? m.importFunc('env', IMPORT.legacyLoad, [i32, i32, i32, i32], [i64]) : -1;
+  const callx = scan.callx ? m.importFunc('env', IMPORT.callx, [i64, i64, i64, i64, i64, i64], [i64]) : -1;
+  const tailCalls = called.has(TAIL_CALL_ID) && helper.has(TAIL_CALL_ID);
+  const tailCall = tailCalls ? m.importFunc('env', IMPORT.tailCall, TAIL_PARAMS, [i64]) : -1;
+  const iterations =
+    iterationCount !== undefined
+      ? { counter: iterationCount, more: m.importFunc('env', IMPORT.iterations, [i32], []) }
+      : undefined;
   // Unchecked tail calls jump through the runtime's table of compiled programs (./tail-calls.ts).
   const tailSlots = tailCalls && inline ? tailCallSlots(runtime) : undefined;
   if (tailSlots) m.importTable('env', IMPORT.tailTable, TAIL_TABLE_SIZE);
-  const nowImport =
-    inlineable(HELPER_KTIME) && called.has(HELPER_KTIME) ? m.importFunc('env', IMPORT.now, [], [f64]) : -1;
-  const randImport =
-    inlineable(HELPER_PRANDOM) && called.has(HELPER_PRANDOM)
-      ? m.importFunc('env', IMPORT.random, [], [i32])
-      : -1;
-  // Lookups in a constant map that is neither a plain array nor a plain hash map with a short key: a
-  // typed import straight to the map's lookupPtr (what the helper does), without BigInt arguments.
-  const lookupImports = new Map<number, number>();
-  const lookupInline = inline && helperName(HELPER_MAP_LOOKUP) === 'map_lookup_elem';
-  if (lookupInline) {
-    for (const cfg of cfgs) {
-      for (const b of cfg.blocks) {
-        const ins = insns[b.last];
-        if (b.start >= b.end || ins?.code !== 0x85 || ins.src !== 0 || ins.imm !== HELPER_MAP_LOOKUP)
-          continue;
-        const addr = constantMap(insns, 1, b.start, b.last);
-        const map = addr === undefined ? undefined : runtime.mapAt(addr);
-        if (map && !arrayLayout(map) && !inlineHash(map) && !lookupImports.has(map.addr)) {
-          lookupImports.set(map.addr, m.importFunc('env', IMPORT.mapLookup(map.addr), [i32], [i32]));
-        }
+  const inlineable = (id: number, name: string) => inline && called.has(id) && helperName(prog, id) === name;
+  const now = inlineable(HELPER_KTIME, 'ktime_get_ns') ? m.importFunc('env', IMPORT.now, [], [f64]) : -1;
+  const random = inlineable(HELPER_PRANDOM, 'get_prandom_u32')
+    ? m.importFunc('env', IMPORT.random, [], [i32])
+    : -1;
+  const lookupInline = inline && helperName(prog, HELPER_MAP_LOOKUP) === 'map_lookup_elem';
+  const lookups = lookupInline ? importLookups(m, job) : new Map<number, number>();
+  m.importMemory('env', IMPORT.memory, 1);
+  return {
+    helperIds,
+    helper,
+    numberHelper,
+    fault,
+    access,
+    budget,
+    refill,
+    legacyLoad,
+    callx,
+    tailCall,
+    tailCalls,
+    tailSlots,
+    iterations,
+    now,
+    random,
+    lookupInline,
+    lookups,
+  };
+}
+
+/**
+ * Lookups in a constant map that is neither a plain array nor a plain hash map with a short key: a typed
+ * import straight to the map's lookupPtr (what the helper does), without BigInt arguments.
+ */
+function importLookups(m: ModuleBuilder, job: Job): Map<number, number> {
+  const { insns, runtime } = job;
+  const lookups = new Map<number, number>();
+  for (const cfg of job.cfgs) {
+    for (const b of cfg.blocks) {
+      const ins = insns[b.last];
+      if (b.start >= b.end || ins?.code !== 0x85 || ins.src !== 0 || ins.imm !== HELPER_MAP_LOOKUP) continue;
+      const addr = constantMap(insns, 1, b.start, b.last);
+      const map = addr === undefined ? undefined : runtime.mapAt(addr);
+      if (map && !arrayLayout(map) && !inlineHash(map) && !lookups.has(map.addr)) {
+        lookups.set(map.addr, m.importFunc('env', IMPORT.mapLookup(map.addr), [i32], [i32]));
       }
     }
   }
-  m.importMemory('env', IMPORT.memory, 1);
+  return lookups;
+}
 
+/** The module's globals, every one exported by name (JS reads and sets them around runs). */
+function addGlobals(m: ModuleBuilder) {
   const globals = {
     budget: m.global(i64, true, 0),
     readLo: m.global(i64, true, -1),
@@ -220,7 +360,7 @@ export function generate(
     /** The packet legacy loads read: start, and length (-1: ask the runtime). */
     pktStart: m.global(i32, true, 0),
     pktLen: m.global(i32, true, -1),
-    /** r10 and the call depth a lean main program starts with (see `lean` below). */
+    /** r10 and the call depth a lean main program starts with (see addFunctions). */
     entryR10: m.global(i64, true, 0),
     entryDepth: m.global(i32, true, 0),
     /** The batch entry's arguments, for a batch loop with the main program inlined (`inlineBatch`). */
@@ -231,68 +371,115 @@ export function generate(
     itersPerRun: m.global(i32, true, 0),
   };
   for (const [name, index] of Object.entries(globals)) m.export(name, ExternKind.global, index);
+  return globals;
+}
 
-  const budgetBlocks: number[][] = [];
-  const funcIndex = new Map<number, number>();
+type Globals = ReturnType<typeof addGlobals>;
+
+/** The wasm functions of the eBPF functions, declared before any body is emitted (calls need indices). */
+interface Functions {
+  /** Function index by entry slot. */
+  readonly index: ReadonlyMap<number, number>;
+  readonly bodies: readonly { code: Code; index: number }[];
+  /** The main program returns r0 alone unless a call or a callback can enter it. */
+  readonly returnsR0Only: (slot: number) => boolean;
+  /** The main program is lean (see addFunctions). */
+  readonly lean: boolean;
+}
+
+/** One wasm function per eBPF function, in entry order. */
+function addFunctions(m: ModuleBuilder, job: Job): Functions {
+  const index = new Map<number, number>();
   const bodies: { code: Code; index: number }[] = [];
-  // The main program returns r0 alone unless a call or a callback can enter it.
+  const mainEntered = job.scan.mainEntered;
   const returnsR0Only = (slot: number) => slot === 0 && !mainEntered;
   // A main program nothing calls is lean: r0-r5 are its parameters (passed in registers), r6-r9, r10 and
   // the depth locals at the same indices (r10 and the depth from two globals its entries set), and it
   // returns r0 alone. Every run enters it, so a call with 12 parameters and 6 results costs every run.
   const lean = returnsR0Only(0);
-  for (const start of entries) {
+  for (const start of job.entries) {
     const f =
       start === 0 && lean
         ? m.func(FUNC_PARAMS.slice(0, 6), [i64], [[5, i64], [1, i32], ...FUNC_LOCALS])
         : m.func(FUNC_PARAMS, returnsR0Only(start) ? [i64] : FUNC_RESULTS, FUNC_LOCALS);
-    funcIndex.set(start, f.index);
+    index.set(start, f.index);
     bodies.push(f);
   }
+  return { index, bodies, returnsR0Only, lean };
+}
 
+/** What the function emitter (./emit.ts) asks of the module while it emits bodies. */
+function emitContext(
+  m: ModuleBuilder,
+  job: Job,
+  imports: Imports,
+  globals: Globals,
+  funcs: Functions,
+  frameStride: number,
+  budgetBlocks: number[][],
+): EmitContext {
+  const { prog, insns, checked, inline } = job;
+  const funcIndex = funcs.index;
   const inliner: Inliner = {
     insns,
-    runtime,
+    runtime: job.runtime,
     m,
-    lookupInline,
-    nowImport,
-    randImport,
-    lookupImports,
-    tailSlots,
+    lookupInline: imports.lookupInline,
+    nowImport: imports.now,
+    randImport: imports.random,
+    lookupImports: imports.lookups,
+    tailSlots: imports.tailSlots,
   };
-  const cx: EmitContext = {
+  return {
     insns,
     checked,
     funcAt: (slot) => funcIndex.get(slot)!,
-    helper: (id) => helperImport.get(id),
-    numberHelper: (id) => numberImport.get(id),
+    helper: (id) => imports.helper.get(id),
+    numberHelper: (id) => imports.numberHelper.get(id),
     inlineHelper: (code, id, blockStart, pc, reg) => emitInlineHelper(inliner, code, id, blockStart, pc, reg),
     loopCallback: (id, blockStart, pc) => {
-      if (!inline || id !== HELPER_LOOP || helperName(id) !== 'loop') return undefined;
+      if (!inline || id !== HELPER_LOOP || helperName(prog, id) !== 'loop') return undefined;
       // r2 = a function pointer loaded in the call's block (prepared programs hold it as the slot it names).
       const j = lddwInto(insns, 2, blockStart, pc);
       const target = j !== undefined && insns[j]!.src === 4 ? insns[j]!.imm : -1;
       return funcIndex.has(target) ? target : undefined;
     },
     needsFrame: (id) => prog.lookupHelper(id)?.proto.args.includes('func') ?? false,
-    mayTailCall: (id) => id === TAIL_CALL_ID && tailCalls,
+    mayTailCall: (id) => id === TAIL_CALL_ID && imports.tailCalls,
     tableTailCall: (blockStart, pc) => tableTailCall(inliner, blockStart, pc),
-    returnsR0Only,
-    imports: { fault, access, budget, refill, legacyLoad, callx: callxImport, tailCall: tailCallImport },
-    hasTailCalls: tailCalls,
-    legacyLoads: legacy,
+    returnsR0Only: funcs.returnsR0Only,
+    imports: {
+      fault: imports.fault,
+      access: imports.access,
+      budget: imports.budget,
+      refill: imports.refill,
+      legacyLoad: imports.legacyLoad,
+      callx: imports.callx,
+      tailCall: imports.tailCall,
+    },
+    hasTailCalls: imports.tailCalls,
+    legacyLoads: job.scan.legacy,
     globals,
     budgetBlock: (pcs) => budgetBlocks.push(pcs) - 1,
     maxDepth: MAX_CALL_FRAMES,
     frameStride,
-    iterations:
-      iterationCount !== undefined ? { counter: iterationCount, more: iterationsImport } : undefined,
+    iterations: imports.iterations,
   };
+}
 
-  cfgs.forEach((cfg, k) => {
-    const { code } = bodies[k]!;
+/** Each eBPF function's body (structured control flow, or a dispatch loop when irreducible), exported. */
+function emitFunctions(
+  m: ModuleBuilder,
+  job: Job,
+  cx: EmitContext,
+  funcs: Functions,
+  globals: Globals,
+): void {
+  const { entries } = job;
+  job.cfgs.forEach((cfg, k) => {
+    const { code } = funcs.bodies[k]!;
     const fe = new FunctionEmitter(code, cfg, cx);
-    if (k === 0 && lean) {
+    if (k === 0 && funcs.lean) {
       code.globalGet(globals.entryR10).localSet(10).globalGet(globals.entryDepth).localSet(11);
     }
     if (cfg.reducible) emitStructured(code, cfg, fe);
@@ -314,47 +501,9 @@ export function generate(
         entries[k]!,
       );
     }
-    if (!(k === 0 && returnsR0Only(0))) m.export(`f${entries[k]}`, ExternKind.func, bodies[k]!.index);
+    if (!(k === 0 && funcs.returnsR0Only(0)))
+      m.export(`f${entries[k]}`, ExternKind.func, funcs.bodies[k]!.index);
   });
-  if (lean) {
-    // JS (execute, tail calls) calls every function the same way: f0 as r0 and five zeros.
-    const f0 = m.func(FUNC_PARAMS, FUNC_RESULTS);
-    f0.code.localGet(10).globalSet(globals.entryR10).localGet(11).globalSet(globals.entryDepth);
-    for (let p = 0; p < 6; p++) f0.code.localGet(p);
-    f0.code.call(funcIndex.get(0)!);
-    for (let r = 1; r <= 5; r++) f0.code.i64Const(0);
-    m.export('f0', ExternKind.func, f0.index);
-  }
-
-  const tailCallCounter = tailCalls ? tailCallSlots(runtime).counter : undefined;
-  // A small lean main is emitted a second time, inside the batch loop: a run then costs no call.
-  const inlineBatch =
-    lean && inline && insns.length <= INLINE_BATCH_SLOTS
-      ? emitInlineBatch(m, cfgs[0]!, cx, globals, { legacy, tailCallCounter, iterationCount })
-      : undefined;
-  emitEntries(m, funcIndex.get(0)!, globals, {
-    legacy,
-    mainReturnsR0Only: returnsR0Only(0),
-    tailCallCounter,
-    inlineBatch,
-    iterationCount,
-  });
-  const bytes = m.toBytes();
-  return {
-    bytes,
-    lookupMaps: [...lookupImports.keys()],
-    helperIds,
-    tailCalls,
-    tailTable: tailSlots !== undefined,
-    budgetBlocks,
-    functions: entries,
-    inlineBatch: inlineBatch !== undefined,
-    callsHelpers: called.size > 0 || callx || legacy,
-    usesCallbacks,
-    legacyLoads: legacy,
-    countsIterations: iterationCount !== undefined,
-    codegenMs: performance.now() - t0,
-  };
 }
 
 // Inline helpers and constant-map analysis, outside generate() so that its first compile in a process
@@ -481,160 +630,4 @@ function hasBackwardJump(insns: readonly Insn[]): boolean {
     }
   }
   return false;
-}
-
-/** Largest program whose main is inlined in the batch loop (its code is emitted twice). */
-const INLINE_BATCH_SLOTS = 512;
-
-/**
- * The batch loop with the (lean) main program's body inside it, for the batch entry: a function without
- * parameters (the main body's locals keep their indices) over the runs the batch globals describe. Each
- * run starts as a call of main would: r1 = its context, r0 and r2-r9 zero, r10 the top of frame 0, depth
- * 0; an exit branches to the loop's store of r0. Returns the function's index.
- */
-function emitInlineBatch(
-  m: ModuleBuilder,
-  cfg: FunctionCfg,
-  cx: EmitContext,
-  g: {
-    stackTop: number;
-    run: number;
-    pktLen: number;
-    batchCtxs: number;
-    batchCount: number;
-    batchOut: number;
-    itersPerRun: number;
-  },
-  opts: { legacy: boolean; tailCallCounter: number | undefined; iterationCount: number | undefined },
-): number {
-  const I = 19; // run index, after the locals of a main body (r0-r10, depth, FUNC_LOCALS)
-  const f = m.func([], [], [[11, i64], [1, i32], ...FUNC_LOCALS, [1, i32]]);
-  const c = f.code;
-  c.block().loop();
-  c.localGet(I).globalGet(g.batchCount).op(Op.i32_ge_u).brIf(1);
-  c.localGet(I).globalSet(g.run);
-  if (opts.legacy) c.i32Const(-1).globalSet(g.pktLen);
-  if (opts.tailCallCounter !== undefined)
-    c.i32Const(0).i32Const(0).mem(Op.i32_store, 2, opts.tailCallCounter);
-  if (opts.iterationCount !== undefined) emitBeginIterations(c, opts.iterationCount, g.itersPerRun);
-  c.globalGet(g.batchOut).localGet(I).i32Const(2).op(Op.i32_shl).op(Op.i32_add); // &out[i]
-  c.block(i64);
-  const exitFrame = c.depth - 1;
-  for (let r = 0; r <= 9; r++) if (r !== 1) c.i64Const(0).localSet(r);
-  c.globalGet(g.batchCtxs).localGet(I).i32Const(2).op(Op.i32_shl).op(Op.i32_add);
-  c.mem(Op.i64_load32_u, 2, 0).localSet(1);
-  c.globalGet(g.stackTop).localSet(10).i32Const(0).localSet(11);
-  const fe = new FunctionEmitter(c, cfg, cx, exitFrame);
-  if (cfg.reducible) emitStructured(c, cfg, fe);
-  else emitDispatch(c, cfg, fe, LABEL_LOCAL);
-  c.end(); // the exit block: r0 on the stack
-  c.op(Op.i32_wrap_i64).mem(Op.i32_store, 2, 0);
-  c.localGet(I).i32Const(1).op(Op.i32_add).localSet(I).br(0);
-  c.end().end();
-  return f.index;
-}
-
-/**
- * Entry points: `run64(ctx i32) -> i64`, `run32(ctx i32) -> i32` (the low half of r0), and
- * `batch(ctxs i32, n i32, out i32)`: for each i < n, r0 of a run on the context whose address is the u32
- * at ctxs + 4i goes to the u32 at out + 4i; the global `run` holds i during run i (and each run starts
- * without a known packet); `set_packet(start i32, len i32)` sets the packet legacy loads read.
- */
-function emitEntries(
-  m: ModuleBuilder,
-  main: number,
-  g: {
-    stackTop: number;
-    run: number;
-    pktStart: number;
-    pktLen: number;
-    entryR10: number;
-    entryDepth: number;
-    batchCtxs: number;
-    batchCount: number;
-    batchOut: number;
-    itersPerRun: number;
-  },
-  opts: {
-    legacy: boolean;
-    mainReturnsR0Only: boolean;
-    tailCallCounter: number | undefined;
-    inlineBatch: number | undefined;
-    iterationCount: number | undefined;
-  },
-): void {
-  // Bodies as byte lists (no builder call per instruction: this runs on every compile, most of it in
-  // V8's interpreter on the first). Global indices are single LEB128 bytes (under 128 globals, none imported).
-  const { legacy, mainReturnsR0Only, tailCallCounter } = opts;
-  const { local_get: GET, local_set: SET, global_get: GGET, global_set: GSET, i32_const: I32 } = Op;
-  const lean = mainReturnsR0Only;
-  const callMain = [Op.call, ...uleb(main)];
-  if (!lean) callMain.push(Op.drop, Op.drop, Op.drop, Op.drop, Op.drop);
-  // r0 = 0, r1 = ctx (pushed before), r2-r9 = 0, r10 = top of frame 0, depth 0; keep r0 of the results.
-  // A lean main takes r0-r5 only and finds r10 and the depth in globals (set once per entry).
-  const zeros = [Op.i64_const, 0, Op.i64_const, 0, Op.i64_const, 0, Op.i64_const, 0];
-  const setFrame = lean ? [GGET, g.stackTop, GSET, g.entryR10, I32, 0, GSET, g.entryDepth] : [];
-  const enter = lean ? [...zeros, ...callMain] : [...zeros, ...zeros, GGET, g.stackTop, I32, 0, ...callMain];
-  const ctxArg = [Op.i64_const, 0, GET, 0, Op.i64_extend_i32_u];
-
-  const r64 = m.func([i32], [i64]);
-  r64.code.bytes([...setFrame, ...ctxArg, ...enter]);
-  m.export('run64', ExternKind.func, r64.index);
-
-  const r32 = m.func([i32], [i32]);
-  r32.code.bytes([...setFrame, ...ctxArg, ...enter, Op.i32_wrap_i64]);
-  m.export('run32', ExternKind.func, r32.index);
-
-  // for (i = 0; i < n; i++) out[i] = run(ctxs[i]), i in local 3 (or that loop with main inlined)
-  const b = m.func([i32, i32, i32], [], [[1, i32]]);
-  if (opts.inlineBatch !== undefined) {
-    b.code.bytes([GET, 0, GSET, g.batchCtxs, GET, 1, GSET, g.batchCount, GET, 2, GSET, g.batchOut]);
-    b.code.bytes([Op.call, ...uleb(opts.inlineBatch)]);
-    m.export('batch', ExternKind.func, b.index);
-  } else {
-    const batch = [...setFrame, Op.block, BLOCK_VOID, Op.loop, BLOCK_VOID];
-    batch.push(GET, 3, GET, 1, Op.i32_ge_u, Op.br_if, 1, GET, 3, GSET, g.run);
-    if (legacy) batch.push(I32, 0x7f, GSET, g.pktLen); // i32.const -1
-    if (tailCallCounter !== undefined) {
-      batch.push(I32, 0, I32, 0, Op.i32_store, 2, ...uleb(tailCallCounter));
-    }
-    const count = opts.iterationCount;
-    if (count !== undefined) {
-      // The run's iteration count and a new serial (./iterations.ts emitBeginIterations).
-      batch.push(I32, 0, GGET, g.itersPerRun, Op.i32_store, 2, ...uleb(count));
-      batch.push(I32, 0, I32, 0, Op.i32_load, 2, ...uleb(count + 4), I32, 1, Op.i32_add);
-      batch.push(Op.i32_store, 2, ...uleb(count + 4));
-    }
-    batch.push(GET, 2, GET, 3, I32, 2, Op.i32_shl, Op.i32_add); // &out[i]
-    batch.push(Op.i64_const, 0, GET, 0, GET, 3, I32, 2, Op.i32_shl, Op.i32_add, Op.i64_load32_u, 2, 0);
-    batch.push(...enter, Op.i32_wrap_i64, Op.i32_store, 2, 0);
-    batch.push(GET, 3, I32, 1, Op.i32_add, SET, 3, Op.br, 0, Op.end, Op.end);
-    b.code.bytes(batch);
-    m.export('batch', ExternKind.func, b.index);
-  }
-
-  // The entry of a tail call through the runtime's table: r1-r5, r10 and the depth of the caller.
-  const te = m.func(TAIL_PARAMS, [i64]);
-  const r0To5 = [Op.i64_const, 0, GET, 0, GET, 1, GET, 2, GET, 3, GET, 4];
-  te.code.bytes(
-    lean
-      ? [GET, 5, GSET, g.entryR10, GET, 6, GSET, g.entryDepth, ...r0To5, ...callMain]
-      : [...r0To5, ...zeros, GET, 5, GET, 6, ...callMain],
-  );
-  m.export('tail_entry', ExternKind.func, te.index);
-
-  const sp = m.func([i32, i32], []);
-  sp.code.bytes([GET, 0, GSET, g.pktStart, GET, 1, GSET, g.pktLen]);
-  m.export('set_packet', ExternKind.func, sp.index);
-}
-
-/** Unsigned LEB128 bytes of v (0 <= v < 2^32). */
-function uleb(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80);
-    v >>>= 7;
-  }
-  out.push(v);
-  return out;
 }
