@@ -75,7 +75,7 @@ measure(
 const nested = join(dir, 'nested.mjs');
 writeFileSync(
   nested,
-  `import { createRunner } from ${JSON.stringify(join(root, 'dist/hooks/runner.js'))};
+  `import { createRunner } from ${JSON.stringify(join(root, 'dist/engine/runner.js'))};
 import { insn } from ${JSON.stringify(join(root, 'dist/isa/index.js'))};
 import { Runtime } from ${JSON.stringify(join(root, 'dist/vm/runtime.js'))};
 const mov = (d, i) => insn(0xb7, d, 0, 0, i);

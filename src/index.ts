@@ -1,228 +1,71 @@
-// tsbpf — the package's main entry (`import { ... } from 'tsbpf'`). It runs anywhere JavaScript and
-// WebAssembly run: nothing reachable from here imports a `node:` module (test/api/entry.test.ts checks the
-// built graph, test/browser/ runs it in a context without require/process/Buffer). The Linux back end is
-// the separate entry `tsbpf/kernel`; the CLI and the Node-only trace preload are not part of the library.
+// tsbpf — the package's main entry (`import { ... } from 'tsbpf'`): the life cycle of a BPF object, as the
+// root package of cilium/ebpf is. Read an object into a spec (editable: globals, maps), load it as a
+// collection on a back end, run its programs or attach them to hooks (each attachment a Link), read maps and
+// event streams from JS; the errors all of that throws. Everything else is a subpath entry, one per
+// concept folder (package.json `exports`): `tsbpf/asm`, `tsbpf/btf`, `tsbpf/cbpf`, `tsbpf/elf`, `tsbpf/isa`,
+// `tsbpf/jit`, `tsbpf/maps`, `tsbpf/pcap`, `tsbpf/spec`, `tsbpf/tools`, `tsbpf/verifier`, `tsbpf/vm`, and the
+// Node-only `tsbpf/node` and `tsbpf/kernel`. test/api/surface/ holds what each exports (npm run api-report).
 //
-// Each block re-exports one concept folder by name, so what is public is decided here, not by whatever a
-// folder happens to export. Where a folder's name is too generic for a package-wide namespace, or two
-// folders would clash, the name is changed here (noted beside it); the folders keep their own names.
-// Data flows top to bottom: source → object → verifier → engine → hook → output.
+// It runs anywhere JavaScript and WebAssembly run: nothing reachable from here imports a `node:` module
+// (test/api/entry.test.ts checks the built graph, test/browser/ runs it in a context without
+// require/process/Buffer). Under Node the `node` export condition loads dist/node/root.js instead, which
+// re-exports this file and registers the kernel back end.
+//
+// Names are the folders' own, except where a name is too generic at package level (noted beside it).
 
-// --- The instruction set: the vocabulary everything else speaks (`Insn[]`, one object per 8-byte slot).
+// --- Specs: an object file read into plain, editable data; global variables set before load.
 
-export * from './isa/index.js';
-
-// --- Errors: every user mistake is a TsbpfError (or a subclass) with `where` and a short message.
-
+export type { BtfValue } from './btf/index.js';
 export {
-  AsmSyntaxError,
-  FormatError,
-  InvalidBytecodeError,
-  JitLimitError,
-  RunLimitError,
-  RuntimeFault,
-  TsbpfError,
-} from './errors.js';
-
-// --- Assembler, disassembler and the TypeScript program builder.
-
-export {
-  type AsmOptions,
-  type Assembled,
-  type AtomicOpName,
-  assemble,
-  assembleWithLabels,
-  BuilderError,
-  type DisasmOptions,
-  disassemble,
-  formatInsn,
-  helperIdByName,
-  kernelHelperId,
-  type LoadSize,
-  type MemSize,
-  type Operand,
-  ProgramBuilder,
-  R0,
-  R1,
-  R2,
-  R3,
-  R4,
-  R5,
-  R6,
-  R7,
-  R8,
-  R9,
-  R10,
-  type Register,
-  type RegNum,
-  type Syntax as DisasmSyntax, // `Syntax` alone is too generic next to the filter language
-  type Target,
-  type WritableRegister,
-} from './asm/index.js';
-
-// --- ELF objects and BTF: bytes in, plain specs out (and back); BTF types name map keys, values and globals.
-
-export {
-  Btf,
-  BtfBuilder,
-  type BtfExt,
-  type BtfType,
-  type BtfValue,
-  type DatasecVar as BtfDatasecVar,
-  type EnumValue as BtfEnumValue,
-  type ExtCoreRelo,
-  type ExtFuncInfo,
-  type ExtLineInfo,
-  formatValue,
-  IntEncoding as BtfIntEncoding, // BTF_INT_* bits; `IntEncoding` alone reads like a general integer codec
-  Kind as BtfKind, // BTF_KIND_*; `Kind` alone says nothing at package level
-  type Member as BtfMember,
-  type Param as BtfParam,
-  parseBtf,
-  parseBtfExt,
-  parseValue,
-} from './btf/index.js';
-export { type ReadOptions as ReadObjectOptions, readObject, writeObject } from './elf/index.js';
-
-// --- Specs and loading: plain editable descriptions → live maps and programs in a runtime; typed maps and
-// global variables from the object's BTF.
-
-export {
-  btfCodec,
-  btfCodecs,
-  btfTypedMap,
-  type FuncInfo,
-  findGlobal,
   type GlobalVariable,
   getGlobal,
   getGlobals,
   globalVariables,
-  type LineInfo,
-  type BackendName,
-  type Collection,
-  type CollectionOptions,
-  type Link,
-  type LinkInfo,
+  setGlobal,
+} from './collection/globals.js';
+export { type ReadOptions as ReadObjectOptions, readObject } from './elf/index.js';
+export { MapFlag, type MapSpec, MapType, UpdateFlag } from './spec/maps.js';
+export type { FuncInfo, LineInfo, MapSlot, ObjectSpec, ProgramSpec } from './spec/object.js';
+
+// --- Collections: a spec loaded on a back end (user space here; the kernel under Node), its programs and
+// maps, and the links that attach them.
+
+export { type CollectionOptions, loadCollection } from './collection/load.js';
+export type {
+  BackendName,
+  BpfMap,
+  Collection,
+  Link,
+  LinkInfo,
+  Program,
+  RunOptions,
+  RunResult,
+} from './collection/types.js';
+export {
   LoadedObject,
   LoadedProgram,
   type LoadOptions,
-  loadCollection,
   loadObject,
-  type Program,
-  type RunOptions,
-  type RunResult,
-  type MapSlot,
-  type ObjectSpec,
-  type ProgramSpec,
-  programTypeForSection,
-  readGlobal,
-  type SectionProgramType,
-  sectionForProgramType,
-  setGlobal,
   setTailCallTarget,
-  VerifierError,
-  writeGlobal,
-} from './collection/index.js';
+  type UserspaceRunOptions,
+} from './collection/userspace.js';
 
-// --- The verifier: accept, or a diagnostic that says why not (with the source line when known).
+// --- Typed maps: a map's keys and values as JS values, by BTF or by codecs.
 
+export { btfCodec, btfCodecs, btfTypedMap } from './collection/typed.js';
 export {
-  type Diagnostic,
-  formatDiagnostic,
-  type PathStep,
-  type VerifiableProgram,
-  type VerifyOptions,
-  type VerifyResult,
-  verify,
-} from './verifier/index.js';
-
-// --- The virtual machine: address space, runtime (plays the kernel), prepared programs, interpreter.
-
-export {
-  AddressSpace,
-  DEFAULT_BUDGET,
-  DEFAULT_ITERATIONS,
-  type InputMemory,
-  Interpreter,
-  interpret,
-  loadInput,
-  MAX_TAIL_CALLS,
-  type MemoryRunResult,
-  OutOfMemoryError,
-  PAGE_SIZE,
-  type PreparedProgram,
-  type PrepareOptions,
-  prepareProgram,
-  type Region,
-  type RegionKind,
-  type RunOptions as InterpreterRunOptions,
-  type RunResult as InterpreterRunResult,
-  Runtime,
-  type RuntimeOptions,
-  runWithMemory,
-  type TaskInfo,
-  type TraceEvent,
-  type TraceHook,
-} from './vm/index.js';
-
-// --- The JIT to WebAssembly. Most users reach it through `createRunner(..., { engine: 'jit' })`.
-
-export {
-  type CompiledModule,
-  compile as compileJit, // `compile` alone could be any compiler (C, assembler, filter expressions)
-  compileAsync as compileJitAsync, // for browsers' main thread (no synchronous compile over 4 KB)
-  type JitOptions,
-  type JitProgram,
-  runJitWithMemory,
-} from './jit/index.js';
-
-// --- Maps: one registry of map types; user-side API as bytes (BpfMap) or as a typed Map-like view.
-
-export {
-  BPF_F_CURRENT_CPU,
-  type BpfMap,
   bytesCodec,
   type Codec,
-  checkMapSpec,
-  createMap,
   defaultCodec,
-  Errno,
-  MAP_TYPES,
-  MapError,
-  MapFlag,
-  type MapOptions,
-  type MapSpec,
-  MapType,
-  type MapTypeInfo,
-  mapTypeByName,
-  mapTypeInfo,
-  PerfReader,
-  type PerfRecord,
   perCpuCodec,
-  RingBufReader,
   rawKeys,
   TypedMap,
   typedMap,
-  UpdateFlag,
   u64Codec,
   uintCodec,
-} from './maps/index.js';
+} from './maps/typed.js';
 
-// --- Helpers: one registry with prototypes (verifier) and implementations (both engines).
-
-export { HELPERS, helperById, helperByName } from './helpers/registry.js';
-export type {
-  ArgType as HelperArgType, // argument/return kinds of helper prototypes, named after what they type
-  HelperDef,
-  HelperEnv,
-  HelperImpl,
-  HelperProto,
-  Invocation,
-  RetType as HelperRetType,
-} from './helpers/types.js';
-
-// --- Hooks: program types, engines, and where programs run: XDP (one packet or batches), test runs, socket
-// filters, probes on JS functions, tracepoints, event streams from ring/perf buffers.
+// --- Engines by name: a loaded program bound to the interpreter or the JIT.
 
 export {
   createRunner,
@@ -233,6 +76,10 @@ export {
   type Runner,
   type RunnerOptions,
 } from './engine/runner.js';
+
+// --- Hooks: where programs run. XDP over packets (one at a time or in batches), socket filters, test runs,
+// probes on JS functions, tracepoints, and event streams from ring and perf buffers.
+
 export { type EventStream, type EventStreamOptions, events } from './hooks/events.js';
 export {
   type ProbedDecorator,
@@ -245,17 +92,12 @@ export {
   probeSite,
 } from './hooks/probe.js';
 export { PROBE_CTX_SIZE, ProbeCtx, ProbeFlag } from './hooks/probe-context.js';
-export {
-  SK_BUFF_OFFSETS,
-  type SkBuffFields,
-  SocketFilterHook,
-  type SocketFilterResult,
-} from './hooks/socket-filter.js';
-export { type TestRunOptions, type TestRunResult, testRun } from './hooks/test-run.js';
+export { type SkBuffFields, SocketFilterHook, type SocketFilterResult } from './hooks/socket-filter.js';
+export { TestRunError, type TestRunOptions, type TestRunResult, testRun } from './hooks/test-run.js';
 export type { InsnProgram, TraceProgramSource } from './hooks/trace-program.js';
 export {
   attachTracepoint,
-  type FieldType as TracepointFieldType, // the field types of a tracepoint schema
+  type FieldType as TracepointFieldType, // `FieldType` alone could be any record's
   type Schema as TracepointSchema,
   Tracepoint,
   type TracepointLink,
@@ -263,102 +105,22 @@ export {
   tracepoint,
   tracepoints,
 } from './hooks/tracepoint.js';
-export {
-  LOOPBACK_IFINDEX,
-  XDP_ACTION_NAMES,
-  XDP_FRAME_SIZE,
-  XDP_HEADROOM,
-  XDP_MAX_PACKET,
-  XdpAction,
-  XdpHook,
-  type XdpResult,
-  type XdpRunOptions,
-  xdpActionName,
-} from './hooks/xdp.js';
-export { XDP_BATCH_SIZE, XdpBatch } from './hooks/xdp-batch.js';
-export {
-  type CtxField,
-  type CtxLayout,
-  PROGRAM_TYPES,
-  type ProgramType,
-  programTypeByName,
-  programTypeByNumber,
-  XDP_MD,
-} from './spec/program-types.js';
+export { XDP_MAX_PACKET, XdpHook, type XdpResult, type XdpRunOptions } from './hooks/xdp.js';
+export { XdpBatch } from './hooks/xdp-batch.js';
+export { XdpAction, xdpActionName } from './spec/verdicts.js';
 
-// --- Packets and captures: pcap/pcapng read and write, frame builders, addresses, one-line summaries.
+// --- Errors: every user mistake is a TsbpfError (or a subclass) with `where` and a short message. Errors
+// only one tool throws are in its entry (AsmSyntaxError in tsbpf/asm, FilterSyntaxError in tsbpf/cbpf).
 
 export {
-  buildFrame,
-  type Capture,
-  CaptureBatch,
-  type CapturedPacket,
-  type CaptureHeader,
-  CapturePacket,
-  type CaptureReader,
-  type CaptureSource,
-  CaptureStream,
-  EtherType,
-  type FrameSpec,
-  formatIpv4,
-  formatIpv6,
-  formatMac,
-  IpProto,
-  type Ipv4Spec,
-  type Ipv6Ext,
-  type Ipv6Spec,
-  inetChecksum,
-  LinkType,
-  openCapture,
-  type PcapngWriteOptions,
-  PcapWriter,
-  parseIpv4,
-  parseIpv6,
-  parseMac,
-  readCapture,
-  streamCapture,
-  summarize as summarizePacket, // tcpdump-style one-liner of a frame; `summarize` alone is vague
-  TcpFlag,
-  type WriteOptions as PcapWriteOptions, // options of writePcap (writePcapng has PcapngWriteOptions)
-  writePcap,
-  writePcapng,
-} from './net/index.js';
-
-// --- Classic BPF and the pcap-filter language. The common entry points are flat; the full vocabulary
-// (opcode constants `C`, `stmt`/`jump` builders, dump formats) is the `cbpf` namespace, whose short names
-// (`C`, `size`, `mode`, `alu` ...) would collide with the eBPF ones at package level.
-
-export * as cbpf from './cbpf/index.js';
-export {
-  cbpfToEbpf,
-  checkFilter,
-  compileFilter,
-  createPacketFilter,
-  decodeFilter,
-  encodeFilter,
-  FILTER_ENGINES,
-  type FilterEngineName,
-  type FilterOptions,
-  FilterSyntaxError,
-  type PacketFilter,
-  type PacketFilterOptions,
-  parseFilterEngine,
-  runFilter,
-  type SkbMeta,
-  type SockFilter,
-} from './cbpf/index.js';
-
-// --- Tools: histograms as tracing tools keep and print them, and the funccount/funclatency tools.
-
-export { FuncCount } from './tools/funccount.js';
-export { FuncLatency } from './tools/funclatency.js';
-export {
-  type Bucket as HistogramBucket,
-  emitLog2Slot,
-  LinearHistogram,
-  LOG2_SLOTS,
-  Log2Histogram,
-  log2Bounds,
-  log2HistogramsByGroup,
-  log2Slot,
-} from './tools/histogram.js';
+  FormatError,
+  InvalidBytecodeError,
+  JitLimitError,
+  MapError,
+  RunLimitError,
+  RuntimeFault,
+  TsbpfError,
+} from './errors.js';
+export { OutOfMemoryError } from './memory/index.js';
+export { Errno } from './spec/errno.js';
+export { VerifierError } from './verifier/index.js';

@@ -2,16 +2,12 @@
 //
 // The program is an XDP counter: it adds each packet's length to a per-length-class total
 // (0: under 128 bytes, 1: 128 bytes and more) in an array map, drops packets shorter than 64 bytes and
-// passes the rest. Everything here is the public API (`tsbpf` once built; the source entry in this repo).
-import {
-  assemble,
-  buildFrame,
-  loadObject,
-  MapType,
-  type ObjectSpec,
-  testRun,
-  verify,
-} from '../../src/index.js';
+// passes the rest. Everything here is the public API: `tsbpf`, `tsbpf/asm`, `tsbpf/pcap` and
+// `tsbpf/verifier` once built (in this repo, the source entries they are built from).
+import { assemble } from '../../src/asm/index.js';
+import { loadObject, MapType, type ObjectSpec, testRun } from '../../src/index.js';
+import { buildFrame } from '../../src/net/index.js';
+import { verify } from '../../src/verifier/index.js';
 
 const source = `
     r2 = *(u32 *)(r1 + 0)        # ctx->data

@@ -3,14 +3,8 @@
 // without blocking, and running never compiles again. Here the object is read from disk; in a page it
 // would come from `fetch(url).then((r) => r.arrayBuffer())`.
 import { readFileSync } from 'node:fs';
-import {
-  loadObject,
-  readCapture,
-  readObject,
-  setTailCallTarget,
-  XdpHook,
-  xdpActionName,
-} from '../../src/index.js';
+import { loadObject, readObject, setTailCallTarget, XdpHook, xdpActionName } from '../../src/index.js';
+import { readCapture } from '../../src/net/index.js';
 
 const file = (name: string) => new Uint8Array(readFileSync(new URL(`../xdp/${name}`, import.meta.url)));
 

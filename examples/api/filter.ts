@@ -1,11 +1,12 @@
 // A pcap-filter expression compiled to classic BPF (as `tcpdump -d` would), then run over a capture on
 // the classic interpreter and, translated to eBPF, on the JIT: the same packets match either way.
 import { readFileSync } from 'node:fs';
-import { cbpf, compileFilter, createPacketFilter, readCapture, summarizePacket } from '../../src/index.js';
+import { compileFilter, createPacketFilter, formatAsm } from '../../src/cbpf/index.js';
+import { readCapture, summarize } from '../../src/net/index.js';
 
 export function main(expression = 'udp dst port 5001', print: (line: string) => void = console.log) {
   const program = compileFilter(expression); // throws FilterSyntaxError naming the position
-  print(cbpf.formatAsm(program));
+  print(formatAsm(program));
 
   const capture = readCapture(new Uint8Array(readFileSync(new URL('../xdp/iperf.pcap', import.meta.url))));
   const matched: Record<string, number[]> = {};
@@ -17,7 +18,7 @@ export function main(expression = 'udp dst port 5001', print: (line: string) => 
   }
   const first = matched.jit![0];
   if (first !== undefined) {
-    print(`first match: ${summarizePacket(capture.packets[first]!.data, capture.linkType)}`);
+    print(`first match: ${summarize(capture.packets[first]!.data, capture.linkType)}`);
   }
   return { program, matched, total: capture.packets.length };
 }

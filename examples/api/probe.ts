@@ -1,23 +1,11 @@
 // Probe a JavaScript function: a program built with the TypeScript builder runs on every call of
 // `store.save(size)`, computes the log2 bucket of the size in the program and counts it in an array map;
 // user space prints the map as a BCC-style histogram. Detaching restores the original function.
-import {
-  createMap,
-  emitLog2Slot,
-  LOG2_SLOTS,
-  Log2Histogram,
-  MapType,
-  ProbeCtx,
-  ProgramBuilder,
-  probe,
-  R0,
-  R1,
-  R2,
-  R3,
-  R6,
-  R10,
-  Runtime,
-} from '../../src/index.js';
+import { ProgramBuilder, R0, R1, R2, R3, R6, R10 } from '../../src/asm/index.js';
+import { MapType, ProbeCtx, probe } from '../../src/index.js';
+import { createMap } from '../../src/maps/index.js';
+import { emitLog2Slot, LOG2_SLOTS, Log2Histogram } from '../../src/tools/index.js';
+import { Runtime } from '../../src/vm/index.js';
 
 export function main(sizes: readonly number[], print: (line: string) => void = console.log) {
   const store = {

@@ -3,7 +3,8 @@
 // buffer's spec has no value type, and clang emits no BTF for a struct only used through a local pointer,
 // so the record layout, `struct syn_event` in syn_events.c, is read here by offset.)
 import { readFileSync } from 'node:fs';
-import { buildFrame, events, formatIpv4, loadObject, readObject, TcpFlag, XdpHook } from '../../src/index.js';
+import { events, loadObject, readObject, XdpHook } from '../../src/index.js';
+import { buildFrame, formatIpv4, TcpFlag } from '../../src/net/index.js';
 
 interface SynEvent {
   ts_ns: bigint;

@@ -2,15 +2,8 @@
 // before loading (like a libbpf skeleton), run it over a capture of iperf traffic with the XDP hook, and
 // read the drop counters as objects, typed by the object's BTF.
 import { readFileSync } from 'node:fs';
-import {
-  getGlobal,
-  loadObject,
-  readCapture,
-  readObject,
-  setGlobal,
-  XdpHook,
-  xdpActionName,
-} from '../../src/index.js';
+import { getGlobal, loadObject, readObject, setGlobal, XdpHook, xdpActionName } from '../../src/index.js';
+import { readCapture } from '../../src/net/index.js';
 
 const file = (name: string) => new Uint8Array(readFileSync(new URL(`../xdp/${name}`, import.meta.url)));
 

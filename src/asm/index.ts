@@ -1,5 +1,7 @@
-// The assembler, disassembler and program builder: text or code in, `Insn[]` out, and back.
+// The assembler, disassembler and program builder: text or code in, `Insn[]` out, and back. The package's
+// `tsbpf/asm` entry.
 
+export { AsmSyntaxError } from '../errors.js';
 export { helperIdByName, kernelHelperId } from '../spec/helper-names.js';
 export { type Assembled, assemble, assembleWithLabels } from './assemble.js';
 export {

@@ -1,10 +1,35 @@
-// The virtual machine: address space, runtime (plays the kernel), program preparation and the
-// reference interpreter. The JIT and the hooks build on these.
+// The virtual machine, the public face (the package's `tsbpf/vm` entry, for those who embed the engines):
+// the address space, the runtime (plays the kernel: owns maps, runs helpers), program preparation, the
+// reference interpreter, run limits, and the helper registry the runtime calls into. The JIT is `tsbpf/jit`.
 
-export * from '../memory/address-space.js';
-export * from './alu.js';
-export * from './input.js';
-export * from './interpreter.js';
-export * from './limits.js';
-export * from './program.js';
-export * from './runtime.js';
+export { HELPERS, helperById, helperByName } from '../helpers/registry.js';
+export type {
+  ArgType as HelperArgType, // argument/return kinds of helper prototypes, named after what they type
+  HelperDef,
+  HelperEnv,
+  HelperImpl,
+  HelperProto,
+  Invocation,
+  RetType as HelperRetType,
+} from '../helpers/types.js';
+export {
+  AddressSpace,
+  DEFAULT_MAP_MEMORY_LIMIT,
+  OutOfMemoryError,
+  PAGE_SIZE,
+  type Region,
+  type RegionKind,
+} from '../memory/address-space.js';
+export { type InputMemory, loadInput, type MemoryRunResult, runWithMemory } from './input.js';
+export {
+  Interpreter,
+  interpret,
+  MAX_TAIL_CALLS,
+  type RunOptions,
+  type RunResult,
+  type TraceEvent,
+  type TraceHook,
+} from './interpreter.js';
+export { DEFAULT_BUDGET, DEFAULT_ITERATIONS, type RunLimits } from './limits.js';
+export { type HelperLookup, type PreparedProgram, type PrepareOptions, prepareProgram } from './program.js';
+export { type CallbackRunner, Runtime, type RuntimeOptions, type TaskInfo } from './runtime.js';

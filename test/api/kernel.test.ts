@@ -4,18 +4,10 @@
 // bare kernel map; the constant reads back from the kernel's frozen .rodata.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  btfTypedMap,
-  findGlobal,
-  loadObject,
-  type ObjectSpec,
-  readCapture,
-  readGlobal,
-  readObject,
-  setGlobal,
-  XdpHook,
-} from '../../src/index.js';
+import { findGlobal, readGlobal } from '../../src/collection/globals.js';
+import { btfTypedMap, loadObject, type ObjectSpec, readObject, setGlobal, XdpHook } from '../../src/index.js';
 import * as k from '../../src/kernel/index.js';
+import { readCapture } from '../../src/net/index.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();

@@ -1,21 +1,12 @@
 // What a web page would do with tsbpf, run by ./run-in-context.mjs in a realm without Node: assemble,
 // verify and run a program on both engines, load the clang-compiled reference object with a constant set
 // and run it over a capture, compile a pcap filter, write and re-read an ELF object. Prints one JSON line.
-import {
-  assemble,
-  buildFrame,
-  compileFilter,
-  createPacketFilter,
-  loadObject,
-  MapType,
-  readCapture,
-  readObject,
-  setGlobal,
-  testRun,
-  verify,
-  writeObject,
-  XdpHook,
-} from '../../dist/index.js';
+import { assemble } from '../../dist/asm/index.js';
+import { compileFilter, createPacketFilter } from '../../dist/cbpf/index.js';
+import { writeObject } from '../../dist/elf/index.js';
+import { loadObject, MapType, readObject, setGlobal, testRun, XdpHook } from '../../dist/index.js';
+import { buildFrame, readCapture } from '../../dist/net/index.js';
+import { verify } from '../../dist/verifier/index.js';
 
 const env = {
   require: typeof require,

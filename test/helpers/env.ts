@@ -1,6 +1,7 @@
 // A small fake HelperEnv for helper unit tests: an address space, maps by handle, a fixed clock.
 import type { HelperEnv, Invocation } from '../../src/helpers/types.js';
-import { createMap, type MapBase, type MapSpec, mapInSpace } from '../../src/maps/index.js';
+import { mapInSpace } from '../../src/maps/base.js';
+import { createMap, type MapBase, type MapSpec } from '../../src/maps/index.js';
 import { AddressSpace } from '../../src/memory/address-space.js';
 
 export class FakeEnv implements HelperEnv {

@@ -1,7 +1,9 @@
 // Run by ./async.test.ts through test/browser/run-in-context.mjs (a realm with only Web globals). As a
 // browser's main thread does, WebAssembly.Module refuses modules over 4 KB here; compileJitAsync must
 // compile a large program anyway and agree with the interpreter. Prints one JSON line.
-import { Class, compileJit, compileJitAsync, Interpreter, insn, JmpOp, Runtime } from '../../dist/index.js';
+import { Class, insn, JmpOp } from '../../dist/isa/index.js';
+import { compile as compileJit, compileAsync as compileJitAsync } from '../../dist/jit/index.js';
+import { Interpreter, Runtime } from '../../dist/vm/index.js';
 
 const SyncModule = WebAssembly.Module;
 globalThis.WebAssembly.Module = function Module(bytes) {

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidBytecodeError } from '../../src/errors.js';
 import { Class, type Insn, insn, JmpOp, Source } from '../../src/isa/index.js';
-import { buildCfg, compile } from '../../src/jit/index.js';
+import { buildCfg } from '../../src/jit/cfg.js';
+import { compile } from '../../src/jit/index.js';
 import { Interpreter, Runtime } from '../../src/vm/index.js';
 
 const mov = (dst: number, imm: number) => insn(Class.ALU64 | 0xb0, dst, 0, 0, imm);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type ArrayMap, arrayLayout, Errno, UpdateFlag } from '../../src/maps/index.js';
+import { type ArrayMap, Errno, UpdateFlag } from '../../src/maps/index.js';
+import { arrayLayout } from '../../src/maps/registry.js';
 import { allKeys, errnoOf, hex, make, spec, u32, u64 } from './util.js';
 
 describe('array map', () => {

@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import type { HelperDef } from '../../src/helpers/types.js';
 import { type Insn, insn } from '../../src/isa/index.js';
-import { Fused, Interpreter, Runtime, TIME_STEP } from '../../src/vm/index.js';
+import { Interpreter, Runtime } from '../../src/vm/index.js';
+import { TIME_STEP } from '../../src/vm/limits.js';
+import { Fused } from '../../src/vm/program.js';
 
 const EXIT = insn(0x95);
 const mov = (dst: number, imm: number) => insn(0xb7, dst, 0, 0, imm);
