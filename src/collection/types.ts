@@ -6,6 +6,7 @@
 import type { Btf, BtfValue } from '../btf/index.js';
 import type { TypedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
+import type { Link } from '../spec/link.js';
 import type { MapSpec } from '../spec/maps.js';
 import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
 
@@ -50,6 +51,11 @@ export interface Program {
   readonly backend: BackendName;
   /** A test run (the kernel's BPF_PROG_TEST_RUN, or its user-space equivalent). */
   run(options: RunOptions): RunResult;
+  /**
+   * Attach an XDP program to interface `iface` (in `options.netns`, or the current network namespace): a BPF
+   * link in the kernel, the Node packet-socket data path in user space. Closing the Link detaches it.
+   */
+  attachXdp(iface: string, options?: { netns?: string }): Link;
   /** Release the program (a kernel file descriptor; nothing in user space). */
   close(): void;
 }

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { main as assembleAndRun } from '../../examples/api/assemble-and-run.js';
 import { main as browser } from '../../examples/api/browser.js';
+import { main as collection } from '../../examples/api/collection.js';
 import { main as filter } from '../../examples/api/filter.js';
 import { main as probeExample } from '../../examples/api/probe.js';
 import { main as synEvents } from '../../examples/api/syn-events.js';
@@ -35,6 +36,19 @@ describe('examples/api', () => {
         `port ${port}: ${expected.indices.length} packets, ${expected.bytes} bytes dropped`,
       );
     }
+  });
+
+  it('collection.ts: the capture test-run through loadCollection drops exactly the datagrams to 5001', () => {
+    const { lines, print } = capturePrint();
+    const results = collection(['userspace'], print);
+    const expected = udpTo(5001);
+    const { verdicts, drops } = results.get('userspace')!;
+    expect(verdicts.length).toBe(packets().length);
+    expect(verdicts.flatMap((v, i) => (v === 1 ? [i] : []))).toEqual(expected.indices);
+    expect(drops).toEqual(new Map([[5001, { packets: expected.packets, bytes: expected.bytes }]]));
+    expect(lines).toEqual([
+      `userspace: port 5001: ${expected.indices.length} packets, ${expected.bytes} bytes dropped`,
+    ]);
   });
 
   it('browser.ts: compiles every program asynchronously; runs with synchronous compilation refused', async () => {
