@@ -169,168 +169,270 @@ export function parseBtfHeader(bytes: Uint8Array, where: string): BtfHeader {
   return h;
 }
 
-/** Parse `.BTF` bytes. `where` names the file/section for errors (e.g. `prog.o: .BTF`). */
+/**
+ * Parse `.BTF` bytes. `where` names the file/section for errors (e.g. `prog.o: .BTF`). In phases: the
+ * header, the string section, the type section (one record per type, each kind's data decoded by a
+ * function of its own), then a check that every referenced type exists.
+ */
 export function parseBtf(bytes: Uint8Array, where = '.BTF'): Btf {
   const h = parseBtfHeader(bytes, where);
   const strings = bytes.subarray(h.hdrLen + h.strOff, h.hdrLen + h.strOff + h.strLen);
-  const v = new DataView(bytes.buffer, bytes.byteOffset + h.hdrLen + h.typeOff, h.typeLen);
-  const cache = new Map<number, string>();
-  const str = (off: number) => {
-    let s = cache.get(off);
-    if (s === undefined) {
-      s = readString(strings, off, where);
-      cache.set(off, s);
-    }
-    return s;
-  };
-  const types: BtfType[] = [{ id: 0, name: '', kind: Kind.VOID }];
-  let at = 0;
-  const need = (n: number, id: number) => {
-    if (at + n > h.typeLen) {
-      throw new FormatError(where, `type ${id} is truncated`, h.hdrLen + h.typeOff + at);
-    }
-  };
-  while (at < h.typeLen) {
-    const id = types.length;
-    need(12, id);
-    const start = at;
-    const name = str(v.getUint32(at, true));
-    const info = v.getUint32(at + 4, true);
-    const sizeOrType = v.getUint32(at + 8, true);
-    at += 12;
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    const kflag = info >>> 31 === 1;
-    const base = { id, name };
-    // The kernel's size rules for the kinds that hold a number (btf_{int,enum,float}_check_meta): what
-    // formats a value reads at most 128 bits, whatever a hostile size says.
-    const bad = (why: string) => new FormatError(where, `type ${id}: ${why}`, h.hdrLen + h.typeOff + start);
-    if ((kind === Kind.ENUM || kind === Kind.ENUM64) && ![1, 2, 4, 8].includes(sizeOrType))
-      throw bad(`an enum of ${sizeOrType} bytes (1, 2, 4 or 8)`);
-    if (kind === Kind.FLOAT && ![2, 4, 8, 12, 16].includes(sizeOrType))
-      throw bad(`a float of ${sizeOrType} bytes (2, 4, 8, 12 or 16)`);
-    switch (kind) {
-      case Kind.INT: {
-        need(4, id);
-        const enc = v.getUint32(at, true);
-        at += 4;
-        const bits = (enc & 0xff) + ((enc >>> 16) & 0xff);
-        if (enc & ~0x0fffffff) throw bad(`invalid int data 0x${enc.toString(16)}`);
-        if (bits > 128) throw bad(`an int of ${bits} bits with its offset (at most 128)`);
-        if (Math.ceil(bits / 8) > sizeOrType) throw bad(`an int of ${bits} bits in ${sizeOrType} bytes`);
-        types.push({
-          ...base,
-          kind,
-          size: sizeOrType,
-          encoding: (enc >>> 24) & 0xf,
-          bitOffset: (enc >>> 16) & 0xff,
-          bits: enc & 0xff,
-        });
-        break;
-      }
-      case Kind.PTR:
-      case Kind.TYPEDEF:
-      case Kind.VOLATILE:
-      case Kind.CONST:
-      case Kind.RESTRICT:
-      case Kind.TYPE_TAG:
-        types.push({ ...base, kind, type: sizeOrType });
-        break;
-      case Kind.FWD:
-        types.push({ ...base, kind, union: kflag });
-        break;
-      case Kind.ARRAY:
-        need(12, id);
-        types.push({
-          ...base,
-          kind,
-          type: v.getUint32(at, true),
-          indexType: v.getUint32(at + 4, true),
-          nelems: v.getUint32(at + 8, true),
-        });
-        at += 12;
-        break;
-      case Kind.STRUCT:
-      case Kind.UNION: {
-        need(vlen * 12, id);
-        const members: Member[] = [];
-        for (let i = 0; i < vlen; i++, at += 12) {
-          const off = v.getUint32(at + 8, true);
-          members.push({
-            name: str(v.getUint32(at, true)),
-            type: v.getUint32(at + 4, true),
-            bitOffset: kflag ? off & 0xffffff : off,
-            bitSize: kflag ? off >>> 24 : 0,
-          });
-        }
-        types.push({ ...base, kind, size: sizeOrType, members });
-        break;
-      }
-      case Kind.ENUM: {
-        need(vlen * 8, id);
-        const values = [];
-        for (let i = 0; i < vlen; i++, at += 8) {
-          const raw = kflag ? BigInt(v.getInt32(at + 4, true)) : BigInt(v.getUint32(at + 4, true));
-          values.push({ name: str(v.getUint32(at, true)), value: raw });
-        }
-        // Before kflag carried signedness, enum values were written as s32; keep them as the kernel reads them.
-        types.push({ ...base, kind, size: sizeOrType, signed: kflag, values });
-        break;
-      }
-      case Kind.ENUM64: {
-        need(vlen * 12, id);
-        const values = [];
-        for (let i = 0; i < vlen; i++, at += 12) {
-          const u = (BigInt(v.getUint32(at + 8, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
-          values.push({ name: str(v.getUint32(at, true)), value: kflag ? BigInt.asIntN(64, u) : u });
-        }
-        types.push({ ...base, kind, size: sizeOrType, signed: kflag, values });
-        break;
-      }
-      case Kind.FUNC:
-        types.push({ ...base, kind, type: sizeOrType, linkage: vlen });
-        break;
-      case Kind.FUNC_PROTO: {
-        need(vlen * 8, id);
-        const params = [];
-        for (let i = 0; i < vlen; i++, at += 8) {
-          params.push({ name: str(v.getUint32(at, true)), type: v.getUint32(at + 4, true) });
-        }
-        types.push({ ...base, kind, ret: sizeOrType, params });
-        break;
-      }
-      case Kind.VAR:
-        need(4, id);
-        types.push({ ...base, kind, type: sizeOrType, linkage: v.getUint32(at, true) });
-        at += 4;
-        break;
-      case Kind.DATASEC: {
-        need(vlen * 12, id);
-        const vars = [];
-        for (let i = 0; i < vlen; i++, at += 12) {
-          vars.push({
-            type: v.getUint32(at, true),
-            offset: v.getUint32(at + 4, true),
-            size: v.getUint32(at + 8, true),
-          });
-        }
-        types.push({ ...base, kind, size: sizeOrType, vars });
-        break;
-      }
-      case Kind.FLOAT:
-        types.push({ ...base, kind, size: sizeOrType });
-        break;
-      case Kind.DECL_TAG:
-        need(4, id);
-        types.push({ ...base, kind, type: sizeOrType, componentIdx: v.getInt32(at, true) });
-        at += 4;
-        break;
-      default:
-        throw new FormatError(where, `type ${id} has unknown kind ${kind}`, h.hdrLen + h.typeOff + start);
-    }
-  }
+  const types = parseTypeSection(new TypeReader(bytes, h, strings, where));
   checkReferences(types, where);
   return new Btf(types, strings, where);
+}
+
+/** A cursor over the type section. Each record's parts are checked to fit (`need`) before they are read. */
+class TypeReader {
+  /** Offset of the next record (or part of one) in the type section. */
+  at = 0;
+  readonly end: number;
+  readonly view: DataView;
+  private readonly names = new Map<number, string>();
+
+  constructor(
+    bytes: Uint8Array,
+    private readonly h: BtfHeader,
+    private readonly strings: Uint8Array,
+    readonly where: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset + h.hdrLen + h.typeOff, h.typeLen);
+    this.end = h.typeLen;
+  }
+
+  /** The string at `off` in the string section, decoded once per offset (names repeat). */
+  str(off: number): string {
+    let s = this.names.get(off);
+    if (s === undefined) {
+      s = readString(this.strings, off, this.where);
+      this.names.set(off, s);
+    }
+    return s;
+  }
+
+  /** Throws unless `n` more bytes of type `id` remain. */
+  need(n: number, id: number): void {
+    if (this.at + n > this.end) {
+      throw new FormatError(this.where, `type ${id} is truncated`, this.fileOffset(this.at));
+    }
+  }
+
+  /** The error for type `id`, whose record starts at `start`. */
+  bad(id: number, start: number, why: string): FormatError {
+    return new FormatError(this.where, `type ${id}: ${why}`, this.fileOffset(start));
+  }
+
+  /** Offset in the `.BTF` bytes of an offset in the type section. */
+  fileOffset(at: number): number {
+    return this.h.hdrLen + this.h.typeOff + at;
+  }
+}
+
+/** The type section: one record after another, ids from 1 (0 is void). */
+function parseTypeSection(r: TypeReader): BtfType[] {
+  const types: BtfType[] = [{ id: 0, name: '', kind: Kind.VOID }];
+  while (r.at < r.end) types.push(parseType(r, types.length));
+  return types;
+}
+
+/** One record: the 12-byte header (name, info, size or type), then the data its kind adds. */
+function parseType(r: TypeReader, id: number): BtfType {
+  r.need(12, id);
+  const v = r.view;
+  const start = r.at;
+  const name = r.str(v.getUint32(start, true));
+  const info = v.getUint32(start + 4, true);
+  const sizeOrType = v.getUint32(start + 8, true);
+  r.at = start + 12;
+  const kind = (info >>> 24) & 0x1f;
+  const vlen = info & 0xffff;
+  const kflag = info >>> 31 === 1;
+  // The kernel's size rules for the kinds that hold a number (btf_{int,enum,float}_check_meta): what
+  // formats a value reads at most 128 bits, whatever a hostile size says.
+  if ((kind === Kind.ENUM || kind === Kind.ENUM64) && ![1, 2, 4, 8].includes(sizeOrType))
+    throw r.bad(id, start, `an enum of ${sizeOrType} bytes (1, 2, 4 or 8)`);
+  if (kind === Kind.FLOAT && ![2, 4, 8, 12, 16].includes(sizeOrType))
+    throw r.bad(id, start, `a float of ${sizeOrType} bytes (2, 4, 8, 12 or 16)`);
+  switch (kind) {
+    case Kind.INT:
+      return intType(r, id, name, sizeOrType, start);
+    case Kind.PTR:
+    case Kind.TYPEDEF:
+    case Kind.VOLATILE:
+    case Kind.CONST:
+    case Kind.RESTRICT:
+    case Kind.TYPE_TAG:
+      return { id, name, kind, type: sizeOrType };
+    case Kind.FWD:
+      return { id, name, kind, union: kflag };
+    case Kind.ARRAY:
+      return arrayType(r, id, name);
+    case Kind.STRUCT:
+    case Kind.UNION:
+      return compositeType(r, id, name, kind, sizeOrType, vlen, kflag);
+    case Kind.ENUM:
+      return enumType(r, id, name, sizeOrType, vlen, kflag);
+    case Kind.ENUM64:
+      return enum64Type(r, id, name, sizeOrType, vlen, kflag);
+    case Kind.FUNC:
+      return { id, name, kind, type: sizeOrType, linkage: vlen };
+    case Kind.FUNC_PROTO:
+      return funcProtoType(r, id, name, sizeOrType, vlen);
+    case Kind.VAR: {
+      r.need(4, id);
+      const linkage = v.getUint32(r.at, true);
+      r.at += 4;
+      return { id, name, kind, type: sizeOrType, linkage };
+    }
+    case Kind.DATASEC:
+      return datasecType(r, id, name, sizeOrType, vlen);
+    case Kind.FLOAT:
+      return { id, name, kind, size: sizeOrType };
+    case Kind.DECL_TAG: {
+      r.need(4, id);
+      const componentIdx = v.getInt32(r.at, true);
+      r.at += 4;
+      return { id, name, kind, type: sizeOrType, componentIdx };
+    }
+    default:
+      throw new FormatError(r.where, `type ${id} has unknown kind ${kind}`, r.fileOffset(start));
+  }
+}
+
+/** INT: a u32 of encoding, bit offset and width, held to the kernel's rules (btf_int_check_meta). */
+function intType(r: TypeReader, id: number, name: string, size: number, start: number): BtfType {
+  r.need(4, id);
+  const enc = r.view.getUint32(r.at, true);
+  r.at += 4;
+  const bits = (enc & 0xff) + ((enc >>> 16) & 0xff);
+  if (enc & ~0x0fffffff) throw r.bad(id, start, `invalid int data 0x${enc.toString(16)}`);
+  if (bits > 128) throw r.bad(id, start, `an int of ${bits} bits with its offset (at most 128)`);
+  if (Math.ceil(bits / 8) > size) throw r.bad(id, start, `an int of ${bits} bits in ${size} bytes`);
+  return {
+    id,
+    name,
+    kind: Kind.INT,
+    size,
+    encoding: (enc >>> 24) & 0xf,
+    bitOffset: (enc >>> 16) & 0xff,
+    bits: enc & 0xff,
+  };
+}
+
+/** ARRAY: element type, index type, element count. */
+function arrayType(r: TypeReader, id: number, name: string): BtfType {
+  r.need(12, id);
+  const v = r.view;
+  const at = r.at;
+  r.at = at + 12;
+  return {
+    id,
+    name,
+    kind: Kind.ARRAY,
+    type: v.getUint32(at, true),
+    indexType: v.getUint32(at + 4, true),
+    nelems: v.getUint32(at + 8, true),
+  };
+}
+
+/** STRUCT and UNION: `vlen` members; with kflag, a member's offset holds its bitfield width in the top byte. */
+function compositeType(
+  r: TypeReader,
+  id: number,
+  name: string,
+  kind: typeof Kind.STRUCT | typeof Kind.UNION,
+  size: number,
+  vlen: number,
+  kflag: boolean,
+): BtfType {
+  r.need(vlen * 12, id);
+  const v = r.view;
+  let at = r.at;
+  const members: Member[] = [];
+  for (let i = 0; i < vlen; i++, at += 12) {
+    const off = v.getUint32(at + 8, true);
+    members.push({
+      name: r.str(v.getUint32(at, true)),
+      type: v.getUint32(at + 4, true),
+      bitOffset: kflag ? off & 0xffffff : off,
+      bitSize: kflag ? off >>> 24 : 0,
+    });
+  }
+  r.at = at;
+  return { id, name, kind, size, members };
+}
+
+/** ENUM: `vlen` 32-bit values, signed when kflag says so. */
+function enumType(
+  r: TypeReader,
+  id: number,
+  name: string,
+  size: number,
+  vlen: number,
+  kflag: boolean,
+): BtfType {
+  r.need(vlen * 8, id);
+  const v = r.view;
+  let at = r.at;
+  const values = [];
+  for (let i = 0; i < vlen; i++, at += 8) {
+    const raw = kflag ? BigInt(v.getInt32(at + 4, true)) : BigInt(v.getUint32(at + 4, true));
+    values.push({ name: r.str(v.getUint32(at, true)), value: raw });
+  }
+  r.at = at;
+  // Before kflag carried signedness, enum values were written as s32; keep them as the kernel reads them.
+  return { id, name, kind: Kind.ENUM, size, signed: kflag, values };
+}
+
+/** ENUM64: `vlen` 64-bit values as low and high halves, signed when kflag says so. */
+function enum64Type(
+  r: TypeReader,
+  id: number,
+  name: string,
+  size: number,
+  vlen: number,
+  kflag: boolean,
+): BtfType {
+  r.need(vlen * 12, id);
+  const v = r.view;
+  let at = r.at;
+  const values = [];
+  for (let i = 0; i < vlen; i++, at += 12) {
+    const u = (BigInt(v.getUint32(at + 8, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
+    values.push({ name: r.str(v.getUint32(at, true)), value: kflag ? BigInt.asIntN(64, u) : u });
+  }
+  r.at = at;
+  return { id, name, kind: Kind.ENUM64, size, signed: kflag, values };
+}
+
+/** FUNC_PROTO: the return type (in the header), then `vlen` parameters. */
+function funcProtoType(r: TypeReader, id: number, name: string, ret: number, vlen: number): BtfType {
+  r.need(vlen * 8, id);
+  const v = r.view;
+  let at = r.at;
+  const params = [];
+  for (let i = 0; i < vlen; i++, at += 8) {
+    params.push({ name: r.str(v.getUint32(at, true)), type: v.getUint32(at + 4, true) });
+  }
+  r.at = at;
+  return { id, name, kind: Kind.FUNC_PROTO, ret, params };
+}
+
+/** DATASEC: `vlen` variables, each a VAR's id with its offset and size in the section. */
+function datasecType(r: TypeReader, id: number, name: string, size: number, vlen: number): BtfType {
+  r.need(vlen * 12, id);
+  const v = r.view;
+  let at = r.at;
+  const vars = [];
+  for (let i = 0; i < vlen; i++, at += 12) {
+    vars.push({
+      type: v.getUint32(at, true),
+      offset: v.getUint32(at + 4, true),
+      size: v.getUint32(at + 8, true),
+    });
+  }
+  r.at = at;
+  return { id, name, kind: Kind.DATASEC, size, vars };
 }
 
 /** Every referenced type id must exist, so later walks never index past the table. */
