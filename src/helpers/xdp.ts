@@ -11,6 +11,7 @@ import type { Region } from '../memory/address-space.js';
 import { Errno, KernelErrno } from '../spec/errno.js';
 import { MapType } from '../spec/maps.js';
 import { XDP_MD_OFFSETS } from '../spec/program-types.js';
+import { TcAction, XdpAction } from '../spec/verdicts.js';
 import { mapWord, onNumbers, ptrWord, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
@@ -18,10 +19,10 @@ import type { HelperDef, HelperEnv } from './types.js';
 export const XDP_FRAME_HDR = 40;
 const ETH_HLEN = 14;
 /** XDP verdicts used by redirect helpers. */
-const XDP_ABORTED = 0;
-const XDP_REDIRECT = 4;
-const TC_ACT_SHOT = 2;
-const TC_ACT_REDIRECT = 7;
+const XDP_ABORTED = XdpAction.ABORTED;
+const XDP_REDIRECT = XdpAction.REDIRECT;
+const TC_ACT_SHOT = TcAction.SHOT;
+const TC_ACT_REDIRECT = TcAction.REDIRECT;
 const BPF_F_INGRESS = 1;
 const BPF_F_BROADCAST = 8;
 const BPF_F_EXCLUDE_INGRESS = 16;

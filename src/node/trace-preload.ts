@@ -19,6 +19,7 @@ import { bytesToHex } from '../hex.js';
 import { events } from '../hooks/events.js';
 import type { ProbeLink, ProbeSite } from '../hooks/probe.js';
 import { probeSite } from '../hooks/probe.js';
+import { Errno, errnoText } from '../spec/errno.js';
 import { MapType } from '../spec/maps.js';
 import { FuncCount } from '../tools/funccount.js';
 import { FuncLatency } from '../tools/funclatency.js';
@@ -65,7 +66,7 @@ function checkMain(fd: number): void {
   try {
     createRequire(import.meta.url).resolve(main);
   } catch {
-    let why = 'no such file or directory';
+    let why = errnoText(Errno.ENOENT);
     try {
       if (statSync(main).isDirectory()) why = 'a directory without an index.js or package.json main';
     } catch {
@@ -178,7 +179,7 @@ function start(config: TraceConfig): void {
     try {
       file = realpathSync(file);
     } catch {
-      fail(config.fd, `--fn ${f.spec}: ${f.file}: no such file or directory`);
+      fail(config.fd, `--fn ${f.spec}: ${f.file}: ${errnoText(Errno.ENOENT)}`);
     }
     const list = byFile.get(file) ?? [];
     list.push({ spec: f.spec, name: f.export });

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { loadObject } from '../../collection/userspace.js';
 import { RuntimeFault } from '../../errors.js';
 import { TEST_RUN_MAX_REPEAT, TestRunError, testRun } from '../../hooks/test-run.js';
+import { errnoText } from '../../spec/errno.js';
 import { CliError, EXIT } from '../errors.js';
 import { Files, writing } from '../files.js';
 import { type LimitFlags, limitOptions, runLimits } from '../limits.js';
@@ -135,10 +136,12 @@ function runProg(file: string, args: string[], options: RunOptions): void {
       });
     } catch (e) {
       // bpftool's words for the kernel's refusal, with the file and the reason.
-      if (e instanceof TestRunError)
+      if (e instanceof TestRunError) {
+        const words = errnoText(e.errno);
         throw new CliError(
-          `${file}: failed to run program ${prog.name}: Invalid argument (EINVAL): ${e.reason} (data_in ${kw.dataIn})`,
+          `${file}: failed to run program ${prog.name}: ${words[0]!.toUpperCase()}${words.slice(1)} (${e.code}): ${e.reason} (data_in ${kw.dataIn})`,
         );
+      }
       if (e instanceof RuntimeFault)
         throw new CliError(`${file}: program ${prog.name} faulted: ${e.message}`, EXIT.fault);
       throw e;
