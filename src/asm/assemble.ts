@@ -8,6 +8,9 @@ import { isMnemonic, parseMnemonic, suggest } from './mnemonic.js';
 import type { AsmOptions, LabelRef, LineContext, Parsed } from './operands.js';
 import { Cursor, type Token, tokenize } from './tokens.js';
 
+/**
+ * What assembleWithLabels gives: the slots, the slot index of each label and the source line of each slot.
+ */
 export interface Assembled {
   insns: Insn[];
   /** Label name → slot index. */
@@ -30,6 +33,7 @@ export function assemble(text: string, opts: AsmOptions = {}): Insn[] {
   return assembleWithLabels(text, opts).insns;
 }
 
+/** Assemble `text` as `assemble` does, keeping the labels and the source line of each slot. */
 export function assembleWithLabels(text: string, opts: AsmOptions = {}): Assembled {
   const labels = new Map<string, number>();
   const insns: Insn[] = [];

@@ -26,6 +26,7 @@ import {
 import { kernelHelperId } from '../spec/helper-names.js';
 import { JMP_NAMES } from './tables.js';
 
+/** A register number, 0 to 10. */
 export type RegNum = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 /** A register operand. The number is part of the type so R10 can be excluded where it is not allowed. */
 export interface Register<N extends RegNum = RegNum> {
@@ -36,15 +37,25 @@ export interface Register<N extends RegNum = RegNum> {
 export type WritableRegister = Register<Exclude<RegNum, 10>>;
 
 const r = <N extends RegNum>(n: N): Register<N> => Object.freeze({ kind: 'register', n });
+/** Register r0: what a helper call and the program return. */
 export const R0 = r(0);
+/** Register r1: the first argument of a call (the context at program entry); calls clobber it. */
 export const R1 = r(1);
+/** Register r2: the second argument of a call; calls clobber it. */
 export const R2 = r(2);
+/** Register r3: the third argument of a call; calls clobber it. */
 export const R3 = r(3);
+/** Register r4: the fourth argument of a call; calls clobber it. */
 export const R4 = r(4);
+/** Register r5: the fifth argument of a call; calls clobber it. */
 export const R5 = r(5);
+/** Register r6: callee-saved, kept across calls. */
 export const R6 = r(6);
+/** Register r7: callee-saved, kept across calls. */
 export const R7 = r(7);
+/** Register r8: callee-saved, kept across calls. */
 export const R8 = r(8);
+/** Register r9: callee-saved, kept across calls. */
 export const R9 = r(9);
 /** The frame pointer (read-only). */
 export const R10 = r(10);
@@ -53,8 +64,11 @@ export const R10 = r(10);
 export type Operand = Register | number;
 /** A label name, or a relative offset in slots. */
 export type Target = string | number;
+/** The width of a store or of an unsigned load. */
 export type MemSize = 'u8' | 'u16' | 'u32' | 'u64';
+/** The width of a load: unsigned, or sign-extending (`s8`, `s16`, `s32`: ISA v4 ldsx). */
 export type LoadSize = MemSize | 's8' | 's16' | 's32';
+/** An atomic operation by name, as `atomic()` takes it (`add`, `fetch_add`, `xchg`, `cmpxchg` ...). */
 export type AtomicOpName =
   | 'add'
   | 'or'
@@ -90,6 +104,10 @@ const jmpOp = (mnemonic: string) => JMP_NAMES.find((j) => j.mnemonic === mnemoni
 type AluMethod = (dst: WritableRegister, src: Operand) => ProgramBuilder;
 type JmpMethod = (dst: Register, src: Operand, target: Target) => ProgramBuilder;
 
+/**
+ * Writes a program in TypeScript, one method per instruction, with jumps to named labels that `build()`
+ * resolves.
+ */
 export class ProgramBuilder {
   private readonly slots: Insn[] = [];
   private readonly labels = new Map<string, number>();

@@ -21,8 +21,13 @@ import {
 } from '../isa/index.js';
 import { ALU_LLVM, ALU_MNEMONIC, ATOMIC_NAMES, JMP_NAMES, LDDW_PSEUDO, sizeInfo } from './tables.js';
 
+/**
+ * The two assembly syntaxes: llvm-objdump's (`r0 = *(u32 *)(r1 + 0x4)`) and the conformance suites' mnemonics
+ * (`ldxw %r0, [%r1+4]`).
+ */
 export type Syntax = 'llvm' | 'mnemonic';
 
+/** Options of disassemble: the syntax to print (default llvm). */
 export interface DisasmOptions {
   syntax?: Syntax;
 }

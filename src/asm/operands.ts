@@ -3,6 +3,7 @@
 import type { Insn } from '../isa/index.js';
 import type { Cursor } from './tokens.js';
 
+/** Options of the assembler. */
 export interface AsmOptions {
   /** Which syntax the text is in; 'auto' (the default) detects it line by line. */
   syntax?: 'auto' | 'llvm' | 'mnemonic';

@@ -11,6 +11,7 @@ export interface BuilderMember {
   bitOffset: number;
 }
 
+/** Builds a `.BTF` section: types and strings added one at a time, then `encode()` gives the bytes. */
 export class BtfBuilder {
   private readonly words: number[] = [];
   private count = 0;

@@ -8,11 +8,13 @@
 import { FormatError } from '../errors.js';
 import { BTF_MAGIC, type Btf } from './parse.js';
 
+/** One func_info record of `.BTF.ext`: where a function starts and the BTF id of its prototype. */
 export interface ExtFuncInfo {
   insnOff: number;
   typeId: number;
 }
 
+/** One line_info record of `.BTF.ext`: the source line of an instruction. */
 export interface ExtLineInfo {
   insnOff: number;
   file: string;
@@ -21,6 +23,7 @@ export interface ExtLineInfo {
   column: number;
 }
 
+/** One CO-RE relocation record of `.BTF.ext`: an instruction whose field access is relative to a BTF type. */
 export interface ExtCoreRelo {
   insnOff: number;
   typeId: number;
@@ -29,6 +32,7 @@ export interface ExtCoreRelo {
   kind: number;
 }
 
+/** The records of a `.BTF.ext` section, by ELF section name. */
 export interface BtfExt {
   /** By ELF section name. */
   funcInfo: Map<string, ExtFuncInfo[]>;
@@ -36,6 +40,9 @@ export interface BtfExt {
   coreRelos: Map<string, ExtCoreRelo[]>;
 }
 
+/**
+ * Parse a `.BTF.ext` section against the object's BTF; throws FormatError naming `where` for malformed input.
+ */
 export function parseBtfExt(bytes: Uint8Array, btf: Btf, where = '.BTF.ext'): BtfExt {
   if (bytes.length < 24) throw new FormatError(where, `truncated header (${bytes.length} bytes)`, 0);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

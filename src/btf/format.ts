@@ -18,6 +18,10 @@ const MAX_DEPTH = 64;
 /** Larger than any map value the kernel accepts (KMALLOC_MAX_SIZE); guards against hostile array sizes. */
 const MAX_VALUE_SIZE = 1 << 26;
 
+/**
+ * A value typed by BTF, as JS data: numbers (bigints for 8-byte integers), booleans, strings for char arrays,
+ * arrays, and objects for structs.
+ */
 export type BtfValue = number | bigint | boolean | string | BtfValue[] | { [name: string]: BtfValue };
 
 /** Decode `bytes` (at least `btf.sizeof(typeId)` of them) as the BTF type `typeId`. */

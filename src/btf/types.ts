@@ -5,6 +5,7 @@
 //   | name_off:32 | kflag:1 _:2 kind:5 _:8 vlen:16 (info) | size/type:32|
 //   +-------------+---------------------------------------+-------------+
 
+/** BTF type kinds (BTF_KIND_*), by name. */
 export const Kind = {
   VOID: 0,
   INT: 1,
@@ -32,6 +33,7 @@ export type Kind = (typeof Kind)[keyof typeof Kind];
 /** Linkage of a FUNC (its vlen field) and of a VAR. */
 export const Linkage = { STATIC: 0, GLOBAL: 1, EXTERN: 2 } as const;
 
+/** BTF kind names by number (Kind turned around). */
 export const KIND_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
   Object.entries(Kind).map(([k, v]) => [v, k]),
 );
@@ -39,6 +41,7 @@ export const KIND_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
 /** INT encoding bits. */
 export const IntEncoding = { SIGNED: 1, CHAR: 2, BOOL: 4 } as const;
 
+/** A member of a struct or union type. */
 export interface Member {
   name: string;
   type: number;
@@ -48,16 +51,19 @@ export interface Member {
   bitSize: number;
 }
 
+/** A value of an enum type (ENUM or ENUM64). */
 export interface EnumValue {
   name: string;
   value: bigint;
 }
 
+/** A parameter of a function prototype (FUNC_PROTO). */
 export interface Param {
   name: string;
   type: number;
 }
 
+/** A variable of a data section (DATASEC): its VAR type, offset and size in the section. */
 export interface DatasecVar {
   type: number;
   offset: number;
@@ -69,6 +75,7 @@ interface Base {
   name: string;
 }
 
+/** One BTF type: its id and name, and the fields its kind has. */
 export type BtfType =
   | (Base & { kind: typeof Kind.VOID })
   | (Base & { kind: typeof Kind.INT; size: number; encoding: number; bitOffset: number; bits: number })

@@ -34,6 +34,7 @@ export const Ancillary = {
 } as const;
 const KNOWN_ANC = new Set<number>(Object.values(Ancillary));
 
+/** Options of checkFilter. */
 export interface CheckOptions {
   /**
    * Accept a `ja` whose offset wraps around to an earlier instruction (libpcap's protochain loop). The

@@ -13,9 +13,15 @@ import { C, type SockFilter } from './insn.js';
 import { runFilter, type SkbMeta } from './interp.js';
 import { cbpfToEbpf } from './translate.js';
 
+/**
+ * Where a packet filter runs: the classic interpreter (`cbpf`), or translated to eBPF on the interpreter or
+ * the JIT.
+ */
 export type FilterEngineName = 'cbpf' | 'interp' | 'jit';
+/** Every FilterEngineName. */
 export const FILTER_ENGINES: readonly FilterEngineName[] = ['cbpf', 'interp', 'jit'];
 
+/** Options of createPacketFilter. */
 export interface PacketFilterOptions {
   engine?: FilterEngineName;
   /** Run the eBPF translation checked even when the verifier accepts it. */
@@ -26,6 +32,7 @@ export interface PacketFilterOptions {
   limits?: RunLimits;
 }
 
+/** A classic program ready to run on packets on its engine (createPacketFilter makes one). */
 export interface PacketFilter {
   readonly engine: FilterEngineName;
   /** The eBPF translation (undefined for the cbpf engine). */
@@ -42,6 +49,7 @@ export interface PacketFilter {
   close(): void;
 }
 
+/** The FilterEngineName `name` is; a RangeError naming the choices when it is none. */
 export function parseFilterEngine(name: string): FilterEngineName {
   if ((FILTER_ENGINES as readonly string[]).includes(name)) return name as FilterEngineName;
   throw new RangeError(`unknown engine '${name}' (expected ${FILTER_ENGINES.join(', ')})`);

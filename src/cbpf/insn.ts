@@ -23,6 +23,7 @@ import {
   SRC_MASK,
 } from '../isa/opcodes.js';
 
+/** One classic BPF instruction (struct sock_filter). */
 export interface SockFilter {
   code: number;
   jt: number;
@@ -83,15 +84,22 @@ export const MAXINSNS = 4096;
 /** Ancillary loads (skb metadata) use k >= SKF_AD_OFF (i.e. negative offsets) in LD|ABS. */
 export const SKF_AD_OFF = 0xfffff000;
 
+/** The class bits of an opcode (BPF_CLASS). */
 export const cls = (code: number) => code & CLASS_MASK;
+/** The size bits of an opcode (BPF_SIZE). */
 export const size = (code: number) => code & SIZE_MASK;
+/** The mode bits of an opcode (BPF_MODE). */
 export const mode = (code: number) => code & MODE_MASK;
+/** The operation bits of an opcode (BPF_OP). */
 export const op = (code: number) => code & OP_MASK;
+/** The source bit of an opcode (BPF_SRC: K or X). */
 export const src = (code: number) => code & SRC_MASK;
 /** RET's source: K, X or A (bits 3-4). */
 export const rval = (code: number) => code & 0x18;
 
+/** An instruction that does not jump (BPF_STMT). */
 export const stmt = (code: number, k = 0): SockFilter => ({ code, jt: 0, jf: 0, k: k >>> 0 });
+/** A jump with its true and false offsets (BPF_JUMP). */
 export const jump = (code: number, k: number, jt: number, jf: number): SockFilter => ({
   code,
   jt,
@@ -118,6 +126,7 @@ export function decodeFilter(bytes: Uint8Array): SockFilter[] {
   return out;
 }
 
+/** The bytes of a program, 8 per instruction, little-endian (what decodeFilter reads). */
 export function encodeFilter(prog: readonly SockFilter[]): Uint8Array {
   const out = new Uint8Array(prog.length * 8);
   const dv = new DataView(out.buffer);
@@ -155,4 +164,5 @@ export const ALLOWED_CODES: ReadonlySet<number> = new Set([
   ...[C.JEQ, C.JGT, C.JGE, C.JSET].flatMap((o) => [C.JMP | o | C.K, C.JMP | o | C.X]),
 ]);
 
+/** Whether an opcode is a conditional jump (a JMP other than JA). */
 export const isCondJump = (code: number) => cls(code) === C.JMP && op(code) !== C.JA;

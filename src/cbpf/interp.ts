@@ -20,6 +20,7 @@ export interface SkbMeta {
   vlanTpid?: number;
 }
 
+/** Options of runFilter. */
 export interface CbpfRunOptions {
   /** Length of the packet on the wire (BPF_LEN); defaults to the captured length. */
   wireLen?: number;

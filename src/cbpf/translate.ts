@@ -24,6 +24,7 @@ const TMP = 2;
 const CTX = 6;
 const FP = 10;
 
+/** Options of cbpfToEbpf. */
 export interface TranslateOptions {
   /** Offset of the 32-bit packet length in the context (default 0: `__sk_buff.len`). */
   lenOffset?: number;

@@ -10,6 +10,7 @@ import { TsbpfError } from '../errors.js';
 import type { MapSpec } from '../spec/maps.js';
 import type { ObjectSpec } from '../spec/object.js';
 
+/** A global variable of an object, from its BTF: the data map holding it, its offset, size and type. */
 export interface GlobalVariable {
   name: string;
   /** The data map holding it: `.rodata`, `.data`, `.bss`, `.data.foo` ... */

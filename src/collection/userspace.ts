@@ -16,6 +16,7 @@ import { Runtime, type RuntimeOptions } from '../vm/runtime.js';
 import { CollectionBase, loadWith } from './collection.js';
 import type { Backend, Link, Program, RunOptions, RunResult } from './types.js';
 
+/** Options of loading an object in user space (loadObject). */
 export interface LoadOptions {
   /** Load into this runtime (default: a new one built from `runtimeOptions`). */
   runtime?: Runtime;

@@ -16,6 +16,7 @@ import { type ElfFile, type ElfSymbol, elfError, parseElf } from './parse.js';
 /** Sum of the linked programs' sizes accepted from one object (4x the kernel's 1M-insn program limit). */
 const MAX_TOTAL_SLOTS = 1 << 22;
 
+/** Options of readObject. */
 export interface ReadOptions {
   /** File name used in error messages. */
   file?: string;

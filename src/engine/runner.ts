@@ -9,9 +9,12 @@ import { Interpreter } from '../vm/interpreter.js';
 import type { PreparedProgram } from '../vm/program.js';
 import type { Runtime } from '../vm/runtime.js';
 
+/** An execution engine: the reference interpreter or the JIT to WebAssembly. */
 export type EngineName = 'interp' | 'jit';
+/** Every EngineName. */
 export const ENGINES: readonly EngineName[] = ['interp', 'jit'];
 
+/** Options of createRunner: the engine, checked mode and the run limits. */
 export interface RunnerOptions {
   engine?: EngineName;
   /** Validate every memory access and enforce an instruction budget (default true). */
@@ -59,6 +62,10 @@ export interface Runner {
   readonly fallback?: JitLimitError;
 }
 
+/**
+ * Bind a prepared program to an engine (default the JIT; the interpreter for a program beyond the JIT's
+ * limits), ready to run.
+ */
 export function createRunner(
   runtime: Runtime,
   program: PreparedProgram,
@@ -165,6 +172,7 @@ function emptyBatches(runner: Runner): void {
   for (let i = 0; i < 3; i++) runner.runBatch(0, 0, 0);
 }
 
+/** The EngineName `name` is; a RangeError naming the choices when it is none. */
 export function parseEngine(name: string): EngineName {
   if ((ENGINES as readonly string[]).includes(name)) return name as EngineName;
   throw new RangeError(`unknown engine '${name}' (expected ${ENGINES.join(' or ')})`);

@@ -24,6 +24,7 @@ const ALL: HelperDef[] = [
 /** Helpers by id. */
 export const HELPERS: ReadonlyMap<number, HelperDef> = new Map(ALL.map((h) => [h.id, h]));
 
+/** The implemented helper with kernel id `id`. */
 export function helperById(id: number): HelperDef | undefined {
   return HELPERS.get(id);
 }

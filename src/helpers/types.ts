@@ -35,6 +35,10 @@ export type RetType =
   | 'map_value_or_null' // pointer to the map's value, or NULL
   | 'ringbuf_mem_or_null'; // pointer to reserved ring buffer memory of the requested size, or NULL
 
+/**
+ * A helper's prototype, as the verifier checks its calls: the kinds of its result and arguments, and its side
+ * effects.
+ */
 export interface HelperProto {
   ret: RetType;
   args: readonly ArgType[];
@@ -83,6 +87,7 @@ export interface HelperEnv {
   readonly task: { pid: number; tgid: number; uid: number; gid: number; comm: string };
 }
 
+/** A helper's implementation: the environment and r1 to r5 in, r0 out. */
 export type HelperImpl = (
   env: HelperEnv,
   r1: bigint,
@@ -108,6 +113,9 @@ export interface NumberHelper {
   readonly call: (env: HelperEnv, a: number, b: number, c: number, d: number, e: number) => number;
 }
 
+/**
+ * A helper: its kernel id and name, its prototype for the verifier and its implementation for both engines.
+ */
 export interface HelperDef {
   readonly id: number;
   readonly name: string;

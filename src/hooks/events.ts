@@ -8,6 +8,7 @@ import { PerfEventArrayMap, type PerfReader } from '../maps/perf.js';
 import { RingBufMap, type RingBufReader } from '../maps/ringbuf.js';
 import type { RuntimeMap } from '../maps/types.js';
 
+/** Options of events(). */
 export interface EventStreamOptions<T> {
   /** Turn a record's bytes into a value (default: the bytes). */
   decode?: (data: Uint8Array, cpu: number) => T;
@@ -17,6 +18,10 @@ export interface EventStreamOptions<T> {
   pagesPerCpu?: number;
 }
 
+/**
+ * The records of a ring buffer or perf event array as an async iterator, with counts of those received and
+ * lost.
+ */
 export interface EventStream<T> extends AsyncIterable<T> {
   /** Records lost so far because the buffer was full when the program produced them. */
   readonly lost: number;

@@ -20,8 +20,10 @@ import {
   type TraceProgramSource,
 } from './trace-program.js';
 
+/** Where a probe runs: on a function's entry or on its return. */
 export type ProbePoint = 'entry' | 'return';
 
+/** Options of probe() and probed(). */
 export interface ProbeOptions {
   /** Run on entry (default) or on return. Programs from `uretprobe`/`kretprobe` sections default to return. */
   on?: ProbePoint;

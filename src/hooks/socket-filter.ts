@@ -38,6 +38,7 @@ export interface SkBuffFields {
   hash?: number;
 }
 
+/** What a socket filter decided for one packet. */
 export interface SocketFilterResult {
   /** r0 as an unsigned 32-bit value. */
   retval: number;

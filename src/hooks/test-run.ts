@@ -59,6 +59,7 @@ export class TestRunError extends TsbpfError {
   }
 }
 
+/** What testRun takes, as the kernel's BPF_PROG_TEST_RUN does: the packet, the context, a repeat count. */
 export interface TestRunOptions {
   /** The packet (XDP: metadata first when `ctxIn` says so); at least 14 bytes, as the kernel requires. */
   dataIn: Uint8Array;
@@ -84,6 +85,10 @@ export interface TestRunOptions {
   deadline?: number;
 }
 
+/**
+ * What testRun gives, as BPF_PROG_TEST_RUN does: the return value, the packet and context after the run, the
+ * time per run.
+ */
 export interface TestRunResult {
   retval: number;
   /** The packet after the last run, from data_meta (metadata first, as the kernel returns it) to data_end. */
@@ -101,6 +106,7 @@ const CHUNK = 1024;
 
 const wallClock = (): number => (globalThis as { performance: { now(): number } }).performance.now() * 1e6;
 
+/** Run a program the way the kernel's BPF_PROG_TEST_RUN does: on a copy of the packet, `repeat` times. */
 export function testRun(runner: Runner, options: TestRunOptions): TestRunResult {
   const name = runner.program.name;
   const repeat = repeatCount(options.repeat, name);

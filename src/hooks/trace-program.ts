@@ -28,6 +28,7 @@ export interface PreparedSource {
   readonly runtime: Runtime;
 }
 
+/** What probes and tracepoints run: a program prepared in a runtime, or instructions they load themselves. */
 export type TraceProgramSource = PreparedSource | InsnProgram;
 
 /** A verified program bound to an engine, ready to run on a context address. */

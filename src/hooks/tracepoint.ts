@@ -22,6 +22,7 @@ import {
 export type IntFieldType = 'u8' | 'u16' | 'u32' | 'u64' | 's8' | 's16' | 's32' | 's64' | 'bool';
 /** A field: an integer, or a fixed-size character array (strings are UTF-8, NUL-terminated, truncated). */
 export type FieldType = IntFieldType | `char[${number}]`;
+/** A tracepoint's record: its fields' names and types, in order. */
 export type Schema = Readonly<Record<string, FieldType>>;
 
 /** What `fire` takes for a field: numbers/bigints/booleans for integers (strings and buffers give their length). */
@@ -39,6 +40,7 @@ export interface FieldLayout {
   size: number;
 }
 
+/** Options of attaching a program to a tracepoint. */
 export interface TracepointOptions {
   engine?: EngineName;
 }
@@ -183,6 +185,10 @@ class Attached extends GuardedRun implements TracepointLink {
 
 let nextTracepointId = 1;
 
+/**
+ * A static tracepoint in JS code: a named record that programs attach to; firing it with nothing attached
+ * costs one check.
+ */
 export class Tracepoint<S extends Schema> {
   readonly id = nextTracepointId++;
   readonly fields: readonly FieldLayout[];

@@ -27,11 +27,13 @@ const CACHE_LINE = 64;
 /** ifindex of the loopback device, which the kernel's test run uses as the receiving interface. */
 export const LOOPBACK_IFINDEX = 1;
 
+/** Options of one XDP run: the receiving interface and queue the context reports. */
 export interface XdpRunOptions {
   ingressIfindex?: number;
   rxQueueIndex?: number;
 }
 
+/** What an XDP run gives: the verdict and the packet after the run. */
 export interface XdpResult {
   /** r0, the verdict (low 32 bits, as the kernel's retval). */
   verdict: number;

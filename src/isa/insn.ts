@@ -34,6 +34,7 @@ export interface Insn {
   imm: number;
 }
 
+/** One instruction slot, from its fields. */
 export function insn(code: number, dst = 0, src = 0, off = 0, imm = 0): Insn {
   return { code, dst, src, off, imm };
 }
@@ -190,6 +191,7 @@ export const slotCount = (ins: Insn): 1 | 2 => (ins.code === LDDW ? 2 : 1);
 /** The size in bytes of a load/store, from its opcode. */
 export const accessSize = (code: number): 1 | 2 | 4 | 8 => SIZE_BYTES[code & SIZE_MASK]!;
 
+/** The mode bits of an opcode (BPF_MODE). */
 export const modeOf = (code: number): number => code & MODE_MASK;
 
 /** Is this slot a jump with a target (not call/exit)? */

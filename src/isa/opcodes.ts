@@ -159,7 +159,9 @@ export const Reg = {
   R10: 10,
 } as const;
 export type Reg = (typeof Reg)[keyof typeof Reg];
+/** The frame pointer register, r10 (read-only). */
 export const FRAME_POINTER = 10;
+/** Registers r0 to r10. */
 export const REGISTER_COUNT = 11;
 
 /** Size of one stack frame in bytes. */
@@ -169,6 +171,9 @@ export const MAX_CALL_FRAMES = 8;
 /** Bytes per encoded instruction slot. */
 export const INSN_SIZE = 8;
 
+/** The class bits of an opcode (BPF_CLASS). */
 export const classOf = (code: number): number => code & CLASS_MASK;
+/** Whether a class is ALU or ALU64. */
 export const isAluClass = (cls: number): boolean => cls === Class.ALU || cls === Class.ALU64;
+/** Whether a class is JMP or JMP32. */
 export const isJmpClass = (cls: number): boolean => cls === Class.JMP || cls === Class.JMP32;

@@ -28,6 +28,10 @@ import {
 } from './iterations.js';
 import { installTailTarget, setTailCallCount, tailCallCount, tailCallSlots } from './tail-calls.js';
 
+/**
+ * A program compiled to WebAssembly: its run entries (one run, the hot path, batches) and what compiling it
+ * cost.
+ */
 export interface JitProgram {
   readonly program: PreparedProgram;
   readonly checked: boolean;

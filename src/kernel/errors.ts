@@ -26,6 +26,7 @@ function kernelMessage(command: string, errno: number, detail?: string): string 
   return `${said}${detail ? `: ${detail}` : ''}`;
 }
 
+/** A bpf() call the kernel refused: the command, the errno and what it means. */
 export class KernelError extends TsbpfError {
   override name = 'KernelError';
   readonly code: string;

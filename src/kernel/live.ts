@@ -15,6 +15,7 @@ import {
 } from './object.js';
 import type { VerdictName } from './verdicts.js';
 
+/** Options of attachXdp: the interface and its namespace, the program, the attach mode. */
 export interface XdpAttachOptions {
   /** Interface name (or index) to attach to. */
   dev: string | number;
@@ -89,6 +90,7 @@ export interface LiveAttachment {
   readonly done?: Promise<void>;
 }
 
+/** Options of serveAttached. */
 export interface ServeOptions {
   /** How often `onTick` receives the verdict totals (default 2000 ms). */
   intervalMs?: number;

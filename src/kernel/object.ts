@@ -153,6 +153,7 @@ export class KernelLink implements Link {
   }
 }
 
+/** Options of attaching a kernel program to an interface through a BPF link. */
 export interface XdpLinkOptions {
   /** 'skb' (generic), 'native' (driver) or undefined (let the kernel choose). */
   mode?: 'skb' | 'native';
@@ -239,6 +240,7 @@ export class KernelProgram implements Program {
   }
 }
 
+/** Options of loading an object into the kernel (loadKernelObject). */
 export interface KernelLoadOptions {
   /** Verifier log level for every program (0: log only on rejection). */
   logLevel?: number;

@@ -12,6 +12,7 @@ const DISCARD = 0x40000000;
 const HDR = 8;
 const LEN_MASK = 0x3fffffff;
 
+/** A kernel ring buffer map read from JS through its mmap'ed pages, as libbpf's ring_buffer does. */
 export class KernelRingBuf {
   private readonly consumer: Mapping;
   private readonly producer: Mapping;

@@ -66,6 +66,7 @@ function checkSize(what: string, data: Uint8Array, size: number): void {
 
 // ---------------------------------------------------------------------------------------------- maps
 
+/** What BPF_MAP_CREATE takes. */
 export interface MapCreateOptions {
   type: number;
   keySize: number;
@@ -173,6 +174,7 @@ export function mapFreeze(fd: number): void {
   check(a, Cmd.MAP_FREEZE, MapFreeze.SIZE);
 }
 
+/** What BPF_OBJ_GET_INFO_BY_FD tells about a map. */
 export interface MapInfoResult {
   type: number;
   id: number;
@@ -206,6 +208,7 @@ export function mapInfo(fd: number): MapInfoResult {
 
 // ------------------------------------------------------------------------------------------ programs
 
+/** What BPF_PROG_LOAD takes. */
 export interface ProgLoadOptions {
   type: number;
   /** Instructions (slots) or their bytes. Map references must already hold file descriptors. */
@@ -229,6 +232,7 @@ export interface ProgLoadOptions {
   kernVersion?: number;
 }
 
+/** A program the kernel loaded: its file descriptor and the verifier's log. */
 export interface LoadedProgram {
   fd: number;
   /** The verifier's log when logLevel > 0 (empty otherwise). */
@@ -327,6 +331,7 @@ function loadOnce(
   };
 }
 
+/** What BPF_PROG_TEST_RUN takes. */
 export interface TestRunOptions {
   /** Packet (or other input data); XDP needs at least 14 bytes. */
   data?: Uint8Array;
@@ -342,6 +347,7 @@ export interface TestRunOptions {
   batchSize?: number;
 }
 
+/** What BPF_PROG_TEST_RUN gives back. */
 export interface TestRunResult {
   /** The program's return value (r0, low 32 bits, unsigned). */
   retval: number;
@@ -396,6 +402,7 @@ export function progTestRun(fd: number, o: TestRunOptions = {}): TestRunResult {
   return result;
 }
 
+/** What BPF_OBJ_GET_INFO_BY_FD tells about a program. */
 export interface ProgInfoResult {
   type: number;
   id: number;
@@ -470,6 +477,7 @@ export function btfLoad(btf: Uint8Array, logLevel = 0, logSize = 256 * 1024): nu
   throw new KernelError('BPF_BTF_LOAD', -first.r, last ? `kernel BTF log: ${last}` : undefined);
 }
 
+/** What BPF_LINK_CREATE takes. */
 export interface LinkCreateOptions {
   progFd: number;
   /** Target fd, or interface index for XDP. */

@@ -27,6 +27,7 @@ import { XDP_ACTION_NAMES } from '../spec/verdicts.js';
  * action's number), then OTHER for every other return value.
  */
 export const VERDICT_NAMES = [...XDP_ACTION_NAMES, 'OTHER'] as const;
+/** A verdict counter's name: an XDP action, or OTHER for any other return value. */
 export type VerdictName = (typeof VERDICT_NAMES)[number];
 
 /** The counter map the instrumented programs update. */

@@ -30,6 +30,7 @@ export function arrayNextKey(
   return 0;
 }
 
+/** Array maps (array, per-CPU array, and the data sections): values by u32 index in linear memory. */
 export class ArrayMap extends MapBase implements ArrayLayout {
   readonly values: Region;
   readonly valuesBase: number;

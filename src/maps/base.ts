@@ -38,6 +38,10 @@ export function mapInSpace(space: AddressSpace, addr: number): MapBase | undefin
   return mapsBySpace.get(space)?.get(addr);
 }
 
+/**
+ * What every map in linear memory has: its spec, its handle region, its values per CPU, and the user-side
+ * operations.
+ */
 export abstract class MapBase implements RuntimeMap {
   readonly addr: number;
   readonly handle: Region;

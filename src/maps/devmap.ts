@@ -9,6 +9,7 @@ import { type MapSpec, UpdateFlag } from '../spec/maps.js';
 import { ArrayMap } from './array.js';
 import type { MapOptions } from './base.js';
 
+/** Redirect targets by u32 index (devmap, cpumap, xskmap), with which slots are set. */
 export class RedirectArrayMap extends ArrayMap {
   private readonly present: Uint8Array;
 

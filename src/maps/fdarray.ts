@@ -34,6 +34,7 @@ export function checkInnerMap(space: AddressSpace, outer: MapSpec, ref: number):
   return 0;
 }
 
+/** Arrays of references (program arrays, arrays of maps): each slot holds a program id or a map handle. */
 export class FdArrayMap extends MapBase {
   /** u32 per slot: 0 = empty; otherwise a program id, an inner map's address, or a perf buffer tag. */
   readonly refs: Region;

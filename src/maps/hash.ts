@@ -69,6 +69,7 @@ class SlotList {
   }
 }
 
+/** Hash maps (hash, per-CPU, LRU, hash of maps, devmap by hash): keys indexed in linear memory. */
 export class HashMap extends MapBase {
   readonly lru: boolean;
   readonly ofMaps: boolean;

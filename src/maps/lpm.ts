@@ -88,6 +88,7 @@ class LpmNode {
 
 type Slot = { get(): LpmNode | null; set(n: LpmNode | null): void };
 
+/** Longest-prefix-match trie maps (lpm_trie). */
 export class LpmTrieMap extends MapBase {
   readonly maxPrefixlen: number;
   private readonly dataSize: number;

@@ -20,6 +20,7 @@ export const BPF_F_CURRENT_CPU = 0xffffffff;
 const BPF_F_INDEX_MASK = 0xffffffffn;
 const BPF_F_CTXLEN_MASK = 0xfffffn << 32n;
 
+/** One record of a perf buffer: a sample's bytes, or a count of samples lost. */
 export type PerfRecord =
   | { cpu: number; data: Uint8Array; lost?: undefined }
   | { cpu: number; lost: number; data?: undefined };
@@ -33,6 +34,7 @@ interface PerfBuffer {
   charged: number;
 }
 
+/** Perf event arrays: a buffer per CPU that bpf_perf_event_output writes samples to. */
 export class PerfEventArrayMap extends FdArrayMap {
   private readonly buffers: (PerfBuffer | undefined)[] = [];
   private readonly readers = new ReaderSet<PerfRecord>();

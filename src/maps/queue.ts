@@ -12,6 +12,7 @@ import { MapBase, type MapOptions, mapFail } from './base.js';
 /** Bytes the ring first takes (at most max_entries + 1 values); it doubles from there. */
 const INITIAL_RING_BYTES = 4096;
 
+/** Queue and stack maps: values pushed and popped, without keys. */
 export class QueueStackMap extends MapBase {
   readonly stack: boolean;
   private ring: Region;

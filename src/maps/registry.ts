@@ -226,6 +226,9 @@ const array = (sp: AddressSpace, s: MapSpec, o: MapOptions) =>
 const hash = (sp: AddressSpace, s: MapSpec, o: MapOptions) => new HashMap(sp, s, o);
 const fdArray = (sp: AddressSpace, s: MapSpec, o: MapOptions) => new FdArrayMap(sp, s, o);
 
+/**
+ * The map types implemented, by kernel number: name, spec checks, constructor, the helpers that take them.
+ */
 export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
   [
     info(MapType.HASH, 'hash', checkHash, hash),
@@ -297,10 +300,12 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
   ].map((i) => [i.type, i]),
 );
 
+/** The implemented map type with kernel number `type`. */
 export function mapTypeInfo(type: number): MapTypeInfo | undefined {
   return MAP_TYPES.get(type);
 }
 
+/** The implemented map type called `name` (`hash`, `array`, `ringbuf` ...). */
 export function mapTypeByName(name: string): MapTypeInfo | undefined {
   for (const i of MAP_TYPES.values()) if (i.name === name) return i;
   return undefined;

@@ -27,6 +27,7 @@ const MAX_RECORD_SZ = 0x3fffffff;
 
 const ringsByRegion = new WeakMap<Region, RingBufMap>();
 
+/** Ring buffer maps: records reserved and committed by programs, read in order from JS. */
 export class RingBufMap extends MapBase {
   readonly data: Region;
   readonly mask: number;

@@ -83,6 +83,7 @@ export function perCpuCodec<T>(inner: Codec<T>, valueSize: number, cpus: number)
   };
 }
 
+/** A map's keys and values as JS values through a codec each: get, set, delete and iteration, like a Map. */
 export class TypedMap<K, V> implements Iterable<[K, V]> {
   constructor(
     readonly map: BpfMap,

@@ -21,6 +21,7 @@ export type RegionKind =
   | 'rodata'
   | 'scratch'; // anything else (helper buffers ...)
 
+/** A block of linear memory: what it holds, the bytes a program may touch in it, and who owns it. */
 export interface Region {
   /** Where the allocation starts and how many bytes it has (fixed; `start`/`end` stay inside it). */
   readonly base: number;
@@ -41,6 +42,7 @@ export interface Region {
   owner?: object;
 }
 
+/** The WebAssembly page: memory grows by pages, and the first page is never handed out (NULL faults). */
 export const PAGE_SIZE = 65536;
 export const GUARD_SIZE = PAGE_SIZE;
 /** Every allocation is aligned to this many bytes (map values are 8-aligned in the kernel too). */
@@ -53,6 +55,7 @@ export const ALLOC_ALIGN = 8;
  */
 export const DEFAULT_MAP_MEMORY_LIMIT = 256 * 1024 * 1024;
 
+/** An allocation beyond the address space's limit (maps larger than the memory a runtime may use). */
 export class OutOfMemoryError extends TsbpfError {
   override name = 'OutOfMemoryError';
 }

@@ -1,5 +1,9 @@
 // Address text <-> bytes: MAC, IPv4, IPv6 (with :: compression as RFC 5952 prints it).
 
+/**
+ * Parse a MAC address (`aa:bb:cc:dd:ee:ff`, with `:`, `-` or `.` between the bytes, or three groups of four
+ * digits).
+ */
 export function parseMac(s: string): Uint8Array {
   const parts = s.split(/[:.-]/);
   if (parts.length === 6 && parts.every((p) => /^[0-9a-fA-F]{1,2}$/.test(p)))
@@ -18,6 +22,7 @@ export function parseMac(s: string): Uint8Array {
   throw new Error(`bad MAC address '${s}'`);
 }
 
+/** The MAC address of the 6 bytes at `off`, as `aa:bb:cc:dd:ee:ff`. */
 export const formatMac = (b: Uint8Array, off = 0): string =>
   Array.from(b.subarray(off, off + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
 
@@ -28,6 +33,7 @@ export function parseIpv4(s: string): Uint8Array | undefined {
   return Uint8Array.from(parts, Number);
 }
 
+/** The IPv4 address of the 4 bytes at `off`, as a dotted quad. */
 export const formatIpv4 = (b: Uint8Array, off = 0): string => Array.from(b.subarray(off, off + 4)).join('.');
 
 /** Parses an IPv6 address (with ::, and an optional trailing dotted quad); undefined when invalid. */
@@ -64,6 +70,7 @@ export function parseIpv6(s: string): Uint8Array | undefined {
   return out;
 }
 
+/** The IPv6 address of the 16 bytes at `off`, as RFC 5952 prints it (the longest run of zeros as `::`). */
 export function formatIpv6(b: Uint8Array, off = 0): string {
   const w = Array.from(
     { length: 8 },

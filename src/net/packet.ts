@@ -4,6 +4,7 @@
 
 import { parseIpv4, parseIpv6, parseMac } from './addr.js';
 
+/** EtherType numbers of the protocols the frame builder and the summaries know. */
 export const EtherType = {
   IPV4: 0x0800,
   ARP: 0x0806,
@@ -12,6 +13,7 @@ export const EtherType = {
   QINQ: 0x88a8,
   IPV6: 0x86dd,
 } as const;
+/** IP protocol numbers, IPv6 extension headers included. */
 export const IpProto = {
   HOPOPTS: 0,
   ICMP: 1,
@@ -24,8 +26,10 @@ export const IpProto = {
   DSTOPTS: 60,
   SCTP: 132,
 } as const;
+/** TCP header flags. */
 export const TcpFlag = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16, URG: 32, ECE: 64, CWR: 128 } as const;
 
+/** The IPv4 header of a frame to build. */
 export interface Ipv4Spec {
   src: string;
   dst: string;
@@ -42,6 +46,7 @@ export interface Ipv4Spec {
   options?: Uint8Array;
 }
 
+/** An IPv6 extension header of a frame to build. */
 export interface Ipv6Ext {
   /** Header type (0 hop-by-hop, 43 routing, 44 fragment, 60 destination options). */
   type: number;
@@ -53,6 +58,7 @@ export interface Ipv6Ext {
   body?: Uint8Array;
 }
 
+/** The IPv6 header of a frame to build. */
 export interface Ipv6Spec {
   src: string;
   dst: string;
@@ -62,6 +68,9 @@ export interface Ipv6Spec {
   ext?: Ipv6Ext[];
 }
 
+/**
+ * A frame to build (buildFrame): the link layer, VLAN tags, the network and transport headers, the payload.
+ */
 export interface FrameSpec {
   /** Link layer: Ethernet (default), raw IP (no link header) or Linux cooked (SLL). */
   link?: 'ethernet' | 'raw' | 'sll';

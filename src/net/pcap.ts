@@ -8,8 +8,10 @@
 
 import { FormatError, TsbpfError } from '../errors.js';
 
+/** Link types of captures (LINKTYPE_*). */
 export const LinkType = { NULL: 0, ETHERNET: 1, RAW: 101, LINUX_SLL: 113, LINUX_SLL2: 276 } as const;
 
+/** One packet of a capture: its bytes, its length on the wire, its time. */
 export interface CapturedPacket {
   /** The captured bytes (a view into the file's bytes when read). */
   data: Uint8Array;
@@ -53,6 +55,7 @@ export class CapturePacket implements CapturedPacket {
   }
 }
 
+/** What a capture file says of its packets: the format, the link type, the snapshot length. */
 export interface CaptureHeader {
   format: 'pcap' | 'pcapng';
   linkType: number;
@@ -63,6 +66,7 @@ export interface CaptureHeader {
   bigEndian?: boolean;
 }
 
+/** A capture read whole: its header and its packets. */
 export interface Capture extends CaptureHeader {
   packets: CapturedPacket[];
 }
@@ -87,6 +91,7 @@ export function readCapture(bytes: Uint8Array, name?: string): Capture {
   return { ...reader.header, packets: [...reader.packets()] };
 }
 
+/** A capture read one packet at a time. */
 export interface CaptureReader {
   header: CaptureHeader;
   /** Yields packets one by one; throws FormatError (with packet index and byte offset) on corruption. */
@@ -587,6 +592,7 @@ function timestamp(out: CaptureBatch, iface: Iface, hi: number, lo: number): voi
   out.tsExact.set(i, ns);
 }
 
+/** Options of writePcap. */
 export interface WriteOptions {
   linkType?: number;
   snaplen?: number;
@@ -720,6 +726,7 @@ export function writePcap(packets: readonly PacketIn[], opts: WriteOptions = {})
   return out;
 }
 
+/** Options of writePcapng. */
 export interface PcapngWriteOptions {
   linkType?: number;
   snaplen?: number;

@@ -18,6 +18,7 @@ import type { BpfMap } from '../maps/types.js';
 import { MapType } from '../spec/maps.js';
 import type { ObjectSpec } from '../spec/object.js';
 
+/** Where loadObject loads an object: into the kernel, or into a user-space runtime. */
 export type Backend = 'kernel' | 'userspace';
 
 /** What objects of both back ends offer. */
@@ -28,10 +29,12 @@ export interface ObjectMaps {
   typedMap<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V>;
 }
 
+/** Options of loadObject in user space. */
 export interface UserspaceLoad extends LoadOptions {
   backend?: 'userspace';
 }
 
+/** Options of loadObject into the kernel. */
 export interface KernelLoad extends KernelLoadOptions {
   backend: 'kernel';
 }
@@ -84,6 +87,7 @@ export interface RingReader {
   close(): void;
 }
 
+/** A reader of the ring buffer map `name` of an object, on either back end. */
 export function ringBuffer(obj: ObjectMaps, name: string): RingReader {
   const map = obj.map(name);
   if (map.spec.type !== MapType.RINGBUF) throw new TsbpfError(`map '${name}' is not a ring buffer`);

@@ -16,6 +16,7 @@ export interface LineInfo {
   source: string;
 }
 
+/** A function of a program, from BTF func info: where it starts, its name and its prototype. */
 export interface FuncInfo {
   /** Slot index where the function starts in `ProgramSpec.insns`. */
   insn: number;
@@ -63,6 +64,10 @@ export interface MapSlot {
   innerMap?: string;
 }
 
+/**
+ * An object file as plain, editable data (programs, maps, license, BTF) that loadCollection turns into live
+ * objects.
+ */
 export interface ObjectSpec {
   programs: ProgramSpec[];
   maps: MapSpec[];

@@ -15,6 +15,7 @@ export type CtxYield = 'scalar' | 'packet' | 'packet_end' | 'packet_meta' | 'soc
  */
 export type CtxAccess = 'exact' | 'narrow' | 'any';
 
+/** A field of a program type's context: where it is and how programs may access it. */
 export interface CtxField {
   name: string;
   offset: number;
@@ -26,6 +27,7 @@ export interface CtxField {
   yields?: CtxYield;
 }
 
+/** A program type's context struct: its C name, size and fields. */
 export interface CtxLayout {
   /** C name of the context struct, e.g. `xdp_md`. */
   struct: string;
@@ -33,6 +35,7 @@ export interface CtxLayout {
   fields: readonly CtxField[];
 }
 
+/** A program type: its kernel number, its context, the return values and packet access it allows. */
 export interface ProgramType {
   /** BPF_PROG_TYPE_* lower-cased without the prefix. */
   name: string;
@@ -427,12 +430,15 @@ const TYPES: ProgramType[] = [
   },
 ];
 
+/** The program types known, by name. */
 export const PROGRAM_TYPES: ReadonlyMap<string, ProgramType> = new Map(TYPES.map((t) => [t.name, t]));
 
+/** The program type called `name` (`xdp`, `socket_filter`, `kprobe` ...). */
 export function programTypeByName(name: string): ProgramType | undefined {
   return PROGRAM_TYPES.get(name);
 }
 
+/** The program type with kernel number `kernel` (BPF_PROG_TYPE_*). */
 export function programTypeByNumber(kernel: number): ProgramType | undefined {
   for (const t of PROGRAM_TYPES.values()) if (t.kernel === kernel) return t;
   return undefined;

@@ -5,6 +5,9 @@
 // `do_sys_open`); `attachType` is the kernel's expected attach type (BPF_* lower-cased, no prefix) when
 // the section fixes one.
 
+/**
+ * What a section name says of its programs, as libbpf reads it: the program type, the attach target and type.
+ */
 export interface SectionProgramType {
   /** BPF_PROG_TYPE_* lower-cased without prefix: `xdp`, `sched_cls`, `kprobe` ... */
   type: string;

@@ -5,6 +5,7 @@
 
 /** XDP verdicts (enum xdp_action, include/uapi/linux/bpf.h). */
 export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+/** An XDP verdict's name (`DROP`, `PASS` ...). */
 export type XdpActionName = keyof typeof XdpAction;
 /** XDP verdict names, indexed by the verdict's number. */
 export const XDP_ACTION_NAMES = ['ABORTED', 'DROP', 'PASS', 'TX', 'REDIRECT'] as const satisfies {
@@ -24,6 +25,7 @@ export const TcAction = {
   REDIRECT: 7,
   TRAP: 8,
 } as const;
+/** A TC verdict's name (`OK`, `SHOT` ...). */
 export type TcActionName = keyof typeof TcAction;
 
 const TC_NAMES = new Map<number, TcActionName>(

@@ -15,6 +15,7 @@ function countProgram(): Insn[] {
   return emitCountAndExit(b, -4).build();
 }
 
+/** The funccount tool: how often each probed JS function is called, counted by one probe program. */
 export class FuncCount extends ProbeTool {
   /** u32 probe id -> u64 calls. */
   readonly counts: RuntimeMap;

@@ -19,6 +19,7 @@ function latencyProgram(): Insn[] {
   return emitCountAndExit(b, -8).build();
 }
 
+/** The funclatency tool: a log2 histogram of each probed JS function's duration. */
 export class FuncLatency extends ProbeTool {
   /** { u32 probe id; u32 log2 slot } -> u64 count. */
   readonly hist: RuntimeMap;

@@ -12,6 +12,7 @@ import type { ProgramBuilder, Register, WritableRegister } from '../asm/index.js
 import { rawKeys } from '../maps/typed.js';
 import type { RuntimeMap } from '../maps/types.js';
 
+/** Slots of a log2 histogram: one for 0, and one per bit of a 64-bit value. */
 export const LOG2_SLOTS = 65;
 
 /** The log2 slot of a non-negative value (0 → 0, 1 → 1, 2..3 → 2, 4..7 → 3 ...). */
@@ -25,6 +26,7 @@ export function log2Slot(value: number | bigint): number {
   return Math.min(64, Math.floor(Math.log2(value)) + 1);
 }
 
+/** One bucket of a histogram: its value range (inclusive) and count. */
 export interface Bucket {
   low: number;
   high: number;
@@ -52,6 +54,7 @@ function countsOf(value: Uint8Array): number {
   return sum;
 }
 
+/** A log2 histogram, kept and printed as the BCC tools do. */
 export class Log2Histogram {
   readonly counts: number[] = new Array(LOG2_SLOTS).fill(0);
 

@@ -10,6 +10,7 @@ import type { RuntimeMap } from '../maps/types.js';
 import { MapType, UpdateFlag } from '../spec/maps.js';
 import { Runtime } from '../vm/runtime.js';
 
+/** Options of the probe tools (FuncCount, FuncLatency). */
 export interface ProbeToolOptions {
   engine?: EngineName;
   maxFunctions?: number;

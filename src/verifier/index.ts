@@ -16,6 +16,7 @@ export type { Diagnostic, PathStep } from './log.js';
 export { formatDiagnostic } from './log.js';
 export type { VerifyResult } from './result.js';
 
+/** Options of verify: the maps, the log level, privileges and limits. */
 export interface VerifyOptions {
   /** The maps the program's lddw map references index into (ObjectSpec.maps for programs of an object). */
   maps?: readonly MapSpec[];
@@ -57,6 +58,7 @@ export interface VerifyOptions {
   helpers?: (id: number) => HelperDef | undefined;
 }
 
+/** What verify takes: a program spec, or instructions with a program type. */
 export type VerifiableProgram =
   | ProgramSpec
   | { insns: readonly Insn[]; type: string | ProgramType; lineInfo?: readonly LineInfo[]; name?: string };
@@ -75,6 +77,10 @@ function limitOf(opts: VerifyOptions, name: keyof typeof VERIFY_LIMITS, integer:
   return v;
 }
 
+/**
+ * Prove a program safe as the kernel does, or say why not: the instruction, the source line, the path that
+ * got there.
+ */
 export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): VerifyResult {
   const t0 = performance.now();
   const maxInsns = limitOf(opts, 'maxInsns', true);

@@ -6,6 +6,7 @@ import type { Insn } from '../isa/index.js';
 import type { LineInfo } from '../spec/object.js';
 import type { PathNode } from './state.js';
 
+/** A branch on the path to a rejected instruction: the jump, and whether it was taken. */
 export interface PathStep {
   /** Slot of the conditional jump. */
   insn: number;
@@ -15,6 +16,10 @@ export interface PathStep {
   line?: number;
 }
 
+/**
+ * Why the verifier rejected a program: the instruction, a kind, the reason in words, the path and the
+ * registers.
+ */
 export interface Diagnostic {
   /** Slot index of the offending instruction. */
   insn: number;

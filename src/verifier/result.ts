@@ -3,6 +3,7 @@
 
 import type { Diagnostic } from './log.js';
 
+/** The verifier's verdict: accepted or not, the work it took, the diagnostics and the log. */
 export interface VerifyResult {
   accepted: boolean;
   /** Instructions simulated (the kernel's "processed N insns"). */

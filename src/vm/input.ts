@@ -7,6 +7,7 @@ import { Interpreter, type RunOptions, type RunResult } from './interpreter.js';
 import type { PreparedProgram } from './program.js';
 import type { Runtime } from './runtime.js';
 
+/** Input bytes copied into a runtime's memory, with the registers and invocation a run over them needs. */
 export interface InputMemory {
   region: Region;
   /** r1 and r2 for the run. */
@@ -22,6 +23,7 @@ export function loadInput(runtime: Runtime, mem: Uint8Array): InputMemory {
   return { region, args: [region.start, mem.length], invocation: { ctx: region.start, packet: region } };
 }
 
+/** What runWithMemory gives: the run's result and the input memory after it. */
 export interface MemoryRunResult extends RunResult {
   /** The input memory after the run (programs may write to it). */
   memory: Uint8Array;

@@ -45,6 +45,7 @@ import type { ProgramSpec } from '../spec/object.js';
 /** How a program finds helpers by id; defaults to the shared registry. */
 export type HelperLookup = (id: number) => HelperDef | undefined;
 
+/** Options of prepareProgram. */
 export interface PrepareOptions {
   /** Where helper ids are resolved (tests and hooks may add their own); default `helperById`. */
   helpers?: HelperLookup;
@@ -63,6 +64,7 @@ export interface PrepareOptions {
 /** What an instruction no path reaches becomes under `trapInvalid`: an opcode every engine faults on. */
 const TRAP: Insn = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
 
+/** A program ready for the engines: map references made addresses, slots pre-decoded, helpers resolved. */
 export interface PreparedProgram {
   readonly name: string;
   /** Program type name (ProgramSpec.type), '' for raw instruction arrays. */

@@ -19,6 +19,7 @@ export type CallbackRunner = (
   r5: bigint,
 ) => bigint;
 
+/** The task helpers report as current (bpf_get_current_pid_tgid, _uid_gid, _comm). */
 export interface TaskInfo {
   pid: number;
   tgid: number;
@@ -27,6 +28,7 @@ export interface TaskInfo {
   comm: string;
 }
 
+/** Options of a Runtime. */
 export interface RuntimeOptions {
   /** Share an existing address space (default: a new one). */
   space?: AddressSpace;
@@ -53,6 +55,9 @@ export interface RuntimeOptions {
 /** Bytes of unmapped slack after each stack frame. */
 export const STACK_GUARD = 64;
 
+/**
+ * Plays the kernel for programs: owns the address space, the maps and programs, and the helpers they call.
+ */
 export class Runtime implements HelperEnv {
   readonly space: AddressSpace;
   readonly cpus: number;

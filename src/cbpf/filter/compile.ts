@@ -18,6 +18,7 @@ import { FILTER_LIMITS, FilterLimitError } from './limits.js';
 import { optimize } from './optimize.js';
 import { FilterParser } from './parser.js';
 
+/** Options of compileFilter. */
 export interface FilterOptions {
   /** Link type of the packets (1 Ethernet, 101 raw IP, 113 Linux cooked). Default Ethernet. */
   linkType?: number;

@@ -19,6 +19,7 @@
 
 import { FilterSyntaxError } from './lexer.js';
 
+/** Bounds on what the filter compiler accepts, so that no expression takes unbounded time or memory. */
 export const FILTER_LIMITS = {
   /** Characters in an expression. */
   length: 262_144,
@@ -30,6 +31,7 @@ export const FILTER_LIMITS = {
   program: 4_096,
 } as const;
 
+/** The name of one of FILTER_LIMITS. */
 export type FilterLimit = keyof typeof FILTER_LIMITS;
 
 /** An expression that goes past one of FILTER_LIMITS. `column` is 0 when it is the expression as a whole. */

@@ -18,6 +18,10 @@ import { inetChecksum } from '../../net/packet.js';
 import type { Link, LinkInfo } from '../../spec/link.js';
 import * as sys from './sys.js';
 
+/**
+ * Options of the user-space XDP data path: the interface and its namespace, the TAP device passed frames go
+ * to, the engine.
+ */
 export interface UserspaceXdpOptions {
   /** Interface frames are read from (a veth end, with no address: see above). */
   dev: string;
