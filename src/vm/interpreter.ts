@@ -35,6 +35,7 @@ import { type AccessWindow, checkAccess, checkHelperArgs } from './sandbox.js';
 /** Tail calls per run, as in the kernel (MAX_TAIL_CALL_CNT). */
 export const MAX_TAIL_CALLS = 33;
 
+/** An instruction about to run, as a trace hook sees it. */
 export interface TraceEvent {
   /** Slot index of the instruction about to execute. */
   pc: number;
@@ -45,8 +46,10 @@ export interface TraceEvent {
   /** Register value (unsigned 64-bit) before the instruction executes. */
   reg(r: number): bigint;
 }
+/** Called before each instruction of a traced run (RunOptions.trace). */
 export type TraceHook = (event: TraceEvent) => void;
 
+/** Options of one interpreter run. */
 export interface RunOptions {
   /** r1..r5 at entry; r1 is normally the context address. */
   args?: readonly (number | bigint)[];
@@ -67,6 +70,7 @@ export interface RunOptions {
   cpu?: number;
 }
 
+/** What an interpreter run gives: r0 and the instructions it executed. */
 export interface RunResult {
   /** r0 at exit, as an unsigned 64-bit value. */
   r0: bigint;
@@ -93,6 +97,7 @@ const CALLBACK_RETURNED = 2;
 const FRAME_WORDS = 9;
 const CALLBACK_RETURN = -1;
 
+/** The reference interpreter: runs prepared programs on a runtime's memory, checked or at full speed. */
 export class Interpreter {
   /** Registers of this interpreter's last run while another one holds the shared file (see REGS). */
   private readonly saved = new Int32Array(22);
@@ -469,6 +474,8 @@ export class Interpreter {
         const w = code[p]!;
         const d = (w >> 16) & 0xff;
         const s = w >>> 24;
+        // Each case is labelled with its mnemonic and effect, as the kernel's interpreter labels its own:
+        // rd, rs the registers, wd, ws their low 32 bits (the result zero-extends), s> a signed compare.
         switch (w & 0xff) {
           // ---------------------------------------------------------------- superinstructions (program.ts)
           // Literal labels: an imported constant would be loaded and compared before the jump table.
@@ -510,6 +517,7 @@ export class Interpreter {
           // ---------------------------------------------------------------- ALU64, immediate / register
           // Low halves wrap in int32; the carry (borrow) is an unsigned compare.
           case 0x07: {
+            // add: rd += imm
             const a = R[d]!;
             const r = (a + code[p + 2]!) | 0;
             R[d] = r;
@@ -517,6 +525,7 @@ export class Interpreter {
             break;
           }
           case 0x0f: {
+            // add: rd += rs
             const a = R[d]!;
             const bh = R[s + 1]!;
             const r = (a + R[s]!) | 0;
@@ -525,6 +534,7 @@ export class Interpreter {
             break;
           }
           case 0x17: {
+            // sub: rd -= imm
             const a = R[d]!;
             const b = code[p + 2]!;
             R[d] = (a - b) | 0;
@@ -532,6 +542,7 @@ export class Interpreter {
             break;
           }
           case 0x1f: {
+            // sub: rd -= rs
             const a = R[d]!;
             const b = R[s]!;
             const bh = R[s + 1]!;
@@ -539,245 +550,246 @@ export class Interpreter {
             R[d + 1] = (R[d + 1]! - bh - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
             break;
           }
-          case 0x27:
+          case 0x27: // mul: rd *= imm
             mul64(R, d, code[p + 2]!, code[p + 3]!);
             break;
-          case 0x2f:
+          case 0x2f: // mul: rd *= rs
             mul64(R, d, R[s]!, R[s + 1]!);
             break;
-          case 0x37:
+          case 0x37: // div: rd /= imm (sdiv when off = 1)
             divmod64(R, d, code[p + 2]!, code[p + 3]!, (w & 0xff00) !== 0, false);
             break;
-          case 0x3f:
+          case 0x3f: // div: rd /= rs (sdiv when off = 1)
             divmod64(R, d, R[s]!, R[s + 1]!, (w & 0xff00) !== 0, false);
             break;
-          case 0x47:
+          case 0x47: // or: rd |= imm
             R[d] = R[d]! | code[p + 2]!;
             R[d + 1] = R[d + 1]! | code[p + 3]!;
             break;
-          case 0x4f:
+          case 0x4f: // or: rd |= rs
             R[d] = R[d]! | R[s]!;
             R[d + 1] = R[d + 1]! | R[s + 1]!;
             break;
-          case 0x57:
+          case 0x57: // and: rd &= imm
             R[d] = R[d]! & code[p + 2]!;
             R[d + 1] = R[d + 1]! & code[p + 3]!;
             break;
-          case 0x5f:
+          case 0x5f: // and: rd &= rs
             R[d] = R[d]! & R[s]!;
             R[d + 1] = R[d + 1]! & R[s + 1]!;
             break;
-          case 0x67:
+          case 0x67: // lsh: rd <<= imm
             shl64(R, d, code[p + 2]! & 63);
             break;
-          case 0x6f:
+          case 0x6f: // lsh: rd <<= rs
             shl64(R, d, R[s]! & 63);
             break;
-          case 0x77:
+          case 0x77: // rsh: rd >>= imm
             shr64(R, d, code[p + 2]! & 63);
             break;
-          case 0x7f:
+          case 0x7f: // rsh: rd >>= rs
             shr64(R, d, R[s]! & 63);
             break;
-          case 0x87:
+          case 0x87: // neg: rd = -rd
             neg64(R, d);
             break;
-          case 0x97:
+          case 0x97: // mod: rd %= imm (smod when off = 1)
             divmod64(R, d, code[p + 2]!, code[p + 3]!, (w & 0xff00) !== 0, true);
             break;
-          case 0x9f:
+          case 0x9f: // mod: rd %= rs (smod when off = 1)
             divmod64(R, d, R[s]!, R[s + 1]!, (w & 0xff00) !== 0, true);
             break;
-          case 0xa7:
+          case 0xa7: // xor: rd ^= imm
             R[d] = R[d]! ^ code[p + 2]!;
             R[d + 1] = R[d + 1]! ^ code[p + 3]!;
             break;
-          case 0xaf:
+          case 0xaf: // xor: rd ^= rs
             R[d] = R[d]! ^ R[s]!;
             R[d + 1] = R[d + 1]! ^ R[s + 1]!;
             break;
-          case 0xb7:
+          case 0xb7: // mov: rd = imm
             R[d] = code[p + 2]!;
             R[d + 1] = code[p + 3]!;
             break;
-          case 0xbf:
+          case 0xbf: // mov: rd = rs (movsx: rd = (s8/s16/s32)rs when off = 8/16/32)
             if ((w & 0xff00) === 0) {
               R[d] = R[s]!;
               R[d + 1] = R[s + 1]!;
             } else movsx64(R, d, s, (w >> 8) & 0xff);
             break;
-          case 0xc7:
+          case 0xc7: // arsh: rd s>>= imm
             sar64(R, d, code[p + 2]! & 63);
             break;
-          case 0xcf:
+          case 0xcf: // arsh: rd s>>= rs
             sar64(R, d, R[s]! & 63);
             break;
-          case 0xd7:
+          case 0xd7: // bswap16/32/64: rd = bswap(rd)
             bswap(R, d, (w >> 8) & 0xff);
             break;
 
           // ---------------------------------------------------------------- ALU (32-bit, zero-extends)
-          case 0x04:
+          case 0x04: // add32: wd += imm
             R[d] = R[d]! + code[p + 2]!;
             R[d + 1] = 0;
             break;
-          case 0x0c:
+          case 0x0c: // add32: wd += ws
             R[d] = R[d]! + R[s]!;
             R[d + 1] = 0;
             break;
-          case 0x14:
+          case 0x14: // sub32: wd -= imm
             R[d] = R[d]! - code[p + 2]!;
             R[d + 1] = 0;
             break;
-          case 0x1c:
+          case 0x1c: // sub32: wd -= ws
             R[d] = R[d]! - R[s]!;
             R[d + 1] = 0;
             break;
-          case 0x24:
+          case 0x24: // mul32: wd *= imm
             R[d] = Math.imul(R[d]!, code[p + 2]!);
             R[d + 1] = 0;
             break;
-          case 0x2c:
+          case 0x2c: // mul32: wd *= ws
             R[d] = Math.imul(R[d]!, R[s]!);
             R[d + 1] = 0;
             break;
-          case 0x34:
+          case 0x34: // div32: wd /= imm (sdiv32 when off = 1)
             divmod32(R, d, code[p + 2]!, (w & 0xff00) !== 0, false);
             break;
-          case 0x3c:
+          case 0x3c: // div32: wd /= ws (sdiv32 when off = 1)
             divmod32(R, d, R[s]!, (w & 0xff00) !== 0, false);
             break;
-          case 0x44:
+          case 0x44: // or32: wd |= imm
             R[d] = R[d]! | code[p + 2]!;
             R[d + 1] = 0;
             break;
-          case 0x4c:
+          case 0x4c: // or32: wd |= ws
             R[d] = R[d]! | R[s]!;
             R[d + 1] = 0;
             break;
-          case 0x54:
+          case 0x54: // and32: wd &= imm
             R[d] = R[d]! & code[p + 2]!;
             R[d + 1] = 0;
             break;
-          case 0x5c:
+          case 0x5c: // and32: wd &= ws
             R[d] = R[d]! & R[s]!;
             R[d + 1] = 0;
             break;
-          case 0x64:
+          case 0x64: // lsh32: wd <<= imm
             R[d] = R[d]! << (code[p + 2]! & 31);
             R[d + 1] = 0;
             break;
-          case 0x6c:
+          case 0x6c: // lsh32: wd <<= ws
             R[d] = R[d]! << (R[s]! & 31);
             R[d + 1] = 0;
             break;
-          case 0x74:
+          case 0x74: // rsh32: wd >>= imm
             R[d] = R[d]! >>> (code[p + 2]! & 31);
             R[d + 1] = 0;
             break;
-          case 0x7c:
+          case 0x7c: // rsh32: wd >>= ws
             R[d] = R[d]! >>> (R[s]! & 31);
             R[d + 1] = 0;
             break;
-          case 0x84:
+          case 0x84: // neg32: wd = -wd
             R[d] = -R[d]!;
             R[d + 1] = 0;
             break;
-          case 0x94:
+          case 0x94: // mod32: wd %= imm (smod32 when off = 1)
             divmod32(R, d, code[p + 2]!, (w & 0xff00) !== 0, true);
             break;
-          case 0x9c:
+          case 0x9c: // mod32: wd %= ws (smod32 when off = 1)
             divmod32(R, d, R[s]!, (w & 0xff00) !== 0, true);
             break;
-          case 0xa4:
+          case 0xa4: // xor32: wd ^= imm
             R[d] = R[d]! ^ code[p + 2]!;
             R[d + 1] = 0;
             break;
-          case 0xac:
+          case 0xac: // xor32: wd ^= ws
             R[d] = R[d]! ^ R[s]!;
             R[d + 1] = 0;
             break;
-          case 0xb4:
+          case 0xb4: // mov32: wd = imm
             R[d] = code[p + 2]!;
             R[d + 1] = 0;
             break;
-          case 0xbc:
+          case 0xbc: // mov32: wd = ws (movsx32: wd = (s8/s16)ws when off = 8/16)
             if ((w & 0xff00) === 0) {
               R[d] = R[s]!;
               R[d + 1] = 0;
             } else movsx32(R, d, s, (w >> 8) & 0xff);
             break;
-          case 0xc4:
+          case 0xc4: // arsh32: wd s>>= imm
             R[d] = R[d]! >> (code[p + 2]! & 31);
             R[d + 1] = 0;
             break;
-          case 0xcc:
+          case 0xcc: // arsh32: wd s>>= ws
             R[d] = R[d]! >> (R[s]! & 31);
             R[d + 1] = 0;
             break;
-          case 0xd4:
+          case 0xd4: // le16/32/64: rd = htole(rd) (a truncation on this little-endian machine)
             truncate(R, d, (w >> 8) & 0xff);
             break;
-          case 0xdc:
+          case 0xdc: // be16/32/64: rd = htobe(rd) (a byte swap)
             bswap(R, d, (w >> 8) & 0xff);
             break;
 
           // ---------------------------------------------------------------- JMP (64-bit compares)
-          case 0x05:
+          case 0x05: // ja: goto +off
           case 0x06: // gotol: target precomputed from imm
             if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
             pc = code[p + 1]!;
             continue;
-          case 0x15:
+          case 0x15: // jeq: if rd == imm goto
             if (R[d] === code[p + 2] && R[d + 1] === code[p + 3]) {
               if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
-          case 0x1d:
+          case 0x1d: // jeq: if rd == rs goto
             if (R[d] === R[s] && R[d + 1] === R[s + 1]) {
               if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
-          case 0x55:
+          case 0x55: // jne: if rd != imm goto
             if (R[d] !== code[p + 2] || R[d + 1] !== code[p + 3]) {
               if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
-          case 0x5d:
+          case 0x5d: // jne: if rd != rs goto
             if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) {
               if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
-          case 0x45:
+          case 0x45: // jset: if rd & imm goto
             if ((R[d]! & code[p + 2]!) !== 0 || (R[d + 1]! & code[p + 3]!) !== 0) {
               if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
-          case 0x4d:
+          case 0x4d: // jset: if rd & rs goto
             if ((R[d]! & R[s]!) !== 0 || (R[d + 1]! & R[s + 1]!) !== 0) {
               if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
               continue;
             }
             break;
-          case 0x25:
-          case 0x2d:
-          case 0x35:
-          case 0x3d:
-          case 0xa5:
-          case 0xad:
-          case 0xb5:
+          case 0x25: // jgt: if rd > imm goto
+          case 0x2d: // jgt: if rd > rs goto
+          case 0x35: // jge: if rd >= imm goto
+          case 0x3d: // jge: if rd >= rs goto
+          case 0xa5: // jlt: if rd < imm goto
+          case 0xad: // jlt: if rd < rs goto
+          case 0xb5: // jle: if rd <= imm goto
           case 0xbd: {
+            // jle: if rd <= rs goto
             // Unsigned: compare high halves, then low halves.
             const x = (w & 8) !== 0;
             const ah = R[d + 1]! >>> 0;
@@ -792,14 +804,15 @@ export class Interpreter {
             }
             break;
           }
-          case 0x65:
-          case 0x6d:
-          case 0x75:
-          case 0x7d:
-          case 0xc5:
-          case 0xcd:
-          case 0xd5:
+          case 0x65: // jsgt: if rd s> imm goto
+          case 0x6d: // jsgt: if rd s> rs goto
+          case 0x75: // jsge: if rd s>= imm goto
+          case 0x7d: // jsge: if rd s>= rs goto
+          case 0xc5: // jslt: if rd s< imm goto
+          case 0xcd: // jslt: if rd s< rs goto
+          case 0xd5: // jsle: if rd s<= imm goto
           case 0xdd: {
+            // jsle: if rd s<= rs goto
             // Signed: high halves as int32, low halves unsigned.
             const x = (w & 8) !== 0;
             const ah = R[d + 1]!;
@@ -816,28 +829,28 @@ export class Interpreter {
           }
 
           // ---------------------------------------------------------------- JMP32 (low halves)
-          case 0x16:
-          case 0x1e:
-          case 0x56:
-          case 0x5e:
-          case 0x46:
-          case 0x4e:
-          case 0x26:
-          case 0x2e:
-          case 0x36:
-          case 0x3e:
-          case 0xa6:
-          case 0xae:
-          case 0xb6:
-          case 0xbe:
-          case 0x66:
-          case 0x6e:
-          case 0x76:
-          case 0x7e:
-          case 0xc6:
-          case 0xce:
-          case 0xd6:
-          case 0xde:
+          case 0x16: // jeq32: if wd == imm goto
+          case 0x1e: // jeq32: if wd == ws goto
+          case 0x56: // jne32: if wd != imm goto
+          case 0x5e: // jne32: if wd != ws goto
+          case 0x46: // jset32: if wd & imm goto
+          case 0x4e: // jset32: if wd & ws goto
+          case 0x26: // jgt32: if wd > imm goto
+          case 0x2e: // jgt32: if wd > ws goto
+          case 0x36: // jge32: if wd >= imm goto
+          case 0x3e: // jge32: if wd >= ws goto
+          case 0xa6: // jlt32: if wd < imm goto
+          case 0xae: // jlt32: if wd < ws goto
+          case 0xb6: // jle32: if wd <= imm goto
+          case 0xbe: // jle32: if wd <= ws goto
+          case 0x66: // jsgt32: if wd s> imm goto
+          case 0x6e: // jsgt32: if wd s> ws goto
+          case 0x76: // jsge32: if wd s>= imm goto
+          case 0x7e: // jsge32: if wd s>= ws goto
+          case 0xc6: // jslt32: if wd s< imm goto
+          case 0xce: // jslt32: if wd s< ws goto
+          case 0xd6: // jsle32: if wd s<= imm goto
+          case 0xde: // jsle32: if wd s<= ws goto
             if (jump32(w & 0xf0, R[d]!, (w & 8) !== 0 ? R[s]! : code[p + 2]!)) {
               if (code[p + 1]! <= pc && --this.iters < 0) this.moreIterations(pc);
               pc = code[p + 1]!;
@@ -846,7 +859,7 @@ export class Interpreter {
             break;
 
           // ---------------------------------------------------------------- calls and exit
-          case 0x85:
+          case 0x85: // call: helper imm (src 0), or the function at pc + imm + 1 (src 1)
             if ((w & 0xff00) !== 0) {
               this.pushFrame(pc + 1, prog, pc);
               pc = code[p + 1]!;
@@ -869,6 +882,7 @@ export class Interpreter {
             }
             break;
           case 0x8d: {
+            // callx: call the helper whose id is in rd
             // callx: the register holds a helper id.
             const id = R[d]!;
             const helper = R[d + 1] === 0 ? prog.lookupHelper(id) : undefined;
@@ -882,6 +896,7 @@ export class Interpreter {
             break;
           }
           case 0x95: {
+            // exit: return r0 to the caller, or end the run
             const depth = this.depth;
             if (depth === 0) {
               if (this.batchNext < this.batchCount) {
@@ -914,17 +929,17 @@ export class Interpreter {
           }
 
           // ---------------------------------------------------------------- LD: lddw, legacy packet loads
-          case 0x18:
+          case 0x18: // lddw: rd = imm64 (two slots)
             R[d] = code[p + 2]!;
             R[d + 1] = code[p + 3]!;
             pc += 2;
             continue;
-          case 0x20:
-          case 0x28:
-          case 0x30:
-          case 0x40:
-          case 0x48:
-          case 0x50:
+          case 0x20: // ldabsw: r0 = ntohl(*(u32 *)(pkt + imm))
+          case 0x28: // ldabsh: r0 = ntohs(*(u16 *)(pkt + imm))
+          case 0x30: // ldabsb: r0 = *(u8 *)(pkt + imm)
+          case 0x40: // ldindw: r0 = ntohl(*(u32 *)(pkt + rs + imm))
+          case 0x48: // ldindh: r0 = ntohs(*(u16 *)(pkt + rs + imm))
+          case 0x50: // ldindb: r0 = *(u8 *)(pkt + rs + imm)
             if (!this.loadPacket(w, code[p + 2]!, pc)) {
               this.prog = prog;
               this.pc = pc;
@@ -935,6 +950,7 @@ export class Interpreter {
 
           // ---------------------------------------------------------------- LDX
           case 0x61: {
+            // ldxw: rd = *(u32 *)(rs + off)
             const a = (R[s]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[s + 1]!, a, 4, false, pc);
             R[d] = dv.getInt32(a, true);
@@ -942,6 +958,7 @@ export class Interpreter {
             break;
           }
           case 0x69: {
+            // ldxh: rd = *(u16 *)(rs + off)
             const a = (R[s]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[s + 1]!, a, 2, false, pc);
             R[d] = dv.getUint16(a, true);
@@ -949,6 +966,7 @@ export class Interpreter {
             break;
           }
           case 0x71: {
+            // ldxb: rd = *(u8 *)(rs + off)
             const a = (R[s]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[s + 1]!, a, 1, false, pc);
             R[d] = dv.getUint8(a);
@@ -956,6 +974,7 @@ export class Interpreter {
             break;
           }
           case 0x79: {
+            // ldxdw: rd = *(u64 *)(rs + off)
             const a = (R[s]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[s + 1]!, a, 8, false, pc);
             const lo = dv.getInt32(a, true);
@@ -964,6 +983,7 @@ export class Interpreter {
             break;
           }
           case 0x81: {
+            // ldxsw: rd = *(s32 *)(rs + off)
             const a = (R[s]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[s + 1]!, a, 4, false, pc);
             const v = dv.getInt32(a, true);
@@ -972,6 +992,7 @@ export class Interpreter {
             break;
           }
           case 0x89: {
+            // ldxsh: rd = *(s16 *)(rs + off)
             const a = (R[s]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[s + 1]!, a, 2, false, pc);
             const v = dv.getInt16(a, true);
@@ -980,6 +1001,7 @@ export class Interpreter {
             break;
           }
           case 0x91: {
+            // ldxsb: rd = *(s8 *)(rs + off)
             const a = (R[s]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[s + 1]!, a, 1, false, pc);
             const v = dv.getInt8(a);
@@ -990,24 +1012,28 @@ export class Interpreter {
 
           // ---------------------------------------------------------------- ST (immediate) and STX
           case 0x62: {
+            // stw: *(u32 *)(rd + off) = imm
             const a = (R[d]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[d + 1]!, a, 4, true, pc);
             dv.setInt32(a, code[p + 2]!, true);
             break;
           }
           case 0x6a: {
+            // sth: *(u16 *)(rd + off) = imm
             const a = (R[d]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[d + 1]!, a, 2, true, pc);
             dv.setInt16(a, code[p + 2]!, true);
             break;
           }
           case 0x72: {
+            // stb: *(u8 *)(rd + off) = imm
             const a = (R[d]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[d + 1]!, a, 1, true, pc);
             dv.setInt8(a, code[p + 2]!);
             break;
           }
           case 0x7a: {
+            // stdw: *(u64 *)(rd + off) = imm
             const a = (R[d]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[d + 1]!, a, 8, true, pc);
             dv.setInt32(a, code[p + 2]!, true);
@@ -1015,32 +1041,37 @@ export class Interpreter {
             break;
           }
           case 0x63: {
+            // stxw: *(u32 *)(rd + off) = rs
             const a = (R[d]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[d + 1]!, a, 4, true, pc);
             dv.setInt32(a, R[s]!, true);
             break;
           }
           case 0x6b: {
+            // stxh: *(u16 *)(rd + off) = rs
             const a = (R[d]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[d + 1]!, a, 2, true, pc);
             dv.setInt16(a, R[s]!, true);
             break;
           }
           case 0x73: {
+            // stxb: *(u8 *)(rd + off) = rs
             const a = (R[d]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[d + 1]!, a, 1, true, pc);
             dv.setInt8(a, R[s]!);
             break;
           }
           case 0x7b: {
+            // stxdw: *(u64 *)(rd + off) = rs
             const a = (R[d]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[d + 1]!, a, 8, true, pc);
             dv.setInt32(a, R[s]!, true);
             dv.setInt32(a + 4, R[s + 1]!, true);
             break;
           }
-          case 0xc3:
+          case 0xc3: // atomic32: add/and/or/xor (fetch), xchg, cmpxchg on *(u32 *)(rd + off) with rs
           case 0xdb: {
+            // atomic64: add/and/or/xor (fetch), xchg, cmpxchg on *(u64 *)(rd + off) with rs
             const wide = (w & 0xff) === 0xdb;
             const a = (R[d]! >>> 0) + code[p + 1]!;
             if (checked) this.check(R[d + 1]!, a, wide ? 8 : 4, true, pc);
