@@ -36,7 +36,15 @@ const TABLE = [
   [36, 'ENAMETOOLONG', 'file name too long'],
   [38, 'ENOSYS', 'function not implemented'],
   [40, 'ELOOP', 'too many levels of symbolic links'],
+  [90, 'EMSGSIZE', 'message too long'],
   [95, 'EOPNOTSUPP', 'operation not supported'],
+  [97, 'EAFNOSUPPORT', 'address family not supported by protocol'],
+  [98, 'EADDRINUSE', 'address already in use'],
+  [100, 'ENETDOWN', 'network is down'],
+  [101, 'ENETUNREACH', 'network is unreachable'],
+  [105, 'ENOBUFS', 'no buffer space available'],
+  [110, 'ETIMEDOUT', 'connection timed out'],
+  [111, 'ECONNREFUSED', 'connection refused'],
   [122, 'EDQUOT', 'disk quota exceeded'],
   // Kernel-internal (include/linux/errno.h), never in libc's errno.h, but bpf() returns it for map
   // operations a map type lacks (a lookup on a ring buffer); strerror knows no words for it.

@@ -19,6 +19,10 @@ export interface LinkInfo {
  */
 export interface Link {
   detach(): void;
-  close(): void;
+  /**
+   * Detach and release. A link whose release takes a while (the user-space data path's sockets) returns a
+   * promise that settles once everything is released: await it before moving on.
+   */
+  close(): void | Promise<void>;
   info(): LinkInfo;
 }
