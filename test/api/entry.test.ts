@@ -30,6 +30,14 @@ interface Surface {
 
 /** Kinds that exist at run time (scripts/api-report.js names them so). */
 const VALUE_KINDS = new Set(['function', 'class', 'const', 'let', 'enum', 'namespace']);
+/**
+ * Exports without a doc comment, declared in files another engineer was splitting when the comments were
+ * written (issue 15); the list may only shrink.
+ */
+const KNOWN_UNDOCUMENTED: ReadonlySet<string> = new Set([
+  'Btf (src/btf/parse.ts)', // "The types and strings of a `.BTF` section, with lookups by id and name, sizes and type names."
+  'JitOptions (src/jit/compile.ts)', // "Options of the JIT: checked mode and inline helpers."
+]);
 /** Entries that may use Node's APIs; every other entry must load in a browser. */
 const NODE_ONLY = new Set(['tsbpf/node', 'tsbpf/kernel']);
 
@@ -131,6 +139,15 @@ describe('the package entries', () => {
     expect(by.get('tsbpf')).toMatch(/^MapType: const, type$/m);
     expect(by.get('tsbpf')).toMatch(/^ReadObjectOptions: interface$/m);
     expect(by.get('tsbpf')).not.toMatch(/^ReadOptions:/m);
+  });
+
+  it('every export of every entry has a doc comment', () => {
+    const missing = new Set(
+      surfaces().flatMap((s) => s.exports.filter((x) => !x.documented).map((x) => `${x.name} (${x.where})`)),
+    );
+    expect([...missing].filter((m) => !KNOWN_UNDOCUMENTED.has(m))).toEqual([]);
+    // A known one that has its comment now is deleted from the list.
+    expect([...KNOWN_UNDOCUMENTED].filter((k) => !missing.has(k))).toEqual([]);
   });
 
   it('browser entries reach no node: module, package or computed import in their built graphs', () => {
