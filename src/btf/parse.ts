@@ -10,6 +10,7 @@ const HEADER_MIN = 24;
 /** Longest chain of typedef/const/array... followed before a type is declared cyclic. */
 const MAX_DEPTH = 64;
 
+/** The types and strings of a `.BTF` section, with lookups by id and name, sizes and type names. */
 export class Btf {
   constructor(
     /** Types by id; index 0 is void. */

@@ -42,6 +42,7 @@ import {
 
 const { i32, i64, f64 } = ValType;
 
+/** Options of the JIT: checked mode and inline helpers. */
 export interface JitOptions {
   /** Bounds-check every access against its region and enforce the budget (unverified programs). Default false. */
   checked?: boolean;
