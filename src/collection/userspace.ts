@@ -196,12 +196,8 @@ function userspaceBackend(runtime: Runtime, options: LoadOptions): Backend<Runti
     },
     programRef: (p) => p.id,
     mapRef: (m) => m.addr,
-    freeze: (m) => {
-      if ('freeze' in m) (m as { freeze(): void }).freeze();
-    },
-    closeMap: (m) => {
-      if ('close' in m) (m as { close(): void }).close();
-    },
+    freeze: (m) => m.freeze(),
+    closeMap: (m) => m.close(),
   };
 }
 

@@ -107,6 +107,11 @@ export class KernelMap implements BpfMap {
     sys.objPin(this.fd, path);
   }
 
+  /** BPF_MAP_FREEZE: user space may only read it from now on. */
+  freeze(): void {
+    this.op('freeze', () => sys.mapFreeze(this.fd));
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -16,6 +16,10 @@ export interface BpfMap {
   delete(key: Uint8Array): void;
   /** The key after `key` in the kernel's iteration order, the first key for undefined, undefined at the end. */
   nextKey(key: Uint8Array | undefined): Uint8Array | undefined;
+  /** From now on user space may only read it (BPF_MAP_FREEZE); programs still write unless it is read-only to them. */
+  freeze(): void;
+  /** Release the map (its memory in user space, its file descriptor in the kernel). */
+  close(): void;
 }
 
 /**

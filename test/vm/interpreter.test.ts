@@ -171,6 +171,8 @@ describe('map references', () => {
       update: () => {},
       delete: () => {},
       nextKey: () => undefined,
+      freeze: () => {},
+      close: () => {},
     };
   }
 
