@@ -2,6 +2,7 @@
 // apply `--map-set`, dump maps as hex and (with BTF) as formatted values.
 
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { type Command, Option } from 'commander';
 import { type Btf, formatValue } from '../btf/index.js';
 import {
   type LoadedObject,
@@ -18,7 +19,7 @@ import type { BpfMap } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
 import { machineMapMemoryLimit } from '../node/load.js';
 import { MapType } from '../spec/maps.js';
-import type { ObjectSpec } from '../spec/object.js';
+import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { VerifierError } from '../verifier/index.js';
 import type { RunLimits } from '../vm/limits.js';
 import type { RuntimeOptions } from '../vm/runtime.js';
@@ -94,10 +95,111 @@ export function engineOption(value: string): EngineName {
 
 /**
  * Runtimes the CLI makes: maps may take a quarter of the machine's memory (capped at the address space),
- * rather than the core's fixed default for browsers.
+ * rather than the core's fixed default for browsers; `cpus` per-CPU values.
  */
-export function cliRuntime(): RuntimeOptions {
-  return { mapMemoryLimit: machineMapMemoryLimit() };
+export function cliRuntime(cpus?: number): RuntimeOptions {
+  return { mapMemoryLimit: machineMapMemoryLimit(), cpus };
+}
+
+// ---- choosing the program: --program NAME ----------------------------------------------------------
+
+/** `--program NAME`, and `--section NAME`, its older spelling (both take a function or a section name). */
+export interface ProgramFlags {
+  program?: string;
+  section?: string;
+}
+
+/** Add `--program` (and the hidden `--section` alias) to a command that loads an object. */
+export function programOption(command: Command, what: string): Command {
+  command.option('--program <name>', `${what}: a function or section name; only it is loaded and verified`);
+  command.addOption(new Option('--section <name>', 'the same as --program').hideHelp());
+  return command;
+}
+
+/** The name `--program` / `--section` gave, or undefined; the two disagreeing is a usage error. */
+export function programFlag(flags: ProgramFlags): string | undefined {
+  if (flags.program !== undefined && flags.section !== undefined && flags.program !== flags.section)
+    throw new CliError(
+      `--program ${flags.program} and --section ${flags.section} name different programs`,
+      2,
+    );
+  return flags.program ?? flags.section;
+}
+
+/** `name (section)` for every program, for the messages that list them. */
+export function describePrograms(programs: readonly ProgramSpec[]): string {
+  return programs.map((p) => `${p.name} (${p.section || 'no section'})`).join(', ') || 'none';
+}
+
+/**
+ * The one program a command works on: `wanted` (a function name, or a section holding one program), or
+ * without it the only program of the object (the only one of `kind.type` when given) that is not a
+ * tail-call target (see `tailCallTargets`). Several candidates: the first, with a note on stderr naming
+ * them; none: an error that lists the programs there are.
+ */
+export function chooseProgram(
+  file: string,
+  spec: ObjectSpec,
+  wanted: string | undefined,
+  kind?: { type: string; label: string },
+  sets: readonly MapSet[] = [],
+): ProgramSpec {
+  const all = spec.programs;
+  if (all.length === 0) throw new CliError(`${file}: the object has no programs`);
+  if (wanted !== undefined) {
+    const byName = all.find((p) => p.name === wanted);
+    if (byName) return byName;
+    const bySection = all.filter((p) => p.section === wanted);
+    if (bySection.length === 1) return bySection[0]!;
+    if (bySection.length > 1) {
+      throw new CliError(
+        `${file}: section ${wanted} holds ${bySection.length} programs (${bySection.map((p) => p.name).join(', ')}): give --program FUNCTION`,
+        2,
+      );
+    }
+    throw new CliError(`${file}: no program or section '${wanted}' (programs: ${describePrograms(all)})`, 2);
+  }
+  const ofKind = kind ? all.filter((p) => p.type === kind.type) : all;
+  // A program the object or --map-set puts in a program array is where a tail call lands, not an entry.
+  const targets = tailCallTargets(spec, sets);
+  const entries = ofKind.filter((p) => !targets.has(p.name));
+  const candidates = entries.length > 0 ? entries : ofKind;
+  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length === 0) {
+    throw new CliError(
+      `${file}: no ${kind?.label ?? ''} program in the object (programs: ${describePrograms(all)})`,
+    );
+  }
+  // Several: the first, as before --program existed, and a note that says which and how to choose.
+  const first = candidates[0]!;
+  process.stderr.write(
+    `tsbpf: note: ${file} has ${candidates.length} ${kind ? `${kind.label} ` : ''}programs (${describePrograms(candidates)}): using ${first.name}, the first (choose with --program NAME)\n`,
+  );
+  return first;
+}
+
+/**
+ * The programs a tail call may land in: the targets of the object's BTF `.values` slots and of
+ * `--map-set` program-array entries.
+ */
+export function tailCallTargets(spec: ObjectSpec, sets: readonly MapSet[] = []): Set<string> {
+  const names = new Set<string>();
+  for (const slot of spec.mapSlots ?? []) if (slot.program !== undefined) names.add(slot.program);
+  for (const s of sets) {
+    const m = spec.maps.find((x) => x.name === s.map);
+    if (m?.type !== MapType.PROG_ARRAY || /^(0x)?[0-9a-f]+$/i.test(s.value)) continue;
+    const target = spec.programs.find((p) => p.name === s.value || p.section === s.value);
+    if (target) names.add(target.name);
+  }
+  return names;
+}
+
+/**
+ * The programs a load of `chosen` takes: it and its possible tail-call targets, so that a tail call
+ * finds its target as when the whole object is loaded.
+ */
+export function loadSelection(spec: ObjectSpec, chosen: ProgramSpec, sets: readonly MapSet[] = []): string[] {
+  return [...new Set([chosen.name, ...tailCallTargets(spec, sets)])];
 }
 
 /** The program's runner on `engine`, saying on stderr when a program over the JIT's limits runs interpreted. */
@@ -185,13 +287,14 @@ export function applyMapSets(
 export function loadWithMapSets(
   spec: ObjectSpec,
   sets: readonly MapSet[],
-  options: { engine?: EngineName; verify?: boolean; section?: string },
+  options: { engine?: EngineName; verify?: boolean; programs?: readonly string[]; cpus?: number },
 ): LoadedObject {
   const after = setBeforeLoad(spec, sets);
   const obj = loadObject(spec, {
     engine: options.engine,
     verify: options.verify,
-    runtimeOptions: cliRuntime(),
+    programs: options.programs,
+    runtimeOptions: cliRuntime(options.cpus),
   });
   applyMapSets(
     (name) => obj.map(name),

@@ -109,7 +109,11 @@ function makeTool(config: TraceConfig): Tool {
   }
   // events: a compiled probe program (tsbpf loaded it once already to check it); every ring buffer /
   // perf event array it has is streamed.
-  const obj = loadObject(readObject(readFileSync(config.object!), { file: config.object }), { engine });
+  // Only the program tsbpf chose (and its tail-call targets), so an unsupported sibling does not block it.
+  const spec = readObject(readFileSync(config.object!), { file: config.object });
+  const only = config.program === undefined ? undefined : [config.program];
+  const slots = (spec.mapSlots ?? []).flatMap((s) => (s.program === undefined ? [] : [s.program]));
+  const obj = loadObject(spec, { engine, programs: only && [...only, ...slots] });
   const program = obj.program(config.program);
   const streams = [...obj.maps.values()]
     .filter((m) => m.spec.type === MapType.RINGBUF || m.spec.type === MapType.PERF_EVENT_ARRAY)

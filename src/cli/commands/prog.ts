@@ -9,10 +9,21 @@ import { errnoText } from '../../spec/errno.js';
 import { CliError, EXIT } from '../errors.js';
 import { Files, writing } from '../files.js';
 import { type LimitFlags, limitOptions, runLimits } from '../limits.js';
-import { cliRuntime, engineOption, readBytes, readObjectFile, rejected, runnerFor } from '../objects.js';
+import {
+  chooseProgram,
+  cliRuntime,
+  engineOption,
+  loadSelection,
+  type ProgramFlags,
+  programFlag,
+  programOption,
+  readBytes,
+  readObjectFile,
+  rejected,
+  runnerFor,
+} from '../objects.js';
 
-interface RunOptions extends LimitFlags {
-  section?: string;
+interface RunOptions extends LimitFlags, ProgramFlags {
   engine: 'interp' | 'jit';
   verify: boolean;
   json?: boolean;
@@ -29,10 +40,10 @@ export function register(program: Command): void {
     )
     .argument('<prog.o>', 'ELF object')
     .argument('<args...>', 'data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]')
-    .option('--section <name>', 'program to run: a section or function name (default: the first program)')
     .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
     .option('--no-verify', 'skip the verifier and run in checked mode')
     .option('--json', 'print {"retval", "duration"} as JSON');
+  programOption(run, 'program to run (default: the only program)');
   limitOptions(run).action((file: string, args: string[], options: RunOptions) =>
     runProg(file, args, options),
   );
@@ -111,17 +122,20 @@ function runProg(file: string, args: string[], options: RunOptions): void {
     .output(kw.dataOut, 'data_out', { stdout: true })
     .output(kw.ctxOut, 'ctx_out');
   const result = writing(files, () => {
+    const spec = readObjectFile(file);
+    const chosen = chooseProgram(file, spec, programFlag(options));
     let obj: ReturnType<typeof loadObject>;
     try {
-      obj = loadObject(readObjectFile(file), {
+      obj = loadObject(spec, {
         engine: options.engine,
         verify: options.verify,
+        programs: loadSelection(spec, chosen),
         runtimeOptions: cliRuntime(),
       });
     } catch (e) {
       throw rejected(file, e);
     }
-    const prog = obj.program(options.section);
+    const prog = obj.program(chosen.name);
     const dataIn = readBytes(kw.dataIn, 'data_in');
     let r: ReturnType<typeof testRun>;
     try {

@@ -32,7 +32,14 @@ import {
 } from '../../tools/trace-report.js';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { type LimitFlags, parseBudget } from '../limits.js';
-import { cliRuntime, readObjectFile, rejected } from '../objects.js';
+import {
+  chooseProgram,
+  cliRuntime,
+  loadSelection,
+  programFlag,
+  readObjectFile,
+  rejected,
+} from '../objects.js';
 
 const PRELOAD = fileURLToPath(new URL('../../node/trace-preload.js', import.meta.url));
 const FD = 3;
@@ -42,6 +49,7 @@ interface ToolOptions extends LimitFlags {
   json?: boolean;
   engine?: string;
   prog?: string;
+  program?: string;
 }
 
 /** FILE#EXPORT (FILE relative to the current directory); a missing #EXPORT means the default export. */
@@ -66,22 +74,28 @@ function checkFunctionFile(f: TracedFunction): void {
   if (!isFile) throw new CliError(`--fn ${f.spec}: ${f.file} is not a file`);
 }
 
-/** The probe object of `events` loads (and verifies) here first, so its errors are ours, not the program's. */
-function checkObject(object: string, opts: ToolOptions): void {
-  let obj: ReturnType<typeof loadObject>;
+/**
+ * The probe object of `events` loads (and verifies) here first, so its errors are ours, not the program's;
+ * returns the name of the program to run (`--program`, or the only kprobe program), which alone is loaded.
+ */
+function checkObject(object: string, opts: ToolOptions): string {
+  const spec = readObjectFile(object);
+  const wanted = programFlag({ program: opts.program, section: opts.prog });
+  const chosen = chooseProgram(object, spec, wanted, { type: 'kprobe', label: 'kprobe' });
+  if (chosen.type !== 'kprobe')
+    throw new CliError(
+      `${object}: program ${chosen.name} is ${chosen.type}; probes run kprobe programs (SEC("uprobe"), SEC("kprobe"))`,
+    );
   try {
-    obj = loadObject(readObjectFile(object), {
+    loadObject(spec, {
       engine: opts.engine as 'jit' | 'interp' | undefined,
+      programs: loadSelection(spec, chosen),
       runtimeOptions: cliRuntime(),
     });
   } catch (e) {
     throw rejected(object, e);
   }
-  const program = obj.program(opts.prog);
-  if (program.type !== 'kprobe')
-    throw new CliError(
-      `${object}: program ${program.name} is ${program.type}; probes run kprobe programs (SEC("uprobe"), SEC("kprobe"))`,
-    );
+  return chosen.name;
 }
 
 function nodeCommand(command: string[]): string[] {
@@ -107,7 +121,7 @@ async function runTraced(
   }
   const [node, ...args] = nodeCommand(command);
   for (const f of functions) checkFunctionFile(f);
-  if (object) checkObject(object, opts);
+  const chosen = object ? checkObject(object, opts) : undefined;
   const config: TraceConfig = {
     tool,
     functions,
@@ -115,7 +129,7 @@ async function runTraced(
     engine: opts.engine as TraceConfig['engine'],
     budget: opts.budget,
     object: object ? resolvePath(object) : undefined,
-    program: opts.prog,
+    program: chosen,
   };
   const child = spawn(node!, ['--import', PRELOAD, ...args], {
     stdio: ['inherit', opts.json ? 2 : 'inherit', 'inherit', 'pipe'],
@@ -218,7 +232,11 @@ export function register(program: Command): void {
     .description('attach a compiled probe program and print its ring buffer / perf events as they arrive')
     .argument('<object>', 'BPF object file (kprobe/uprobe/uretprobe program)')
     .requiredOption('--fn <FILE#EXPORT>', 'function to attach to (repeatable)', collect)
-    .option('--prog <name>', 'program in the object (default: the first)')
+    .option(
+      '--program <name>',
+      'program in the object: a function or section name (default: the only kprobe program)',
+    )
+    .addOption(new Option('--prog <name>', 'the same as --program').hideHelp())
     .option('--json', 'events as JSON lines')
     .option('--engine <name>', 'jit or interp', 'jit')
     .addOption(budgetOption())

@@ -1,4 +1,4 @@
-// `tsbpf verify PROG [--section S] [--function F] [--type T] [--log-level 0|1|2] [--json]`: run the verifier
+// `tsbpf verify PROG [--program P] [--section S] [--function F] [--type T] [--log-level 0|1|2] [--json]`: run the verifier
 // on the programs of an ELF object (or on raw bytecode with --type) and report accepted or why not.
 
 import { type Command, Option } from 'commander';
@@ -8,9 +8,10 @@ import type { ProgramSpec } from '../../spec/object.js';
 import { PROGRAM_TYPES, programTypeByName } from '../../spec/program-types.js';
 import { formatDiagnostic, type VerifyResult, verify } from '../../verifier/index.js';
 import { CliError } from '../errors.js';
-import { readBytes, readObjectFile } from '../objects.js';
+import { chooseProgram, readBytes, readObjectFile } from '../objects.js';
 
 interface Flags {
+  program?: string;
   section?: string;
   function?: string;
   type?: string;
@@ -36,6 +37,7 @@ function programsOf(file: string, flags: Flags): { programs: ProgramSpec[]; maps
   }
   const spec = readObjectFile(file);
   let programs = spec.programs;
+  if (flags.program !== undefined) programs = [chooseProgram(file, spec, flags.program)];
   if (flags.section) programs = programs.filter((p) => p.section === flags.section);
   if (flags.function) programs = programs.filter((p) => p.name === flags.function);
   if (programs.length === 0) {
@@ -61,6 +63,7 @@ export function register(program: Command): void {
     .command('verify')
     .description('verify programs like the kernel does and explain rejections')
     .argument('<file>', 'ELF object (clang -target bpf) or raw bytecode (with --type)')
+    .option('--program <name>', 'only this program: a function or section name')
     .option('--section <name>', 'only programs of this ELF section')
     .option('--function <name>', 'only the program with this function name')
     .option('--type <type>', 'program type (overrides the section; required for raw bytecode)')

@@ -13,16 +13,20 @@ import { possibleCpus } from '../../kernel/object.js';
 import { VERDICT_MAP, VERDICT_NAMES, type VerdictName } from '../../kernel/verdicts.js';
 import type { BpfMap } from '../../maps/types.js';
 import { UserspaceXdp } from '../../node/live/datapath.js';
-import type { ObjectSpec } from '../../spec/object.js';
+import type { ObjectSpec, ProgramSpec } from '../../spec/object.js';
 import { VerifierError } from '../../verifier/index.js';
 import { CliError } from '../errors.js';
 import {
   applyMapSets,
+  chooseProgram,
   dumpMap,
   engineOption,
+  loadSelection,
   loadWithMapSets,
   parseMapSets,
   printMapSet,
+  programFlag,
+  programOption,
   readObjectFile,
   setBeforeLoad,
 } from '../objects.js';
@@ -30,6 +34,7 @@ import {
 interface AttachOptions {
   dev: string;
   netns?: string;
+  program?: string;
   section?: string;
   kernel?: boolean;
   userspace?: boolean;
@@ -43,7 +48,7 @@ interface AttachOptions {
 }
 
 export function register(xdp: Command): void {
-  xdp
+  const command = xdp
     .command('attach')
     .description(
       'attach an XDP program to an interface and report per-verdict counts until SIGINT/SIGTERM, then detach',
@@ -51,7 +56,6 @@ export function register(xdp: Command): void {
     .argument('<prog.o>', 'ELF object with the XDP program')
     .requiredOption('--dev <iface>', 'interface to attach to')
     .option('--netns <name>', 'network namespace of the interface (ip netns name or path)')
-    .option('--section <name>', 'program: a section or function name (default: the first XDP program)')
     .option('--kernel', 'load the program into the kernel and attach it with a link (the default)')
     .option(
       '--userspace',
@@ -67,8 +71,10 @@ export function register(xdp: Command): void {
       [],
     )
     .option('--engine <engine>', '--userspace: interp or jit', engineOption, 'jit')
-    .option('--json', 'one JSON object per line: attached, each tick, detached')
-    .action((file: string, options: AttachOptions) => attach(file, options));
+    .option('--json', 'one JSON object per line: attached, each tick, detached');
+  programOption(command, 'program to attach (default: the only XDP program)').action(
+    (file: string, options: AttachOptions) => attach(file, options),
+  );
 }
 
 function modeOption(v: string): 'skb' | 'native' {
@@ -103,8 +109,15 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
   if (options.userspace && options.mode) throw new CliError('--mode goes with --kernel', 2);
   const spec = readObjectFile(file);
   const sets = parseMapSets(options.mapSet ?? []);
+  const chosen = chooseProgram(file, spec, programFlag(options), { type: 'xdp', label: 'XDP' }, sets);
+  if (chosen.type !== 'xdp')
+    throw new CliError(
+      `${file}: program ${chosen.name} (section ${chosen.section}) is ${chosen.type}, not xdp`,
+    );
   const live = withDeviceErrors(options, () =>
-    options.userspace ? startUserspace(file, spec, sets, options) : startKernel(file, spec, sets, options),
+    options.userspace
+      ? startUserspace(file, spec, chosen, sets, options)
+      : startKernel(file, spec, chosen, sets, options),
   );
   const backend = options.userspace ? 'userspace' : 'kernel';
   const out = (s: string) => process.stdout.write(s);
@@ -174,6 +187,7 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
 function startKernel(
   file: string,
   spec: ObjectSpec,
+  chosen: ProgramSpec,
   sets: ReturnType<typeof parseMapSets>,
   o: AttachOptions,
 ): Live {
@@ -182,9 +196,12 @@ function startKernel(
     const att = attachXdp(spec, {
       dev: o.dev,
       netns: o.netns,
-      program: o.section,
+      program: chosen.name,
       mode: o.mode,
-      load: { objectName: (file.split('/').pop() ?? '').replace(/\.o$/, '') },
+      load: {
+        objectName: (file.split('/').pop() ?? '').replace(/\.o$/, ''),
+        programs: loadSelection(spec, chosen, sets),
+      },
       prepare: (obj) =>
         applyMapSets(
           (name) => obj.map(name),
@@ -215,12 +232,13 @@ function startKernel(
 function startUserspace(
   file: string,
   spec: ObjectSpec,
+  chosen: ProgramSpec,
   sets: ReturnType<typeof parseMapSets>,
   o: AttachOptions,
 ): Live {
   let obj: ReturnType<typeof loadWithMapSets>;
   try {
-    obj = loadWithMapSets(spec, sets, { engine: o.engine });
+    obj = loadWithMapSets(spec, sets, { engine: o.engine, programs: loadSelection(spec, chosen, sets) });
   } catch (e) {
     if (e instanceof VerifierError)
       throw new CliError(
@@ -230,14 +248,12 @@ function startUserspace(
       );
     throw e;
   }
-  const section = o.section ?? [...obj.programs.values()].find((p) => p.type === 'xdp')?.name;
-  if (!section) throw new CliError(`${file}: no XDP program in the object`);
   const path = UserspaceXdp.start(obj, {
     dev: o.dev,
     netns: o.netns,
     tap: o.tap,
     tapNetns: o.tapNetns,
-    program: section,
+    program: chosen.name,
     engine: o.engine,
   });
   return {

@@ -20,12 +20,16 @@ import {
   bytesToHex,
   type CaptureFile,
   captureWriter,
+  chooseProgram,
   dumpMap,
   engineOption,
+  loadSelection,
   loadWithMapSets,
   openCaptureFile,
   parseMapSets,
   printMaps,
+  programFlag,
+  programOption,
   readObjectFile,
   rejected,
   runnerFor,
@@ -36,6 +40,7 @@ interface XdpOptions {
   read: string;
   write?: string;
   dropped?: string;
+  program?: string;
   section?: string;
   mapSet?: string[];
   results?: string;
@@ -68,7 +73,6 @@ export function register(program: Command): void {
     .requiredOption('-r, --read <pcap>', 'capture to read packets from')
     .option('-w, --write <pcap>', 'write the packets that passed (XDP_PASS, as the program left them)')
     .option('--dropped <pcap>', 'write the packets that were dropped (XDP_DROP and XDP_ABORTED)')
-    .option('--section <name>', 'program to run: a section or function name (default: the first program)')
     .option(
       '--map-set <map-and-key=value...>',
       'before the run: MAP KEY=VALUE, hex bytes in memory order',
@@ -81,6 +85,7 @@ export function register(program: Command): void {
     .option('-c, --count <n>', 'stop after N packets', (v) => positiveInt(v, '--count'))
     .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
     .option('--no-verify', 'skip the verifier and run in checked mode');
+  programOption(run, 'program to run (default: the only XDP program)');
   limitOptions(run);
   run.action((file: string, options: XdpOptions) => runXdp(file, options));
 }
@@ -108,17 +113,22 @@ async function runXdp(file: string, options: XdpOptions): Promise<void> {
   try {
     const spec = readObjectFile(file);
     const sets = parseMapSets(options.mapSet ?? []);
+    const chosen = chooseProgram(file, spec, programFlag(options), { type: 'xdp', label: 'XDP' }, sets);
+    if (chosen.type !== 'xdp') {
+      throw new CliError(
+        `${file}: program ${chosen.name} (section ${chosen.section}) is ${chosen.type}, not xdp`,
+      );
+    }
     try {
-      obj = loadWithMapSets(spec, sets, { engine: options.engine, verify: options.verify });
+      obj = loadWithMapSets(spec, sets, {
+        engine: options.engine,
+        verify: options.verify,
+        programs: loadSelection(spec, chosen, sets),
+      });
     } catch (e) {
       throw rejected(file, e);
     }
-    const prog = obj.program(options.section);
-    if (prog.type !== 'xdp') {
-      throw new CliError(
-        `${file}: program ${prog.name} (section ${prog.spec.section}) is ${prog.type}, not xdp`,
-      );
-    }
+    const prog = obj.program(chosen.name);
     // The capture is read in chunks and the outputs written as they fill: memory stays small however
     // large the capture is.
     const input = openCaptureFile(options.read);

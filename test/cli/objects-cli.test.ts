@@ -1,0 +1,153 @@
+// The CLI on real objects (issue 16): `--program NAME` loads and verifies that program alone, on every
+// command that loads an object; without it a command that needs one program and finds several says so
+// (and takes the first, as before).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { kernelOracle } from '../support/kernel.js';
+import { tsbpf } from './run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tsbpf-objects-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const CAPTURE = 'examples/xdp/iperf.pcap';
+const MULTI = 'test/fixtures/elf/multi_prog.o';
+const PROGRAMS = 'xdp_count (xdp), xdp_unchecked (xdp), tc_mark (tc)';
+
+/** A 14-byte Ethernet header (IPv4), the data_in of prog run. */
+const packet = join(dir, 'packet.bin');
+writeFileSync(packet, Uint8Array.from([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 8, 0]));
+
+describe('--program NAME', () => {
+  it('xdp: runs the named program alone, though a sibling is refused by the verifier', () => {
+    const r = tsbpf(['xdp', MULTI, '-r', CAPTURE, '--program', 'xdp_count', '--json', '--dump-maps']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.program).toBe('xdp_count');
+    expect(out.verdicts.PASS).toBe(255);
+    expect(out.maps.seen[0].formatted).toEqual({ key: 0, value: 255 });
+  });
+
+  it('xdp: without --program, of two XDP programs the first runs, with a note naming both', () => {
+    const r = tsbpf(['xdp', MULTI, '-r', CAPTURE, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).program).toBe('xdp_count');
+    expect(r.stderr).toBe(
+      `tsbpf: note: ${MULTI} has 2 XDP programs (xdp_count (xdp), xdp_unchecked (xdp)): using xdp_count, the first (choose with --program NAME)\n`,
+    );
+  });
+
+  it('a program put in a program array by --map-set is a tail-call target, not the entry', () => {
+    const r = tsbpf([
+      'xdp',
+      'examples/xdp/tail_call.o',
+      '-r',
+      CAPTURE,
+      '--map-set',
+      'jt',
+      '06000000=xdp_on_tcp',
+      '--map-set',
+      'jt',
+      '11000000=xdp_on_udp',
+      '--json',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).program).toBe('xdp_dispatch');
+  });
+
+  it('the refused sibling, asked for, is refused with the reason', () => {
+    const r = tsbpf(['xdp', MULTI, '-r', CAPTURE, '--program', 'xdp_unchecked']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/program xdp_unchecked rejected by the verifier at insn 1: .*past the end/);
+  });
+
+  it('an unknown name lists the programs there are; a section of two programs asks for the function', () => {
+    const unknown = tsbpf(['xdp', MULTI, '-r', CAPTURE, '--program', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(`tsbpf: ${MULTI}: no program or section 'nope' (programs: ${PROGRAMS})\n`);
+    const section = tsbpf(['xdp', MULTI, '-r', CAPTURE, '--program', 'xdp']);
+    expect(section.code).toBe(2);
+    expect(section.stderr).toMatch(
+      /section xdp holds 2 programs \(xdp_count, xdp_unchecked\): give --program/,
+    );
+    const wrongType = tsbpf(['xdp', MULTI, '-r', CAPTURE, '--program', 'tc']);
+    expect(wrongType.code).toBe(1);
+    expect(wrongType.stderr).toMatch(/program tc_mark \(section tc\) is sched_cls, not xdp/);
+  });
+
+  it('--section, the older spelling, still works; the two naming different programs is a usage error', () => {
+    const r = tsbpf(['xdp', MULTI, '-r', CAPTURE, '--section', 'xdp_count', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).program).toBe('xdp_count');
+    const both = tsbpf(['xdp', MULTI, '-r', CAPTURE, '--section', 'xdp_count', '--program', 'tc']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--program tc and --section xdp_count name different programs/);
+  });
+
+  it('prog run: the named program alone; without --program the first, with a note', () => {
+    const r = tsbpf(['prog', 'run', MULTI, 'data_in', packet, '--program', 'xdp_count']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^Return value: 2, duration: \d+ns\n$/);
+    const none = tsbpf(['prog', 'run', MULTI, 'data_in', packet]);
+    expect(none.code).toBe(0);
+    expect(none.stderr).toBe(
+      `tsbpf: note: ${MULTI} has 3 programs (${PROGRAMS}): using xdp_count, the first (choose with --program NAME)\n`,
+    );
+  });
+
+  it('verify: --program verifies only that program (a section name works too)', () => {
+    const r = tsbpf(['verify', MULTI, '--program', 'tc', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.programs.map((p: { name: string }) => p.name)).toEqual(['tc_mark']);
+    const all = tsbpf(['verify', MULTI, '--json']);
+    expect(all.code).toBe(1);
+    expect(JSON.parse(all.stdout).programs.map((p: { accepted: boolean }) => p.accepted)).toEqual([
+      true,
+      false,
+      true,
+    ]);
+  });
+
+  it('trace events: --program picks the probe; --prog still works', () => {
+    for (const flag of ['--program', '--prog']) {
+      const r = tsbpf([
+        'trace',
+        'events',
+        MULTI,
+        '--fn',
+        'package.json#f',
+        flag,
+        'nope',
+        '--',
+        'node',
+        'x.js',
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/no program or section 'nope' \(programs: xdp_count/);
+    }
+    const none = tsbpf(['trace', 'events', MULTI, '--fn', 'package.json#f', '--', 'node', 'x.js']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no kprobe program in the object \(programs: xdp_count/);
+  });
+
+  it.skipIf(!kernelOracle())(
+    'the kernel refuses the same sibling, so a whole-object load fails there too',
+    () => {
+      const pin = `/sys/fs/bpf/tsbpf_multi_${process.pid}`;
+      let log = '';
+      try {
+        execFileSync('bpftool', ['prog', 'loadall', MULTI, pin], { stdio: 'pipe' });
+      } catch (e) {
+        log = String((e as { stderr?: Buffer }).stderr);
+      } finally {
+        rmSync(pin, { recursive: true, force: true });
+      }
+      expect(log).toMatch(/invalid access to packet/);
+    },
+  );
+});
