@@ -9,6 +9,8 @@ export interface BuilderMember {
   type: number;
   /** Offset in bits. */
   bitOffset: number;
+  /** Bitfield width in bits (0 or absent: not a bitfield). */
+  bitSize?: number;
 }
 
 /** Builds a `.BTF` section: types and strings added one at a time, then `encode()` gives the bytes. */
@@ -19,6 +21,17 @@ export class BtfBuilder {
   private readonly strIndex = new Map<string, number>([['', 0]]);
   private strLen = 1;
   private intId = 0;
+  /** For split BTF: where this section's strings start (the base's string section length). */
+  private readonly strBase: number;
+
+  /**
+   * A builder of a standalone `.BTF`, or with `base` of split BTF over it (as a kernel module's over
+   * vmlinux): type ids continue the base's and string offsets follow the base's strings.
+   */
+  constructor(base?: Btf) {
+    this.count = base ? base.types.length - 1 : 0;
+    this.strBase = base ? base.strings.length : 0;
+  }
 
   /** Offset of `s` in the string section (shared between equal strings). */
   str(s: string): number {
@@ -29,7 +42,7 @@ export class BtfBuilder {
       this.strs.push(s);
       this.strLen += new TextEncoder().encode(s).length + 1;
     }
-    return off;
+    return off === 0 ? 0 : off + this.strBase;
   }
 
   private add(
@@ -63,8 +76,50 @@ export class BtfBuilder {
   }
 
   struct(name: string, size: number, members: BuilderMember[]): number {
-    const extra = members.flatMap((m) => [this.str(m.name), m.type, m.bitOffset]);
-    return this.add(name, Kind.STRUCT, members.length, size, extra);
+    return this.composite(Kind.STRUCT, name, size, members);
+  }
+
+  union(name: string, size: number, members: BuilderMember[]): number {
+    return this.composite(Kind.UNION, name, size, members);
+  }
+
+  /** A struct or union; with any bitfield member, every offset carries its width (kflag set). */
+  private composite(kind: number, name: string, size: number, members: BuilderMember[]): number {
+    const bitfields = members.some((m) => (m.bitSize ?? 0) > 0);
+    const extra = members.flatMap((m) => [
+      this.str(m.name),
+      m.type,
+      bitfields ? (((m.bitSize ?? 0) << 24) | m.bitOffset) >>> 0 : m.bitOffset,
+    ]);
+    return this.add(name, kind, members.length, size, extra, bitfields);
+  }
+
+  /** An ENUM of `size` bytes (ENUM64 when a value needs more than 32 bits). */
+  enumType(name: string, size: number, values: { name: string; value: bigint }[], signed = false): number {
+    const wide = size === 8 || values.some((v) => v.value > 0xffffffffn || v.value < -0x80000000n);
+    if (wide) {
+      const extra = values.flatMap((e) => {
+        const u = BigInt.asUintN(64, e.value);
+        return [this.str(e.name), Number(u & 0xffffffffn), Number(u >> 32n)];
+      });
+      return this.add(name, Kind.ENUM64, values.length, size, extra, signed);
+    }
+    const extra = values.flatMap((e) => [this.str(e.name), Number(BigInt.asUintN(32, e.value))]);
+    return this.add(name, Kind.ENUM, values.length, size, extra, signed);
+  }
+
+  typedef(name: string, type: number): number {
+    return this.add(name, Kind.TYPEDEF, 0, type);
+  }
+
+  /** CONST, VOLATILE or RESTRICT of `type`. */
+  qualifier(kind: typeof Kind.CONST | typeof Kind.VOLATILE | typeof Kind.RESTRICT, type: number): number {
+    return this.add('', kind, 0, type);
+  }
+
+  /** A forward declaration of a struct (or union). */
+  fwd(name: string, union = false): number {
+    return this.add(name, Kind.FWD, 0, 0, [], union);
   }
 
   funcProto(ret: number, params: { name: string; type: number }[]): number {

@@ -19,6 +19,11 @@ export class Btf {
     readonly strings: Uint8Array,
     /** Where errors say they happened, e.g. `prog.o: .BTF`. */
     readonly where = '.BTF',
+    /**
+     * For split BTF (a kernel module's): the base it extends. `types` then holds the base's types followed by
+     * this one's (ids continue the base's), and string offsets below the base's string section are the base's.
+     */
+    readonly base?: Btf,
   ) {}
 
   /** The type with this id; throws a FormatError for an id outside the table. */
@@ -31,7 +36,9 @@ export class Btf {
 
   /** The string at `off` in the string section. */
   str(off: number): string {
-    return readString(this.strings, off, this.where);
+    if (!this.base) return readString(this.strings, off, this.where);
+    const baseLen = this.base.strings.length;
+    return off < baseLen ? this.base.str(off) : readString(this.strings, off - baseLen, this.where);
   }
 
   /** Skip typedefs and qualifiers. */
@@ -175,12 +182,13 @@ export function parseBtfHeader(bytes: Uint8Array, where: string): BtfHeader {
  * header, the string section, the type section (one record per type, each kind's data decoded by a
  * function of its own), then a check that every referenced type exists.
  */
-export function parseBtf(bytes: Uint8Array, where = '.BTF'): Btf {
+export function parseBtf(bytes: Uint8Array, where = '.BTF', base?: Btf): Btf {
   const h = parseBtfHeader(bytes, where);
   const strings = bytes.subarray(h.hdrLen + h.strOff, h.hdrLen + h.strOff + h.strLen);
-  const types = parseTypeSection(new TypeReader(bytes, h, strings, where));
-  checkReferences(types, where);
-  return new Btf(types, strings, where);
+  const reader = new TypeReader(bytes, h, strings, where, base);
+  const types = parseTypeSection(reader, base);
+  checkReferences(types, where, base?.types.length ?? 0);
+  return new Btf(types, strings, where, base);
 }
 
 /** A cursor over the type section. Each record's parts are checked to fit (`need`) before they are read. */
@@ -196,6 +204,7 @@ class TypeReader {
     private readonly h: BtfHeader,
     private readonly strings: Uint8Array,
     readonly where: string,
+    private readonly base?: Btf,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset + h.hdrLen + h.typeOff, h.typeLen);
     this.end = h.typeLen;
@@ -205,7 +214,8 @@ class TypeReader {
   str(off: number): string {
     let s = this.names.get(off);
     if (s === undefined) {
-      s = readString(this.strings, off, this.where);
+      const baseLen = this.base?.strings.length ?? 0;
+      s = off < baseLen ? this.base!.str(off) : readString(this.strings, off - baseLen, this.where);
       this.names.set(off, s);
     }
     return s;
@@ -230,8 +240,9 @@ class TypeReader {
 }
 
 /** The type section: one record after another, ids from 1 (0 is void). */
-function parseTypeSection(r: TypeReader): BtfType[] {
-  const types: BtfType[] = [{ id: 0, name: '', kind: Kind.VOID }];
+function parseTypeSection(r: TypeReader, base?: Btf): BtfType[] {
+  // Split BTF: the base's types first, so ids continue them (a module's first type follows vmlinux's last).
+  const types: BtfType[] = base ? base.types.slice() : [{ id: 0, name: '', kind: Kind.VOID }];
   while (r.at < r.end) types.push(parseType(r, types.length));
   return types;
 }
@@ -437,12 +448,13 @@ function datasecType(r: TypeReader, id: number, name: string, size: number, vlen
 }
 
 /** Every referenced type id must exist, so later walks never index past the table. */
-function checkReferences(types: BtfType[], where: string): void {
+function checkReferences(types: BtfType[], where: string, first = 0): void {
   const n = types.length;
   const ok = (id: number, from: number) => {
     if (id >= n) throw new FormatError(where, `type ${from} refers to missing type ${id}`);
   };
-  for (const t of types) {
+  for (let i = first; i < n; i++) {
+    const t = types[i]!;
     switch (t.kind) {
       case Kind.STRUCT:
       case Kind.UNION:

@@ -2,6 +2,8 @@
 // BTF `.maps`, then global data — libbpf's order), then one ProgramSpec per function of each program
 // section, linked with the subprograms it calls.
 
+import { applyCoreRelocations, CoreContext, type CoreRelocation } from '../btf/core/relocate.js';
+import { type CoreTargetInput, coreTarget } from '../btf/core/target.js';
 import { type BtfExt, parseBtfExt } from '../btf/ext.js';
 import { type Btf, parseBtf } from '../btf/parse.js';
 import { Kind } from '../btf/types.js';
@@ -20,13 +22,19 @@ const MAX_TOTAL_SLOTS = 1 << 22;
 export interface ReadOptions {
   /** File name used in error messages. */
   file?: string;
+  /**
+   * The BTF CO-RE relocations are resolved against (a kernel's types: parsed, `.BTF` bytes, or a target
+   * with module BTFs). Default: the host's — under Node on Linux the running kernel's
+   * /sys/kernel/btf/vmlinux — else none, and the relocations stay as compiled (a warning says so).
+   */
+  btf?: CoreTargetInput;
 }
 
 /** Parse an ELF object. Throws FormatError (naming file, section, offset) for malformed input. */
 export function readObject(bytes: Uint8Array, options: ReadOptions = {}): ObjectSpec {
   const file = options.file ?? 'ELF';
   try {
-    return build(parseElf(bytes, file));
+    return build(parseElf(bytes, file), options.btf);
   } catch (e) {
     // Anything that escaped the explicit checks is still a malformed file, not a crash.
     if (e instanceof TsbpfError) throw e;
@@ -36,7 +44,7 @@ export function readObject(bytes: Uint8Array, options: ReadOptions = {}): Object
   }
 }
 
-function build(elf: ElfFile): ObjectSpec {
+function build(elf: ElfFile, targetInput: CoreTargetInput | undefined): ObjectSpec {
   const section = (name: string) => elf.sectionNamed(name);
   const license = readLicense(elf);
   const btf = readBtf(elf);
@@ -55,6 +63,7 @@ function build(elf: ElfFile): ObjectSpec {
   checkUniqueNames(elf, defs);
 
   const code = new CodeIndex(elf, defs, btf, ext);
+  const warnings = btf && ext ? relocateCore(elf, code, btf, ext, targetInput) : [];
   const programs: ProgramSpec[] = [];
   let totalSlots = 0;
   for (const s of elf.sections) {
@@ -84,19 +93,54 @@ function build(elf: ElfFile): ObjectSpec {
   const spec: ObjectSpec = { programs, maps: defs.map((d) => d.spec), license };
   if (btf) spec.btf = btf;
   if (slots.length > 0) spec.mapSlots = slots;
-  // CO-RE relocations adjust field offsets to a running kernel's types. Here the object's own types are
-  // the truth, so the compiled offsets stand; say so rather than pretend they were applied.
-  const warnings = [...(ext?.coreRelos ?? [])]
-    .filter(([, list]) => list.length > 0)
-    .map(
-      ([sec, list]) => `section ${sec}: ${list.length} CO-RE relocation(s) not applied (offsets as compiled)`,
-    );
   if (warnings.length > 0) spec.warnings = warnings;
   const version = section('version');
   if (version && version.size >= 4) {
     spec.kernelVersion = new DataView(version.data.buffer, version.data.byteOffset, 4).getUint32(0, true);
   }
   return spec;
+}
+
+/**
+ * Apply the CO-RE relocations of every code section, in place on the decoded sections before any program
+ * is linked (so a subprogram shared by several programs is relocated once, as libbpf relocates each copy
+ * alike). Returns the warnings: each poisoned relocation, or the one line saying none were applied for
+ * want of a target.
+ */
+function relocateCore(
+  elf: ElfFile,
+  code: CodeIndex,
+  btf: Btf,
+  ext: BtfExt,
+  input: CoreTargetInput | undefined,
+): string[] {
+  const sections = [...ext.coreRelos].filter(([, list]) => list.length > 0);
+  if (sections.length === 0) return [];
+  const target = coreTarget(input);
+  if (!target) {
+    const n = sections.reduce((sum, [, list]) => sum + list.length, 0);
+    return [
+      `${n} CO-RE relocation(s) in ${sections.length} section(s) left as compiled: no target BTF (the object's own types are used)`,
+    ];
+  }
+  const ctx = new CoreContext(btf, target);
+  const warnings: string[] = [];
+  for (const [name, list] of sections) {
+    const section = elf.sectionNamed(name);
+    if (!section || !(section.flags & SHF_EXECINSTR))
+      throw elfError(elf.file, `CO-RE relocations name section ${name}, which holds no code`, '.BTF.ext');
+    const relos: CoreRelocation[] = list.map((r) => {
+      if (r.insnOff % 8 !== 0)
+        throw elfError(elf.file, `a CO-RE relocation at byte ${r.insnOff} is not on an instruction`, name);
+      return { insn: r.insnOff / 8, typeId: r.typeId, accessStr: r.accessStr, kind: r.kind };
+    });
+    for (const o of applyCoreRelocations(code.insnsOf(section), relos, ctx, `${elf.file}: section ${name}`))
+      if (o.poisoned)
+        warnings.push(
+          `section ${name} insn ${o.insn}: ${o.reason} (${o.what}): poisoned, the verifier refuses it if reached`,
+        );
+  }
+  return warnings;
 }
 
 function readLicense(elf: ElfFile): string {

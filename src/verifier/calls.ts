@@ -74,6 +74,13 @@ function checkMapCompat(pc: number, h: HelperDef, mapType: number, mapName: stri
 export function callHelper(v: VerifierEnv, pc: number, id: number): void {
   // Asked when a path reaches the call, as the kernel does: a call no path reaches is dead code.
   const h = v.helper(id);
+  // libbpf's poisoned call (0xbad2310, "bad relo"): a CO-RE relocation the target BTF could not satisfy.
+  if (!h && id === 0xbad2310)
+    throw new Reject(
+      pc,
+      'core_poison',
+      'the program reaches a CO-RE relocation that could not be applied (the call 0xbad2310 libbpf poisons it with): the target BTF lacks the field, type or enum value it reads (the object warnings name it)',
+    );
   if (!h) throw new Reject(pc, 'unknown_helper', `call to unknown helper #${id}`);
   if (!helperAllowed(v.type, h)) {
     throw new Reject(
