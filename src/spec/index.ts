@@ -2,6 +2,7 @@
 // contexts, section names as libbpf reads them, map types and flags, errno numbers, the kernel's helper
 // names, XDP and TC verdicts, and the plain specs (ObjectSpec, ProgramSpec, MapSpec) a loader turns into
 // live objects.
+export * from './attach-types.js';
 export * from './errno.js';
 export * from './helper-names.js';
 export * from './link.js';

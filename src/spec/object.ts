@@ -47,6 +47,11 @@ export interface ProgramSpec {
   type: string;
   /** Expected attach type / target when the section names one (e.g. kprobe function). */
   attachTo?: string;
+  /**
+   * The kernel's expected attach type (BPF_* lower-cased: `cgroup_inet4_connect`, `xdp_devmap` …); when
+   * absent, the one the section name gives (see programTypeForSection).
+   */
+  attachType?: string;
   insns: Insn[];
   license: string;
   lineInfo?: LineInfo[];

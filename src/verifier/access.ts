@@ -4,7 +4,7 @@
 
 import { STACK_SIZE } from '../isa/index.js';
 import { MapFlag } from '../spec/maps.js';
-import { ctxAccess } from '../spec/program-types.js';
+import { ctxAccess, FLOW_KEYS_SIZE } from '../spec/program-types.js';
 import { Reject } from './cfg.js';
 import type { VerifierEnv } from './env.js';
 import { constant, isConstScalar, unknownOfSize } from './ranges.js';
@@ -125,7 +125,12 @@ function ctxLoadStore(
     case 'packet_meta':
       return ptrReg('packet_meta');
     case 'sock_or_null':
+    // A socket the kernel guarantees is typed as one that may be NULL: we have no socket pointer that can
+    // be dereferenced, so a check against 0 first costs nothing and nothing is accepted wrongly.
+    case 'sock':
       return ptrReg('sock_or_null', { id: v.newId() });
+    case 'flow_keys':
+      return ptrReg('mem', { size: FLOW_KEYS_SIZE });
     default:
       return scalarReg(unknownOfSize(size));
   }

@@ -6,7 +6,8 @@ import type { HelperDef } from '../helpers/types.js';
 import type { Insn } from '../isa/index.js';
 import type { MapSpec } from '../spec/maps.js';
 import type { LineInfo, ProgramSpec } from '../spec/object.js';
-import { type ProgramType, programTypeByName } from '../spec/program-types.js';
+import { attachTypeError, type ProgramType, programTypeFor } from '../spec/program-types.js';
+import { programTypeForSection } from '../spec/sections.js';
 import { buildCfg, liveness, Reject } from './cfg.js';
 import { Verifier } from './interp.js';
 import { type Diagnostic, disasm, formatDiagnostic, pathSteps, SourceMap } from './log.js';
@@ -61,7 +62,24 @@ export interface VerifyOptions {
 /** What verify takes: a program spec, or instructions with a program type. */
 export type VerifiableProgram =
   | ProgramSpec
-  | { insns: readonly Insn[]; type: string | ProgramType; lineInfo?: readonly LineInfo[]; name?: string };
+  | {
+      insns: readonly Insn[];
+      type: string | ProgramType;
+      /** Expected attach type (BPF_* lower-cased) when the type has them: `cgroup_inet4_connect` … */
+      attachType?: string;
+      lineInfo?: readonly LineInfo[];
+      name?: string;
+    };
+
+/** The expected attach type of a program: given, or the one its section name implies. */
+function attachTypeOf(program: VerifiableProgram): string | undefined {
+  if (program.attachType !== undefined) return program.attachType;
+  if ('section' in program && program.section) {
+    const s = programTypeForSection(program.section);
+    if (s && s.type === program.type) return s.attachType;
+  }
+  return undefined;
+}
 
 /** Defaults of the limits in VerifyOptions. */
 export const VERIFY_LIMITS = { maxInsns: 1_000_000, timeLimitMs: 30_000, maxStates: 250_000 } as const;
@@ -87,7 +105,8 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
   const timeLimitMs = limitOf(opts, 'timeLimitMs', false);
   const maxStates = limitOf(opts, 'maxStates', true);
   const insns = program.insns;
-  const type = typeof program.type === 'string' ? programTypeByName(program.type) : program.type;
+  const attachType = attachTypeOf(program);
+  const type = typeof program.type === 'string' ? programTypeFor(program.type, attachType) : program.type;
   const src = new SourceMap(program.lineInfo);
   const logLevel = opts.logLevel ?? 1;
   const helper = opts.helpers ?? helperById;
@@ -122,6 +141,8 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
     return finish(d);
   };
   if (!type) return reject(0, 'bad_type', `unknown program type '${String(program.type)}'`);
+  const badAttach = typeof program.type === 'string' ? attachTypeError(program.type, attachType) : undefined;
+  if (badAttach) return reject(0, 'bad_attach_type', badAttach);
   if (insns.length === 0) return reject(0, 'empty', 'the program has no instructions');
   try {
     const cfg = buildCfg(insns, {

@@ -967,11 +967,13 @@ export class Verifier implements VerifierEnv {
         );
       return -1;
     }
-    if (range && (r0.s.smin < BigInt(range.min) || r0.s.smax > BigInt(range.max))) {
+    // LSM hooks return int: the kernel checks the low 32 bits as a signed value there.
+    const [lo, hi] = this.type.ret32 ? [r0.s.s32min, r0.s.s32max] : [r0.s.smin, r0.s.smax];
+    if (range && (lo < BigInt(range.min) || hi > BigInt(range.max))) {
       throw new Reject(
         pc,
         'bad_return',
-        `${this.type.name} programs must return a value in [${range.min}, ${range.max}], but R0 may be ${regToString(r0)}`,
+        `${this.type.name}${this.type.attachType ? ` (${this.type.attachType})` : ''} programs must return a value in [${range.min}, ${range.max}]${this.type.ret32 ? ' (as a 32-bit int)' : ''}, but R0 may be ${regToString(r0)}`,
       );
     }
     return -1;

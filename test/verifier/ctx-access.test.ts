@@ -1,0 +1,156 @@
+// Context access rules of every program type and expected attach type, both directions, against the kernel:
+// for each view of a context (xdp and xdp_devmap, cgroup_sock_addr per hook …) every aligned load and store of
+// 1, 2, 4 and 8 bytes from just before offset 0 to 8 bytes past the end is tried as a three-instruction program, loaded
+// into the kernel (BPF_PROG_LOAD with the expected attach type) and verified by us. The verdicts must be equal:
+// a field the kernel lets a program read we must accept, one it refuses we must refuse.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Insn } from '../../src/isa/index.js';
+import * as kernel from '../../src/kernel/index.js';
+import { attachTypeNumber, PROGRAM_ATTACH_TYPES } from '../../src/spec/attach-types.js';
+import { programTypeFor } from '../../src/spec/program-types.js';
+import { verify } from '../../src/verifier/index.js';
+import { kernelOracle } from '../support/kernel.js';
+
+const oracle = kernelOracle();
+
+/** BPF_F_SLEEPABLE: syscall programs must be sleepable. */
+const SLEEPABLE = 1 << 4;
+
+const SIZE_CODE: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
+const ins = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({
+  code,
+  dst,
+  src,
+  off,
+  imm,
+});
+
+/** `r2 = 0; r3 = *(size *)(r1 + off)` or `*(size *)(r1 + off) = r2`; `r0 = ret; exit`. */
+function probe(off: number, size: number, write: boolean, ret: number): Insn[] {
+  const access = write
+    ? ins(0x03 | 0x60 | SIZE_CODE[size]!, 1, 2, off, 0)
+    : ins(0x01 | 0x60 | SIZE_CODE[size]!, 3, 1, off, 0);
+  return [ins(0xb7, 2, 0, 0, 0), access, ins(0xb7, 0, 0, 0, ret), ins(0x95, 0, 0, 0, 0)];
+}
+
+/** Every view: a program type and, where the type has them, each expected attach type it accepts. lirc_mode2
+ * is not here: this kernel is built without it (BPF_PROG_LOAD says EINVAL for the type). */
+const PLAIN = [
+  'socket_filter',
+  'kprobe',
+  'sched_cls',
+  'sched_act',
+  'perf_event',
+  'lwt_in',
+  'lwt_out',
+  'lwt_xmit',
+  'lwt_seg6local',
+  'sock_ops',
+  'sk_skb',
+  'cgroup_device',
+  'sk_msg',
+  'raw_tracepoint',
+  'flow_dissector',
+  'cgroup_sysctl',
+  'syscall',
+];
+const WITH_ATTACH = [
+  'xdp',
+  'cgroup_skb',
+  'cgroup_sock',
+  'cgroup_sock_addr',
+  'cgroup_sockopt',
+  'sk_lookup',
+  'netfilter',
+  'sk_reuseport',
+];
+const VIEWS: [string, string | undefined][] = [
+  ...PLAIN.map((t): [string, undefined] => [t, undefined]),
+  ...WITH_ATTACH.flatMap((t) => PROGRAM_ATTACH_TYPES[t]!.allowed.map((a): [string, string] => [t, a])),
+];
+
+function kernelAccepts(type: number, insns: Insn[], attachType: string | undefined, flags: number): boolean {
+  try {
+    const { fd } = kernel.progLoad({
+      type,
+      insns,
+      license: 'GPL',
+      expectedAttachType: attachType === undefined ? 0 : attachTypeNumber(attachType)!,
+      flags,
+      logLevel: 1,
+      logSize: 16 * 1024,
+    });
+    kernel.close(fd);
+    return true;
+  } catch (e) {
+    if (e instanceof kernel.KernelError || e instanceof kernel.VerifierRejectedError) return false;
+    throw e;
+  }
+}
+
+describe.runIf(oracle)('context access of every program type agrees with the kernel', () => {
+  afterAll(() => {});
+  for (const [name, attachType] of VIEWS) {
+    it(`${name}${attachType ? ` (${attachType})` : ''}`, () => {
+      const t = programTypeFor(name, attachType)!;
+      expect(t, name).toBeDefined();
+      const ret = t.ret ? t.ret.max : 0;
+      const flags = name === 'syscall' ? SLEEPABLE : 0;
+      // The program without the access must load, or the probes below say nothing.
+      const base = [ins(0xb7, 0, 0, 0, ret), ins(0x95, 0, 0, 0, 0)];
+      expect(kernelAccepts(t.kernel, base, attachType, flags), `${name} loads at all`).toBe(true);
+      expect(verify({ insns: base, type: name, attachType }, { logLevel: 1 }).log).toMatch(/^accepted/);
+      const end = name === 'syscall' ? 64 : t.ctx.size + 8;
+      const mismatches: string[] = [];
+      let accepted = 0;
+      let tried = 0;
+      const kernelMatrix: string[] = [];
+      for (const write of [false, true]) {
+        for (const size of [1, 2, 4, 8]) {
+          // Before the start too; syscall's buffer also at the largest offset an instruction holds.
+          const offs = Array.from({ length: Math.ceil(end / size) + 1 }, (_, i) => (i - 1) * size);
+          if (name === 'syscall') offs.push(0x8000 - size);
+          for (const off of offs) {
+            const insns = probe(off, size, write, ret);
+            const k = kernelAccepts(t.kernel, insns, attachType, flags);
+            const ours = verify({ insns, type: name, attachType }, { logLevel: 1 });
+            tried++;
+            if (k) accepted++;
+            if (k) kernelMatrix.push(`${write ? 'w' : 'r'}${size}@${off}`);
+            if (k !== ours.accepted) {
+              mismatches.push(
+                `${write ? 'write' : 'read'} ${size}@${off}: kernel ${k ? 'accepts' : 'refuses'}, we ${ours.accepted ? 'accept' : `refuse (${ours.diagnostics[0]?.message})`}`,
+              );
+            }
+          }
+        }
+      }
+      if (process.env.CTX_DUMP === name)
+        console.log(`DUMP ${name}/${attachType}\n${kernelMatrix.join('\n')}`);
+      expect(mismatches).toEqual([]);
+      // Each view has something readable and something refused: the probes reach both answers.
+      expect(accepted).toBeGreaterThan(0);
+      expect(accepted).toBeLessThan(tried);
+    });
+  }
+});
+
+describe.runIf(oracle)('return values of every program type agree with the kernel', () => {
+  for (const [name, attachType] of VIEWS) {
+    const t = programTypeFor(name, attachType)!;
+    it(`${name}${attachType ? ` (${attachType})` : ''}: ${t.ret ? `[${t.ret.min}, ${t.ret.max}]` : 'any'}`, () => {
+      const flags = name === 'syscall' ? SLEEPABLE : 0;
+      const values = t.ret ? [t.ret.min - 1, t.ret.min, t.ret.max, t.ret.max + 1] : [-1, 0, 1, 2, 3, 4];
+      const mismatches = values.flatMap((r) => {
+        const insns = [ins(0xb7, 0, 0, 0, r), ins(0x95, 0, 0, 0, 0)];
+        const k = kernelAccepts(t.kernel, insns, attachType, flags);
+        const ours = verify({ insns, type: name, attachType }, { logLevel: 0 }).accepted;
+        return k === ours
+          ? []
+          : [`return ${r}: kernel ${k ? 'accepts' : 'refuses'}, we ${ours ? 'accept' : 'refuse'}`];
+      });
+      expect(mismatches).toEqual([]);
+    });
+  }
+});
