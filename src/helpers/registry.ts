@@ -5,6 +5,7 @@ import { kernelHelperId } from '../spec/helper-names.js';
 import { CONTROL_HELPERS } from './control.js';
 import { MAP_HELPERS } from './maps.js';
 import { RINGBUF_HELPERS } from './ringbuf.js';
+import { SKB_HELPERS } from './skb.js';
 import { STRING_HELPERS } from './strings.js';
 import { TASK_HELPERS } from './task.js';
 import { TIME_HELPERS } from './time.js';
@@ -19,6 +20,7 @@ const ALL: HelperDef[] = [
   ...CONTROL_HELPERS,
   ...XDP_HELPERS,
   ...RINGBUF_HELPERS,
+  ...SKB_HELPERS,
 ];
 
 /** Helpers by id. */

@@ -1,6 +1,9 @@
 // The equivalent of the kernel's BPF_PROG_TEST_RUN: data in, (context in), repeat → return value, data
-// out, average duration per run. As in the kernel, the repetitions run on the same buffer one after the
-// other and the reported return value and data are those of the last run.
+// out, context out, average duration per run. As in the kernel, the repetitions run on the same buffer one
+// after the other and the reported return value and data are those of the last run. XDP programs run on
+// an XDP frame (./xdp.ts); the __sk_buff types (sched_cls, sched_act, socket_filter, cgroup_skb, lwt_*)
+// on the skb the kernel's bpf_prog_test_run_skb builds (./skb.ts): tc programs see the packet from its
+// Ethernet header, the others from the network header, and get it back with 14 zero bytes in front.
 //
 // Timing follows the kernel's: the packet is laid out once, then the clock runs around a loop that only
 // runs the program on the same context (the engine's batch entry over a table whose entries all name that
@@ -8,17 +11,23 @@
 // what `bpftool prog run … repeat N` reports. One difference: with N > 1 the first run is not timed, since
 // it pays for V8 compiling the code it reaches (the kernel's JIT compiled everything at load).
 //
-// What the kernel refuses, this refuses with the same errno (a TestRunError): data_in shorter than an
-// Ethernet header — 0 to 13 bytes, for XDP (after any metadata) and for the __sk_buff program types, as
-// BPF_PROG_TEST_RUN answers EINVAL on Linux 6.18 with bpftool — a bad xdp_md context in, and a repeat
-// count that does not fit bpf_attr's u32. A repeat of 0 is one run, as in the kernel.
+// What the kernel refuses, this refuses with the same errno (a TestRunError), as Linux 6.18 answers with
+// bpftool: data_in shorter than an Ethernet header — 0 to 13 bytes, for XDP (after any metadata) and for
+// the __sk_buff program types — a bad xdp_md context in, and a repeat count that does not fit bpf_attr's
+// u32; for skb runs, data_in over a page's room (3712 bytes), an IPv4/IPv6 packet shorter than its fixed
+// header (EINVAL), a `struct __sk_buff` in longer than the struct with non-zero bytes after it (E2BIG),
+// naming a device other than loopback (ENODEV: user space has no other), or setting a field the kernel
+// does not take (EINVAL). A repeat of 0 is one run, as in the kernel.
 
 import type { Runner } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
+import { SKB_CTX_SIZE, SKB_OFF } from '../helpers/skb.js';
+import type { Region } from '../memory/address-space.js';
 import { Errno, errnoName, errnoText } from '../spec/errno.js';
-import { XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
+import { programTypeByName, XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { checkDeadline } from '../vm/limits.js';
-import { XdpHook, type XdpRunOptions } from './xdp.js';
+import { ethProtocol, SKB_MAX_PACKET, type SkbRunOptions, SkbSlot, skbIsL2 } from './skb.js';
+import { LOOPBACK_IFINDEX, XdpHook, type XdpRunOptions } from './xdp.js';
 
 /** Shortest data_in the kernel's test runs take (ETH_HLEN): XDP and the __sk_buff program types. */
 export const TEST_RUN_MIN_DATA = 14;
@@ -39,23 +48,36 @@ const PACKET_TYPES = new Set([
   'flow_dissector',
 ]);
 
+/** Program types whose test run builds an skb (bpf_prog_test_run_skb), run here on the skb model. */
+const SKB_TYPES = new Set([
+  'socket_filter',
+  'sched_cls',
+  'sched_act',
+  'cgroup_skb',
+  'lwt_in',
+  'lwt_out',
+  'lwt_xmit',
+  'lwt_seg6local',
+]);
+
 /** A test run the kernel refuses: the errno BPF_PROG_TEST_RUN returns and why. */
 export class TestRunError extends TsbpfError {
   override name = 'TestRunError';
-  /** The errno's name; EINVAL is the only one the rules here give. */
-  readonly code = errnoName(Errno.EINVAL);
-  /** Its number (22). */
-  readonly errno = Errno.EINVAL;
+  /** The errno's name (EINVAL for most refusals; ENODEV, E2BIG for some contexts). */
+  readonly code: string;
   constructor(
     /** What is wrong with the arguments. */
     readonly reason: string,
     /** The program's name. */
     program: string,
+    /** The errno's number (default EINVAL, 22). */
+    readonly errno: number = Errno.EINVAL,
   ) {
     // The first words are bpftool's for the same failure (strerror's, capitalised: `Invalid argument`).
-    const words = errnoText(Errno.EINVAL);
-    const said = `${words[0]!.toUpperCase()}${words.slice(1)} (${errnoName(Errno.EINVAL)})`;
+    const words = errnoText(errno);
+    const said = `${words[0]!.toUpperCase()}${words.slice(1)} (${errnoName(errno)})`;
     super(`failed to run program: ${said}: ${reason}`, program);
+    this.code = errnoName(errno);
   }
 }
 
@@ -66,7 +88,9 @@ export interface TestRunOptions {
   /**
    * XDP: a `struct xdp_md` in (up to 24 bytes), as the kernel takes it: `data` is the length of metadata at
    * the start of `dataIn`, `data_end` must equal `dataIn.length`, `data_meta` and `egress_ifindex` must be 0;
-   * `ingress_ifindex` and `rx_queue_index` are passed to the program.
+   * `ingress_ifindex` and `rx_queue_index` are passed to the program. skb types: a `struct __sk_buff` in
+   * (up to 192 bytes): mark, priority, ingress_ifindex, ifindex (0 or 1), cb, tstamp, wire_len, gso_segs,
+   * gso_size and hwtstamp may be set, the rest must be 0; without one, the program reads wire_len 0.
    */
   ctxIn?: Uint8Array;
   /** Number of runs, 0 to 2^32-1 (default 1; 0 is one run, as in the kernel); the duration is averaged. */
@@ -93,7 +117,10 @@ export interface TestRunResult {
   retval: number;
   /** The packet after the last run, from data_meta (metadata first, as the kernel returns it) to data_end. */
   dataOut: Uint8Array;
-  /** XDP: `struct xdp_md` out: data = metadata length, data_end = data_out length (as the kernel). */
+  /**
+   * XDP: `struct xdp_md` out: data = metadata length, data_end = data_out length (as the kernel). skb
+   * types: the `struct __sk_buff` in with the fields the kernel copies back as the run left them.
+   */
   ctxOut: Uint8Array;
   /** Average nanoseconds per run, measured around the repeat loop (as bpftool reports it; the first of
    * several runs is left out: it pays for V8 compiling what it reaches). */
@@ -111,11 +138,15 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
   const name = runner.program.name;
   const repeat = repeatCount(options.repeat, name);
   const type = runner.program.type || 'xdp';
-  // The length check comes first, as in the kernel: for the __sk_buff types too, though only XDP runs here.
+  // The length check comes first, as in the kernel.
   if (PACKET_TYPES.has(type) && options.dataIn.length < TEST_RUN_MIN_DATA)
     throw tooShort(options.dataIn.length, name);
+  if (SKB_TYPES.has(type)) return testRunSkb(runner, options, repeat, type);
   if (type !== 'xdp') {
-    throw new TsbpfError(`test run of ${type} programs is not supported yet (xdp is)`, name);
+    throw new TsbpfError(
+      `test run of ${type} programs is not supported yet (xdp, ${[...SKB_TYPES].join(', ')} are)`,
+      name,
+    );
   }
   const input = xdpContextIn(options, name);
   if (options.dataIn.length - input.metaLength < TEST_RUN_MIN_DATA) {
@@ -124,13 +155,9 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
       name,
     );
   }
-  const clock = options.clock ?? wallClock;
   const rt = runner.runtime;
   const space = rt.space;
   const hook = new XdpHook(runner);
-  const chunk = Math.min(repeat, CHUNK);
-  const table = space.allocate(4 * chunk, 'scratch', 'test-run contexts', false);
-  const out = space.allocate(4 * chunk, 'scratch', 'test-run verdicts', false);
   try {
     const slot = hook.frame;
     slot.load(options.dataIn.subarray(input.metaLength), input.xdp);
@@ -140,8 +167,47 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
       space.bytes.set(options.dataIn.subarray(0, input.metaLength), meta);
       space.view.setUint32(slot.ctx.start + XDP_MD_OFFSETS.data_meta, meta, true);
     }
-    for (let i = 0; i < chunk; i++) space.view.setUint32(table.start + 4 * i, slot.ctx.start, true);
-    rt.invocationDefaults = { packet: slot.frame, programType: 'xdp' };
+    const { retval, durationNs } = timedRuns(runner, slot.ctx.start, slot.frame, repeat, options);
+    slot.result(retval, rt.invocation.redirect);
+    const v = space.view;
+    const meta = v.getUint32(slot.ctx.start + XDP_MD_OFFSETS.data_meta, true);
+    const end = slot.frame.end;
+    const ctxOut = new Uint8Array(XDP_MD.size);
+    const co = new DataView(ctxOut.buffer);
+    co.setUint32(XDP_MD_OFFSETS.data, slot.frame.start - meta, true);
+    co.setUint32(XDP_MD_OFFSETS.data_end, end - meta, true);
+    // The rest is the context in, unchanged (the kernel converts only data and data_end back).
+    if (options.ctxIn) {
+      for (const f of ['ingress_ifindex', 'rx_queue_index'] as const) {
+        co.setUint32(XDP_MD_OFFSETS[f], input.ctx.getUint32(XDP_MD_OFFSETS[f], true), true);
+      }
+    }
+    return { retval, dataOut: space.bytes.slice(meta, end), ctxOut, durationNs, repeat };
+  } finally {
+    hook.close();
+  }
+}
+
+/**
+ * The timed part of a test run: the program `repeat` times on the context at `ctx` (its packet region
+ * `packet`), through the engine's batch entry; the last run's return value and the time per run.
+ */
+function timedRuns(
+  runner: Runner,
+  ctx: number,
+  packet: Region,
+  repeat: number,
+  options: TestRunOptions,
+): { retval: number; durationNs: number } {
+  const clock = options.clock ?? wallClock;
+  const rt = runner.runtime;
+  const space = rt.space;
+  const chunk = Math.min(repeat, CHUNK);
+  const table = space.allocate(4 * chunk, 'scratch', 'test-run contexts', false);
+  const out = space.allocate(4 * chunk, 'scratch', 'test-run verdicts', false);
+  try {
+    for (let i = 0; i < chunk; i++) space.view.setUint32(table.start + 4 * i, ctx, true);
+    rt.invocationDefaults = { packet, programType: runner.program.type || 'xdp' };
     // Engines begin an invocation only for runs that call a helper: do not report a redirect that an
     // earlier run (of any program) left in the runtime's last invocation.
     rt.invocation.redirect = undefined;
@@ -160,28 +226,150 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
       runner.runBatch(table.start, last, out.start);
     }
     const elapsed = clock() - t0;
-    const retval = space.view.getUint32(out.start + 4 * (last - 1), true);
-    slot.result(retval, rt.invocation.redirect);
-    const v = space.view;
-    const meta = v.getUint32(slot.ctx.start + XDP_MD_OFFSETS.data_meta, true);
-    const end = slot.frame.end;
-    const ctxOut = new Uint8Array(XDP_MD.size);
-    const co = new DataView(ctxOut.buffer);
-    co.setUint32(XDP_MD_OFFSETS.data, slot.frame.start - meta, true);
-    co.setUint32(XDP_MD_OFFSETS.data_end, end - meta, true);
-    // The rest is the context in, unchanged (the kernel converts only data and data_end back).
-    if (options.ctxIn) {
-      for (const f of ['ingress_ifindex', 'rx_queue_index'] as const) {
-        co.setUint32(XDP_MD_OFFSETS[f], input.ctx.getUint32(XDP_MD_OFFSETS[f], true), true);
-      }
-    }
-    return { retval, dataOut: space.bytes.slice(meta, end), ctxOut, durationNs: elapsed / timed, repeat };
+    return { retval: space.view.getUint32(out.start + 4 * (last - 1), true), durationNs: elapsed / timed };
   } finally {
     rt.invocationDefaults = {};
     space.release(table);
     space.release(out);
-    hook.close();
   }
+}
+
+/**
+ * The skb test run (bpf_prog_test_run_skb): the packet as an skb on the loopback device, the
+ * `__sk_buff` in checked as the kernel checks it, the packet and the context's convertible fields out.
+ */
+function testRunSkb(runner: Runner, options: TestRunOptions, repeat: number, type: string): TestRunResult {
+  const name = runner.program.name;
+  if (options.dataIn.length > SKB_MAX_PACKET) {
+    throw new TestRunError(
+      `data_in has ${options.dataIn.length} bytes, more than an skb test run takes (${SKB_MAX_PACKET})`,
+      name,
+    );
+  }
+  const l2 = skbIsL2(type);
+  // skb->len when the context is converted: after eth_type_trans, and for tc with the header pushed back.
+  const len = options.dataIn.length - (l2 ? 0 : TEST_RUN_MIN_DATA);
+  const ctxBytes = options.ctxIn ? skbContextBytes(options.ctxIn, name) : undefined;
+  // An IP packet must hold its fixed header (the kernel reads the addresses from it for the socket).
+  const proto = ethProtocol(options.dataIn);
+  const ipHeader = proto === 0x0800 ? 20 : proto === 0x86dd ? 40 : 0;
+  if (options.dataIn.length - TEST_RUN_MIN_DATA < ipHeader) {
+    throw new TestRunError(
+      `data_in has ${options.dataIn.length} bytes, too few for its Ethernet and IPv${ipHeader === 20 ? 4 : 6} headers (${TEST_RUN_MIN_DATA + ipHeader})`,
+      name,
+    );
+  }
+  const ctx = ctxBytes ? skbContextIn(ctxBytes, len, name) : undefined;
+  const slot = new SkbSlot(runner.runtime, l2);
+  try {
+    slot.load(options.dataIn, ctx?.fields);
+    const { retval, durationNs } = timedRuns(runner, slot.ctx.start, slot.frame, repeat, options);
+    return { retval, dataOut: slot.output(), ctxOut: skbContextOut(slot, ctx?.bytes), durationNs, repeat };
+  } finally {
+    slot.release();
+  }
+}
+
+/** The `__sk_buff` fields the kernel takes from ctx_in (convert___skb_to_skb); all others must be zero. */
+const SKB_CTX_IN: readonly (readonly [number, number])[] = [
+  [SKB_OFF.mark, 4],
+  [SKB_OFF.priority, 4],
+  [SKB_OFF.ingressIfindex, 4],
+  [SKB_OFF.ifindex, 4],
+  [SKB_OFF.cb, 20],
+  [SKB_OFF.tstamp, 8],
+  [SKB_OFF.wireLen, 4],
+  [SKB_OFF.gsoSegs, 4],
+  [SKB_OFF.gsoSize, 4],
+  [SKB_OFF.hwtstamp, 8],
+];
+/** GSO_LEGACY_MAX_SIZE: the largest wire_len; GSO_MAX_SEGS: the largest gso_segs. */
+const MAX_WIRE_LEN = 65536;
+const MAX_GSO_SEGS = 65535;
+
+/** A `struct __sk_buff` in, padded to its size: E2BIG for more with non-zero bytes, ENODEV for a device. */
+function skbContextBytes(ctxIn: Uint8Array, program: string): Uint8Array {
+  if (ctxIn.length > SKB_CTX_SIZE && ctxIn.subarray(SKB_CTX_SIZE).some((b) => b !== 0)) {
+    throw new TestRunError(
+      `__sk_buff context in has ${ctxIn.length} bytes, struct __sk_buff has ${SKB_CTX_SIZE} (the rest must be zero)`,
+      program,
+      Errno.E2BIG,
+    );
+  }
+  const bytes = new Uint8Array(SKB_CTX_SIZE);
+  bytes.set(ctxIn.subarray(0, SKB_CTX_SIZE));
+  // The device comes first: the kernel looks it up before it builds the skb and converts the fields.
+  const ifindex = new DataView(bytes.buffer).getUint32(SKB_OFF.ifindex, true);
+  if (ifindex > LOOPBACK_IFINDEX) {
+    throw new TestRunError(
+      `__sk_buff context in: ifindex ${ifindex} is no device here (user space has only loopback, ifindex 1)`,
+      program,
+      Errno.ENODEV,
+    );
+  }
+  return bytes;
+}
+
+/** Check a `struct __sk_buff` in (from skbContextBytes) with the kernel's rules: the fields it takes. */
+function skbContextIn(
+  bytes: Uint8Array,
+  len: number,
+  program: string,
+): { fields: SkbRunOptions; bytes: Uint8Array } {
+  const v = new DataView(bytes.buffer);
+  const bad = (why: string): never => {
+    throw new TestRunError(`invalid __sk_buff context in: ${why}`, program);
+  };
+  let at = 0;
+  for (const [offset, size] of [...SKB_CTX_IN, [SKB_CTX_SIZE, 0] as const]) {
+    for (let i = at; i < offset; i++) {
+      if (bytes[i] !== 0) bad(`${skbFieldAt(i)} must be 0 (only ${SKB_CTX_IN_NAMES} may be set)`);
+    }
+    at = offset + size;
+  }
+  let wireLen = v.getUint32(SKB_OFF.wireLen, true);
+  if (wireLen === 0) wireLen = len;
+  else if (wireLen < len || wireLen > MAX_WIRE_LEN)
+    bad(`wire_len ${wireLen} must be from the packet's length (${len}) to ${MAX_WIRE_LEN}`);
+  const gsoSegs = v.getUint32(SKB_OFF.gsoSegs, true);
+  if (gsoSegs > MAX_GSO_SEGS) bad(`gso_segs ${gsoSegs} is more than ${MAX_GSO_SEGS}`);
+  return {
+    bytes,
+    fields: {
+      mark: v.getUint32(SKB_OFF.mark, true),
+      priority: v.getUint32(SKB_OFF.priority, true),
+      ingressIfindex: v.getUint32(SKB_OFF.ingressIfindex, true),
+      cb: [0, 1, 2, 3, 4].map((i) => v.getUint32(SKB_OFF.cb + 4 * i, true)),
+      tstamp: v.getBigUint64(SKB_OFF.tstamp, true),
+      wireLen,
+      gsoSegs,
+      gsoSize: v.getUint32(SKB_OFF.gsoSize, true),
+      hwtstamp: v.getBigUint64(SKB_OFF.hwtstamp, true),
+    },
+  };
+}
+
+const SKB_CTX_IN_NAMES =
+  'mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp';
+
+/** The `__sk_buff` field at byte `offset`, for messages. */
+function skbFieldAt(offset: number): string {
+  const fields = programTypeByName('sched_cls')!.ctx.fields;
+  const f = fields.find((x) => offset >= x.offset && offset < x.offset + x.size);
+  return f ? f.name.replace(/\[\d\]$/, '') : `byte ${offset}`;
+}
+
+/**
+ * The `__sk_buff` out (convert_skb_to___skb): the context in with the fields the kernel copies back —
+ * mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp — as the
+ * run left them.
+ */
+function skbContextOut(slot: SkbSlot, ctxIn: Uint8Array | undefined): Uint8Array {
+  const out = new Uint8Array(SKB_CTX_SIZE);
+  if (ctxIn) out.set(ctxIn);
+  const ctx = slot.context();
+  for (const [offset, size] of SKB_CTX_IN) out.set(ctx.subarray(offset, offset + size), offset);
+  return out;
 }
 
 /** `repeat` as the kernel takes it: a u32, 0 meaning 1. */
