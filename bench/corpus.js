@@ -1,0 +1,64 @@
+// The corpus run (issue 16): every program of every object in test/fixtures/corpus, the kernel's verdict
+// (libbpf through bpftool prog loadall) beside tsbpf's (the build in dist/, each program loaded alone), a
+// table — program, type, kernel verdict, tsbpf verdict (first line of the reason), agreement — and the
+// totals: the share of kernel-accepted programs tsbpf accepts, the programs tsbpf accepts that the kernel
+// rejects (must be none), and tsbpf's refusals of kernel-accepted programs grouped by reason.
+//   node bench/corpus.js            the table and the totals
+//   node bench/corpus.js --json     the rows and the totals as JSON
+// Needs root, bpftool and a bpffs on /sys/fs/bpf (the kernel is the oracle); without them it says why and
+// exits 0 without figures, as the other benchmarks do without the kernel column.
+import { execFileSync } from 'node:child_process';
+import { corpusObjects, measureCorpus, summarize } from '../test/corpus/measure.js';
+
+const json = process.argv.includes('--json');
+const lib = await import('../dist/index.js');
+
+function kernelReady() {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux';
+  try {
+    execFileSync('bpftool', ['version'], { stdio: 'pipe' });
+    execFileSync('mountpoint', ['-q', '/sys/fs/bpf'], { stdio: 'pipe' });
+  } catch {
+    return 'needs bpftool and a bpffs mounted on /sys/fs/bpf';
+  }
+  return undefined;
+}
+
+const why = kernelReady();
+if (why) {
+  console.log(`(corpus run skipped: the kernel's verdicts ${why})`);
+  process.exit(0);
+}
+
+const rows = measureCorpus(lib, corpusObjects());
+const totals = summarize(rows);
+
+if (json) {
+  console.log(JSON.stringify({ rows, totals }, null, 2));
+} else {
+  const clip = (s, n) => {
+    const t = s ?? '';
+    return t.length > n ? `${t.slice(0, n - 1)}…` : t;
+  };
+  const verdict = (v, reason, n) => (v === 'accept' ? 'accept' : clip(`${v}: ${reason ?? ''}`, n));
+  console.log(
+    `${'program'.padEnd(44)} ${'type'.padEnd(16)} ${'kernel'.padEnd(40)} ${'tsbpf'.padEnd(60)} agree`,
+  );
+  for (const r of rows) {
+    console.log(
+      `${clip(`${r.object.replace(/\.o$/, '')}:${r.program}`, 44).padEnd(44)} ${clip(r.type, 16).padEnd(16)} ${verdict(r.kernel, r.kernelReason, 40).padEnd(40)} ${verdict(r.tsbpf, r.tsbpfReason, 60).padEnd(60)} ${r.agree}`,
+    );
+  }
+  const pct = (x) => `${(100 * x).toFixed(1)}%`;
+  console.log(`
+${totals.programs} programs in ${totals.objects} objects
+kernel: ${totals.kernelAccepted} accepted, ${totals.kernelRejected} rejected, ${totals.kernelUndecided} without a verdict here (refused before verification, or not reached by libbpf)
+tsbpf:  ${totals.tsbpfAccepted} accepted
+kernel-accepted programs tsbpf accepts: ${totals.bothAccept} of ${totals.kernelAccepted} (${pct(totals.acceptedShare)})
+kernel-rejected programs tsbpf rejects: ${totals.bothReject} of ${totals.kernelRejected}
+accepted by tsbpf, rejected by the kernel: ${totals.unsound.length}${totals.unsound.length ? ` (${totals.unsound.join(', ')})` : ''}
+tsbpf's refusals of kernel-accepted programs, by reason:`);
+  for (const [reason, n] of totals.refusals.slice(0, 10))
+    console.log(`  ${String(n).padStart(3)}  ${reason}`);
+  if (totals.refusals.length > 10) console.log(`  (${totals.refusals.length - 10} more reasons)`);
+}
