@@ -2,6 +2,7 @@
 // apply `--map-set`, dump maps as hex and (with BTF) as formatted values.
 
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { type Command, Option } from 'commander';
 import { type Btf, formatValue } from '../btf/index.js';
 import {
@@ -97,8 +98,90 @@ export function engineOption(value: string): EngineName {
  * Runtimes the CLI makes: maps may take a quarter of the machine's memory (capped at the address space),
  * rather than the core's fixed default for browsers; `cpus` per-CPU values.
  */
-export function cliRuntime(cpus?: number): RuntimeOptions {
+export function cliRuntime(cpus: number = machineCpus()): RuntimeOptions {
   return { mapMemoryLimit: machineMapMemoryLimit(), cpus };
+}
+
+/** The CPUs of this machine (what `--cpus` defaults to): per-CPU maps hold one value for each. */
+export function machineCpus(): number {
+  return availableParallelism();
+}
+
+// ---- sizing maps: --map-size MAP=N, --cpus N ---------------------------------------------------------
+
+/** `--map-size` (repeatable) and `--cpus`, as commander gives them. */
+export interface SizeFlags {
+  mapSize?: string[];
+  cpus?: number;
+}
+
+/** The kernel's largest CONFIG_NR_CPUS: more CPUs than that is a typo. */
+const MAX_CPUS = 8192;
+
+/** Add `--map-size MAP=N` and (unless `cpus` is false) `--cpus N` to a command that loads an object. */
+export function sizeOptions(command: Command, cpus = true): Command {
+  command.option(
+    '--map-size <map=n>',
+    "set a map's max_entries before load (repeatable): what a loader does for maps declared with 0",
+    (value: string, previous: string[] = []) => [...previous, value],
+  );
+  if (cpus) {
+    command.addOption(
+      new Option(
+        '--cpus <n>',
+        "CPUs to model: one value each in per-CPU maps, one ring each in perf event arrays (default: this machine's)",
+      ).argParser(parseCpus),
+    );
+  }
+  return command;
+}
+
+function parseCpus(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_CPUS)
+    throw new CliError(`--cpus: '${value}' is not a CPU count from 1 to ${MAX_CPUS}`, 2);
+  return n;
+}
+
+/**
+ * Size the object's maps before load, as its own loader would: `--map-size MAP=N` sets max_entries; a perf
+ * event array declared with 0 gets one slot per CPU (as libbpf does); any other map still at 0 needs a
+ * size from the user, and gets a message that says how to give it.
+ */
+export function sizeMaps(
+  spec: ObjectSpec,
+  flags: SizeFlags,
+  cpus: number = flags.cpus ?? machineCpus(),
+  /** Refuse a map left at 0 (false for commands that create no maps: verify). */
+  complete = true,
+): void {
+  for (const entry of flags.mapSize ?? []) {
+    const eq = entry.lastIndexOf('=');
+    const name = entry.slice(0, Math.max(0, eq));
+    const text = entry.slice(eq + 1);
+    const n = /^(0x[0-9a-f]+|\d+)$/i.test(text) ? Number(text) : Number.NaN;
+    if (eq <= 0) throw new CliError(`--map-size '${entry}': expected MAP=N`, 2);
+    if (!Number.isSafeInteger(n) || n < 1 || n > 0xffffffff)
+      throw new CliError(`--map-size ${name}: '${text}' is not a size from 1 to 4294967295`, 2);
+    const map = spec.maps.find((m) => m.name === name);
+    if (!map) {
+      throw new CliError(
+        `--map-size: no map '${name}' (maps: ${spec.maps.map((m) => m.name).join(', ') || 'none'})`,
+        2,
+      );
+    }
+    map.maxEntries = n;
+  }
+  for (const map of spec.maps) {
+    if (map.maxEntries !== 0) continue;
+    if (map.type === MapType.PERF_EVENT_ARRAY) map.maxEntries = cpus;
+    else if (complete) {
+      throw new CliError(
+        `map ${map.name} has max_entries 0 (its loader sizes it): give --map-size ${map.name}=N`,
+        2,
+      );
+    }
+  }
 }
 
 // ---- choosing the program: --program NAME ----------------------------------------------------------

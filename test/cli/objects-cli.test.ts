@@ -2,10 +2,11 @@
 // command that loads an object; without it a command that needs one program and finds several says so
 // (and takes the first, as before).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readCapture } from '../../src/net/pcap.js';
 import { kernelOracle } from '../support/kernel.js';
 import { tsbpf } from './run-cli.js';
 
@@ -150,4 +151,87 @@ describe('--program NAME', () => {
       expect(log).toMatch(/invalid access to packet/);
     },
   );
+});
+
+const SIZED = 'test/fixtures/elf/sized_maps.o';
+
+describe('--map-size MAP=N and --cpus N', () => {
+  it('a map declared with 0 entries (not a perf array) asks for its size by name', () => {
+    const r = tsbpf(['xdp', SIZED, '-r', CAPTURE]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'tsbpf: map allowed has max_entries 0 (its loader sizes it): give --map-size allowed=N\n',
+    );
+  });
+
+  it('sized, it runs: per-CPU values and perf rings follow --cpus, the perf array gets one slot per CPU', () => {
+    const events = join(dir, 'events.jsonl');
+    const r = tsbpf([
+      'xdp',
+      SIZED,
+      '-r',
+      CAPTURE,
+      '--map-size',
+      'allowed=16',
+      '--map-set',
+      'allowed',
+      '56000000=01000000',
+      '--cpus',
+      '3',
+      '--events',
+      events,
+      '--json',
+      '--dump-maps',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const len86 = readCapture(readFileSync(CAPTURE)).packets.filter((p) => p.data.length === 86).length;
+    expect(len86).toBeGreaterThan(0);
+    expect(out.verdicts.PASS).toBe(len86);
+    expect(out.verdicts.DROP).toBe(255 - len86);
+    expect(out.maps.packets[0].formatted).toEqual({ key: 0, value: [255, 0, 0] });
+    expect(out.events).toBe(255);
+    expect(readFileSync(events, 'utf8').trim().split('\n')).toHaveLength(255);
+    expect(out.maps.allowed).toEqual([
+      { key: '56000000', value: '01000000', formatted: { key: 86, value: 1 } },
+    ]);
+  });
+
+  it("--cpus defaults to this machine's CPU count (map dump, prog run)", () => {
+    const r = tsbpf(['map', 'dump', SIZED, 'packets', '--map-size', 'allowed=1', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)[0].values).toHaveLength(availableParallelism());
+    const run = tsbpf(['prog', 'run', SIZED, 'data_in', packet, '--map-size', 'allowed=1', '--cpus', '2']);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/^Return value: 1, duration/);
+  });
+
+  it('bad sizes are usage errors naming the option and the map', () => {
+    const cases: [string[], string][] = [
+      [['--map-size', 'nope=3'], "--map-size: no map 'nope' (maps: packets, events, allowed)"],
+      [['--map-size', 'allowed=x'], "--map-size allowed: 'x' is not a size from 1 to 4294967295"],
+      [['--map-size', 'allowed=0'], "--map-size allowed: '0' is not a size from 1 to 4294967295"],
+      [['--map-size', 'allowed'], "--map-size 'allowed': expected MAP=N"],
+      [['--cpus', '0'], "--cpus: '0' is not a CPU count from 1 to 8192"],
+    ];
+    for (const [flags, message] of cases) {
+      const r = tsbpf(['xdp', SIZED, '-r', CAPTURE, ...flags]);
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr).toBe(`tsbpf: ${message}\n`);
+    }
+  });
+
+  it.skipIf(!kernelOracle())('libbpf refuses the same object for the same map (bpftool prog load)', () => {
+    const pin = `/sys/fs/bpf/tsbpf_sized_${process.pid}`;
+    let log = '';
+    try {
+      execFileSync('bpftool', ['prog', 'load', SIZED, pin], { stdio: 'pipe' });
+    } catch (e) {
+      log = String((e as { stderr?: Buffer }).stderr);
+    } finally {
+      rmSync(pin, { force: true });
+    }
+    expect(log).toMatch(/map 'allowed': failed to create/);
+  });
 });

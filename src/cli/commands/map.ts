@@ -9,7 +9,17 @@ import { writeObject } from '../../elf/index.js';
 import { mapTypeInfo } from '../../maps/registry.js';
 import { CliError } from '../errors.js';
 import { Files, writing } from '../files.js';
-import { bytesToHex, cliRuntime, dumpMap, hexToBytes, jsonSafe, readObjectFile } from '../objects.js';
+import {
+  bytesToHex,
+  cliRuntime,
+  dumpMap,
+  hexToBytes,
+  jsonSafe,
+  readObjectFile,
+  type SizeFlags,
+  sizeMaps,
+  sizeOptions,
+} from '../objects.js';
 
 export function register(program: Command): void {
   const map = program.command('map').description('inspect and edit the maps of an object (like bpftool map)');
@@ -37,32 +47,34 @@ export function register(program: Command): void {
         );
       }
     });
-  map
+  const dump = map
     .command('dump')
     .description("print a map's contents after load (its initial contents), BTF-formatted when possible")
     .argument('<prog.o>', 'ELF object')
     .argument('<name>', 'map name (.rodata, .data, .bss for global data)')
-    .option('--json', 'one JSON array of {key, value[, formatted]}')
-    .action((file: string, name: string, o: { json?: boolean }) => {
-      const obj = loadObject(readObjectFile(file), {
-        verify: false,
-        programs: [],
-        runtimeOptions: cliRuntime(),
-      });
-      const entries = dumpMap(obj.map(name), obj.spec.btf as Btf | undefined, obj.runtime.cpus);
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify(entries.map((e) => jsonSafe(e)))}\n`);
-        return;
-      }
-      for (const e of entries) {
-        const shown = e.formatted
-          ? `${JSON.stringify(e.formatted.key)}: ${JSON.stringify(e.formatted.value)}`
-          : '';
-        process.stdout.write(
-          `key: ${e.key}  value: ${e.value ?? e.values?.join(' ')}${shown ? `  (${shown})` : ''}\n`,
-        );
-      }
+    .option('--json', 'one JSON array of {key, value[, formatted]}');
+  sizeOptions(dump).action((file: string, name: string, o: { json?: boolean } & SizeFlags) => {
+    const spec = readObjectFile(file);
+    sizeMaps(spec, o);
+    const obj = loadObject(spec, {
+      verify: false,
+      programs: [],
+      runtimeOptions: cliRuntime(o.cpus),
     });
+    const entries = dumpMap(obj.map(name), obj.spec.btf as Btf | undefined, obj.runtime.cpus);
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(entries.map((e) => jsonSafe(e)))}\n`);
+      return;
+    }
+    for (const e of entries) {
+      const shown = e.formatted
+        ? `${JSON.stringify(e.formatted.key)}: ${JSON.stringify(e.formatted.value)}`
+        : '';
+      process.stdout.write(
+        `key: ${e.key}  value: ${e.value ?? e.values?.join(' ')}${shown ? `  (${shown})` : ''}\n`,
+      );
+    }
+  });
   map
     .command('set')
     .description("set a map's initial contents in the object file: KEY=VALUE, hex bytes in memory order")

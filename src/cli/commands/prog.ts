@@ -21,9 +21,12 @@ import {
   readObjectFile,
   rejected,
   runnerFor,
+  type SizeFlags,
+  sizeMaps,
+  sizeOptions,
 } from '../objects.js';
 
-interface RunOptions extends LimitFlags, ProgramFlags {
+interface RunOptions extends LimitFlags, ProgramFlags, SizeFlags {
   engine: 'interp' | 'jit';
   verify: boolean;
   json?: boolean;
@@ -43,7 +46,7 @@ export function register(program: Command): void {
     .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
     .option('--no-verify', 'skip the verifier and run in checked mode')
     .option('--json', 'print {"retval", "duration"} as JSON');
-  programOption(run, 'program to run (default: the only program)');
+  sizeOptions(programOption(run, 'program to run (default: the only program)'));
   limitOptions(run).action((file: string, args: string[], options: RunOptions) =>
     runProg(file, args, options),
   );
@@ -124,13 +127,14 @@ function runProg(file: string, args: string[], options: RunOptions): void {
   const result = writing(files, () => {
     const spec = readObjectFile(file);
     const chosen = chooseProgram(file, spec, programFlag(options));
+    sizeMaps(spec, options);
     let obj: ReturnType<typeof loadObject>;
     try {
       obj = loadObject(spec, {
         engine: options.engine,
         verify: options.verify,
         programs: loadSelection(spec, chosen),
-        runtimeOptions: cliRuntime(),
+        runtimeOptions: cliRuntime(options.cpus),
       });
     } catch (e) {
       throw rejected(file, e);

@@ -8,9 +8,16 @@ import type { ProgramSpec } from '../../spec/object.js';
 import { PROGRAM_TYPES, programTypeByName } from '../../spec/program-types.js';
 import { formatDiagnostic, type VerifyResult, verify } from '../../verifier/index.js';
 import { CliError } from '../errors.js';
-import { chooseProgram, readBytes, readObjectFile } from '../objects.js';
+import {
+  chooseProgram,
+  readBytes,
+  readObjectFile,
+  type SizeFlags,
+  sizeMaps,
+  sizeOptions,
+} from '../objects.js';
 
-interface Flags {
+interface Flags extends SizeFlags {
   program?: string;
   section?: string;
   function?: string;
@@ -36,6 +43,8 @@ function programsOf(file: string, flags: Flags): { programs: ProgramSpec[]; maps
     return { programs: [{ name: file, section: '', type: flags.type, insns, license: 'GPL' }], maps: [] };
   }
   const spec = readObjectFile(file);
+  // The verifier reads max_entries (bounds of array lookups); no map is created, so a 0 may stay.
+  sizeMaps(spec, flags, 1, false);
   let programs = spec.programs;
   if (flags.program !== undefined) programs = [chooseProgram(file, spec, flags.program)];
   if (flags.section) programs = programs.filter((p) => p.section === flags.section);
@@ -59,7 +68,7 @@ function summary(name: string, r: VerifyResult): string {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('verify')
     .description('verify programs like the kernel does and explain rejections')
     .argument('<file>', 'ELF object (clang -target bpf) or raw bytecode (with --type)')
@@ -78,49 +87,49 @@ export function register(program: Command): void {
       new Option('--loops <mode>', 'bounded loops, or reject every back edge')
         .choices(['bounded', 'dfs'])
         .default('bounded'),
-    )
-    .action((file: string, flags: Flags) => {
-      if (flags.type && !programTypeByName(flags.type)) {
-        throw new CliError(
-          `unknown program type '${flags.type}' (known: ${[...PROGRAM_TYPES.keys()].join(', ')})`,
-          2,
-        );
-      }
-      const { programs, maps } = programsOf(file, flags);
-      const logLevel = Number(flags.logLevel) as 0 | 1 | 2;
-      const results = programs.map((p) => ({
-        p,
-        r: verify(p, { maps, logLevel, unprivileged: flags.unprivileged ?? false, loops: flags.loops }),
-      }));
-      const accepted = results.every((x) => x.r.accepted);
-      if (flags.json) {
-        const out = {
-          accepted,
-          programs: results.map(({ p, r }) => ({
-            name: p.name,
-            section: p.section,
-            type: p.type,
-            accepted: r.accepted,
-            insnsProcessed: r.insnsProcessed,
-            states: r.states,
-            durationMs: Number(r.durationMs.toFixed(3)),
-            diagnostics: r.diagnostics,
-            ...(logLevel >= 2 ? { log: r.log } : {}),
-          })),
-        };
-        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-      } else {
-        for (const { p, r } of results) {
-          if (logLevel >= 2 && r.log) process.stdout.write(`${r.log}\n`);
-          if (r.accepted) process.stdout.write(`${summary(p.name, r)}\n`);
-          else {
-            const d = r.diagnostics[0]!;
-            process.stderr.write(
-              `${p.name}: rejected\n${logLevel >= 1 ? formatDiagnostic(d) : `insn ${d.insn}: ${d.message}`}\n`,
-            );
-          }
+    );
+  sizeOptions(command, false).action((file: string, flags: Flags) => {
+    if (flags.type && !programTypeByName(flags.type)) {
+      throw new CliError(
+        `unknown program type '${flags.type}' (known: ${[...PROGRAM_TYPES.keys()].join(', ')})`,
+        2,
+      );
+    }
+    const { programs, maps } = programsOf(file, flags);
+    const logLevel = Number(flags.logLevel) as 0 | 1 | 2;
+    const results = programs.map((p) => ({
+      p,
+      r: verify(p, { maps, logLevel, unprivileged: flags.unprivileged ?? false, loops: flags.loops }),
+    }));
+    const accepted = results.every((x) => x.r.accepted);
+    if (flags.json) {
+      const out = {
+        accepted,
+        programs: results.map(({ p, r }) => ({
+          name: p.name,
+          section: p.section,
+          type: p.type,
+          accepted: r.accepted,
+          insnsProcessed: r.insnsProcessed,
+          states: r.states,
+          durationMs: Number(r.durationMs.toFixed(3)),
+          diagnostics: r.diagnostics,
+          ...(logLevel >= 2 ? { log: r.log } : {}),
+        })),
+      };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    } else {
+      for (const { p, r } of results) {
+        if (logLevel >= 2 && r.log) process.stdout.write(`${r.log}\n`);
+        if (r.accepted) process.stdout.write(`${summary(p.name, r)}\n`);
+        else {
+          const d = r.diagnostics[0]!;
+          process.stderr.write(
+            `${p.name}: rejected\n${logLevel >= 1 ? formatDiagnostic(d) : `insn ${d.insn}: ${d.message}`}\n`,
+          );
         }
       }
-      if (!accepted) process.exitCode = 1;
-    });
+    }
+    if (!accepted) process.exitCode = 1;
+  });
 }

@@ -28,10 +28,13 @@ import {
   programFlag,
   programOption,
   readObjectFile,
+  type SizeFlags,
   setBeforeLoad,
+  sizeMaps,
+  sizeOptions,
 } from '../objects.js';
 
-interface AttachOptions {
+interface AttachOptions extends SizeFlags {
   dev: string;
   netns?: string;
   program?: string;
@@ -72,7 +75,7 @@ export function register(xdp: Command): void {
     )
     .option('--engine <engine>', '--userspace: interp or jit', engineOption, 'jit')
     .option('--json', 'one JSON object per line: attached, each tick, detached');
-  programOption(command, 'program to attach (default: the only XDP program)').action(
+  sizeOptions(programOption(command, 'program to attach (default: the only XDP program)')).action(
     (file: string, options: AttachOptions) => attach(file, options),
   );
 }
@@ -107,6 +110,8 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
   if (!options.userspace && (options.tap || options.tapNetns))
     throw new CliError('--tap and --tap-netns go with --userspace', 2);
   if (options.userspace && options.mode) throw new CliError('--mode goes with --kernel', 2);
+  if (!options.userspace && options.cpus !== undefined)
+    throw new CliError("--cpus goes with --userspace (the kernel has the machine's CPUs)", 2);
   const spec = readObjectFile(file);
   const sets = parseMapSets(options.mapSet ?? []);
   const chosen = chooseProgram(file, spec, programFlag(options), { type: 'xdp', label: 'XDP' }, sets);
@@ -114,6 +119,7 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
     throw new CliError(
       `${file}: program ${chosen.name} (section ${chosen.section}) is ${chosen.type}, not xdp`,
     );
+  sizeMaps(spec, options, options.userspace ? options.cpus : possibleCpus());
   const live = withDeviceErrors(options, () =>
     options.userspace
       ? startUserspace(file, spec, chosen, sets, options)
@@ -238,7 +244,11 @@ function startUserspace(
 ): Live {
   let obj: ReturnType<typeof loadWithMapSets>;
   try {
-    obj = loadWithMapSets(spec, sets, { engine: o.engine, programs: loadSelection(spec, chosen, sets) });
+    obj = loadWithMapSets(spec, sets, {
+      engine: o.engine,
+      programs: loadSelection(spec, chosen, sets),
+      cpus: o.cpus,
+    });
   } catch (e) {
     if (e instanceof VerifierError)
       throw new CliError(

@@ -33,10 +33,13 @@ import {
   readObjectFile,
   rejected,
   runnerFor,
+  type SizeFlags,
+  sizeMaps,
+  sizeOptions,
 } from '../objects.js';
 import { register as registerAttach } from './xdp-attach.js';
 
-interface XdpOptions {
+interface XdpOptions extends SizeFlags {
   read: string;
   write?: string;
   dropped?: string;
@@ -86,6 +89,7 @@ export function register(program: Command): void {
     .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
     .option('--no-verify', 'skip the verifier and run in checked mode');
   programOption(run, 'program to run (default: the only XDP program)');
+  sizeOptions(run);
   limitOptions(run);
   run.action((file: string, options: XdpOptions) => runXdp(file, options));
 }
@@ -119,11 +123,13 @@ async function runXdp(file: string, options: XdpOptions): Promise<void> {
         `${file}: program ${chosen.name} (section ${chosen.section}) is ${chosen.type}, not xdp`,
       );
     }
+    sizeMaps(spec, options);
     try {
       obj = loadWithMapSets(spec, sets, {
         engine: options.engine,
         verify: options.verify,
         programs: loadSelection(spec, chosen, sets),
+        cpus: options.cpus,
       });
     } catch (e) {
       throw rejected(file, e);
