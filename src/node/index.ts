@@ -2,6 +2,7 @@
 // for live interfaces. Node-only: it reads files and calls into libc through koffi.
 
 import '../kernel/register.js';
+import './core-target.js';
 import './live/register.js';
 
 export {

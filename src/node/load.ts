@@ -17,6 +17,7 @@ import type { TypedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
 import { MapType } from '../spec/maps.js';
 import type { ObjectSpec } from '../spec/object.js';
+import './core-target.js';
 
 /** Where loadObject loads an object: into the kernel, or into a user-space runtime. */
 export type Backend = 'kernel' | 'userspace';

@@ -3,6 +3,7 @@
 // interfaces for user-space `attachXdp(iface)`. koffi loads only at the first bpf() call.
 
 import '../kernel/register.js';
+import './core-target.js';
 import './live/register.js';
 
 export * from '../index.js';

@@ -21,7 +21,6 @@ import { verify } from '../../src/verifier/index.js';
 
 const LDXW = 0x61;
 const LDXDW = 0x79;
-const LDXH = 0x69;
 
 /** Build a BTF with `fn(builder)` and parse it back. */
 function btfOf(fn: (b: BtfBuilder) => void, base?: Btf): Btf {

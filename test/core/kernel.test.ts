@@ -1,0 +1,168 @@
+// CO-RE against the running kernel, with libbpf as the oracle: the clang-built fixtures of
+// test/fixtures/core are relocated by tsbpf against /sys/kernel/btf/vmlinux and loaded through the kernel
+// back end; bpftool (libbpf) loads the same objects; the kernel's translated instructions of each program
+// (BPF_OBJ_GET_INFO_BY_FD's xlated_prog_insns, through `bpftool prog dump xlated ... file`) must be the same
+// one for one — only the addresses the kernel puts in map references differ between two loads. The
+// user-space side runs the relocated kprobe of regs.o on tsbpf's probe context.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BtfBuilder } from '../../src/btf/builder.js';
+import { setDefaultCoreTarget } from '../../src/btf/core/index.js';
+import { type Btf, parseBtf } from '../../src/btf/parse.js';
+import { loadCollection } from '../../src/collection/load.js';
+import type { LoadedProgram } from '../../src/collection/userspace.js';
+import { readObject } from '../../src/elf/index.js';
+import { probe } from '../../src/hooks/probe.js';
+import { decode, type Insn, LDDW } from '../../src/isa/index.js';
+import '../../src/kernel/register.js';
+import type { KernelProgram } from '../../src/kernel/object.js';
+import { progInfo } from '../../src/kernel/syscall.js';
+import { kernelCoreTarget } from '../../src/node/core-target.js';
+import type { ObjectSpec } from '../../src/spec/object.js';
+import { kernelOracle } from '../support/kernel.js';
+
+const oracle = kernelOracle();
+const FIXTURES = new URL('../fixtures/core/', import.meta.url).pathname;
+const fixture = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)));
+const PIN = `/sys/fs/bpf/tsbpf_core_${process.pid}`;
+const tmp = mkdtempSync(join(tmpdir(), 'tsbpf-core-'));
+
+afterAll(() => {
+  rmSync(PIN, { recursive: true, force: true });
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** The kernel's translated instructions of a loaded program (by id or pin path). */
+function xlated(how: ['id', string] | ['pinned', string]): Insn[] {
+  const file = join(tmp, `x${Math.random().toString(36).slice(2)}.bin`);
+  execFileSync('bpftool', ['prog', 'dump', 'xlated', ...how, 'file', file], { stdio: 'pipe' });
+  return decode(new Uint8Array(readFileSync(file)));
+}
+
+/** Map references (lddw src 1/2) carry per-load kernel addresses: blank them out of both sides. */
+function withoutMapAddresses(insns: Insn[]): Insn[] {
+  return insns.map((x, i) => {
+    const prev = insns[i - 1];
+    const isMapRef = (y: Insn | undefined) => y?.code === LDDW && (y.src === 1 || y.src === 2);
+    if (isMapRef(x) || (prev && isMapRef(prev) && x.code === 0)) return { ...x, imm: 0 };
+    return x;
+  });
+}
+
+/** The object as compiled (no target), to count the instructions relocation changed. */
+function compiled(bytes: Uint8Array): ObjectSpec {
+  setDefaultCoreTarget(undefined);
+  try {
+    return readObject(bytes, { file: 'compiled' });
+  } finally {
+    setDefaultCoreTarget(kernelCoreTarget);
+  }
+}
+
+describe.skipIf(!oracle)('CO-RE against the running kernel, compared with libbpf', () => {
+  it('parses /sys/kernel/btf/vmlinux once per process', () => {
+    const bytes = new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'));
+    const t0 = performance.now();
+    const btf = parseBtf(bytes, 'vmlinux');
+    const ms = performance.now() - t0;
+    console.log(
+      `[core] vmlinux BTF: ${bytes.length} bytes, ${btf.types.length} types, parsed in ${ms.toFixed(0)} ms`,
+    );
+    const target = kernelCoreTarget();
+    expect(target?.btf.types.length).toBe(btf.types.length);
+    expect(kernelCoreTarget()).toBe(target);
+  });
+
+  for (const file of ['task.o', 'regs.o']) {
+    it(`${file}: every program's instructions equal libbpf's once the kernel has loaded both`, () => {
+      const bytes = fixture(file);
+      const asCompiled = compiled(bytes);
+      const spec = readObject(bytes, { file, btf: kernelCoreTarget() });
+      expect(spec.warnings ?? []).toEqual(
+        file === 'task.o'
+          ? [
+              expect.stringMatching(
+                /^section kprobe\/do_nanosleep insn \d+: the program reads field state of struct task_struct___old, which the target BTF \(vmlinux\) does not have \(byte offset of struct task_struct___old\.state\): poisoned/,
+              ),
+              expect.stringMatching(
+                /^section kprobe\/do_nanosleep insn \d+: the program reads value PIDTYPE_NOPE of enum pid_type, which the target BTF \(vmlinux\) does not have/,
+              ),
+            ]
+          : [],
+      );
+      // Relocation changed what it should: some offsets and values differ from the compiled ones.
+      const changed = spec.programs.flatMap((p, i) =>
+        p.insns.filter((x, j) => JSON.stringify(x) !== JSON.stringify(asCompiled.programs[i]!.insns[j])),
+      );
+      expect(changed.length).toBeGreaterThan(file === 'task.o' ? 20 : 1);
+
+      const dir = `${PIN}_${file.replace('.o', '')}`;
+      execFileSync('bpftool', ['prog', 'loadall', join(FIXTURES, file), dir], { stdio: 'pipe' });
+      const coll = loadCollection(spec, { backend: 'kernel' });
+      try {
+        for (const p of spec.programs) {
+          const ours = coll.program(p.name) as unknown as KernelProgram;
+          const id = String(progInfo(ours.fd).id);
+          const mine = withoutMapAddresses(xlated(['id', id]));
+          const libbpf = withoutMapAddresses(xlated(['pinned', `${dir}/${p.name}`]));
+          expect(mine.length, p.name).toBeGreaterThan(5);
+          expect(mine, p.name).toEqual(libbpf);
+        }
+      } finally {
+        coll.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('task.o: the values libbpf computes, read back from the kernel-loaded types_enums', () => {
+    const spec = readObject(fixture('task.o'), { btf: kernelCoreTarget() });
+    const p = spec.programs.find((x) => x.name === 'types_enums')!;
+    const btf = kernelCoreTarget()!.btf;
+    const task = btf.byName('task_struct', 4)!;
+    // r0 = type size; r1 = lddw type id; …: the immediates the program now carries
+    const imms = p.insns.map((x) => x.imm);
+    expect(imms).toContain(task.size);
+    expect(imms).toContain(task.id);
+  });
+});
+
+/** A BTF holding x86-64's `struct pt_regs` registers si and di where the kernel has them. */
+function x86PtRegs(): Btf {
+  const b = new BtfBuilder();
+  const ul = b.int('long unsigned int', 8);
+  b.struct('pt_regs', 168, [
+    { name: 'si', type: ul, bitOffset: 104 * 8 },
+    { name: 'di', type: ul, bitOffset: 112 * 8 },
+  ]);
+  return parseBtf(b.encode(), 'x86 pt_regs');
+}
+
+describe('CO-RE in user space: the relocated kprobe on the probe context', () => {
+  it('regs.o reads di and si where the kernel (and tsbpf) keep them', () => {
+    // Without the kernel's BTF, a pt_regs shaped as x86-64's stands in (si at 104, di at 112).
+    const btf = kernelCoreTarget() ?? x86PtRegs();
+    const spec = readObject(fixture('regs.o'), { file: 'regs.o', btf });
+    const coll = loadCollection(spec, { backend: 'userspace' });
+    try {
+      const host = { add: (a: number, b: number) => a + b };
+      const link = probe(host, 'add', coll.program('regs_sum') as LoadedProgram);
+      expect(host.add(7, 5)).toBe(12);
+      expect(coll.typedMap<number, bigint>('out').get(0)).toBe(7005n);
+      link.close();
+      // As compiled, di is read at 0 (the probe's timestamp) and si at 8: not the arguments.
+      const raw = loadCollection(compiled(fixture('regs.o')), { backend: 'userspace' });
+      const l2 = probe(host, 'add', raw.program('regs_sum') as LoadedProgram);
+      host.add(7, 5);
+      expect(raw.typedMap<number, bigint>('out').get(0)).not.toBe(7005n);
+      l2.close();
+      raw.close();
+    } finally {
+      coll.close();
+    }
+  });
+});
