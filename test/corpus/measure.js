@@ -225,6 +225,8 @@ export function summarize(rows) {
 export function groupReason(reason = '') {
   return reason
     .replace(/^program [\w.]+: /, '')
+    .replace(/^[\w.-]+\.o: (section \S+: )?(instruction \d+: )?/, '')
+    .replace(/ \(at byte \d+\)$/, '')
     .replace(/'[^']*'/g, "'…'")
     .replace(/\b(insn|instruction|at|off|offset|size)\s*[=#]?\s*-?\d+/gi, '$1 N')
     .replace(/\bR\d\b/g, 'Rn')
