@@ -6,9 +6,12 @@ import { CONTROL_HELPERS } from './control.js';
 import { MAP_HELPERS } from './maps.js';
 import { RINGBUF_HELPERS } from './ringbuf.js';
 import { SKB_HELPERS } from './skb.js';
+import { SOCK_HELPERS } from './sock.js';
+import { STACK_HELPERS } from './stack.js';
 import { STRING_HELPERS } from './strings.js';
 import { TASK_HELPERS } from './task.js';
 import { TIME_HELPERS } from './time.js';
+import { TRACE_HELPERS } from './trace.js';
 import type { HelperDef } from './types.js';
 import { XDP_HELPERS } from './xdp.js';
 
@@ -21,6 +24,9 @@ const ALL: HelperDef[] = [
   ...XDP_HELPERS,
   ...RINGBUF_HELPERS,
   ...SKB_HELPERS,
+  ...TRACE_HELPERS,
+  ...STACK_HELPERS,
+  ...SOCK_HELPERS,
 ];
 
 /** Helpers by id. */

@@ -5,6 +5,7 @@ import { PerfEventArrayMap } from '../maps/perf.js';
 import { RingBufMap } from '../maps/ringbuf.js';
 import { Errno } from '../spec/errno.js';
 import { flagsWord, mapWord, onNumbers, ptrWord } from './args.js';
+import { PERF_OUTPUT_TYPES } from './groups.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 function ring(env: HelperEnv, map: number, helper: string): RingBufMap {
@@ -70,6 +71,7 @@ export const RINGBUF_HELPERS: HelperDef[] = [
   {
     id: 25,
     name: 'perf_event_output',
+    programTypes: PERF_OUTPUT_TYPES,
     proto: { ret: 'integer', args: ['ctx', 'const_map_ptr', 'anything', 'mem', 'const_size_or_zero'] },
     // flags: an index and a context length in bits 0-51, exact in a word; anything above is invalid either
     // way (a word that large stays at or above 2^52, or negative), as the map's check finds.

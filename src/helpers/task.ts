@@ -3,6 +3,7 @@
 
 import { Errno } from '../spec/errno.js';
 import { cString, onNumbers, ptrWord, readable, writable } from './args.js';
+import { TRACING_TYPES } from './groups.js';
 import type { HelperDef } from './types.js';
 
 /** probe_read's arguments: dst (a pointer), size (a u32), src (a pointer). */
@@ -72,10 +73,17 @@ export const TASK_HELPERS: HelperDef[] = [
       return 0;
     }),
   },
-  { id: 4, name: 'probe_read', proto: READ, ...probeRead('probe_read') },
+  // The unsuffixed reads (user or kernel memory, by address) are the tracing programs' only.
+  { id: 4, name: 'probe_read', proto: READ, programTypes: TRACING_TYPES, ...probeRead('probe_read') },
   { id: 112, name: 'probe_read_user', proto: READ, ...probeRead('probe_read_user') },
   { id: 113, name: 'probe_read_kernel', proto: READ, ...probeRead('probe_read_kernel') },
-  { id: 45, name: 'probe_read_str', proto: READ, ...probeReadStr('probe_read_str') },
+  {
+    id: 45,
+    name: 'probe_read_str',
+    proto: READ,
+    programTypes: TRACING_TYPES,
+    ...probeReadStr('probe_read_str'),
+  },
   { id: 114, name: 'probe_read_user_str', proto: READ, ...probeReadStr('probe_read_user_str') },
   { id: 115, name: 'probe_read_kernel_str', proto: READ, ...probeReadStr('probe_read_kernel_str') },
 ];

@@ -2,6 +2,7 @@
 // ns stays far below 2^53, so every result here is a safe integer.
 
 import { onNumbers } from './args.js';
+import { COARSE_CLOCK_TYPES } from './groups.js';
 import type { HelperDef } from './types.js';
 
 /** Kernel tick rate assumed for jiffies (Debian's CONFIG_HZ). */
@@ -30,6 +31,8 @@ export const TIME_HELPERS: HelperDef[] = [
     id: 160,
     name: 'ktime_get_coarse_ns',
     proto: { ret: 'integer', args: [] },
+    // The kernel offers it to networking programs only (a probe may fire inside the clock's update).
+    programTypes: COARSE_CLOCK_TYPES,
     // The coarse clock advances once per tick.
     ...onNumbers([], (env) => tickFloor(env.nowNsNumber())),
   },

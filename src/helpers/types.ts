@@ -26,14 +26,23 @@ export type ArgType =
   | 'ptr_to_stack_or_null'
   | 'ringbuf_mem' // memory from ringbuf_reserve (released by submit/discard)
   | 'spin_lock' // pointer to a bpf_spin_lock inside a map value
-  | 'long_ptr'; // pointer to 8 writable bytes (strtol result)
+  | 'long_ptr' // pointer to 8 writable bytes (strtol result)
+  // ARG_PTR_TO_BTF_ID (a task_struct ...): the verifier here has no BTF-typed pointers yet, so a kernel object
+  // is a number (get_current_task_btf returns one); what it checks is that the value is not a known NULL.
+  | 'btf_id'
+  | 'sock_common' // ARG_PTR_TO_BTF_ID_SOCK_COMMON: a socket from sk_lookup_* (checked against NULL)
+  | 'sock_release'; // the same, released by the call (sk_release: OBJ_RELEASE)
 
 /** Return kinds (the kernel's `enum bpf_return_type`, subset). */
 export type RetType =
   | 'integer' // a scalar
   | 'void' // nothing meaningful (r0 is unreadable after the call)
   | 'map_value_or_null' // pointer to the map's value, or NULL
-  | 'ringbuf_mem_or_null'; // pointer to reserved ring buffer memory of the requested size, or NULL
+  | 'ringbuf_mem_or_null' // pointer to reserved ring buffer memory of the requested size, or NULL
+  | 'sock_or_null' // RET_PTR_TO_SOCKET_OR_NULL: a referenced socket (released by sk_release), or NULL
+  | 'sock_common_or_null' // RET_PTR_TO_SOCK_COMMON_OR_NULL (skc_lookup_tcp), referenced like a socket
+  // RET_PTR_TO_BTF_ID_TRUSTED (get_current_task_btf): a number here, see ArgType 'btf_id'.
+  | 'btf_id';
 
 /**
  * A helper's prototype, as the verifier checks its calls: the kinds of its result and arguments, and its side
@@ -84,7 +93,25 @@ export interface HelperEnv {
   /** Call a callback (bpf_loop, for_each_map_elem): a subprogram at slot `target` with r1-r5. */
   callback(target: number, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint): bigint;
   /** Current process facts for get_current_* helpers. */
-  readonly task: { pid: number; tgid: number; uid: number; gid: number; comm: string };
+  readonly task: TaskModel;
+}
+
+/**
+ * The current task as helpers see it. The optional parts have defaults (./trace.ts, ./stack.ts): the
+ * cgroup path is the root alone (id 1), the stacks a fixed three-frame model.
+ */
+export interface TaskModel {
+  pid: number;
+  tgid: number;
+  uid: number;
+  gid: number;
+  comm: string;
+  /** Cgroup ids from the root (level 0) down to the task's own cgroup (get_current_cgroup_id ...). */
+  cgroupPath?: readonly number[];
+  /** Kernel call stack, innermost first (instruction addresses; get_stackid / get_stack). */
+  kernelStack?: readonly bigint[];
+  /** User call stack, innermost first (BPF_F_USER_STACK). */
+  userStack?: readonly bigint[];
 }
 
 /** A helper's implementation: the environment and r1 to r5 in, r0 out. */

@@ -13,6 +13,7 @@ import { MapType } from '../spec/maps.js';
 import { XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { TcAction, XdpAction } from '../spec/verdicts.js';
 import { mapWord, onNumbers, ptrWord, writable } from './args.js';
+import { CSUM_TYPES } from './groups.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 /** sizeof(struct xdp_frame): the kernel keeps it at the start of the headroom. */
@@ -178,6 +179,7 @@ export const XDP_HELPERS: HelperDef[] = [
   {
     id: 28,
     name: 'csum_diff',
+    programTypes: CSUM_TYPES,
     proto: {
       ret: 'integer',
       args: ['mem_or_null', 'const_size_or_zero', 'mem_or_null', 'const_size_or_zero', 'anything'],

@@ -67,6 +67,7 @@ export function mapMemory(spec: MapSpec, cpus: number): number {
     case MapType.PROG_ARRAY:
     case MapType.ARRAY_OF_MAPS:
     case MapType.PERF_EVENT_ARRAY:
+    case MapType.CGROUP_ARRAY:
       return base + roundUp8(4 * n); // one u32 reference per slot (perf buffers are charged as they open)
     case MapType.DEVMAP:
     case MapType.CPUMAP:
@@ -91,6 +92,9 @@ export function mapMemory(spec: MapSpec, cpus: number): number {
     case MapType.STACK:
       // max_entries + 1 slots, and the half-size ring it was copied from while it last doubled.
       return base + Math.ceil(1.5 * (n + 1) * spec.valueSize);
+    case MapType.STACK_TRACE:
+      // A value per bucket (max_entries rounded up to a power of two) and its hash and depth.
+      return base + 2 ** Math.ceil(Math.log2(n)) * (spec.valueSize + 8);
     case MapType.RINGBUF:
       return base + 2 * n; // the data area and its mirror
     default:

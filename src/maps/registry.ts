@@ -28,6 +28,7 @@ import { LpmTrieMap } from './lpm.js';
 import { PerfEventArrayMap } from './perf.js';
 import { QueueStackMap } from './queue.js';
 import { RingBufMap } from './ringbuf.js';
+import { F_STACK_BUILD_ID, PERF_MAX_STACK, StackTraceMap } from './stack-trace.js';
 import type { ArrayLayout, HashLayout, RuntimeMap } from './types.js';
 
 // Creation flags (include/uapi/linux/bpf.h).
@@ -176,6 +177,21 @@ function checkRingbuf(s: MapSpec): Invalid | undefined {
   return undefined;
 }
 
+/** stack_map_alloc's checks: u32 ids, whole addresses (or build-id entries) up to perf's deepest stack. */
+function checkStackTrace(s: MapSpec): Invalid | undefined {
+  if (s.flags & ~(F.NUMA_NODE | F.RDONLY | F.WRONLY | F_STACK_BUILD_ID))
+    return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  if (s.maxEntries === 0 || s.keySize !== 4 || s.valueSize < 8 || s.valueSize % 8 !== 0) {
+    return [Errno.EINVAL, 'needs key size 4, a value size that is a multiple of 8, max_entries > 0'];
+  }
+  const entry = s.flags & F_STACK_BUILD_ID ? 32 : 8;
+  if (s.valueSize % entry !== 0 || s.valueSize / entry > PERF_MAX_STACK)
+    return [Errno.EINVAL, `value size holds more than ${PERF_MAX_STACK} frames of ${entry} bytes`];
+  // The bucket count, max_entries rounded up to a power of two, must stay within 2^31.
+  if (s.maxEntries > 2 ** 31) return [Errno.E2BIG, `max_entries ${s.maxEntries} above 2^31`];
+  return undefined;
+}
+
 /** NR_CPUS of a distribution kernel: the most entries a CPUMAP may have. */
 const NR_CPUS = 8192;
 
@@ -210,6 +226,8 @@ export interface MapTypeInfo {
 }
 
 const DATA = ['map_lookup_elem', 'map_update_elem', 'map_delete_elem', 'for_each_map_elem'];
+/** Per-CPU maps also give another CPU's value (map_lookup_percpu_elem). */
+const PERCPU_DATA = [...DATA, 'map_lookup_percpu_elem'];
 
 function info(
   type: number,
@@ -250,10 +268,19 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
         lookup: 'none',
       },
     ),
-    info(MapType.PERCPU_HASH, 'percpu_hash', checkHash, hash, { perCpu: true }),
-    info(MapType.PERCPU_ARRAY, 'percpu_array', checkArray, array, { perCpu: true }),
+    info(MapType.PERCPU_HASH, 'percpu_hash', checkHash, hash, { perCpu: true, helpers: PERCPU_DATA }),
+    info(MapType.PERCPU_ARRAY, 'percpu_array', checkArray, array, { perCpu: true, helpers: PERCPU_DATA }),
+    info(MapType.STACK_TRACE, 'stack_trace', checkStackTrace, (sp, s, o) => new StackTraceMap(sp, s, o), {
+      helpers: ['get_stackid'],
+      lookup: 'none',
+    }),
+    // Slots hold cgroup ids here (the kernel's, the cgroups behind the fds user space stores).
+    info(MapType.CGROUP_ARRAY, 'cgroup_array', checkFdArray, fdArray, {
+      helpers: ['skb_under_cgroup', 'current_task_under_cgroup'],
+      lookup: 'none',
+    }),
     info(MapType.LRU_HASH, 'lru_hash', checkHash, hash),
-    info(MapType.LRU_PERCPU_HASH, 'lru_percpu_hash', checkHash, hash, { perCpu: true }),
+    info(MapType.LRU_PERCPU_HASH, 'lru_percpu_hash', checkHash, hash, { perCpu: true, helpers: PERCPU_DATA }),
     info(MapType.LPM_TRIE, 'lpm_trie', checkLpm, (sp, s, o) => new LpmTrieMap(sp, s, o), {
       helpers: ['map_lookup_elem', 'map_update_elem', 'map_delete_elem'],
     }),

@@ -32,8 +32,6 @@ const BLOOM_FILTER = 30;
  * the kernel's check_map_func_compatibility allows them; every other map type comes from the registry.
  */
 const UNMODELLED_MAPS: Readonly<Record<number, readonly string[]>> = {
-  [MapType.STACK_TRACE]: ['get_stackid'],
-  [MapType.CGROUP_ARRAY]: ['skb_under_cgroup', 'current_task_under_cgroup'],
   [MapType.SOCKMAP]: [
     'sk_redirect_map',
     'sock_map_update',
@@ -52,6 +50,13 @@ const UNMODELLED_MAPS: Readonly<Record<number, readonly string[]>> = {
 };
 
 const bare = (name: string) => name.replace(/^bpf_/, '');
+
+/**
+ * A socket from a lookup is memory of sizeof(struct bpf_sock) holding a reference; its `map` field (unused by
+ * memory pointers) marks it as a socket, so that it is not taken for ring-buffer memory, nor the reverse.
+ */
+const SOCKET = -2;
+const BPF_SOCK_SIZE = 80;
 
 /** May helper `h` take a map of `mapType` as its map argument? */
 export function mapAcceptsHelper(mapType: number, helperName: string): boolean {
@@ -188,7 +193,7 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       case 'ringbuf_mem':
         need(
           regno,
-          r.kind === 'mem' && r.ref !== 0,
+          r.kind === 'mem' && r.ref !== 0 && r.map !== SOCKET,
           'memory returned by bpf_ringbuf_reserve (checked against NULL)',
         );
         need(
@@ -200,6 +205,25 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
         break;
       case 'long_ptr':
         helperMem(v, pc, regno, r, 8, true);
+        break;
+      case 'btf_id':
+        // No BTF-typed pointers here yet: a kernel object is a number; a known NULL is refused, as the
+        // kernel refuses a scalar.
+        need(regno, !isNull && r.kind !== 'not_init', 'a pointer to a kernel object (not NULL)');
+        break;
+      case 'sock_common':
+      case 'sock_release':
+        need(
+          regno,
+          r.kind === 'mem' && r.map === SOCKET && r.ref !== 0,
+          'a socket from bpf_sk_lookup_* or bpf_skc_lookup_tcp, checked against NULL',
+        );
+        need(
+          regno,
+          r.off === 0 && isConstScalar(r.s) && r.s.var.value === 0n,
+          'the unmodified socket pointer',
+        );
+        if (t === 'sock_release') released = r;
         break;
       case 'func':
         if (bare(h.name) !== 'loop') {
@@ -242,6 +266,16 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
         regs[0] = ptrReg('map_value', { map: mapIdx });
       else regs[0] = ptrReg('map_value_or_null', { map: mapIdx, id: v.newId() });
       break;
+    case 'btf_id':
+      regs[0] = UNKNOWN_SCALAR;
+      break;
+    case 'sock_or_null':
+    case 'sock_common_or_null': {
+      // A referenced socket: readable as struct bpf_sock, released by sk_release on every path.
+      const ref = v.acquire(pc);
+      regs[0] = ptrReg('mem_or_null', { size: BPF_SOCK_SIZE, id: ref, ref, map: SOCKET });
+      break;
+    }
     case 'ringbuf_mem_or_null': {
       if (sizeArg.kind !== 'scalar' || !isConstScalar(sizeArg.s)) {
         throw new Reject(

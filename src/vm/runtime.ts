@@ -2,7 +2,7 @@
 // registered programs (tail-call targets), the per-CPU stacks, a clock, a random source and trace output,
 // and it is the `HelperEnv` helpers receive. Engines (interpreter, JIT) run programs against it.
 
-import type { HelperEnv, Invocation } from '../helpers/types.js';
+import type { HelperEnv, Invocation, TaskModel } from '../helpers/types.js';
 import { type Insn, MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
 import type { RuntimeMap } from '../maps/types.js';
 import { AddressSpace, type Region } from '../memory/address-space.js';
@@ -19,14 +19,11 @@ export type CallbackRunner = (
   r5: bigint,
 ) => bigint;
 
-/** The task helpers report as current (bpf_get_current_pid_tgid, _uid_gid, _comm). */
-export interface TaskInfo {
-  pid: number;
-  tgid: number;
-  uid: number;
-  gid: number;
-  comm: string;
-}
+/**
+ * The task helpers report as current (bpf_get_current_pid_tgid, _uid_gid, _comm; its cgroup path and call
+ * stacks for the cgroup and stack helpers).
+ */
+export interface TaskInfo extends TaskModel {}
 
 /** Options of a Runtime. */
 export interface RuntimeOptions {

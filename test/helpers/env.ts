@@ -1,5 +1,5 @@
 // A small fake HelperEnv for helper unit tests: an address space, maps by handle, a fixed clock.
-import type { HelperEnv, Invocation } from '../../src/helpers/types.js';
+import type { HelperEnv, Invocation, TaskModel } from '../../src/helpers/types.js';
 import { mapInSpace } from '../../src/maps/base.js';
 import { createMap, type MapBase, type MapSpec } from '../../src/maps/index.js';
 import { AddressSpace } from '../../src/memory/address-space.js';
@@ -14,7 +14,7 @@ export class FakeEnv implements HelperEnv {
   lines: string[] = [];
   calls: bigint[][] = [];
   onCallback: (target: number, args: bigint[]) => bigint = () => 0n;
-  task = { pid: 42, tgid: 41, uid: 1000, gid: 100, comm: 'a-very-long-command-name' };
+  task: TaskModel = { pid: 42, tgid: 41, uid: 1000, gid: 100, comm: 'a-very-long-command-name' };
 
   constructor(size = 1 << 20) {
     this.space = new AddressSpace(size);

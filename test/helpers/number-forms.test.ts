@@ -31,7 +31,11 @@ function world() {
     rb: map(MapType.RINGBUF, 0, 0, 4096) as RingBufMap,
     perf: map(MapType.PERF_EVENT_ARRAY, 4, 4, 2) as PerfEventArrayMap,
     dev: map(MapType.DEVMAP, 4, 4, 4),
+    stacks: map(MapType.STACK_TRACE, 4, 24, 2),
+    cgroups: map(MapType.CGROUP_ARRAY, 4, 4, 2),
+    percpu: map(MapType.PERCPU_ARRAY, 4, 8, 2),
   };
+  maps.cgroups.update(new Uint8Array([1, 0, 0, 0]), new Uint8Array([1, 0, 0, 0]));
   maps.perf.reader({ cpus: 1, pagesPerCpu: 1 });
   const buf = env.buf(Uint8Array.from({ length: 256 }, (_, i) => (i * 7 + 3) & 0xff));
   env.space.view.setUint32(buf + 64, 0, true); // a free spin lock
@@ -170,6 +174,14 @@ const BASE: Record<string, readonly (number | bigint)[]> = {
   snprintf: [W.buf, 32, W.fmt, W.buf + 128, 24],
   strtol: [W.str, 12, 0, W.buf],
   strtoul: [W.str + 3, 12, 16, W.buf],
+  current_task_under_cgroup: [W.maps.cgroups.addr, 1],
+  get_func_arg: [W.ctx, 0, W.buf],
+  map_lookup_percpu_elem: [W.maps.percpu.addr, W.buf + 64, 0],
+  get_stackid: [W.ctx, W.maps.stacks.addr, 0],
+  get_stack: [W.ctx, W.buf, 32, 0],
+  get_task_stack: [W.ctx, W.buf, 32, 0],
+  get_ns_current_pid_tgid: [4, 0xeffffffc, W.buf, 8],
+  strncmp: [W.buf, 8, W.str],
 };
 for (const k of ['probe_read_user', 'probe_read_kernel']) BASE[k] = BASE.probe_read!;
 for (const k of ['probe_read_user_str', 'probe_read_kernel_str']) BASE[k] = BASE.probe_read_str!;
@@ -183,7 +195,11 @@ describe('helper number forms', () => {
       'for_each_map_elem',
       'get_current_pid_tgid',
       'get_current_uid_gid',
+      'get_func_ip',
+      'get_ns_current_pid_tgid',
+      'ktime_get_tai_ns',
       'loop',
+      'override_return',
       'tail_call',
       'trace_printk',
     ]);
