@@ -23,6 +23,7 @@ import type { KernelProgram } from '../../src/kernel/object.js';
 import { progInfo } from '../../src/kernel/syscall.js';
 import { kernelCoreTarget } from '../../src/node/core-target.js';
 import type { ObjectSpec } from '../../src/spec/object.js';
+import { verify } from '../../src/verifier/index.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();
@@ -131,16 +132,50 @@ describe.skipIf(!oracle)('CO-RE against the running kernel, compared with libbpf
   });
 });
 
-/** A BTF holding x86-64's `struct pt_regs` registers si and di where the kernel has them. */
-function x86PtRegs(): Btf {
+/** A BTF holding x86-64's `struct pt_regs` registers si and di where the kernel has them (or si alone). */
+function x86PtRegs(withDi = true): Btf {
   const b = new BtfBuilder();
   const ul = b.int('long unsigned int', 8);
   b.struct('pt_regs', 168, [
     { name: 'si', type: ul, bitOffset: 104 * 8 },
-    { name: 'di', type: ul, bitOffset: 112 * 8 },
+    ...(withDi ? [{ name: 'di', type: ul, bitOffset: 112 * 8 }] : []),
   ]);
-  return parseBtf(b.encode(), 'x86 pt_regs');
+  return parseBtf(b.encode(), withDi ? 'x86 pt_regs' : 'pt_regs without di');
 }
+
+describe('a relocation the target cannot satisfy: refused only where reached, by both verifiers', () => {
+  // Against a pt_regs without di, regs_sum reads di unconditionally; regs_guarded only after
+  // bpf_core_field_exists, which relocates to 0 and leaves the poisoned read dead.
+  const spec = () => readObject(fixture('regs.o'), { file: 'regs.o', btf: x86PtRegs(false) });
+
+  it('names the poisoned relocations and refuses the program that reaches one (ours)', () => {
+    const s = spec();
+    expect(s.warnings).toEqual([
+      'section kprobe/do_nanosleep insn 5: the program reads field di of struct pt_regs___l, which the target BTF (pt_regs without di) does not have (byte offset of struct pt_regs___l.di): poisoned, the verifier refuses it if reached',
+      'section kprobe/do_nanosleep insn 30: the program reads field di of struct pt_regs___l, which the target BTF (pt_regs without di) does not have (byte offset of struct pt_regs___l.di): poisoned, the verifier refuses it if reached',
+    ]);
+    const sum = verify(s.programs.find((p) => p.name === 'regs_sum')!, { maps: s.maps });
+    expect(sum.accepted).toBe(false);
+    expect(sum.diagnostics[0]).toMatchObject({ kind: 'core_poison', insn: 5 });
+    expect(sum.log).toMatch(/CO-RE relocation that could not be applied/);
+    expect(verify(s.programs.find((p) => p.name === 'regs_guarded')!, { maps: s.maps }).accepted).toBe(true);
+    const coll = loadCollection(s, { backend: 'userspace', programs: ['regs_guarded'] });
+    const host = { f: (a: number) => a };
+    const link = probe(host, 'f', coll.program('regs_guarded') as LoadedProgram);
+    host.f(42);
+    expect(coll.typedMap<number, bigint>('out').get(0)).toBe(1n);
+    link.close();
+    coll.close();
+  });
+
+  it.skipIf(!oracle)('the kernel refuses the same program and accepts the guarded one', () => {
+    const s = spec();
+    expect(() => loadCollection(s, { backend: 'kernel', programs: ['regs_sum'] })).toThrow(
+      /unknown#195896080|invalid func/,
+    );
+    loadCollection(s, { backend: 'kernel', programs: ['regs_guarded'] }).close();
+  });
+});
 
 describe('CO-RE in user space: the relocated kprobe on the probe context', () => {
   it('regs.o reads di and si where the kernel (and tsbpf) keep them', () => {
