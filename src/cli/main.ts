@@ -3,6 +3,7 @@
 // `tsbpf: …`, and an exit code from ./errors.ts (documented in docs/cli.md and the help's epilogue).
 
 import { Command, CommanderError } from 'commander';
+import { useCoreBtfFile } from '../node/core-target.js';
 import * as asm from './commands/asm.js';
 import * as conformance from './commands/conformance.js';
 import * as disasm from './commands/disasm.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
     .description('The eBPF system in TypeScript: assemble, verify, run, JIT, filter and trace.')
     .version('0.1.0')
     .option('--debug', 'print the stack trace of an internal error')
+    .option('--btf <file>', "BTF that CO-RE relocations are resolved against (default: the running kernel's)")
     .exitOverride()
     // Usage errors are printed by `main` as one line; commander's own printing is turned off, and so is
     // the help it shows on stderr when a command is missing (report says that in one line).
@@ -41,6 +43,10 @@ export function buildProgram(): Command {
     command.register(program);
   }
   trackCommand(program);
+  program.hook('preAction', (root) => {
+    const btf = root.opts().btf as string | undefined;
+    if (btf !== undefined) useCoreBtfFile(btf);
+  });
   return program;
 }
 

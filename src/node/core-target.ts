@@ -7,6 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { CoreTarget } from '../btf/core/relocate.js';
 import { setDefaultCoreTarget } from '../btf/core/target.js';
 import { type Btf, parseBtf } from '../btf/parse.js';
+import { parseElf } from '../elf/parse.js';
+import { TsbpfError } from '../errors.js';
 
 /** Where the kernel publishes its BTF: vmlinux, and one file per module with BTF. */
 export const KERNEL_BTF_DIR = '/sys/kernel/btf';
@@ -49,6 +51,34 @@ function moduleBtfs(base: Btf): { name: string; btf: Btf }[] {
     }
   }
   return modules;
+}
+
+/**
+ * Make `file` the default CO-RE target (the CLI's `--btf FILE`): raw BTF as /sys/kernel/btf/* holds it, or
+ * an ELF file with a .BTF section (a vmlinux image, an object). Read now, so a bad path is reported even
+ * for objects without CO-RE relocations; parsed the first time an object needs it.
+ */
+export function useCoreBtfFile(file: string): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new TsbpfError(`cannot read BTF: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, file);
+  }
+  let target: CoreTarget | undefined;
+  setDefaultCoreTarget(() => {
+    target ??= { btf: parseBtf(btfBytes(bytes, file), file), name: file };
+    return target;
+  });
+}
+
+/** The BTF in `bytes`: the file itself, or the .BTF section of an ELF file. */
+function btfBytes(bytes: Uint8Array, file: string): Uint8Array {
+  if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return bytes;
+  const section = parseElf(bytes, file).sectionNamed('.BTF');
+  if (!section) throw new TsbpfError('ELF file without a .BTF section: no types to relocate against', file);
+  return section.data;
 }
 
 setDefaultCoreTarget(kernelCoreTarget);
