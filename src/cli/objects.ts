@@ -21,6 +21,12 @@ import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from
 import { machineMapMemoryLimit } from '../node/load.js';
 import { MapType } from '../spec/maps.js';
 import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
+import { programTypeByName } from '../spec/program-types.js';
+import {
+  type ResolvedProgramType,
+  resolveProgramType,
+  unknownProgramTypeMessage,
+} from '../spec/type-names.js';
 import { VerifierError } from '../verifier/index.js';
 import type { RunLimits } from '../vm/limits.js';
 import type { RuntimeOptions } from '../vm/runtime.js';
@@ -105,6 +111,28 @@ export function cliRuntime(cpus: number = machineCpus()): RuntimeOptions {
 /** The CPUs of this machine (what `--cpus` defaults to): per-CPU maps hold one value for each. */
 export function machineCpus(): number {
   return availableParallelism();
+}
+
+// ---- program types as users spell them: --type T ----------------------------------------------------
+
+/**
+ * `--type T`: a kernel, bpftool or libbpf section name (src/spec/type-names.ts) resolved to the kernel's
+ * type; an unknown name, or a type tsbpf has no rules for, is a usage error.
+ */
+export function parseProgramType(value: string): ResolvedProgramType {
+  const r = resolveProgramType(value);
+  if (!r) throw new CliError(`--type: ${unknownProgramTypeMessage(value)}`, 2);
+  if (!programTypeByName(r.type))
+    throw new CliError(`--type ${value}: tsbpf has no rules for ${r.type} programs yet`, 2);
+  return r;
+}
+
+/** The program as `--type` says it is: its type, and the attach type the name fixes (or none). */
+export function withType(p: ProgramSpec, t: ResolvedProgramType): ProgramSpec {
+  const { attachType: _, ...rest } = p;
+  return t.attachType === undefined
+    ? { ...rest, type: t.type }
+    : { ...rest, type: t.type, attachType: t.attachType };
 }
 
 // ---- sizing maps: --map-size MAP=N, --cpus N ---------------------------------------------------------

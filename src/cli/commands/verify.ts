@@ -1,27 +1,30 @@
-// `tsbpf verify PROG [--program P] [--section S] [--function F] [--type T] [--log-level 0|1|2] [--json]`: run the verifier
-// on the programs of an ELF object (or on raw bytecode with --type) and report accepted or why not.
+// `tsbpf verify PROG [--program P] [--section S] [--function F] [--type T] [--log-level 0|1|2] [--json]`:
+// run the verifier on the programs of an ELF object (or on raw bytecode with --type) and report accepted
+// or why not.
 
 import { type Command, Option } from 'commander';
 import { decode } from '../../isa/index.js';
 import type { MapSpec } from '../../spec/maps.js';
 import type { ProgramSpec } from '../../spec/object.js';
-import { PROGRAM_TYPES, programTypeByName } from '../../spec/program-types.js';
+import type { ResolvedProgramType } from '../../spec/type-names.js';
 import { formatDiagnostic, type VerifyResult, verify } from '../../verifier/index.js';
 import { CliError } from '../errors.js';
 import {
   chooseProgram,
+  parseProgramType,
   readBytes,
   readObjectFile,
   type SizeFlags,
   sizeMaps,
   sizeOptions,
+  withType,
 } from '../objects.js';
 
 interface Flags extends SizeFlags {
   program?: string;
   section?: string;
   function?: string;
-  type?: string;
+  type?: ResolvedProgramType;
   logLevel: string;
   json?: boolean;
   unprivileged?: boolean;
@@ -36,11 +39,12 @@ function programsOf(file: string, flags: Flags): { programs: ProgramSpec[]; maps
   if (!isElf(bytes)) {
     if (!flags.type)
       throw new CliError(
-        `${file}: raw bytecode needs --type (one of ${[...PROGRAM_TYPES.keys()].join(', ')})`,
+        `${file}: raw bytecode needs --type (a program type: xdp, tc, socket, kprobe, cgroup/skb …)`,
       );
     if (bytes.length === 0) throw new CliError(`${file}: empty file`);
     const insns = decode(bytes);
-    return { programs: [{ name: file, section: '', type: flags.type, insns, license: 'GPL' }], maps: [] };
+    const raw = { name: file, section: '', type: flags.type.type, insns, license: 'GPL' };
+    return { programs: [withType(raw, flags.type)], maps: [] };
   }
   const spec = readObjectFile(file);
   // The verifier reads max_entries (bounds of array lookups); no map is created, so a 0 may stay.
@@ -59,7 +63,8 @@ function programsOf(file: string, flags: Flags): { programs: ProgramSpec[]; maps
       .join(' and ');
     throw new CliError(`${file}: no program${what ? ` in ${what}` : ''} (programs: ${names})`);
   }
-  if (flags.type) programs = programs.map((p) => ({ ...p, type: flags.type! }));
+  const type = flags.type;
+  if (type) programs = programs.map((p) => withType(p, type));
   return { programs, maps: spec.maps };
 }
 
@@ -75,7 +80,11 @@ export function register(program: Command): void {
     .option('--program <name>', 'only this program: a function or section name')
     .option('--section <name>', 'only programs of this ELF section')
     .option('--function <name>', 'only the program with this function name')
-    .option('--type <type>', 'program type (overrides the section; required for raw bytecode)')
+    .option(
+      '--type <type>',
+      "program type (overrides the section; required for raw bytecode): the kernel's, bpftool's or libbpf's name (sched_cls, classifier, tc …)",
+      parseProgramType,
+    )
     .addOption(
       new Option('--log-level <n>', '0: verdict, 1: reason, 2: per-instruction trace')
         .choices(['0', '1', '2'])
@@ -89,12 +98,6 @@ export function register(program: Command): void {
         .default('bounded'),
     );
   sizeOptions(command, false).action((file: string, flags: Flags) => {
-    if (flags.type && !programTypeByName(flags.type)) {
-      throw new CliError(
-        `unknown program type '${flags.type}' (known: ${[...PROGRAM_TYPES.keys()].join(', ')})`,
-        2,
-      );
-    }
     const { programs, maps } = programsOf(file, flags);
     const logLevel = Number(flags.logLevel) as 0 | 1 | 2;
     const results = programs.map((p) => ({
