@@ -5,6 +5,7 @@
 import { STACK_SIZE } from '../isa/index.js';
 import { MapFlag } from '../spec/maps.js';
 import { ctxAccess, FLOW_KEYS_SIZE } from '../spec/program-types.js';
+import { btfStructId, btfStructLoad } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import type { VerifierEnv } from './env.js';
 import { constant, isConstScalar, unknownOfSize } from './ranges.js';
@@ -24,6 +25,7 @@ function notAPointer(r: Reg, regno: number, v: VerifierEnv): string | undefined 
     case 'map_ptr_or_null':
     case 'mem_or_null':
     case 'sock_or_null':
+    case 'btf_ptr_or_null':
       return `R${regno} may be NULL (${v.describe(r)}): compare it with 0 before dereferencing it`;
     case 'packet_end':
       return `R${regno} is the packet end pointer: it marks the end and cannot be dereferenced`;
@@ -68,6 +70,8 @@ export function memAccess(
   switch (r.kind) {
     case 'ctx':
       return ctxLoadStore(v, pc, regno, r, off, size, write, value);
+    case 'btf_ptr':
+      return btfPtrLoad(v, pc, regno, r, off, size, write);
     case 'stack': {
       // Stack accesses are always checked for alignment, even privileged (check_ptr_alignment: strict for
       // the stack), and before the bounds, as the kernel does.
@@ -110,6 +114,7 @@ function ctxLoadStore(
       `R${regno} is the context pointer moved by ${r.off}${isConstScalar(r.s) ? '' : ' plus a variable'}: context fields must be accessed from the unmodified pointer`,
     );
   }
+  if (v.type.btfArgs) return btfArgLoad(v, pc, off, size, write);
   const res = ctxAccess(v.type, off, size, write);
   if ('error' in res) throw new Reject(pc, 'bad_ctx', `invalid context access: ${res.error}`);
   if (write) {
@@ -131,9 +136,105 @@ function ctxLoadStore(
       return ptrReg('sock_or_null', { id: v.newId() });
     case 'flow_keys':
       return ptrReg('mem', { size: FLOW_KEYS_SIZE });
+    case 'btf': {
+      // Typed by the kernel's BTF when there is one; without it the pointer can be passed on, not read.
+      const btf = v.kernelBtf;
+      return ptrReg('btf_ptr', {
+        btf: btf && res.field.btfStruct ? btfStructId(btf, res.field.btfStruct) : 0,
+      });
+    }
     default:
       return scalarReg(unknownOfSize(size));
   }
+}
+
+/**
+ * A load from the context of a tracing/lsm program: argument `off / 8` of its attach target, a number or a
+ * pointer to a kernel struct (btf_ctx_access). The arguments cannot be written.
+ */
+function btfArgLoad(v: VerifierEnv, pc: number, off: number, size: number, write: boolean): Reg {
+  const t = v.btfTarget;
+  const what = `${write ? 'write' : 'read'} of ${plural(size, 'byte')} at offset ${off} of the context`;
+  if (write)
+    throw new Reject(
+      pc,
+      'bad_ctx',
+      `invalid context access: ${what}: ${v.type.name} programs cannot write their arguments`,
+    );
+  // Any size, but from the start of a slot (the kernel finds the argument by off / 8).
+  if (off < 0 || off % 8 !== 0)
+    throw new Reject(
+      pc,
+      'bad_ctx',
+      `invalid context access: ${what}: arguments are read from the start of their 8-byte slots`,
+    );
+  // struct_ops (verified without its struct's types) sees 12 numbers.
+  if (!t) {
+    if (off + size > 12 * 8)
+      throw new Reject(pc, 'bad_ctx', `invalid context access: ${what}: past the 12 argument slots`);
+    return scalarReg(unknownOfSize(size));
+  }
+  const i = Math.floor(off / 8);
+  const arg = t.args[i];
+  if (!arg)
+    throw new Reject(
+      pc,
+      'bad_ctx',
+      `invalid context access: ${what}: ${t.what} has ${plural(t.args.length, 'argument slot')} (arg${i} does not exist)`,
+    );
+  if (arg.kind === 'refused')
+    throw new Reject(
+      pc,
+      'bad_ctx',
+      `invalid context access: ${what}: argument ${i} (${arg.name}) of ${t.what}: ${arg.why}`,
+    );
+  if (arg.kind === 'scalar') return scalarReg(unknownOfSize(size));
+  if (size !== 8 || off % 8 !== 0)
+    throw new Reject(
+      pc,
+      'bad_ctx',
+      `invalid context access: ${what}: argument ${i} (${arg.name}) is a pointer, read as 8 bytes`,
+    );
+  return ptrReg(arg.orNull ? 'btf_ptr_or_null' : 'btf_ptr', {
+    btf: arg.struct,
+    id: arg.orNull ? v.newId() : 0,
+  });
+}
+
+/** A load through a pointer to a kernel struct: read-only, at a constant offset inside one member. */
+function btfPtrLoad(
+  v: VerifierEnv,
+  pc: number,
+  regno: number,
+  r: Reg,
+  off: number,
+  size: number,
+  write: boolean,
+): Reg {
+  if (write)
+    throw new Reject(
+      pc,
+      'btf_write',
+      `R${regno} points into a kernel struct (${v.describe(r)}): programs may read it, not write it`,
+    );
+  if (!isConstScalar(r.s))
+    throw new Reject(
+      pc,
+      'var_off',
+      `R${regno} points into a kernel struct at a variable offset (${v.describe(r)}): only constant offsets can be checked`,
+    );
+  const btf = v.kernelBtf;
+  if (!btf || r.btf === 0)
+    throw new Reject(
+      pc,
+      'need_btf',
+      `R${regno} points to a kernel struct whose layout comes from the kernel's BTF: give the verifier the kernel's BTF (--btf)`,
+    );
+  const at = r.off + off + Number(BigInt.asIntN(64, r.s.var.value));
+  const res = btfStructLoad(btf, r.btf, at, size);
+  if ('error' in res) throw new Reject(pc, 'btf_access', `R${regno} ${res.error}`);
+  if (res.kind === 'ptr') return ptrReg('btf_ptr', { btf: res.struct });
+  return scalarReg(unknownOfSize(size));
 }
 
 /** fp-relative byte offset of `r + off` in its frame; the offset must be constant and inside the frame. */

@@ -4,9 +4,11 @@
 // this, so the interpreter can import them without a cycle (the kernel's struct bpf_verifier_env plays
 // the same part).
 
+import type { Btf } from '../btf/parse.js';
 import type { HelperDef } from '../helpers/types.js';
 import type { MapSpec } from '../spec/maps.js';
 import type { ProgramType } from '../spec/program-types.js';
+import type { BtfTarget } from './btf-ctx.js';
 import type { Frame, Reg, State } from './state.js';
 
 export interface VerifierEnv {
@@ -15,6 +17,10 @@ export interface VerifierEnv {
   /** Its innermost frame. */
   readonly frame: Frame;
   readonly type: ProgramType;
+  /** The kernel's BTF, when the caller gave it (kernel struct pointers are typed by it). */
+  readonly kernelBtf: Btf | undefined;
+  /** For a tracing/lsm program: its attach target's arguments (the context). */
+  readonly btfTarget: BtfTarget | undefined;
   /** The program's maps, then the inner maps of map-in-map types (see `innerOf`). */
   readonly maps: readonly MapSpec[];
   /** Outer map index -> index of its inner map spec in `maps`. */

@@ -1,5 +1,6 @@
 // The verifier's front door: `verify(program, opts)` proves a program safe or explains why not.
 
+import type { Btf } from '../btf/parse.js';
 import { TsbpfError } from '../errors.js';
 import { helperById } from '../helpers/registry.js';
 import type { HelperDef } from '../helpers/types.js';
@@ -8,6 +9,7 @@ import type { MapSpec } from '../spec/maps.js';
 import type { LineInfo, ProgramSpec } from '../spec/object.js';
 import { attachTypeError, type ProgramType, programTypeFor } from '../spec/program-types.js';
 import { programTypeForSection } from '../spec/sections.js';
+import { type BtfTarget, resolveBtfTarget } from './btf-ctx.js';
 import { buildCfg, liveness, Reject } from './cfg.js';
 import { Verifier } from './interp.js';
 import { type Diagnostic, disasm, formatDiagnostic, pathSteps, SourceMap } from './log.js';
@@ -55,6 +57,11 @@ export interface VerifyOptions {
    * reach the default.
    */
   maxStates?: number;
+  /**
+   * The kernel's BTF (`/sys/kernel/btf/vmlinux` parsed with parseBtf): the types of a tracing or lsm
+   * program's arguments and of the kernel structs it reads. Programs of those types are refused without it.
+   */
+  btf?: Btf;
   /** Helper lookup (defaults to the shared registry); for tests and embedders with their own helpers. */
   helpers?: (id: number) => HelperDef | undefined;
 }
@@ -67,9 +74,18 @@ export type VerifiableProgram =
       type: string | ProgramType;
       /** Expected attach type (BPF_* lower-cased) when the type has them: `cgroup_inet4_connect` … */
       attachType?: string;
+      /** Attach target (tracing, lsm: the kernel function, tracepoint or iterator: `do_unlinkat`). */
+      attachTo?: string;
       lineInfo?: readonly LineInfo[];
       name?: string;
     };
+
+/** The attach target of a program: given, or the one its section name implies. */
+function attachToOf(program: VerifiableProgram): string | undefined {
+  if (program.attachTo !== undefined) return program.attachTo;
+  if ('section' in program && program.section) return programTypeForSection(program.section)?.attachTo;
+  return undefined;
+}
 
 /** The expected attach type of a program: given, or the one its section name implies. */
 function attachTypeOf(program: VerifiableProgram): string | undefined {
@@ -143,6 +159,29 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
   if (!type) return reject(0, 'bad_type', `unknown program type '${String(program.type)}'`);
   const badAttach = typeof program.type === 'string' ? attachTypeError(program.type, attachType) : undefined;
   if (badAttach) return reject(0, 'bad_attach_type', badAttach);
+  let btfTarget: BtfTarget | undefined;
+  let ptype = type;
+  if (type.btfArgs && type.name !== 'struct_ops') {
+    const to = attachToOf(program);
+    const name = `${'section' in program && program.section ? program.section : `${type.name}`}`;
+    if (!to)
+      return reject(
+        0,
+        'bad_attach_type',
+        `${name}: ${type.name} programs need an attach target (e.g. fentry/do_unlinkat)`,
+      );
+    if (!opts.btf)
+      return reject(
+        0,
+        'need_btf',
+        `${name.includes('/') ? name : `${name}/${to}`} needs the kernel's BTF to know its arguments: give --btf (e.g. /sys/kernel/btf/vmlinux)`,
+      );
+    const t = resolveBtfTarget(opts.btf, type, to);
+    if (typeof t === 'string') return reject(0, 'bad_attach_target', t);
+    btfTarget = t;
+    // An LSM hook returning void: its return value is not checked.
+    if (t.retVoid && type.name === 'lsm') ptype = { ...type, ret: undefined, ret32: undefined };
+  }
   if (insns.length === 0) return reject(0, 'empty', 'the program has no instructions');
   try {
     const cfg = buildCfg(insns, {
@@ -152,7 +191,9 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
       helper,
     });
     const live = liveness(insns, cfg);
-    v = new Verifier(insns, type, opts.maps ?? [], helper, cfg, live, src, {
+    v = new Verifier(insns, ptype, opts.maps ?? [], helper, cfg, live, src, {
+      kernelBtf: opts.btf,
+      btfTarget,
       unprivileged: opts.unprivileged ?? false,
       maxInsns,
       maxStates,

@@ -2,6 +2,7 @@
 // first, with a stack of pending branches), tracking what each register and stack byte may hold, and
 // rejects the first instruction that could be unsafe on some path.
 
+import type { Btf } from '../btf/parse.js';
 import type { HelperDef } from '../helpers/types.js';
 import {
   AluOp,
@@ -28,6 +29,7 @@ import { MapType } from '../spec/maps.js';
 import type { FuncParam } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
 import { MAX_VAR_OFF, memAccess } from './access.js';
+import type { BtfTarget } from './btf-ctx.js';
 import { callGlobal, callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
 import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';
 import type { VerifierEnv } from './env.js';
@@ -97,6 +99,10 @@ export interface InterpOptions {
    * the types and leaves r0 an unknown number.
    */
   globalFunctions: ReadonlyMap<number, readonly FuncParam[] | undefined>;
+  /** The kernel's BTF (types kernel struct pointers), when given. */
+  kernelBtf?: Btf;
+  /** A tracing/lsm program's attach target (its arguments are the context). */
+  btfTarget?: BtfTarget;
 }
 
 interface Pending {
@@ -137,6 +143,8 @@ export class Verifier implements VerifierEnv {
   /** Instructions whose unused fields were checked (on the first visit). */
   private readonly fieldsChecked: Uint8Array;
   readonly unprivileged: boolean;
+  readonly kernelBtf: Btf | undefined;
+  readonly btfTarget: BtfTarget | undefined;
 
   constructor(
     readonly insns: readonly Insn[],
@@ -149,6 +157,8 @@ export class Verifier implements VerifierEnv {
     readonly opts: InterpOptions,
   ) {
     this.unprivileged = opts.unprivileged;
+    this.kernelBtf = opts.kernelBtf;
+    this.btfTarget = opts.btfTarget;
     this.fieldsChecked = new Uint8Array(insns.length);
     // Inner maps of map-in-map types get their own index: a lookup in the outer map yields them.
     const all = [...maps];
@@ -589,7 +599,7 @@ export class Verifier implements VerifierEnv {
       );
     }
     const known = isConstScalar(num.s);
-    const okKinds = ['ctx', 'stack', 'packet', 'packet_meta', 'map_value', 'mem'];
+    const okKinds = ['ctx', 'stack', 'packet', 'packet_meta', 'map_value', 'mem', 'btf_ptr'];
     if (
       !okKinds.includes(ptr.kind) &&
       !(ptr.kind === 'map_ptr' && known && num.s.var.value === 0n && op === AluOp.ADD)
@@ -872,7 +882,10 @@ export class Verifier implements VerifierEnv {
         this.markNull(nonNull, p, false);
         return [true, true];
       }
-      if (isPointer(p) && p.kind !== 'func') return op === JmpOp.JEQ ? [false, true] : [true, false];
+      // A kernel struct pointer may still be NULL at run time (the kernel's loads through it are guarded):
+      // both sides stay possible, as the kernel explores them.
+      if (isPointer(p) && p.kind !== 'func' && p.kind !== 'btf_ptr')
+        return op === JmpOp.JEQ ? [false, true] : [true, false];
     }
     // Packet bounds checks: data' against data_end, or meta' against data.
     if (!jmp32 && [JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE].includes(op as 0x20)) {
@@ -986,6 +999,7 @@ export class Verifier implements VerifierEnv {
 }
 
 const NON_NULL: Partial<Record<Reg['kind'], Reg['kind']>> = {
+  btf_ptr_or_null: 'btf_ptr',
   map_value_or_null: 'map_value',
   mem_or_null: 'mem',
   map_ptr_or_null: 'map_ptr',

@@ -85,6 +85,9 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
       );
     case 'func':
       return old.target === cur.target;
+    case 'btf_ptr':
+    case 'btf_ptr_or_null':
+      return old.btf === cur.btf && old.off === cur.off && within && ids.ok(old.id, cur.id);
   }
 }
 

@@ -19,7 +19,11 @@ export type RegKind =
   | 'mem'
   | 'mem_or_null'
   | 'func'
-  | 'sock_or_null';
+  | 'sock_or_null'
+  // A pointer to a kernel struct typed by the kernel's BTF (the kernel's PTR_TO_BTF_ID): loads through it
+  // are checked against the struct's members; `btf` is the struct's type id (0: unknown without BTF).
+  | 'btf_ptr'
+  | 'btf_ptr_or_null';
 
 export interface Reg {
   readonly kind: RegKind;
@@ -43,6 +47,8 @@ export interface Reg {
   readonly frame: number;
   /** Subprogram start of a function pointer. */
   readonly target: number;
+  /** BTF type id (in the kernel's BTF) of the struct a btf_ptr points to. */
+  readonly btf: number;
 }
 
 const BASE: Reg = {
@@ -57,6 +63,7 @@ const BASE: Reg = {
   size: 0,
   frame: 0,
   target: -1,
+  btf: 0,
 };
 
 export const NOT_INIT: Reg = BASE;
@@ -78,26 +85,27 @@ function reg(
   size: number,
   frame: number,
   target: number,
+  btf: number,
 ): Reg {
-  return { kind, s, off, id, ref, range, rangeAt, map, size, frame, target };
+  return { kind, s, off, id, ref, range, rangeAt, map, size, frame, target, btf };
 }
 
-export const scalarReg = (s: Scalar): Reg => reg('scalar', s, 0, 0, 0, 0, -1, -1, 0, 0, -1);
+export const scalarReg = (s: Scalar): Reg => reg('scalar', s, 0, 0, 0, 0, -1, -1, 0, 0, -1, 0);
 /** `r` with another value (a scalar) or variable offset (a pointer). */
 export const withScalar = (r: Reg, s: Scalar): Reg =>
-  reg(r.kind, s, r.off, r.id, r.ref, r.range, r.rangeAt, r.map, r.size, r.frame, r.target);
+  reg(r.kind, s, r.off, r.id, r.ref, r.range, r.rangeAt, r.map, r.size, r.frame, r.target, r.btf);
 /** `r` with another fixed offset. */
 export const withOff = (r: Reg, off: number): Reg =>
-  reg(r.kind, r.s, off, r.id, r.ref, r.range, r.rangeAt, r.map, r.size, r.frame, r.target);
+  reg(r.kind, r.s, off, r.id, r.ref, r.range, r.rangeAt, r.map, r.size, r.frame, r.target, r.btf);
 /** `r` with another id. */
 export const withId = (r: Reg, id: number): Reg =>
-  reg(r.kind, r.s, r.off, id, r.ref, r.range, r.rangeAt, r.map, r.size, r.frame, r.target);
+  reg(r.kind, r.s, r.off, id, r.ref, r.range, r.rangeAt, r.map, r.size, r.frame, r.target, r.btf);
 /** `r` with another kind (a NULL check's outcome). */
 export const withKind = (r: Reg, kind: RegKind): Reg =>
-  reg(kind, r.s, r.off, r.id, r.ref, r.range, r.rangeAt, r.map, r.size, r.frame, r.target);
+  reg(kind, r.s, r.off, r.id, r.ref, r.range, r.rangeAt, r.map, r.size, r.frame, r.target, r.btf);
 /** A packet pointer with a new proven range (and the comparison that proved it). */
 export const withRange = (r: Reg, range: number, rangeAt: number): Reg =>
-  reg(r.kind, r.s, r.off, r.id, r.ref, range, rangeAt, r.map, r.size, r.frame, r.target);
+  reg(r.kind, r.s, r.off, r.id, r.ref, range, rangeAt, r.map, r.size, r.frame, r.target, r.btf);
 export const constReg = (v: bigint): Reg => scalarReg(constant(v));
 /** A pointer of `kind` with a zero offset; fields override. */
 export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
@@ -110,7 +118,11 @@ export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
 export const isPointer = (r: Reg): boolean => r.kind !== 'scalar' && r.kind !== 'not_init';
 export const isPacketKind = (k: RegKind): boolean => k === 'packet' || k === 'packet_meta';
 export const isNullable = (k: RegKind): boolean =>
-  k === 'map_value_or_null' || k === 'mem_or_null' || k === 'sock_or_null' || k === 'map_ptr_or_null';
+  k === 'map_value_or_null' ||
+  k === 'mem_or_null' ||
+  k === 'sock_or_null' ||
+  k === 'map_ptr_or_null' ||
+  k === 'btf_ptr_or_null';
 
 /** Slot byte types, as the kernel's STACK_*. */
 export const Slot = { INVALID: 0, MISC: 1, ZERO: 2, SPILL: 3 } as const;
@@ -255,6 +267,9 @@ export function regToString(r: Reg): string {
       return `func(${r.target})`;
     case 'sock_or_null':
       return 'sock_or_null';
+    case 'btf_ptr':
+    case 'btf_ptr_or_null':
+      return `${r.kind === 'btf_ptr' ? 'ptr' : 'ptr_or_null'}_to_btf(type=${r.btf},off=${r.off}${r.id ? `,id=${r.id}` : ''})`;
   }
 }
 

@@ -1,0 +1,221 @@
+// Contexts typed by the kernel's BTF (tracing, lsm, netfilter): what the attach target's arguments are, and
+// what a load through a pointer to a kernel struct yields. The kernel does the same in btf_ctx_access and
+// btf_struct_walk: an argument is a number, or a pointer to a struct the program may read (never write);
+// reading a pointer member of that struct gives another such pointer.
+
+import type { Btf } from '../btf/parse.js';
+import { type BtfType, Kind } from '../btf/types.js';
+import type { ProgramType } from '../spec/program-types.js';
+
+/** What the kernel makes of one u64 slot of a BTF-typed context. */
+export type BtfArg =
+  | { kind: 'scalar'; name: string }
+  | { kind: 'ptr'; name: string; struct: number; orNull: boolean }
+  | { kind: 'refused'; name: string; why: string };
+
+/** The attach target of a tracing/lsm program: its arguments as context slots. */
+export interface BtfTarget {
+  /** `fentry/do_unlinkat` …, for messages. */
+  what: string;
+  /** One entry per u64 slot (a struct passed by value takes several); fexit's return value last. */
+  args: BtfArg[];
+  /** The target returns void (an LSM hook's return value is then not checked). */
+  retVoid: boolean;
+}
+
+/** Nesting the walks below follow at most (typedef chains, nested structs): a bound on hostile BTF. */
+const MAX_DEPTH = 32;
+
+const NAME_INDEX = new WeakMap<Btf, Map<string, number[]>>();
+
+/** Ids of the types called `name`, through an index built once per Btf (vmlinux has 150,000 types). */
+function idsNamed(btf: Btf, name: string): readonly number[] {
+  let index = NAME_INDEX.get(btf);
+  if (!index) {
+    index = new Map();
+    for (const t of btf.types) {
+      if (!t.name) continue;
+      const list = index.get(t.name);
+      if (list) list.push(t.id);
+      else index.set(t.name, [t.id]);
+    }
+    NAME_INDEX.set(btf, index);
+  }
+  return index.get(name) ?? [];
+}
+
+/** The first type called `name` of kind `kind`. */
+export function btfNamed(btf: Btf, name: string, kind: number): BtfType | undefined {
+  for (const id of idsNamed(btf, name)) {
+    const t = btf.type(id);
+    if (t.kind === kind) return t;
+  }
+  return undefined;
+}
+
+/** The struct (or union) called `name`, as a type id; 0 when the BTF has none. */
+export function btfStructId(btf: Btf, name: string): number {
+  return (btfNamed(btf, name, Kind.STRUCT) ?? btfNamed(btf, name, Kind.UNION))?.id ?? 0;
+}
+
+/** The struct or union `id` leads to through typedefs and qualifiers, if it leads to one. */
+function structOf(btf: Btf, id: number): BtfType | undefined {
+  const t = btf.resolve(id);
+  return t.kind === Kind.STRUCT || t.kind === Kind.UNION ? t : undefined;
+}
+
+/** What an argument of type `typeId` gives a program that loads it (btf_ctx_access's rules). */
+function argOf(btf: Btf, typeId: number, name: string, orNull: boolean): BtfArg[] {
+  const t = btf.resolve(typeId);
+  switch (t.kind) {
+    case Kind.INT:
+    case Kind.ENUM:
+    case Kind.ENUM64:
+      return [{ kind: 'scalar', name }];
+    case Kind.STRUCT:
+    case Kind.UNION: {
+      // Passed by value: the kernel allows small structs, one slot per 8 bytes, read as numbers.
+      const slots = Math.max(1, Math.ceil(t.size / 8));
+      return Array.from({ length: slots }, () => ({ kind: 'scalar', name }) as BtfArg);
+    }
+    case Kind.PTR: {
+      if (t.type === 0) return [{ kind: 'scalar', name }]; // void *: a number
+      const to = btf.resolve(t.type);
+      if (to.kind === Kind.INT) return [{ kind: 'scalar', name }]; // char *, u32 *: a number
+      if (to.kind === Kind.STRUCT || to.kind === Kind.UNION)
+        return [{ kind: 'ptr', name, struct: to.id, orNull }];
+      return [
+        {
+          kind: 'refused',
+          name,
+          why: `its type ${btf.typeName(typeId)} is a pointer to neither a struct nor an integer`,
+        },
+      ];
+    }
+    default:
+      return [{ kind: 'refused', name, why: `its type ${btf.typeName(typeId)} cannot be read` }];
+  }
+}
+
+/** The FUNC_PROTO a FUNC or a typedef to a function pointer leads to. */
+function protoOf(btf: Btf, t: BtfType): Extract<BtfType, { kind: typeof Kind.FUNC_PROTO }> | undefined {
+  let p = t.kind === Kind.FUNC ? btf.type(t.type) : btf.resolve(t.id);
+  if (p.kind === Kind.PTR) p = btf.resolve(p.type);
+  return p.kind === Kind.FUNC_PROTO ? p : undefined;
+}
+
+/**
+ * The attach target of a program of BTF-typed context, found in the kernel's BTF `btf`: `fentry/F` is the
+ * function F, `tp_btf/T` the typedef `btf_trace_T` (whose first argument, the tracepoint's own data, is not
+ * the program's), `iter/T` the function `bpf_iter_T` (objects after the first may be NULL), `lsm/H` the
+ * function `bpf_lsm_H`. A string says why there is none.
+ */
+export function resolveBtfTarget(btf: Btf, type: ProgramType, attachTo: string): BtfTarget | string {
+  const at = type.attachType ?? '';
+  const prefix: Record<string, string> = {
+    trace_fentry: 'fentry',
+    trace_fexit: 'fexit',
+    modify_return: 'fmod_ret',
+    trace_raw_tp: 'tp_btf',
+    trace_iter: 'iter',
+    lsm_mac: 'lsm',
+    lsm_cgroup: 'lsm_cgroup',
+  };
+  const what = `${prefix[at] ?? type.name}/${attachTo}`;
+  let found: BtfType | undefined;
+  let skip = 0;
+  switch (at) {
+    case 'trace_raw_tp':
+      found = btfNamed(btf, `btf_trace_${attachTo}`, Kind.TYPEDEF);
+      skip = 1;
+      break;
+    case 'trace_iter':
+      found = btfNamed(btf, `bpf_iter_${attachTo}`, Kind.FUNC);
+      break;
+    case 'lsm_mac':
+    case 'lsm_cgroup':
+      found = btfNamed(btf, `bpf_lsm_${attachTo}`, Kind.FUNC);
+      break;
+    default:
+      found = btfNamed(btf, attachTo, Kind.FUNC);
+  }
+  if (!found)
+    return `${what}: the kernel's BTF has no ${at === 'trace_raw_tp' ? 'tracepoint' : 'function'} '${attachTo}' to attach to`;
+  const proto = protoOf(btf, found);
+  if (!proto) return `${what}: '${found.name}' in the kernel's BTF is not a function`;
+  const args: BtfArg[] = [];
+  proto.params.slice(skip).forEach((p, i) => {
+    args.push(...argOf(btf, p.type, p.name || `arg${i}`, at === 'trace_iter' && i > 0));
+  });
+  const retVoid = proto.ret === 0;
+  if ((at === 'trace_fexit' || at === 'modify_return') && !retVoid) {
+    args.push(...argOf(btf, proto.ret, 'the return value', false));
+  }
+  return { what, args, retVoid };
+}
+
+/** What a load of `size` bytes at `off` into a kernel struct yields, or why it is refused. */
+export type StructLoad = { kind: 'scalar' } | { kind: 'ptr'; struct: number } | { error: string };
+
+/**
+ * A load of `size` bytes at byte `off` of the struct `structId` (btf_struct_walk): it must fall inside one
+ * member (nested structs, unions and arrays are walked into); a whole pointer-to-struct member gives a
+ * pointer to that struct, anything else a number.
+ */
+export function btfStructLoad(btf: Btf, structId: number, off: number, size: number): StructLoad {
+  const top = btf.type(structId);
+  const name = btf.typeName(structId);
+  if (off < 0 || off + size > (top as { size: number }).size) {
+    return {
+      error: `reads ${size} bytes at offset ${off} of ${name}, outside its ${(top as { size: number }).size} bytes`,
+    };
+  }
+  let id = structId;
+  let at = off;
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const t = btf.resolve(id);
+    switch (t.kind) {
+      case Kind.STRUCT:
+      case Kind.UNION: {
+        let inner: { type: number; moff: number } | undefined;
+        for (const m of t.members) {
+          const moff = Math.floor(m.bitOffset / 8);
+          const msize = m.bitSize ? Math.ceil(((m.bitOffset % 8) + m.bitSize) / 8) : btf.sizeof(m.type);
+          if (at >= moff && at + size <= moff + msize) {
+            if (m.bitSize) return { kind: 'scalar' };
+            inner = { type: m.type, moff };
+            break;
+          }
+        }
+        if (!inner) {
+          return {
+            error: `reads ${size} bytes at offset ${off} of ${name}: no member of ${btf.typeName(t.id)} holds bytes ${at}..${at + size - 1}`,
+          };
+        }
+        id = inner.type;
+        at -= inner.moff;
+        continue;
+      }
+      case Kind.ARRAY: {
+        const esize = btf.sizeof(t.type);
+        if (esize === 0 || Math.floor(at / esize) >= t.nelems)
+          return { error: `reads ${size} bytes at offset ${off} of ${name}: past the end of an array` };
+        at %= esize;
+        if (at + size > esize)
+          return { error: `reads ${size} bytes at offset ${off} of ${name} across array elements` };
+        id = t.type;
+        continue;
+      }
+      case Kind.PTR: {
+        const to = t.type === 0 ? undefined : structOf(btf, t.type);
+        if (at === 0 && size === 8 && to) return { kind: 'ptr', struct: to.id };
+        return { kind: 'scalar' };
+      }
+      default:
+        return { kind: 'scalar' };
+    }
+  }
+  return {
+    error: `reads ${size} bytes at offset ${off} of ${name}: its types nest more than ${MAX_DEPTH} deep`,
+  };
+}
