@@ -511,3 +511,75 @@ describe('the poisoned call and the verifier', () => {
     expect(verify({ insns: guarded, type: 'kprobe' }).accepted).toBe(true);
   });
 });
+
+describe('hostile input: bounded, and every failure a CoreRelocationError', () => {
+  /** struct A { A; A; ... } — 40 anonymous members of its own type (a cycle no compiler writes). */
+  const cyclic = () =>
+    btfOf((b) => {
+      b.int('int', 4, true); // 1
+      b.struct(
+        'A',
+        4,
+        Array.from({ length: 40 }, () => ({ name: '', type: 2, bitOffset: 0 })),
+      ); // 2
+      b.struct('B', 4, [{ name: 'x', type: 1, bitOffset: 0 }]); // 3
+    });
+
+  it('a type match that would branch without end stops at the step limit', () => {
+    const t0 = performance.now();
+    expect(() =>
+      relocate(
+        [insn(0xb7, 0, 0, 0, 1)],
+        [relo(0, 2, '0', CoreKind.TYPE_MATCHES)],
+        cyclic(),
+        target(cyclic()),
+      ),
+    ).toThrow(/nest too deeply to match|too complex to compare/);
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
+  it('a member search through endlessly nested anonymous members stops too', () => {
+    const local = btfOf((b) => {
+      const i = b.int('int', 4, true);
+      b.struct('A', 4, [{ name: 'x', type: i, bitOffset: 0 }]);
+    });
+    const t0 = performance.now();
+    expect(() =>
+      relocate([insn(0xb7, 0, 0, 0, 1)], [relo(0, 2, '0:0', CoreKind.FIELD_EXISTS)], local, target(cyclic())),
+    ).toThrow(CoreRelocationError);
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
+  it('2,000 random relocations: applied, or refused with a CoreRelocationError', () => {
+    const local = localTask();
+    const kernel = btfOf((b) => {
+      const i = b.int('int', 4, true);
+      const u = b.int('unsigned int', 4);
+      b.struct('task_struct', 64, [
+        { name: 'flags', type: u, bitOffset: 0 },
+        { name: 'pid', type: i, bitOffset: 32, bitSize: 0 },
+      ]);
+    });
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    let applied = 0;
+    let refused = 0;
+    for (let n = 0; n < 2000; n++) {
+      const codes = [LDXW, LDXDW, 0xb7, 0x07, 0x18, 0x85, 0x63, 0x0f];
+      const insns = [insn(codes[rnd(codes.length)]!, 0, 1, rnd(3) * 4, rnd(3)), insn(0), insn(0x95)];
+      const access = Array.from({ length: 1 + rnd(4) }, () => rnd(4)).join(':');
+      try {
+        relocate(insns, [relo(rnd(3), rnd(6), rnd(10) === 0 ? 'x' : access, rnd(14))], local, target(kernel));
+        applied++;
+      } catch (e) {
+        expect(e).toBeInstanceOf(CoreRelocationError);
+        refused++;
+      }
+    }
+    expect(applied).toBeGreaterThan(20);
+    expect(refused).toBeGreaterThan(200);
+  });
+});

@@ -21,6 +21,19 @@ export const MAX_SPEC_LEN = 64;
 /** How deep type comparisons follow pointers, arrays and prototypes before giving up. */
 const MAX_COMPAT_DEPTH = 32;
 
+/**
+ * Steps one comparison of two types may take (each member pair, parameter and level counts one). The depth
+ * limits alone would let a hostile BTF branch at every level (a struct of many same-named members nesting
+ * itself); real kernel types take a few ten thousand at most (TYPE_MATCHES on task_struct).
+ */
+export const MAX_COMPARE_STEPS = 1 << 20;
+let stepsLeft = MAX_COMPARE_STEPS;
+
+function step(): void {
+  if (--stepsLeft < 0)
+    throw new CoreSpecError(`the types are too complex to compare (more than ${MAX_COMPARE_STEPS} steps)`);
+}
+
 /** A relocation that cannot be computed at all (malformed spec, ambiguity): an error, not a poison. */
 export class CoreSpecError extends Error {}
 
@@ -151,6 +164,7 @@ export function parseSpec(btf: Btf, typeId: number, accessStr: string, kind: num
  */
 export function matchSpec(local: AccessSpec, targ: Btf, targId: number): AccessSpec | undefined {
   const out: AccessSpec = { btf: targ, rootId: targId, kind: local.kind, raw: [], access: [], bitOffset: 0 };
+  stepsLeft = MAX_COMPARE_STEPS;
   if (isTypeKind(local.kind)) {
     const ok =
       local.kind === 12
@@ -217,6 +231,7 @@ function matchMember(
   const t = skip(targ, targId);
   if (t.kind !== Kind.STRUCT && t.kind !== Kind.UNION) return undefined;
   for (let i = 0; i < t.members.length; i++) {
+    step();
     const m = t.members[i]!;
     if (spec.raw.length >= MAX_SPEC_LEN) throw new CoreSpecError('access path too deep in the target');
     spec.bitOffset += m.bitOffset;
@@ -243,6 +258,7 @@ function matchMember(
 /** May a local field of type `localId` be read as a target field of type `targId`? */
 export function fieldsCompatible(local: Btf, localId: number, targ: Btf, targId: number): boolean {
   for (let depth = 0; depth < MAX_COMPAT_DEPTH; depth++) {
+    step();
     const l = skip(local, localId);
     const t = skip(targ, targId);
     if (isComposite(l.kind) && isComposite(t.kind)) return true;
@@ -285,6 +301,7 @@ export function typesCompatible(
 ): boolean {
   if (!kindsCompatible(local.type(localId).kind, targ.type(targId).kind)) return false;
   for (let depth = 0; depth < MAX_COMPAT_DEPTH; depth++) {
+    step();
     const l = skip(local, localId);
     const t = skip(targ, targId);
     if (!kindsCompatible(l.kind, t.kind)) return false;
@@ -348,6 +365,7 @@ export function typesMatch(
 ): boolean {
   if (level <= 0) throw new CoreSpecError('types nest too deeply to match');
   for (let depth = 0; depth < MAX_COMPAT_DEPTH; depth++) {
+    step();
     const l = skip(local, localId);
     const t = skip(targ, targId);
     if (!namesMatch(l.name, t.name)) return false;
@@ -362,7 +380,12 @@ export function typesMatch(
       case Kind.ENUM64: {
         if (t.kind !== Kind.ENUM && t.kind !== Kind.ENUM64) return false;
         if (l.size !== t.size || l.values.length > t.values.length) return false;
-        return l.values.every((v) => t.values.some((w) => namesMatch(v.name, w.name)));
+        return l.values.every((v) =>
+          t.values.some((w) => {
+            step();
+            return namesMatch(v.name, w.name);
+          }),
+        );
       }
       case Kind.STRUCT:
       case Kind.UNION:
@@ -373,10 +396,12 @@ export function typesMatch(
         if (l.kind !== t.kind) return false;
         if (l.members.length > t.members.length) return false;
         return l.members.every((lm) =>
-          t.members.some(
-            (tm) =>
-              namesMatch(lm.name, tm.name) && typesMatch(local, lm.type, targ, tm.type, behindPtr, level - 1),
-          ),
+          t.members.some((tm) => {
+            step();
+            return (
+              namesMatch(lm.name, tm.name) && typesMatch(local, lm.type, targ, tm.type, behindPtr, level - 1)
+            );
+          }),
         );
       case Kind.INT:
         return t.kind === Kind.INT && l.size === t.size && (l.encoding & 1) === (t.encoding & 1);
