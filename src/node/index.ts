@@ -5,6 +5,7 @@ import '../kernel/register.js';
 import './core-target.js';
 import './live/register.js';
 
+export { kernelCoreTarget, useCoreBtfFile } from './core-target.js';
 export {
   completeChecksum,
   UserspaceXdp,
