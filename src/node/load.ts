@@ -7,6 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import type { CoreTargetInput } from '../btf/core/target.js';
 import type { BtfValue } from '../btf/index.js';
 import { type LoadedObject, type LoadOptions, loadObject as loadSpec } from '../collection/userspace.js';
 import { readObject } from '../elf/index.js';
@@ -33,11 +34,15 @@ export interface ObjectMaps {
 /** Options of loadObject in user space. */
 export interface UserspaceLoad extends LoadOptions {
   backend?: 'userspace';
+  /** The BTF CO-RE relocations are resolved against (default: the running kernel's). */
+  btf?: CoreTargetInput;
 }
 
 /** Options of loadObject into the kernel. */
 export interface KernelLoad extends KernelLoadOptions {
   backend: 'kernel';
+  /** The BTF CO-RE relocations are resolved against (default: the running kernel's). */
+  btf?: CoreTargetInput;
 }
 
 /** Read an ELF object file and load it into the kernel. */
@@ -48,12 +53,12 @@ export function loadObject(
   file: string,
   options: UserspaceLoad | KernelLoad = {},
 ): LoadedObject | KernelObject {
-  const spec = readObjectFile(file);
+  const spec = readObjectFile(file, { btf: options.btf });
   if (options.backend === 'kernel') {
-    const { backend: _, ...rest } = options;
+    const { backend: _, btf: __, ...rest } = options;
     return loadKernelObject(spec, { objectName: baseName(file), ...rest });
   }
-  const { backend: _, ...rest } = options;
+  const { backend: _, btf: __, ...rest } = options;
   if (options.backend !== undefined && options.backend !== 'userspace')
     throw new TsbpfError(`unknown backend '${String(options.backend)}' (expected kernel or userspace)`);
   if (!rest.runtime && rest.runtimeOptions?.mapMemoryLimit === undefined) {
@@ -70,8 +75,11 @@ export function machineMapMemoryLimit(): number {
   return Math.floor(totalmem() / 4);
 }
 
-/** Parse an object file; a missing or unreadable file is a typed error naming it. */
-export function readObjectFile(file: string): ObjectSpec {
+/**
+ * Parse an object file; a missing or unreadable file is a typed error naming it. CO-RE relocations are
+ * resolved against `options.btf`, by default the running kernel's BTF.
+ */
+export function readObjectFile(file: string, options: { btf?: CoreTargetInput } = {}): ObjectSpec {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(file));
@@ -79,7 +87,7 @@ export function readObjectFile(file: string): ObjectSpec {
     const err = e as NodeJS.ErrnoException;
     throw new TsbpfError(`cannot read: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, file);
   }
-  return readObject(bytes, { file });
+  return readObject(bytes, options.btf === undefined ? { file } : { file, btf: options.btf });
 }
 
 /** A reader of a RINGBUF map of either back end: `drain(fn)` hands over the records in order. */
