@@ -4,14 +4,16 @@
 //   - the corpus is what it says (reject_* rejected by the kernel, the rest accepted, or refused before
 //     verification where this kernel lacks the machinery: fentry/lsm without BPF trampolines);
 //   - tsbpf accepts no program the kernel rejects;
-//   - every packet program both accept gives, over every frame of crafted.pcap, the kernel's return value
-//     and packet (bpftool prog run on libbpf's program) on both user-space engines, when tsbpf can test-run
-//     its type — the types it cannot run yet are listed, not failed.
+//   - every packet program both accept gives, over every frame of crafted.pcap, the kernel's return value,
+//     packet and (skb programs) context out (bpftool prog run on libbpf's program) on both user-space engines,
+//     from the same map entries (setup.ts), and leaves the same map contents, when tsbpf can test-run its
+//     type — the types it cannot run yet are listed, not failed.
 // Which programs tsbpf accepts is not written down here: the share grows as types and helpers land, and the
 // figures print with each run (bench/corpus.js prints the whole table).
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadCollection } from '../../src/collection/index.js';
+import { type BpfMap, loadCollection } from '../../src/collection/index.js';
 import { readObject } from '../../src/elf/index.js';
 import { ENGINES } from '../../src/engine/runner.js';
 import { readCapture } from '../../src/net/index.js';
@@ -19,12 +21,15 @@ import { kernelOracle } from '../support/kernel.js';
 import {
   corpusObjects,
   kernelLoad,
+  kernelMapDump,
+  kernelMapUpdate,
   kernelRun,
   measureCorpus,
   PACKET_TYPES,
   type Row,
   summarize,
 } from './measure.js';
+import { COMPARED_MAP_TYPES, SETUP, SKB_CTX, UNREPRODUCIBLE_MAPS } from './setup.js';
 
 const oracle = kernelOracle();
 const lib = { readObject, loadCollection };
@@ -33,18 +38,30 @@ const FRAMES = readCapture(
 ).packets.map((p) => p.data);
 
 /**
- * Programs whose user-space runs are known to differ from the kernel's today, with why: their differences
- * print but do not fail. When one runs as the kernel does, the run says so; take it off the list.
+ * Programs (object:program) and maps (object:map) whose user-space runs are known to differ from the
+ * kernel's today, with why: their differences print but do not fail. When one runs as the kernel does, the run says so; take it off the list.
  */
 const KNOWN_DIFFERENCES: Record<string, string> = {
   // BPF_PROG_TEST_RUN refuses (EINVAL) XDP programs whose expected attach type is devmap or cpumap;
   // user space runs them as plain XDP.
   'xdp_devmap.o:xdp_egress_mac': 'the kernel does not test-run xdp/devmap programs',
   'xdp_cpumap.o:xdp_cpu_filter': 'the kernel does not test-run xdp/cpumap programs',
+  // Keyed by bpf_get_hash_recalc: the kernel's flow hash puts crafted.pcap's frames in fewer flows (35)
+  // than user space's (39) — some frames the kernel hashes alike, user space tells apart.
+  'tc_edt.o:flows': 'flows counted by skb hash: user space and the kernel group the frames differently',
 };
 
 const CORPUS_URL = new URL('../fixtures/corpus/', import.meta.url);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** A user-space map's entries as hex key → hex value, keys sorted (as kernelMapDump gives the kernel's). */
+function dumpMap(map: BpfMap): Map<string, string> {
+  const out: [string, string][] = [];
+  // Bounded by the map's own size: nextKey walks each key once.
+  for (let key = map.nextKey(undefined), n = 0; key && n <= map.spec.maxEntries; key = map.nextKey(key), n++)
+    out.push([hex(key), hex(map.lookup(key)!)]);
+  return new Map(out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
 
 describe.skipIf(!oracle)('corpus: tsbpf against the kernel', () => {
   let rows: Row[] = [];
@@ -86,12 +103,15 @@ describe.skipIf(!oracle)('corpus: tsbpf against the kernel', () => {
     }
   });
 
-  it("packet programs both accept give the kernel's return value and packet on both engines", () => {
+  it("packet programs both accept give the kernel's return value, packet, context and maps on both engines", () => {
     const mismatches: string[] = [];
     const notRunnable = new Map<string, string>(); // program → why user space did not run it
     let compared = 0;
     let runs = 0;
     let refusedByBoth = 0;
+    let mapsCompared = 0;
+    // What the kernel did per program (its return values, packets it changed): the paths the runs reached.
+    const outcomes = new Map<string, { retvals: Set<number>; changed: number }>();
     const runnableTypes = new Set<string>();
     for (const file of corpusObjects()) {
       const both = rows.filter(
@@ -99,68 +119,96 @@ describe.skipIf(!oracle)('corpus: tsbpf against the kernel', () => {
           r.object === file && r.kernel === 'accept' && r.tsbpf === 'accept' && PACKET_TYPES.has(r.type!),
       );
       if (both.length === 0) continue;
-      // Runs load every program of the object tsbpf accepts, as libbpf loads them all, so tail calls reach
-      // their targets (.values slots) on both sides.
-      const k = kernelLoad(file);
+      const k = kernelLoad(file, { pinMaps: true });
+      // Each engine gets a collection of its own, so each sees the same sequence of runs as the kernel's
+      // program, and the maps can be compared at the end. A collection holds every program of the object
+      // tsbpf accepts, as libbpf loads them all, so tail calls reach their targets on both sides.
+      const spec = readObject(new Uint8Array(readFileSync(new URL(file, CORPUS_URL))), { file });
+      const accepted = rows.filter((r) => r.object === file && r.tsbpf === 'accept').map((r) => r.program);
+      const colls = ENGINES.map(() => loadCollection(spec, { programs: accepted }));
       try {
-        const spec = readObject(new Uint8Array(readFileSync(new URL(file, CORPUS_URL))), { file });
-        const accepted = rows.filter((r) => r.object === file && r.tsbpf === 'accept').map((r) => r.program);
-        const coll = loadCollection(spec, { programs: accepted });
-        try {
-          for (const row of both) {
-            const key = `${file}:${row.program}`;
-            const pin = k.verdicts.get(row.program)?.pin;
-            if (!pin) throw new Error(`${key}: the kernel accepted it but left no pin`);
-            const program = coll.program(row.program);
-            for (const frame of FRAMES) {
-              // The kernel may refuse a run (EINVAL for a frame shorter than an Ethernet header): then
-              // user space must refuse it too.
-              const want = kernelRun(pin, frame);
-              const at = `${key} frame ${hex(frame.subarray(0, 16))}… (${frame.length} B)`;
-              let stop = false;
-              for (const engine of ENGINES) {
-                let got: { retval: number; dataOut: Uint8Array };
-                try {
-                  got = program.run({ dataIn: frame, engine });
-                } catch (e) {
-                  const msg = (e as Error).message.split('\n')[0]!;
-                  if (/not supported/.test(msg)) {
-                    notRunnable.set(key, msg);
-                    stop = true;
-                    break;
-                  }
-                  if ('error' in want) refusedByBoth++;
-                  else mismatches.push(`${at} [${engine}]: threw ${msg} (kernel: retval ${want.retval})`);
-                  continue;
-                }
-                runs++;
-                runnableTypes.add(row.type!);
-                if ('error' in want) {
-                  mismatches.push(
-                    `${at} [${engine}]: ran (retval ${got.retval}), the kernel refused: ${want.error}`,
-                  );
-                } else if (got.retval !== want.retval || hex(got.dataOut) !== hex(want.dataOut)) {
-                  const packet =
-                    hex(got.dataOut) === hex(want.dataOut)
-                      ? ''
-                      : `, packet ${hex(got.dataOut)} (kernel ${hex(want.dataOut)})`;
-                  mismatches.push(`${at} [${engine}]: retval ${got.retval} (kernel ${want.retval})${packet}`);
-                }
-              }
-              if (stop) break;
+        for (const e of SETUP[file] ?? []) {
+          kernelMapUpdate(join(k.mapPins!, e.map), e.key, e.value);
+          for (const coll of colls) coll.map(e.map).update(e.key, e.value);
+        }
+        for (const row of both) {
+          const key = `${file}:${row.program}`;
+          const pin = k.verdicts.get(row.program)?.pin;
+          if (!pin) throw new Error(`${key}: the kernel accepted it but left no pin`);
+          // skb programs run with an empty __sk_buff so the context written back is compared too.
+          const ctxIn = row.type === 'xdp' ? undefined : SKB_CTX;
+          let stop = false;
+          for (const frame of FRAMES) {
+            // The kernel may refuse a run (EINVAL for a frame shorter than an Ethernet header): then
+            // user space must refuse it too.
+            const want = kernelRun(pin, frame, ctxIn);
+            if (!('error' in want)) {
+              const seen = outcomes.get(key) ?? { retvals: new Set<number>(), changed: 0 };
+              seen.retvals.add(want.retval);
+              if (hex(want.dataOut) !== hex(frame)) seen.changed++;
+              outcomes.set(key, seen);
             }
-            if (!notRunnable.has(key)) compared++;
+            const at = `${key} frame ${hex(frame.subarray(0, 16))}… (${frame.length} B)`;
+            ENGINES.forEach((engine, i) => {
+              if (stop) return;
+              let got: { retval: number; dataOut: Uint8Array; ctxOut?: Uint8Array };
+              try {
+                got = colls[i]!.program(row.program).run({ dataIn: frame, ctxIn, engine });
+              } catch (e) {
+                const msg = (e as Error).message.split('\n')[0]!;
+                if (/not supported/.test(msg)) {
+                  notRunnable.set(key, msg);
+                  stop = true;
+                } else if ('error' in want) refusedByBoth++;
+                else mismatches.push(`${at} [${engine}]: threw ${msg} (kernel: retval ${want.retval})`);
+                return;
+              }
+              runs++;
+              runnableTypes.add(row.type!);
+              if ('error' in want) {
+                mismatches.push(
+                  `${at} [${engine}]: ran (retval ${got.retval}), the kernel refused: ${want.error}`,
+                );
+                return;
+              }
+              const diffs: string[] = [];
+              if (got.retval !== want.retval) diffs.push(`retval ${got.retval} (kernel ${want.retval})`);
+              if (hex(got.dataOut) !== hex(want.dataOut))
+                diffs.push(`packet ${hex(got.dataOut)} (kernel ${hex(want.dataOut)})`);
+              if (want.ctxOut && hex(got.ctxOut ?? new Uint8Array(0)) !== hex(want.ctxOut))
+                diffs.push(`ctx_out ${hex(got.ctxOut ?? new Uint8Array(0))} (kernel ${hex(want.ctxOut)})`);
+              if (diffs.length) mismatches.push(`${at} [${engine}]: ${diffs.join(', ')}`);
+            });
+            if (stop) break;
           }
-        } finally {
-          coll.close();
+          if (!notRunnable.has(key)) compared++;
+        }
+        // What the runs left in the maps (counters, NAT state, policy hits): the same everywhere.
+        for (const m of spec.maps) {
+          if (!COMPARED_MAP_TYPES.has(m.type) || m.name.startsWith('.')) continue;
+          const countOnly = `${file}:${m.name}` in UNREPRODUCIBLE_MAPS;
+          const entries = (d: Map<string, string>) =>
+            countOnly ? `${d.size} entries` : JSON.stringify([...d]);
+          const want = entries(kernelMapDump(join(k.mapPins!, m.name)));
+          ENGINES.forEach((engine, i) => {
+            const got = entries(dumpMap(colls[i]!.map(m.name)));
+            if (got !== want)
+              mismatches.push(`${file}:${m.name} [${engine}] map after the runs: ${got} (kernel ${want})`);
+          });
+          mapsCompared++;
         }
       } finally {
+        for (const coll of colls) coll.close();
         k.release();
       }
     }
     console.log(
-      `[corpus] runs: ${compared} programs compared with the kernel over ${FRAMES.length} frames (${runs} user-space runs, ${refusedByBoth} refused by both; types ${[...runnableTypes].sort().join(', ')})`,
+      `[corpus] runs: ${compared} programs compared with the kernel over ${FRAMES.length} frames (${runs} user-space runs, ${refusedByBoth} refused by both; types ${[...runnableTypes].sort().join(', ')}); ${mapsCompared} maps compared after the runs`,
     );
+    for (const [p, o] of outcomes)
+      console.log(
+        `[corpus]   ${p}: kernel returned ${[...o.retvals].join('/')}, changed ${o.changed} packets`,
+      );
     for (const [p, why] of notRunnable) console.log(`[corpus]   not runnable in user space: ${p}: ${why}`);
     const known = (m: string) => Object.keys(KNOWN_DIFFERENCES).some((k) => m.startsWith(`${k} `));
     const unexpected = mismatches.filter((m) => !known(m));

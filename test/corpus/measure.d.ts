@@ -40,8 +40,12 @@ export interface Totals {
 export const CORPUS_DIR: string;
 export function corpusObjects(): string[];
 export function logReason(lines: string[]): string | undefined;
-export function kernelLoad(file: string): {
+export function kernelLoad(
+  file: string,
+  options?: { pinMaps?: boolean },
+): {
   verdicts: Map<string, { verdict: KernelVerdict; type?: string; reason?: string; pin?: string }>;
+  mapPins?: string;
   release(): void;
 };
 export function firstLine(e: unknown): string;
@@ -59,4 +63,7 @@ export const PACKET_TYPES: Set<string>;
 export function kernelRun(
   pin: string,
   packet: Uint8Array,
-): { retval: number; dataOut: Uint8Array } | { error: string };
+  ctxIn?: Uint8Array,
+): { retval: number; dataOut: Uint8Array; ctxOut?: Uint8Array } | { error: string };
+export function kernelMapUpdate(pin: string, key: Uint8Array, value: Uint8Array): void;
+export function kernelMapDump(pin: string): Map<string, string>;

@@ -64,22 +64,27 @@ export function logReason(lines) {
  *   unavailable  refused before verification, without a log (EPERM for fentry/lsm where the kernel has no
  *                BPF trampolines): a fact about this machine, not about the program;
  *   unknown      not tried: libbpf stops at the first program that fails, and loads none after it.
- * Returns the verdicts and the pin folder (for runs), to be released with `release()`.
+ * Returns the verdicts (an accepted program's `pin`, for runs) and, with `pinMaps`, the folder its named maps
+ * are pinned in (`mapPins`); `release()` unpins them all.
  */
-export function kernelLoad(file) {
+export function kernelLoad(file, { pinMaps = false } = {}) {
   const path = join(CORPUS_DIR, file);
   const pins = `/sys/fs/bpf/tsbpf-corpus-${process.pid}-${file.replace(/\W/g, '_')}`;
-  rmSync(pins, { recursive: true, force: true });
-  const r = bpftool(['-d', 'prog', 'loadall', path, pins]);
+  const mapPins = `${pins}-maps`;
+  const release = () => {
+    rmSync(pins, { recursive: true, force: true });
+    rmSync(mapPins, { recursive: true, force: true });
+  };
+  release();
+  const r = bpftool(['-d', 'prog', 'loadall', path, pins, ...(pinMaps ? ['pinmaps', mapPins] : [])]);
   const verdicts = new Map();
-  const release = () => rmSync(pins, { recursive: true, force: true });
   if (r.ok) {
     for (const name of readdirSync(pins)) {
       const show = bpftool(['prog', 'show', 'pinned', join(pins, name), '--json']);
       const type = show.ok ? JSON.parse(show.out).type : undefined;
       verdicts.set(name, { verdict: 'accept', type, pin: join(pins, name) });
     }
-    return { verdicts, release };
+    return { verdicts, mapPins: pinMaps ? mapPins : undefined, release };
   }
   release();
   const log = r.err.split('\n');
@@ -243,27 +248,61 @@ export function groupReason(reason = '') {
 export const PACKET_TYPES = new Set(['xdp', 'sched_cls', 'sched_act', 'socket_filter', 'cgroup_skb']);
 
 /**
- * One kernel test run of the pinned program on `packet`: `bpftool prog run` (retval and data_out), or the
- * reason the kernel would not run it.
+ * One kernel test run of the pinned program on `packet` (and the context `ctxIn`, when given): `bpftool prog
+ * run` (retval, data_out, ctx_out), or the reason the kernel would not run it.
  */
-export function kernelRun(pin, packet) {
+export function kernelRun(pin, packet, ctxIn) {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-corpus-run-'));
   try {
-    const input = join(dir, 'in');
-    const output = join(dir, 'out');
-    writeFileSync(input, packet);
-    const r = bpftool(['prog', 'run', 'pinned', pin, 'data_in', input, 'data_out', output, 'repeat', '1']);
+    const file = (name) => join(dir, name);
+    writeFileSync(file('in'), packet);
+    const args = ['prog', 'run', 'pinned', pin, 'data_in', file('in'), 'data_out', file('out')];
+    if (ctxIn) {
+      writeFileSync(file('ctx'), ctxIn);
+      args.push('ctx_in', file('ctx'), 'ctx_out', file('ctx-out'));
+    }
+    const r = bpftool([...args, 'repeat', '1']);
     if (!r.ok) return { error: firstLine((r.err || r.out).replace(/^Error: /m, '')) };
     const m = /Return value: (\d+)/.exec(r.out + r.err);
     if (!m) return { error: `no return value in: ${firstLine(r.out)}` };
-    let dataOut;
-    try {
-      dataOut = new Uint8Array(readFileSync(output));
-    } catch {
-      dataOut = new Uint8Array(0); // the kernel wrote no packet back
-    }
-    return { retval: Number(m[1]) >>> 0, dataOut };
+    // A file the kernel wrote nothing to is not created: an empty packet or context.
+    const read = (name) => {
+      try {
+        return new Uint8Array(readFileSync(file(name)));
+      } catch {
+        return new Uint8Array(0);
+      }
+    };
+    return { retval: Number(m[1]) >>> 0, dataOut: read('out'), ctxOut: ctxIn ? read('ctx-out') : undefined };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const hexArg = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0'));
+
+/** Set `key` to `value` (bytes) in the map pinned at `pin` (`bpftool map update`). */
+export function kernelMapUpdate(pin, key, value) {
+  const r = bpftool([
+    'map',
+    'update',
+    'pinned',
+    pin,
+    'key',
+    'hex',
+    ...hexArg(key),
+    'value',
+    'hex',
+    ...hexArg(value),
+  ]);
+  if (!r.ok) throw new Error(`bpftool map update ${pin}: ${firstLine(r.err || r.out)}`);
+}
+
+/** Every entry of the map pinned at `pin` (`bpftool map dump`), as hex key → hex value, keys sorted. */
+export function kernelMapDump(pin) {
+  const r = bpftool(['map', 'dump', 'pinned', pin, '-j']);
+  if (!r.ok) throw new Error(`bpftool map dump ${pin}: ${firstLine(r.err || r.out)}`);
+  const hex = (a) => a.map((x) => x.replace(/^0x/, '')).join('');
+  const entries = JSON.parse(r.out).map((e) => [hex(e.key), hex(e.value)]);
+  return new Map(entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
 }
