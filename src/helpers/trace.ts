@@ -3,38 +3,21 @@
 // env.task (a TaskModel); where user space has nothing to give (a signal to deliver, a function return to
 // override) the helper returns what the kernel returns for a user task in the same call.
 
-import type { Region } from '../memory/address-space.js';
 import { Errno, KernelErrno } from '../spec/errno.js';
 import { MapType } from '../spec/maps.js';
 import { cString, mapWord, onNumbers, ptrWord, readable, u32, writable } from './args.js';
 import { PROBE_TYPES, TRAMPOLINE_TYPES } from './groups.js';
+import { currentTask } from './task-model.js';
 import type { HelperDef, HelperEnv, TaskModel } from './types.js';
 
 /** The root cgroup's id (cgroup v2: the root's kernfs node id is 1). */
 export const ROOT_CGROUP_ID = 1;
 /** The initial pid namespace: nsfs device 4 and PROC_PID_INIT_INO, as stat(/proc/self/ns/pid) shows them. */
 export const INIT_PID_NS = { dev: 4, ino: 0xeffffffc } as const;
-/** Bytes reserved for the modelled task_struct (the running kernel's is about 10 KiB). */
-export const TASK_STRUCT_SIZE = 16384;
 
 /** The task's cgroup ids, root first. */
 export function cgroupPath(task: TaskModel): readonly number[] {
   return task.cgroupPath?.length ? task.cgroupPath : [ROOT_CGROUP_ID];
-}
-
-const tasks = new WeakMap<object, Region>();
-
-/**
- * The address of the current task's task_struct: a read-only region of the address space, one per space,
- * allocated on first use (programs read it through probe_read_kernel, as they read the kernel's).
- */
-export function currentTask(env: HelperEnv): number {
-  let r = tasks.get(env.space);
-  if (!r) {
-    r = env.space.allocate(TASK_STRUCT_SIZE, 'rodata', 'the current task_struct', false);
-    tasks.set(env.space, r);
-  }
-  return r.start;
 }
 
 /** pt_regs->ax on x86-64: where bpf_override_return puts the traced function's result. */

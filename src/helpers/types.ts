@@ -112,6 +112,39 @@ export interface TaskModel {
   kernelStack?: readonly bigint[];
   /** User call stack, innermost first (BPF_F_USER_STACK). */
   userStack?: readonly bigint[];
+  /** The parent's pid (default 1) and name (default `init`), in the parent's task_struct. */
+  ppid?: number;
+  parentComm?: string;
+  /** How get_current_task lays out task_struct and cred (default: x86-64 Linux 6.18's). */
+  layout?: TaskLayout;
+}
+
+/** A field of a modelled kernel struct: byte offset and size. */
+export interface FieldAt {
+  offset: number;
+  size: number;
+}
+
+/** task_struct fields the task model fills (./task-model.ts). */
+export const TASK_FIELD_NAMES = [
+  'pid',
+  'tgid',
+  'comm',
+  'real_parent',
+  'parent',
+  'group_leader',
+  'real_cred',
+  'cred',
+] as const;
+/** cred fields the task model fills (kuid_t/kgid_t: a u32 each). */
+export const CRED_FIELD_NAMES = ['uid', 'gid', 'euid', 'egid', 'suid', 'sgid', 'fsuid', 'fsgid'] as const;
+
+/** Where the modelled fields lie in task_struct and cred, and the structs' sizes (from a BTF: taskLayout). */
+export interface TaskLayout {
+  taskSize: number;
+  credSize: number;
+  task: Partial<Record<(typeof TASK_FIELD_NAMES)[number], FieldAt>>;
+  cred: Partial<Record<(typeof CRED_FIELD_NAMES)[number], FieldAt>>;
 }
 
 /** A helper's implementation: the environment and r1 to r5 in, r0 out. */
