@@ -235,3 +235,90 @@ describe('--map-size MAP=N and --cpus N', () => {
     expect(log).toMatch(/map 'allowed': failed to create/);
   });
 });
+
+const TYPED = 'test/fixtures/elf/typed_sections.o';
+
+describe('prog run --type T and --map-set', () => {
+  const data = join(dir, 'p60.bin');
+  writeFileSync(
+    data,
+    Uint8Array.from({ length: 60 }, (_, i) => (i * 7) & 0xff),
+  );
+
+  it('a program in a section libbpf gives no type needs --type, and runs as that type', () => {
+    const none = tsbpf(['prog', 'run', TYPED, 'data_in', data]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe(
+      `tsbpf: ${TYPED}: program classify (section from-netdev) has no program type tsbpf knows: give --type (e.g. classifier, socket, xdp)\n`,
+    );
+    // A tc program sees the whole frame (skb->len 60); a socket filter sees it from the network header.
+    const tc = tsbpf(['prog', 'run', TYPED, 'data_in', data, '--type', 'classifier', '--json']);
+    expect(tc.stderr).toBe('');
+    expect(JSON.parse(tc.stdout).retval).toBe(60);
+    const socket = tsbpf(['prog', 'run', TYPED, 'data_in', data, '--type', 'socket', '--json']);
+    expect(JSON.parse(socket.stdout).retval).toBe(46);
+    const bad = tsbpf(['prog', 'run', TYPED, 'data_in', data, '--type', 'clasifier']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--type: unknown program type 'clasifier' \(did you mean classifier/);
+  });
+
+  it('--map-set fills a map before the run, after the keywords or before another option', () => {
+    for (const args of [
+      ['data_in', data, '--type', 'tc', '--map-set', 'cfg', '00000000=05000000', '--json'],
+      ['data_in', data, '--map-set', 'cfg', '00000000=05000000', '--type', 'tc', '--json'],
+    ]) {
+      const r = tsbpf(['prog', 'run', TYPED, ...args]);
+      expect(r.stderr, args.join(' ')).toBe('');
+      expect(JSON.parse(r.stdout).retval).toBe(65);
+    }
+    const r = tsbpf(['prog', 'run', TYPED, 'data_in', data, '--type', 'tc', '--map-set', 'nope', '00=01']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--map-set: no map 'nope' \(maps: cfg\)/);
+  });
+
+  it.skipIf(!kernelOracle())('the kernel returns the same for the same type and map contents', () => {
+    const pin = `/sys/fs/bpf/tsbpf_typed_${process.pid}`;
+    const maps = `${pin}_maps`;
+    try {
+      execFileSync('bpftool', ['prog', 'load', TYPED, pin, 'type', 'classifier', 'pinmaps', maps]);
+      execFileSync('bpftool', [
+        'map',
+        'update',
+        'pinned',
+        `${maps}/cfg`,
+        'key',
+        '0',
+        '0',
+        '0',
+        '0',
+        'value',
+        '5',
+        '0',
+        '0',
+        '0',
+      ]);
+      const kernel = execFileSync('bpftool', ['prog', 'run', 'pinned', pin, 'data_in', data], {
+        encoding: 'utf8',
+      });
+      const retval = Number(/Return value: (\d+)/.exec(kernel)?.[1]);
+      const ours = tsbpf([
+        'prog',
+        'run',
+        TYPED,
+        'data_in',
+        data,
+        '--type',
+        'classifier',
+        '--map-set',
+        'cfg',
+        '00000000=05000000',
+        '--json',
+      ]);
+      expect(JSON.parse(ours.stdout).retval).toBe(retval);
+      expect(retval).toBe(65);
+    } finally {
+      rmSync(pin, { force: true });
+      rmSync(maps, { recursive: true, force: true });
+    }
+  });
+});

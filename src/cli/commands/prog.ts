@@ -2,19 +2,23 @@
 // so results can be compared with the kernel's directly.
 
 import type { Command } from 'commander';
-import { loadObject } from '../../collection/userspace.js';
+import type { LoadedObject } from '../../collection/userspace.js';
 import { RuntimeFault } from '../../errors.js';
 import { TEST_RUN_MAX_REPEAT, TestRunError, testRun } from '../../hooks/test-run.js';
 import { errnoText } from '../../spec/errno.js';
+import { programTypeByName } from '../../spec/program-types.js';
+import type { ResolvedProgramType } from '../../spec/type-names.js';
 import { CliError, EXIT } from '../errors.js';
 import { Files, writing } from '../files.js';
 import { type LimitFlags, limitOptions, runLimits } from '../limits.js';
 import {
   chooseProgram,
-  cliRuntime,
   engineOption,
   loadSelection,
+  loadWithMapSets,
   type ProgramFlags,
+  parseMapSets,
+  parseProgramType,
   programFlag,
   programOption,
   readBytes,
@@ -24,9 +28,12 @@ import {
   type SizeFlags,
   sizeMaps,
   sizeOptions,
+  withType,
 } from '../objects.js';
 
 interface RunOptions extends LimitFlags, ProgramFlags, SizeFlags {
+  type?: ResolvedProgramType;
+  mapSet?: string[];
   engine: 'interp' | 'jit';
   verify: boolean;
   json?: boolean;
@@ -45,7 +52,17 @@ export function register(program: Command): void {
     .argument('<args...>', 'data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]')
     .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
     .option('--no-verify', 'skip the verifier and run in checked mode')
-    .option('--json', 'print {"retval", "duration"} as JSON');
+    .option('--json', 'print {"retval", "duration"} as JSON')
+    .option(
+      '--type <type>',
+      "run the program as this type: the kernel's, bpftool's or libbpf's name (sched_cls, classifier, tc, socket …)",
+      parseProgramType,
+    )
+    .option(
+      '--map-set <map-and-key=value...>',
+      'before the run: MAP KEY=VALUE, hex bytes in memory order (after the keywords, or before another option)',
+      [],
+    );
   sizeOptions(programOption(run, 'program to run (default: the only program)'));
   limitOptions(run).action((file: string, args: string[], options: RunOptions) =>
     runProg(file, args, options),
@@ -126,15 +143,25 @@ function runProg(file: string, args: string[], options: RunOptions): void {
     .output(kw.ctxOut, 'ctx_out');
   const result = writing(files, () => {
     const spec = readObjectFile(file);
-    const chosen = chooseProgram(file, spec, programFlag(options));
+    const sets = parseMapSets(options.mapSet ?? []);
+    const chosen = chooseProgram(file, spec, programFlag(options), undefined, sets);
+    // --type: the program loads as that type (the section said another, or none).
+    if (options.type)
+      spec.programs = spec.programs.map((p) => (p === chosen ? withType(p, options.type!) : p));
+    else if (!programTypeByName(chosen.type)) {
+      throw new CliError(
+        `${file}: program ${chosen.name} (section ${chosen.section}) has no program type tsbpf knows: give --type (e.g. classifier, socket, xdp)`,
+        2,
+      );
+    }
     sizeMaps(spec, options);
-    let obj: ReturnType<typeof loadObject>;
+    let obj: LoadedObject;
     try {
-      obj = loadObject(spec, {
+      obj = loadWithMapSets(spec, sets, {
         engine: options.engine,
         verify: options.verify,
-        programs: loadSelection(spec, chosen),
-        runtimeOptions: cliRuntime(options.cpus),
+        programs: loadSelection(spec, chosen, sets),
+        cpus: options.cpus,
       });
     } catch (e) {
       throw rejected(file, e);
