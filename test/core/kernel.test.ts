@@ -185,10 +185,15 @@ describe('CO-RE in user space: the relocated kprobe on the probe context', () =>
     const coll = loadCollection(spec, { backend: 'userspace' });
     try {
       const host = { add: (a: number, b: number) => a + b };
-      const link = probe(host, 'add', coll.program('regs_sum') as LoadedProgram);
-      expect(host.add(7, 5)).toBe(12);
-      expect(coll.typedMap<number, bigint>('out').get(0)).toBe(7005n);
-      link.close();
+      for (const [engine, a, b] of [
+        ['interp', 7, 5],
+        ['jit', 9, 4],
+      ] as const) {
+        const link = probe(host, 'add', coll.program('regs_sum') as LoadedProgram, { engine });
+        expect(host.add(a, b)).toBe(a + b);
+        expect(coll.typedMap<number, bigint>('out').get(0), engine).toBe(BigInt(a * 1000 + b));
+        link.close();
+      }
       // As compiled, di is read at 0 (the probe's timestamp) and si at 8: not the arguments.
       const raw = loadCollection(compiled(fixture('regs.o')), { backend: 'userspace' });
       const l2 = probe(host, 'add', raw.program('regs_sum') as LoadedProgram);
