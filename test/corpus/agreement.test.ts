@@ -27,6 +27,7 @@ import {
   measureCorpus,
   PACKET_TYPES,
   type Row,
+  SKB_TYPES,
   summarize,
 } from './measure.js';
 import { COMPARED_MAP_TYPES, SETUP, SKB_CTX, UNREPRODUCIBLE_MAPS } from './setup.js';
@@ -136,7 +137,7 @@ describe.skipIf(!oracle)('corpus: tsbpf against the kernel', () => {
           const pin = k.verdicts.get(row.program)?.pin;
           if (!pin) throw new Error(`${key}: the kernel accepted it but left no pin`);
           // skb programs run with an empty __sk_buff so the context written back is compared too.
-          const ctxIn = row.type === 'xdp' ? undefined : SKB_CTX;
+          const ctxIn = SKB_TYPES.has(row.type!) ? SKB_CTX : undefined;
           let stop = false;
           for (const frame of FRAMES) {
             // The kernel may refuse a run (EINVAL for a frame shorter than an Ethernet header): then

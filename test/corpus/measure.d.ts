@@ -60,6 +60,7 @@ export function measureCorpus(lib: TsbpfLib, files?: string[]): Row[];
 export function summarize(rows: Row[]): Totals;
 export function groupReason(reason?: string): string;
 export const PACKET_TYPES: Set<string>;
+export const SKB_TYPES: Set<string>;
 export function kernelRun(
   pin: string,
   packet: Uint8Array,

@@ -242,10 +242,22 @@ export function groupReason(reason = '') {
 }
 
 /**
- * Program types whose kernel test run takes a packet as `data_in` (BPF_PROG_TEST_RUN builds an skb or an
- * xdp_buff from it): the runs compared with user space.
+ * Program types whose kernel test run takes a packet as `data_in` (BPF_PROG_TEST_RUN builds an skb, an
+ * xdp_buff, or for a flow dissector the packet it dissects, returning the flow keys as data_out): the runs
+ * compared with user space. (syscall programs cannot be run through bpftool: the kernel wants no ctx_out
+ * and no repeat for them, and bpftool always sends both.)
  */
-export const PACKET_TYPES = new Set(['xdp', 'sched_cls', 'sched_act', 'socket_filter', 'cgroup_skb']);
+export const PACKET_TYPES = new Set([
+  'xdp',
+  'sched_cls',
+  'sched_act',
+  'socket_filter',
+  'cgroup_skb',
+  'flow_dissector',
+]);
+
+/** Packet types whose context is a `struct __sk_buff` (run with one in, so ctx_out can be compared). */
+export const SKB_TYPES = new Set(['sched_cls', 'sched_act', 'socket_filter', 'cgroup_skb']);
 
 /**
  * One kernel test run of the pinned program on `packet` (and the context `ctxIn`, when given): `bpftool prog
