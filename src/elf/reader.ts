@@ -63,7 +63,8 @@ function build(elf: ElfFile, targetInput: CoreTargetInput | undefined): ObjectSp
   checkUniqueNames(elf, defs);
 
   const code = new CodeIndex(elf, defs, btf, ext);
-  const warnings = btf && ext ? relocateCore(elf, code, btf, ext, targetInput) : [];
+  const poisons = new Map<string, Map<number, string>>();
+  const warnings = btf && ext ? relocateCore(elf, code, btf, ext, targetInput, poisons) : [];
   const programs: ProgramSpec[] = [];
   let totalSlots = 0;
   for (const s of elf.sections) {
@@ -86,6 +87,7 @@ function build(elf: ElfFile, targetInput: CoreTargetInput | undefined): ObjectSp
       if (inferred?.attachTo !== undefined) p.attachTo = inferred.attachTo;
       if (linked.lineInfo.length > 0) p.lineInfo = linked.lineInfo;
       if (ext) p.funcInfo = linked.funcInfo;
+      if (poisons.size > 0) notePoisoned(code, p, poisons);
       programs.push(p);
     }
   }
@@ -113,6 +115,7 @@ function relocateCore(
   btf: Btf,
   ext: BtfExt,
   input: CoreTargetInput | undefined,
+  poisons: Map<string, Map<number, string>>,
 ): string[] {
   const sections = [...ext.coreRelos].filter(([, list]) => list.length > 0);
   if (sections.length === 0) return [];
@@ -134,13 +137,38 @@ function relocateCore(
         throw elfError(elf.file, `a CO-RE relocation at byte ${r.insnOff} is not on an instruction`, name);
       return { insn: r.insnOff / 8, typeId: r.typeId, accessStr: r.accessStr, kind: r.kind };
     });
-    for (const o of applyCoreRelocations(code.insnsOf(section), relos, ctx, `${elf.file}: section ${name}`))
-      if (o.poisoned)
-        warnings.push(
-          `section ${name} insn ${o.insn}: ${o.reason} (${o.what}): poisoned, the verifier refuses it if reached`,
-        );
+    for (const o of applyCoreRelocations(code.insnsOf(section), relos, ctx, `${elf.file}: section ${name}`)) {
+      if (!o.poisoned) continue;
+      if (!poisons.has(name)) poisons.set(name, new Map());
+      poisons.get(name)!.set(o.insn, `${o.reason} (${o.what})`);
+      warnings.push(
+        `section ${name} insn ${o.insn}: ${o.reason} (${o.what}): poisoned, the verifier refuses it if reached`,
+      );
+    }
   }
   return warnings;
+}
+
+/**
+ * Record in `p.corePoisoned`, in the program's slots, the poisoned relocations of the functions linked into
+ * it (each function's section slots shift by where it was placed: its func_info entry).
+ */
+function notePoisoned(code: CodeIndex, p: ProgramSpec, poisons: Map<string, Map<number, string>>): void {
+  const out: { insn: number; reason: string }[] = [];
+  const funcs = p.funcInfo ?? [];
+  funcs.forEach((fi, i) => {
+    const end = funcs[i + 1]?.insn ?? p.insns.length;
+    for (const [name, slots] of poisons) {
+      const section = code.elf.sectionNamed(name)!;
+      const f = code.functionsOf(section).find((x) => x.name === fi.name);
+      if (!f) continue;
+      for (const [slot, reason] of slots) {
+        const at = fi.insn + slot - f.start;
+        if (slot >= f.start && slot < f.end && at < end) out.push({ insn: at, reason });
+      }
+    }
+  });
+  if (out.length > 0) p.corePoisoned = out.sort((a, b) => a.insn - b.insn);
 }
 
 function readLicense(elf: ElfFile): string {

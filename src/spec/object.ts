@@ -56,6 +56,8 @@ export interface ProgramSpec {
   license: string;
   lineInfo?: LineInfo[];
   funcInfo?: FuncInfo[];
+  /** Slots whose CO-RE relocation the target BTF could not satisfy (libbpf's poisoned call is there), and why. */
+  corePoisoned?: { insn: number; reason: string }[];
 }
 
 /**

@@ -144,6 +144,11 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
     };
   };
   const reject = (insn: number, kind: string, message: string): VerifyResult => {
+    // A poisoned CO-RE relocation: the reader recorded which field, type or value it was.
+    const poison = kind === 'core_poison' && 'corePoisoned' in program ? program.corePoisoned : undefined;
+    const why = poison?.find((x) => x.insn === insn)?.reason;
+    if (why)
+      message = `${why}: the CO-RE relocation could not be applied (libbpf's poisoned call 0xbad2310 is reached)`;
     const line = src.at(insn);
     const d: Diagnostic = {
       insn,

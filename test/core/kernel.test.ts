@@ -157,7 +157,12 @@ describe('a relocation the target cannot satisfy: refused only where reached, by
     const sum = verify(s.programs.find((p) => p.name === 'regs_sum')!, { maps: s.maps });
     expect(sum.accepted).toBe(false);
     expect(sum.diagnostics[0]).toMatchObject({ kind: 'core_poison', insn: 5 });
-    expect(sum.log).toMatch(/CO-RE relocation that could not be applied/);
+    expect(s.programs.find((p) => p.name === 'regs_sum')!.corePoisoned).toEqual([
+      { insn: 5, reason: expect.stringMatching(/^the program reads field di of struct pt_regs___l/) },
+    ]);
+    expect(sum.diagnostics[0]!.message).toBe(
+      "the program reads field di of struct pt_regs___l, which the target BTF (pt_regs without di) does not have (byte offset of struct pt_regs___l.di): the CO-RE relocation could not be applied (libbpf's poisoned call 0xbad2310 is reached)",
+    );
     expect(verify(s.programs.find((p) => p.name === 'regs_guarded')!, { maps: s.maps }).accepted).toBe(true);
     const coll = loadCollection(s, { backend: 'userspace', programs: ['regs_guarded'] });
     const host = { f: (a: number) => a };

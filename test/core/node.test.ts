@@ -30,7 +30,7 @@ describe('loadObject and readObjectFile with btf', () => {
 
   it('a user-space load refuses the program that reaches a poisoned relocation, naming it', () => {
     expect(() => loadObject(REGS, { btf: ptRegs(false) })).toThrow(
-      /regs_sum.*CO-RE relocation that could not be applied/s,
+      /regs_sum.*reads field di of struct pt_regs___l.*poisoned call 0xbad2310 is reached/s,
     );
     const obj = loadObject(REGS, { btf: ptRegs(true) });
     expect([...obj.maps.keys()]).toEqual(['out']);
