@@ -8,7 +8,7 @@ import { ctxAccess, FLOW_KEYS_SIZE } from '../spec/program-types.js';
 import { btfStructId, btfStructLoad } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import type { VerifierEnv } from './env.js';
-import { constant, isConstScalar, unknownOfSize } from './ranges.js';
+import { constant, isConstScalar, sync, unknownOfSize } from './ranges.js';
 import { constReg, isPointer, ownStack, ptrReg, type Reg, Slot, scalarReg, UNKNOWN_SCALAR } from './state.js';
 
 /** Largest variable offset or size the kernel lets pointer math and sizes reach (BPF_MAX_VAR_OFF). */
@@ -188,7 +188,19 @@ function btfArgLoad(v: VerifierEnv, pc: number, off: number, size: number, write
       'bad_ctx',
       `invalid context access: ${what}: argument ${i} (${arg.name}) of ${t.what}: ${arg.why}`,
     );
-  if (arg.kind === 'scalar') return scalarReg(unknownOfSize(size));
+  if (arg.kind === 'scalar') {
+    const range = v.type.ret;
+    if (!arg.retval || !range || size < 4) return scalarReg(unknownOfSize(size));
+    // The kernel bounds an LSM program's view of the earlier return value by the hook's return range.
+    const [lo, hi] = [BigInt(range.min), BigInt(range.max)];
+    const base = unknownOfSize(size);
+    const r = sync(
+      size === 8
+        ? { ...base, smin: lo, smax: hi, s32min: lo, s32max: hi }
+        : { ...base, s32min: lo, s32max: hi },
+    );
+    return scalarReg(r ?? base);
+  }
   if (size !== 8 || off % 8 !== 0)
     throw new Reject(
       pc,

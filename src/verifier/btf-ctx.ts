@@ -9,7 +9,8 @@ import type { ProgramType } from '../spec/program-types.js';
 
 /** What the kernel makes of one u64 slot of a BTF-typed context. */
 export type BtfArg =
-  | { kind: 'scalar'; name: string }
+  // `retval`: the return value of the LSM programs before this one, within the hook's return range.
+  | { kind: 'scalar'; name: string; retval?: boolean }
   | { kind: 'ptr'; name: string; struct: number; orNull: boolean }
   | { kind: 'refused'; name: string; why: string };
 
@@ -17,7 +18,10 @@ export type BtfArg =
 export interface BtfTarget {
   /** `fentry/do_unlinkat` …, for messages. */
   what: string;
-  /** One entry per u64 slot (a struct passed by value takes several); fexit's return value last. */
+  /**
+   * One entry per u64 slot (a struct passed by value takes several); the return value last for fexit,
+   * fmod_ret (int functions) and lsm.
+   */
   args: BtfArg[];
   /** The target returns void (an LSM hook's return value is then not checked). */
   retVoid: boolean;
@@ -148,8 +152,15 @@ export function resolveBtfTarget(btf: Btf, type: ProgramType, attachTo: string):
     args.push(...argOf(btf, p.type, p.name || `arg${i}`, at === 'trace_iter' && i > 0));
   });
   const retVoid = proto.ret === 0;
-  if ((at === 'trace_fexit' || at === 'modify_return') && !retVoid) {
-    args.push(...argOf(btf, proto.ret, 'the return value', false));
+  // The slot after the arguments: fexit sees the return value (a number for a void function), an LSM
+  // program the return value of the programs before it; fmod_ret only for functions returning an int.
+  if (at === 'trace_fexit' || at === 'lsm_mac' || at === 'lsm_cgroup') {
+    if (retVoid) args.push({ kind: 'scalar', name: 'the return value' });
+    else if (at === 'lsm_mac') args.push({ kind: 'scalar', name: 'the return value', retval: true });
+    else args.push(...argOf(btf, proto.ret, 'the return value', false));
+  } else if (at === 'modify_return') {
+    if (!retVoid && btf.resolve(proto.ret).kind === Kind.INT)
+      args.push({ kind: 'scalar', name: 'the return value' });
   }
   return { what, args, retVoid };
 }

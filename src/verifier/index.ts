@@ -1,5 +1,6 @@
 // The verifier's front door: `verify(program, opts)` proves a program safe or explains why not.
 
+import { coreTarget } from '../btf/core/target.js';
 import type { Btf } from '../btf/parse.js';
 import { TsbpfError } from '../errors.js';
 import { helperById } from '../helpers/registry.js';
@@ -59,7 +60,9 @@ export interface VerifyOptions {
   maxStates?: number;
   /**
    * The kernel's BTF (`/sys/kernel/btf/vmlinux` parsed with parseBtf): the types of a tracing or lsm
-   * program's arguments and of the kernel structs it reads. Programs of those types are refused without it.
+   * program's arguments and of the kernel structs it reads. Without it, the host's default CO-RE target
+   * (under Node: the running kernel's BTF, or the CLI's --btf); programs of those types are refused when
+   * there is neither.
    */
   btf?: Btf;
   /** Helper lookup (defaults to the shared registry); for tests and embedders with their own helpers. */
@@ -166,6 +169,10 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
   if (badAttach) return reject(0, 'bad_attach_type', badAttach);
   let btfTarget: BtfTarget | undefined;
   let ptype = type;
+  // The kernel's types: given, else the host's default (under Node the running kernel's, or --btf), read
+  // only for the types that need them.
+  const kernelBtf =
+    type.btfArgs || type.name === 'netfilter' ? (opts.btf ?? coreTarget(undefined)?.btf) : undefined;
   if (type.btfArgs && type.name !== 'struct_ops') {
     const to = attachToOf(program);
     const name = `${'section' in program && program.section ? program.section : `${type.name}`}`;
@@ -175,13 +182,13 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
         'bad_attach_type',
         `${name}: ${type.name} programs need an attach target (e.g. fentry/do_unlinkat)`,
       );
-    if (!opts.btf)
+    if (!kernelBtf)
       return reject(
         0,
         'need_btf',
         `${name.includes('/') ? name : `${name}/${to}`} needs the kernel's BTF to know its arguments: give --btf (e.g. /sys/kernel/btf/vmlinux)`,
       );
-    const t = resolveBtfTarget(opts.btf, type, to);
+    const t = resolveBtfTarget(kernelBtf, type, to);
     if (typeof t === 'string') return reject(0, 'bad_attach_target', t);
     btfTarget = t;
     // An LSM hook returning void: its return value is not checked.
@@ -197,7 +204,7 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
     });
     const live = liveness(insns, cfg);
     v = new Verifier(insns, ptype, opts.maps ?? [], helper, cfg, live, src, {
-      kernelBtf: opts.btf,
+      kernelBtf,
       btfTarget,
       unprivileged: opts.unprivileged ?? false,
       maxInsns,

@@ -209,6 +209,12 @@ describe.runIf(haveBtf)(
       expect(lsm([mov(0, 1), exit]).accepted).toBe(false);
       expect(lsm([mov(0, -4096), exit]).accepted).toBe(false);
       expect(lsm([mov(2, 0), stx(8, 1, 2, 0), mov(0, 0), exit]).accepted).toBe(false);
+      // The slot after file: the return value of the LSM programs before this one; then nothing.
+      // The kernel bounds that value by the hook's range [-4095, 0]: returning it is allowed.
+      expect(lsm([ldx(8, 0, 1, 8), exit]).accepted).toBe(true);
+      expect(lsm([ldx(8, 0, 1, 8), add(0, 1), exit]).accepted).toBe(false);
+      expect(lsm([ldx(8, 2, 1, 8), mov(0, 0), exit]).accepted).toBe(true);
+      expect(lsm([ldx(8, 2, 1, 16), mov(0, 0), exit]).accepted).toBe(false);
     });
 
     it('without the kernel’s BTF, or with a target it lacks, the program is refused in one line', () => {
