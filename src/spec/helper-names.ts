@@ -228,3 +228,9 @@ export function kernelHelperName(id: number): string | undefined {
 
 /** Helper id for `call NAME`: every implemented helper is a kernel helper, so the kernel's table answers. */
 export const helperIdByName: (name: string) => number | undefined = kernelHelperId;
+
+/** How messages name helper `id`: `bpf_fib_lookup (#69)`, or `#300` for an id the kernel does not define. */
+export function helperLabel(id: number): string {
+  const name = kernelHelperName(id);
+  return name === undefined ? `#${id}` : `bpf_${name} (#${id})`;
+}

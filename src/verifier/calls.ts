@@ -4,6 +4,7 @@
 import type { ArgType, HelperDef } from '../helpers/types.js';
 import { MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
 import { mapTypeInfo } from '../maps/registry.js';
+import { helperLabel } from '../spec/helper-names.js';
 import { MapType } from '../spec/maps.js';
 import type { FuncParam } from '../spec/object.js';
 import { helperAllowed } from '../spec/program-types.js';
@@ -86,7 +87,7 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       'core_poison',
       'the program reaches a CO-RE relocation that could not be applied (the call 0xbad2310 libbpf poisons it with): the target BTF lacks the field, type or enum value it reads (the object warnings name it)',
     );
-  if (!h) throw new Reject(pc, 'unknown_helper', `call to unknown helper #${id}`);
+  if (!h) throw new Reject(pc, 'unknown_helper', `call to unknown helper ${helperLabel(id)}`);
   if (!helperAllowed(v.type, h)) {
     throw new Reject(
       pc,

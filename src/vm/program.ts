@@ -40,6 +40,7 @@ import {
   subprogramStarts,
 } from '../isa/index.js';
 import type { RuntimeMap } from '../maps/types.js';
+import { kernelHelperName } from '../spec/helper-names.js';
 import type { ProgramSpec } from '../spec/object.js';
 
 /** How a program finds helpers by id; defaults to the shared registry. */
@@ -196,7 +197,10 @@ export function prepareProgram(
     } else if (ins.code === (Class.JMP | JmpOp.CALL)) {
       if (ins.src === PseudoCall.HELPER) {
         const def = lookup(ins.imm);
-        if (!def) bad(`call to unknown helper function ${ins.imm}`);
+        if (!def)
+          bad(
+            `call to unknown helper function ${kernelHelperName(ins.imm) ? `bpf_${kernelHelperName(ins.imm)} (#${ins.imm})` : ins.imm}`,
+          );
         let index = helperIndex.get(ins.imm);
         if (index === undefined) {
           index = helpers.push(def!) - 1;
