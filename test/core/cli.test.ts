@@ -38,6 +38,7 @@ describe('tsbpf --btf FILE', () => {
     expect(out.programs.map((p) => [p.name, p.accepted, p.diagnostics[0]?.kind])).toEqual([
       ['regs_sum', false, 'core_poison'],
       ['regs_guarded', true, undefined],
+      ['regs_sub', false, 'core_poison'],
     ]);
   });
 

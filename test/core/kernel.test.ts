@@ -150,10 +150,20 @@ describe('a relocation the target cannot satisfy: refused only where reached, by
 
   it('names the poisoned relocations and refuses the program that reaches one (ours)', () => {
     const s = spec();
+    const lacks =
+      'the program reads field di of struct pt_regs___l, which the target BTF (pt_regs without di) does not have (byte offset of struct pt_regs___l.di)';
     expect(s.warnings).toEqual([
-      'section kprobe/do_nanosleep insn 5: the program reads field di of struct pt_regs___l, which the target BTF (pt_regs without di) does not have (byte offset of struct pt_regs___l.di): poisoned, the verifier refuses it if reached',
-      'section kprobe/do_nanosleep insn 30: the program reads field di of struct pt_regs___l, which the target BTF (pt_regs without di) does not have (byte offset of struct pt_regs___l.di): poisoned, the verifier refuses it if reached',
+      `section kprobe/do_nanosleep insn 5: ${lacks}: poisoned, the verifier refuses it if reached`,
+      `section kprobe/do_nanosleep insn 30: ${lacks}: poisoned, the verifier refuses it if reached`,
+      `section .text insn 0: ${lacks}: poisoned, the verifier refuses it if reached`,
     ]);
+    // In a subprogram: named at the slot it was linked to.
+    const sub = s.programs.find((p) => p.name === 'regs_sub')!;
+    const at = sub.funcInfo!.find((f) => f.name === 'read_di')!.insn;
+    expect(sub.corePoisoned).toEqual([{ insn: at, reason: lacks }]);
+    const subResult = verify(sub, { maps: s.maps });
+    expect(subResult.diagnostics[0]).toMatchObject({ kind: 'core_poison', insn: at });
+    expect(subResult.diagnostics[0]!.message).toMatch(/^the program reads field di of struct pt_regs___l/);
     const sum = verify(s.programs.find((p) => p.name === 'regs_sum')!, { maps: s.maps });
     expect(sum.accepted).toBe(false);
     expect(sum.diagnostics[0]).toMatchObject({ kind: 'core_poison', insn: 5 });

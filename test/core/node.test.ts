@@ -25,7 +25,7 @@ describe('loadObject and readObjectFile with btf', () => {
     const sum = withDi.programs.find((p) => p.name === 'regs_sum')!;
     expect(sum.insns.some((x) => x.code === 0x79 && x.off === 112)).toBe(true);
     const without = readObjectFile(REGS, { btf: parseBtf(ptRegs(false), 'no di') });
-    expect(without.warnings).toHaveLength(2);
+    expect(without.warnings).toHaveLength(3);
   });
 
   it('a user-space load refuses the program that reaches a poisoned relocation, naming it', () => {
