@@ -6,10 +6,10 @@
 // under the context's address. Semantics and errno values are the kernel's (net/core/filter.c), as
 // BPF_PROG_TEST_RUN shows them: a linear skb on the loopback device, ip_summed CHECKSUM_NONE.
 
-import type { Region } from '../memory/address-space.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
 import { Errno } from '../spec/errno.js';
 import { programTypeByName } from '../spec/program-types.js';
-import { onNumbers, ptrWord, writable } from './args.js';
+import { onNumbers, ptr, ptrWord, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 const SKB = programTypeByName('sched_cls')!.ctx;
@@ -56,6 +56,8 @@ export const CsumState = { NONE: 0, UNNECESSARY: 1, COMPLETE: 2, PARTIAL: 3 } as
 
 /** What an skb has beyond its `__sk_buff` fields: header positions, checksum state, limits. */
 export interface SkbState {
+  /** The packet's region: its start is skb->data, its end the tail. */
+  packet: Region;
   /** Address of the MAC header (skb_mac_header). */
   mac: number;
   /** Address of the network header (skb_network_header). */
@@ -70,19 +72,26 @@ export interface SkbState {
   l4Hash: boolean;
   /** The device's limit for change_tail/change_head: mtu + hard_header_len (loopback: 65536 + 14). */
   maxLen: number;
+  /** skb->encapsulation: set by adjust_room's encapsulating growth (a second one is EALREADY). */
+  encapsulated: boolean;
 }
 
-/** SKB states by context address: the hook registers its context's state before runs. */
-const STATES = new Map<number, SkbState>();
+/** SKB states by address space and context address: the hook registers its context's state. */
+const STATES = new WeakMap<AddressSpace, Map<number, SkbState>>();
 
-/** Register the state of the skb whose `__sk_buff` is at `ctx` (the hook does, for its context). */
-export function attachSkbState(ctx: number, state: SkbState): void {
-  STATES.set(ctx, state);
+/** Register the state of the skb whose `__sk_buff` is at `ctx` in `space` (the hook does, for its context). */
+export function attachSkbState(space: AddressSpace, ctx: number, state: SkbState): void {
+  let m = STATES.get(space);
+  if (!m) {
+    m = new Map();
+    STATES.set(space, m);
+  }
+  m.set(ctx, state);
 }
 
 /** Forget the state of the skb at `ctx` (the hook's close). */
-export function detachSkbState(ctx: number): void {
-  STATES.delete(ctx);
+export function detachSkbState(space: AddressSpace, ctx: number): void {
+  STATES.get(space)?.delete(ctx);
 }
 
 /** The skb a helper works on: its packet region, context address and state. */
@@ -92,11 +101,11 @@ interface Skb {
   st: SkbState;
 }
 
-function skbOf(env: HelperEnv, helper: string): Skb {
-  const inv = env.invocation;
-  const st = STATES.get(inv.ctx);
-  if (!inv.packet || !st) throw new Error(`${helper}: the program's context is not a socket buffer`);
-  return { pkt: inv.packet, ctx: inv.ctx, st };
+/** The skb whose context the helper got as its first argument (the verifier makes it the program's). */
+function skbOf(env: HelperEnv, ctx: number, helper: string): Skb {
+  const st = STATES.get(env.space)?.get(ctx);
+  if (!st) throw new Error(`${helper}: the context is not a socket buffer the hook laid out`);
+  return { pkt: st.packet, ctx, st };
 }
 
 /** skb->len, data, data_end and data_meta back into the context after the packet moved or changed size. */
@@ -126,14 +135,211 @@ const SKB_READERS = [
 /** INT_MAX: offsets above it are refused before any length check (the kernel's `offset > INT_MAX`). */
 const INT_MAX = 0x7fff_ffff;
 
+// ---- checksums (include/net/checksum.h; one's-complement sums on 16-bit words in memory order) ----------
+
+/** 32-bit one's-complement addition (csum_add). */
+function csumAdd(a: number, b: number): number {
+  const s = a + b;
+  return s > 0xffffffff ? s - 0xffffffff : s;
+}
+
+/** csum_fold: the 32-bit sum folded to 16 bits and complemented. */
+function csumFold(sum: number): number {
+  let x = (sum & 0xffff) + (sum >>> 16);
+  x = (x & 0xffff) + (x >>> 16);
+  return ~x & 0xffff;
+}
+
+/** The new checksum after a 32-bit word `from` became `to`, given the old one (csum_replace4). */
+function replace4(sum16: number, from: number, to: number): number {
+  return csumFold(csumAdd(csumAdd(~sum16 >>> 0, ~from >>> 0), to));
+}
+
+/** csum_replace2: the same for a 16-bit word, in 16-bit arithmetic. */
+function replace2(sum16: number, from: number, to: number): number {
+  const add16 = (a: number, b: number) => {
+    const r = (a + b) & 0xffff;
+    return (r + (r < b ? 1 : 0)) & 0xffff;
+  };
+  return ~add16(add16(~sum16 & 0xffff, ~from & 0xffff), to) & 0xffff;
+}
+
+/** csum_replace_by_diff: fold a precomputed difference (csum_diff's result) into the checksum. */
+function replaceByDiff(sum16: number, diff: number): number {
+  return csumFold(csumAdd(diff, ~sum16 >>> 0));
+}
+
+// ---- flags and limits (include/uapi/linux/bpf.h) -------------------------------------------------------
+
+const BPF_F_RECOMPUTE_CSUM = 1;
+const BPF_F_INVALIDATE_HASH = 2;
+const BPF_F_HDR_FIELD_MASK = 0xf;
+const BPF_F_PSEUDO_HDR = 0x10;
+const BPF_F_MARK_MANGLED_0 = 0x20;
+const BPF_F_MARK_ENFORCE = 0x40;
+const BPF_F_IPV6 = 0x80;
+const CSUM_MANGLED_0 = 0xffff;
+/** BPF_SKB_MAX_LEN (SKB_MAX_ALLOC): what adjust_room may grow a packet to. */
+const BPF_SKB_MAX_LEN = 16384 - 320;
+const ETH_HLEN = 14;
+const VLAN_HLEN = 4;
+/** EtherTypes as skb->protocol holds them: __be16 read in memory (little-endian) order. */
+const RAW_IP = 0x0008;
+const RAW_IPV6 = 0xdd86;
+const RAW_8021Q = 0x0081;
+const RAW_8021AD = 0xa888;
+const ENOTSUPP = Errno.ENOTSUPP;
+const EALREADY = 114;
+
+// ---- the skb's fields ----------------------------------------------------------------------------------
+
+/** skb->protocol as the program reads it (the __be16's bytes in memory order). */
+function protocol(env: HelperEnv, s: Skb): number {
+  return env.space.view.getUint16(s.ctx + SKB_OFF.protocol, true);
+}
+
+function setProtocol(env: HelperEnv, s: Skb, raw: number): void {
+  env.space.view.setUint32(s.ctx + SKB_OFF.protocol, raw & 0xffff, true);
+}
+
+/** skb_is_gso: a GSO size was given (ctx_in's gso_size; the test run sets no GSO type, so never TCP). */
+function isGso(env: HelperEnv, s: Skb): boolean {
+  return env.space.view.getUint32(s.ctx + SKB_OFF.gsoSize, true) !== 0;
+}
+
+/** skb_gso_reset: no GSO any more (gso_size, gso_segs 0). */
+function gsoReset(env: HelperEnv, s: Skb): void {
+  env.space.view.setUint32(s.ctx + SKB_OFF.gsoSize, 0, true);
+  env.space.view.setUint32(s.ctx + SKB_OFF.gsoSegs, 0, true);
+}
+
+/** skb_clear_hash. */
+function clearHash(env: HelperEnv, s: Skb): void {
+  env.space.view.setUint32(s.ctx + SKB_OFF.hash, 0, true);
+  s.st.swHash = false;
+  s.st.l4Hash = false;
+}
+
+const lengthOf = (s: Skb) => s.pkt.end - s.pkt.start;
+
+/**
+ * Make `need` bytes of headroom in front of skb->data (pskb_expand_head's job in the kernel): move the
+ * packet, its MAC header included, further into its region when the room in front is short.
+ */
+function headroom(env: HelperEnv, s: Skb, need: number): void {
+  const { pkt, st } = s;
+  const first = Math.min(st.mac, pkt.start);
+  if (first - pkt.base >= need) return;
+  const top = pkt.base + pkt.capacity;
+  const shift = Math.min(need + 256 - (first - pkt.base), top - pkt.end);
+  // Callers keep packets within the device's limit, for which the region has room.
+  if (first + shift - pkt.base < need)
+    throw new Error(`skb: no room for ${need} bytes in front of the packet`);
+  env.space.bytes.copyWithin(first + shift, first, pkt.end);
+  pkt.start += shift;
+  pkt.end += shift;
+  st.mac += shift;
+  st.net += shift;
+}
+
+/** Make the packet able to grow to `len` bytes from skb->data (room at the tail). */
+function tailroom(env: HelperEnv, s: Skb, len: number): void {
+  const { pkt, st } = s;
+  const top = pkt.base + pkt.capacity;
+  if (pkt.start + len <= top) return;
+  const first = Math.min(st.mac, pkt.start);
+  const shift = pkt.start + len - top;
+  env.space.bytes.copyWithin(first - shift, first, pkt.end);
+  pkt.start -= shift;
+  pkt.end -= shift;
+  st.mac -= shift;
+  st.net -= shift;
+}
+
+/** bpf_skb_net_hdr_push: `len` zero bytes at `off` from skb->data, the headers before it moved forward. */
+function netHdrPush(env: HelperEnv, s: Skb, off: number, len: number): void {
+  headroom(env, s, len);
+  const b = env.space.bytes;
+  s.pkt.start -= len;
+  b.copyWithin(s.pkt.start, s.pkt.start + len, s.pkt.start + len + off);
+  b.fill(0, s.pkt.start + off, s.pkt.start + off + len);
+  s.st.mac -= len;
+  s.st.net -= len;
+}
+
+/** bpf_skb_net_hdr_pop: remove `len` bytes at `off` from skb->data, the headers before it moved back. */
+function netHdrPop(env: HelperEnv, s: Skb, off: number, len: number): void {
+  const old = s.pkt.start;
+  s.pkt.start += len;
+  env.space.bytes.copyWithin(s.pkt.start, old, old + off);
+  s.st.mac += len;
+  s.st.net += len;
+}
+
+/** bpf_skb_net_base_len: the fixed IP header's length, 0 for other protocols. */
+function netBaseLen(raw: number): number {
+  return raw === RAW_IP ? 20 : raw === RAW_IPV6 ? 40 : 0;
+}
+
+const isVlan = (raw: number) => raw === RAW_8021Q || raw === RAW_8021AD;
+
+/** __skb_vlan_pop: take the tag after the MAC addresses out of the packet; its TCI, or a negative errno. */
+function vlanPopData(env: HelperEnv, s: Skb): number {
+  if (lengthOf(s) < ETH_HLEN + VLAN_HLEN) return -Errno.ENOMEM;
+  const b = env.space.bytes;
+  const d = s.pkt.start;
+  const tci = (b[d + 14]! << 8) | b[d + 15]!;
+  b.copyWithin(d + VLAN_HLEN, d, d + 12);
+  // vlan_set_encap_proto: the inner EtherType, or an 802.3 frame's 802.3 / 802.2 marker.
+  const inner = env.space.view.getUint16(d + 16, true);
+  const innerHost = ((inner & 0xff) << 8) | (inner >> 8);
+  if (innerHost >= 0x0600) setProtocol(env, s, inner);
+  else setProtocol(env, s, b[d + 4] === 0xff && b[d + 5] === 0xff ? 0x0100 : 0x0400);
+  s.pkt.start += VLAN_HLEN;
+  s.st.mac += VLAN_HLEN;
+  if (s.st.net - s.pkt.start < ETH_HLEN) s.st.net = s.pkt.start + ETH_HLEN;
+  return tci;
+}
+
+/** The accelerated (out-of-packet) VLAN tag, as __vlan_hwaccel_put_tag / _clear_tag keep it. */
+function putTag(env: HelperEnv, s: Skb, rawProto: number, tci: number): void {
+  const v = env.space.view;
+  v.setUint32(s.ctx + SKB_OFF.vlanPresent, rawProto || tci ? 1 : 0, true);
+  v.setUint32(s.ctx + SKB_OFF.vlanTci, tci & 0xffff, true);
+  v.setUint32(s.ctx + SKB_OFF.vlanProto, rawProto & 0xffff, true);
+}
+
+/** A flow hash of the packet's addresses and ports (see get_hash_recalc). */
+function flowHash(env: HelperEnv, s: Skb): number {
+  const b = env.space.bytes;
+  const net = s.st.net;
+  const raw = protocol(env, s);
+  let h = 0x811c9dc5;
+  const mix = (from: number, to: number) => {
+    for (let i = from; i < Math.min(to, s.pkt.end); i++) h = Math.imul(h ^ b[i]!, 0x01000193) >>> 0;
+  };
+  if (raw === RAW_IP && net + 20 <= s.pkt.end) {
+    mix(net + 9, net + 10);
+    mix(net + 12, net + 20);
+    mix(net + (b[net]! & 0xf) * 4, net + (b[net]! & 0xf) * 4 + 4);
+  } else if (raw === RAW_IPV6 && net + 40 <= s.pkt.end) {
+    mix(net + 6, net + 7);
+    mix(net + 8, net + 44);
+  } else mix(s.st.mac, s.st.mac + ETH_HLEN);
+  return h || 1;
+}
+
+const TC = CTX_SKB;
+const TC_LWT_XMIT = [...CTX_SKB, 'lwt_xmit'] as const;
+
 export const SKB_HELPERS: HelperDef[] = [
   {
     id: 26,
     name: 'skb_load_bytes',
     proto: { ret: 'integer', args: ['ctx', 'anything', 'uninit_mem', 'const_size'] },
     programTypes: SKB_READERS,
-    ...onNumbers(['word', 'u32', 'word', 'u32'], (env, _ctx, off, to, len) => {
-      const s = skbOf(env, 'skb_load_bytes');
+    ...onNumbers(['word', 'u32', 'word', 'u32'], (env, ctx, off, to, len) => {
+      const s = skbOf(env, ctx, 'skb_load_bytes');
       const dst = ptrWord(to);
       writable(env, dst, len, 'skb_load_bytes');
       // skb_header_pointer: the bytes must lie within skb->len; on failure the buffer is zeroed.
@@ -145,7 +351,509 @@ export const SKB_HELPERS: HelperDef[] = [
       return 0;
     }),
   },
+  {
+    id: 68,
+    name: 'skb_load_bytes_relative',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'uninit_mem', 'const_size', 'anything'] },
+    programTypes: ['socket_filter', 'sched_cls', 'sched_act', 'cgroup_skb'],
+    ...onNumbers(['word', 'u32', 'word', 'u32', 'word'], (env, ctx, off, to, len, start) => {
+      const s = skbOf(env, ctx, 'skb_load_bytes_relative');
+      const dst = ptrWord(to);
+      writable(env, dst, len, 'skb_load_bytes_relative');
+      // From the MAC header (BPF_HDR_START_MAC, 0) or the network header (BPF_HDR_START_NET, 1), up to
+      // the packet's tail.
+      const base = start === 0 ? s.st.mac : start === 1 ? s.st.net : -1;
+      if (off > 0xffff || base < 0 || base + off + len > s.pkt.end) {
+        env.space.bytes.fill(0, dst, dst + len);
+        return -Errno.EFAULT;
+      }
+      env.space.bytes.copyWithin(dst, base + off, base + off + len);
+      return 0;
+    }),
+  },
+  {
+    id: 9,
+    name: 'skb_store_bytes',
+    proto: {
+      ret: 'integer',
+      args: ['ctx', 'anything', 'mem', 'const_size', 'anything'],
+      changesPacket: true,
+    },
+    programTypes: [...TC_LWT_XMIT, 'sk_skb'],
+    ...onNumbers(['word', 'u32', 'word', 'u32', 'word'], (env, ctx, off, from, len, flags) => {
+      const s = skbOf(env, ctx, 'skb_store_bytes');
+      if (!(flags >= 0 && flags <= (BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH))) return -Errno.EINVAL;
+      // bpf_try_make_writable: the bytes must lie within skb->len.
+      if (off > INT_MAX || off + len > lengthOf(s)) return -Errno.EFAULT;
+      const src = ptrWord(from);
+      env.space.bytes.copyWithin(s.pkt.start + off, src, src + len);
+      // BPF_F_RECOMPUTE_CSUM updates skb->csum, which only CHECKSUM_COMPLETE skbs carry: never here.
+      if (flags & BPF_F_INVALIDATE_HASH) clearHash(env, s);
+      return 0;
+    }),
+  },
+  {
+    id: 10,
+    name: 'l3_csum_replace',
+    proto: {
+      ret: 'integer',
+      args: ['ctx', 'anything', 'anything', 'anything', 'anything'],
+      changesPacket: true,
+    },
+    programTypes: TC_LWT_XMIT,
+    ...onNumbers(['word', 'u32', 'word', 'word', 'word'], (env, ctx, off, from, to, flags) => {
+      const s = skbOf(env, ctx, 'l3_csum_replace');
+      if (!(flags >= 0 && flags <= BPF_F_HDR_FIELD_MASK)) return -Errno.EINVAL;
+      if (off > 0xffff || off & 1) return -Errno.EFAULT;
+      if (off + 2 > lengthOf(s)) return -Errno.EFAULT;
+      const at = s.pkt.start + off;
+      const v = env.space.view;
+      const sum = v.getUint16(at, true);
+      switch (flags & BPF_F_HDR_FIELD_MASK) {
+        case 0:
+          if (from !== 0) return -Errno.EINVAL;
+          v.setUint16(at, replaceByDiff(sum, to >>> 0), true);
+          break;
+        case 2:
+          v.setUint16(at, replace2(sum, from & 0xffff, to & 0xffff), true);
+          break;
+        case 4:
+          v.setUint16(at, replace4(sum, from >>> 0, to >>> 0), true);
+          break;
+        default:
+          return -Errno.EINVAL;
+      }
+      return 0;
+    }),
+  },
+  {
+    id: 11,
+    name: 'l4_csum_replace',
+    proto: {
+      ret: 'integer',
+      args: ['ctx', 'anything', 'anything', 'anything', 'anything'],
+      changesPacket: true,
+    },
+    programTypes: TC_LWT_XMIT,
+    ...onNumbers(['word', 'u32', 'word', 'word', 'word'], (env, ctx, off, from, to, flags) => {
+      const s = skbOf(env, ctx, 'l4_csum_replace');
+      const known =
+        BPF_F_HDR_FIELD_MASK | BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_IPV6;
+      if (!(flags >= 0 && flags <= 0xff) || flags & ~known) return -Errno.EINVAL;
+      if (off > 0xffff || off & 1) return -Errno.EFAULT;
+      if (off + 2 > lengthOf(s)) return -Errno.EFAULT;
+      const at = s.pkt.start + off;
+      const v = env.space.view;
+      const sum = v.getUint16(at, true);
+      const mangled0 = (flags & BPF_F_MARK_MANGLED_0) !== 0;
+      // A UDP checksum of 0 means "none": left alone unless enforced.
+      if (mangled0 && !(flags & BPF_F_MARK_ENFORCE) && sum === 0) return 0;
+      // CHECKSUM_NONE: the pseudo-header flag changes only skb->csum, which such skbs do not carry.
+      let out: number;
+      switch (flags & BPF_F_HDR_FIELD_MASK) {
+        case 0:
+          if (from !== 0) return -Errno.EINVAL;
+          out = replaceByDiff(sum, to >>> 0);
+          break;
+        case 2:
+          out = replace4(sum, from & 0xffff, to & 0xffff);
+          break;
+        case 4:
+          out = replace4(sum, from >>> 0, to >>> 0);
+          break;
+        default:
+          return -Errno.EINVAL;
+      }
+      v.setUint16(at, mangled0 && out === 0 ? CSUM_MANGLED_0 : out, true);
+      return 0;
+    }),
+  },
+  {
+    id: 40,
+    name: 'csum_update',
+    proto: { ret: 'integer', args: ['ctx', 'anything'] },
+    programTypes: TC,
+    ...onNumbers(['word', 'u32'], (env, ctx, csum) => {
+      const s = skbOf(env, ctx, 'csum_update');
+      if (s.st.ipSummed !== CsumState.COMPLETE) return -ENOTSUPP;
+      s.st.csum = csumAdd(s.st.csum, csum);
+      return s.st.csum;
+    }),
+  },
+  {
+    id: 135,
+    name: 'csum_level',
+    proto: { ret: 'integer', args: ['ctx', 'anything'] },
+    programTypes: TC,
+    ...onNumbers(['word', 'word'], (env, ctx, level) => {
+      const st = skbOf(env, ctx, 'csum_level').st;
+      const unnecessary = st.ipSummed === CsumState.UNNECESSARY;
+      switch (level) {
+        case 0: // BPF_CSUM_LEVEL_QUERY
+          return unnecessary ? st.csumLevel : -Errno.EACCES;
+        case 1: // BPF_CSUM_LEVEL_INC (SKB_MAX_CSUM_LEVEL is 3)
+          if (unnecessary) st.csumLevel = Math.min(st.csumLevel + 1, 3);
+          else if (st.ipSummed === CsumState.NONE) {
+            st.ipSummed = CsumState.UNNECESSARY;
+            st.csumLevel = 0;
+          }
+          return 0;
+        case 2: // BPF_CSUM_LEVEL_DEC
+          if (unnecessary) {
+            if (st.csumLevel === 0) st.ipSummed = CsumState.NONE;
+            else st.csumLevel--;
+          }
+          return 0;
+        case 3: // BPF_CSUM_LEVEL_RESET
+          if (unnecessary) {
+            st.ipSummed = CsumState.NONE;
+            st.csumLevel = 0;
+          }
+          return 0;
+        default:
+          return -Errno.EINVAL;
+      }
+    }),
+  },
+  {
+    id: 38,
+    name: 'skb_change_tail',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'], changesPacket: true },
+    programTypes: [...TC, 'sk_skb'],
+    ...onNumbers(['word', 'u32', 'word'], (env, ctx, newLen, flags) => {
+      const s = skbOf(env, ctx, 'skb_change_tail');
+      // Not below the network header (no transport header is set), not above the device's limit.
+      const min = s.st.net - s.pkt.start;
+      if (flags !== 0 || newLen > s.st.maxLen || newLen < min) return -Errno.EINVAL;
+      const len = lengthOf(s);
+      if (newLen > len) {
+        tailroom(env, s, newLen);
+        // The kernel's test-run buffer is zeroed, so bytes a grown tail exposes within it read 0.
+        env.space.bytes.fill(0, s.pkt.end, s.pkt.start + newLen);
+      }
+      s.pkt.end = s.pkt.start + newLen;
+      // skb_gso_reset, whatever the new length: gso_size and gso_segs 0.
+      if (isGso(env, s)) gsoReset(env, s);
+      syncSkb(env, s);
+      return 0;
+    }),
+  },
+  {
+    id: 43,
+    name: 'skb_change_head',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'], changesPacket: true },
+    programTypes: [...TC_LWT_XMIT, 'sk_skb'],
+    ...onNumbers(['word', 'u32', 'word'], (env, ctx, room, flags) => {
+      const s = skbOf(env, ctx, 'skb_change_head');
+      const newLen = lengthOf(s) + room;
+      if (flags !== 0 || (!isGso(env, s) && newLen > s.st.maxLen) || newLen > 0xffffffff)
+        return -Errno.EINVAL;
+      // A GSO skb may grow past the device's limit in the kernel; here the region ends there (a bound).
+      if (newLen > s.st.maxLen) return -Errno.ENOMEM;
+      headroom(env, s, room);
+      s.pkt.start -= room;
+      env.space.bytes.fill(0, s.pkt.start, s.pkt.start + room);
+      // The new bytes start the MAC header; the network header stays where it was.
+      s.st.mac = s.pkt.start;
+      syncSkb(env, s);
+      return 0;
+    }),
+  },
+  {
+    id: 39,
+    name: 'skb_pull_data',
+    proto: { ret: 'integer', args: ['ctx', 'anything'], changesPacket: true },
+    programTypes: [...TC, 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local', 'sk_skb'],
+    ...onNumbers(['word', 'u32'], (env, ctx, len) => {
+      const s = skbOf(env, ctx, 'skb_pull_data');
+      // The packet is linear: every byte up to skb->len is already there; more cannot be pulled.
+      return len > lengthOf(s) ? -Errno.ENOMEM : 0;
+    }),
+  },
+  {
+    id: 48,
+    name: 'set_hash',
+    proto: { ret: 'integer', args: ['ctx', 'anything'] },
+    programTypes: TC,
+    ...onNumbers(['word', 'u32'], (env, ctx, hash) => {
+      const s = skbOf(env, ctx, 'set_hash');
+      env.space.view.setUint32(s.ctx + SKB_OFF.hash, hash, true);
+      s.st.swHash = true;
+      s.st.l4Hash = true;
+      return 0;
+    }),
+  },
+  {
+    id: 34,
+    name: 'get_hash_recalc',
+    proto: { ret: 'integer', args: ['ctx'] },
+    programTypes: TC_LWT_XMIT,
+    ...onNumbers(['word'], (env, ctx) => {
+      const s = skbOf(env, ctx, 'get_hash_recalc');
+      const v = env.space.view;
+      // The kernel's flow hash is keyed by a per-boot random secret, so no value can match it: this is a
+      // hash of the same fields (addresses, protocol, ports), never 0, kept until cleared as the kernel's.
+      if (!s.st.swHash && !s.st.l4Hash) {
+        v.setUint32(s.ctx + SKB_OFF.hash, flowHash(env, s), true);
+        s.st.l4Hash = true;
+      }
+      return v.getUint32(s.ctx + SKB_OFF.hash, true);
+    }),
+  },
+  {
+    id: 41,
+    name: 'set_hash_invalid',
+    proto: { ret: 'void', args: ['ctx'] },
+    programTypes: TC,
+    ...onNumbers(['word'], (env, ctx) => {
+      clearHash(env, skbOf(env, ctx, 'set_hash_invalid'));
+      return 0;
+    }),
+  },
+  {
+    id: 17,
+    name: 'get_cgroup_classid',
+    proto: { ret: 'integer', args: ['ctx'] },
+    programTypes: [...TC, 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local'],
+    // The net_cls class of the running task: a test run's task is in the root class, 0.
+    ...onNumbers(['word'], () => 0),
+  },
+  {
+    id: 24,
+    name: 'get_route_realm',
+    proto: { ret: 'integer', args: ['ctx'] },
+    programTypes: [...TC, 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local'],
+    // The realm of the skb's route: a test-run skb has no route, 0.
+    ...onNumbers(['word'], () => 0),
+  },
+  {
+    id: 33,
+    name: 'skb_under_cgroup',
+    proto: { ret: 'integer', args: ['ctx', 'const_map_ptr', 'anything'] },
+    programTypes: TC,
+    ...onNumbers(['word', 'word', 'u32'], (env, ctx, map, index) => {
+      skbOf(env, ctx, 'skb_under_cgroup');
+      const m = env.mapAt(ptrWord(map));
+      if (!m) throw new Error('skb_under_cgroup: argument is not a map');
+      if (index >= m.spec.maxEntries) return -Errno.E2BIG;
+      // User-space cgroup arrays hold no cgroups: every slot reads as empty.
+      return -Errno.EAGAIN;
+    }),
+  },
+  {
+    id: 20,
+    name: 'skb_get_tunnel_key',
+    proto: { ret: 'integer', args: ['ctx', 'uninit_mem', 'const_size', 'anything'] },
+    programTypes: TC_LWT_XMIT,
+    ...onNumbers(['word', 'word', 'u32', 'word'], (env, ctx, to, size) => {
+      skbOf(env, ctx, 'skb_get_tunnel_key');
+      const dst = ptrWord(to);
+      writable(env, dst, size, 'skb_get_tunnel_key');
+      // A test-run skb came from no tunnel: no tunnel info, the buffer zeroed.
+      env.space.bytes.fill(0, dst, dst + size);
+      return -Errno.EINVAL;
+    }),
+  },
+  {
+    id: 18,
+    name: 'skb_vlan_push',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'], changesPacket: true },
+    programTypes: TC,
+    ...onNumbers(['word', 'u32', 'u32'], (env, ctx, protoArg, tciArg) => {
+      const s = skbOf(env, ctx, 'skb_vlan_push');
+      let proto = protoArg & 0xffff;
+      const tci = tciArg & 0xffff;
+      if (!isVlan(proto)) proto = RAW_8021Q;
+      const v = env.space.view;
+      if (v.getUint32(s.ctx + SKB_OFF.vlanPresent, true)) {
+        // The tag already held outside the packet goes into it first (__vlan_insert_tag), after the MACs.
+        if (s.pkt.start !== s.st.mac) return -Errno.EINVAL;
+        const oldProto = v.getUint32(s.ctx + SKB_OFF.vlanProto, true);
+        const oldTci = v.getUint32(s.ctx + SKB_OFF.vlanTci, true);
+        headroom(env, s, VLAN_HLEN);
+        const d = s.pkt.start - VLAN_HLEN;
+        env.space.bytes.copyWithin(d, d + VLAN_HLEN, d + VLAN_HLEN + 12);
+        v.setUint16(d + 12, oldProto, true);
+        v.setUint16(d + 14, oldTci, false);
+        // The EtherType after the tag is the one already in the packet (moved with nothing).
+        s.pkt.start = d;
+        s.st.mac -= VLAN_HLEN;
+        setProtocol(env, s, oldProto);
+      }
+      putTag(env, s, proto, tci);
+      syncSkb(env, s);
+      return 0;
+    }),
+  },
+  {
+    id: 19,
+    name: 'skb_vlan_pop',
+    proto: { ret: 'integer', args: ['ctx'], changesPacket: true },
+    programTypes: TC,
+    ...onNumbers(['word'], (env, ctx) => {
+      const s = skbOf(env, ctx, 'skb_vlan_pop');
+      const v = env.space.view;
+      try {
+        if (v.getUint32(s.ctx + SKB_OFF.vlanPresent, true)) putTag(env, s, 0, 0);
+        else {
+          if (!isVlan(protocol(env, s))) return 0;
+          if (s.pkt.start !== s.st.mac) return -Errno.EINVAL;
+          const r = vlanPopData(env, s);
+          if (r < 0) return r;
+        }
+        // The next tag in the packet, if any, moves out of it (into the accelerated tag).
+        const next = protocol(env, s);
+        if (!isVlan(next)) return 0;
+        const tci = vlanPopData(env, s);
+        if (tci < 0) return tci;
+        putTag(env, s, next, tci);
+        return 0;
+      } finally {
+        syncSkb(env, s);
+      }
+    }),
+  },
+  {
+    id: 31,
+    name: 'skb_change_proto',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'], changesPacket: true },
+    programTypes: TC,
+    ...onNumbers(['word', 'u32', 'word'], (env, ctx, protoArg, flags) => {
+      const s = skbOf(env, ctx, 'skb_change_proto');
+      if (flags !== 0) return -Errno.EINVAL;
+      const from = protocol(env, s);
+      const to = protoArg & 0xffff;
+      // IPv4 <-> IPv6 only: 20 bytes of zeroed room after the MAC header, or 20 taken away.
+      const off = s.st.net - s.st.mac;
+      if (from === RAW_IP && to === RAW_IPV6) netHdrPush(env, s, off, 20);
+      else if (from === RAW_IPV6 && to === RAW_IP) {
+        if (off + 20 > lengthOf(s)) return -Errno.ENOMEM;
+        netHdrPop(env, s, off, 20);
+      } else return -ENOTSUPP;
+      setProtocol(env, s, to);
+      clearHash(env, s);
+      syncSkb(env, s);
+      return 0;
+    }),
+  },
+  {
+    id: 32,
+    name: 'skb_change_type',
+    proto: { ret: 'integer', args: ['ctx', 'anything'] },
+    programTypes: TC,
+    ...onNumbers(['word', 'u32'], (env, ctx, type) => {
+      const s = skbOf(env, ctx, 'skb_change_type');
+      const at = s.ctx + SKB_OFF.pktType;
+      // Only PACKET_HOST .. PACKET_OTHERHOST, from and to.
+      if (env.space.view.getUint32(at, true) > 3 || type > 3) return -Errno.EINVAL;
+      env.space.view.setUint32(at, type, true);
+      return 0;
+    }),
+  },
+  {
+    id: 50,
+    name: 'skb_adjust_room',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'anything', 'anything'], changesPacket: true },
+    programTypes: TC,
+    // Flags carry the inner MAC length in bits 56..63: BigInt arguments, not the number form.
+    call: (env, ctx, diffReg, modeReg, flagsReg) =>
+      BigInt(adjustRoom(env, ptr(ctx), diffReg, modeReg, flagsReg)),
+  },
+  {
+    id: 13,
+    name: 'clone_redirect',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'] },
+    programTypes: TC_LWT_XMIT,
+    ...onNumbers(['word', 'u32', 'word'], (env, ctx, ifindex, flags) => {
+      skbOf(env, ctx, 'clone_redirect');
+      if (flags !== 0 && flags !== BPF_F_INGRESS) return -Errno.EINVAL;
+      // A copy goes out of (or into, BPF_F_INGRESS) the device; user space has only loopback, which takes it.
+      return ifindex === LOOPBACK ? 0 : -Errno.EINVAL;
+    }),
+  },
 ];
 
-/** Program types of the tc-only helpers (packet changes, VLAN, tunnel keys). */
-export const TC_TYPES = CTX_SKB;
+const BPF_F_INGRESS = 1;
+const LOOPBACK = 1;
+
+// bpf_skb_adjust_room's flags.
+const ADJ_FIXED_GSO = 1n << 0n;
+const ADJ_ENCAP_L3_IPV4 = 1n << 1n;
+const ADJ_ENCAP_L3_IPV6 = 1n << 2n;
+const ADJ_ENCAP_L4_GRE = 1n << 3n;
+const ADJ_ENCAP_L4_UDP = 1n << 4n;
+const ADJ_NO_CSUM_RESET = 1n << 5n;
+const ADJ_ENCAP_L2_ETH = 1n << 6n;
+const ADJ_DECAP_L3_IPV4 = 1n << 7n;
+const ADJ_DECAP_L3_IPV6 = 1n << 8n;
+const ADJ_ENCAP_L2_MASK = 0xffn << 56n;
+const ADJ_ENCAP_L3 = ADJ_ENCAP_L3_IPV4 | ADJ_ENCAP_L3_IPV6;
+const ADJ_DECAP_L3 = ADJ_DECAP_L3_IPV4 | ADJ_DECAP_L3_IPV6;
+const ADJ_MASK =
+  ADJ_FIXED_GSO |
+  ADJ_ENCAP_L3 |
+  ADJ_ENCAP_L4_GRE |
+  ADJ_ENCAP_L4_UDP |
+  ADJ_ENCAP_L2_ETH |
+  ADJ_ENCAP_L2_MASK |
+  ADJ_DECAP_L3;
+
+/** bpf_skb_adjust_room: room at the MAC header's end (mode 1) or after the fixed IP header (mode 0). */
+function adjustRoom(env: HelperEnv, ctx: number, diffReg: bigint, modeReg: bigint, flags: bigint): number {
+  const s = skbOf(env, ctx, 'skb_adjust_room');
+  const diff = Number(BigInt.asIntN(32, diffReg));
+  const mode = Number(BigInt.asUintN(32, modeReg));
+  flags = BigInt.asUintN(64, flags);
+  const abs = Math.abs(diff);
+  const proto = protocol(env, s);
+  const shrink = diff < 0;
+  if (flags & ~(ADJ_MASK | ADJ_NO_CSUM_RESET)) return -Errno.EINVAL;
+  if (abs > 0xfff) return -Errno.EFAULT;
+  if (proto !== RAW_IP && proto !== RAW_IPV6) return -ENOTSUPP;
+  let off = s.st.net - s.st.mac;
+  if (mode === 0) off += netBaseLen(proto);
+  else if (mode !== 1) return -ENOTSUPP;
+  let lenMin = netBaseLen(proto);
+  if (flags & ADJ_DECAP_L3) {
+    if (!shrink) return -Errno.EINVAL;
+    const decap = flags & ADJ_DECAP_L3;
+    if (decap === ADJ_DECAP_L3_IPV4) lenMin = 20;
+    else if (decap === ADJ_DECAP_L3_IPV6) lenMin = 40;
+    else return -Errno.EINVAL;
+  }
+  const len = lengthOf(s);
+  const lenCur = len - (s.st.net - s.pkt.start);
+  if (shrink ? abs >= lenCur || lenCur - abs < lenMin : len + abs > BPF_SKB_MAX_LEN && !isGso(env, s))
+    return -ENOTSUPP;
+  // A GSO packet of the test run has no GSO type (not TCP, not UDP_L4): the kernel refuses to resize it.
+  if (isGso(env, s)) return -ENOTSUPP;
+  if (shrink) {
+    if (flags & ~(ADJ_FIXED_GSO | ADJ_DECAP_L3 | ADJ_NO_CSUM_RESET)) return -Errno.EINVAL;
+    netHdrPop(env, s, off, abs);
+    if (flags & ADJ_DECAP_L3)
+      setProtocol(env, s, (flags & ADJ_DECAP_L3) === ADJ_DECAP_L3_IPV4 ? RAW_IP : RAW_IPV6);
+  } else {
+    const encap = (flags & ADJ_ENCAP_L3) !== 0n;
+    if (flags & ADJ_DECAP_L3) return -Errno.EINVAL;
+    if (encap) {
+      const innerMac = Number(flags >> 56n);
+      if ((flags & ADJ_ENCAP_L3) === ADJ_ENCAP_L3) return -Errno.EINVAL;
+      if (flags & ADJ_ENCAP_L4_GRE && flags & ADJ_ENCAP_L4_UDP) return -Errno.EINVAL;
+      if (flags & ADJ_ENCAP_L2_ETH && innerMac !== ETH_HLEN) return -Errno.EINVAL;
+      if (s.st.encapsulated) return -EALREADY;
+      if (innerMac > abs) return -Errno.EINVAL;
+    }
+    netHdrPush(env, s, off, abs);
+    if (encap) {
+      s.st.encapsulated = true;
+      if (proto === RAW_IP && flags & ADJ_ENCAP_L3_IPV6) setProtocol(env, s, RAW_IPV6);
+      else if (proto === RAW_IPV6 && flags & ADJ_ENCAP_L3_IPV4) setProtocol(env, s, RAW_IP);
+    }
+  }
+  if (!(flags & ADJ_NO_CSUM_RESET) && s.st.ipSummed === CsumState.UNNECESSARY) {
+    s.st.ipSummed = CsumState.NONE;
+    s.st.csumLevel = 0;
+  }
+  syncSkb(env, s);
+  return 0;
+}

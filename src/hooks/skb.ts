@@ -22,7 +22,7 @@ import {
   type SkbState,
 } from '../helpers/skb.js';
 import type { Invocation } from '../helpers/types.js';
-import type { Region } from '../memory/address-space.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
 import type { Link, LinkInfo } from '../spec/link.js';
 import type { Runtime } from '../vm/runtime.js';
 import { LOOPBACK_IFINDEX } from './xdp.js';
@@ -77,14 +77,15 @@ export class SkbSlot {
   input: Uint8Array = new Uint8Array(0);
 
   constructor(
-    private readonly runtime: Runtime,
+    /** The address space the packet and context live in (a runtime's). */
+    private readonly space: AddressSpace,
     /** Whether the program's data starts at the MAC header (tc) rather than the network header. */
     readonly l2: boolean,
   ) {
-    const space = runtime.space;
     this.frame = space.allocate(SKB_HEADROOM + LOOPBACK_MAX_LEN + 64, 'packet', 'packet', true, 64);
     this.ctx = space.allocate(SKB_CTX_SIZE, 'ctx', '__sk_buff context', false);
     this.state = {
+      packet: this.frame,
       mac: 0,
       net: 0,
       ipSummed: CsumState.NONE,
@@ -93,14 +94,16 @@ export class SkbSlot {
       swHash: false,
       l4Hash: false,
       maxLen: LOOPBACK_MAX_LEN,
+      encapsulated: false,
     };
-    attachSkbState(this.ctx.start, this.state);
+    attachSkbState(space, this.ctx.start, this.state);
   }
 
+  /** Release the packet region and the context (and forget the skb's state). */
   release(): void {
-    detachSkbState(this.ctx.start);
-    this.runtime.space.release(this.frame);
-    this.runtime.space.release(this.ctx);
+    detachSkbState(this.space, this.ctx.start);
+    this.space.release(this.frame);
+    this.space.release(this.ctx);
   }
 
   /** Lay out `packet` (from its Ethernet header) and build the skb's context, as the kernel's test run. */
@@ -110,7 +113,7 @@ export class SkbSlot {
         `packet of ${packet.length} bytes: an skb needs ${ETH_HLEN} to ${LOOPBACK_MAX_LEN} bytes (Ethernet header to the loopback device's limit)`,
       );
     }
-    const space = this.runtime.space;
+    const space = this.space;
     const mac = this.frame.base + SKB_HEADROOM;
     space.bytes.set(packet, mac);
     const st = this.state;
@@ -121,6 +124,7 @@ export class SkbSlot {
     st.csum = 0;
     st.swHash = false;
     st.l4Hash = false;
+    st.encapsulated = false;
     this.frame.start = this.l2 ? mac : st.net;
     this.frame.end = mac + packet.length;
     this.input = packet;
@@ -166,7 +170,7 @@ export class SkbSlot {
 
   /** The packet after a run, as the kernel's test run returns it (see the file's header for non-tc types). */
   output(): Uint8Array {
-    const bytes = this.runtime.space.bytes;
+    const bytes = this.space.bytes;
     const data = bytes.subarray(this.frame.start, this.frame.end);
     if (this.l2) return data.slice();
     const out = new Uint8Array(ETH_HLEN + data.length);
@@ -176,7 +180,7 @@ export class SkbSlot {
 
   /** The `__sk_buff` in memory (a view, valid until the memory grows). */
   context(): Uint8Array {
-    return this.runtime.space.bytes.subarray(this.ctx.start, this.ctx.start + SKB_CTX_SIZE);
+    return this.space.bytes.subarray(this.ctx.start, this.ctx.start + SKB_CTX_SIZE);
   }
 
   /** skb->len now. */
@@ -233,7 +237,7 @@ export class SkbHook implements Link {
       );
     }
     this.runtime = runner.runtime;
-    this.slot = new SkbSlot(this.runtime, true);
+    this.slot = new SkbSlot(this.runtime.space, true);
     this.invocation = { packet: this.slot.frame, programType: type };
   }
 

@@ -260,7 +260,7 @@ function testRunSkb(runner: Runner, options: TestRunOptions, repeat: number, typ
     );
   }
   const ctx = ctxBytes ? skbContextIn(ctxBytes, len, name) : undefined;
-  const slot = new SkbSlot(runner.runtime, l2);
+  const slot = new SkbSlot(runner.runtime.space, l2);
   try {
     slot.load(options.dataIn, ctx?.fields);
     const { retval, durationNs } = timedRuns(runner, slot.ctx.start, slot.frame, repeat, options);
@@ -361,14 +361,17 @@ function skbFieldAt(offset: number): string {
 
 /**
  * The `__sk_buff` out (convert_skb_to___skb): the context in with the fields the kernel copies back —
- * mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp — as the
- * run left them.
+ * mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, hwtstamp (not gso_size) — as
+ * the run left them.
  */
 function skbContextOut(slot: SkbSlot, ctxIn: Uint8Array | undefined): Uint8Array {
   const out = new Uint8Array(SKB_CTX_SIZE);
   if (ctxIn) out.set(ctxIn);
   const ctx = slot.context();
-  for (const [offset, size] of SKB_CTX_IN) out.set(ctx.subarray(offset, offset + size), offset);
+  for (const [offset, size] of SKB_CTX_IN) {
+    // gso_size is not copied back: ctx_out has the one given (a helper may have reset the skb's).
+    if (offset !== SKB_OFF.gsoSize) out.set(ctx.subarray(offset, offset + size), offset);
+  }
   return out;
 }
 

@@ -68,6 +68,7 @@ describe('helper registry', () => {
         [42, 'get_numa_node_id'],
         [58, 'override_return'],
         [67, 'get_stack'],
+        [69, 'fib_lookup'],
         [80, 'get_current_cgroup_id'],
         [84, 'sk_lookup_tcp'],
         [85, 'sk_lookup_udp'],
@@ -89,6 +90,32 @@ describe('helper registry', () => {
         [195, 'map_lookup_percpu_elem'],
         [208, 'ktime_get_tai_ns'],
       ] as [number, string][]),
+      // Socket-buffer helpers (skb.ts).
+      ...([
+        [9, 'skb_store_bytes'],
+        [10, 'l3_csum_replace'],
+        [11, 'l4_csum_replace'],
+        [13, 'clone_redirect'],
+        [17, 'get_cgroup_classid'],
+        [18, 'skb_vlan_push'],
+        [19, 'skb_vlan_pop'],
+        [20, 'skb_get_tunnel_key'],
+        [24, 'get_route_realm'],
+        [26, 'skb_load_bytes'],
+        [31, 'skb_change_proto'],
+        [32, 'skb_change_type'],
+        [33, 'skb_under_cgroup'],
+        [34, 'get_hash_recalc'],
+        [38, 'skb_change_tail'],
+        [39, 'skb_pull_data'],
+        [40, 'csum_update'],
+        [41, 'set_hash_invalid'],
+        [43, 'skb_change_head'],
+        [48, 'set_hash'],
+        [50, 'skb_adjust_room'],
+        [68, 'skb_load_bytes_relative'],
+        [135, 'csum_level'],
+      ] as [number, string][]),
     ];
     for (const [id, name] of expected) expect(helperById(id)?.name, `helper ${id}`).toBe(name);
     expect(HELPERS.size).toBe(expected.length);
@@ -107,8 +134,8 @@ describe('helper registry', () => {
     expect(kernelHelperName(209)).toBe('user_ringbuf_drain');
     expect(kernelHelperId('user_ringbuf_drain')).toBe(209);
     // A kernel helper this project does not implement: named by the table, absent from the registry.
-    expect(kernelHelperId('skb_store_bytes')).toBe(9);
-    expect(helperByName('skb_store_bytes')).toBeUndefined();
+    expect(kernelHelperId('skb_set_tunnel_key')).toBe(21);
+    expect(helperByName('skb_set_tunnel_key')).toBeUndefined();
     for (const bad of [0, -1, 210, 1.5]) expect(kernelHelperName(bad), `id ${bad}`).toBeUndefined();
     expect(kernelHelperId('no_such_helper')).toBeUndefined();
   });

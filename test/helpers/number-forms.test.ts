@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HELPERS, helperByName } from '../../src/helpers/registry.js';
 import type { HelperDef, NumberArg } from '../../src/helpers/types.js';
+import { SkbSlot } from '../../src/hooks/skb.js';
 import { MapType, type PerfEventArrayMap, type RingBufMap } from '../../src/maps/index.js';
 import { XDP_MD_OFFSETS } from '../../src/spec/program-types.js';
 import { FakeEnv } from './env.js';
@@ -59,7 +60,11 @@ function world() {
     env.space.view.setUint32(ctx + XDP_MD_OFFSETS[f]!, v, true);
   env.invocation = { ctx, programType: 'xdp', tailCalls: 0, packet: pkt };
   const sample = maps.rb.reserve(16);
-  return { env, maps, buf, str, fmt, ctx, pkt, sample };
+  // A socket buffer as the tc hook lays it out: a VLAN-tagged IPv4 packet.
+  const skbSlot = new SkbSlot(env.space, true);
+  skbSlot.load(Uint8Array.from({ length: 64 }, (_, i) => [0x81, 0, 0, 5, 8, 0, 0x45][i - 12] ?? i));
+  const skb = skbSlot.ctx.start;
+  return { env, maps, buf, str, fmt, ctx, pkt, sample, skb };
 }
 type World = ReturnType<typeof world>;
 
@@ -129,6 +134,7 @@ const addresses = [
   W.pkt.start,
   W.pkt.start + 60,
   W.sample,
+  W.skb,
 ];
 for (const m of Object.values(W.maps)) addresses.push(m.addr);
 const POOL: bigint[] = [
@@ -182,6 +188,28 @@ const BASE: Record<string, readonly (number | bigint)[]> = {
   get_task_stack: [W.ctx, W.buf, 32, 0],
   get_ns_current_pid_tgid: [4, 0xeffffffc, W.buf, 8],
   strncmp: [W.buf, 8, W.str],
+  skb_load_bytes: [W.skb, 2, W.buf, 8],
+  skb_load_bytes_relative: [W.skb, 2, W.buf, 8, 1],
+  skb_store_bytes: [W.skb, 2, W.buf, 8, 2],
+  l3_csum_replace: [W.skb, 24, 0x1234, 0x4321, 2],
+  l4_csum_replace: [W.skb, 24, 0x1234, 0x4321, 0x14],
+  csum_update: [W.skb, 7],
+  csum_level: [W.skb, 1],
+  skb_change_tail: [W.skb, 80, 0],
+  skb_change_head: [W.skb, 14, 0],
+  skb_pull_data: [W.skb, 10],
+  set_hash: [W.skb, 9],
+  get_hash_recalc: [W.skb],
+  set_hash_invalid: [W.skb],
+  get_cgroup_classid: [W.skb],
+  get_route_realm: [W.skb],
+  skb_under_cgroup: [W.skb, W.maps.cgroups.addr, 1],
+  skb_get_tunnel_key: [W.skb, W.buf, 28, 0],
+  skb_vlan_push: [W.skb, 0x81, 7],
+  skb_vlan_pop: [W.skb],
+  skb_change_proto: [W.skb, 0xdd86, 0],
+  skb_change_type: [W.skb, 1],
+  clone_redirect: [W.skb, 1, 0],
 };
 for (const k of ['probe_read_user', 'probe_read_kernel']) BASE[k] = BASE.probe_read!;
 for (const k of ['probe_read_user_str', 'probe_read_kernel_str']) BASE[k] = BASE.probe_read_str!;
@@ -200,6 +228,7 @@ describe('helper number forms', () => {
       'ktime_get_tai_ns',
       'loop',
       'override_return',
+      'skb_adjust_room',
       'tail_call',
       'trace_printk',
     ]);
