@@ -1,0 +1,90 @@
+// Program types on clang-built programs (test/fixtures/types/*.c): every program is loaded alone into the
+// kernel with the expected attach type (and attach BTF id) its section gives, as libbpf would, and verified
+// by us; the verdicts must be equal. Programs are named ok_* or bad_* after what the kernel does with them,
+// so a fixture that stops testing what it says fails too.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { type Btf, Kind, parseBtf } from '../../src/btf/index.js';
+import { readObject } from '../../src/elf/index.js';
+import * as kernel from '../../src/kernel/index.js';
+import { attachTypeNumber } from '../../src/spec/attach-types.js';
+import type { ProgramSpec } from '../../src/spec/object.js';
+import { programTypeFor } from '../../src/spec/program-types.js';
+import { programTypeForSection } from '../../src/spec/sections.js';
+import { btfNamed } from '../../src/verifier/btf-ctx.js';
+import { verify } from '../../src/verifier/index.js';
+import { kernelOracle } from '../support/kernel.js';
+
+const DIR = new URL('../fixtures/types/', import.meta.url);
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+const oracle = kernelOracle();
+
+let vmlinux: Btf | undefined;
+const kbtf = (): Btf => {
+  vmlinux ??= parseBtf(new Uint8Array(readFileSync(VMLINUX)), VMLINUX);
+  return vmlinux;
+};
+
+/** BPF_F_SLEEPABLE, which libbpf sets for syscall programs and `.s` sections. */
+const SLEEPABLE = 1 << 4;
+
+/** The kernel's verdict on one program, loaded as libbpf loads it from its section. */
+function kernelVerdict(p: ProgramSpec): { accepted: boolean; log: string } {
+  const sec = programTypeForSection(p.section)!;
+  const t = programTypeFor(p.type, sec.attachType)!;
+  let attachBtfId: number | undefined;
+  if (p.type === 'tracing') {
+    const name = sec.attachType === 'trace_raw_tp' ? `btf_trace_${sec.attachTo}` : `bpf_iter_${sec.attachTo}`;
+    attachBtfId = btfNamed(kbtf(), name, sec.attachType === 'trace_raw_tp' ? Kind.TYPEDEF : Kind.FUNC)?.id;
+  }
+  try {
+    const { fd } = kernel.progLoad({
+      type: t.kernel,
+      insns: p.insns,
+      license: 'GPL',
+      name: p.name.slice(0, 15),
+      expectedAttachType: sec.attachType ? attachTypeNumber(sec.attachType)! : 0,
+      attachBtfId,
+      flags: p.type === 'syscall' || p.section.includes('.s/') ? SLEEPABLE : 0,
+      logLevel: 1,
+      logSize: 256 * 1024,
+    });
+    kernel.close(fd);
+    return { accepted: true, log: '' };
+  } catch (e) {
+    if (e instanceof kernel.VerifierRejectedError || e instanceof kernel.KernelError) {
+      const log = ((e as { log?: string }).log ?? e.message).trim().split('\n').slice(-2).join(' | ');
+      return { accepted: false, log };
+    }
+    throw e;
+  }
+}
+
+const files = readdirSync(DIR).filter((f) => f.endsWith('.o'));
+
+describe.runIf(oracle)('program types on clang-built fixtures: our verdict is the kernel’s', () => {
+  it('finds the fixtures', () => {
+    expect(files.length).toBeGreaterThanOrEqual(6);
+  });
+  for (const file of files) {
+    it(file, () => {
+      const spec = readObject(new Uint8Array(readFileSync(new URL(file, DIR))), { file, btf: kbtf() });
+      const rows = spec.programs.map((p) => {
+        const k = kernelVerdict(p);
+        const ours = verify(p, { btf: kbtf(), maps: spec.maps, logLevel: 1 });
+        return {
+          program: `${p.section} ${p.name}`,
+          named: p.name.startsWith('ok_'),
+          kernel: k.accepted,
+          ours: ours.accepted,
+          why: `kernel: ${k.log || 'loaded'}; ours: ${ours.diagnostics[0]?.message ?? 'accepted'}`,
+        };
+      });
+      // The fixture says what the kernel does, and we do the same.
+      expect(rows.filter((r) => r.named !== r.kernel).map((r) => `${r.program}: ${r.why}`)).toEqual([]);
+      expect(rows.filter((r) => r.ours !== r.kernel).map((r) => `${r.program}: ${r.why}`)).toEqual([]);
+      expect(rows.some((r) => r.kernel) && rows.some((r) => !r.kernel)).toBe(true);
+    });
+  }
+});
