@@ -60,6 +60,9 @@ export const SETUP: Record<string, MapEntry[]> = {
   ],
   'cgroup_skb.o': [entry('denied_daddr', ip4('10.0.0.2'), Uint8Array.of(1))],
   'tc_encap.o': [entry('tunnel', le32(0), bytes(ip4('10.255.0.1'), ip4('10.255.0.2')))],
+  'xdp_meta.o': [entry('mark_of_port', le16(5001), le32(7))],
+  // tenant0 is the inner map the object's .values put in slot 0 of tenants.
+  'tenant_acl.o': [entry('tenant0', le16(5001), Uint8Array.of(1))],
 };
 
 /** Map types whose contents are compared after the runs: one value per key (not per CPU), no kernel objects. */
