@@ -3,6 +3,7 @@
 // flavoured local types, several candidates that agree or not, split (module) BTF. Each case relocates a
 // few instructions as clang emits them and checks the patched fields, the poison, or the error.
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.js';
 import { BtfBuilder } from '../../src/btf/builder.js';
@@ -16,6 +17,9 @@ import {
   type CoreTarget,
 } from '../../src/btf/core/index.js';
 import { type Btf, parseBtf } from '../../src/btf/parse.js';
+import { readObject } from '../../src/elf/index.js';
+import { parseElf } from '../../src/elf/parse.js';
+import { TsbpfError } from '../../src/errors.js';
 import { type Insn, insn, lddw } from '../../src/isa/index.js';
 import { verify } from '../../src/verifier/index.js';
 
@@ -581,5 +585,40 @@ describe('hostile input: bounded, and every failure a CoreRelocationError', () =
     }
     expect(applied).toBeGreaterThan(20);
     expect(refused).toBeGreaterThan(200);
+  });
+});
+
+describe('hostile .BTF.ext through readObject', () => {
+  it('500 objects with bytes of their CO-RE records changed: read, or refused with a TsbpfError', () => {
+    const bytes = new Uint8Array(readFileSync(new URL('../fixtures/core/regs.o', import.meta.url)));
+    const ext = parseElf(bytes, 'regs.o').sectionNamed('.BTF.ext')!;
+    const v = new DataView(ext.data.buffer, ext.data.byteOffset, ext.data.byteLength);
+    const hdrLen = v.getUint32(4, true);
+    const coreStart = ext.offset + hdrLen + v.getUint32(24, true);
+    const coreLen = v.getUint32(28, true);
+    const b = new BtfBuilder();
+    const ul = b.int('long unsigned int', 8);
+    b.struct('pt_regs', 168, [{ name: 'di', type: ul, bitOffset: 112 * 8 }]);
+    const kernel = parseBtf(b.encode(), 'pt_regs');
+    let seed = 11;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const outcomes = { read: 0, refused: 0 };
+    for (let i = 0; i < 500; i++) {
+      const m = bytes.slice();
+      for (let k = 0; k < 1 + rnd(4); k++) m[coreStart + rnd(coreLen)] = rnd(4) === 0 ? 0xff : rnd(40);
+      try {
+        readObject(m, { file: 'm.o', btf: kernel });
+        outcomes.read++;
+      } catch (e) {
+        expect(e).toBeInstanceOf(TsbpfError);
+        outcomes.refused++;
+      }
+    }
+    // Most changes break a record (a type id, an access string, an offset): each says which, in one line.
+    expect(outcomes.read + outcomes.refused).toBe(500);
+    expect(outcomes.refused).toBeGreaterThan(250);
   });
 });
