@@ -115,7 +115,8 @@ function findIn(btf: Btf, start: number, name: string, kind: number): Candidate[
   if (!index) {
     index = new Map();
     const types = btf.types;
-    for (let id = 1; id < types.length; id++) {
+    // A split BTF's index holds its own types only (its base's have an index of their own).
+    for (let id = btf.base ? btf.base.types.length : 1; id < types.length; id++) {
       const n = types[id]!.name;
       if (n === '') continue;
       const key = n.length > 4 && n.includes('___') ? n.slice(0, essentialLength(n)) : n;
