@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { corpusObjects, measureCorpus, summarize } from '../test/corpus/measure.js';
 
 const json = process.argv.includes('--json');
-const lib = await import('../dist/index.js');
+// tsbpf as a Node user gets it ('tsbpf' under Node): the running kernel's BTF is the default CO-RE target.
+const lib = await import('../dist/node/root.js');
 
 function kernelReady() {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux';

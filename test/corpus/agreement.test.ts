@@ -13,10 +13,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type BpfMap, loadCollection } from '../../src/collection/index.js';
-import { readObject } from '../../src/elf/index.js';
 import { ENGINES } from '../../src/engine/runner.js';
 import { readCapture } from '../../src/net/index.js';
+// tsbpf as a Node user gets it (the `node` condition of 'tsbpf'): the running kernel's BTF is the default
+// CO-RE target and the kernel's types for tracing programs, as libbpf uses it.
+import { type BpfMap, loadCollection, readObject } from '../../src/node/root.js';
 import { kernelOracle } from '../support/kernel.js';
 import {
   corpusObjects,

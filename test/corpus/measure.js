@@ -3,7 +3,8 @@
 // (libbpf through `bpftool prog loadall`, as a user loads a CO-RE object) beside tsbpf's (readObject, then
 // loadCollection with that one program), and test runs of the programs both accept on the kernel
 // (`bpftool prog run` on libbpf's pinned program) and in user space. Plain JavaScript so both can import it;
-// tsbpf comes in as a parameter, so the same code measures the sources and the build.
+// tsbpf comes in as a parameter, so the same code measures the sources and the build (both through the Node
+// entry, as a user under Node loads it).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
