@@ -11,6 +11,7 @@ import { MapError } from '../errors.js';
 import { LDDW, PseudoLddw } from '../isa/index.js';
 import { type Codec, type TypedMap, typedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
+import { attachTypeNumber, programAttachType } from '../spec/attach-types.js';
 import { Errno } from '../spec/errno.js';
 import type { Link, LinkInfo } from '../spec/link.js';
 import { type MapSpec, MapType } from '../spec/maps.js';
@@ -377,6 +378,7 @@ function kernelBackend(options: KernelLoadOptions, prefix: string): Backend<Kern
           name: p.name,
           logLevel: options.logLevel ?? 0,
           flags: p.section.startsWith('xdp.frags') ? BPF_F_XDP_HAS_FRAGS : 0,
+          expectedAttachType: attachTypeNumber(programAttachType(p) ?? '') ?? 0,
           kernVersion: spec.kernelVersion ?? 0,
           btfFd: btf?.fd,
           funcInfo: btf?.funcInfo,

@@ -3,6 +3,8 @@
 // context rules and return range may depend on the attach type (see programTypeFor in ./program-types.ts).
 // Numbers checked against /sys/kernel/btf/vmlinux of Linux 6.18 (enum bpf_attach_type).
 
+import { programTypeForSection } from './sections.js';
+
 const NAMES = [
   'cgroup_inet_ingress',
   'cgroup_inet_egress',
@@ -127,3 +129,18 @@ export const PROGRAM_ATTACH_TYPES: Readonly<
   tracing: { allowed: ['trace_raw_tp', 'trace_fentry', 'trace_fexit', 'modify_return', 'trace_iter'] },
   lsm: { allowed: ['lsm_mac', 'lsm_cgroup'] },
 };
+
+/**
+ * The expected attach type of a program: its own (`attachType`), else the one its section name gives when
+ * the section names the program's type (libbpf's rule); undefined when neither says.
+ */
+export function programAttachType(p: {
+  type: string;
+  section?: string;
+  attachType?: string;
+}): string | undefined {
+  if (p.attachType !== undefined) return p.attachType;
+  if (!p.section) return undefined;
+  const s = programTypeForSection(p.section);
+  return s && s.type === p.type ? s.attachType : undefined;
+}

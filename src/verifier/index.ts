@@ -6,6 +6,7 @@ import { TsbpfError } from '../errors.js';
 import { helperById } from '../helpers/registry.js';
 import type { HelperDef } from '../helpers/types.js';
 import type { Insn } from '../isa/index.js';
+import { programAttachType } from '../spec/attach-types.js';
 import type { MapSpec } from '../spec/maps.js';
 import type { LineInfo, ProgramSpec } from '../spec/object.js';
 import { attachTypeError, type ProgramType, programTypeFor } from '../spec/program-types.js';
@@ -92,12 +93,12 @@ function attachToOf(program: VerifiableProgram): string | undefined {
 
 /** The expected attach type of a program: given, or the one its section name implies. */
 function attachTypeOf(program: VerifiableProgram): string | undefined {
-  if (program.attachType !== undefined) return program.attachType;
-  if ('section' in program && program.section) {
-    const s = programTypeForSection(program.section);
-    if (s && s.type === program.type) return s.attachType;
-  }
-  return undefined;
+  if (typeof program.type !== 'string') return program.attachType;
+  return programAttachType({
+    type: program.type,
+    section: 'section' in program ? program.section : undefined,
+    attachType: program.attachType,
+  });
 }
 
 /** Defaults of the limits in VerifyOptions. */

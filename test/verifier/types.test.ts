@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { type Btf, Kind, parseBtf } from '../../src/btf/index.js';
 import { readObject } from '../../src/elf/index.js';
 import * as kernel from '../../src/kernel/index.js';
+import { loadKernelObject } from '../../src/kernel/index.js';
 import { attachTypeNumber } from '../../src/spec/attach-types.js';
 import type { ProgramSpec } from '../../src/spec/object.js';
 import { programTypeFor } from '../../src/spec/program-types.js';
@@ -87,4 +88,17 @@ describe.runIf(oracle)('program types on clang-built fixtures: our verdict is th
       expect(rows.some((r) => r.kernel) && rows.some((r) => !r.kernel)).toBe(true);
     });
   }
+
+  it('the kernel back end loads programs with the expected attach type of their section', () => {
+    const spec = readObject(new Uint8Array(readFileSync(new URL('sock_addr.o', DIR))), { btf: kbtf() });
+    for (const name of ['ok_connect4_rewrite', 'ok_sendmsg4_sets_source', 'ok_bind4_returns_3']) {
+      const coll = loadKernelObject(spec, { programs: [name] });
+      expect(coll.program(name).spec.section).toMatch(/^cgroup\//);
+      coll.close();
+    }
+    // The kernel decides by the attach type: the same bytes as connect4 do not load.
+    const bad = spec.programs.find((p) => p.name === 'ok_sendmsg4_sets_source')!;
+    const asConnect = { ...spec, programs: [{ ...bad, attachType: 'cgroup_inet4_connect' }] };
+    expect(() => loadKernelObject(asConnect, { programs: [bad.name] })).toThrow();
+  });
 });
