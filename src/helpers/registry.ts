@@ -5,6 +5,7 @@ import { kernelHelperId } from '../spec/helper-names.js';
 import { CONTROL_HELPERS } from './control.js';
 import { MAP_HELPERS } from './maps.js';
 import { RINGBUF_HELPERS } from './ringbuf.js';
+import { ROUTE_HELPERS } from './route.js';
 import { SKB_HELPERS } from './skb.js';
 import { SOCK_HELPERS } from './sock.js';
 import { STACK_HELPERS } from './stack.js';
@@ -27,6 +28,7 @@ const ALL: HelperDef[] = [
   ...TRACE_HELPERS,
   ...STACK_HELPERS,
   ...SOCK_HELPERS,
+  ...ROUTE_HELPERS,
 ];
 
 /** Helpers by id. */

@@ -94,6 +94,8 @@ export interface HelperEnv {
   callback(target: number, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint): bigint;
   /** Current process facts for get_current_* helpers. */
   readonly task: TaskModel;
+  /** The network fib_lookup routes over (default: a fresh namespace, loopback only: ./route.ts). */
+  readonly net?: NetModel;
 }
 
 /**
@@ -117,6 +119,41 @@ export interface TaskModel {
   parentComm?: string;
   /** How get_current_task lays out task_struct and cred (default: x86-64 Linux 6.18's). */
   layout?: TaskLayout;
+}
+
+/** An interface of the modelled network. */
+export interface InterfaceModel {
+  ifindex: number;
+  name?: string;
+  /** Its MAC address (`aa:bb:cc:dd:ee:ff`), the source MAC of what it sends. */
+  mac?: string;
+  mtu: number;
+  /** net.ipv4.conf.<dev>.forwarding: fib_lookup refuses lookups from an interface without it. */
+  forwarding: boolean;
+}
+
+/** A route: prefix (`10.0.0.0/8`, `fd00::/64`), out interface, gateway, and the neighbour's MAC. */
+export interface RouteModel {
+  prefix: string;
+  ifindex: number;
+  gateway?: string;
+  /** The preferred source address (BPF_FIB_LOOKUP_SRC). */
+  src?: string;
+  metric?: number;
+  /** The route's locked MTU (`mtu lock N`: forwarding uses it; default the interface's). */
+  mtu?: number;
+  /** The next hop's MAC (a resolved neighbour); none: BPF_FIB_LKUP_RET_NO_NEIGH. */
+  dmac?: string;
+  /** Source MAC (default the interface's). */
+  smac?: string;
+  /** unicast (default); local, broadcast ...: not forwarded; blackhole, unreachable, prohibit. */
+  type?: 'unicast' | 'local' | 'blackhole' | 'unreachable' | 'prohibit';
+}
+
+/** The network fib_lookup sees: interfaces and one routing table. */
+export interface NetModel {
+  interfaces: readonly InterfaceModel[];
+  routes: readonly RouteModel[];
 }
 
 /** A field of a modelled kernel struct: byte offset and size. */

@@ -2,7 +2,8 @@
 // registered programs (tail-call targets), the per-CPU stacks, a clock, a random source and trace output,
 // and it is the `HelperEnv` helpers receive. Engines (interpreter, JIT) run programs against it.
 
-import type { HelperEnv, Invocation, TaskModel } from '../helpers/types.js';
+import { checkNet } from '../helpers/route.js';
+import type { HelperEnv, Invocation, NetModel, TaskModel } from '../helpers/types.js';
 import { type Insn, MAX_CALL_FRAMES, STACK_SIZE } from '../isa/index.js';
 import type { RuntimeMap } from '../maps/types.js';
 import { AddressSpace, type Region } from '../memory/address-space.js';
@@ -39,6 +40,8 @@ export interface RuntimeOptions {
   /** Seed of the deterministic random source (xorshift32); default 0x2545f491. */
   seed?: number;
   task?: Partial<TaskInfo>;
+  /** The network bpf_fib_lookup routes over (interfaces, routes); default loopback only. */
+  net?: NetModel;
   /** Called for each bpf_trace_printk line (lines are also kept in `traceLines`). */
   onTrace?: (line: string) => void;
   /**
@@ -64,6 +67,7 @@ export class Runtime implements HelperEnv {
   invocation: Invocation = { ctx: 0, programType: '', tailCalls: 0 };
   readonly traceLines: string[] = [];
   readonly task: TaskInfo;
+  readonly net: NetModel | undefined;
   /**
    * Fields every new invocation starts with (a hook sets the packet here once, so the engines' fast entry
    * points, which take only the context address, still give helpers the packet).
@@ -94,6 +98,8 @@ export class Runtime implements HelperEnv {
     this.rng = (options.seed ?? 0x2545f491) >>> 0 || 1;
     this.onTrace = options.onTrace;
     this.task = { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'tsbpf', ...options.task };
+    if (options.net) checkNet(options.net);
+    this.net = options.net;
     const limit = options.mapMemoryLimit;
     if (limit !== undefined) {
       if (!(limit >= 0)) throw new RangeError(`mapMemoryLimit must be a number of bytes >= 0, got ${limit}`);

@@ -2,7 +2,7 @@
 // helper of the registry (the packet helpers of skb.ts are checked by their own tests) and every program
 // type the kernel loads here without an attach target, a one-call program is loaded in the kernel, and the
 // registry must allow the call exactly when the kernel does. (2) The fixtures of test/fixtures/helpers
-// (clang-built, one program per rule): ok_* the kernel loads and bad_* it refuses, and our verifier gives
+// (clang-built: trace.c, stack.c, sock.c, fib_rules.c; one program per rule): ok_* the kernel loads and bad_* it refuses, and our verifier gives
 // the same verdict for the same reason (a helper refused for the type, a map refused for the helper, a
 // wrong argument, a leaked reference).
 
@@ -15,6 +15,7 @@ import { readObject } from '../../src/elf/index.js';
 import { CONTROL_HELPERS } from '../../src/helpers/control.js';
 import { MAP_HELPERS } from '../../src/helpers/maps.js';
 import { RINGBUF_HELPERS } from '../../src/helpers/ringbuf.js';
+import { ROUTE_HELPERS } from '../../src/helpers/route.js';
 import { SOCK_HELPERS } from '../../src/helpers/sock.js';
 import { STACK_HELPERS } from '../../src/helpers/stack.js';
 import { STRING_HELPERS } from '../../src/helpers/strings.js';
@@ -82,6 +83,7 @@ const HELPERS = [
   ...TRACE_HELPERS,
   ...STACK_HELPERS,
   ...SOCK_HELPERS,
+  ...ROUTE_HELPERS,
 ].filter((h) => !KERNEL_BUILD_QUIRKS.has(h.name));
 
 /**
@@ -129,6 +131,7 @@ function ourReason(message: string): string {
   if (/cannot be passed to/.test(message)) return 'map for helper';
   if (/reference leak|neither submitted nor discarded|would never be released/.test(message)) return 'leak';
   if (/argument \d of/.test(message)) return 'argument';
+  if (/stack access of .* is outside/.test(message)) return 'memory';
   return message;
 }
 
@@ -138,10 +141,11 @@ function kernelReason(log: string): string {
   if (/cannot pass map_type/.test(log)) return 'map for helper';
   if (/reference leak|Unreleased reference/.test(log)) return 'leak';
   if (/R\d type=\S+ expected=/.test(log)) return 'argument';
+  if (/invalid (read|write|indirect read) (from|to) stack/.test(log)) return 'memory';
   return log;
 }
 
-const FILES = ['trace', 'stack', 'sock'];
+const FILES = ['trace', 'stack', 'sock', 'fib_rules'];
 
 describe.runIf(oracle)('helper fixtures: the kernel and our verifier agree', () => {
   const cases = FILES.flatMap((f) => {
