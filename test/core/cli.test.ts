@@ -48,6 +48,12 @@ describe('tsbpf --btf FILE', () => {
     expect((JSON.parse(r.stdout) as Verdicts).accepted).toBe(true);
   });
 
+  it("an ELF file's .BTF works too (an object relocated against its own types keeps its offsets)", () => {
+    const r = tsbpf(['verify', REGS, '--json', '--btf', REGS]);
+    expect(r.stderr).toBe('');
+    expect((JSON.parse(r.stdout) as Verdicts).accepted).toBe(true);
+  });
+
   it('a missing or malformed file is one line naming it', () => {
     const missing = tsbpf(['verify', REGS, '--btf', join(dir, 'nope.btf')]);
     expect(missing.code).toBe(1);
