@@ -10,7 +10,7 @@ import { type FormatError, InvalidBytecodeError } from '../errors.js';
 import { decode, type Insn, isLocalCall } from '../isa/index.js';
 import { Class, JmpOp, LDDW, PseudoCall, PseudoLddw } from '../isa/opcodes.js';
 import type { FuncInfo, FuncParam, LineInfo } from '../spec/object.js';
-import { Reloc, SHF_EXECINSTR, SHN_UNDEF, STT_FUNC } from './constants.js';
+import { Reloc, SHF_EXECINSTR, SHN_UNDEF, STT_FUNC, STT_SECTION } from './constants.js';
 import type { MapDef } from './maps.js';
 import { type ElfFile, elfError, type Relocation, type Section } from './parse.js';
 
@@ -238,10 +238,17 @@ export class CodeIndex {
       ins.imm = off / 8;
       return section;
     }
-    const idx = this.maps.findIndex(
-      (m) => m.section === section.index && (m.isData || m.offset === sym.value),
-    );
-    if (idx < 0) throw fail(`symbol ${sym.name} in section ${section.name} is not a map or global data`);
+    // A static map is referenced through its section's symbol, the record's offset in the lddw's imm
+    // (old clang, ovs): the map is the record that starts there, not the section's first.
+    const at = sym.type === STT_SECTION ? sym.value + ins.imm : sym.value;
+    const idx = this.maps.findIndex((m) => m.section === section.index && (m.isData || m.offset === at));
+    if (idx < 0) {
+      const what =
+        sym.type === STT_SECTION
+          ? `offset ${at} of section ${section.name}`
+          : `symbol ${sym.name} in section ${section.name}`;
+      throw fail(`${what} is not a map or global data`);
+    }
     const def = this.maps[idx]!;
     if (def.isData) {
       const off = ins.imm + sym.value;

@@ -1,6 +1,7 @@
 // Map definitions in an object: BTF-defined maps in `.maps`, legacy `maps` sections (struct bpf_map_def in
-// its 20- and 28-byte forms, iproute2's 36-byte struct bpf_elf_map), and global data sections turned
-// into single-entry ARRAY maps named after the section, as libbpf does.
+// its 16-, 20- and 28-byte forms, iproute2's 36-byte struct bpf_elf_map, and the larger records of ovs and
+// old samples), and global data sections turned into single-entry ARRAY maps named after the section, as
+// libbpf does.
 
 import type { Btf } from '../btf/parse.js';
 import { Kind } from '../btf/types.js';
@@ -30,18 +31,27 @@ export function isDataSection(s: Section): boolean {
   return /^\.(data|rodata|bss)(\..+)?$/.test(s.name);
 }
 
-/** Legacy `maps` sections. `struct bpf_map_def` has 5 or 7 u32 fields; `bpf_elf_map` (iproute2) has 9. */
+/**
+ * Legacy `maps` sections: one record per map symbol, all of one size — the section's size over the number
+ * of map symbols, as libbpf 0.x reads them. `struct bpf_map_def` has 4 to 7 u32 fields (type, key and
+ * value size, max entries, flags, inner map index, NUMA node); iproute2's `bpf_elf_map` has 9 (… id,
+ * pinning, inner id, inner index); larger records (ovs, old samples) begin with the same five fields, and
+ * what follows them is ignored, as libbpf 0.x does outside its strict mode.
+ */
 export function legacyMaps(elf: ElfFile, section: Section): MapDef[] {
   const syms = elf
     .symbolsIn(section.index)
     .filter((s) => s.type !== STT_SECTION && s.name !== '')
     .sort((a, b) => a.value - b.value);
   if (syms.length === 0) return [];
-  const defSize = syms[0]!.size || Math.floor(section.size / syms.length);
-  if (defSize < 20 || defSize % 4 !== 0) {
+  const defSize =
+    section.size % syms.length === 0
+      ? section.size / syms.length
+      : syms[0]!.size || Math.floor(section.size / syms.length);
+  if (defSize < 16 || defSize % 4 !== 0) {
     throw elfError(
       elf.file,
-      `map definitions of ${defSize} bytes are not a struct bpf_map_def`,
+      `map definitions of ${defSize} bytes (${section.size} bytes, ${syms.length} map symbols) are not a struct bpf_map_def`,
       section.name,
     );
   }

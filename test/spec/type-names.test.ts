@@ -12,7 +12,7 @@ import {
 import { tsbpf } from '../cli/run-cli.js';
 import { kernelOracle } from '../support/kernel.js';
 
-const ANY = 'test/fixtures/elf/any_type.o';
+const ANY = 'test/fixtures/cli/any_type.o';
 
 describe('resolveProgramType', () => {
   it('takes the kernel names, with or without BPF_PROG_TYPE_, in any case', () => {
