@@ -9,7 +9,17 @@ import { btfStructId, btfStructLoad } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import type { VerifierEnv } from './env.js';
 import { constant, isConstScalar, sync, unknownOfSize } from './ranges.js';
-import { constReg, isPointer, ownStack, ptrReg, type Reg, Slot, scalarReg, UNKNOWN_SCALAR } from './state.js';
+import {
+  constReg,
+  FLOW_KEYS_MEM,
+  isPointer,
+  ownStack,
+  ptrReg,
+  type Reg,
+  Slot,
+  scalarReg,
+  UNKNOWN_SCALAR,
+} from './state.js';
 
 /** Largest variable offset or size the kernel lets pointer math and sizes reach (BPF_MAX_VAR_OFF). */
 export const MAX_VAR_OFF = 1 << 29;
@@ -135,7 +145,7 @@ function ctxLoadStore(
     case 'sock':
       return ptrReg('sock_or_null', { id: v.newId() });
     case 'flow_keys':
-      return ptrReg('mem', { size: FLOW_KEYS_SIZE });
+      return ptrReg('mem', { size: FLOW_KEYS_SIZE, map: FLOW_KEYS_MEM });
     case 'btf': {
       // Typed by the kernel's BTF when there is one; without it the pointer can be passed on, not read.
       const btf = v.kernelBtf;

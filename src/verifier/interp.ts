@@ -59,6 +59,7 @@ import {
   cloneState,
   constReg,
   curFrame,
+  FLOW_KEYS_MEM,
   type Frame,
   forEachReg,
   isNullable,
@@ -675,6 +676,8 @@ export class Verifier implements VerifierEnv {
     if (size !== 4 && size !== 8) throw new Reject(pc, 'bad_insn', 'atomic operations are 4 or 8 bytes');
     if (p.kind === 'ctx' || isPacketKind(p.kind))
       throw new Reject(pc, 'atomic_region', `atomic operations on ${p.kind} memory are not allowed`);
+    if (p.kind === 'mem' && p.map === FLOW_KEYS_MEM)
+      throw new Reject(pc, 'atomic_region', 'atomic operations on the flow keys are not allowed');
     // A pointer as the operand leaks an address into memory: refused unprivileged only, as the kernel.
     if (isPointer(v) && this.unprivileged)
       throw new Reject(pc, 'ptr_leak', `R${ins.src}: atomic operations on pointers are not allowed`);

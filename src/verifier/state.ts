@@ -115,6 +115,9 @@ export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
   ...fields,
 });
 
+/** `map` of a `mem` pointer to a flow dissector's `bpf_flow_keys` (atomics are refused there). */
+export const FLOW_KEYS_MEM = -3;
+
 export const isPointer = (r: Reg): boolean => r.kind !== 'scalar' && r.kind !== 'not_init';
 export const isPacketKind = (k: RegKind): boolean => k === 'packet' || k === 'packet_meta';
 export const isNullable = (k: RegKind): boolean =>

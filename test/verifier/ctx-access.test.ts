@@ -154,3 +154,42 @@ describe.runIf(oracle)('return values of every program type agree with the kerne
     });
   }
 });
+
+describe.runIf(oracle)('flow_dissector: the flow_keys buffer agrees with the kernel', () => {
+  const t = programTypeFor('flow_dissector')!;
+  // r2 = ctx->flow_keys; <body>; r0 = 0; exit
+  const prog = (body: Insn[]) => [
+    ins(0x79, 2, 1, 144, 0),
+    ...body,
+    ins(0xb7, 0, 0, 0, 0),
+    ins(0x95, 0, 0, 0, 0),
+  ];
+  const cases: [string, Insn[]][] = [
+    ['read u8 at 55', [ins(0x71, 3, 2, 55, 0)]],
+    ['read u8 at 56', [ins(0x71, 3, 2, 56, 0)]],
+    ['read u64 at 48', [ins(0x79, 3, 2, 48, 0)]],
+    ['read u32 at 2 (misaligned)', [ins(0x61, 3, 2, 2, 0)]],
+    ['write u16 at 0', [ins(0xb7, 3, 0, 0, 5), ins(0x6b, 2, 3, 0, 0)]],
+    ['write u32 at 54', [ins(0xb7, 3, 0, 0, 5), ins(0x63, 2, 3, 54, 0)]],
+    ['read at -1', [ins(0x71, 3, 2, -1, 0)]],
+    ['pointer + 8, read u32 at 44', [ins(0x07, 2, 0, 0, 8), ins(0x61, 3, 2, 44, 0)]],
+    // r4 = ctx->data_end (a number to bound), r4 &= 7, r2 += r4, *(u8 *)(r2 + 0)
+    [
+      'variable offset 0..7, read u8',
+      [ins(0x61, 4, 1, 80, 0), ins(0x57, 4, 0, 0, 7), ins(0x0f, 2, 4, 0, 0), ins(0x71, 3, 2, 0, 0)],
+    ],
+    ['store the keys pointer into the keys', [ins(0x7b, 2, 2, 16, 0)]],
+    ['atomic add at 48', [ins(0xb7, 3, 0, 0, 1), ins(0xdb, 2, 3, 48, 0)]],
+  ];
+  it(`${cases.length} accesses`, () => {
+    const mismatches = cases.flatMap(([name, body]) => {
+      const insns = prog(body);
+      const k = kernelAccepts(t.kernel, insns, undefined, 0);
+      const ours = verify({ insns, type: 'flow_dissector' }, { logLevel: 1 });
+      return k === ours.accepted
+        ? []
+        : [`${name}: kernel ${k}, ours ${ours.accepted} ${ours.diagnostics[0]?.message ?? ''}`];
+    });
+    expect(mismatches).toEqual([]);
+  });
+});
