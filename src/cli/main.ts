@@ -11,6 +11,7 @@ import * as filter from './commands/filter.js';
 import * as map from './commands/map.js';
 import * as prog from './commands/prog.js';
 import * as run from './commands/run.js';
+import * as tc from './commands/tc.js';
 import * as trace from './commands/trace.js';
 import * as verify from './commands/verify.js';
 import * as xdp from './commands/xdp.js';
@@ -39,7 +40,7 @@ export function buildProgram(): Command {
     // the help it shows on stderr when a command is missing (report says that in one line).
     .configureOutput({ outputError: () => {}, writeErr: () => {} })
     .addHelpText('after', EPILOGUE);
-  for (const command of [asm, disasm, run, conformance, prog, map, xdp, verify, filter, trace]) {
+  for (const command of [asm, disasm, run, conformance, prog, map, xdp, tc, verify, filter, trace]) {
     command.register(program);
   }
   trackCommand(program);

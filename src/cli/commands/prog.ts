@@ -173,12 +173,7 @@ function runProg(file: string, args: string[], options: RunOptions): void {
       r = testRun(runnerFor(prog, options.engine, limits), {
         dataIn,
         deadline: limits.deadline,
-        // With ctx_out alone the kernel gives an skb program a zeroed __sk_buff (wire_len then = len).
-        ctxIn: kw.ctxIn
-          ? readBytes(kw.ctxIn, 'ctx_in')
-          : kw.ctxOut && prog.type !== 'xdp'
-            ? new Uint8Array(192)
-            : undefined,
+        ctxIn: kw.ctxIn ? readBytes(kw.ctxIn, 'ctx_in') : undefined,
         repeat: kw.repeat,
         // The kernel's clock stops while its thread is scheduled out; process CPU time does too (in µs,
         // so only for runs long enough to measure with it).

@@ -94,7 +94,8 @@ export function register(program: Command): void {
   run.action((file: string, options: XdpOptions) => runXdp(file, options));
 }
 
-function positiveInt(v: string, what: string): number {
+/** A positive integer option (`--count`), or a usage error. */
+export function positiveInt(v: string, what: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0)
     throw new CliError(`${what}: expected a positive integer, got '${v}'`, 2);
@@ -310,7 +311,7 @@ function printReport(file: string, options: XdpOptions, obj: LoadedObject, r: Re
 const RUN_OPTIONS = {};
 
 /** One record, with the timestamp of input packet k. */
-function writeRecord(
+export function writeRecord(
   w: PcapWriter,
   data: Uint8Array,
   origLen: number,
@@ -323,7 +324,7 @@ function writeRecord(
 }
 
 /** Write the buffered JSON lines. */
-function flush(out: OutputFile, lines: string[]): void {
+export function flush(out: OutputFile, lines: string[]): void {
   if (lines.length === 0) return;
   out.write(`${lines.join('\n')}\n`);
   lines.length = 0;
@@ -337,7 +338,7 @@ export function dumpAll(obj: LoadedObject): Record<string, unknown> {
 }
 
 /** Drains ring buffers and perf buffers after each packet, in order, into the events file. */
-class EventSink {
+export class EventSink {
   count = 0;
   private readonly lines: string[] = [];
   private readonly rings: [string, RingBufMap][] = [];
