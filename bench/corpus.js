@@ -56,7 +56,7 @@ ${totals.programs} programs in ${totals.objects} objects
 kernel: ${totals.kernelAccepted} accepted, ${totals.kernelRejected} rejected, ${totals.kernelUndecided} without a verdict here (refused before verification, or not reached by libbpf)
 tsbpf:  ${totals.tsbpfAccepted} accepted
 kernel-accepted programs tsbpf accepts: ${totals.bothAccept} of ${totals.kernelAccepted} (${pct(totals.acceptedShare)})
-kernel-rejected programs tsbpf rejects: ${totals.bothReject} of ${totals.kernelRejected}
+kernel-rejected programs tsbpf rejects: ${totals.bothReject} of ${totals.kernelRejected}${totals.earlyRejections.length ? ` (${totals.earlyRejections.length} for a missing feature before the kernel's reason: ${totals.earlyRejections.join(', ')})` : ''}
 accepted by tsbpf, rejected by the kernel: ${totals.unsound.length}${totals.unsound.length ? ` (${totals.unsound.join(', ')})` : ''}
 tsbpf's refusals of kernel-accepted programs, by reason:`);
   for (const [reason, n] of totals.refusals.slice(0, 10))

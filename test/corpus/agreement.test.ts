@@ -71,7 +71,7 @@ describe.skipIf(!oracle)('corpus: tsbpf against the kernel', () => {
     rows = measureCorpus(lib);
     const t = summarize(rows);
     console.log(
-      `[corpus] ${t.programs} programs in ${t.objects} objects; kernel accepts ${t.kernelAccepted}, rejects ${t.kernelRejected}, ${t.kernelUndecided} without a verdict; tsbpf accepts ${t.bothAccept} of the kernel's ${t.kernelAccepted} (${(100 * t.acceptedShare).toFixed(1)}%) and rejects ${t.bothReject} of its ${t.kernelRejected} rejections`,
+      `[corpus] ${t.programs} programs in ${t.objects} objects; kernel accepts ${t.kernelAccepted}, rejects ${t.kernelRejected}, ${t.kernelUndecided} without a verdict; tsbpf accepts ${t.bothAccept} of the kernel's ${t.kernelAccepted} (${(100 * t.acceptedShare).toFixed(1)}%) and rejects ${t.bothReject} of its ${t.kernelRejected} rejections (${t.earlyRejections.length} for a missing feature: ${t.earlyRejections.join(', ')})`,
     );
     for (const [reason, n] of t.refusals.slice(0, 10)) console.log(`[corpus]   ${n} × ${reason}`);
   }, 600_000);

@@ -33,6 +33,7 @@ export interface Totals {
   bothAccept: number;
   acceptedShare: number;
   bothReject: number;
+  earlyRejections: string[];
   unsound: string[];
   refusals: [reason: string, count: number][];
 }
@@ -59,6 +60,7 @@ export function tsbpfLoad(
 export function measureCorpus(lib: TsbpfLib, files?: string[]): Row[];
 export function summarize(rows: Row[]): Totals;
 export function groupReason(reason?: string): string;
+export const MISSING_FEATURE: RegExp;
 export const PACKET_TYPES: Set<string>;
 export const SKB_TYPES: Set<string>;
 export function kernelRun(

@@ -208,6 +208,11 @@ export function summarize(rows) {
     const key = groupReason(r.tsbpfReason);
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
   }
+  // Rejections both make, but tsbpf's for want of a feature before it reached the kernel's reason: they
+  // become real checks once the feature lands.
+  const earlyRejections = kernelRejected
+    .filter((r) => r.tsbpf === 'reject' && MISSING_FEATURE.test(r.tsbpfReason ?? ''))
+    .map((r) => `${r.object}:${r.program}`);
   return {
     programs: rows.length,
     objects: new Set(rows.map((r) => r.object)).size,
@@ -218,10 +223,15 @@ export function summarize(rows) {
     bothAccept: bothAccept.length,
     acceptedShare: kernelAccepted.length ? bothAccept.length / kernelAccepted.length : 0,
     bothReject: kernelRejected.length - unsound.length,
+    earlyRejections,
     unsound: unsound.map((r) => `${r.object}:${r.program}`),
     refusals: [...reasons].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
   };
 }
+
+/** tsbpf refusals that say a feature is missing rather than that the program is wrong. */
+export const MISSING_FEATURE =
+  /unknown helper|not supported|unsupported|is undefined|max_entries must be > 0|needs the kernel's BTF|unknown program type/;
 
 /**
  * A refusal's reason with what varies between programs taken out (instruction numbers, registers, offsets,
