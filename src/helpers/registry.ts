@@ -8,6 +8,7 @@ import { RINGBUF_HELPERS } from './ringbuf.js';
 import { ROUTE_HELPERS } from './route.js';
 import { SKB_HELPERS } from './skb.js';
 import { SOCK_HELPERS } from './sock.js';
+import { SOCKOPS_HELPERS } from './sockops.js';
 import { STACK_HELPERS } from './stack.js';
 import { STRING_HELPERS } from './strings.js';
 import { TASK_HELPERS } from './task.js';
@@ -29,6 +30,7 @@ const ALL: HelperDef[] = [
   ...STACK_HELPERS,
   ...SOCK_HELPERS,
   ...ROUTE_HELPERS,
+  ...SOCKOPS_HELPERS,
 ];
 
 /** Helpers by id. */

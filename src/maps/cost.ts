@@ -92,6 +92,9 @@ export function mapMemory(spec: MapSpec, cpus: number): number {
     case MapType.STACK:
       // max_entries + 1 slots, and the half-size ring it was copied from while it last doubled.
       return base + Math.ceil(1.5 * (n + 1) * spec.valueSize);
+    case MapType.SOCKMAP:
+    case MapType.SOCKHASH:
+      return base; // always empty here
     case MapType.STACK_TRACE:
       // A value per bucket (max_entries rounded up to a power of two) and its hash and depth.
       return base + 2 ** Math.ceil(Math.log2(n)) * (spec.valueSize + 8);

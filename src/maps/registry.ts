@@ -28,6 +28,7 @@ import { LpmTrieMap } from './lpm.js';
 import { PerfEventArrayMap } from './perf.js';
 import { QueueStackMap } from './queue.js';
 import { RingBufMap } from './ringbuf.js';
+import { SocketMap } from './sockmap.js';
 import { F_STACK_BUILD_ID, PERF_MAX_STACK, StackTraceMap } from './stack-trace.js';
 import type { ArrayLayout, HashLayout, RuntimeMap } from './types.js';
 
@@ -192,6 +193,18 @@ function checkStackTrace(s: MapSpec): Invalid | undefined {
   return undefined;
 }
 
+/** sock_map_alloc / sock_hash_alloc: a u32 or u64 socket fd per entry; a map key up to the stack size. */
+function checkSocketMap(s: MapSpec): Invalid | undefined {
+  if (s.maxEntries === 0 || (s.valueSize !== 4 && s.valueSize !== 8))
+    return [Errno.EINVAL, 'needs value size 4 or 8 (a socket fd) and max_entries > 0'];
+  if (s.type === MapType.SOCKMAP ? s.keySize !== 4 : s.keySize === 0)
+    return [Errno.EINVAL, s.type === MapType.SOCKMAP ? 'key size must be 4' : 'key size must be > 0'];
+  if (s.flags & ~(F.NUMA_NODE | F.RDONLY | F.WRONLY))
+    return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  if (s.keySize > 512) return [Errno.E2BIG, 'key size above 512 (the stack)'];
+  return undefined;
+}
+
 /** NR_CPUS of a distribution kernel: the most entries a CPUMAP may have. */
 const NR_CPUS = 8192;
 
@@ -278,6 +291,29 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
     info(MapType.CGROUP_ARRAY, 'cgroup_array', checkFdArray, fdArray, {
       helpers: ['skb_under_cgroup', 'current_task_under_cgroup'],
       lookup: 'none',
+    }),
+    // Socket maps: verified as the kernel does, always empty here (no sockets in user space).
+    info(MapType.SOCKMAP, 'sockmap', checkSocketMap, (sp, s, o) => new SocketMap(sp, s, o), {
+      helpers: [
+        'sk_redirect_map',
+        'sock_map_update',
+        'msg_redirect_map',
+        'sk_select_reuseport',
+        'map_lookup_elem',
+        'map_update_elem',
+        'map_delete_elem',
+      ],
+    }),
+    info(MapType.SOCKHASH, 'sockhash', checkSocketMap, (sp, s, o) => new SocketMap(sp, s, o), {
+      helpers: [
+        'sk_redirect_hash',
+        'sock_hash_update',
+        'msg_redirect_hash',
+        'sk_select_reuseport',
+        'map_lookup_elem',
+        'map_update_elem',
+        'map_delete_elem',
+      ],
     }),
     info(MapType.LRU_HASH, 'lru_hash', checkHash, hash),
     info(MapType.LRU_PERCPU_HASH, 'lru_percpu_hash', checkHash, hash, { perCpu: true, helpers: PERCPU_DATA }),

@@ -24,7 +24,6 @@ import {
   UNKNOWN_SCALAR,
 } from './state.js';
 
-const DATA_HELPERS = ['map_lookup_elem', 'map_update_elem', 'map_delete_elem'];
 /** BPF_MAP_TYPE_BLOOM_FILTER (not in MapType: nothing here creates one). */
 const BLOOM_FILTER = 30;
 
@@ -33,20 +32,6 @@ const BLOOM_FILTER = 30;
  * the kernel's check_map_func_compatibility allows them; every other map type comes from the registry.
  */
 const UNMODELLED_MAPS: Readonly<Record<number, readonly string[]>> = {
-  [MapType.SOCKMAP]: [
-    'sk_redirect_map',
-    'sock_map_update',
-    'msg_redirect_map',
-    'sk_select_reuseport',
-    ...DATA_HELPERS,
-  ],
-  [MapType.SOCKHASH]: [
-    'sk_redirect_hash',
-    'sock_hash_update',
-    'msg_redirect_hash',
-    'sk_select_reuseport',
-    ...DATA_HELPERS,
-  ],
   [BLOOM_FILTER]: ['map_peek_elem', 'map_push_elem'],
 };
 
@@ -261,7 +246,11 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       break;
     case 'map_value_or_null':
       if (mapIdx < 0) throw new Reject(pc, 'bad_arg', `${h.name} returns a map value but takes no map`);
-      if (v.innerOf.has(mapIdx))
+      if (v.maps[mapIdx]!.type === MapType.SOCKMAP || v.maps[mapIdx]!.type === MapType.SOCKHASH) {
+        // A socket map's lookup gives the socket, referenced (the kernel's acquire on sockmap lookups).
+        const ref = v.acquire(pc);
+        regs[0] = ptrReg('mem_or_null', { size: BPF_SOCK_SIZE, id: ref, ref, map: SOCKET });
+      } else if (v.innerOf.has(mapIdx))
         regs[0] = ptrReg('map_ptr_or_null', { map: v.innerOf.get(mapIdx)!, id: v.newId() });
       else if (constKey !== undefined && alwaysFound(v, mapIdx, constKey))
         regs[0] = ptrReg('map_value', { map: mapIdx });

@@ -90,6 +90,26 @@ describe('helper registry', () => {
         [195, 'map_lookup_percpu_elem'],
         [208, 'ktime_get_tai_ns'],
       ] as [number, string][]),
+      // Socket-level program types' helpers (sockops.ts).
+      ...([
+        [49, 'setsockopt'],
+        [52, 'sk_redirect_map'],
+        [53, 'sock_map_update'],
+        [57, 'getsockopt'],
+        [59, 'sock_ops_cb_flags_set'],
+        [60, 'msg_redirect_map'],
+        [61, 'msg_apply_bytes'],
+        [62, 'msg_cork_bytes'],
+        [63, 'msg_pull_data'],
+        [70, 'sock_hash_update'],
+        [71, 'msg_redirect_hash'],
+        [72, 'sk_redirect_hash'],
+        [82, 'sk_select_reuseport'],
+        [101, 'sysctl_get_name'],
+        [102, 'sysctl_get_current_value'],
+        [103, 'sysctl_get_new_value'],
+        [104, 'sysctl_set_new_value'],
+      ] as [number, string][]),
       // Socket-buffer helpers (skb.ts).
       ...([
         [9, 'skb_store_bytes'],

@@ -2,7 +2,7 @@
 // helper of the registry (the packet helpers of skb.ts are checked by their own tests) and every program
 // type the kernel loads here without an attach target, a one-call program is loaded in the kernel, and the
 // registry must allow the call exactly when the kernel does. (2) The fixtures of test/fixtures/helpers
-// (clang-built: trace.c, stack.c, sock.c, fib_rules.c; one program per rule): ok_* the kernel loads and bad_* it refuses, and our verifier gives
+// (clang-built: trace.c, stack.c, sock.c, fib_rules.c, sockmap.c; one program per rule): ok_* the kernel loads and bad_* it refuses, and our verifier gives
 // the same verdict for the same reason (a helper refused for the type, a map refused for the helper, a
 // wrong argument, a leaked reference).
 
@@ -17,6 +17,7 @@ import { MAP_HELPERS } from '../../src/helpers/maps.js';
 import { RINGBUF_HELPERS } from '../../src/helpers/ringbuf.js';
 import { ROUTE_HELPERS } from '../../src/helpers/route.js';
 import { SOCK_HELPERS } from '../../src/helpers/sock.js';
+import { SOCKOPS_HELPERS } from '../../src/helpers/sockops.js';
 import { STACK_HELPERS } from '../../src/helpers/stack.js';
 import { STRING_HELPERS } from '../../src/helpers/strings.js';
 import { TASK_HELPERS } from '../../src/helpers/task.js';
@@ -84,6 +85,7 @@ const HELPERS = [
   ...STACK_HELPERS,
   ...SOCK_HELPERS,
   ...ROUTE_HELPERS,
+  ...SOCKOPS_HELPERS,
 ].filter((h) => !KERNEL_BUILD_QUIRKS.has(h.name));
 
 /**
@@ -145,7 +147,7 @@ function kernelReason(log: string): string {
   return log;
 }
 
-const FILES = ['trace', 'stack', 'sock', 'fib_rules'];
+const FILES = ['trace', 'stack', 'sock', 'fib_rules', 'sockmap'];
 
 describe.runIf(oracle)('helper fixtures: the kernel and our verifier agree', () => {
   const cases = FILES.flatMap((f) => {
