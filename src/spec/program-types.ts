@@ -7,7 +7,7 @@ import { PROGRAM_ATTACH_TYPES } from './attach-types.js';
 
 /**
  * What a context load yields to the verifier: a number, a packet pointer, a socket (`sock`: never NULL,
- * `sock_or_null`: check it first), the flow dissector's `bpf_flow_keys`, or a pointer to a kernel struct
+ * `sock_or_null`: check it first; `sock_common_or_null`: only the fields every socket has), the flow dissector's `bpf_flow_keys`, or a pointer to a kernel struct
  * typed by BTF (`btf`, with CtxField.btfStruct naming the struct).
  */
 export type CtxYield =
@@ -17,6 +17,7 @@ export type CtxYield =
   | 'packet_meta'
   | 'sock'
   | 'sock_or_null'
+  | 'sock_common_or_null'
   | 'flow_keys'
   | 'btf';
 
@@ -190,7 +191,7 @@ function skb(rules: SkbRules): CtxLayout {
       const yields: CtxYield =
         name === 'data' ? 'packet' : name === 'data_end' ? 'packet_end' : 'packet_meta';
       fields.push(f(name, offset, size, true, false, 'exact', rules.packet ? yields : 'scalar'));
-    } else if (name === 'sk') fields.push(f(name, offset, size, true, false, 'exact', 'sock_or_null'));
+    } else if (name === 'sk') fields.push(f(name, offset, size, true, false, 'exact', 'sock_common_or_null'));
     else if (name === 'tstamp' || name === 'hwtstamp')
       fields.push(f(name, offset, size, true, write, 'exact'));
     else fields.push(f(name, offset, size, true, write, 'narrow'));
@@ -291,6 +292,35 @@ function bpfSock(at: string): CtxLayout {
       start('rx_queue_mapping', 76),
     ],
   };
+}
+
+/** `struct bpf_sock` read through a socket pointer: every field, read-only. */
+const BPF_SOCK_READ: CtxLayout = {
+  ...bpfSock('cgroup_inet_sock_create'),
+  fields: bpfSock('cgroup_inet_sock_create').fields.map((x) => ({ ...x, read: true, write: false })),
+};
+
+/** Through a pointer to a socket's common part (sock_common): type, protocol, mark and priority are not there. */
+const BPF_SOCK_COMMON_READ: CtxLayout = {
+  ...BPF_SOCK_READ,
+  fields: BPF_SOCK_READ.fields.filter((x) => !['type', 'protocol', 'mark', 'priority'].includes(x.name)),
+};
+
+/** Why a load of `size` bytes at `offset` through a socket pointer is refused, or the field it reads. */
+export function sockAccess(
+  common: boolean,
+  offset: number,
+  size: number,
+  write: boolean,
+): { field: CtxField } | { error: string } {
+  const layout = common ? BPF_SOCK_COMMON_READ : BPF_SOCK_READ;
+  return layoutAccess(
+    layout,
+    `programs through a ${common ? 'sock_common' : 'socket'} pointer`,
+    offset,
+    size,
+    write,
+  );
 }
 
 /** Attach types of cgroup_sock_addr that see an IPv4 / IPv6 user address, and that see the message source. */
@@ -485,7 +515,7 @@ const SK_REUSEPORT_MD: CtxLayout = {
     f('bind_inany', 28, 4, true, false, 'narrow'),
     f('hash', 32, 4, true, false),
     f('sk', 40, 8, true, false, 'exact', 'sock'),
-    f('migrating_sk', 48, 8, true, false, 'exact', 'sock_or_null'),
+    f('migrating_sk', 48, 8, true, false, 'exact', 'sock_common_or_null'),
   ],
 };
 
@@ -876,18 +906,28 @@ export function ctxAccess(
   size: number,
   write: boolean,
 ): { field: CtxField } | { error: string } {
-  const layout = type.ctx;
+  return layoutAccess(type.ctx, `${type.name} programs`, offset, size, write);
+}
+
+/** The rules of a layout's fields; `who` names the accessor in messages (`xdp programs`). */
+function layoutAccess(
+  layout: CtxLayout,
+  who: string,
+  offset: number,
+  size: number,
+  write: boolean,
+): { field: CtxField } | { error: string } {
   const what = `${write ? 'write' : 'read'} of ${size} bytes at offset ${offset} of ${layout.struct}`;
   if (offset < 0 || offset + size > layout.size || offset >= (layout.startBelow ?? layout.size))
     return { error: `${what} is outside the ${layout.startBelow ?? layout.size}-byte context` };
   if (offset % size !== 0) return { error: `${what} is not aligned to ${size} bytes` };
   const field = layout.fields.find((x) => offset >= x.offset && offset < x.offset + x.size);
   if (!field || offset + size > field.offset + field.size) {
-    return { error: `${what} does not fall inside one field a ${type.name} program may access` };
+    return { error: `${what} does not fall inside one field ${who} may access` };
   }
   if (write ? !field.write : !field.read) {
     return {
-      error: `${what}: field ${field.name} is not ${write ? 'writable' : 'readable'} by ${type.name} programs`,
+      error: `${what}: field ${field.name} is not ${write ? 'writable' : 'readable'} by ${who}`,
     };
   }
   const exact = offset === field.offset && size === field.size;

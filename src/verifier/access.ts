@@ -4,7 +4,7 @@
 
 import { STACK_SIZE } from '../isa/index.js';
 import { MapFlag } from '../spec/maps.js';
-import { ctxAccess, FLOW_KEYS_SIZE } from '../spec/program-types.js';
+import { ctxAccess, FLOW_KEYS_SIZE, sockAccess } from '../spec/program-types.js';
 import { btfStructId, btfStructLoad } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import type { VerifierEnv } from './env.js';
@@ -35,6 +35,7 @@ function notAPointer(r: Reg, regno: number, v: VerifierEnv): string | undefined 
     case 'map_ptr_or_null':
     case 'mem_or_null':
     case 'sock_or_null':
+    case 'sock_common_or_null':
     case 'btf_ptr_or_null':
       return `R${regno} may be NULL (${v.describe(r)}): compare it with 0 before dereferencing it`;
     case 'packet_end':
@@ -82,6 +83,13 @@ export function memAccess(
       return ctxLoadStore(v, pc, regno, r, off, size, write, value);
     case 'btf_ptr':
       return btfPtrLoad(v, pc, regno, r, off, size, write);
+    case 'sock':
+    case 'sock_common': {
+      // Pointer arithmetic on sockets is refused, so the offset is the instruction's.
+      const res = sockAccess(r.kind === 'sock_common', off, size, write);
+      if ('error' in res) throw new Reject(pc, 'bad_sock', `invalid socket access: ${res.error}`);
+      return scalarReg(unknownOfSize(size));
+    }
     case 'stack': {
       // Stack accesses are always checked for alignment, even privileged (check_ptr_alignment: strict for
       // the stack), and before the bounds, as the kernel does.
@@ -140,10 +148,10 @@ function ctxLoadStore(
     case 'packet_meta':
       return ptrReg('packet_meta');
     case 'sock_or_null':
-    // A socket the kernel guarantees is typed as one that may be NULL: we have no socket pointer that can
-    // be dereferenced, so a check against 0 first costs nothing and nothing is accepted wrongly.
+    case 'sock_common_or_null':
+      return ptrReg(res.field.yields, { id: v.newId() });
     case 'sock':
-      return ptrReg('sock_or_null', { id: v.newId() });
+      return ptrReg('sock');
     case 'flow_keys':
       return ptrReg('mem', { size: FLOW_KEYS_SIZE, map: FLOW_KEYS_MEM });
     case 'btf': {

@@ -1003,6 +1003,8 @@ export class Verifier implements VerifierEnv {
 
 const NON_NULL: Partial<Record<Reg['kind'], Reg['kind']>> = {
   btf_ptr_or_null: 'btf_ptr',
+  sock_or_null: 'sock',
+  sock_common_or_null: 'sock_common',
   map_value_or_null: 'map_value',
   mem_or_null: 'mem',
   map_ptr_or_null: 'map_ptr',

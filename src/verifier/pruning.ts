@@ -73,6 +73,9 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
     case 'map_value_or_null':
     case 'map_ptr_or_null':
     case 'sock_or_null':
+    case 'sock_common_or_null':
+    case 'sock':
+    case 'sock_common':
       return old.map === cur.map && old.off === cur.off && within && ids.ok(old.id, cur.id);
     case 'mem':
     case 'mem_or_null':

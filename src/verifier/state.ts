@@ -20,6 +20,11 @@ export type RegKind =
   | 'mem_or_null'
   | 'func'
   | 'sock_or_null'
+  // Sockets the kernel hands over (a context's sk): `sock` reads struct bpf_sock, `sock_common` only the fields
+  // every socket has; neither may be written or moved.
+  | 'sock'
+  | 'sock_common'
+  | 'sock_common_or_null'
   // A pointer to a kernel struct typed by the kernel's BTF (the kernel's PTR_TO_BTF_ID): loads through it
   // are checked against the struct's members; `btf` is the struct's type id (0: unknown without BTF).
   | 'btf_ptr'
@@ -124,6 +129,7 @@ export const isNullable = (k: RegKind): boolean =>
   k === 'map_value_or_null' ||
   k === 'mem_or_null' ||
   k === 'sock_or_null' ||
+  k === 'sock_common_or_null' ||
   k === 'map_ptr_or_null' ||
   k === 'btf_ptr_or_null';
 
@@ -269,7 +275,10 @@ export function regToString(r: Reg): string {
     case 'func':
       return `func(${r.target})`;
     case 'sock_or_null':
-      return 'sock_or_null';
+    case 'sock':
+    case 'sock_common':
+    case 'sock_common_or_null':
+      return `${r.kind}${r.id ? `(id=${r.id})` : ''}`;
     case 'btf_ptr':
     case 'btf_ptr_or_null':
       return `${r.kind === 'btf_ptr' ? 'ptr' : 'ptr_or_null'}_to_btf(type=${r.btf},off=${r.off}${r.id ? `,id=${r.id}` : ''})`;

@@ -193,3 +193,55 @@ describe.runIf(oracle)('flow_dissector: the flow_keys buffer agrees with the ker
     expect(mismatches).toEqual([]);
   });
 });
+
+describe.runIf(oracle)(
+  'sockets from the context: every load and store through them agrees with the kernel',
+  () => {
+    // [program type, attach type, offset of the socket field]
+    const sockets: [string, string | undefined, number][] = [
+      ['sk_lookup', 'sk_lookup', 0],
+      ['cgroup_sockopt', 'cgroup_getsockopt', 0],
+      ['cgroup_sock_addr', 'cgroup_inet4_connect', 64],
+      ['cgroup_skb', 'cgroup_inet_ingress', 168],
+      ['sk_msg', undefined, 72],
+      ['sock_ops', undefined, 184],
+      ['sk_reuseport', 'sk_reuseport_select_or_migrate', 40],
+      ['sk_reuseport', 'sk_reuseport_select_or_migrate', 48],
+    ];
+    for (const [name, attachType, field] of sockets) {
+      it(`${name}${attachType ? ` (${attachType})` : ''}: the socket at offset ${field}`, () => {
+        const t = programTypeFor(name, attachType)!;
+        const ret = t.ret ? t.ret.max : 0;
+        const mismatches: string[] = [];
+        let accepted = 0;
+        for (const write of [false, true]) {
+          for (const size of [1, 2, 4, 8]) {
+            for (let off = -8; off < 88; off += size) {
+              // r2 = ctx->sk; if r2 == 0 goto out; access; out: r0 = ret; exit
+              const access = write
+                ? ins(0x03 | 0x60 | SIZE_CODE[size]!, 2, 4, off, 0)
+                : ins(0x01 | 0x60 | SIZE_CODE[size]!, 3, 2, off, 0);
+              const insns = [
+                ins(0xb7, 4, 0, 0, 0),
+                ins(0x79, 2, 1, field, 0),
+                ins(0x15, 2, 0, 1, 0),
+                access,
+                ins(0xb7, 0, 0, 0, ret),
+                ins(0x95, 0, 0, 0, 0),
+              ];
+              const k = kernelAccepts(t.kernel, insns, attachType, 0);
+              const ours = verify({ insns, type: name, attachType }, { logLevel: 1 });
+              if (k) accepted++;
+              if (k !== ours.accepted)
+                mismatches.push(
+                  `${write ? 'write' : 'read'} ${size}@${off}: kernel ${k ? 'accepts' : 'refuses'}, we ${ours.accepted ? 'accept' : `refuse (${ours.diagnostics[0]?.message})`}`,
+                );
+            }
+          }
+        }
+        expect(mismatches).toEqual([]);
+        expect(accepted).toBeGreaterThan(10);
+      });
+    }
+  },
+);
