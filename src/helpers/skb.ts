@@ -76,8 +76,17 @@ export interface SkbState {
   encapsulated: boolean;
 }
 
-/** SKB states by address space and context address: the hook registers its context's state. */
-const STATES = new WeakMap<AddressSpace, Map<number, SkbState>>();
+/** The skb a helper works on: its packet region, context address and state. */
+interface Skb {
+  pkt: Region;
+  ctx: number;
+  st: SkbState;
+}
+
+/** SKBs by address space and context address: the hook registers its context's state. */
+const STATES = new WeakMap<AddressSpace, Map<number, Skb>>();
+/** The last one found (runs call helper after helper on one skb). */
+let last: { space: AddressSpace | undefined; skb: Skb | undefined } = { space: undefined, skb: undefined };
 
 /** Register the state of the skb whose `__sk_buff` is at `ctx` in `space` (the hook does, for its context). */
 export function attachSkbState(space: AddressSpace, ctx: number, state: SkbState): void {
@@ -86,26 +95,23 @@ export function attachSkbState(space: AddressSpace, ctx: number, state: SkbState
     m = new Map();
     STATES.set(space, m);
   }
-  m.set(ctx, state);
+  m.set(ctx, { pkt: state.packet, ctx, st: state });
 }
 
 /** Forget the state of the skb at `ctx` (the hook's close). */
 export function detachSkbState(space: AddressSpace, ctx: number): void {
   STATES.get(space)?.delete(ctx);
-}
-
-/** The skb a helper works on: its packet region, context address and state. */
-interface Skb {
-  pkt: Region;
-  ctx: number;
-  st: SkbState;
+  if (last.space === space && last.skb?.ctx === ctx) last = { space: undefined, skb: undefined };
 }
 
 /** The skb whose context the helper got as its first argument (the verifier makes it the program's). */
 function skbOf(env: HelperEnv, ctx: number, helper: string): Skb {
-  const st = STATES.get(env.space)?.get(ctx);
-  if (!st) throw new Error(`${helper}: the context is not a socket buffer the hook laid out`);
-  return { pkt: st.packet, ctx, st };
+  const hit = last.skb;
+  if (hit !== undefined && hit.ctx === ctx && last.space === env.space) return hit;
+  const skb = STATES.get(env.space)?.get(ctx);
+  if (!skb) throw new Error(`${helper}: the context is not a socket buffer the hook laid out`);
+  last = { space: env.space, skb };
+  return skb;
 }
 
 /** skb->len, data, data_end and data_meta back into the context after the packet moved or changed size. */
@@ -221,6 +227,12 @@ function clearHash(env: HelperEnv, s: Skb): void {
 }
 
 const lengthOf = (s: Skb) => s.pkt.end - s.pkt.start;
+
+/** Copy `len` bytes within memory: a loop for the few bytes helpers usually move (copyWithin costs more). */
+function copy(b: Uint8Array, to: number, from: number, len: number): void {
+  if (len > 32) b.copyWithin(to, from, from + len);
+  else for (let i = 0; i < len; i++) b[to + i] = b[from + i]!;
+}
 
 /**
  * Make `need` bytes of headroom in front of skb->data (pskb_expand_head's job in the kernel): move the
@@ -347,7 +359,7 @@ export const SKB_HELPERS: HelperDef[] = [
         env.space.bytes.fill(0, dst, dst + len);
         return -Errno.EFAULT;
       }
-      env.space.bytes.copyWithin(dst, s.pkt.start + off, s.pkt.start + off + len);
+      copy(env.space.bytes, dst, s.pkt.start + off, len);
       return 0;
     }),
   },
@@ -385,8 +397,7 @@ export const SKB_HELPERS: HelperDef[] = [
       if (!(flags >= 0 && flags <= (BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH))) return -Errno.EINVAL;
       // bpf_try_make_writable: the bytes must lie within skb->len.
       if (off > INT_MAX || off + len > lengthOf(s)) return -Errno.EFAULT;
-      const src = ptrWord(from);
-      env.space.bytes.copyWithin(s.pkt.start + off, src, src + len);
+      copy(env.space.bytes, s.pkt.start + off, ptrWord(from), len);
       // BPF_F_RECOMPUTE_CSUM updates skb->csum, which only CHECKSUM_COMPLETE skbs carry: never here.
       if (flags & BPF_F_INVALIDATE_HASH) clearHash(env, s);
       return 0;

@@ -25,7 +25,7 @@ import type { Invocation } from '../helpers/types.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
 import type { Link, LinkInfo } from '../spec/link.js';
 import type { Runtime } from '../vm/runtime.js';
-import { LOOPBACK_IFINDEX } from './xdp.js';
+import { LOOPBACK_IFINDEX, sameBytes } from './xdp.js';
 
 /** Headroom in front of the packet (helpers that push headers move the packet when they need more). */
 export const SKB_HEADROOM = 256;
@@ -274,9 +274,12 @@ export class SkbHook implements Link {
     } finally {
       this.runtime.invocationDefaults = {};
     }
-    const data = this.slot.output();
-    const changed = data.length !== packet.length || data.some((b, i) => b !== packet[i]);
-    const result: SkbResult = { verdict: r0 | 0, data: changed ? data : packet, changed };
+    const f = this.slot.frame;
+    const space = this.runtime.space;
+    const changed =
+      f.start !== this.slot.state.mac ||
+      !sameBytes(space.bytes, space.words, f.start, packet, f.end - f.start);
+    const result: SkbResult = { verdict: r0 | 0, data: changed ? this.slot.output() : packet, changed };
     const redirect = this.runtime.invocation.redirect;
     if (redirect) result.redirect = redirect;
     return result;

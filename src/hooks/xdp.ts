@@ -251,7 +251,13 @@ let scratch = new Int32Array(1024);
 let scratchBytes = new Uint8Array(scratch.buffer);
 
 /** Whether `len` bytes of memory at `at` equal `b` (of that length); `words` is the memory as words. */
-function sameBytes(memory: Uint8Array, words: Int32Array, at: number, b: Uint8Array, len: number): boolean {
+export function sameBytes(
+  memory: Uint8Array,
+  words: Int32Array,
+  at: number,
+  b: Uint8Array,
+  len: number,
+): boolean {
   if (len !== b.length) return false;
   if (at & 3) {
     for (let i = 0; i < len; i++) if (memory[at + i] !== b[i]) return false;
