@@ -5,12 +5,15 @@
 // rejects (must be none), and tsbpf's refusals of kernel-accepted programs grouped by reason.
 //   node bench/corpus.js            the table and the totals
 //   node bench/corpus.js --json     the rows and the totals as JSON
+//   node bench/corpus.js --cli      also each program through the CLI (tsbpf verify --program), as a new
+//                                   user tries it: its verdict beside the library's
 // Needs root, bpftool and a bpffs on /sys/fs/bpf (the kernel is the oracle); without them it says why and
 // exits 0 without figures, as the other benchmarks do without the kernel column.
 import { execFileSync } from 'node:child_process';
-import { corpusObjects, measureCorpus, summarize } from '../test/corpus/measure.js';
+import { cliVerdict, corpusObjects, measureCorpus, summarize } from '../test/corpus/measure.js';
 
 const json = process.argv.includes('--json');
+const cli = process.argv.includes('--cli');
 // tsbpf as a Node user gets it ('tsbpf' under Node): the running kernel's BTF is the default CO-RE target.
 const lib = await import('../dist/node/root.js');
 
@@ -33,6 +36,19 @@ if (why) {
 
 const rows = measureCorpus(lib, corpusObjects());
 const totals = summarize(rows);
+if (cli) {
+  for (const r of rows) {
+    const v = cliVerdict(r.object, r.program);
+    r.cli = v.verdict;
+    r.cliReason = v.reason;
+  }
+  const accepted = rows.filter((r) => r.kernel === 'accept');
+  totals.cliBothAccept = accepted.filter((r) => r.cli === 'accept').length;
+  totals.cliUnsound = rows
+    .filter((r) => r.kernel === 'reject' && r.cli === 'accept')
+    .map((r) => `${r.object}:${r.program}`);
+  totals.cliDiffers = rows.filter((r) => r.cli !== r.tsbpf).map((r) => `${r.object}:${r.program}`);
+}
 
 if (json) {
   console.log(JSON.stringify({ rows, totals }, null, 2));
@@ -46,8 +62,9 @@ if (json) {
     `${'program'.padEnd(44)} ${'type'.padEnd(16)} ${'kernel'.padEnd(40)} ${'tsbpf'.padEnd(60)} agree`,
   );
   for (const r of rows) {
+    const cliColumn = cli ? ` cli: ${verdict(r.cli, r.cliReason, 50)}` : '';
     console.log(
-      `${clip(`${r.object.replace(/\.o$/, '')}:${r.program}`, 44).padEnd(44)} ${clip(r.type, 16).padEnd(16)} ${verdict(r.kernel, r.kernelReason, 40).padEnd(40)} ${verdict(r.tsbpf, r.tsbpfReason, 60).padEnd(60)} ${r.agree}`,
+      `${clip(`${r.object.replace(/\.o$/, '')}:${r.program}`, 44).padEnd(44)} ${clip(r.type, 16).padEnd(16)} ${verdict(r.kernel, r.kernelReason, 40).padEnd(40)} ${verdict(r.tsbpf, r.tsbpfReason, 60).padEnd(60)} ${r.agree}${cliColumn}`,
     );
   }
   const pct = (x) => `${(100 * x).toFixed(1)}%`;
@@ -62,4 +79,7 @@ tsbpf's refusals of kernel-accepted programs, by reason:`);
   for (const [reason, n] of totals.refusals.slice(0, 10))
     console.log(`  ${String(n).padStart(3)}  ${reason}`);
   if (totals.refusals.length > 10) console.log(`  (${totals.refusals.length - 10} more reasons)`);
+  if (cli)
+    console.log(`CLI (tsbpf verify --program): accepts ${totals.cliBothAccept} of the kernel's ${totals.kernelAccepted} (${pct(totals.cliBothAccept / totals.kernelAccepted)}); accepted but kernel-rejected: ${totals.cliUnsound.length}${totals.cliUnsound.length ? ` (${totals.cliUnsound.join(', ')})` : ''}
+verdict differs from the library's on ${totals.cliDiffers.length}: ${totals.cliDiffers.join(', ')}`);
 }

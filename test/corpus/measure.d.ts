@@ -70,3 +70,4 @@ export function kernelRun(
 ): { retval: number; dataOut: Uint8Array; ctxOut?: Uint8Array } | { error: string };
 export function kernelMapUpdate(pin: string, key: Uint8Array, value: Uint8Array): void;
 export function kernelMapDump(pin: string): Map<string, string>;
+export function cliVerdict(file: string, program: string): { verdict: 'accept' | 'reject'; reason?: string };

@@ -196,6 +196,31 @@ export function measureCorpus(lib, files = corpusObjects()) {
   return rows;
 }
 
+/**
+ * The CLI's verdict on one program (`tsbpf verify FILE --program NAME --json`, the build in dist/), as a new
+ * user would try it: accept, or reject with the first diagnostic (or the error line the CLI printed).
+ */
+export function cliVerdict(file, program) {
+  const bin = fileURLToPath(new URL('../../bin/tsbpf.js', import.meta.url));
+  const args = [bin, 'verify', join(CORPUS_DIR, file), '--program', program, '--json'];
+  let out;
+  try {
+    out = execFileSync(process.execPath, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
+  } catch (e) {
+    out = String(e.stdout ?? '');
+    if (!out.trim().startsWith('{'))
+      return { verdict: 'reject', reason: firstLine(String(e.stderr ?? e.message)) };
+  }
+  const json = JSON.parse(out);
+  const p = json.programs?.find((x) => x.name === program) ?? json.programs?.[0];
+  if (json.accepted && p?.accepted) return { verdict: 'accept' };
+  return { verdict: 'reject', reason: p?.diagnostics?.[0]?.message ?? json.error ?? 'rejected' };
+}
+
 /** Totals over the rows: what the note reports. */
 export function summarize(rows) {
   const kernelAccepted = rows.filter((r) => r.kernel === 'accept');
