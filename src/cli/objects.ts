@@ -14,6 +14,7 @@ import {
 import { readObject } from '../elf/index.js';
 import type { EngineName, Runner } from '../engine/runner.js';
 import { parseEngine } from '../engine/runner.js';
+import { FormatError } from '../errors.js';
 import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
 import { rawKeys } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
@@ -75,13 +76,30 @@ export function captureWriter(out: OutputFile, options: WriteOptions): PcapWrite
   return new PcapWriter((c) => out.write(c), options);
 }
 
-export function readObjectFile(file: string): ObjectSpec {
+/**
+ * The object in `file`. With `program` (a --program name), an object whose other programs cannot be linked
+ * (a call to libc's memset …) is read again with that program alone, and a note says so.
+ */
+export function readObjectFile(file: string, program?: string): ObjectSpec {
   const bytes = readBytes(file, 'object');
   if (bytes.length === 0) throw new CliError(`${file}: empty file, not an ELF object`);
   if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     throw new CliError(`${file}: not an ELF object (expected a .o from clang -target bpf or tsbpf asm -o)`);
   }
-  return readObject(bytes, { file });
+  try {
+    return readObject(bytes, { file });
+  } catch (e) {
+    if (program === undefined || !(e instanceof FormatError)) throw e;
+    let spec: ObjectSpec;
+    try {
+      spec = readObject(bytes, { file, programs: [program] });
+    } catch {
+      throw e;
+    }
+    if (spec.programs.length === 0) throw e;
+    process.stderr.write(`tsbpf: note: ${e.message}; loading ${program} alone\n`);
+    return spec;
+  }
 }
 
 export function hexToBytes(hex: string, what: string): Uint8Array {

@@ -184,8 +184,10 @@ export class CodeIndex {
           ) {
             throw fail(slot, `unsupported relocation type ${r.type} on a call`);
           }
-          if (r.symbol.shndx === SHN_UNDEF)
+          if (r.symbol.shndx === SHN_UNDEF) {
+            if (LIBC_MEM.has(r.symbol.name)) throw fail(slot, libcCallMessage(r.symbol.name));
             throw fail(slot, `call to extern function ${r.symbol.name} (kfuncs are unsupported)`);
+          }
           if (ins.src !== PseudoCall.LOCAL)
             throw fail(slot, `relocated call to ${r.symbol.name} is not a local call`);
           const section = this.sectionOf(r, (m) => fail(slot, m));
@@ -320,4 +322,19 @@ function globalParams(btf: Btf, protoId: number): FuncParam[] | undefined {
     } else return undefined;
   }
   return out;
+}
+
+/** The libc memory functions clang calls when it does not inline the builtin (old objects, -O0, big sizes). */
+const LIBC_MEM = new Set(['memset', 'memcpy', 'memmove', 'memcmp']);
+
+/**
+ * Why a call to a libc memory function cannot load, and what to do: there is no such function in the
+ * kernel, and libbpf refuses the object too ("failed to find BTF for extern").
+ */
+function libcCallMessage(name: string): string {
+  return (
+    `call to extern function ${name}: BPF programs have no libc ${name} (the kernel and libbpf refuse the ` +
+    `call too); rebuild with clang -O2 and a constant size so that clang inlines it (__builtin_${name}), ` +
+    'or write the loop'
+  );
 }

@@ -7,7 +7,7 @@ import { type CoreTargetInput, coreTarget } from '../btf/core/target.js';
 import { type BtfExt, parseBtfExt } from '../btf/ext.js';
 import { type Btf, parseBtf } from '../btf/parse.js';
 import { Kind } from '../btf/types.js';
-import { TsbpfError } from '../errors.js';
+import { FormatError, TsbpfError } from '../errors.js';
 import type { MapSlot, ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { programTypeForSection } from '../spec/sections.js';
 import { SHF_EXECINSTR, SHT_PROGBITS } from './constants.js';
@@ -28,13 +28,18 @@ export interface ReadOptions {
    * /sys/kernel/btf/vmlinux — else none, and the relocations stay as compiled (a warning says so).
    */
   btf?: CoreTargetInput;
+  /**
+   * Link only these programs (function names, or section names): what a loader that loads one program does,
+   * so that a sibling that cannot be linked (a call to libc's memset …) does not stop it. Default: all.
+   */
+  programs?: readonly string[];
 }
 
 /** Parse an ELF object. Throws FormatError (naming file, section, offset) for malformed input. */
 export function readObject(bytes: Uint8Array, options: ReadOptions = {}): ObjectSpec {
   const file = options.file ?? 'ELF';
   try {
-    return build(parseElf(bytes, file), options.btf);
+    return build(parseElf(bytes, file), options.btf, options.programs);
   } catch (e) {
     // Anything that escaped the explicit checks is still a malformed file, not a crash.
     if (e instanceof TsbpfError) throw e;
@@ -44,7 +49,11 @@ export function readObject(bytes: Uint8Array, options: ReadOptions = {}): Object
   }
 }
 
-function build(elf: ElfFile, targetInput: CoreTargetInput | undefined): ObjectSpec {
+function build(
+  elf: ElfFile,
+  targetInput: CoreTargetInput | undefined,
+  only: readonly string[] | undefined,
+): ObjectSpec {
   const section = (name: string) => elf.sectionNamed(name);
   const license = readLicense(elf);
   const btf = readBtf(elf);
@@ -71,7 +80,8 @@ function build(elf: ElfFile, targetInput: CoreTargetInput | undefined): ObjectSp
     if (s.type !== SHT_PROGBITS || !(s.flags & SHF_EXECINSTR) || s.name === '.text' || s.size === 0) continue;
     const inferred = programTypeForSection(s.name);
     for (const fn of code.functionsOf(s)) {
-      const linked = code.link(fn);
+      if (only && !only.includes(fn.name) && !only.includes(s.name)) continue;
+      const linked = linkNamed(code, fn);
       // Each program carries its own copy of its subprograms; a hostile call graph must not multiply them.
       totalSlots += linked.insns.length;
       if (totalSlots > MAX_TOTAL_SLOTS) {
@@ -101,6 +111,17 @@ function build(elf: ElfFile, targetInput: CoreTargetInput | undefined): ObjectSp
     spec.kernelVersion = new DataView(version.data.buffer, version.data.byteOffset, 4).getUint32(0, true);
   }
   return spec;
+}
+
+/** `code.link(fn)`, its errors naming the program (a section may hold several). */
+function linkNamed(code: CodeIndex, fn: Parameters<CodeIndex['link']>[0]): ReturnType<CodeIndex['link']> {
+  try {
+    return code.link(fn);
+  } catch (e) {
+    if (e instanceof FormatError)
+      throw new FormatError(e.format, `${e.reason} (program ${fn.name})`, e.offset);
+    throw e;
+  }
 }
 
 /**

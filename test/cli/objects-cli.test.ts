@@ -341,3 +341,25 @@ describe('legacy maps sections on the command line', () => {
     expect(hits).toBe(255);
   });
 });
+
+describe('calls to libc memory functions on the command line', () => {
+  const LIBC = 'test/fixtures/cli/libc_calls.o';
+  it('the object is refused in one line naming the function and the fix', () => {
+    const r = tsbpf(['xdp', LIBC, '-r', CAPTURE]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /instruction 6: call to extern function memset: .*__builtin_memset.* \(program zero_buffer\)/,
+    );
+  });
+
+  it('--program loads a sibling without such calls, with a note', () => {
+    const r = tsbpf(['xdp', LIBC, '-r', CAPTURE, '--program', 'no_calls', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).verdicts.PASS).toBe(255);
+    expect(r.stderr).toMatch(/^tsbpf: note: .*call to extern function memset.*; loading no_calls alone\n$/);
+    const v = tsbpf(['verify', LIBC, '--program', 'no_calls']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/^no_calls: accepted/);
+  });
+});

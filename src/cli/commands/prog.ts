@@ -142,7 +142,7 @@ function runProg(file: string, args: string[], options: RunOptions): void {
     .output(kw.dataOut, 'data_out', { stdout: true })
     .output(kw.ctxOut, 'ctx_out');
   const result = writing(files, () => {
-    const spec = readObjectFile(file);
+    const spec = readObjectFile(file, programFlag(options));
     const sets = parseMapSets(options.mapSet ?? []);
     const chosen = chooseProgram(file, spec, programFlag(options), undefined, sets);
     // --type: the program loads as that type (the section said another, or none).

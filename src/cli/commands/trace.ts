@@ -79,8 +79,8 @@ function checkFunctionFile(f: TracedFunction): void {
  * returns the name of the program to run (`--program`, or the only kprobe program), which alone is loaded.
  */
 function checkObject(object: string, opts: ToolOptions): string {
-  const spec = readObjectFile(object);
   const wanted = programFlag({ program: opts.program, section: opts.prog });
+  const spec = readObjectFile(object, wanted);
   const chosen = chooseProgram(object, spec, wanted, { type: 'kprobe', label: 'kprobe' });
   if (chosen.type !== 'kprobe')
     throw new CliError(

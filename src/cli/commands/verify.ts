@@ -46,7 +46,7 @@ function programsOf(file: string, flags: Flags): { programs: ProgramSpec[]; maps
     const raw = { name: file, section: '', type: flags.type.type, insns, license: 'GPL' };
     return { programs: [withType(raw, flags.type)], maps: [] };
   }
-  const spec = readObjectFile(file);
+  const spec = readObjectFile(file, flags.program);
   // The verifier reads max_entries (bounds of array lookups); no map is created, so a 0 may stay.
   sizeMaps(spec, flags, 1, false);
   let programs = spec.programs;

@@ -112,7 +112,7 @@ async function attach(file: string, options: AttachOptions): Promise<void> {
   if (options.userspace && options.mode) throw new CliError('--mode goes with --kernel', 2);
   if (!options.userspace && options.cpus !== undefined)
     throw new CliError("--cpus goes with --userspace (the kernel has the machine's CPUs)", 2);
-  const spec = readObjectFile(file);
+  const spec = readObjectFile(file, programFlag(options));
   const sets = parseMapSets(options.mapSet ?? []);
   const chosen = chooseProgram(file, spec, programFlag(options), { type: 'xdp', label: 'XDP' }, sets);
   if (chosen.type !== 'xdp')

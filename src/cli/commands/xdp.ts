@@ -116,7 +116,7 @@ async function runXdp(file: string, options: XdpOptions): Promise<void> {
   let report: Report;
   let obj: LoadedObject;
   try {
-    const spec = readObjectFile(file);
+    const spec = readObjectFile(file, programFlag(options));
     const sets = parseMapSets(options.mapSet ?? []);
     const chosen = chooseProgram(file, spec, programFlag(options), { type: 'xdp', label: 'XDP' }, sets);
     if (chosen.type !== 'xdp') {
