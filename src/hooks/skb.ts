@@ -7,9 +7,10 @@
 // zeroed in front (`output`). The helpers that change the packet (src/helpers/skb.ts) move its start and
 // end inside a region sized for the device's largest packet, so they never run out of room.
 //
-// Differences from the kernel, all invisible to programs but one: the headroom is 256 bytes (the
-// kernel's 64 are reallocated when a helper needs more); `ctx->sk` reads 0 where the kernel's test run
-// has a dummy socket.
+// Differences from the kernel: the headroom is 256 bytes (the kernel's 64 are reallocated when a helper
+// needs more; programs cannot tell). `ctx->sk` reads 0 where the kernel's test run has a dummy socket.
+// Context stores go to memory as they are, where the kernel converts them: tc_index and tc_classid are
+// u16 there (wider values read back cut), and a queue_mapping of 0xffff is ignored there.
 
 import type { Runner } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';

@@ -75,6 +75,10 @@ describe('the skb test run', () => {
   for (const [file, name, what] of [
     ['parse_load', 'parse_load', 'bpf_skb_load_bytes, a hash map, TC_ACT_SHOT/UNSPEC'],
     ['socket_len', 'socket_len', 'socket_filter: data from the network header, 14 zero bytes in front out'],
+    ['kinds', 'cg_ingress', 'cgroup_skb: the socket fields, the MAC header behind data'],
+    ['kinds', 'act', 'sched_act'],
+    ['kinds', 'lwt', 'lwt_in'],
+    ['kinds', 'ctx_writes', 'every writable field written and read back'],
   ] as const) {
     it.skipIf(!oracle)(`${name} matches BPF_PROG_TEST_RUN (${what})`, async () => {
       expect(await compareWithKernel(`${FIXTURES}/${file}.o`, name)).toBeGreaterThan(100);
