@@ -168,65 +168,87 @@ export function resolveBtfTarget(btf: Btf, type: ProgramType, attachTo: string):
 /** What a load of `size` bytes at `off` into a kernel struct yields, or why it is refused. */
 export type StructLoad = { kind: 'scalar' } | { kind: 'ptr'; struct: number } | { error: string };
 
+/** An array's innermost element type and how many elements all its dimensions hold together. */
+function flattenArray(btf: Btf, id: number): { elem: number; count: number } {
+  let t = btf.resolve(id);
+  let count = 1;
+  for (let depth = 0; t.kind === Kind.ARRAY && depth < MAX_DEPTH; depth++) {
+    count *= t.nelems;
+    id = t.type;
+    t = btf.resolve(id);
+  }
+  return { elem: id, count };
+}
+
 /**
- * A load of `size` bytes at byte `off` of the struct `structId` (btf_struct_walk): it must fall inside one
- * member (nested structs, unions and arrays are walked into); a whole pointer-to-struct member gives a
- * pointer to that struct, anything else a number.
+ * A load of `size` bytes at byte `off` of the struct `structId`, walked as the kernel's btf_struct_walk
+ * does: members in order; a bitfield is read by a load that starts at or before its first byte and covers
+ * its last; a load may not begin in a hole; arrays (of any dimension) are walked into by element, and an
+ * integer array may be read across elements; a pointer member only as a whole (a pointer to a struct gives
+ * a pointer to it); anything else must end inside its member, except under a union of several members.
  */
 export function btfStructLoad(btf: Btf, structId: number, off: number, size: number): StructLoad {
-  const top = btf.type(structId);
   const name = btf.typeName(structId);
-  if (off < 0 || off + size > (top as { size: number }).size) {
-    return {
-      error: `reads ${size} bytes at offset ${off} of ${name}, outside its ${(top as { size: number }).size} bytes`,
-    };
-  }
-  let id = structId;
+  const fail = (why: string): StructLoad => ({
+    error: `reads ${size} bytes at offset ${off} of ${name}: ${why}`,
+  });
+  if (off < 0) return fail('before its start');
+  let t = btf.resolve(structId);
   let at = off;
+  // Set when a union of several members was walked: what is read there is not trusted to be one member.
+  let untrusted = false;
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    const t = btf.resolve(id);
-    switch (t.kind) {
-      case Kind.STRUCT:
-      case Kind.UNION: {
-        let inner: { type: number; moff: number } | undefined;
-        for (const m of t.members) {
-          const moff = Math.floor(m.bitOffset / 8);
-          const msize = m.bitSize ? Math.ceil(((m.bitOffset % 8) + m.bitSize) / 8) : btf.sizeof(m.type);
-          if (at >= moff && at + size <= moff + msize) {
-            if (m.bitSize) return { kind: 'scalar' };
-            inner = { type: m.type, moff };
-            break;
-          }
-        }
-        if (!inner) {
-          return {
-            error: `reads ${size} bytes at offset ${off} of ${name}: no member of ${btf.typeName(t.id)} holds bytes ${at}..${at + size - 1}`,
-          };
-        }
-        id = inner.type;
-        at -= inner.moff;
-        continue;
-      }
-      case Kind.ARRAY: {
-        const esize = btf.sizeof(t.type);
-        if (esize === 0 || Math.floor(at / esize) >= t.nelems)
-          return { error: `reads ${size} bytes at offset ${off} of ${name}: past the end of an array` };
-        at %= esize;
-        if (at + size > esize)
-          return { error: `reads ${size} bytes at offset ${off} of ${name} across array elements` };
-        id = t.type;
-        continue;
-      }
-      case Kind.PTR: {
-        const to = t.type === 0 ? undefined : structOf(btf, t.type);
-        if (at === 0 && size === 8 && to) return { kind: 'ptr', struct: to.id };
-        return { kind: 'scalar' };
-      }
-      default:
-        return { kind: 'scalar' };
+    if (t.kind !== Kind.STRUCT && t.kind !== Kind.UNION) return fail(`${btf.typeName(t.id)} is not a struct`);
+    if (t.kind === Kind.UNION && t.members.length !== 1) untrusted = true;
+    if (at + size > t.size) {
+      // A struct ending in a flexible array of structs may be read past its size, element by element.
+      const last = t.members[t.members.length - 1];
+      const lt = last && btf.resolve(last.type);
+      const moff = last ? Math.floor(last.bitOffset / 8) : 0;
+      const elem = lt?.kind === Kind.ARRAY && lt.nelems === 0 ? btf.resolve(lt.type) : undefined;
+      if (!elem || at < moff || (elem.kind !== Kind.STRUCT && elem.kind !== Kind.UNION) || elem.size === 0)
+        return fail(`past the end of ${btf.typeName(t.id)} (${t.size} bytes)`);
+      at = (at - moff) % elem.size;
+      t = elem;
+      continue;
     }
+    let next: { type: BtfType; at: number } | undefined;
+    for (const m of t.members) {
+      let moff = Math.floor(m.bitOffset / 8);
+      if (at + size <= moff) break;
+      if (m.bitSize) {
+        if (at <= moff && Math.ceil((m.bitOffset + m.bitSize) / 8) <= at + size) return { kind: 'scalar' };
+        continue;
+      }
+      if (at < moff) break; // a hole
+      const msize = btf.sizeof(m.type);
+      const trueEnd = moff + msize;
+      if (at >= trueEnd) continue;
+      let mt = btf.resolve(m.type);
+      let esize = msize;
+      if (mt.kind === Kind.ARRAY) {
+        if (msize === 0) continue;
+        const { elem, count } = flattenArray(btf, m.type);
+        esize = msize / count;
+        moff += Math.floor((at - moff) / esize) * esize;
+        mt = btf.resolve(elem);
+      }
+      if (mt.kind === Kind.STRUCT || mt.kind === Kind.UNION) {
+        next = { type: mt, at: at - moff };
+        break;
+      }
+      if (mt.kind === Kind.PTR) {
+        if (esize !== size || at !== moff)
+          return fail(`${m.name || 'a pointer member'} is a pointer, read as 8 bytes from its start`);
+        const to = mt.type === 0 ? undefined : structOf(btf, mt.type);
+        return to ? { kind: 'ptr', struct: to.id } : { kind: 'scalar' };
+      }
+      if (at + size > trueEnd && !untrusted) return fail(`past the end of member ${m.name || '(anon)'}`);
+      return { kind: 'scalar' };
+    }
+    if (!next) return fail(`no member of ${btf.typeName(t.id)} is at offset ${at}`);
+    t = next.type;
+    at = next.at;
   }
-  return {
-    error: `reads ${size} bytes at offset ${off} of ${name}: its types nest more than ${MAX_DEPTH} deep`,
-  };
+  return fail(`its types nest more than ${MAX_DEPTH} deep`);
 }

@@ -168,6 +168,41 @@ describe.runIf(oracle)('tp_btf and iter programs: our verdict is the kernel’s'
   });
 });
 
+describe.runIf(oracle)('every load through kernel struct pointers agrees with the kernel', () => {
+  // [tracepoint, argument slot, struct]: pointers to structs with padding, bitfields, arrays, unions, nested
+  // structs and pointer members.
+  const walks: [string, number, string][] = [
+    ['sched_process_exec', 2, 'linux_binprm'],
+    ['sched_process_fork', 0, 'task_struct'],
+    ['kfree_skb', 0, 'sk_buff'],
+  ];
+  for (const [tp, slot, struct] of walks) {
+    it(`tp_btf/${tp}: struct ${struct} (first 1024 bytes), 1/2/4/8-byte loads at every aligned offset`, () => {
+      const size = (btfNamed(kbtf(), struct, Kind.STRUCT) as { size: number }).size;
+      const end = Math.min(size + 8, 1024);
+      const mismatches: string[] = [];
+      let accepted = 0;
+      let tried = 0;
+      for (const bytes of [1, 2, 4, 8]) {
+        for (let off = -8; off < end; off += bytes) {
+          const c = {
+            section: `tp_btf/${tp}`,
+            insns: [ldx(8, 2, 1, slot * 8), ldx(bytes, 3, 2, off), mov(0, 0), exit],
+          };
+          const k = kernelAccepts(c);
+          const o = ours(c);
+          tried++;
+          if (k) accepted++;
+          if (k !== o.accepted) mismatches.push(`${bytes}@${off}: kernel ${k}, ours ${o.accepted} ${o.why}`);
+        }
+      }
+      expect(mismatches).toEqual([]);
+      expect(accepted).toBeGreaterThan(0);
+      expect(accepted).toBeLessThan(tried);
+    });
+  }
+});
+
 describe.runIf(haveBtf)(
   'fentry, fexit, fmod_ret and lsm (the same rules; not loadable on this kernel)',
   () => {
