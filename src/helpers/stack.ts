@@ -100,7 +100,11 @@ export const STACK_HELPERS: HelperDef[] = [
   {
     id: 141,
     name: 'get_task_stack',
-    proto: { ret: 'integer', args: ['btf_id', 'uninit_mem', 'const_size_or_zero', 'anything'] },
+    proto: {
+      ret: 'integer',
+      args: ['btf_id', 'uninit_mem', 'const_size_or_zero', 'anything'],
+      btfStruct: 'task_struct',
+    },
     // The only task here is the current one (bpf_get_current_task_btf's).
     ...onNumbers(['word', 'word', 'u32', 'word'], (env, _task, buf, size, flags) =>
       getStack(env, 'get_task_stack', buf, size, flags < 0 || flags > 0xffff ? 0x10000 : flags),

@@ -48,6 +48,9 @@ export const DEFAULT_TASK_LAYOUT: TaskLayout = {
   },
 };
 
+/** The least room given each modelled struct. */
+const MIN_STRUCT_BYTES = 16384;
+
 /** A member's byte offset and size in struct `id`, looking into anonymous structs and unions. */
 function findMember(btf: Btf, id: number, name: string, base = 0, depth = 0): FieldAt | undefined {
   const t = btf.resolve(id);
@@ -141,7 +144,9 @@ export function currentTask(env: HelperEnv): number {
   let r = regions.get(env.space);
   if (!r || r.layout !== layout) {
     if (r) for (const x of [r.task, r.parent, r.cred]) env.space.release(x);
-    const size = (n: number) => Math.max(8, n);
+    // At least 16 KiB: a verified program reads a BTF-typed task within the struct the verifier's BTF
+    // gives, which may be a larger kernel's than the layout's.
+    const size = (n: number) => Math.max(MIN_STRUCT_BYTES, n);
     r = {
       layout,
       task: env.space.allocate(size(layout.taskSize), 'rodata', 'the current task_struct', false),

@@ -41,7 +41,7 @@ export const TRACE_HELPERS: HelperDef[] = [
   {
     id: 158,
     name: 'get_current_task_btf',
-    proto: { ret: 'btf_id', args: [] },
+    proto: { ret: 'btf_id', args: [], btfStruct: 'task_struct' },
     ...onNumbers([], (env) => currentTask(env)),
   },
   {

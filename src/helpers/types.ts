@@ -27,9 +27,10 @@ export type ArgType =
   | 'ringbuf_mem' // memory from ringbuf_reserve (released by submit/discard)
   | 'spin_lock' // pointer to a bpf_spin_lock inside a map value
   | 'long_ptr' // pointer to 8 writable bytes (strtol result)
-  // ARG_PTR_TO_BTF_ID (a task_struct ...): the verifier here has no BTF-typed pointers yet, so a kernel object
-  // is a number (get_current_task_btf returns one); what it checks is that the value is not a known NULL.
+  // ARG_PTR_TO_BTF_ID (a task_struct ...): a pointer to a kernel struct typed by BTF, of the proto's btfStruct
   | 'btf_id'
+  | 'btf_id_or_null' // the same, or NULL (task_storage_get)
+  | 'map_value_or_null' // pointer to value_size readable bytes, or NULL (local storage's initial value)
   | 'sock_common' // ARG_PTR_TO_BTF_ID_SOCK_COMMON: a socket from sk_lookup_* (checked against NULL)
   | 'sock_release'; // the same, released by the call (sk_release: OBJ_RELEASE)
 
@@ -41,7 +42,7 @@ export type RetType =
   | 'ringbuf_mem_or_null' // pointer to reserved ring buffer memory of the requested size, or NULL
   | 'sock_or_null' // RET_PTR_TO_SOCKET_OR_NULL: a referenced socket (released by sk_release), or NULL
   | 'sock_common_or_null' // RET_PTR_TO_SOCK_COMMON_OR_NULL (skc_lookup_tcp), referenced like a socket
-  // RET_PTR_TO_BTF_ID_TRUSTED (get_current_task_btf): a number here, see ArgType 'btf_id'.
+  // RET_PTR_TO_BTF_ID_TRUSTED (get_current_task_btf): a pointer to the proto's btfStruct.
   | 'btf_id';
 
 /**
@@ -54,6 +55,8 @@ export interface HelperProto {
   /** Helper may change packet data (adjust_head ...): the verifier invalidates packet pointers after it. */
   changesPacket?: boolean;
   /** For map_value_or_null returns from lookups: which arg holds the map (1-based register). */
+  /** The kernel struct a 'btf_id' argument or result points to (`task_struct`). */
+  btfStruct?: string;
 }
 
 /** Per-run state the runtime keeps for the program being executed and its helpers. */

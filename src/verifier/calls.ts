@@ -9,6 +9,7 @@ import { MapType } from '../spec/maps.js';
 import type { FuncParam } from '../spec/object.js';
 import { helperAllowed } from '../spec/program-types.js';
 import { helperMem, MAX_VAR_OFF, markRead } from './access.js';
+import { btfStructId } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import type { VerifierEnv } from './env.js';
 import { isConstScalar, unknownOfSize } from './ranges.js';
@@ -36,13 +37,6 @@ const UNMODELLED_MAPS: Readonly<Record<number, readonly string[]>> = {
 };
 
 const bare = (name: string) => name.replace(/^bpf_/, '');
-
-/**
- * A socket from a lookup is memory of sizeof(struct bpf_sock) holding a reference; its `map` field (unused by
- * memory pointers) marks it as a socket, so that it is not taken for ring-buffer memory, nor the reverse.
- */
-const SOCKET = -2;
-const BPF_SOCK_SIZE = 80;
 
 /** May helper `h` take a map of `mapType` as its map argument? */
 export function mapAcceptsHelper(mapType: number, helperName: string): boolean {
@@ -114,9 +108,11 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
         mapIdx = r.map;
         checkMapCompat(pc, h, v.maps[mapIdx]!.type, v.maps[mapIdx]!.name);
         break;
+      case 'map_value_or_null':
       case 'map_key':
       case 'map_value':
       case 'uninit_map_value': {
+        if (t === 'map_value_or_null' && isNull) break;
         if (mapIdx < 0)
           throw new Reject(pc, 'bad_arg', `${h.name}: argument ${regno} needs a map argument before it`);
         const m = v.maps[mapIdx]!;
@@ -179,7 +175,7 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       case 'ringbuf_mem':
         need(
           regno,
-          r.kind === 'mem' && r.ref !== 0 && r.map !== SOCKET,
+          r.kind === 'mem' && r.ref !== 0,
           'memory returned by bpf_ringbuf_reserve (checked against NULL)',
         );
         need(
@@ -193,23 +189,25 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
         helperMem(v, pc, regno, r, 8, true);
         break;
       case 'btf_id':
-        // No BTF-typed pointers here yet: a kernel object is a number; a known NULL is refused, as the
-        // kernel refuses a scalar.
-        need(regno, !isNull && r.kind !== 'not_init', 'a pointer to a kernel object (not NULL)');
+      case 'btf_id_or_null': {
+        // A kernel object typed by BTF (get_current_task_btf, a tracing program's argument), or NULL where
+        // the helper takes one; of the helper's struct when both are known.
+        need(
+          regno,
+          (r.kind === 'btf_ptr' && r.off === 0) || (t === 'btf_id_or_null' && isNull),
+          `a pointer to a kernel ${h.proto.btfStruct ?? 'object'}${t === 'btf_id_or_null' ? ' or NULL' : ''}`,
+        );
+        const want = h.proto.btfStruct && v.kernelBtf ? btfStructId(v.kernelBtf, h.proto.btfStruct) : 0;
+        need(regno, isNull || !want || !r.btf || r.btf === want, `a pointer to a ${h.proto.btfStruct}`);
         break;
+      }
       case 'sock_common':
       case 'sock_release':
-        need(
-          regno,
-          r.kind === 'mem' && r.map === SOCKET && r.ref !== 0,
-          'a socket from bpf_sk_lookup_* or bpf_skc_lookup_tcp, checked against NULL',
-        );
-        need(
-          regno,
-          r.off === 0 && isConstScalar(r.s) && r.s.var.value === 0n,
-          'the unmodified socket pointer',
-        );
-        if (t === 'sock_release') released = r;
+        need(regno, r.kind === 'sock' || r.kind === 'sock_common', 'a socket, checked against NULL');
+        if (t === 'sock_release') {
+          need(regno, r.ref !== 0, 'a socket from a lookup (a reference to release)');
+          released = r;
+        }
         break;
       case 'func':
         if (bare(h.name) !== 'loop') {
@@ -249,7 +247,7 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       if (v.maps[mapIdx]!.type === MapType.SOCKMAP || v.maps[mapIdx]!.type === MapType.SOCKHASH) {
         // A socket map's lookup gives the socket, referenced (the kernel's acquire on sockmap lookups).
         const ref = v.acquire(pc);
-        regs[0] = ptrReg('mem_or_null', { size: BPF_SOCK_SIZE, id: ref, ref, map: SOCKET });
+        regs[0] = ptrReg('sock_or_null', { id: ref, ref });
       } else if (v.innerOf.has(mapIdx))
         regs[0] = ptrReg('map_ptr_or_null', { map: v.innerOf.get(mapIdx)!, id: v.newId() });
       else if (constKey !== undefined && alwaysFound(v, mapIdx, constKey))
@@ -257,13 +255,15 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       else regs[0] = ptrReg('map_value_or_null', { map: mapIdx, id: v.newId() });
       break;
     case 'btf_id':
-      regs[0] = UNKNOWN_SCALAR;
+      regs[0] = ptrReg('btf_ptr', {
+        btf: h.proto.btfStruct && v.kernelBtf ? btfStructId(v.kernelBtf, h.proto.btfStruct) : 0,
+      });
       break;
     case 'sock_or_null':
     case 'sock_common_or_null': {
-      // A referenced socket: readable as struct bpf_sock, released by sk_release on every path.
+      // A referenced socket, released by sk_release on every path.
       const ref = v.acquire(pc);
-      regs[0] = ptrReg('mem_or_null', { size: BPF_SOCK_SIZE, id: ref, ref, map: SOCKET });
+      regs[0] = ptrReg(h.proto.ret, { id: ref, ref });
       break;
     }
     case 'ringbuf_mem_or_null': {
