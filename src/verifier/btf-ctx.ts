@@ -125,24 +125,32 @@ export function resolveBtfTarget(btf: Btf, type: ProgramType, attachTo: string):
     lsm_mac: 'lsm',
     lsm_cgroup: 'lsm_cgroup',
   };
-  const what = `${prefix[at] ?? type.name}/${attachTo}`;
+  const what = `${type.name === 'struct_ops' ? 'struct_ops' : (prefix[at] ?? type.name)}/${attachTo}`;
   let found: BtfType | undefined;
   let skip = 0;
-  switch (at) {
-    case 'trace_raw_tp':
-      found = btfNamed(btf, `btf_trace_${attachTo}`, Kind.TYPEDEF);
-      skip = 1;
-      break;
-    case 'trace_iter':
-      found = btfNamed(btf, `bpf_iter_${attachTo}`, Kind.FUNC);
-      break;
-    case 'lsm_mac':
-    case 'lsm_cgroup':
-      found = btfNamed(btf, `bpf_lsm_${attachTo}`, Kind.FUNC);
-      break;
-    default:
-      found = btfNamed(btf, attachTo, Kind.FUNC);
-  }
+  if (type.name === 'struct_ops') {
+    // `struct.member`: the function pointer member of a struct_ops type (tcp_congestion_ops.ssthresh).
+    const [sname = '', mname = ''] = attachTo.split('.');
+    const st = btfNamed(btf, sname, Kind.STRUCT);
+    const m = st?.kind === Kind.STRUCT ? st.members.find((x) => x.name === mname) : undefined;
+    if (!m) return `struct_ops/${attachTo}: the kernel's BTF has no struct ${sname} with a member ${mname}`;
+    found = btf.type(m.type);
+  } else
+    switch (at) {
+      case 'trace_raw_tp':
+        found = btfNamed(btf, `btf_trace_${attachTo}`, Kind.TYPEDEF);
+        skip = 1;
+        break;
+      case 'trace_iter':
+        found = btfNamed(btf, `bpf_iter_${attachTo}`, Kind.FUNC);
+        break;
+      case 'lsm_mac':
+      case 'lsm_cgroup':
+        found = btfNamed(btf, `bpf_lsm_${attachTo}`, Kind.FUNC);
+        break;
+      default:
+        found = btfNamed(btf, attachTo, Kind.FUNC);
+    }
   if (!found)
     return `${what}: the kernel's BTF has no ${at === 'trace_raw_tp' ? 'tracepoint' : 'function'} '${attachTo}' to attach to`;
   const proto = protoOf(btf, found);

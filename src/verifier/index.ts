@@ -174,7 +174,10 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
   // only for the types that need them.
   const kernelBtf =
     type.btfArgs || type.name === 'netfilter' ? (opts.btf ?? coreTarget(undefined)?.btf) : undefined;
-  if (type.btfArgs && type.name !== 'struct_ops') {
+  // A struct_ops program is typed when its target names the member it implements (`tcp_congestion_ops.
+  // ssthresh`); the section alone does not say, and it is then verified with 12 numeric slots.
+  const structOpsUntyped = type.name === 'struct_ops' && !attachToOf(program)?.includes('.');
+  if (type.btfArgs && !structOpsUntyped) {
     const to = attachToOf(program);
     const name = `${'section' in program && program.section ? program.section : `${type.name}`}`;
     if (!to)

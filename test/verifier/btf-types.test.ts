@@ -274,3 +274,55 @@ describe.runIf(haveBtf)(
     });
   },
 );
+
+describe.runIf(oracle)('struct_ops programs typed by their member: our verdict is the kernel’s', () => {
+  const ops = 'tcp_congestion_ops';
+  function load(member: string, insns: Insn[]): { kernel: boolean; ours: boolean; why: string } {
+    const st = btfNamed(kbtf(), ops, Kind.STRUCT)!;
+    if (st.kind !== Kind.STRUCT) throw new Error(ops);
+    let k = true;
+    try {
+      const { fd } = kernel.progLoad({
+        type: programTypeFor('struct_ops')!.kernel,
+        insns,
+        license: 'GPL',
+        // For struct_ops the expected attach type is the member's index, the attach BTF id the struct's.
+        expectedAttachType: st.members.findIndex((m) => m.name === member),
+        attachBtfId: st.id,
+        logLevel: 1,
+        logSize: 64 * 1024,
+      });
+      kernel.close(fd);
+    } catch (e) {
+      if (!(e instanceof kernel.KernelError || e instanceof kernel.VerifierRejectedError)) throw e;
+      k = false;
+    }
+    const r = verify(
+      { insns, type: 'struct_ops', attachTo: `${ops}.${member}` },
+      { btf: kbtf(), logLevel: 1 },
+    );
+    return { kernel: k, ours: r.accepted, why: r.diagnostics[0]?.message ?? '' };
+  }
+  it('tcp_congestion_ops members: argument slots, socket fields, return values', () => {
+    const state = offsetOf('sock_common', 'skc_state');
+    const cases: [string, Insn[]][] = [];
+    for (const member of ['ssthresh', 'cong_avoid', 'init', 'cwnd_event', 'undo_cwnd']) {
+      for (let slot = 0; slot < 4; slot++)
+        cases.push([`${member}: slot ${slot}`, [ldx(8, 2, 1, slot * 8), mov(0, 0), exit]]);
+      cases.push([`${member}: sk->skc_state`, [ldx(8, 2, 1, 0), ldx(1, 0, 2, state), exit]]);
+      cases.push([
+        `${member}: a store into sk`,
+        [ldx(8, 2, 1, 0), mov(3, 0), stx(4, 2, 3, 0), mov(0, 0), exit],
+      ]);
+      for (const r of [-1, 0, 1]) cases.push([`${member}: returns ${r}`, [mov(0, r), exit]]);
+    }
+    const rows = cases.map(([name, insns]) => ({ name, ...load(name.split(':')[0]!, insns) }));
+    expect(
+      rows
+        .filter((r) => r.kernel !== r.ours)
+        .map((r) => `${r.name}: kernel ${r.kernel}, ours ${r.ours} ${r.why}`),
+    ).toEqual([]);
+    expect(rows.filter((r) => r.kernel).length).toBeGreaterThan(10);
+    expect(rows.filter((r) => !r.kernel).length).toBeGreaterThan(5);
+  });
+});
