@@ -75,6 +75,10 @@ tsbpf:  ${totals.tsbpfAccepted} accepted
 kernel-accepted programs tsbpf accepts: ${totals.bothAccept} of ${totals.kernelAccepted} (${pct(totals.acceptedShare)})
 kernel-rejected programs tsbpf rejects: ${totals.bothReject} of ${totals.kernelRejected}${totals.earlyRejections.length ? ` (${totals.earlyRejections.length} for a missing feature before the kernel's reason: ${totals.earlyRejections.join(', ')})` : ''}
 accepted by tsbpf, rejected by the kernel: ${totals.unsound.length}${totals.unsound.length ? ` (${totals.unsound.join(', ')})` : ''}
+by type (tsbpf / kernel accepted): ${Object.entries(totals.byType)
+    .sort((a, b) => b[1].kernelAccepted - a[1].kernelAccepted || (a[0] < b[0] ? -1 : 1))
+    .map(([t, n]) => `${t} ${n.tsbpfAccepted}/${n.kernelAccepted}`)
+    .join(', ')}
 tsbpf's refusals of kernel-accepted programs, by reason:`);
   for (const [reason, n] of totals.refusals.slice(0, 10))
     console.log(`  ${String(n).padStart(3)}  ${reason}`);

@@ -35,6 +35,7 @@ export interface Totals {
   bothReject: number;
   earlyRejections: string[];
   unsound: string[];
+  byType: Record<string, { kernelAccepted: number; tsbpfAccepted: number }>;
   refusals: [reason: string, count: number][];
 }
 

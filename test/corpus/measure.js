@@ -238,6 +238,13 @@ export function summarize(rows) {
   const earlyRejections = kernelRejected
     .filter((r) => r.tsbpf === 'reject' && MISSING_FEATURE.test(r.tsbpfReason ?? ''))
     .map((r) => `${r.object}:${r.program}`);
+  // Per program type (the kernel's name): kernel-accepted, and of those accepted by tsbpf.
+  const byType = {};
+  for (const r of kernelAccepted) {
+    const t = (byType[r.type ?? '?'] ??= { kernelAccepted: 0, tsbpfAccepted: 0 });
+    t.kernelAccepted++;
+    if (r.tsbpf === 'accept') t.tsbpfAccepted++;
+  }
   return {
     programs: rows.length,
     objects: new Set(rows.map((r) => r.object)).size,
@@ -250,6 +257,7 @@ export function summarize(rows) {
     bothReject: kernelRejected.length - unsound.length,
     earlyRejections,
     unsound: unsound.map((r) => `${r.object}:${r.program}`),
+    byType,
     refusals: [...reasons].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
   };
 }
@@ -265,8 +273,7 @@ export const MISSING_FEATURE =
  */
 export function groupReason(reason = '') {
   return reason
-    .replace(/^program [\w.]+: /, '')
-    .replace(/^[\w.-]+\.o: (section \S+: )?(instruction \d+: )?/, '')
+    .replace(/^(?:[\w.-]+\.o: |program [\w.]+: |section \S+: |instruction (?:N|\d+): )+/, '')
     .replace(/ \(at byte \d+\)$/, '')
     .replace(/'[^']*'/g, "'…'")
     .replace(/\b(insn|instruction|at|off|offset|size)\s*[=#]?\s*-?\d+/gi, '$1 N')
