@@ -72,6 +72,8 @@ export interface SkbState {
   l4Hash: boolean;
   /** The device's limit for change_tail/change_head: mtu + hard_header_len (loopback: 65536 + 14). */
   maxLen: number;
+  /** The tunnel metadata skb_set_tunnel_key attached (the skb's metadata dst), if any. */
+  tunnel?: TunnelInfo;
   /** skb->encapsulation: set by adjust_room's encapsulating growth (a second one is EALREADY). */
   encapsulated: boolean;
 }
@@ -656,13 +658,31 @@ export const SKB_HELPERS: HelperDef[] = [
     name: 'skb_get_tunnel_key',
     proto: { ret: 'integer', args: ['ctx', 'uninit_mem', 'const_size', 'anything'] },
     programTypes: TC_LWT_XMIT,
-    ...onNumbers(['word', 'word', 'u32', 'word'], (env, ctx, to, size) => {
-      skbOf(env, ctx, 'skb_get_tunnel_key');
+    ...onNumbers(['word', 'word', 'u32', 'word'], (env, ctx, to, size, flags) => {
+      const s = skbOf(env, ctx, 'skb_get_tunnel_key');
       const dst = ptrWord(to);
       writable(env, dst, size, 'skb_get_tunnel_key');
-      // A test-run skb came from no tunnel: no tunnel info, the buffer zeroed.
-      env.space.bytes.fill(0, dst, dst + size);
-      return -Errno.EINVAL;
+      const r = getTunnelKey(s.st.tunnel, size, flags);
+      if (typeof r === 'number') {
+        env.space.bytes.fill(0, dst, dst + size);
+        return r;
+      }
+      env.space.bytes.set(r.subarray(0, size), dst);
+      return 0;
+    }),
+  },
+  {
+    id: 21,
+    name: 'skb_set_tunnel_key',
+    proto: { ret: 'integer', args: ['ctx', 'mem', 'const_size', 'anything'] },
+    programTypes: TC_LWT_XMIT,
+    ...onNumbers(['word', 'word', 'u32', 'word'], (env, ctx, from, size, flags) => {
+      const s = skbOf(env, ctx, 'skb_set_tunnel_key');
+      const src = ptrWord(from);
+      const r = setTunnelKey(env.space.bytes.slice(src, src + size), flags);
+      if (typeof r === 'number') return r;
+      s.st.tunnel = r;
+      return 0;
     }),
   },
   {
@@ -867,4 +887,88 @@ function adjustRoom(env: HelperEnv, ctx: number, diffReg: bigint, modeReg: bigin
   }
   syncSkb(env, s);
   return 0;
+}
+
+// ---- tunnel keys (struct bpf_tunnel_key, 44 bytes; the kernel's ip_tunnel_info behind it) ------------
+
+/** What skb_set_tunnel_key attaches: the ip_tunnel_info fields a key reads back. */
+export interface TunnelInfo {
+  ipv6: boolean;
+  id: number;
+  tos: number;
+  ttl: number;
+  /** Legacy TUNNEL_* flags (host order): CSUM 0x01, KEY 0x04, SEQ 0x08, DONT_FRAGMENT 0x100, NOCACHE 0x2000. */
+  flags: number;
+  /** The flow label (IPv6). */
+  label: number;
+  /** Destination and source addresses as given (remote, local): 4 or 16 bytes each. */
+  dst: Uint8Array;
+  src: Uint8Array;
+}
+
+const KEY_SIZE = 44;
+/** Sizes of older bpf_tunnel_key layouts the kernel still takes: up to local_ipv4, tunnel_label, tunnel_ext, remote_ipv6[1]. */
+const KEY_OLD_SIZES = [28, 24, 22, 8];
+const TUNINFO_IPV6 = 1;
+const TUNINFO_FLAGS = 1 << 4;
+const ZERO_CSUM_TX = 1 << 1;
+const DONT_FRAGMENT = 1 << 2;
+const SEQ_NUMBER = 1 << 3;
+const NO_TUNNEL_KEY = 1 << 4;
+const EPROTO = 71;
+
+/** bpf_skb_set_tunnel_key: the key (any accepted size) as tunnel info, or a negative errno. */
+function setTunnelKey(given: Uint8Array, flags: number): TunnelInfo | number {
+  if (!(flags >= 0 && flags <= 0x1f)) return -Errno.EINVAL;
+  if (given.length !== KEY_SIZE && !KEY_OLD_SIZES.includes(given.length)) return -Errno.EINVAL;
+  const key = new Uint8Array(KEY_SIZE);
+  key.set(given);
+  const v = new DataView(key.buffer);
+  const ipv6 = (flags & TUNINFO_IPV6) !== 0;
+  if ((!ipv6 && v.getUint32(24, true)) || v.getUint16(22, true)) return -Errno.EINVAL;
+  // The metadata is never cached (TUNNEL_NOCACHE, 0x2000); the rest by the flags given.
+  const tunFlags =
+    0x2000 |
+    (flags & ZERO_CSUM_TX ? 0 : 0x01) |
+    (flags & NO_TUNNEL_KEY ? 0 : 0x04) |
+    (flags & SEQ_NUMBER ? 0x08 : 0) |
+    (flags & DONT_FRAGMENT ? 0x100 : 0);
+  return {
+    ipv6,
+    id: v.getUint32(0, true),
+    tos: key[20]!,
+    ttl: key[21]!,
+    flags: tunFlags,
+    label: ipv6 ? v.getUint32(24, true) & 0xfffff : 0,
+    dst: key.slice(4, ipv6 ? 20 : 8),
+    src: key.slice(28, ipv6 ? 44 : 32),
+  };
+}
+
+/** bpf_skb_get_tunnel_key: the key as the kernel writes it (44 bytes; the caller copies `size`), or a negative errno. */
+function getTunnelKey(info: TunnelInfo | undefined, size: number, flags: number): Uint8Array | number {
+  if (
+    !info ||
+    !(flags >= 0 && flags <= (TUNINFO_IPV6 | TUNINFO_FLAGS)) ||
+    flags & ~(TUNINFO_IPV6 | TUNINFO_FLAGS)
+  )
+    return -Errno.EINVAL;
+  const ipv6 = (flags & TUNINFO_IPV6) !== 0;
+  if (info.ipv6 !== ipv6) return -EPROTO;
+  if (size !== KEY_SIZE) {
+    if (!KEY_OLD_SIZES.includes(size)) return -Errno.EINVAL;
+    if (size === 8 && info.ipv6) return -Errno.EINVAL;
+  }
+  const key = new Uint8Array(KEY_SIZE);
+  const v = new DataView(key.buffer);
+  v.setUint32(0, info.id, true);
+  key[20] = info.tos;
+  key[21] = info.ttl;
+  // The legacy flags as a __be16, or tunnel_ext 0.
+  if (flags & TUNINFO_FLAGS) v.setUint16(22, info.flags, false);
+  // Read back from the receiving side: remote is the info's source, local its destination.
+  key.set(info.src, 4);
+  key.set(info.dst, 28);
+  v.setUint32(24, info.label, true);
+  return key;
 }

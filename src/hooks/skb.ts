@@ -128,6 +128,7 @@ export class SkbSlot {
     st.swHash = false;
     st.l4Hash = false;
     st.encapsulated = false;
+    st.tunnel = undefined;
     this.frame.start = this.l2 ? mac : st.net;
     this.frame.end = mac + packet.length;
     this.input = packet;

@@ -222,6 +222,7 @@ const BASE: Record<string, readonly (number | bigint)[]> = {
   get_route_realm: [W.skb],
   skb_under_cgroup: [W.skb, W.maps.cgroups.addr, 1],
   skb_get_tunnel_key: [W.skb, W.buf, 28, 0],
+  skb_set_tunnel_key: [W.skb, W.buf, 44, 1],
   skb_vlan_push: [W.skb, 0x81, 7],
   skb_vlan_pop: [W.skb],
   skb_change_proto: [W.skb, 0xdd86, 0],

@@ -16,6 +16,7 @@ describe.skipIf(!oracle)('skb helpers: tsbpf vs the kernel', () => {
     ['helper_codes', 'resize_codes', 'change_tail, change_head'],
     ['helper_codes', 'room_codes', 'adjust_room (net, mac, encap, decap), change_proto'],
     ['helper_codes', 'vlan_codes', 'vlan_push, vlan_pop'],
+    ['tunnel', 'tunnel', 'set_tunnel_key, get_tunnel_key: sizes, flags, IPv4 and IPv6'],
   ] as const) {
     it(`${program}: ${what}`, async () => {
       expect(await compareWithKernel(`${FIXTURES}/${file}.o`, program)).toBeGreaterThan(100);
