@@ -5,12 +5,14 @@
 // rejects (must be none), and tsbpf's refusals of kernel-accepted programs grouped by reason.
 //   node bench/corpus.js            the table and the totals
 //   node bench/corpus.js --json     the rows and the totals as JSON
+// Beside them, each program loaded through tsbpf's kernel back end (tsbpf's loader: CO-RE, externs, maps;
+// the kernel's verifier): where it and libbpf disagree, the loader is what differs.
 //   node bench/corpus.js --cli      also each program through the CLI (tsbpf verify --program), as a new
 //                                   user tries it: its verdict beside the library's
 // Needs root, bpftool and a bpffs on /sys/fs/bpf (the kernel is the oracle); without them it says why and
 // exits 0 without figures, as the other benchmarks do without the kernel column.
 import { execFileSync } from 'node:child_process';
-import { cliVerdict, corpusObjects, measureCorpus, summarize } from '../test/corpus/measure.js';
+import { cliVerdict, corpusObjects, measureCorpus, summarize, tsbpfLoad } from '../test/corpus/measure.js';
 
 const json = process.argv.includes('--json');
 const cli = process.argv.includes('--cli');
@@ -28,6 +30,12 @@ function kernelReady() {
   return undefined;
 }
 
+/** The start of a reason, for a list. */
+function firstWords(s = '') {
+  const t = s.replace(/^BPF_PROG_LOAD: /, '');
+  return t.length > 90 ? `${t.slice(0, 89)}…` : t;
+}
+
 const why = kernelReady();
 if (why) {
   console.log(`(corpus run skipped: the kernel's verdicts ${why})`);
@@ -36,6 +44,22 @@ if (why) {
 
 const rows = measureCorpus(lib, corpusObjects());
 const totals = summarize(rows);
+// tsbpf's loader into the kernel, per program (each alone), beside libbpf's.
+for (const file of corpusObjects()) {
+  const t = tsbpfLoad(lib, file, 'kernel');
+  for (const r of rows.filter((x) => x.object === file)) {
+    const v = t.verdicts.get(r.program);
+    r.viaTsbpf = v?.verdict ?? 'reject';
+    r.viaTsbpfReason = v?.reason ?? t.objectError;
+  }
+}
+{
+  const decided = rows.filter((r) => r.kernel === 'accept' || r.kernel === 'reject');
+  totals.viaTsbpfAccepted = rows.filter((r) => r.kernel === 'accept' && r.viaTsbpf === 'accept').length;
+  totals.viaTsbpfDiffers = decided
+    .filter((r) => r.viaTsbpf !== r.kernel)
+    .map((r) => `${r.object}:${r.program} (${firstWords(r.viaTsbpfReason)})`);
+}
 if (cli) {
   for (const r of rows) {
     const v = cliVerdict(r.object, r.program);
@@ -74,6 +98,7 @@ kernel: ${totals.kernelAccepted} accepted, ${totals.kernelRejected} rejected, ${
 tsbpf:  ${totals.tsbpfAccepted} accepted
 kernel-accepted programs tsbpf accepts: ${totals.bothAccept} of ${totals.kernelAccepted} (${pct(totals.acceptedShare)})
 kernel-rejected programs tsbpf rejects: ${totals.bothReject} of ${totals.kernelRejected}${totals.earlyRejections.length ? ` (${totals.earlyRejections.length} for a missing feature before the kernel's reason: ${totals.earlyRejections.join(', ')})` : ''}
+through tsbpf's kernel back end (tsbpf's loader, the kernel's verifier): ${totals.viaTsbpfAccepted} of libbpf's ${totals.kernelAccepted} load; differs from libbpf on ${totals.viaTsbpfDiffers.length}${totals.viaTsbpfDiffers.length ? `:\n  ${totals.viaTsbpfDiffers.join('\n  ')}` : ''}
 accepted by tsbpf, rejected by the kernel: ${totals.unsound.length}${totals.unsound.length ? ` (${totals.unsound.join(', ')})` : ''}
 by type (tsbpf / kernel accepted): ${Object.entries(totals.byType)
     .sort((a, b) => b[1].kernelAccepted - a[1].kernelAccepted || (a[0] < b[0] ? -1 : 1))

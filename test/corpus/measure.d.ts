@@ -6,7 +6,10 @@ export interface TsbpfLib {
     bytes: Uint8Array,
     options?: { file?: string },
   ): { programs: { name: string; type: string; section: string }[] };
-  loadCollection(spec: unknown, options: { programs: readonly string[] }): { close(): void };
+  loadCollection(
+    spec: unknown,
+    options: { backend?: 'userspace' | 'kernel'; programs: readonly string[] },
+  ): { close(): void };
 }
 
 export type KernelVerdict = 'accept' | 'reject' | 'unavailable' | 'unknown';
@@ -54,6 +57,7 @@ export function firstLine(e: unknown): string;
 export function tsbpfLoad(
   lib: TsbpfLib,
   file: string,
+  backend?: 'userspace' | 'kernel',
 ): {
   verdicts: Map<string, { verdict: 'accept' | 'reject'; type: string; section: string; reason?: string }>;
   objectError: string | undefined;

@@ -135,9 +135,10 @@ export function firstLine(e) {
 /**
  * tsbpf's verdict on each program of `file`: the object read (`lib.readObject`), then each program loaded
  * alone into user space (`lib.loadCollection(spec, { programs: [name] })`, which verifies it) and released.
- * A failure to read the object refuses every program with its reason.
+ * A failure to read the object refuses every program with its reason. With `backend: 'kernel'` the same
+ * through tsbpf's kernel back end: tsbpf's loader (CO-RE, externs, maps) and the kernel's verifier.
  */
-export function tsbpfLoad(lib, file) {
+export function tsbpfLoad(lib, file, backend = 'userspace') {
   const bytes = new Uint8Array(readFileSync(join(CORPUS_DIR, file)));
   const verdicts = new Map();
   let spec;
@@ -149,7 +150,7 @@ export function tsbpfLoad(lib, file) {
   for (const p of spec.programs) {
     const about = { type: p.type, section: p.section };
     try {
-      lib.loadCollection(spec, { programs: [p.name] }).close();
+      lib.loadCollection(spec, { backend, programs: [p.name] }).close();
       verdicts.set(p.name, { verdict: 'accept', ...about });
     } catch (e) {
       verdicts.set(p.name, { verdict: 'reject', ...about, reason: firstLine(e) });
@@ -274,7 +275,7 @@ export const MISSING_FEATURE =
 export function groupReason(reason = '') {
   return reason
     .replace(/^(?:[\w.-]+\.o: |program [\w.]+: |section \S+: |instruction (?:N|\d+): )+/, '')
-    .replace(/ \(at byte \d+\)$/, '')
+    .replace(/ \((at byte \d+|program [\w.]+)\)$/, '')
     .replace(/'[^']*'/g, "'…'")
     .replace(/\b(insn|instruction|at|off|offset|size)\s*[=#]?\s*-?\d+/gi, '$1 N')
     .replace(/\bR\d\b/g, 'Rn')
