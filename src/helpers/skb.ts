@@ -485,7 +485,7 @@ export const SKB_HELPERS: HelperDef[] = [
     id: 40,
     name: 'csum_update',
     proto: { ret: 'integer', args: ['ctx', 'anything'] },
-    programTypes: TC,
+    programTypes: TC_LWT_XMIT,
     ...onNumbers(['word', 'u32'], (env, ctx, csum) => {
       const s = skbOf(env, ctx, 'csum_update');
       if (s.st.ipSummed !== CsumState.COMPLETE) return -ENOTSUPP;
@@ -497,7 +497,7 @@ export const SKB_HELPERS: HelperDef[] = [
     id: 135,
     name: 'csum_level',
     proto: { ret: 'integer', args: ['ctx', 'anything'] },
-    programTypes: TC,
+    programTypes: TC_LWT_XMIT,
     ...onNumbers(['word', 'word'], (env, ctx, level) => {
       const st = skbOf(env, ctx, 'csum_level').st;
       const unnecessary = st.ipSummed === CsumState.UNNECESSARY;
@@ -532,7 +532,7 @@ export const SKB_HELPERS: HelperDef[] = [
     id: 38,
     name: 'skb_change_tail',
     proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'], changesPacket: true },
-    programTypes: [...TC, 'sk_skb'],
+    programTypes: [...TC_LWT_XMIT, 'sk_skb'],
     ...onNumbers(['word', 'u32', 'word'], (env, ctx, newLen, flags) => {
       const s = skbOf(env, ctx, 'skb_change_tail');
       // Not below the network header (no transport header is set), not above the device's limit.
@@ -600,7 +600,7 @@ export const SKB_HELPERS: HelperDef[] = [
     id: 34,
     name: 'get_hash_recalc',
     proto: { ret: 'integer', args: ['ctx'] },
-    programTypes: TC_LWT_XMIT,
+    programTypes: [...TC, 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local'],
     ...onNumbers(['word'], (env, ctx) => {
       const s = skbOf(env, ctx, 'get_hash_recalc');
       const v = env.space.view;
@@ -617,7 +617,7 @@ export const SKB_HELPERS: HelperDef[] = [
     id: 41,
     name: 'set_hash_invalid',
     proto: { ret: 'void', args: ['ctx'] },
-    programTypes: TC,
+    programTypes: TC_LWT_XMIT,
     ...onNumbers(['word'], (env, ctx) => {
       clearHash(env, skbOf(env, ctx, 'set_hash_invalid'));
       return 0;
@@ -627,7 +627,7 @@ export const SKB_HELPERS: HelperDef[] = [
     id: 17,
     name: 'get_cgroup_classid',
     proto: { ret: 'integer', args: ['ctx'] },
-    programTypes: [...TC, 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local'],
+    programTypes: [...SKB_READERS.filter((t) => t !== 'flow_dissector')],
     // The net_cls class of the running task: a test run's task is in the root class, 0.
     ...onNumbers(['word'], () => 0),
   },
@@ -643,7 +643,7 @@ export const SKB_HELPERS: HelperDef[] = [
     id: 33,
     name: 'skb_under_cgroup',
     proto: { ret: 'integer', args: ['ctx', 'const_map_ptr', 'anything'] },
-    programTypes: TC,
+    programTypes: [...TC, 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local'],
     ...onNumbers(['word', 'word', 'u32'], (env, ctx, map, index) => {
       skbOf(env, ctx, 'skb_under_cgroup');
       const m = env.mapAt(ptrWord(map));
@@ -785,7 +785,7 @@ export const SKB_HELPERS: HelperDef[] = [
     id: 50,
     name: 'skb_adjust_room',
     proto: { ret: 'integer', args: ['ctx', 'anything', 'anything', 'anything'], changesPacket: true },
-    programTypes: TC,
+    programTypes: [...TC, 'sk_skb'],
     // Flags carry the inner MAC length in bits 56..63: BigInt arguments, not the number form.
     call: (env, ctx, diffReg, modeReg, flagsReg) =>
       BigInt(adjustRoom(env, ptr(ctx), diffReg, modeReg, flagsReg)),
