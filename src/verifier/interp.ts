@@ -146,6 +146,11 @@ export class Verifier implements VerifierEnv {
   readonly unprivileged: boolean;
   readonly kernelBtf: Btf | undefined;
   readonly btfTarget: BtfTarget | undefined;
+  /** The name of a kernel struct by BTF id, for the log (`task_struct`). */
+  private readonly structName = (id: number): string | undefined => {
+    const t = id > 0 ? this.kernelBtf?.types[id] : undefined;
+    return t?.name || undefined;
+  };
 
   constructor(
     readonly insns: readonly Insn[],
@@ -180,7 +185,7 @@ export class Verifier implements VerifierEnv {
     return ++this.idGen;
   }
   describe(r: Reg): string {
-    return regToString(r);
+    return regToString(r, this.structName);
   }
   /** `line 5` when line info exists, else `insn 12`. */
   where(pc: number): string {
@@ -283,7 +288,7 @@ export class Verifier implements VerifierEnv {
           parent = cp;
         }
         if (this.opts.logLevel >= 2)
-          this.log(`${pc}: ${disasm(this.insns, pc)}    ; ${regsToString(this.frame)}`);
+          this.log(`${pc}: ${disasm(this.insns, pc)}    ; ${regsToString(this.frame, this.structName)}`);
         this.parentNow = parent;
         const next = this.step(pc, parent);
         if (next < 0) {
@@ -568,7 +573,7 @@ export class Verifier implements VerifierEnv {
       throw new Reject(
         pc,
         'ptr_ptr',
-        `R${dst}: ${op === AluOp.SUB ? 'subtracting' : 'combining'} two pointers (${regToString(d)}, ${regToString(s)}) is not allowed`,
+        `R${dst}: ${op === AluOp.SUB ? 'subtracting' : 'combining'} two pointers (${regToString(d, this.structName)}, ${regToString(s, this.structName)}) is not allowed`,
       );
     }
     const opName = ALU_NAMES[op] ?? `op 0x${op.toString(16)}`;
@@ -596,7 +601,7 @@ export class Verifier implements VerifierEnv {
       throw new Reject(
         pc,
         'null_arith',
-        `R${dst}: arithmetic on a pointer that may be NULL (${regToString(ptr)}); check it against 0 first`,
+        `R${dst}: arithmetic on a pointer that may be NULL (${regToString(ptr, this.structName)}); check it against 0 first`,
       );
     }
     const known = isConstScalar(num.s);
@@ -605,7 +610,11 @@ export class Verifier implements VerifierEnv {
       !okKinds.includes(ptr.kind) &&
       !(ptr.kind === 'map_ptr' && known && num.s.var.value === 0n && op === AluOp.ADD)
     ) {
-      throw new Reject(pc, 'ptr_op', `R${dst}: arithmetic on ${regToString(ptr)} is not allowed`);
+      throw new Reject(
+        pc,
+        'ptr_op',
+        `R${dst}: arithmetic on ${regToString(ptr, this.structName)} is not allowed`,
+      );
     }
     if (known) {
       const c = Number(BigInt.asIntN(64, num.s.var.value));
@@ -627,7 +636,7 @@ export class Verifier implements VerifierEnv {
       throw new Reject(
         pc,
         'unbounded',
-        `R${dst}: adding a number with no lower bound (${regToString(num)}) to ${regToString(ptr)} is not allowed; bound it first`,
+        `R${dst}: adding a number with no lower bound (${regToString(num, this.structName)}) to ${regToString(ptr, this.structName)} is not allowed; bound it first`,
       );
     }
     if (this.unprivileged && ptr.kind === 'stack') {
@@ -690,7 +699,7 @@ export class Verifier implements VerifierEnv {
       throw new Reject(
         pc,
         'misaligned',
-        `misaligned atomic access: ${size} bytes at ${regToString(p)}${ins.off >= 0 ? '+' : ''}${ins.off} (must be ${size}-byte aligned)`,
+        `misaligned atomic access: ${size} bytes at ${regToString(p, this.structName)}${ins.off >= 0 ? '+' : ''}${ins.off} (must be ${size}-byte aligned)`,
       );
     }
     const fetch = (ins.imm & 1) !== 0;
@@ -913,7 +922,7 @@ export class Verifier implements VerifierEnv {
         throw new Reject(
           pc,
           'ptr_cmp',
-          `comparing pointers (${regToString(d)} with ${regToString(s)}) is not allowed unprivileged`,
+          `comparing pointers (${regToString(d, this.structName)} with ${regToString(s, this.structName)}) is not allowed unprivileged`,
         );
       return [true, true];
     }
@@ -979,7 +988,7 @@ export class Verifier implements VerifierEnv {
         throw new Reject(
           pc,
           'bad_return',
-          `the program returns a pointer (${regToString(r0)}); ${this.type.name} programs must return a number`,
+          `the program returns a pointer (${regToString(r0, this.structName)}); ${this.type.name} programs must return a number`,
         );
       return -1;
     }
@@ -989,7 +998,7 @@ export class Verifier implements VerifierEnv {
       throw new Reject(
         pc,
         'bad_return',
-        `${this.type.name}${this.type.attachType ? ` (${this.type.attachType})` : ''} programs must return a value in [${range.min}, ${range.max}]${this.type.ret32 ? ' (as a 32-bit int)' : ''}, but R0 may be ${regToString(r0)}`,
+        `${this.type.name}${this.type.attachType && this.type.attachType !== this.type.name ? ` (${this.type.attachType})` : ''} programs must return a value in [${range.min}, ${range.max}]${this.type.ret32 ? ' (as a 32-bit int)' : ''}, but R0 may be ${regToString(r0, this.structName)}`,
       );
     }
     return -1;
@@ -997,7 +1006,7 @@ export class Verifier implements VerifierEnv {
 
   /** The register summary of the current frame, for diagnostics. */
   regsNow(): string {
-    return this.state ? regsToString(this.frame) : '';
+    return this.state ? regsToString(this.frame, this.structName) : '';
   }
 }
 

@@ -240,8 +240,11 @@ export function forEachReg(s: State, fn: (r: Reg) => Reg | undefined): void {
   }
 }
 
-/** The kernel-like short form of a register, e.g. `pkt(off=14,r=14)`, `scalar(umax=255)`. */
-export function regToString(r: Reg): string {
+/**
+ * The kernel-like short form of a register, e.g. `pkt(off=14,r=14)`, `scalar(umax=255)`; `structName` names
+ * the kernel struct of a btf pointer (`ptr_task_struct(off=0)`, as the kernel writes it).
+ */
+export function regToString(r: Reg, structName?: (id: number) => string | undefined): string {
   const v = (s: Scalar) => scalarToString(s);
   switch (r.kind) {
     case 'not_init':
@@ -281,14 +284,14 @@ export function regToString(r: Reg): string {
       return `${r.kind}${r.id ? `(id=${r.id})` : ''}`;
     case 'btf_ptr':
     case 'btf_ptr_or_null':
-      return `${r.kind === 'btf_ptr' ? 'ptr' : 'ptr_or_null'}_to_btf(type=${r.btf},off=${r.off}${r.id ? `,id=${r.id}` : ''})`;
+      return `${r.kind === 'btf_ptr' ? 'ptr' : 'ptr_or_null'}_${structName?.(r.btf) ?? `btf#${r.btf}`}(off=${r.off}${r.id ? `,id=${r.id}` : ''})`;
   }
 }
 
 /** `R1=ctx(off=0) R10=fp0` for the initialised registers of a frame. */
-export function regsToString(f: Frame): string {
+export function regsToString(f: Frame, structName?: (id: number) => string | undefined): string {
   return f.regs
-    .map((r, i) => (r.kind === 'not_init' ? '' : `R${i}=${regToString(r)}`))
+    .map((r, i) => (r.kind === 'not_init' ? '' : `R${i}=${regToString(r, structName)}`))
     .filter(Boolean)
     .join(' ');
 }
