@@ -19,6 +19,7 @@ import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
 import { rawKeys } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
+import { hostExternValues } from '../node/externs.js';
 import { machineMapMemoryLimit } from '../node/load.js';
 import { MapType } from '../spec/maps.js';
 import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
@@ -86,13 +87,15 @@ export function readObjectFile(file: string, program?: string): ObjectSpec {
   if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     throw new CliError(`${file}: not an ELF object (expected a .o from clang -target bpf or tsbpf asm -o)`);
   }
+  // __kconfig / __ksym externs get the running kernel's values, as libbpf gives them.
+  const externs = hostExternValues();
   try {
-    return readObject(bytes, { file });
+    return readObject(bytes, { file, externs });
   } catch (e) {
     if (program === undefined || !(e instanceof FormatError)) throw e;
     let spec: ObjectSpec;
     try {
-      spec = readObject(bytes, { file, programs: [program] });
+      spec = readObject(bytes, { file, programs: [program], externs });
     } catch {
       throw e;
     }

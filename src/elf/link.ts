@@ -11,6 +11,7 @@ import { decode, type Insn, isLocalCall } from '../isa/index.js';
 import { Class, JmpOp, LDDW, PseudoCall, PseudoLddw } from '../isa/opcodes.js';
 import type { FuncInfo, FuncParam, LineInfo } from '../spec/object.js';
 import { Reloc, SHF_EXECINSTR, SHN_UNDEF, STT_FUNC, STT_SECTION } from './constants.js';
+import type { Externs } from './externs.js';
 import type { MapDef } from './maps.js';
 import { type ElfFile, elfError, type Relocation, type Section } from './parse.js';
 
@@ -44,6 +45,8 @@ export class CodeIndex {
     private readonly maps: MapDef[],
     private readonly btf: Btf | undefined,
     private readonly ext: BtfExt | undefined,
+    /** The object's `__kconfig` / `__ksym` externs (./externs.ts), resolved where they are loaded. */
+    private readonly externs?: Externs,
   ) {}
 
   insnsOf(section: Section): Insn[] {
@@ -231,6 +234,10 @@ export class CodeIndex {
       throw fail(`unsupported relocation type ${r.type} on lddw`);
     }
     const sym = r.symbol;
+    if (sym.shndx === SHN_UNDEF) {
+      this.relocateExtern(sym.name, ins, hi, fail);
+      return undefined;
+    }
     const section = this.sectionOf(r, fail);
     if (section.flags & SHF_EXECINSTR) {
       // A function address (bpf_loop callback): the target slot becomes a relative offset once placed.
@@ -264,6 +271,23 @@ export class CodeIndex {
       hi.imm = 0;
     }
     return undefined;
+  }
+
+  /** An lddw of an extern variable: a slot of the `.kconfig` map, or a kernel symbol's address. */
+  private relocateExtern(name: string, ins: Insn, hi: Insn, fail: (m: string) => FormatError): void {
+    const target = this.externs?.resolve(name);
+    if (!target)
+      throw fail(`extern ${name} is neither a __kconfig nor a __ksym variable (no loader fills it)`);
+    if (target.kind === 'kconfig') {
+      const idx = this.maps.indexOf(this.externs!.kconfig!.def);
+      ins.src = PseudoLddw.MAP_VALUE;
+      hi.imm = target.offset + ins.imm;
+      ins.imm = idx;
+      return;
+    }
+    ins.src = 0;
+    ins.imm = Number(BigInt.asIntN(32, target.address));
+    hi.imm = Number(BigInt.asIntN(32, target.address >> 32n));
   }
 
   /** Line and function info of the placed functions, re-based to program slots. */

@@ -11,6 +11,7 @@ import { FormatError, TsbpfError } from '../errors.js';
 import type { MapSlot, ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { programTypeForSection } from '../spec/sections.js';
 import { SHF_EXECINSTR, SHT_PROGBITS } from './constants.js';
+import { Externs, type ExternValues } from './externs.js';
 import { CodeIndex } from './link.js';
 import { btfMaps, dataMap, isDataSection, isLegacyMapsSection, legacyMaps, type MapDef } from './maps.js';
 import { type ElfFile, type ElfSymbol, elfError, parseElf } from './parse.js';
@@ -33,13 +34,18 @@ export interface ReadOptions {
    * so that a sibling that cannot be linked (a call to libc's memset …) does not stop it. Default: all.
    */
   programs?: readonly string[];
+  /**
+   * Values of the object's `__kconfig` and `__ksym` externs (src/elf/externs.ts); the CLI gives the running
+   * kernel's (src/node/externs.ts). Without them only `__weak` externs load (as 0).
+   */
+  externs?: ExternValues;
 }
 
 /** Parse an ELF object. Throws FormatError (naming file, section, offset) for malformed input. */
 export function readObject(bytes: Uint8Array, options: ReadOptions = {}): ObjectSpec {
   const file = options.file ?? 'ELF';
   try {
-    return build(parseElf(bytes, file), options.btf, options.programs);
+    return build(parseElf(bytes, file), options);
   } catch (e) {
     // Anything that escaped the explicit checks is still a malformed file, not a crash.
     if (e instanceof TsbpfError) throw e;
@@ -49,11 +55,8 @@ export function readObject(bytes: Uint8Array, options: ReadOptions = {}): Object
   }
 }
 
-function build(
-  elf: ElfFile,
-  targetInput: CoreTargetInput | undefined,
-  only: readonly string[] | undefined,
-): ObjectSpec {
+function build(elf: ElfFile, options: ReadOptions): ObjectSpec {
+  const { btf: targetInput, programs: only } = options;
   const section = (name: string) => elf.sectionNamed(name);
   const license = readLicense(elf);
   const btf = readBtf(elf);
@@ -69,9 +72,12 @@ function build(
     const d = dataMap(elf, s, btf);
     if (d) defs.push(d);
   }
+  // libbpf creates the .kconfig map after the global data maps.
+  const externs = new Externs(elf, btf, options.externs ?? {});
+  if (externs.kconfig) defs.push(externs.kconfig.def);
   checkUniqueNames(elf, defs);
 
-  const code = new CodeIndex(elf, defs, btf, ext);
+  const code = new CodeIndex(elf, defs, btf, ext, externs);
   const poisons = new Map<string, Map<number, string>>();
   const warnings = btf && ext ? relocateCore(elf, code, btf, ext, targetInput, poisons) : [];
   const programs: ProgramSpec[] = [];

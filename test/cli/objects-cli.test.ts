@@ -363,3 +363,38 @@ describe('calls to libc memory functions on the command line', () => {
     expect(v.stdout).toMatch(/^no_calls: accepted/);
   });
 });
+
+describe('__kconfig externs on the command line', () => {
+  it.skipIf(!kernelOracle())(
+    "prog run fills them from the running kernel's config: the kernel's result",
+    () => {
+      const obj = 'test/fixtures/cli/kconfig.o';
+      const data = join(dir, 'z64.bin');
+      writeFileSync(data, new Uint8Array(64));
+      const pin = `/sys/fs/bpf/tsbpf_kcli_${process.pid}`;
+      try {
+        execFileSync('bpftool', ['prog', 'loadall', obj, pin], { stdio: 'pipe' });
+        const run = execFileSync(
+          'bpftool',
+          ['prog', 'run', 'pinned', `${pin}/kconfig_values`, 'data_in', data],
+          {
+            encoding: 'utf8',
+          },
+        );
+        const ours = tsbpf(['prog', 'run', obj, 'data_in', data, '--json']);
+        expect(ours.stderr).toBe('');
+        expect(JSON.parse(ours.stdout).retval).toBe(Number(/Return value: (\d+)/.exec(run)![1]));
+      } finally {
+        rmSync(pin, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('a strong extern the config lacks is one line naming it', () => {
+    const r = tsbpf(['verify', 'test/fixtures/cli/kconfig_missing.o']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /extern CONFIG_TSBPF_NOT_AN_OPTION \(__kconfig\): not in the kernel config; declare it __weak to take 0\n$/,
+    );
+  });
+});
