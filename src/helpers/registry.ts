@@ -10,6 +10,7 @@ import { SKB_HELPERS } from './skb.js';
 import { SOCK_HELPERS } from './sock.js';
 import { SOCKOPS_HELPERS } from './sockops.js';
 import { STACK_HELPERS } from './stack.js';
+import { STORAGE_HELPERS } from './storage.js';
 import { STRING_HELPERS } from './strings.js';
 import { TASK_HELPERS } from './task.js';
 import { TIME_HELPERS } from './time.js';
@@ -31,6 +32,7 @@ const ALL: HelperDef[] = [
   ...SOCK_HELPERS,
   ...ROUTE_HELPERS,
   ...SOCKOPS_HELPERS,
+  ...STORAGE_HELPERS,
 ];
 
 /** Helpers by id. */

@@ -95,6 +95,11 @@ export function mapMemory(spec: MapSpec, cpus: number): number {
     case MapType.SOCKMAP:
     case MapType.SOCKHASH:
       return base; // always empty here
+    case 24: // SK_STORAGE
+    case 28: // INODE_STORAGE
+    case 29: // TASK_STORAGE
+    case 32: // CGRP_STORAGE
+      return base + 64 * (value + 64); // at most MAX_OWNERS values (./local-storage.ts)
     case MapType.STACK_TRACE:
       // A value per bucket (max_entries rounded up to a power of two) and its hash and depth.
       return base + 2 ** Math.ceil(Math.log2(n)) * (spec.valueSize + 8);

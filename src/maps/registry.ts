@@ -24,6 +24,7 @@ import { chargeMapMemory, hashCapacity, mapMemory } from './cost.js';
 import { RedirectArrayMap } from './devmap.js';
 import { FdArrayMap } from './fdarray.js';
 import { HashMap } from './hash.js';
+import { LocalStorageMap, LocalStorageType } from './local-storage.js';
 import { LpmTrieMap } from './lpm.js';
 import { PerfEventArrayMap } from './perf.js';
 import { QueueStackMap } from './queue.js';
@@ -205,6 +206,19 @@ function checkSocketMap(s: MapSpec): Invalid | undefined {
   return undefined;
 }
 
+/** bpf_local_storage_map_alloc_check: no preallocation, no entries, an int key, BTF for both sides. */
+function checkLocalStorage(s: MapSpec): Invalid | undefined {
+  const CLONE = 0x200;
+  if (s.flags & ~(F.NO_PREALLOC | CLONE) || !(s.flags & F.NO_PREALLOC))
+    return [Errno.EINVAL, 'flags must be BPF_F_NO_PREALLOC (and BPF_F_CLONE)'];
+  if (s.maxEntries !== 0) return [Errno.EINVAL, 'max_entries must be 0 (one value per owner)'];
+  if (s.keySize !== 4 || s.valueSize === 0) return [Errno.EINVAL, 'needs key size 4 (an fd) and a value'];
+  if (!s.btfKeyTypeId || !s.btfValueTypeId) return [Errno.EINVAL, 'needs BTF key and value types'];
+  // BPF_LOCAL_STORAGE_MAX_VALUE_SIZE: U16_MAX less the 128-byte element header.
+  if (s.valueSize > 65535 - 128) return [Errno.E2BIG, `value size above ${65535 - 128}`];
+  return undefined;
+}
+
 /** NR_CPUS of a distribution kernel: the most entries a CPUMAP may have. */
 const NR_CPUS = 8192;
 
@@ -315,6 +329,19 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
         'map_delete_elem',
       ],
     }),
+    ...(
+      [
+        [LocalStorageType.SK_STORAGE, 'sk_storage', 'sk'],
+        [LocalStorageType.INODE_STORAGE, 'inode_storage', 'inode'],
+        [LocalStorageType.TASK_STORAGE, 'task_storage', 'task'],
+        [LocalStorageType.CGRP_STORAGE, 'cgrp_storage', 'cgrp'],
+      ] as const
+    ).map(([type, name, owner]) =>
+      info(type, name, checkLocalStorage, (sp, s, o) => new LocalStorageMap(sp, s, o), {
+        helpers: [`${owner}_storage_get`, `${owner}_storage_delete`],
+        lookup: 'none',
+      }),
+    ),
     info(MapType.LRU_HASH, 'lru_hash', checkHash, hash),
     info(MapType.LRU_PERCPU_HASH, 'lru_percpu_hash', checkHash, hash, { perCpu: true, helpers: PERCPU_DATA }),
     info(MapType.LPM_TRIE, 'lpm_trie', checkLpm, (sp, s, o) => new LpmTrieMap(sp, s, o), {

@@ -213,6 +213,8 @@ const NAMES: readonly string[] = [
   'tcp_raw_check_syncookie_ipv6',
   'ktime_get_tai_ns',
   'user_ringbuf_drain',
+  'cgrp_storage_get',
+  'cgrp_storage_delete',
 ];
 
 /** Kernel helper id of `name` (with or without the `bpf_` prefix), or undefined. */

@@ -110,6 +110,17 @@ describe('helper registry', () => {
         [103, 'sysctl_get_new_value'],
         [104, 'sysctl_set_new_value'],
       ] as [number, string][]),
+      // Local storage helpers (storage.ts).
+      ...([
+        [107, 'sk_storage_get'],
+        [108, 'sk_storage_delete'],
+        [145, 'inode_storage_get'],
+        [146, 'inode_storage_delete'],
+        [156, 'task_storage_get'],
+        [157, 'task_storage_delete'],
+        [210, 'cgrp_storage_get'],
+        [211, 'cgrp_storage_delete'],
+      ] as [number, string][]),
       // Socket-buffer helpers (skb.ts).
       ...([
         [9, 'skb_store_bytes'],
@@ -157,7 +168,7 @@ describe('helper registry', () => {
     // A kernel helper this project does not implement: named by the table, absent from the registry.
     expect(kernelHelperId('skb_get_xfrm_state')).toBe(66);
     expect(helperByName('skb_get_xfrm_state')).toBeUndefined();
-    for (const bad of [0, -1, 210, 1.5]) expect(kernelHelperName(bad), `id ${bad}`).toBeUndefined();
+    for (const bad of [0, -1, 212, 1.5]) expect(kernelHelperName(bad), `id ${bad}`).toBeUndefined();
     expect(kernelHelperId('no_such_helper')).toBeUndefined();
   });
 });

@@ -35,6 +35,15 @@ function world() {
     stacks: map(MapType.STACK_TRACE, 4, 24, 2),
     cgroups: map(MapType.CGROUP_ARRAY, 4, 4, 2),
     percpu: map(MapType.PERCPU_ARRAY, 4, 8, 2),
+    storage: env.map({
+      type: 29, // TASK_STORAGE
+      keySize: 4,
+      valueSize: 16,
+      maxEntries: 0,
+      flags: 1,
+      btfKeyTypeId: 1,
+      btfValueTypeId: 2,
+    }),
   };
   maps.cgroups.update(new Uint8Array([1, 0, 0, 0]), new Uint8Array([1, 0, 0, 0]));
   maps.perf.reader({ cpus: 1, pagesPerCpu: 1 });
@@ -200,6 +209,14 @@ const BASE: Record<string, readonly (number | bigint)[]> = {
   sk_release: [W.buf],
   tcp_check_syncookie: [W.buf, W.buf, 20, W.buf + 20, 20],
   fib_lookup: [W.ctx, W.buf, 64, 0],
+  task_storage_get: [W.maps.storage.addr, W.ctx, W.buf, 1],
+  task_storage_delete: [W.maps.storage.addr, W.ctx],
+  cgrp_storage_get: [W.maps.storage.addr, W.ctx, 0, 1],
+  cgrp_storage_delete: [W.maps.storage.addr, W.ctx],
+  sk_storage_get: [W.maps.storage.addr, W.buf, W.buf + 16, 1],
+  sk_storage_delete: [W.maps.storage.addr, W.buf],
+  inode_storage_get: [W.maps.storage.addr, W.str, 0, 0],
+  inode_storage_delete: [W.maps.storage.addr, W.str],
   sk_redirect_map: [W.ctx, W.maps.hash.addr, 0, 0],
   sk_redirect_hash: [W.ctx, W.maps.hash.addr, W.buf, 0],
   msg_redirect_map: [W.ctx, W.maps.hash.addr, 0, 0],

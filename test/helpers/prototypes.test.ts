@@ -19,6 +19,7 @@ import { ROUTE_HELPERS } from '../../src/helpers/route.js';
 import { SOCK_HELPERS } from '../../src/helpers/sock.js';
 import { SOCKOPS_HELPERS } from '../../src/helpers/sockops.js';
 import { STACK_HELPERS } from '../../src/helpers/stack.js';
+import { STORAGE_HELPERS } from '../../src/helpers/storage.js';
 import { STRING_HELPERS } from '../../src/helpers/strings.js';
 import { TASK_HELPERS } from '../../src/helpers/task.js';
 import { TIME_HELPERS } from '../../src/helpers/time.js';
@@ -86,6 +87,7 @@ const HELPERS = [
   ...SOCK_HELPERS,
   ...ROUTE_HELPERS,
   ...SOCKOPS_HELPERS,
+  ...STORAGE_HELPERS,
 ].filter((h) => !KERNEL_BUILD_QUIRKS.has(h.name));
 
 /**
