@@ -9,6 +9,7 @@
 import type { AddressSpace, Region } from '../memory/address-space.js';
 import { Errno } from '../spec/errno.js';
 import { programTypeByName } from '../spec/program-types.js';
+import { TcAction } from '../spec/verdicts.js';
 import { onNumbers, ptr, ptrWord, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
@@ -791,6 +792,36 @@ export const SKB_HELPERS: HelperDef[] = [
       BigInt(adjustRoom(env, ptr(ctx), diffReg, modeReg, flagsReg)),
   },
   {
+    id: 152,
+    name: 'redirect_neigh',
+    proto: { ret: 'integer', args: ['anything', 'mem_or_null', 'const_size_or_zero', 'anything'] },
+    programTypes: TC,
+    ...onNumbers(['u32', 'word', 'u32', 'word'], (env, ifindex, _params, plen, flags) => {
+      // struct bpf_redir_neigh is 20 bytes; the redirect happens after the program, through the neighbour.
+      if ((plen !== 0 && plen < 20) || flags !== 0) return TcAction.SHOT;
+      env.invocation.redirect = { ifindex, flags: BPF_F_NEIGH | (plen ? BPF_F_NEXTHOP : 0) };
+      return TcAction.REDIRECT;
+    }),
+  },
+  {
+    id: 155,
+    name: 'redirect_peer',
+    proto: { ret: 'integer', args: ['anything', 'anything'] },
+    programTypes: TC,
+    ...onNumbers(['u32', 'word'], (env, ifindex, flags) => {
+      if (flags !== 0) return TcAction.SHOT;
+      env.invocation.redirect = { ifindex, flags: BPF_F_PEER };
+      return TcAction.REDIRECT;
+    }),
+  },
+  {
+    id: 97,
+    name: 'skb_ecn_set_ce',
+    proto: { ret: 'integer', args: ['ctx'] },
+    programTypes: [...TC, 'cgroup_skb'],
+    ...onNumbers(['word'], (env, ctx) => ecnSetCe(env, skbOf(env, ctx, 'skb_ecn_set_ce'))),
+  },
+  {
     id: 13,
     name: 'clone_redirect',
     proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'] },
@@ -806,6 +837,44 @@ export const SKB_HELPERS: HelperDef[] = [
 
 const BPF_F_INGRESS = 1;
 const LOOPBACK = 1;
+/** Flags the kernel keeps with a redirect (its internal BPF_F_NEIGH, BPF_F_PEER, BPF_F_NEXTHOP). */
+const BPF_F_NEIGH = 1 << 1;
+const BPF_F_PEER = 1 << 2;
+const BPF_F_NEXTHOP = 1 << 3;
+
+/**
+ * INET_ECN_set_ce: mark Congestion Experienced in the IP header at the network header when the packet is
+ * ECN-capable (1), or say it is not (0); IPv4's checksum follows. The protocol is skb->protocol, or below
+ * in-packet VLAN tags the EtherType they carry (the network header stays where the test run put it).
+ */
+function ecnSetCe(env: HelperEnv, s: Skb): number {
+  const b = env.space.bytes;
+  let proto = protocol(env, s);
+  // __vlan_get_protocol: tags from 14 bytes after skb->data (mac_len is 0), at most 8.
+  for (let at = s.pkt.start + ETH_HLEN, depth = 0; isVlan(proto); at += VLAN_HLEN, depth++) {
+    if (depth === 7 || at + VLAN_HLEN > s.pkt.end) return 0;
+    proto = env.space.view.getUint16(at + 2, true);
+  }
+  const net = s.st.net;
+  if (proto === RAW_IP && net + 20 <= s.pkt.end) {
+    const ecn = (b[net + 1]! + 1) & 3;
+    if (!(ecn & 2)) return ecn === 0 ? 1 : 0;
+    // check += htons(0xfffb) + htons(ecn), in 16-bit one's-complement arithmetic on the stored bytes.
+    const v = env.space.view;
+    const add = (0xfbff + (ecn << 8)) & 0xffff;
+    const sum = v.getUint16(net + 10, true) + add;
+    v.setUint16(net + 10, (sum + (sum >>> 16)) & 0xffff, true);
+    b[net + 1] = b[net + 1]! | 3;
+    return 1;
+  }
+  if (proto === RAW_IPV6 && net + 40 <= s.pkt.end) {
+    // The traffic class straddles the first two bytes: ECN is bits 4-5 of the second.
+    if (((b[net + 1]! >> 4) & 3) === 0) return 0;
+    b[net + 1] = b[net + 1]! | 0x30;
+    return 1;
+  }
+  return 0;
+}
 
 // bpf_skb_adjust_room's flags.
 const ADJ_FIXED_GSO = 1n << 0n;

@@ -146,7 +146,10 @@ describe('helper registry', () => {
         [48, 'set_hash'],
         [50, 'skb_adjust_room'],
         [68, 'skb_load_bytes_relative'],
+        [97, 'skb_ecn_set_ce'],
         [135, 'csum_level'],
+        [152, 'redirect_neigh'],
+        [155, 'redirect_peer'],
       ] as [number, string][]),
     ];
     for (const [id, name] of expected) expect(helperById(id)?.name, `helper ${id}`).toBe(name);
