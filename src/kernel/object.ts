@@ -11,12 +11,12 @@ import { MapError } from '../errors.js';
 import { LDDW, PseudoLddw } from '../isa/index.js';
 import { type Codec, type TypedMap, typedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
-import { attachTypeNumber, programAttachType } from '../spec/attach-types.js';
 import { Errno } from '../spec/errno.js';
 import type { Link, LinkInfo } from '../spec/link.js';
 import { type MapSpec, MapType } from '../spec/maps.js';
 import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { programTypeByName } from '../spec/program-types.js';
+import { kernelLoadAttrs } from '../verifier/btf-ctx.js';
 import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
@@ -377,8 +377,7 @@ function kernelBackend(options: KernelLoadOptions, prefix: string): Backend<Kern
           license: p.license || spec.license || 'GPL',
           name: p.name,
           logLevel: options.logLevel ?? 0,
-          flags: p.section.startsWith('xdp.frags') ? BPF_F_XDP_HAS_FRAGS : 0,
-          expectedAttachType: attachTypeNumber(programAttachType(p) ?? '') ?? 0,
+          ...kernelLoadAttrs(p, { flags: p.section.startsWith('xdp.frags') ? BPF_F_XDP_HAS_FRAGS : 0 }),
           kernVersion: spec.kernelVersion ?? 0,
           btfFd: btf?.fd,
           funcInfo: btf?.funcInfo,

@@ -3,9 +3,12 @@
 // btf_struct_walk: an argument is a number, or a pointer to a struct the program may read (never write);
 // reading a pointer member of that struct gives another such pointer.
 
+import { coreTarget } from '../btf/core/target.js';
 import type { Btf } from '../btf/parse.js';
 import { type BtfType, Kind } from '../btf/types.js';
-import type { ProgramType } from '../spec/program-types.js';
+import { attachTypeNumber, programAttachType } from '../spec/attach-types.js';
+import { type ProgramType, programTypeFor } from '../spec/program-types.js';
+import { programTypeForSection } from '../spec/sections.js';
 
 /** What the kernel makes of one u64 slot of a BTF-typed context. */
 export type BtfArg =
@@ -25,6 +28,10 @@ export interface BtfTarget {
   args: BtfArg[];
   /** The target returns void (an LSM hook's return value is then not checked). */
   retVoid: boolean;
+  /** The target's type id in the kernel's BTF (BPF_PROG_LOAD's attach_btf_id). */
+  attachBtfId: number;
+  /** struct_ops: the member's index in its struct (the expected attach type the kernel wants). */
+  memberIndex?: number;
 }
 
 /** Nesting the walks below follow at most (typedef chains, nested structs): a bound on hostile BTF. */
@@ -128,13 +135,16 @@ export function resolveBtfTarget(btf: Btf, type: ProgramType, attachTo: string):
   const what = `${type.name === 'struct_ops' ? 'struct_ops' : (prefix[at] ?? type.name)}/${attachTo}`;
   let found: BtfType | undefined;
   let skip = 0;
+  let structOps: { id: number; index: number } | undefined;
   if (type.name === 'struct_ops') {
     // `struct.member`: the function pointer member of a struct_ops type (tcp_congestion_ops.ssthresh).
     const [sname = '', mname = ''] = attachTo.split('.');
     const st = btfNamed(btf, sname, Kind.STRUCT);
     const m = st?.kind === Kind.STRUCT ? st.members.find((x) => x.name === mname) : undefined;
-    if (!m) return `struct_ops/${attachTo}: the kernel's BTF has no struct ${sname} with a member ${mname}`;
+    if (!m || st?.kind !== Kind.STRUCT)
+      return `struct_ops/${attachTo}: the kernel's BTF has no struct ${sname} with a member ${mname}`;
     found = btf.type(m.type);
+    structOps = { id: st.id, index: st.members.indexOf(m) };
   } else
     switch (at) {
       case 'trace_raw_tp':
@@ -170,7 +180,8 @@ export function resolveBtfTarget(btf: Btf, type: ProgramType, attachTo: string):
     if (!retVoid && btf.resolve(proto.ret).kind === Kind.INT)
       args.push({ kind: 'scalar', name: 'the return value' });
   }
-  return { what, args, retVoid };
+  if (structOps) return { what, args, retVoid, attachBtfId: structOps.id, memberIndex: structOps.index };
+  return { what, args, retVoid, attachBtfId: found.id };
 }
 
 /** What a load of `size` bytes at `off` into a kernel struct yields, or why it is refused. */
@@ -259,4 +270,36 @@ export function btfStructLoad(btf: Btf, structId: number, off: number, size: num
     at = next.at;
   }
   return fail(`its types nest more than ${MAX_DEPTH} deep`);
+}
+
+/** BPF_F_SLEEPABLE: the program may sleep (syscall programs must; `.s` sections ask for it). */
+export const BPF_F_SLEEPABLE = 1 << 4;
+
+/**
+ * What BPF_PROG_LOAD needs besides the instructions to load `p` as libbpf would: the expected attach type
+ * (the kernel's number), the attach target's BTF id in the kernel's BTF (tracing, lsm, struct_ops with a
+ * `struct.member` target, whose expected attach type is the member's index) and the program flags:
+ * `opts.flags` with BPF_F_SLEEPABLE added for syscall programs and `.s` sections. `opts.btf` is the
+ * kernel's BTF (default: the host's CO-RE target, read only for types that need it).
+ */
+export function kernelLoadAttrs(
+  p: { type: string; section?: string; attachType?: string; attachTo?: string },
+  opts: { flags?: number; btf?: Btf } = {},
+): { expectedAttachType: number; attachBtfId?: number; flags: number } {
+  const at = programAttachType(p);
+  const sleepable = p.type === 'syscall' || /^[a-z_]+\.s(\/|$)/.test(p.section ?? '');
+  const out: { expectedAttachType: number; attachBtfId?: number; flags: number } = {
+    expectedAttachType: attachTypeNumber(at ?? '') ?? 0,
+    flags: (opts.flags ?? 0) | (sleepable ? BPF_F_SLEEPABLE : 0),
+  };
+  const type = programTypeFor(p.type, at);
+  const to = p.attachTo ?? (p.section ? programTypeForSection(p.section)?.attachTo : undefined);
+  if (!type?.btfArgs || !to) return out;
+  const kbtf = opts.btf ?? coreTarget(undefined)?.btf;
+  if (!kbtf) return out;
+  const t = resolveBtfTarget(kbtf, type, to);
+  if (typeof t === 'string') return out;
+  out.attachBtfId = t.attachBtfId;
+  if (t.memberIndex !== undefined) out.expectedAttachType = t.memberIndex;
+  return out;
 }

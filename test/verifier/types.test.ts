@@ -5,6 +5,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { setDefaultCoreTarget } from '../../src/btf/core/index.js';
 import { type Btf, Kind, parseBtf } from '../../src/btf/index.js';
 import { readObject } from '../../src/elf/index.js';
 import * as kernel from '../../src/kernel/index.js';
@@ -100,5 +101,21 @@ describe.runIf(oracle)('program types on clang-built fixtures: our verdict is th
     const bad = spec.programs.find((p) => p.name === 'ok_sendmsg4_sets_source')!;
     const asConnect = { ...spec, programs: [{ ...bad, attachType: 'cgroup_inet4_connect' }] };
     expect(() => loadKernelObject(asConnect, { programs: [bad.name] })).toThrow();
+  });
+
+  it('the kernel back end loads tp_btf, iter, netfilter and syscall programs (attach BTF id, sleepable flag)', () => {
+    const spec = readObject(new Uint8Array(readFileSync(new URL('kernel_typed.o', DIR))), { btf: kbtf() });
+    const ok = spec.programs.filter((p) => p.name.startsWith('ok_'));
+    expect(ok.map((p) => p.section)).toEqual(['tp_btf/sched_switch', 'iter/task', 'netfilter', 'syscall']);
+    for (const p of ok) {
+      // The kernel's BTF comes from the host's default target, as under the Node entry.
+      setDefaultCoreTarget(() => ({ btf: kbtf(), name: 'vmlinux' }));
+      try {
+        const coll = loadKernelObject(spec, { programs: [p.name] });
+        coll.close();
+      } finally {
+        setDefaultCoreTarget(undefined);
+      }
+    }
   });
 });
