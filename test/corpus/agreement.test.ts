@@ -3,7 +3,7 @@
 // (bpftool prog loadall) and by tsbpf (each program alone). What must hold, whatever tsbpf supports today:
 //   - the corpus is what it says (reject_* rejected by the kernel, the rest accepted, or refused before
 //     verification where this kernel lacks the machinery: fentry/lsm without BPF trampolines);
-//   - tsbpf accepts no program the kernel rejects;
+//   - tsbpf accepts no program the kernel rejects, and its kernel back end gets none of them past the kernel;
 //   - every packet program both accept gives, over every frame of crafted.pcap, the kernel's return value,
 //     packet and (skb programs) context out (bpftool prog run on libbpf's program) on both user-space engines,
 //     from the same map entries (setup.ts), and leaves the same map contents, when tsbpf can test-run its
@@ -30,6 +30,7 @@ import {
   type Row,
   SKB_TYPES,
   summarize,
+  tsbpfLoad,
 } from './measure.js';
 import { COMPARED_MAP_TYPES, SETUP, SKB_CTX, UNREPRODUCIBLE_MAPS } from './setup.js';
 
@@ -103,6 +104,26 @@ describe.skipIf(!oracle)('corpus: tsbpf against the kernel', () => {
       if (r.tsbpf === 'reject') expect(r.tsbpfReason, `${r.object}:${r.program}`).toBeTruthy();
       if (r.kernel === 'reject') expect(r.kernelReason, `${r.object}:${r.program}`).toBeTruthy();
     }
+  });
+
+  it("through tsbpf's kernel back end, the kernel accepts no program it rejects when libbpf loads it", () => {
+    // tsbpf's loader (CO-RE, externs, maps, attach types) hands the kernel's verifier the program; a
+    // program libbpf's load gets refused must not pass because tsbpf's loader changed it.
+    const loaded: string[] = [];
+    let accepted = 0;
+    for (const file of corpusObjects()) {
+      const t = tsbpfLoad(lib, file, 'kernel');
+      for (const r of rows.filter((x) => x.object === file)) {
+        const v = t.verdicts.get(r.program);
+        if (v?.verdict !== 'accept') continue;
+        if (r.kernel === 'accept') accepted++;
+        if (r.kernel === 'reject') loaded.push(`${file}:${r.program} (libbpf's load: ${r.kernelReason})`);
+      }
+    }
+    console.log(
+      `[corpus] tsbpf's kernel back end loads ${accepted} of the ${rows.filter((r) => r.kernel === 'accept').length} programs libbpf loads`,
+    );
+    expect(loaded).toEqual([]);
   });
 
   it("packet programs both accept give the kernel's return value, packet, context and maps on both engines", () => {

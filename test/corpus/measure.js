@@ -275,7 +275,7 @@ export const MISSING_FEATURE =
 export function groupReason(reason = '') {
   return reason
     .replace(/^(?:[\w.-]+\.o: |program [\w.]+: |section \S+: |instruction (?:N|\d+): )+/, '')
-    .replace(/ \((at byte \d+|program [\w.]+)\)$/, '')
+    .replace(/( \((at byte \d+|program [\w.]+)\))+$/, '')
     .replace(/'[^']*'/g, "'…'")
     .replace(/\b(insn|instruction|at|off|offset|size)\s*[=#]?\s*-?\d+/gi, '$1 N')
     .replace(/\bR\d\b/g, 'Rn')
