@@ -25,6 +25,21 @@ export type ExternTarget = { kind: 'kconfig'; offset: number } | { kind: 'ksym';
 
 const STB_WEAK = 2;
 
+let defaults: ExternValues = {};
+
+/**
+ * The values readObject uses when it is given none: under Node, the running kernel's (src/node/externs.ts
+ * registers them when imported); elsewhere none, so that only `__weak` externs load.
+ */
+export function setDefaultExternValues(values: ExternValues): void {
+  defaults = values;
+}
+
+/** The values registered with setDefaultExternValues. */
+export function defaultExternValues(): ExternValues {
+  return defaults;
+}
+
 /** How libbpf stores a kconfig value of each C type. */
 type Shape = 'bool' | 'tristate' | 'char' | 'int' | 'string';
 

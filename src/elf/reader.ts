@@ -11,7 +11,7 @@ import { FormatError, TsbpfError } from '../errors.js';
 import type { MapSlot, ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { programTypeForSection } from '../spec/sections.js';
 import { SHF_EXECINSTR, SHT_PROGBITS } from './constants.js';
-import { Externs, type ExternValues } from './externs.js';
+import { defaultExternValues, Externs, type ExternValues } from './externs.js';
 import { CodeIndex } from './link.js';
 import { btfMaps, dataMap, isDataSection, isLegacyMapsSection, legacyMaps, type MapDef } from './maps.js';
 import { type ElfFile, type ElfSymbol, elfError, parseElf } from './parse.js';
@@ -35,8 +35,8 @@ export interface ReadOptions {
    */
   programs?: readonly string[];
   /**
-   * Values of the object's `__kconfig` and `__ksym` externs (src/elf/externs.ts); the CLI gives the running
-   * kernel's (src/node/externs.ts). Without them only `__weak` externs load (as 0).
+   * Values of the object's `__kconfig` and `__ksym` externs (src/elf/externs.ts). Default: the running
+   * kernel's under Node (src/node/externs.ts); elsewhere none, and only `__weak` externs load (as 0).
    */
   externs?: ExternValues;
 }
@@ -73,7 +73,7 @@ function build(elf: ElfFile, options: ReadOptions): ObjectSpec {
     if (d) defs.push(d);
   }
   // libbpf creates the .kconfig map after the global data maps.
-  const externs = new Externs(elf, btf, options.externs ?? {});
+  const externs = new Externs(elf, btf, options.externs ?? defaultExternValues());
   if (externs.kconfig) defs.push(externs.kconfig.def);
   checkUniqueNames(elf, defs);
 

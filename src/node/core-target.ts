@@ -9,6 +9,7 @@ import { setDefaultCoreTarget } from '../btf/core/target.js';
 import { type Btf, parseBtf } from '../btf/parse.js';
 import { parseElf } from '../elf/parse.js';
 import { TsbpfError } from '../errors.js';
+import './externs.js';
 
 /** Where the kernel publishes its BTF: vmlinux, and one file per module with BTF. */
 export const KERNEL_BTF_DIR = '/sys/kernel/btf';

@@ -1,12 +1,12 @@
 // The running kernel's values for an object's extern variables (src/elf/externs.ts), as libbpf finds them:
 // CONFIG_* options from /proc/config.gz or /boot/config-$(uname -r), LINUX_KERNEL_VERSION from uname's
 // release, kernel symbol addresses from /proc/kallsyms. Each file is read once, the first time an object
-// asks for one of its values, and bounded in size.
+// asks for one of its values, and bounded in size. Importing it makes them readObject's default.
 
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
-import type { ExternValues } from '../elf/externs.js';
+import { type ExternValues, setDefaultExternValues } from '../elf/externs.js';
 
 /** A kernel config is a few hundred KB; more is not one. */
 const MAX_CONFIG = 16 << 20;
@@ -82,3 +82,6 @@ export function hostExternValues(): ExternValues {
     },
   };
 }
+
+// Importing this module (src/node/core-target.ts does) makes these readObject's default.
+setDefaultExternValues(hostExternValues());
