@@ -88,8 +88,20 @@ export function attachTypeName(n: number): string | undefined {
  * not listed take any attach type and ignore it.
  */
 export const PROGRAM_ATTACH_TYPES: Readonly<
-  Record<string, { readonly allowed: readonly string[]; readonly default?: string }>
+  Record<
+    string,
+    {
+      readonly allowed: readonly string[];
+      readonly default?: string;
+      /** None may be given (the type's plain form: a kprobe without multi or session). */
+      readonly optional?: boolean;
+    }
+  >
 > = {
+  kprobe: {
+    allowed: ['trace_kprobe_multi', 'trace_uprobe_multi', 'trace_kprobe_session', 'trace_uprobe_session'],
+    optional: true,
+  },
   xdp: { allowed: ['xdp', 'xdp_devmap', 'xdp_cpumap'], default: 'xdp' },
   cgroup_skb: { allowed: ['cgroup_inet_ingress', 'cgroup_inet_egress'], default: 'cgroup_inet_ingress' },
   cgroup_sock: {

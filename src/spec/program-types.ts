@@ -839,6 +839,10 @@ function view(t: ProgramType, at: string): ProgramType {
       else delete v.ret;
       break;
     }
+    case 'kprobe':
+      // A session program's return value says whether its return probe runs.
+      if (at === 'trace_kprobe_session' || at === 'trace_uprobe_session') v.ret = { min: 0, max: 1 };
+      break;
     case 'lsm':
       if (at === 'lsm_cgroup') {
         v.ret = { min: 0, max: 1 };
@@ -881,7 +885,7 @@ export function attachTypeError(name: string, attachType?: string): string | und
   const rule = PROGRAM_ATTACH_TYPES[name];
   if (!rule) return undefined;
   if (attachType === undefined) {
-    if (rule.default !== undefined) return undefined;
+    if (rule.default !== undefined || rule.optional) return undefined;
     return `${name} programs need an expected attach type (one of ${rule.allowed.join(', ')}); the section name gives it, e.g. ${sectionExample(name)}`;
   }
   if (rule.allowed.includes(attachType)) return undefined;

@@ -38,7 +38,6 @@ function probe(off: number, size: number, write: boolean, ret: number): Insn[] {
  * is not here: this kernel is built without it (BPF_PROG_LOAD says EINVAL for the type). */
 const PLAIN = [
   'socket_filter',
-  'kprobe',
   'sched_cls',
   'sched_act',
   'perf_event',
@@ -56,6 +55,7 @@ const PLAIN = [
   'syscall',
 ];
 const WITH_ATTACH = [
+  'kprobe',
   'xdp',
   'cgroup_skb',
   'cgroup_sock',
@@ -67,6 +67,7 @@ const WITH_ATTACH = [
 ];
 const VIEWS: [string, string | undefined][] = [
   ...PLAIN.map((t): [string, undefined] => [t, undefined]),
+  ['kprobe', undefined],
   ...WITH_ATTACH.flatMap((t) => PROGRAM_ATTACH_TYPES[t]!.allowed.map((a): [string, string] => [t, a])),
 ];
 
