@@ -49,6 +49,8 @@ export const SKB_OFF = {
   remoteIp6: 100,
   localIp6: 116,
 } as const;
+/** Offset of the 1-byte `tstamp_type` (BPF_SKB_CLOCK_*: what skb_set_tstamp sets). */
+const SKB_TSTAMP_TYPE = 180;
 /** sizeof(struct __sk_buff). */
 export const SKB_CTX_SIZE = SKB.size;
 
@@ -820,6 +822,25 @@ export const SKB_HELPERS: HelperDef[] = [
     proto: { ret: 'integer', args: ['ctx'] },
     programTypes: [...TC, 'cgroup_skb'],
     ...onNumbers(['word'], (env, ctx) => ecnSetCe(env, skbOf(env, ctx, 'skb_ecn_set_ce'))),
+  },
+  {
+    id: 192,
+    name: 'skb_set_tstamp',
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'] },
+    programTypes: TC,
+    call: (env, ctx, tstamp, typeReg) => {
+      const s = skbOf(env, ptr(ctx), 'skb_set_tstamp');
+      // BPF_SKB_CLOCK_REALTIME (0) takes any time; MONOTONIC (1) and TAI (2) one that is not 0.
+      // Only IP packets carry a delivery time.
+      const proto = protocol(env, s);
+      if (proto !== RAW_IP && proto !== RAW_IPV6) return BigInt(-Errno.EOPNOTSUPP);
+      const type = Number(typeReg & 0xffffffffn);
+      const t = BigInt.asUintN(64, tstamp);
+      if (type > 2 || (type !== 0 && t === 0n)) return BigInt(-Errno.EINVAL);
+      env.space.view.setBigUint64(s.ctx + SKB_OFF.tstamp, t, true);
+      env.space.bytes[s.ctx + SKB_TSTAMP_TYPE] = type;
+      return 0n;
+    },
   },
   {
     id: 13,

@@ -150,6 +150,7 @@ describe('helper registry', () => {
         [135, 'csum_level'],
         [152, 'redirect_neigh'],
         [155, 'redirect_peer'],
+        [192, 'skb_set_tstamp'],
       ] as [number, string][]),
     ];
     for (const [id, name] of expected) expect(helperById(id)?.name, `helper ${id}`).toBe(name);

@@ -273,6 +273,7 @@ describe('helper number forms', () => {
       'override_return',
       'setsockopt',
       'skb_adjust_room',
+      'skb_set_tstamp',
       'sock_hash_update',
       'sock_map_update',
       'sock_ops_cb_flags_set',
