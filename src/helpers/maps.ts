@@ -1,5 +1,6 @@
 // Map helpers: lookup/update/delete, queue/stack push/pop/peek, for_each_map_elem.
 
+import { BloomFilterMap } from '../maps/bloom.js';
 import { QueueStackMap } from '../maps/queue.js';
 import { Errno } from '../spec/errno.js';
 import { err, flagsWord, mapArg, mapWord, onNumbers, ptrWord, writable } from './args.js';
@@ -36,6 +37,7 @@ export const MAP_HELPERS: HelperDef[] = [
     proto: { ret: 'integer', args: ['const_map_ptr', 'map_value', 'anything'] },
     ...onNumbers(['word', 'word', 'word'], (env, map, value, flags) => {
       const m = mapWord(env, map, 'map_push_elem');
+      if (m instanceof BloomFilterMap) return m.push(ptrWord(value), flagsWord(flags));
       if (!(m instanceof QueueStackMap)) return -Errno.EINVAL;
       return m.push(ptrWord(value), flagsWord(flags));
     }),
@@ -72,6 +74,8 @@ export const MAP_HELPERS: HelperDef[] = [
 function take(env: HelperEnv, map: number, out: number, remove: boolean): number {
   const name = remove ? 'map_pop_elem' : 'map_peek_elem';
   const m = mapWord(env, map, name);
+  // A bloom filter's peek reads the value asked about (a pop is not allowed by the verifier).
+  if (m instanceof BloomFilterMap && !remove) return m.peek(ptrWord(out));
   if (!(m instanceof QueueStackMap)) return -Errno.EINVAL;
   writable(env, ptrWord(out), m.spec.valueSize, name);
   return m.take(ptrWord(out), remove);

@@ -312,6 +312,7 @@ function createMap(spec: MapSpec, name: string): KernelMap {
       valueSize: spec.valueSize,
       maxEntries,
       flags: spec.flags,
+      mapExtra: spec.mapExtra,
       name,
       innerMapFd: inner,
     });

@@ -15,6 +15,7 @@ import type { AddressSpace } from '../memory/address-space.js';
 import { Errno } from '../spec/errno.js';
 import { type MapSpec, MapType } from '../spec/maps.js';
 import { roundUp8 } from './base.js';
+import { bloomBits } from './bloom.js';
 import { indexBuckets } from './hash-index.js';
 import { LRU_NODE_BYTES } from './lru.js';
 
@@ -100,6 +101,8 @@ export function mapMemory(spec: MapSpec, cpus: number): number {
     case 29: // TASK_STORAGE
     case 32: // CGRP_STORAGE
       return base + 64 * (value + 64); // at most MAX_OWNERS values (./local-storage.ts)
+    case 30: // BLOOM_FILTER: its bit array (./bloom.ts)
+      return base + bloomBits(spec) / 8;
     case MapType.STACK_TRACE:
       // A value per bucket (max_entries rounded up to a power of two) and its hash and depth.
       return base + 2 ** Math.ceil(Math.log2(n)) * (spec.valueSize + 8);

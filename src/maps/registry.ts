@@ -20,6 +20,7 @@ import { Errno, KernelErrno } from '../spec/errno.js';
 import { type MapSpec, MapType } from '../spec/maps.js';
 import { ArrayMap } from './array.js';
 import { type MapBase, type MapOptions, roundUp8 } from './base.js';
+import { BLOOM_FILTER, BloomFilterMap } from './bloom.js';
 import { chargeMapMemory, hashCapacity, mapMemory } from './cost.js';
 import { RedirectArrayMap } from './devmap.js';
 import { FdArrayMap } from './fdarray.js';
@@ -206,6 +207,16 @@ function checkSocketMap(s: MapSpec): Invalid | undefined {
   return undefined;
 }
 
+/** bloom_map_alloc_check: values and no key, at most 15 hash functions (map_extra's low 4 bits). */
+function checkBloom(s: MapSpec): Invalid | undefined {
+  if (s.keySize !== 0 || s.valueSize === 0 || s.maxEntries === 0)
+    return [Errno.EINVAL, 'needs key size 0, a value size and max_entries > 0'];
+  if (s.flags & ~(F.NUMA_NODE | F.ZERO_SEED | ACCESS_MASK) || !accessOk(s.flags))
+    return [Errno.EINVAL, `unsupported flags 0x${s.flags.toString(16)}`];
+  if ((s.mapExtra ?? 0n) & ~0xfn) return [Errno.EINVAL, 'map_extra holds only the hash count (0..15)'];
+  return undefined;
+}
+
 /** bpf_local_storage_map_alloc_check: no preallocation, no entries, an int key, BTF for both sides. */
 function checkLocalStorage(s: MapSpec): Invalid | undefined {
   const CLONE = 0x200;
@@ -342,6 +353,10 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
         lookup: 'none',
       }),
     ),
+    info(BLOOM_FILTER, 'bloom_filter', checkBloom, (sp, s, o) => new BloomFilterMap(sp, s, o), {
+      helpers: ['map_push_elem', 'map_peek_elem'],
+      lookup: 'none',
+    }),
     info(MapType.LRU_HASH, 'lru_hash', checkHash, hash),
     info(MapType.LRU_PERCPU_HASH, 'lru_percpu_hash', checkHash, hash, { perCpu: true, helpers: PERCPU_DATA }),
     info(MapType.LPM_TRIE, 'lpm_trie', checkLpm, (sp, s, o) => new LpmTrieMap(sp, s, o), {

@@ -9,6 +9,7 @@ import type { AddressSpace, Region } from '../memory/address-space.js';
 import { Errno } from '../spec/errno.js';
 import type { MapSpec } from '../spec/maps.js';
 import { MapBase, type MapOptions } from './base.js';
+import { jhash2 } from './jhash.js';
 
 /** get_stackid flags (include/uapi/linux/bpf.h). */
 export const StackFlag = {
@@ -31,57 +32,6 @@ export const PERF_MAX_STACK = 127;
 /** The bucket count for max_entries: the next power of two (roundup_pow_of_two). */
 export function stackBuckets(maxEntries: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, maxEntries)));
-}
-
-const rol32 = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
-
-/**
- * Bob Jenkins' lookup3 hashword over 32-bit words, as the kernel's jhash2 (initial value 0xdeadbeef plus
- * the length in bytes plus `initval`).
- */
-export function jhash2(words: Uint32Array, initval: number): number {
-  let a = (0xdeadbeef + (words.length << 2) + initval) >>> 0;
-  let b = a;
-  let c = a;
-  let i = 0;
-  let n = words.length;
-  while (n > 3) {
-    a = (a + words[i]!) >>> 0;
-    b = (b + words[i + 1]!) >>> 0;
-    c = (c + words[i + 2]!) >>> 0;
-    a = (a - c) >>> 0;
-    a = (a ^ rol32(c, 4)) >>> 0;
-    c = (c + b) >>> 0;
-    b = (b - a) >>> 0;
-    b = (b ^ rol32(a, 6)) >>> 0;
-    a = (a + c) >>> 0;
-    c = (c - b) >>> 0;
-    c = (c ^ rol32(b, 8)) >>> 0;
-    b = (b + a) >>> 0;
-    a = (a - c) >>> 0;
-    a = (a ^ rol32(c, 16)) >>> 0;
-    c = (c + b) >>> 0;
-    b = (b - a) >>> 0;
-    b = (b ^ rol32(a, 19)) >>> 0;
-    a = (a + c) >>> 0;
-    c = (c - b) >>> 0;
-    c = (c ^ rol32(b, 4)) >>> 0;
-    b = (b + a) >>> 0;
-    n -= 3;
-    i += 3;
-  }
-  if (n === 0) return c;
-  if (n === 3) c = (c + words[i + 2]!) >>> 0;
-  if (n >= 2) b = (b + words[i + 1]!) >>> 0;
-  a = (a + words[i]!) >>> 0;
-  c = ((c ^ b) - rol32(b, 14)) >>> 0;
-  a = ((a ^ c) - rol32(c, 11)) >>> 0;
-  b = ((b ^ a) - rol32(a, 25)) >>> 0;
-  c = ((c ^ b) - rol32(b, 16)) >>> 0;
-  a = ((a ^ c) - rol32(c, 4)) >>> 0;
-  b = ((b ^ a) - rol32(a, 14)) >>> 0;
-  c = ((c ^ b) - rol32(b, 24)) >>> 0;
-  return c;
 }
 
 /** A stack trace map: buckets of addresses in linear memory, their hashes and depths beside them. */

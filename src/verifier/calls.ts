@@ -25,28 +25,17 @@ import {
   UNKNOWN_SCALAR,
 } from './state.js';
 
-/** BPF_MAP_TYPE_BLOOM_FILTER (not in MapType: nothing here creates one). */
-const BLOOM_FILTER = 30;
-
-/**
- * Helpers that take maps of the types the maps registry does not model (no runtime for them here), as
- * the kernel's check_map_func_compatibility allows them; every other map type comes from the registry.
- */
-const UNMODELLED_MAPS: Readonly<Record<number, readonly string[]>> = {
-  [BLOOM_FILTER]: ['map_peek_elem', 'map_push_elem'],
-};
-
 const bare = (name: string) => name.replace(/^bpf_/, '');
 
 /** May helper `h` take a map of `mapType` as its map argument? */
 export function mapAcceptsHelper(mapType: number, helperName: string): boolean {
-  const ok = mapTypeInfo(mapType)?.helpers ?? UNMODELLED_MAPS[mapType];
+  const ok = mapTypeInfo(mapType)?.helpers;
   return ok?.includes(bare(helperName)) ?? false;
 }
 
 function checkMapCompat(pc: number, h: HelperDef, mapType: number, mapName: string): void {
   if (mapAcceptsHelper(mapType, h.name)) return;
-  const known = mapTypeInfo(mapType) !== undefined || UNMODELLED_MAPS[mapType] !== undefined;
+  const known = mapTypeInfo(mapType) !== undefined;
   throw new Reject(
     pc,
     'map_helper',
