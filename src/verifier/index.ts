@@ -84,6 +84,12 @@ export type VerifiableProgram =
       name?: string;
     };
 
+/** An lsm program's view with the return range of its hook. */
+function lsmView(type: ProgramType, t: BtfTarget): ProgramType {
+  if (type.attachType === 'lsm_cgroup') return t.retVoid ? { ...type, ret: { min: 1, max: 1 } } : type;
+  return t.retVoid ? { ...type, ret: undefined, ret32: undefined } : type;
+}
+
 /** The attach target of a program: given, or the one its section name implies. */
 function attachToOf(program: VerifiableProgram): string | undefined {
   if (program.attachTo !== undefined) return program.attachTo;
@@ -195,8 +201,10 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
     const t = resolveBtfTarget(kernelBtf, type, to);
     if (typeof t === 'string') return reject(0, 'bad_attach_target', t);
     btfTarget = t;
-    // An LSM hook returning void: its return value is not checked.
-    if (t.retVoid && type.name === 'lsm') ptype = { ...type, ret: undefined, ret32: undefined };
+    // LSM return values by the hook (the kernel's bpf_lsm_get_retval_range): any for a void hook (1 under
+    // lsm_cgroup), else 0 or -errno. The few int hooks the kernel reads as bool (0..1) are not told apart
+    // here: their BTF says int, so a program returning 1 there is refused (stricter, never wrongly accepted).
+    if (type.name === 'lsm') ptype = lsmView(type, t);
   }
   if (insns.length === 0) return reject(0, 'empty', 'the program has no instructions');
   try {

@@ -252,6 +252,17 @@ describe.runIf(haveBtf)(
       expect(lsm([ldx(8, 2, 1, 16), mov(0, 0), exit]).accepted).toBe(false);
     });
 
+    it('lsm return ranges by hook: any for a void hook, 1 for a void hook under lsm_cgroup', () => {
+      const run = (attachType: string, to: string, r: number) =>
+        verify(
+          { insns: [mov(0, r), exit], type: 'lsm', attachType, attachTo: to },
+          { btf: kbtf(), logLevel: 0 },
+        ).accepted;
+      expect([run('lsm_mac', 'bpf_map_free', 7), run('lsm_mac', 'file_open', 7)]).toEqual([true, false]);
+      expect([0, 1, 2].map((r) => run('lsm_cgroup', 'bpf_map_free', r))).toEqual([false, true, false]);
+      expect([0, 1, 2].map((r) => run('lsm_cgroup', 'file_open', r))).toEqual([true, true, false]);
+    });
+
     it('without the kernel’s BTF, or with a target it lacks, the program is refused in one line', () => {
       const r = verify(
         {
