@@ -845,7 +845,8 @@ export const SKB_HELPERS: HelperDef[] = [
   {
     id: 13,
     name: 'clone_redirect',
-    proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'] },
+    // The kernel counts it among the helpers that change packet data (packet pointers die with the call).
+    proto: { ret: 'integer', args: ['ctx', 'anything', 'anything'], changesPacket: true },
     programTypes: TC_LWT_XMIT,
     ...onNumbers(['word', 'u32', 'word'], (env, ctx, ifindex, flags) => {
       skbOf(env, ctx, 'clone_redirect');
