@@ -192,6 +192,9 @@ function btfArgLoad(v: VerifierEnv, pc: number, off: number, size: number, write
       throw new Reject(pc, 'bad_ctx', `invalid context access: ${what}: past the 12 argument slots`);
     return scalarReg(unknownOfSize(size));
   }
+  // The kernel reads at most MAX_BPF_FUNC_ARGS (12) slots, the return value included.
+  if (off >= 12 * 8)
+    throw new Reject(pc, 'bad_ctx', `invalid context access: ${what}: past the 12 argument slots`);
   const i = Math.floor(off / 8);
   const arg = t.args[i];
   if (!arg)

@@ -85,7 +85,11 @@ function argOf(btf: Btf, typeId: number, name: string, orNull: boolean): BtfArg[
       return [{ kind: 'scalar', name }];
     case Kind.STRUCT:
     case Kind.UNION: {
-      // Passed by value: the kernel allows small structs, one slot per 8 bytes, read as numbers.
+      // Passed by value: the kernel allows structs of at most 16 bytes, one slot per 8 bytes, read as numbers.
+      if (t.size > 16)
+        return [
+          { kind: 'refused', name, why: `it is a ${t.size}-byte struct passed by value (16 bytes at most)` },
+        ];
       const slots = Math.max(1, Math.ceil(t.size / 8));
       return Array.from({ length: slots }, () => ({ kind: 'scalar', name }) as BtfArg);
     }
