@@ -15,6 +15,7 @@ import Module, { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { loadObject } from '../collection/userspace.js';
 import { readObject } from '../elf/index.js';
+import './externs.js';
 import { bytesToHex } from '../hex.js';
 import { events } from '../hooks/events.js';
 import type { ProbeLink, ProbeSite } from '../hooks/probe.js';
@@ -110,7 +111,15 @@ function makeTool(config: TraceConfig): Tool {
   // events: a compiled probe program (tsbpf loaded it once already to check it); every ring buffer /
   // perf event array it has is streamed.
   // Only the program tsbpf chose (and its tail-call targets), so an unsupported sibling does not block it.
-  const spec = readObject(readFileSync(config.object!), { file: config.object });
+  // As the CLI read it: the kernel's extern values, the chosen program alone when the whole does not link.
+  const bytes = readFileSync(config.object!);
+  let spec: ReturnType<typeof readObject>;
+  try {
+    spec = readObject(bytes, { file: config.object });
+  } catch (e) {
+    if (config.program === undefined) throw e;
+    spec = readObject(bytes, { file: config.object, programs: [config.program] });
+  }
   const only = config.program === undefined ? undefined : [config.program];
   const slots = (spec.mapSlots ?? []).flatMap((s) => (s.program === undefined ? [] : [s.program]));
   const obj = loadObject(spec, { engine, programs: only && [...only, ...slots] });

@@ -3,12 +3,13 @@
 // (and takes the first, as before).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCapture } from '../../src/net/pcap.js';
+import { kernelVersionOf } from '../../src/node/externs.js';
 import { kernelOracle } from '../support/kernel.js';
-import { tsbpf } from './run-cli.js';
+import { tsbpf, tsbpfIn } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-objects-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -396,5 +397,56 @@ describe('__kconfig externs on the command line', () => {
     expect(r.stderr).toMatch(
       /extern CONFIG_TSBPF_NOT_AN_OPTION \(__kconfig\): not in the kernel config; declare it __weak to take 0\n$/,
     );
+  });
+});
+
+describe('trace events on a real-style probe object', () => {
+  const cwd = 'test/fixtures/trace';
+  const obj = '../cli/probe_kconfig.o';
+
+  it('--program loads the probe alone (its sibling calls memset) with its __kconfig value filled', async () => {
+    const r = await tsbpfIn(cwd, [
+      'trace',
+      'events',
+      obj,
+      '--fn',
+      'lib.mjs#add',
+      '--program',
+      'on_call',
+      '--json',
+      '--',
+      'node',
+      'main.mjs',
+      '3',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events).toHaveLength(3);
+    const version = kernelVersionOf(release())!;
+    const hex = Buffer.alloc(8);
+    hex.writeBigUInt64LE(BigInt(version));
+    for (const e of events) expect(e.data).toBe(hex.toString('hex'));
+    expect(r.stderr).toMatch(
+      /note: .*call to extern function memset.*\(program clears\).*loading on_call alone/,
+    );
+  });
+
+  it('without --program the object is refused in one line naming the memset call', async () => {
+    const r = await tsbpfIn(cwd, [
+      'trace',
+      'events',
+      obj,
+      '--fn',
+      'lib.mjs#add',
+      '--',
+      'node',
+      'main.mjs',
+      '1',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^tsbpf: .*call to extern function memset: .*\(program clears\)/);
   });
 });
