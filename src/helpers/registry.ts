@@ -4,6 +4,7 @@
 import { kernelHelperId } from '../spec/helper-names.js';
 import { CONTROL_HELPERS } from './control.js';
 import { MAP_HELPERS } from './maps.js';
+import { NETINFO_HELPERS } from './netinfo.js';
 import { RINGBUF_HELPERS } from './ringbuf.js';
 import { ROUTE_HELPERS } from './route.js';
 import { SKB_HELPERS } from './skb.js';
@@ -33,6 +34,7 @@ const ALL: HelperDef[] = [
   ...ROUTE_HELPERS,
   ...SOCKOPS_HELPERS,
   ...STORAGE_HELPERS,
+  ...NETINFO_HELPERS,
 ];
 
 /** Helpers by id. */

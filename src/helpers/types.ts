@@ -31,6 +31,8 @@ export type ArgType =
   | 'btf_id'
   | 'btf_id_or_null' // the same, or NULL (task_storage_get)
   | 'map_value_or_null' // pointer to value_size readable bytes, or NULL (local storage's initial value)
+  | 'int_ptr' // pointer to 4 readable and writable bytes (check_mtu's length in, MTU out)
+  | 'ctx_or_null' // the context pointer, or NULL (get_netns_cookie)
   | 'sock_common' // ARG_PTR_TO_BTF_ID_SOCK_COMMON: a socket from sk_lookup_* (checked against NULL)
   | 'sock_release'; // the same, released by the call (sk_release: OBJ_RELEASE)
 
@@ -133,6 +135,8 @@ export interface InterfaceModel {
   mtu: number;
   /** net.ipv4.conf.<dev>.forwarding: fib_lookup refuses lookups from an interface without it. */
   forwarding: boolean;
+  /** Link-layer header bytes the MTU does not count (default 14, Ethernet and loopback). */
+  hardHeaderLen?: number;
 }
 
 /** A route: prefix (`10.0.0.0/8`, `fd00::/64`), out interface, gateway, and the neighbour's MAC. */
@@ -157,6 +161,9 @@ export interface RouteModel {
 export interface NetModel {
   interfaces: readonly InterfaceModel[];
   routes: readonly RouteModel[];
+  /** The namespace's cookie (get_netns_cookie; default 1) and the test-run socket's (default 1). */
+  netnsCookie?: number;
+  socketCookie?: number;
 }
 
 /** A field of a modelled kernel struct: byte offset and size. */

@@ -177,6 +177,17 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       case 'long_ptr':
         helperMem(v, pc, regno, r, 8, true);
         break;
+      case 'int_ptr':
+        helperMem(v, pc, regno, r, 4, false);
+        helperMem(v, pc, regno, r, 4, true);
+        break;
+      case 'ctx_or_null':
+        need(
+          regno,
+          isNull || (r.kind === 'ctx' && r.off === 0 && isConstScalar(r.s) && r.s.var.value === 0n),
+          'the unmodified context pointer or NULL',
+        );
+        break;
       case 'btf_id':
       case 'btf_id_or_null': {
         // A kernel object typed by BTF (get_current_task_btf, a tracing program's argument), or NULL where

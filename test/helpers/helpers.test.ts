@@ -121,6 +121,17 @@ describe('helper registry', () => {
         [210, 'cgrp_storage_get'],
         [211, 'cgrp_storage_delete'],
       ] as [number, string][]),
+      // Where a packet program runs (netinfo.ts).
+      ...([
+        [46, 'get_socket_cookie'],
+        [47, 'get_socket_uid'],
+        [79, 'skb_cgroup_id'],
+        [83, 'skb_ancestor_cgroup_id'],
+        [122, 'get_netns_cookie'],
+        [151, 'skb_cgroup_classid'],
+        [163, 'check_mtu'],
+        [188, 'xdp_get_buff_len'],
+      ] as [number, string][]),
       // Socket-buffer helpers (skb.ts).
       ...([
         [9, 'skb_store_bytes'],

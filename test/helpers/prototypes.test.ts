@@ -14,6 +14,7 @@ import { loadCollection } from '../../src/collection/load.js';
 import { readObject } from '../../src/elf/index.js';
 import { CONTROL_HELPERS } from '../../src/helpers/control.js';
 import { MAP_HELPERS } from '../../src/helpers/maps.js';
+import { NETINFO_HELPERS } from '../../src/helpers/netinfo.js';
 import { RINGBUF_HELPERS } from '../../src/helpers/ringbuf.js';
 import { ROUTE_HELPERS } from '../../src/helpers/route.js';
 import { SOCK_HELPERS } from '../../src/helpers/sock.js';
@@ -88,6 +89,7 @@ const HELPERS = [
   ...ROUTE_HELPERS,
   ...SOCKOPS_HELPERS,
   ...STORAGE_HELPERS,
+  ...NETINFO_HELPERS,
 ].filter((h) => !KERNEL_BUILD_QUIRKS.has(h.name));
 
 /**
