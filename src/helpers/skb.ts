@@ -8,9 +8,11 @@
 
 import type { AddressSpace, Region } from '../memory/address-space.js';
 import { Errno } from '../spec/errno.js';
+import { MapType } from '../spec/maps.js';
 import { programTypeByName } from '../spec/program-types.js';
 import { TcAction } from '../spec/verdicts.js';
-import { onNumbers, ptr, ptrWord, writable } from './args.js';
+import { mapWord, onNumbers, ptr, ptrWord, writable } from './args.js';
+import { cgroupPath } from './trace.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 const SKB = programTypeByName('sched_cls')!.ctx;
@@ -647,13 +649,17 @@ export const SKB_HELPERS: HelperDef[] = [
     name: 'skb_under_cgroup',
     proto: { ret: 'integer', args: ['ctx', 'const_map_ptr', 'anything'] },
     programTypes: [...TC, 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local'],
+    // The skb's socket is the test run's, made by the running task: its cgroup is the task's. Slots hold
+    // cgroup ids here, as for current_task_under_cgroup (trace.ts).
     ...onNumbers(['word', 'word', 'u32'], (env, ctx, map, index) => {
       skbOf(env, ctx, 'skb_under_cgroup');
-      const m = env.mapAt(ptrWord(map));
-      if (!m) throw new Error('skb_under_cgroup: argument is not a map');
+      const m = mapWord(env, map, 'skb_under_cgroup');
+      if (m.spec.type !== MapType.CGROUP_ARRAY)
+        throw new Error(`skb_under_cgroup: map '${m.spec.name}' is not a cgroup array`);
       if (index >= m.spec.maxEntries) return -Errno.E2BIG;
-      // User-space cgroup arrays hold no cgroups: every slot reads as empty.
-      return -Errno.EAGAIN;
+      const id = (m as unknown as { refAt(i: number): number }).refAt(index);
+      if (id === 0) return -Errno.EAGAIN;
+      return cgroupPath(env.task).includes(id) ? 1 : 0;
     }),
   },
   {

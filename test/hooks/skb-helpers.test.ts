@@ -17,6 +17,7 @@ describe.skipIf(!oracle)('skb helpers: tsbpf vs the kernel', () => {
     ['helper_codes', 'room_codes', 'adjust_room (net, mac, encap, decap), change_proto'],
     ['helper_codes', 'vlan_codes', 'vlan_push, vlan_pop'],
     ['helper_codes', 'tstamp_codes', 'skb_set_tstamp: clocks, the time read back, ctx_out'],
+    ['helper_codes', 'cgroup_codes', 'skb_under_cgroup: an empty slot, an index past the end'],
     ['tunnel', 'tunnel', 'set_tunnel_key, get_tunnel_key: sizes, flags, IPv4 and IPv6'],
     ['redirect_ecn', 'redirect_ecn', 'skb_ecn_set_ce (IPv4 checksum, IPv6), redirect_neigh, redirect_peer'],
   ] as const) {

@@ -50,7 +50,14 @@ const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') :
 
 function contents(map: Pick<BpfMap, 'spec' | 'lookup' | 'nextKey'>): string[] {
   const t = map.spec.type;
-  if (t === MapType.RINGBUF || t === MapType.PROG_ARRAY || t === MapType.PERF_EVENT_ARRAY) return [];
+  // Maps of references (programs, cgroups, perf buffers) and rings have no values to compare.
+  if (
+    t === MapType.RINGBUF ||
+    t === MapType.PROG_ARRAY ||
+    t === MapType.PERF_EVENT_ARRAY ||
+    t === MapType.CGROUP_ARRAY
+  )
+    return [];
   const out: string[] = [];
   for (const key of rawKeys(map as BpfMap)) out.push(`${hex(key)}=${hex(map.lookup(key)!)}`);
   return out.sort();
