@@ -7,7 +7,8 @@ import { PROGRAM_ATTACH_TYPES } from './attach-types.js';
 
 /**
  * What a context load yields to the verifier: a number, a packet pointer, a socket (`sock`: never NULL,
- * `sock_or_null`: check it first; `sock_common_or_null`: only the fields every socket has), the flow dissector's `bpf_flow_keys`, or a pointer to a kernel struct
+ * `sock_or_null`: check it first; `sock_common_or_null`: only the fields every socket has), a writable
+ * tracepoint's buffer (`tp_buffer`), the flow dissector's `bpf_flow_keys`, or a pointer to a kernel struct
  * typed by BTF (`btf`, with CtxField.btfStruct naming the struct).
  */
 export type CtxYield =
@@ -19,6 +20,7 @@ export type CtxYield =
   | 'sock_or_null'
   | 'sock_common_or_null'
   | 'flow_keys'
+  | 'tp_buffer'
   | 'btf';
 
 /**
@@ -256,6 +258,18 @@ const RAW_TP_ARGS: CtxLayout = {
   struct: 'bpf_raw_tracepoint_args',
   size: 96,
   fields: [f('args', 0, 96, true, false, 'any')],
+};
+
+/** raw_tracepoint_writable: the first argument, read as 8 bytes, is the tracepoint's writable buffer. */
+const RAW_TP_WRITABLE_ARGS: CtxLayout = {
+  struct: 'bpf_raw_tracepoint_args',
+  size: 96,
+  // Read whole at offset 0 it is the buffer; its other bytes read as plain numbers (first match wins).
+  fields: [
+    f('args[0] bytes', 1, 7, true, false, 'any'),
+    f('buffer', 0, 8, true, false, 'exact', 'tp_buffer'),
+    f('args', 8, 88, true, false, 'any'),
+  ],
 };
 
 /**
@@ -681,6 +695,13 @@ const TYPES: ProgramType[] = [
   },
   { name: 'sk_msg', kernel: 16, ctx: SK_MSG_MD, directPacketRead: true, directPacketWrite: true },
   { name: 'raw_tracepoint', kernel: 17, ctx: RAW_TP_ARGS, directPacketRead: false, directPacketWrite: false },
+  {
+    name: 'raw_tracepoint_writable',
+    kernel: 24,
+    ctx: RAW_TP_WRITABLE_ARGS,
+    directPacketRead: false,
+    directPacketWrite: false,
+  },
   {
     name: 'cgroup_sock_addr',
     kernel: 18,

@@ -5,6 +5,14 @@
 import { STACK_SIZE } from '../isa/index.js';
 import { MapFlag } from '../spec/maps.js';
 import { ctxAccess, FLOW_KEYS_SIZE, sockAccess } from '../spec/program-types.js';
+
+/**
+ * How far into a writable tracepoint's buffer a program may reach here: the kernel checks the real size at
+ * attach (the furthest byte the program touches against the tracepoint's); below the largest offset
+ * pointer arithmetic allows.
+ */
+const TP_BUFFER_SIZE = 1 << 29;
+
 import { btfStructId, btfStructLoad } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import type { VerifierEnv } from './env.js';
@@ -18,6 +26,7 @@ import {
   type Reg,
   Slot,
   scalarReg,
+  TP_BUFFER_MEM,
   UNKNOWN_SCALAR,
 } from './state.js';
 
@@ -154,6 +163,8 @@ function ctxLoadStore(
       return ptrReg('sock');
     case 'flow_keys':
       return ptrReg('mem', { size: FLOW_KEYS_SIZE, map: FLOW_KEYS_MEM });
+    case 'tp_buffer':
+      return ptrReg('mem', { size: TP_BUFFER_SIZE, map: TP_BUFFER_MEM });
     case 'btf': {
       // Typed by the kernel's BTF when there is one; without it the pointer can be passed on, not read.
       const btf = v.kernelBtf;
@@ -453,6 +464,14 @@ export function regionCheck(
       return;
     }
     case 'mem':
+      // A writable tracepoint's buffer: its size is checked when the program is attached; here only that
+      // the offset is constant and not negative.
+      if (r.map === TP_BUFFER_MEM && !isConstScalar(r.s))
+        throw new Reject(
+          pc,
+          'var_off',
+          `R${regno} points into the tracepoint's buffer at a variable offset${varNote()}`,
+        );
       if (lo < 0n)
         throw new Reject(
           pc,

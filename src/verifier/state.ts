@@ -122,6 +122,8 @@ export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
 
 /** `map` of a `mem` pointer to a flow dissector's `bpf_flow_keys` (atomics are refused there). */
 export const FLOW_KEYS_MEM = -3;
+/** `map` of a `mem` pointer to a writable tracepoint's buffer (constant offsets only). */
+export const TP_BUFFER_MEM = -4;
 
 export const isPointer = (r: Reg): boolean => r.kind !== 'scalar' && r.kind !== 'not_init';
 export const isPacketKind = (k: RegKind): boolean => k === 'packet' || k === 'packet_meta';

@@ -50,6 +50,7 @@ const PLAIN = [
   'cgroup_device',
   'sk_msg',
   'raw_tracepoint',
+  'raw_tracepoint_writable',
   'flow_dissector',
   'cgroup_sysctl',
   'syscall',
@@ -246,3 +247,38 @@ describe.runIf(oracle)(
     }
   },
 );
+
+describe.runIf(oracle)('raw_tracepoint_writable: the tracepoint buffer agrees with the kernel', () => {
+  const t = programTypeFor('raw_tracepoint_writable')!;
+  // r2 = ctx->args[0] (the buffer); <body>; r0 = 0; exit
+  const prog = (body: Insn[]) => [
+    ins(0x79, 2, 1, 0, 0),
+    ...body,
+    ins(0xb7, 0, 0, 0, 0),
+    ins(0x95, 0, 0, 0, 0),
+  ];
+  const cases: [string, Insn[]][] = [
+    ['read u64 at 0', [ins(0x79, 3, 2, 0, 0)]],
+    ['write u32 at 100', [ins(0xb7, 3, 0, 0, 5), ins(0x63, 2, 3, 100, 0)]],
+    ['write u8 at 4001', [ins(0xb7, 3, 0, 0, 5), ins(0x73, 2, 3, 4001, 0)]],
+    ['read at -8', [ins(0x79, 3, 2, -8, 0)]],
+    ['pointer + 16, read u32 at 0', [ins(0x07, 2, 0, 0, 16), ins(0x61, 3, 2, 0, 0)]],
+    [
+      'variable offset 0..7, read u8',
+      [ins(0x79, 4, 1, 8, 0), ins(0x57, 4, 0, 0, 7), ins(0x0f, 2, 4, 0, 0), ins(0x71, 3, 2, 0, 0)],
+    ],
+    ['atomic add at 8', [ins(0xb7, 3, 0, 0, 1), ins(0xdb, 2, 3, 8, 0)]],
+    ['read u32 of args[0] (narrow)', [ins(0x61, 3, 1, 0, 0)]],
+  ];
+  it(`${cases.length} accesses`, () => {
+    const mismatches = cases.flatMap(([name, body]) => {
+      const insns = prog(body);
+      const k = kernelAccepts(t.kernel, insns, undefined, 0);
+      const ours = verify({ insns, type: 'raw_tracepoint_writable' }, { logLevel: 1 });
+      return k === ours.accepted
+        ? []
+        : [`${name}: kernel ${k}, ours ${ours.accepted} ${ours.diagnostics[0]?.message ?? ''}`];
+    });
+    expect(mismatches).toEqual([]);
+  });
+});
