@@ -3,9 +3,12 @@
 // (every readable __sk_buff field), what it takes from ctx_in and refuses, what comes back in ctx_out.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { assemble } from '../../src/asm/index.js';
 import { loadObject } from '../../src/collection/userspace.js';
 import { readObject } from '../../src/elf/index.js';
+import { createRunner } from '../../src/engine/runner.js';
 import { TestRunError, testRun } from '../../src/hooks/test-run.js';
+import { Runtime } from '../../src/vm/runtime.js';
 import { kernelOracle } from '../support/kernel.js';
 import { compareWithKernel, PACKETS, skbCtx } from './tc-kernel.js';
 
@@ -84,6 +87,63 @@ describe('the skb test run', () => {
       expect(await compareWithKernel(`${FIXTURES}/${file}.o`, name)).toBeGreaterThan(100);
     });
   }
+
+  it.skipIf(!oracle)(
+    'legacy packet loads (LD_ABS, LD_IND) read from skb->data, as in the kernel',
+    async () => {
+      const { progLoad, progTestRun, close } = await import('../../src/kernel/index.js');
+      const text = `
+      r6 = r1
+      r0 = *(u8 *)skb[0]
+      r7 = r0
+      r0 = *(u16 *)skb[12]
+      r7 <<= 16
+      r7 |= r0
+      r2 = 2
+      r0 = *(u32 *)skb[r2 + 0]
+      r0 ^= r7
+      exit`;
+      let compared = 0;
+      for (const [type, number] of [
+        ['socket_filter', 1],
+        ['sched_cls', 3],
+      ] as const) {
+        const { fd } = progLoad({ type: number, insns: assemble(text), license: 'GPL' });
+        try {
+          for (const engine of ['interp', 'jit'] as const) {
+            const rt = new Runtime();
+            const prog = rt.prepare({
+              name: 'ld',
+              section: type,
+              type,
+              insns: assemble(text),
+              license: 'GPL',
+            });
+            const runner = createRunner(rt, prog, { engine, checked: false });
+            for (const [i, p] of PACKETS.entries()) {
+              let kernel: number | string;
+              try {
+                kernel = progTestRun(fd, { data: p }).retval;
+              } catch {
+                kernel = 'refused';
+              }
+              let ours: number | string;
+              try {
+                ours = testRun(runner, { dataIn: p }).retval;
+              } catch {
+                ours = 'refused';
+              }
+              expect(ours, `${type} (${engine}) packet ${i}`).toBe(kernel);
+              compared++;
+            }
+          }
+        } finally {
+          close(fd);
+        }
+      }
+      expect(compared).toBeGreaterThan(400);
+    },
+  );
 
   it.skipIf(!oracle)("matches the kernel's refusals of a __sk_buff in (errno)", async () => {
     const { loadKernelObject } = await import('../../src/kernel/index.js');
