@@ -3,7 +3,11 @@
 // by us; the verdicts must be equal. Programs are named ok_* or bad_* after what the kernel does with them,
 // so a fixture that stops testing what it says fails too.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { setDefaultCoreTarget } from '../../src/btf/core/index.js';
 import { type Btf, Kind, parseBtf } from '../../src/btf/index.js';
@@ -16,7 +20,7 @@ import { programTypeFor } from '../../src/spec/program-types.js';
 import { programTypeForSection } from '../../src/spec/sections.js';
 import { btfNamed } from '../../src/verifier/btf-ctx.js';
 import { verify } from '../../src/verifier/index.js';
-import { kernelOracle } from '../support/kernel.js';
+import { clang, kernelOracle } from '../support/kernel.js';
 
 const DIR = new URL('../fixtures/types/', import.meta.url);
 const VMLINUX = '/sys/kernel/btf/vmlinux';
@@ -116,6 +120,31 @@ describe.runIf(oracle)('program types on clang-built fixtures: our verdict is th
       } finally {
         setDefaultCoreTarget(undefined);
       }
+    }
+  });
+});
+
+const cc = clang();
+describe.runIf(cc !== undefined)('the committed fixtures are what their sources build to', () => {
+  it('each .o equals a fresh build of its .c with the Makefile’s flags', () => {
+    const dir = fileURLToPath(DIR);
+    const make = readFileSync(join(dir, 'Makefile'), 'utf8');
+    const flags = /^CFLAGS := (.*)$/m
+      .exec(make)![1]!
+      .replace('$(ARCH_INC)', `/usr/include/${process.arch === 'x64' ? 'x86_64' : 'aarch64'}-linux-gnu`);
+    const tmp = mkdtempSync(join(tmpdir(), 'tsbpf-types-'));
+    try {
+      const stale = files.filter((o) => {
+        const out = join(tmp, o);
+        execFileSync(cc!, [...flags.split(/\s+/), '-c', o.replace(/\.o$/, '.c'), '-o', out], {
+          cwd: dir,
+          stdio: 'pipe',
+        });
+        return !readFileSync(out).equals(readFileSync(join(dir, o)));
+      });
+      expect(stale, 'rebuild with make -C test/fixtures/types').toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });
