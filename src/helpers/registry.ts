@@ -5,6 +5,7 @@ import { kernelHelperId } from '../spec/helper-names.js';
 import { CONTROL_HELPERS } from './control.js';
 import { MAP_HELPERS } from './maps.js';
 import { NETINFO_HELPERS } from './netinfo.js';
+import { PERF_HELPERS } from './perf.js';
 import { RINGBUF_HELPERS } from './ringbuf.js';
 import { ROUTE_HELPERS } from './route.js';
 import { SKB_HELPERS } from './skb.js';
@@ -35,6 +36,7 @@ const ALL: HelperDef[] = [
   ...SOCKOPS_HELPERS,
   ...STORAGE_HELPERS,
   ...NETINFO_HELPERS,
+  ...PERF_HELPERS,
 ];
 
 /** Helpers by id. */

@@ -132,6 +132,12 @@ describe('helper registry', () => {
         [163, 'check_mtu'],
         [188, 'xdp_get_buff_len'],
       ] as [number, string][]),
+      // Counters and trace output (perf.ts).
+      ...([
+        [22, 'perf_event_read'],
+        [55, 'perf_event_read_value'],
+        [177, 'trace_vprintk'],
+      ] as [number, string][]),
       // Socket-buffer helpers (skb.ts).
       ...([
         [9, 'skb_store_bytes'],

@@ -15,6 +15,7 @@ import { readObject } from '../../src/elf/index.js';
 import { CONTROL_HELPERS } from '../../src/helpers/control.js';
 import { MAP_HELPERS } from '../../src/helpers/maps.js';
 import { NETINFO_HELPERS } from '../../src/helpers/netinfo.js';
+import { PERF_HELPERS } from '../../src/helpers/perf.js';
 import { RINGBUF_HELPERS } from '../../src/helpers/ringbuf.js';
 import { ROUTE_HELPERS } from '../../src/helpers/route.js';
 import { SOCK_HELPERS } from '../../src/helpers/sock.js';
@@ -90,6 +91,7 @@ const HELPERS = [
   ...SOCKOPS_HELPERS,
   ...STORAGE_HELPERS,
   ...NETINFO_HELPERS,
+  ...PERF_HELPERS,
 ].filter((h) => !KERNEL_BUILD_QUIRKS.has(h.name));
 
 /**
