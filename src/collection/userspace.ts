@@ -8,6 +8,7 @@ import { testRun } from '../hooks/test-run.js';
 import { XdpHook } from '../hooks/xdp.js';
 import { createMap } from '../maps/registry.js';
 import type { RuntimeMap } from '../maps/types.js';
+import { MapType } from '../spec/maps.js';
 import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { VerifierError, type VerifyResult, verify } from '../verifier/index.js';
 import type { RunLimits } from '../vm/limits.js';
@@ -179,7 +180,12 @@ function userspaceBackend(runtime: Runtime, options: LoadOptions): Backend<Runti
   return {
     name: 'userspace',
     createMap: (spec) => {
-      const map = createMap(runtime.space, spec, { cpus: runtime.cpus });
+      // As libbpf (and the kernel back end): a perf event array declared without max_entries gets one per CPU.
+      const sized =
+        spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0
+          ? { ...spec, maxEntries: runtime.cpus }
+          : spec;
+      const map = createMap(runtime.space, sized, { cpus: runtime.cpus });
       runtime.registerMap(map);
       return map;
     },
