@@ -92,6 +92,7 @@ export {
   probeSite,
 } from './hooks/probe.js';
 export { PROBE_CTX_SIZE, ProbeCtx, ProbeFlag } from './hooks/probe-context.js';
+export { SKB_MAX_PACKET, SkbHook, type SkbResult, type SkbRunOptions } from './hooks/skb.js';
 export { type SkBuffFields, SocketFilterHook, type SocketFilterResult } from './hooks/socket-filter.js';
 export { TestRunError, type TestRunOptions, type TestRunResult, testRun } from './hooks/test-run.js';
 export type { InsnProgram, TraceProgramSource } from './hooks/trace-program.js';
