@@ -74,6 +74,23 @@ export const NETINFO_HELPERS: HelperDef[] = [
     // The root is level 0 and the socket's own cgroup; deeper levels have no ancestor (0).
     ...onNumbers(['word', 's32'], (_env, _ctx, level) => (level === 0 ? ROOT_CGROUP : 0)),
   },
+  ...(
+    [
+      [128, 'sk_cgroup_id', ['sock_common']],
+      [129, 'sk_ancestor_cgroup_id', ['sock_common', 'anything']],
+    ] as const
+  ).map(
+    ([id, name, args]): HelperDef => ({
+      id,
+      name,
+      proto: { ret: 'integer', args },
+      programTypes: ['cgroup_skb'],
+      // A socket here is a test run's: in the root cgroup, level 0.
+      ...onNumbers(id === 128 ? ['word'] : ['word', 's32'], (_env, _sk, level) =>
+        id === 128 || level === 0 ? ROOT_CGROUP : 0,
+      ),
+    }),
+  ),
   {
     id: 122,
     name: 'get_netns_cookie',

@@ -47,6 +47,8 @@ const redirect = (id: number, name: string, proto: HelperProto, type: string): H
 });
 
 const SOCK_OPT_TYPES = ['sock_ops', 'cgroup_sock_addr'];
+/** The cgroup hooks whose programs set the syscall's return value (get_retval/set_retval). */
+const CGROUP_RETVAL_TYPES = ['cgroup_sock', 'cgroup_sock_addr', 'cgroup_sockopt'];
 
 export const SOCKOPS_HELPERS: HelperDef[] = [
   redirect(52, 'sk_redirect_map', MAP_INDEX_CALL, 'sk_skb'),
@@ -76,6 +78,8 @@ export const SOCKOPS_HELPERS: HelperDef[] = [
     { ret: 'integer', args: ['ctx', 'anything', 'anything', 'uninit_mem', 'const_size'] },
     SOCK_OPT_TYPES,
   ),
+  contextOnly(186, 'get_retval', { ret: 'integer', args: [] }, CGROUP_RETVAL_TYPES),
+  contextOnly(187, 'set_retval', { ret: 'integer', args: ['anything'] }, CGROUP_RETVAL_TYPES),
   contextOnly(61, 'msg_apply_bytes', { ret: 'integer', args: ['ctx', 'anything'] }, ['sk_msg']),
   contextOnly(62, 'msg_cork_bytes', { ret: 'integer', args: ['ctx', 'anything'] }, ['sk_msg']),
   contextOnly(

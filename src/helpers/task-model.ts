@@ -48,6 +48,8 @@ export const DEFAULT_TASK_LAYOUT: TaskLayout = {
   },
 };
 
+/** Room for struct pt_regs (168 bytes on x86-64, less elsewhere), zeroed. */
+const PT_REGS_BYTES = 4096;
 /** The least room given each modelled struct. */
 const MIN_STRUCT_BYTES = 16384;
 
@@ -100,6 +102,8 @@ interface TaskRegions {
   task: Region;
   parent: Region;
   cred: Region;
+  /** The task's user registers (struct pt_regs, task_pt_regs): zero, no user context is modelled. */
+  regs: Region;
 }
 
 const regions = new WeakMap<object, TaskRegions>();
@@ -143,7 +147,7 @@ export function currentTask(env: HelperEnv): number {
   const layout = env.task.layout ?? DEFAULT_TASK_LAYOUT;
   let r = regions.get(env.space);
   if (!r || r.layout !== layout) {
-    if (r) for (const x of [r.task, r.parent, r.cred]) env.space.release(x);
+    if (r) for (const x of [r.task, r.parent, r.cred, r.regs]) env.space.release(x);
     // At least 16 KiB: a verified program reads a BTF-typed task within the struct the verifier's BTF
     // gives, which may be a larger kernel's than the layout's.
     const size = (n: number) => Math.max(MIN_STRUCT_BYTES, n);
@@ -152,6 +156,7 @@ export function currentTask(env: HelperEnv): number {
       task: env.space.allocate(size(layout.taskSize), 'rodata', 'the current task_struct', false),
       parent: env.space.allocate(size(layout.taskSize), 'rodata', "the current task's parent", false),
       cred: env.space.allocate(size(layout.credSize), 'rodata', "the current task's cred", false),
+      regs: env.space.allocate(PT_REGS_BYTES, 'rodata', "the current task's pt_regs", false),
     };
     regions.set(env.space, r);
   }
@@ -170,4 +175,10 @@ export function currentTask(env: HelperEnv): number {
   for (const f of ['uid', 'euid', 'suid', 'fsuid'] as const) write(env, c, layout.cred[f], t.uid);
   for (const f of ['gid', 'egid', 'sgid', 'fsgid'] as const) write(env, c, layout.cred[f], t.gid);
   return r.task.start;
+}
+
+/** task_pt_regs: the current task's user registers (the only task here is the current one). */
+export function currentTaskRegs(env: HelperEnv): number {
+  currentTask(env);
+  return regions.get(env.space)!.regs.start;
 }

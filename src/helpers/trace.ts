@@ -7,7 +7,7 @@ import { Errno, KernelErrno } from '../spec/errno.js';
 import { MapType } from '../spec/maps.js';
 import { cString, mapWord, onNumbers, ptrWord, readable, u32, writable } from './args.js';
 import { PROBE_TYPES, TRAMPOLINE_TYPES } from './groups.js';
-import { currentTask } from './task-model.js';
+import { currentTask, currentTaskRegs } from './task-model.js';
 import type { HelperDef, HelperEnv, TaskModel } from './types.js';
 
 /** The root cgroup's id (cgroup v2: the root's kernfs node id is 1). */
@@ -163,6 +163,22 @@ export const TRACE_HELPERS: HelperDef[] = [
     proto: { ret: 'integer', args: ['ctx'] },
     programTypes: TRAMPOLINE_TYPES,
     ...onNumbers(['word'], (env) => trampolineArgs(env)),
+  },
+  {
+    id: 175,
+    name: 'task_pt_regs',
+    proto: { ret: 'btf_id', args: ['btf_id'], btfStruct: 'task_struct', retBtfStruct: 'pt_regs' },
+    ...onNumbers(['word'], (env) => currentTaskRegs(env)),
+  },
+  {
+    id: 176,
+    name: 'get_branch_snapshot',
+    proto: { ret: 'integer', args: ['uninit_mem', 'const_size_or_zero', 'anything'] },
+    // No last-branch records here (as in a VM without LBR): no entry, -ENOENT; the flags are checked after.
+    ...onNumbers(['word', 'u32', 'word'], (env, buf, size, flags) => {
+      writable(env, ptrWord(buf), size, 'get_branch_snapshot');
+      return flags !== 0 ? -Errno.EINVAL : -Errno.ENOENT;
+    }),
   },
   {
     id: 42,

@@ -59,6 +59,8 @@ export interface HelperProto {
   /** For map_value_or_null returns from lookups: which arg holds the map (1-based register). */
   /** The kernel struct a 'btf_id' argument or result points to (`task_struct`). */
   btfStruct?: string;
+  /** The struct a 'btf_id' result points to when it differs from the arguments' (`pt_regs`). */
+  retBtfStruct?: string;
 }
 
 /** Per-run state the runtime keeps for the program being executed and its helpers. */

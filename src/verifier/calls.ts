@@ -254,11 +254,11 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
         regs[0] = ptrReg('map_value', { map: mapIdx });
       else regs[0] = ptrReg('map_value_or_null', { map: mapIdx, id: v.newId() });
       break;
-    case 'btf_id':
-      regs[0] = ptrReg('btf_ptr', {
-        btf: h.proto.btfStruct && v.kernelBtf ? btfStructId(v.kernelBtf, h.proto.btfStruct) : 0,
-      });
+    case 'btf_id': {
+      const struct = h.proto.retBtfStruct ?? h.proto.btfStruct;
+      regs[0] = ptrReg('btf_ptr', { btf: struct && v.kernelBtf ? btfStructId(v.kernelBtf, struct) : 0 });
       break;
+    }
     case 'sock_or_null':
     case 'sock_common_or_null': {
       // A referenced socket, released by sk_release on every path.

@@ -138,6 +138,14 @@ describe('helper registry', () => {
         [55, 'perf_event_read_value'],
         [177, 'trace_vprintk'],
       ] as [number, string][]),
+      ...([
+        [128, 'sk_cgroup_id'],
+        [129, 'sk_ancestor_cgroup_id'],
+        [175, 'task_pt_regs'],
+        [176, 'get_branch_snapshot'],
+        [186, 'get_retval'],
+        [187, 'set_retval'],
+      ] as [number, string][]),
       // Socket-buffer helpers (skb.ts).
       ...([
         [9, 'skb_store_bytes'],
