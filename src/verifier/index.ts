@@ -218,6 +218,8 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
     v = new Verifier(insns, ptype, opts.maps ?? [], helper, cfg, live, src, {
       kernelBtf,
       btfTarget,
+      // An object without a licence section loads as GPL through our loaders: only a stated licence counts.
+      ...('license' in program && program.license ? { license: program.license } : {}),
       unprivileged: opts.unprivileged ?? false,
       maxInsns,
       maxStates,

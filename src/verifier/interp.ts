@@ -28,11 +28,13 @@ import type { MapSpec } from '../spec/maps.js';
 import { MapType } from '../spec/maps.js';
 import type { FuncParam } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
+import { helperAllowed } from '../spec/program-types.js';
 import { MAX_VAR_OFF, memAccess } from './access.js';
 import type { BtfTarget } from './btf-ctx.js';
 import { callGlobal, callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
 import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';
 import type { VerifierEnv } from './env.js';
+import { GPL_ONLY_HELPERS, gplCompatible } from './gpl.js';
 import { disasm, type SourceMap } from './log.js';
 import {
   type Checkpoint,
@@ -104,6 +106,8 @@ export interface InterpOptions {
   kernelBtf?: Btf;
   /** A tracing/lsm program's attach target (its arguments are the context). */
   btfTarget?: BtfTarget;
+  /** The program's licence, when it has one (GPL-only helpers need a GPL-compatible licence). */
+  license?: string;
 }
 
 interface Pending {
@@ -799,6 +803,7 @@ export class Verifier implements VerifierEnv {
         const global = this.opts.globalFunctions.get(target);
         return global ? callGlobal(this, pc, target, global) : callLocal(this, pc, target);
       }
+      if (ins.src === 0 && this.opts.license !== undefined) this.checkGpl(pc, ins.imm, this.opts.license);
       callHelper(this, pc, ins.imm);
       return pc + 1;
     }
@@ -842,6 +847,21 @@ export class Verifier implements VerifierEnv {
     }
     if (fOk) return pc + 1;
     return -1; // neither side can happen: this path is dead
+  }
+
+  /**
+   * A GPL-only helper called under a licence that is not GPL-compatible: refused once the helper is known
+   * to be available to the program type (the kernel's order; the unavailable ones are refused by callHelper).
+   */
+  private checkGpl(pc: number, id: number, license: string): void {
+    if (!GPL_ONLY_HELPERS.has(id) || gplCompatible(license)) return;
+    const h = this.helper(id);
+    if (!h || !helperAllowed(this.type, h)) return;
+    throw new Reject(
+      pc,
+      'gpl_only',
+      `${h.name} (#${id}) may only be called by GPL-compatible programs, and the licence is '${license}' (the kernel says "cannot call GPL-restricted function from non-GPL compatible program")`,
+    );
   }
 
   /** Queue another path (a bpf_loop callback call, made at `at`) that starts at `pc` in state `st`. */
