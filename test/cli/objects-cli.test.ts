@@ -359,6 +359,9 @@ describe('calls to libc memory functions on the command line', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).verdicts.PASS).toBe(255);
     expect(r.stderr).toMatch(/^tsbpf: note: .*call to extern function memset.*; loading no_calls alone\n$/);
+    const run = tsbpf(['run', LIBC, '--program', 'no_calls']);
+    expect(run.stdout).toBe('r0 = 2 (0x2)\n');
+    expect(run.stderr).toMatch(/note: .*memset.*; loading no_calls alone/);
     const v = tsbpf(['verify', LIBC, '--program', 'no_calls']);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/^no_calls: accepted/);

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { assemble } from '../../asm/index.js';
 import { readObject } from '../../elf/index.js';
-import { RuntimeFault, TsbpfError } from '../../errors.js';
+import { FormatError, RuntimeFault, TsbpfError } from '../../errors.js';
 import { hexToBytes } from '../../hex.js';
 import { decode } from '../../isa/index.js';
 import { runJitWithMemory } from '../../jit/index.js';
@@ -69,7 +69,7 @@ function prepareProgram(rt: Runtime, bytes: Uint8Array, options: LoadOptions): P
     if (bytes.length === 0) throw new CliError(`${options.file}: empty program`);
     return rt.prepare(decode(bytes));
   }
-  const object = readObject(bytes, { file: options.file });
+  const object = readObjectFor(bytes, options);
   if (object.programs.length === 0) throw new CliError(`${options.file}: the object has no programs`);
   const wanted = options.program;
   const spec: ProgramSpec | undefined = wanted
@@ -81,6 +81,19 @@ function prepareProgram(rt: Runtime, bytes: Uint8Array, options: LoadOptions): P
   }
   const maps = object.maps.map((m) => createMap(rt.space, m, { cpus: rt.cpus }));
   return rt.prepare(spec, maps);
+}
+
+/** The object, or with --program and an object that does not link as a whole, that program alone. */
+function readObjectFor(bytes: Uint8Array, options: LoadOptions): ReturnType<typeof readObject> {
+  try {
+    return readObject(bytes, { file: options.file });
+  } catch (e) {
+    if (options.program === undefined || !(e instanceof FormatError)) throw e;
+    const alone = readObject(bytes, { file: options.file, programs: [options.program] });
+    if (alone.programs.length === 0) throw e;
+    process.stderr.write(`tsbpf: note: ${e.message}; loading ${options.program} alone\n`);
+    return alone;
+  }
 }
 
 /**
