@@ -78,6 +78,13 @@ export const SOCKOPS_HELPERS: HelperDef[] = [
     { ret: 'integer', args: ['ctx', 'anything', 'anything', 'uninit_mem', 'const_size'] },
     SOCK_OPT_TYPES,
   ),
+  // TC assigns a socket found by a lookup; sk_lookup programs a socket or NULL (taken here as a socket only,
+  // stricter than the kernel for NULL). No socket exists here to assign.
+  contextOnly(124, 'sk_assign', { ret: 'integer', args: ['ctx', 'sock_common', 'anything'] }, [
+    'sched_cls',
+    'sched_act',
+    'sk_lookup',
+  ]),
   contextOnly(186, 'get_retval', { ret: 'integer', args: [] }, CGROUP_RETVAL_TYPES),
   contextOnly(187, 'set_retval', { ret: 'integer', args: ['anything'] }, CGROUP_RETVAL_TYPES),
   contextOnly(61, 'msg_apply_bytes', { ret: 'integer', args: ['ctx', 'anything'] }, ['sk_msg']),

@@ -77,6 +77,8 @@ export interface Invocation {
   tailCalls: number;
   /** Set by redirect/redirect_map. */
   redirect?: { ifindex: number; flags: number; map?: string; key?: number };
+  /** An iterator program's output (bpf_seq_printf, bpf_seq_write), when a hook collects it. */
+  seq?: string[];
   /** Ring buffers this run reserved samples in (released for it if it ends holding them). */
   rings?: { abandon(owner: object): void }[];
 }

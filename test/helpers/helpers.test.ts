@@ -145,6 +145,9 @@ describe('helper registry', () => {
         [176, 'get_branch_snapshot'],
         [186, 'get_retval'],
         [187, 'set_retval'],
+        [124, 'sk_assign'],
+        [126, 'seq_printf'],
+        [127, 'seq_write'],
       ] as [number, string][]),
       // Socket-buffer helpers (skb.ts).
       ...([

@@ -12,8 +12,10 @@ import { readObject } from '../../src/elf/index.js';
 import { ENGINES } from '../../src/engine/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import '../../src/kernel/register.js';
+import { helperByName } from '../../src/helpers/registry.js';
 import { Errno } from '../../src/spec/errno.js';
 import { kernelOracle } from '../support/kernel.js';
+import { FakeEnv } from './env.js';
 
 const oracle = kernelOracle();
 const FIXTURE = join(__dirname, '../fixtures/helpers/perf.o');
@@ -57,5 +59,24 @@ describe('perf counters and trace_vprintk', () => {
     } finally {
       k.close();
     }
+  });
+});
+
+describe('iterator output', () => {
+  it('seq_printf and seq_write append to the run output, and stop the run without one', () => {
+    const env = new FakeEnv();
+    const fmt = env.str('task %d: %s\n');
+    const name = env.str('init');
+    const args = env.buf(new Uint8Array(new BigUint64Array([1n, BigInt(name)]).buffer));
+    const call = (h: string, ...a: number[]) => {
+      const r = [0, 1, 2, 3, 4].map((i) => BigInt(a[i] ?? 0));
+      return helperByName(h)!.call(env, r[0]!, r[1]!, r[2]!, r[3]!, r[4]!);
+    };
+    expect(() => call('seq_printf', 8, fmt, 14, args, 16)).toThrow(/no iterator output here/);
+    env.invocation = { ...env.invocation, seq: [] };
+    expect(call('seq_printf', 8, fmt, 14, args, 16)).toBe(0n);
+    expect(call('seq_printf', 8, fmt, 14, args, 12)).toBe(BigInt(-Errno.EINVAL));
+    expect(call('seq_write', 8, name, 4)).toBe(0n);
+    expect(env.invocation.seq).toEqual(['task 1: init\n', 'init']);
   });
 });
