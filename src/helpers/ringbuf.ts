@@ -6,6 +6,7 @@ import { RingBufMap } from '../maps/ringbuf.js';
 import { Errno } from '../spec/errno.js';
 import { flagsWord, mapWord, onNumbers, ptrWord } from './args.js';
 import { PERF_OUTPUT_TYPES } from './groups.js';
+import { skbHead } from './skb.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 function ring(env: HelperEnv, map: number, helper: string): RingBufMap {
@@ -75,10 +76,14 @@ export const RINGBUF_HELPERS: HelperDef[] = [
     proto: { ret: 'integer', args: ['ctx', 'const_map_ptr', 'anything', 'mem', 'const_size_or_zero'] },
     // flags: an index and a context length in bits 0-51, exact in a word; anything above is invalid either
     // way (a word that large stays at or above 2^52, or negative), as the map's check finds.
-    ...onNumbers(['word', 'word', 'word', 'word', 'u32'], (env, _ctx, map, flags, data, size) => {
+    ...onNumbers(['word', 'word', 'word', 'word', 'u32'], (env, ctx, map, flags, data, size) => {
       const m = mapWord(env, map, 'perf_event_output');
       if (!(m instanceof PerfEventArrayMap)) return -Errno.EINVAL;
-      return m.output(env.cpu, BigInt(flags), ptrWord(data), size);
+      // An skb program's sample carries the first ctx_len (bits 32-51) bytes of its packet (skb.ts).
+      const ctxLen = flags >= 0 && flags < 2 ** 52 ? Math.floor(flags / 2 ** 32) : 0;
+      const head = ctxLen > 0 ? skbHead(env, ptrWord(ctx), ctxLen) : undefined;
+      if (typeof head === 'number') return head;
+      return m.output(env.cpu, BigInt(flags), ptrWord(data), size, head);
     }),
   },
 ];

@@ -121,6 +121,17 @@ function skbOf(env: HelperEnv, ctx: number, helper: string): Skb {
   return skb;
 }
 
+/**
+ * The first `len` bytes of the packet of the skb whose context is at `ctx` (what perf_event_output appends
+ * to its sample for BPF_F_CTXLEN_MASK), -EFAULT past skb->len, or undefined when `ctx` is no skb.
+ */
+export function skbHead(env: HelperEnv, ctx: number, len: number): Uint8Array | number | undefined {
+  const skb = STATES.get(env.space)?.get(ctx);
+  if (!skb) return undefined;
+  if (len > skb.pkt.end - skb.pkt.start) return -Errno.EFAULT;
+  return env.space.bytes.slice(skb.pkt.start, skb.pkt.start + len);
+}
+
 /** skb->len, data, data_end and data_meta back into the context after the packet moved or changed size. */
 export function syncSkb(env: HelperEnv, s: Skb): void {
   const v = env.space.view;

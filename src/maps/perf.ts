@@ -100,8 +100,11 @@ export class PerfEventArrayMap extends FdArrayMap {
     return r;
   }
 
-  /** bpf_perf_event_output from a program running on `cpu`: 0 or -errno. */
-  output(cpu: number, flags: bigint, src: number, size: number): number {
+  /**
+   * bpf_perf_event_output from a program running on `cpu`: 0 or -errno. `after`: bytes the sample carries
+   * after the `size` at `src` (an skb's packet head, for BPF_F_CTXLEN_MASK).
+   */
+  output(cpu: number, flags: bigint, src: number, size: number, after?: Uint8Array): number {
     if (flags & ~(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK)) return -Errno.EINVAL;
     let index = Number(flags & BPF_F_INDEX_MASK);
     if (index === BPF_F_CURRENT_CPU) index = cpu;
@@ -109,7 +112,7 @@ export class PerfEventArrayMap extends FdArrayMap {
     const buf = this.buffers[index];
     if (!buf) return -Errno.ENOENT;
     if (buf.cpu !== cpu) return -KernelErrno.EOPNOTSUPP;
-    const need = 8 + Math.ceil((4 + size) / 8) * 8;
+    const need = 8 + Math.ceil((4 + size + (after?.length ?? 0)) / 8) * 8;
     if (buf.used + need > buf.capacity) {
       this.lost++;
       const last = buf.records[buf.records.length - 1];
@@ -118,7 +121,14 @@ export class PerfEventArrayMap extends FdArrayMap {
       return -Errno.ENOSPC;
     }
     buf.used += need;
-    buf.records.push({ cpu, data: this.space.read(src, size) });
+    let data = this.space.read(src, size);
+    if (after?.length) {
+      const both = new Uint8Array(size + after.length);
+      both.set(data);
+      both.set(after, size);
+      data = both;
+    }
+    buf.records.push({ cpu, data });
     this.readers.wake();
     return 0;
   }

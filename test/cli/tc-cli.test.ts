@@ -80,6 +80,24 @@ describe('tsbpf tc', () => {
     expect(flows.reduce((a, e) => a + e.formatted.value, 0)).toBe(packets.length);
   });
 
+  it('writes perf events with the packet head a tc program asks for (BPF_F_CTXLEN_MASK)', () => {
+    const events = join(dir, 'events.jsonl');
+    const r = tsbpf(['tc', `${FIXTURES}/perf_out.o`, '-r', capture, '--events', events, '--json']);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout).events).toBe(packets.length);
+    const lines = readFileSync(events, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.length).toBe(packets.length);
+    for (const [i, line] of lines.entries()) {
+      const p = packets[i]!.data;
+      const meta = Buffer.alloc(4);
+      meta.writeUInt32LE(p.length);
+      expect(line.data, `packet ${i}`).toBe(hex(meta) + hex(p.subarray(0, Math.min(p.length, 32))));
+    }
+  });
+
   it('prints the summary in words, verdicts by name', () => {
     const r = tsbpf(['tc', `${FIXTURES}/parse_load.o`, '-r', capture]);
     expect(r.code).toBe(0);
