@@ -12,7 +12,10 @@ import { type ElfFile, elfError } from './parse.js';
 
 /** Where extern values come from (each looked up only when the object has such an extern). */
 export interface ExternValues {
-  /** A CONFIG_* option's value as a kernel config file writes it (`y`, `m`, `n`, `250`, `0x10`, `"str"`). */
+  /**
+   * A CONFIG_* option's value as a kernel config file writes it (`y`, `m`, `n`, `250`, `0x10`, `"str"`), or
+   * one libbpf computes (LINUX_HAS_BPF_COOKIE, LINUX_HAS_SYSCALL_WRAPPER: `1` or `0`).
+   */
   kconfig?: (name: string) => string | undefined;
   /** LINUX_KERNEL_VERSION: KERNEL_VERSION(major, minor, patch) of the kernel. */
   kernelVersion?: () => number | undefined;
@@ -174,7 +177,7 @@ export class Externs {
     if (v.name === 'LINUX_KERNEL_VERSION') {
       const n = this.values.kernelVersion?.();
       text = n === undefined ? undefined : String(n);
-    } else if (v.name.startsWith('CONFIG_')) text = this.values.kconfig?.(v.name);
+    } else text = this.values.kconfig?.(v.name);
     if (text === undefined) {
       if (v.weak) return out;
       const from = v.name.startsWith('CONFIG_') ? 'not in the kernel config' : 'no value';
@@ -185,8 +188,9 @@ export class Externs {
     const tri = { y: 1, n: 0, m: 2 }[text];
     switch (v.shape) {
       case 'bool':
-        if (text !== 'y' && text !== 'n') throw fail(`value '${text}' is not a bool (y or n)`);
-        out[0] = text === 'y' ? 1 : 0;
+        // y/n from a config file; 1/0 for the values libbpf computes (LINUX_HAS_*).
+        if (!['y', 'n', '1', '0'].includes(text)) throw fail(`value '${text}' is not a bool (y or n)`);
+        out[0] = text === 'y' || text === '1' ? 1 : 0;
         return out;
       case 'tristate':
         if (tri === undefined) throw fail(`value '${text}' is not a tristate (y, n or m)`);

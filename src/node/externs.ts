@@ -3,7 +3,7 @@
 // release, kernel symbol addresses from /proc/kallsyms. Each file is read once, the first time an object
 // asks for one of its values, and bounded in size. Importing it makes them readObject's default.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { type ExternValues, setDefaultExternValues } from '../elf/externs.js';
@@ -66,12 +66,31 @@ function readKallsyms(): Map<string, bigint> {
 }
 
 let config: Map<string, string> | undefined;
+
+/**
+ * The externs libbpf computes rather than reads from the config: whether the kernel has BPF cookies
+ * (bpf_get_attach_cookie, Linux 5.15) and whether its syscalls are reached through arch wrappers that a
+ * kprobe can attach to (`__x64_sys_bpf` … in kallsyms: then a ksyscall's arguments are in the inner
+ * pt_regs).
+ */
+const LIBBPF_VALUES: Record<string, () => string> = {
+  LINUX_HAS_BPF_COOKIE: () => ((kernelVersionOf(release()) ?? 0) >= 0x050f00 ? '1' : '0'),
+  LINUX_HAS_SYSCALL_WRAPPER: () => {
+    // libbpf finds out by opening a kprobe on the wrapper: without kprobes (no kprobe PMU) that fails, and
+    // it says 0 whatever kallsyms holds.
+    if (!existsSync('/sys/bus/event_source/devices/kprobe')) return '0';
+    kallsyms ??= readKallsyms();
+    for (const name of kallsyms.keys()) if (/^__[a-z0-9]+_sys_bpf$/.test(name)) return '1';
+    return '0';
+  },
+};
 let kallsyms: Map<string, bigint> | undefined;
 
 /** The running kernel's extern values (each source read on first use, then kept). */
 export function hostExternValues(): ExternValues {
   return {
     kconfig: (name) => {
+      if (name in LIBBPF_VALUES) return LIBBPF_VALUES[name]!();
       config ??= readConfig();
       return config.get(name);
     },

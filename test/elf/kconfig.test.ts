@@ -3,7 +3,7 @@
 // Kernel oracle: libbpf's .kconfig map (bpftool map dump) holds the same bytes, and the program returns
 // the same in the kernel and in both engines.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -166,6 +166,31 @@ describe.skipIf(!kernelOracle())('the kernel and libbpf agree', () => {
       rmSync(pin, { recursive: true, force: true });
       rmSync(maps, { recursive: true, force: true });
       rmSync(data, { force: true });
+    }
+  });
+
+  it('LINUX_HAS_SYSCALL_WRAPPER and LINUX_HAS_BPF_COOKIE, which libbpf computes, hold what libbpf gives', () => {
+    for (const name of ['newer_attach.o', 'usdt_probe.o']) {
+      const file = `test/fixtures/corpus/${name}`;
+      const pin = `/sys/fs/bpf/tsbpf_kvirt_${process.pid}`;
+      const maps = `${pin}_maps`;
+      try {
+        execFileSync('bpftool', ['prog', 'loadall', file, pin, 'pinmaps', maps], { stdio: 'pipe' });
+        const pinned = readdirSync(maps).find((f) => f.endsWith('kconfig'))!;
+        const dump = JSON.parse(
+          execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', `${maps}/${pinned}`], { encoding: 'utf8' }),
+        );
+        const theirs = dump[0].value.map((x: string) => Number(x));
+        const spec = readObject(new Uint8Array(readFileSync(file)), {
+          file: name,
+          externs: hostExternValues(),
+        });
+        const ours = Array.from(spec.maps.find((m) => m.name === '.kconfig')!.contents![0]!.value);
+        expect(ours, name).toEqual(theirs);
+      } finally {
+        rmSync(pin, { recursive: true, force: true });
+        rmSync(maps, { recursive: true, force: true });
+      }
     }
   });
 
