@@ -156,3 +156,11 @@ export function programAttachType(p: {
   const s = programTypeForSection(p.section);
   return s && s.type === p.type ? s.attachType : undefined;
 }
+
+/**
+ * Whether a program is loaded sleepable (BPF_F_SLEEPABLE), as libbpf decides: its section ends its type
+ * part in `.s` (`fentry.s/…`, `lsm.s/…`, `uprobe.multi.s/…`), or it is a syscall program (always sleepable).
+ */
+export function programSleepable(p: { type: string; section?: string }): boolean {
+  return p.type === 'syscall' || /^[a-z_.]*\.s(\/|$)/.test(p.section ?? '');
+}

@@ -6,7 +6,7 @@
 import { coreTarget } from '../btf/core/target.js';
 import type { Btf } from '../btf/parse.js';
 import { type BtfType, Kind } from '../btf/types.js';
-import { attachTypeNumber, programAttachType } from '../spec/attach-types.js';
+import { attachTypeNumber, programAttachType, programSleepable } from '../spec/attach-types.js';
 import { type ProgramType, programTypeFor } from '../spec/program-types.js';
 import { programTypeForSection } from '../spec/sections.js';
 
@@ -291,7 +291,7 @@ export function kernelLoadAttrs(
   opts: { flags?: number; btf?: Btf } = {},
 ): { expectedAttachType: number; attachBtfId?: number; flags: number } {
   const at = programAttachType(p);
-  const sleepable = p.type === 'syscall' || /^[a-z_]+\.s(\/|$)/.test(p.section ?? '');
+  const sleepable = programSleepable(p);
   const out: { expectedAttachType: number; attachBtfId?: number; flags: number } = {
     expectedAttachType: attachTypeNumber(at ?? '') ?? 0,
     flags: (opts.flags ?? 0) | (sleepable ? BPF_F_SLEEPABLE : 0),

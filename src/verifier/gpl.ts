@@ -1,4 +1,4 @@
-// GPL-only helpers: the kernel refuses a call to one from a program whose licence is not GPL-compatible
+// GPL-only and sleeping helpers: the kernel refuses a call to one from a program whose licence is not GPL-compatible
 // ("cannot call GPL-restricted function from non-GPL compatible program"), checked when the helper is
 // available to the program's type and before its arguments. The ids are the kernel's gpl_only helpers as
 // Linux 6.18 answers (each helper called from a program of a type that has it, licence "Proprietary";
@@ -24,3 +24,9 @@ const GPL_COMPATIBLE = new Set([
 export function gplCompatible(license: string): boolean {
   return GPL_COMPATIBLE.has(license);
 }
+
+/**
+ * Helpers that may sleep (might_sleep): only sleepable programs may call them ("helper call might sleep in
+ * a non-sleepable prog"). Found the same way on Linux 6.18: copy_from_user and copy_from_user_task.
+ */
+export const MIGHT_SLEEP_HELPERS: ReadonlySet<number> = new Set([148, 191]);

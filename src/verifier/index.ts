@@ -6,7 +6,7 @@ import { TsbpfError } from '../errors.js';
 import { helperById } from '../helpers/registry.js';
 import type { HelperDef } from '../helpers/types.js';
 import type { Insn } from '../isa/index.js';
-import { programAttachType } from '../spec/attach-types.js';
+import { programAttachType, programSleepable } from '../spec/attach-types.js';
 import type { MapSpec } from '../spec/maps.js';
 import type { LineInfo, ProgramSpec } from '../spec/object.js';
 import { attachTypeError, type ProgramType, programTypeFor } from '../spec/program-types.js';
@@ -220,6 +220,9 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
       btfTarget,
       // An object without a licence section loads as GPL through our loaders: only a stated licence counts.
       ...('license' in program && program.license ? { license: program.license } : {}),
+      sleepable:
+        typeof program.type === 'string' &&
+        programSleepable({ type: program.type, section: 'section' in program ? program.section : undefined }),
       unprivileged: opts.unprivileged ?? false,
       maxInsns,
       maxStates,

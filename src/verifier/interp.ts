@@ -34,7 +34,7 @@ import type { BtfTarget } from './btf-ctx.js';
 import { callGlobal, callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
 import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';
 import type { VerifierEnv } from './env.js';
-import { GPL_ONLY_HELPERS, gplCompatible } from './gpl.js';
+import { GPL_ONLY_HELPERS, gplCompatible, MIGHT_SLEEP_HELPERS } from './gpl.js';
 import { disasm, type SourceMap } from './log.js';
 import {
   type Checkpoint,
@@ -108,6 +108,8 @@ export interface InterpOptions {
   btfTarget?: BtfTarget;
   /** The program's licence, when it has one (GPL-only helpers need a GPL-compatible licence). */
   license?: string;
+  /** The program is loaded sleepable (helpers that may sleep need it). */
+  sleepable?: boolean;
 }
 
 interface Pending {
@@ -803,7 +805,7 @@ export class Verifier implements VerifierEnv {
         const global = this.opts.globalFunctions.get(target);
         return global ? callGlobal(this, pc, target, global) : callLocal(this, pc, target);
       }
-      if (ins.src === 0 && this.opts.license !== undefined) this.checkGpl(pc, ins.imm, this.opts.license);
+      if (ins.src === 0) this.checkLicenceAndSleep(pc, ins.imm);
       callHelper(this, pc, ins.imm);
       return pc + 1;
     }
@@ -853,14 +855,24 @@ export class Verifier implements VerifierEnv {
    * A GPL-only helper called under a licence that is not GPL-compatible: refused once the helper is known
    * to be available to the program type (the kernel's order; the unavailable ones are refused by callHelper).
    */
-  private checkGpl(pc: number, id: number, license: string): void {
-    if (!GPL_ONLY_HELPERS.has(id) || gplCompatible(license)) return;
+  private checkLicenceAndSleep(pc: number, id: number): void {
+    const license = this.opts.license;
+    const gpl = GPL_ONLY_HELPERS.has(id) && license !== undefined && !gplCompatible(license);
+    const sleeps = MIGHT_SLEEP_HELPERS.has(id) && !this.opts.sleepable;
+    if (!gpl && !sleeps) return;
     const h = this.helper(id);
     if (!h || !helperAllowed(this.type, h)) return;
+    if (gpl) {
+      throw new Reject(
+        pc,
+        'gpl_only',
+        `${h.name} (#${id}) may only be called by GPL-compatible programs, and the licence is '${license}' (the kernel says "cannot call GPL-restricted function from non-GPL compatible program")`,
+      );
+    }
     throw new Reject(
       pc,
-      'gpl_only',
-      `${h.name} (#${id}) may only be called by GPL-compatible programs, and the licence is '${license}' (the kernel says "cannot call GPL-restricted function from non-GPL compatible program")`,
+      'might_sleep',
+      `${h.name} (#${id}) may sleep: only sleepable programs may call it (a '.s' section such as fentry.s/ or uprobe.s/, or a syscall program)`,
     );
   }
 

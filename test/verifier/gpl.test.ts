@@ -1,14 +1,17 @@
-// GPL-only helpers: a program whose licence is not GPL-compatible may not call them. For every helper our
+// GPL-only helpers: a program whose licence is not GPL-compatible may not call them; helpers that may sleep
+// only sleepable programs may call. For every helper our
 // registry has, called from the first program type of a list that may call it, the kernel's answer under
 // licence "Proprietary" (refused as GPL-restricted or not) must be ours; under "GPL" we never refuse for it.
 
 import { describe, expect, it } from 'vitest';
 import { helperById } from '../../src/helpers/registry.js';
+import type { HelperDef } from '../../src/helpers/types.js';
 import type { Insn } from '../../src/isa/index.js';
 import * as kernel from '../../src/kernel/index.js';
 import { attachTypeNumber } from '../../src/spec/attach-types.js';
 import { helperAllowed, programTypeFor } from '../../src/spec/program-types.js';
-import { GPL_ONLY_HELPERS, gplCompatible } from '../../src/verifier/gpl.js';
+import { BPF_F_SLEEPABLE } from '../../src/verifier/btf-ctx.js';
+import { GPL_ONLY_HELPERS, gplCompatible, MIGHT_SLEEP_HELPERS } from '../../src/verifier/gpl.js';
 import { verify } from '../../src/verifier/index.js';
 import { kernelOracle } from '../support/kernel.js';
 
@@ -113,5 +116,50 @@ describe.runIf(oracle)('GPL-only helpers agree with the kernel', () => {
     expect(gpl).toBeGreaterThan(20);
     // Every GPL-only id of the table that the registry has was seen to be one.
     expect(gpl).toBeLessThanOrEqual(GPL_ONLY_HELPERS.size);
+  });
+});
+
+describe.runIf(oracle)('helpers that may sleep agree with the kernel', () => {
+  it('copy_from_user(_task) from a kprobe, plain and sleepable (uprobe.s)', () => {
+    const rows: string[] = [];
+    for (const id of MIGHT_SLEEP_HELPERS) {
+      // Until the registry has them, a stand-in with the kernel's name and no arguments.
+      const h: HelperDef = helperById(id) ?? {
+        id,
+        name: id === 148 ? 'copy_from_user' : 'copy_from_user_task',
+        proto: { ret: 'integer', args: [] },
+        call: () => 0n,
+      };
+      const helpers = (n: number) => (n === id ? h : helperById(n));
+      for (const sleepable of [false, true]) {
+        const insns = [I(0x85, 0, 0, 0, id), I(0xb7, 0, 0, 0, 0), I(0x95, 0, 0, 0, 0)];
+        let log = '';
+        try {
+          const { fd } = kernel.progLoad({
+            type: programTypeFor('kprobe')!.kernel,
+            insns,
+            license: 'GPL',
+            flags: sleepable ? BPF_F_SLEEPABLE : 0,
+            logLevel: 1,
+            logSize: 64 * 1024,
+          });
+          kernel.close(fd);
+        } catch (e) {
+          if (!(e instanceof kernel.KernelError || e instanceof kernel.VerifierRejectedError)) throw e;
+          log = (e as { log?: string }).log ?? e.message;
+        }
+        const section = sleepable ? 'uprobe.s//bin/true:main' : 'kprobe/do_sys_open';
+        const r = verify(
+          { name: 'p', section, type: 'kprobe', insns, license: 'GPL' },
+          { logLevel: 1, helpers },
+        );
+        const k = /might sleep/.test(log);
+        const ours = r.diagnostics[0]?.kind === 'might_sleep';
+        rows.push(`${h.name} ${sleepable ? 'sleepable' : 'plain'}: kernel ${k}, ours ${ours}`);
+      }
+    }
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((r) => !/kernel (true|false), ours \1/.test(r))).toEqual([]);
+    expect(rows.some((r) => /kernel true/.test(r)) && rows.some((r) => /kernel false/.test(r))).toBe(true);
   });
 });
