@@ -25,6 +25,18 @@ const PT_REGS_AX = 80;
 /** The largest signal number (valid_signal: 1 .. _NSIG). */
 const NSIG = 64;
 
+/** copy_from_user: `n` bytes from `src`, or the buffer zeroed and -EFAULT when they are not all mapped. */
+function copyFromUser(env: HelperEnv, dst: number, n: number, src: number): number {
+  writable(env, dst, n, 'copy_from_user');
+  if (n === 0) return 0;
+  if (!readable(env, src, n)) {
+    env.space.bytes.fill(0, dst, dst + n);
+    return -Errno.EFAULT;
+  }
+  env.space.bytes.copyWithin(dst, src, src + n);
+  return 0;
+}
+
 /** The count of arguments a trampoline stores just below the context (ctx[-1]), or 0 without one. */
 function trampolineArgs(env: HelperEnv): number {
   const at = env.invocation.ctx - 8;
@@ -178,6 +190,30 @@ export const TRACE_HELPERS: HelperDef[] = [
     ...onNumbers(['word', 'u32', 'word'], (env, buf, size, flags) => {
       writable(env, ptrWord(buf), size, 'get_branch_snapshot');
       return flags !== 0 ? -Errno.EINVAL : -Errno.ENOENT;
+    }),
+  },
+  {
+    id: 148,
+    name: 'copy_from_user',
+    proto: { ret: 'integer', args: ['uninit_mem', 'const_size_or_zero', 'anything'] },
+    // Sleepable programs only (the verifier's might-sleep check). User memory is the address space here:
+    // a fault zeroes the buffer and answers -EFAULT.
+    ...onNumbers(['word', 'u32', 'word'], (env, dst, n, src) =>
+      copyFromUser(env, ptrWord(dst), n, ptrWord(src)),
+    ),
+  },
+  {
+    id: 191,
+    name: 'copy_from_user_task',
+    proto: {
+      ret: 'integer',
+      args: ['uninit_mem', 'const_size_or_zero', 'anything', 'btf_id', 'anything'],
+      btfStruct: 'task_struct',
+    },
+    // The only task here is the current one, whose memory is the address space.
+    ...onNumbers(['word', 'u32', 'word', 'word', 'word'], (env, dst, n, src, _task, flags) => {
+      if (flags !== 0) return -Errno.EINVAL;
+      return copyFromUser(env, ptrWord(dst), n, ptrWord(src));
     }),
   },
   {

@@ -148,6 +148,8 @@ describe('helper registry', () => {
         [124, 'sk_assign'],
         [126, 'seq_printf'],
         [127, 'seq_write'],
+        [148, 'copy_from_user'],
+        [191, 'copy_from_user_task'],
       ] as [number, string][]),
       // Socket-buffer helpers (skb.ts).
       ...([

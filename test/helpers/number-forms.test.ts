@@ -230,6 +230,8 @@ const BASE: Record<string, readonly (number | bigint)[]> = {
   sk_ancestor_cgroup_id: [W.buf, 0],
   task_pt_regs: [W.ctx],
   get_branch_snapshot: [W.buf, 96, 0],
+  copy_from_user: [W.buf, 8, W.str],
+  copy_from_user_task: [W.buf, 8, W.str, W.ctx, 0],
   sk_redirect_map: [W.ctx, W.maps.hash.addr, 0, 0],
   sk_redirect_hash: [W.ctx, W.maps.hash.addr, W.buf, 0],
   msg_redirect_map: [W.ctx, W.maps.hash.addr, 0, 0],
