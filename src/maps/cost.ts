@@ -95,6 +95,7 @@ export function mapMemory(spec: MapSpec, cpus: number): number {
       return base + Math.ceil(1.5 * (n + 1) * spec.valueSize);
     case MapType.SOCKMAP:
     case MapType.SOCKHASH:
+    case 20: // REUSEPORT_SOCKARRAY
       return base; // always empty here
     case 24: // SK_STORAGE
     case 28: // INODE_STORAGE

@@ -30,7 +30,7 @@ import { LpmTrieMap } from './lpm.js';
 import { PerfEventArrayMap } from './perf.js';
 import { QueueStackMap } from './queue.js';
 import { RingBufMap } from './ringbuf.js';
-import { SocketMap } from './sockmap.js';
+import { REUSEPORT_SOCKARRAY, SocketMap } from './sockmap.js';
 import { F_STACK_BUILD_ID, PERF_MAX_STACK, StackTraceMap } from './stack-trace.js';
 import type { ArrayLayout, HashLayout, RuntimeMap } from './types.js';
 
@@ -329,6 +329,15 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
         'map_delete_elem',
       ],
     }),
+    // reuseport_array_alloc_check: an array of u32 or u64 socket fds.
+    info(
+      REUSEPORT_SOCKARRAY,
+      'reuseport_sockarray',
+      (s) =>
+        s.valueSize !== 4 && s.valueSize !== 8 ? [Errno.EINVAL, 'value size must be 4 or 8'] : checkArray(s),
+      (sp, s, o) => new SocketMap(sp, s, o),
+      { helpers: ['sk_select_reuseport'], lookup: 'none' },
+    ),
     info(MapType.SOCKHASH, 'sockhash', checkSocketMap, (sp, s, o) => new SocketMap(sp, s, o), {
       helpers: [
         'sk_redirect_hash',

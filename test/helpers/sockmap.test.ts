@@ -31,6 +31,9 @@ const CREATE: [string, Partial<MapSpec>][] = [
   ['a sockhash with 16-byte keys', { type: MapType.SOCKHASH, keySize: 16 }],
   ['a sockhash with no key', { type: MapType.SOCKHASH, keySize: 0 }],
   ['a sockhash with 600-byte keys', { type: MapType.SOCKHASH, keySize: 600 }],
+  ['a reuseport array', { type: 20 }],
+  ['a reuseport array of 2-byte values', { type: 20, valueSize: 2 }],
+  ['a reuseport array with 8-byte keys', { type: 20, keySize: 8 }],
 ];
 
 const errnoOf = (f: () => unknown): number => {
@@ -52,7 +55,7 @@ describe.runIf(oracle)('socket maps: the kernel and user space agree', () => {
     expect(errnoOf(() => checkMapSpec(s))).toBe(kernel);
   });
 
-  it.each([MapType.SOCKMAP, MapType.SOCKHASH])(
+  it.each([MapType.SOCKMAP, MapType.SOCKHASH, 20])(
     'an empty map of type %i: update, lookup, delete, next key',
     async (type) => {
       const k: K = await import('../../src/kernel/index.js');
