@@ -27,6 +27,8 @@ export interface Func {
   section: Section;
   start: number;
   end: number;
+  /** Hidden or internal visibility (`__hidden`): libbpf loads such a global function as static. */
+  hidden?: boolean;
 }
 
 export interface Linked {
@@ -94,7 +96,7 @@ export class CodeIndex {
           section.name,
         );
       }
-      list.push({ name: s.name, section, start, end });
+      list.push({ name: s.name, section, start, end, hidden: s.visibility === 1 || s.visibility === 2 });
     }
     if (list.length === 0 && count > 0) list.push({ name: section.name, section, start: 0, end: count });
     this.funcs.set(section.index, list);
@@ -314,7 +316,8 @@ export class CodeIndex {
         info.typeId = fi.typeId;
         const t = this.btf?.types[fi.typeId];
         if (t && t.kind === Kind.FUNC && t.name) info.name = t.name;
-        if (t && t.kind === Kind.FUNC && t.linkage === Linkage.GLOBAL) {
+        // A hidden global function is verified with its caller, as libbpf marks it static in the BTF it loads.
+        if (t && t.kind === Kind.FUNC && t.linkage === Linkage.GLOBAL && !f.hidden) {
           info.global = true;
           const params = this.btf && globalParams(this.btf, t.type);
           if (params) info.params = params;

@@ -31,6 +31,8 @@ export interface ElfSymbol {
   type: number;
   /** Section index (SHN_UNDEF = 0 for externs). */
   shndx: number;
+  /** STV_* (st_other & 3): 2 hidden, 1 internal. */
+  visibility?: number;
 }
 
 export interface Relocation {
@@ -214,6 +216,7 @@ function parseSymbols(symtab: Section, sections: Section[], file: string): ElfSy
       bind: info >> 4,
       type: info & 0xf,
       shndx,
+      visibility: symtab.data[at + 5]! & 3,
     });
   }
   return out;

@@ -68,12 +68,15 @@ function kernelVerdict(p: ProgramSpec): { accepted: boolean; log: string } {
 }
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.o'));
+/** Objects whose meaning depends on what libbpf does to them (BTF linkage): loaded with bpftool instead. */
+const LIBBPF = files.filter((f) => f.startsWith('libbpf_'));
+const direct = files.filter((f) => !LIBBPF.includes(f));
 
 describe.runIf(oracle)('program types on clang-built fixtures: our verdict is the kernel’s', () => {
   it('finds the fixtures', () => {
     expect(files.length).toBeGreaterThanOrEqual(6);
   });
-  for (const file of files) {
+  for (const file of direct) {
     it(file, () => {
       const spec = readObject(new Uint8Array(readFileSync(new URL(file, DIR))), { file, btf: kbtf() });
       const rows = spec.programs.map((p) => {
@@ -122,6 +125,29 @@ describe.runIf(oracle)('program types on clang-built fixtures: our verdict is th
       }
     }
   });
+});
+
+describe.runIf(oracle)('objects loaded by libbpf (bpftool prog load): our verdict is the kernel’s', () => {
+  for (const file of LIBBPF) {
+    it(file, () => {
+      const path = fileURLToPath(new URL(file, DIR));
+      const pin = `/sys/fs/bpf/tsbpf_types_${process.pid}`;
+      let kernelOk = true;
+      try {
+        execFileSync('bpftool', ['prog', 'load', path, pin], { stdio: 'pipe' });
+      } catch {
+        kernelOk = false;
+      } finally {
+        rmSync(pin, { force: true });
+      }
+      const spec = readObject(new Uint8Array(readFileSync(path)), { file });
+      expect(spec.programs).toHaveLength(1);
+      const p = spec.programs[0]!;
+      expect(kernelOk, `${p.name}: the kernel`).toBe(p.name.startsWith('ok_'));
+      const ours = verify(p, { maps: spec.maps, logLevel: 1 });
+      expect(ours.accepted, ours.diagnostics[0]?.message).toBe(kernelOk);
+    });
+  }
 });
 
 const cc = clang();
