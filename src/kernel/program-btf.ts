@@ -4,7 +4,7 @@
 // BTF prototype, so the kernel refuses a program that has them without this ("missing btf func_info");
 // line info makes the kernel's verifier log quote the C source.
 
-import { Btf, BtfBuilder } from '../btf/index.js';
+import { Btf, BtfBuilder, Kind, Linkage } from '../btf/index.js';
 import type { ProgramSpec } from '../spec/object.js';
 import * as sys from './syscall.js';
 
@@ -22,7 +22,13 @@ export function loadProgramBtf(btf: unknown, p: ProgramSpec): ProgramBtf | undef
   const funcs = p.funcInfo;
   if (!(btf instanceof Btf) || !funcs?.length || funcs.some((f) => f.typeId === undefined)) return undefined;
   const b = new BtfBuilder();
-  const funcInfo = funcs.map((f) => ({ insn: f.insn, typeId: b.copy(btf, f.typeId!) }));
+  // A function the reader did not count as global though its BTF says so (a __hidden one) goes in static,
+  // as libbpf gives it: the kernel then verifies it with its caller.
+  const funcInfo = funcs.map((f) => {
+    const t = btf.types[f.typeId!];
+    const hidden = f.insn > 0 && !f.global && t?.kind === Kind.FUNC && t.linkage === Linkage.GLOBAL;
+    return { insn: f.insn, typeId: hidden ? b.func(t.name, b.copy(btf, t.type), 0) : b.copy(btf, f.typeId!) };
+  });
   const lineInfo = (p.lineInfo ?? []).map((l) => ({
     insn: l.insn,
     fileNameOff: b.str(l.file),

@@ -146,6 +146,14 @@ describe.runIf(oracle)('objects loaded by libbpf (bpftool prog load): our verdic
       expect(kernelOk, `${p.name}: the kernel`).toBe(p.name.startsWith('ok_'));
       const ours = verify(p, { maps: spec.maps, logLevel: 1 });
       expect(ours.accepted, ours.diagnostics[0]?.message).toBe(kernelOk);
+      // Our kernel back end gives the kernel the same BTF linkage libbpf does.
+      let backendOk = true;
+      try {
+        loadKernelObject(spec).close();
+      } catch {
+        backendOk = false;
+      }
+      expect(backendOk, `${p.name} through loadKernelObject`).toBe(kernelOk);
     });
   }
 });
