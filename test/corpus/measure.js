@@ -297,11 +297,22 @@ export const PACKET_TYPES = new Set([
   'sched_act',
   'socket_filter',
   'cgroup_skb',
+  'lwt_in',
+  'lwt_out',
+  'lwt_xmit',
   'flow_dissector',
 ]);
 
 /** Packet types whose context is a `struct __sk_buff` (run with one in, so ctx_out can be compared). */
-export const SKB_TYPES = new Set(['sched_cls', 'sched_act', 'socket_filter', 'cgroup_skb']);
+export const SKB_TYPES = new Set([
+  'sched_cls',
+  'sched_act',
+  'socket_filter',
+  'cgroup_skb',
+  'lwt_in',
+  'lwt_out',
+  'lwt_xmit',
+]);
 
 /**
  * One kernel test run of the pinned program on `packet` (and the context `ctxIn`, when given): `bpftool prog

@@ -62,6 +62,7 @@ export const SETUP: Record<string, MapEntry[]> = {
   'tc_encap.o': [entry('tunnel', le32(0), bytes(ip4('10.255.0.1'), ip4('10.255.0.2')))],
   'xdp_meta.o': [entry('mark_of_port', le16(5001), le32(7))],
   'tc_nat46.o': [entry('nat46_net', le32(0), ip4('10.0.0.0'))],
+  'lwt.o': [entry('blocked', ip4('10.1.2.3'), Uint8Array.of(1))],
   'tc_l3dev.o': [entry('l2', le32(0), bytes([2, 0, 0, 0, 0, 0xd], [2, 0, 0, 0, 0, 0xe]))],
   // tenant0 is the inner map the object's .values put in slot 0 of tenants.
   'tenant_acl.o': [entry('tenant0', le16(5001), Uint8Array.of(1))],
