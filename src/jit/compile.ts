@@ -27,6 +27,7 @@ import {
 } from './emit.js';
 import { emitEntries, emitInlineBatch, emitLeanWrapper, INLINE_BATCH_SLOTS } from './entries.js';
 import { emitHashLookup, MAX_INLINE_KEY } from './inline-hash.js';
+import { emitSkbLoadBytes, HELPER_SKB_LOAD_BYTES, inlinesSkbLoads } from './inline-skb.js';
 import { iterationCounter } from './iterations.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { TAIL_TABLE_SIZE, tailCallSlots } from './tail-calls.js';
@@ -252,6 +253,8 @@ interface Imports {
   readonly random: number;
   /** map_lookup_elem may be inlined (inline helpers on, and helper 1 is that helper). */
   readonly lookupInline: boolean;
+  /** skb_load_bytes is inlined (inline-skb.ts). */
+  readonly skbLoads: boolean;
   /** Typed lookup imports by map address. */
   readonly lookups: ReadonlyMap<number, number>;
 }
@@ -265,7 +268,12 @@ function addImports(m: ModuleBuilder, job: Job): Imports {
     !checked && (scan.usesCallbacks || called.has(TAIL_CALL_ID) || hasBackwardJump(insns))
       ? iterationCounter(runtime).addr
       : undefined;
-  const helperIds = [...called].filter((id) => prog.lookupHelper(id) !== undefined).sort((a, b) => a - b);
+  const inlineable = (id: number, name: string) => inline && called.has(id) && helperName(prog, id) === name;
+  // Inlined without a call: not imported (a test can tell the module never leaves wasm for it).
+  const skbLoads = inlineable(HELPER_SKB_LOAD_BYTES, 'skb_load_bytes') && inlinesSkbLoads(prog.type);
+  const helperIds = [...called]
+    .filter((id) => prog.lookupHelper(id) !== undefined && !(skbLoads && id === HELPER_SKB_LOAD_BYTES))
+    .sort((a, b) => a - b);
   const helper = new Map<number, number>();
   const numberHelper = new Map<number, { index: number; args: readonly NumberArg[] }>();
   for (const id of helperIds) {
@@ -293,7 +301,6 @@ function addImports(m: ModuleBuilder, job: Job): Imports {
   // Unchecked tail calls jump through the runtime's table of compiled programs (./tail-calls.ts).
   const tailSlots = tailCalls && inline ? tailCallSlots(runtime) : undefined;
   if (tailSlots) m.importTable('env', IMPORT.tailTable, TAIL_TABLE_SIZE);
-  const inlineable = (id: number, name: string) => inline && called.has(id) && helperName(prog, id) === name;
   const now = inlineable(HELPER_KTIME, 'ktime_get_ns') ? m.importFunc('env', IMPORT.now, [], [f64]) : -1;
   const random = inlineable(HELPER_PRANDOM, 'get_prandom_u32')
     ? m.importFunc('env', IMPORT.random, [], [i32])
@@ -318,6 +325,7 @@ function addImports(m: ModuleBuilder, job: Job): Imports {
     now,
     random,
     lookupInline,
+    skbLoads,
     lookups,
   };
 }
@@ -426,6 +434,7 @@ function emitContext(
     runtime: job.runtime,
     m,
     lookupInline: imports.lookupInline,
+    skbLoads: imports.skbLoads,
     nowImport: imports.now,
     randImport: imports.random,
     lookupImports: imports.lookups,
@@ -517,6 +526,8 @@ interface Inliner {
   readonly m: ModuleBuilder;
   /** map_lookup_elem may be inlined (inline helpers on, and helper 1 is that helper). */
   readonly lookupInline: boolean;
+  /** skb_load_bytes is inlined. */
+  readonly skbLoads: boolean;
   /** Imports of the clock and the random source (-1: not inlined). */
   readonly nowImport: number;
   readonly randImport: number;
@@ -531,7 +542,7 @@ function inlineHash(map: Parameters<typeof hashLayout>[0]) {
   return layout && layout.keySize <= MAX_INLINE_KEY ? layout : undefined;
 }
 
-/** Hot helpers inline: lookups in a constant map, the clock and the random source. */
+/** Hot helpers inline: lookups in a constant map, the clock, the random source, skb_load_bytes. */
 function emitInlineHelper(
   s: Inliner,
   code: Code,
@@ -542,6 +553,10 @@ function emitInlineHelper(
 ): boolean {
   if (id === HELPER_KTIME && s.nowImport >= 0) {
     code.call(s.nowImport).truncSatF64U().localSet(reg(0));
+    return true;
+  }
+  if (id === HELPER_SKB_LOAD_BYTES && s.skbLoads) {
+    emitSkbLoadBytes(code, reg, { ctx: SCRATCH_I32, off: SCRATCH_I32_B, len: SCRATCH_I32_C });
     return true;
   }
   if (id === HELPER_PRANDOM && s.randImport >= 0) {

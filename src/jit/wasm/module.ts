@@ -123,6 +123,16 @@ export class Code extends ByteWriter {
   truncSatF64S(): this {
     return this.byte(PREFIX_FC).u32(FC.i64_trunc_sat_f64_s);
   }
+
+  /** memory.copy within memory 0: (dst, src, n) on the stack. */
+  memoryCopy(): this {
+    return this.byte(PREFIX_FC).u32(FC.memory_copy).byte(0).byte(0);
+  }
+
+  /** memory.fill of memory 0: (dst, byte, n) on the stack. */
+  memoryFill(): this {
+    return this.byte(PREFIX_FC).u32(FC.memory_fill).byte(0);
+  }
 }
 
 /**

@@ -151,4 +151,9 @@ export type Op = (typeof Op)[keyof typeof Op];
 
 /** Prefix of the saturating truncations (0xfc n). */
 export const PREFIX_FC = 0xfc;
-export const FC = { i64_trunc_sat_f64_s: 6, i64_trunc_sat_f64_u: 7 } as const;
+export const FC = {
+  i64_trunc_sat_f64_s: 6,
+  i64_trunc_sat_f64_u: 7,
+  memory_copy: 10,
+  memory_fill: 11,
+} as const;
