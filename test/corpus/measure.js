@@ -89,11 +89,12 @@ export function kernelLoad(file, { pinMaps = false } = {}) {
   }
   release();
   const log = r.err.split('\n');
-  // libbpf names each program as it prepares it, in load order: those before the failing one loaded.
+  // libbpf lists each program as it finds it, in load order: those before the failing one loaded. Functions
+  // of .text are subprograms, not programs (libbpf appends them to the programs that call them).
   const order = [];
   for (const line of log) {
-    const m = /^libbpf: prog '([^']+)'/.exec(line);
-    if (m && !order.includes(m[1])) order.push(m[1]);
+    const m = /^libbpf: sec '([^']+)': found program '([^']+)'/.exec(line);
+    if (m && m[1] !== '.text' && !order.includes(m[2])) order.push(m[2]);
   }
   const failedAt = log.findIndex((l) => /^libbpf: prog '[^']+': BPF program load failed/.test(l));
   if (failedAt < 0) {
