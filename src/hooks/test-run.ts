@@ -27,6 +27,7 @@ import { Errno, errnoName, errnoText } from '../spec/errno.js';
 import { programTypeByName, XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { checkDeadline } from '../vm/limits.js';
 import { ethProtocol, SKB_MAX_PACKET, type SkbRunOptions, SkbSlot, skbIsL2 } from './skb.js';
+import { ARGS_TYPES, testRunArgs } from './test-run-args.js';
 import { LOOPBACK_IFINDEX, XdpHook, type XdpRunOptions } from './xdp.js';
 
 /** Shortest data_in the kernel's test runs take (ETH_HLEN): XDP and the __sk_buff program types. */
@@ -136,6 +137,8 @@ const wallClock = (): number => (globalThis as { performance: { now(): number } 
 /** Run a program the way the kernel's BPF_PROG_TEST_RUN does: on a copy of the packet, `repeat` times. */
 export function testRun(runner: Runner, options: TestRunOptions): TestRunResult {
   const name = runner.program.name;
+  if (ARGS_TYPES.has(runner.program.type))
+    return testRunArgs(runner, options, runner.program.type, (why) => new TestRunError(why, name));
   const repeat = repeatCount(options.repeat, name);
   const type = runner.program.type || 'xdp';
   // The length check comes first, as in the kernel.
