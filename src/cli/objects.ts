@@ -16,12 +16,13 @@ import type { EngineName, Runner } from '../engine/runner.js';
 import { parseEngine } from '../engine/runner.js';
 import { FormatError } from '../errors.js';
 import { bytesToHex, hexToBytes as parseHexBytes } from '../hex.js';
+import { checkMapSpec } from '../maps/registry.js';
 import { rawKeys } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
 import { type CaptureStream, PcapWriter, streamCapture, type WriteOptions } from '../net/pcap.js';
 import { hostExternValues } from '../node/externs.js';
 import { machineMapMemoryLimit } from '../node/load.js';
-import { MapType } from '../spec/maps.js';
+import { type MapSpec, MapType } from '../spec/maps.js';
 import type { ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { programTypeByName } from '../spec/program-types.js';
 import {
@@ -224,7 +225,7 @@ export function sizeMaps(
   for (const map of spec.maps) {
     if (map.maxEntries !== 0) continue;
     if (map.type === MapType.PERF_EVENT_ARRAY) map.maxEntries = cpus;
-    else if (complete) {
+    else if (complete && !sizedByOwner(map, cpus)) {
       throw new CliError(
         `map ${map.name} has max_entries 0 (its loader sizes it): give --map-size ${map.name}=N`,
         2,
@@ -562,5 +563,15 @@ export function printMapSet(
       if (e.formatted) write(`  ${JSON.stringify(e.formatted.key)}: ${JSON.stringify(e.formatted.value)}\n`);
       else write(`  ${e.key}: ${e.value ?? e.values?.join(' ')}\n`);
     }
+  }
+}
+
+/** Maps whose 0 entries are their kernel's rule, not a size left to the loader (task/socket/… storage). */
+function sizedByOwner(map: MapSpec, cpus: number): boolean {
+  try {
+    checkMapSpec(map, { cpus });
+    return true;
+  } catch {
+    return false;
   }
 }
