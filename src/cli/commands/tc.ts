@@ -113,7 +113,7 @@ async function runTc(file: string, options: TcOptions): Promise<void> {
   let report: Report;
   let obj: LoadedObject;
   try {
-    const spec = readObjectFile(file);
+    const spec = readObjectFile(file, programFlag(options));
     const sets = parseMapSets(options.mapSet ?? []);
     const chosen = chooseProgram(file, spec, programFlag(options), { type: 'sched_cls', label: 'tc' }, sets);
     if (!TC_TYPES.has(chosen.type)) {
