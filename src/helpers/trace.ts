@@ -5,7 +5,7 @@
 
 import { Errno, KernelErrno } from '../spec/errno.js';
 import { MapType } from '../spec/maps.js';
-import { cString, mapWord, onNumbers, ptrWord, readable, u32, writable } from './args.js';
+import { cString, mapWord, onNumbers, ptr, ptrWord, readable, u32, writable } from './args.js';
 import { PROBE_TYPES, TRAMPOLINE_TYPES } from './groups.js';
 import { currentTask, currentTaskRegs } from './task-model.js';
 import type { HelperDef, HelperEnv, TaskModel } from './types.js';
@@ -123,7 +123,14 @@ export const TRACE_HELPERS: HelperDef[] = [
     // Only kernels built with CONFIG_BPF_KPROBE_OVERRIDE offer it (to kprobes); 6.18 here is not.
     programTypes: [],
     call: (env, ctx, rc) => {
-      env.space.view.setBigUint64(Number(ctx) + PT_REGS_AX, rc, true);
+      // The context must be a pt_regs: the write stays inside the context's own region (an unverified
+      // program may pass a smaller context, whose neighbour in memory is someone else's).
+      const at = ptr(ctx);
+      const region = env.space.regionAt(at, PT_REGS_AX + 8);
+      if (!region?.writable) {
+        throw new Error(`override_return: the context at 0x${at.toString(16)} is not a writable pt_regs`);
+      }
+      env.space.view.setBigUint64(at + PT_REGS_AX, rc, true);
       return 0n;
     },
   },

@@ -13,6 +13,7 @@ import { disassemble } from '../../src/asm/index.js';
 import { createRunner, ENGINES } from '../../src/engine/runner.js';
 import { RuntimeFault, TsbpfError } from '../../src/errors.js';
 import { HELPERS } from '../../src/helpers/registry.js';
+import { currentTask } from '../../src/helpers/task-model.js';
 import type { XdpSlot } from '../../src/hooks/xdp.js';
 import { XdpBatch } from '../../src/hooks/xdp-batch.js';
 import {
@@ -108,6 +109,9 @@ class World {
     this.foreign = new XdpBatch(createRunner(rt, other, { engine: 'interp', checked: true }), 2);
     this.foreign.run([new Uint8Array(64).fill(0xee), new Uint8Array(64).fill(0xef)]);
     rt.stackFrames(1); // the second CPU's stack
+    // The modelled task (get_current_task) exists before any run, as the kernel's does: a run's helper
+    // call rewrites the same values, so any byte of it that changes is the program's doing.
+    this.targets.push(currentTask(rt));
   }
 
   /** Addresses of everything in the address space now: region starts, ends, middles and edges. */
