@@ -25,7 +25,13 @@ import {
   TAIL_PARAMS,
   type TableTailCall,
 } from './emit.js';
-import { emitEntries, emitInlineBatch, emitLeanWrapper, INLINE_BATCH_SLOTS } from './entries.js';
+import {
+  batchRunSlot,
+  emitEntries,
+  emitInlineBatch,
+  emitLeanWrapper,
+  INLINE_BATCH_SLOTS,
+} from './entries.js';
 import { emitHashLookup, MAX_INLINE_KEY } from './inline-hash.js';
 import { emitSkbLoadBytes, HELPER_SKB_LOAD_BYTES, inlinesSkbLoads } from './inline-skb.js';
 import { iterationCounter } from './iterations.js';
@@ -139,10 +145,11 @@ export function generate(
   const { legacy } = scan;
   const tailCallCounter = imports.tailCalls ? tailCallSlots(runtime).counter : undefined;
   const iterationCount = imports.iterations?.counter;
+  const runSlot = batchRunSlot(runtime);
   // A small lean main is emitted a second time, inside the batch loop: a run then costs no call.
   const inlineBatch =
     funcs.lean && inline && insns.length <= INLINE_BATCH_SLOTS
-      ? emitInlineBatch(m, cfgs[0]!, cx, globals, { legacy, tailCallCounter, iterationCount })
+      ? emitInlineBatch(m, cfgs[0]!, cx, globals, { legacy, tailCallCounter, iterationCount, runSlot })
       : undefined;
   emitEntries(m, funcs.index.get(0)!, globals, {
     legacy,
@@ -150,6 +157,7 @@ export function generate(
     tailCallCounter,
     inlineBatch,
     iterationCount,
+    runSlot,
   });
   const bytes = m.toBytes();
   return {
@@ -364,8 +372,6 @@ function addGlobals(m: ModuleBuilder) {
     depth: m.global(i32, true, 0),
     stackTop: m.global(i64, true, 0),
     pc: m.global(i32, true, 0),
-    /** Index of the run the batch loop is in (helper imports begin that run's invocation on first use). */
-    run: m.global(i32, true, 0),
     /** The packet legacy loads read: start, and length (-1: ask the runtime). */
     pktStart: m.global(i32, true, 0),
     pktLen: m.global(i32, true, -1),

@@ -2,6 +2,7 @@
 // `run32`, `batch` (optionally with the main program inlined in its loop), `tail_entry`, `set_packet`, and
 // `f0` for a lean main. Most are written as byte lists: they are emitted on every compile.
 
+import type { Runtime } from '../vm/runtime.js';
 import type { FunctionCfg } from './cfg.js';
 import {
   type EmitContext,
@@ -15,6 +16,22 @@ import {
 import { emitBeginIterations } from './iterations.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { BLOCK_VOID, ExternKind, type ModuleBuilder, Op, ValType } from './wasm/index.js';
+
+const runSlots = new WeakMap<Runtime, number>();
+
+/**
+ * The runtime's word holding the index of the run a batch loop is in: helper imports read it to begin that
+ * run's invocation at its first helper call. Linear memory, not a wasm global: JS reads a global through
+ * an accessor that costs more than the rest of a helper call's bookkeeping.
+ */
+export function batchRunSlot(runtime: Runtime): number {
+  let at = runSlots.get(runtime);
+  if (at === undefined) {
+    at = runtime.space.allocate(4, 'scratch', 'batch run index', false).start;
+    runSlots.set(runtime, at);
+  }
+  return at;
+}
 
 const { i32, i64 } = ValType;
 
@@ -50,21 +67,25 @@ export function emitInlineBatch(
   cx: EmitContext,
   g: {
     stackTop: number;
-    run: number;
     pktLen: number;
     batchCtxs: number;
     batchCount: number;
     batchOut: number;
     itersPerRun: number;
   },
-  opts: { legacy: boolean; tailCallCounter: number | undefined; iterationCount: number | undefined },
+  opts: {
+    legacy: boolean;
+    tailCallCounter: number | undefined;
+    iterationCount: number | undefined;
+    runSlot: number;
+  },
 ): number {
   const I = 19; // run index, after the locals of a main body (r0-r10, depth, FUNC_LOCALS)
   const f = m.func([], [], [[11, i64], [1, i32], ...FUNC_LOCALS, [1, i32]]);
   const c = f.code;
   c.block().loop();
   c.localGet(I).globalGet(g.batchCount).op(Op.i32_ge_u).brIf(1);
-  c.localGet(I).globalSet(g.run);
+  c.i32Const(0).localGet(I).mem(Op.i32_store, 2, opts.runSlot);
   if (opts.legacy) c.i32Const(-1).globalSet(g.pktLen);
   if (opts.tailCallCounter !== undefined)
     c.i32Const(0).i32Const(0).mem(Op.i32_store, 2, opts.tailCallCounter);
@@ -89,7 +110,7 @@ export function emitInlineBatch(
 /**
  * Entry points: `run64(ctx i32) -> i64`, `run32(ctx i32) -> i32` (the low half of r0), and
  * `batch(ctxs i32, n i32, out i32)`: for each i < n, r0 of a run on the context whose address is the u32
- * at ctxs + 4i goes to the u32 at out + 4i; the global `run` holds i during run i (and each run starts
+ * at ctxs + 4i goes to the u32 at out + 4i; the runtime's batchRunSlot word holds i during run i (and each run starts
  * without a known packet); `set_packet(start i32, len i32)` sets the packet legacy loads read.
  */
 export function emitEntries(
@@ -97,7 +118,6 @@ export function emitEntries(
   main: number,
   g: {
     stackTop: number;
-    run: number;
     pktStart: number;
     pktLen: number;
     entryR10: number;
@@ -113,6 +133,7 @@ export function emitEntries(
     tailCallCounter: number | undefined;
     inlineBatch: number | undefined;
     iterationCount: number | undefined;
+    runSlot: number;
   },
 ): void {
   // Bodies as byte lists (no builder call per instruction: this runs on every compile, most of it in
@@ -145,7 +166,22 @@ export function emitEntries(
     m.export('batch', ExternKind.func, b.index);
   } else {
     const batch = [...setFrame, Op.block, BLOCK_VOID, Op.loop, BLOCK_VOID];
-    batch.push(GET, 3, GET, 1, Op.i32_ge_u, Op.br_if, 1, GET, 3, GSET, g.run);
+    batch.push(
+      GET,
+      3,
+      GET,
+      1,
+      Op.i32_ge_u,
+      Op.br_if,
+      1,
+      I32,
+      0,
+      GET,
+      3,
+      Op.i32_store,
+      2,
+      ...uleb(opts.runSlot),
+    );
     if (legacy) batch.push(I32, 0x7f, GSET, g.pktLen); // i32.const -1
     if (tailCallCounter !== undefined) {
       batch.push(I32, 0, I32, 0, Op.i32_store, 2, ...uleb(tailCallCounter));

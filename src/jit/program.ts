@@ -19,6 +19,7 @@ import type { Runtime } from '../vm/runtime.js';
 import { type AccessWindow, checkAccess, checkHelperArgs } from '../vm/sandbox.js';
 import { type CompiledModule, generate, IMPORT, type JitOptions } from './compile.js';
 import { FaultReason } from './emit.js';
+import { batchRunSlot } from './entries.js';
 import {
   beginIterations,
   configureIterations,
@@ -129,13 +130,14 @@ interface Exports {
   depth: WebAssembly.Global;
   stackTop: WebAssembly.Global;
   pc: WebAssembly.Global;
-  run: WebAssembly.Global;
   itersPerRun: WebAssembly.Global;
 }
 
 /** A batch running in the wasm loop whose runs begin their invocation at their first helper call. */
 interface LazyBatch {
   ctxs: number;
+  /** Where the batch loop keeps the index of its run (./entries.ts batchRunSlot). */
+  runSlot: number;
   before: ((i: number, ctx: number) => void) | undefined;
   /** The run whose invocation is current. */
   begun: number;
@@ -491,7 +493,7 @@ class Compiled implements JitProgram {
 
   /** In a lazy batch: begin the invocation of the run the wasm loop is in, once per run. */
   private beginLazy(lazy: LazyBatch): void {
-    const i = this.ex.run.value as number;
+    const i = this.runtime.space.view.getUint32(lazy.runSlot, true);
     if (i === lazy.begun) return;
     lazy.begun = i;
     const ctx = this.runtime.space.view.getUint32(lazy.ctxs + 4 * i, true);
@@ -661,7 +663,7 @@ class Compiled implements JitProgram {
       const previousDeferred = rt.beginDeferred;
       if (this.mod.usesCallbacks) rt.callbackRunner = this.runCallback;
       if (this.mod.callsHelpers) {
-        const lazy: LazyBatch = { ctxs, before, begun: -1 };
+        const lazy: LazyBatch = { ctxs, runSlot: batchRunSlot(rt), before, begun: -1 };
         rt.beginDeferred = () => this.beginLazy(lazy);
       }
       try {

@@ -71,7 +71,13 @@ const OTHERS = [
 ];
 const BATCH = 4;
 /** Runtime bookkeeping the engines write during a run (counters, tables), named as they allocate it. */
-const BOOKKEEPING = new Set(['iteration count', 'tail-call count', 'tail-call targets', 'warm-up batch']);
+const BOOKKEEPING = new Set([
+  'iteration count',
+  'tail-call count',
+  'tail-call targets',
+  'warm-up batch',
+  'batch run index',
+]);
 
 /** Every live region, in address order (walked through the public lookup). */
 function regions(space: AddressSpace): Region[] {
