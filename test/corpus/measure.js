@@ -243,7 +243,9 @@ export function summarize(rows) {
   // Per program type (the kernel's name): kernel-accepted, and of those accepted by tsbpf.
   const byType = {};
   for (const r of kernelAccepted) {
-    const t = (byType[r.type ?? '?'] ??= { kernelAccepted: 0, tsbpfAccepted: 0 });
+    const type = r.type ?? '?';
+    byType[type] ??= { kernelAccepted: 0, tsbpfAccepted: 0 };
+    const t = byType[type];
     t.kernelAccepted++;
     if (r.tsbpf === 'accept') t.tsbpfAccepted++;
   }

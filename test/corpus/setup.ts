@@ -81,3 +81,15 @@ export const UNREPRODUCIBLE_MAPS: Record<string, string> = {
 
 /** An empty `struct __sk_buff` (192 bytes): the context skb programs are run with, so ctx_out comes back. */
 export const SKB_CTX = new Uint8Array(192);
+
+/**
+ * Argument buffers syscall programs are test-run with (BPF_PROG_TEST_RUN takes only a ctx for them), per
+ * object: syscall_prog.c's struct args { count, first, written }.
+ */
+export const SYSCALL_ARGS: Record<string, Uint8Array[]> = {
+  'syscall_prog.o': [
+    bytes(le32(5), le32(100), le32(0)),
+    bytes(le32(40), le32(7), le32(0)),
+    bytes(le32(0), le32(1), le32(0)),
+  ],
+};
