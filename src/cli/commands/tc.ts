@@ -12,53 +12,34 @@ import type { Command } from 'commander';
 import type { LoadedObject } from '../../collection/userspace.js';
 import { RuntimeFault } from '../../errors.js';
 import { LOOPBACK_MAX_LEN, SkbHook } from '../../hooks/skb.js';
-import { CaptureBatch, LinkType } from '../../net/pcap.js';
+import { CaptureBatch } from '../../net/pcap.js';
 import { TcAction, type TcActionName, tcActionName } from '../../spec/verdicts.js';
 import type { RunLimits } from '../../vm/limits.js';
+import { type CaptureOptions, type PacketCommand, runOverCapture } from '../capture-command.js';
 import { CliError, EXIT } from '../errors.js';
-import { Files } from '../files.js';
-import { checkTime, limitOptions, runLimits } from '../limits.js';
+import type { Files } from '../files.js';
+import { checkTime, limitOptions } from '../limits.js';
 import {
   bytesToHex,
   type CaptureFile,
   captureWriter,
-  chooseProgram,
   engineOption,
-  loadSelection,
-  loadWithMapSets,
-  openCaptureFile,
-  parseMapSets,
   printMaps,
-  programFlag,
   programOption,
-  readObjectFile,
-  rejected,
   runnerFor,
-  type SizeFlags,
-  sizeMaps,
   sizeOptions,
 } from '../objects.js';
 import { dumpAll, EventSink, flush, positiveInt, writeRecord } from './xdp.js';
 
-interface TcOptions extends SizeFlags {
-  read: string;
-  write?: string;
-  dropped?: string;
-  program?: string;
-  section?: string;
-  mapSet?: string[];
-  results?: string;
-  events?: string;
-  dumpMaps?: boolean;
-  json?: boolean;
-  engine: 'interp' | 'jit';
-  verify: boolean;
-  count?: number;
-  budget?: number;
-  timeout?: number;
-}
+type TcOptions = CaptureOptions;
 
-const TC_TYPES = new Set(['sched_cls', 'sched_act']);
+const TC_COMMAND: PacketCommand = {
+  want: { type: 'sched_cls', label: 'tc' },
+  accepts: new Set(['sched_cls', 'sched_act']),
+  accepted: 'sched_cls or sched_act',
+  sees: 'tc programs see Ethernet frames',
+};
+
 /** Verdicts whose packet does not go on (the rest pass, as the ingress hook's default). */
 const NOT_PASSED = new Set<number>([
   TcAction.SHOT,
@@ -100,54 +81,9 @@ export function register(program: Command): void {
 }
 
 async function runTc(file: string, options: TcOptions): Promise<void> {
-  const limits = runLimits(options, performance.now());
-  // Every file named, compared before any is opened: an output never overwrites an input or another output.
-  const files = new Files()
-    .input(file, 'object')
-    .input(options.read, '-r')
-    .output(options.write, '-w')
-    .output(options.dropped, '--dropped')
-    .output(options.results, '--results')
-    .output(options.events, '--events')
-    .open();
-  let report: Report;
-  let obj: LoadedObject;
-  try {
-    const spec = readObjectFile(file, programFlag(options));
-    const sets = parseMapSets(options.mapSet ?? []);
-    const chosen = chooseProgram(file, spec, programFlag(options), { type: 'sched_cls', label: 'tc' }, sets);
-    if (!TC_TYPES.has(chosen.type)) {
-      throw new CliError(
-        `${file}: program ${chosen.name} (section ${chosen.section}) is ${chosen.type}, not sched_cls or sched_act`,
-      );
-    }
-    sizeMaps(spec, options);
-    try {
-      obj = loadWithMapSets(spec, sets, {
-        engine: options.engine,
-        verify: options.verify,
-        programs: loadSelection(spec, chosen, sets),
-        cpus: options.cpus,
-      });
-    } catch (e) {
-      throw rejected(file, e);
-    }
-    const input = openCaptureFile(options.read);
-    try {
-      if (input.stream.header.linkType !== LinkType.ETHERNET) {
-        throw new CliError(
-          `${options.read}: link type ${input.stream.header.linkType} is not Ethernet; tc programs see Ethernet frames`,
-        );
-      }
-      report = await runCapture(options, obj, obj.program(chosen.name), input, files, limits);
-    } finally {
-      input.close();
-    }
-    // Only a run that got to the end replaces the outputs.
-    files.commit();
-  } finally {
-    files.discard();
-  }
+  const { obj, report } = await runOverCapture(file, options, TC_COMMAND, (obj, prog, input, files, limits) =>
+    runCapture(options, obj, prog, input, files, limits),
+  );
   printReport(file, options, obj, report);
 }
 

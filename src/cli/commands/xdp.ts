@@ -11,51 +11,33 @@ import { XDP_ACTION_NAMES, XdpAction, xdpActionName } from '../../hooks/xdp.js';
 import { XdpBatch } from '../../hooks/xdp-batch.js';
 import { PerfEventArrayMap } from '../../maps/perf.js';
 import { RingBufMap } from '../../maps/ringbuf.js';
-import { CaptureBatch, LinkType, type PcapWriter } from '../../net/pcap.js';
+import { CaptureBatch, type PcapWriter } from '../../net/pcap.js';
 import type { RunLimits } from '../../vm/limits.js';
+import { type CaptureOptions, type PacketCommand, runOverCapture } from '../capture-command.js';
 import { CliError, EXIT } from '../errors.js';
-import { Files, type OutputFile } from '../files.js';
-import { checkTime, limitOptions, runLimits } from '../limits.js';
+import type { Files, OutputFile } from '../files.js';
+import { checkTime, limitOptions } from '../limits.js';
 import {
   bytesToHex,
   type CaptureFile,
   captureWriter,
-  chooseProgram,
   dumpMap,
   engineOption,
-  loadSelection,
-  loadWithMapSets,
-  openCaptureFile,
-  parseMapSets,
   printMaps,
-  programFlag,
   programOption,
-  readObjectFile,
-  rejected,
   runnerFor,
-  type SizeFlags,
-  sizeMaps,
   sizeOptions,
 } from '../objects.js';
 import { register as registerAttach } from './xdp-attach.js';
 
-interface XdpOptions extends SizeFlags {
-  read: string;
-  write?: string;
-  dropped?: string;
-  program?: string;
-  section?: string;
-  mapSet?: string[];
-  results?: string;
-  events?: string;
-  dumpMaps?: boolean;
-  json?: boolean;
-  engine: 'interp' | 'jit';
-  verify: boolean;
-  count?: number;
-  budget?: number;
-  timeout?: number;
-}
+type XdpOptions = CaptureOptions;
+
+const XDP_COMMAND: PacketCommand = {
+  want: { type: 'xdp', label: 'XDP' },
+  accepts: new Set(['xdp']),
+  accepted: 'xdp',
+  sees: 'XDP sees Ethernet frames',
+};
 
 /** Captures of at least this many bytes get a progress bar (on a terminal). */
 const PROGRESS_BYTES = 32 * 1024 * 1024;
@@ -103,57 +85,12 @@ export function positiveInt(v: string, what: string): number {
 }
 
 async function runXdp(file: string, options: XdpOptions): Promise<void> {
-  const limits = runLimits(options, performance.now());
-  // Every file named, compared before any is opened: an output never overwrites an input or another output.
-  const files = new Files()
-    .input(file, 'object')
-    .input(options.read, '-r')
-    .output(options.write, '-w')
-    .output(options.dropped, '--dropped')
-    .output(options.results, '--results')
-    .output(options.events, '--events')
-    .open();
-  let report: Report;
-  let obj: LoadedObject;
-  try {
-    const spec = readObjectFile(file, programFlag(options));
-    const sets = parseMapSets(options.mapSet ?? []);
-    const chosen = chooseProgram(file, spec, programFlag(options), { type: 'xdp', label: 'XDP' }, sets);
-    if (chosen.type !== 'xdp') {
-      throw new CliError(
-        `${file}: program ${chosen.name} (section ${chosen.section}) is ${chosen.type}, not xdp`,
-      );
-    }
-    sizeMaps(spec, options);
-    try {
-      obj = loadWithMapSets(spec, sets, {
-        engine: options.engine,
-        verify: options.verify,
-        programs: loadSelection(spec, chosen, sets),
-        cpus: options.cpus,
-      });
-    } catch (e) {
-      throw rejected(file, e);
-    }
-    const prog = obj.program(chosen.name);
-    // The capture is read in chunks and the outputs written as they fill: memory stays small however
-    // large the capture is.
-    const input = openCaptureFile(options.read);
-    try {
-      if (input.stream.header.linkType !== LinkType.ETHERNET) {
-        throw new CliError(
-          `${options.read}: link type ${input.stream.header.linkType} is not Ethernet; XDP sees Ethernet frames`,
-        );
-      }
-      report = await runCapture(options, obj, prog, input, files, limits);
-    } finally {
-      input.close();
-    }
-    // Only a run that got to the end replaces the outputs.
-    files.commit();
-  } finally {
-    files.discard();
-  }
+  const { obj, report } = await runOverCapture(
+    file,
+    options,
+    XDP_COMMAND,
+    (obj, prog, input, files, limits) => runCapture(options, obj, prog, input, files, limits),
+  );
   printReport(file, options, obj, report);
 }
 
