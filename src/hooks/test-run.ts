@@ -17,7 +17,8 @@
 // u32; for skb runs, data_in over a page's room (3712 bytes), an IPv4/IPv6 packet shorter than its fixed
 // header (EINVAL), a `struct __sk_buff` in longer than the struct with non-zero bytes after it (E2BIG),
 // naming a device other than loopback (ENODEV: user space has no other), or setting a field the kernel
-// does not take (EINVAL). A repeat of 0 is one run, as in the kernel.
+// does not take (EINVAL). A repeat of 0 is one run, as in the kernel. Flow dissectors run as the kernel's
+// bpf_prog_test_run_flow_dissector (./flow-dissector.ts): data_out is the flow keys.
 
 import type { Runner } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';
@@ -26,6 +27,7 @@ import type { Region } from '../memory/address-space.js';
 import { Errno, errnoName, errnoText } from '../spec/errno.js';
 import { programTypeByName, XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { checkDeadline } from '../vm/limits.js';
+import { testRunFlowDissector } from './flow-dissector.js';
 import { ethProtocol, SKB_MAX_PACKET, type SkbRunOptions, SkbSlot, skbIsL2 } from './skb.js';
 import { ARGS_TYPES, testRunArgs } from './test-run-args.js';
 import { LOOPBACK_IFINDEX, XdpHook, type XdpRunOptions } from './xdp.js';
@@ -145,9 +147,14 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
   if (PACKET_TYPES.has(type) && options.dataIn.length < TEST_RUN_MIN_DATA)
     throw tooShort(options.dataIn.length, name);
   if (SKB_TYPES.has(type)) return testRunSkb(runner, options, repeat, type);
+  if (type === 'flow_dissector') {
+    const refuse = (why: string, errno?: number) => new TestRunError(why, name, errno);
+    const { dataIn, ctxIn, clock = wallClock, deadline } = options;
+    return { ...testRunFlowDissector(runner, dataIn, ctxIn, repeat, clock, deadline, refuse), repeat };
+  }
   if (type !== 'xdp') {
     throw new TsbpfError(
-      `test run of ${type} programs is not supported yet (xdp, ${[...SKB_TYPES].join(', ')} are)`,
+      `test run of ${type} programs is not supported yet (xdp, ${[...SKB_TYPES].join(', ')}, flow_dissector are)`,
       name,
     );
   }
