@@ -111,9 +111,34 @@ describe('the flow dissector test run', () => {
       expect(errno(() => run(new Uint8Array(4097)))).toBe(22);
       expect(run(new Uint8Array(4096)).retval).toBe(4096);
     });
+
+    it(`starts every repeat from fresh keys and clamps after each run (${engine})`, () => {
+      const r = testRun(object().program('flow_count').runner(engine), { dataIn: udp4, repeat: 5 });
+      expect(r.retval).toBe(1);
+      expect(keysOf(r.dataOut)).toMatchObject({ nhoff: 15, thoff: 15 }); // thoff 14 clamped up to nhoff
+      expect(r.repeat).toBe(5);
+    });
   }
 
-  for (const name of ['flow_seen', 'flow_parse']) {
+  it.skipIf(!oracle)('matches BPF_PROG_TEST_RUN with repeats (keys reset before every run)', async () => {
+    const kernel = await import('../../src/kernel/index.js');
+    const spec = readObject(readFileSync(FILE), { file: FILE });
+    const kobj = kernel.loadKernelObject(spec, { objectName: 'flow_count', programs: ['flow_count'] });
+    try {
+      for (const repeat of [1, 2, 7]) {
+        const k = kobj.program('flow_count').run({ dataIn: vlan, repeat, dataOutSize: 56 });
+        for (const engine of ENGINES) {
+          const r = testRun(object().program('flow_count').runner(engine), { dataIn: vlan, repeat });
+          expect(r.retval, `repeat ${repeat} (${engine})`).toBe(k.retval);
+          expect(Buffer.from(r.dataOut).toString('hex')).toBe(Buffer.from(k.dataOut!).toString('hex'));
+        }
+      }
+    } finally {
+      kobj.close();
+    }
+  });
+
+  for (const name of ['flow_seen', 'flow_parse', 'flow_count']) {
     it.skipIf(!oracle)(
       `${name} matches BPF_PROG_TEST_RUN over the captures (retval, keys, maps)`,
       async () => {
