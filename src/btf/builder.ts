@@ -185,6 +185,15 @@ export class BtfBuilder {
 
   private readonly copies = new Map<Btf, Map<number, number>>();
 
+  /**
+   * Copy every type of `src` in order, keeping its ids (into an empty builder), each passed through `edit`
+   * first (e.g. to change a linkage): what the kernel gets when ids the program holds must stay valid.
+   */
+  copyAll(src: Btf, edit: (t: ReturnType<Btf['type']>) => ReturnType<Btf['type']> = (t) => t): void {
+    if (this.count !== 0) throw new Error('BtfBuilder.copyAll needs an empty builder');
+    for (let id = 1; id < src.types.length; id++) this.emitCopy(edit(src.type(id)), (x) => x);
+  }
+
   private emitCopy(t: ReturnType<Btf['type']>, map: (x: number) => number): void {
     switch (t.kind) {
       case Kind.VOID:

@@ -140,8 +140,11 @@ export const MapInfo = {
   max_entries: 16,
   map_flags: 20,
   name: 24, // char[16]
+  btf_id: 64,
+  btf_key_type_id: 68,
+  btf_value_type_id: 72,
   /** The prefix we read; the kernel copies min(info_len, its size). */
-  SIZE: 40,
+  SIZE: 80,
 } as const;
 
 /** struct bpf_prog_info (prefix). */

@@ -22,7 +22,7 @@ import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
 import { ifNameToIndex } from './ffi.js';
 import { withNetns } from './netns.js';
-import { loadProgramBtf } from './program-btf.js';
+import { loadObjectBtf, loadProgramBtf, mapBtfIds, type ObjectBtf, programBtfInfo } from './program-btf.js';
 import { KernelRingBuf } from './ringbuf.js';
 import * as sys from './syscall.js';
 import { instrumentVerdicts, sumVerdicts, VERDICT_MAP, VERDICT_NAMES, type VerdictName } from './verdicts.js';
@@ -298,15 +298,18 @@ function kernelProgType(p: ProgramSpec): number {
   return t.kernel;
 }
 
-/** Create one map (with a temporary inner map for map-in-map types) and fill its initial contents. */
-function createMap(spec: MapSpec, name: string): KernelMap {
+/**
+ * Create one map (with a temporary inner map for map-in-map types) and fill its initial contents; with the
+ * object's BTF, the map gets its key and value types as libbpf gives them.
+ */
+function createMap(spec: MapSpec, name: string, btf?: ObjectBtf): KernelMap {
   let inner: number | undefined;
   if (spec.innerMap) inner = createMap(spec.innerMap, `${name}.inner`).fd;
   let fd: number;
   try {
     const maxEntries =
       spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0 ? possibleCpus() : spec.maxEntries;
-    fd = sys.mapCreate({
+    const attrs = {
       type: spec.type,
       keySize: spec.keySize,
       valueSize: spec.valueSize,
@@ -315,7 +318,20 @@ function createMap(spec: MapSpec, name: string): KernelMap {
       mapExtra: spec.mapExtra,
       name,
       innerMapFd: inner,
-    });
+    };
+    const typed = mapBtfIds(btf, spec);
+    try {
+      fd = sys.mapCreate({ ...attrs, ...typed });
+    } catch (e) {
+      // As libbpf: a map type that takes no BTF types is created again without them; when that fails
+      // too, the first error (with the types) is the one that says why.
+      if (!typed || !(e instanceof KernelError) || e.errno !== Errno.EINVAL) throw e;
+      try {
+        fd = sys.mapCreate(attrs);
+      } catch {
+        throw e;
+      }
+    }
   } finally {
     if (inner !== undefined) sys.close(inner);
   }
@@ -352,21 +368,30 @@ export function relocate(
 }
 
 /** The kernel back end: maps and programs through bpf(2), slots holding file descriptors. */
-function kernelBackend(options: KernelLoadOptions, prefix: string): Backend<KernelMap, KernelProgram> {
+function kernelBackend(
+  options: KernelLoadOptions,
+  prefix: string,
+  objectBtf: ObjectBtf | undefined,
+): Backend<KernelMap, KernelProgram> {
   return {
     name: 'kernel',
     createMap: (m) => {
       const contents = options.mapContents?.[m.name];
-      // libbpf's names for global data: the object's name before the section (`udp_drop.rodata`).
+      // libbpf's names for global data: the object's name before the section (`udp_drop.rodata`), the name
+      // cut to leave room for the longest of `.rodata` and the section (`spin_loc.bss`, as libbpf's).
       const kname =
-        m.name.startsWith('.') && prefix ? `${prefix.slice(0, 15 - m.name.length)}${m.name}` : m.name;
-      return createMap(contents ? { ...m, contents } : m, kname);
+        m.name.startsWith('.') && prefix
+          ? `${prefix.slice(0, Math.max(0, 15 - Math.max(7, m.name.length)))}${m.name}`
+          : m.name;
+      return createMap(contents ? { ...m, contents } : m, kname, objectBtf);
     },
     loadProgram: (original, maps, btfOfObject, spec) => {
       const counting = options.countVerdicts === true && maps.length > 0;
       const p =
         counting && original.type === 'xdp' ? instrumentVerdicts(original, maps.length - 1) : original;
-      const btf = loadProgramBtf(btfOfObject, p);
+      // The object's shared BTF; a program-only one (closed below) when the kernel refused the object's.
+      const own = objectBtf ? undefined : loadProgramBtf(btfOfObject, p);
+      const btf = objectBtf ? programBtfInfo(objectBtf, p) : own;
       try {
         const loaded = sys.progLoad({
           type: kernelProgType(p),
@@ -389,7 +414,7 @@ function kernelBackend(options: KernelLoadOptions, prefix: string): Backend<Kern
         if (e instanceof VerifierRejectedError) e.explanation = explain(original, spec);
         throw e;
       } finally {
-        if (btf) sys.close(btf.fd);
+        if (own) sys.close(own.fd);
       }
     },
     programRef: (p) => p.fd,
@@ -418,7 +443,20 @@ export function loadKernelObject(
   const prefix = options.objectName ?? (file ? (file.split('/').pop() ?? '').replace(/\.o$/, '') : '');
   // Verdict counting adds a per-CPU map of its own, last, which the instrumented XDP programs count into.
   const spec = options.countVerdicts ? { ...parsed, maps: [...parsed.maps, VERDICT_MAP] } : parsed;
-  const impl = kernelBackend(options, prefix);
-  const { maps, programs } = loadWith(impl, spec, options);
-  return new KernelObject(parsed, maps, programs, impl);
+  // One BTF object for every map and program, as libbpf loads it; the maps and programs keep their own
+  // references to it, so our descriptor is closed once they exist. Refused (a kind or form this kernel
+  // does not take), the maps go without BTF and each program gets its functions' types alone, as before.
+  let objectBtf: ObjectBtf | undefined;
+  try {
+    objectBtf = loadObjectBtf(spec);
+  } catch {
+    objectBtf = undefined;
+  }
+  try {
+    const impl = kernelBackend(options, prefix, objectBtf);
+    const { maps, programs } = loadWith(impl, spec, options);
+    return new KernelObject(parsed, maps, programs, impl);
+  } finally {
+    if (objectBtf) sys.close(objectBtf.fd);
+  }
 }

@@ -183,6 +183,11 @@ export interface MapInfoResult {
   maxEntries: number;
   flags: number;
   name: string;
+  /** The kernel's id of the map's BTF object (0: created without BTF). */
+  btfId: number;
+  /** Key and value type ids in that BTF (0: none). */
+  btfKeyTypeId: number;
+  btfValueTypeId: number;
 }
 
 /** BPF_OBJ_GET_INFO_BY_FD for a map (e.g. one opened from a pin). */
@@ -203,6 +208,9 @@ export function mapInfo(fd: number): MapInfoResult {
     maxEntries: v.getUint32(info + MapInfo.max_entries, true),
     flags: v.getUint32(info + MapInfo.map_flags, true),
     name: readCString(a, info + MapInfo.name, OBJ_NAME_LEN),
+    btfId: v.getUint32(info + MapInfo.btf_id, true),
+    btfKeyTypeId: v.getUint32(info + MapInfo.btf_key_type_id, true),
+    btfValueTypeId: v.getUint32(info + MapInfo.btf_value_type_id, true),
   };
 }
 

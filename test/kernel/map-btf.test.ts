@@ -1,0 +1,131 @@
+// Maps created with the object's BTF through the kernel back end, as libbpf creates them: map types the
+// kernel makes only with BTF (task and socket local storage) and values it must see typed (a spin lock, a
+// timer, a kptr). Each fixture loads through loadKernelObject exactly when `bpftool prog loadall` (libbpf)
+// loads it, and every map's key and value types, read back from the kernel (BPF_OBJ_GET_INFO_BY_FD, then
+// the kernel's own BTF object by id), are the ones libbpf's map of the same name has — compared by kind
+// and name, since the two BTF objects number their types independently.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import * as sys from '../../src/kernel/index.js';
+import { loadKernelObject } from '../../src/kernel/index.js';
+import '../../src/node/index.js'; // the running kernel's BTF as the attach target of tp_btf programs
+import { kernelOracle } from '../support/kernel.js';
+
+const oracle = kernelOracle();
+const FIXTURES = new URL('../fixtures/kernel/', import.meta.url).pathname;
+const PIN = `/sys/fs/bpf/tsbpf-map-btf-${process.pid}`;
+
+/** `KIND 'name'` of each type of the kernel's BTF object `id` (bpftool's raw dump). */
+function btfTypes(id: number): Map<number, string> {
+  const out = new Map<number, string>([[0, 'void']]);
+  const text = execFileSync('bpftool', ['btf', 'dump', 'id', String(id)], { encoding: 'utf8' });
+  for (const m of text.matchAll(/^\[(\d+)\] (\w+) '([^']*)'/gm)) out.set(Number(m[1]), `${m[2]} '${m[3]}'`);
+  return out;
+}
+
+interface MapTypes {
+  key: string;
+  value: string;
+}
+
+/** The key and value types the kernel holds for the map behind `fd`. */
+function mapTypes(fd: number): MapTypes {
+  const info = sys.mapInfo(fd);
+  expect(info.btfId, `map ${info.name} has no BTF`).toBeGreaterThan(0);
+  const types = btfTypes(info.btfId);
+  return { key: types.get(info.btfKeyTypeId)!, value: types.get(info.btfValueTypeId)! };
+}
+
+/** libbpf's load of `name`.o: whether it loads, and its maps' types by kernel map name. */
+function libbpf(name: string): { loaded: boolean; maps: Map<string, MapTypes> } {
+  const maps = new Map<string, MapTypes>();
+  rmSync(PIN, { recursive: true, force: true });
+  mkdirSync(PIN, { recursive: true });
+  try {
+    try {
+      execFileSync(
+        'bpftool',
+        ['prog', 'loadall', `${FIXTURES}${name}.o`, `${PIN}/progs`, 'pinmaps', `${PIN}/maps`],
+        {
+          stdio: 'pipe',
+        },
+      );
+    } catch {
+      return { loaded: false, maps };
+    }
+    for (const pinned of readdirSync(`${PIN}/maps`)) {
+      const fd = sys.objGet(`${PIN}/maps/${pinned}`);
+      try {
+        maps.set(sys.mapInfo(fd).name, mapTypes(fd));
+      } finally {
+        sys.close(fd);
+      }
+    }
+    return { loaded: true, maps };
+  } finally {
+    rmSync(PIN, { recursive: true, force: true });
+  }
+}
+
+/** Our kernel back end's load of `name`.o, the same way. */
+function ours(name: string): { loaded: boolean; maps: Map<string, MapTypes>; error?: string } {
+  const maps = new Map<string, MapTypes>();
+  let obj: ReturnType<typeof loadKernelObject>;
+  try {
+    obj = loadKernelObject(`${FIXTURES}${name}.o`);
+  } catch (e) {
+    return { loaded: false, maps, error: (e as Error).message };
+  }
+  try {
+    for (const m of obj.maps.values()) maps.set(sys.mapInfo(m.fd).name, mapTypes(m.fd));
+  } finally {
+    obj.close();
+  }
+  return { loaded: true, maps };
+}
+
+/** Fixture, its map that needs BTF, and that map's value type as the C source declares it. */
+const CASES: [string, string, string][] = [
+  ['task_storage', 'task_counts', "STRUCT 'counts'"],
+  ['sk_storage', 'sock_stats_map', "STRUCT 'sock_stats'"],
+  ['spin_lock', 'flows', "STRUCT 'flow'"],
+  ['timer', 'timers', "STRUCT 'delayed'"],
+  ['kptr', 'held', "STRUCT 'holder'"],
+];
+
+describe.skipIf(!oracle)('maps with BTF through the kernel back end', () => {
+  it.each(CASES)('%s loads as libbpf loads it, its maps typed as libbpf types them', (name, map, value) => {
+    const theirs = libbpf(name);
+    const mine = ours(name);
+    expect(mine.loaded, mine.error).toBe(theirs.loaded);
+    expect(theirs.loaded, `${name}.o: libbpf loads it on this kernel`).toBe(true);
+    expect(mine.maps.get(map)?.value).toBe(value);
+    expect([...mine.maps.keys()].sort()).toEqual([...theirs.maps.keys()].sort());
+    for (const [n, t] of theirs.maps) expect(mine.maps.get(n), `map ${n}`).toEqual(t);
+  });
+
+  it('global data maps get their DATASEC as value type and no key type, as libbpf gives them', () => {
+    const mine = ours('spin_lock');
+    const bss = [...mine.maps.entries()].find(([n]) => n.endsWith('.bss'));
+    expect(bss?.[1]).toEqual({ key: 'void', value: "DATASEC '.bss'" });
+  });
+
+  it('a spin-locked hash value and a .bss counter work in a test run', () => {
+    const obj = loadKernelObject(`${FIXTURES}spin_lock.o`);
+    try {
+      const flows = obj.map('flows');
+      const key = new Uint8Array(4);
+      const value = new Uint8Array(24);
+      flows.update(key, value);
+      const prog = obj.program('count_locked');
+      prog.run({ dataIn: new Uint8Array(64), repeat: 3 });
+      const after = new DataView(flows.lookup(key)!.buffer);
+      expect(after.getBigUint64(8, true)).toBe(3n);
+      expect(after.getBigUint64(16, true)).toBe(192n);
+    } finally {
+      obj.close();
+    }
+  });
+});
