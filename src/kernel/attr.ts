@@ -155,7 +155,8 @@ export const ProgInfo = {
   jited_prog_len: 16,
   xlated_prog_len: 20,
   name: 64,
-  SIZE: 80,
+  btf_id: 128,
+  SIZE: 136,
 } as const;
 
 /** BPF_BTF_LOAD. */

@@ -418,6 +418,8 @@ export interface ProgInfoResult {
   jitedLength: number;
   xlatedLength: number;
   name: string;
+  /** The kernel's id of the program's BTF object (func_info, line_info; 0: loaded without BTF). */
+  btfId: number;
 }
 
 /** BPF_OBJ_GET_INFO_BY_FD for a program. */
@@ -438,6 +440,7 @@ export function progInfo(fd: number): ProgInfoResult {
     jitedLength: v.getUint32(info + ProgInfo.jited_prog_len, true),
     xlatedLength: v.getUint32(info + ProgInfo.xlated_prog_len, true),
     name: readCString(a, info + ProgInfo.name, OBJ_NAME_LEN),
+    btfId: v.getUint32(info + ProgInfo.btf_id, true),
   };
 }
 

@@ -112,6 +112,42 @@ describe.skipIf(!oracle)('maps with BTF through the kernel back end', () => {
     expect(bss?.[1]).toEqual({ key: 'void', value: "DATASEC '.bss'" });
   });
 
+  it('bpf_core_type_id_local ids name the same types in the BTF the kernel holds, as with libbpf', () => {
+    // What the program stored (.bss: marker_id, other_id), read as types of the .bss map's kernel BTF.
+    const named = (bssFd: number): string[] => {
+      const types = btfTypes(sys.mapInfo(bssFd).btfId);
+      const v = new DataView(sys.mapLookup(bssFd, new Uint8Array(4), 8)!.buffer);
+      return [types.get(v.getUint32(0, true))!, types.get(v.getUint32(4, true))!];
+    };
+    const obj = loadKernelObject(`${FIXTURES}type_id.o`);
+    let mine: string[];
+    try {
+      obj.program('store_ids').run({ dataIn: new Uint8Array(64) });
+      mine = named(obj.map('.bss').fd);
+      // One BTF object for the maps and the program, as libbpf loads them.
+      expect(sys.progInfo(obj.program('store_ids').fd).btfId).toBe(sys.mapInfo(obj.map('.bss').fd).btfId);
+    } finally {
+      obj.close();
+    }
+    expect(mine).toEqual(["STRUCT 'marker'", "UNION 'other'"]);
+    rmSync(PIN, { recursive: true, force: true });
+    mkdirSync(PIN, { recursive: true });
+    try {
+      execFileSync('bpftool', ['prog', 'loadall', `${FIXTURES}type_id.o`, `${PIN}/p`, 'pinmaps', `${PIN}/m`]);
+      const prog = sys.objGet(`${PIN}/p/store_ids`);
+      const bss = sys.objGet(`${PIN}/m/type_id_bss`);
+      try {
+        sys.progTestRun(prog, { data: new Uint8Array(64) });
+        expect(named(bss)).toEqual(mine);
+      } finally {
+        sys.close(prog);
+        sys.close(bss);
+      }
+    } finally {
+      rmSync(PIN, { recursive: true, force: true });
+    }
+  });
+
   it('a spin-locked hash value and a .bss counter work in a test run', () => {
     const obj = loadKernelObject(`${FIXTURES}spin_lock.o`);
     try {
