@@ -94,6 +94,7 @@ export interface TestRunOptions {
    * `ingress_ifindex` and `rx_queue_index` are passed to the program. skb types: a `struct __sk_buff` in
    * (up to 192 bytes): mark, priority, ingress_ifindex, ifindex (0 or 1), cb, tstamp, wire_len, gso_segs,
    * gso_size and hwtstamp may be set, the rest must be 0; without one, the program reads wire_len 0.
+   * flow_dissector: a `struct bpf_flow_keys` (56 bytes) in which only `flags` may be set.
    */
   ctxIn?: Uint8Array;
   /** Number of runs, 0 to 2^32-1 (default 1; 0 is one run, as in the kernel); the duration is averaged. */
@@ -118,11 +119,15 @@ export interface TestRunOptions {
  */
 export interface TestRunResult {
   retval: number;
-  /** The packet after the last run, from data_meta (metadata first, as the kernel returns it) to data_end. */
+  /**
+   * The packet after the last run, from data_meta (metadata first, as the kernel returns it) to data_end;
+   * for a flow dissector the `struct bpf_flow_keys` it left (56 bytes).
+   */
   dataOut: Uint8Array;
   /**
    * XDP: `struct xdp_md` out: data = metadata length, data_end = data_out length (as the kernel). skb
    * types: the `struct __sk_buff` in with the fields the kernel copies back as the run left them.
+   * flow_dissector: the `struct bpf_flow_keys` in, unchanged (zeros without one).
    */
   ctxOut: Uint8Array;
   /** Average nanoseconds per run, measured around the repeat loop (as bpftool reports it; the first of
