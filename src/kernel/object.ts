@@ -302,7 +302,7 @@ function kernelProgType(p: ProgramSpec): number {
  * Create one map (with a temporary inner map for map-in-map types) and fill its initial contents; with the
  * object's BTF, the map gets its key and value types as libbpf gives them.
  */
-function createMap(spec: MapSpec, name: string, btf?: ObjectBtf): KernelMap {
+function createMap(spec: MapSpec, name: string, btf?: ObjectBtf, btfRefused?: string): KernelMap {
   let inner: number | undefined;
   if (spec.innerMap) inner = createMap(spec.innerMap, `${name}.inner`).fd;
   let fd: number;
@@ -323,6 +323,14 @@ function createMap(spec: MapSpec, name: string, btf?: ObjectBtf): KernelMap {
     try {
       fd = sys.mapCreate({ ...attrs, ...typed });
     } catch (e) {
+      // Without the object's BTF a map that needs it fails for that reason: say so, with the kernel's why.
+      if (btfRefused && spec.btfValueTypeId && e instanceof KernelError) {
+        throw new KernelError(
+          'BPF_MAP_CREATE',
+          e.errno,
+          `map ${name}, created without BTF: the kernel refused the object's BTF (${btfRefused})`,
+        );
+      }
       // As libbpf: a map type that takes no BTF types is created again without them; when that fails
       // too, the first error (with the types) is the one that says why.
       if (!typed || !(e instanceof KernelError) || e.errno !== Errno.EINVAL) throw e;
@@ -372,6 +380,7 @@ function kernelBackend(
   options: KernelLoadOptions,
   prefix: string,
   objectBtf: ObjectBtf | undefined,
+  btfRefused: string | undefined,
 ): Backend<KernelMap, KernelProgram> {
   return {
     name: 'kernel',
@@ -383,7 +392,7 @@ function kernelBackend(
         m.name.startsWith('.') && prefix
           ? `${prefix.slice(0, Math.max(0, 15 - Math.max(7, m.name.length)))}${m.name}`
           : m.name;
-      return createMap(contents ? { ...m, contents } : m, kname, objectBtf);
+      return createMap(contents ? { ...m, contents } : m, kname, objectBtf, btfRefused);
     },
     loadProgram: (original, maps, btfOfObject, spec) => {
       const counting = options.countVerdicts === true && maps.length > 0;
@@ -447,13 +456,14 @@ export function loadKernelObject(
   // references to it, so our descriptor is closed once they exist. Refused (a kind or form this kernel
   // does not take), the maps go without BTF and each program gets its functions' types alone, as before.
   let objectBtf: ObjectBtf | undefined;
+  let btfRefused: string | undefined;
   try {
     objectBtf = loadObjectBtf(spec);
-  } catch {
-    objectBtf = undefined;
+  } catch (e) {
+    btfRefused = (e as Error).message;
   }
   try {
-    const impl = kernelBackend(options, prefix, objectBtf);
+    const impl = kernelBackend(options, prefix, objectBtf, btfRefused);
     const { maps, programs } = loadWith(impl, spec, options);
     return new KernelObject(parsed, maps, programs, impl);
   } finally {

@@ -6,11 +6,14 @@
 // and name, since the two BTF objects number their types independently.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as sys from '../../src/kernel/index.js';
 import { loadKernelObject } from '../../src/kernel/index.js';
 import '../../src/node/index.js'; // the running kernel's BTF as the attach target of tp_btf programs
+import { Btf, BtfBuilder, Kind } from '../../src/btf/index.js';
+import { readObject } from '../../src/elf/index.js';
+import { loadObjectBtf } from '../../src/kernel/program-btf.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();
@@ -163,5 +166,32 @@ describe.skipIf(!oracle)('maps with BTF through the kernel back end', () => {
     } finally {
       obj.close();
     }
+  });
+
+  it.each(['cli/ksym.o', 'cli/kconfig.o', 'corpus/usdt_probe.o'])(
+    '%s: the kernel refuses its extern VARs as clang leaves them, and takes the BTF we upload',
+    (f) => {
+      const file = new URL(`../fixtures/${f}`, import.meta.url).pathname;
+      const spec = readObject(readFileSync(file), { file });
+      const raw = new BtfBuilder();
+      raw.copyAll(spec.btf!);
+      expect(() => sys.close(sys.btfLoad(raw.encode()))).toThrow(/Linkage not supported/);
+      const uploaded = loadObjectBtf(spec)!;
+      expect(uploaded.fd).toBeGreaterThan(0);
+      sys.close(uploaded.fd);
+    },
+  );
+
+  it("a map needing BTF, when the kernel refuses the object's BTF, fails saying why", () => {
+    const file = `${FIXTURES}sk_storage.o`;
+    const spec = readObject(readFileSync(file), { file });
+    // A linkage no kernel takes on the first VAR (the license): the kernel refuses the whole BTF.
+    const types = spec.btf!.types.map((t) =>
+      t.kind === Kind.VAR && t.name === 'LICENSE' ? { ...t, linkage: 7 } : t,
+    );
+    const broken = { ...spec, btf: new Btf(types, spec.btf!.strings, spec.btf!.where) };
+    expect(() => loadKernelObject(broken)).toThrow(
+      /map sock_stats_map, created without BTF: the kernel refused the object's BTF \(.*Linkage not supported/,
+    );
   });
 });
