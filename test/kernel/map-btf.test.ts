@@ -36,7 +36,7 @@ interface MapTypes {
 /** The key and value types the kernel holds for the map behind `fd`. */
 function mapTypes(fd: number): MapTypes {
   const info = sys.mapInfo(fd);
-  expect(info.btfId, `map ${info.name} has no BTF`).toBeGreaterThan(0);
+  if (info.btfId === 0) return { key: 'no BTF', value: 'no BTF' };
   const types = btfTypes(info.btfId);
   return { key: types.get(info.btfKeyTypeId)!, value: types.get(info.btfValueTypeId)! };
 }
@@ -89,13 +89,17 @@ function ours(name: string): { loaded: boolean; maps: Map<string, MapTypes>; err
   return { loaded: true, maps };
 }
 
-/** Fixture, its map that needs BTF, and that map's value type as the C source declares it. */
+/** Fixture, its map that needs BTF, and that map's value type as the kernel should hold it. */
 const CASES: [string, string, string][] = [
   ['task_storage', 'task_counts', "STRUCT 'counts'"],
   ['sk_storage', 'sock_stats_map', "STRUCT 'sock_stats'"],
   ['spin_lock', 'flows', "STRUCT 'flow'"],
   ['timer', 'timers', "STRUCT 'delayed'"],
   ['kptr', 'held', "STRUCT 'holder'"],
+  ['graph', 'queues', "STRUCT 'queues'"],
+  ['hidden', 'flows', "STRUCT 'flow'"],
+  // The kernel refuses this object's BTF (graph roots without a lock): libbpf and we load it without.
+  ['graph_nolock', 'queues', 'no BTF'],
 ];
 
 describe.skipIf(!oracle)('maps with BTF through the kernel back end', () => {
