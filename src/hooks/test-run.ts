@@ -25,7 +25,7 @@ import { TsbpfError } from '../errors.js';
 import { SKB_CTX_SIZE, SKB_OFF } from '../helpers/skb.js';
 import type { Region } from '../memory/address-space.js';
 import { Errno, errnoName, errnoText } from '../spec/errno.js';
-import { programTypeByName, XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
+import { programTypeByName, SKB_TEST_RUN_TYPES, XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { checkDeadline } from '../vm/limits.js';
 import { testRunFlowDissector } from './flow-dissector.js';
 import { ethProtocol, SKB_MAX_PACKET, type SkbRunOptions, SkbSlot, skbIsL2 } from './skb.js';
@@ -38,30 +38,7 @@ export const TEST_RUN_MIN_DATA = 14;
 export const TEST_RUN_MAX_REPEAT = 0xffff_ffff;
 
 /** Program types whose kernel test run builds a packet from data_in (bpf_prog_test_run_skb / _xdp / flow dissector). */
-const PACKET_TYPES = new Set([
-  'xdp',
-  'socket_filter',
-  'sched_cls',
-  'sched_act',
-  'cgroup_skb',
-  'lwt_in',
-  'lwt_out',
-  'lwt_xmit',
-  'lwt_seg6local',
-  'flow_dissector',
-]);
-
-/** Program types whose test run builds an skb (bpf_prog_test_run_skb), run here on the skb model. */
-const SKB_TYPES = new Set([
-  'socket_filter',
-  'sched_cls',
-  'sched_act',
-  'cgroup_skb',
-  'lwt_in',
-  'lwt_out',
-  'lwt_xmit',
-  'lwt_seg6local',
-]);
+const PACKET_TYPES: ReadonlySet<string> = new Set(['xdp', 'flow_dissector', ...SKB_TEST_RUN_TYPES]);
 
 /** A test run the kernel refuses: the errno BPF_PROG_TEST_RUN returns and why. */
 export class TestRunError extends TsbpfError {
@@ -151,7 +128,7 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
   // The length check comes first, as in the kernel.
   if (PACKET_TYPES.has(type) && options.dataIn.length < TEST_RUN_MIN_DATA)
     throw tooShort(options.dataIn.length, name);
-  if (SKB_TYPES.has(type)) return testRunSkb(runner, options, repeat, type);
+  if (SKB_TEST_RUN_TYPES.has(type)) return testRunSkb(runner, options, repeat, type);
   if (type === 'flow_dissector') {
     const refuse = (why: string, errno?: number) => new TestRunError(why, name, errno);
     const { dataIn, ctxIn, clock = wallClock, deadline } = options;
@@ -159,7 +136,7 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
   }
   if (type !== 'xdp') {
     throw new TsbpfError(
-      `test run of ${type} programs is not supported yet (xdp, ${[...SKB_TYPES].join(', ')}, flow_dissector are)`,
+      `test run of ${type} programs is not supported yet (xdp, ${[...SKB_TEST_RUN_TYPES].join(', ')}, flow_dissector are)`,
       name,
     );
   }

@@ -6,24 +6,18 @@
 
 import { SKB_OFF } from '../helpers/skb.js';
 import { Errno } from '../spec/errno.js';
+import { SKB_TEST_RUN_TYPES } from '../spec/program-types.js';
 import { type Code, Op, ValType } from './wasm/index.js';
 
 /** Helper id of bpf_skb_load_bytes. */
 export const HELPER_SKB_LOAD_BYTES = 26;
 
-/** Program types whose context the skb hook lays out (its test run and `tsbpf tc`). */
-const SKB_CONTEXTS = new Set([
-  'sched_cls',
-  'sched_act',
-  'socket_filter',
-  'cgroup_skb',
-  'lwt_in',
-  'lwt_out',
-  'lwt_xmit',
-  'lwt_seg6local',
-  // Its test run's context has len 0 (hooks/flow-dissector.ts): always -EFAULT, as the kernel's without an skb.
-  'flow_dissector',
-]);
+/**
+ * Program types whose context a hook lays out with skb->len and data: the skb test runs and `tsbpf tc`, and
+ * the flow dissector's, whose len is 0 (hooks/flow-dissector.ts): always -EFAULT, as the kernel's without
+ * an skb.
+ */
+const SKB_CONTEXTS: ReadonlySet<string> = new Set([...SKB_TEST_RUN_TYPES, 'flow_dissector']);
 
 /** Whether programs of `type` get skb_load_bytes inline. */
 export const inlinesSkbLoads = (type: string): boolean => SKB_CONTEXTS.has(type);

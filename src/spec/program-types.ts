@@ -787,6 +787,18 @@ const TYPES: ProgramType[] = [
   },
 ];
 
+/** Program types whose BPF_PROG_TEST_RUN builds a socket buffer from data_in (bpf_prog_test_run_skb). */
+export const SKB_TEST_RUN_TYPES: ReadonlySet<string> = new Set([
+  'socket_filter',
+  'sched_cls',
+  'sched_act',
+  'cgroup_skb',
+  'lwt_in',
+  'lwt_out',
+  'lwt_xmit',
+  'lwt_seg6local',
+]);
+
 /** The program types known, by name. */
 export const PROGRAM_TYPES: ReadonlyMap<string, ProgramType> = new Map(TYPES.map((t) => [t.name, t]));
 
