@@ -331,9 +331,9 @@ function createMap(spec: MapSpec, name: string, btf?: ObjectBtf, btfRefused?: st
           `map ${name}, created without BTF: the kernel refused the object's BTF (${btfRefused})`,
         );
       }
-      // As libbpf: a map type that takes no BTF types is created again without them; when that fails
-      // too, the first error (with the types) is the one that says why.
-      if (!typed || !(e instanceof KernelError) || e.errno !== Errno.EINVAL) throw e;
+      // As libbpf: a map type that takes no BTF types (devmap, cpumap, sockmap, cgroup array …: EINVAL or
+      // ENOTSUPP) is created again without them; when that fails too, the first error is the one that says why.
+      if (!typed || !(e instanceof KernelError)) throw e;
       try {
         fd = sys.mapCreate(attrs);
       } catch {
@@ -387,9 +387,10 @@ function kernelBackend(
     createMap: (m) => {
       const contents = options.mapContents?.[m.name];
       // libbpf's names for global data: the object's name before the section (`udp_drop.rodata`), the name
-      // cut to leave room for the longest of `.rodata` and the section (`spin_loc.bss`, as libbpf's).
+      // cut to leave room for the longest of `.rodata` and the section (`spin_loc.bss`, as libbpf's); a
+      // section with a dot of its own (`.data.custom`, `.rodata.str1.1`) keeps its bare name, as there.
       const kname =
-        m.name.startsWith('.') && prefix
+        m.name.startsWith('.') && !m.name.includes('.', 1) && prefix
           ? `${prefix.slice(0, Math.max(0, 15 - Math.max(7, m.name.length)))}${m.name}`
           : m.name;
       return createMap(contents ? { ...m, contents } : m, kname, objectBtf, btfRefused);
