@@ -77,6 +77,12 @@ export class Externs {
     if (kconfig && kconfig.vars.length > 0) {
       const vars = kconfig.vars.map((v) => this.kconfigVar(btf, v.type, weak));
       this.kconfigMap = this.layout(vars);
+      // The DATASEC takes the layout (as libbpf's), so the kernel back end creates the map typed by it.
+      const spec = this.kconfigMap.def.spec;
+      kconfig.size = spec.valueSize;
+      for (const v of kconfig.vars) v.offset = this.kconfigMap.offsets.get(btf.type(v.type).name) ?? 0;
+      spec.btfKeyTypeId = 0;
+      spec.btfValueTypeId = kconfig.id;
     }
     const ksyms = btf.byName('.ksyms', Kind.DATASEC);
     for (const v of ksyms?.vars ?? []) {

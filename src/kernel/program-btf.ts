@@ -27,18 +27,24 @@ export interface ObjectBtf {
 
 /**
  * The object's types, ids kept, edited only where the kernel's BTF checks refuse what clang leaves for
- * the loader: an extern VAR (a `__kconfig`/`__ksym` variable) becomes a 4-byte INT of its name, an extern
+ * the loader: an extern VAR (a `__kconfig`/`__ksym` variable) becomes an allocated one where the reader
+ * gave its DATASEC a layout (`.kconfig`), elsewhere a 4-byte INT of its name; an extern
  * FUNC a static one, a DATASEC left without a section (`.ksyms`, size 0) an empty anonymous struct, other
  * DATASECs get their variables in offset order; a function a program calls as static though its BTF says
  * global (`__hidden`) is made static, as the kernel then verifies it with its caller.
  */
-function kernelTypes(hidden: ReadonlySet<number>): (t: BtfType) => BtfType {
+function kernelTypes(btf: Btf, hidden: ReadonlySet<number>): (t: BtfType) => BtfType {
+  // Variables of a DATASEC the reader laid out (`.kconfig`: a map's value) stay variables, allocated there.
+  const placed = new Set<number>();
+  for (const t of btf.types)
+    if (t.kind === Kind.DATASEC && t.size > 0) for (const v of t.vars) placed.add(v.type);
   return (t) => {
     switch (t.kind) {
       case Kind.VAR:
-        return t.linkage === Linkage.EXTERN
-          ? { id: t.id, name: t.name, kind: Kind.INT, size: 4, encoding: 0, bitOffset: 0, bits: 32 }
-          : t;
+        if (t.linkage !== Linkage.EXTERN) return t;
+        return placed.has(t.id)
+          ? { ...t, linkage: Linkage.GLOBAL }
+          : { id: t.id, name: t.name, kind: Kind.INT, size: 4, encoding: 0, bitOffset: 0, bits: 32 };
       case Kind.FUNC:
         return t.linkage === Linkage.EXTERN || hidden.has(t.id) ? { ...t, linkage: Linkage.STATIC } : t;
       case Kind.DATASEC:
@@ -71,7 +77,7 @@ export function loadObjectBtf(spec: ObjectSpec): ObjectBtf | undefined {
   const btf = spec.btf;
   if (!(btf instanceof Btf) || btf.base) return undefined;
   const b = new BtfBuilder();
-  b.copyAll(btf, kernelTypes(hiddenFuncs(btf, spec.programs)));
+  b.copyAll(btf, kernelTypes(btf, hiddenFuncs(btf, spec.programs)));
   const strings = new Map<string, number>();
   for (const p of spec.programs) {
     for (const l of p.lineInfo ?? []) {

@@ -115,7 +115,8 @@ describe.skipIf(!oracle)('maps with BTF through the kernel back end', () => {
 
   // Map types the kernel creates only without BTF types (devmap, cpumap, sockmap, cgroup array …, refused
   // with ENOTSUPP): created again without them, as libbpf does. Global data of sections with a dot of their
-  // own keeps the bare section name (`.data.custom`, `.rodata.str1.1`), as libbpf names it.
+  // own keeps the bare section name (`.data.custom`, `.rodata.str1.1`), as libbpf names it. The .kconfig map
+  // is typed by its DATASEC laid out as the map's value.
   it.each([
     'corpus/xdp_devmap.o',
     'corpus/xdp_cpumap.o',
@@ -125,6 +126,9 @@ describe.skipIf(!oracle)('maps with BTF through the kernel back end', () => {
     'tc/helper_codes.o',
     'elf/globals.o',
     'helpers/storage.o',
+    'cli/kconfig.o',
+    'corpus/usdt_probe.o',
+    'corpus/newer_attach.o',
   ])('%s loads as libbpf loads it, its maps named and typed as libbpf has them', (name) => {
     const theirs = libbpf(name);
     const mine = ours(name);
