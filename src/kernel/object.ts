@@ -304,7 +304,8 @@ function kernelProgType(p: ProgramSpec): number {
  */
 function createMap(spec: MapSpec, name: string, btf?: ObjectBtf, btfRefused?: string): KernelMap {
   let inner: number | undefined;
-  if (spec.innerMap) inner = createMap(spec.innerMap, `${name}.inner`).fd;
+  // The inner map template is typed too: the kernel checks values through it (a spin lock in them).
+  if (spec.innerMap) inner = createMap(spec.innerMap, `${name}.inner`, btf, btfRefused).fd;
   let fd: number;
   try {
     const maxEntries =

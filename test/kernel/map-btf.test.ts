@@ -98,6 +98,8 @@ const CASES: [string, string, string][] = [
   ['kptr', 'held', "STRUCT 'holder'"],
   ['graph', 'queues', "STRUCT 'queues'"],
   ['hidden', 'flows', "STRUCT 'flow'"],
+  // The outer map's inner template is typed too (the kernel checks the spin lock through it).
+  ['inner_lock', 'inner0', "STRUCT 'slot'"],
   // The kernel refuses this object's BTF (graph roots without a lock): libbpf and we load it without.
   ['graph_nolock', 'queues', 'no BTF'],
 ];
