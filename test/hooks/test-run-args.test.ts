@@ -17,7 +17,7 @@ const oracle = kernelOracle();
 const u64s = (...v: bigint[]) => {
   const b = new Uint8Array(8 * v.length);
   const d = new DataView(b.buffer);
-  v.forEach((x, i) => d.setBigUint64(8 * i, x, true));
+  for (const [i, x] of v.entries()) d.setBigUint64(8 * i, x, true);
   return b;
 };
 /** struct sum_args { u32 a, b; u64 sum; u8 tag[4]; } padded to 24 bytes. */
