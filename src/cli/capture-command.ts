@@ -11,6 +11,7 @@ import { Files } from './files.js';
 import { runLimits } from './limits.js';
 import {
   type CaptureFile,
+  captureWriter,
   chooseProgram,
   loadSelection,
   loadWithMapSets,
@@ -123,4 +124,15 @@ export async function runOverCapture<R>(
   } finally {
     files.discard();
   }
+}
+
+/** The outputs of a packet loop, opened on the run's files: passed and dropped packets, per-packet results. */
+export function captureOutputs(files: Files, snaplen: number) {
+  const passOut = files.writer('-w');
+  const dropOut = files.writer('--dropped');
+  return {
+    pass: passOut ? captureWriter(passOut, { snaplen }) : undefined,
+    drop: dropOut ? captureWriter(dropOut, { snaplen }) : undefined,
+    results: files.writer('--results'),
+  };
 }

@@ -15,14 +15,18 @@ import { LOOPBACK_MAX_LEN, SkbHook } from '../../hooks/skb.js';
 import { CaptureBatch } from '../../net/pcap.js';
 import { TcAction, type TcActionName, tcActionName } from '../../spec/verdicts.js';
 import type { RunLimits } from '../../vm/limits.js';
-import { type CaptureOptions, type PacketCommand, runOverCapture } from '../capture-command.js';
+import {
+  type CaptureOptions,
+  captureOutputs,
+  type PacketCommand,
+  runOverCapture,
+} from '../capture-command.js';
 import { CliError, EXIT } from '../errors.js';
 import type { Files } from '../files.js';
 import { checkTime, limitOptions } from '../limits.js';
 import {
   bytesToHex,
   type CaptureFile,
-  captureWriter,
   engineOption,
   printMaps,
   programOption,
@@ -110,12 +114,7 @@ async function runCapture(
   limits: RunLimits,
 ): Promise<Report> {
   const capture = input.stream;
-  const snaplen = capture.header.snaplen;
-  const passOut = files.writer('-w');
-  const dropOut = files.writer('--dropped');
-  const pass = passOut ? captureWriter(passOut, { snaplen }) : undefined;
-  const drop = dropOut ? captureWriter(dropOut, { snaplen }) : undefined;
-  const resultsOut = files.writer('--results');
+  const { pass, drop, results: resultsOut } = captureOutputs(files, capture.header.snaplen);
   const hook = new SkbHook(runnerFor(prog, options.engine, limits));
   const verdicts = new Map<number, number>();
   const results: string[] = [];
