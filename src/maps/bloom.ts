@@ -12,8 +12,6 @@ import type { MapSpec } from '../spec/maps.js';
 import { MapBase, type MapOptions, mapFail } from './base.js';
 import { jhash, jhash2 } from './jhash.js';
 
-/** BPF_MAP_TYPE_BLOOM_FILTER. */
-export const BLOOM_FILTER = 30;
 const F_ZERO_SEED = 0x40;
 
 /** The bit array's size in bits for a spec (the kernel's bloom_map_alloc). */

@@ -95,14 +95,14 @@ export function mapMemory(spec: MapSpec, cpus: number): number {
       return base + Math.ceil(1.5 * (n + 1) * spec.valueSize);
     case MapType.SOCKMAP:
     case MapType.SOCKHASH:
-    case 20: // REUSEPORT_SOCKARRAY
+    case MapType.REUSEPORT_SOCKARRAY:
       return base; // always empty here
-    case 24: // SK_STORAGE
-    case 28: // INODE_STORAGE
-    case 29: // TASK_STORAGE
-    case 32: // CGRP_STORAGE
+    case MapType.SK_STORAGE:
+    case MapType.INODE_STORAGE:
+    case MapType.TASK_STORAGE:
+    case MapType.CGRP_STORAGE:
       return base + 64 * (value + 64); // at most MAX_OWNERS values (./local-storage.ts)
-    case 30: // BLOOM_FILTER: its bit array (./bloom.ts)
+    case MapType.BLOOM_FILTER: // its bit array (./bloom.ts)
       return base + bloomBits(spec) / 8;
     case MapType.STACK_TRACE:
       // A value per bucket (max_entries rounded up to a power of two) and its hash and depth.

@@ -11,13 +11,6 @@ import { Errno, KernelErrno } from '../spec/errno.js';
 import type { MapSpec } from '../spec/maps.js';
 import { MapBase, type MapOptions, mapFail } from './base.js';
 
-/** Map type numbers of the local storages (`enum bpf_map_type`). */
-export const LocalStorageType = {
-  SK_STORAGE: 24,
-  INODE_STORAGE: 28,
-  TASK_STORAGE: 29,
-  CGRP_STORAGE: 32,
-} as const;
 /** Owners one map holds here at most. */
 export const MAX_OWNERS = 64;
 /** BPF_LOCAL_STORAGE_GET_F_CREATE. */

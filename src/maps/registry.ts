@@ -20,17 +20,17 @@ import { Errno, KernelErrno } from '../spec/errno.js';
 import { type MapSpec, MapType } from '../spec/maps.js';
 import { ArrayMap } from './array.js';
 import { type MapBase, type MapOptions, roundUp8 } from './base.js';
-import { BLOOM_FILTER, BloomFilterMap } from './bloom.js';
+import { BloomFilterMap } from './bloom.js';
 import { chargeMapMemory, hashCapacity, mapMemory } from './cost.js';
 import { RedirectArrayMap } from './devmap.js';
 import { FdArrayMap } from './fdarray.js';
 import { HashMap } from './hash.js';
-import { LocalStorageMap, LocalStorageType } from './local-storage.js';
+import { LocalStorageMap } from './local-storage.js';
 import { LpmTrieMap } from './lpm.js';
 import { PerfEventArrayMap } from './perf.js';
 import { QueueStackMap } from './queue.js';
 import { RingBufMap } from './ringbuf.js';
-import { REUSEPORT_SOCKARRAY, SocketMap } from './sockmap.js';
+import { SocketMap } from './sockmap.js';
 import { F_STACK_BUILD_ID, PERF_MAX_STACK, StackTraceMap } from './stack-trace.js';
 import type { ArrayLayout, HashLayout, RuntimeMap } from './types.js';
 
@@ -331,7 +331,7 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
     }),
     // reuseport_array_alloc_check: an array of u32 or u64 socket fds.
     info(
-      REUSEPORT_SOCKARRAY,
+      MapType.REUSEPORT_SOCKARRAY,
       'reuseport_sockarray',
       (s) =>
         s.valueSize !== 4 && s.valueSize !== 8 ? [Errno.EINVAL, 'value size must be 4 or 8'] : checkArray(s),
@@ -351,10 +351,10 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
     }),
     ...(
       [
-        [LocalStorageType.SK_STORAGE, 'sk_storage', 'sk'],
-        [LocalStorageType.INODE_STORAGE, 'inode_storage', 'inode'],
-        [LocalStorageType.TASK_STORAGE, 'task_storage', 'task'],
-        [LocalStorageType.CGRP_STORAGE, 'cgrp_storage', 'cgrp'],
+        [MapType.SK_STORAGE, 'sk_storage', 'sk'],
+        [MapType.INODE_STORAGE, 'inode_storage', 'inode'],
+        [MapType.TASK_STORAGE, 'task_storage', 'task'],
+        [MapType.CGRP_STORAGE, 'cgrp_storage', 'cgrp'],
       ] as const
     ).map(([type, name, owner]) =>
       info(type, name, checkLocalStorage, (sp, s, o) => new LocalStorageMap(sp, s, o), {
@@ -362,7 +362,7 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
         lookup: 'none',
       }),
     ),
-    info(BLOOM_FILTER, 'bloom_filter', checkBloom, (sp, s, o) => new BloomFilterMap(sp, s, o), {
+    info(MapType.BLOOM_FILTER, 'bloom_filter', checkBloom, (sp, s, o) => new BloomFilterMap(sp, s, o), {
       helpers: ['map_push_elem', 'map_peek_elem'],
       lookup: 'none',
     }),

@@ -11,9 +11,6 @@ import { MapType } from '../spec/maps.js';
 import { arrayNextKey } from './array.js';
 import { MapBase } from './base.js';
 
-/** BPF_MAP_TYPE_REUSEPORT_SOCKARRAY. */
-export const REUSEPORT_SOCKARRAY = 20;
-
 /** A socket map that holds no socket. */
 export class SocketMap extends MapBase {
   lookupPtr(_keyAddr: number, _cpu: number): number {
@@ -26,7 +23,7 @@ export class SocketMap extends MapBase {
   }
 
   deletePtr(keyAddr: number): number {
-    if (this.spec.type === REUSEPORT_SOCKARRAY)
+    if (this.spec.type === MapType.REUSEPORT_SOCKARRAY)
       return this.dv.getUint32(keyAddr, true) >= this.spec.maxEntries ? -Errno.E2BIG : -Errno.ENOENT;
     // SOCKMAP: an index past the end or an empty slot are both EINVAL (sock_map_delete_elem).
     return this.spec.type === MapType.SOCKHASH ? -Errno.ENOENT : -Errno.EINVAL;

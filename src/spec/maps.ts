@@ -21,10 +21,21 @@ export const MapType = {
   CPUMAP: 16,
   XSKMAP: 17,
   SOCKHASH: 18,
+  CGROUP_STORAGE: 19,
+  REUSEPORT_SOCKARRAY: 20,
+  PERCPU_CGROUP_STORAGE: 21,
   QUEUE: 22,
   STACK: 23,
+  SK_STORAGE: 24,
   DEVMAP_HASH: 25,
+  STRUCT_OPS: 26,
   RINGBUF: 27,
+  INODE_STORAGE: 28,
+  TASK_STORAGE: 29,
+  BLOOM_FILTER: 30,
+  USER_RINGBUF: 31,
+  CGRP_STORAGE: 32,
+  ARENA: 33,
 } as const;
 export type MapType = (typeof MapType)[keyof typeof MapType];
 

@@ -2,7 +2,6 @@
 // kernel's own rule: local storage maps (task, socket, inode, cgroup) must be created with 0 entries.
 import { describe, expect, it } from 'vitest';
 import { sizeMaps } from '../../src/cli/objects.js';
-import { LocalStorageType } from '../../src/maps/local-storage.js';
 import { MapFlag, type MapSpec, MapType } from '../../src/spec/maps.js';
 import type { ObjectSpec } from '../../src/spec/object.js';
 
@@ -21,10 +20,10 @@ const storage = (type: number): MapSpec => ({
 describe('sizeMaps', () => {
   it('leaves local storage maps at 0 entries (their rule) and sizes nothing else of theirs', () => {
     for (const type of [
-      LocalStorageType.TASK_STORAGE,
-      LocalStorageType.SK_STORAGE,
-      LocalStorageType.INODE_STORAGE,
-      LocalStorageType.CGRP_STORAGE,
+      MapType.TASK_STORAGE,
+      MapType.SK_STORAGE,
+      MapType.INODE_STORAGE,
+      MapType.CGRP_STORAGE,
     ]) {
       const spec = object(storage(type));
       expect(() => sizeMaps(spec, {}, 2)).not.toThrow();
@@ -41,7 +40,7 @@ describe('sizeMaps', () => {
       maxEntries: 0,
       flags: 0,
     };
-    expect(() => sizeMaps(object(storage(LocalStorageType.TASK_STORAGE), hash), {}, 2)).toThrow(
+    expect(() => sizeMaps(object(storage(MapType.TASK_STORAGE), hash), {}, 2)).toThrow(
       /map allowed has max_entries 0 \(its loader sizes it\): give --map-size allowed=N/,
     );
   });

@@ -13,11 +13,11 @@ import { ENGINES } from '../../src/engine/runner.js';
 import type { MapError } from '../../src/errors.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import '../../src/kernel/register.js';
-import { BLOOM_FILTER, bloomBits } from '../../src/maps/bloom.js';
+import { bloomBits } from '../../src/maps/bloom.js';
 import { jhash } from '../../src/maps/jhash.js';
 import { checkMapSpec } from '../../src/maps/registry.js';
 import { Errno } from '../../src/spec/errno.js';
-import type { MapSpec } from '../../src/spec/maps.js';
+import { type MapSpec, MapType } from '../../src/spec/maps.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();
@@ -70,7 +70,7 @@ describe('bloom filter', () => {
   it('sizes and checks as bloom_map_alloc does', () => {
     const spec = (o: Partial<MapSpec>): MapSpec => ({
       name: 'b',
-      type: BLOOM_FILTER,
+      type: MapType.BLOOM_FILTER,
       keySize: 0,
       valueSize: 4,
       maxEntries: 16,

@@ -11,10 +11,9 @@ import { loadObject } from '../../src/collection/userspace.js';
 import { readObject } from '../../src/elf/index.js';
 import { ENGINES } from '../../src/engine/runner.js';
 import type { MapError } from '../../src/errors.js';
-import { LocalStorageType } from '../../src/maps/local-storage.js';
 import { checkMapSpec } from '../../src/maps/registry.js';
 import { Errno } from '../../src/spec/errno.js';
-import type { MapSpec } from '../../src/spec/maps.js';
+import { type MapSpec, MapType } from '../../src/spec/maps.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();
@@ -79,7 +78,7 @@ describe('task storage', () => {
   it('creation rules (bpf_local_storage_map_alloc_check)', () => {
     const spec = (o: Partial<MapSpec>): MapSpec => ({
       name: 'st',
-      type: LocalStorageType.TASK_STORAGE,
+      type: MapType.TASK_STORAGE,
       keySize: 4,
       valueSize: 16,
       maxEntries: 0,
@@ -102,6 +101,6 @@ describe('task storage', () => {
     expect(errno({ keySize: 8 })).toBe(Errno.EINVAL);
     expect(errno({ btfKeyTypeId: 0 })).toBe(Errno.EINVAL);
     expect(errno({ valueSize: 65408 })).toBe(Errno.E2BIG);
-    expect(errno({ type: LocalStorageType.SK_STORAGE, flags: 0x201 })).toBe(0);
+    expect(errno({ type: MapType.SK_STORAGE, flags: 0x201 })).toBe(0);
   });
 });
