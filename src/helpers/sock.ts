@@ -33,6 +33,14 @@ export const SOCK_HELPERS: HelperDef[] = [
     ...onNumbers(['word'], () => 0),
   },
   {
+    id: 95,
+    name: 'sk_fullsock',
+    proto: { ret: 'sock_cast_or_null', args: ['sock_common'] },
+    programTypes: ['cgroup_skb', 'sched_cls', 'sched_act'],
+    // Every socket here is a full one (requests and time-wait sockets are not modelled): the argument.
+    ...onNumbers(['word'], (_env, sk) => sk),
+  },
+  {
     id: 100,
     name: 'tcp_check_syncookie',
     proto: { ret: 'integer', args: ['sock_common', 'mem', 'const_size', 'mem', 'const_size'] },

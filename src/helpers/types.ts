@@ -44,6 +44,7 @@ export type RetType =
   | 'ringbuf_mem_or_null' // pointer to reserved ring buffer memory of the requested size, or NULL
   | 'sock_or_null' // RET_PTR_TO_SOCKET_OR_NULL: a referenced socket (released by sk_release), or NULL
   | 'sock_common_or_null' // RET_PTR_TO_SOCK_COMMON_OR_NULL (skc_lookup_tcp), referenced like a socket
+  | 'sock_cast_or_null' // RET_PTR_TO_SOCKET_OR_NULL of a cast (sk_fullsock): R1's socket, its reference kept
   // RET_PTR_TO_BTF_ID_TRUSTED (get_current_task_btf): a pointer to the proto's btfStruct.
   | 'btf_id';
 

@@ -232,6 +232,7 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
     );
   }
   const sizeArg = regs[2]!;
+  const castFrom = regs[1]!;
   if (released) v.release(released.ref);
   if (h.proto.changesPacket) v.invalidatePackets();
   for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
@@ -266,6 +267,11 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       regs[0] = ptrReg(h.proto.ret, { id: ref, ref });
       break;
     }
+    case 'sock_cast_or_null':
+      // The kernel's pointer casts (is_ptr_cast_function): the same socket, or NULL; a NULL result does not
+      // release the argument's reference, which stays to be released (markNull releases only acquisitions).
+      regs[0] = ptrReg('sock_or_null', { id: v.newId(), ref: castFrom.ref });
+      break;
     case 'ringbuf_mem_or_null': {
       if (sizeArg.kind !== 'scalar' || !isConstScalar(sizeArg.s)) {
         throw new Reject(

@@ -973,7 +973,8 @@ export class Verifier implements VerifierEnv {
 
   private markNull(st: State, p: Reg, isNull: boolean): void {
     const id = p.id;
-    if (isNull && p.ref) st.refs = st.refs.filter((x) => x.id !== p.ref);
+    // A NULL from an acquiring helper holds nothing to release; a NULL cast (sk_fullsock) leaves its source's.
+    if (isNull && p.ref && p.ref === id) st.refs = st.refs.filter((x) => x.id !== p.ref);
     forEachReg(st, (r) => {
       if (r.id !== id || !isNullable(r.kind)) return undefined;
       if (isNull) return constReg(0n);
