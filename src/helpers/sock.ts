@@ -4,7 +4,7 @@
 // holds programs to the kernel's rules: the socket is a reference released by sk_release on every path.
 
 import { Errno } from '../spec/errno.js';
-import { onNumbers } from './args.js';
+import { onNumbers, ptrWord } from './args.js';
 import { SOCK_LOOKUP_TYPES, TC_XDP_TYPES } from './groups.js';
 import type { HelperDef } from './types.js';
 
@@ -37,8 +37,9 @@ export const SOCK_HELPERS: HelperDef[] = [
     name: 'sk_fullsock',
     proto: { ret: 'sock_cast_or_null', args: ['sock_common'] },
     programTypes: ['cgroup_skb', 'sched_cls', 'sched_act'],
-    // Every socket here is a full one (requests and time-wait sockets are not modelled): the argument.
-    ...onNumbers(['word'], (_env, sk) => sk),
+    // Every socket here is a full one (requests and time-wait sockets are not modelled): the argument, an
+    // address (anything else is no socket: NULL).
+    ...onNumbers(['word'], (_env, sk) => ptrWord(sk)),
   },
   {
     id: 100,

@@ -73,6 +73,7 @@ describe('helper registry', () => {
         [84, 'sk_lookup_tcp'],
         [85, 'sk_lookup_udp'],
         [86, 'sk_release'],
+        [95, 'sk_fullsock'],
         [99, 'skc_lookup_tcp'],
         [100, 'tcp_check_syncookie'],
         [109, 'send_signal'],

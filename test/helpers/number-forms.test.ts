@@ -207,6 +207,7 @@ const BASE: Record<string, readonly (number | bigint)[]> = {
   sk_lookup_udp: [W.ctx, W.buf, 36, 0, 0],
   skc_lookup_tcp: [W.ctx, W.buf, 12, 0, 0],
   sk_release: [W.buf],
+  sk_fullsock: [W.buf],
   tcp_check_syncookie: [W.buf, W.buf, 20, W.buf + 20, 20],
   fib_lookup: [W.ctx, W.buf, 64, 0],
   task_storage_get: [W.maps.storage.addr, W.ctx, W.buf, 1],
