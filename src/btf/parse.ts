@@ -283,9 +283,8 @@ function parseType(r: TypeReader, id: number): BtfType {
     case Kind.UNION:
       return compositeType(r, id, name, kind, sizeOrType, vlen, kflag);
     case Kind.ENUM:
-      return enumType(r, id, name, sizeOrType, vlen, kflag);
     case Kind.ENUM64:
-      return enum64Type(r, id, name, sizeOrType, vlen, kflag);
+      return enumType(r, id, name, sizeOrType, vlen, kflag, kind);
     case Kind.FUNC:
       return { id, name, kind, type: sizeOrType, linkage: vlen };
     case Kind.FUNC_PROTO:
@@ -374,7 +373,11 @@ function compositeType(
   return { id, name, kind, size, members };
 }
 
-/** ENUM: `vlen` 32-bit values, signed when kflag says so. */
+/**
+ * ENUM (`vlen` records of name and 32-bit value) or ENUM64 (name and the value's low and high halves), signed
+ * when kflag says so. Before kflag carried signedness, 32-bit values were written as s32: read as the kernel
+ * reads them.
+ */
 function enumType(
   r: TypeReader,
   id: number,
@@ -382,39 +385,24 @@ function enumType(
   size: number,
   vlen: number,
   kflag: boolean,
+  kind: typeof Kind.ENUM | typeof Kind.ENUM64,
 ): BtfType {
-  r.need(vlen * 8, id);
+  const wide = kind === Kind.ENUM64;
+  const record = wide ? 12 : 8;
+  r.need(vlen * record, id);
   const v = r.view;
   let at = r.at;
   const values = [];
-  for (let i = 0; i < vlen; i++, at += 8) {
-    const raw = kflag ? BigInt(v.getInt32(at + 4, true)) : BigInt(v.getUint32(at + 4, true));
-    values.push({ name: r.str(v.getUint32(at, true)), value: raw });
+  for (let i = 0; i < vlen; i++, at += record) {
+    let value: bigint;
+    if (wide) {
+      const u = (BigInt(v.getUint32(at + 8, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
+      value = kflag ? BigInt.asIntN(64, u) : u;
+    } else value = kflag ? BigInt(v.getInt32(at + 4, true)) : BigInt(v.getUint32(at + 4, true));
+    values.push({ name: r.str(v.getUint32(at, true)), value });
   }
   r.at = at;
-  // Before kflag carried signedness, enum values were written as s32; keep them as the kernel reads them.
-  return { id, name, kind: Kind.ENUM, size, signed: kflag, values };
-}
-
-/** ENUM64: `vlen` 64-bit values as low and high halves, signed when kflag says so. */
-function enum64Type(
-  r: TypeReader,
-  id: number,
-  name: string,
-  size: number,
-  vlen: number,
-  kflag: boolean,
-): BtfType {
-  r.need(vlen * 12, id);
-  const v = r.view;
-  let at = r.at;
-  const values = [];
-  for (let i = 0; i < vlen; i++, at += 12) {
-    const u = (BigInt(v.getUint32(at + 8, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
-    values.push({ name: r.str(v.getUint32(at, true)), value: kflag ? BigInt.asIntN(64, u) : u });
-  }
-  r.at = at;
-  return { id, name, kind: Kind.ENUM64, size, signed: kflag, values };
+  return { id, name, kind, size, signed: kflag, values };
 }
 
 /** FUNC_PROTO: the return type (in the header), then `vlen` parameters. */
