@@ -2,26 +2,30 @@
 // compared before any is opened, the object read and its one program chosen, sized and loaded, the capture
 // opened (Ethernet only), and the outputs replaced only when the run got to the end.
 
+import type { Command } from 'commander';
 import type { LoadedObject } from '../collection/userspace.js';
 import type { EngineName } from '../engine/runner.js';
 import { LinkType } from '../net/pcap.js';
 import type { RunLimits } from '../vm/limits.js';
 import { CliError } from './errors.js';
 import { Files } from './files.js';
-import { runLimits } from './limits.js';
+import { limitOptions, runLimits } from './limits.js';
 import {
   type CaptureFile,
   captureWriter,
   chooseProgram,
+  engineOption,
   loadSelection,
   loadWithMapSets,
   openCaptureFile,
   parseMapSets,
   programFlag,
+  programOption,
   readObjectFile,
   rejected,
   type SizeFlags,
   sizeMaps,
+  sizeOptions,
 } from './objects.js';
 
 /** The options every packet command takes. */
@@ -41,6 +45,47 @@ export interface CaptureOptions extends SizeFlags {
   count?: number;
   budget?: number;
   timeout?: number;
+}
+
+/** What a packet command's help says of its own: its object, what -w and --dropped get, its program. */
+export interface CaptureHelp {
+  object: string;
+  passed: string;
+  dropped: string;
+  program: string;
+}
+
+/** The options of a packet command (CaptureOptions), on `cmd`. */
+export function captureCommandOptions(cmd: Command, help: CaptureHelp): Command {
+  cmd
+    .argument('<prog.o>', help.object)
+    .requiredOption('-r, --read <pcap>', 'capture to read packets from')
+    .option('-w, --write <pcap>', help.passed)
+    .option('--dropped <pcap>', help.dropped)
+    .option(
+      '--map-set <map-and-key=value...>',
+      'before the run: MAP KEY=VALUE, hex bytes in memory order',
+      [],
+    )
+    .option('--results <file>', 'write one JSON line per packet: index, retval, data_out when changed')
+    .option('--events <file>', 'write one JSON line per ring-buffer or perf event')
+    .option('--dump-maps', 'print every map after the run')
+    .option('--json', 'print one JSON object on stdout')
+    .option('-c, --count <n>', 'stop after N packets', (v) => positiveInt(v, '--count'))
+    .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
+    .option('--no-verify', 'skip the verifier and run in checked mode');
+  programOption(cmd, help.program);
+  sizeOptions(cmd);
+  limitOptions(cmd);
+  return cmd;
+}
+
+/** A positive integer option (`--count`), or a usage error. */
+export function positiveInt(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new CliError(`${what}: expected a positive integer, got '${v}'`, 2);
+  return n;
 }
 
 /** How a packet command picks its program and what it tells the user about it. */

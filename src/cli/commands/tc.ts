@@ -17,23 +17,16 @@ import { TcAction, type TcActionName, tcActionName } from '../../spec/verdicts.j
 import type { RunLimits } from '../../vm/limits.js';
 import {
   type CaptureOptions,
+  captureCommandOptions,
   captureOutputs,
   type PacketCommand,
   runOverCapture,
 } from '../capture-command.js';
 import { CliError, EXIT } from '../errors.js';
 import type { Files } from '../files.js';
-import { checkTime, limitOptions } from '../limits.js';
-import {
-  bytesToHex,
-  type CaptureFile,
-  engineOption,
-  printMaps,
-  programOption,
-  runnerFor,
-  sizeOptions,
-} from '../objects.js';
-import { dumpAll, EventSink, flush, positiveInt, writeRecord } from './xdp.js';
+import { checkTime } from '../limits.js';
+import { bytesToHex, type CaptureFile, printMaps, runnerFor } from '../objects.js';
+import { dumpAll, EventSink, flush, writeRecord } from './xdp.js';
 
 type TcOptions = CaptureOptions;
 
@@ -58,29 +51,14 @@ const ORDER = (Object.entries(TcAction) as [TcActionName, number][]).sort((a, b)
 export function register(program: Command): void {
   const run = program
     .command('tc')
-    .description('run a tc program (sched_cls/sched_act) over a packet capture (pcap or pcapng)')
-    .argument('<prog.o>', 'ELF object with the tc program')
-    .requiredOption('-r, --read <pcap>', 'capture to read packets from')
-    .option(
-      '-w, --write <pcap>',
+    .description('run a tc program (sched_cls/sched_act) over a packet capture (pcap or pcapng)');
+  captureCommandOptions(run, {
+    object: 'ELF object with the tc program',
+    passed:
       'write the packets that passed (all but SHOT, STOLEN, QUEUED, TRAP, REDIRECT; as the program left them)',
-    )
-    .option('--dropped <pcap>', 'write the packets that were dropped (TC_ACT_SHOT)')
-    .option(
-      '--map-set <map-and-key=value...>',
-      'before the run: MAP KEY=VALUE, hex bytes in memory order',
-      [],
-    )
-    .option('--results <file>', 'write one JSON line per packet: index, retval, data_out when changed')
-    .option('--events <file>', 'write one JSON line per ring-buffer or perf event')
-    .option('--dump-maps', 'print every map after the run')
-    .option('--json', 'print one JSON object on stdout')
-    .option('-c, --count <n>', 'stop after N packets', (v) => positiveInt(v, '--count'))
-    .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
-    .option('--no-verify', 'skip the verifier and run in checked mode');
-  programOption(run, 'program to run (default: the only tc program)');
-  sizeOptions(run);
-  limitOptions(run);
+    dropped: 'write the packets that were dropped (TC_ACT_SHOT)',
+    program: 'program to run (default: the only tc program)',
+  });
   run.action((file: string, options: TcOptions) => runTc(file, options));
 }
 

@@ -15,23 +15,15 @@ import { CaptureBatch, type PcapWriter } from '../../net/pcap.js';
 import type { RunLimits } from '../../vm/limits.js';
 import {
   type CaptureOptions,
+  captureCommandOptions,
   captureOutputs,
   type PacketCommand,
   runOverCapture,
 } from '../capture-command.js';
 import { CliError, EXIT } from '../errors.js';
 import type { Files, OutputFile } from '../files.js';
-import { checkTime, limitOptions } from '../limits.js';
-import {
-  bytesToHex,
-  type CaptureFile,
-  dumpMap,
-  engineOption,
-  printMaps,
-  programOption,
-  runnerFor,
-  sizeOptions,
-} from '../objects.js';
+import { checkTime } from '../limits.js';
+import { bytesToHex, type CaptureFile, dumpMap, printMaps, runnerFor } from '../objects.js';
 import { register as registerAttach } from './xdp-attach.js';
 
 type XdpOptions = CaptureOptions;
@@ -57,35 +49,14 @@ export function register(program: Command): void {
     .command('run', { isDefault: true })
     .description(
       'run an XDP program over a packet capture (pcap or pcapng); `tsbpf xdp PROG.o …` is short for it',
-    )
-    .argument('<prog.o>', 'ELF object with the XDP program')
-    .requiredOption('-r, --read <pcap>', 'capture to read packets from')
-    .option('-w, --write <pcap>', 'write the packets that passed (XDP_PASS, as the program left them)')
-    .option('--dropped <pcap>', 'write the packets that were dropped (XDP_DROP and XDP_ABORTED)')
-    .option(
-      '--map-set <map-and-key=value...>',
-      'before the run: MAP KEY=VALUE, hex bytes in memory order',
-      [],
-    )
-    .option('--results <file>', 'write one JSON line per packet: index, retval, data_out when changed')
-    .option('--events <file>', 'write one JSON line per ring-buffer or perf event')
-    .option('--dump-maps', 'print every map after the run')
-    .option('--json', 'print one JSON object on stdout')
-    .option('-c, --count <n>', 'stop after N packets', (v) => positiveInt(v, '--count'))
-    .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
-    .option('--no-verify', 'skip the verifier and run in checked mode');
-  programOption(run, 'program to run (default: the only XDP program)');
-  sizeOptions(run);
-  limitOptions(run);
+    );
+  captureCommandOptions(run, {
+    object: 'ELF object with the XDP program',
+    passed: 'write the packets that passed (XDP_PASS, as the program left them)',
+    dropped: 'write the packets that were dropped (XDP_DROP and XDP_ABORTED)',
+    program: 'program to run (default: the only XDP program)',
+  });
   run.action((file: string, options: XdpOptions) => runXdp(file, options));
-}
-
-/** A positive integer option (`--count`), or a usage error. */
-export function positiveInt(v: string, what: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new CliError(`${what}: expected a positive integer, got '${v}'`, 2);
-  return n;
 }
 
 async function runXdp(file: string, options: XdpOptions): Promise<void> {
