@@ -193,6 +193,39 @@ function replaceByDiff(sum16: number, diff: number): number {
   return csumFold(csumAdd(diff, ~sum16 >>> 0));
 }
 
+/**
+ * Where l3/l4_csum_replace find the checksum: `off` even, at most 0xffff, the two bytes within skb->len;
+ * the address, or -EFAULT.
+ */
+function csumField(s: Skb, off: number): number {
+  if (off > 0xffff || off & 1 || off + 2 > lengthOf(s)) return -Errno.EFAULT;
+  return s.pkt.start + off;
+}
+
+/**
+ * The checksum `sum16` with `from` replaced by `to`, by the size in the flags' low bits: 0, `to` is a
+ * difference (csum_diff's) and `from` must be 0; 4, two 32-bit values; 2, two 16-bit values folded by
+ * `two` (l3: csum_replace2; l4: the kernel's inet_proto_csum_replace2, a 4-byte replace). -1: EINVAL.
+ */
+function replacedSum(
+  sum16: number,
+  size: number,
+  from: number,
+  to: number,
+  two: (sum16: number, from: number, to: number) => number,
+): number {
+  switch (size) {
+    case 0:
+      return from === 0 ? replaceByDiff(sum16, to >>> 0) : -1;
+    case 2:
+      return two(sum16, from & 0xffff, to & 0xffff);
+    case 4:
+      return replace4(sum16, from >>> 0, to >>> 0);
+    default:
+      return -1;
+  }
+}
+
 // ---- flags and limits (include/uapi/linux/bpf.h) -------------------------------------------------------
 
 const BPF_F_RECOMPUTE_CSUM = 1;
@@ -433,25 +466,12 @@ export const SKB_HELPERS: HelperDef[] = [
     ...onNumbers(['word', 'u32', 'word', 'word', 'word'], (env, ctx, off, from, to, flags) => {
       const s = skbOf(env, ctx, 'l3_csum_replace');
       if (!(flags >= 0 && flags <= BPF_F_HDR_FIELD_MASK)) return -Errno.EINVAL;
-      if (off > 0xffff || off & 1) return -Errno.EFAULT;
-      if (off + 2 > lengthOf(s)) return -Errno.EFAULT;
-      const at = s.pkt.start + off;
+      const at = csumField(s, off);
+      if (at < 0) return at;
       const v = env.space.view;
-      const sum = v.getUint16(at, true);
-      switch (flags & BPF_F_HDR_FIELD_MASK) {
-        case 0:
-          if (from !== 0) return -Errno.EINVAL;
-          v.setUint16(at, replaceByDiff(sum, to >>> 0), true);
-          break;
-        case 2:
-          v.setUint16(at, replace2(sum, from & 0xffff, to & 0xffff), true);
-          break;
-        case 4:
-          v.setUint16(at, replace4(sum, from >>> 0, to >>> 0), true);
-          break;
-        default:
-          return -Errno.EINVAL;
-      }
+      const out = replacedSum(v.getUint16(at, true), flags & BPF_F_HDR_FIELD_MASK, from, to, replace2);
+      if (out < 0) return -Errno.EINVAL;
+      v.setUint16(at, out, true);
       return 0;
     }),
   },
@@ -469,30 +489,16 @@ export const SKB_HELPERS: HelperDef[] = [
       const known =
         BPF_F_HDR_FIELD_MASK | BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_IPV6;
       if (!(flags >= 0 && flags <= 0xff) || flags & ~known) return -Errno.EINVAL;
-      if (off > 0xffff || off & 1) return -Errno.EFAULT;
-      if (off + 2 > lengthOf(s)) return -Errno.EFAULT;
-      const at = s.pkt.start + off;
+      const at = csumField(s, off);
+      if (at < 0) return at;
       const v = env.space.view;
       const sum = v.getUint16(at, true);
       const mangled0 = (flags & BPF_F_MARK_MANGLED_0) !== 0;
       // A UDP checksum of 0 means "none": left alone unless enforced.
       if (mangled0 && !(flags & BPF_F_MARK_ENFORCE) && sum === 0) return 0;
       // CHECKSUM_NONE: the pseudo-header flag changes only skb->csum, which such skbs do not carry.
-      let out: number;
-      switch (flags & BPF_F_HDR_FIELD_MASK) {
-        case 0:
-          if (from !== 0) return -Errno.EINVAL;
-          out = replaceByDiff(sum, to >>> 0);
-          break;
-        case 2:
-          out = replace4(sum, from & 0xffff, to & 0xffff);
-          break;
-        case 4:
-          out = replace4(sum, from >>> 0, to >>> 0);
-          break;
-        default:
-          return -Errno.EINVAL;
-      }
+      const out = replacedSum(sum, flags & BPF_F_HDR_FIELD_MASK, from, to, replace4);
+      if (out < 0) return -Errno.EINVAL;
       v.setUint16(at, mangled0 && out === 0 ? CSUM_MANGLED_0 : out, true);
       return 0;
     }),
