@@ -212,6 +212,23 @@ const SOCK_FAMILY_TILL_LOCAL_PORT = [
 ];
 
 /** x86-64 `struct pt_regs` (kprobe, perf_event regs): 21 u64 registers, read-only. */
+/** The socket's address fields, in uapi order, as bpf_sock_ops and sk_msg_md lay them out (4 bytes each). */
+const SOCK_TUPLE = [
+  'family',
+  'remote_ip4',
+  'local_ip4',
+  'remote_ip6[0]',
+  'remote_ip6[1]',
+  'remote_ip6[2]',
+  'remote_ip6[3]',
+  'local_ip6[0]',
+  'local_ip6[1]',
+  'local_ip6[2]',
+  'local_ip6[3]',
+  'remote_port',
+  'local_port',
+];
+
 const PT_REGS_NAMES = [
   'r15',
   'r14',
@@ -387,19 +404,7 @@ const BPF_SOCK_OPS_U32 = [
   'args[1]',
   'args[2]',
   'args[3]',
-  'family',
-  'remote_ip4',
-  'local_ip4',
-  'remote_ip6[0]',
-  'remote_ip6[1]',
-  'remote_ip6[2]',
-  'remote_ip6[3]',
-  'local_ip6[0]',
-  'local_ip6[1]',
-  'local_ip6[2]',
-  'local_ip6[3]',
-  'remote_port',
-  'local_port',
+  ...SOCK_TUPLE,
   'is_fullsock',
   'snd_cwnd',
   'srtt_us',
@@ -448,22 +453,7 @@ const SK_MSG_MD: CtxLayout = {
   fields: [
     f('data', 0, 8, true, false, 'exact', 'packet'),
     f('data_end', 8, 8, true, false, 'exact', 'packet_end'),
-    ...[
-      'family',
-      'remote_ip4',
-      'local_ip4',
-      'remote_ip6[0]',
-      'remote_ip6[1]',
-      'remote_ip6[2]',
-      'remote_ip6[3]',
-      'local_ip6[0]',
-      'local_ip6[1]',
-      'local_ip6[2]',
-      'local_ip6[3]',
-      'remote_port',
-      'local_port',
-      'size',
-    ].map((n, i) => f(n, 16 + 4 * i, 4, true, false)),
+    ...[...SOCK_TUPLE, 'size'].map((n, i) => f(n, 16 + 4 * i, 4, true, false)),
     f('sk', 72, 8, true, false, 'exact', 'sock'),
   ],
 };
