@@ -29,6 +29,13 @@ export {
   relocate,
   type XdpLinkOptions,
 } from './object.js';
+export {
+  KernelPerfReader,
+  onlineCpus,
+  openPerfReader,
+  type PerfBufferOptions,
+  type PerfEventReader,
+} from './perf-buffer.js';
 export { KernelRingBuf } from './ringbuf.js';
 export * from './syscall.js';
 export { instrumentVerdicts, VERDICT_MAP, VERDICT_NAMES, type VerdictName } from './verdicts.js';

@@ -5,6 +5,11 @@ import '../kernel/register.js';
 import './core-target.js';
 import './live/register.js';
 
+export {
+  openPerfReader,
+  type PerfBufferOptions,
+  type PerfEventReader,
+} from '../kernel/perf-buffer.js';
 export { kernelCoreTarget, useCoreBtfFile } from './core-target.js';
 export {
   completeChecksum,
