@@ -53,6 +53,14 @@ export const SKB_OFF = {
 } as const;
 /** Offset of the 1-byte `tstamp_type` (BPF_SKB_CLOCK_*: what skb_set_tstamp sets). */
 const SKB_TSTAMP_TYPE = 180;
+/**
+ * The hash's kind (skb->sw_hash: bit 0, skb->l4_hash: bit 1) in the context's padding after tstamp_type,
+ * which no field covers (programs cannot reach it, ctx_out does not copy it): in memory rather than in
+ * SkbState so that the JIT's inline bpf_skb_store_bytes clears it with the hash, as the helper does.
+ */
+export const SKB_HASH_KIND = 181;
+const SW_HASH = 1;
+const L4_HASH = 2;
 /** sizeof(struct __sk_buff). */
 export const SKB_CTX_SIZE = SKB.size;
 
@@ -72,9 +80,6 @@ export interface SkbState {
   csumLevel: number;
   /** skb->csum (CHECKSUM_COMPLETE only). */
   csum: number;
-  /** Whether the hash is a software / L4 hash (set_hash sets both; clearing the hash clears both). */
-  swHash: boolean;
-  l4Hash: boolean;
   /** The device's limit for change_tail/change_head: mtu + hard_header_len (loopback: 65536 + 14). */
   maxLen: number;
   /** The tunnel metadata skb_set_tunnel_key attached (the skb's metadata dst), if any. */
@@ -112,7 +117,7 @@ export function detachSkbState(space: AddressSpace, ctx: number): void {
 }
 
 /** The skb whose context the helper got as its first argument (the verifier makes it the program's). */
-function skbOf(env: HelperEnv, ctx: number, helper: string): Skb {
+export function skbOf(env: HelperEnv, ctx: number, helper: string): Skb {
   const hit = last.skb;
   if (hit !== undefined && hit.ctx === ctx && last.space === env.space) return hit;
   const skb = STATES.get(env.space)?.get(ctx);
@@ -236,6 +241,32 @@ const BPF_F_MARK_MANGLED_0 = 0x20;
 const BPF_F_MARK_ENFORCE = 0x40;
 const BPF_F_IPV6 = 0x80;
 const CSUM_MANGLED_0 = 0xffff;
+/** Flags l4_csum_replace knows: the size, pseudo-header, mangled-0, enforce, IPv6. */
+const L4_CSUM_FLAGS =
+  BPF_F_HDR_FIELD_MASK | BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_IPV6;
+
+/**
+ * The rules bpf_skb_store_bytes and l3/l4_csum_replace check, shared with their inline forms in the JIT
+ * (src/jit/inline-skb.ts), which must give what these helpers give.
+ */
+export const SKB_WRITE_RULES = {
+  /** store_bytes: flags beyond these are EINVAL. */
+  storeFlags: BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH,
+  invalidateHash: BPF_F_INVALIDATE_HASH,
+  /** store_bytes: offsets above this are EFAULT. */
+  maxOffset: INT_MAX,
+  /** l3_csum_replace: flags beyond the size field are EINVAL. */
+  l3Flags: BPF_F_HDR_FIELD_MASK,
+  l4Flags: L4_CSUM_FLAGS,
+  /** The size of the replaced value (0: a difference, 2, 4) in the flags' low bits. */
+  sizeMask: BPF_F_HDR_FIELD_MASK,
+  mangled0: BPF_F_MARK_MANGLED_0,
+  enforce: BPF_F_MARK_ENFORCE,
+  /** What a UDP checksum that came out 0 is written as (mangled-0). */
+  csumMangled0: CSUM_MANGLED_0,
+  /** The checksum's offset: even, at most this. */
+  csumMaxOffset: 0xffff,
+} as const;
 /** BPF_SKB_MAX_LEN (SKB_MAX_ALLOC): what adjust_room may grow a packet to. */
 const BPF_SKB_MAX_LEN = 16384 - 320;
 const ETH_HLEN = 14;
@@ -273,8 +304,7 @@ function gsoReset(env: HelperEnv, s: Skb): void {
 /** skb_clear_hash. */
 function clearHash(env: HelperEnv, s: Skb): void {
   env.space.view.setUint32(s.ctx + SKB_OFF.hash, 0, true);
-  s.st.swHash = false;
-  s.st.l4Hash = false;
+  env.space.bytes[s.ctx + SKB_HASH_KIND] = 0;
 }
 
 const lengthOf = (s: Skb) => s.pkt.end - s.pkt.start;
@@ -486,9 +516,7 @@ export const SKB_HELPERS: HelperDef[] = [
     programTypes: TC_LWT_XMIT,
     ...onNumbers(['word', 'u32', 'word', 'word', 'word'], (env, ctx, off, from, to, flags) => {
       const s = skbOf(env, ctx, 'l4_csum_replace');
-      const known =
-        BPF_F_HDR_FIELD_MASK | BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_IPV6;
-      if (!(flags >= 0 && flags <= 0xff) || flags & ~known) return -Errno.EINVAL;
+      if (!(flags >= 0 && flags <= 0xff) || flags & ~L4_CSUM_FLAGS) return -Errno.EINVAL;
       const at = csumField(s, off);
       if (at < 0) return at;
       const v = env.space.view;
@@ -613,8 +641,7 @@ export const SKB_HELPERS: HelperDef[] = [
     ...onNumbers(['word', 'u32'], (env, ctx, hash) => {
       const s = skbOf(env, ctx, 'set_hash');
       env.space.view.setUint32(s.ctx + SKB_OFF.hash, hash, true);
-      s.st.swHash = true;
-      s.st.l4Hash = true;
+      env.space.bytes[s.ctx + SKB_HASH_KIND] = SW_HASH | L4_HASH;
       return 0;
     }),
   },
@@ -628,9 +655,9 @@ export const SKB_HELPERS: HelperDef[] = [
       const v = env.space.view;
       // The kernel's flow hash is keyed by a per-boot random secret, so no value can match it: this is a
       // hash of the same fields (addresses, protocol, ports), never 0, kept until cleared as the kernel's.
-      if (!s.st.swHash && !s.st.l4Hash) {
+      if (env.space.bytes[s.ctx + SKB_HASH_KIND] === 0) {
         v.setUint32(s.ctx + SKB_OFF.hash, flowHash(env, s), true);
-        s.st.l4Hash = true;
+        env.space.bytes[s.ctx + SKB_HASH_KIND] = L4_HASH;
       }
       return v.getUint32(s.ctx + SKB_OFF.hash, true);
     }),

@@ -82,8 +82,6 @@ export function testRunFlowDissector(
     ipSummed: CsumState.NONE,
     csumLevel: 0,
     csum: 0,
-    swHash: false,
-    l4Hash: false,
     maxLen: 0,
     encapsulated: false,
   });

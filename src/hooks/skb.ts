@@ -92,8 +92,6 @@ export class SkbSlot {
       ipSummed: CsumState.NONE,
       csumLevel: 0,
       csum: 0,
-      swHash: false,
-      l4Hash: false,
       maxLen: LOOPBACK_MAX_LEN,
       encapsulated: false,
     };
@@ -125,8 +123,6 @@ export class SkbSlot {
     st.ipSummed = CsumState.NONE;
     st.csumLevel = 0;
     st.csum = 0;
-    st.swHash = false;
-    st.l4Hash = false;
     st.encapsulated = false;
     st.tunnel = undefined;
     this.frame.start = this.l2 ? mac : st.net;

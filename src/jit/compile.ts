@@ -33,7 +33,7 @@ import {
   INLINE_BATCH_SLOTS,
 } from './entries.js';
 import { emitHashLookup, MAX_INLINE_KEY } from './inline-hash.js';
-import { emitSkbLoadBytes, HELPER_SKB_LOAD_BYTES, inlinesSkbLoads } from './inline-skb.js';
+import { emitSkbHelper, inlinedSkbHelpers } from './inline-skb.js';
 import { iterationCounter } from './iterations.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { TAIL_TABLE_SIZE, tailCallSlots } from './tail-calls.js';
@@ -261,8 +261,8 @@ interface Imports {
   readonly random: number;
   /** map_lookup_elem may be inlined (inline helpers on, and helper 1 is that helper). */
   readonly lookupInline: boolean;
-  /** skb_load_bytes is inlined (inline-skb.ts). */
-  readonly skbLoads: boolean;
+  /** The skb and checksum helpers inlined (inline-skb.ts). */
+  readonly skbInline: ReadonlySet<number>;
   /** Typed lookup imports by map address. */
   readonly lookups: ReadonlyMap<number, number>;
 }
@@ -278,9 +278,9 @@ function addImports(m: ModuleBuilder, job: Job): Imports {
       : undefined;
   const inlineable = (id: number, name: string) => inline && called.has(id) && helperName(prog, id) === name;
   // Inlined without a call: not imported (a test can tell the module never leaves wasm for it).
-  const skbLoads = inlineable(HELPER_SKB_LOAD_BYTES, 'skb_load_bytes') && inlinesSkbLoads(prog.type);
+  const skbInline = inlinedSkbHelpers(prog.type, inlineable);
   const helperIds = [...called]
-    .filter((id) => prog.lookupHelper(id) !== undefined && !(skbLoads && id === HELPER_SKB_LOAD_BYTES))
+    .filter((id) => prog.lookupHelper(id) !== undefined && !skbInline.has(id))
     .sort((a, b) => a - b);
   const helper = new Map<number, number>();
   const numberHelper = new Map<number, { index: number; args: readonly NumberArg[] }>();
@@ -333,7 +333,7 @@ function addImports(m: ModuleBuilder, job: Job): Imports {
     now,
     random,
     lookupInline,
-    skbLoads,
+    skbInline,
     lookups,
   };
 }
@@ -440,7 +440,7 @@ function emitContext(
     runtime: job.runtime,
     m,
     lookupInline: imports.lookupInline,
-    skbLoads: imports.skbLoads,
+    skbInline: imports.skbInline,
     nowImport: imports.now,
     randImport: imports.random,
     lookupImports: imports.lookups,
@@ -532,8 +532,8 @@ interface Inliner {
   readonly m: ModuleBuilder;
   /** map_lookup_elem may be inlined (inline helpers on, and helper 1 is that helper). */
   readonly lookupInline: boolean;
-  /** skb_load_bytes is inlined. */
-  readonly skbLoads: boolean;
+  /** The skb and checksum helpers inlined. */
+  readonly skbInline: ReadonlySet<number>;
   /** Imports of the clock and the random source (-1: not inlined). */
   readonly nowImport: number;
   readonly randImport: number;
@@ -548,7 +548,7 @@ function inlineHash(map: Parameters<typeof hashLayout>[0]) {
   return layout && layout.keySize <= MAX_INLINE_KEY ? layout : undefined;
 }
 
-/** Hot helpers inline: lookups in a constant map, the clock, the random source, skb_load_bytes. */
+/** Hot helpers inline: lookups in a constant map, the clock, the random source, the skb helpers. */
 function emitInlineHelper(
   s: Inliner,
   code: Code,
@@ -561,8 +561,8 @@ function emitInlineHelper(
     code.call(s.nowImport).truncSatF64U().localSet(reg(0));
     return true;
   }
-  if (id === HELPER_SKB_LOAD_BYTES && s.skbLoads) {
-    emitSkbLoadBytes(code, reg, { ctx: SCRATCH_I32, off: SCRATCH_I32_B, len: SCRATCH_I32_C });
+  if (s.skbInline.has(id)) {
+    emitSkbHelper(code, id, reg, { a: SCRATCH_I32, b: SCRATCH_I32_B, c: SCRATCH_I32_C });
     return true;
   }
   if (id === HELPER_PRANDOM && s.randImport >= 0) {
