@@ -9,6 +9,31 @@ export { AttachType, Cmd, ProgType, XdpFlags } from './attr.js';
 export { errnoName, KernelError, VerifierRejectedError } from './errors.js';
 export { ffiAvailable, ifNameToIndex } from './ffi.js';
 export {
+  type AttachableProgram,
+  type AttachTarget,
+  type AutoAttachOptions,
+  attachAll,
+  attachProgram,
+  autoTarget,
+  BpfLink,
+  type ElfSymbol,
+  HookLink,
+  KernelFeatureError,
+  type LinkKernelInfo,
+  linkInfo,
+  type NetfilterOptions,
+  openLinkById,
+  openPinnedLink,
+  type PerfEventOptions,
+  pmuType,
+  resolveBinary,
+  symbolOffset,
+  type TcxOptions,
+  tracefs,
+  tracepointId,
+  type UprobeOptions,
+} from './links/index.js';
+export {
   attachXdp,
   type LiveAttachment,
   type ServeOptions,

@@ -21,6 +21,13 @@ import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
 import { ifNameToIndex } from './ffi.js';
+import {
+  type AttachTarget,
+  type AutoAttachOptions,
+  attachAll,
+  attachProgram,
+  autoTarget,
+} from './links/target.js';
 import { withNetns } from './netns.js';
 import { loadObjectBtf, loadProgramBtf, mapBtfIds, type ObjectBtf, programBtfInfo } from './program-btf.js';
 import { KernelRingBuf } from './ringbuf.js';
@@ -235,6 +242,16 @@ export class KernelProgram implements Program {
     return options.netns ? withNetns(options.netns, attach) : attach();
   }
 
+  /**
+   * Attach the program and return the Link: to `target` (an AttachTarget, `{ kind: 'tracepoint', … }`), or
+   * where its section says (libbpf's auto-attach: `tracepoint/CAT/NAME`, `uprobe/PATH:FUNC` …), completed
+   * by `options` (an interface, a cgroup, a socket …) where the section cannot say.
+   */
+  attach(target?: AttachTarget | AutoAttachOptions): Link {
+    if (target && 'kind' in target) return attachProgram(this, target);
+    return attachProgram(this, autoTarget(this, target));
+  }
+
   pin(path: string): void {
     sys.objPin(this.fd, path);
   }
@@ -265,6 +282,14 @@ export interface KernelLoadOptions {
 
 /** Maps and programs of an object living in the kernel. `close()` releases every file descriptor. */
 export class KernelObject extends CollectionBase<KernelMap, KernelProgram> {
+  /**
+   * Attach every loaded program where its section says (`options` fill in what sections cannot name); all
+   * or nothing. Close the Links to detach (before or after closing the object).
+   */
+  attachAll(options: AutoAttachOptions = {}): Link[] {
+    return attachAll(this.programs.values(), options);
+  }
+
   /** Verdict totals over all CPUs (objects loaded with `countVerdicts`). */
   verdicts(): Record<VerdictName, bigint> {
     const m = this.map(VERDICT_MAP.name);

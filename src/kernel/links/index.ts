@@ -1,0 +1,32 @@
+// Attaching kernel programs: every attach type, each returning a Link (see target.ts for the one list).
+
+export { attachCgroup, CGROUP_PROGRAM_TYPES } from './cgroup.js';
+export { type ElfSymbol, resolveBinary, symbolOffset } from './elf-symbols.js';
+export { KernelFeatureError } from './feature-error.js';
+export { BpfLink, HookLink, openLinkById, openPinnedLink } from './link.js';
+export {
+  attachNetfilter,
+  attachNetns,
+  attachSocket,
+  attachSockmap,
+  attachTcx,
+  attachXdpLink,
+  type NetfilterOptions,
+  type TcxOptions,
+} from './net.js';
+export {
+  attachKprobe,
+  attachPerfEvent,
+  attachToPerfEvent,
+  attachTracepoint,
+  attachUprobe,
+  type PerfEventOptions,
+  pmuType,
+  tracefs,
+  tracepointId,
+  type UprobeOptions,
+} from './perf-event.js';
+export { type LinkKernelInfo, linkInfo } from './sys.js';
+export { type AttachTarget, type AutoAttachOptions, attachAll, attachProgram, autoTarget } from './target.js';
+export { attachRawTracepoint, attachTracing } from './tracing.js';
+export type { AttachableProgram } from './types.js';
