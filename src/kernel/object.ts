@@ -211,6 +211,7 @@ export class KernelProgram implements Program {
       ctxOutSize: options.ctxOutSize,
       flags: options.flags,
       cpu: options.cpu,
+      type: this.spec.type,
     });
     const out: RunResult = {
       retval: r.retval,

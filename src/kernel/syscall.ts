@@ -349,11 +349,21 @@ export interface TestRunOptions {
   ctx?: Uint8Array;
   /** Room for ctx_out (default: ctx length, 0 when there is no ctx). */
   ctxOutSize?: number;
+  /** Runs (default: not given, which the kernel takes as one; raw_tracepoint and syscall refuse any). */
   repeat?: number;
   flags?: number;
   cpu?: number;
   batchSize?: number;
+  /**
+   * The program's type by name, for the kernel's per-type rules: raw_tracepoint(_writable) and syscall
+   * take no ctx_out (ctxOutSize defaults to 0), and a syscall program's context comes back in ctx_in
+   * (returned as `ctx`).
+   */
+  type?: string;
 }
+
+/** Program types whose test run refuses ctx_out (and repeat, duration, data in and out). */
+const NO_CTX_OUT: ReadonlySet<string> = new Set(['raw_tracepoint', 'raw_tracepoint_writable', 'syscall']);
 
 /** What BPF_PROG_TEST_RUN gives back. */
 export interface TestRunResult {
@@ -371,7 +381,8 @@ export interface TestRunResult {
 export function progTestRun(fd: number, o: TestRunOptions = {}): TestRunResult {
   const data = o.data ?? new Uint8Array(0);
   const outSize = o.dataOutSize ?? (data.length ? data.length + 256 : 0);
-  const ctxOutSize = o.ctxOutSize ?? o.ctx?.length ?? 0;
+  const ctxOutSize =
+    o.ctxOutSize ?? (o.type !== undefined && NO_CTX_OUT.has(o.type) ? 0 : (o.ctx?.length ?? 0));
   const a = arena();
   a.begin(data.length + outSize + (o.ctx?.length ?? 0) + ctxOutSize + 32);
   const v = a.view;
@@ -385,16 +396,19 @@ export function progTestRun(fd: number, o: TestRunOptions = {}): TestRunResult {
     v.setUint32(TestRun.data_size_out, outSize, true);
     a.setPointer(TestRun.data_out, out);
   }
+  let ctxIn = 0;
   if (o.ctx) {
     v.setUint32(TestRun.ctx_size_in, o.ctx.length, true);
-    a.setPointer(TestRun.ctx_in, a.put(o.ctx));
+    ctxIn = a.put(o.ctx);
+    a.setPointer(TestRun.ctx_in, ctxIn);
   }
   const ctxOut = a.reserve(ctxOutSize);
   if (ctxOutSize) {
     v.setUint32(TestRun.ctx_size_out, ctxOutSize, true);
     a.setPointer(TestRun.ctx_out, ctxOut);
   }
-  v.setUint32(TestRun.repeat, o.repeat ?? 1, true);
+  // 0 when not given: one run for the types that repeat, and the only value the others take.
+  v.setUint32(TestRun.repeat, o.repeat ?? 0, true);
   v.setUint32(TestRun.flags, o.flags ?? 0, true);
   v.setUint32(TestRun.cpu, o.cpu ?? 0, true);
   v.setUint32(TestRun.batch_size, o.batchSize ?? 0, true);
@@ -406,7 +420,10 @@ export function progTestRun(fd: number, o: TestRunOptions = {}): TestRunResult {
     data: a.bytes.slice(out, out + gotData),
     duration: v.getUint32(TestRun.duration, true),
   };
-  if (o.ctx) result.ctx = a.bytes.slice(ctxOut, ctxOut + gotCtx);
+  if (o.ctx && o.type === 'syscall' && !ctxOutSize) {
+    // bpf_prog_test_run_syscall writes the context back over ctx_in.
+    result.ctx = a.bytes.slice(ctxIn, ctxIn + o.ctx.length);
+  } else if (o.ctx) result.ctx = a.bytes.slice(ctxOut, ctxOut + gotCtx);
   return result;
 }
 
