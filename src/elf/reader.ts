@@ -15,6 +15,12 @@ import { defaultExternValues, Externs, type ExternValues } from './externs.js';
 import { CodeIndex } from './link.js';
 import { btfMaps, dataMap, isDataSection, isLegacyMapsSection, legacyMaps, type MapDef } from './maps.js';
 import { type ElfFile, type ElfSymbol, elfError, parseElf } from './parse.js';
+import {
+  applyStructOpsTargets,
+  isStructOpsSection,
+  type StructOpsTargets,
+  structOpsMaps,
+} from './struct-ops.js';
 
 /** Sum of the linked programs' sizes accepted from one object (4x the kernel's 1M-insn program limit). */
 const MAX_TOTAL_SLOTS = 1 << 22;
@@ -75,6 +81,10 @@ function build(elf: ElfFile, options: ReadOptions): ObjectSpec {
   // libbpf creates the .kconfig map after the global data maps.
   const externs = new Externs(elf, btf, options.externs ?? defaultExternValues());
   if (externs.kconfig) defs.push(externs.kconfig.def);
+  // ... and the struct_ops maps last; each names the programs of its function-pointer members.
+  const structOps: StructOpsTargets = new Map();
+  for (const s of elf.sections)
+    if (isStructOpsSection(s.name)) defs.push(...structOpsMaps(elf, s, btf, structOps));
   checkUniqueNames(elf, defs);
 
   const code = new CodeIndex(elf, defs, btf, ext, externs);
@@ -108,6 +118,7 @@ function build(elf: ElfFile, options: ReadOptions): ObjectSpec {
     }
   }
 
+  applyStructOpsTargets(programs, structOps);
   const spec: ObjectSpec = { programs, maps: defs.map((d) => d.spec), license };
   if (btf) spec.btf = btf;
   if (slots.length > 0) spec.mapSlots = slots;

@@ -267,6 +267,18 @@ const DATA = ['map_lookup_elem', 'map_update_elem', 'map_delete_elem', 'for_each
 /** Per-CPU maps also give another CPU's value (map_lookup_percpu_elem). */
 const PERCPU_DATA = [...DATA, 'map_lookup_percpu_elem'];
 
+/** BPF_F_LINK, the one creation flag a struct_ops map takes here (registered through a link). */
+const STRUCT_OPS_FLAGS = 0x2000;
+
+function checkStructOps(s: MapSpec): Invalid | undefined {
+  if (s.keySize !== 4 || s.maxEntries !== 1 || s.valueSize === 0 || s.flags & ~STRUCT_OPS_FLAGS)
+    return [
+      Errno.EINVAL,
+      'a struct_ops map has a 4-byte key, one entry, a value, and no flag but BPF_F_LINK',
+    ];
+  return undefined;
+}
+
 function info(
   type: number,
   name: string,
@@ -402,6 +414,9 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
         helpers: type === MapType.CPUMAP ? ['redirect_map'] : ['redirect_map', 'map_lookup_elem'],
       }),
     ),
+    // struct_ops (src/elf/struct-ops.ts): the object's struct as one value, its function-pointer slots
+    // holding the programs' ids once loaded; no helper takes it (bpf_struct_ops_map_alloc_check's rules).
+    info(MapType.STRUCT_OPS, 'struct_ops', checkStructOps, array, { helpers: [], lookup: 'none' }),
     info(
       MapType.DEVMAP_HASH,
       'devmap_hash',

@@ -70,4 +70,18 @@ export interface MapSpec {
   readonly?: boolean;
   /** Offset of a `struct bpf_spin_lock` in the value (from BTF); enables the BPF_F_LOCK update flag. */
   spinLockOffset?: number;
+  /** STRUCT_OPS maps: the kernel struct the value implements and which programs its members name. */
+  structOps?: StructOpsSpec;
+}
+
+/**
+ * What a struct_ops map (a `.struct_ops` / `.struct_ops.link` variable) implements: the kernel struct, and
+ * the object's struct member by member (`contents` holds its bytes, function pointers zero), so that a
+ * loader can lay the value out as the running kernel's struct is (members matched by name).
+ */
+export interface StructOpsSpec {
+  /** The kernel struct (`tcp_congestion_ops`): the object's type name without a `___flavour` suffix. */
+  struct: string;
+  /** The object's members in order: byte offset and size in the value, and for function pointers the program. */
+  members: { name: string; offset: number; size: number; funcPtr: boolean; program?: string }[];
 }

@@ -13,7 +13,7 @@ import { ctxAccess, FLOW_KEYS_SIZE, sockAccess } from '../spec/program-types.js'
  */
 const TP_BUFFER_SIZE = 1 << 29;
 
-import { btfStructId, btfStructLoad } from './btf-ctx.js';
+import { btfStructId, btfStructLoad, structOpsWrite } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import type { VerifierEnv } from './env.js';
 import { constant, isConstScalar, sync, unknownOfSize } from './ranges.js';
@@ -255,7 +255,8 @@ function btfPtrLoad(
   size: number,
   write: boolean,
 ): Reg {
-  if (write)
+  // struct_ops programs may write some fields (btf-ctx.ts structOpsWrite); other programs none.
+  if (write && !v.btfTarget?.structOps)
     throw new Reject(
       pc,
       'btf_write',
@@ -275,6 +276,11 @@ function btfPtrLoad(
       `R${regno} points to a kernel struct whose layout comes from the kernel's BTF: give the verifier the kernel's BTF (--btf)`,
     );
   const at = r.off + off + Number(BigInt.asIntN(64, r.s.var.value));
+  if (write) {
+    const denied = structOpsWrite(btf, v.btfTarget, r.btf, at, size);
+    if (denied) throw new Reject(pc, 'btf_write', `R${regno} (${v.describe(r)}): ${denied}`);
+    return scalarReg(unknownOfSize(size));
+  }
   const res = btfStructLoad(btf, r.btf, at, size);
   if ('error' in res) throw new Reject(pc, 'btf_access', `R${regno} ${res.error}`);
   if (res.kind === 'ptr') return ptrReg('btf_ptr', { btf: res.struct });

@@ -32,6 +32,8 @@ export interface BtfTarget {
   attachBtfId: number;
   /** struct_ops: the member's index in its struct (the expected attach type the kernel wants). */
   memberIndex?: number;
+  /** struct_ops: the struct and member implemented (`tcp_congestion_ops`, `ssthresh`). */
+  structOps?: { struct: string; member: string };
 }
 
 /** Nesting the walks below follow at most (typedef chains, nested structs): a bound on hostile BTF. */
@@ -184,7 +186,17 @@ export function resolveBtfTarget(btf: Btf, type: ProgramType, attachTo: string):
     if (!retVoid && btf.resolve(proto.ret).kind === Kind.INT)
       args.push({ kind: 'scalar', name: 'the return value' });
   }
-  if (structOps) return { what, args, retVoid, attachBtfId: structOps.id, memberIndex: structOps.index };
+  if (structOps) {
+    const [sname = '', mname = ''] = attachTo.split('.');
+    return {
+      what,
+      args: args.map((a) => promoteStructOpsArg(btf, sname, a)),
+      retVoid,
+      attachBtfId: structOps.id,
+      memberIndex: structOps.index,
+      structOps: { struct: sname, member: mname },
+    };
+  }
   return { what, args, retVoid, attachBtfId: found.id };
 }
 
@@ -306,4 +318,101 @@ export function kernelLoadAttrs(
   out.attachBtfId = t.attachBtfId;
   if (t.memberIndex !== undefined) out.expectedAttachType = t.memberIndex;
   return out;
+}
+
+// What the kernel's struct_ops types add to the BTF context rules (their verifier_ops): the arguments a
+// struct's operations see promoted to a larger type, and the fields they may write. Only
+// tcp_congestion_ops (net/ipv4/bpf_tcp_ca.c's rules, Linux 6.18) is described; other structs are read-only.
+
+/** Per struct_ops struct: argument types promoted (`sock` is seen as `tcp_sock`) and writable fields. */
+const STRUCT_OPS_RULES: Record<string, { promote: Record<string, string>; writable: WritableField[] }> = {
+  tcp_congestion_ops: {
+    promote: { sock: 'tcp_sock' },
+    // [struct the field is named in, field]: a write must start at the field's first byte (icsk_ca_priv:
+    // anywhere in it) and end inside it.
+    writable: [
+      ['tcp_sock', 'sock', 'sk_pacing_rate'],
+      ['tcp_sock', 'sock', 'sk_pacing_status'],
+      ['tcp_sock', 'inet_connection_sock', 'icsk_ca_priv', true],
+      ['tcp_sock', 'inet_connection_sock', 'icsk_ack.pending'],
+      ['tcp_sock', 'tcp_sock', 'snd_cwnd'],
+      ['tcp_sock', 'tcp_sock', 'snd_cwnd_cnt'],
+      ['tcp_sock', 'tcp_sock', 'snd_cwnd_stamp'],
+      ['tcp_sock', 'tcp_sock', 'snd_ssthresh'],
+      ['tcp_sock', 'tcp_sock', 'ecn_flags'],
+      ['tcp_sock', 'tcp_sock', 'app_limited'],
+    ],
+  },
+};
+
+/** [the pointer's struct, the struct naming the field, field path (`a.b`), writable anywhere inside]. */
+type WritableField = [string, string, string, boolean?];
+
+/** A struct_ops argument pointing to a struct its struct_ops type promotes (sock → tcp_sock). */
+function promoteStructOpsArg(btf: Btf, struct: string, a: BtfArg): BtfArg {
+  if (a.kind !== 'ptr') return a;
+  const to = STRUCT_OPS_RULES[struct]?.promote[btf.type(a.struct).name];
+  const id = to ? btfStructId(btf, to) : 0;
+  return id ? { ...a, struct: id } : a;
+}
+
+/**
+ * The byte range of field `path` (`icsk_ack.pending`) of struct `structId`, found as offsetof finds it: the
+ * first member of that name, looked for in the struct and in the structs embedded in it (by value).
+ */
+function fieldRange(btf: Btf, structId: number, path: string): { start: number; end: number } | undefined {
+  let base = 0;
+  let id = structId;
+  for (const name of path.split('.')) {
+    const hit = findMember(btf, id, name, 0);
+    if (!hit) return undefined;
+    base += hit.off;
+    id = hit.type;
+  }
+  return { start: base, end: base + btf.sizeof(id) };
+}
+
+function findMember(
+  btf: Btf,
+  id: number,
+  name: string,
+  depth: number,
+): { off: number; type: number } | undefined {
+  const t = btf.resolve(id);
+  if ((t.kind !== Kind.STRUCT && t.kind !== Kind.UNION) || depth > MAX_DEPTH) return undefined;
+  for (const m of t.members) if (m.name === name) return { off: Math.floor(m.bitOffset / 8), type: m.type };
+  for (const m of t.members) {
+    const inner = findMember(btf, m.type, name, depth + 1);
+    if (inner) return { off: Math.floor(m.bitOffset / 8) + inner.off, type: inner.type };
+  }
+  return undefined;
+}
+
+/**
+ * May a struct_ops program write `size` bytes at byte `off` of the kernel struct `structId`? undefined when
+ * it may, else the kernel's reason (bpf_tcp_ca_btf_struct_access): only the struct the rules name is
+ * writable, at the start of one of its listed fields, and not past that field's end.
+ */
+export function structOpsWrite(
+  btf: Btf,
+  target: BtfTarget | undefined,
+  structId: number,
+  off: number,
+  size: number,
+): string | undefined {
+  const rules = target?.structOps && STRUCT_OPS_RULES[target.structOps.struct];
+  const name = btf.type(structId).name;
+  const mine = rules?.writable.filter(([ptr]) => ptr === name) ?? [];
+  if (mine.length === 0)
+    return `${name ? `struct ${name}` : 'this struct'} is read-only here: only read is supported`;
+  for (const [, owner, path, anywhere] of mine) {
+    const r = fieldRange(btf, btfStructId(btf, owner), path);
+    if (!r) continue;
+    if (off === r.start || (anywhere && off >= r.start && off < r.end)) {
+      if (off + size > r.end)
+        return `write access at off ${off} with size ${size} beyond the member of ${name} ended at ${r.end}`;
+      return undefined;
+    }
+  }
+  return `no write support to ${name} at off ${off}`;
 }

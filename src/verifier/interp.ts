@@ -995,6 +995,9 @@ export class Verifier implements VerifierEnv {
 
   private exit(pc: number): number {
     if (this.state.frames.length > 1) return returnToCaller(this, pc);
+    // A struct_ops program implementing a void member returns nothing: R0 is not looked at.
+    const t = this.btfTarget;
+    if (t?.structOps && t.retVoid && this.frame.subprog === 0 && !this.state.refs.length) return -1;
     const r0 = this.read(0, pc);
     if (this.frame.subprog !== 0) {
       // A global function verified on its own: it returns a number to whoever calls it.

@@ -1,0 +1,108 @@
+// struct_ops programs verified against the member they implement (src/verifier/btf-ctx.ts): arguments typed
+// from the kernel's BTF member prototype (tcp_congestion_ops promotes `struct sock *` to `struct tcp_sock *`),
+// the fields tcp_congestion_ops may write, a void member's program returning nothing, an int member's
+// having to set R0, and the helpers the kernel gives it. Verdicts and reasons are the kernel's: each object
+// is loaded by libbpf (bpftool prog loadall), which stops at the first program the kernel refuses.
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadCollection, readObject } from '../../src/node/root.js';
+import { kernelOracle } from '../support/kernel.js';
+
+const oracle = kernelOracle();
+const path = (dir: string, file: string) =>
+  new URL(`../fixtures/${dir}/${file}`, import.meta.url).pathname;
+
+/** tsbpf's verdict on each program of the object, each loaded alone in user space. */
+function ours(dir: string, file: string): Map<string, string> {
+  const spec = readObject(new Uint8Array(readFileSync(path(dir, file))), { file });
+  const out = new Map<string, string>();
+  for (const p of spec.programs) {
+    try {
+      loadCollection(spec, { programs: [p.name] }).close();
+      out.set(p.name, 'accept');
+    } catch (e) {
+      out.set(p.name, `reject: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/** libbpf's load: undefined when every program loaded, else the failing program and the log's reason. */
+function kernel(dir: string, file: string): { program: string; reason: string } | undefined {
+  const pins = `/sys/fs/bpf/tsbpf-structops-${process.pid}`;
+  rmSync(pins, { recursive: true, force: true });
+  try {
+    execFileSync('bpftool', ['prog', 'loadall', path(dir, file), pins], { stdio: 'pipe' });
+    return undefined;
+  } catch (e) {
+    const log = String((e as { stderr?: Buffer }).stderr ?? '').split('\n');
+    const failed = log.map((l) => /prog '([^']+)': BPF program load failed/.exec(l)).find((m) => m);
+    const end = log.findIndex((l) => l.includes('-- END PROG LOAD LOG --'));
+    const reason = log
+      .slice(0, end)
+      .reverse()
+      .find((l) => l.trim() && !/^(verification time|stack depth|processed \d+|\d+: )/.test(l));
+    return { program: failed?.[1] ?? '?', reason: reason ?? '?' };
+  } finally {
+    rmSync(pins, { recursive: true, force: true });
+  }
+}
+
+/** Per fixture: the program the kernel refuses, its reason, ours, and the programs both accept. */
+const CASES: [string, string, { program: string; kernel: RegExp; ours: RegExp } | undefined, string[]][] = [
+  ['corpus', 'tcp_cc.o', undefined, ['reno_init', 'reno_ssthresh', 'reno_cong_avoid', 'reno_undo_cwnd']],
+  [
+    'struct-ops',
+    'reject_ret.o',
+    // An int member must set R0; the void member init (loaded before it) may exit without.
+    { program: 'noret_ssthresh', kernel: /^R0 !read_ok$/, ours: /R0 is read before it is written/ },
+    ['noret_init', 'noret_undo', 'noret_avoid'],
+  ],
+  [
+    'struct-ops',
+    'reject_write.o',
+    {
+      program: 'wr_ssthresh',
+      kernel: /^no write support to tcp_sock at off 1672$/,
+      ours: /no write support to tcp_sock at off 1672/,
+    },
+    ['wr_undo', 'wr_avoid'],
+  ],
+  [
+    'struct-ops',
+    'reject_arg.o',
+    {
+      program: 'arg_ssthresh',
+      kernel: /^invalid bpf_context access off=8 size=8$/,
+      ours: /tcp_congestion_ops\.ssthresh has 1 argument slot \(arg1 does not exist\)/,
+    },
+    ['arg_undo', 'arg_avoid'],
+  ],
+  [
+    'struct-ops',
+    'reject_helper.o',
+    {
+      program: 'hl_ssthresh',
+      kernel: /^program of this type cannot use helper bpf_get_retval#186$/,
+      ours: /struct_ops programs cannot call helper get_retval \(#186\)/,
+    },
+    ['hl_undo', 'hl_avoid'],
+  ],
+];
+
+describe('struct_ops verdicts', () => {
+  it.each(CASES)('%s/%s: tsbpf refuses what the kernel refuses, for its reason', (dir, file, bad, good) => {
+    const v = ours(dir, file);
+    for (const name of good) expect(v.get(name), name).toBe('accept');
+    if (bad) expect(v.get(bad.program)).toMatch(bad.ours);
+    if (!oracle) return;
+    const k = kernel(dir, file);
+    if (!bad) expect(k).toBeUndefined();
+    else {
+      expect(k?.program).toBe(bad.program);
+      expect(k?.reason.trim()).toMatch(bad.kernel);
+    }
+  });
+});
