@@ -53,9 +53,7 @@ describe('struct_ops maps from the ELF object', () => {
     const m = spec.maps.find((x) => x.name === 'tsbpf_lk')!;
     expect(m.type).toBe(MapType.STRUCT_OPS);
     expect(m.flags).toBe(1 << 13);
-    expect(spec.programs.find((p) => p.name === 'lk_ssthresh')?.attachTo).toBe(
-      'tcp_congestion_ops.ssthresh',
-    );
+    expect(spec.programs.find((p) => p.name === 'lk_ssthresh')?.attachTo).toBe('tcp_congestion_ops.ssthresh');
     // The global data map comes before the struct_ops map, as libbpf orders them.
     expect(spec.maps.map((x) => x.name)).toEqual(['.bss', 'tsbpf_lk']);
   });

@@ -11,8 +11,7 @@ import { loadCollection, readObject } from '../../src/node/root.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();
-const path = (dir: string, file: string) =>
-  new URL(`../fixtures/${dir}/${file}`, import.meta.url).pathname;
+const path = (dir: string, file: string) => new URL(`../fixtures/${dir}/${file}`, import.meta.url).pathname;
 
 /** tsbpf's verdict on each program of the object, each loaded alone in user space. */
 function ours(dir: string, file: string): Map<string, string> {
