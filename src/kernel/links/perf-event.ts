@@ -79,17 +79,19 @@ function retprobeBit(name: 'kprobe' | 'uprobe'): bigint {
 
 /**
  * Attach `prog` to the open perf event `pfd` (which the link then owns): a BPF link, or the ioctl on
- * kernels without perf links. The event is enabled once the program is on it.
+ * kernels without perf links (or when `ioctl` asks for it). The event is enabled once the program is on it.
  */
 export function attachToPerfEvent(
   prog: AttachableProgram,
   pfd: number,
   what: LinkInfo,
   cookie?: bigint,
+  ioctl = false,
 ): Link {
   try {
     let link: Link;
     try {
+      if (ioctl) throw new KernelError('BPF_LINK_CREATE', EINVAL, 'the ioctl was asked for');
       const fd = createLink(
         { progFd: prog.fd, target: pfd, attachType: PERF_EVENT, cookie },
         `${what.kind} ${what.target}, program ${prog.name}`,
@@ -123,6 +125,7 @@ export function attachTracepoint(
   category: string,
   name: string,
   cookie?: bigint,
+  ioctl = false,
 ): Link {
   const id = tracepointId(category, name);
   const target = `${category}/${name}`;
@@ -137,6 +140,7 @@ export function attachTracepoint(
     pfd,
     { kind: 'tracepoint', program: prog.name, target, backend: 'kernel' },
     cookie,
+    ioctl,
   );
 }
 

@@ -50,7 +50,14 @@ import type { AttachableProgram } from './types.js';
  * `cookie` is what `bpf_get_attach_cookie()` returns in the program, where the attachment takes one.
  */
 export type AttachTarget =
-  | { kind: 'tracepoint'; category: string; name: string; cookie?: bigint }
+  | {
+      kind: 'tracepoint';
+      category: string;
+      name: string;
+      cookie?: bigint;
+      /** Attach with PERF_EVENT_IOC_SET_BPF (kernels before 5.15) rather than a link; cannot be pinned. */
+      ioctl?: boolean;
+    }
   | { kind: 'raw_tracepoint'; name: string; cookie?: bigint }
   | { kind: 'kprobe'; function: string; offset?: number; retprobe?: boolean; cookie?: bigint }
   | ({ kind: 'uprobe' } & UprobeOptions)
@@ -72,7 +79,7 @@ export type AttachTarget =
 export function attachProgram(program: AttachableProgram, target: AttachTarget): Link {
   switch (target.kind) {
     case 'tracepoint':
-      return attachTracepoint(program, target.category, target.name, target.cookie);
+      return attachTracepoint(program, target.category, target.name, target.cookie, target.ioctl);
     case 'raw_tracepoint':
       return attachRawTracepoint(program, target.name, target.cookie);
     case 'kprobe':

@@ -72,7 +72,8 @@ export function callGetpgid(n: number): void {
   for (let i = 0; i < n; i++) getpgid(0);
 }
 
-function exists(kind: 'prog' | 'map' | 'link', id: number): boolean {
+/** Whether the kernel has the program, map or link with this id now. */
+export function exists(kind: 'prog' | 'map' | 'link', id: number): boolean {
   return spawnSync('bpftool', [kind, 'show', 'id', String(id)], { stdio: 'pipe' }).status === 0;
 }
 

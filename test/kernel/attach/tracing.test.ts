@@ -2,7 +2,7 @@
 // and nothing left (checked through the kernel).
 
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../../src/kernel/index.js';
@@ -13,6 +13,7 @@ import {
   callGetpgid,
   count,
   ensureTracefs,
+  exists,
   type Ids,
   leftovers,
   loadFixture,
@@ -63,6 +64,77 @@ describe.skipIf(!oracle)('tracepoints and raw tracepoints', () => {
     link.close();
     callGetpgid(3);
     expect(count(obj, Slot.RAW_TP) - before).toBe(17n);
+  });
+});
+
+describe.skipIf(!oracle)('tracepoints the older way, and pinned links', () => {
+  it('tracepoint through PERF_EVENT_IOC_SET_BPF (kernels before perf links) counts the same; it cannot be pinned', async () => {
+    ensureTracefs();
+    const { obj, ids } = loadFixture(['tp_getpgid']);
+    try {
+      targetThisProcess(obj);
+      const link = obj
+        .program('tp_getpgid')
+        .attach({ kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_getpgid', ioctl: true });
+      expect(link).toBeInstanceOf(k.HookLink);
+      callGetpgid(11);
+      expect(count(obj, Slot.TP)).toBe(11n);
+      expect(() => (link as k.HookLink).pin('/sys/fs/bpf/none')).toThrow(/cannot be pinned/);
+      link.close();
+      callGetpgid(2);
+      expect(count(obj, Slot.TP)).toBe(11n);
+    } finally {
+      obj.close();
+    }
+    expect(await leftovers(ids)).toEqual([]);
+  });
+
+  it('a pinned link outlives every fd this process had; removing the pin detaches it', async () => {
+    ensureTracefs();
+    const dir = `/sys/fs/bpf/tsbpf-attach-${process.pid}`;
+    mkdirSync(dir);
+    const { obj, ids } = loadFixture(['tp_getpgid']);
+    let linkId = 0;
+    try {
+      targetThisProcess(obj);
+      obj.maps.get('counts')!.pin(`${dir}/counts`);
+      const link = obj.program('tp_getpgid').attach() as k.BpfLink;
+      linkId = link.id;
+      ids.link.push(linkId);
+      link.pin(`${dir}/link`);
+      link.close();
+      obj.close();
+      // No fd of ours refers to the link, its program or its maps now: only the pins keep them.
+      expect(exists('link', linkId)).toBe(true);
+      callGetpgid(4);
+      const value = JSON.parse(
+        execFileSync('bpftool', [
+          '-j',
+          'map',
+          'lookup',
+          'pinned',
+          `${dir}/counts`,
+          'key',
+          '0',
+          '0',
+          '0',
+          '0',
+        ]).toString(),
+      ) as { value: string[] };
+      expect(Number.parseInt(value.value[0]!, 16)).toBe(4);
+      const again = k.openPinnedLink(`${dir}/link`);
+      expect(again.id).toBe(linkId);
+      expect(again.programId).toBe(ids.prog[0]);
+      again.close(); // our fd only: the pin stays
+      expect(execFileSync('bpftool', ['link', 'show', 'pinned', `${dir}/link`]).toString()).toMatch(
+        new RegExp(`^${linkId}: `),
+      );
+    } finally {
+      obj.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await leftovers(ids)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
   });
 });
 
