@@ -62,5 +62,6 @@ export {
   type PerfEventReader,
 } from './perf-buffer.js';
 export { KernelRingBuf } from './ringbuf.js';
+export { StructOpsLink } from './struct-ops.js';
 export * from './syscall.js';
 export { instrumentVerdicts, VERDICT_MAP, VERDICT_NAMES, type VerdictName } from './verdicts.js';

@@ -31,6 +31,7 @@ import {
 import { withNetns } from './netns.js';
 import { loadObjectBtf, loadProgramBtf, mapBtfIds, type ObjectBtf, programBtfInfo } from './program-btf.js';
 import { KernelRingBuf } from './ringbuf.js';
+import { createStructOpsMap, registerStructOps, type StructOpsLink } from './struct-ops.js';
 import * as sys from './syscall.js';
 import { instrumentVerdicts, sumVerdicts, VERDICT_MAP, VERDICT_NAMES, type VerdictName } from './verdicts.js';
 
@@ -284,6 +285,15 @@ export interface KernelLoadOptions {
 /** Maps and programs of an object living in the kernel. `close()` releases every file descriptor. */
 export class KernelObject extends CollectionBase<KernelMap, KernelProgram> {
   /**
+   * Register struct_ops map `name` (`.struct_ops` / `.struct_ops.link`) with its loaded programs: a BPF link
+   * for a BPF_F_LINK map, else the map update. Close the Link to unregister (./struct-ops.ts).
+   */
+  attachStructOps(name: string): StructOpsLink {
+    const m = this.map(name);
+    return registerStructOps(m.spec, m.fd, (p) => this.programs.get(p)?.fd);
+  }
+
+  /**
    * Attach every loaded program where its section says (`options` fill in what sections cannot name); all
    * or nothing. Close the Links to detach (before or after closing the object).
    */
@@ -420,6 +430,11 @@ function kernelBackend(
         m.name.startsWith('.') && !m.name.includes('.', 1) && prefix
           ? `${prefix.slice(0, Math.max(0, 15 - Math.max(7, m.name.length)))}${m.name}`
           : m.name;
+      // struct_ops: the kernel's value type and layout (./struct-ops.ts); filled when registered.
+      if (m.type === MapType.STRUCT_OPS) {
+        const so = createStructOpsMap(m, kname, objectBtf?.fd);
+        return new KernelMap(so.spec, so.fd);
+      }
       return createMap(contents ? { ...m, contents } : m, kname, objectBtf, btfRefused);
     },
     loadProgram: (original, maps, btfOfObject, spec) => {

@@ -80,6 +80,8 @@ export interface MapCreateOptions {
   btfFd?: number;
   btfKeyTypeId?: number;
   btfValueTypeId?: number;
+  /** struct_ops maps: the kernel's value type (`bpf_struct_ops_<name>`) in vmlinux BTF. */
+  btfVmlinuxValueTypeId?: number;
   mapExtra?: bigint;
 }
 
@@ -100,6 +102,7 @@ export function mapCreate(o: MapCreateOptions): number {
   v.setUint32(MapCreate.btf_fd, o.btfFd ?? 0, true);
   v.setUint32(MapCreate.btf_key_type_id, o.btfKeyTypeId ?? 0, true);
   v.setUint32(MapCreate.btf_value_type_id, o.btfValueTypeId ?? 0, true);
+  v.setUint32(MapCreate.btf_vmlinux_value_type_id, o.btfVmlinuxValueTypeId ?? 0, true);
   v.setBigUint64(MapCreate.map_extra, o.mapExtra ?? 0n, true);
   return check(a, Cmd.MAP_CREATE, MapCreate.SIZE, o.name ? `map ${o.name}` : undefined);
 }
