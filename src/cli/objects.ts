@@ -429,6 +429,8 @@ export function loadWithMapSets(
     programs: options.programs,
     runtimeOptions: cliRuntime(options.cpus),
   });
+  for (const p of obj.programs.values())
+    for (const w of p.verified?.warnings ?? []) process.stderr.write(`tsbpf: warning: ${p.name}: ${w}\n`);
   applyMapSets(
     (name) => obj.map(name),
     after,

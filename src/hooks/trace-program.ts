@@ -9,7 +9,8 @@ import type { Insn } from '../isa/index.js';
 import type { RuntimeMap } from '../maps/types.js';
 import type { ProgramSpec } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
-import { VerifierError, verify } from '../verifier/index.js';
+import { VerifierError } from '../verifier/index.js';
+import { verifyPrivileged } from '../verifier/privileged.js';
 import type { PreparedProgram } from '../vm/program.js';
 import { Runtime } from '../vm/runtime.js';
 
@@ -89,7 +90,7 @@ export function bindProgram(
     };
   }
   checkType(spec.name, spec, accepted);
-  const result = verify({ ...spec, type }, { maps: maps.map((m) => m.spec), logLevel: 1 });
+  const result = verifyPrivileged({ ...spec, type }, { maps: maps.map((m) => m.spec), logLevel: 1 });
   if (!result.accepted) throw new VerifierError(spec.name, result);
   const prepared = loaded ? loaded.prepared : runtime.prepare(spec, maps, { trapInvalid: true });
   const budget = options.budget;

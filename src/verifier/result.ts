@@ -15,4 +15,9 @@ export interface VerifyResult {
   diagnostics: Diagnostic[];
   /** Human-readable log: the rejection in words (level >= 1), the instruction trace (level 2). */
   log: string;
+  /**
+   * Notes on an accepted program the kernel loads but that is almost certainly a bug (a read of stack
+   * never written: verifier/privileged.ts), each in words.
+   */
+  warnings?: string[];
 }

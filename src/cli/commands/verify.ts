@@ -7,7 +7,8 @@ import { decode } from '../../isa/index.js';
 import type { MapSpec } from '../../spec/maps.js';
 import type { ProgramSpec } from '../../spec/object.js';
 import type { ResolvedProgramType } from '../../spec/type-names.js';
-import { formatDiagnostic, type VerifyResult, verify } from '../../verifier/index.js';
+import { formatDiagnostic, type VerifyResult } from '../../verifier/index.js';
+import { verifyPrivileged } from '../../verifier/privileged.js';
 import { CliError } from '../errors.js';
 import {
   chooseProgram,
@@ -102,7 +103,12 @@ export function register(program: Command): void {
     const logLevel = Number(flags.logLevel) as 0 | 1 | 2;
     const results = programs.map((p) => ({
       p,
-      r: verify(p, { maps, logLevel, unprivileged: flags.unprivileged ?? false, loops: flags.loops }),
+      r: verifyPrivileged(p, {
+        maps,
+        logLevel,
+        unprivileged: flags.unprivileged ?? false,
+        loops: flags.loops,
+      }),
     }));
     const accepted = results.every((x) => x.r.accepted);
     if (flags.json) {
@@ -117,6 +123,7 @@ export function register(program: Command): void {
           states: r.states,
           durationMs: Number(r.durationMs.toFixed(3)),
           diagnostics: r.diagnostics,
+          ...(r.warnings ? { warnings: r.warnings } : {}),
           ...(logLevel >= 2 ? { log: r.log } : {}),
         })),
       };
@@ -124,6 +131,7 @@ export function register(program: Command): void {
     } else {
       for (const { p, r } of results) {
         if (logLevel >= 2 && r.log) process.stdout.write(`${r.log}\n`);
+        for (const w of r.warnings ?? []) process.stderr.write(`tsbpf: warning: ${p.name}: ${w}\n`);
         if (r.accepted) process.stdout.write(`${summary(p.name, r)}\n`);
         else {
           const d = r.diagnostics[0]!;
