@@ -8,6 +8,7 @@ import * as asm from './commands/asm.js';
 import * as conformance from './commands/conformance.js';
 import * as disasm from './commands/disasm.js';
 import * as filter from './commands/filter.js';
+import * as link from './commands/link.js';
 import * as map from './commands/map.js';
 import * as prog from './commands/prog.js';
 import * as run from './commands/run.js';
@@ -40,7 +41,7 @@ export function buildProgram(): Command {
     // the help it shows on stderr when a command is missing (report says that in one line).
     .configureOutput({ outputError: () => {}, writeErr: () => {} })
     .addHelpText('after', EPILOGUE);
-  for (const command of [asm, disasm, run, conformance, prog, map, xdp, tc, verify, filter, trace]) {
+  for (const command of [asm, disasm, run, conformance, prog, map, link, xdp, tc, verify, filter, trace]) {
     command.register(program);
   }
   trackCommand(program);

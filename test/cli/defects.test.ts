@@ -379,7 +379,10 @@ describe('a missing command', () => {
   it('is one line naming the commands there are, exit 2 (tsbpf, tsbpf prog, tsbpf help bogus)', () => {
     for (const [args, want] of [
       [[], /^tsbpf: missing command \(one of asm, .*trace\) \(see tsbpf --help\)$/],
-      [['prog'], /^tsbpf: prog: missing command \(one of run, list\) \(see tsbpf prog --help\)$/],
+      [
+        ['prog'],
+        /^tsbpf: prog: missing command \(one of run, list, show, loadall\) \(see tsbpf prog --help\)$/,
+      ],
       [['help', 'bogus'], /^tsbpf: missing command/],
     ] as const) {
       const r = tsbpf([...args]);

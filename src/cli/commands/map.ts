@@ -1,6 +1,7 @@
 // `tsbpf map list|dump|set`: the maps of an object as its loader would create them — types and sizes, the
 // initial contents (global data, BTF-declared values), and a way to change those contents in the object
-// file itself (set `.rodata` constants before anyone loads it).
+// file itself (set `.rodata` constants before anyone loads it). On the running kernel (./kernel-inspect.ts):
+// `map list` without an object, `map show`, and `map dump|lookup|update|delete` on `id N` / `pinned PATH`.
 
 import type { Command } from 'commander';
 import type { Btf } from '../../btf/index.js';
@@ -20,15 +21,19 @@ import {
   sizeMaps,
   sizeOptions,
 } from '../objects.js';
+import { isSelector, mapDump, mapElement, mapShow } from './kernel-inspect.js';
 
 export function register(program: Command): void {
   const map = program.command('map').description('inspect and edit the maps of an object (like bpftool map)');
   map
     .command('list')
-    .description('list the maps: name, type, key/value size, max entries, flags')
-    .argument('<prog.o>', 'ELF object')
+    .description(
+      "list the maps of an object (name, type, key/value size, max entries, flags), or without one the kernel's",
+    )
+    .argument('[prog.o]', 'ELF object (none: every map in the kernel, as map show)')
     .option('--json', 'one JSON array')
-    .action((file: string, o: { json?: boolean }) => {
+    .action((file: string | undefined, o: { json?: boolean }) => {
+      if (file === undefined) return mapShow([], o.json === true);
       const maps = readObjectFile(file).maps.map((m) => ({
         name: m.name,
         type: mapTypeInfo(m.type)?.name ?? `type ${m.type}`,
@@ -47,13 +52,22 @@ export function register(program: Command): void {
         );
       }
     });
+  map
+    .command('show')
+    .description("show the kernel's maps as bpftool map show: every one, or id N, or pinned PATH")
+    .argument('[selector...]', 'id N | pinned PATH (none: every map)')
+    .option('--json', 'as bpftool -j')
+    .action((words: string[], o: { json?: boolean }) => mapShow(words, o.json === true));
   const dump = map
     .command('dump')
-    .description("print a map's contents after load (its initial contents), BTF-formatted when possible")
-    .argument('<prog.o>', 'ELF object')
-    .argument('<name>', 'map name (.rodata, .data, .bss for global data)')
+    .description(
+      "print a map's contents: an object's after load (its initial contents), or a kernel map's (id N, pinned PATH); BTF-formatted when possible",
+    )
+    .argument('<prog.o>', 'ELF object, or id / pinned')
+    .argument('<name>', 'map name (.rodata, .data, .bss for global data), or the id / path')
     .option('--json', 'one JSON array of {key, value[, formatted]}');
   sizeOptions(dump).action((file: string, name: string, o: { json?: boolean } & SizeFlags) => {
+    if (isSelector(file)) return mapDump([file, name], o.json === true);
     const spec = readObjectFile(file);
     sizeMaps(spec, o);
     const obj = loadObject(spec, {
@@ -75,6 +89,17 @@ export function register(program: Command): void {
       );
     }
   });
+  for (const op of ['lookup', 'update', 'delete'] as const) {
+    const usage = op === 'update' ? 'key BYTES value BYTES [any|exist|noexist]' : 'key BYTES';
+    map
+      .command(op)
+      .description(
+        `${op} an element of a kernel map: (id N | pinned PATH) ${usage}; BYTES: hex B…, bytes (decimal or 0x), or one value of the map's BTF type (JSON)`,
+      )
+      .argument('<words...>', `id N | pinned PATH, then ${usage}`)
+      .option('--json', 'as bpftool -j')
+      .action((words: string[], o: { json?: boolean }) => mapElement(op, words, o.json === true));
+  }
   map
     .command('set')
     .description("set a map's initial contents in the object file: KEY=VALUE, hex bytes in memory order")

@@ -1,5 +1,6 @@
 // `tsbpf prog run|list`: mirrors `bpftool prog run` — the same keyword arguments and the same output line —
-// so results can be compared with the kernel's directly.
+// so results can be compared with the kernel's directly. `prog list` without an object, `prog show` and
+// `prog loadall` work on the running kernel (./kernel-inspect.ts).
 
 import type { Command } from 'commander';
 import type { LoadedObject } from '../../collection/userspace.js';
@@ -30,6 +31,7 @@ import {
   sizeOptions,
   withType,
 } from '../objects.js';
+import { progLoadAll, progShow } from './kernel-inspect.js';
 
 interface RunOptions extends LimitFlags, ProgramFlags, SizeFlags {
   type?: ResolvedProgramType;
@@ -69,13 +71,32 @@ export function register(program: Command): void {
   );
   prog
     .command('list')
-    .description('list the programs of an object: name, section, type, instructions')
-    .argument('<prog.o>', 'ELF object')
-    .action((file: string) => {
+    .description(
+      "list the programs of an object (name, section, type, instructions), or without one the kernel's (as prog show)",
+    )
+    .argument('[prog.o]', 'ELF object (none: every program loaded in the kernel)')
+    .option('--json', "the kernel's programs as bpftool -j")
+    .action((file: string | undefined, o: { json?: boolean }) => {
+      if (file === undefined) return progShow([], o.json === true);
       for (const p of readObjectFile(file).programs) {
         process.stdout.write(`${p.name}\tsection ${p.section}\ttype ${p.type}\t${p.insns.length} insns\n`);
       }
     });
+  prog
+    .command('show')
+    .description("show the kernel's programs as bpftool prog show: every one, or id N, or pinned PATH")
+    .argument('[selector...]', 'id N | pinned PATH (none: every program)')
+    .option('--json', 'as bpftool -j')
+    .action((words: string[], o: { json?: boolean }) => progShow(words, o.json === true));
+  prog
+    .command('loadall')
+    .description(
+      'load every program of an object into the kernel and pin programs and maps (bpftool prog loadall)',
+    )
+    .argument('<prog.o>', 'ELF object')
+    .argument('<pindir>', 'bpffs directory: programs are pinned at PINDIR/NAME')
+    .option('--pinmaps <dir>', 'pin the maps at DIR/NAME (default PINDIR/maps)')
+    .action((file: string, dir: string, o: { pinmaps?: string }) => progLoadAll(file, dir, o.pinmaps));
 }
 
 /** From this many repeats on, durations are measured in process CPU time rather than wall time. */

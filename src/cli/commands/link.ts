@@ -1,0 +1,19 @@
+// `tsbpf link list|show`: the kernel's BPF links as bpftool link shows them (./kernel-inspect.ts).
+
+import type { Command } from 'commander';
+import { linkShow } from './kernel-inspect.js';
+
+export function register(program: Command): void {
+  const link = program.command('link').description("inspect the kernel's BPF links (like bpftool link)");
+  link
+    .command('list')
+    .description('every link: id, type, program id, interface')
+    .option('--json', 'as bpftool -j')
+    .action((o: { json?: boolean }) => linkShow([], o.json === true));
+  link
+    .command('show')
+    .description('one link (id N, pinned PATH) or every link')
+    .argument('[selector...]', 'id N | pinned PATH (none: every link)')
+    .option('--json', 'as bpftool -j')
+    .action((words: string[], o: { json?: boolean }) => linkShow(words, o.json === true));
+}
