@@ -8,6 +8,7 @@ import { Kind } from '../btf/types.js';
 import { MapFlag, type MapSpec, MapType } from '../spec/maps.js';
 import type { MapSlot } from '../spec/object.js';
 import { SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, STT_SECTION } from './constants.js';
+import { findSpecialFields } from './map-fields.js';
 import { type ElfFile, type ElfSymbol, elfError, type Section } from './parse.js';
 
 /** A map plus where its definition lives, so relocations can find it. */
@@ -216,6 +217,7 @@ export function parseMapStruct(
       } else {
         spec.valueSize = size;
         spec.btfValueTypeId = ptr.type;
+        findSpecialFields(btf, ptr.type, spec);
       }
     } else if (m.name === 'values') {
       const arr = btf.resolve(m.type);

@@ -1,4 +1,4 @@
-// Control flow helpers: tail calls, bounded loops through a callback, and spin locks.
+// Control flow helpers: tail calls, bounded loops through a callback, find_vma's callback, and spin locks.
 
 import { FdArrayMap } from '../maps/fdarray.js';
 import { Errno } from '../spec/errno.js';
@@ -49,6 +49,17 @@ export const CONTROL_HELPERS: HelperDef[] = [
         if (env.callback(target, BigInt(i), ctx, 0n, 0n, 0n) !== 0n) return BigInt(i + 1);
       return nr;
     },
+  },
+  {
+    id: 180,
+    name: 'find_vma',
+    proto: {
+      ret: 'integer',
+      args: ['btf_id', 'anything', 'func', 'ptr_to_stack_or_null', 'anything'],
+      btfStruct: 'task_struct',
+    },
+    // The modelled task has no memory map: no address is in a VMA, so the callback never runs (-ENOENT).
+    call: (_env, _task, _addr, _fn, _ctx, flags) => err(flags !== 0n ? -Errno.EINVAL : -Errno.ENOENT),
   },
   {
     id: 93,

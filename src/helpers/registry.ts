@@ -3,6 +3,7 @@
 
 import { kernelHelperId } from '../spec/helper-names.js';
 import { CONTROL_HELPERS } from './control.js';
+import { DYNPTR_HELPERS } from './dynptr.js';
 import { MAP_HELPERS } from './maps.js';
 import { NETINFO_HELPERS } from './netinfo.js';
 import { PERF_HELPERS } from './perf.js';
@@ -16,6 +17,7 @@ import { STORAGE_HELPERS } from './storage.js';
 import { STRING_HELPERS } from './strings.js';
 import { TASK_HELPERS } from './task.js';
 import { TIME_HELPERS } from './time.js';
+import { TIMER_HELPERS } from './timer.js';
 import { TRACE_HELPERS } from './trace.js';
 import type { HelperDef } from './types.js';
 import { XDP_HELPERS } from './xdp.js';
@@ -37,6 +39,8 @@ const ALL: HelperDef[] = [
   ...STORAGE_HELPERS,
   ...NETINFO_HELPERS,
   ...PERF_HELPERS,
+  ...TIMER_HELPERS,
+  ...DYNPTR_HELPERS,
 ];
 
 /** Helpers by id. */

@@ -34,7 +34,11 @@ export type ArgType =
   | 'int_ptr' // pointer to 4 readable and writable bytes (check_mtu's length in, MTU out)
   | 'ctx_or_null' // the context pointer, or NULL (get_netns_cookie)
   | 'sock_common' // ARG_PTR_TO_BTF_ID_SOCK_COMMON: a socket from sk_lookup_* (checked against NULL)
-  | 'sock_release'; // the same, released by the call (sk_release: OBJ_RELEASE)
+  | 'sock_release' // the same, released by the call (sk_release: OBJ_RELEASE)
+  | 'timer' // ARG_PTR_TO_TIMER: a pointer exactly at the struct bpf_timer of a map value
+  | 'dynptr' // ARG_PTR_TO_DYNPTR: an initialised dynptr (on the stack, or one the kernel passes a callback)
+  | 'dynptr_uninit' // the same with MEM_UNINIT: 16 bytes of stack the helper makes a dynptr in
+  | 'dynptr_release'; // a ring-buffer dynptr on the stack, released by the call (submit/discard_dynptr)
 
 /** Return kinds (the kernel's `enum bpf_return_type`, subset). */
 export type RetType =
@@ -46,7 +50,9 @@ export type RetType =
   | 'sock_common_or_null' // RET_PTR_TO_SOCK_COMMON_OR_NULL (skc_lookup_tcp), referenced like a socket
   | 'sock_cast_or_null' // RET_PTR_TO_SOCKET_OR_NULL of a cast (sk_fullsock): R1's socket, its reference kept
   // RET_PTR_TO_BTF_ID_TRUSTED (get_current_task_btf): a pointer to the proto's btfStruct.
-  | 'btf_id';
+  | 'btf_id'
+  // RET_PTR_TO_DYNPTR_MEM_OR_NULL (bpf_dynptr_data): R3 (a constant) bytes of the R1 dynptr's data, or NULL.
+  | 'dynptr_mem_or_null';
 
 /**
  * A helper's prototype, as the verifier checks its calls: the kinds of its result and arguments, and its side
@@ -102,6 +108,15 @@ export interface HelperEnv {
   trace(line: string): void;
   /** Call a callback (bpf_loop, for_each_map_elem): a subprogram at slot `target` with r1-r5. */
   callback(target: number, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint): bigint;
+  /** The running engine's callback entry (what `callback` calls); kept by timers to run callbacks later. */
+  readonly callbackRunner?: (
+    target: number,
+    r1: bigint,
+    r2: bigint,
+    r3: bigint,
+    r4: bigint,
+    r5: bigint,
+  ) => bigint;
   /** Current process facts for get_current_* helpers. */
   readonly task: TaskModel;
   /** The network fib_lookup routes over (default: a fresh namespace, loopback only: ./route.ts). */

@@ -108,6 +108,7 @@ export function mapMemory(spec: MapSpec, cpus: number): number {
       // A value per bucket (max_entries rounded up to a power of two) and its hash and depth.
       return base + 2 ** Math.ceil(Math.log2(n)) * (spec.valueSize + 8);
     case MapType.RINGBUF:
+    case MapType.USER_RINGBUF:
       return base + 2 * n; // the data area and its mirror
     default:
       return base + (value + roundUp8(spec.keySize)) * n;

@@ -33,6 +33,7 @@ import { RingBufMap } from './ringbuf.js';
 import { SocketMap } from './sockmap.js';
 import { F_STACK_BUILD_ID, PERF_MAX_STACK, StackTraceMap } from './stack-trace.js';
 import type { ArrayLayout, HashLayout, RuntimeMap } from './types.js';
+import { UserRingBufMap } from './user-ringbuf.js';
 
 // Creation flags (include/uapi/linux/bpf.h).
 const F = {
@@ -400,7 +401,12 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
       lookup: 'none',
     }),
     info(MapType.RINGBUF, 'ringbuf', checkRingbuf, (sp, s, o) => new RingBufMap(sp, s, o), {
-      helpers: ['ringbuf_output', 'ringbuf_reserve', 'ringbuf_query'],
+      helpers: ['ringbuf_output', 'ringbuf_reserve', 'ringbuf_query', 'ringbuf_reserve_dynptr'],
+      lookup: 'none',
+    }),
+    // Same creation rules as RINGBUF (the kernel's ringbuf_map_alloc serves both).
+    info(MapType.USER_RINGBUF, 'user_ringbuf', checkRingbuf, (sp, s, o) => new UserRingBufMap(sp, s, o), {
+      helpers: ['user_ringbuf_drain'],
       lookup: 'none',
     }),
     ...(

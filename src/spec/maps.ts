@@ -70,6 +70,8 @@ export interface MapSpec {
   readonly?: boolean;
   /** Offset of a `struct bpf_spin_lock` in the value (from BTF); enables the BPF_F_LOCK update flag. */
   spinLockOffset?: number;
+  /** Offset of a `struct bpf_timer` in the value (from BTF): where bpf_timer_* helpers take it. */
+  timerOffset?: number;
   /** STRUCT_OPS maps: the kernel struct the value implements and which programs its members name. */
   structOps?: StructOpsSpec;
 }

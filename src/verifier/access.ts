@@ -15,6 +15,7 @@ const TP_BUFFER_SIZE = 1 << 29;
 
 import { btfStructId, btfStructLoad, structOpsWrite } from './btf-ctx.js';
 import { Reject } from './cfg.js';
+import { guardDynptrRead, guardDynptrWrite } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
 import { constant, isConstScalar, sync, unknownOfSize } from './ranges.js';
 import {
@@ -23,6 +24,7 @@ import {
   isPointer,
   ownStack,
   ptrReg,
+  READONLY_MEM,
   type Reg,
   Slot,
   scalarReg,
@@ -311,6 +313,7 @@ function stackWrite(v: VerifierEnv, pc: number, frameNo: number, at: number, siz
   const f = ownStack(v.state.frames[frameNo]!);
   v.noteStack(f.subprog, -at);
   const idx = at + STACK_SIZE;
+  guardDynptrWrite(v, pc, frameNo, idx, size);
   if (size === 8 && idx % 8 === 0) {
     v.markWritten(frameNo, idx >> 3);
     f.spills[idx >> 3] = value;
@@ -361,6 +364,7 @@ function stackRead(v: VerifierEnv, pc: number, frameNo: number, at: number, size
   const f = v.state.frames[frameNo]!;
   const idx = at + STACK_SIZE;
   markRead(v, frameNo, idx, size);
+  guardDynptrRead(v, pc, frameNo, idx, size);
   const slot = idx >> 3;
   const sp = f.spills[slot];
   if (sp && f.slots[idx] === Slot.SPILL) {
@@ -470,6 +474,8 @@ export function regionCheck(
       return;
     }
     case 'mem':
+      if (write && r.map === READONLY_MEM)
+        throw new Reject(pc, 'mem_readonly', `R${regno} points to read-only memory (${v.describe(r)})`);
       // A writable tracepoint's buffer: its size is checked when the program is attached; here only that
       // the offset is constant and not negative.
       if (r.map === TP_BUFFER_MEM && !isConstScalar(r.s))
@@ -526,6 +532,8 @@ export function helperMem(
   const f = v.state.frames[r.frame]!;
   v.noteStack(f.subprog, -at);
   const idx = at + STACK_SIZE;
+  if (write) guardDynptrWrite(v, pc, r.frame, idx, maxSize, true);
+  else guardDynptrRead(v, pc, r.frame, idx, maxSize);
   if (write) {
     scrub(v, pc, r.frame, idx, maxSize);
     ownStack(f).slots.fill(Slot.MISC, idx, idx + maxSize);

@@ -11,14 +11,19 @@ import { helperAllowed } from '../spec/program-types.js';
 import { helperMem, MAX_VAR_OFF, markRead } from './access.js';
 import { btfStructId } from './btf-ctx.js';
 import { Reject } from './cfg.js';
+import { initDynptr, useDynptr } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
 import { isConstScalar, unknownOfSize } from './ranges.js';
 import {
+  type CallbackFrame,
   cloneState,
+  DYNPTR_SLICE_MEM,
+  DynptrKind,
   NOT_INIT,
   newFrame,
   ownStack,
   ptrReg,
+  READONLY_MEM,
   type Reg,
   Slot,
   scalarReg,
@@ -56,6 +61,13 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       'the program reaches a CO-RE relocation that could not be applied (the call 0xbad2310 libbpf poisons it with): the target BTF lacks the field, type or enum value it reads (the object warnings name it)',
     );
   if (!h) throw new Reject(pc, 'unknown_helper', `call to unknown helper ${helperLabel(id)}`);
+  if (v.state.lock && bare(h.name) !== 'spin_unlock') {
+    throw new Reject(
+      pc,
+      'lock_held',
+      `${h.name} is called while holding the bpf_spin_lock taken at ${v.where(v.state.lock.at)}: no function calls are allowed until it is released`,
+    );
+  }
   if (!helperAllowed(v.type, h)) {
     throw new Reject(
       pc,
@@ -69,6 +81,11 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
   let released: Reg | undefined;
   let callback = -1;
   let callbackCtx: Reg | undefined;
+  // The map whose value holds the bpf_timer argument (timer helpers), and dynptr arguments to act on.
+  let timerMap = -1;
+  let dynptrOut: Reg | undefined;
+  let dynptrFreed: Reg | undefined;
+  let dynptrIn: Reg | undefined;
   const need = (regno: number, ok: boolean, what: string, kind = 'bad_arg') => {
     if (!ok)
       throw new Reject(
@@ -95,7 +112,15 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       case 'const_map_ptr':
         need(regno, r.kind === 'map_ptr', 'a map (from a map reference)');
         mapIdx = r.map;
-        checkMapCompat(pc, h, v.maps[mapIdx]!.type, v.maps[mapIdx]!.name);
+        if (timerMap >= 0) {
+          // bpf_timer_init: the map must be the one whose value holds the timer (the kernel's map_uid check).
+          if (mapIdx !== timerMap)
+            throw new Reject(
+              pc,
+              'bad_arg',
+              `${h.name}: the timer in R1 is in map '${v.maps[timerMap]!.name}', but R${regno} is map '${v.maps[mapIdx]!.name}'`,
+            );
+        } else checkMapCompat(pc, h, v.maps[mapIdx]!.type, v.maps[mapIdx]!.name);
         break;
       case 'map_value_or_null':
       case 'map_key':
@@ -164,7 +189,7 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       case 'ringbuf_mem':
         need(
           regno,
-          r.kind === 'mem' && r.ref !== 0,
+          r.kind === 'mem' && r.ref !== 0 && r.map !== DYNPTR_SLICE_MEM,
           'memory returned by bpf_ringbuf_reserve (checked against NULL)',
         );
         need(
@@ -210,18 +235,28 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
         }
         break;
       case 'func':
-        if (bare(h.name) !== 'loop') {
-          throw new Reject(
-            pc,
-            'unsupported',
-            `${h.name}: callbacks other than bpf_loop's are not supported by this verifier yet`,
-          );
+        if (!(bare(h.name) in CALLBACK_RET)) {
+          throw new Reject(pc, 'unsupported', `${h.name}: callbacks of this helper are not supported yet`);
         }
         need(regno, r.kind === 'func', 'a function (a subprogram address)');
         callback = r.target;
         break;
+      case 'timer':
+        timerMap = timerArg(v, pc, regno, r, h.name);
+        break;
+      case 'dynptr':
+        dynptrIn = useDynptr(v, pc, regno, r, h.name);
+        break;
+      case 'dynptr_uninit':
+        need(regno, r.kind === 'stack', 'a pointer to a struct bpf_dynptr on the stack');
+        dynptrOut = r;
+        break;
+      case 'dynptr_release':
+        dynptrFreed = useDynptr(v, pc, regno, r, h.name, DynptrKind.RINGBUF, true);
+        break;
       case 'spin_lock':
-        throw new Reject(pc, 'unsupported', `${h.name}: spin locks are not supported by this verifier yet`);
+        spinLock(v, pc, regno, r, bare(h.name) === 'spin_lock');
+        break;
     }
   }
   if (bare(h.name) === 'tail_call' && v.state.refs.length) {
@@ -233,7 +268,23 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
   }
   const sizeArg = regs[2]!;
   const castFrom = regs[1]!;
+  const sliceLen = regs[3]!;
+  const cbArgs = callback >= 0 ? callbackArgs(v, pc, h.name, mapIdx, timerMap, callbackCtx) : undefined;
   if (released) v.release(released.ref);
+  if (dynptrFreed) v.release(dynptrFreed.ref);
+  if (dynptrOut) {
+    // A ring-buffer reservation is a reference even when it fails (its dynptr is then NULL, still to be
+    // discarded), as the kernel counts it.
+    const ringbuf = bare(h.name) === 'ringbuf_reserve_dynptr';
+    initDynptr(
+      v,
+      pc,
+      args.indexOf('dynptr_uninit') + 1,
+      dynptrOut,
+      ringbuf ? DynptrKind.RINGBUF : DynptrKind.LOCAL,
+      ringbuf ? v.acquire(pc) : 0,
+    );
+  }
   if (h.proto.changesPacket) v.invalidatePackets();
   for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
   switch (h.proto.ret) {
@@ -284,10 +335,183 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       regs[0] = ptrReg('mem_or_null', { size: Number(sizeArg.s.var.value), id: ref, ref });
       break;
     }
+    case 'dynptr_mem_or_null': {
+      // bpf_dynptr_data: `len` bytes of the dynptr's data, or NULL; they go when a ring-buffer dynptr is
+      // released (its reference), and are read-only for a dynptr the kernel owns.
+      if (sliceLen.kind !== 'scalar' || !isConstScalar(sliceLen.s)) {
+        throw new Reject(
+          pc,
+          'bad_size',
+          `the length passed to ${h.name} (R3) must be a known constant, but it is ${v.describe(sliceLen)}`,
+        );
+      }
+      const d = dynptrIn!;
+      regs[0] = ptrReg('mem_or_null', {
+        size: Number(sliceLen.s.var.value),
+        id: v.newId(),
+        ref: d.ref,
+        map: d.kind === 'dynptr_ptr' ? READONLY_MEM : DYNPTR_SLICE_MEM,
+      });
+      break;
+    }
   }
-  // bpf_loop may call the callback zero or more times: this path is "zero times"; the callback path is
-  // queued, and each callback exit both returns here and calls it again (see returnToCaller).
-  if (callback >= 0) v.fork(enterCallback(v, pc, callback, callbackCtx!), callback, pc);
+  // A callback helper may call the callback zero or more times: this path is "zero times"; the callback
+  // path is queued, and each callback exit both returns here and calls it again (see returnToCaller). A
+  // timer's callback runs later, on a state of its own.
+  if (cbArgs) {
+    if (cbArgs.async) {
+      const f = newFrame(pc, callback, 0);
+      cbArgs.args.forEach((r, i) => {
+        f.regs[i + 1] = r;
+      });
+      f.callback = cbArgs;
+      f.callbackCall = 1;
+      v.fork({ frames: [f], refs: [], path: undefined }, callback, pc);
+    } else v.fork(enterCallback(v, pc, callback, cbArgs), callback, pc);
+  }
+}
+
+/** The largest value each callback may return (the smallest is 0), by helper: the kernel's callback_ret_range. */
+const CALLBACK_RET: Record<string, bigint> = {
+  loop: 1n,
+  for_each_map_elem: 1n,
+  find_vma: 1n,
+  user_ringbuf_drain: 1n,
+  timer_set_callback: 0n,
+};
+
+/** What a helper's callback gets in r1-r5 (the kernel's set_*_callback_state). */
+function callbackArgs(
+  v: VerifierEnv,
+  pc: number,
+  helper: string,
+  mapIdx: number,
+  timerMap: number,
+  ctx: Reg | undefined,
+): CallbackFrame {
+  const name = bare(helper);
+  const base = { helper: `bpf_${name}`, retMax: CALLBACK_RET[name]!, refs: v.state.refs.length };
+  // A map's key as a callback sees it: read-only memory of the key's size.
+  const key = (m: number) => ptrReg('mem', { size: v.maps[m]!.keySize, map: READONLY_MEM });
+  switch (name) {
+    case 'for_each_map_elem':
+      return {
+        ...base,
+        async: false,
+        args: [ptrReg('map_ptr', { map: mapIdx }), key(mapIdx), ptrReg('map_value', { map: mapIdx }), ctx!],
+      };
+    case 'timer_set_callback':
+      return {
+        ...base,
+        async: true,
+        args: [ptrReg('map_ptr', { map: timerMap }), key(timerMap), ptrReg('map_value', { map: timerMap })],
+      };
+    case 'user_ringbuf_drain':
+      return { ...base, async: false, args: [ptrReg('dynptr_ptr', { size: DynptrKind.LOCAL }), ctx!] };
+    case 'find_vma': {
+      const btf = (s: string) => (v.kernelBtf ? btfStructId(v.kernelBtf, s) : 0);
+      return {
+        ...base,
+        async: false,
+        args: [
+          ptrReg('btf_ptr', { btf: btf('task_struct') }),
+          ptrReg('btf_ptr', { btf: btf('vm_area_struct') }),
+          ctx!,
+        ],
+      };
+    }
+    default:
+      if (name !== 'loop') throw new Reject(pc, 'unsupported', `${helper}: unknown callback helper`);
+      return { ...base, async: false, args: [scalarReg(unknownOfSize(4)), ctx!] };
+  }
+}
+
+/**
+ * bpf_spin_lock / bpf_spin_unlock: the argument points exactly at the map value's `struct bpf_spin_lock` (the
+ * map's BTF says where); one lock at a time, released by the path that took it, before any other call or exit.
+ */
+function spinLock(v: VerifierEnv, pc: number, regno: number, r: Reg, lock: boolean): void {
+  const what = lock ? 'bpf_spin_lock' : 'bpf_spin_unlock';
+  if (r.kind !== 'map_value')
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `argument ${regno} of ${what} (R${regno}) must point to a struct bpf_spin_lock in a map value, but it is ${v.describe(r)}`,
+    );
+  const m = v.maps[r.map]!;
+  if (m.spinLockOffset === undefined)
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `map '${m.name}' has no struct bpf_spin_lock in its value (a lock must be a field of a map value described by BTF)`,
+    );
+  if (!isConstScalar(r.s))
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `R${regno} has a variable offset: a bpf_spin_lock has to be at a constant offset`,
+    );
+  const at = r.off + Number(BigInt.asIntN(64, r.s.var.value));
+  if (at !== m.spinLockOffset)
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `R${regno} points at offset ${at} of the value of map '${m.name}', but its struct bpf_spin_lock is at ${m.spinLockOffset}`,
+    );
+  const held = v.state.lock;
+  if (lock) {
+    if (held)
+      throw new Reject(
+        pc,
+        'lock_held',
+        `a second bpf_spin_lock while holding the one taken at ${v.where(held.at)}`,
+      );
+    v.state.lock = { map: r.map, id: r.id, at: pc };
+    return;
+  }
+  if (!held)
+    throw new Reject(pc, 'lock_unheld', 'bpf_spin_unlock without a bpf_spin_lock taken on this path');
+  if (held.map !== r.map || held.id !== r.id)
+    throw new Reject(
+      pc,
+      'lock_other',
+      `bpf_spin_unlock of a different lock than the one taken at ${v.where(held.at)}`,
+    );
+  v.state.lock = undefined;
+}
+
+/**
+ * A bpf_timer argument: a pointer exactly at the `struct bpf_timer` of a map value (the map's BTF says
+ * where); returns the map's index.
+ */
+function timerArg(v: VerifierEnv, pc: number, regno: number, r: Reg, helper: string): number {
+  if (r.kind !== 'map_value')
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `argument ${regno} of ${helper} (R${regno}) must point to a struct bpf_timer in a map value, but it is ${v.describe(r)}`,
+    );
+  const m = v.maps[r.map]!;
+  if (m.timerOffset === undefined)
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `map '${m.name}' has no struct bpf_timer in its value (a timer must be a field of a map value described by BTF)`,
+    );
+  if (!isConstScalar(r.s))
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `R${regno} has a variable offset: a bpf_timer has to be at a constant offset`,
+    );
+  const at = r.off + Number(BigInt.asIntN(64, r.s.var.value));
+  if (at !== m.timerOffset)
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `R${regno} points at offset ${at} of the value of map '${m.name}', but its struct bpf_timer is at ${m.timerOffset}`,
+    );
+  return r.map;
 }
 
 /**
@@ -324,10 +548,10 @@ function alwaysFound(v: VerifierEnv, mapIdx: number, key: bigint): boolean {
 }
 
 /**
- * A copy of the current state inside a new bpf_loop callback frame: r1 = the index, r2 = the context;
- * `call` counts the callback's calls on this path (more than one: `again`).
+ * A copy of the current state inside a new callback frame with the callback's arguments; `call` counts the
+ * callback's calls on this path (more than one: `again`).
  */
-function enterCallback(v: VerifierEnv, pc: number, target: number, ctx: Reg, call = 1) {
+function enterCallback(v: VerifierEnv, pc: number, target: number, cb: CallbackFrame, call = 1) {
   const st = cloneState(v.state);
   if (call > 1) {
     // Widen what the callback may have changed in its callers' stacks (through the context pointer):
@@ -342,9 +566,10 @@ function enterCallback(v: VerifierEnv, pc: number, target: number, ctx: Reg, cal
     throw new Reject(pc, 'call_depth', `the call chain is deeper than ${MAX_CALL_FRAMES} frames`);
   }
   const f = newFrame(pc, target, st.frames.length);
-  f.regs[1] = scalarReg(unknownOfSize(4));
-  f.regs[2] = ctx;
-  f.callbackCtx = ctx;
+  cb.args.forEach((r, i) => {
+    f.regs[i + 1] = r;
+  });
+  f.callback = cb;
   f.callbackCall = call;
   st.frames.push(f);
   return st;
@@ -404,8 +629,9 @@ export function returnToCaller(v: VerifierEnv, pc: number): number {
   const depth = s.frames.length - 1;
   const top = s.frames[depth]!;
   // A function may return without setting r0 (a void function): the caller only fails if it reads it.
-  // A bpf_loop callback must return a number.
-  const r0 = top.callbackCtx ? v.read(0, pc) : top.regs[0]!;
+  // A callback must return a number.
+  const cb = top.callback;
+  const r0 = cb ? v.read(0, pc) : top.regs[0]!;
   if (r0.kind === 'stack' && r0.frame >= depth) {
     throw new Reject(
       pc,
@@ -413,18 +639,27 @@ export function returnToCaller(v: VerifierEnv, pc: number): number {
       `a function returns a pointer into its own stack frame (fp${r0.off}), which is gone after it returns`,
     );
   }
-  if (top.callbackCtx) {
-    if (r0.kind !== 'scalar' || r0.s.smin < 0n || r0.s.smax > 1n) {
+  if (cb) {
+    if (r0.kind !== 'scalar' || r0.s.smin < 0n || r0.s.smax > cb.retMax) {
       throw new Reject(
         pc,
         'bad_return',
-        `a bpf_loop callback must return 0 or 1, but R0 may be ${v.describe(r0)}`,
+        `a ${cb.helper} callback must return ${cb.retMax === 0n ? '0' : '0 or 1'}, but R0 may be ${v.describe(r0)}`,
       );
     }
+    if (s.refs.length > cb.refs) {
+      throw new Reject(
+        pc,
+        'ref_leak',
+        `the ${cb.helper} callback returns holding a reference it acquired at ${v.where(s.refs[s.refs.length - 1]!.at)} (reference leak)`,
+      );
+    }
+    // A timer's callback ran on its own: nothing to return to.
+    if (cb.async) return -1;
     s.frames.pop();
     // Another iteration may follow; this path returns to the caller, whose r0 (the helper's result)
     // was set at the call.
-    const next = enterCallback(v, top.callsite, top.subprog, top.callbackCtx, (top.callbackCall ?? 1) + 1);
+    const next = enterCallback(v, top.callsite, top.subprog, cb, (top.callbackCall ?? 1) + 1);
     v.fork(next, top.subprog, pc);
     return top.callsite + 1;
   }

@@ -33,6 +33,7 @@ import { MAX_VAR_OFF, memAccess } from './access.js';
 import type { BtfTarget } from './btf-ctx.js';
 import { callGlobal, callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
 import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';
+import { forgetDynptrs } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
 import { GPL_ONLY_HELPERS, gplCompatible, MIGHT_SLEEP_HELPERS } from './gpl.js';
 import { disasm, type SourceMap } from './log.js';
@@ -225,6 +226,7 @@ export class Verifier implements VerifierEnv {
   /** Release a reference: every pointer into that memory becomes unusable. */
   release(ref: number): void {
     this.state.refs = this.state.refs.filter((x) => x.id !== ref);
+    forgetDynptrs(this.state, ref);
     forEachReg(this.state, (r) => (r.ref === ref ? this.invalid() : undefined));
   }
   invalidatePackets(): void {
@@ -380,7 +382,7 @@ export class Verifier implements VerifierEnv {
         // Entering a bpf_loop callback again in a state seen before adds nothing new: the earlier
         // exploration covers it, and the helper bounds the number of calls.
         const f = curFrame(cur);
-        if (f.callbackCtx && pc === f.subprog) {
+        if (f.callback && pc === f.subprog) {
           // The earlier exploration is not finished, so what it reads is not known yet: everything.
           for (let cp = parent; cp; cp = cp.parent) cp.read.fill(0xffffffff);
           return false;
@@ -397,7 +399,7 @@ export class Verifier implements VerifierEnv {
     // Like the kernel, remember a new state only every few instructions: comparing is cheap, storing is not.
     // A callback's entry always: its next call in the same state is pruned there.
     const top = curFrame(cur);
-    const entry = top.callbackCtx !== undefined && pc === top.subprog;
+    const entry = top.callback !== undefined && pc === top.subprog;
     // As the kernel does (is_state_visited): a new state only after 2 jumps and 8 instructions, and inside
     // a loop (a state here is still being explored), where iterations differ and rarely prune one another,
     // only after 20 jumps or 100 instructions: a loop keeps at most one state per 8 to 100 processed.
@@ -994,7 +996,15 @@ export class Verifier implements VerifierEnv {
   }
 
   private exit(pc: number): number {
-    if (this.state.frames.length > 1) return returnToCaller(this, pc);
+    // A static function may return holding the lock (its caller releases it); the program may not.
+    if (this.state.lock && this.state.frames.length === 1) {
+      throw new Reject(
+        pc,
+        'lock_held',
+        `exit while holding the bpf_spin_lock taken at ${this.where(this.state.lock.at)}: release it with bpf_spin_unlock first`,
+      );
+    }
+    if (this.state.frames.length > 1 || this.frame.callback) return returnToCaller(this, pc);
     // A struct_ops program implementing a void member returns nothing: R0 is not looked at.
     const t = this.btfTarget;
     if (t?.structOps && t.retVoid && this.frame.subprog === 0 && !this.state.refs.length) return -1;

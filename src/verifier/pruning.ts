@@ -91,6 +91,13 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
     case 'btf_ptr':
     case 'btf_ptr_or_null':
       return old.btf === cur.btf && old.off === cur.off && within && ids.ok(old.id, cur.id);
+    case 'dynptr':
+      // Same kind, same half, and the same reference (renamed consistently with the states' references).
+      return (
+        old.size === cur.size && old.off === cur.off && ids.ok(old.id, cur.id) && ids.ok(-old.ref, -cur.ref)
+      );
+    case 'dynptr_ptr':
+      return old.size === cur.size;
   }
 }
 
@@ -119,7 +126,13 @@ function frameSafe(
     }
     const o = old.slots[b]!;
     const c = cur.slots[b]!;
-    if (o === c && (o !== Slot.SPILL || exact)) continue; // exact mode compares spills below
+    if (o === c && ((o !== Slot.SPILL && o !== Slot.DYNPTR) || exact)) continue; // exact: spills below
+    if (o === Slot.DYNPTR || c === Slot.DYNPTR) {
+      // A dynptr covers only the same dynptr (its reference matched with the states' references).
+      if (o !== c || (b % 8 === 0 && !regSafe(old.spills[b >> 3]!, cur.spills[b >> 3]!, ids, false)))
+        return false;
+      continue;
+    }
     if (exact) return false;
     // Strict: the old path never read an unwritten byte (reading it is an error), so any content is fine.
     // With unwritten bytes readable as unknown numbers, an unwritten byte is just another unknown byte.
@@ -166,7 +179,9 @@ export function stateSafe(
   read?: Uint32Array,
 ): boolean {
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
+  if (old.lock?.map !== cur.lock?.map) return false;
   const ids = new IdMap();
+  if (old.lock && !ids.ok(old.lock.id, cur.lock!.id)) return false;
   for (let k = 0; k < old.refs.length; k++) if (!ids.ok(-old.refs[k]!.id, -cur.refs[k]!.id)) return false;
   for (let i = old.frames.length - 1; i >= 0; i--) {
     const f = cur.frames[i]!;

@@ -28,7 +28,13 @@ export type RegKind =
   // A pointer to a kernel struct typed by the kernel's BTF (the kernel's PTR_TO_BTF_ID): loads through it
   // are checked against the struct's members; `btf` is the struct's type id (0: unknown without BTF).
   | 'btf_ptr'
-  | 'btf_ptr_or_null';
+  | 'btf_ptr_or_null'
+  // A dynptr held in two stack slots (only ever a spilled value, never a register): `size` is its kind
+  // (DynptrKind), `ref` the reference of a ring-buffer reservation (0: none), `id` its identity.
+  | 'dynptr'
+  // A pointer to a dynptr the kernel owns (the kernel's CONST_PTR_TO_DYNPTR: a user ring buffer
+  // callback's r1): usable by the dynptr helpers that read, never released or overwritten.
+  | 'dynptr_ptr';
 
 export interface Reg {
   readonly kind: RegKind;
@@ -120,10 +126,18 @@ export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
   ...fields,
 });
 
+/** Kinds of dynptr (the kernel's BPF_DYNPTR_TYPE_*, as its bpf_dynptr_kern numbers them). */
+export const DynptrKind = { LOCAL: 1, RINGBUF: 2, SKB: 3, XDP: 4 } as const;
+const DYNPTR_KINDS: Record<number, string> = { 1: 'local', 2: 'ringbuf', 3: 'skb', 4: 'xdp' };
+
 /** `map` of a `mem` pointer to a flow dissector's `bpf_flow_keys` (atomics are refused there). */
 export const FLOW_KEYS_MEM = -3;
 /** `map` of a `mem` pointer to a writable tracepoint's buffer (constant offsets only). */
 export const TP_BUFFER_MEM = -4;
+/** `map` of a `mem` pointer to memory programs read only (a for_each_map_elem callback's key). */
+export const READONLY_MEM = -5;
+/** `map` of a `mem` pointer into a dynptr's data (bpf_dynptr_data): never ring-buffer memory to submit. */
+export const DYNPTR_SLICE_MEM = -6;
 
 export const isPointer = (r: Reg): boolean => r.kind !== 'scalar' && r.kind !== 'not_init';
 export const isPacketKind = (k: RegKind): boolean => k === 'packet' || k === 'packet_meta';
@@ -136,7 +150,22 @@ export const isNullable = (k: RegKind): boolean =>
   k === 'btf_ptr_or_null';
 
 /** Slot byte types, as the kernel's STACK_*. */
-export const Slot = { INVALID: 0, MISC: 1, ZERO: 2, SPILL: 3 } as const;
+export const Slot = { INVALID: 0, MISC: 1, ZERO: 2, SPILL: 3, DYNPTR: 4 } as const;
+
+/**
+ * A callback frame (bpf_loop, for_each_map_elem, user_ringbuf_drain, find_vma, a timer's callback): what
+ * it gets in r1-r5 on each call, the largest value it may return (the smallest is 0), and whether it runs
+ * later on its own (a timer's: the frame is the bottom of a state of its own, with no caller to return to).
+ */
+export interface CallbackFrame {
+  /** The helper that calls it, as the log names it (`bpf_loop`). */
+  readonly helper: string;
+  readonly args: readonly Reg[];
+  readonly retMax: bigint;
+  readonly async: boolean;
+  /** References held when it was called: it must return holding no more. */
+  readonly refs: number;
+}
 
 export interface Frame {
   regs: Reg[];
@@ -148,10 +177,10 @@ export interface Frame {
   callsite: number;
   /** Start slot of the subprogram running in this frame. */
   subprog: number;
-  /** For a bpf_loop callback frame: the context argument it gets in r2 on every call. */
-  callbackCtx?: Reg;
+  /** For a callback frame: who calls it and with what (see CallbackFrame). */
+  callback?: CallbackFrame;
   /**
-   * For a bpf_loop callback frame: which call of the callback this is on the path (1 = the first). A
+   * For a callback frame: which call of the callback this is on the path (1 = the first). A
    * state that repeats at another call is the helper's bounded loop going round, not an infinite loop
    * (the kernel's callback_depth).
    */
@@ -183,10 +212,20 @@ export interface PathNode {
   readonly prev: PathNode | undefined;
 }
 
+/** The bpf_spin_lock a path holds: the map value it is in (map index and the value pointer's id). */
+export interface LockState {
+  map: number;
+  id: number;
+  /** Instruction that took it. */
+  at: number;
+}
+
 export interface State {
   frames: Frame[];
   refs: RefState[];
   path: PathNode | undefined;
+  /** The spin lock held, if any. */
+  lock?: LockState;
 }
 
 export function newFrame(callsite: number, subprog: number, frameNo: number): Frame {
@@ -215,13 +254,15 @@ export function cloneState(s: State): State {
       subprog: f.subprog,
       shared: true,
     };
-    if (f.callbackCtx) {
-      c.callbackCtx = f.callbackCtx;
+    if (f.callback) {
+      c.callback = f.callback;
       c.callbackCall = f.callbackCall;
     }
     frames.push(c);
   }
-  return { frames, refs: s.refs.slice(), path: s.path };
+  const c: State = { frames, refs: s.refs.slice(), path: s.path };
+  if (s.lock) c.lock = s.lock;
+  return c;
 }
 
 export const curFrame = (s: State): Frame => s.frames[s.frames.length - 1]!;
@@ -287,6 +328,10 @@ export function regToString(r: Reg, structName?: (id: number) => string | undefi
     case 'btf_ptr':
     case 'btf_ptr_or_null':
       return `${r.kind === 'btf_ptr' ? 'ptr' : 'ptr_or_null'}_${structName?.(r.btf) ?? `btf#${r.btf}`}(off=${r.off}${r.id ? `,id=${r.id}` : ''})`;
+    case 'dynptr':
+      return `dynptr(${DYNPTR_KINDS[r.size] ?? r.size}${r.ref ? `,ref=${r.ref}` : ''})`;
+    case 'dynptr_ptr':
+      return `dynptr_ptr(${DYNPTR_KINDS[r.size] ?? r.size})`;
   }
 }
 
