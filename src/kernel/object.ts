@@ -452,7 +452,8 @@ function kernelBackend(
             maps.map((m) => m.fd),
             maps.map((m) => m.spec.name),
           ),
-          license: p.license || spec.license || 'GPL',
+          // No license section: '' as libbpf sends it (the kernel then refuses GPL-only helpers).
+          license: p.license || spec.license,
           name: p.name,
           logLevel: options.logLevel ?? 0,
           ...kernelLoadAttrs(p, { flags: p.section.startsWith('xdp.frags') ? BPF_F_XDP_HAS_FRAGS : 0 }),

@@ -218,8 +218,9 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
     v = new Verifier(insns, ptype, opts.maps ?? [], helper, cfg, live, src, {
       kernelBtf,
       btfTarget,
-      // An object without a licence section loads as GPL through our loaders: only a stated licence counts.
-      ...('license' in program && program.license ? { license: program.license } : {}),
+      // An object without a licence section has '' (what libbpf sends): not GPL-compatible, as the kernel
+      // counts it. Only a program given without any licence field (raw instructions) is taken as GPL.
+      ...('license' in program && typeof program.license === 'string' ? { license: program.license } : {}),
       sleepable:
         typeof program.type === 'string' &&
         programSleepable({ type: program.type, section: 'section' in program ? program.section : undefined }),

@@ -868,7 +868,7 @@ export class Verifier implements VerifierEnv {
       throw new Reject(
         pc,
         'gpl_only',
-        `${h.name} (#${id}) may only be called by GPL-compatible programs, and the licence is '${license}' (the kernel says "cannot call GPL-restricted function from non-GPL compatible program")`,
+        `${h.name} (#${id}) may only be called by GPL-compatible programs, and ${license === '' ? 'the object has no license section (loaded, as libbpf loads it, with an empty licence)' : `the licence is '${license}'`} (the kernel says "cannot call GPL-restricted function from non-GPL compatible program")`,
       );
     }
     throw new Reject(
