@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Btf } from '../../btf/index.js';
 import { type BtfValue, formatValue, parseValue } from '../../btf/index.js';
+import { TsbpfError } from '../../errors.js';
 import { KernelError } from '../../kernel/errors.js';
 import { closeFd } from '../../kernel/ffi.js';
 import {
@@ -23,8 +24,9 @@ import {
   progDetails,
   withFd,
 } from '../../kernel/inspect.js';
-import { loadKernelObject, possibleCpus } from '../../kernel/object.js';
+import { type KernelProgram, loadKernelObject, possibleCpus } from '../../kernel/object.js';
 import { mapDelete, mapLookup, mapNextKey, mapUpdate, objPin } from '../../kernel/syscall.js';
+import type { Link } from '../../spec/link.js';
 import { MapType } from '../../spec/maps.js';
 import { CliError, EXIT } from '../errors.js';
 import { readObjectFile } from '../objects.js';
@@ -503,12 +505,16 @@ export function linkShow(words: readonly string[], json: boolean): void {
 const pinName = (name: string) => name.replace(/\./g, '_');
 
 /**
- * `prog loadall OBJ PINDIR [--pinmaps DIR]`: load every program of OBJ into the kernel, pin each at
- * PINDIR/NAME and each map at DIR/NAME (default PINDIR/maps). On failure the pins made are removed.
+ * `prog loadall OBJ PINDIR [--pinmaps DIR] [--autoattach]`: load every program of OBJ into the kernel, pin
+ * each at PINDIR/NAME and each map at DIR/NAME (default PINDIR/maps). With `autoattach`, as bpftool's: a
+ * program whose section says where it attaches (libbpf's rules) is attached and its link pinned at
+ * PINDIR/NAME instead (the link holds the program); one whose section cannot say is pinned itself. On failure
+ * the pins and links made so far are removed.
  */
-export function progLoadAll(file: string, dir: string, mapDir: string | undefined): void {
+export function progLoadAll(file: string, dir: string, mapDir: string | undefined, autoattach = false): void {
   const maps = mapDir ?? `${dir}/maps`;
   const made: string[] = [];
+  const links: Link[] = [];
   const spec = readObjectFile(file);
   let obj: ReturnType<typeof loadKernelObject>;
   try {
@@ -517,6 +523,7 @@ export function progLoadAll(file: string, dir: string, mapDir: string | undefine
     if (e instanceof KernelError) throw new CliError(`${file}: cannot load: ${e.message}`, EXIT.input);
     throw e; // a verifier rejection carries its own words (and exit 1)
   }
+  let attached = 0;
   try {
     for (const d of [dir, maps]) {
       try {
@@ -529,19 +536,52 @@ export function progLoadAll(file: string, dir: string, mapDir: string | undefine
       guard(`pin ${path}`, fn);
       made.push(path);
     };
-    for (const [name, p] of obj.programs)
-      pin(`${dir}/${pinName(name)}`, () => objPin(p.fd, `${dir}/${pinName(name)}`));
-    for (const [name, m] of obj.maps)
-      pin(`${maps}/${pinName(name)}`, () => objPin(m.fd, `${maps}/${pinName(name)}`));
+    for (const [name, p] of obj.programs) {
+      const path = `${dir}/${pinName(name)}`;
+      const link = autoattach ? autoAttach(file, p) : undefined;
+      if (!link) {
+        pin(path, () => objPin(p.fd, path));
+        continue;
+      }
+      links.push(link);
+      const pinnable = (link as { pin?: (path: string) => void }).pin;
+      try {
+        pin(path, () => pinnable?.call(link, path));
+      } catch (e) {
+        if (e instanceof CliError) throw e;
+        throw new CliError(`${file}: program ${name}: ${(e as Error).message}`, EXIT.input);
+      }
+      attached++;
+    }
+    for (const [name, m] of obj.maps) {
+      const path = `${maps}/${pinName(name)}`;
+      pin(path, () => objPin(m.fd, path));
+    }
   } catch (e) {
     for (const p of made) rmQuiet(p);
+    for (const l of links) void l.close();
     throw e;
   } finally {
+    // A pinned BPF link stays attached after its descriptors close: close() only releases them here.
+    for (const l of links) void l.close();
     obj.close();
   }
+  const n = obj.programs.size;
   out(
-    `pinned ${obj.programs.size} program${obj.programs.size === 1 ? '' : 's'} under ${dir}, ${obj.maps.size} map${obj.maps.size === 1 ? '' : 's'} under ${maps}\n`,
+    `pinned ${n} program${n === 1 ? '' : 's'}${autoattach ? ` (${attached} attached, as links)` : ''} under ${dir}, ${obj.maps.size} map${obj.maps.size === 1 ? '' : 's'} under ${maps}\n`,
   );
+}
+
+/** Attach `p` where its section says; undefined when the section names no target (it is pinned itself). */
+function autoAttach(file: string, p: KernelProgram): Link | undefined {
+  try {
+    return p.attach();
+  } catch (e) {
+    if (e instanceof TsbpfError && /cannot attach automatically|do not auto-attach/.test(e.message))
+      return undefined;
+    if (e instanceof TsbpfError) throw new CliError(`${file}: program ${p.name}: ${e.message}`, EXIT.input);
+    throw e;
+  }
 }
 
 function rmQuiet(path: string): void {

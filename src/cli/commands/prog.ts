@@ -96,7 +96,13 @@ export function register(program: Command): void {
     .argument('<prog.o>', 'ELF object')
     .argument('<pindir>', 'bpffs directory: programs are pinned at PINDIR/NAME')
     .option('--pinmaps <dir>', 'pin the maps at DIR/NAME (default PINDIR/maps)')
-    .action((file: string, dir: string, o: { pinmaps?: string }) => progLoadAll(file, dir, o.pinmaps));
+    .option(
+      '--autoattach',
+      'attach each program where its section says (libbpf rules) and pin its link at PINDIR/NAME instead',
+    )
+    .action((file: string, dir: string, o: { pinmaps?: string; autoattach?: boolean }) =>
+      progLoadAll(file, dir, o.pinmaps, o.autoattach === true),
+    );
 }
 
 /** From this many repeats on, durations are measured in process CPU time rather than wall time. */

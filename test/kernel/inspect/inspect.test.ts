@@ -302,6 +302,27 @@ describe.skipIf(!oracle)('tsbpf prog|map|link on the kernel, against bpftool', (
     expect(objectIds('prog')).not.toContain(p.id);
   });
 
+  it('prog loadall --autoattach: the tracepoint program attached and its link pinned, XDP pinned as a program', () => {
+    const dir = `${BASE}/auto`;
+    const obj = new URL('../../fixtures/inspect/autoattach.o', import.meta.url).pathname;
+    expect(ok(['prog', 'loadall', obj, dir, '--autoattach'])).toBe(
+      `pinned 2 programs (1 attached, as links) under ${dir}, 1 map under ${dir}/maps\n`,
+    );
+    const link = bpftool('link', 'show', 'pinned', `${dir}/count_getpid`) as { id: number; type: string };
+    expect(link.type).toBe('perf_event');
+    expect((bpftool('prog', 'show', 'pinned', `${dir}/pass`) as { type: string }).type).toBe('xdp');
+    const count = () =>
+      JSON.parse(ok(['map', 'dump', 'pinned', `${dir}/maps/calls`, '--json']))[0].formatted.value as number;
+    const before = count();
+    // Attached after this process exits: a getpid loop in another process is counted.
+    execFileSync('python3', ['-c', 'import os\nfor _ in range(1000): os.getpid()']);
+    expect(count() - before).toBeGreaterThanOrEqual(1000);
+    rmSync(dir, { recursive: true });
+    const deadline = Date.now() + 5000;
+    while (objectIds('link').includes(link.id) && Date.now() < deadline) execFileSync('sleep', ['0.05']);
+    expect(objectIds('link')).not.toContain(link.id);
+  });
+
   it('bad selectors and keys: one line, exit 1 for what the kernel has not, 2 for usage', () => {
     const cases: [string[], number, RegExp][] = [
       [['prog', 'show', 'id', '4294967295'], 1, /^tsbpf: prog id 4294967295: no such object\n$/],
