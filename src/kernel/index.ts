@@ -13,7 +13,9 @@ export {
   type AttachTarget,
   type AutoAttachOptions,
   attachAll,
+  attachKprobeMulti,
   attachProgram,
+  attachUprobeMulti,
   autoTarget,
   BpfLink,
   type ElfSymbol,
@@ -21,6 +23,7 @@ export {
   KernelFeatureError,
   type LinkKernelInfo,
   linkInfo,
+  matchingSymbols,
   type NetfilterOptions,
   openLinkById,
   openPinnedLink,
@@ -31,6 +34,7 @@ export {
   type TcxOptions,
   tracefs,
   tracepointId,
+  type UprobeMultiOptions,
   type UprobeOptions,
 } from './links/index.js';
 export {

@@ -45,11 +45,25 @@ export interface ElfSymbol {
   fileOffset: number;
 }
 
+interface Found {
+  name: string;
+  address: bigint;
+  bind: number;
+  shndx: number;
+}
+
 /**
- * The file offset of function `symbol` in the ELF file at `path` (`.symtab` first, then `.dynsym`). A name
- * defined at several addresses is ambiguous unless exactly one is global; an error names what was missing.
+ * The function symbols of the ELF file at `path` whose names `match` accepts, from `.symtab` when it has
+ * any, else from `.dynsym`. Throws when the file has no symbol table at all.
  */
-export function symbolOffset(path: string, symbol: string): ElfSymbol {
+function scanFunctions(
+  path: string,
+  match: (strs: Uint8Array, off: number) => boolean,
+): {
+  found: Found[];
+  sections: Section[];
+  tables: number;
+} {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -75,7 +89,6 @@ export function symbolOffset(path: string, symbol: string): ElfSymbol {
         link: table.getUint32(i * 64 + 40, true),
       });
     }
-    const wanted = new TextEncoder().encode(symbol);
     let tables = 0;
     for (const kind of [SHT_SYMTAB, SHT_DYNSYM]) {
       const symtab = sections.find((s) => s.type === kind);
@@ -84,7 +97,7 @@ export function symbolOffset(path: string, symbol: string): ElfSymbol {
       tables++;
       const syms = new DataView(readAt(fd, symtab.offset, symtab.size, size, `${where}: symbols`).buffer);
       const strs = readAt(fd, strtab.offset, strtab.size, size, `${where}: symbol names`);
-      const found: { address: bigint; bind: number; shndx: number }[] = [];
+      const found: Found[] = [];
       for (let at = 24; at + 24 <= symtab.size; at += 24) {
         const nameOff = syms.getUint32(at, true);
         const info = syms.getUint8(at + 4);
@@ -92,32 +105,80 @@ export function symbolOffset(path: string, symbol: string): ElfSymbol {
         const type = info & 0xf;
         if ((type !== STT_FUNC && type !== STT_GNU_IFUNC) || shndx === 0 || shndx >= sections.length)
           continue;
-        if (!nameMatches(strs, nameOff, wanted)) continue;
-        found.push({ address: syms.getBigUint64(at + 8, true), bind: info >> 4, shndx });
+        if (nameOff >= strs.length || !match(strs, nameOff)) continue;
+        const end = strs.indexOf(0, nameOff);
+        const name = latin.decode(strs.subarray(nameOff, end < 0 ? strs.length : end));
+        found.push({ name, address: syms.getBigUint64(at + 8, true), bind: info >> 4, shndx });
       }
-      if (found.length === 0) continue;
-      const distinct = [...new Map(found.map((f) => [f.address, f])).values()];
-      const chosen =
-        distinct.length === 1
-          ? distinct
-          : distinct.filter((f) => f.bind === STB_GLOBAL || f.bind === STB_WEAK).slice(0, 2);
-      if (chosen.length !== 1) {
-        throw new TsbpfError(
-          `function ${symbol} is defined at ${distinct.length} addresses; give an offset instead`,
-          where,
-        );
-      }
-      const { address, shndx } = chosen[0]!;
-      const sec = sections[shndx]!;
-      return { name: symbol, address, fileOffset: Number(address - sec.addr) + sec.offset };
+      if (found.length > 0) return { found, sections, tables };
     }
-    throw new TsbpfError(
-      tables === 0 ? `no symbol table, cannot find function ${symbol}` : `no function ${symbol}`,
-      where,
-    );
+    return { found: [], sections, tables };
   } finally {
     closeSync(fd);
   }
+}
+
+const latin = new TextDecoder('latin1');
+
+/** One address per name: several definitions of a name are ambiguous unless exactly one is global. */
+function pick(name: string, defs: readonly Found[], where: string): Found {
+  const distinct = [...new Map(defs.map((f) => [f.address, f])).values()];
+  const chosen =
+    distinct.length === 1
+      ? distinct
+      : distinct.filter((f) => f.bind === STB_GLOBAL || f.bind === STB_WEAK).slice(0, 2);
+  if (chosen.length !== 1)
+    throw new TsbpfError(
+      `function ${name} is defined at ${distinct.length} addresses; give an offset instead`,
+      where,
+    );
+  return chosen[0]!;
+}
+
+function toSymbol(f: Found, sections: readonly Section[]): ElfSymbol {
+  const sec = sections[f.shndx]!;
+  return { name: f.name, address: f.address, fileOffset: Number(f.address - sec.addr) + sec.offset };
+}
+
+/**
+ * The file offset of function `symbol` in the ELF file at `path` (`.symtab` first, then `.dynsym`). A name
+ * defined at several addresses is ambiguous unless exactly one is global; an error names what was missing.
+ */
+export function symbolOffset(path: string, symbol: string): ElfSymbol {
+  const wanted = new TextEncoder().encode(symbol);
+  const { found, sections, tables } = scanFunctions(path, (strs, off) => nameMatches(strs, off, wanted));
+  if (found.length === 0)
+    throw new TsbpfError(
+      tables === 0 ? `no symbol table, cannot find function ${symbol}` : `no function ${symbol}`,
+      path,
+    );
+  return toSymbol(pick(symbol, found, path), sections);
+}
+
+/** A shell-style pattern (`*`, `?`) as a regular expression over whole names. */
+export function globToRegExp(pattern: string): RegExp {
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/**
+ * The functions of `path` whose names match `pattern` (`*` and `?` as in a shell), in name order; an
+ * error when none does. Each name resolves to one address as in symbolOffset.
+ */
+export function matchingSymbols(path: string, pattern: string): ElfSymbol[] {
+  const re = globToRegExp(pattern);
+  const { found, sections, tables } = scanFunctions(path, (strs, off) => {
+    const end = strs.indexOf(0, off);
+    return re.test(latin.decode(strs.subarray(off, end < 0 ? strs.length : end)));
+  });
+  if (found.length === 0)
+    throw new TsbpfError(tables === 0 ? 'no symbol table' : `no function matches ${pattern}`, path);
+  const byName = new Map<string, Found[]>();
+  for (const f of found) byName.set(f.name, [...(byName.get(f.name) ?? []), f]);
+  return [...byName.keys()].sort().map((name) => toSymbol(pick(name, byName.get(name)!, path), sections));
 }
 
 function nameMatches(strs: Uint8Array, off: number, wanted: Uint8Array): boolean {

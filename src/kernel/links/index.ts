@@ -1,9 +1,10 @@
 // Attaching kernel programs: every attach type, each returning a Link (see target.ts for the one list).
 
 export { attachCgroup, CGROUP_PROGRAM_TYPES } from './cgroup.js';
-export { type ElfSymbol, resolveBinary, symbolOffset } from './elf-symbols.js';
+export { type ElfSymbol, globToRegExp, matchingSymbols, resolveBinary, symbolOffset } from './elf-symbols.js';
 export { KernelFeatureError } from './feature-error.js';
 export { BpfLink, HookLink, openLinkById, openPinnedLink } from './link.js';
+export { attachKprobeMulti, attachUprobeMulti, type UprobeMultiOptions } from './multi.js';
 export {
   attachNetfilter,
   attachNetns,

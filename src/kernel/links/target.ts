@@ -9,6 +9,7 @@ import { TsbpfError } from '../../errors.js';
 import { programAttachType } from '../../spec/attach-types.js';
 import type { Link } from '../../spec/link.js';
 import { attachCgroup, CGROUP_PROGRAM_TYPES } from './cgroup.js';
+import { attachKprobeMulti, attachUprobeMulti, type UprobeMultiOptions } from './multi.js';
 import {
   attachNetfilter,
   attachNetns,
@@ -37,6 +38,8 @@ import type { AttachableProgram } from './types.js';
  * - `kprobe` — a kernel function (+ offset), `retprobe` for a kretprobe (kprobe programs; needs kprobes);
  * - `uprobe` — a binary (path, library name or program in $PATH) and a symbol and/or file offset,
  *   `retprobe` for a uretprobe, `pid` for one process (kprobe programs);
+ * - `uprobe_multi` — several functions of one binary (names, a shell pattern, offsets) in one link;
+ * - `kprobe_multi` — several kernel functions (names or a shell pattern; needs fprobe);
  * - `perf_event` — a sampling event on a CPU or all (perf_event programs);
  * - `tcx` — an interface's ingress or egress (sched_cls programs, kernels with tcx: 6.6+);
  * - `xdp` — an interface (xdp programs);
@@ -61,6 +64,13 @@ export type AttachTarget =
   | { kind: 'raw_tracepoint'; name: string; cookie?: bigint }
   | { kind: 'kprobe'; function: string; offset?: number; retprobe?: boolean; cookie?: bigint }
   | ({ kind: 'uprobe' } & UprobeOptions)
+  | ({ kind: 'uprobe_multi' } & UprobeMultiOptions)
+  | {
+      kind: 'kprobe_multi';
+      functions: readonly string[] | string;
+      retprobe?: boolean;
+      cookies?: readonly bigint[];
+    }
   | ({ kind: 'perf_event' } & PerfEventOptions)
   | ({ kind: 'tcx' } & TcxOptions)
   | { kind: 'xdp'; iface: string | number; netns?: string; mode?: 'skb' | 'native' }
@@ -86,6 +96,10 @@ export function attachProgram(program: AttachableProgram, target: AttachTarget):
       return attachKprobe(program, target.function, target);
     case 'uprobe':
       return attachUprobe(program, target);
+    case 'uprobe_multi':
+      return attachUprobeMulti(program, target);
+    case 'kprobe_multi':
+      return attachKprobeMulti(program, target);
     case 'perf_event':
       return attachPerfEvent(program, target);
     case 'tcx':
@@ -220,6 +234,37 @@ export function autoTarget(program: AttachableProgram, options: AutoAttachOption
       const { symbol, offset } = splitOffset(rest.slice(colon + 1));
       return { kind: 'uprobe', binary: rest.slice(0, colon), symbol, offset, retprobe, pid: options.pid };
     }
+    case 'uprobe.multi':
+    case 'uretprobe.multi':
+    case 'uprobe.multi.s':
+    case 'uretprobe.multi.s': {
+      const retprobe = head.startsWith('uretprobe');
+      if (!rest) {
+        if (!options.binary || options.symbol === undefined)
+          return missing(`a binary and functions: section ${head}/PATH:PATTERN, or { binary, symbol }`);
+        return {
+          kind: 'uprobe_multi',
+          binary: options.binary,
+          symbols: options.symbol,
+          retprobe,
+          pid: options.pid,
+        };
+      }
+      const colon = rest.lastIndexOf(':');
+      if (colon <= 0 || colon === rest.length - 1)
+        return missing(`a binary and functions in the section: ${head}/PATH:PATTERN`);
+      return {
+        kind: 'uprobe_multi',
+        binary: rest.slice(0, colon),
+        symbols: rest.slice(colon + 1),
+        retprobe,
+        pid: options.pid,
+      };
+    }
+    case 'kprobe.multi':
+    case 'kretprobe.multi':
+      if (!rest) return missing(`kernel functions in the section: ${head}/PATTERN`);
+      return { kind: 'kprobe_multi', functions: rest, retprobe: head === 'kretprobe.multi' };
     case 'perf_event':
       if (options.cpu === undefined) return missing('a CPU to sample on: { cpu } (a number or "all")');
       return {

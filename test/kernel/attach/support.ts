@@ -31,6 +31,8 @@ export const Slot = {
   NETFILTER: 17,
   KPROBE: 18,
   KRETPROBE: 19,
+  UPROBE_MULTI: 21,
+  KPROBE_MULTI: 22,
 } as const;
 
 /** The kernel ids of what a loaded object holds, to check afterwards that all of it is gone. */

@@ -146,7 +146,7 @@ describe.skipIf(!oracle)('uprobes and uretprobes', () => {
   beforeAll(() => {
     dir = mkdtempSync(`${tmpdir()}/tsbpf-uprobe-`);
     binary = buildProbeTarget(dir);
-    ({ obj, ids } = loadFixture(['on_call', 'on_return']));
+    ({ obj, ids } = loadFixture(['on_call', 'on_return', 'on_multi']));
   });
   afterAll(async () => {
     obj?.close();
@@ -240,6 +240,27 @@ describe.skipIf(!oracle)('uprobes and uretprobes', () => {
     link.close();
   });
 
+  it('uprobe.multi: one link over named functions, over a pattern, and as a return probe', () => {
+    const p = obj.program('on_multi');
+    const named = track(p.attach({ kind: 'uprobe_multi', binary, symbols: ['tsbpf_probe_target', 'main'] }));
+    expect(named.info()).toMatchObject({ kind: 'uprobe.multi', target: `${binary}:tsbpf_probe_target,main` });
+    // main once, tsbpf_probe_target 6 times
+    expect(delta(Slot.UPROBE_MULTI, () => execFileSync(binary, ['6']))).toBe(7n);
+    named.close();
+    expect(k.matchingSymbols(binary, 'tsbpf_probe_*').map((s) => s.name)).toEqual(['tsbpf_probe_target']);
+    const pattern = track(p.attach({ binary, symbol: 'tsbpf_probe_*' })); // SEC("uprobe.multi") + options
+    expect(delta(Slot.UPROBE_MULTI, () => execFileSync(binary, ['3']))).toBe(3n);
+    pattern.close();
+    const ret = track(p.attach({ kind: 'uprobe_multi', binary, symbols: 'main', retprobe: true }));
+    expect(ret.info().kind).toBe('uretprobe.multi');
+    expect(delta(Slot.UPROBE_MULTI, () => execFileSync(binary, ['3']))).toBe(1n);
+    ret.close();
+    expect(delta(Slot.UPROBE_MULTI, () => execFileSync(binary, ['3']))).toBe(0n);
+    expect(() => p.attach({ kind: 'uprobe_multi', binary, symbols: 'nothing_*' })).toThrow(
+      /no function matches nothing_\*/,
+    );
+  });
+
   it('names what is missing: no symbol, no binary, a stripped name', () => {
     const p = obj.program('on_call');
     expect(() => p.attach()).toThrow(
@@ -256,7 +277,7 @@ describe.skipIf(!oracle)('perf events and kprobes', () => {
   let obj: k.KernelObject;
   let ids: Ids;
   beforeAll(() => {
-    ({ obj, ids } = loadFixture(['on_sample', 'kp_open', 'krp_open']));
+    ({ obj, ids } = loadFixture(['on_sample', 'kp_open', 'krp_open', 'kp_multi']));
     targetThisProcess(obj);
   });
   afterAll(async () => {
@@ -312,6 +333,23 @@ describe.skipIf(!oracle)('perf events and kprobes', () => {
     expect(count(obj, Slot.KPROBE)).toBeGreaterThanOrEqual(5n);
     expect(count(obj, Slot.KRETPROBE)).toBeGreaterThanOrEqual(5n);
     for (const l of links) l.close();
+  });
+
+  it('kprobe.multi from its section: attach, trigger, count — or not runnable here', (ctx) => {
+    let link: Link;
+    try {
+      link = obj.program('kp_multi').attach();
+    } catch (e) {
+      // This kernel has no fprobe: one line naming it.
+      expect(e).toBeInstanceOf(k.KernelFeatureError);
+      expect((e as Error).message).toBe(
+        'BPF_LINK_CREATE: this kernel cannot attach kprobe.multi programs: no fprobe (built without CONFIG_FPROBE)',
+      );
+      ctx.skip(`not runnable here: ${(e as Error).message}`);
+    }
+    for (let i = 0; i < 5; i++) closeSync(openSync('/dev/null', 'r'));
+    expect(count(obj, Slot.KPROBE_MULTI)).toBeGreaterThanOrEqual(5n);
+    link!.close();
   });
 });
 
