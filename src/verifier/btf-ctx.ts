@@ -416,3 +416,19 @@ export function structOpsWrite(
   }
   return `no write support to ${name} at off ${off}`;
 }
+
+/**
+ * Helpers a struct_ops struct's programs get beyond what their program type has (the struct's
+ * get_func_proto; tcp_congestion_ops: bpf_tcp_ca_get_func_proto). setsockopt, getsockopt (refused to
+ * `release`) and tcp_send_ack are the kernel's too, but take the socket as a BTF pointer where our
+ * prototypes take a context: left out, so calls to them are refused (stricter than the kernel, never laxer).
+ */
+const STRUCT_OPS_HELPERS: Record<string, readonly string[]> = {
+  tcp_congestion_ops: ['ktime_get_coarse_ns', 'sk_storage_get', 'sk_storage_delete'],
+};
+
+/** The helper `name` is given to programs of the struct_ops member `target` implements. */
+export function structOpsHelper(target: BtfTarget | undefined, name: string): boolean {
+  const s = target?.structOps?.struct;
+  return s !== undefined && (STRUCT_OPS_HELPERS[s]?.includes(name) ?? false);
+}

@@ -9,7 +9,7 @@ import { MapType } from '../spec/maps.js';
 import type { FuncParam } from '../spec/object.js';
 import { helperAllowed } from '../spec/program-types.js';
 import { helperMem, MAX_VAR_OFF, markRead } from './access.js';
-import { btfStructId } from './btf-ctx.js';
+import { btfStructId, structOpsHelper } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import { initDynptr, useDynptr } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
@@ -68,7 +68,7 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       `${h.name} is called while holding the bpf_spin_lock taken at ${v.where(v.state.lock.at)}: no function calls are allowed until it is released`,
     );
   }
-  if (!helperAllowed(v.type, h)) {
+  if (!helperAllowed(v.type, h) && !structOpsHelper(v.btfTarget, h.name)) {
     throw new Reject(
       pc,
       'helper_not_allowed',
