@@ -29,5 +29,6 @@ export {
 } from './perf-event.js';
 export { type LinkKernelInfo, linkInfo } from './sys.js';
 export { type AttachTarget, type AutoAttachOptions, attachAll, attachProgram, autoTarget } from './target.js';
+export { attachClsact, type ClsactOptions } from './tc.js';
 export { attachRawTracepoint, attachTracing } from './tracing.js';
 export type { AttachableProgram } from './types.js';

@@ -15,6 +15,9 @@ interface Calls {
   perfEventOpen: (nr: number, attr: bigint, pid: number, cpu: number, group: number, flags: number) => number;
   ioctl: (fd: number, request: number, arg: number) => number;
   setsockopt: (fd: number, level: number, name: number, value: bigint, len: number) => number;
+  socket: (domain: number, type: number, protocol: number) => number;
+  send: (fd: number, buf: bigint, len: number, flags: number) => number;
+  recv: (fd: number, buf: bigint, len: number, flags: number) => number;
 }
 
 let calls: Calls | undefined;
@@ -32,6 +35,9 @@ function load(): Calls {
     setsockopt: libc.func(
       'int setsockopt(int fd, int level, int name, uint64_t value, uint32_t len)',
     ) as Calls['setsockopt'],
+    socket: libc.func('int socket(int domain, int type, int protocol)') as Calls['socket'],
+    send: libc.func('long send(int fd, uint64_t buf, size_t len, int flags)') as Calls['send'],
+    recv: libc.func('long recv(int fd, uint64_t buf, size_t len, int flags)') as Calls['recv'],
   };
   return calls;
 }
@@ -141,4 +147,48 @@ export function setSockoptInt(fd: number, level: number, name: number, value: nu
   a.view.setInt32(at, value, true);
   if (c.setsockopt(fd, level, name, a.address(at), 4) < 0)
     throw new KernelError('setsockopt', c.koffi.errno(), what);
+}
+
+const AF_NETLINK = 16;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+const NETLINK_ROUTE = 0;
+const NLMSG_ERROR = 2;
+/** Room for the kernel's answer to one request (an ack, or an error echoing the request). */
+const ANSWER = 64 * 1024;
+
+/** A rtnetlink socket in the calling thread's network namespace (it stays in that namespace). */
+export function netlinkSocket(): number {
+  const c = load();
+  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) throw new KernelError('socket', c.koffi.errno(), 'rtnetlink');
+  return fd;
+}
+
+/**
+ * Send one rtnetlink request (with NLM_F_ACK set by the caller) and wait for its acknowledgement; returns
+ * 0 or minus the errno the kernel answered with.
+ */
+export function netlinkRequest(fd: number, message: Uint8Array, what: string): number {
+  const c = load();
+  const a = arena();
+  a.begin(message.length + ANSWER);
+  const out = a.put(message);
+  if (c.send(fd, a.address(out), message.length, 0) < 0) throw new KernelError('send', c.koffi.errno(), what);
+  const seq = new DataView(message.buffer, message.byteOffset).getUint32(8, true);
+  const buf = a.reserve(ANSWER);
+  // Answers to other requests (none are outstanding here) are skipped; a bounded number of reads.
+  for (let reads = 0; reads < 16; reads++) {
+    const n = c.recv(fd, a.address(buf), ANSWER, 0);
+    if (n < 0) throw new KernelError('recv', c.koffi.errno(), what);
+    for (let at = 0; at + 16 <= n; ) {
+      const len = a.view.getUint32(buf + at, true);
+      const type = a.view.getUint16(buf + at + 4, true);
+      if (len < 16) break;
+      if (type === NLMSG_ERROR && a.view.getUint32(buf + at + 8, true) === seq)
+        return a.view.getInt32(buf + at + 16, true);
+      at += (len + 3) & ~3;
+    }
+  }
+  throw new KernelError('recv', 62, `${what}: no answer from rtnetlink`);
 }

@@ -8,6 +8,7 @@
 import { TsbpfError } from '../../errors.js';
 import { programAttachType } from '../../spec/attach-types.js';
 import type { Link } from '../../spec/link.js';
+import { KernelError } from '../errors.js';
 import { attachCgroup, CGROUP_PROGRAM_TYPES } from './cgroup.js';
 import { attachKprobeMulti, attachUprobeMulti, type UprobeMultiOptions } from './multi.js';
 import {
@@ -28,6 +29,7 @@ import {
   type PerfEventOptions,
   type UprobeOptions,
 } from './perf-event.js';
+import { attachClsact, type ClsactOptions } from './tc.js';
 import { attachRawTracepoint, attachTracing } from './tracing.js';
 import type { AttachableProgram } from './types.js';
 
@@ -42,6 +44,8 @@ import type { AttachableProgram } from './types.js';
  * - `kprobe_multi` — several kernel functions (names or a shell pattern; needs fprobe);
  * - `perf_event` — a sampling event on a CPU or all (perf_event programs);
  * - `tcx` — an interface's ingress or egress (sched_cls programs, kernels with tcx: 6.6+);
+ * - `tc` — the same through a clsact qdisc and a cls_bpf filter (rtnetlink), what `tcx` falls back to
+ *   on kernels without tcx;
  * - `xdp` — an interface (xdp programs);
  * - `cgroup` — a cgroup v2 directory; the attach type is the program's unless given (cgroup_* programs);
  * - `socket` — a socket's fd the caller owns (socket_filter, sk_reuseport programs);
@@ -73,6 +77,7 @@ export type AttachTarget =
     }
   | ({ kind: 'perf_event' } & PerfEventOptions)
   | ({ kind: 'tcx' } & TcxOptions)
+  | ({ kind: 'tc' } & ClsactOptions)
   | { kind: 'xdp'; iface: string | number; netns?: string; mode?: 'skb' | 'native' }
   | { kind: 'cgroup'; path: string; attachType?: string }
   | { kind: 'socket'; fd: number }
@@ -103,7 +108,19 @@ export function attachProgram(program: AttachableProgram, target: AttachTarget):
     case 'perf_event':
       return attachPerfEvent(program, target);
     case 'tcx':
-      return attachTcx(program, target);
+      try {
+        return attachTcx(program, target);
+      } catch (e) {
+        // Kernels before tcx (6.6) do not know the attach type: the clsact qdisc does the same job.
+        if (!(e instanceof KernelError) || e.errno !== EINVAL || program.spec.type !== 'sched_cls') throw e;
+        try {
+          return attachClsact(program, target);
+        } catch {
+          throw e;
+        }
+      }
+    case 'tc':
+      return attachClsact(program, target);
     case 'xdp':
       return attachXdpLink(program, target);
     case 'cgroup':
@@ -157,6 +174,8 @@ export interface AutoAttachOptions {
   /** Direction of a tc program whose section names none (`SEC("tc")`). */
   direction?: 'ingress' | 'egress';
 }
+
+const EINVAL = 22;
 
 const KSYSCALL_PREFIX: Readonly<Record<string, string>> = {
   x64: '__x64_sys_',

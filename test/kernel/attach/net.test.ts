@@ -71,6 +71,47 @@ describe.skipIf(!oracle)('network namespace attachments: tcx, xdp, sk_lookup, ne
     expect(net.ip('-n', net.nsB, 'link', 'show', 'vb')).not.toMatch(/qdisc (clsact|ingress)/);
   });
 
+  it('tc through a clsact qdisc and a cls_bpf filter (the pre-tcx way): counts, then filter and qdisc are gone', () => {
+    const qdiscs = (ns: string, dev: string) =>
+      net.ip('-n', ns, 'link', 'show', dev) + net.exec(ns, 'tc', 'qdisc', 'show', 'dev', dev);
+    expect(qdiscs(net.nsB, 'vb')).not.toMatch(/clsact/);
+    const before = count(obj, Slot.TCX_IN);
+    const link = obj
+      .program('tcx_in')
+      .attach({ kind: 'tc', iface: 'vb', direction: 'ingress', netns: net.nsB, priority: 7 });
+    open.push(link);
+    expect(link.info()).toMatchObject({ kind: 'tc_ingress', target: `vb (netns ${net.nsB}) clsact 7:1` });
+    expect(net.exec(net.nsB, 'tc', 'qdisc', 'show', 'dev', 'vb')).toMatch(/qdisc clsact ffff:/);
+    expect(net.exec(net.nsB, 'tc', 'filter', 'show', 'dev', 'vb', 'ingress')).toMatch(
+      /pref 7 bpf .*handle 0x1 tcx_in direct-action/s,
+    );
+    send(4);
+    expect(count(obj, Slot.TCX_IN) - before).toBe(4n);
+    link.close();
+    send(2);
+    expect(count(obj, Slot.TCX_IN) - before).toBe(4n);
+    expect(net.exec(net.nsB, 'tc', 'filter', 'show', 'dev', 'vb', 'ingress')).toBe('');
+    expect(qdiscs(net.nsB, 'vb')).not.toMatch(/clsact/);
+  });
+
+  it('a clsact qdisc that was there before stays after detaching', () => {
+    net.exec(net.nsA, 'tc', 'qdisc', 'add', 'dev', 'va', 'clsact');
+    try {
+      const link = obj
+        .program('tcx_out')
+        .attach({ kind: 'tc', iface: 'va', direction: 'egress', netns: net.nsA });
+      open.push(link);
+      const before = count(obj, Slot.TCX_OUT);
+      send(3);
+      expect(count(obj, Slot.TCX_OUT) - before).toBe(3n);
+      link.close();
+      expect(net.exec(net.nsA, 'tc', 'filter', 'show', 'dev', 'va', 'egress')).toBe('');
+      expect(net.exec(net.nsA, 'tc', 'qdisc', 'show', 'dev', 'va')).toMatch(/clsact/);
+    } finally {
+      net.exec(net.nsA, 'tc', 'qdisc', 'del', 'dev', 'va', 'clsact');
+    }
+  });
+
   it('a tc program needs an interface: the error names it', () => {
     expect(() => obj.program('tcx_in').attach()).toThrow(
       /program tcx_in \(section tcx\/ingress\): cannot attach automatically: needs an interface for tcx ingress/,
