@@ -7,7 +7,7 @@
 import { RingBufMap } from '../maps/ringbuf.js';
 import { MAX_USER_RINGBUF_SAMPLES, UserRingBufMap } from '../maps/user-ringbuf.js';
 import { Errno } from '../spec/errno.js';
-import { mapWord, ptrWord } from './args.js';
+import { mapWord, ptrWord, readable, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 /** The largest dynptr (the kernel's DYNPTR_MAX_SIZE). */
@@ -28,6 +28,9 @@ export interface Dynptr {
 
 /** Read the dynptr at `at` (undefined: a NULL dynptr). */
 export function readDynptr(env: HelperEnv, at: number): Dynptr | undefined {
+  // Unverified programs may pass anything: the 16 bytes must be the program's memory.
+  if (!readable(env, at, 16))
+    throw new Error(`dynptr: 0x${at.toString(16)} is not a dynptr in program memory`);
   const v = env.space.view;
   const data = Number(v.getBigUint64(at, true));
   if (data === 0) return undefined;
@@ -50,6 +53,7 @@ export function writeDynptr(
   size: number,
   rdonly = false,
 ): void {
+  writable(env, at, 16, 'dynptr');
   const v = env.space.view;
   v.setBigUint64(at, BigInt(data), true);
   v.setUint32(
@@ -61,6 +65,7 @@ export function writeDynptr(
 }
 
 function setNull(env: HelperEnv, at: number): void {
+  writable(env, at, 16, 'dynptr');
   env.space.bytes.fill(0, at, at + 16);
 }
 
@@ -140,6 +145,10 @@ export const DYNPTR_HELPERS: HelperDef[] = [
       const err = checkOffLen(d, off, n);
       if (err) return BigInt(err);
       const from = d.data + d.offset + off;
+      // A dynptr forged by an unverified program may point anywhere: both ends must be program memory.
+      if (!readable(env, from, n))
+        throw new Error(`dynptr_read: the dynptr's data at 0x${from.toString(16)} is not program memory`);
+      writable(env, addr(dst), n, 'dynptr_read');
       env.space.bytes.copyWithin(addr(dst), from, from + n);
       return 0n;
     },
@@ -157,6 +166,9 @@ export const DYNPTR_HELPERS: HelperDef[] = [
       if (err) return BigInt(err);
       if (flags !== 0n) return BigInt(-Errno.EINVAL);
       const from = addr(src);
+      if (!readable(env, from, n))
+        throw new Error(`dynptr_write: 0x${from.toString(16)} is not program memory`);
+      writable(env, d.data + d.offset + off, n, 'dynptr_write');
       env.space.bytes.copyWithin(d.data + d.offset + off, from, from + n);
       return 0n;
     },

@@ -14,7 +14,7 @@
 
 import type { MapBase } from '../maps/base.js';
 import { Errno } from '../spec/errno.js';
-import { mapWord, ptrWord } from './args.js';
+import { mapWord, ptrWord, writable } from './args.js';
 import type { HelperDef, HelperEnv } from './types.js';
 
 /** bpf_timer_start flags. */
@@ -113,6 +113,7 @@ export const TIMER_HELPERS: HelperDef[] = [
       const tab = table(env);
       const id = tab.nextId++;
       const offset = m.spec.timerOffset ?? 0;
+      writable(env, addr, 16, 'timer_init'); // an unverified program's timer must be its own memory
       tab.byAddr.set(addr, { id, map: m, value: addr - offset, running: false });
       env.space.view.setUint32(addr, id, true);
       return 0n;
