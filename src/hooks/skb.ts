@@ -7,9 +7,12 @@
 // zeroed in front (`output`). The helpers that change the packet (src/helpers/skb.ts) move its start and
 // end inside a region sized for the device's largest packet, so they never run out of room.
 //
+// The skb's socket (ctx->sk) is the test run's: the kernel hangs a fresh socket on the skb, of the
+// packet's family with its addresses (TCP_CLOSE, no type, protocol or ports); its `struct bpf_sock`
+// follows the context in the context's region (the run's own data, as the context is).
+//
 // Differences from the kernel: the headroom is 256 bytes (the kernel's 64 are reallocated when a helper
-// needs more; programs cannot tell). `ctx->sk` reads 0 where the kernel's test run has a dummy socket.
-// Context stores go to memory as they are, where the kernel converts them: tc_index and tc_classid are
+// needs more; programs cannot tell). Context stores go to memory as they are, where the kernel converts them: tc_index and tc_classid are
 // u16 there (wider values read back cut), and a queue_mapping of 0xffff is ignored there.
 
 import type { Runner } from '../engine/runner.js';
@@ -48,6 +51,22 @@ const PACKET_OTHERHOST = 3;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
+/** `struct bpf_sock`: its size and the offsets of the fields the test run's socket sets. */
+const BPF_SOCK = {
+  size: 80,
+  family: 4,
+  srcIp4: 24,
+  srcIp6: 28,
+  dstIp4: 52,
+  dstIp6: 56,
+  state: 72,
+  rxQueue: 76,
+};
+/** Offset of `__sk_buff.sk` (a pointer). */
+const CTX_SK = 168;
+/** TCP_CLOSE: the state sock_init_data gives a new socket. */
+const TCP_CLOSE = 7;
+
 /** The skb fields a test run's `struct __sk_buff` in may set (the rest must be 0, as the kernel checks). */
 export interface SkbRunOptions {
   mark?: number;
@@ -84,7 +103,7 @@ export class SkbSlot {
     readonly l2: boolean,
   ) {
     this.frame = space.allocate(SKB_HEADROOM + LOOPBACK_MAX_LEN + 64, 'packet', 'packet', true, 64);
-    this.ctx = space.allocate(SKB_CTX_SIZE, 'ctx', '__sk_buff context', false);
+    this.ctx = space.allocate(SKB_CTX_SIZE + BPF_SOCK.size, 'ctx', '__sk_buff context and its socket', false);
     this.state = {
       packet: this.frame,
       mac: 0,
@@ -151,19 +170,31 @@ export class SkbSlot {
     v.setUint32(at + SKB_OFF.gsoSegs, options.gsoSegs ?? 0, true);
     v.setUint32(at + SKB_OFF.gsoSize, options.gsoSize ?? 0, true);
     v.setBigUint64(at + SKB_OFF.hwtstamp, options.hwtstamp ?? 0n, true);
-    // The test run's socket takes its family and addresses from the IP header (the cgroup views read them).
+    // The test run's socket takes its family and addresses from the IP header (the cgroup views read them
+    // in the context; ctx->sk points at its bpf_sock).
+    const sk = at + SKB_CTX_SIZE;
+    space.bytes.fill(0, sk, sk + BPF_SOCK.size);
+    v.setBigUint64(at + CTX_SK, BigInt(sk), true);
+    v.setUint32(sk + BPF_SOCK.state, TCP_CLOSE, true);
+    v.setInt32(sk + BPF_SOCK.rxQueue, -1, true);
     const ip = packet.subarray(ETH_HLEN);
     if (proto === 0x0800) {
       v.setUint32(at + SKB_OFF.family, AF_INET, true);
+      v.setUint32(sk + BPF_SOCK.family, AF_INET, true);
       if (ip.length >= 20) {
         space.bytes.set(ip.subarray(16, 20), at + SKB_OFF.remoteIp4);
         space.bytes.set(ip.subarray(12, 16), at + SKB_OFF.localIp4);
+        space.bytes.set(ip.subarray(12, 16), sk + BPF_SOCK.srcIp4);
+        space.bytes.set(ip.subarray(16, 20), sk + BPF_SOCK.dstIp4);
       }
     } else if (proto === 0x86dd) {
       v.setUint32(at + SKB_OFF.family, AF_INET6, true);
+      v.setUint32(sk + BPF_SOCK.family, AF_INET6, true);
       if (ip.length >= 40) {
         space.bytes.set(ip.subarray(24, 40), at + SKB_OFF.remoteIp6);
         space.bytes.set(ip.subarray(8, 24), at + SKB_OFF.localIp6);
+        space.bytes.set(ip.subarray(8, 24), sk + BPF_SOCK.srcIp6);
+        space.bytes.set(ip.subarray(24, 40), sk + BPF_SOCK.dstIp6);
       }
     }
   }
