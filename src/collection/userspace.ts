@@ -214,6 +214,19 @@ export function loadObject(spec: ObjectSpec, options: LoadOptions = {}): LoadedO
   const runtime = options.runtime ?? new Runtime(options.runtimeOptions);
   const impl = userspaceBackend(runtime, options);
   const { maps, programs } = loadWith(impl, spec, options);
+  // A struct_ops map holds the ids of the loaded programs its members name (the kernel back end writes
+  // their fds when it registers the map); a program left out of the selection leaves its slot 0.
+  for (const m of spec.maps) {
+    const map = m.structOps && maps.get(m.name);
+    if (!map) continue;
+    const value = new Uint8Array(map.lookup(new Uint8Array(4)) ?? new Uint8Array(m.valueSize));
+    const view = new DataView(value.buffer);
+    for (const member of m.structOps!.members) {
+      const p = member.program === undefined ? undefined : programs.get(member.program);
+      if (p) view.setBigUint64(member.offset, BigInt(impl.programRef(p)), true);
+    }
+    map.update(new Uint8Array(4), value);
+  }
   return new LoadedObject(spec, runtime, maps, programs, impl);
 }
 

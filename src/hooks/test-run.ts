@@ -134,6 +134,14 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
     const { dataIn, ctxIn, clock = wallClock, deadline } = options;
     return { ...testRunFlowDissector(runner, dataIn, ctxIn, repeat, clock, deadline, refuse), repeat };
   }
+  // The kernel test-runs only bpf_dummy_ops' struct_ops programs (EOPNOTSUPP for the rest): a struct_ops
+  // program runs when the kernel calls its struct's member, once the map is registered.
+  if (type === 'struct_ops')
+    throw new TestRunError(
+      'struct_ops programs cannot be test-run (the kernel answers EOPNOTSUPP too): they run when the kernel calls the member they implement, once their map is registered (KernelObject.attachStructOps)',
+      name,
+      Errno.EOPNOTSUPP,
+    );
   if (type !== 'xdp') {
     throw new TsbpfError(
       `test run of ${type} programs is not supported yet (xdp, ${[...SKB_TEST_RUN_TYPES].join(', ')}, flow_dissector are)`,
