@@ -1,12 +1,14 @@
 // Extern variables an object leaves for its loader, as libbpf fills them: `__kconfig` ones
 // (LINUX_KERNEL_VERSION and CONFIG_* options) become a read-only `.kconfig` map laid out as libbpf lays it
-// out (by alignment, then size, then name), and untyped `__ksym` ones become the symbol's address. The
+// out (by alignment, then size, then name), untyped `__ksym` ones become the symbol's address, and `__ksym`
+// functions are kfuncs (their calls become kfunc calls, resolved where the program is loaded). The
 // values come from the caller (`ExternValues`): the core reads no file; src/node/externs.ts gives the running
 // kernel's. A `__weak` extern that has no value is 0; any other is an error that names it.
 
 import type { Btf } from '../btf/parse.js';
 import { IntEncoding, Kind } from '../btf/types.js';
 import { MapFlag, type MapSpec, MapType } from '../spec/maps.js';
+import type { KfuncRef } from '../spec/object.js';
 import type { MapDef } from './maps.js';
 import { type ElfFile, elfError } from './parse.js';
 
@@ -65,6 +67,7 @@ export interface Kconfig {
 export class Externs {
   private kconfigMap: Kconfig | undefined;
   private readonly ksyms = new Map<string, { weak: boolean }>();
+  private readonly kfuncs = new Map<string, { weak: boolean }>();
 
   constructor(
     private readonly elf: ElfFile,
@@ -87,7 +90,12 @@ export class Externs {
     const ksyms = btf.byName('.ksyms', Kind.DATASEC);
     for (const v of ksyms?.vars ?? []) {
       const t = btf.type(v.type);
-      if (t.kind !== Kind.VAR) continue; // FUNC: a kfunc, called rather than loaded
+      if (t.kind === Kind.FUNC) {
+        // A kfunc, called rather than loaded (link.ts makes its calls kfunc calls).
+        this.kfuncs.set(t.name, { weak: weak.has(t.name) });
+        continue;
+      }
+      if (t.kind !== Kind.VAR) continue;
       if (btf.resolve(t.type).kind !== Kind.VOID) {
         throw elfError(
           elf.file,
@@ -102,6 +110,12 @@ export class Externs {
   /** The `.kconfig` map, when the object has `__kconfig` externs. */
   get kconfig(): Kconfig | undefined {
     return this.kconfigMap;
+  }
+
+  /** The kfunc an extern function `name` is (a `.ksyms` FUNC), or undefined when it is none. */
+  kfunc(name: string): KfuncRef | undefined {
+    const k = this.kfuncs.get(name);
+    return k && (k.weak ? { name, weak: true } : { name });
   }
 
   /** What a reference to extern `name` becomes; undefined when the object declares no such extern. */

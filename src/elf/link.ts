@@ -1,7 +1,8 @@
 // Turn the functions of an object into self-contained programs: copy a program's function, append every
 // function it calls (transitively: `.text` subprograms, bpf_loop callbacks taken by address), and apply
 // relocations — calls become relative slot offsets, map references become map indices, global data
-// references become (map index, offset) pairs, function addresses become `lddw src=FUNC`.
+// references become (map index, offset) pairs, function addresses become `lddw src=FUNC`, calls to `__ksym`
+// extern functions become kfunc calls (src KFUNC, imm an index into the program's kfunc list).
 
 import type { BtfExt } from '../btf/ext.js';
 import type { Btf } from '../btf/parse.js';
@@ -9,7 +10,7 @@ import { Kind, Linkage } from '../btf/types.js';
 import { type FormatError, InvalidBytecodeError } from '../errors.js';
 import { decode, type Insn, isLocalCall } from '../isa/index.js';
 import { Class, JmpOp, LDDW, PseudoCall, PseudoLddw } from '../isa/opcodes.js';
-import type { FuncInfo, FuncParam, LineInfo } from '../spec/object.js';
+import type { FuncInfo, FuncParam, KfuncRef, LineInfo } from '../spec/object.js';
 import { Reloc, SHF_EXECINSTR, SHN_UNDEF, STT_FUNC, STT_SECTION } from './constants.js';
 import type { Externs } from './externs.js';
 import type { MapDef } from './maps.js';
@@ -35,6 +36,8 @@ export interface Linked {
   insns: Insn[];
   lineInfo: LineInfo[];
   funcInfo: FuncInfo[];
+  /** The kfuncs the program calls; a kfunc call's imm is an index here. */
+  kfuncs: KfuncRef[];
 }
 
 /** Decoded executable sections and their functions, shared by every program of an object. */
@@ -121,6 +124,7 @@ export class CodeIndex {
   link(main: Func): Linked {
     const out: Insn[] = [];
     const base = new Map<Func, number>();
+    const kfuncs: KfuncRef[] = [];
     // Depth first, like libbpf: a callee is appended and relocated as soon as its first call is met, so
     // instruction indices match what the kernel sees for the same object.
     const place = (f: Func, depth: number): number => {
@@ -139,15 +143,15 @@ export class CodeIndex {
         base.set(f, b);
         const src = this.insnsOf(f.section);
         for (let i = f.start; i < f.end; i++) out.push({ ...src[i]! });
-        this.relocate(f, b, out, (g) => place(g, depth + 1));
+        this.relocate(f, b, out, (g) => place(g, depth + 1), kfuncs);
       }
       return b;
     };
     place(main, 0);
-    return { insns: out, ...this.debugInfo(base) };
+    return { insns: out, ...this.debugInfo(base), kfuncs };
   }
 
-  private relocate(f: Func, b: number, out: Insn[], place: (f: Func) => number): void {
+  private relocate(f: Func, b: number, out: Insn[], place: (f: Func) => number, kfuncs: KfuncRef[]): void {
     const { elf } = this;
     const sec = f.section;
     const relocs = new Map<number, Relocation>();
@@ -191,7 +195,19 @@ export class CodeIndex {
           }
           if (r.symbol.shndx === SHN_UNDEF) {
             if (LIBC_MEM.has(r.symbol.name)) throw fail(slot, libcCallMessage(r.symbol.name));
-            throw fail(slot, `call to extern function ${r.symbol.name} (kfuncs are unsupported)`);
+            const kfunc = this.externs?.kfunc(r.symbol.name);
+            if (!kfunc)
+              throw fail(
+                slot,
+                `call to extern function ${r.symbol.name}, which is not a kfunc (declare it with __ksym) and no loader can resolve`,
+              );
+            // A kfunc call: imm indexes the program's kfunc list (resolved to a BTF id where it is loaded).
+            let idx = kfuncs.findIndex((k) => k.name === kfunc.name);
+            if (idx < 0) idx = kfuncs.push(kfunc) - 1;
+            ins.src = PseudoCall.KFUNC;
+            ins.imm = idx;
+            ins.off = 0;
+            continue;
           }
           if (ins.src !== PseudoCall.LOCAL)
             throw fail(slot, `relocated call to ${r.symbol.name} is not a local call`);

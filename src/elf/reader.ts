@@ -12,6 +12,7 @@ import type { MapSlot, ObjectSpec, ProgramSpec } from '../spec/object.js';
 import { programTypeForSection } from '../spec/sections.js';
 import { SHF_EXECINSTR, SHT_PROGBITS } from './constants.js';
 import { defaultExternValues, Externs, type ExternValues } from './externs.js';
+import { mapKptrs } from './kptrs.js';
 import { CodeIndex } from './link.js';
 import { btfMaps, dataMap, isDataSection, isLegacyMapsSection, legacyMaps, type MapDef } from './maps.js';
 import { type ElfFile, type ElfSymbol, elfError, parseElf } from './parse.js';
@@ -86,6 +87,11 @@ function build(elf: ElfFile, options: ReadOptions): ObjectSpec {
   for (const s of elf.sections)
     if (isStructOpsSection(s.name)) defs.push(...structOpsMaps(elf, s, btf, structOps));
   checkUniqueNames(elf, defs);
+  // Value fields bpf_kptr_xchg may move pointers through (the verifier reads them; ./kptrs.ts).
+  for (const d of defs) {
+    const kptrs = btf && d.spec.btfValueTypeId ? mapKptrs(btf, d.spec.btfValueTypeId) : [];
+    if (kptrs.length > 0) d.spec.kptrs = kptrs;
+  }
 
   const code = new CodeIndex(elf, defs, btf, ext, externs);
   const poisons = new Map<string, Map<number, string>>();
@@ -114,6 +120,7 @@ function build(elf: ElfFile, options: ReadOptions): ObjectSpec {
       if (linked.lineInfo.length > 0) p.lineInfo = linked.lineInfo;
       if (ext) p.funcInfo = linked.funcInfo;
       if (poisons.size > 0) notePoisoned(code, p, poisons);
+      if (linked.kfuncs.length > 0) p.kfuncs = linked.kfuncs;
       programs.push(p);
     }
   }

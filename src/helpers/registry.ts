@@ -4,6 +4,7 @@
 import { kernelHelperId } from '../spec/helper-names.js';
 import { CONTROL_HELPERS } from './control.js';
 import { DYNPTR_HELPERS } from './dynptr.js';
+import { KPTR_HELPERS } from './kptr.js';
 import { MAP_HELPERS } from './maps.js';
 import { NETINFO_HELPERS } from './netinfo.js';
 import { PERF_HELPERS } from './perf.js';
@@ -24,6 +25,7 @@ import { XDP_HELPERS } from './xdp.js';
 
 const ALL: HelperDef[] = [
   ...MAP_HELPERS,
+  ...KPTR_HELPERS,
   ...TIME_HELPERS,
   ...TASK_HELPERS,
   ...STRING_HELPERS,

@@ -104,6 +104,8 @@ export interface HelperEnv {
   random32(): number;
   /** The simulated CPU the program runs on (per-CPU maps). */
   readonly cpu: number;
+  /** How many CPUs the runtime simulates (nr_cpu_ids: cpumask kfuncs). */
+  readonly cpus?: number;
   /** Output of bpf_trace_printk, one line per call. */
   trace(line: string): void;
   /** Call a callback (bpf_loop, for_each_map_elem): a subprogram at slot `target` with r1-r5. */

@@ -21,6 +21,7 @@ import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
 import { ifNameToIndex } from './ffi.js';
+import { resolveKfuncCalls } from './kfuncs.js';
 import {
   type AttachTarget,
   type AutoAttachOptions,
@@ -447,10 +448,13 @@ function kernelBackend(
       try {
         const loaded = sys.progLoad({
           type: kernelProgType(p),
-          insns: relocate(
+          insns: resolveKfuncCalls(
             p,
-            maps.map((m) => m.fd),
-            maps.map((m) => m.spec.name),
+            relocate(
+              p,
+              maps.map((m) => m.fd),
+              maps.map((m) => m.spec.name),
+            ),
           ),
           // No license section: '' as libbpf sends it (the kernel then refuses GPL-only helpers).
           license: p.license || spec.license,

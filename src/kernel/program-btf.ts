@@ -38,8 +38,16 @@ function kernelTypes(btf: Btf, hidden: ReadonlySet<number>): (t: BtfType) => Btf
   const placed = new Set<number>();
   for (const t of btf.types)
     if (t.kind === Kind.DATASEC && t.size > 0) for (const v of t.vars) placed.add(v.type);
+  // Prototypes of extern functions (kfuncs): clang leaves their parameters unnamed, which the kernel refuses
+  // of a FUNC's prototype ("Invalid arg#1"); they get names, as libbpf gives them.
+  const externProtos = new Set<number>();
+  for (const t of btf.types)
+    if (t.kind === Kind.FUNC && t.linkage === Linkage.EXTERN) externProtos.add(t.type);
   return (t) => {
     switch (t.kind) {
+      case Kind.FUNC_PROTO:
+        if (!externProtos.has(t.id) || t.params.every((p) => p.name || !p.type)) return t;
+        return { ...t, params: t.params.map((p, i) => (p.name || !p.type ? p : { ...p, name: `arg${i}` })) };
       case Kind.VAR:
         if (t.linkage !== Linkage.EXTERN) return t;
         return placed.has(t.id)

@@ -70,6 +70,12 @@ export interface MapSpec {
   readonly?: boolean;
   /** Offset of a `struct bpf_spin_lock` in the value (from BTF); enables the BPF_F_LOCK update flag. */
   spinLockOffset?: number;
+  /**
+   * The value's `__kptr` fields (BTF type tags on pointer members): where each is, the kernel struct it holds
+   * and whether it holds a reference (`kptr`; `kptr_untrusted` holds none). bpf_kptr_xchg moves pointers in
+   * and out of them.
+   */
+  kptrs?: MapKptr[];
   /** Offset of a `struct bpf_timer` in the value (from BTF): where bpf_timer_* helpers take it. */
   timerOffset?: number;
   /** STRUCT_OPS maps: the kernel struct the value implements and which programs its members name. */
@@ -86,4 +92,12 @@ export interface StructOpsSpec {
   struct: string;
   /** The object's members in order: byte offset and size in the value, and for function pointers the program. */
   members: { name: string; offset: number; size: number; funcPtr: boolean; program?: string }[];
+}
+
+/** A `__kptr` field of a map value. */
+export interface MapKptr {
+  offset: number;
+  /** The kernel struct pointed to (`task_struct`). */
+  struct: string;
+  referenced: boolean;
 }

@@ -58,6 +58,17 @@ export interface ProgramSpec {
   funcInfo?: FuncInfo[];
   /** Slots whose CO-RE relocation the target BTF could not satisfy (libbpf's poisoned call is there), and why. */
   corePoisoned?: { insn: number; reason: string }[];
+  /**
+   * The kernel functions the program calls: a kfunc call (`call` with src KFUNC, 2) has in `imm` an index
+   * into this list, resolved by name where the program is loaded (the kernel back end: the BTF id).
+   */
+  kfuncs?: KfuncRef[];
+}
+
+/** A kernel function a program calls (a `.ksyms` extern function); `weak`: `__weak`, may be missing. */
+export interface KfuncRef {
+  name: string;
+  weak?: boolean;
 }
 
 /**

@@ -17,6 +17,7 @@ import { btfStructId, btfStructLoad, structOpsWrite } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import { guardDynptrRead, guardDynptrWrite } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
+import { argsTrusted, Trust, walkedPointer } from './kfuncs.js';
 import { constant, isConstScalar, sync, unknownOfSize } from './ranges.js';
 import {
   constReg,
@@ -244,6 +245,7 @@ function btfArgLoad(v: VerifierEnv, pc: number, off: number, size: number, write
   return ptrReg(arg.orNull ? 'btf_ptr_or_null' : 'btf_ptr', {
     btf: arg.struct,
     id: arg.orNull ? v.newId() : 0,
+    size: argsTrusted(v.type) ? Trust.TRUSTED : Trust.UNTRUSTED,
   });
 }
 
@@ -285,7 +287,8 @@ function btfPtrLoad(
   }
   const res = btfStructLoad(btf, r.btf, at, size);
   if ('error' in res) throw new Reject(pc, 'btf_access', `R${regno} ${res.error}`);
-  if (res.kind === 'ptr') return ptrReg('btf_ptr', { btf: res.struct });
+  // Trusted, RCU-protected or untrusted by where it was read (./kfuncs.ts).
+  if (res.kind === 'ptr') return walkedPointer(v, r, at, res.struct, v.opts.sleepable ?? false);
   return scalarReg(unknownOfSize(size));
 }
 

@@ -94,9 +94,8 @@ export function buildCfg(insns: readonly Insn[], opts: CfgOptions): Cfg {
   for (let i = 0; i < (badTarget?.insn ?? n); i++) {
     if (secondHalf[i]) continue;
     const ins = insns[i]!;
-    if (isCall(ins) && ins.src === PseudoCall.KFUNC) {
-      throw new Reject(i, 'kfunc', 'calls to kernel functions (kfuncs) are not supported');
-    } else if (isCall(ins) && ins.src > PseudoCall.KFUNC) {
+    // Kfunc calls (src KFUNC) are checked where a path reaches them (./kfuncs.ts).
+    if (isCall(ins) && ins.src > PseudoCall.KFUNC) {
       throw new Reject(i, 'bad_insn', `call with unknown src ${ins.src}`);
     } else if (ins.code === (Class.JMP | JmpOp.CALL | 0x08)) {
       throw new Reject(i, 'bad_insn', 'indirect calls (callx) are not supported');

@@ -30,6 +30,8 @@ export interface VerifierEnv {
   readonly opts: {
     /** Unwritten stack bytes read as unknown numbers (privileged kernel loads). */
     readonly allowUninitStack: boolean;
+    /** The program is loaded sleepable (outside bpf_rcu_read_lock it is not in an RCU read section). */
+    readonly sleepable?: boolean;
   };
   /** A fresh id (pointer identity for null checks, references, packet ranges). */
   newId(): number;

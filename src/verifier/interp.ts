@@ -18,6 +18,7 @@ import {
   MODE_MASK,
   Mode,
   OP_MASK,
+  PseudoCall,
   PseudoLddw,
   SIZE_BYTES,
   SIZE_MASK,
@@ -26,7 +27,7 @@ import {
 } from '../isa/index.js';
 import type { MapSpec } from '../spec/maps.js';
 import { MapType } from '../spec/maps.js';
-import type { FuncParam } from '../spec/object.js';
+import type { FuncParam, KfuncRef } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
 import { helperAllowed } from '../spec/program-types.js';
 import { MAX_VAR_OFF, memAccess } from './access.js';
@@ -36,6 +37,7 @@ import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.
 import { forgetDynptrs } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
 import { GPL_ONLY_HELPERS, gplCompatible, MIGHT_SLEEP_HELPERS } from './gpl.js';
+import { callKfunc, KPTR_XCHG, kfuncRefLeak, kptrXchg } from './kfuncs.js';
 import { disasm, type SourceMap } from './log.js';
 import {
   type Checkpoint,
@@ -111,6 +113,8 @@ export interface InterpOptions {
   license?: string;
   /** The program is loaded sleepable (helpers that may sleep need it). */
   sleepable?: boolean;
+  /** The kernel functions the program calls (a kfunc call's imm indexes it). */
+  kfuncs?: readonly KfuncRef[];
 }
 
 interface Pending {
@@ -807,8 +811,14 @@ export class Verifier implements VerifierEnv {
         const global = this.opts.globalFunctions.get(target);
         return global ? callGlobal(this, pc, target, global) : callLocal(this, pc, target);
       }
+      if (ins.src === PseudoCall.KFUNC) {
+        const gpl = this.opts.license === undefined || gplCompatible(this.opts.license);
+        callKfunc(this, pc, this.opts.kfuncs?.[ins.imm], { sleepable: this.opts.sleepable ?? false, gpl });
+        return pc + 1;
+      }
       if (ins.src === 0) this.checkLicenceAndSleep(pc, ins.imm);
-      callHelper(this, pc, ins.imm);
+      if (ins.src === 0 && ins.imm === KPTR_XCHG && this.helper(KPTR_XCHG)) kptrXchg(this, pc);
+      else callHelper(this, pc, ins.imm);
       return pc + 1;
     }
     if (isExit(ins)) return this.exit(pc);
@@ -1025,7 +1035,8 @@ export class Verifier implements VerifierEnv {
       throw new Reject(
         pc,
         'ref_leak',
-        `ringbuf memory reserved at ${this.where(r.at)} is neither submitted nor discarded on this path (reference leak)`,
+        kfuncRefLeak(this, r.id, this.where(r.at)) ??
+          `ringbuf memory reserved at ${this.where(r.at)} is neither submitted nor discarded on this path (reference leak)`,
       );
     }
     const range = this.type.ret;

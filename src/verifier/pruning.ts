@@ -90,7 +90,15 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
       return old.target === cur.target;
     case 'btf_ptr':
     case 'btf_ptr_or_null':
-      return old.btf === cur.btf && old.off === cur.off && within && ids.ok(old.id, cur.id);
+      // `size` is a kernel struct pointer's trust (./kfuncs.ts); `ref` the reference it holds.
+      return (
+        old.btf === cur.btf &&
+        old.size === cur.size &&
+        old.off === cur.off &&
+        within &&
+        ids.ok(old.id, cur.id) &&
+        ids.ok(-old.ref, -cur.ref)
+      );
     case 'dynptr':
       // Same kind, same half, and the same reference (renamed consistently with the states' references).
       return (

@@ -39,6 +39,7 @@ import {
   Source,
   subprogramStarts,
 } from '../isa/index.js';
+import { KFUNC_ID_BASE, kfuncHelper, kfuncHelperId } from '../kfuncs/registry.js';
 import type { RuntimeMap } from '../maps/types.js';
 import { kernelHelperName } from '../spec/helper-names.js';
 import type { ProgramSpec } from '../spec/object.js';
@@ -64,6 +65,29 @@ export interface PrepareOptions {
 
 /** What an instruction no path reaches becomes under `trapInvalid`: an opcode every engine faults on. */
 const TRAP: Insn = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
+
+/**
+ * Kfunc calls (src KFUNC, imm an index into the program's kfunc list) become calls of the kfuncs' helper
+ * ids, so both engines call them as helpers. A kfunc without a user-space implementation cannot run: its
+ * call is a trap when unreached calls may be (trapInvalid), else an error naming it.
+ */
+function kfuncCallsAsHelpers(insns: Insn[], kfuncs: readonly { name: string }[], trap: boolean): void {
+  for (let i = 0; i < insns.length; i++) {
+    const ins = insns[i]!;
+    if (ins.code !== (Class.JMP | JmpOp.CALL) || ins.src !== PseudoCall.KFUNC) continue;
+    const name = kfuncs[ins.imm]?.name;
+    const id = name === undefined ? undefined : kfuncHelperId(name);
+    if (id !== undefined) insns[i] = { ...ins, src: PseudoCall.HELPER, imm: id, off: 0 };
+    else if (trap) insns[i] = { ...TRAP };
+    else
+      throw new InvalidBytecodeError(
+        name === undefined
+          ? `kfunc call ${ins.imm} names no kfunc of the program`
+          : `kernel function ${name} has no user-space implementation`,
+        i,
+      );
+  }
+}
 
 /** A program ready for the engines: map references made addresses, slots pre-decoded, helpers resolved. */
 export interface PreparedProgram {
@@ -145,8 +169,11 @@ export function prepareProgram(
   checkProgram(source);
   // Function addresses are checked here too (not only by the verifier): callbacks start at them.
   const functions = subprogramStarts(source);
-  const lookup = options.helpers ?? helperById;
+  // Kfuncs are called as helpers of a number space of their own (../kfuncs/registry.ts).
+  const base = options.helpers ?? helperById;
+  const lookup: HelperLookup = (id) => (id >= KFUNC_ID_BASE ? kfuncHelper(id) : base(id));
   const insns = source.map((i) => ({ ...i }));
+  if (isSpec) kfuncCallsAsHelpers(insns, (spec as ProgramSpec).kfuncs ?? [], options.trapInvalid === true);
   const n = insns.length;
   const code = new Int32Array((n + 1) * 4);
   const helpers: HelperDef[] = [];

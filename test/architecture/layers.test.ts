@@ -28,6 +28,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['memory'], // the address space
   ['maps'],
   ['helpers'],
+  ['kfuncs'], // kernel functions programs call by BTF id: one registry, on the helpers' call path
   ['verifier'],
   ['vm'],
   ['jit'],

@@ -1,0 +1,268 @@
+// User-space semantics of the kfuncs that have them. The RCU read lock is a no-op whose nesting is counted
+// per run; tasks and cgroups are the modelled ones (../helpers/task-model.ts), whose lifetime is the
+// runtime's, so acquiring one takes nothing; cpumasks are allocated in the address space (a bpf_cpumask:
+// the mask, then its reference count), counted per address space against a bound, and freed when their last
+// reference is released.
+
+import { currentTask } from '../helpers/task-model.js';
+import type { HelperEnv, HelperImpl, Invocation } from '../helpers/types.js';
+import type { AddressSpace, Region } from '../memory/address-space.js';
+
+/** Bits of a cpumask_t (the kernel's NR_CPUS on x86-64 distributions: 8192), and its bytes. */
+export const CPUMASK_BITS = 8192;
+const MASK_BYTES = CPUMASK_BITS / 8;
+/** struct bpf_cpumask: the mask, then refcount_t usage (4 bytes, padded to 8). */
+export const BPF_CPUMASK_BYTES = MASK_BYTES + 8;
+
+/** Live kfunc objects (cpumasks) one address space may hold at once: a program that never frees is bounded. */
+export const MAX_KFUNC_OBJECTS = 4096;
+
+/** RCU read-lock nesting per run. */
+const rcuDepth = new WeakMap<Invocation, number>();
+/** Live cpumasks per address space, by address. */
+const objects = new WeakMap<AddressSpace, Map<number, Region>>();
+
+/** Signal a misuse the verifier refuses (an engine turns it into a fault at the call). */
+function fail(name: string, why: string): never {
+  throw new Error(`${name}: ${why}`);
+}
+
+const addr = (v: bigint) => Number(BigInt.asUintN(32, v));
+
+function live(env: HelperEnv): Map<number, Region> {
+  let m = objects.get(env.space);
+  if (!m) {
+    m = new Map();
+    objects.set(env.space, m);
+  }
+  return m;
+}
+
+/** nr_cpu_ids: the CPUs the runtime simulates (at most the mask's bits). */
+const nrCpus = (env: HelperEnv) => Math.min(CPUMASK_BITS, Math.max(1, env.cpus ?? 1));
+
+/** The bytes of a cpumask argument (a bpf_cpumask or any cpumask_t the program can reach). */
+function maskAt(env: HelperEnv, p: bigint, name: string, write: boolean): number {
+  const a = addr(p);
+  const r = env.space.regionAt(a, MASK_BYTES);
+  if (a === 0 || !r || r.end - a < MASK_BYTES) fail(name, `no cpumask at 0x${a.toString(16)}`);
+  if (write && !live(env).has(a)) fail(name, `0x${a.toString(16)} is not a bpf_cpumask`);
+  return a;
+}
+
+const bit = (env: HelperEnv, m: number, cpu: number) => (env.space.bytes[m + (cpu >> 3)]! >> (cpu & 7)) & 1;
+function setBit(env: HelperEnv, m: number, cpu: number, on: boolean): void {
+  const b = env.space.bytes;
+  if (on) b[m + (cpu >> 3)]! |= 1 << (cpu & 7);
+  else b[m + (cpu >> 3)]! &= ~(1 << (cpu & 7));
+}
+
+/** The first CPU below nr_cpu_ids where `test` holds, or nr_cpu_ids (the kernel's "none"). */
+function first(env: HelperEnv, test: (cpu: number) => boolean): bigint {
+  const n = nrCpus(env);
+  for (let c = 0; c < n; c++) if (test(c)) return BigInt(c);
+  return BigInt(n);
+}
+
+const refcount = (env: HelperEnv, m: number) => env.space.view.getUint32(m + MASK_BYTES, true);
+const setRefcount = (env: HelperEnv, m: number, n: number) =>
+  env.space.view.setUint32(m + MASK_BYTES, n, true);
+
+function cpumaskCreate(env: HelperEnv): bigint {
+  const m = live(env);
+  if (m.size >= MAX_KFUNC_OBJECTS) return 0n; // the kernel's allocator failing: NULL
+  const r = env.space.allocate(BPF_CPUMASK_BYTES, 'scratch', 'a bpf_cpumask');
+  m.set(r.start, r);
+  setRefcount(env, r.start, 1);
+  return BigInt(r.start);
+}
+
+function cpumaskRelease(env: HelperEnv, p: bigint): bigint {
+  const a = maskAt(env, p, 'bpf_cpumask_release', true);
+  const n = refcount(env, a) - 1;
+  setRefcount(env, a, n);
+  if (n <= 0) {
+    env.space.release(live(env).get(a)!);
+    live(env).delete(a);
+  }
+  return 0n;
+}
+
+function cpumaskAcquire(env: HelperEnv, p: bigint): bigint {
+  const a = maskAt(env, p, 'bpf_cpumask_acquire', true);
+  setRefcount(env, a, refcount(env, a) + 1);
+  return BigInt(a);
+}
+
+/** A cpu argument (u32) when it names a CPU below nr_cpu_ids (the kernel's cpu_valid), else -1. */
+const cpuArg = (env: HelperEnv, v: bigint) => {
+  const c = Number(BigInt.asUintN(32, v));
+  return c < nrCpus(env) ? c : -1;
+};
+
+/** dst = f(a, b) bit by bit over nr_cpu_ids; returns whether any bit is set. */
+function combine(
+  env: HelperEnv,
+  d: number,
+  a: number,
+  b: number,
+  f: (x: number, y: number) => number,
+): boolean {
+  let any = false;
+  for (let c = 0; c < nrCpus(env); c++) {
+    const on = f(bit(env, a, c), bit(env, b, c)) === 1;
+    setBit(env, d, c, on);
+    any ||= on;
+  }
+  return any;
+}
+
+/** Whether `test` holds for every CPU below nr_cpu_ids. */
+function every(env: HelperEnv, test: (cpu: number) => boolean): bigint {
+  for (let c = 0; c < nrCpus(env); c++) if (!test(c)) return 0n;
+  return 1n;
+}
+
+const B = (x: boolean) => (x ? 1n : 0n);
+
+/** Implementations by kfunc name. */
+export const KFUNC_IMPLS: Readonly<Record<string, HelperImpl>> = {
+  bpf_rcu_read_lock: (env) => {
+    rcuDepth.set(env.invocation, (rcuDepth.get(env.invocation) ?? 0) + 1);
+    return 0n;
+  },
+  bpf_rcu_read_unlock: (env) => {
+    const d = rcuDepth.get(env.invocation) ?? 0;
+    if (d <= 0) fail('bpf_rcu_read_unlock', 'no RCU read lock is held');
+    rcuDepth.set(env.invocation, d - 1);
+    return 0n;
+  },
+  // The modelled task and cgroup live as long as the runtime: a reference holds nothing more.
+  bpf_task_acquire: (_env, p) => p,
+  bpf_task_release: () => 0n,
+  bpf_cgroup_acquire: (_env, p) => p,
+  bpf_cgroup_release: () => 0n,
+  bpf_task_from_pid: (env, pid) =>
+    Number(BigInt.asIntN(32, pid)) === env.task.pid ? BigInt(currentTask(env)) : 0n,
+  bpf_cpumask_create: (env) => cpumaskCreate(env),
+  bpf_cpumask_release: (env, p) => cpumaskRelease(env, p),
+  bpf_cpumask_acquire: (env, p) => cpumaskAcquire(env, p),
+  bpf_cpumask_first: (env, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_first', false);
+    return first(env, (c) => bit(env, m, c) === 1);
+  },
+  bpf_cpumask_first_zero: (env, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_first_zero', false);
+    return first(env, (c) => bit(env, m, c) === 0);
+  },
+  bpf_cpumask_first_and: (env, p, q) => {
+    const [a, b] = [
+      maskAt(env, p, 'bpf_cpumask_first_and', false),
+      maskAt(env, q, 'bpf_cpumask_first_and', false),
+    ];
+    return first(env, (c) => (bit(env, a, c) & bit(env, b, c)) === 1);
+  },
+  bpf_cpumask_set_cpu: (env, cpu, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_set_cpu', true);
+    const c = cpuArg(env, cpu);
+    if (c >= 0) setBit(env, m, c, true);
+    return 0n;
+  },
+  bpf_cpumask_clear_cpu: (env, cpu, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_clear_cpu', true);
+    const c = cpuArg(env, cpu);
+    if (c >= 0) setBit(env, m, c, false);
+    return 0n;
+  },
+  bpf_cpumask_test_cpu: (env, cpu, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_test_cpu', false);
+    const c = cpuArg(env, cpu);
+    return c < 0 ? 0n : BigInt(bit(env, m, c));
+  },
+  bpf_cpumask_test_and_set_cpu: (env, cpu, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_test_and_set_cpu', true);
+    const c = cpuArg(env, cpu);
+    if (c < 0) return 0n;
+    const old = bit(env, m, c);
+    setBit(env, m, c, true);
+    return BigInt(old);
+  },
+  bpf_cpumask_test_and_clear_cpu: (env, cpu, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_test_and_clear_cpu', true);
+    const c = cpuArg(env, cpu);
+    if (c < 0) return 0n;
+    const old = bit(env, m, c);
+    setBit(env, m, c, false);
+    return BigInt(old);
+  },
+  bpf_cpumask_setall: (env, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_setall', true);
+    for (let c = 0; c < nrCpus(env); c++) setBit(env, m, c, true);
+    return 0n;
+  },
+  bpf_cpumask_clear: (env, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_clear', true);
+    env.space.bytes.fill(0, m, m + MASK_BYTES);
+    return 0n;
+  },
+  bpf_cpumask_and: (env, d, p, q) =>
+    B(
+      combine(
+        env,
+        maskAt(env, d, 'bpf_cpumask_and', true),
+        maskAt(env, p, 'bpf_cpumask_and', false),
+        maskAt(env, q, 'bpf_cpumask_and', false),
+        (x, y) => x & y,
+      ),
+    ),
+  bpf_cpumask_or: (env, d, p, q) => {
+    const args = [maskAt(env, d, 'bpf_cpumask_or', true), maskAt(env, p, 'bpf_cpumask_or', false)] as const;
+    combine(env, ...args, maskAt(env, q, 'bpf_cpumask_or', false), (x, y) => x | y);
+    return 0n;
+  },
+  bpf_cpumask_xor: (env, d, p, q) => {
+    const args = [maskAt(env, d, 'bpf_cpumask_xor', true), maskAt(env, p, 'bpf_cpumask_xor', false)] as const;
+    combine(env, ...args, maskAt(env, q, 'bpf_cpumask_xor', false), (x, y) => x ^ y);
+    return 0n;
+  },
+  bpf_cpumask_equal: (env, p, q) => {
+    const [a, b] = [maskAt(env, p, 'bpf_cpumask_equal', false), maskAt(env, q, 'bpf_cpumask_equal', false)];
+    return every(env, (c) => bit(env, a, c) === bit(env, b, c));
+  },
+  bpf_cpumask_intersects: (env, p, q) => {
+    const [a, b] = [
+      maskAt(env, p, 'bpf_cpumask_intersects', false),
+      maskAt(env, q, 'bpf_cpumask_intersects', false),
+    ];
+    return 1n - every(env, (c) => (bit(env, a, c) & bit(env, b, c)) === 0);
+  },
+  bpf_cpumask_subset: (env, p, q) => {
+    const [a, b] = [maskAt(env, p, 'bpf_cpumask_subset', false), maskAt(env, q, 'bpf_cpumask_subset', false)];
+    return every(env, (c) => bit(env, a, c) <= bit(env, b, c));
+  },
+  bpf_cpumask_empty: (env, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_empty', false);
+    return every(env, (c) => bit(env, m, c) === 0);
+  },
+  bpf_cpumask_full: (env, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_full', false);
+    return every(env, (c) => bit(env, m, c) === 1);
+  },
+  bpf_cpumask_copy: (env, d, p) => {
+    const dst = maskAt(env, d, 'bpf_cpumask_copy', true);
+    const src = maskAt(env, p, 'bpf_cpumask_copy', false);
+    env.space.bytes.copyWithin(dst, src, src + MASK_BYTES);
+    return 0n;
+  },
+  bpf_cpumask_weight: (env, p) => {
+    const m = maskAt(env, p, 'bpf_cpumask_weight', false);
+    let n = 0;
+    for (let c = 0; c < nrCpus(env); c++) n += bit(env, m, c);
+    return BigInt(n);
+  },
+};
+
+/** Cpumasks alive in an address space (for tests and accounting). */
+export function liveKfuncObjects(space: AddressSpace): number {
+  return objects.get(space)?.size ?? 0;
+}

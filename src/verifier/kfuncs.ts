@@ -1,0 +1,379 @@
+// Kfunc calls (the kernel's check_kfunc_call) and the pointer rules they rely on: arguments against the
+// registry's prototype (../kfuncs/), trusted and RCU pointers, references (KF_ACQUIRE results must reach a
+// KF_RELEASE kfunc or a map's kptr on every path, and die when released), KF_RET_NULL results checked
+// before use, RCU read sections (bpf_rcu_read_lock/unlock, balanced before exit), sleepable kfuncs in
+// sleepable programs only; and bpf_kptr_xchg, which moves a referenced pointer into or out of a map
+// value's `__kptr` field.
+//
+// Trust lives in a kernel struct pointer's `size` (unused by those kinds): TRUSTED (0: a context argument
+// the kernel trusts, an acquired or kfunc-returned pointer), RCU (the kernel's MEM_RCU: read under RCU
+// from a trusted pointer) or UNTRUSTED (walked from a pointer, or an argument the kernel does not trust).
+
+import type { Btf } from '../btf/parse.js';
+import { Kind } from '../btf/types.js';
+import { kfuncAllowed, kfuncByName } from '../kfuncs/registry.js';
+import { KF, type KfuncDef } from '../kfuncs/types.js';
+import type { KfuncRef } from '../spec/object.js';
+import type { ProgramType } from '../spec/program-types.js';
+import { btfStructId } from './btf-ctx.js';
+import { Reject } from './cfg.js';
+import type { VerifierEnv } from './env.js';
+import { isConstScalar } from './ranges.js';
+import { forEachReg, NOT_INIT, ptrReg, type Reg, UNKNOWN_SCALAR } from './state.js';
+
+/** Trust of a kernel struct pointer (held in its `size`). */
+export const Trust = { TRUSTED: 0, RCU: 1, UNTRUSTED: 2 } as const;
+
+/** What a call needs to know about the program beyond the environment. */
+export interface KfuncCallOptions {
+  /** The program is loaded sleepable (outside bpf_rcu_read_lock it is not in an RCU read section). */
+  sleepable: boolean;
+  /** Its licence is GPL-compatible (kfuncs are GPL-only). */
+  gpl: boolean;
+}
+
+/** References that are RCU read locks (ids), and what every other kfunc reference holds, per verifier. */
+const held = new WeakMap<VerifierEnv, Map<number, string>>();
+const RCU_LOCK = 'an RCU read lock';
+
+function heldOf(v: VerifierEnv): Map<number, string> {
+  let m = held.get(v);
+  if (!m) {
+    m = new Map();
+    held.set(v, m);
+  }
+  return m;
+}
+
+/** What reference `id` holds, when a kfunc took it (for the leak message at exit). */
+export function kfuncRefLeak(v: VerifierEnv, id: number, where: string): string | undefined {
+  const what = held.get(v)?.get(id);
+  if (!what) return undefined;
+  if (what === RCU_LOCK)
+    return `the program exits inside the RCU read section that bpf_rcu_read_lock opened at ${where} (the kernel: "BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region")`;
+  return `${what} acquired at ${where} is not released on this path (the kernel: "Unreleased reference")`;
+}
+
+/** Held RCU read locks on the current path. */
+function rcuLocks(v: VerifierEnv): number {
+  const m = held.get(v);
+  if (!m) return 0;
+  return v.state.refs.filter((r) => m.get(r.id) === RCU_LOCK).length;
+}
+
+/** In an RCU read section: under bpf_rcu_read_lock, or anywhere in a non-sleepable program (the kernel's in_rcu_cs). */
+function inRcu(v: VerifierEnv, sleepable: boolean): boolean {
+  return !sleepable || rcuLocks(v) > 0;
+}
+
+/** Struct `id` is `want`, or starts with it (a first member, recursively), as the kernel's btf_struct_ids_match. */
+function structMatches(btf: Btf, id: number, want: number, strict: boolean): boolean {
+  let t = btf.resolve(id);
+  for (let d = 0; d < 16; d++) {
+    if (t.id === want) return true;
+    if (strict || (t.kind !== Kind.STRUCT && t.kind !== Kind.UNION)) return false;
+    const m = t.members[0];
+    if (m?.bitOffset !== 0) return false;
+    t = btf.resolve(m.type);
+  }
+  return false;
+}
+
+const isNullConst = (r: Reg) => r.kind === 'scalar' && isConstScalar(r.s) && r.s.var.value === 0n;
+
+/** A call to kfunc `ref` (the program's kfunc list entry the call's imm names) at `pc`. */
+export function callKfunc(
+  v: VerifierEnv,
+  pc: number,
+  ref: KfuncRef | undefined,
+  opts: KfuncCallOptions,
+): void {
+  if (!ref)
+    throw new Reject(pc, 'bad_insn', 'kfunc call names no kfunc of the program (its imm is out of range)');
+  const k = kfuncByName(ref.name);
+  if (!k) {
+    throw new Reject(
+      pc,
+      'unknown_kfunc',
+      ref.weak
+        ? `call to kernel function ${ref.name}, which is __weak and missing here (libbpf poisons such a call: only unreached ones load)`
+        : `call to kernel function ${ref.name}, which tsbpf does not know (no prototype in its kfunc registry)`,
+    );
+  }
+  if (!opts.gpl)
+    throw new Reject(
+      pc,
+      'gpl_only',
+      `cannot call kernel function ${k.name} from a non-GPL-compatible program`,
+    );
+  if (!kfuncAllowed(v.type.name, k))
+    throw new Reject(
+      pc,
+      'kfunc_not_allowed',
+      `calling kernel function ${k.name} is not allowed in ${v.type.name} programs`,
+    );
+  if (k.flags & KF.SLEEPABLE && !opts.sleepable)
+    throw new Reject(pc, 'might_sleep', `program must be sleepable to call sleepable kfunc ${k.name}`);
+  if (k.name === 'bpf_rcu_read_lock' || k.name === 'bpf_rcu_read_unlock') {
+    rcuLockCall(v, pc, k, opts);
+    return;
+  }
+  if (k.flags & KF.RCU_PROTECTED && !inRcu(v, opts.sleepable))
+    throw new Reject(
+      pc,
+      'kfunc_rcu',
+      `kernel function ${k.name} requires an RCU critical section protection`,
+    );
+  const regs = v.frame.regs;
+  let released: Reg | undefined;
+  k.args.forEach((a, i) => {
+    const regno = i + 1;
+    if (a.kind === 'ign') return;
+    const r = v.read(regno, pc);
+    const bad = (kind: string, what: string): never => {
+      throw new Reject(
+        pc,
+        kind,
+        `argument ${regno} of ${k.name} (R${regno}) must be ${what}, but it is ${v.describe(r)}`,
+      );
+    };
+    switch (a.kind) {
+      case 'scalar':
+        if (r.kind !== 'scalar') bad('bad_arg', 'a number');
+        return;
+      case 'const':
+        if (r.kind !== 'scalar' || !isConstScalar(r.s)) bad('bad_arg', 'a known constant');
+        return;
+      case 'obj':
+        bad(
+          'unsupported',
+          'an object from bpf_obj_new (program-local objects are not supported by this verifier yet)',
+        );
+        return;
+      case 'btf': {
+        if (isNullConst(r)) bad('null_arg', `a pointer to a struct ${a.struct} (NULL is not allowed)`);
+        if (r.kind === 'btf_ptr_or_null')
+          bad('null_arg', `a pointer to a struct ${a.struct}, checked against NULL`);
+        if (r.kind !== 'btf_ptr') bad('bad_arg', `a pointer to a kernel struct ${a.struct}`);
+        const release = k.flags & KF.RELEASE && !released;
+        if (r.off !== 0 || !isConstScalar(r.s) || r.s.var.value !== 0n)
+          bad('bad_arg', `the unmoved pointer (offset 0) to a struct ${a.struct}`);
+        const btf = v.kernelBtf;
+        const want = btf ? btfStructId(btf, a.struct) : 0;
+        if (btf && want && r.btf && !structMatches(btf, r.btf, want, !!release))
+          bad('bad_arg', `a pointer to a struct ${a.struct}`);
+        if (release) {
+          if (!r.ref) bad('bad_release', `a referenced pointer (from an acquiring kfunc) to release`);
+          released = r;
+        } else if (k.flags & (KF.TRUSTED_ARGS | KF.RCU)) {
+          const rcuOk = k.flags & KF.RCU && r.size === Trust.RCU;
+          if (r.size !== Trust.TRUSTED && !rcuOk)
+            bad(
+              'untrusted_arg',
+              k.flags & KF.RCU ? 'a trusted or RCU-protected pointer' : 'a referenced or trusted pointer',
+            );
+        }
+        return;
+      }
+    }
+  });
+  if (released) {
+    v.release(released.ref);
+  }
+  for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
+  regs[0] = result(v, pc, k);
+}
+
+/** r0 after a call to `k`. */
+function result(v: VerifierEnv, pc: number, k: KfuncDef): Reg {
+  const ret = k.ret;
+  if (ret.kind === 'void') return NOT_INIT;
+  if (ret.kind === 'scalar') return UNKNOWN_SCALAR;
+  if (ret.kind === 'obj')
+    throw new Reject(
+      pc,
+      'unsupported',
+      `${k.name}: program-local objects are not supported by this verifier yet`,
+    );
+  const btf = v.kernelBtf ? btfStructId(v.kernelBtf, ret.struct) : 0;
+  const orNull = (k.flags & KF.RET_NULL) !== 0;
+  if (k.flags & KF.ACQUIRE) {
+    const ref = v.acquire(pc);
+    heldOf(v).set(ref, `a struct ${ret.struct} reference (${k.name})`);
+    return ptrReg(orNull ? 'btf_ptr_or_null' : 'btf_ptr', {
+      btf,
+      id: orNull ? ref : 0,
+      ref,
+      size: Trust.TRUSTED,
+    });
+  }
+  return ptrReg(orNull ? 'btf_ptr_or_null' : 'btf_ptr', {
+    btf,
+    id: orNull ? v.newId() : 0,
+    size: Trust.UNTRUSTED,
+  });
+}
+
+function rcuLockCall(v: VerifierEnv, pc: number, k: KfuncDef, opts: KfuncCallOptions): void {
+  const m = heldOf(v);
+  if (k.name === 'bpf_rcu_read_lock') {
+    const id = v.acquire(pc);
+    m.set(id, RCU_LOCK);
+  } else {
+    const locks = v.state.refs.filter((r) => m.get(r.id) === RCU_LOCK);
+    const last = locks[locks.length - 1];
+    if (!last)
+      throw new Reject(pc, 'rcu_unlock', 'unmatched rcu read unlock (kernel function bpf_rcu_read_unlock)');
+    v.state.refs = v.state.refs.filter((r) => r !== last);
+    // Leaving the outermost section: what was read under RCU is no longer protected.
+    if (locks.length === 1 && opts.sleepable) {
+      forEachReg(v.state, (r) =>
+        (r.kind === 'btf_ptr' || r.kind === 'btf_ptr_or_null') && r.size === Trust.RCU
+          ? ptrReg('btf_ptr', { btf: r.btf, off: r.off, s: r.s, size: Trust.UNTRUSTED })
+          : undefined,
+      );
+    }
+  }
+  for (let r = 1; r <= 5; r++) v.frame.regs[r] = NOT_INIT;
+  v.frame.regs[0] = NOT_INIT;
+}
+
+/**
+ * The kernel's safe-pointer lists (BTF_TYPE_SAFE_TRUSTED / _RCU and their _OR_NULL forms): members whose
+ * pointer, loaded from a trusted or RCU pointer, is trusted, or RCU-protected inside an RCU read section.
+ */
+const SAFE_TRUSTED: Record<string, readonly string[]> = {
+  bpf_iter_meta: ['seq'],
+  bpf_iter__task: ['meta', 'task'],
+  linux_binprm: ['file'],
+  file: ['f_inode'],
+};
+const SAFE_TRUSTED_OR_NULL: Record<string, readonly string[]> = {
+  dentry: ['d_inode'],
+  socket: ['sk'],
+  vm_area_struct: ['vm_mm', 'vm_file'],
+};
+const SAFE_RCU: Record<string, readonly string[]> = {
+  task_struct: ['cpus_ptr', 'cgroups', 'real_parent', 'group_leader'],
+  cgroup: ['kn'],
+  css_set: ['dfl_cgrp'],
+  cgroup_subsys_state: ['cgroup'],
+};
+const SAFE_RCU_OR_NULL: Record<string, readonly string[]> = {
+  mm_struct: ['exe_file'],
+  sk_buff: ['sk'],
+  request_sock: ['sk'],
+};
+
+/** The direct member of struct `id` that holds a pointer at byte `at`: its name and whether it is `__rcu`. */
+function pointerMember(btf: Btf, id: number, at: number): { name: string; rcuTag: boolean } | undefined {
+  const t = btf.resolve(id);
+  if (t.kind !== Kind.STRUCT && t.kind !== Kind.UNION) return undefined;
+  const m = t.members.find((x) => !x.bitSize && x.bitOffset === at * 8);
+  if (!m) return undefined;
+  let p = btf.type(m.type);
+  for (let d = 0; d < 16 && p.kind !== Kind.PTR; d++) {
+    if (p.kind !== Kind.TYPEDEF && p.kind !== Kind.CONST && p.kind !== Kind.VOLATILE) return undefined;
+    p = btf.type(p.type);
+  }
+  if (p.kind !== Kind.PTR) return undefined;
+  let rcuTag = false;
+  let to = btf.type(p.type);
+  for (let d = 0; d < 16 && to.kind === Kind.TYPE_TAG; d++) {
+    if (to.name === 'rcu') rcuTag = true;
+    to = btf.type(to.type);
+  }
+  return { name: m.name, rcuTag };
+}
+
+/**
+ * The pointer a load of the member at byte `at` of `from` (a kernel struct pointer) yields, a struct
+ * `struct` (the kernel's check_ptr_to_btf_access flags: trusted, RCU, maybe NULL, or untrusted).
+ */
+export function walkedPointer(
+  v: VerifierEnv,
+  from: Reg,
+  at: number,
+  struct: number,
+  sleepable: boolean,
+): Reg {
+  const untrusted = ptrReg('btf_ptr', { btf: struct, size: Trust.UNTRUSTED });
+  const btf = v.kernelBtf;
+  if (!btf || from.size === Trust.UNTRUSTED) return untrusted;
+  const owner = btf.resolve(from.btf).name;
+  const m = pointerMember(btf, from.btf, at);
+  if (!m) return untrusted;
+  const listed = (l: Record<string, readonly string[]>) => l[owner]?.includes(m.name) ?? false;
+  if (listed(SAFE_TRUSTED)) return ptrReg('btf_ptr', { btf: struct, size: Trust.TRUSTED });
+  if (listed(SAFE_TRUSTED_OR_NULL))
+    return ptrReg('btf_ptr_or_null', { btf: struct, size: Trust.TRUSTED, id: v.newId() });
+  if (!inRcu(v, sleepable) || from.kind !== 'btf_ptr') return untrusted;
+  if (listed(SAFE_RCU)) return ptrReg('btf_ptr', { btf: struct, size: Trust.RCU });
+  if (m.rcuTag || listed(SAFE_RCU_OR_NULL) || from.size === Trust.RCU)
+    return ptrReg('btf_ptr_or_null', { btf: struct, size: Trust.RCU, id: v.newId() });
+  return untrusted;
+}
+
+/**
+ * bpf_kptr_xchg(field, ptr): R1 a map value's `__kptr` field, R2 NULL or a referenced pointer of the field's
+ * struct (its reference moves into the map); r0 the field's old pointer, a new reference (or NULL).
+ */
+export function kptrXchg(v: VerifierEnv, pc: number): void {
+  const regs = v.frame.regs;
+  const r1 = v.read(1, pc);
+  const r2 = v.read(2, pc);
+  if (r1.kind !== 'map_value' || !isConstScalar(r1.s))
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `argument 1 of bpf_kptr_xchg (R1) must point to a __kptr field of a map value at a constant offset, but it is ${v.describe(r1)}`,
+    );
+  const off = r1.off + Number(BigInt.asIntN(64, r1.s.var.value));
+  const map = v.maps[r1.map]!;
+  const field = map.kptrs?.find((f) => f.offset === off);
+  if (!field)
+    throw new Reject(
+      pc,
+      'bad_kptr',
+      `R1 points to offset ${off} of map '${map.name}', where its value has no __kptr field (the kernel: "no referenced kptr at map value offset")`,
+    );
+  if (!field.referenced)
+    throw new Reject(
+      pc,
+      'bad_kptr',
+      `the __kptr field at offset ${off} of map '${map.name}' is not referenced (kptr_untrusted)`,
+    );
+  const btf = v.kernelBtf;
+  const want = btf ? btfStructId(btf, field.struct) : 0;
+  if (!isNullConst(r2)) {
+    if (r2.kind !== 'btf_ptr' || !r2.ref)
+      throw new Reject(
+        pc,
+        'bad_release',
+        `argument 2 of bpf_kptr_xchg (R2) must be NULL or a referenced struct ${field.struct} (checked against NULL), but it is ${v.describe(r2)}`,
+      );
+    if (btf && want && r2.btf && !structMatches(btf, r2.btf, want, true))
+      throw new Reject(
+        pc,
+        'bad_arg',
+        `R2 must be a struct ${field.struct}, as the __kptr field holds, but it is ${v.describe(r2)}`,
+      );
+    v.release(r2.ref);
+  }
+  for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
+  const ref = v.acquire(pc);
+  heldOf(v).set(ref, `a struct ${field.struct} reference taken out of map '${map.name}' (bpf_kptr_xchg)`);
+  regs[0] = ptrReg('btf_ptr_or_null', { btf: want, id: ref, ref, size: Trust.TRUSTED });
+}
+
+/** bpf_kptr_xchg's helper id. */
+export const KPTR_XCHG = 194;
+
+/**
+ * Does the kernel trust a BTF-typed context argument of this program type (prog_args_trusted)? tp_btf and
+ * iterator programs, lsm hooks and struct_ops; fentry/fexit arguments are not trusted.
+ */
+export function argsTrusted(type: ProgramType): boolean {
+  if (type.name === 'lsm' || type.name === 'struct_ops') return true;
+  return type.name === 'tracing' && (type.attachType === 'trace_raw_tp' || type.attachType === 'trace_iter');
+}

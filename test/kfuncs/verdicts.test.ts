@@ -1,0 +1,83 @@
+// Kfunc calls verified as the kernel verifies them, kernel as the oracle: every program of
+// test/fixtures/kfuncs (a_*.c accepted, r_*.c rejected for one kfunc rule each) and the corpus' two kfunc
+// programs, loaded by libbpf (bpftool prog loadall), by tsbpf's verifier and by tsbpf's kernel back end
+// (its loader resolves the kfunc calls to vmlinux BTF ids; the kernel verifies): the three verdicts agree,
+// and each rejection is for the rule the fixture breaks.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadCollection, readObject } from '../../src/node/root.js';
+import { verify } from '../../src/verifier/index.js';
+import { kernelLoad } from '../corpus/measure.js';
+import { kernelOracle } from '../support/kernel.js';
+
+const DIR = new URL('../fixtures/kfuncs/', import.meta.url);
+const FIXTURES = readdirSync(DIR)
+  .filter((f) => f.endsWith('.o'))
+  .sort();
+
+/** Why each r_*.c is rejected: our diagnostic's kind, and words of the kernel's log line. */
+const REJECTIONS: Record<string, { kind: string; kernel: RegExp }> = {
+  'r_after_unlock.o': { kind: 'untrusted_arg', kernel: /must be a rcu pointer/ },
+  'r_double_release.o': { kind: 'bad_arg', kernel: /must point to scalar/ },
+  'r_kptr_unreferenced.o': { kind: 'bad_release', kernel: /must be referenced when passed to release/ },
+  'r_leak.o': { kind: 'ref_leak', kernel: /Unreleased reference|would lead to reference leak/ },
+  'r_lock_missing_unlock.o': { kind: 'ref_leak', kernel: /bpf_rcu_read_lock-ed region/ },
+  'r_not_gpl.o': { kind: 'gpl_only', kernel: /non-GPL compatible/ },
+  'r_null_unchecked.o': { kind: 'null_arg', kernel: /Possibly NULL pointer/ },
+  'r_outside_rcu.o': { kind: 'untrusted_arg', kernel: /must be a rcu pointer/ },
+  'r_release_unreferenced.o': { kind: 'bad_release', kernel: /expects refcounted/ },
+  'r_unlock_unmatched.o': { kind: 'rcu_unlock', kernel: /unmatched rcu read unlock/ },
+  'r_use_after_release.o': { kind: 'scalar_deref', kernel: /invalid mem access 'scalar'/ },
+  'r_walked_untrusted.o': { kind: 'untrusted_arg', kernel: /must be a rcu pointer/ },
+  'r_wrong_type.o': {
+    kind: 'kfunc_not_allowed',
+    kernel: /calling kernel function bpf_cpumask_create is not allowed/,
+  },
+  '../corpus/reject_kfunc_leak.o': {
+    kind: 'ref_leak',
+    kernel: /Unreleased reference|would lead to reference leak/,
+  },
+};
+
+const CASES = [...FIXTURES, '../corpus/kfunc_task.o', '../corpus/reject_kfunc_leak.o'];
+
+function tsbpf(file: string) {
+  const spec = readObject(new Uint8Array(readFileSync(new URL(file, DIR))), { file });
+  expect(spec.programs).toHaveLength(1);
+  const r = verify(spec.programs[0]!, { maps: spec.maps });
+  let backend: string | undefined;
+  try {
+    loadCollection(spec, { backend: 'kernel' }).close();
+  } catch (e) {
+    backend = (e as Error).message;
+  }
+  return { r, backend };
+}
+
+describe('kfunc fixtures', () => {
+  it('cover both verdicts: every reject fixture has its rule, every accept none', () => {
+    for (const f of FIXTURES) expect(f.startsWith('r_'), f).toBe(f in REJECTIONS);
+    expect(FIXTURES.filter((f) => f.startsWith('a_')).length).toBeGreaterThanOrEqual(6);
+  });
+
+  it.each(CASES)("%s: tsbpf's verdict is the kernel's, for the same reason", (file) => {
+    const { r, backend } = tsbpf(file);
+    const want = REJECTIONS[file];
+    if (want) {
+      expect(r.accepted, r.log).toBe(false);
+      expect(r.diagnostics[0]?.kind, r.log).toBe(want.kind);
+    } else expect(r.accepted, r.log).toBe(true);
+    if (!kernelOracle()) return;
+    const k = kernelLoad(`../kfuncs/${file}`);
+    try {
+      const kv = [...k.verdicts.values()][0];
+      expect(kv?.verdict, kv?.reason).toBe(want ? 'reject' : 'accept');
+      if (want) expect(kv?.reason).toMatch(want.kernel);
+    } finally {
+      k.release();
+    }
+    // tsbpf's kernel back end: kfunc calls resolved to vmlinux BTF ids, the kernel's verdict for the same reason.
+    if (want) expect(backend).toMatch(want.kernel);
+    else expect(backend).toBeUndefined();
+  });
+});
