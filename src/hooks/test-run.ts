@@ -29,6 +29,7 @@ import { programTypeByName, SKB_TEST_RUN_TYPES, XDP_MD, XDP_MD_OFFSETS } from '.
 import { checkDeadline } from '../vm/limits.js';
 import { testRunFlowDissector } from './flow-dissector.js';
 import { ethProtocol, SKB_MAX_PACKET, type SkbRunOptions, SkbSlot, skbIsL2 } from './skb.js';
+import { testRunSkLookup } from './sk-lookup.js';
 import { ARGS_TYPES, testRunArgs } from './test-run-args.js';
 import { LOOPBACK_IFINDEX, XdpHook, type XdpRunOptions } from './xdp.js';
 
@@ -71,7 +72,8 @@ export interface TestRunOptions {
    * `ingress_ifindex` and `rx_queue_index` are passed to the program. skb types: a `struct __sk_buff` in
    * (up to 192 bytes): mark, priority, ingress_ifindex, ifindex (0 or 1), cb, tstamp, wire_len, gso_segs,
    * gso_size and hwtstamp may be set, the rest must be 0; without one, the program reads wire_len 0.
-   * flow_dissector: a `struct bpf_flow_keys` (56 bytes) in which only `flags` may be set.
+   * flow_dissector: a `struct bpf_flow_keys` (56 bytes) in which only `flags` may be set. sk_lookup: a
+   * `struct bpf_sk_lookup` (72 bytes, required; see hooks/sk-lookup.ts), and no data in.
    */
   ctxIn?: Uint8Array;
   /** Number of runs, 0 to 2^32-1 (default 1; 0 is one run, as in the kernel); the duration is averaged. */
@@ -129,6 +131,8 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
   if (PACKET_TYPES.has(type) && options.dataIn.length < TEST_RUN_MIN_DATA)
     throw tooShort(options.dataIn.length, name);
   if (SKB_TEST_RUN_TYPES.has(type)) return testRunSkb(runner, options, repeat, type);
+  if (type === 'sk_lookup')
+    return testRunSkLookup(runner, options, repeat, (why, errno) => new TestRunError(why, name, errno));
   if (type === 'flow_dissector') {
     const refuse = (why: string, errno?: number) => new TestRunError(why, name, errno);
     const { dataIn, ctxIn, clock = wallClock, deadline } = options;
@@ -144,7 +148,7 @@ export function testRun(runner: Runner, options: TestRunOptions): TestRunResult 
     );
   if (type !== 'xdp') {
     throw new TsbpfError(
-      `test run of ${type} programs is not supported yet (xdp, ${[...SKB_TEST_RUN_TYPES].join(', ')}, flow_dissector are)`,
+      `test run of ${type} programs is not supported yet (xdp, ${[...SKB_TEST_RUN_TYPES].join(', ')}, flow_dissector, sk_lookup are)`,
       name,
     );
   }
