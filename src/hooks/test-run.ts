@@ -28,8 +28,8 @@ import { Errno, errnoName, errnoText } from '../spec/errno.js';
 import { programTypeByName, SKB_TEST_RUN_TYPES, XDP_MD, XDP_MD_OFFSETS } from '../spec/program-types.js';
 import { checkDeadline } from '../vm/limits.js';
 import { testRunFlowDissector } from './flow-dissector.js';
-import { ethProtocol, SKB_MAX_PACKET, type SkbRunOptions, SkbSlot, skbIsL2 } from './skb.js';
 import { testRunSkLookup } from './sk-lookup.js';
+import { ethProtocol, SKB_MAX_PACKET, type SkbRunOptions, SkbSlot, skbIsL2 } from './skb.js';
 import { ARGS_TYPES, testRunArgs } from './test-run-args.js';
 import { LOOPBACK_IFINDEX, XdpHook, type XdpRunOptions } from './xdp.js';
 
