@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../../src/kernel/index.js';
 import type { Link } from '../../../src/spec/link.js';
 import { kernelOracle } from '../../support/kernel.js';
@@ -23,6 +23,23 @@ import {
 
 const oracle = kernelOracle();
 
+// Links a failing test left open are closed after it, so one failure does not leave programs attached.
+const open: Link[] = [];
+afterEach(() => {
+  for (const l of open.splice(0)) {
+    try {
+      void l.close();
+    } catch {
+      /* already closed by the test */
+    }
+  }
+});
+/** Note a link for the safety net, and return it. */
+const keep = <L extends Link>(l: L): L => {
+  open.push(l);
+  return l;
+};
+
 describe.skipIf(!oracle)('tracepoints and raw tracepoints', () => {
   let obj: k.KernelObject;
   let ids: Ids;
@@ -37,9 +54,11 @@ describe.skipIf(!oracle)('tracepoints and raw tracepoints', () => {
   });
 
   it('tracepoint syscalls/sys_enter_getpgid counts each call while attached, none after close', () => {
-    const link = obj
-      .program('tp_getpgid')
-      .attach({ kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_getpgid' });
+    const link = keep(
+      obj
+        .program('tp_getpgid')
+        .attach({ kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_getpgid' }),
+    );
     ids.link.push((link as k.BpfLink).id);
     expect(link.info()).toEqual({
       kind: 'tracepoint',
@@ -56,7 +75,7 @@ describe.skipIf(!oracle)('tracepoints and raw tracepoints', () => {
 
   it('raw tracepoint sys_enter counts the same calls', () => {
     const before = count(obj, Slot.RAW_TP);
-    const link = obj.program('raw_sys_enter').attach();
+    const link = keep(obj.program('raw_sys_enter').attach());
     ids.link.push((link as k.BpfLink).id);
     expect(link.info().target).toBe('sys_enter');
     callGetpgid(17);
@@ -73,9 +92,11 @@ describe.skipIf(!oracle)('tracepoints the older way, and pinned links', () => {
     const { obj, ids } = loadFixture(['tp_getpgid']);
     try {
       targetThisProcess(obj);
-      const link = obj
-        .program('tp_getpgid')
-        .attach({ kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_getpgid', ioctl: true });
+      const link = keep(
+        obj
+          .program('tp_getpgid')
+          .attach({ kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_getpgid', ioctl: true }),
+      );
       expect(link).toBeInstanceOf(k.HookLink);
       callGetpgid(11);
       expect(count(obj, Slot.TP)).toBe(11n);
@@ -98,7 +119,7 @@ describe.skipIf(!oracle)('tracepoints the older way, and pinned links', () => {
     try {
       targetThisProcess(obj);
       obj.maps.get('counts')!.pin(`${dir}/counts`);
-      const link = obj.program('tp_getpgid').attach() as k.BpfLink;
+      const link = keep(obj.program('tp_getpgid').attach() as k.BpfLink);
       linkId = link.id;
       ids.link.push(linkId);
       link.pin(`${dir}/link`);
@@ -159,6 +180,7 @@ describe.skipIf(!oracle)('uprobes and uretprobes', () => {
     return count(obj, slot) - before;
   };
   const track = (l: Link) => {
+    keep(l);
     ids.link.push((l as k.BpfLink).id);
     return l;
   };
@@ -286,7 +308,7 @@ describe.skipIf(!oracle)('perf events and kprobes', () => {
   });
 
   it('perf_event: cpu-clock sampling on every CPU runs the program, and stops when closed', async () => {
-    const link = obj.program('on_sample').attach({ cpu: 'all', frequency: 1000 });
+    const link = keep(obj.program('on_sample').attach({ cpu: 'all', frequency: 1000 }));
     expect(link.info()).toMatchObject({ kind: 'perf_event', target: 'cpu-clock on all CPUs' });
     const end = Date.now() + 150;
     while (Date.now() < end) {
@@ -303,9 +325,9 @@ describe.skipIf(!oracle)('perf events and kprobes', () => {
   });
 
   it('perf_event on one CPU through the explicit target; a missing CPU is named', () => {
-    const link = obj
-      .program('on_sample')
-      .attach({ kind: 'perf_event', cpu: 0, event: 'task-clock', period: 100000 });
+    const link = keep(
+      obj.program('on_sample').attach({ kind: 'perf_event', cpu: 0, event: 'task-clock', period: 100000 }),
+    );
     ids.link.push((link as k.BpfLink).id);
     expect(link.info().target).toBe('task-clock on CPU 0');
     link.close();
@@ -328,7 +350,7 @@ describe.skipIf(!oracle)('perf events and kprobes', () => {
       }
       ctx.skip('not runnable here: this kernel has no kprobes (CONFIG_KPROBES unset)');
     }
-    const links = [obj.program('kp_open').attach(), obj.program('krp_open').attach()];
+    const links = [keep(obj.program('kp_open').attach()), keep(obj.program('krp_open').attach())];
     for (let i = 0; i < 5; i++) closeSync(openSync('/dev/null', 'r'));
     expect(count(obj, Slot.KPROBE)).toBeGreaterThanOrEqual(5n);
     expect(count(obj, Slot.KRETPROBE)).toBeGreaterThanOrEqual(5n);
@@ -338,7 +360,7 @@ describe.skipIf(!oracle)('perf events and kprobes', () => {
   it('kprobe.multi from its section: attach, trigger, count — or not runnable here', (ctx) => {
     let link: Link;
     try {
-      link = obj.program('kp_multi').attach();
+      link = keep(obj.program('kp_multi').attach());
     } catch (e) {
       // This kernel has no fprobe: one line naming it.
       expect(e).toBeInstanceOf(k.KernelFeatureError);
@@ -372,7 +394,7 @@ describe.skipIf(!oracle)('trampolines: fentry, fexit, lsm', () => {
       obj!.setGlobal('target_tgid', process.pid);
       let links: Link[];
       try {
-        links = obj!.attachAll();
+        links = obj!.attachAll().map(keep);
       } catch (e) {
         expect(e).toBeInstanceOf(k.KernelFeatureError);
         expect((e as Error).message).toMatch(/this kernel cannot attach fentry programs: no BPF trampolines/);
