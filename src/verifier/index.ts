@@ -13,6 +13,7 @@ import { attachTypeError, type ProgramType, programTypeFor } from '../spec/progr
 import { programTypeForSection } from '../spec/sections.js';
 import { type BtfTarget, resolveBtfTarget } from './btf-ctx.js';
 import { buildCfg, liveness, Reject } from './cfg.js';
+import { gplCompatible } from './gpl.js';
 import { Verifier } from './interp.js';
 import { type Diagnostic, disasm, formatDiagnostic, pathSteps, SourceMap } from './log.js';
 import type { VerifyResult } from './result.js';
@@ -205,6 +206,18 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
     // lsm_cgroup), else 0 or -errno. The few int hooks the kernel reads as bool (0..1) are not told apart
     // here: their BTF says int, so a program returning 1 there is refused (stricter, never wrongly accepted).
     if (type.name === 'lsm') ptype = lsmView(type, t);
+    // check_struct_ops_btf_id: only a GPL-compatible program may implement a kernel struct's member.
+    if (
+      t.structOps &&
+      'license' in program &&
+      typeof program.license === 'string' &&
+      !gplCompatible(program.license)
+    )
+      return reject(
+        0,
+        'gpl',
+        `struct_ops programs must have a GPL-compatible licence (this one's is '${program.license}')`,
+      );
   }
   if (insns.length === 0) return reject(0, 'empty', 'the program has no instructions');
   try {

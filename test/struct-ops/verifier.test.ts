@@ -63,6 +63,16 @@ const CASES: [string, string, { program: string; kernel: RegExp; ours: RegExp } 
   ],
   [
     'struct-ops',
+    'reject_license.o',
+    {
+      program: 'li_ssthresh',
+      kernel: /^struct ops programs must have a GPL compatible license$/,
+      ours: /struct_ops programs must have a GPL-compatible licence \(this one's is 'Proprietary'\)/,
+    },
+    [],
+  ],
+  [
+    'struct-ops',
     'reject_write.o',
     {
       program: 'wr_ssthresh',
@@ -132,6 +142,7 @@ describe.skipIf(!oracle)('struct_ops verdicts, program by program, against the k
     ['struct-ops', 'cc_helpers.o'],
     ['struct-ops', 'sleepable.o'],
     ['struct-ops', 'reject_ret.o'],
+    ['struct-ops', 'reject_license.o'],
     ['struct-ops', 'reject_write.o'],
     ['struct-ops', 'reject_arg.o'],
     ['struct-ops', 'reject_helper.o'],
