@@ -6,6 +6,12 @@ import './core-target.js';
 import './live/register.js';
 
 export {
+  type AttachTarget,
+  type AutoAttachOptions,
+  attachProgram,
+  openPinnedLink,
+} from '../kernel/links/index.js';
+export {
   openPerfReader,
   type PerfBufferOptions,
   type PerfEventReader,
