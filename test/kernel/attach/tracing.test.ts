@@ -9,6 +9,7 @@ import * as k from '../../../src/kernel/index.js';
 import type { Link } from '../../../src/spec/link.js';
 import { kernelOracle } from '../../support/kernel.js';
 import {
+  ATTACH_O,
   buildProbeTarget,
   callGetpgid,
   count,
@@ -156,6 +157,56 @@ describe.skipIf(!oracle)('tracepoints the older way, and pinned links', () => {
     }
     expect(await leftovers(ids)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe.skipIf(!oracle)('a link pinned by another process', () => {
+  const DIST = new URL('../../../dist/kernel/index.js', import.meta.url).pathname;
+
+  it('outlives the process that made it: still attached and counting after it exited; removing the pins ends it', async () => {
+    expect(existsSync(DIST), `${DIST} is missing: run \`npm run build\` first`).toBe(true);
+    ensureTracefs();
+    const dir = `/sys/fs/bpf/tsbpf-attach-child-${process.pid}`;
+    mkdirSync(dir);
+    try {
+      // The child loads the fixture, counts this (the parent) process's getpgid calls, pins the link and
+      // the counts map, and exits without closing anything.
+      const script = `
+        const k = await import(${JSON.stringify(DIST)});
+        const obj = k.loadKernelObject(${JSON.stringify(ATTACH_O)}, { programs: ['tp_getpgid'] });
+        obj.setGlobal('target_tgid', ${process.pid});
+        obj.maps.get('counts').pin(${JSON.stringify(`${dir}/counts`)});
+        const link = obj.program('tp_getpgid').attach();
+        link.pin(${JSON.stringify(`${dir}/link`)});
+        console.log(JSON.stringify({
+          link: link.id,
+          prog: [k.progInfo(obj.program('tp_getpgid').fd).id],
+          map: [...obj.maps.values()].map((m) => k.mapInfo(m.fd).id),
+        }));`;
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script]).toString();
+      const made = JSON.parse(out) as { link: number; prog: number[]; map: number[] };
+      expect(exists('link', made.link)).toBe(true);
+      callGetpgid(6);
+      const value = JSON.parse(
+        execFileSync('bpftool', [
+          '-j',
+          'map',
+          'lookup',
+          'pinned',
+          `${dir}/counts`,
+          'key',
+          '0',
+          '0',
+          '0',
+          '0',
+        ]).toString(),
+      ) as { value: string[] };
+      expect(Number.parseInt(value.value[0]!, 16)).toBe(6);
+      rmSync(dir, { recursive: true, force: true });
+      expect(await leftovers({ link: [made.link], prog: made.prog, map: made.map })).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
