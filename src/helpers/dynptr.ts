@@ -127,7 +127,7 @@ export const DYNPTR_HELPERS: HelperDef[] = [
         if (!d) return 0n;
         const rb = RingBufMap.ofSample(env.space, d.data);
         if (!rb) throw new Error(`ringbuf_${op}_dynptr: the dynptr is not a ring-buffer sample`);
-        rb.commit(d.data, op === 'discard', u32(flags) > 0xffff ? 0xffff : u32(flags));
+        rb.commit(d.data, op === 'discard', Math.min(u32(flags), 0xffff));
         setNull(env, at);
         return 0n;
       },

@@ -23,6 +23,7 @@ export {
   mapTypeInfo,
 } from './registry.js';
 export { RingBufFlag, RingBufMap, RingBufQuery, RingBufReader } from './ringbuf.js';
+export { MAX_USER_RINGBUF_SAMPLES, UserRingBufMap } from './user-ringbuf.js';
 export {
   bytesCodec,
   type Codec,

@@ -53,7 +53,7 @@ function slotOf(
 function dynptrAt(f: Frame, idx: number): { start: number; d: Reg } | undefined {
   if (f.slots[idx] !== Slot.DYNPTR) return undefined;
   const d = f.spills[idx >> 3];
-  if (!d || d.kind !== 'dynptr') return undefined;
+  if (d?.kind !== 'dynptr') return undefined;
   return { start: (idx & ~7) - d.off, d };
 }
 
@@ -187,7 +187,7 @@ export function forgetDynptrs(s: State, ref: number): void {
   for (const f of s.frames) {
     for (let slot = 0; slot < f.spills.length; slot++) {
       const d = f.spills[slot];
-      if (!d || d.kind !== 'dynptr' || d.ref !== ref || f.slots[slot * 8] !== Slot.DYNPTR) continue;
+      if (d?.kind !== 'dynptr' || d.ref !== ref || f.slots[slot * 8] !== Slot.DYNPTR) continue;
       const o = ownStack(f);
       o.slots.fill(Slot.INVALID, slot * 8, slot * 8 + 8);
       o.spills[slot] = undefined;

@@ -12,6 +12,8 @@ export type {
   Invocation,
   RetType as HelperRetType,
 } from '../helpers/types.js';
+// Timers: when their callbacks run in user space (the runtime's clock, on an explicit call).
+export { armedTimers, runTimers, TimerFlag } from '../helpers/timer.js';
 export {
   AddressSpace,
   DEFAULT_MAP_MEMORY_LIMIT,
