@@ -19,6 +19,7 @@ const WHY: Record<string, string> = {
   'bad_dynptr_overwrite.o': 'overwrites the referenced dynptr at fp-',
   'bad_dynptr_slice.o': 'R6 is a number (scalar(umin=1)), not a pointer',
   'bad_dynptr_uaf.o': 'must point to an initialised dynptr',
+  'bad_find_vma_ret.o': 'a bpf_find_vma callback must return 0 or 1, but R0 may be 2',
   'bad_foreach_ret.o': 'a bpf_for_each_map_elem callback must return 0 or 1, but R0 may be 2',
   'bad_lock_call.o': 'ktime_get_ns is called while holding the bpf_spin_lock',
   'bad_loop_leak.o': 'reference leak',
