@@ -29,6 +29,7 @@ import {
   attachProgram,
   autoTarget,
 } from './links/target.js';
+import { trampolineLoadError } from './links/tracing.js';
 import { withNetns } from './netns.js';
 import { loadObjectBtf, loadProgramBtf, mapBtfIds, type ObjectBtf, programBtfInfo } from './program-btf.js';
 import { KernelRingBuf } from './ringbuf.js';
@@ -469,7 +470,7 @@ function kernelBackend(
         return new KernelProgram(p, loaded.fd, loaded.log);
       } catch (e) {
         if (e instanceof VerifierRejectedError) e.explanation = explain(original, spec);
-        throw e;
+        throw trampolineLoadError(p, e) ?? e;
       } finally {
         if (own) sys.close(own.fd);
       }

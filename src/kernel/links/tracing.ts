@@ -44,3 +44,23 @@ export function attachTracing(prog: AttachableProgram): BpfLink {
     throw e;
   }
 }
+
+/**
+ * What a failed load of a trampoline program (fentry, fexit, fmod_ret, lsm) really means when the kernel
+ * answers EPERM to root: it has no BPF trampolines. A KernelFeatureError saying so, or undefined when that
+ * is not the case (the error stands as it is).
+ */
+export function trampolineLoadError(
+  p: { name: string; type: string; section: string },
+  e: unknown,
+): KernelFeatureError | undefined {
+  if (!(e instanceof KernelError) || e.errno !== EPERM || process.getuid?.() !== 0) return undefined;
+  const kind = /^(fentry|fexit|fmod_ret|lsm)(\.s)?\//.exec(p.section)?.[1];
+  if (!kind || (p.type !== 'tracing' && p.type !== 'lsm')) return undefined;
+  return new KernelFeatureError(
+    'BPF trampolines',
+    e.command,
+    e.errno,
+    `this kernel cannot load ${kind} programs: no BPF trampolines (program ${p.name}; the kernel refuses it to root with EPERM)`,
+  );
+}
