@@ -112,6 +112,18 @@ describe.skipIf(!oracle)('network namespace attachments: tcx, xdp, sk_lookup, ne
     }
   });
 
+  it('detach() stops a tcx link while its fd stays open (BPF_LINK_DETACH); close() then releases it', () => {
+    const link = track(obj.program('tcx_in').attach({ iface: 'vb', netns: net.nsB })) as k.BpfLink;
+    const before = count(obj, Slot.TCX_IN);
+    send(2);
+    link.detach();
+    send(3);
+    expect(count(obj, Slot.TCX_IN) - before).toBe(2n);
+    // Still a link object in the kernel, attached to nothing.
+    expect(k.linkInfo(link.fd).id).toBe(link.id);
+    link.close();
+  });
+
   it('a tc program needs an interface: the error names it', () => {
     expect(() => obj.program('tcx_in').attach()).toThrow(
       /program tcx_in \(section tcx\/ingress\): cannot attach automatically: needs an interface for tcx ingress/,

@@ -74,6 +74,16 @@ describe.skipIf(!oracle)('tracepoints and raw tracepoints', () => {
     expect(count(obj, Slot.TP)).toBe(25n);
   });
 
+  it('detach() of a perf link (which BPF_LINK_DETACH cannot detach) releases it', () => {
+    const before = count(obj, Slot.TP);
+    const link = keep(obj.program('tp_getpgid').attach());
+    callGetpgid(3);
+    link.detach();
+    callGetpgid(4);
+    expect(count(obj, Slot.TP) - before).toBe(3n);
+    link.close();
+  });
+
   it('raw tracepoint sys_enter counts the same calls', () => {
     const before = count(obj, Slot.RAW_TP);
     const link = keep(obj.program('raw_sys_enter').attach());
