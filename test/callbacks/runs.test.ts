@@ -5,15 +5,18 @@
 // result, timers that fired once per arming, dynptr helpers' results and errors). Then what the kernel
 // cannot be driven to here: the user ring buffer fed from TypeScript and drained, timers fired by runTimers
 // with the runtime's clock, each on both engines.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ENGINES } from '../../src/engine/runner.js';
 import { armedTimers, runTimers } from '../../src/helpers/timer.js';
 import { UserRingBufMap } from '../../src/maps/user-ringbuf.js';
 import { loadCollection, readObject } from '../../src/node/root.js';
 import { kernelLoad, kernelMapDump, kernelRun } from '../corpus/measure.js';
-import { kernelOracle } from '../support/kernel.js';
+import { clang, kernelOracle } from '../support/kernel.js';
 
 const FIXTURE = '../callbacks/ok_callbacks.o'; // kernelLoad reads it relative to the corpus folder
 const bytes = () =>
@@ -78,6 +81,56 @@ describe.runIf(oracle)('ok_callbacks.o against BPF_PROG_TEST_RUN', () => {
           armed += b.readBigUInt64LE(0);
         }
         expect(armed).toBe(BigInt(runs));
+      } finally {
+        coll.close();
+        k.release();
+      }
+    });
+  }
+});
+
+/** libbpf's user-ring-buffer producer (tools/produce.c), built once per run: the kernel's drain gets samples. */
+function producer(): string {
+  const cc = clang();
+  if (!cc) throw new Error('clang is needed to build test/fixtures/callbacks/tools/produce.c');
+  const out = join(mkdtempSync(join(tmpdir(), 'tsbpf-produce-')), 'produce');
+  const src = fileURLToPath(new URL('../fixtures/callbacks/tools/produce.c', import.meta.url));
+  execFileSync(cc, ['-O2', src, '-lbpf', '-o', out], { stdio: 'pipe' });
+  return out;
+}
+
+describe.runIf(oracle)('bpf_user_ringbuf_drain against the kernel', () => {
+  for (const engine of ENGINES) {
+    it(`${engine}: the same samples drained the same way (libbpf's producer in the kernel, submit() here)`, () => {
+      const produce = producer();
+      const k = kernelLoad(FIXTURE, { pinMaps: true });
+      const coll = loadCollection(readObject(bytes()), { engine });
+      try {
+        const ring = coll.runtime.maps.find((m) => m instanceof UserRingBufMap) as UserRingBufMap;
+        const pin = k.verdicts.get('drain')!.pin!;
+        // Rounds of samples, each drained by one run: a stop at 0xffffffff leaves the rest for the next,
+        // a discarded sample is skipped, a 2-byte sample makes dynptr_read fail (-E2BIG) and stops.
+        const rounds = [
+          ['05000000', '07000000', 'ffffffff', '0b000000', '-64000000'],
+          [],
+          ['0102', '09000000'],
+        ];
+        const drained = [3n, 1n, 1n];
+        for (const [i, round] of rounds.entries()) {
+          if (round.length)
+            execFileSync(produce, [join(k.mapPins!, 'commands'), ...round], { stdio: 'pipe' });
+          for (const hexSample of round) {
+            const data = Buffer.from(hexSample.replace('-', ''), 'hex');
+            expect(ring.submit(new Uint8Array(data), hexSample.startsWith('-'))).toBe(0);
+          }
+          const want = kernelRun(pin, packet(60));
+          if ('error' in want) throw new Error(`the kernel's run failed: ${want.error}`);
+          expect(coll.program('drain').run({ dataIn: packet(60) }).retval).toBe(want.retval);
+          const kernelOut = kernelMapDump(join(k.mapPins!, 'out'));
+          expect(dump(coll.map('out')), `after round ${JSON.stringify(round)}`).toEqual(kernelOut);
+          // What the kernel drained (slot 13), so that the comparison is about samples, not empty rings.
+          expect(Buffer.from(kernelOut.get('0d000000')!, 'hex').readBigInt64LE(0)).toBe(drained[i]);
+        }
       } finally {
         coll.close();
         k.release();
