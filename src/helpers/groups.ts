@@ -90,3 +90,28 @@ export const COARSE_CLOCK_TYPES: readonly string[] = [
   'cgroup_sysctl',
   'sk_lookup',
 ];
+
+/**
+ * The skc_to_*_sock casts: networking programs with a socket to cast (not cgroup_sock, cgroup_device,
+ * sk_reuseport, cgroup_sysctl, cgroup_sockopt, netfilter) and the BTF-typed programs.
+ */
+export const SOCK_CAST_TYPES: readonly string[] = [
+  'socket_filter',
+  'sched_cls',
+  'sched_act',
+  'xdp',
+  'cgroup_skb',
+  'lwt_in',
+  'lwt_out',
+  'lwt_xmit',
+  'sock_ops',
+  'sk_skb',
+  'sk_msg',
+  'cgroup_sock_addr',
+  'lwt_seg6local',
+  'flow_dissector',
+  'sk_lookup',
+  'syscall',
+  'tracing',
+  'lsm',
+];

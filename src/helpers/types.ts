@@ -35,6 +35,9 @@ export type ArgType =
   | 'ctx_or_null' // the context pointer, or NULL (get_netns_cookie)
   | 'sock_common' // ARG_PTR_TO_BTF_ID_SOCK_COMMON: a socket from sk_lookup_* (checked against NULL)
   | 'sock_release' // the same, released by the call (sk_release: OBJ_RELEASE)
+  // ARG_PTR_TO_FIXED_SIZE_MEM: readable memory of the size the proto's fixedSizes gives this argument
+  // (tcp_raw_*_syncookie: the IP and TCP headers)
+  | 'fixed_mem'
   | 'timer' // ARG_PTR_TO_TIMER: a pointer exactly at the struct bpf_timer of a map value
   | 'dynptr' // ARG_PTR_TO_DYNPTR: an initialised dynptr (on the stack, or one the kernel passes a callback)
   | 'dynptr_uninit' // the same with MEM_UNINIT: 16 bytes of stack the helper makes a dynptr in
@@ -51,6 +54,13 @@ export type RetType =
   | 'sock_cast_or_null' // RET_PTR_TO_SOCKET_OR_NULL of a cast (sk_fullsock): R1's socket, its reference kept
   // RET_PTR_TO_BTF_ID_TRUSTED (get_current_task_btf): a pointer to the proto's btfStruct.
   | 'btf_id'
+  // RET_PTR_TO_BTF_ID_OR_NULL (skc_to_tcp_sock, sock_from_file) and RET_PTR_TO_TCP_SOCK_OR_NULL (tcp_sock):
+  // a typed pointer to retBtfStruct, or NULL; a cast of a socket keeps the argument's reference.
+  | 'btf_id_or_null'
+  // RET_PTR_TO_MAP_VALUE (get_local_storage): the map's value, never NULL.
+  | 'map_value'
+  // RET_PTR_TO_SOCKET_OR_NULL of get_listener_sock: a socket the kernel holds no reference on, or NULL.
+  | 'sock_noref_or_null'
   // RET_PTR_TO_DYNPTR_MEM_OR_NULL (bpf_dynptr_data): R3 (a constant) bytes of the R1 dynptr's data, or NULL.
   | 'dynptr_mem_or_null';
 
@@ -68,6 +78,8 @@ export interface HelperProto {
   btfStruct?: string;
   /** The struct a 'btf_id' result points to when it differs from the arguments' (`pt_regs`). */
   retBtfStruct?: string;
+  /** Sizes of 'fixed_mem' arguments, by argument index (0-based; other entries unused). */
+  fixedSizes?: readonly number[];
 }
 
 /** Per-run state the runtime keeps for the program being executed and its helpers. */
@@ -254,4 +266,9 @@ export interface HelperDef {
   readonly numbers?: NumberHelper;
   /** Program types that may call it; undefined means all. */
   readonly programTypes?: readonly string[];
+  /**
+   * Expected attach types that may call it, when the kernel decides by attach type too (bind: only
+   * connect4/connect6 programs); undefined means every attach type of the allowed program types.
+   */
+  readonly attachTypes?: readonly string[];
 }

@@ -21,6 +21,7 @@ import { type MapSpec, MapType } from '../spec/maps.js';
 import { ArrayMap } from './array.js';
 import { type MapBase, type MapOptions, roundUp8 } from './base.js';
 import { BloomFilterMap } from './bloom.js';
+import { CgroupStorageMap, checkCgroupStorage } from './cgroup-storage.js';
 import { chargeMapMemory, hashCapacity, mapMemory } from './cost.js';
 import { RedirectArrayMap } from './devmap.js';
 import { FdArrayMap } from './fdarray.js';
@@ -372,6 +373,19 @@ export const MAP_TYPES: ReadonlyMap<number, MapTypeInfo> = new Map(
     ).map(([type, name, owner]) =>
       info(type, name, checkLocalStorage, (sp, s, o) => new LocalStorageMap(sp, s, o), {
         helpers: [`${owner}_storage_get`, `${owner}_storage_delete`],
+        lookup: 'none',
+      }),
+    ),
+    // One value per attached cgroup, reached by bpf_get_local_storage (./cgroup-storage.ts).
+    ...(
+      [
+        [MapType.CGROUP_STORAGE, 'cgroup_storage'],
+        [MapType.PERCPU_CGROUP_STORAGE, 'percpu_cgroup_storage'],
+      ] as const
+    ).map(([type, name]) =>
+      info(type, name, checkCgroupStorage, (sp, s, o) => new CgroupStorageMap(sp, s, o), {
+        perCpu: type === MapType.PERCPU_CGROUP_STORAGE,
+        helpers: ['get_local_storage'],
         lookup: 'none',
       }),
     ),

@@ -988,6 +988,11 @@ function layoutAccess(
 }
 
 /** Whether a helper (by its `programTypes`) may be called from programs of this type. */
-export function helperAllowed(type: ProgramType, helper: { programTypes?: readonly string[] }): boolean {
-  return helper.programTypes === undefined || helper.programTypes.includes(type.name);
+export function helperAllowed(
+  type: ProgramType,
+  helper: { programTypes?: readonly string[]; attachTypes?: readonly string[] },
+): boolean {
+  if (helper.programTypes !== undefined && !helper.programTypes.includes(type.name)) return false;
+  // Some helpers the kernel gives by expected attach type too (bind: connect4/connect6 only).
+  return helper.attachTypes === undefined || helper.attachTypes.includes(type.attachType ?? '');
 }

@@ -200,7 +200,21 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
         released = r;
         break;
       case 'long_ptr':
+        // MEM_ALIGNED: on the stack, an 8-byte slot (the kernel's strict alignment check).
+        if (
+          r.kind === 'stack' &&
+          isConstScalar(r.s) &&
+          (r.off + Number(BigInt.asIntN(64, r.s.var.value))) % 8 !== 0
+        )
+          throw new Reject(
+            pc,
+            'misaligned_stack',
+            `argument ${regno} of ${h.name} (R${regno}) must be 8-byte aligned, but it is ${v.describe(r)}`,
+          );
         helperMem(v, pc, regno, r, 8, true);
+        break;
+      case 'fixed_mem':
+        helperMem(v, pc, regno, r, h.proto.fixedSizes?.[i] ?? 0, false);
         break;
       case 'int_ptr':
         helperMem(v, pc, regno, r, 4, false);
@@ -228,7 +242,12 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       }
       case 'sock_common':
       case 'sock_release':
-        need(regno, r.kind === 'sock' || r.kind === 'sock_common', 'a socket, checked against NULL');
+        // A typed socket (skc_to_*, a tracing argument) passes too, as the kernel's BTF_ID_SOCK_COMMON.
+        need(
+          regno,
+          r.kind === 'sock' || r.kind === 'sock_common' || (t === 'sock_common' && r.kind === 'btf_ptr'),
+          'a socket, checked against NULL',
+        );
         if (t === 'sock_release') {
           need(regno, r.ref !== 0, 'a socket from a lookup (a reference to release)');
           released = r;
@@ -318,6 +337,19 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       regs[0] = ptrReg(h.proto.ret, { id: ref, ref });
       break;
     }
+    case 'btf_id_or_null': {
+      // A cast of a socket (skc_to_tcp_sock, tcp_sock) keeps the argument's reference, as sk_fullsock's.
+      const struct = h.proto.retBtfStruct ?? h.proto.btfStruct;
+      const btf = struct && v.kernelBtf ? btfStructId(v.kernelBtf, struct) : 0;
+      regs[0] = ptrReg('btf_ptr_or_null', { btf, id: v.newId(), ref: castFrom.ref });
+      break;
+    }
+    case 'map_value':
+      regs[0] = ptrReg('map_value', { map: mapIdx });
+      break;
+    case 'sock_noref_or_null':
+      regs[0] = ptrReg('sock_or_null', { id: v.newId() });
+      break;
     case 'sock_cast_or_null':
       // The kernel's pointer casts (is_ptr_cast_function): the same socket, or NULL; a NULL result does not
       // release the argument's reference, which stays to be released (markNull releases only acquisitions).

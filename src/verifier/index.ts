@@ -179,8 +179,12 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
   let ptype = type;
   // The kernel's types: given, else the host's default (under Node the running kernel's, or --btf), read
   // only for the types that need them.
+  // A cast to a typed socket (skc_to_tcp_sock, tcp_sock) is read through the kernel's BTF too.
+  const casts = insns.some(
+    (i) => i.code === 0x85 && i.src === 0 && helper(i.imm)?.proto.ret === 'btf_id_or_null',
+  );
   const kernelBtf =
-    type.btfArgs || type.name === 'netfilter' ? (opts.btf ?? coreTarget(undefined)?.btf) : undefined;
+    type.btfArgs || type.name === 'netfilter' || casts ? (opts.btf ?? coreTarget(undefined)?.btf) : undefined;
   // A struct_ops program is typed when its target names the member it implements (`tcp_congestion_ops.
   // ssthresh`); the section alone does not say, and it is then verified with 12 numeric slots.
   const structOpsUntyped = type.name === 'struct_ops' && !attachToOf(program)?.includes('.');

@@ -183,6 +183,77 @@ describe('helper registry', () => {
         [155, 'redirect_peer'],
         [192, 'skb_set_tstamp'],
       ] as [number, string][]),
+      // Kernel pointers in map values (kptr.ts); timers, dynptrs, callbacks over VMAs and the user ring
+      // buffer (timer.ts, dynptr.ts).
+      ...([
+        [194, 'kptr_xchg'],
+        [169, 'timer_init'],
+        [170, 'timer_set_callback'],
+        [171, 'timer_start'],
+        [172, 'timer_cancel'],
+        [180, 'find_vma'],
+        [197, 'dynptr_from_mem'],
+        [198, 'ringbuf_reserve_dynptr'],
+        [199, 'ringbuf_submit_dynptr'],
+        [200, 'ringbuf_discard_dynptr'],
+        [201, 'dynptr_read'],
+        [202, 'dynptr_write'],
+        [203, 'dynptr_data'],
+        [209, 'user_ringbuf_drain'],
+      ] as [number, string][]),
+      // Tunnel options, IPsec state, lwt encapsulation (tunnel.ts); socket casts (sock-casts.ts); SYN
+      // cookies (syncookie.ts); cgroup storage; socket-level calls (sock-calls.ts); syscall programs;
+      // LSM/tracing (security.ts, trace-output.ts); infrared decoders (lirc.ts).
+      ...([
+        [29, 'skb_get_tunnel_opt'],
+        [30, 'skb_set_tunnel_opt'],
+        [66, 'skb_get_xfrm_state'],
+        [73, 'lwt_push_encap'],
+        [74, 'lwt_seg6_store_bytes'],
+        [75, 'lwt_seg6_adjust_srh'],
+        [76, 'lwt_seg6_action'],
+        [96, 'tcp_sock'],
+        [98, 'get_listener_sock'],
+        [116, 'tcp_send_ack'],
+        [136, 'skc_to_tcp6_sock'],
+        [137, 'skc_to_tcp_sock'],
+        [138, 'skc_to_tcp_timewait_sock'],
+        [139, 'skc_to_tcp_request_sock'],
+        [140, 'skc_to_udp6_sock'],
+        [162, 'sock_from_file'],
+        [178, 'skc_to_unix_sock'],
+        [196, 'skc_to_mptcp_sock'],
+        [110, 'tcp_gen_syncookie'],
+        [204, 'tcp_raw_gen_syncookie_ipv4'],
+        [205, 'tcp_raw_gen_syncookie_ipv6'],
+        [206, 'tcp_raw_check_syncookie_ipv4'],
+        [207, 'tcp_raw_check_syncookie_ipv6'],
+        [81, 'get_local_storage'],
+        [64, 'bind'],
+        [90, 'msg_push_data'],
+        [91, 'msg_pop_data'],
+        [142, 'load_hdr_opt'],
+        [143, 'store_hdr_opt'],
+        [144, 'reserve_hdr_opt'],
+        [166, 'sys_bpf'],
+        [167, 'btf_find_by_name_kind'],
+        [168, 'sys_close'],
+        [179, 'kallsyms_lookup_name'],
+        [36, 'probe_write_user'],
+        [147, 'd_path'],
+        [159, 'bprm_opts_set'],
+        [161, 'ima_inode_hash'],
+        [193, 'ima_file_hash'],
+        [56, 'perf_prog_read_value'],
+        [111, 'skb_output'],
+        [119, 'read_branch_records'],
+        [121, 'xdp_output'],
+        [149, 'snprintf_btf'],
+        [150, 'seq_printf_btf'],
+        [77, 'rc_repeat'],
+        [78, 'rc_keydown'],
+        [92, 'rc_pointer_rel'],
+      ] as [number, string][]),
     ];
     for (const [id, name] of expected) expect(helperById(id)?.name, `helper ${id}`).toBe(name);
     expect(HELPERS.size).toBe(expected.length);
@@ -200,9 +271,8 @@ describe('helper registry', () => {
     expect(kernelHelperId('bpf_trace_printk')).toBe(6);
     expect(kernelHelperName(209)).toBe('user_ringbuf_drain');
     expect(kernelHelperId('user_ringbuf_drain')).toBe(209);
-    // A kernel helper this project does not implement: named by the table, absent from the registry.
     expect(kernelHelperId('skb_get_xfrm_state')).toBe(66);
-    expect(helperByName('skb_get_xfrm_state')).toBeUndefined();
+    expect(helperByName('bpf_skb_get_xfrm_state')?.id).toBe(66);
     for (const bad of [0, -1, 212, 1.5]) expect(kernelHelperName(bad), `id ${bad}`).toBeUndefined();
     expect(kernelHelperId('no_such_helper')).toBeUndefined();
   });

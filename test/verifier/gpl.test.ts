@@ -44,7 +44,9 @@ const TYPES: [string, string | undefined][] = [
   ['sk_lookup', 'sk_lookup'],
 ];
 
-function kernelSaysGpl(type: string, attachType: string | undefined, insns: Insn[]): boolean {
+/** Whether the kernel refuses the call as GPL-only; undefined when its build withholds the helper from the
+ * type (probe_write_user under lockdown), which hides the answer. */
+function kernelSaysGpl(type: string, attachType: string | undefined, insns: Insn[]): boolean | undefined {
   try {
     const { fd } = kernel.progLoad({
       type: programTypeFor(type, attachType)!.kernel,
@@ -58,7 +60,9 @@ function kernelSaysGpl(type: string, attachType: string | undefined, insns: Insn
     return false;
   } catch (e) {
     if (!(e instanceof kernel.KernelError || e instanceof kernel.VerifierRejectedError)) throw e;
-    return /GPL-restricted/.test((e as { log?: string }).log ?? '');
+    const log = (e as { log?: string }).log ?? '';
+    if (/cannot use helper/.test(log)) return undefined;
+    return /GPL-restricted/.test(log);
   }
 }
 
@@ -101,6 +105,7 @@ describe.runIf(oracle)('GPL-only helpers agree with the kernel', () => {
         ...(attachType ? { attachType } : {}),
       };
       const k = kernelSaysGpl(type, attachType, insns);
+      if (k === undefined) continue;
       const ours = verify(program, { logLevel: 1 }).diagnostics[0]?.kind === 'gpl_only';
       const underGpl =
         verify({ ...program, license: 'GPL' }, { logLevel: 1 }).diagnostics[0]?.kind === 'gpl_only';
