@@ -48,10 +48,10 @@ export function register(program: Command): void {
   const run = prog
     .command('run')
     .description(
-      'run a program once or N times on a packet: data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]',
+      'run a program once or N times on a packet: data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N] (sk_lookup, raw_tracepoint, syscall: a ctx_in and no data_in)',
     )
     .argument('<prog.o>', 'ELF object')
-    .argument('<args...>', 'data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]')
+    .argument('<args...>', '[data_in FILE] [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]')
     .option('--engine <engine>', 'interp or jit', engineOption, 'jit')
     .option('--no-verify', 'skip the verifier and run in checked mode')
     .option('--json', 'print {"retval", "duration"} as JSON')
@@ -115,11 +115,13 @@ function cpuClock(): number {
 
 /** bpftool's keyword arguments: data_in, data_out, ctx_in, ctx_out, repeat. */
 interface Keywords {
-  dataIn: string;
+  /** Absent for the types whose test run takes none (sk_lookup, raw_tracepoint, syscall), as bpftool allows. */
+  dataIn?: string;
   dataOut?: string;
   ctxIn?: string;
   ctxOut?: string;
-  repeat: number;
+  /** Absent: the kernel's default (one run; the types that take no repeat count get none). */
+  repeat?: number;
 }
 
 const KEYWORDS = ['data_in', 'data_out', 'ctx_in', 'ctx_out', 'repeat'];
@@ -136,10 +138,8 @@ function parseKeywords(args: readonly string[]): Keywords {
     if (kv.has(key)) throw new CliError(`prog run: '${key}' given twice`, 2);
     kv.set(key, value);
   }
-  const dataIn = kv.get('data_in');
-  if (!dataIn) throw new CliError('prog run: data_in FILE is required', 2);
   return {
-    dataIn,
+    dataIn: kv.get('data_in'),
     dataOut: kv.get('data_out'),
     ctxIn: kv.get('ctx_in'),
     ctxOut: kv.get('ctx_out'),
@@ -151,8 +151,8 @@ function parseKeywords(args: readonly string[]): Keywords {
  * `repeat N`: decimal or 0x hex, 0 to 2^32-1 (bpf_attr's field is a u32; bpftool passes larger numbers
  * on cut to 32 bits, which turns 2^32 into 0, so they are refused here). 0 is one run, as in the kernel.
  */
-function parseRepeat(text: string | undefined): number {
-  if (text === undefined) return 1;
+function parseRepeat(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
   const n = /^(0x[0-9a-f]+|\d+)$/i.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(n) || n > TEST_RUN_MAX_REPEAT)
     throw new CliError(`prog run: repeat '${text}' is not a count from 0 to ${TEST_RUN_MAX_REPEAT}`, 2);
@@ -194,7 +194,7 @@ function runProg(file: string, args: string[], options: RunOptions): void {
       throw rejected(file, e);
     }
     const prog = obj.program(chosen.name);
-    const dataIn = readBytes(kw.dataIn, 'data_in');
+    const dataIn = kw.dataIn ? readBytes(kw.dataIn, 'data_in') : new Uint8Array(0);
     let r: ReturnType<typeof testRun>;
     try {
       r = testRun(runnerFor(prog, options.engine, limits), {
@@ -204,14 +204,14 @@ function runProg(file: string, args: string[], options: RunOptions): void {
         repeat: kw.repeat,
         // The kernel's clock stops while its thread is scheduled out; process CPU time does too (in µs,
         // so only for runs long enough to measure with it).
-        clock: kw.repeat >= CPU_CLOCK_REPEAT ? cpuClock : undefined,
+        clock: (kw.repeat ?? 1) >= CPU_CLOCK_REPEAT ? cpuClock : undefined,
       });
     } catch (e) {
       // bpftool's words for the kernel's refusal, with the file and the reason.
       if (e instanceof TestRunError) {
         const words = errnoText(e.errno);
         throw new CliError(
-          `${file}: failed to run program ${prog.name}: ${words[0]!.toUpperCase()}${words.slice(1)} (${e.code}): ${e.reason} (data_in ${kw.dataIn})`,
+          `${file}: failed to run program ${prog.name}: ${words[0]!.toUpperCase()}${words.slice(1)} (${e.code}): ${e.reason}${kw.dataIn ? ` (data_in ${kw.dataIn})` : ''}`,
         );
       }
       if (e instanceof RuntimeFault)
@@ -226,6 +226,6 @@ function runProg(file: string, args: string[], options: RunOptions): void {
   if (options.json) process.stdout.write(`${JSON.stringify({ retval: result.retval, duration: ns })}\n`);
   else
     process.stdout.write(
-      `Return value: ${result.retval}, duration${kw.repeat > 1 ? ' (average)' : ''}: ${ns}ns\n`,
+      `Return value: ${result.retval}, duration${(kw.repeat ?? 1) > 1 ? ' (average)' : ''}: ${ns}ns\n`,
     );
 }
