@@ -74,4 +74,19 @@ describe('cpumask kfuncs in user space', () => {
       expect(g.map((x) => [x.retval, words(x.ctx)])).toEqual(want.map((x) => [x.retval, words(x.ctx)]));
     coll.close();
   });
+
+  it('run a program whose missing __weak kfunc is on a dead path, as the kernel runs it', () => {
+    const s = spec('a_weak_missing.o');
+    expect(s.programs[0]!.kfuncs).toEqual([
+      { name: 'bpf_tsbpf_no_such_kfunc', weak: true },
+      { name: 'bpf_rcu_read_lock' },
+      { name: 'bpf_rcu_read_unlock' },
+    ]);
+    const coll = loadCollection(s);
+    for (const engine of ENGINES)
+      expect(coll.program('weak_missing').run({ dataIn: new Uint8Array(0), engine }).retval).toBe(7);
+    coll.close();
+    if (!kernelOracle()) return;
+    expect(kernelRuns('a_weak_missing.o', 'weak_missing', [new Uint8Array(8)])[0]!.retval).toBe(7);
+  });
 });
