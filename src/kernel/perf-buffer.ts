@@ -246,7 +246,6 @@ export class KernelPerfReader extends RecordReader<PerfRecord> {
 
   private drainRing(r: Ring, fn: (rec: PerfRecord) => void): void {
     const v = r.mapping.view;
-    const bytes = r.mapping.bytes;
     const head = getU64(v, DATA_HEAD);
     let tail = getU64(v, DATA_TAIL);
     const mask = r.size - 1;
@@ -254,25 +253,22 @@ export class KernelPerfReader extends RecordReader<PerfRecord> {
     // drain. (On x86 loads are not reordered with older loads, so the records are complete once the head
     // says so; other architectures would want an acquire barrier the JS view cannot give.)
     while (tail < head) {
+      // Records are 8-aligned and 8-sized in an 8-multiple ring: a header, the sample's u32 size and the
+      // lost count (all at 8-aligned offsets) never straddle the end; only a sample's data may wrap.
       const at = r.offset + (tail & mask);
-      // Records are 8-aligned and 8-sized in an 8-multiple ring: a header never straddles the end.
       const type = v.getUint32(at, true);
       const size = v.getUint16(at + 6, true);
       if (size < 8 || size > head - tail)
         throw new KernelError('perf buffer', 5, `CPU ${r.cpu}: corrupt record at ${tail} (size ${size})`);
-      if (type === PERF_RECORD_SAMPLE || type === PERF_RECORD_LOST) {
-        const rec = this.copy(r, bytes, tail, size);
-        const rv = new DataView(rec.buffer);
-        if (type === PERF_RECORD_SAMPLE) {
-          const len = Math.min(rv.getUint32(8, true), size - 12);
-          this.received++;
-          fn({ cpu: r.cpu, data: rec.slice(12, 12 + len) });
-        } else {
-          // { header; u64 id; u64 lost }
-          const lost = rv.getUint32(16, true) + rv.getUint32(20, true) * 0x100000000;
-          r.lost += lost;
-          fn({ cpu: r.cpu, lost });
-        }
+      if (type === PERF_RECORD_SAMPLE && size >= 12) {
+        const len = Math.min(v.getUint32(r.offset + ((tail + 8) & mask), true), size - 12);
+        this.received++;
+        fn({ cpu: r.cpu, data: this.copy(r, (tail + 12) & mask, len) });
+      } else if (type === PERF_RECORD_LOST && size >= 24) {
+        // { header; u64 id; u64 lost }
+        const lost = getU64(v, r.offset + ((tail + 16) & mask));
+        r.lost += lost;
+        fn({ cpu: r.cpu, lost });
       }
       tail += size;
       // Give the space back record by record, so a slow callback does not hold the whole ring.
@@ -280,13 +276,15 @@ export class KernelPerfReader extends RecordReader<PerfRecord> {
     }
   }
 
-  /** The record of `size` bytes at position `tail`, copied out (joined when it wraps). */
-  private copy(r: Ring, bytes: Uint8Array, tail: number, size: number): Uint8Array {
-    const start = tail & (r.size - 1);
-    const first = Math.min(size, r.size - start);
-    const out = new Uint8Array(size);
-    out.set(bytes.subarray(r.offset + start, r.offset + start + first), 0);
-    if (first < size) out.set(bytes.subarray(r.offset, r.offset + size - first), first);
+  /** `len` bytes from ring offset `start`, copied out (joined when they run past the end). */
+  private copy(r: Ring, start: number, len: number): Uint8Array {
+    const bytes = r.mapping.bytes;
+    const from = r.offset + start;
+    if (start + len <= r.size) return bytes.slice(from, from + len);
+    const out = new Uint8Array(len);
+    const first = r.size - start;
+    out.set(bytes.subarray(from, from + first), 0);
+    out.set(bytes.subarray(r.offset, r.offset + len - first), first);
     return out;
   }
 

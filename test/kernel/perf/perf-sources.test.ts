@@ -100,6 +100,9 @@ describe.skipIf(!oracle)('perf reader: a tracepoint source, and the same API on 
     const user = loadObject(EMIT, { runtimeOptions: { cpus: 1 } });
     const kr = openPerfReader(kernel.map('events'), { pagesPerCpu: 1, pollIntervalMs: 0 });
     const ur = openPerfReader(user.map('events'), { cpus: [0], pagesPerCpu: 1 });
+    // One CPU, so the kernel's pending loss is reported on the ring the next sample goes to.
+    const cpus = onlineCpus();
+    pinThread([cpus[0]!]);
     try {
       for (const [obj, reader] of [
         [kernel, kr],
@@ -132,6 +135,7 @@ describe.skipIf(!oracle)('perf reader: a tracepoint source, and the same API on 
         expect([...during, ...after].filter((r) => r.lost !== undefined).length).toBe(1);
       }
     } finally {
+      pinThread(cpus);
       kr.close();
       ur.close();
       kernel.close();
