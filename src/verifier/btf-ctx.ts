@@ -149,6 +149,11 @@ export function resolveBtfTarget(btf: Btf, type: ProgramType, attachTo: string):
     const m = st?.kind === Kind.STRUCT ? st.members.find((x) => x.name === mname) : undefined;
     if (!m || st?.kind !== Kind.STRUCT)
       return `struct_ops/${attachTo}: the kernel's BTF has no struct ${sname} with a member ${mname}`;
+    // The kernel implements only the structs it registered as struct_ops types, and not every member of them.
+    if (!btfNamed(btf, `bpf_struct_ops_${sname}`, Kind.STRUCT))
+      return `struct_ops/${attachTo}: ${sname} is not a struct_ops type of this kernel (its BTF has no struct bpf_struct_ops_${sname})`;
+    if (STRUCT_OPS_RULES[sname]?.unsupported?.includes(mname))
+      return `struct_ops/${attachTo}: the kernel does not let BPF implement ${sname}.${mname} (attach to unsupported member)`;
     found = btf.type(m.type);
     structOps = { id: st.id, index: st.members.indexOf(m) };
   } else
@@ -325,9 +330,14 @@ export function kernelLoadAttrs(
 // tcp_congestion_ops (net/ipv4/bpf_tcp_ca.c's rules, Linux 6.18) is described; other structs are read-only.
 
 /** Per struct_ops struct: argument types promoted (`sock` is seen as `tcp_sock`) and writable fields. */
-const STRUCT_OPS_RULES: Record<string, { promote: Record<string, string>; writable: WritableField[] }> = {
+const STRUCT_OPS_RULES: Record<
+  string,
+  { promote: Record<string, string>; writable: WritableField[]; unsupported?: string[] }
+> = {
   tcp_congestion_ops: {
     promote: { sock: 'tcp_sock' },
+    // bpf_tcp_ca_check_member: get_info stays the kernel's (ENOTSUPP).
+    unsupported: ['get_info'],
     // [struct the field is named in, field]: a write must start at the field's first byte (icsk_ca_priv:
     // anywhere in it) and end inside it.
     writable: [

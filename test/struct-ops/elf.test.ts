@@ -58,6 +58,18 @@ describe('struct_ops maps from the ELF object', () => {
     expect(spec.maps.map((x) => x.name)).toEqual(['.bss', 'tsbpf_lk']);
   });
 
+  it('two maps may share a program through the same member (libbpf allows it)', () => {
+    const spec = read('struct-ops', 'shared.o');
+    const named = (map: string) =>
+      spec.maps
+        .find((m) => m.name === map)!
+        .structOps!.members.filter((x) => x.program)
+        .map((x) => `${x.name}=${x.program}`);
+    expect(named('tsbpf_sh1')).toEqual(['ssthresh=sh_ssthresh', 'cong_avoid=sh_avoid', 'undo_cwnd=sh_undo']);
+    expect(named('tsbpf_sh2')).toEqual(named('tsbpf_sh1'));
+    expect(spec.programs.find((p) => p.name === 'sh_ssthresh')?.attachTo).toBe('tcp_congestion_ops.ssthresh');
+  });
+
   it('a struct the kernel may lack still reads: the target names its struct and member', () => {
     const spec = read('struct-ops', 'unknown_struct.o');
     expect(spec.maps.find((x) => x.name === 'tsbpf_unknown')?.structOps?.struct).toBe('tsbpf_ops');

@@ -142,6 +142,24 @@ describe.skipIf(!oracle)('struct_ops through the kernel back end', () => {
     expect(await allGone(held)).toEqual([]);
   });
 
+  it('shared.o: two maps sharing programs register side by side, each with its name', async () => {
+    const obj = loadKernelObject(path('struct-ops', 'shared.o'));
+    const held = heldIds(obj);
+    const links = [obj.attachStructOps('tsbpf_sh1'), obj.attachStructOps('tsbpf_sh2')];
+    try {
+      expect(available()).toEqual(expect.arrayContaining(['tsbpf_sh1', 'tsbpf_sh2']));
+      expect(connect('tsbpf_sh2', 1 << 20)).toEqual({ cc: 'tsbpf_sh2', received: 1 << 20 });
+      links[0]!.close();
+      expect(available()).not.toContain('tsbpf_sh1');
+      expect(available()).toContain('tsbpf_sh2');
+    } finally {
+      for (const l of links) l.close();
+      obj.close();
+    }
+    expect(available()).not.toContain('tsbpf_sh2');
+    expect(await allGone(held)).toEqual([]);
+  });
+
   it('a struct the kernel has no struct_ops type for fails the load naming the map', () => {
     expect(() => loadKernelObject(path('struct-ops', 'unknown_struct.o'))).toThrow(
       'struct_ops map tsbpf_unknown: the kernel has no struct_ops type tsbpf_ops (no struct bpf_struct_ops_tsbpf_ops in its BTF)',

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadCollection, readObject } from '../../src/node/root.js';
+import type { ObjectSpec } from '../../src/spec/object.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();
@@ -152,5 +153,54 @@ describe.skipIf(!oracle)('struct_ops verdicts, program by program, against the k
     const verdict = (x: string | undefined) => (x === 'accept' ? 'accept' : 'reject');
     expect(k.size).toBeGreaterThan(0);
     for (const [name, kv] of k) expect(`${name}: ${verdict(v.get(name))}`).toBe(`${name}: ${verdict(kv)}`);
+  });
+});
+
+/** One hand-built struct_ops program implementing `target`: `r0 = 2; exit`, or `exit` alone. */
+function handBuilt(target: string, setR0: boolean): ObjectSpec {
+  const insns = [
+    ...(setR0 ? [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 2 }] : []),
+    { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+  ];
+  const p = {
+    name: 'hand',
+    section: 'struct_ops/hand',
+    type: 'struct_ops',
+    attachTo: target,
+    insns,
+    license: 'GPL',
+  };
+  return { programs: [p], maps: [], license: 'GPL' };
+}
+
+// Which struct.member a program may implement: a struct the kernel registered as a struct_ops type, a
+// function-pointer member, and not one the struct keeps for itself (tcp_congestion_ops.get_info).
+describe('struct_ops targets', () => {
+  it.each([
+    ['tcp_congestion_ops.ssthresh', true, 'accept'],
+    ['tcp_congestion_ops.init', false, 'accept'],
+    ['tcp_congestion_ops.ssthresh', false, /R0 is read before it is written/],
+    ['tcp_congestion_ops.get_info', true, /does not let BPF implement tcp_congestion_ops\.get_info/],
+    ['tcp_congestion_ops.name', true, /is not a function/],
+    ['file_operations.read', true, /file_operations is not a struct_ops type of this kernel/],
+    ['tsbpf_ops.op', true, /the kernel's BTF has no struct tsbpf_ops with a member op/],
+  ])('%s (R0 set: %s): %s, as the kernel', (target, setR0, want) => {
+    const spec = handBuilt(target, setR0);
+    let v = 'accept';
+    try {
+      loadCollection(spec).close();
+    } catch (e) {
+      v = (e as Error).message;
+    }
+    if (want === 'accept') expect(v).toBe('accept');
+    else expect(v).toMatch(want);
+    if (!oracle) return;
+    let k = 'accept';
+    try {
+      loadCollection(spec, { backend: 'kernel' }).close();
+    } catch (e) {
+      k = (e as Error).message;
+    }
+    expect(k === 'accept').toBe(want === 'accept');
   });
 });
