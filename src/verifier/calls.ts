@@ -76,7 +76,7 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
     );
   }
   const regs = v.frame.regs;
-  const args = h.proto.args;
+  const args = h.proto.argsFor?.[v.type.name] ?? h.proto.args;
   let mapIdx = -1;
   let released: Reg | undefined;
   let callback = -1;
@@ -240,6 +240,9 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
         need(regno, isNull || !want || !r.btf || r.btf === want, `a pointer to a ${h.proto.btfStruct}`);
         break;
       }
+      case 'sock_or_null':
+        need(regno, isNull || r.kind === 'sock', 'a socket (checked against NULL) or NULL');
+        break;
       case 'sock_common':
       case 'sock_release':
         // A typed socket (skc_to_*, a tracing argument) passes too, as the kernel's BTF_ID_SOCK_COMMON.
@@ -433,8 +436,10 @@ function callbackArgs(
         args: [ptrReg('map_ptr', { map: mapIdx }), key(mapIdx), ptrReg('map_value', { map: mapIdx }), ctx!],
       };
     case 'timer_set_callback':
+      // It runs on a state of its own: it holds none of its caller's references.
       return {
         ...base,
+        refs: 0,
         async: true,
         args: [ptrReg('map_ptr', { map: timerMap }), key(timerMap), ptrReg('map_value', { map: timerMap })],
       };
@@ -686,8 +691,16 @@ export function returnToCaller(v: VerifierEnv, pc: number): number {
         `the ${cb.helper} callback returns holding a reference it acquired at ${v.where(s.refs[s.refs.length - 1]!.at)} (reference leak)`,
       );
     }
-    // A timer's callback ran on its own: nothing to return to.
-    if (cb.async) return -1;
+    // A timer's callback ran on its own: nothing to return to, and nothing may stay held.
+    if (cb.async) {
+      if (s.lock)
+        throw new Reject(
+          pc,
+          'lock_held',
+          `the ${cb.helper} callback returns holding the bpf_spin_lock taken at ${v.where(s.lock.at)}`,
+        );
+      return -1;
+    }
     s.frames.pop();
     // Another iteration may follow; this path returns to the caller, whose r0 (the helper's result)
     // was set at the call.

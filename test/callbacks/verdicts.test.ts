@@ -23,6 +23,7 @@ const WHY: Record<string, string> = {
   'bad_foreach_ret.o': 'a bpf_for_each_map_elem callback must return 0 or 1, but R0 may be 2',
   'bad_lock_call.o': 'ktime_get_ns is called while holding the bpf_spin_lock',
   'bad_loop_leak.o': 'reference leak',
+  'bad_timer_leak.o': 'the bpf_timer_set_callback callback returns holding a reference it acquired at line 8',
   'bad_timer_map.o': "the timer in R1 is in map 'elems', but R2 is map 'others'",
   'bad_timer_nofield.o': "map 'plain' has no struct bpf_timer in its value",
   'bad_timer_offset.o': "points at offset 24 of the value of map 'elems', but its struct bpf_timer is at 0",
