@@ -9,6 +9,20 @@ export { AttachType, Cmd, ProgType, XdpFlags } from './attr.js';
 export { errnoName, KernelError, VerifierRejectedError } from './errors.js';
 export { ffiAvailable, ifNameToIndex } from './ffi.js';
 export {
+  kernelBtf,
+  type LinkDetails,
+  linkDetails,
+  type MapDetails,
+  mapDetails,
+  type ObjectKind,
+  objectIds,
+  openById,
+  openPinned,
+  type ProgDetails,
+  progDetails,
+} from './inspect.js';
+export {
+  ATTACH_TARGET_FORMS,
   type AttachableProgram,
   type AttachTarget,
   type AutoAttachOptions,
@@ -30,6 +44,7 @@ export {
   openLinkById,
   openPinnedLink,
   type PerfEventOptions,
+  parseAttachTarget,
   pmuType,
   resolveBinary,
   symbolOffset,
