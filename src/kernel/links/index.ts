@@ -15,6 +15,7 @@ export {
   type NetfilterOptions,
   type TcxOptions,
 } from './net.js';
+export { ATTACH_TARGET_FORMS, parseAttachTarget } from './parse.js';
 export {
   attachKprobe,
   attachPerfEvent,

@@ -1,7 +1,9 @@
 // Auto-attach: what target each section name gives (libbpf's rules), completed by options, and the error
-// naming what is missing when neither says where. No kernel needed: only the reading of sections.
+// naming what is missing when neither says where; and the command-line grammar of attach targets. No kernel
+// needed: only the reading of sections and words.
 
 import { describe, expect, it } from 'vitest';
+import * as k from '../../../src/kernel/links/index.js';
 import { autoTarget } from '../../../src/kernel/links/target.js';
 import { programTypeForSection } from '../../../src/spec/sections.js';
 
@@ -128,5 +130,74 @@ describe('autoTarget', () => {
   ])('%s: the error names what is missing', (section, message) => {
     expect(() => autoTarget(prog(section))).toThrow(message);
     expect(() => autoTarget(prog(section))).toThrow(`program p (section ${section})`);
+  });
+});
+
+describe('parseAttachTarget (the command-line grammar)', () => {
+  it.each([
+    [
+      'tracepoint syscalls/sys_enter_openat',
+      { kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_openat' },
+    ],
+    ['raw_tp sys_enter', { kind: 'raw_tracepoint', name: 'sys_enter' }],
+    ['kprobe do_unlinkat+0x8', { kind: 'kprobe', function: 'do_unlinkat', offset: 8, retprobe: false }],
+    ['kretprobe do_unlinkat', { kind: 'kprobe', function: 'do_unlinkat', retprobe: true }],
+    ['kprobe_multi tcp_*', { kind: 'kprobe_multi', functions: 'tcp_*', retprobe: false }],
+    [
+      'uprobe /bin/bash:readline pid 42',
+      { kind: 'uprobe', binary: '/bin/bash', symbol: 'readline', retprobe: false, pid: 42 },
+    ],
+    [
+      'uretprobe libc.so.6:malloc+4',
+      { kind: 'uprobe', binary: 'libc.so.6', symbol: 'malloc', offset: 4, retprobe: true },
+    ],
+    ['uprobe /bin/x:0x1000', { kind: 'uprobe', binary: '/bin/x', offset: 4096 }],
+    ['uprobe_multi /bin/x:f_*', { kind: 'uprobe_multi', binary: '/bin/x', symbols: 'f_*', retprobe: false }],
+    ['perf_event cpu all freq 99', { kind: 'perf_event', cpu: 'all', frequency: 99 }],
+    [
+      'perf_event cpu 1 event task-clock period 1000',
+      { kind: 'perf_event', cpu: 1, event: 'task-clock', period: 1000 },
+    ],
+    ['tcx_ingress dev vb netns t1', { kind: 'tcx', iface: 'vb', direction: 'ingress', netns: 't1' }],
+    ['tc_egress dev 3 priority 9', { kind: 'tc', iface: 3, direction: 'egress', priority: 9 }],
+    ['xdp dev eth0 mode skb', { kind: 'xdp', iface: 'eth0', mode: 'skb' }],
+    [
+      'cgroup /sys/fs/cgroup/x cgroup_inet4_connect',
+      { kind: 'cgroup', path: '/sys/fs/cgroup/x', attachType: 'cgroup_inet4_connect' },
+    ],
+    ['socket 7', { kind: 'socket', fd: 7 }],
+    ['sk_lookup netns blue', { kind: 'sk_lookup', netns: 'blue' }],
+    ['flow_dissector', { kind: 'flow_dissector' }],
+    [
+      'netfilter ipv4 input -100 defrag netns n',
+      { kind: 'netfilter', family: 'ipv4', hook: 'input', priority: -100, defrag: true, netns: 'n' },
+    ],
+    ['tracing', { kind: 'tracing' }],
+  ])('%s', (text, target) => {
+    expect(k.parseAttachTarget(text.split(' '))).toEqual(expect.objectContaining(target));
+  });
+
+  it.each([
+    ['', /attach target: no target given \(forms: tracepoint CATEGORY\/NAME; /],
+    ['bogus x', /unknown target bogus/],
+    ['tracepoint syscalls', /tracepoint wants CATEGORY\/NAME, got syscalls/],
+    ['uprobe /bin/x', /uprobe wants BINARY:SYMBOL, got \/bin\/x/],
+    ['uprobe /bin/x:f pid', /pid needs a value/],
+    ['uprobe /bin/x:f pid x', /pid must be an integer, got x/],
+    ['perf_event freq 9', /perf_event wants cpu N or cpu all/],
+    ['perf_event cpu 0 freq 9 period 9', /freq or period, not both/],
+    ['tcx_ingress netns x', /tcx_ingress wants dev IFACE/],
+    ['tcx_ingress dev a mode skb', /unexpected mode \(options here: dev, netns\)/],
+    ['xdp dev a mode fast', /xdp mode is skb or native, got fast/],
+    ['netfilter ipv5 input 1', /netfilter family is ipv4 or ipv6, got ipv5/],
+    [
+      'netfilter ipv4 sideways 1',
+      /netfilter hook is one of prerouting, input, forward, output, postrouting, got sideways/,
+    ],
+    ['netfilter ipv4 input', /netfilter PRIORITY must be an integer, got nothing/],
+    ['sockmap 3', /a sockmap is held open by the caller/],
+    ['socket', /socket FD must be an integer, got nothing/],
+  ])('"%s": the error says what is wrong', (text, message) => {
+    expect(() => k.parseAttachTarget(text === '' ? [] : text.split(' '))).toThrow(message);
   });
 });
