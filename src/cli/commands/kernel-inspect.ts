@@ -60,7 +60,9 @@ export function parseSelector(what: string, words: readonly string[]): [Selector
 function kernelLine(what: string, e: unknown): CliError {
   const k = e as KernelError;
   if (typeof k?.errno === 'number') {
-    const why = k.errno === ENOENT ? 'no such object' : k.message;
+    // The library's detail names the object again (`map id 7`): the line already starts with it.
+    const why =
+      k.errno === ENOENT ? 'no such object' : k.message.replace(/: (prog|map|link|btf) id \d+$/, '');
     return new CliError(`${what}: ${why}`, EXIT.input);
   }
   return e as CliError;

@@ -4,7 +4,7 @@
 // tool must be what the other reads, and bad selectors are one line with docs/cli.md's exit codes. Every
 // pin is removed after and the objects are gone from the kernel (checked by id).
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelObject, objPin } from '../../../src/kernel/index.js';
@@ -321,6 +321,93 @@ describe.skipIf(!oracle)('tsbpf prog|map|link on the kernel, against bpftool', (
     const deadline = Date.now() + 5000;
     while (objectIds('link').includes(link.id) && Date.now() < deadline) execFileSync('sleep', ['0.05']);
     expect(objectIds('link')).not.toContain(link.id);
+  });
+
+  it('maps without BTF (bpftool map create): dump text and --json byte for byte as bpftool prints them', () => {
+    const hash = `${BASE}/nobtf`;
+    const percpu = `${BASE}/nobtf_pc`;
+    execFileSync('bpftool', [
+      'map',
+      'create',
+      hash,
+      'type',
+      'hash',
+      'key',
+      '4',
+      'value',
+      '8',
+      'entries',
+      '8',
+      'name',
+      'nobtf',
+    ]);
+    execFileSync('bpftool', [
+      'map',
+      'create',
+      percpu,
+      'type',
+      'percpu_array',
+      'key',
+      '4',
+      'value',
+      '4',
+      'entries',
+      '2',
+      'name',
+      'pc',
+    ]);
+    ok(['map', 'update', 'pinned', hash, 'key', '1', '0', '0', '0', 'value', 'hex', '0102030405060708']);
+    execFileSync('bpftool', [
+      'map',
+      'update',
+      'pinned',
+      hash,
+      'key',
+      '2',
+      '0',
+      '0',
+      '0',
+      'value',
+      '8',
+      '7',
+      '6',
+      '5',
+      '4',
+      '3',
+      '2',
+      '1',
+    ]);
+    ok(['map', 'update', 'pinned', percpu, 'key', '1', '0', '0', '0', 'value', '0x2a', '0', '0', '0']);
+    for (const path of [hash, percpu]) {
+      const text = execFileSync('bpftool', ['map', 'dump', 'pinned', path], { encoding: 'utf8' });
+      expect(ok(['map', 'dump', 'pinned', path])).toBe(text);
+      const raw = execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', path], { encoding: 'utf8' });
+      expect(ok(['map', 'dump', 'pinned', path, '--json'])).toBe(`${raw.trim()}\n`);
+    }
+    rmSync(hash);
+    rmSync(percpu);
+  });
+
+  it('not root: one line saying what to do, exit 1', () => {
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        'bin/tsbpf.js',
+        'map',
+        'show',
+        'id',
+        String(mapIds[0]),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe(
+      `tsbpf: map id ${mapIds[0]}: BPF_MAP_GET_FD_BY_ID: operation not permitted (EPERM; run as root or grant CAP_BPF)\n`,
+    );
+    expect(r.status).toBe(1);
   });
 
   it('bad selectors and keys: one line, exit 1 for what the kernel has not, 2 for usage', () => {
