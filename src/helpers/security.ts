@@ -2,8 +2,9 @@
 // bpf_probe_write_user (write the current task's user memory), bpf_d_path (a struct path as text),
 // bpf_bprm_opts_set (mark an exec secure), bpf_ima_inode_hash/bpf_ima_file_hash (the IMA measurement).
 //
-// User memory here is the runtime's linear memory, as probe_read_user reads it (./trace.ts): a write
-// lands where the program points, or faults (-EFAULT) outside writable memory. There is no file system,
+// User memory here is what a run was handed as its input (its 'input' region: the data of `tsbpf run`);
+// everything else in linear memory — maps, stacks, contexts, packets — is the
+// kernel's side, which copy_to_user refuses (-EFAULT), so a write lands only in input memory. There is no file system,
 // exec or IMA here: d_path and bprm_opts_set answer -EOPNOTSUPP after their argument checks (never a
 // pretended path or flag), and the IMA hashes -EOPNOTSUPP, the kernel's answer when IMA measures nothing.
 
@@ -24,7 +25,9 @@ export const SECURITY_HELPERS: HelperDef[] = [
     ...onNumbers(['word', 'word', 'u32'], (env, dst, src, size) => {
       const to = ptrWord(dst);
       const r = to === 0 ? undefined : env.space.regionAt(to, size);
-      if (!r?.writable) return -Errno.EFAULT;
+      // This run's own input (the region its context points into), as the sandbox counts it.
+      const ctx = env.invocation.ctx;
+      if (r?.kind !== 'input' || !r.writable || ctx < r.start || ctx >= r.end) return -Errno.EFAULT;
       const from = ptrWord(src);
       env.space.bytes.copyWithin(to, from, from + size);
       return 0;

@@ -261,6 +261,9 @@ export function checkHelperArgs(
       case 'long_ptr':
         span(rt, prog, addr, 8, true, pc, where);
         break;
+      case 'fixed_mem':
+        span(rt, prog, addr, def.proto.fixedSizes?.[i] ?? 0, false, pc, where);
+        break;
     }
   }
 }
@@ -281,6 +284,7 @@ const POINTER_KINDS: ReadonlySet<ArgType> = new Set<ArgType>([
   'ringbuf_mem',
   'spin_lock',
   'long_ptr',
+  'fixed_mem',
 ]);
 
 /** A register value as a 32-bit linear address, or undefined. */
