@@ -288,6 +288,13 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       `tail call while holding ringbuf memory from insn ${v.state.refs[0]!.at}: it would never be released`,
     );
   }
+  // The kernel makes local dynptrs over map values only (check_helper_call's bpf_dynptr_from_mem case).
+  if (bare(h.name) === 'dynptr_from_mem' && regs[1]!.kind !== 'map_value')
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `the memory of bpf_dynptr_from_mem (R1) must be a map value, but it is ${v.describe(regs[1]!)} (the kernel says "Unsupported reg type")`,
+    );
   const sizeArg = regs[2]!;
   const castFrom = regs[1]!;
   const sliceLen = regs[3]!;
@@ -371,8 +378,8 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       break;
     }
     case 'dynptr_mem_or_null': {
-      // bpf_dynptr_data: `len` bytes of the dynptr's data, or NULL; they go when a ring-buffer dynptr is
-      // released (its reference), and are read-only for a dynptr the kernel owns.
+      // bpf_dynptr_data: `len` bytes of the dynptr's data, or NULL (a read-only dynptr gives NULL at run
+      // time); they go when a ring-buffer dynptr is released (its reference).
       if (sliceLen.kind !== 'scalar' || !isConstScalar(sliceLen.s)) {
         throw new Reject(
           pc,
@@ -385,7 +392,7 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
         size: Number(sliceLen.s.var.value),
         id: v.newId(),
         ref: d.ref,
-        map: d.kind === 'dynptr_ptr' ? READONLY_MEM : DYNPTR_SLICE_MEM,
+        map: DYNPTR_SLICE_MEM,
       });
       break;
     }

@@ -15,6 +15,8 @@ const DIR = new URL('../fixtures/callbacks/', import.meta.url);
 const WHY: Record<string, string> = {
   'bad_drain_ret.o': 'a bpf_user_ringbuf_drain callback must return 0 or 1, but R0 may be 5',
   'bad_dynptr_bytes.o': 'reads the bytes of the dynptr at fp-',
+  'bad_dynptr_from_pkt.o': 'the memory of bpf_dynptr_from_mem (R1) must be a map value, but it is pkt(',
+  'bad_dynptr_from_stack.o': 'the memory of bpf_dynptr_from_mem (R1) must be a map value, but it is fp-',
   'bad_dynptr_kind.o': 'must be a ringbuf dynptr, but it is a local one',
   'bad_dynptr_overwrite.o': 'overwrites the referenced dynptr at fp-',
   'bad_dynptr_slice.o': 'R6 is a number (scalar(umin=1)), not a pointer',
