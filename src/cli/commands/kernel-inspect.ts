@@ -324,12 +324,25 @@ function userValueSize(m: OpenMap): number {
   return m.cpus ? m.stride * m.cpus : m.info.valueSize;
 }
 
+/** Map types whose contents are not key/value elements, and how they are read instead. */
+const UNDUMPABLE: ReadonlyMap<number, string> = new Map([
+  [MapType.RINGBUF, 'its records are read with a ring buffer reader'],
+  [MapType.USER_RINGBUF, 'user space writes its records; programs drain them'],
+  [MapType.PERF_EVENT_ARRAY, 'its slots hold perf events; records are read with a perf reader'],
+  [MapType.QUEUE, 'its values are popped, not looked up'],
+  [MapType.STACK, 'its values are popped, not looked up'],
+  [MapType.BLOOM_FILTER, 'it answers membership only'],
+]);
+
 /** `map dump (id N | pinned P) [--json]`. */
 export function mapDump(words: readonly string[], json: boolean): void {
   const [sel, rest] = parseSelector('map dump', words);
   if (rest.length) throw new CliError(`map dump: unexpected '${rest.join(' ')}'`, EXIT.usage);
   const m = openMap(sel, 'map dump');
   try {
+    const how = UNDUMPABLE.get(m.info.type);
+    if (how)
+      throw new CliError(`${m.what}: a ${m.info.typeName} map has no elements to dump (${how})`, EXIT.input);
     const entries: Record<string, unknown>[] = [];
     const texts: string[] = [];
     let key: Uint8Array | undefined;

@@ -430,12 +430,33 @@ describe.skipIf(!oracle)('tsbpf prog|map|link on the kernel, against bpftool', (
       [['map', 'lookup', 'pinned', `${MAPS}/slots`, 'key', '300', '0'], 2, /key byte '300' is not 0-255/],
       [['prog', 'show', 'something'], 2, /^tsbpf: prog show: expected 'id N' or 'pinned PATH'/],
     ];
+    execFileSync('bpftool', [
+      'map',
+      'create',
+      `${BASE}/rb`,
+      'type',
+      'ringbuf',
+      'key',
+      '0',
+      'value',
+      '0',
+      'entries',
+      '4096',
+      'name',
+      'rb',
+    ]);
+    cases.push([
+      ['map', 'dump', 'pinned', `${BASE}/rb`],
+      1,
+      /^tsbpf: map dump pinned .*\/rb: a ringbuf map has no elements to dump \(/,
+    ]);
     for (const [args, code, line] of cases) {
       const r = tsbpf(args);
       expect(r.stderr, args.join(' ')).toMatch(line);
       expect(r.stderr.split('\n').length, args.join(' ')).toBe(2);
       expect(r.code, args.join(' ')).toBe(code);
     }
+    rmSync(`${BASE}/rb`);
     expect(existsSync(BASE)).toBe(true);
   });
 });
