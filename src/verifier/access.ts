@@ -17,7 +17,6 @@ import { btfStructId, btfStructLoad, structOpsWrite } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import { guardDynptrRead, guardDynptrWrite } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
-import { argsTrusted, Trust, walkedPointer } from './kfuncs.js';
 import { constant, isConstScalar, sync, unknownOfSize } from './ranges.js';
 import {
   constReg,
@@ -32,6 +31,7 @@ import {
   TP_BUFFER_MEM,
   UNKNOWN_SCALAR,
 } from './state.js';
+import { argsTrusted, Trust, walkedPointer } from './trust.js';
 
 /** Largest variable offset or size the kernel lets pointer math and sizes reach (BPF_MAX_VAR_OFF). */
 export const MAX_VAR_OFF = 1 << 29;

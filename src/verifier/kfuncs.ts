@@ -4,25 +4,20 @@
 // before use, RCU read sections (bpf_rcu_read_lock/unlock, balanced before exit), sleepable kfuncs in
 // sleepable programs only; and bpf_kptr_xchg, which moves a referenced pointer into or out of a map
 // value's `__kptr` field.
-//
-// Trust lives in a kernel struct pointer's `size` (unused by those kinds): TRUSTED (0: a context argument
-// the kernel trusts, an acquired or kfunc-returned pointer), RCU (the kernel's MEM_RCU: read under RCU
-// from a trusted pointer) or UNTRUSTED (walked from a pointer, or an argument the kernel does not trust).
+
+// Which pointers are trusted, and the RCU sections and references held, are in ./trust.ts.
 
 import type { Btf } from '../btf/parse.js';
 import { Kind } from '../btf/types.js';
 import { kfuncAllowed, kfuncByName } from '../kfuncs/registry.js';
 import { KF, type KfuncDef } from '../kfuncs/types.js';
 import type { KfuncRef } from '../spec/object.js';
-import type { ProgramType } from '../spec/program-types.js';
 import { btfStructId } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import type { VerifierEnv } from './env.js';
 import { isConstScalar } from './ranges.js';
 import { forEachReg, NOT_INIT, ptrReg, type Reg, UNKNOWN_SCALAR } from './state.js';
-
-/** Trust of a kernel struct pointer (held in its `size`). */
-export const Trust = { TRUSTED: 0, RCU: 1, UNTRUSTED: 2 } as const;
+import { held, heldOf, inRcu, RCU_LOCK, Trust } from './trust.js';
 
 /** What a call needs to know about the program beyond the environment. */
 export interface KfuncCallOptions {
@@ -32,19 +27,6 @@ export interface KfuncCallOptions {
   gpl: boolean;
 }
 
-/** References that are RCU read locks (ids), and what every other kfunc reference holds, per verifier. */
-const held = new WeakMap<VerifierEnv, Map<number, string>>();
-const RCU_LOCK = 'an RCU read lock';
-
-function heldOf(v: VerifierEnv): Map<number, string> {
-  let m = held.get(v);
-  if (!m) {
-    m = new Map();
-    held.set(v, m);
-  }
-  return m;
-}
-
 /** What reference `id` holds, when a kfunc took it (for the leak message at exit). */
 export function kfuncRefLeak(v: VerifierEnv, id: number, where: string): string | undefined {
   const what = held.get(v)?.get(id);
@@ -52,18 +34,6 @@ export function kfuncRefLeak(v: VerifierEnv, id: number, where: string): string 
   if (what === RCU_LOCK)
     return `the program exits inside the RCU read section that bpf_rcu_read_lock opened at ${where} (the kernel: "BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region")`;
   return `${what} acquired at ${where} is not released on this path (the kernel: "Unreleased reference")`;
-}
-
-/** Held RCU read locks on the current path. */
-function rcuLocks(v: VerifierEnv): number {
-  const m = held.get(v);
-  if (!m) return 0;
-  return v.state.refs.filter((r) => m.get(r.id) === RCU_LOCK).length;
-}
-
-/** In an RCU read section: under bpf_rcu_read_lock, or anywhere in a non-sleepable program (the kernel's in_rcu_cs). */
-function inRcu(v: VerifierEnv, sleepable: boolean): boolean {
-  return !sleepable || rcuLocks(v) > 0;
 }
 
 /** Struct `id` is `want`, or starts with it (a first member, recursively), as the kernel's btf_struct_ids_match. */
@@ -239,82 +209,6 @@ function rcuLockCall(v: VerifierEnv, pc: number, k: KfuncDef, opts: KfuncCallOpt
 }
 
 /**
- * The kernel's safe-pointer lists (BTF_TYPE_SAFE_TRUSTED / _RCU and their _OR_NULL forms): members whose
- * pointer, loaded from a trusted or RCU pointer, is trusted, or RCU-protected inside an RCU read section.
- */
-const SAFE_TRUSTED: Record<string, readonly string[]> = {
-  bpf_iter_meta: ['seq'],
-  bpf_iter__task: ['meta', 'task'],
-  linux_binprm: ['file'],
-  file: ['f_inode'],
-};
-const SAFE_TRUSTED_OR_NULL: Record<string, readonly string[]> = {
-  dentry: ['d_inode'],
-  socket: ['sk'],
-  vm_area_struct: ['vm_mm', 'vm_file'],
-};
-const SAFE_RCU: Record<string, readonly string[]> = {
-  task_struct: ['cpus_ptr', 'cgroups', 'real_parent', 'group_leader'],
-  cgroup: ['kn'],
-  css_set: ['dfl_cgrp'],
-  cgroup_subsys_state: ['cgroup'],
-};
-const SAFE_RCU_OR_NULL: Record<string, readonly string[]> = {
-  mm_struct: ['exe_file'],
-  sk_buff: ['sk'],
-  request_sock: ['sk'],
-};
-
-/** The direct member of struct `id` that holds a pointer at byte `at`: its name and whether it is `__rcu`. */
-function pointerMember(btf: Btf, id: number, at: number): { name: string; rcuTag: boolean } | undefined {
-  const t = btf.resolve(id);
-  if (t.kind !== Kind.STRUCT && t.kind !== Kind.UNION) return undefined;
-  const m = t.members.find((x) => !x.bitSize && x.bitOffset === at * 8);
-  if (!m) return undefined;
-  let p = btf.type(m.type);
-  for (let d = 0; d < 16 && p.kind !== Kind.PTR; d++) {
-    if (p.kind !== Kind.TYPEDEF && p.kind !== Kind.CONST && p.kind !== Kind.VOLATILE) return undefined;
-    p = btf.type(p.type);
-  }
-  if (p.kind !== Kind.PTR) return undefined;
-  let rcuTag = false;
-  let to = btf.type(p.type);
-  for (let d = 0; d < 16 && to.kind === Kind.TYPE_TAG; d++) {
-    if (to.name === 'rcu') rcuTag = true;
-    to = btf.type(to.type);
-  }
-  return { name: m.name, rcuTag };
-}
-
-/**
- * The pointer a load of the member at byte `at` of `from` (a kernel struct pointer) yields, a struct
- * `struct` (the kernel's check_ptr_to_btf_access flags: trusted, RCU, maybe NULL, or untrusted).
- */
-export function walkedPointer(
-  v: VerifierEnv,
-  from: Reg,
-  at: number,
-  struct: number,
-  sleepable: boolean,
-): Reg {
-  const untrusted = ptrReg('btf_ptr', { btf: struct, size: Trust.UNTRUSTED });
-  const btf = v.kernelBtf;
-  if (!btf || from.size === Trust.UNTRUSTED) return untrusted;
-  const owner = btf.resolve(from.btf).name;
-  const m = pointerMember(btf, from.btf, at);
-  if (!m) return untrusted;
-  const listed = (l: Record<string, readonly string[]>) => l[owner]?.includes(m.name) ?? false;
-  if (listed(SAFE_TRUSTED)) return ptrReg('btf_ptr', { btf: struct, size: Trust.TRUSTED });
-  if (listed(SAFE_TRUSTED_OR_NULL))
-    return ptrReg('btf_ptr_or_null', { btf: struct, size: Trust.TRUSTED, id: v.newId() });
-  if (!inRcu(v, sleepable) || from.kind !== 'btf_ptr') return untrusted;
-  if (listed(SAFE_RCU)) return ptrReg('btf_ptr', { btf: struct, size: Trust.RCU });
-  if (m.rcuTag || listed(SAFE_RCU_OR_NULL) || from.size === Trust.RCU)
-    return ptrReg('btf_ptr_or_null', { btf: struct, size: Trust.RCU, id: v.newId() });
-  return untrusted;
-}
-
-/**
  * bpf_kptr_xchg(field, ptr): R1 a map value's `__kptr` field, R2 NULL or a referenced pointer of the field's
  * struct (its reference moves into the map); r0 the field's old pointer, a new reference (or NULL).
  */
@@ -368,12 +262,3 @@ export function kptrXchg(v: VerifierEnv, pc: number): void {
 
 /** bpf_kptr_xchg's helper id. */
 export const KPTR_XCHG = 194;
-
-/**
- * Does the kernel trust a BTF-typed context argument of this program type (prog_args_trusted)? tp_btf and
- * iterator programs, lsm hooks and struct_ops; fentry/fexit arguments are not trusted.
- */
-export function argsTrusted(type: ProgramType): boolean {
-  if (type.name === 'lsm' || type.name === 'struct_ops') return true;
-  return type.name === 'tracing' && (type.attachType === 'trace_raw_tp' || type.attachType === 'trace_iter');
-}
