@@ -78,13 +78,29 @@ export const SOCKOPS_HELPERS: HelperDef[] = [
     { ret: 'integer', args: ['ctx', 'anything', 'anything', 'uninit_mem', 'const_size'] },
     SOCK_OPT_TYPES,
   ),
-  // TC assigns a socket found by a lookup; sk_lookup programs a socket or NULL (taken here as a socket only,
-  // stricter than the kernel for NULL). No socket exists here to assign.
-  contextOnly(124, 'sk_assign', { ret: 'integer', args: ['ctx', 'sock_common', 'anything'] }, [
-    'sched_cls',
-    'sched_act',
-    'sk_lookup',
-  ]),
+  // TC assigns a socket to the skb (bpf_sk_assign); sk_lookup selects a socket or NULL as the lookup's
+  // result (bpf_sk_lookup_assign), each with its own prototype and rules.
+  {
+    id: 124,
+    name: 'sk_assign',
+    proto: {
+      ret: 'integer',
+      args: ['ctx', 'sock_common', 'anything'],
+      argsFor: { sk_lookup: ['ctx', 'sock_or_null', 'anything'] },
+    },
+    programTypes: ['sched_cls', 'sched_act', 'sk_lookup'],
+    ...onNumbers(['word', 'word', 'word'], (env, _ctx, sk, flags) => {
+      if (env.invocation.programType === 'sk_lookup') {
+        // BPF_SK_LOOKUP_F_REPLACE | BPF_SK_LOOKUP_F_NO_REUSEPORT; nothing is selected before (user space has
+        // no socket a lookup could select), so NULL is always taken.
+        if (!(flags >= 0 && flags <= 3)) return -Errno.EINVAL;
+        if (sk !== 0) throw new Error('bpf_sk_assign (#124): no socket exists here to select');
+        return 0;
+      }
+      // The skb's socket (the test run's): flags must be 0, and the skb is not at tc ingress.
+      return flags !== 0 ? -Errno.EINVAL : -Errno.EOPNOTSUPP;
+    }),
+  },
   contextOnly(186, 'get_retval', { ret: 'integer', args: [] }, CGROUP_RETVAL_TYPES),
   contextOnly(187, 'set_retval', { ret: 'integer', args: ['anything'] }, CGROUP_RETVAL_TYPES),
   contextOnly(61, 'msg_apply_bytes', { ret: 'integer', args: ['ctx', 'anything'] }, ['sk_msg']),

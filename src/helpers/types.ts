@@ -34,6 +34,7 @@ export type ArgType =
   | 'int_ptr' // pointer to 4 readable and writable bytes (check_mtu's length in, MTU out)
   | 'ctx_or_null' // the context pointer, or NULL (get_netns_cookie)
   | 'sock_common' // ARG_PTR_TO_BTF_ID_SOCK_COMMON: a socket from sk_lookup_* (checked against NULL)
+  | 'sock_or_null' // ARG_PTR_TO_SOCKET_OR_NULL: a full socket, or NULL (sk_lookup's sk_assign)
   | 'sock_release' // the same, released by the call (sk_release: OBJ_RELEASE)
   // ARG_PTR_TO_FIXED_SIZE_MEM: readable memory of the size the proto's fixedSizes gives this argument
   // (tcp_raw_*_syncookie: the IP and TCP headers)
@@ -80,6 +81,11 @@ export interface HelperProto {
   retBtfStruct?: string;
   /** Sizes of 'fixed_mem' arguments, by argument index (0-based; other entries unused). */
   fixedSizes?: readonly number[];
+  /**
+   * The arguments for a program type whose prototype of this helper is its own (the kernel's func_proto
+   * by type: sk_assign is bpf_sk_lookup_assign for sk_lookup); `args` for the other types.
+   */
+  argsFor?: Readonly<Record<string, readonly ArgType[]>>;
 }
 
 /** Per-run state the runtime keeps for the program being executed and its helpers. */
@@ -271,4 +277,9 @@ export interface HelperDef {
    * connect4/connect6 programs); undefined means every attach type of the allowed program types.
    */
   readonly attachTypes?: readonly string[];
+  /**
+   * fentry/fexit/fmod_ret programs may call it only when attached to one of these kernel functions (the
+   * kernel's allow list: d_path's); iterators always may.
+   */
+  readonly attachTargets?: readonly string[];
 }
