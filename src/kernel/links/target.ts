@@ -316,6 +316,9 @@ export function autoTarget(program: AttachableProgram, options: AutoAttachOption
     case 'lsm':
     case 'lsm.s':
       return { kind: 'tracing' };
+    case 'lsm_cgroup':
+      if (options.cgroup === undefined) return missing('a cgroup v2 directory for lsm_cgroup: { cgroup }');
+      return { kind: 'cgroup', path: options.cgroup, attachType: 'lsm_cgroup' };
     case 'usdt':
     case 'usdt.s':
       throw new TsbpfError("USDT probes are not supported yet: attach a uprobe at the note's address", where);

@@ -79,6 +79,7 @@ describe('autoTarget', () => {
     ['cgroup/connect4', { cgroup: '/sys/fs/cgroup/x' }, { kind: 'cgroup', path: '/sys/fs/cgroup/x' }],
     ['cgroup_skb/egress', { cgroup: '/c' }, { kind: 'cgroup', path: '/c' }],
     ['sockops', { cgroup: '/c' }, { kind: 'cgroup', path: '/c' }],
+    ['lsm_cgroup/socket_bind', { cgroup: '/c' }, { kind: 'cgroup', path: '/c', attachType: 'lsm_cgroup' }],
     ['socket', { socket: 7 }, { kind: 'socket', fd: 7 }],
     ['sk_lookup', { netns: 'n' }, { kind: 'sk_lookup', netns: 'n' }],
     [
@@ -121,6 +122,7 @@ describe('autoTarget', () => {
     ['xdp/devmap', /needs a device or CPU map: xdp\/devmap programs run from a devmap\/cpumap entry/],
     ['cgroup/sysctl', /needs a cgroup v2 directory for cgroup_sysctl: \{ cgroup \}/],
     ['socket', /needs a socket: \{ socket: fd \}/],
+    ['lsm_cgroup/socket_bind', /needs a cgroup v2 directory for lsm_cgroup: \{ cgroup \}/],
     ['sk_lookup', /needs a network namespace/],
     ['sk_msg', /needs a sockmap or sockhash: \{ map \}/],
     ['perf_event', /needs a CPU to sample on/],
