@@ -7,7 +7,7 @@
 // joining of wrapped records is checked by every sample's contents.
 
 import { spawn } from 'node:child_process';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nativeLibc } from '../../../src/kernel/ffi.js';
 import { loadKernelObject } from '../../../src/kernel/index.js';
@@ -22,6 +22,11 @@ const PACKET_FILE = `/tmp/tsbpf-perf-${process.pid}.bin`;
 const PACKET = new Uint8Array(64);
 const MAGIC = 0xfeedbeef;
 const openFds = () => readdirSync('/proc/self/fd').length;
+/** The process's mappings of perf event rings (`anon_inode:[perf_event]` in /proc/self/maps). */
+const perfMappings = () =>
+  readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('[perf_event]')).length;
 
 /** Run the calling thread on `cpus` only (sched_setaffinity(0, …)): test runs then produce there. */
 function pinThread(cpus: readonly number[]): void {
@@ -92,6 +97,7 @@ describe.skipIf(!oracle)('kernel perf buffer reader', () => {
     const records: PerfRecord[] = [];
     try {
       expect([...reader.fds.keys()]).toEqual(cpus);
+      expect(perfMappings()).toBe(cpus.length);
       // One CPU for the whole run, so each ring's lost record covers exactly the gap on that ring.
       pinThread([cpus[0]!]);
       const prog = obj.program('emit');
@@ -123,6 +129,7 @@ describe.skipIf(!oracle)('kernel perf buffer reader', () => {
     }
     // The events, their mappings and the objects are gone.
     expect(openFds()).toBe(before);
+    expect(perfMappings()).toBe(0);
   });
 
   it('1M events from another process while the reader polls on a timer: every one accounted for', async () => {
