@@ -352,7 +352,6 @@ describe('helper number forms', () => {
       'seq_write',
       'set_retval',
       'setsockopt',
-      'sk_assign',
       'skb_adjust_room',
       'skb_set_tstamp',
       'sock_hash_update',
