@@ -54,8 +54,12 @@ export function structOpsMaps(
   if (!datasec) throw where(`no BTF DATASEC named ${section.name}`);
   if (section.type === SHT_NOBITS || section.data.length < section.size)
     throw where('struct_ops variables need their bytes, but the section has none in the file');
-  const relocs = elf.relocations.get(section.index) ?? [];
+  // Sorted once: each variable takes its own range by binary search (a hostile file's many variables and
+  // relocations cost n log n, not their product).
+  const relocs = [...(elf.relocations.get(section.index) ?? [])].sort((a, b) => a.offset - b.offset);
+  const funcs = new FuncIndex(elf);
   const defs: MapDef[] = [];
+  let end = 0;
   for (const v of [...datasec.vars].sort((a, b) => a.offset - b.offset)) {
     const varType = btf.type(v.type);
     if (varType.kind !== Kind.VAR) throw where(`DATASEC entry type ${v.type} is not a VAR`);
@@ -65,6 +69,9 @@ export function structOpsMaps(
       throw where(`struct_ops map ${name}: its type ${btf.typeName(varType.type)} is not a struct`, v.offset);
     if (st.size === 0 || st.size > MAX_VALUE_SIZE || v.offset + st.size > section.size)
       throw where(`struct_ops map ${name}: its ${st.size}-byte struct does not fit the section`, v.offset);
+    // Variables do not overlap: what is copied adds up to the section's size at most.
+    if (v.offset < end) throw where(`struct_ops map ${name} overlaps the variable before it`, v.offset);
+    end = v.offset + st.size;
     const value = section.data.slice(v.offset, v.offset + st.size);
     const kernelStruct = essentialName(st.name);
     const members: StructOpsSpec['members'] = st.members.map((m) => ({
@@ -73,17 +80,20 @@ export function structOpsMaps(
       size: m.bitSize ? Math.ceil(m.bitSize / 8) : btf.sizeof(m.type),
       funcPtr: isFuncPtr(btf, m.type),
     }));
-    for (const r of relocs) {
-      if (r.offset < v.offset || r.offset >= v.offset + st.size) continue;
+    const byOffset = new Map<number, StructOpsSpec['members'][number]>();
+    for (const m of members) if (m.size > 0 && !byOffset.has(m.offset)) byOffset.set(m.offset, m);
+    for (let i = firstAtOrAfter(relocs, v.offset); i < relocs.length; i++) {
+      const r = relocs[i]!;
+      if (r.offset >= v.offset + st.size) break;
       const off = r.offset - v.offset;
-      const m = members.find((x) => x.offset === off && x.size > 0);
+      const m = byOffset.get(off);
       const fail = (why: string) =>
         where(`struct_ops map ${name}, member ${m?.name ?? `at +${off}`}: ${why}`);
       if (!m) throw fail('the relocation is at no member');
       if (!m.funcPtr) throw fail(`relocation to ${r.symbol.name}, but the member is not a function pointer`);
       if (r.type !== Reloc.R_BPF_64_ABS64 && r.type !== Reloc.R_BPF_64_64)
         throw fail(`unsupported relocation type ${r.type}`);
-      const program = programAt(elf, r.symbol, value, off, (why) => fail(why));
+      const program = programAt(elf, funcs, r.symbol, value, off, (why) => fail(why));
       const target = `${kernelStruct}.${m.name}`;
       const seen = targets.get(program);
       if (seen && seen.target !== target)
@@ -118,9 +128,37 @@ function isFuncPtr(btf: Btf, id: number): boolean {
   return t.kind === Kind.PTR && t.type !== 0 && btf.resolve(t.type).kind === Kind.FUNC_PROTO;
 }
 
+/** Index of the first relocation at or after byte `offset` (relocations sorted by offset). */
+function firstAtOrAfter(relocs: readonly { offset: number }[], offset: number): number {
+  let [lo, hi] = [0, relocs.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (relocs[mid]!.offset < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The functions of each code section by start offset, indexed once per section asked for. */
+class FuncIndex {
+  private readonly bySection = new Map<number, Map<number, string>>();
+  constructor(private readonly elf: ElfFile) {}
+  at(section: number, value: number): string | undefined {
+    let m = this.bySection.get(section);
+    if (!m) {
+      m = new Map();
+      for (const s of this.elf.symbolsIn(section))
+        if (s.type === STT_FUNC && s.name !== '' && !m.has(s.value)) m.set(s.value, s.name);
+      this.bySection.set(section, m);
+    }
+    return m.get(value);
+  }
+}
+
 /** The program a function-pointer relocation names: a function of a struct_ops program section. */
 function programAt(
   elf: ElfFile,
+  funcs: FuncIndex,
   sym: { name: string; shndx: number; type: number; value: number },
   value: Uint8Array,
   off: number,
@@ -131,12 +169,12 @@ function programAt(
   // REL relocations keep the addend in the slot: a section symbol names the function at that offset.
   const addend = Number(new DataView(value.buffer, value.byteOffset + off, 8).getBigInt64(0, true));
   const at = (sym.type === STT_SECTION ? 0 : sym.value) + addend;
-  const fn = elf.symbolsIn(sec.index).find((s) => s.type === STT_FUNC && s.value === at && s.name !== '');
+  const fn = funcs.at(sec.index, at);
   if (!fn) throw fail(`the relocation points into section ${sec.name} at ${at}, where no function starts`);
-  if (sec.name === '.text') throw fail(`${fn.name} is a subprogram of .text, not a program`);
+  if (sec.name === '.text') throw fail(`${fn} is a subprogram of .text, not a program`);
   if (programTypeForSection(sec.name)?.type !== 'struct_ops')
-    throw fail(`program ${fn.name} (section ${sec.name}) is not a struct_ops program`);
-  return fn.name;
+    throw fail(`program ${fn} (section ${sec.name}) is not a struct_ops program`);
+  return fn;
 }
 
 /** Give each program a struct_ops map names its target (`struct.member`); the others keep the section's. */

@@ -382,17 +382,22 @@ function fieldRange(btf: Btf, structId: number, path: string): { start: number; 
   return { start: base, end: base + btf.sizeof(id) };
 }
 
+/** Structs a member search looks into at most: a bound on a hostile target BTF's nesting (tcp_sock: ~20). */
+const MAX_SEARCHED = 4096;
+
 function findMember(
   btf: Btf,
   id: number,
   name: string,
   depth: number,
+  budget = { left: MAX_SEARCHED },
 ): { off: number; type: number } | undefined {
   const t = btf.resolve(id);
-  if ((t.kind !== Kind.STRUCT && t.kind !== Kind.UNION) || depth > MAX_DEPTH) return undefined;
+  if ((t.kind !== Kind.STRUCT && t.kind !== Kind.UNION) || depth > MAX_DEPTH || --budget.left < 0)
+    return undefined;
   for (const m of t.members) if (m.name === name) return { off: Math.floor(m.bitOffset / 8), type: m.type };
   for (const m of t.members) {
-    const inner = findMember(btf, m.type, name, depth + 1);
+    const inner = findMember(btf, m.type, name, depth + 1, budget);
     if (inner) return { off: Math.floor(m.bitOffset / 8) + inner.off, type: inner.type };
   }
   return undefined;
