@@ -88,33 +88,40 @@ export function attachToPerfEvent(
   cookie?: bigint,
   ioctl = false,
 ): Link {
+  let link: Link | undefined;
   try {
-    let link: Link;
-    try {
-      if (ioctl) throw new KernelError('BPF_LINK_CREATE', EINVAL, 'the ioctl was asked for');
-      const fd = createLink(
-        { progFd: prog.fd, target: pfd, attachType: PERF_EVENT, cookie },
-        `${what.kind} ${what.target}, program ${prog.name}`,
-      );
-      link = new BpfLink(fd, what, [pfd]);
-    } catch (e) {
-      // Kernels before perf links (5.15) refuse the attach type itself; a cookie needs the link.
-      if (!(e instanceof KernelError) || e.errno !== EINVAL || cookie !== undefined) throw e;
-      try {
-        perfSetBpf(pfd, prog.fd);
-      } catch {
-        throw e;
-      }
-      link = new HookLink(
+    const viaIoctl = () => {
+      perfSetBpf(pfd, prog.fd);
+      return new HookLink(
         what,
         () => perfDisable(pfd),
         () => sys.close(pfd),
       );
+    };
+    if (ioctl) link = viaIoctl();
+    else {
+      try {
+        const fd = createLink(
+          { progFd: prog.fd, target: pfd, attachType: PERF_EVENT, cookie },
+          `${what.kind} ${what.target}, program ${prog.name}`,
+        );
+        link = new BpfLink(fd, what, [pfd]);
+      } catch (e) {
+        // Kernels before perf links (5.15) refuse the attach type itself; a cookie needs the link.
+        if (!(e instanceof KernelError) || e.errno !== EINVAL || cookie !== undefined) throw e;
+        try {
+          link = viaIoctl();
+        } catch {
+          throw e;
+        }
+      }
     }
     perfEnable(pfd);
     return link;
   } catch (e) {
-    sys.close(pfd);
+    // The link owns the event once made: closing it closes both.
+    if (link) void link.close();
+    else sys.close(pfd);
     throw e;
   }
 }
