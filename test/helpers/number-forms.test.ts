@@ -250,6 +250,7 @@ const BASE: Record<string, readonly (number | bigint)[]> = {
   skb_change_head: [W.skb, 14, 0],
   skb_pull_data: [W.skb, 10],
   set_hash: [W.skb, 9],
+  sk_assign: [W.skb, W.buf, 0],
   get_hash_recalc: [W.skb],
   set_hash_invalid: [W.skb],
   get_cgroup_classid: [W.skb],
