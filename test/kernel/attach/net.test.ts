@@ -160,6 +160,47 @@ describe.skipIf(!oracle)('network namespace attachments: tcx, xdp, sk_lookup, ne
   });
 });
 
+describe.skipIf(!oracle)('flow dissector on a namespace', () => {
+  // Attached and detached through the kernel, not triggered: on this machine no path dissects a packet
+  // without a hash (no hashing qdisc is built in, and RPS and the tx queue pick reuse the socket's hash).
+  it('attaches as the namespace link running the program, one per namespace, and detaches', async () => {
+    const net = createVethPair(`tsbpf${process.pid}f`, 86);
+    const obj = k.loadKernelObject(new URL('../../fixtures/tc/flow_dissect.o', import.meta.url).pathname, {
+      programs: ['flow_seen', 'flow_count'],
+    });
+    const ids: Ids = {
+      prog: [...obj.programs.values()].map((p) => k.progInfo(p.fd).id),
+      map: [...obj.maps.values()].map((m) => k.mapInfo(m.fd).id),
+      link: [],
+    };
+    let link: Link | undefined;
+    try {
+      link = obj.program('flow_seen').attach({ netns: net.nsA });
+      const l = link as k.BpfLink;
+      ids.link.push(l.id);
+      expect(k.linkInfo(l.fd)).toMatchObject({ type: 5, progId: ids.prog[0] }); // BPF_LINK_TYPE_NETNS
+      expect(link.info()).toEqual({
+        kind: 'flow_dissector',
+        program: 'flow_seen',
+        target: net.nsA,
+        backend: 'kernel',
+      });
+      expect(() => obj.program('flow_count').attach({ netns: net.nsA })).toThrow(
+        /^BPF_LINK_CREATE: .*\(E2BIG\)/,
+      );
+      link.close();
+      const again = obj.program('flow_count').attach({ netns: net.nsA });
+      ids.link.push((again as k.BpfLink).id);
+      again.close();
+    } finally {
+      void link?.close();
+      obj.close();
+      net.remove();
+    }
+    expect(await leftovers(ids)).toEqual([]);
+  });
+});
+
 describe.skipIf(!oracle)('socket attachments: socket filter, sockmap', () => {
   let obj: k.KernelObject;
   let ids: Ids;
