@@ -3,7 +3,7 @@
 // proven range, map value by value_size, ringbuf memory by its reserved size).
 
 import { STACK_SIZE } from '../isa/index.js';
-import { MapFlag } from '../spec/maps.js';
+import { MapFlag, type MapSpec } from '../spec/maps.js';
 import { ctxAccess, FLOW_KEYS_SIZE, sockAccess } from '../spec/program-types.js';
 
 /**
@@ -474,6 +474,7 @@ export function regionCheck(
           `R${regno} ${verb} up to byte ${hi - 1n} of the ${m.valueSize}-byte value of map '${m.name}'${varNote()}`,
         );
       }
+      specialFieldCheck(pc, m, lo, hi);
       return;
     }
     case 'mem':
@@ -507,6 +508,21 @@ export function regionCheck(
         pc,
         'bad_deref',
         notAPointer(r, regno, v) ?? `R${regno} (${r.kind}) cannot be accessed`,
+      );
+  }
+}
+
+/** A map value's bpf_spin_lock and bpf_timer are reached through their helpers only (check_map_access). */
+function specialFieldCheck(pc: number, m: MapSpec, lo: bigint, hi: bigint): void {
+  for (const [name, at, size] of [
+    ['bpf_spin_lock', m.spinLockOffset, 4],
+    ['bpf_timer', m.timerOffset, 16],
+  ] as const) {
+    if (at !== undefined && lo < BigInt(at + size) && BigInt(at) < hi)
+      throw new Reject(
+        pc,
+        'special_field',
+        `the access to bytes ${lo}..${hi - 1n} of map '${m.name}' reaches its ${name} at ${at}: it cannot be accessed directly by load/store`,
       );
   }
 }
