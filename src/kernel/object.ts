@@ -286,13 +286,24 @@ export interface KernelLoadOptions {
 
 /** Maps and programs of an object living in the kernel. `close()` releases every file descriptor. */
 export class KernelObject extends CollectionBase<KernelMap, KernelProgram> {
+  /** Registrations made by the map update: nothing else undoes them, not even the process's exit. */
+  private readonly registered: StructOpsLink[] = [];
+
   /**
    * Register struct_ops map `name` (`.struct_ops` / `.struct_ops.link`) with its loaded programs: a BPF link
-   * for a BPF_F_LINK map, else the map update. Close the Link to unregister (./struct-ops.ts).
+   * for a BPF_F_LINK map, else the map update. Close the Link to unregister (./struct-ops.ts); closing the
+   * object unregisters the latter too (a BPF link, as the others, lives until closed or the process ends).
    */
   attachStructOps(name: string): StructOpsLink {
     const m = this.map(name);
-    return registerStructOps(m.spec, m.fd, (p) => this.programs.get(p)?.fd);
+    const link = registerStructOps(m.spec, m.fd, (p) => this.programs.get(p)?.fd);
+    if (link.linkFd === undefined) this.registered.push(link);
+    return link;
+  }
+
+  override close(): void {
+    for (const l of this.registered.splice(0)) l.close();
+    super.close();
   }
 
   /**

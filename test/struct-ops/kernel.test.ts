@@ -160,6 +160,16 @@ describe.skipIf(!oracle)('struct_ops through the kernel back end', () => {
     expect(await allGone(held)).toEqual([]);
   });
 
+  it('closing the object unregisters what its map update registered, the Link left open', async () => {
+    const obj = loadKernelObject(path('corpus', 'tcp_cc.o'));
+    const held = heldIds(obj);
+    obj.attachStructOps('corpus_reno');
+    expect(available()).toContain('corpus_reno');
+    obj.close();
+    expect(available()).not.toContain('corpus_reno');
+    expect(await allGone(held)).toEqual([]);
+  });
+
   it('a struct the kernel has no struct_ops type for fails the load naming the map', () => {
     expect(() => loadKernelObject(path('struct-ops', 'unknown_struct.o'))).toThrow(
       'struct_ops map tsbpf_unknown: the kernel has no struct_ops type tsbpf_ops (no struct bpf_struct_ops_tsbpf_ops in its BTF)',
