@@ -218,10 +218,11 @@ function replacedSum(
   from: number,
   to: number,
   two: (sum16: number, from: number, to: number) => number,
+  fromZero = from === 0,
 ): number {
   switch (size) {
     case 0:
-      return from === 0 ? replaceByDiff(sum16, to >>> 0) : -1;
+      return fromZero ? replaceByDiff(sum16, to >>> 0) : -1;
     case 2:
       return two(sum16, from & 0xffff, to & 0xffff);
     case 4:
@@ -493,17 +494,21 @@ export const SKB_HELPERS: HelperDef[] = [
       changesPacket: true,
     },
     programTypes: TC_LWT_XMIT,
-    ...onNumbers(['word', 'u32', 'word', 'word', 'word'], (env, ctx, off, from, to, flags) => {
-      const s = skbOf(env, ctx, 'l3_csum_replace');
-      if (!(flags >= 0 && flags <= BPF_F_HDR_FIELD_MASK)) return -Errno.EINVAL;
-      const at = csumField(s, off);
-      if (at < 0) return at;
+    // From the 64-bit registers (no number form: `from` and `to` may be any u64, cut to 32 bits here, and
+    // size 0 needs all of `from`); the JIT has its own exact inline form (jit/inline-skb.ts).
+    call: (env, ctx, off, from, to, flags) => {
+      const s = skbOf(env, Number(BigInt.asUintN(32, ctx)), 'l3_csum_replace');
+      if (BigInt.asUintN(64, flags) > BigInt(BPF_F_HDR_FIELD_MASK)) return BigInt(-Errno.EINVAL);
+      const at = csumField(s, Number(BigInt.asUintN(32, off)));
+      if (at < 0) return BigInt(at);
       const v = env.space.view;
-      const out = replacedSum(v.getUint16(at, true), flags & BPF_F_HDR_FIELD_MASK, from, to, replace2);
-      if (out < 0) return -Errno.EINVAL;
+      const [f, t] = [Number(BigInt.asUintN(32, from)), Number(BigInt.asUintN(32, to))];
+      const size = Number(flags) & BPF_F_HDR_FIELD_MASK;
+      const out = replacedSum(v.getUint16(at, true), size, f, t, replace2, from === 0n);
+      if (out < 0) return BigInt(-Errno.EINVAL);
       v.setUint16(at, out, true);
-      return 0;
-    }),
+      return 0n;
+    },
   },
   {
     id: 11,
@@ -514,22 +519,25 @@ export const SKB_HELPERS: HelperDef[] = [
       changesPacket: true,
     },
     programTypes: TC_LWT_XMIT,
-    ...onNumbers(['word', 'u32', 'word', 'word', 'word'], (env, ctx, off, from, to, flags) => {
-      const s = skbOf(env, ctx, 'l4_csum_replace');
-      if (!(flags >= 0 && flags <= 0xff) || flags & ~L4_CSUM_FLAGS) return -Errno.EINVAL;
-      const at = csumField(s, off);
-      if (at < 0) return at;
+    // As l3_csum_replace: from the 64-bit registers.
+    call: (env, ctx, off, from, to, flags64) => {
+      const s = skbOf(env, Number(BigInt.asUintN(32, ctx)), 'l4_csum_replace');
+      if (BigInt.asUintN(64, flags64) & ~BigInt(L4_CSUM_FLAGS)) return BigInt(-Errno.EINVAL);
+      const flags = Number(flags64);
+      const at = csumField(s, Number(BigInt.asUintN(32, off)));
+      if (at < 0) return BigInt(at);
       const v = env.space.view;
       const sum = v.getUint16(at, true);
       const mangled0 = (flags & BPF_F_MARK_MANGLED_0) !== 0;
       // A UDP checksum of 0 means "none": left alone unless enforced.
-      if (mangled0 && !(flags & BPF_F_MARK_ENFORCE) && sum === 0) return 0;
+      if (mangled0 && !(flags & BPF_F_MARK_ENFORCE) && sum === 0) return 0n;
       // CHECKSUM_NONE: the pseudo-header flag changes only skb->csum, which such skbs do not carry.
-      const out = replacedSum(sum, flags & BPF_F_HDR_FIELD_MASK, from, to, replace4);
-      if (out < 0) return -Errno.EINVAL;
+      const [f, t] = [Number(BigInt.asUintN(32, from)), Number(BigInt.asUintN(32, to))];
+      const out = replacedSum(sum, flags & BPF_F_HDR_FIELD_MASK, f, t, replace4, from === 0n);
+      if (out < 0) return BigInt(-Errno.EINVAL);
       v.setUint16(at, mangled0 && out === 0 ? CSUM_MANGLED_0 : out, true);
-      return 0;
-    }),
+      return 0n;
+    },
   },
   {
     id: 40,
