@@ -13,6 +13,19 @@ import { onNumbers, ptrWord, writable } from './args.js';
 import { TRACING_TYPES } from './groups.js';
 import type { HelperDef } from './types.js';
 
+/** The kernel functions an fentry/fexit program may call d_path from (btf_allowlist_d_path). */
+const D_PATH_TARGETS = [
+  'security_file_permission',
+  'security_inode_getattr',
+  'security_file_open',
+  'security_path_truncate',
+  'vfs_truncate',
+  'vfs_fallocate',
+  'dentry_open',
+  'vfs_getattr',
+  'filp_close',
+];
+
 /** BPF_F_BPRM_SECUREEXEC, the one bprm_opts_set flag. */
 const BPRM_SECUREEXEC = 1;
 
@@ -37,8 +50,10 @@ export const SECURITY_HELPERS: HelperDef[] = [
     id: 147,
     name: 'd_path',
     proto: { ret: 'integer', args: ['btf_id', 'uninit_mem', 'const_size_or_zero'], btfStruct: 'path' },
-    // fentry/fexit and LSM programs (the kernel also limits the attach targets: its d_path allow list).
+    // fentry/fexit programs on the functions of the kernel's allow list (btf_allowlist_d_path), iterators
+    // and LSM programs.
     programTypes: ['tracing', 'lsm'],
+    attachTargets: D_PATH_TARGETS,
     ...onNumbers(['word', 'word', 'u32'], (env, _path, buf, size) => {
       const at = ptrWord(buf);
       writable(env, at, size, 'd_path');

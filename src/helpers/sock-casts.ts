@@ -113,9 +113,11 @@ export const SOCK_CAST_HELPERS: HelperDef[] = [
     id: 116,
     name: 'tcp_send_ack',
     // A TCP congestion-control struct_ops program sending an ACK on its socket: there is no TCP stack here
-    // to send it, so -EOPNOTSUPP (never a pretended send).
+    // to send it, so -EOPNOTSUPP (never a pretended send). The kernel gives it to tcp_congestion_ops
+    // programs only, which the program type does not say: no type has it here (the struct's own list,
+    // verifier/btf-ctx.ts STRUCT_OPS_HELPERS, may give it; stricter than the kernel, never laxer).
     proto: { ret: 'integer', args: ['btf_id', 'anything'], btfStruct: 'tcp_sock' },
-    programTypes: ['struct_ops'],
+    programTypes: [],
     ...onNumbers(['word', 'u32'], () => -Errno.EOPNOTSUPP),
   },
 ];

@@ -10,6 +10,7 @@ import type { FuncParam } from '../spec/object.js';
 import { helperAllowed } from '../spec/program-types.js';
 import { helperMem, MAX_VAR_OFF, markRead } from './access.js';
 import { btfStructId, structOpsHelper } from './btf-ctx.js';
+import { structsAt } from './btf-member.js';
 import { Reject } from './cfg.js';
 import { initDynptr, useDynptr } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
@@ -74,6 +75,16 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       'helper_not_allowed',
       `${v.type.name} programs cannot call helper ${h.name} (#${id})`,
     );
+  }
+  // Some helpers only for fentry/fexit programs on listed functions (d_path: the kernel's allow list).
+  if (h.attachTargets && v.type.name === 'tracing' && v.type.attachType !== 'trace_iter') {
+    const fn = v.btfTarget?.what.split('/').pop() ?? '';
+    if (!h.attachTargets.includes(fn))
+      throw new Reject(
+        pc,
+        'helper_not_allowed',
+        `${h.name} (#${id}) may not be called from a program attached to '${fn}' (the kernel allows it at ${h.attachTargets.join(', ')})`,
+      );
   }
   const regs = v.frame.regs;
   const args = h.proto.argsFor?.[v.type.name] ?? h.proto.args;
@@ -231,13 +242,27 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
       case 'btf_id_or_null': {
         // A kernel object typed by BTF (get_current_task_btf, a tracing program's argument), or NULL where
         // the helper takes one; of the helper's struct when both are known.
+        const want = h.proto.btfStruct && v.kernelBtf ? btfStructId(v.kernelBtf, h.proto.btfStruct) : 0;
+        // Or a member of that struct inside another (&file->f_path for d_path): btf-member.ts.
+        const inner =
+          r.kind === 'btf_ptr' &&
+          want !== 0 &&
+          r.btf !== 0 &&
+          r.off !== 0 &&
+          isConstScalar(r.s) &&
+          v.kernelBtf
+            ? structsAt(v.kernelBtf, r.btf, r.off + Number(BigInt.asIntN(64, r.s.var.value))).includes(want)
+            : false;
         need(
           regno,
-          (r.kind === 'btf_ptr' && r.off === 0) || (t === 'btf_id_or_null' && isNull),
+          (r.kind === 'btf_ptr' && r.off === 0) || inner || (t === 'btf_id_or_null' && isNull),
           `a pointer to a kernel ${h.proto.btfStruct ?? 'object'}${t === 'btf_id_or_null' ? ' or NULL' : ''}`,
         );
-        const want = h.proto.btfStruct && v.kernelBtf ? btfStructId(v.kernelBtf, h.proto.btfStruct) : 0;
-        need(regno, isNull || !want || !r.btf || r.btf === want, `a pointer to a ${h.proto.btfStruct}`);
+        need(
+          regno,
+          isNull || inner || !want || !r.btf || r.btf === want,
+          `a pointer to a ${h.proto.btfStruct}`,
+        );
         break;
       }
       case 'sock_or_null':
