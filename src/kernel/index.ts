@@ -36,6 +36,7 @@ export {
   type ClsactOptions,
   type ElfSymbol,
   HookLink,
+  type KernelAttachment,
   KernelFeatureError,
   type LinkKernelInfo,
   linkInfo,
@@ -62,7 +63,15 @@ export {
   XdpAttachment,
   type XdpAttachOptions,
 } from './live.js';
+export { isGlobalDataMap } from './mmap-globals.js';
 export { withNetns } from './netns.js';
+export {
+  DEFAULT_PIN_ROOT,
+  type MapShape,
+  PIN_BY_NAME,
+  pinPath,
+  shapeDifference,
+} from './pinning.js';
 export {
   KernelLink,
   type KernelLoadOptions,

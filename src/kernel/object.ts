@@ -3,7 +3,7 @@
 // implement the same `BpfMap` user-side interface as the user-space runtime's, so `typedMap(map)` gives
 // the same `get/set/entries` view over either back end.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { CollectionBase, loadWith } from '../collection/collection.js';
 import type { Backend, Program, RunOptions, RunResult } from '../collection/types.js';
 import { readObject } from '../elf/index.js';
@@ -20,8 +20,9 @@ import { kernelLoadAttrs } from '../verifier/btf-ctx.js';
 import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
-import { ifNameToIndex } from './ffi.js';
+import { type Mapping, ifNameToIndex } from './ffi.js';
 import { resolveKfuncCalls } from './kfuncs.js';
+import type { KernelAttachment } from './links/link.js';
 import {
   type AttachTarget,
   type AutoAttachOptions,
@@ -30,7 +31,9 @@ import {
   autoTarget,
 } from './links/target.js';
 import { trampolineLoadError } from './links/tracing.js';
+import { arrayIndex, creationFlags, elementStride, isGlobalDataMap, mapArrayValues } from './mmap-globals.js';
 import { withNetns } from './netns.js';
+import { openPinnedForReuse, PIN_BY_NAME, pinPath, specShape } from './pinning.js';
 import { loadObjectBtf, loadProgramBtf, mapBtfIds, type ObjectBtf, programBtfInfo } from './program-btf.js';
 import { KernelRingBuf } from './ringbuf.js';
 import { createStructOpsMap, registerStructOps, type StructOpsLink } from './struct-ops.js';
@@ -68,6 +71,12 @@ export function possibleCpus(): number {
 export class KernelMap implements BpfMap {
   readonly perCpu: boolean;
   readonly nCpus: number;
+  /** Where the map is pinned (by `pin`, or by name at load), until `unpin`. */
+  pinnedPath?: string;
+  /** True when the load found the map pinned by name and reused it instead of creating one. */
+  reused = false;
+  /** Global data: the shared mapping of the values (./mmap-globals.ts); lookups and updates go through it. */
+  private mapping?: Mapping;
   private closed = false;
 
   constructor(
@@ -84,11 +93,41 @@ export class KernelMap implements BpfMap {
   }
 
   lookup(key: Uint8Array): Uint8Array | undefined {
+    const at = this.mapped(key);
+    if (at !== undefined) return this.mapping!.bytes.slice(at, at + this.spec.valueSize);
     return this.op('lookup', () => sys.mapLookup(this.fd, key, this.userValueSize));
   }
 
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
+    // BPF_ANY/BPF_EXIST of a whole value into a writable mapping: a store, as the program's own.
+    const at = this.mapped(key);
+    if (at !== undefined && this.mappingWritable && (flags === 0 || flags === 2))
+      if (value.length === this.spec.valueSize) return this.mapping!.bytes.set(value, at);
     this.op('update', () => sys.mapUpdate(this.fd, key, value, flags));
+  }
+
+  /**
+   * A global data map's values as live memory shared with the programs (undefined for other maps): reads see
+   * the programs' stores at once; writes (not `.rodata`'s) are seen by them.
+   */
+  get data(): Uint8Array | undefined {
+    if (this.closed) return undefined;
+    return this.mapping?.bytes.subarray(0, elementStride(this.spec) * this.spec.maxEntries);
+  }
+
+  /** Map the values shared (global data maps, created MMAPABLE); `.rodata` read-only, after its freeze. */
+  mapValues(writable: boolean): void {
+    this.mapping = mapArrayValues(this.fd, this.spec, writable);
+    this.mappingWritable = writable;
+  }
+
+  private mappingWritable = false;
+
+  /** The byte offset of the key's value in the mapping, when the map is mapped and the key in range. */
+  private mapped(key: Uint8Array): number | undefined {
+    if (!this.mapping || this.closed) return undefined;
+    const i = arrayIndex(this.spec, key);
+    return i === undefined ? undefined : i * elementStride(this.spec);
   }
 
   delete(key: Uint8Array): void {
@@ -116,6 +155,14 @@ export class KernelMap implements BpfMap {
   /** Pin the map at `path` (inside bpffs). */
   pin(path: string): void {
     sys.objPin(this.fd, path);
+    this.pinnedPath = path;
+  }
+
+  /** Remove the map's pin (the one `pin` made, or the load's pin by name); the map lives while open. */
+  unpin(): void {
+    if (this.pinnedPath === undefined) throw new MapError(Errno.ENOENT, `map ${this.spec.name} is not pinned`);
+    unlinkSync(this.pinnedPath);
+    this.pinnedPath = undefined;
   }
 
   /** BPF_MAP_FREEZE: user space may only read it from now on. */
@@ -126,6 +173,7 @@ export class KernelMap implements BpfMap {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.mapping?.unmap();
     sys.close(this.fd);
   }
 
@@ -251,7 +299,7 @@ export class KernelProgram implements Program {
    * where its section says (libbpf's auto-attach: `tracepoint/CAT/NAME`, `uprobe/PATH:FUNC` …), completed
    * by `options` (an interface, a cgroup, a socket …) where the section cannot say.
    */
-  attach(target?: AttachTarget | AutoAttachOptions): Link {
+  attach(target?: AttachTarget | AutoAttachOptions): KernelAttachment {
     if (target && 'kind' in target) return attachProgram(this, target);
     return attachProgram(this, autoTarget(this, target));
   }
@@ -277,6 +325,8 @@ export interface KernelLoadOptions {
   mapContents?: Record<string, { key: Uint8Array; value: Uint8Array }[]>;
   /** Object name used as a prefix of global-data map names (libbpf style: `udp_drop.rodata`). */
   objectName?: string;
+  /** Directory of the maps pinned by name (`__uint(pinning, LIBBPF_PIN_BY_NAME)`); default `/sys/fs/bpf`. */
+  pinRoot?: string;
   /**
    * Count each XDP program's verdicts in an extra per-CPU map (`tsbpf_verdicts`), read with
    * `KernelObject.verdicts()`; the kernel keeps no per-verdict statistics of its own.
@@ -310,7 +360,7 @@ export class KernelObject extends CollectionBase<KernelMap, KernelProgram> {
    * Attach every loaded program where its section says (`options` fill in what sections cannot name); all
    * or nothing. Close the Links to detach (before or after closing the object).
    */
-  attachAll(options: AutoAttachOptions = {}): Link[] {
+  attachAll(options: AutoAttachOptions = {}): KernelAttachment[] {
     return attachAll(this.programs.values(), options);
   }
 
@@ -351,7 +401,23 @@ function kernelProgType(p: ProgramSpec): number {
  * Create one map (with a temporary inner map for map-in-map types) and fill its initial contents; with the
  * object's BTF, the map gets its key and value types as libbpf gives them.
  */
-function createMap(spec: MapSpec, name: string, btf?: ObjectBtf, btfRefused?: string): KernelMap {
+function createMap(
+  spec: MapSpec,
+  name: string,
+  btf?: ObjectBtf,
+  btfRefused?: string,
+  pin?: { root?: string; made: string[] },
+): KernelMap {
+  const flags = creationFlags(spec);
+  // Pinned by name: a compatible map pinned there is taken as it is (./pinning.ts).
+  const path = pin && spec.pinning === PIN_BY_NAME ? pinPath(pin.root, name) : undefined;
+  const found = path ? openPinnedForReuse(path, spec, specShape(spec, flags, possibleCpus())) : undefined;
+  if (found !== undefined) {
+    const map = new KernelMap(spec, found);
+    map.pinnedPath = path;
+    map.reused = true;
+    return withMapping(map);
+  }
   let inner: number | undefined;
   // The inner map template is typed too: the kernel checks values through it (a spin lock in them).
   if (spec.innerMap) inner = createMap(spec.innerMap, `${name}.inner`, btf, btfRefused).fd;
@@ -364,7 +430,7 @@ function createMap(spec: MapSpec, name: string, btf?: ObjectBtf, btfRefused?: st
       keySize: spec.keySize,
       valueSize: spec.valueSize,
       maxEntries,
-      flags: spec.flags,
+      flags,
       mapExtra: spec.mapExtra,
       name,
       innerMapFd: inner,
@@ -397,9 +463,27 @@ function createMap(spec: MapSpec, name: string, btf?: ObjectBtf, btfRefused?: st
   try {
     for (const { key, value } of spec.contents ?? []) map.update(key, value);
     if (spec.readonly) sys.mapFreeze(fd);
+    withMapping(map);
+    if (path) {
+      map.pin(path);
+      pin!.made.push(path);
+    }
   } catch (e) {
     map.close();
     throw e;
+  }
+  return map;
+}
+
+/** Global data maps get their shared mapping (read-only for a frozen `.rodata`). */
+function withMapping(map: KernelMap): KernelMap {
+  if (isGlobalDataMap(map.spec) && map.spec.valueSize > 0) {
+    try {
+      map.mapValues(!map.spec.readonly);
+    } catch (e) {
+      map.close();
+      throw e;
+    }
   }
   return map;
 }
@@ -431,6 +515,7 @@ function kernelBackend(
   prefix: string,
   objectBtf: ObjectBtf | undefined,
   btfRefused: string | undefined,
+  pinsMade: string[] = [],
 ): Backend<KernelMap, KernelProgram> {
   return {
     name: 'kernel',
@@ -448,7 +533,10 @@ function kernelBackend(
         const so = createStructOpsMap(m, kname, objectBtf?.fd);
         return new KernelMap(so.spec, so.fd);
       }
-      return createMap(contents ? { ...m, contents } : m, kname, objectBtf, btfRefused);
+      return createMap(contents ? { ...m, contents } : m, kname, objectBtf, btfRefused, {
+        root: options.pinRoot,
+        made: pinsMade,
+      });
     },
     loadProgram: (original, maps, btfOfObject, spec) => {
       const counting = options.countVerdicts === true && maps.length > 0;
@@ -522,10 +610,15 @@ export function loadKernelObject(
   } catch (e) {
     btfRefused = (e as Error).message;
   }
+  // Pins this load made by name are removed again when it fails (those it reused stay).
+  const pinsMade: string[] = [];
   try {
-    const impl = kernelBackend(options, prefix, objectBtf, btfRefused);
+    const impl = kernelBackend(options, prefix, objectBtf, btfRefused, pinsMade);
     const { maps, programs } = loadWith(impl, spec, options);
     return new KernelObject(parsed, maps, programs, impl);
+  } catch (e) {
+    for (const p of pinsMade) rmSync(p, { force: true });
+    throw e;
   } finally {
     if (objectBtf) sys.close(objectBtf.fd);
   }

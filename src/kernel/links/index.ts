@@ -3,7 +3,7 @@
 export { attachCgroup, CGROUP_PROGRAM_TYPES } from './cgroup.js';
 export { type ElfSymbol, globToRegExp, matchingSymbols, resolveBinary, symbolOffset } from './elf-symbols.js';
 export { KernelFeatureError } from './feature-error.js';
-export { BpfLink, HookLink, openLinkById, openPinnedLink } from './link.js';
+export { BpfLink, HookLink, type KernelAttachment, openLinkById, openPinnedLink } from './link.js';
 export { attachKprobeMulti, attachUprobeMulti, type UprobeMultiOptions } from './multi.js';
 export {
   attachNetfilter,

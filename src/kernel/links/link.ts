@@ -13,8 +13,17 @@ const EINVAL = 22;
 const EOPNOTSUPP = 95;
 const ENOTSUPP = 524;
 
+/**
+ * A Link of the kernel back end: besides detach/close/info it can be pinned in bpffs to outlive the
+ * process (a BPF link), or says why not (an attachment made through an older interface).
+ */
+export interface KernelAttachment extends Link {
+  /** Pin at `path` in bpffs; throws for attachments that are not BPF links. */
+  pin(path: string): void;
+}
+
 /** A BPF link: an fd the kernel holds the attachment by, and the fds it keeps alive (a perf event). */
-export class BpfLink implements Link {
+export class BpfLink implements KernelAttachment {
   private closed = false;
   private detached = false;
   private cachedId = 0;
@@ -85,7 +94,7 @@ export class BpfLink implements Link {
  * An attachment made through an older interface: `undo` detaches (once), `release` frees what it holds
  * (after detaching). Not a kernel object, so it cannot be pinned and ends with the process.
  */
-export class HookLink implements Link {
+export class HookLink implements KernelAttachment {
   private detached = false;
   private closed = false;
   constructor(

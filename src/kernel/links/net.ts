@@ -7,11 +7,10 @@
 import { closeSync, openSync } from 'node:fs';
 import { TsbpfError } from '../../errors.js';
 import { attachTypeNumber, programAttachType } from '../../spec/attach-types.js';
-import type { Link } from '../../spec/link.js';
 import { KernelError } from '../errors.js';
 import { ifNameToIndex } from '../ffi.js';
 import { withNetns } from '../netns.js';
-import { BpfLink, HookLink } from './link.js';
+import { BpfLink, HookLink, type KernelAttachment } from './link.js';
 import { SO_ATTACH_BPF, SO_DETACH_BPF, SOL_SOCKET, setSockoptInt } from './native.js';
 import { createLink, progAttach, progDetach } from './sys.js';
 import type { AttachableProgram } from './types.js';
@@ -197,7 +196,7 @@ export function attachSockmap(
   prog: AttachableProgram,
   mapFd: number,
   options: { mapName?: string; progAttach?: boolean } = {},
-): Link {
+): KernelAttachment {
   const fallback = prog.spec.type === 'sk_msg' ? 'sk_msg_verdict' : 'sk_skb_verdict';
   const type = attachTypeOf(prog, SOCKMAP_TYPES, fallback);
   const what = {

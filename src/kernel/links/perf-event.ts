@@ -7,12 +7,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { TsbpfError } from '../../errors.js';
 import { attachTypeNumber } from '../../spec/attach-types.js';
-import type { Link, LinkInfo } from '../../spec/link.js';
+import type { LinkInfo } from '../../spec/link.js';
 import { KernelError } from '../errors.js';
 import * as sys from '../syscall.js';
 import { resolveBinary, symbolOffset } from './elf-symbols.js';
 import { KernelFeatureError } from './feature-error.js';
-import { BpfLink, HookLink } from './link.js';
+import { BpfLink, HookLink, type KernelAttachment } from './link.js';
 import { PerfType, perfDisable, perfEnable, perfEventOpen, perfSetBpf } from './native.js';
 import { createLink } from './sys.js';
 import type { AttachableProgram } from './types.js';
@@ -87,8 +87,8 @@ export function attachToPerfEvent(
   what: LinkInfo,
   cookie?: bigint,
   ioctl = false,
-): Link {
-  let link: Link | undefined;
+): KernelAttachment {
+  let link: KernelAttachment | undefined;
   try {
     const viaIoctl = () => {
       perfSetBpf(pfd, prog.fd);
@@ -133,7 +133,7 @@ export function attachTracepoint(
   name: string,
   cookie?: bigint,
   ioctl = false,
-): Link {
+): KernelAttachment {
   const id = tracepointId(category, name);
   const target = `${category}/${name}`;
   const pfd = perfEventOpen(
@@ -156,7 +156,7 @@ export function attachKprobe(
   prog: AttachableProgram,
   fn: string,
   options: { retprobe?: boolean; offset?: number; cookie?: bigint } = {},
-): Link {
+): KernelAttachment {
   const type = pmuType('kprobe');
   const kind = options.retprobe ? 'kretprobe' : 'kprobe';
   const target = options.offset ? `${fn}+${options.offset}` : fn;
@@ -196,7 +196,7 @@ export interface UprobeOptions {
 }
 
 /** A uprobe (or uretprobe) through the uprobe PMU. */
-export function attachUprobe(prog: AttachableProgram, o: UprobeOptions): Link {
+export function attachUprobe(prog: AttachableProgram, o: UprobeOptions): KernelAttachment {
   const type = pmuType('uprobe');
   if (o.symbol === undefined && o.offset === undefined)
     throw new TsbpfError(`a uprobe on ${o.binary} needs a symbol or an offset`, `program ${prog.name}`);
@@ -246,9 +246,9 @@ export interface PerfEventOptions {
 }
 
 /** A group of links closed together (perf events on every CPU). */
-class LinkGroup implements Link {
+class LinkGroup implements KernelAttachment {
   constructor(
-    private readonly links: readonly Link[],
+    private readonly links: readonly KernelAttachment[],
     private readonly what: LinkInfo,
   ) {}
   detach(): void {
@@ -264,6 +264,9 @@ class LinkGroup implements Link {
       }
     }
     if (first) throw first;
+  }
+  pin(_path: string): void {
+    throw new TsbpfError('perf events on all CPUs are one link per CPU: pin each, or attach per CPU');
   }
   info(): LinkInfo {
     return this.what;
@@ -281,7 +284,7 @@ function onlineCpus(): number[] {
 }
 
 /** A perf_event program on a sampling event. */
-export function attachPerfEvent(prog: AttachableProgram, o: PerfEventOptions): Link {
+export function attachPerfEvent(prog: AttachableProgram, o: PerfEventOptions): KernelAttachment {
   const name = typeof o.event === 'string' || o.event === undefined ? (o.event ?? 'cpu-clock') : 'raw';
   const ev = typeof o.event === 'object' ? o.event : EVENTS[name];
   if (!ev)
@@ -290,7 +293,7 @@ export function attachPerfEvent(prog: AttachableProgram, o: PerfEventOptions): L
       `program ${prog.name}`,
     );
   if (o.cpu === 'all') {
-    const links: Link[] = [];
+    const links: KernelAttachment[] = [];
     try {
       for (const cpu of onlineCpus()) links.push(attachPerfEvent(prog, { ...o, cpu }));
     } catch (e) {

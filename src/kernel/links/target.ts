@@ -7,9 +7,9 @@
 
 import { TsbpfError } from '../../errors.js';
 import { programAttachType } from '../../spec/attach-types.js';
-import type { Link } from '../../spec/link.js';
 import { KernelError } from '../errors.js';
 import { attachCgroup, CGROUP_PROGRAM_TYPES } from './cgroup.js';
+import type { KernelAttachment } from './link.js';
 import { attachKprobeMulti, attachUprobeMulti, type UprobeMultiOptions } from './multi.js';
 import {
   attachNetfilter,
@@ -91,7 +91,7 @@ export type AttachTarget =
   | { kind: 'tracing' };
 
 /** Attach `program` to `target`; the Link detaches it (close) and says what it is attached to (info). */
-export function attachProgram(program: AttachableProgram, target: AttachTarget): Link {
+export function attachProgram(program: AttachableProgram, target: AttachTarget): KernelAttachment {
   switch (target.kind) {
     case 'tracepoint':
       return attachTracepoint(program, target.category, target.name, target.cookie, target.ioctl);
@@ -356,8 +356,11 @@ export function autoTarget(program: AttachableProgram, options: AutoAttachOption
  * Attach every program of `programs` by its section (libbpf's skeleton attach). All or nothing: when one
  * cannot attach, the ones already attached are detached and the error names the program and why.
  */
-export function attachAll(programs: Iterable<AttachableProgram>, options: AutoAttachOptions = {}): Link[] {
-  const links: Link[] = [];
+export function attachAll(
+  programs: Iterable<AttachableProgram>,
+  options: AutoAttachOptions = {},
+): KernelAttachment[] {
+  const links: KernelAttachment[] = [];
   try {
     for (const p of programs) links.push(attachProgram(p, autoTarget(p, options)));
     return links;

@@ -228,7 +228,7 @@ describe.skipIf(!oracle)('socket attachments: socket filter, sockmap', () => {
       target: `socket fd ${fdOf(rx)}`,
       backend: 'kernel',
     });
-    expect(() => (link as k.HookLink).pin('/sys/fs/bpf/x')).toThrow(/not a BPF link and cannot be pinned/);
+    expect(() => link.pin('/sys/fs/bpf/x')).toThrow(/not a BPF link and cannot be pinned/);
     const sendAll = async (n: number) => {
       for (let i = 0; i < n; i++)
         await new Promise<void>((r) => tx.send(`m${i}`, port, '127.0.0.1', () => r()));

@@ -111,7 +111,7 @@ describe.skipIf(!oracle)('tracepoints the older way, and pinned links', () => {
       expect(link).toBeInstanceOf(k.HookLink);
       callGetpgid(11);
       expect(count(obj, Slot.TP)).toBe(11n);
-      expect(() => (link as k.HookLink).pin('/sys/fs/bpf/none')).toThrow(/cannot be pinned/);
+      expect(() => link.pin('/sys/fs/bpf/none')).toThrow(/cannot be pinned/);
       link.close();
       callGetpgid(2);
       expect(count(obj, Slot.TP)).toBe(11n);
