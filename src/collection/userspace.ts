@@ -198,7 +198,11 @@ function userspaceBackend(runtime: Runtime, options: LoadOptions): Backend<Runti
         if (!verified.accepted) throw new VerifierError(p.name, verified);
       }
       // Verified: what no path reaches may be what no engine runs (the kernel loads it as dead code).
-      const prepared = runtime.prepare(p, maps, { trapInvalid: verified?.accepted === true });
+      const prepared = runtime.prepare(p, maps, {
+        trapInvalid: verified?.accepted === true,
+        // Accepted reading stack it never wrote: each run starts from a zeroed stack.
+        clearStack: (verified?.warnings?.length ?? 0) > 0,
+      });
       const id = runtime.registerProgram(prepared);
       return new LoadedProgram(p, prepared, id, runtime, verified, options.engine ?? 'jit');
     },

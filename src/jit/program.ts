@@ -160,6 +160,8 @@ class Compiled implements JitProgram {
   private readonly window: AccessWindow = { lo: 1, hi: 0, write: false };
   /** Unchecked and calls no helper: runs need no per-run setup. */
   private readonly plain: boolean;
+  /** Zero the stack before each run (PreparedProgram.clearsStack; checked runs always do). */
+  private readonly clearsStack: boolean;
   private cpu = -1;
   private readonly entryFields: { ctx: number; programType: string };
   private budgetTotal = DEFAULT_BUDGET;
@@ -186,7 +188,8 @@ class Compiled implements JitProgram {
     this.mod = generate(program, runtime, this.stride, options);
     this.wasm = this.mod.bytes;
     this.runCallback = (t, a, b, c, d, e) => this.callback(t, a, b, c, d, e);
-    this.plain = !this.checked && !this.mod.callsHelpers && !this.mod.countsIterations;
+    this.clearsStack = program.clearsStack === true && !this.checked;
+    this.plain = !this.checked && !this.mod.callsHelpers && !this.mod.countsIterations && !this.clearsStack;
   }
 
   /** Generate, compile and instantiate synchronously. */
@@ -525,6 +528,8 @@ class Compiled implements JitProgram {
       this.forgetRegions();
       for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
     }
+    // A program that may read stack it never wrote starts from zeros too (PreparedProgram.clearsStack).
+    if (this.clearsStack) for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
     if (this.mod.tailCalls) {
       this.ex.tailCall.value = 0;
       setTailCallCount(rt, 0);
@@ -645,7 +650,7 @@ class Compiled implements JitProgram {
     before?: (i: number, ctx: number) => void,
     limits?: RunLimits,
   ): void {
-    if (!this.checked) {
+    if (!this.checked && !this.clearsStack) {
       // The wasm loop. Only helpers see the invocation, so a run's invocation begins (and `before` is
       // called) at its first helper call, in this program or one it tail-called: runs that call none
       // never leave wasm.

@@ -5,16 +5,17 @@
 // accepted program: a program is verified under the strict rule first, and only one refused for an
 // uninitialised stack read is verified again under the kernel's (twice the cost for those alone).
 //
-// What such a read gives at run time in user space: the bytes the stack frame last held on this runtime's
-// CPU — zeros in a new runtime, else what an earlier run (of any program on that runtime) left there; a
-// checked run (unverified code) zeroes the stack first. Deterministic for a given sequence of runs.
+// What such a read gives at run time in user space: 0. The loaders prepare such a program with
+// `clearStack` (vm/program.ts), so both engines zero its stack before each run, as checked runs do: never
+// bytes an earlier run (of any program on the runtime) left there. In the kernel it is whatever the stack
+// held.
 
 import { type VerifiableProgram, type VerifyOptions, verify } from './index.js';
 import { formatDiagnostic } from './log.js';
 import type { VerifyResult } from './result.js';
 
 const WHY =
-  'accepted as the kernel accepts it from a privileged user (an unprivileged load is refused); the bytes read are whatever the stack held';
+  'accepted as the kernel accepts it from a privileged user (an unprivileged load is refused); the bytes read are whatever the kernel stack held (0 here)';
 
 /**
  * verify() with the kernel's privileged rule for uninitialised stack reads (allowed unless

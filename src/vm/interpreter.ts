@@ -169,7 +169,7 @@ export class Interpreter {
     rt.cpu = cpu;
     const args = options.args;
     if (args && args.length > 5) throw new RangeError('at most five arguments (r1-r5)');
-    this.setup(options.checked ?? true, options.budget, options.deadline);
+    this.setup(options.checked ?? true, options.budget, options.deadline, prog);
     this.traceHook = options.trace;
     if (args) {
       for (let i = 0; i < args.length; i++) {
@@ -200,7 +200,7 @@ export class Interpreter {
     deadline?: number,
   ): number {
     const R = REGS;
-    this.setup(checked, budget, deadline);
+    this.setup(checked, budget, deadline, prog);
     this.traceHook = undefined;
     R[2] = ctx;
     this.defer(prog, ctx >>> 0, undefined, before, i);
@@ -264,7 +264,7 @@ export class Interpreter {
     for (let i = 0; i < count; i++) {
       const ctx = space.view.getUint32(ctxs + 4 * i, true);
       if (owner !== this) this.claim(false);
-      this.clear();
+      this.clear(prog);
       R[2] = ctx;
       this.defer(prog, ctx >>> 0, undefined, before, i);
       this.start(prog);
@@ -287,20 +287,25 @@ export class Interpreter {
       this.installed = false;
     }
     if (owner !== this) this.claim(false);
-    this.clear();
+    const prog = this.batchProg!;
+    this.clear(prog);
     const ctx = view.getUint32(this.batchCtxs + 4 * i, true);
     REGS[2] = ctx;
-    const prog = this.batchProg!;
     this.defer(prog, ctx, undefined, this.batchBefore, i);
     this.forgetWindow();
     return prog;
   }
 
   /** Per-run state: mode, budget, registers cleared, r10 at the top of frame 0 (zeroed when checked). */
-  private setup(checked: boolean, budget: number | undefined, deadline: number | undefined): void {
+  private setup(
+    checked: boolean,
+    budget: number | undefined,
+    deadline: number | undefined,
+    prog: PreparedProgram,
+  ): void {
     if (owner !== this) this.claim(false);
     this.mode(checked, budget, deadline);
-    this.clear();
+    this.clear(prog);
   }
 
   /** Mode, budget, deadline and the stack frames of the runtime's current CPU. */
@@ -327,9 +332,10 @@ export class Interpreter {
   }
 
   /** Registers cleared, r10 at the top of frame 0; the stack zeroed when checked (the file is ours). */
-  private clear(): void {
+  private clear(prog: PreparedProgram): void {
     const rt = this.runtime;
-    if (this.checked) for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
+    if (this.checked || prog.clearsStack)
+      for (const f of rt.stackFrames(rt.cpu)) rt.space.bytes.fill(0, f.start, f.end);
     const tops = this.stackTops;
     const R = REGS;
     // Straight-line stores at constant indices of a constant array: no bounds checks, no loop (a loop or

@@ -61,6 +61,12 @@ export interface PrepareOptions {
    * code into traps — so it becomes a trap (a fault if ever run) instead of refusing the program.
    */
   trapInvalid?: boolean;
+  /**
+   * The verifier let the program read stack it never wrote (a privileged load, verifier/privileged.ts):
+   * the engines zero the stack before each of its runs, so such a read gives 0 and never bytes an earlier
+   * run (of any program) left there.
+   */
+  clearStack?: boolean;
 }
 
 /** What an instruction no path reaches becomes under `trapInvalid`: an opcode every engine faults on. */
@@ -107,6 +113,8 @@ export interface PreparedProgram {
   readonly maps: readonly RuntimeMap[];
   /** Slot indices where functions start (subprogramStarts: 0 and every local-call / lddw FUNC target). */
   readonly functions: readonly number[];
+  /** Every run starts from a zeroed stack, as checked runs do (PrepareOptions.clearStack). */
+  readonly clearsStack?: boolean;
 }
 
 /**
@@ -267,6 +275,7 @@ export function prepareProgram(
     lookupHelper: lookup,
     maps,
     functions,
+    ...(options.clearStack ? { clearsStack: true } : {}),
   };
 }
 

@@ -5,12 +5,15 @@
 // on both engines.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { assemble } from '../../src/asm/index.js';
 import { loadObject } from '../../src/collection/userspace.js';
 import { readObject } from '../../src/elf/index.js';
+import { createRunner } from '../../src/engine/runner.js';
 import { testRun } from '../../src/hooks/test-run.js';
 import { rawKeys } from '../../src/maps/typed.js';
 import { verify } from '../../src/verifier/index.js';
 import { verifyPrivileged } from '../../src/verifier/privileged.js';
+import { Runtime } from '../../src/vm/runtime.js';
 import { PACKETS } from '../hooks/tc-kernel.js';
 import { kernelOracle } from '../support/kernel.js';
 
@@ -63,6 +66,40 @@ describe('uninitialised stack reads under a privileged load', () => {
     const ip = packet.subarray(14);
     const want = `${Buffer.from(ip.subarray(12, 20)).toString('hex')}00000000${ip[9]!.toString(16).padStart(2, '0')}000000`;
     expect(keys[0]![0]).toBe(want);
+  });
+
+  it('never another run’s bytes: after a program filled the stack with 0xff, still zeros (runs and batches)', () => {
+    const packet = PACKETS.find((p) => p.length >= 60 && p[12] === 8 && p[13] === 0)!;
+    // 64 stores of all ones over the 512-byte frame, in the same runtime.
+    const fill = [
+      'r1 = -1',
+      ...Array.from({ length: 64 }, (_, i) => `*(u64 *)(r10 - ${8 * (i + 1)}) = r1`),
+      'r0 = 0',
+      'exit',
+    ].join('\n');
+    for (const engine of ['interp', 'jit'] as const) {
+      const runtime = new Runtime();
+      const dirty = runtime.prepare({
+        name: 'fill',
+        section: 'tc',
+        type: 'sched_cls',
+        insns: assemble(fill),
+        license: 'GPL',
+      });
+      const filler = createRunner(runtime, dirty, { engine, checked: false });
+      const obj = loadObject(spec(), { programs: ['count_flows'], engine, runtime });
+      try {
+        for (const repeat of [1, 3]) {
+          testRun(filler, { dataIn: packet });
+          testRun(obj.program('count_flows').runner(engine), { dataIn: packet, repeat });
+          const keys = [...rawKeys(obj.map('flows'))].map((k) => Buffer.from(k).toString('hex'));
+          expect(keys, `${engine}, repeat ${repeat}`).toHaveLength(1);
+          expect(keys[0]!.slice(16, 24), `${engine}, repeat ${repeat}: the ports`).toBe('00000000');
+        }
+      } finally {
+        obj.close();
+      }
+    }
   });
 
   it.skipIf(!oracle)('the kernel loads it (BPF_PROG_LOAD, privileged), as we do', async () => {
