@@ -276,6 +276,16 @@ export function callHelper(v: VerifierEnv, pc: number, id: number): void {
           r.kind === 'sock' || r.kind === 'sock_common' || (t === 'sock_common' && r.kind === 'btf_ptr'),
           'a socket, checked against NULL',
         );
+        // A typed pointer must be to a socket: a struct that begins with a struct sock_common.
+        if (r.kind === 'btf_ptr' && r.btf !== 0 && v.kernelBtf && isConstScalar(r.s)) {
+          const at = r.off + Number(BigInt.asIntN(64, r.s.var.value));
+          const common = btfStructId(v.kernelBtf, 'sock_common');
+          need(
+            regno,
+            structsAt(v.kernelBtf, r.btf, at).includes(common),
+            'a pointer to a socket (struct sock_common)',
+          );
+        }
         if (t === 'sock_release') {
           need(regno, r.ref !== 0, 'a socket from a lookup (a reference to release)');
           released = r;

@@ -1,9 +1,14 @@
 // Socket casts in user space (src/helpers/sock-casts.ts): which cast gives the socket back and which gives
 // NULL, for sockets of each kind laid out as programs read them (struct bpf_sock: family, type, protocol,
 // state), and NULL for anything that is no socket in memory. Their verdicts against the kernel are in
-// verdicts-more.test.ts (fixtures casts.c), their program types in prototypes-more.test.ts.
+// verdicts-more.test.ts (fixtures casts.c), their program types in prototypes-more.test.ts; from fentry
+// programs (typed_socks.c, which this machine cannot load) by the kernel's rule, our verifier alone.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadCollection } from '../../src/collection/load.js';
+import { readObject } from '../../src/elf/index.js';
 import { helperByName } from '../../src/helpers/registry.js';
+import '../../src/node/core-target.js';
 import { FakeEnv } from './env.js';
 
 /** A struct bpf_sock of this kind; returns its address. */
@@ -56,4 +61,24 @@ describe('socket casts', () => {
       }
     });
   }
+});
+
+describe('casts of typed pointers (fentry)', () => {
+  const spec = readObject(readFileSync('test/fixtures/helpers2/typed_socks.o'));
+  const verdict = (name: string) => {
+    try {
+      loadCollection(spec, { backend: 'userspace', programs: [name] }).close();
+      return 'accepted';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  it('a struct sock argument casts to a tcp_sock whose fields are read', () => {
+    expect(verdict('ok_cast_sock_arg')).toBe('accepted');
+  });
+  it('a task_struct is no socket', () => {
+    expect(verdict('bad_cast_task')).toMatch(
+      /argument 1 of skc_to_tcp_sock \(R1\) must be a pointer to a socket/,
+    );
+  });
 });
