@@ -6,11 +6,12 @@ import { closeSync, openSync } from 'node:fs';
 import { TsbpfError } from '../../errors.js';
 import { attachTypeNumber, programAttachType } from '../../spec/attach-types.js';
 import { KernelError } from '../errors.js';
-import { BpfLink } from './link.js';
-import { createLink } from './sys.js';
+import { BpfLink, HookLink, type KernelAttachment } from './link.js';
+import { createLink, progAttach, progDetach } from './sys.js';
 import type { AttachableProgram } from './types.js';
 
 const EBADF = 9;
+const EINVAL = 22;
 
 /** Program types that attach to a cgroup. */
 export const CGROUP_PROGRAM_TYPES: ReadonlySet<string> = new Set([
@@ -24,8 +25,18 @@ export const CGROUP_PROGRAM_TYPES: ReadonlySet<string> = new Set([
   'lsm',
 ]);
 
-/** A cgroup program on the cgroup v2 directory `path` (attach type: the program's, or `attachType`). */
-export function attachCgroup(prog: AttachableProgram, path: string, attachType?: string): BpfLink {
+const BPF_F_ALLOW_MULTI = 2;
+
+/**
+ * A cgroup program on the cgroup v2 directory `path` (attach type: the program's, or `attachType`): a
+ * link, or BPF_PROG_ATTACH in multi mode (kernels before cgroup links, 5.7, or when `progAttach` asks).
+ */
+export function attachCgroup(
+  prog: AttachableProgram,
+  path: string,
+  attachType?: string,
+  progAttach = false,
+): KernelAttachment {
   const name = attachType ?? programAttachType(prog.spec);
   const number = name === undefined ? undefined : attachTypeNumber(name);
   if (number === undefined)
@@ -39,21 +50,46 @@ export function attachCgroup(prog: AttachableProgram, path: string, attachType?:
   } catch (e) {
     throw new KernelError('open', 2, `no cgroup directory ${path} (${(e as Error).message})`);
   }
+  const what = { kind: `cgroup ${name}`, program: prog.name, target: path, backend: 'kernel' as const };
+  let keep = false;
   try {
-    const fd = createLink(
-      { progFd: prog.fd, target: cgfd, attachType: number },
-      `cgroup ${path} (${name}), program ${prog.name}`,
+    if (!progAttach) {
+      try {
+        return new BpfLink(
+          createLink(
+            { progFd: prog.fd, target: cgfd, attachType: number },
+            `cgroup ${path} (${name}), program ${prog.name}`,
+          ),
+          what,
+        );
+      } catch (e) {
+        if (e instanceof KernelError && e.errno === EBADF)
+          throw new KernelError(
+            e.command,
+            e.errno,
+            `${path} is not a cgroup v2 directory (programs attach to cgroup2 only)`,
+          );
+        // Kernels before cgroup links refuse the command's form: the older attach does the same job.
+        if (!(e instanceof KernelError) || e.errno !== EINVAL) throw e;
+        try {
+          progAttachCgroup(cgfd, prog.fd, number);
+        } catch {
+          throw e;
+        }
+      }
+    } else progAttachCgroup(cgfd, prog.fd, number);
+    // The attachment is by cgroup fd and program: both are needed to undo it, so the fd stays open.
+    keep = true;
+    return new HookLink(
+      what,
+      () => progDetach(cgfd, prog.fd, number),
+      () => closeSync(cgfd),
     );
-    return new BpfLink(fd, { kind: `cgroup ${name}`, program: prog.name, target: path, backend: 'kernel' });
-  } catch (e) {
-    if (e instanceof KernelError && e.errno === EBADF)
-      throw new KernelError(
-        e.command,
-        e.errno,
-        `${path} is not a cgroup v2 directory (programs attach to cgroup2 only)`,
-      );
-    throw e;
   } finally {
-    closeSync(cgfd);
+    if (!keep) closeSync(cgfd);
   }
+}
+
+function progAttachCgroup(cgfd: number, progFd: number, type: number): void {
+  progAttach(cgfd, progFd, type, BPF_F_ALLOW_MULTI);
 }

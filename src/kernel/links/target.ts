@@ -79,7 +79,13 @@ export type AttachTarget =
   | ({ kind: 'tcx' } & TcxOptions)
   | ({ kind: 'tc' } & ClsactOptions)
   | { kind: 'xdp'; iface: string | number; netns?: string; mode?: 'skb' | 'native' }
-  | { kind: 'cgroup'; path: string; attachType?: string }
+  | {
+      kind: 'cgroup';
+      path: string;
+      attachType?: string;
+      /** Attach with BPF_PROG_ATTACH (multi mode), as before cgroup links (5.7); cannot be pinned. */
+      progAttach?: boolean;
+    }
   | { kind: 'socket'; fd: number }
   | { kind: 'sk_lookup' | 'flow_dissector'; netns?: string }
   | {
@@ -124,7 +130,7 @@ export function attachProgram(program: AttachableProgram, target: AttachTarget):
     case 'xdp':
       return attachXdpLink(program, target);
     case 'cgroup':
-      return attachCgroup(program, target.path, target.attachType);
+      return attachCgroup(program, target.path, target.attachType, target.progAttach);
     case 'socket':
       return attachSocket(program, target.fd);
     case 'sk_lookup':

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type * as k from '../../../src/kernel/index.js';
+import * as k from '../../../src/kernel/index.js';
 import type { Link } from '../../../src/spec/link.js';
 import { kernelOracle } from '../../support/kernel.js';
 import { count, type Ids, leftovers, loadFixture, Slot } from './support.js';
@@ -92,6 +92,22 @@ describe.skipIf(!oracle)('cgroup attachments', () => {
     }
     triggers();
     expect(counts()).toEqual([1n, 1n, 1n, 1n, 1n, 3n]);
+    expect(execFileSync('bpftool', ['cgroup', 'show', cg]).toString()).toBe('');
+  });
+
+  it('BPF_PROG_ATTACH in multi mode (the pre-link way) counts the same and detaches', () => {
+    const before = count(obj, Slot.CG_CONNECT4);
+    const link = obj.program('cg_connect4').attach({ kind: 'cgroup', path: cg, progAttach: true });
+    try {
+      expect(link).toBeInstanceOf(k.HookLink);
+      expect(execFileSync('bpftool', ['cgroup', 'show', cg]).toString()).toMatch(/cg_connect4/);
+      inCgroup('echo x > /dev/udp/127.0.0.1/5001; echo x > /dev/udp/127.0.0.1/5001');
+      expect(count(obj, Slot.CG_CONNECT4) - before).toBe(2n);
+    } finally {
+      link.close();
+    }
+    inCgroup('echo x > /dev/udp/127.0.0.1/5001');
+    expect(count(obj, Slot.CG_CONNECT4) - before).toBe(2n);
     expect(execFileSync('bpftool', ['cgroup', 'show', cg]).toString()).toBe('');
   });
 
