@@ -2,11 +2,14 @@
 // per run; tasks and cgroups are the modelled ones (../helpers/task-model.ts), whose lifetime is the
 // runtime's, so acquiring one takes nothing; cpumasks are allocated in the address space (a bpf_cpumask:
 // the mask, then its reference count), counted per address space against a bound, and freed when their last
-// reference is released.
+// reference is released; dynptrs over the run's packet use the helpers' dynptr layout (../helpers/dynptr.ts).
 
+import { DYNPTR_MAX_SIZE, DynptrType, readDynptr, writeDynptr } from '../helpers/dynptr.js';
 import { currentTask } from '../helpers/task-model.js';
 import type { HelperEnv, HelperImpl, Invocation } from '../helpers/types.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
+import { Errno } from '../spec/errno.js';
+import { programTypeByName } from '../spec/program-types.js';
 
 /** Bits of a cpumask_t (the kernel's NR_CPUS on x86-64 distributions: 8192), and its bytes. */
 export const CPUMASK_BITS = 8192;
@@ -125,8 +128,71 @@ function every(env: HelperEnv, test: (cpu: number) => boolean): bigint {
 
 const B = (x: boolean) => (x ? 1n : 0n);
 
+/**
+ * bpf_dynptr_from_skb / from_xdp: a dynptr over the run's packet (linear here: the skb's or frame's bytes,
+ * data to end), read-only for an skb where the program type may not write packet data, as the kernel makes
+ * it. Unknown flags: -EINVAL and a NULL dynptr.
+ */
+function packetDynptr(env: HelperEnv, name: string, flags: bigint, at: bigint, type: number): bigint {
+  const ptr = addr(at);
+  if (flags !== 0n) {
+    writeDynptr(env, ptr, 0, 0, 0);
+    env.space.bytes.fill(0, ptr, ptr + 16);
+    return BigInt(-Errno.EINVAL);
+  }
+  const pkt = env.invocation.packet;
+  if (!pkt) fail(name, 'the run has no packet');
+  const rdonly = type === DynptrType.SKB && !programTypeByName(env.invocation.programType)?.directPacketWrite;
+  writeDynptr(env, ptr, pkt.start, type, Math.min(pkt.end - pkt.start, DYNPTR_MAX_SIZE), rdonly);
+  return 0n;
+}
+
+/** bpf_dynptr_slice(_rdwr): the address of `len` bytes at `off` of the dynptr's data, or NULL (0). */
+function slice(env: HelperEnv, p: bigint, off: bigint, len: bigint, rdwr: boolean): bigint {
+  const d = readDynptr(env, addr(p));
+  if (!d || (rdwr && d.rdonly)) return 0n;
+  const [o, n] = [Number(BigInt.asUintN(32, off)), Number(BigInt.asUintN(32, len))];
+  if (o > d.size || n > d.size - o) return 0n;
+  return BigInt(d.data + d.offset + o);
+}
+
+const E_INVAL = BigInt(-Errno.EINVAL);
+
 /** Implementations by kfunc name. */
 export const KFUNC_IMPLS: Readonly<Record<string, HelperImpl>> = {
+  bpf_dynptr_from_skb: (env, _ctx, flags, p) =>
+    packetDynptr(env, 'bpf_dynptr_from_skb', flags, p, DynptrType.SKB),
+  bpf_dynptr_from_xdp: (env, _ctx, flags, p) =>
+    packetDynptr(env, 'bpf_dynptr_from_xdp', flags, p, DynptrType.XDP),
+  bpf_dynptr_slice: (env, p, off, _buf, len) => slice(env, p, off, len, false),
+  bpf_dynptr_slice_rdwr: (env, p, off, _buf, len) => slice(env, p, off, len, true),
+  bpf_dynptr_adjust: (env, p, start, end) => {
+    const at = addr(p);
+    const d = readDynptr(env, at);
+    if (!d) return E_INVAL;
+    const [s, e] = [Number(BigInt.asUintN(32, start)), Number(BigInt.asUintN(32, end))];
+    if (s > e) return E_INVAL;
+    if (s > d.size || e > d.size) return BigInt(-Errno.ERANGE);
+    const v = env.space.view;
+    v.setUint32(at + 8, ((v.getUint32(at + 8, true) & ~DYNPTR_MAX_SIZE) | (e - s)) >>> 0, true);
+    v.setUint32(at + 12, d.offset + s, true);
+    return 0n;
+  },
+  bpf_dynptr_is_null: (env, p) => (readDynptr(env, addr(p)) ? 0n : 1n),
+  bpf_dynptr_is_rdonly: (env, p) => (readDynptr(env, addr(p))?.rdonly ? 1n : 0n),
+  // Its result is a u32: -EINVAL for a NULL dynptr comes back as 0xffffffea.
+  bpf_dynptr_size: (env, p) => BigInt.asUintN(32, BigInt(readDynptr(env, addr(p))?.size ?? -Errno.EINVAL)),
+  bpf_dynptr_clone: (env, p, c) => {
+    const [from, to] = [addr(p), addr(c)];
+    if (!readDynptr(env, from)) {
+      writeDynptr(env, to, 0, 0, 0);
+      env.space.bytes.fill(0, to, to + 16);
+      return E_INVAL;
+    }
+    writeDynptr(env, to, 0, 0, 0); // checks the destination is program memory
+    env.space.bytes.copyWithin(to, from, from + 16);
+    return 0n;
+  },
   bpf_rcu_read_lock: (env) => {
     rcuDepth.set(env.invocation, (rcuDepth.get(env.invocation) ?? 0) + 1);
     return 0n;

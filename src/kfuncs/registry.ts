@@ -1,7 +1,8 @@
 // The one kfunc registry, read by the ELF reader (which calls are kfuncs), the verifier (prototypes, flags,
 // program types), the engines (implementations) and the kernel back end (names it resolves to BTF ids).
 // Flags and program types are the kernel's (6.18: the BTF_ID_FLAGS of kernel/bpf/helpers.c's generic and
-// common sets and kernel/bpf/cpumask.c's set, and the program types each set is registered for);
+// common sets, kernel/bpf/cpumask.c's set and net/core/filter.c's skb and xdp sets, and the program types
+// each set is registered for);
 // prototypes are vmlinux's, checked against its BTF by test/kfuncs/registry.test.ts.
 //
 // Engines call kfuncs through the helper call path: a kfunc has a helper id of its own, KFUNC_ID_BASE plus
@@ -21,6 +22,24 @@ const SCALAR: KfuncArg = { kind: 'scalar' };
 const VOID: KfuncRet = { kind: 'void' };
 const NUM: KfuncRet = { kind: 'scalar' };
 const retBtf = (struct: string): KfuncRet => ({ kind: 'btf', struct });
+/** Program types whose kfunc sets hold bpf_dynptr_from_skb (the kernel's skb kfunc set, and syscall's). */
+const SKB_TYPES = [
+  'sched_cls',
+  'sched_act',
+  'sk_skb',
+  'socket_filter',
+  'cgroup_skb',
+  'lwt_out',
+  'lwt_in',
+  'lwt_xmit',
+  'lwt_seg6local',
+  'netfilter',
+  'syscall',
+] as const;
+const CTX: KfuncArg = { kind: 'ctx' };
+const DYN: KfuncArg = { kind: 'dynptr' };
+const DYN_UNINIT: KfuncArg = { kind: 'dynptr_uninit' };
+const SLICE_ARGS: KfuncArg[] = [DYN, SCALAR, { kind: 'buffer_opt' }, { kind: 'szk' }];
 const MASK = btf('cpumask');
 const BPF_MASK = btf('bpf_cpumask');
 
@@ -71,12 +90,31 @@ const ENTRIES: Entry[] = [
   ['bpf_cpumask_full', KF.RCU, [MASK], NUM, CPUMASK],
   ['bpf_cpumask_copy', KF.RCU, [BPF_MASK, MASK], VOID, CPUMASK],
   ['bpf_cpumask_weight', KF.RCU, [MASK], NUM, CPUMASK],
+  ['bpf_dynptr_from_skb', 0, [CTX, SCALAR, DYN_UNINIT], NUM, SKB_TYPES],
+  ['bpf_dynptr_from_xdp', 0, [CTX, SCALAR, DYN_UNINIT], NUM, ['xdp', 'syscall']],
+  ['bpf_dynptr_slice', KF.RET_NULL, SLICE_ARGS, { kind: 'slice', rdwr: false }],
+  ['bpf_dynptr_slice_rdwr', KF.RET_NULL, SLICE_ARGS, { kind: 'slice', rdwr: true }],
+  ['bpf_dynptr_adjust', 0, [DYN, SCALAR, SCALAR], NUM],
+  ['bpf_dynptr_is_null', 0, [DYN], NUM],
+  ['bpf_dynptr_is_rdonly', 0, [DYN], NUM],
+  ['bpf_dynptr_size', 0, [DYN], NUM],
+  ['bpf_dynptr_clone', 0, [DYN, DYN_UNINIT], NUM],
 ];
+
+/**
+ * Kfuncs the reference kernel (6.18) refuses once their arguments check out, in every program type, and its
+ * words (test/kfuncs/verdicts.test.ts: fixtures r_slice_rdwr*.c).
+ */
+const REFUSED: Record<string, string> = {
+  bpf_dynptr_slice_rdwr: 'bpf_dynptr_slice_rdwr() is not allowed',
+};
 
 /** Every kfunc, in a fixed order (an index is its place in the helper number space). */
 export const KFUNCS: readonly KfuncDef[] = ENTRIES.map(([name, flags, args, ret, programTypes]) => {
   const d: { -readonly [K in keyof KfuncDef]: KfuncDef[K] } = { name, flags, args, ret };
   if (programTypes) d.programTypes = programTypes;
+  const refused = REFUSED[name];
+  if (refused) d.refused = refused;
   const call = KFUNC_IMPLS[name];
   if (call) d.call = call;
   return d;

@@ -38,14 +38,24 @@ export type KfuncArg =
   | { kind: 'const' }
   | { kind: 'ign' }
   | { kind: 'btf'; struct: string }
-  | { kind: 'obj' };
+  | { kind: 'obj' }
+  // The program's unmodified context (bpf_dynptr_from_skb's __sk_buff, from_xdp's xdp_md).
+  | { kind: 'ctx' }
+  // An initialised dynptr; a stack slot the kfunc makes one in (`__uninit`).
+  | { kind: 'dynptr' }
+  | { kind: 'dynptr_uninit' }
+  // `buffer__opt`: NULL or writable memory of the size the next argument gives; `__szk`: that size, a constant.
+  | { kind: 'buffer_opt' }
+  | { kind: 'szk' };
 
 /** The result: nothing, a number, a pointer to a kernel struct, or a bpf_obj_new object. */
 export type KfuncRet =
   | { kind: 'void' }
   | { kind: 'scalar' }
   | { kind: 'btf'; struct: string }
-  | { kind: 'obj' };
+  | { kind: 'obj' }
+  // bpf_dynptr_slice(_rdwr): `__szk` bytes of the dynptr's data (writable when `rdwr`).
+  | { kind: 'slice'; rdwr: boolean };
 
 /** One kfunc. */
 export interface KfuncDef {
@@ -57,6 +67,11 @@ export interface KfuncDef {
   readonly ret: KfuncRet;
   /** Program types (spec names) whose kfunc sets hold it; undefined: every type (the kernel's UNSPEC set). */
   readonly programTypes?: readonly string[];
+  /**
+   * Why the reference kernel refuses every call of it, when it does (bpf_dynptr_slice_rdwr on 6.18: "… is
+   * not allowed" in every program type); the verifier refuses it the same way.
+   */
+  readonly refused?: string;
   /** User-space semantics (arguments r1..r5, result r0), where there are any. */
   readonly call?: HelperImpl;
 }

@@ -12,11 +12,22 @@ import { Kind } from '../btf/types.js';
 import { kfuncAllowed, kfuncByName } from '../kfuncs/registry.js';
 import { KF, type KfuncDef } from '../kfuncs/types.js';
 import type { KfuncRef } from '../spec/object.js';
+import { helperMem } from './access.js';
 import { btfStructId } from './btf-ctx.js';
 import { Reject } from './cfg.js';
+import { initDynptr, useDynptr } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
 import { isConstScalar } from './ranges.js';
-import { forEachReg, NOT_INIT, ptrReg, type Reg, UNKNOWN_SCALAR } from './state.js';
+import {
+  DYNPTR_SLICE_MEM,
+  DynptrKind,
+  forEachReg,
+  NOT_INIT,
+  ptrReg,
+  READONLY_MEM,
+  type Reg,
+  UNKNOWN_SCALAR,
+} from './state.js';
 import { held, heldOf, inRcu, RCU_LOCK, Trust } from './trust.js';
 
 /** What a call needs to know about the program beyond the environment. */
@@ -82,6 +93,8 @@ export function callKfunc(
       'kfunc_not_allowed',
       `calling kernel function ${k.name} is not allowed in ${v.type.name} programs`,
     );
+  if (k.refused)
+    throw new Reject(pc, 'kfunc_not_allowed', `${k.refused} (the kernel refuses every call of it)`);
   if (k.flags & KF.SLEEPABLE && !opts.sleepable)
     throw new Reject(pc, 'might_sleep', `program must be sleepable to call sleepable kfunc ${k.name}`);
   if (k.name === 'bpf_rcu_read_lock' || k.name === 'bpf_rcu_read_unlock') {
@@ -96,6 +109,10 @@ export function callKfunc(
     );
   const regs = v.frame.regs;
   let released: Reg | undefined;
+  // Dynptr kfuncs: the dynptr argument, the stack slot to make one in, a slice's size.
+  let dynptr: Reg | undefined;
+  let uninit: { regno: number; r: Reg } | undefined;
+  let sliceSize = 0;
   k.args.forEach((a, i) => {
     const regno = i + 1;
     if (a.kind === 'ign') return;
@@ -120,6 +137,29 @@ export function callKfunc(
           'an object from bpf_obj_new (program-local objects are not supported by this verifier yet)',
         );
         return;
+      case 'ctx':
+        if (r.kind !== 'ctx' || r.off !== 0 || !isConstScalar(r.s) || r.s.var.value !== 0n)
+          bad('bad_arg', 'the unmodified context pointer');
+        return;
+      case 'dynptr':
+        dynptr = useDynptr(v, pc, regno, r, k.name);
+        return;
+      case 'dynptr_uninit':
+        uninit = { regno, r };
+        return;
+      case 'szk':
+        if (r.kind !== 'scalar' || !isConstScalar(r.s)) bad('bad_size', 'a known constant (the buffer size)');
+        sliceSize = Number(r.s.var.value);
+        return;
+      case 'buffer_opt': {
+        // NULL, or memory the kfunc may copy the next argument's (constant) count of bytes into.
+        if (isNullConst(r)) return;
+        const size = v.read(regno + 1, pc);
+        if (size.kind !== 'scalar' || !isConstScalar(size.s))
+          bad('bad_size', 'a buffer whose size (the next argument) is a known constant');
+        helperMem(v, pc, regno, r, Number(size.s.var.value), true);
+        return;
+      }
       case 'btf': {
         if (isNullConst(r)) bad('null_arg', `a pointer to a struct ${a.struct} (NULL is not allowed)`);
         if (r.kind === 'btf_ptr_or_null')
@@ -150,6 +190,35 @@ export function callKfunc(
   if (released) {
     v.release(released.ref);
   }
+  if (uninit) {
+    // from_skb/from_xdp make an unreferenced dynptr of their kind; a clone shares its parent's kind and reference.
+    const kind =
+      k.name === 'bpf_dynptr_from_skb'
+        ? DynptrKind.SKB
+        : k.name === 'bpf_dynptr_from_xdp'
+          ? DynptrKind.XDP
+          : dynptr!.size;
+    initDynptr(v, pc, uninit.regno, uninit.r, kind, dynptr?.ref ?? 0);
+  }
+  if (k.ret.kind === 'slice') {
+    const d = dynptr!;
+    const packet = d.size === DynptrKind.SKB || d.size === DynptrKind.XDP;
+    if (k.ret.rdwr && (d.kind === 'dynptr_ptr' || (packet && !v.type.directPacketWrite)))
+      throw new Reject(
+        pc,
+        'pkt_write',
+        `${k.name}: the dynptr is read-only here (${d.kind === 'dynptr_ptr' ? 'the kernel owns it' : `${v.type.name} programs may not write packet data`})`,
+      );
+    for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
+    // The slice is read-only unless asked for writable; it goes when a ring-buffer dynptr is released.
+    regs[0] = ptrReg('mem_or_null', {
+      size: sliceSize,
+      id: v.newId(),
+      ref: d.ref,
+      map: k.ret.rdwr ? DYNPTR_SLICE_MEM : READONLY_MEM,
+    });
+    return;
+  }
   for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
   regs[0] = result(v, pc, k);
 }
@@ -159,7 +228,7 @@ function result(v: VerifierEnv, pc: number, k: KfuncDef): Reg {
   const ret = k.ret;
   if (ret.kind === 'void') return NOT_INIT;
   if (ret.kind === 'scalar') return UNKNOWN_SCALAR;
-  if (ret.kind === 'obj')
+  if (ret.kind === 'obj' || ret.kind === 'slice')
     throw new Reject(
       pc,
       'unsupported',
