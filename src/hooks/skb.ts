@@ -150,7 +150,8 @@ export class SkbSlot {
     const len = this.frame.end - this.frame.start;
     const v = space.view;
     const at = this.ctx.start;
-    space.bytes.fill(0, at, at + SKB_CTX_SIZE);
+    // The context and the socket after it, cleared together.
+    space.bytes.fill(0, at, at + SKB_CTX_SIZE + BPF_SOCK.size);
     v.setUint32(at + SKB_OFF.len, len, true);
     v.setUint32(at + SKB_OFF.pktType, pktType(packet), true);
     v.setUint32(at + SKB_OFF.mark, options.mark ?? 0, true);
@@ -173,8 +174,7 @@ export class SkbSlot {
     // The test run's socket takes its family and addresses from the IP header (the cgroup views read them
     // in the context; ctx->sk points at its bpf_sock).
     const sk = at + SKB_CTX_SIZE;
-    space.bytes.fill(0, sk, sk + BPF_SOCK.size);
-    v.setBigUint64(at + CTX_SK, BigInt(sk), true);
+    v.setUint32(at + CTX_SK, sk, true); // a u64 whose high half the fill left 0
     v.setUint32(sk + BPF_SOCK.state, TCP_CLOSE, true);
     v.setInt32(sk + BPF_SOCK.rxQueue, -1, true);
     const ip = packet.subarray(ETH_HLEN);
