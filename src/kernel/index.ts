@@ -66,13 +66,6 @@ export {
 export { isGlobalDataMap } from './mmap-globals.js';
 export { withNetns } from './netns.js';
 export {
-  DEFAULT_PIN_ROOT,
-  type MapShape,
-  PIN_BY_NAME,
-  pinPath,
-  shapeDifference,
-} from './pinning.js';
-export {
   KernelLink,
   type KernelLoadOptions,
   KernelMap,
@@ -91,6 +84,13 @@ export {
   type PerfBufferOptions,
   type PerfEventReader,
 } from './perf-buffer.js';
+export {
+  DEFAULT_PIN_ROOT,
+  type MapShape,
+  PIN_BY_NAME,
+  pinPath,
+  shapeDifference,
+} from './pinning.js';
 export { KernelRingBuf } from './ringbuf.js';
 export { StructOpsLink } from './struct-ops.js';
 export * from './syscall.js';

@@ -20,7 +20,7 @@ import { kernelLoadAttrs } from '../verifier/btf-ctx.js';
 import { verify } from '../verifier/index.js';
 import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
-import { type Mapping, ifNameToIndex } from './ffi.js';
+import { ifNameToIndex, type Mapping } from './ffi.js';
 import { resolveKfuncCalls } from './kfuncs.js';
 import type { KernelAttachment } from './links/link.js';
 import {
@@ -33,7 +33,7 @@ import {
 import { trampolineLoadError } from './links/tracing.js';
 import { arrayIndex, creationFlags, elementStride, isGlobalDataMap, mapArrayValues } from './mmap-globals.js';
 import { withNetns } from './netns.js';
-import { openPinnedForReuse, PIN_BY_NAME, pinPath, specShape } from './pinning.js';
+import { makePinParent, openPinnedForReuse, PIN_BY_NAME, pinPath, specShape } from './pinning.js';
 import { loadObjectBtf, loadProgramBtf, mapBtfIds, type ObjectBtf, programBtfInfo } from './program-btf.js';
 import { KernelRingBuf } from './ringbuf.js';
 import { createStructOpsMap, registerStructOps, type StructOpsLink } from './struct-ops.js';
@@ -101,9 +101,9 @@ export class KernelMap implements BpfMap {
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
     // BPF_ANY/BPF_EXIST of a whole value into a writable mapping: a store, as the program's own.
     const at = this.mapped(key);
-    if (at !== undefined && this.mappingWritable && (flags === 0 || flags === 2))
-      if (value.length === this.spec.valueSize) return this.mapping!.bytes.set(value, at);
-    this.op('update', () => sys.mapUpdate(this.fd, key, value, flags));
+    const whole = value.length === this.spec.valueSize && (flags === 0 || flags === 2);
+    if (at !== undefined && this.mappingWritable && whole) this.mapping!.bytes.set(value, at);
+    else this.op('update', () => sys.mapUpdate(this.fd, key, value, flags));
   }
 
   /**
@@ -160,7 +160,8 @@ export class KernelMap implements BpfMap {
 
   /** Remove the map's pin (the one `pin` made, or the load's pin by name); the map lives while open. */
   unpin(): void {
-    if (this.pinnedPath === undefined) throw new MapError(Errno.ENOENT, `map ${this.spec.name} is not pinned`);
+    if (this.pinnedPath === undefined)
+      throw new MapError(Errno.ENOENT, `map ${this.spec.name} is not pinned`);
     unlinkSync(this.pinnedPath);
     this.pinnedPath = undefined;
   }
@@ -465,6 +466,7 @@ function createMap(
     if (spec.readonly) sys.mapFreeze(fd);
     withMapping(map);
     if (path) {
+      makePinParent(path);
       map.pin(path);
       pin!.made.push(path);
     }
