@@ -2,14 +2,20 @@
 // NULL, for sockets of each kind laid out as programs read them (struct bpf_sock: family, type, protocol,
 // state), and NULL for anything that is no socket in memory. Their verdicts against the kernel are in
 // verdicts-more.test.ts (fixtures casts.c), their program types in prototypes-more.test.ts; from fentry
-// programs (typed_socks.c, which this machine cannot load) by the kernel's rule, our verifier alone.
+// programs (typed_socks.c, which this machine cannot load) by the kernel's rule, our verifier alone. At
+// run time on the test run's socket (casts_run.c): each cast's result and tcp_gen_syncookie's, as the
+// kernel's BPF_PROG_TEST_RUN gives them, on both engines.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadCollection } from '../../src/collection/load.js';
 import { readObject } from '../../src/elf/index.js';
 import { helperByName } from '../../src/helpers/registry.js';
 import '../../src/node/core-target.js';
+import { compareWithKernel, PACKETS } from '../hooks/tc-kernel.js';
+import { kernelOracle } from '../support/kernel.js';
 import { FakeEnv } from './env.js';
+
+const oracle = kernelOracle();
 
 /** A struct bpf_sock of this kind; returns its address. */
 function sock(env: FakeEnv, family: number, type: number, protocol: number, state: number): number {
@@ -79,6 +85,15 @@ describe('casts of typed pointers (fentry)', () => {
   it('a task_struct is no socket', () => {
     expect(verdict('bad_cast_task')).toMatch(
       /argument 1 of skc_to_tcp_sock \(R1\) must be a pointer to a socket/,
+    );
+  });
+});
+
+describe.runIf(oracle)('casts on the test run’s socket: tsbpf vs the kernel', () => {
+  it('every cast and tcp_gen_syncookie over the captures', async () => {
+    const packets = PACKETS.filter((_, i) => i % 8 === 0);
+    expect(await compareWithKernel('test/fixtures/helpers2/casts_run.o', 'casts_run', packets, [false])).toBe(
+      packets.length * 2,
     );
   });
 });
