@@ -23,6 +23,7 @@ import {
   FLOW_KEYS_MEM,
   isPointer,
   ownStack,
+  PACKET_SLICE_MEM,
   ptrReg,
   READONLY_MEM,
   type Reg,
@@ -478,7 +479,7 @@ export function regionCheck(
       return;
     }
     case 'mem':
-      if (write && r.map === READONLY_MEM)
+      if (write && (r.map === READONLY_MEM || r.map === PACKET_SLICE_MEM))
         throw new Reject(pc, 'mem_readonly', `R${regno} points to read-only memory (${v.describe(r)})`);
       // A writable tracepoint's buffer: its size is checked when the program is attached; here only that
       // the offset is constant and not negative.

@@ -72,6 +72,7 @@ import {
   isPointer,
   NOT_INIT,
   newFrame,
+  PACKET_SLICE_MEM,
   ptrReg,
   type Reg,
   regsToString,
@@ -234,8 +235,13 @@ export class Verifier implements VerifierEnv {
     forEachReg(this.state, (r) => (r.ref === ref ? this.invalid() : undefined));
   }
   invalidatePackets(): void {
+    // Slices of skb/xdp dynptrs are packet bytes too (the kernel's reg_is_dynptr_slice_pkt).
     forEachReg(this.state, (r) =>
-      isPacketKind(r.kind) || r.kind === 'packet_end' ? this.invalid() : undefined,
+      isPacketKind(r.kind) ||
+      r.kind === 'packet_end' ||
+      ((r.kind === 'mem' || r.kind === 'mem_or_null') && r.map === PACKET_SLICE_MEM)
+        ? this.invalid()
+        : undefined,
     );
   }
   /** What a pointer turns into when it is no longer valid (the kernel's mark_reg_invalid). */

@@ -23,6 +23,7 @@ import {
   DynptrKind,
   forEachReg,
   NOT_INIT,
+  PACKET_SLICE_MEM,
   ptrReg,
   READONLY_MEM,
   type Reg,
@@ -215,7 +216,7 @@ export function callKfunc(
       size: sliceSize,
       id: v.newId(),
       ref: d.ref,
-      map: k.ret.rdwr ? DYNPTR_SLICE_MEM : READONLY_MEM,
+      map: k.ret.rdwr ? DYNPTR_SLICE_MEM : packet ? PACKET_SLICE_MEM : READONLY_MEM,
     });
     return;
   }

@@ -138,6 +138,11 @@ export const TP_BUFFER_MEM = -4;
 export const READONLY_MEM = -5;
 /** `map` of a `mem` pointer into a dynptr's data (bpf_dynptr_data): never ring-buffer memory to submit. */
 export const DYNPTR_SLICE_MEM = -6;
+/**
+ * `map` of a `mem` pointer to a read-only slice of an skb or xdp dynptr (bpf_dynptr_slice): the packet's
+ * bytes, so a helper that may move the packet invalidates it as it does packet pointers.
+ */
+export const PACKET_SLICE_MEM = -7;
 
 export const isPointer = (r: Reg): boolean => r.kind !== 'scalar' && r.kind !== 'not_init';
 export const isPacketKind = (k: RegKind): boolean => k === 'packet' || k === 'packet_meta';

@@ -43,6 +43,7 @@ const REJECTIONS: Record<string, { kind: string; kernel: RegExp; backend?: RegEx
   // The kernel refuses these with EPERM: our kernel back end reports the errno (a log comes with EACCES/EINVAL).
   'r_slice_rdwr.o': { kind: 'kfunc_not_allowed', kernel: SLICE_RDWR, backend: /EPERM/ },
   'r_slice_rdwr_cgroup.o': { kind: 'kfunc_not_allowed', kernel: SLICE_RDWR, backend: /EPERM/ },
+  'r_slice_after_adjust.o': { kind: 'scalar_deref', kernel: /invalid mem access 'scalar'/ },
   'r_slice_readonly.o': { kind: 'mem_readonly', kernel: /cannot write into rdonly_mem/ },
   'r_slice_unchecked.o': { kind: 'null_deref', kernel: /invalid mem access 'rdonly_mem_or_null'/ },
   '../corpus/reject_kfunc_leak.o': {
