@@ -164,7 +164,12 @@ export abstract class MapBase implements RuntimeMap {
     const k = this.putKey(key, 'lookup');
     if (!this.perCpu) {
       const v = this.peekPtr(k, 0);
-      return v === 0 ? undefined : this.space.read(v, this.spec.valueSize);
+      if (v === 0) return undefined;
+      // As the kernel's lookup: a bpf_timer in the value reads as zeros (its bytes are the runtime's).
+      const out = this.space.read(v, this.spec.valueSize);
+      const timer = this.spec.timerOffset;
+      if (timer !== undefined) out.fill(0, timer, timer + 16);
+      return out;
     }
     const out = new Uint8Array(this.userValueSize);
     for (let cpu = 0; cpu < this.nCpus; cpu++) {
@@ -231,13 +236,15 @@ export abstract class MapBase implements RuntimeMap {
     const b = this.u8;
     const size = this.spec.valueSize;
     if (!this.perCpu) {
-      // copy_map_value: a bpf_spin_lock inside the value is never overwritten by an update.
-      const lock = this.spec.spinLockOffset;
-      if (lock === undefined) b.copyWithin(dst, src, src + size);
-      else {
-        b.copyWithin(dst, src, src + lock);
-        b.copyWithin(dst + lock + 4, src + lock + 4, src + size);
+      // copy_map_value: a bpf_spin_lock or bpf_timer inside the value is never overwritten by an update;
+      // a new element's start zeroed (check_and_init_map_value: a reused slot holds no old timer or lock).
+      let from = 0;
+      for (const [at, n] of this.specialFields()) {
+        b.copyWithin(dst + from, src + from, src + at);
+        if (fresh) b.fill(0, dst + at, dst + at + n);
+        from = at + n;
       }
+      b.copyWithin(dst + from, src + from, src + size);
       return;
     }
     if (cpu < 0) {
@@ -251,6 +258,17 @@ export abstract class MapBase implements RuntimeMap {
       for (let c = 0; c < this.nCpus; c++) b.fill(0, dst + c * cpuStride, dst + c * cpuStride + size);
     b.copyWithin(dst + cpu * cpuStride, src, src + size);
   }
+
+  /** The value's bpf_spin_lock and bpf_timer as [offset, size], in offset order (none without BTF). */
+  private specialFields(): readonly [number, number][] {
+    if (this.special) return this.special;
+    const f: [number, number][] = [];
+    if (this.spec.spinLockOffset !== undefined) f.push([this.spec.spinLockOffset, 4]);
+    if (this.spec.timerOffset !== undefined) f.push([this.spec.timerOffset, 16]);
+    this.special = f.sort((x, y) => x[0] - y[0]);
+    return this.special;
+  }
+  private special: [number, number][] | undefined;
 
   /** Flags check shared by array and hash maps: ANY/NOEXIST/EXIST, plus F_LOCK when the value has a lock. */
   protected badFlags(flags: number, allowLock: boolean): boolean {
