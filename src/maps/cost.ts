@@ -102,6 +102,10 @@ export function mapMemory(spec: MapSpec, cpus: number): number {
     case MapType.TASK_STORAGE:
     case MapType.CGRP_STORAGE:
       return base + 64 * (value + 64); // at most MAX_OWNERS values (./local-storage.ts)
+    case MapType.CGROUP_STORAGE:
+    case MapType.PERCPU_CGROUP_STORAGE:
+      // The one storage (./cgroup-storage.ts), a value per CPU for the per-CPU type.
+      return base + value * (t === MapType.PERCPU_CGROUP_STORAGE ? Math.max(1, cpus) : 1);
     case MapType.BLOOM_FILTER: // its bit array (./bloom.ts)
       return base + bloomBits(spec) / 8;
     case MapType.STACK_TRACE:

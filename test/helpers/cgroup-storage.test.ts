@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadObject } from '../../src/collection/userspace.js';
 import { readObject } from '../../src/elf/index.js';
 import { testRun } from '../../src/hooks/test-run.js';
+import { mapMemory } from '../../src/maps/cost.js';
 import { createMap, type MapSpec, MapType } from '../../src/maps/index.js';
 import { AddressSpace } from '../../src/memory/address-space.js';
 import { kernelOracle } from '../support/kernel.js';
@@ -93,6 +94,18 @@ describe('cgroup storage maps', () => {
         kobj.close();
       }
     }
+  });
+
+  it('are charged for their storage, a value per CPU for the per-CPU type', () => {
+    const space = new AddressSpace(1 << 22);
+    const pcpu = spec({ type: MapType.PERCPU_CGROUP_STORAGE, valueSize: 4096 });
+    const before = space.mapMemoryCharged;
+    const m = createMap(space, pcpu, { cpus: 8 });
+    expect(space.mapMemoryCharged - before).toBe(mapMemory(pcpu, 8));
+    expect(mapMemory(pcpu, 8)).toBeGreaterThanOrEqual(8 * 4096);
+    // The shared type holds one value whatever the CPUs.
+    expect(mapMemory(spec({ valueSize: 4096 }), 8)).toBe(mapMemory(spec({ valueSize: 4096 }), 1));
+    m.close();
   });
 
   it('hold the cgroup’s storage, found by its id, updated in place, never deleted', () => {
