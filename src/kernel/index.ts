@@ -93,5 +93,14 @@ export {
 } from './pinning.js';
 export { KernelRingBuf } from './ringbuf.js';
 export { StructOpsLink } from './struct-ops.js';
+export {
+  formatFrame,
+  parseKallsyms,
+  readStack,
+  type StackFrame,
+  type SymbolizeOptions,
+  Symbolizer,
+  symbolize,
+} from './symbolize.js';
 export * from './syscall.js';
 export { instrumentVerdicts, VERDICT_MAP, VERDICT_NAMES, type VerdictName } from './verdicts.js';
