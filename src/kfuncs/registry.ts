@@ -59,6 +59,16 @@ const ENTRIES: Entry[] = [
   ['bpf_task_from_pid', KF.ACQUIRE | KF.RET_NULL, [SCALAR], retBtf('task_struct'), GENERIC],
   ['bpf_cgroup_acquire', KF.ACQUIRE | KF.RCU | KF.RET_NULL, [btf('cgroup')], retBtf('cgroup'), GENERIC],
   ['bpf_cgroup_release', KF.RELEASE, [btf('cgroup')], VOID, GENERIC],
+  ['bpf_task_from_vpid', KF.ACQUIRE | KF.RET_NULL, [SCALAR], retBtf('task_struct'), GENERIC],
+  ['bpf_cgroup_from_id', KF.ACQUIRE | KF.RET_NULL, [SCALAR], retBtf('cgroup'), GENERIC],
+  [
+    'bpf_cgroup_ancestor',
+    KF.ACQUIRE | KF.RCU | KF.RET_NULL,
+    [btf('cgroup'), SCALAR],
+    retBtf('cgroup'),
+    GENERIC,
+  ],
+  ['bpf_task_under_cgroup', KF.RCU, [btf('task_struct'), btf('cgroup')], NUM, GENERIC],
   [
     'bpf_obj_new_impl',
     KF.ACQUIRE | KF.RET_NULL,

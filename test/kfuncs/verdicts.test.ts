@@ -20,6 +20,10 @@ const SLICE_RDWR = /bpf_dynptr_slice_rdwr\(\) is not allowed/;
 /** Why each r_*.c is rejected: our diagnostic's kind, and words of the kernel's log line. */
 const REJECTIONS: Record<string, { kind: string; kernel: RegExp; backend?: RegExp }> = {
   'r_after_unlock.o': { kind: 'untrusted_arg', kernel: /must be a rcu pointer/ },
+  'r_cgroup_ancestor_leak.o': {
+    kind: 'ref_leak',
+    kernel: /Unreleased reference|would lead to reference leak/,
+  },
   'r_double_release.o': { kind: 'bad_arg', kernel: /must point to scalar/ },
   'r_kptr_unreferenced.o': { kind: 'bad_release', kernel: /must be referenced when passed to release/ },
   'r_leak.o': { kind: 'ref_leak', kernel: /Unreleased reference|would lead to reference leak/ },
