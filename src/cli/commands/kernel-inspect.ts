@@ -96,6 +96,9 @@ function open(kind: ObjectKind, sel: Selector): number {
   return pinned.fd;
 }
 
+/** Open the object a selector names, checking it is a `kind` (for the other kernel commands); the caller closes it. */
+export const openSelected: (kind: ObjectKind, sel: Selector) => number = open;
+
 /** Every object of `kind`, opened one by one (those freed meanwhile are skipped). */
 function eachObject<T>(kind: ObjectKind, fn: (fd: number) => T): T[] {
   const out: T[] = [];

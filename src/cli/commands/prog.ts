@@ -32,6 +32,7 @@ import {
   withType,
 } from '../objects.js';
 import { progLoadAll, progShow } from './kernel-inspect.js';
+import { progAttach, progDetach, progLoad, TARGET_HELP } from './prog-kernel.js';
 
 interface RunOptions extends LimitFlags, ProgramFlags, SizeFlags {
   type?: ResolvedProgramType;
@@ -103,6 +104,29 @@ export function register(program: Command): void {
     .action((file: string, dir: string, o: { pinmaps?: string; autoattach?: boolean }) =>
       progLoadAll(file, dir, o.pinmaps, o.autoattach === true),
     );
+  prog
+    .command('load')
+    .description('load an object into the kernel and pin one program at PATH (bpftool prog load)')
+    .argument('<prog.o>', 'ELF object')
+    .argument('<path>', 'bpffs path the program is pinned at')
+    .option('--program <name>', 'the program to pin (default: the first; only it is loaded)')
+    .option('--type <type>', 'load the program as this type', parseProgramType)
+    .option('--map-set <map-and-key=value...>', 'after load: MAP KEY=VALUE, hex bytes in memory order', [])
+    .option('--pinmaps <dir>', 'also pin the maps at DIR/NAME')
+    .action((file: string, path: string, o: Parameters<typeof progLoad>[2]) => progLoad(file, path, o));
+  prog
+    .command('attach')
+    .description(
+      'attach a kernel program (id N | pinned P) to a target; pin the link with --pin, or hold it until SIGINT/SIGTERM',
+    )
+    .argument('<words...>', `id N | pinned P, then the target: ${TARGET_HELP}`)
+    .option('--pin <path>', 'pin the link at PATH in bpffs and exit (it stays attached)')
+    .action((words: string[], o: { pin?: string }) => progAttach(words, o.pin));
+  prog
+    .command('detach')
+    .description('detach every link of a kernel program (id N | pinned P)')
+    .argument('<selector...>', 'id N | pinned PATH')
+    .action((words: string[]) => progDetach(words));
 }
 
 /** From this many repeats on, durations are measured in process CPU time rather than wall time. */
