@@ -803,6 +803,12 @@ export class Verifier implements VerifierEnv {
     }
     if (this.state.refs.length)
       throw new Reject(pc, 'ref_leak', 'LD_ABS/LD_IND may exit the program while ringbuf memory is held');
+    if (this.state.lock)
+      throw new Reject(
+        pc,
+        'lock_held',
+        `LD_ABS/LD_IND while holding the bpf_spin_lock taken at ${this.where(this.state.lock.at)}: the load may end the program`,
+      );
     for (let r = 1; r <= 5; r++) this.frame.regs[r] = NOT_INIT;
     this.frame.regs[0] = scalarReg(unknownOfSize(size));
   }

@@ -31,6 +31,7 @@ const WHY: Record<string, string> = {
   'bad_lock_call.o': 'ktime_get_ns is called while holding the bpf_spin_lock',
   'bad_lock_access.o': 'reaches its bpf_spin_lock at 16: it cannot be accessed directly by load/store',
   'bad_lock_global.o': 'a call to the global function at',
+  'bad_lock_ldabs.o': 'LD_ABS/LD_IND while holding the bpf_spin_lock',
   'bad_lock_helper.o': 'reaches its bpf_spin_lock at 16',
   'bad_loop_leak.o': 'reference leak',
   'bad_timer_access.o': 'reaches its bpf_timer at 0: it cannot be accessed directly by load/store',
