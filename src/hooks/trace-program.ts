@@ -11,6 +11,7 @@ import type { ProgramSpec } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
 import { VerifierError } from '../verifier/index.js';
 import { verifyPrivileged } from '../verifier/privileged.js';
+import { liveMapSpec } from '../verifier/rodata.js';
 import type { PreparedProgram } from '../vm/program.js';
 import { Runtime } from '../vm/runtime.js';
 
@@ -90,7 +91,7 @@ export function bindProgram(
     };
   }
   checkType(spec.name, spec, accepted);
-  const result = verifyPrivileged({ ...spec, type }, { maps: maps.map((m) => m.spec), logLevel: 1 });
+  const result = verifyPrivileged({ ...spec, type }, { maps: maps.map(liveMapSpec), logLevel: 1 });
   if (!result.accepted) throw new VerifierError(spec.name, result);
   const prepared = loaded ? loaded.prepared : runtime.prepare(spec, maps, { trapInvalid: true });
   const budget = options.budget;

@@ -18,6 +18,7 @@ import { Reject } from './cfg.js';
 import { guardDynptrRead, guardDynptrWrite } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
 import { constant, isConstScalar, sync, unknownOfSize } from './ranges.js';
+import { frozenLoad } from './rodata.js';
 import {
   constReg,
   FLOW_KEYS_MEM,
@@ -124,7 +125,8 @@ export function memAccess(
     }
     default:
       regionCheck(v, pc, regno, r, off, size, write);
-      return write ? UNKNOWN_SCALAR : scalarReg(unknownOfSize(size));
+      if (write) return UNKNOWN_SCALAR;
+      return frozenLoad(v, r, off, size) ?? scalarReg(unknownOfSize(size));
   }
 }
 
