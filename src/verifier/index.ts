@@ -108,6 +108,17 @@ function attachTypeOf(program: VerifiableProgram): string | undefined {
   });
 }
 
+/** BTF-typed result or argument kinds of a helper prototype (the kernel's PTR_TO_BTF_ID family). */
+const BTF_KINDS: ReadonlySet<string> = new Set(['btf_id', 'btf_id_or_null']);
+
+/** Whether a helper's prototype returns or takes a pointer typed by the kernel's BTF. */
+function takesBtfPointer(h: HelperDef | undefined): boolean {
+  if (!h) return false;
+  const p = h.proto;
+  if (BTF_KINDS.has(p.ret) || p.args.some((a) => BTF_KINDS.has(a))) return true;
+  return Object.values(p.argsFor ?? {}).some((args) => args.some((a) => BTF_KINDS.has(a)));
+}
+
 /** Defaults of the limits in VerifyOptions. */
 export const VERIFY_LIMITS = { maxInsns: 1_000_000, timeLimitMs: 30_000, maxStates: 250_000 } as const;
 
@@ -179,10 +190,9 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
   let ptype = type;
   // The kernel's types: given, else the host's default (under Node the running kernel's, or --btf), read
   // only for the types that need them.
-  // A cast to a typed socket (skc_to_tcp_sock, tcp_sock) is read through the kernel's BTF too.
-  const casts = insns.some(
-    (i) => i.code === 0x85 && i.src === 0 && helper(i.imm)?.proto.ret === 'btf_id_or_null',
-  );
+  // A helper that returns or takes a kernel struct pointer (get_current_task_btf, skc_to_tcp_sock,
+  // task_storage_get) has it read and checked through the kernel's BTF too.
+  const casts = insns.some((i) => i.code === 0x85 && i.src === 0 && takesBtfPointer(helper(i.imm)));
   const kernelBtf =
     type.btfArgs || type.name === 'netfilter' || casts ? (opts.btf ?? coreTarget(undefined)?.btf) : undefined;
   // A struct_ops program is typed when its target names the member it implements (`tcp_congestion_ops.
