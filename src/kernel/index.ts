@@ -9,6 +9,13 @@ export { AttachType, Cmd, ProgType, XdpFlags } from './attr.js';
 export { errnoName, KernelError, VerifierRejectedError } from './errors.js';
 export { ffiAvailable, ifNameToIndex } from './ffi.js';
 export {
+  KernelFuncTool,
+  type KernelFuncToolOptions,
+  type KernelFunctionTarget,
+  resolveKernelFunctions,
+  resolveUserFunctions,
+} from './func-tools.js';
+export {
   kernelBtf,
   type LinkDetails,
   linkDetails,
