@@ -8,7 +8,7 @@ import type { BtfValue } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import type { TypedMap } from '../maps/typed.js';
 import type { BpfMap } from '../maps/types.js';
-import { MapType } from '../spec/maps.js';
+import { type MapSpec, MapType } from '../spec/maps.js';
 import type { ObjectSpec } from '../spec/object.js';
 import { collect, findGlobal, globalVariables, readGlobal, writeGlobal } from './globals.js';
 import { btfTypedMap } from './typed.js';
@@ -49,7 +49,7 @@ export function loadWith<M extends BpfMap, P extends Program>(
   const maps = new Map<string, M>();
   const programs = new Map<string, P>();
   try {
-    for (const m of spec.maps) maps.set(m.name, backend.createMap(m));
+    for (const m of spec.maps) maps.set(m.name, backend.createMap(loaderSized(m)));
     const ordered = spec.maps.map((m) => maps.get(m.name)!);
     for (const p of spec.programs) {
       if (wanted && !wanted.has(p.name)) continue;
@@ -72,6 +72,23 @@ export function loadWith<M extends BpfMap, P extends Program>(
     throw e;
   }
   return { maps, programs };
+}
+
+/** The page size ring buffers are sized in (the kernel's on the machines we target). */
+const RINGBUF_PAGE = 4096;
+
+/**
+ * A ring buffer's size as libbpf creates it: max_entries rounded up to a power-of-2 number of pages (512 →
+ * 4096), which the kernel requires; 0 stays 0 (a size the user must set), a size past 2^31 unchanged (the
+ * map's checks refuse it). Other maps are created as specified.
+ */
+export function loaderSized(m: MapSpec): MapSpec {
+  if (m.type !== MapType.RINGBUF && m.type !== MapType.USER_RINGBUF) return m;
+  const n = m.maxEntries;
+  if (n <= 0 || n > 2 ** 31) return m;
+  let size = RINGBUF_PAGE;
+  while (size < n) size *= 2;
+  return size === n ? m : { ...m, maxEntries: size };
 }
 
 /** The program names a selection keeps (section names resolve to the program of that section). */
