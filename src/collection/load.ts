@@ -23,6 +23,14 @@ export type CollectionLoader = (
 
 const loaders = new Map<BackendName, CollectionLoader>();
 
+/** What the host adds to a user-space load's options (under Node: the machine's map memory limit). */
+let hostDefaults: ((options: LoadOptions) => LoadOptions) | undefined;
+
+/** Set the host's defaults for user-space loads (src/node/userspace-defaults.ts under Node). */
+export function setUserspaceDefaults(f: (options: LoadOptions) => LoadOptions): void {
+  hostDefaults = f;
+}
+
 /** Make `loadCollection(spec, { backend: name })` use `loader` (the kernel back end registers itself). */
 export function registerBackend(name: BackendName, loader: CollectionLoader): void {
   loaders.set(name, loader);
@@ -44,7 +52,7 @@ export function loadCollection(spec: ObjectSpec, options: CollectionOptions & ob
   const backend = options.backend ?? 'userspace';
   if (backend === 'userspace') {
     const { backend: _, ...rest } = options as CollectionOptions & LoadOptions;
-    return loadObject(spec, rest);
+    return loadObject(spec, hostDefaults ? hostDefaults(rest) : rest);
   }
   const loader = loaders.get(backend);
   if (!loader) {

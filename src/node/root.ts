@@ -5,5 +5,6 @@
 import '../kernel/register.js';
 import './core-target.js';
 import './live/register.js';
+import './userspace-defaults.js';
 
 export * from '../index.js';
