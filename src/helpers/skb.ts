@@ -218,11 +218,10 @@ function replacedSum(
   from: number,
   to: number,
   two: (sum16: number, from: number, to: number) => number,
-  fromZero = from === 0,
 ): number {
   switch (size) {
     case 0:
-      return fromZero ? replaceByDiff(sum16, to >>> 0) : -1;
+      return from === 0 ? replaceByDiff(sum16, to >>> 0) : -1;
     case 2:
       return two(sum16, from & 0xffff, to & 0xffff);
     case 4:
@@ -494,21 +493,19 @@ export const SKB_HELPERS: HelperDef[] = [
       changesPacket: true,
     },
     programTypes: TC_LWT_XMIT,
-    // From the 64-bit registers (no number form: `from` and `to` may be any u64, cut to 32 bits here, and
-    // size 0 needs all of `from`); the JIT has its own exact inline form (jit/inline-skb.ts).
-    call: (env, ctx, off, from, to, flags) => {
-      const s = skbOf(env, Number(BigInt.asUintN(32, ctx)), 'l3_csum_replace');
-      if (BigInt.asUintN(64, flags) > BigInt(BPF_F_HDR_FIELD_MASK)) return BigInt(-Errno.EINVAL);
-      const at = csumField(s, Number(BigInt.asUintN(32, off)));
-      if (at < 0) return BigInt(at);
+    // `to` is cut to 32 bits as the kernel cuts it; `from` comes whole (size 0 needs all of it to be 0), so
+    // its low bits are exact below 2^53 only (the JIT's inline form, jit/inline-skb.ts, is exact for all).
+    ...onNumbers(['word', 'u32', 'word', 'u32', 'word'], (env, ctx, off, from, to, flags) => {
+      const s = skbOf(env, ctx, 'l3_csum_replace');
+      if (!(flags >= 0 && flags <= BPF_F_HDR_FIELD_MASK)) return -Errno.EINVAL;
+      const at = csumField(s, off);
+      if (at < 0) return at;
       const v = env.space.view;
-      const [f, t] = [Number(BigInt.asUintN(32, from)), Number(BigInt.asUintN(32, to))];
-      const size = Number(flags) & BPF_F_HDR_FIELD_MASK;
-      const out = replacedSum(v.getUint16(at, true), size, f, t, replace2, from === 0n);
-      if (out < 0) return BigInt(-Errno.EINVAL);
+      const out = replacedSum(v.getUint16(at, true), flags & BPF_F_HDR_FIELD_MASK, from, to, replace2);
+      if (out < 0) return -Errno.EINVAL;
       v.setUint16(at, out, true);
-      return 0n;
-    },
+      return 0;
+    }),
   },
   {
     id: 11,
@@ -519,25 +516,23 @@ export const SKB_HELPERS: HelperDef[] = [
       changesPacket: true,
     },
     programTypes: TC_LWT_XMIT,
-    // As l3_csum_replace: from the 64-bit registers.
-    call: (env, ctx, off, from, to, flags64) => {
-      const s = skbOf(env, Number(BigInt.asUintN(32, ctx)), 'l4_csum_replace');
-      if (BigInt.asUintN(64, flags64) & ~BigInt(L4_CSUM_FLAGS)) return BigInt(-Errno.EINVAL);
-      const flags = Number(flags64);
-      const at = csumField(s, Number(BigInt.asUintN(32, off)));
-      if (at < 0) return BigInt(at);
+    // As l3_csum_replace: `to` cut to 32 bits, `from` whole.
+    ...onNumbers(['word', 'u32', 'word', 'u32', 'word'], (env, ctx, off, from, to, flags) => {
+      const s = skbOf(env, ctx, 'l4_csum_replace');
+      if (!(flags >= 0 && flags <= 0xff) || flags & ~L4_CSUM_FLAGS) return -Errno.EINVAL;
+      const at = csumField(s, off);
+      if (at < 0) return at;
       const v = env.space.view;
       const sum = v.getUint16(at, true);
       const mangled0 = (flags & BPF_F_MARK_MANGLED_0) !== 0;
       // A UDP checksum of 0 means "none": left alone unless enforced.
-      if (mangled0 && !(flags & BPF_F_MARK_ENFORCE) && sum === 0) return 0n;
+      if (mangled0 && !(flags & BPF_F_MARK_ENFORCE) && sum === 0) return 0;
       // CHECKSUM_NONE: the pseudo-header flag changes only skb->csum, which such skbs do not carry.
-      const [f, t] = [Number(BigInt.asUintN(32, from)), Number(BigInt.asUintN(32, to))];
-      const out = replacedSum(sum, flags & BPF_F_HDR_FIELD_MASK, f, t, replace4, from === 0n);
-      if (out < 0) return BigInt(-Errno.EINVAL);
+      const out = replacedSum(sum, flags & BPF_F_HDR_FIELD_MASK, from, to, replace4);
+      if (out < 0) return -Errno.EINVAL;
       v.setUint16(at, mangled0 && out === 0 ? CSUM_MANGLED_0 : out, true);
-      return 0n;
-    },
+      return 0;
+    }),
   },
   {
     id: 40,

@@ -17,7 +17,7 @@ import { kernelOracle } from '../support/kernel.js';
 
 const oracle = kernelOracle();
 
-// r2 = cb[0]; r3 = mark:cb[1]; r4 = mark:cb[2]; r5 = priority:cb[3] (high:low words).
+// r2 = cb[0]; r3 = mark:cb[1]; r4 = ingress_ifindex:cb[2]; r5 = priority:cb[3] (high:low words).
 const ARGS = `
   r6 = r1
   r7 = *(u32 *)(r6 + 8)
@@ -25,6 +25,8 @@ const ARGS = `
   r2 = *(u32 *)(r6 + 48)
   r3 = *(u32 *)(r6 + 52)
   r3 |= r7
+  r7 = *(u32 *)(r6 + 36)
+  r7 <<= 32
   r4 = *(u32 *)(r6 + 56)
   r4 |= r7
   r5 = *(u32 *)(r6 + 60)
@@ -129,11 +131,12 @@ const spec = (name: Name): ProgramSpec => ({
   license: 'GPL',
 });
 
-/** One case: cb[0..3], mark and priority (the high words). */
+/** One case: cb[0..3], mark, ingress_ifindex and priority (the high words). */
 interface Case {
   cb: [number, number, number, number];
   mark: number;
   priority: number;
+  toHigh?: number;
 }
 
 function ctxOf(c: Case): Uint8Array {
@@ -141,6 +144,7 @@ function ctxOf(c: Case): Uint8Array {
   const v = new DataView(ctx.buffer);
   v.setUint32(8, c.mark >>> 0, true);
   v.setUint32(32, c.priority >>> 0, true);
+  v.setUint32(36, (c.toHigh ?? 0) >>> 0, true);
   v.setUint32(40, 1, true);
   for (const [i, x] of c.cb.entries()) v.setUint32(48 + 4 * i, x >>> 0, true);
   return ctx;
@@ -161,8 +165,10 @@ function rng(seed: number): () => number {
 
 const pickFrom = <T>(r: () => number, xs: readonly T[]): T => xs[r() % xs.length]!;
 
-// High words of from/to (mark): the helpers cut them off (size 2, 4) or need them 0 (size 0), as the kernel.
-const HIGH = [0, 1, 0xffff_ffff, 0x1f_ffff, 0x20_0001, 0x8000_0000, 0x1234_5678] as const;
+// High words of `from` (mark): below 2^53 in magnitude, where the helper's number form is exact (the
+// kernel and the JIT's inline are exact for any). Of `to` (ingress_ifindex): any, cut off as the kernel does.
+const HIGH = [0, 1, 0xffff_ffff, 0x1f_ffff] as const;
+const TO_HIGH = [0, 1, 0x8000_0000, 0x1234_5678, 0xffff_ffff] as const;
 // High words of the flags: 0 is the only valid one; the others must give -EINVAL.
 const FLAG_HIGH = [0, 0, 0, 0, 1, 0x8000_0000, 0xffff_ffff] as const;
 
@@ -193,6 +199,7 @@ function cases(name: Name, len: number, count: number, seed: number): Case[] {
         cb: [pickFrom(r, csumOffsets), from, value(), size | bits],
         mark: high,
         priority: flagHigh,
+        toHigh: pickFrom(r, TO_HIGH),
       });
     }
   }
