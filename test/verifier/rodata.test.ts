@@ -2,7 +2,9 @@
 // fixtures of test/fixtures/rodata hide a read the verifier refuses behind a .kconfig or .rodata constant
 // that makes it dead. The kernel (libbpf through bpftool, and tsbpf's kernel back end) accepts them and so
 // do we; over writable .data, or with the constant changed on the spec before load, both refuse.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMap } from '../../src/maps/registry.js';
 import { loadCollection, readObject } from '../../src/node/root.js';
@@ -11,6 +13,7 @@ import type { ObjectSpec } from '../../src/spec/object.js';
 import { verify } from '../../src/verifier/index.js';
 import { liveMapSpec } from '../../src/verifier/rodata.js';
 import { Runtime } from '../../src/vm/runtime.js';
+import { tsbpf } from '../cli/run-cli.js';
 import { kernelLoad } from '../corpus/measure.js';
 import { kernelOracle } from '../support/kernel.js';
 
@@ -132,5 +135,23 @@ describe('frozen read-only maps', () => {
       /reads up to byte 79 of the 32-byte value of map '\.bss'/,
     );
     for (const m of live) m.close();
+  });
+
+  it("the CLI verifies with the object's .rodata and .kconfig, and `prog run --map-set .rodata` with the set value", () => {
+    const obj = 'test/fixtures/rodata/a_rodata_index.o';
+    const v = tsbpf(['verify', 'test/fixtures/rodata/a_kconfig_version.o']);
+    expect(v.code, v.stderr).toBe(0);
+    const pkt = join(mkdtempSync(join(tmpdir(), 'tsbpf-rodata-')), 'pkt.bin');
+    writeFileSync(pkt, new Uint8Array(64));
+    const run = (slot: string) =>
+      tsbpf(['prog', 'run', obj, 'data_in', pkt, '--json', '--map-set', '.rodata', `00000000=${slot}`]);
+    const ok = run('02000000');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).retval).toBe(2);
+    const bad = run('09000000');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /rejected by the verifier at insn 13: R2 reads up to byte 79 of the 32-byte value of map '\.bss'/,
+    );
   });
 });
