@@ -177,24 +177,29 @@ export class SkbSlot {
     v.setUint32(at + CTX_SK, sk, true); // a u64 whose high half the fill left 0
     v.setUint32(sk + BPF_SOCK.state, TCP_CLOSE, true);
     v.setInt32(sk + BPF_SOCK.rxQueue, -1, true);
-    const ip = packet.subarray(ETH_HLEN);
+    // Byte copies, no subarrays: a view per address cost more than the rest of the socket.
+    const b = space.bytes;
+    const copy = (from: number, to: number, n: number) => {
+      for (let i = 0; i < n; i++) b[to + i] = packet[from + i]!;
+    };
+    const ip = ETH_HLEN;
     if (proto === 0x0800) {
       v.setUint32(at + SKB_OFF.family, AF_INET, true);
       v.setUint32(sk + BPF_SOCK.family, AF_INET, true);
-      if (ip.length >= 20) {
-        space.bytes.set(ip.subarray(16, 20), at + SKB_OFF.remoteIp4);
-        space.bytes.set(ip.subarray(12, 16), at + SKB_OFF.localIp4);
-        space.bytes.set(ip.subarray(12, 16), sk + BPF_SOCK.srcIp4);
-        space.bytes.set(ip.subarray(16, 20), sk + BPF_SOCK.dstIp4);
+      if (packet.length >= ip + 20) {
+        copy(ip + 16, at + SKB_OFF.remoteIp4, 4);
+        copy(ip + 12, at + SKB_OFF.localIp4, 4);
+        copy(ip + 12, sk + BPF_SOCK.srcIp4, 4);
+        copy(ip + 16, sk + BPF_SOCK.dstIp4, 4);
       }
     } else if (proto === 0x86dd) {
       v.setUint32(at + SKB_OFF.family, AF_INET6, true);
       v.setUint32(sk + BPF_SOCK.family, AF_INET6, true);
-      if (ip.length >= 40) {
-        space.bytes.set(ip.subarray(24, 40), at + SKB_OFF.remoteIp6);
-        space.bytes.set(ip.subarray(8, 24), at + SKB_OFF.localIp6);
-        space.bytes.set(ip.subarray(8, 24), sk + BPF_SOCK.srcIp6);
-        space.bytes.set(ip.subarray(24, 40), sk + BPF_SOCK.dstIp6);
+      if (packet.length >= ip + 40) {
+        copy(ip + 24, at + SKB_OFF.remoteIp6, 16);
+        copy(ip + 8, at + SKB_OFF.localIp6, 16);
+        copy(ip + 8, sk + BPF_SOCK.srcIp6, 16);
+        copy(ip + 24, sk + BPF_SOCK.dstIp6, 16);
       }
     }
   }
