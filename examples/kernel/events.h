@@ -16,4 +16,27 @@ struct open_event {
 	char path[PATH_LEN];
 };
 
+/* execsnoop: one successful execve(2), after the new program replaced the old. */
+struct exec_event {
+	__u32 pid;
+	__u32 ppid;     /* the parent's thread group id */
+	__u32 uid;
+	__u32 pad;
+	char comm[COMM_LEN];    /* the new program's */
+	char filename[PATH_LEN];
+};
+
+/* tcpconnect: one active TCP open (SYN sent), IPv4 or IPv6. */
+struct connect_event {
+	__u32 pid;
+	__u16 family;   /* AF_INET 2, AF_INET6 10 */
+	__u16 sport;    /* host order; 0 when the kernel picks the port (it does so after SYN_SENT) */
+	__u16 dport;    /* host order */
+	__u16 pad;
+	__u32 uid;
+	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	char comm[COMM_LEN];
+};
+
 #endif
