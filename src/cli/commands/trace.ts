@@ -18,6 +18,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
 import { loadObject } from '../../collection/userspace.js';
+import { TsbpfError } from '../../errors.js';
+import { KernelFuncTool, type KernelFunctionTarget } from '../../kernel/func-tools.js';
 import {
   formatEvent,
   formatFunccount,
@@ -30,6 +32,7 @@ import {
   type TraceMessage,
   type TraceToolName,
 } from '../../tools/trace-report.js';
+import { positiveInt } from '../capture-command.js';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { type LimitFlags, parseBudget } from '../limits.js';
 import {
@@ -45,7 +48,11 @@ const PRELOAD = fileURLToPath(new URL('../../node/trace-preload.js', import.meta
 const FD = 3;
 
 interface ToolOptions extends LimitFlags {
-  fn: string[];
+  fn?: string[];
+  ufn?: string[];
+  kfn?: string[];
+  duration?: number;
+  pid?: number;
   json?: boolean;
   engine?: string;
   prog?: string;
@@ -115,7 +122,11 @@ async function runTraced(
 ): Promise<void> {
   if (!existsSync(PRELOAD)) throw new CliError(`trace preload not found at ${PRELOAD} (run npm run build)`);
   const functions = (opts.fn ?? []).map(parseFunction);
-  if (functions.length === 0) throw new CliError('name at least one function with --fn FILE#EXPORT', 2);
+  if (functions.length === 0)
+    throw new CliError(
+      'name at least one function with --fn FILE#EXPORT, --ufn BINARY:SYMBOL or --kfn PATTERN',
+      2,
+    );
   if (opts.engine && opts.engine !== 'jit' && opts.engine !== 'interp') {
     throw new CliError(`unknown engine '${opts.engine}' (expected jit or interp)`, 2);
   }
@@ -173,6 +184,98 @@ async function runTraced(
   if (exit !== 0) process.exitCode = exit;
 }
 
+/**
+ * `--ufn`/`--kfn`: the kernel traces the functions (src/kernel/func-tools.ts) while COMMAND (any program,
+ * when given) runs, for `--duration` seconds, or until Ctrl-C / SIGTERM, whichever ends first; then the
+ * report, in the same forms as `--fn`'s. Exit code: the command's, as with `--fn`.
+ */
+async function runKernelTraced(
+  tool: 'funccount' | 'funclatency',
+  command: string[],
+  opts: ToolOptions,
+): Promise<void> {
+  if (opts.fn?.length) {
+    throw new CliError(
+      '--fn traces JS functions of a node program, --ufn/--kfn through the kernel: use one or the other',
+      2,
+    );
+  }
+  const targets: KernelFunctionTarget[] = [
+    ...(opts.ufn ?? []).map((spec) => ({ kind: 'user' as const, spec })),
+    ...(opts.kfn ?? []).map((pattern) => ({ kind: 'kernel' as const, pattern })),
+  ];
+  let t: KernelFuncTool;
+  try {
+    t = new KernelFuncTool(tool, targets, { pid: opts.pid });
+  } catch (e) {
+    if (e instanceof TsbpfError) throw new CliError(e.message);
+    throw e;
+  }
+  let exit = 0;
+  try {
+    const ends: Promise<void>[] = [];
+    let stop = (): void => {};
+    ends.push(new Promise<void>((r) => (stop = r)));
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.duration !== undefined)
+      ends.push(new Promise<void>((r) => (timer = setTimeout(r, opts.duration! * 1000))));
+    let child: ReturnType<typeof spawn> | undefined;
+    if (command.length > 0) {
+      child = spawn(command[0]!, command.slice(1), {
+        stdio: ['inherit', opts.json ? 2 : 'inherit', 'inherit'],
+      });
+      const c = child;
+      ends.push(
+        new Promise<void>((resolve, reject) => {
+          c.once('error', (e) => reject(new CliError(`cannot start ${command[0]}: ${e.message}`)));
+          c.once('close', (code, signal) => {
+            exit = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 0);
+            resolve();
+          });
+        }),
+      );
+    }
+    try {
+      await Promise.race(ends);
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      if (timer) clearTimeout(timer);
+    }
+    const message: TraceMessage =
+      tool === 'funccount'
+        ? { type: 'counts', counts: t.counts() }
+        : { type: 'latency', functions: t.latency() };
+    report(tool, [message], opts.json === true);
+  } finally {
+    t.close();
+  }
+  if (exit !== 0) process.exitCode = exit;
+}
+
+/** `--fn` runs a node program with the preload; `--ufn`/`--kfn` trace through the kernel. */
+function runTool(tool: 'funccount' | 'funclatency', command: string[], opts: ToolOptions): Promise<void> {
+  if (opts.ufn?.length || opts.kfn?.length) return runKernelTraced(tool, command, opts);
+  if (opts.duration !== undefined || opts.pid !== undefined)
+    throw new CliError('--duration and --pid go with --ufn/--kfn (kernel tracing)', 2);
+  return runTraced(tool, command, opts);
+}
+
+/** The kernel tracing options of funccount and funclatency. */
+function kernelOptions(c: Command, what: string): Command {
+  return c
+    .option(
+      '--ufn <BINARY:SYMBOL>',
+      `user function to ${what} through uprobes (SYMBOL may be a pattern; repeatable)`,
+      collect,
+    )
+    .option('--kfn <PATTERN>', `kernel function(s) to ${what} through kprobe.multi (repeatable)`, collect)
+    .option('--duration <s>', 'with --ufn/--kfn: report after S seconds', (v) => positiveInt(v, '--duration'))
+    .option('--pid <n>', 'with --ufn: only this process', (v) => positiveInt(v, '--pid'));
+}
+
 function report(tool: TraceToolName, messages: TraceMessage[], json: boolean): void {
   const out = (s: string): boolean => process.stdout.write(s);
   for (const m of messages) {
@@ -207,25 +310,31 @@ export function register(program: Command): void {
     .command('trace')
     .description('trace functions of a Node.js program: funclatency, funccount, events');
 
-  trace
-    .command('funclatency')
-    .description('log2 histogram of the duration of each named function, printed when the program exits')
-    .requiredOption('--fn <FILE#EXPORT>', 'function to time (repeatable)', collect)
+  kernelOptions(
+    trace
+      .command('funclatency')
+      .description('log2 histogram of the duration of each named function, printed when the program exits')
+      .option('--fn <FILE#EXPORT>', 'JS function to time (repeatable)', collect),
+    'time',
+  )
     .option('--json', 'print {"functions": {...}} as the only stdout (program stdout goes to stderr)')
     .option('--engine <name>', 'jit or interp', 'jit')
     .addOption(budgetOption())
-    .argument('<command...>', '-- node SCRIPT [ARGS]')
-    .action((command: string[], opts: ToolOptions) => runTraced('funclatency', command, opts));
+    .argument('[command...]', '-- node SCRIPT [ARGS] (--fn); -- PROGRAM [ARGS], optional (--ufn/--kfn)')
+    .action((command: string[], opts: ToolOptions) => runTool('funclatency', command, opts));
 
-  trace
-    .command('funccount')
-    .description('count calls of each named function, printed when the program exits')
-    .requiredOption('--fn <FILE#EXPORT>', 'function to count (repeatable)', collect)
+  kernelOptions(
+    trace
+      .command('funccount')
+      .description('count calls of each named function, printed when the program exits')
+      .option('--fn <FILE#EXPORT>', 'JS function to count (repeatable)', collect),
+    'count',
+  )
     .option('--json', 'print {"counts": {...}} as the only stdout (program stdout goes to stderr)')
     .option('--engine <name>', 'jit or interp', 'jit')
     .addOption(budgetOption())
-    .argument('<command...>', '-- node SCRIPT [ARGS]')
-    .action((command: string[], opts: ToolOptions) => runTraced('funccount', command, opts));
+    .argument('[command...]', '-- node SCRIPT [ARGS] (--fn); -- PROGRAM [ARGS], optional (--ufn/--kfn)')
+    .action((command: string[], opts: ToolOptions) => runTool('funccount', command, opts));
 
   trace
     .command('events')
