@@ -1,6 +1,7 @@
 // Extern variables an object leaves for its loader, as libbpf fills them: `__kconfig` ones
 // (LINUX_KERNEL_VERSION and CONFIG_* options) become a read-only `.kconfig` map laid out as libbpf lays it
-// out (by alignment, then size, then name), untyped `__ksym` ones become the symbol's address, and `__ksym`
+// out (by alignment, then size, then name), untyped `__ksym` ones become the symbol's address, typed ones
+// (per-CPU kernel structs) a `lddw` of their BTF id resolved where the program is loaded, and `__ksym`
 // functions are kfuncs (their calls become kfunc calls, resolved where the program is loaded). The
 // values come from the caller (`ExternValues`): the core reads no file; src/node/externs.ts gives the running
 // kernel's. A `__weak` extern that has no value is 0; any other is an error that names it.
@@ -8,7 +9,7 @@
 import type { Btf } from '../btf/parse.js';
 import { IntEncoding, Kind } from '../btf/types.js';
 import { MapFlag, type MapSpec, MapType } from '../spec/maps.js';
-import type { KfuncRef } from '../spec/object.js';
+import type { KfuncRef, KsymRef } from '../spec/object.js';
 import type { MapDef } from './maps.js';
 import { type ElfFile, elfError } from './parse.js';
 
@@ -26,7 +27,11 @@ export interface ExternValues {
 }
 
 /** What an extern reference becomes: a slot of the `.kconfig` map, or an address. */
-export type ExternTarget = { kind: 'kconfig'; offset: number } | { kind: 'ksym'; address: bigint };
+export type ExternTarget =
+  | { kind: 'kconfig'; offset: number }
+  | { kind: 'ksym'; address: bigint }
+  // A typed ksym: the program's `lddw` names it (src BTF_ID), resolved where the program is loaded.
+  | { kind: 'btf_var'; ksym: KsymRef };
 
 const STB_WEAK = 2;
 
@@ -68,6 +73,7 @@ export class Externs {
   private kconfigMap: Kconfig | undefined;
   private readonly ksyms = new Map<string, { weak: boolean }>();
   private readonly kfuncs = new Map<string, { weak: boolean }>();
+  private readonly typed = new Map<string, KsymRef>();
 
   constructor(
     private readonly elf: ElfFile,
@@ -96,12 +102,20 @@ export class Externs {
         continue;
       }
       if (t.kind !== Kind.VAR) continue;
-      if (btf.resolve(t.type).kind !== Kind.VOID) {
-        throw elfError(
-          elf.file,
-          `extern ${t.name} (__ksym) is typed: typed ksyms need the kernel's BTF id (BPF_PSEUDO_BTF_ID), which tsbpf does not resolve yet; declare it 'extern const void ${t.name} __ksym' for its address`,
-          '.ksyms',
-        );
+      const type = btf.resolve(t.type);
+      if (type.kind !== Kind.VOID) {
+        // A typed ksym: its kernel type's BTF id where it is loaded (BPF_PSEUDO_BTF_ID); per-CPU structs.
+        if (type.kind !== Kind.STRUCT && type.kind !== Kind.UNION)
+          throw elfError(
+            elf.file,
+            `extern ${t.name} (__ksym) has type ${btf.typeName(t.type)}: tsbpf reads typed ksyms of struct types only; declare it 'extern const void ${t.name} __ksym' for its address`,
+            '.ksyms',
+          );
+        const ref: KsymRef = { name: t.name, type: type.name };
+        if (weak.has(t.name)) ref.weak = true;
+        if (values.ksym?.(t.name) === undefined) ref.noAddress = true;
+        this.typed.set(t.name, ref);
+        continue;
       }
       this.ksyms.set(t.name, { weak: weak.has(t.name) });
     }
@@ -122,6 +136,8 @@ export class Externs {
   resolve(name: string): ExternTarget | undefined {
     const offset = this.kconfigMap?.offsets.get(name);
     if (offset !== undefined) return { kind: 'kconfig', offset };
+    const typed = this.typed.get(name);
+    if (typed) return { kind: 'btf_var', ksym: typed };
     const ksym = this.ksyms.get(name);
     if (!ksym) return undefined;
     const address = this.values.ksym?.(name);

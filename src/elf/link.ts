@@ -10,7 +10,7 @@ import { Kind, Linkage } from '../btf/types.js';
 import { type FormatError, InvalidBytecodeError } from '../errors.js';
 import { decode, type Insn, isLocalCall } from '../isa/index.js';
 import { Class, JmpOp, LDDW, PseudoCall, PseudoLddw } from '../isa/opcodes.js';
-import type { FuncInfo, FuncParam, KfuncRef, LineInfo } from '../spec/object.js';
+import type { FuncInfo, FuncParam, KfuncRef, KsymRef, LineInfo } from '../spec/object.js';
 import { Reloc, SHF_EXECINSTR, SHN_UNDEF, STT_FUNC, STT_SECTION } from './constants.js';
 import type { Externs } from './externs.js';
 import type { MapDef } from './maps.js';
@@ -38,6 +38,8 @@ export interface Linked {
   funcInfo: FuncInfo[];
   /** The kfuncs the program calls; a kfunc call's imm is an index here. */
   kfuncs: KfuncRef[];
+  /** The typed kernel variables it reads; a `lddw` src BTF_ID's imm is an index here. */
+  ksyms: KsymRef[];
 }
 
 /** Decoded executable sections and their functions, shared by every program of an object. */
@@ -125,6 +127,7 @@ export class CodeIndex {
     const out: Insn[] = [];
     const base = new Map<Func, number>();
     const kfuncs: KfuncRef[] = [];
+    const ksyms: KsymRef[] = [];
     // Depth first, like libbpf: a callee is appended and relocated as soon as its first call is met, so
     // instruction indices match what the kernel sees for the same object.
     const place = (f: Func, depth: number): number => {
@@ -143,15 +146,22 @@ export class CodeIndex {
         base.set(f, b);
         const src = this.insnsOf(f.section);
         for (let i = f.start; i < f.end; i++) out.push({ ...src[i]! });
-        this.relocate(f, b, out, (g) => place(g, depth + 1), kfuncs);
+        this.relocate(f, b, out, (g) => place(g, depth + 1), kfuncs, ksyms);
       }
       return b;
     };
     place(main, 0);
-    return { insns: out, ...this.debugInfo(base), kfuncs };
+    return { insns: out, ...this.debugInfo(base), kfuncs, ksyms };
   }
 
-  private relocate(f: Func, b: number, out: Insn[], place: (f: Func) => number, kfuncs: KfuncRef[]): void {
+  private relocate(
+    f: Func,
+    b: number,
+    out: Insn[],
+    place: (f: Func) => number,
+    kfuncs: KfuncRef[],
+    ksyms: KsymRef[],
+  ): void {
     const { elf } = this;
     const sec = f.section;
     const relocs = new Map<number, Relocation>();
@@ -170,7 +180,7 @@ export class CodeIndex {
       if (ins.code === LDDW) {
         if (slot + 1 >= f.end) throw fail(slot, 'lddw is cut in half by the end of the function');
         let funcSection: Section | undefined;
-        if (r) funcSection = this.relocateLddw(r, ins, out[at + 1]!, (msg) => fail(slot, msg));
+        if (r) funcSection = this.relocateLddw(r, ins, out[at + 1]!, (msg) => fail(slot, msg), ksyms);
         else if (ins.src === PseudoLddw.FUNC) {
           funcSection = sec;
           ins.imm = slot + ins.imm + 1;
@@ -247,13 +257,14 @@ export class CodeIndex {
     ins: Insn,
     hi: Insn,
     fail: (m: string) => FormatError,
+    ksyms: KsymRef[],
   ): Section | undefined {
     if (r.type !== Reloc.R_BPF_64_64 && r.type !== Reloc.R_BPF_64_ABS64) {
       throw fail(`unsupported relocation type ${r.type} on lddw`);
     }
     const sym = r.symbol;
     if (sym.shndx === SHN_UNDEF) {
-      this.relocateExtern(sym.name, ins, hi, fail);
+      this.relocateExtern(sym.name, ins, hi, fail, ksyms);
       return undefined;
     }
     const section = this.sectionOf(r, fail);
@@ -292,10 +303,24 @@ export class CodeIndex {
   }
 
   /** An lddw of an extern variable: a slot of the `.kconfig` map, or a kernel symbol's address. */
-  private relocateExtern(name: string, ins: Insn, hi: Insn, fail: (m: string) => FormatError): void {
+  private relocateExtern(
+    name: string,
+    ins: Insn,
+    hi: Insn,
+    fail: (m: string) => FormatError,
+    ksyms: KsymRef[],
+  ): void {
     const target = this.externs?.resolve(name);
     if (!target)
       throw fail(`extern ${name} is neither a __kconfig nor a __ksym variable (no loader fills it)`);
+    if (target.kind === 'btf_var') {
+      let idx = ksyms.findIndex((k) => k.name === name);
+      if (idx < 0) idx = ksyms.push(target.ksym) - 1;
+      ins.src = PseudoLddw.BTF_ID;
+      ins.imm = idx;
+      hi.imm = 0;
+      return;
+    }
     if (target.kind === 'kconfig') {
       const idx = this.maps.indexOf(this.externs!.kconfig!.def);
       ins.src = PseudoLddw.MAP_VALUE;

@@ -121,6 +121,7 @@ function build(elf: ElfFile, options: ReadOptions): ObjectSpec {
       if (ext) p.funcInfo = linked.funcInfo;
       if (poisons.size > 0) notePoisoned(code, p, poisons);
       if (linked.kfuncs.length > 0) p.kfuncs = linked.kfuncs;
+      if (linked.ksyms.length > 0) p.ksyms = linked.ksyms;
       programs.push(p);
     }
   }

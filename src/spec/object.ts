@@ -63,6 +63,23 @@ export interface ProgramSpec {
    * into this list, resolved by name where the program is loaded (the kernel back end: the BTF id).
    */
   kfuncs?: KfuncRef[];
+  /** Typed kernel variables the program reads: a `lddw` with src BTF_ID (3) has in `imm` an index here. */
+  ksyms?: KsymRef[];
+}
+
+/**
+ * A kernel variable a program reads through its BTF id (a typed `__ksym` extern, e.g. `runqueues`): a
+ * per-CPU variable of kernel type `type` (a struct name), reached through bpf_this_cpu_ptr/bpf_per_cpu_ptr.
+ */
+export interface KsymRef {
+  name: string;
+  type: string;
+  weak?: boolean;
+  /**
+   * The kernel's symbol table (`/proc/kallsyms`, as the reader was given it) has no address for it: the
+   * kernel refuses the load ("ldimm64 failed to find the address"), as kernels without KALLSYMS_ALL do.
+   */
+  noAddress?: boolean;
 }
 
 /** A kernel function a program calls (a `.ksyms` extern function); `weak`: `__weak`, may be missing. */

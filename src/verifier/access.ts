@@ -275,6 +275,12 @@ function btfPtrLoad(
       'var_off',
       `R${regno} points into a kernel struct at a variable offset (${v.describe(r)}): only constant offsets can be checked`,
     );
+  if (r.size === Trust.PERCPU)
+    throw new Reject(
+      pc,
+      'percpu',
+      `R${regno} is a per-CPU kernel variable's address (${v.describe(r)}): read it through bpf_this_cpu_ptr or bpf_per_cpu_ptr`,
+    );
   const btf = v.kernelBtf;
   if (!btf || r.btf === 0)
     throw new Reject(

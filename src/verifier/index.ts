@@ -246,11 +246,12 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
       // A program calling kfuncs has its kernel struct pointers typed by the kernel's BTF too.
       kernelBtf:
         kernelBtf ??
-        ('kfuncs' in program && program.kfuncs?.length
+        (('kfuncs' in program && program.kfuncs?.length) || ('ksyms' in program && program.ksyms?.length)
           ? (opts.btf ?? coreTarget(undefined)?.btf)
           : undefined),
       btfTarget,
       ...('kfuncs' in program && program.kfuncs ? { kfuncs: program.kfuncs } : {}),
+      ...('ksyms' in program && program.ksyms ? { ksyms: program.ksyms } : {}),
       // An object without a licence section has '' (what libbpf sends): not GPL-compatible, as the kernel
       // counts it. Only a program given without any licence field (raw instructions) is taken as GPL.
       ...('license' in program && typeof program.license === 'string' ? { license: program.license } : {}),

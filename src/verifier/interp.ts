@@ -27,7 +27,7 @@ import {
 } from '../isa/index.js';
 import type { MapSpec } from '../spec/maps.js';
 import { MapType } from '../spec/maps.js';
-import type { FuncParam, KfuncRef } from '../spec/object.js';
+import type { FuncParam, KfuncRef, KsymRef } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
 import { helperAllowed } from '../spec/program-types.js';
 import { MAX_VAR_OFF, memAccess } from './access.js';
@@ -37,7 +37,7 @@ import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.
 import { forgetDynptrs } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
 import { GPL_ONLY_HELPERS, gplCompatible, MIGHT_SLEEP_HELPERS } from './gpl.js';
-import { callKfunc, KPTR_XCHG, kfuncRefLeak, kptrXchg } from './kfuncs.js';
+import { callKfunc, KPTR_XCHG, kfuncRefLeak, kptrXchg, PER_CPU_PTR, perCpuPtr, typedKsym } from './kfuncs.js';
 import { disasm, type SourceMap } from './log.js';
 import {
   type Checkpoint,
@@ -116,6 +116,8 @@ export interface InterpOptions {
   sleepable?: boolean;
   /** The kernel functions the program calls (a kfunc call's imm indexes it). */
   kfuncs?: readonly KfuncRef[];
+  /** The typed kernel variables it reads (a `lddw` src BTF_ID's imm indexes it). */
+  ksyms?: readonly KsymRef[];
 }
 
 interface Pending {
@@ -775,6 +777,9 @@ export class Verifier implements VerifierEnv {
       case PseudoLddw.FUNC:
         this.write(dst, ptrReg('func', { target: pc + 1 + ins.imm }), pc);
         return;
+      case PseudoLddw.BTF_ID:
+        this.write(dst, typedKsym(this, pc, this.opts.ksyms?.[ins.imm]), pc);
+        return;
       default:
         throw new Reject(
           pc,
@@ -830,6 +835,8 @@ export class Verifier implements VerifierEnv {
       }
       if (ins.src === 0) this.checkLicenceAndSleep(pc, ins.imm);
       if (ins.src === 0 && ins.imm === KPTR_XCHG && this.helper(KPTR_XCHG)) kptrXchg(this, pc);
+      else if (ins.src === 0 && PER_CPU_PTR.has(ins.imm) && this.helper(ins.imm))
+        perCpuPtr(this, pc, ins.imm);
       else callHelper(this, pc, ins.imm);
       return pc + 1;
     }

@@ -11,7 +11,7 @@ import type { Btf } from '../btf/parse.js';
 import { Kind } from '../btf/types.js';
 import { kfuncAllowed, kfuncByName } from '../kfuncs/registry.js';
 import { KF, type KfuncDef } from '../kfuncs/types.js';
-import type { KfuncRef } from '../spec/object.js';
+import type { KfuncRef, KsymRef } from '../spec/object.js';
 import { helperMem } from './access.js';
 import { btfStructId } from './btf-ctx.js';
 import { Reject } from './cfg.js';
@@ -332,3 +332,57 @@ export function kptrXchg(v: VerifierEnv, pc: number): void {
 
 /** bpf_kptr_xchg's helper id. */
 export const KPTR_XCHG = 194;
+
+/** bpf_per_cpu_ptr and bpf_this_cpu_ptr's helper ids. */
+export const PER_CPU_PTR: ReadonlySet<number> = new Set([153, 154]);
+
+/**
+ * A `lddw` of typed ksym `ref` (its BTF id where it is loaded): the address of a per-CPU kernel struct, which
+ * bpf_this_cpu_ptr / bpf_per_cpu_ptr turn into a pointer the program reads.
+ */
+export function typedKsym(v: VerifierEnv, pc: number, ref: KsymRef | undefined): Reg {
+  if (!ref)
+    throw new Reject(
+      pc,
+      'bad_insn',
+      'lddw of a kernel variable names none of the program (imm out of range)',
+    );
+  if (ref.noAddress)
+    throw new Reject(
+      pc,
+      'ksym_address',
+      `ldimm64 failed to find the address for kernel symbol '${ref.name}': the kernel's symbol table has no address for it (its per-CPU variables are listed only with CONFIG_KALLSYMS_ALL), and the kernel refuses the load`,
+    );
+  const btf = v.kernelBtf;
+  const id = btf ? btfStructId(btf, ref.type) : 0;
+  if (btf && !id)
+    throw new Reject(
+      pc,
+      'need_btf',
+      `kernel variable ${ref.name}: the kernel's BTF has no struct ${ref.type}`,
+    );
+  return ptrReg('btf_ptr', { btf: id, size: Trust.PERCPU });
+}
+
+/**
+ * bpf_per_cpu_ptr(percpu_ptr, cpu) gives the variable of one CPU, or NULL past the last; bpf_this_cpu_ptr
+ * (percpu_ptr) this CPU's: read-only pointers to the struct (the kernel's PTR_TO_BTF_ID | MEM_RDONLY).
+ */
+export function perCpuPtr(v: VerifierEnv, pc: number, id: number): void {
+  const name = id === 153 ? 'bpf_per_cpu_ptr' : 'bpf_this_cpu_ptr';
+  const r1 = v.read(1, pc);
+  if (r1.kind !== 'btf_ptr' || r1.size !== Trust.PERCPU || r1.off !== 0)
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `argument 1 of ${name} (R1) must be a per-CPU kernel variable (a typed __ksym), but it is ${v.describe(r1)}`,
+    );
+  if (id === 153 && v.read(2, pc).kind !== 'scalar')
+    throw new Reject(pc, 'bad_arg', `argument 2 of ${name} (R2) must be a number (the CPU)`);
+  const regs = v.frame.regs;
+  for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
+  regs[0] =
+    id === 153
+      ? ptrReg('btf_ptr_or_null', { btf: r1.btf, id: v.newId(), size: Trust.TRUSTED })
+      : ptrReg('btf_ptr', { btf: r1.btf, size: Trust.TRUSTED });
+}

@@ -12,7 +12,13 @@ import type { VerifierEnv } from './env.js';
 import { ptrReg, type Reg } from './state.js';
 
 /** Trust of a kernel struct pointer (held in its `size`). */
-export const Trust = { TRUSTED: 0, RCU: 1, UNTRUSTED: 2 } as const;
+export const Trust = {
+  TRUSTED: 0,
+  RCU: 1,
+  UNTRUSTED: 2,
+  /** A per-CPU kernel variable's address (a typed ksym): not dereferenced, only passed to bpf_*_cpu_ptr. */
+  PERCPU: 3,
+} as const;
 
 /** References that are RCU read locks (ids), and what every other kfunc reference holds, per verifier. */
 export const held = new WeakMap<VerifierEnv, Map<number, string>>();
