@@ -21,7 +21,7 @@ export interface StackFrame {
   address: bigint;
   /** Function containing the address (nearest preceding symbol). */
   symbol?: string;
-  /** Bytes from the symbol's start. */
+  /** Bytes from the symbol's start (no symbol: from the start of the module's file). */
   offset?: bigint;
   /** `kernel`, a kernel module's name, or the path of the mapped binary. */
   module?: string;
@@ -30,7 +30,10 @@ export interface StackFrame {
 /** `g+0x4 (/tmp/prog)`, or the address in hex when nothing names it. */
 export function formatFrame(f: StackFrame): string {
   const at = `0x${f.address.toString(16)}`;
-  if (f.symbol === undefined) return f.module ? `${at} (${f.module})` : at;
+  if (f.symbol === undefined) {
+    if (!f.module) return at;
+    return f.offset === undefined ? `${at} (${f.module})` : `${at} (${f.module}+0x${f.offset.toString(16)})`;
+  }
   const off = f.offset ? `+0x${f.offset.toString(16)}` : '';
   return `${f.symbol}${off}${f.module && f.module !== 'kernel' ? ` (${f.module})` : ''}`;
 }
@@ -156,7 +159,7 @@ export class Symbolizer {
     const inFile = address - m.start + m.fileOffset;
     const t = this.binary(m.path);
     const i = t ? nearest(t.starts, inFile) : -1;
-    if (!t || i < 0) return { address, module: m.path };
+    if (!t || i < 0) return { address, offset: inFile, module: m.path };
     return { address, symbol: t.names[i]!, offset: inFile - t.starts[i]!, module: m.path };
   }
 
@@ -174,7 +177,9 @@ export class Symbolizer {
       const syms = matchingSymbols(path, '*');
       table = sortedTable(syms.map((s) => ({ start: BigInt(s.fileOffset), name: s.name })));
     } catch {
-      table = undefined; // stripped, not ELF, or a name at several addresses: frames keep the module
+      // Stripped, not ELF, or (today) a name defined at several addresses, which matchingSymbols refuses
+      // (libc, node): the frames keep the file and the offset in it.
+      table = undefined;
     }
     if (this.binaries.size >= MAX_BINARIES) this.binaries.delete(this.binaries.keys().next().value!);
     this.binaries.set(path, table);

@@ -50,6 +50,9 @@ describe('kallsyms and nearest symbols', () => {
     expect(s.kernel(0xffffffff80000000n).symbol).toBeUndefined();
     expect(k.formatFrame(s.kernel(0xffffffffc0000004n))).toBe('mod_fn+0x4 (my_mod)');
     expect(k.formatFrame({ address: 0x1234n })).toBe('0x1234');
+    expect(k.formatFrame({ address: 0x7f00n, module: '/lib/libc.so.6', offset: 0x2an })).toBe(
+      '0x7f00 (/lib/libc.so.6+0x2a)',
+    );
   });
 
   it('refuses kallsyms whose addresses are hidden', () => {
@@ -77,6 +80,8 @@ describe.skipIf(!oracle)('stack-trace maps symbolised', () => {
       expect(frames![0]!.offset).toBe(0n); // the probe sits on g's first instruction
       expect(frames![1]!.offset).toBeGreaterThan(0n); // return addresses lie inside their callers
       expect(frames![0]!.module).toBe(bin);
+      // every user frame lies in a mapped file (main's caller in libc)
+      for (const f of frames!) expect(f.module, k.formatFrame(f)).toMatch(/^\//);
       expect(k.formatFrame(frames![1]!)).toMatch(new RegExp(`^tsbpf_stack_f\\+0x[0-9a-f]+ \\(${bin}\\)$`));
       // a failed bpf_get_stackid (negative) is an empty stack
       expect(k.symbolize(obj.map('stacks'), [-14])).toEqual([[]]);
