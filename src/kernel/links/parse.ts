@@ -4,6 +4,7 @@
 //   kprobe|kretprobe FUNCTION[+OFFSET]    kprobe_multi|kretprobe_multi PATTERN
 //   uprobe|uretprobe BINARY:SYMBOL[+OFFSET] | BINARY:OFFSET  [pid N]
 //   uprobe_multi|uretprobe_multi BINARY:PATTERN  [pid N]
+//   usdt BINARY:PROVIDER:NAME  [pid N]
 //   perf_event cpu N|all [event NAME] [freq HZ | period N] [pid N]
 //   tcx_ingress|tcx_egress dev IFACE [netns NS]
 //   tc_ingress|tc_egress dev IFACE [netns NS] [priority N]
@@ -25,6 +26,7 @@ export const ATTACH_TARGET_FORMS: readonly string[] = [
   'kprobe_multi|kretprobe_multi PATTERN',
   'uprobe|uretprobe BINARY:SYMBOL[+OFFSET] [pid N]',
   'uprobe_multi|uretprobe_multi BINARY:PATTERN [pid N]',
+  'usdt BINARY:PROVIDER:NAME [pid N]',
   'perf_event cpu N|all [event NAME] [freq HZ | period N] [pid N]',
   'tcx_ingress|tcx_egress dev IFACE [netns NS]',
   'tc_ingress|tc_egress dev IFACE [netns NS] [priority N]',
@@ -128,6 +130,15 @@ export function parseAttachTarget(words: readonly string[]): AttachTarget {
         retprobe: kind === 'uretprobe',
         pid: pid(o),
       };
+    }
+    case 'usdt': {
+      const parts = first?.split(':') ?? [];
+      if (parts.length < 3 || parts.some((p) => !p))
+        return bad(`usdt wants BINARY:PROVIDER:NAME, got ${first ?? 'nothing'}`);
+      const o = options(rest, ['pid']);
+      const name = parts.pop()!;
+      const provider = parts.pop()!;
+      return { kind: 'usdt', binary: parts.join(':'), provider, name, pid: pid(o) };
     }
     case 'uprobe_multi':
     case 'uretprobe_multi': {

@@ -29,9 +29,11 @@ import {
   type PerfEventOptions,
   type UprobeOptions,
 } from './perf-event.js';
+import { attachIter, type IterOptions } from './iter.js';
 import { attachClsact, type ClsactOptions } from './tc.js';
 import { attachRawTracepoint, attachTracing } from './tracing.js';
 import type { AttachableProgram } from './types.js';
+import { attachUsdt, type UsdtOptions } from './usdt.js';
 
 /**
  * Every attachment a kernel program can make, by `kind`:
@@ -40,6 +42,8 @@ import type { AttachableProgram } from './types.js';
  * - `kprobe` — a kernel function (+ offset), `retprobe` for a kretprobe (kprobe programs; needs kprobes);
  * - `uprobe` — a binary (path, library name or program in $PATH) and a symbol and/or file offset,
  *   `retprobe` for a uretprobe, `pid` for one process (kprobe programs);
+ * - `usdt` — a USDT probe (PROVIDER:NAME of a binary's `.note.stapsdt`): a uprobe at each of its locations,
+ *   its semaphore counted up while attached (kprobe programs; no argument spec map for `bpf_usdt_arg`);
  * - `uprobe_multi` — several functions of one binary (names, a shell pattern, offsets) in one link;
  * - `kprobe_multi` — several kernel functions (names or a shell pattern; needs fprobe);
  * - `perf_event` — a sampling event on a CPU or all (perf_event programs);
@@ -53,7 +57,9 @@ import type { AttachableProgram } from './types.js';
  * - `sockmap` — a sockmap or sockhash's fd (sk_msg, sk_skb programs);
  * - `netfilter` — a protocol family, hook and priority (netfilter programs);
  * - `tracing` — the function or hook the program's load named (fentry, fexit, fmod_ret, tp_btf, lsm; needs
- *   BPF trampolines).
+ *   BPF trampolines);
+ * - `iter` — a BPF iterator (`iter/task`, `iter/bpf_map` …; no trampoline needed): the link's `read()` walks
+ *   it; a map for the map-element iterators, a task or cgroup to narrow the others.
  * `cookie` is what `bpf_get_attach_cookie()` returns in the program, where the attachment takes one.
  */
 export type AttachTarget =
@@ -68,6 +74,7 @@ export type AttachTarget =
   | { kind: 'raw_tracepoint'; name: string; cookie?: bigint }
   | { kind: 'kprobe'; function: string; offset?: number; retprobe?: boolean; cookie?: bigint }
   | ({ kind: 'uprobe' } & UprobeOptions)
+  | ({ kind: 'usdt' } & UsdtOptions)
   | ({ kind: 'uprobe_multi' } & UprobeMultiOptions)
   | {
       kind: 'kprobe_multi';
@@ -94,7 +101,8 @@ export type AttachTarget =
       progAttach?: boolean;
     }
   | ({ kind: 'netfilter' } & NetfilterOptions)
-  | { kind: 'tracing' };
+  | { kind: 'tracing' }
+  | ({ kind: 'iter' } & IterOptions);
 
 /** Attach `program` to `target`; the Link detaches it (close) and says what it is attached to (info). */
 export function attachProgram(program: AttachableProgram, target: AttachTarget): KernelAttachment {
@@ -107,6 +115,8 @@ export function attachProgram(program: AttachableProgram, target: AttachTarget):
       return attachKprobe(program, target.function, target);
     case 'uprobe':
       return attachUprobe(program, target);
+    case 'usdt':
+      return attachUsdt(program, target);
     case 'uprobe_multi':
       return attachUprobeMulti(program, target);
     case 'kprobe_multi':
@@ -146,6 +156,8 @@ export function attachProgram(program: AttachableProgram, target: AttachTarget):
       return attachNetfilter(program, target);
     case 'tracing':
       return attachTracing(program);
+    case 'iter':
+      return attachIter(program, target);
     default:
       throw new TsbpfError(`unknown attach target kind ${(target as { kind: string }).kind}`);
   }
@@ -322,12 +334,27 @@ export function autoTarget(program: AttachableProgram, options: AutoAttachOption
     case 'lsm':
     case 'lsm.s':
       return { kind: 'tracing' };
+    case 'iter':
+    case 'iter.s': {
+      // The map-element iterators walk one map: it must be given. Task iterators narrow to `pid` if given.
+      if (/^(bpf_map_elem|bpf_sk_storage_map|sockmap)$/.test(rest) && options.map === undefined)
+        return missing(`a map for iter/${rest}: { map }`);
+      if (/^(bpf_map_elem|bpf_sk_storage_map|sockmap)$/.test(rest)) return { kind: 'iter', map: options.map };
+      return /^task/.test(rest) ? { kind: 'iter', pid: options.pid } : { kind: 'iter' };
+    }
     case 'lsm_cgroup':
       if (options.cgroup === undefined) return missing('a cgroup v2 directory for lsm_cgroup: { cgroup }');
       return { kind: 'cgroup', path: options.cgroup, attachType: 'lsm_cgroup' };
     case 'usdt':
-    case 'usdt.s':
-      throw new TsbpfError("USDT probes are not supported yet: attach a uprobe at the note's address", where);
+    case 'usdt.s': {
+      // usdt/BINARY:PROVIDER:NAME (the binary may hold ':' itself: the last two fields are the probe).
+      const parts = rest.split(':');
+      if (parts.length < 3 || parts.some((p) => !p))
+        return missing('a probe in the section: usdt/BINARY:PROVIDER:NAME');
+      const name = parts.pop()!;
+      const provider = parts.pop()!;
+      return { kind: 'usdt', binary: parts.join(':'), provider, name, pid: options.pid };
+    }
   }
   if (CGROUP_PROGRAM_TYPES.has(type) && type !== 'lsm') {
     if (options.cgroup === undefined)

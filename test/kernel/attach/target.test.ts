@@ -127,7 +127,7 @@ describe('autoTarget', () => {
     ['sk_msg', /needs a sockmap or sockhash: \{ map \}/],
     ['perf_event', /needs a CPU to sample on/],
     ['netfilter', /needs a netfilter hook/],
-    ['usdt/libc.so.6:libc:setjmp', /USDT probes are not supported yet/],
+    ['usdt/libc.so.6', /needs a probe in the section: usdt\/BINARY:PROVIDER:NAME/],
     ['lwt_in', /lwt_in programs do not auto-attach/],
   ])('%s: the error names what is missing', (section, message) => {
     expect(() => autoTarget(prog(section))).toThrow(message);
