@@ -381,7 +381,7 @@ describe('a missing command', () => {
       [[], /^tsbpf: missing command \(one of asm, .*trace\) \(see tsbpf --help\)$/],
       [
         ['prog'],
-        /^tsbpf: prog: missing command \(one of run, list, show, loadall\) \(see tsbpf prog --help\)$/,
+        /^tsbpf: prog: missing command \(one of run, list, show, loadall, load, attach, detach\) \(see tsbpf prog --help\)$/,
       ],
       [['help', 'bogus'], /^tsbpf: missing command/],
     ] as const) {
