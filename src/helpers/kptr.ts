@@ -23,8 +23,9 @@ export const KPTR_HELPERS: HelperDef[] = [
   {
     id: 194,
     name: 'kptr_xchg',
-    // The verifier checks calls itself (kptrXchg); these kinds are what the sandbox holds the arguments to.
-    proto: { ret: 'integer', args: ['anything', 'anything'] },
+    // The verifier checks calls itself (kptrXchg); these kinds are what the sandbox holds the arguments to:
+    // the field is 8 writable bytes the run was given (an unverified program may aim it anywhere).
+    proto: { ret: 'integer', args: ['long_ptr', 'anything'] },
     call: (env, field, ptr) => {
       const at = Number(BigInt.asUintN(32, field));
       writable(env, at, 8, 'bpf_kptr_xchg');
