@@ -3,6 +3,7 @@
 export { attachCgroup, CGROUP_PROGRAM_TYPES } from './cgroup.js';
 export { type ElfSymbol, globToRegExp, matchingSymbols, resolveBinary, symbolOffset } from './elf-symbols.js';
 export { KernelFeatureError } from './feature-error.js';
+export { attachIter, IterLink, type IterOptions } from './iter.js';
 export { BpfLink, HookLink, type KernelAttachment, openLinkById, openPinnedLink } from './link.js';
 export { attachKprobeMulti, attachUprobeMulti, type UprobeMultiOptions } from './multi.js';
 export {

@@ -9,6 +9,7 @@ import { TsbpfError } from '../../errors.js';
 import { programAttachType } from '../../spec/attach-types.js';
 import { KernelError } from '../errors.js';
 import { attachCgroup, CGROUP_PROGRAM_TYPES } from './cgroup.js';
+import { attachIter, type IterOptions } from './iter.js';
 import type { KernelAttachment } from './link.js';
 import { attachKprobeMulti, attachUprobeMulti, type UprobeMultiOptions } from './multi.js';
 import {
@@ -56,7 +57,9 @@ import { attachUsdt, type UsdtOptions } from './usdt.js';
  * - `sockmap` — a sockmap or sockhash's fd (sk_msg, sk_skb programs);
  * - `netfilter` — a protocol family, hook and priority (netfilter programs);
  * - `tracing` — the function or hook the program's load named (fentry, fexit, fmod_ret, tp_btf, lsm; needs
- *   BPF trampolines).
+ *   BPF trampolines);
+ * - `iter` — a BPF iterator (`iter/task`, `iter/bpf_map` …; no trampoline needed): the link's `read()` walks
+ *   it; a map for the map-element iterators, a task or cgroup to narrow the others.
  * `cookie` is what `bpf_get_attach_cookie()` returns in the program, where the attachment takes one.
  */
 export type AttachTarget =
@@ -98,7 +101,8 @@ export type AttachTarget =
       progAttach?: boolean;
     }
   | ({ kind: 'netfilter' } & NetfilterOptions)
-  | { kind: 'tracing' };
+  | { kind: 'tracing' }
+  | ({ kind: 'iter' } & IterOptions);
 
 /** Attach `program` to `target`; the Link detaches it (close) and says what it is attached to (info). */
 export function attachProgram(program: AttachableProgram, target: AttachTarget): KernelAttachment {
@@ -152,6 +156,8 @@ export function attachProgram(program: AttachableProgram, target: AttachTarget):
       return attachNetfilter(program, target);
     case 'tracing':
       return attachTracing(program);
+    case 'iter':
+      return attachIter(program, target);
     default:
       throw new TsbpfError(`unknown attach target kind ${(target as { kind: string }).kind}`);
   }
@@ -328,6 +334,14 @@ export function autoTarget(program: AttachableProgram, options: AutoAttachOption
     case 'lsm':
     case 'lsm.s':
       return { kind: 'tracing' };
+    case 'iter':
+    case 'iter.s': {
+      // The map-element iterators walk one map: it must be given. Task iterators narrow to `pid` if given.
+      if (/^(bpf_map_elem|bpf_sk_storage_map|sockmap)$/.test(rest) && options.map === undefined)
+        return missing(`a map for iter/${rest}: { map }`);
+      if (/^(bpf_map_elem|bpf_sk_storage_map|sockmap)$/.test(rest)) return { kind: 'iter', map: options.map };
+      return /^task/.test(rest) ? { kind: 'iter', pid: options.pid } : { kind: 'iter' };
+    }
     case 'lsm_cgroup':
       if (options.cgroup === undefined) return missing('a cgroup v2 directory for lsm_cgroup: { cgroup }');
       return { kind: 'cgroup', path: options.cgroup, attachType: 'lsm_cgroup' };
