@@ -12,6 +12,7 @@
 //   cgroup PATH [ATTACH_TYPE]              socket FD
 //   sk_lookup|flow_dissector [netns NS]
 //   netfilter ipv4|ipv6 prerouting|input|forward|output|postrouting PRIORITY [defrag] [netns NS]
+//   iter [map FD] [pid N | tid N]
 // A sockmap is a map the caller holds open: give it through the library (`{ kind: 'sockmap', map }`).
 
 import { TsbpfError } from '../../errors.js';
@@ -36,6 +37,7 @@ export const ATTACH_TARGET_FORMS: readonly string[] = [
   'sk_lookup|flow_dissector [netns NS]',
   'netfilter ipv4|ipv6 HOOK PRIORITY [defrag] [netns NS]',
   'tracing',
+  'iter [map FD] [pid N | tid N]',
 ];
 
 const bad = (why: string): never => {
@@ -228,6 +230,16 @@ export function parseAttachTarget(words: readonly string[]): AttachTarget {
     case 'tracing':
       options(words.slice(1), []);
       return { kind: 'tracing' };
+    case 'iter': {
+      const o = options(words.slice(1), ['map', 'pid', 'tid']);
+      if (o.has('pid') && o.has('tid')) return bad('iter takes pid or tid, not both');
+      return {
+        kind: 'iter',
+        map: o.has('map') ? integer(o.get('map'), 'map FD') : undefined,
+        pid: pid(o),
+        tid: o.has('tid') ? integer(o.get('tid'), 'tid') : undefined,
+      };
+    }
     case 'sockmap':
       return bad(
         'a sockmap is held open by the caller: attach through the library ({ kind: "sockmap", map })',

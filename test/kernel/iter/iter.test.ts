@@ -54,6 +54,18 @@ describe('iterator programs in our verifier', () => {
   });
 });
 
+describe('the iter command-line target form', () => {
+  it('parses iter [map FD] [pid N | tid N] and refuses pid with tid', () => {
+    expect(k.parseAttachTarget(['iter'])).toEqual({ kind: 'iter' });
+    expect(k.parseAttachTarget(['iter', 'map', '7'])).toEqual({ kind: 'iter', map: 7 });
+    expect(k.parseAttachTarget(['iter', 'pid', '42'])).toEqual({ kind: 'iter', pid: 42 });
+    expect(k.parseAttachTarget(['iter', 'tid', '43'])).toEqual({ kind: 'iter', tid: 43 });
+    expect(() => k.parseAttachTarget(['iter', 'pid', '1', 'tid', '2'])).toThrow(/pid or tid, not both/);
+    expect(() => k.parseAttachTarget(['iter', 'map', 'x'])).toThrow(/map FD must be an integer/);
+    expect(k.ATTACH_TARGET_FORMS).toContain('iter [map FD] [pid N | tid N]');
+  });
+});
+
 describe.skipIf(!oracle)('iterators on the kernel', () => {
   let obj: k.KernelObject;
   const ids: Ids = { prog: [], map: [], link: [] };
