@@ -202,6 +202,7 @@ function userspaceBackend(runtime: Runtime, options: LoadOptions): Backend<Runti
         trapInvalid: verified?.accepted === true,
         // Accepted reading stack it never wrote: each run starts from a zeroed stack.
         clearStack: (verified?.warnings?.length ?? 0) > 0,
+        ...(verified?.ctxStores ? { ctxStores: verified.ctxStores } : {}),
       });
       const id = runtime.registerProgram(prepared);
       return new LoadedProgram(p, prepared, id, runtime, verified, options.engine ?? 'jit');

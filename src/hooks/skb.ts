@@ -12,8 +12,9 @@
 // follows the context in the context's region (the run's own data, as the context is).
 //
 // Differences from the kernel: the headroom is 256 bytes (the kernel's 64 are reallocated when a helper
-// needs more; programs cannot tell). Context stores go to memory as they are, where the kernel converts them: tc_index and tc_classid are
-// u16 there (wider values read back cut), and a queue_mapping of 0xffff is ignored there.
+// needs more; programs cannot tell). Context stores are converted as the kernel's verifier converts them
+// (tc_index and tc_classid kept to 16 bits, a queue_mapping of 0xffff or more left out) when the program
+// is prepared (src/vm/ctx-stores.ts), so both engines run them so; an unverified program's are not.
 
 import type { Runner } from '../engine/runner.js';
 import { TsbpfError } from '../errors.js';

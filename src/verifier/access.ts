@@ -92,6 +92,7 @@ export function memAccess(
       `storing a pointer into ${r.kind} memory leaks a kernel address (not allowed unprivileged)`,
     );
   }
+  if (write && r.kind !== 'ctx') noteStore(v, pc, null);
   switch (r.kind) {
     case 'ctx':
       return ctxLoadStore(v, pc, regno, r, off, size, write, value);
@@ -130,6 +131,12 @@ export function memAccess(
   }
 }
 
+/** Record what the store at `pc` writes on this path: a context field, or null for other memory. */
+function noteStore(v: VerifierEnv, pc: number, field: string | null): void {
+  const seen = v.ctxStores;
+  seen.set(pc, seen.has(pc) && seen.get(pc) !== field ? null : field);
+}
+
 function ctxLoadStore(
   v: VerifierEnv,
   pc: number,
@@ -153,6 +160,7 @@ function ctxLoadStore(
   if (write) {
     if (value && isPointer(value))
       throw new Reject(pc, 'ptr_leak', `R${regno}: storing a pointer into the context is not allowed`);
+    noteStore(v, pc, res.field.name);
     return UNKNOWN_SCALAR;
   }
   switch (res.field.yields) {

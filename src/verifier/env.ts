@@ -33,6 +33,11 @@ export interface VerifierEnv {
     /** The program is loaded sleepable (outside bpf_rcu_read_lock it is not in an RCU read section). */
     readonly sleepable?: boolean;
   };
+  /**
+   * Stores seen so far by pc: the context field a store writes, or null when the same pc also stores
+   * elsewhere (the engines rewrite the stores the kernel converts: vm/ctx-stores.ts).
+   */
+  readonly ctxStores: Map<number, string | null>;
   /** A fresh id (pointer identity for null checks, references, packet ranges). */
   newId(): number;
   /** A register as the log shows it. */

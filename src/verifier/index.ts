@@ -133,6 +133,13 @@ function limitOf(opts: VerifyOptions, name: keyof typeof VERIFY_LIMITS, integer:
   return v;
 }
 
+/** The stores that write one context field on every path that reaches them, by pc. */
+function ctxStoresOf(seen: ReadonlyMap<number, string | null>): ReadonlyMap<number, string> {
+  const out = new Map<number, string>();
+  for (const [pc, field] of seen) if (field !== null) out.set(pc, field);
+  return out;
+}
+
 /**
  * Prove a program safe as the kernel does, or say why not: the instruction, the source line, the path that
  * got there.
@@ -163,6 +170,7 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
       durationMs: performance.now() - t0,
       diagnostics: diag ? [diag] : [],
       log: lines.join('\n'),
+      ...(!diag && v ? { ctxStores: ctxStoresOf(v.ctxStores) } : {}),
     };
   };
   const reject = (insn: number, kind: string, message: string): VerifyResult => {

@@ -190,6 +190,7 @@ export class Verifier implements VerifierEnv {
   readonly maps: readonly MapSpec[];
   /** Outer map index -> index of its inner map spec. */
   readonly innerOf = new Map<number, number>();
+  readonly ctxStores = new Map<number, string | null>();
 
   // ---- small services used by access.ts and calls.ts (VerifierEnv) ----
   get frame(): Frame {

@@ -20,4 +20,9 @@ export interface VerifyResult {
    * never written: verifier/privileged.ts), each in words.
    */
   warnings?: string[];
+  /**
+   * Accepted: the context field each context store writes, by pc (only stores that always write the
+   * context; the engines apply the kernel's conversions of those stores, vm/ctx-stores.ts).
+   */
+  ctxStores?: ReadonlyMap<number, string>;
 }

@@ -43,6 +43,7 @@ import { KFUNC_ID_BASE, kfuncHelper, kfuncHelperId } from '../kfuncs/registry.js
 import type { RuntimeMap } from '../maps/types.js';
 import { kernelHelperName } from '../spec/helper-names.js';
 import type { ProgramSpec } from '../spec/object.js';
+import { convertCtxStores } from './ctx-stores.js';
 
 /** How a program finds helpers by id; defaults to the shared registry. */
 export type HelperLookup = (id: number) => HelperDef | undefined;
@@ -67,6 +68,11 @@ export interface PrepareOptions {
    * run (of any program) left there.
    */
   clearStack?: boolean;
+  /**
+   * The context field each context store writes, by pc (VerifyResult.ctxStores): the stores the kernel
+   * converts are converted alike (ctx-stores.ts), for both engines.
+   */
+  ctxStores?: ReadonlyMap<number, string>;
 }
 
 /** What an instruction no path reaches becomes under `trapInvalid`: an opcode every engine faults on. */
@@ -175,12 +181,13 @@ export function prepareProgram(
   const isSpec = !Array.isArray(spec);
   const source: readonly Insn[] = isSpec ? (spec as ProgramSpec).insns : (spec as readonly Insn[]);
   checkProgram(source);
+  const converted = options.ctxStores ? convertCtxStores(source, options.ctxStores) : source;
   // Function addresses are checked here too (not only by the verifier): callbacks start at them.
-  const functions = subprogramStarts(source);
+  const functions = subprogramStarts(converted);
   // Kfuncs are called as helpers of a number space of their own (../kfuncs/registry.ts).
   const base = options.helpers ?? helperById;
   const lookup: HelperLookup = (id) => (id >= KFUNC_ID_BASE ? kfuncHelper(id) : base(id));
-  const insns = source.map((i) => ({ ...i }));
+  const insns = converted.map((i) => ({ ...i }));
   if (isSpec) kfuncCallsAsHelpers(insns, (spec as ProgramSpec).kfuncs ?? [], options.trapInvalid === true);
   const n = insns.length;
   const code = new Int32Array((n + 1) * 4);
