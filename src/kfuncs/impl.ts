@@ -2,7 +2,9 @@
 // per run; tasks and cgroups are the modelled ones (../helpers/task-model.ts), whose lifetime is the
 // runtime's, so acquiring one takes nothing; cpumasks are allocated in the address space (a bpf_cpumask:
 // the mask, then its reference count), counted per address space against a bound, and freed when their last
-// reference is released; dynptrs over the run's packet use the helpers' dynptr layout (../helpers/dynptr.ts).
+// reference is released; dynptrs over the run's packet use the helpers' dynptr layout (../helpers/dynptr.ts);
+// a numeric iterator (struct bpf_iter_num, 8 bytes on the program's stack) holds the kernel's two ints: the
+// current number (start - 1 before the first next) and the end, both 0 once drained or refused.
 
 import { DYNPTR_MAX_SIZE, DynptrType, readDynptr, writeDynptr } from '../helpers/dynptr.js';
 import { currentTask } from '../helpers/task-model.js';
@@ -159,7 +161,51 @@ function slice(env: HelperEnv, p: bigint, off: bigint, len: bigint, rdwr: boolea
 const E_INVAL = BigInt(-Errno.EINVAL);
 
 /** Implementations by kfunc name. */
+/** The kernel's bound on an iterator's range (BPF_MAX_LOOPS, as for bpf_loop). */
+const ITER_MAX = 8 * 1024 * 1024;
+
+/** The 8 bytes of the iterator at `p` (program memory, checked). */
+function iterAt(env: HelperEnv, p: bigint, name: string): number {
+  const a = addr(p);
+  const r = env.space.regionAt(a, 8);
+  if (a === 0 || !r?.writable) fail(name, `no iterator at 0x${a.toString(16)}`);
+  return a;
+}
+
+function setIter(env: HelperEnv, a: number, cur: number, end: number): void {
+  env.space.view.setInt32(a, cur, true);
+  env.space.view.setInt32(a + 4, end, true);
+}
+
 export const KFUNC_IMPLS: Readonly<Record<string, HelperImpl>> = {
+  bpf_iter_num_new: (env, p, start, end) => {
+    const a = iterAt(env, p, 'bpf_iter_num_new');
+    const [s, e] = [Number(BigInt.asIntN(32, start)), Number(BigInt.asIntN(32, end))];
+    // An empty range is fine (the first next gives NULL); a reversed or too long one is refused.
+    const err = s > e ? Errno.EINVAL : e - s > ITER_MAX ? Errno.E2BIG : 0;
+    if (err) {
+      setIter(env, a, 0, 0);
+      return BigInt(-err);
+    }
+    // next increments before it hands out the number.
+    setIter(env, a, s - 1, e);
+    return 0n;
+  },
+  bpf_iter_num_next: (env, p) => {
+    const a = iterAt(env, p, 'bpf_iter_num_next');
+    // int arithmetic: start INT_MIN was stored as INT_MAX (start - 1 wrapped), whose next number is INT_MIN.
+    const next = (env.space.view.getInt32(a, true) + 1) | 0;
+    if (next >= env.space.view.getInt32(a + 4, true)) {
+      setIter(env, a, 0, 0);
+      return 0n;
+    }
+    env.space.view.setInt32(a, next, true);
+    return BigInt(a);
+  },
+  bpf_iter_num_destroy: (env, p) => {
+    env.space.view.setInt32(iterAt(env, p, 'bpf_iter_num_destroy') + 4, 0, true);
+    return 0n;
+  },
   bpf_dynptr_from_skb: (env, _ctx, flags, p) =>
     packetDynptr(env, 'bpf_dynptr_from_skb', flags, p, DynptrType.SKB),
   bpf_dynptr_from_xdp: (env, _ctx, flags, p) =>

@@ -109,6 +109,10 @@ const ENTRIES: Entry[] = [
   ['bpf_dynptr_is_rdonly', 0, [DYN], NUM],
   ['bpf_dynptr_size', 0, [DYN], NUM],
   ['bpf_dynptr_clone', 0, [DYN, DYN_UNINIT], NUM],
+  // Open-coded iterators: the kernel's common kfunc set, every program type.
+  ['bpf_iter_num_new', KF.ITER_NEW, [{ kind: 'iter_uninit' }, SCALAR, SCALAR], NUM],
+  ['bpf_iter_num_next', KF.ITER_NEXT | KF.RET_NULL, [{ kind: 'iter' }], { kind: 'iter_next' }],
+  ['bpf_iter_num_destroy', KF.ITER_DESTROY, [{ kind: 'iter' }], VOID],
 ];
 
 /**

@@ -46,7 +46,10 @@ export type KfuncArg =
   | { kind: 'dynptr_uninit' }
   // `buffer__opt`: NULL or writable memory of the size the next argument gives; `__szk`: that size, a constant.
   | { kind: 'buffer_opt' }
-  | { kind: 'szk' };
+  | { kind: 'szk' }
+  // An initialised open-coded iterator (struct bpf_iter_num); a stack slot its _new kfunc makes one in.
+  | { kind: 'iter' }
+  | { kind: 'iter_uninit' };
 
 /** The result: nothing, a number, a pointer to a kernel struct, or a bpf_obj_new object. */
 export type KfuncRet =
@@ -55,7 +58,9 @@ export type KfuncRet =
   | { kind: 'btf'; struct: string }
   | { kind: 'obj' }
   // bpf_dynptr_slice(_rdwr): `__szk` bytes of the dynptr's data (writable when `rdwr`).
-  | { kind: 'slice'; rdwr: boolean };
+  | { kind: 'slice'; rdwr: boolean }
+  // An iterator's next element: a read-only `int *`, or NULL once the iterator is drained.
+  | { kind: 'iter_next' };
 
 /** One kfunc. */
 export interface KfuncDef {

@@ -5,6 +5,7 @@
 // nor written as numbers), a referenced one is released by submit/discard and cannot be overwritten, and an
 // unreferenced one that is overwritten is gone. This file is the one place that knows the representation;
 // helper arguments (calls.ts), stack accesses (access.ts) and release (interp.ts) go through it.
+// Open-coded iterators (./iter.ts) are stack objects kept the same way: one 8-byte slot of kind ITER_NUM.
 
 import { STACK_SIZE } from '../isa/index.js';
 import { Reject } from './cfg.js';
@@ -22,49 +23,56 @@ const KIND_NAMES: Record<number, string> = {
   [DynptrKind.XDP]: 'xdp',
 };
 
-/** The stack byte index (in frame `frame`) of the dynptr a stack pointer argument points at, checked. */
-function slotOf(
+/** Bytes of a stack object of kind `kind` (a dynptr, or an iterator). */
+export const objSize = (kind: number): number => (kind === DynptrKind.ITER_NUM ? 8 : DYNPTR_SIZE);
+const objName = (kind: number): string => (kind === DynptrKind.ITER_NUM ? 'iterator' : 'dynptr');
+
+/** The stack byte index (in frame `frame`) of the stack object a pointer argument points at, checked. */
+export function slotOf(
   v: VerifierEnv,
   pc: number,
   regno: number,
   r: Reg,
+  kind = 0,
 ): { frame: Frame; frameNo: number; idx: number } {
+  const name = objName(kind);
+  const size = objSize(kind);
   if (r.kind !== 'stack')
     throw new Reject(
       pc,
       'bad_arg',
-      `R${regno} must point to a struct bpf_dynptr on the stack, but it is ${v.describe(r)}`,
+      `R${regno} must point to a ${kind === DynptrKind.ITER_NUM ? 'struct bpf_iter_num' : 'struct bpf_dynptr'} on the stack, but it is ${v.describe(r)}`,
     );
   if (!isConstScalar(r.s))
-    throw new Reject(pc, 'bad_arg', `R${regno}: a dynptr has to be at a constant offset of the stack`);
+    throw new Reject(pc, 'bad_arg', `R${regno}: a ${name} has to be at a constant offset of the stack`);
   const at = r.off + Number(BigInt.asIntN(64, r.s.var.value));
   if (at % 8 !== 0)
-    throw new Reject(pc, 'bad_arg', `R${regno}: a dynptr must be 8-byte aligned on the stack (fp${at})`);
-  if (at < -STACK_SIZE || at + DYNPTR_SIZE > 0)
+    throw new Reject(pc, 'bad_arg', `R${regno}: a ${name} must be 8-byte aligned on the stack (fp${at})`);
+  if (at < -STACK_SIZE || at + size > 0)
     throw new Reject(
       pc,
       'stack_bounds',
-      `R${regno}: the 16-byte dynptr at fp${at} does not fit in the ${STACK_SIZE}-byte frame`,
+      `R${regno}: the ${size}-byte ${name} at fp${at} does not fit in the ${STACK_SIZE}-byte frame`,
     );
   return { frame: v.state.frames[r.frame]!, frameNo: r.frame, idx: at + STACK_SIZE };
 }
 
-/** The dynptr register at byte `idx` of `f` (either of its slots), or undefined. */
-function dynptrAt(f: Frame, idx: number): { start: number; d: Reg } | undefined {
+/** The stack object register at byte `idx` of `f` (any of its slots), or undefined. */
+export function dynptrAt(f: Frame, idx: number): { start: number; d: Reg } | undefined {
   if (f.slots[idx] !== Slot.DYNPTR) return undefined;
   const d = f.spills[idx >> 3];
   if (d?.kind !== 'dynptr') return undefined;
   return { start: (idx & ~7) - d.off, d };
 }
 
-/** Forget the dynptr starting at byte `start` of frame `f` (its bytes become unwritten). */
-function destroy(v: VerifierEnv, frameNo: number, f: Frame, start: number): void {
+/** Forget the stack object of `size` bytes starting at byte `start` of frame `f` (its bytes become unwritten). */
+function destroy(v: VerifierEnv, frameNo: number, f: Frame, start: number, size: number): void {
   const o = ownStack(f);
-  o.slots.fill(Slot.INVALID, start, start + DYNPTR_SIZE);
-  o.spills[start >> 3] = undefined;
-  o.spills[(start >> 3) + 1] = undefined;
-  v.markWritten(frameNo, start >> 3);
-  v.markWritten(frameNo, (start >> 3) + 1);
+  o.slots.fill(Slot.INVALID, start, start + size);
+  for (let s = start >> 3; s < (start + size) >> 3; s++) {
+    o.spills[s] = undefined;
+    v.markWritten(frameNo, s);
+  }
 }
 
 /**
@@ -85,19 +93,22 @@ export function guardDynptrWrite(
     const at = dynptrAt(f, b);
     if (!at) continue;
     const where = `fp${at.start - STACK_SIZE}`;
+    const name = objName(at.d.size);
     if (helper)
       throw new Reject(
         pc,
         'dynptr_write',
-        `the helper would write into the dynptr at ${where}, which is not allowed`,
+        `the helper would write into the ${name} at ${where}, which is not allowed`,
       );
     if (at.d.ref)
       throw new Reject(
         pc,
         'dynptr_overwrite',
-        `this overwrites the referenced dynptr at ${where} (a ring-buffer reservation that must be submitted or discarded first)`,
+        at.d.size === DynptrKind.ITER_NUM
+          ? `this overwrites the iterator at ${where}, which must be destroyed first (bpf_iter_num_destroy)`
+          : `this overwrites the referenced dynptr at ${where} (a ring-buffer reservation that must be submitted or discarded first)`,
       );
-    destroy(v, frameNo, f, at.start);
+    destroy(v, frameNo, f, at.start, objSize(at.d.size));
   }
 }
 
@@ -116,7 +127,7 @@ export function guardDynptrRead(
       throw new Reject(
         pc,
         'dynptr_read',
-        `reads the bytes of the dynptr at fp${at.start - STACK_SIZE} as data; a dynptr is used through helpers only`,
+        `reads the bytes of the ${objName(at.d.size)} at fp${at.start - STACK_SIZE} as data; it is used through ${at.d.size === DynptrKind.ITER_NUM ? 'its kfuncs' : 'helpers'} only`,
       );
   }
 }
@@ -132,17 +143,21 @@ export function initDynptr(
   r: Reg,
   kind: number,
   ref: number,
+  /** An iterator's state (1: active) and depth (./iter.ts). */
+  range = 0,
+  rangeAt = -1,
 ): void {
-  const { frame, frameNo, idx } = slotOf(v, pc, regno, r);
-  guardDynptrWrite(v, pc, frameNo, idx, DYNPTR_SIZE);
+  const size = objSize(kind);
+  const { frame, frameNo, idx } = slotOf(v, pc, regno, r, kind);
+  guardDynptrWrite(v, pc, frameNo, idx, size);
   const f = ownStack(frame);
   v.noteStack(f.subprog, STACK_SIZE - idx);
-  const d = ptrReg('dynptr', { size: kind, ref, id: v.newId() });
-  f.slots.fill(Slot.DYNPTR, idx, idx + DYNPTR_SIZE);
-  f.spills[idx >> 3] = d;
-  f.spills[(idx >> 3) + 1] = { ...d, off: 8 };
-  v.markWritten(frameNo, idx >> 3);
-  v.markWritten(frameNo, (idx >> 3) + 1);
+  const d = ptrReg('dynptr', { size: kind, ref, id: v.newId(), range, rangeAt });
+  f.slots.fill(Slot.DYNPTR, idx, idx + size);
+  for (let s = 0; s < size >> 3; s++) {
+    f.spills[(idx >> 3) + s] = s ? { ...d, off: 8 * s } : d;
+    v.markWritten(frameNo, (idx >> 3) + s);
+  }
 }
 
 /**
@@ -165,7 +180,8 @@ export function useDynptr(
     v.markRead(frameNo, idx >> 3);
     v.markRead(frameNo, (idx >> 3) + 1);
     const at = dynptrAt(frame, idx);
-    if (at && at.start === idx) d = at.d;
+    // An iterator is no dynptr.
+    if (at && at.start === idx && at.d.size !== DynptrKind.ITER_NUM) d = at.d;
   }
   if (!d)
     throw new Reject(

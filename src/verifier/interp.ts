@@ -37,6 +37,7 @@ import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.
 import { forgetDynptrs } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
 import { GPL_ONLY_HELPERS, gplCompatible, MIGHT_SLEEP_HELPERS } from './gpl.js';
+import { isIterNext, iterDepthsDiffer } from './iter.js';
 import { callKfunc, KPTR_XCHG, kfuncRefLeak, kptrXchg, PER_CPU_PTR, perCpuPtr, typedKsym } from './kfuncs.js';
 import { disasm, type SourceMap } from './log.js';
 import {
@@ -391,7 +392,13 @@ export class Verifier implements VerifierEnv {
           return false;
         }
         // A loop that repeats a state exactly repeats it every iteration: the newest few suffice.
-      } else if (++inProgress <= 4 && stateSafe(old.state, cur, liveAt, true, low, false)) {
+      } else if (
+        ++inProgress <= 4 &&
+        // An iterator's next call: an equal state there is the loop converging (./iter.ts), not an endless loop.
+        !isIterNext(this.insns[pc]!, this.opts.kfuncs) &&
+        stateSafe(old.state, cur, liveAt, true, low, false) &&
+        !iterDepthsDiffer(old.state, cur)
+      ) {
         // Entering a bpf_loop callback again in a state seen before adds nothing new: the earlier
         // exploration covers it, and the helper bounds the number of calls.
         const f = curFrame(cur);
@@ -831,8 +838,11 @@ export class Verifier implements VerifierEnv {
       }
       if (ins.src === PseudoCall.KFUNC) {
         const gpl = this.opts.license === undefined || gplCompatible(this.opts.license);
-        callKfunc(this, pc, this.opts.kfuncs?.[ins.imm], { sleepable: this.opts.sleepable ?? false, gpl });
-        return pc + 1;
+        const go = callKfunc(this, pc, this.opts.kfuncs?.[ins.imm], {
+          sleepable: this.opts.sleepable ?? false,
+          gpl,
+        });
+        return go ? pc + 1 : -1;
       }
       if (ins.src === 0) this.checkLicenceAndSleep(pc, ins.imm);
       if (ins.src === 0 && ins.imm === KPTR_XCHG && this.helper(KPTR_XCHG)) kptrXchg(this, pc);

@@ -17,6 +17,7 @@ import { btfStructId } from './btf-ctx.js';
 import { Reject } from './cfg.js';
 import { initDynptr, useDynptr } from './dynptr.js';
 import type { VerifierEnv } from './env.js';
+import { destroyIter, iterNext, newIter, useIter } from './iter.js';
 import { isConstScalar } from './ranges.js';
 import {
   DYNPTR_SLICE_MEM,
@@ -63,13 +64,16 @@ function structMatches(btf: Btf, id: number, want: number, strict: boolean): boo
 
 const isNullConst = (r: Reg) => r.kind === 'scalar' && isConstScalar(r.s) && r.s.var.value === 0n;
 
-/** A call to kfunc `ref` (the program's kfunc list entry the call's imm names) at `pc`. */
+/**
+ * A call to kfunc `ref` (the program's kfunc list entry the call's imm names) at `pc`. Returns false when
+ * the path ends at the call (an iterator's next call covered by an earlier visit: ./iter.ts).
+ */
 export function callKfunc(
   v: VerifierEnv,
   pc: number,
   ref: KfuncRef | undefined,
   opts: KfuncCallOptions,
-): void {
+): boolean {
   if (!ref)
     throw new Reject(pc, 'bad_insn', 'kfunc call names no kfunc of the program (its imm is out of range)');
   const k = kfuncByName(ref.name);
@@ -100,7 +104,13 @@ export function callKfunc(
     throw new Reject(pc, 'might_sleep', `program must be sleepable to call sleepable kfunc ${k.name}`);
   if (k.name === 'bpf_rcu_read_lock' || k.name === 'bpf_rcu_read_unlock') {
     rcuLockCall(v, pc, k, opts);
-    return;
+    return true;
+  }
+  if (k.flags & KF.ITER_NEXT) return iterNext(v, pc, k.name);
+  if (k.flags & KF.ITER_DESTROY) {
+    destroyIter(v, pc, k.name);
+    for (let r = 0; r <= 5; r++) v.frame.regs[r] = NOT_INIT;
+    return true;
   }
   if (k.flags & KF.RCU_PROTECTED && !inRcu(v, opts.sleepable))
     throw new Reject(
@@ -113,6 +123,7 @@ export function callKfunc(
   // Dynptr kfuncs: the dynptr argument, the stack slot to make one in, a slice's size.
   let dynptr: Reg | undefined;
   let uninit: { regno: number; r: Reg } | undefined;
+  let iterUninit: { regno: number; r: Reg } | undefined;
   let sliceSize = 0;
   k.args.forEach((a, i) => {
     const regno = i + 1;
@@ -147,6 +158,12 @@ export function callKfunc(
         return;
       case 'dynptr_uninit':
         uninit = { regno, r };
+        return;
+      case 'iter_uninit':
+        iterUninit = { regno, r };
+        return;
+      case 'iter':
+        useIter(v, pc, regno, r, k.name);
         return;
       case 'szk':
         if (r.kind !== 'scalar' || !isConstScalar(r.s)) bad('bad_size', 'a known constant (the buffer size)');
@@ -191,6 +208,7 @@ export function callKfunc(
   if (released) {
     v.release(released.ref);
   }
+  if (iterUninit) newIter(v, pc, iterUninit.regno, iterUninit.r);
   if (uninit) {
     // from_skb/from_xdp make an unreferenced dynptr of their kind; a clone shares its parent's kind and reference.
     const kind =
@@ -218,10 +236,11 @@ export function callKfunc(
       ref: d.ref,
       map: k.ret.rdwr ? DYNPTR_SLICE_MEM : packet ? PACKET_SLICE_MEM : READONLY_MEM,
     });
-    return;
+    return true;
   }
   for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
   regs[0] = result(v, pc, k);
+  return true;
 }
 
 /** r0 after a call to `k`. */
@@ -229,7 +248,7 @@ function result(v: VerifierEnv, pc: number, k: KfuncDef): Reg {
   const ret = k.ret;
   if (ret.kind === 'void') return NOT_INIT;
   if (ret.kind === 'scalar') return UNKNOWN_SCALAR;
-  if (ret.kind === 'obj' || ret.kind === 'slice')
+  if (ret.kind === 'obj' || ret.kind === 'slice' || ret.kind === 'iter_next')
     throw new Reject(
       pc,
       'unsupported',

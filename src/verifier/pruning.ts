@@ -100,9 +100,14 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
         ids.ok(-old.ref, -cur.ref)
       );
     case 'dynptr':
-      // Same kind, same half, and the same reference (renamed consistently with the states' references).
+      // Same kind, same half, and the same reference (renamed consistently with the states' references);
+      // an iterator also in the same state (`range`: active or drained).
       return (
-        old.size === cur.size && old.off === cur.off && ids.ok(old.id, cur.id) && ids.ok(-old.ref, -cur.ref)
+        old.size === cur.size &&
+        old.off === cur.off &&
+        old.range === cur.range &&
+        ids.ok(old.id, cur.id) &&
+        ids.ok(-old.ref, -cur.ref)
       );
     case 'dynptr_ptr':
       return old.size === cur.size;

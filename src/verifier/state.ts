@@ -127,8 +127,9 @@ export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
 });
 
 /** Kinds of dynptr (the kernel's BPF_DYNPTR_TYPE_*, as its bpf_dynptr_kern numbers them). */
-export const DynptrKind = { LOCAL: 1, RINGBUF: 2, SKB: 3, XDP: 4 } as const;
-const DYNPTR_KINDS: Record<number, string> = { 1: 'local', 2: 'ringbuf', 3: 'skb', 4: 'xdp' };
+// ITER_NUM: not a dynptr but an open-coded bpf_iter_num, an 8-byte stack object kept the same way (./iter.ts).
+export const DynptrKind = { LOCAL: 1, RINGBUF: 2, SKB: 3, XDP: 4, ITER_NUM: 5 } as const;
+const DYNPTR_KINDS: Record<number, string> = { 1: 'local', 2: 'ringbuf', 3: 'skb', 4: 'xdp', 5: 'iter_num' };
 
 /** `map` of a `mem` pointer to a flow dissector's `bpf_flow_keys` (atomics are refused there). */
 export const FLOW_KEYS_MEM = -3;

@@ -82,15 +82,25 @@ describe('kfunc registry', () => {
         if (kind === 'btf:bpf_dynptr') return p.name.endsWith('__uninit') ? 'dynptr_uninit' : 'dynptr';
         return kind === 'btf:__sk_buff' || kind === 'btf:xdp_md' ? 'ctx' : kind;
       });
+      // An iterator argument is a struct bpf_iter_num pointer (the kfunc's ITER_NEW flag says it is made
+      // there); an iterator's next element an int pointer.
       const got = k.args.map((a) =>
-        a.kind === 'btf' ? `btf:${a.struct}` : a.kind === 'obj' ? 'void*' : a.kind,
+        a.kind === 'btf'
+          ? `btf:${a.struct}`
+          : a.kind === 'obj'
+            ? 'void*'
+            : a.kind === 'iter' || a.kind === 'iter_uninit'
+              ? 'btf:bpf_iter_num'
+              : a.kind,
       );
       const ret =
         k.ret.kind === 'btf'
           ? `btf:${k.ret.struct}`
           : k.ret.kind === 'obj' || k.ret.kind === 'slice'
             ? 'void*'
-            : k.ret.kind;
+            : k.ret.kind === 'iter_next'
+              ? 'ptr'
+              : k.ret.kind;
       if (JSON.stringify(got) !== JSON.stringify(want) || ret !== kindOf(btf, proto.ret))
         wrong.push(`${k.name}: (${got}) -> ${ret}, vmlinux (${want}) -> ${kindOf(btf, proto.ret)}`);
     }

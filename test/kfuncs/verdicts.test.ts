@@ -61,6 +61,12 @@ const REJECTIONS: Record<string, { kind: string; kernel: RegExp; backend?: RegEx
   'r_slice_after_adjust.o': { kind: 'scalar_deref', kernel: /invalid mem access 'scalar'/ },
   'r_slice_readonly.o': { kind: 'mem_readonly', kernel: /cannot write into rdonly_mem/ },
   'r_slice_unchecked.o': { kind: 'null_deref', kernel: /invalid mem access 'rdonly_mem_or_null'/ },
+  // Open-coded iterators: never destroyed, used after destroy or never made, and the NULL of a drained
+  // iterator (the kernel explores the drained side first: r0 is the number 0 there) read.
+  'r_iter_leak.o': { kind: 'ref_leak', kernel: /Unreleased reference|would lead to reference leak/ },
+  'r_iter_after_destroy.o': { kind: 'iter_uninit', kernel: /expected an initialized iter_num/ },
+  'r_iter_uninit.o': { kind: 'iter_uninit', kernel: /expected an initialized iter_num/ },
+  'r_iter_unchecked.o': { kind: 'scalar_deref', kernel: /invalid mem access 'scalar'/ },
   '../corpus/reject_kfunc_leak.o': {
     kind: 'ref_leak',
     kernel: /Unreleased reference|would lead to reference leak/,
