@@ -25,6 +25,7 @@ import {
   withFd,
 } from '../../kernel/inspect.js';
 import { type KernelProgram, loadKernelObject, possibleCpus } from '../../kernel/object.js';
+import { formatFrame, Symbolizer } from '../../kernel/symbolize.js';
 import { mapDelete, mapLookup, mapNextKey, mapUpdate, objPin } from '../../kernel/syscall.js';
 import type { Link } from '../../spec/link.js';
 import { MapType } from '../../spec/maps.js';
@@ -337,8 +338,33 @@ const UNDUMPABLE: ReadonlyMap<number, string> = new Map([
   [MapType.BLOOM_FILTER, 'it answers membership only'],
 ]);
 
-/** `map dump (id N | pinned P) [--json]`. */
-export function mapDump(words: readonly string[], json: boolean): void {
+/** Options of `map dump` on a kernel map. */
+export interface MapDumpOptions {
+  /** Stack-trace maps: the process whose user addresses the stacks hold (named through its mappings). */
+  pid?: number;
+}
+
+/**
+ * A stack-trace map's value as frames: the addresses up to the first zero, each named (kernel ones through
+ * kallsyms, user ones through `pid`'s mappings when given, else left as addresses).
+ */
+function stackFrames(
+  value: Uint8Array,
+  symbolizer: Symbolizer,
+  pid?: number,
+): { address: string; frame: string }[] {
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const frames: { address: string; frame: string }[] = [];
+  for (let at = 0; at + 8 <= value.length; at += 8) {
+    const ip = view.getBigUint64(at, true);
+    if (ip === 0n) break;
+    frames.push({ address: `0x${ip.toString(16)}`, frame: formatFrame(symbolizer.frame(ip, pid)) });
+  }
+  return frames;
+}
+
+/** `map dump (id N | pinned P) [--json] [--pid N]`; a stack-trace map's stacks are printed symbolised. */
+export function mapDump(words: readonly string[], json: boolean, options: MapDumpOptions = {}): void {
   const [sel, rest] = parseSelector('map dump', words);
   if (rest.length) throw new CliError(`map dump: unexpected '${rest.join(' ')}'`, EXIT.usage);
   const m = openMap(sel, 'map dump');
@@ -346,6 +372,13 @@ export function mapDump(words: readonly string[], json: boolean): void {
     const how = UNDUMPABLE.get(m.info.type);
     if (how)
       throw new CliError(`${m.what}: a ${m.info.typeName} map has no elements to dump (${how})`, EXIT.input);
+    const stacks = m.info.type === MapType.STACK_TRACE;
+    if (options.pid !== undefined && !stacks)
+      throw new CliError(
+        `${m.what}: --pid is for stack_trace maps (this one is ${m.info.typeName})`,
+        EXIT.usage,
+      );
+    const symbolizer = stacks ? new Symbolizer() : undefined;
     const entries: Record<string, unknown>[] = [];
     const texts: string[] = [];
     let key: Uint8Array | undefined;
@@ -357,7 +390,12 @@ export function mapDump(words: readonly string[], json: boolean): void {
       key = next;
       const value = guard(m.what, () => mapLookup(m.fd, next, userValueSize(m)));
       if (!value) continue; // deleted between the two calls
-      if (json) entries.push(entryJson(m, next, value));
+      if (symbolizer) {
+        const frames = guard(m.what, () => stackFrames(value, symbolizer, options.pid));
+        const id = new DataView(next.buffer, next.byteOffset).getUint32(0, true);
+        if (json) entries.push({ key: hexList(next), value: hexList(value), frames });
+        else texts.push(`stack ${id}:\n${frames.map((f) => `    ${f.frame}\n`).join('')}`);
+      } else if (json) entries.push(entryJson(m, next, value));
       else texts.push(entryText(m, next, value));
     }
     if (json) out(`${toJson(entries)}\n`);

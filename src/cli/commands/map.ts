@@ -8,7 +8,7 @@ import type { Btf } from '../../btf/index.js';
 import { loadObject } from '../../collection/userspace.js';
 import { writeObject } from '../../elf/index.js';
 import { mapTypeInfo } from '../../maps/registry.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { Files, writing } from '../files.js';
 import {
   bytesToHex,
@@ -22,6 +22,14 @@ import {
   sizeOptions,
 } from '../objects.js';
 import { isSelector, mapDump, mapElement, mapShow } from './kernel-inspect.js';
+
+/** `--pid N` of map dump: a positive process id. */
+function stackPid(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(text))
+    throw new CliError(`map dump: --pid '${text}' is not a process id`, EXIT.usage);
+  return Number(text);
+}
 
 export function register(program: Command): void {
   const map = program.command('map').description('inspect and edit the maps of an object (like bpftool map)');
@@ -65,9 +73,10 @@ export function register(program: Command): void {
     )
     .argument('<prog.o>', 'ELF object, or id / pinned')
     .argument('<name>', 'map name (.rodata, .data, .bss for global data), or the id / path')
-    .option('--json', 'one JSON array of {key, value[, formatted]}');
-  sizeOptions(dump).action((file: string, name: string, o: { json?: boolean } & SizeFlags) => {
-    if (isSelector(file)) return mapDump([file, name], o.json === true);
+    .option('--json', 'one JSON array of {key, value[, formatted]} (stack_trace maps: {key, value, frames})')
+    .option('--pid <n>', 'stack_trace maps: the process whose user addresses the stacks hold');
+  sizeOptions(dump).action((file: string, name: string, o: { json?: boolean; pid?: string } & SizeFlags) => {
+    if (isSelector(file)) return mapDump([file, name], o.json === true, { pid: stackPid(o.pid) });
     const spec = readObjectFile(file);
     sizeMaps(spec, o);
     const obj = loadObject(spec, {
