@@ -22,6 +22,7 @@ import { AttachType, XdpFlags } from './attr.js';
 import { KernelError, VerifierRejectedError } from './errors.js';
 import { ifNameToIndex, type Mapping } from './ffi.js';
 import { resolveKfuncCalls } from './kfuncs.js';
+import type { IterLink, IterOptions } from './links/iter.js';
 import type { KernelAttachment } from './links/link.js';
 import {
   type AttachTarget,
@@ -300,6 +301,8 @@ export class KernelProgram implements Program {
    * where its section says (libbpf's auto-attach: `tracepoint/CAT/NAME`, `uprobe/PATH:FUNC` …), completed
    * by `options` (an interface, a cgroup, a socket …) where the section cannot say.
    */
+  attach(target: { kind: 'iter' } & IterOptions): IterLink;
+  attach(target?: AttachTarget | AutoAttachOptions): KernelAttachment;
   attach(target?: AttachTarget | AutoAttachOptions): KernelAttachment {
     if (target && 'kind' in target) return attachProgram(this, target);
     return attachProgram(this, autoTarget(this, target));

@@ -86,7 +86,7 @@ describe.skipIf(!oracle)('iterators on the kernel', () => {
   });
 
   it('iter/task lists this process: a line "PID node"', () => {
-    const link = keep(obj.program('dump_task').attach({ kind: 'iter' })) as k.IterLink;
+    const link: k.IterLink = keep(obj.program('dump_task').attach({ kind: 'iter' }));
     ids.link.push(link.id);
     expect(link.info()).toEqual({ kind: 'iter', program: 'dump_task', target: 'task', backend: 'kernel' });
     const lines = link.read().split('\n');
@@ -122,7 +122,7 @@ describe.skipIf(!oracle)('iterators on the kernel', () => {
 
   it('a pinned iterator link is a file in bpffs that cat walks', () => {
     const path = `/sys/fs/bpf/tsbpf_iter_test_${process.pid}`;
-    const link = keep(obj.program('dump_task').attach({ kind: 'iter' })) as k.IterLink;
+    const link: k.IterLink = keep(obj.program('dump_task').attach({ kind: 'iter' }));
     ids.link.push(link.id);
     try {
       link.pin(path);
