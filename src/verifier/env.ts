@@ -19,6 +19,8 @@ export interface VerifierEnv {
   readonly type: ProgramType;
   /** The kernel's BTF, when the caller gave it (kernel struct pointers are typed by it). */
   readonly kernelBtf: Btf | undefined;
+  /** The object's own BTF (bpf_obj_new's program-local types), when the caller gave it. */
+  readonly objectBtf: Btf | undefined;
   /** For a tracing/lsm program: its attach target's arguments (the context). */
   readonly btfTarget: BtfTarget | undefined;
   /** The program's maps, then the inner maps of map-in-map types (see `innerOf`). */

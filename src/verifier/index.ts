@@ -30,6 +30,11 @@ export interface VerifyOptions {
   logLevel?: 0 | 1 | 2;
   /** Unprivileged rules: no pointer leaks or pointer comparisons, 4096-instruction limit. */
   unprivileged?: boolean;
+  /**
+   * The object's own BTF (ObjectSpec.btf): the program-local types bpf_obj_new allocates. Without it a
+   * bpf_obj_new call is refused.
+   */
+  objectBtf?: Btf;
   /** 'bounded' (default): loops allowed when every path ends; 'dfs': any back edge is rejected. */
   loops?: 'bounded' | 'dfs';
   /**
@@ -258,6 +263,7 @@ export function verify(program: VerifiableProgram, opts: VerifyOptions = {}): Ve
           ? (opts.btf ?? coreTarget(undefined)?.btf)
           : undefined),
       btfTarget,
+      ...(opts.objectBtf ? { objectBtf: opts.objectBtf } : {}),
       ...('kfuncs' in program && program.kfuncs ? { kfuncs: program.kfuncs } : {}),
       ...('ksyms' in program && program.ksyms ? { ksyms: program.ksyms } : {}),
       // An object without a licence section has '' (what libbpf sends): not GPL-compatible, as the kernel

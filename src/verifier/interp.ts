@@ -109,6 +109,8 @@ export interface InterpOptions {
   globalFunctions: ReadonlyMap<number, readonly FuncParam[] | undefined>;
   /** The kernel's BTF (types kernel struct pointers), when given. */
   kernelBtf?: Btf;
+  /** The object's BTF (bpf_obj_new's program-local types), when given. */
+  objectBtf?: Btf;
   /** A tracing/lsm program's attach target (its arguments are the context). */
   btfTarget?: BtfTarget;
   /** The program's licence, when it has one (GPL-only helpers need a GPL-compatible licence). */
@@ -160,6 +162,7 @@ export class Verifier implements VerifierEnv {
   private readonly fieldsChecked: Uint8Array;
   readonly unprivileged: boolean;
   readonly kernelBtf: Btf | undefined;
+  readonly objectBtf: Btf | undefined;
   readonly btfTarget: BtfTarget | undefined;
   /** The name of a kernel struct by BTF id, for the log (`task_struct`). */
   private readonly structName = (id: number): string | undefined => {
@@ -179,6 +182,7 @@ export class Verifier implements VerifierEnv {
   ) {
     this.unprivileged = opts.unprivileged;
     this.kernelBtf = opts.kernelBtf;
+    this.objectBtf = opts.objectBtf;
     this.btfTarget = opts.btfTarget;
     this.fieldsChecked = new Uint8Array(insns.length);
     // Inner maps of map-in-map types get their own index: a lookup in the outer map yields them.

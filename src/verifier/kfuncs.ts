@@ -20,6 +20,7 @@ import type { VerifierEnv } from './env.js';
 import { destroyIter, iterNext, newIter, useIter } from './iter.js';
 import { isConstScalar } from './ranges.js';
 import {
+  ALLOC_MEM,
   DYNPTR_SLICE_MEM,
   DynptrKind,
   forEachReg,
@@ -144,10 +145,14 @@ export function callKfunc(
         if (r.kind !== 'scalar' || !isConstScalar(r.s)) bad('bad_arg', 'a known constant');
         return;
       case 'obj':
-        bad(
-          'unsupported',
-          'an object from bpf_obj_new (program-local objects are not supported by this verifier yet)',
-        );
+        // bpf_obj_drop's object: the unmoved pointer bpf_obj_new gave, checked against NULL.
+        if (r.kind === 'mem_or_null' && r.map === ALLOC_MEM)
+          bad('null_arg', 'an object from bpf_obj_new, checked against NULL');
+        if (r.kind !== 'mem' || r.map !== ALLOC_MEM || !r.ref)
+          bad('bad_arg', 'an object from bpf_obj_new (a referenced allocated object)');
+        if (r.off !== 0 || !isConstScalar(r.s) || r.s.var.value !== 0n)
+          bad('bad_arg', 'the unmoved pointer (offset 0) to an object from bpf_obj_new');
+        if (k.flags & KF.RELEASE) released = r;
         return;
       case 'ctx':
         if (r.kind !== 'ctx' || r.off !== 0 || !isConstScalar(r.s) || r.s.var.value !== 0n)
@@ -238,8 +243,9 @@ export function callKfunc(
     });
     return true;
   }
+  const r0 = result(v, pc, k); // before R1-R5 go: bpf_obj_new's type is R1
   for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
-  regs[0] = result(v, pc, k);
+  regs[0] = r0;
   return true;
 }
 
@@ -248,12 +254,9 @@ function result(v: VerifierEnv, pc: number, k: KfuncDef): Reg {
   const ret = k.ret;
   if (ret.kind === 'void') return NOT_INIT;
   if (ret.kind === 'scalar') return UNKNOWN_SCALAR;
-  if (ret.kind === 'obj' || ret.kind === 'slice' || ret.kind === 'iter_next')
-    throw new Reject(
-      pc,
-      'unsupported',
-      `${k.name}: program-local objects are not supported by this verifier yet`,
-    );
+  if (ret.kind === 'obj') return objNew(v, pc, k);
+  if (ret.kind === 'slice' || ret.kind === 'iter_next')
+    throw new Reject(pc, 'unsupported', `${k.name}: its result is made by its own call path`);
   const btf = v.kernelBtf ? btfStructId(v.kernelBtf, ret.struct) : 0;
   const orNull = (k.flags & KF.RET_NULL) !== 0;
   if (k.flags & KF.ACQUIRE) {
@@ -271,6 +274,33 @@ function result(v: VerifierEnv, pc: number, k: KfuncDef): Reg {
     id: orNull ? v.newId() : 0,
     size: Trust.UNTRUSTED,
   });
+}
+
+/**
+ * bpf_obj_new_impl(local_type_id, meta): an object of a struct of the program's own BTF (the constant R1,
+ * what bpf_core_type_id_local gives), zeroed, referenced (dropped or moved into a map on every path), or
+ * NULL. Its fields are read and written as the struct's bytes.
+ */
+function objNew(v: VerifierEnv, pc: number, k: KfuncDef): Reg {
+  const r1 = v.read(1, pc);
+  const id = r1.kind === 'scalar' && isConstScalar(r1.s) ? Number(r1.s.var.value) : -1;
+  const btf = v.objectBtf;
+  if (!btf)
+    throw new Reject(
+      pc,
+      'need_btf',
+      `${k.name}: the object's BTF was not given to the verifier (its program-local types are what it allocates)`,
+    );
+  const t = id > 0 && id < btf.types.length ? btf.types[id] : undefined;
+  if (t?.kind !== Kind.STRUCT)
+    throw new Reject(
+      pc,
+      'bad_arg',
+      `argument 1 of ${k.name} (R1) must be the program BTF id of a struct (bpf_core_type_id_local), but type ${id} is ${t ? `of BTF kind ${t.kind}` : "not in the object's BTF"}`,
+    );
+  const ref = v.acquire(pc);
+  heldOf(v).set(ref, `a struct ${t.name} object (${k.name})`);
+  return ptrReg('mem_or_null', { size: t.size, id: ref, ref, map: ALLOC_MEM, btf: id });
 }
 
 function rcuLockCall(v: VerifierEnv, pc: number, k: KfuncDef, opts: KfuncCallOptions): void {
@@ -328,7 +358,19 @@ export function kptrXchg(v: VerifierEnv, pc: number): void {
     );
   const btf = v.kernelBtf;
   const want = btf ? btfStructId(btf, field.struct) : 0;
-  if (!isNullConst(r2)) {
+  // A struct of the program's own BTF that the kernel does not have: the field holds bpf_obj_new objects.
+  const local = !want && v.objectBtf ? btfStructId(v.objectBtf, field.struct) : 0;
+  if (local && !isNullConst(r2)) {
+    if (r2.kind !== 'mem' || r2.map !== ALLOC_MEM || !r2.ref || r2.btf !== local)
+      throw new Reject(
+        pc,
+        'bad_release',
+        `argument 2 of bpf_kptr_xchg (R2) must be NULL or a struct ${field.struct} object from bpf_obj_new (checked against NULL), but it is ${v.describe(r2)}`,
+      );
+    if (r2.off !== 0 || !isConstScalar(r2.s) || r2.s.var.value !== 0n)
+      throw new Reject(pc, 'bad_arg', `R2 must be the unmoved pointer (offset 0) to the object`);
+    v.release(r2.ref);
+  } else if (!isNullConst(r2)) {
     if (r2.kind !== 'btf_ptr' || !r2.ref)
       throw new Reject(
         pc,
@@ -346,7 +388,11 @@ export function kptrXchg(v: VerifierEnv, pc: number): void {
   for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
   const ref = v.acquire(pc);
   heldOf(v).set(ref, `a struct ${field.struct} reference taken out of map '${map.name}' (bpf_kptr_xchg)`);
-  regs[0] = ptrReg('btf_ptr_or_null', { btf: want, id: ref, ref, size: Trust.TRUSTED });
+  const t = local ? v.objectBtf!.types[local] : undefined;
+  regs[0] =
+    t?.kind === Kind.STRUCT
+      ? ptrReg('mem_or_null', { size: t.size, id: ref, ref, map: ALLOC_MEM, btf: local })
+      : ptrReg('btf_ptr_or_null', { btf: want, id: ref, ref, size: Trust.TRUSTED });
 }
 
 /** bpf_kptr_xchg's helper id. */

@@ -79,8 +79,10 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
       return old.map === cur.map && old.off === cur.off && within && ids.ok(old.id, cur.id);
     case 'mem':
     case 'mem_or_null':
+      // `btf`: a bpf_obj_new object's type (0 for other memory).
       return (
         old.size === cur.size &&
+        old.btf === cur.btf &&
         old.off === cur.off &&
         within &&
         ids.ok(old.id, cur.id) &&

@@ -144,6 +144,8 @@ export const DYNPTR_SLICE_MEM = -6;
  * bytes, so a helper that may move the packet invalidates it as it does packet pointers.
  */
 export const PACKET_SLICE_MEM = -7;
+/** `map` of a `mem` pointer to an object from bpf_obj_new (`btf` its type id in the object's BTF). */
+export const ALLOC_MEM = -8;
 
 export const isPointer = (r: Reg): boolean => r.kind !== 'scalar' && r.kind !== 'not_init';
 export const isPacketKind = (k: RegKind): boolean => k === 'packet' || k === 'packet_meta';

@@ -67,6 +67,11 @@ const REJECTIONS: Record<string, { kind: string; kernel: RegExp; backend?: RegEx
   'r_iter_after_destroy.o': { kind: 'iter_uninit', kernel: /expected an initialized iter_num/ },
   'r_iter_uninit.o': { kind: 'iter_uninit', kernel: /expected an initialized iter_num/ },
   'r_iter_unchecked.o': { kind: 'scalar_deref', kernel: /invalid mem access 'scalar'/ },
+  // bpf_obj_new objects: neither dropped nor stashed, written unchecked, read after the drop, read past the end.
+  'r_obj_leak.o': { kind: 'ref_leak', kernel: /Unreleased reference|would lead to reference leak/ },
+  'r_obj_unchecked.o': { kind: 'null_deref', kernel: /invalid mem access 'ptr_or_null_'/ },
+  'r_obj_after_drop.o': { kind: 'scalar_deref', kernel: /invalid mem access 'scalar'/ },
+  'r_obj_oob.o': { kind: 'mem_bounds', kernel: /access beyond struct elem at off 24 size 4/ },
   '../corpus/reject_kfunc_leak.o': {
     kind: 'ref_leak',
     kernel: /Unreleased reference|would lead to reference leak/,
@@ -78,7 +83,8 @@ const CASES = [...FIXTURES, '../corpus/kfunc_task.o', '../corpus/reject_kfunc_le
 function tsbpf(file: string) {
   const spec = readObject(new Uint8Array(readFileSync(new URL(file, DIR))), { file });
   expect(spec.programs).toHaveLength(1);
-  const r = verify(spec.programs[0]!, { maps: spec.maps });
+  // The object's BTF: the program-local types bpf_obj_new allocates.
+  const r = verify(spec.programs[0]!, { maps: spec.maps, ...(spec.btf ? { objectBtf: spec.btf } : {}) });
   let backend: string | undefined;
   try {
     loadCollection(spec, { backend: 'kernel' }).close();
