@@ -7,8 +7,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ENGINES } from '../../src/engine/runner.js';
 import { progTestRun } from '../../src/kernel/syscall.js';
+import { readCapture } from '../../src/net/index.js';
 import { loadCollection, readObject } from '../../src/node/root.js';
 import { verify } from '../../src/verifier/index.js';
+import { kernelLoad, kernelRun } from '../corpus/measure.js';
+import { SKB_CTX } from '../corpus/setup.js';
 import { kernelOracle } from '../support/kernel.js';
 
 const DIR = new URL('../fixtures/kfuncs/', import.meta.url);
@@ -74,6 +77,73 @@ describe('bpf_iter_num in user space', () => {
       for (const g of got) expect(g).toEqual(want);
     } finally {
       coll.close();
+    }
+  });
+});
+
+/** a_iter_nested's block: n, then pairs, products (8-aligned), steps. */
+const nested = (n: number) => new Uint8Array(new Int32Array([n, 0, 0, 0, 0, 0]).buffer);
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const FRAMES = readCapture(
+  new Uint8Array(readFileSync(new URL('../fixtures/pcap/crafted.pcap', import.meta.url))),
+)
+  .packets.map((p) => p.data)
+  .filter((f) => f.length >= 34);
+
+describe('nested iterators and an iterator in a tc program', () => {
+  it("count pairs as the kernel's run does, on both engines", () => {
+    const NS = [0, 1, 2, 5, 30, -3];
+    const coll = loadCollection(spec('a_iter_nested.o'));
+    const got = ENGINES.map((engine) =>
+      NS.map((n) => {
+        const r = coll.program('iter_nested').run({ dataIn: new Uint8Array(0), ctxIn: nested(n), engine });
+        return [r.retval, hex(r.ctxOut ?? new Uint8Array())];
+      }),
+    );
+    coll.close();
+    expect(got[1]).toEqual(got[0]);
+    // n = 30: 435 pairs i > j, sum of i * j over them 90335, 30 outer steps.
+    expect(got[0]![4]![0]).toBe(435);
+    expect(words(new Uint8Array(Buffer.from(got[0]![4]![1] as string, 'hex')))).toEqual([
+      30, 435, 90335, 0, 30, 0,
+    ]);
+    if (!kernelOracle()) return;
+    const k = loadCollection(spec('a_iter_nested.o'), { backend: 'kernel' });
+    try {
+      const p = k.program('iter_nested') as unknown as { fd: number };
+      const want = NS.map((n) => {
+        const r = progTestRun(p.fd, { ctx: nested(n), type: 'syscall' });
+        return [r.retval, hex(r.ctx ?? new Uint8Array())];
+      });
+      expect(got[0]).toEqual(want);
+    } finally {
+      k.close();
+    }
+  });
+
+  it("a_iter_tc over crafted.pcap: the kernel's return values and context on both engines", () => {
+    const coll = loadCollection(spec('a_iter_tc.o'));
+    const got = ENGINES.map((engine) =>
+      FRAMES.map((f) => {
+        const r = coll.program('iter_tc').run({ dataIn: f, engine, ctxIn: SKB_CTX });
+        return { retval: r.retval, ctxOut: hex(r.ctxOut ?? new Uint8Array()) };
+      }),
+    );
+    coll.close();
+    expect(got[1]).toEqual(got[0]);
+    expect(new Set(got[0]!.map((r) => r.retval)).size).toBeGreaterThan(1);
+    if (!kernelOracle()) return;
+    const k = kernelLoad('../kfuncs/a_iter_tc.o');
+    try {
+      const pin = [...k.verdicts.values()][0]!.pin!;
+      const want = FRAMES.map((f) => {
+        const r = kernelRun(pin, f, SKB_CTX);
+        if ('error' in r) throw new Error(r.error);
+        return { retval: r.retval, ctxOut: hex(r.ctxOut ?? new Uint8Array()) };
+      });
+      expect(got[0]).toEqual(want);
+    } finally {
+      k.release();
     }
   });
 });
