@@ -5,6 +5,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadCollection, readObject } from '../../../src/index.js';
 import * as k from '../../../src/kernel/index.js';
@@ -35,11 +36,12 @@ const keep = <L extends Link>(l: L): L => {
 };
 
 describe('iterator programs in our verifier', () => {
-  it('accepts iter/task and iter/bpf_map (seq_printf, seq_write, nullable task/map)', () => {
+  it('accepts iter/task, iter/bpf_map and iter/tcp (seq_printf, seq_write, nullable task/map)', () => {
     const spec = readObject(new Uint8Array(readFileSync(ITER_O)), { file: 'iter.o' });
     expect(spec.programs.map((p) => [p.name, p.type, programAttachType(p)])).toEqual([
       ['dump_task', 'tracing', 'trace_iter'],
       ['dump_map', 'tracing', 'trace_iter'],
+      ['dump_tcp', 'tracing', 'trace_iter'],
     ]);
     for (const p of spec.programs)
       expect(() => loadCollection(spec, { backend: 'userspace', programs: [p.name] }).close()).not.toThrow();
@@ -118,6 +120,20 @@ describe.skipIf(!oracle)('iterators on the kernel', () => {
     expect(lines).toContain(`${k.mapInfo(obj.map('iter_marker').fd).id} iter_marker`);
     expect(text.endsWith('end\n')).toBe(true);
     link.close();
+  });
+
+  it('iter/tcp lists a TCP port this process listens on', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const link = keep(obj.program('dump_tcp').attach()) as k.IterLink;
+      ids.link.push(link.id);
+      expect(link.read().split('\n')).toContain(`tcp ${port}`);
+      link.close();
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('a pinned iterator link is a file in bpffs that cat walks', () => {
