@@ -6,6 +6,7 @@ import { createRunner, createRunnerAsync, type EngineName, type Runner } from '.
 import { TsbpfError } from '../errors.js';
 import { testRun } from '../hooks/test-run.js';
 import { XdpHook } from '../hooks/xdp.js';
+import { registerLocalTypes } from '../kfuncs/index.js';
 import { createMap } from '../maps/registry.js';
 import type { RuntimeMap } from '../maps/types.js';
 import { MapType } from '../spec/maps.js';
@@ -194,9 +195,16 @@ function userspaceBackend(runtime: Runtime, options: LoadOptions): Backend<Runti
       let verified: VerifyResult | undefined;
       if (options.verify !== false) {
         // A privileged load, as ours are (an uninitialised stack read is accepted, with a warning).
-        verified = verifyPrivileged(p, { maps: object.maps, logLevel: 1 });
+        // The object's BTF: the program-local structs bpf_obj_new allocates (registered below for the run).
+        verified = verifyPrivileged(p, {
+          maps: object.maps,
+          logLevel: 1,
+          ...(object.btf ? { objectBtf: object.btf } : {}),
+        });
         if (!verified.accepted) throw new VerifierError(p.name, verified);
       }
+      if (object.btf && p.kfuncs?.some((k) => k.name === 'bpf_obj_new_impl'))
+        registerLocalTypes(runtime.space, object.btf);
       // Verified: what no path reaches may be what no engine runs (the kernel loads it as dead code).
       const prepared = runtime.prepare(p, maps, {
         trapInvalid: verified?.accepted === true,

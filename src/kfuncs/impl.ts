@@ -4,8 +4,12 @@
 // the mask, then its reference count), counted per address space against a bound, and freed when their last
 // reference is released; dynptrs over the run's packet use the helpers' dynptr layout (../helpers/dynptr.ts);
 // a numeric iterator (struct bpf_iter_num, 8 bytes on the program's stack) holds the kernel's two ints: the
-// current number (start - 1 before the first next) and the end, both 0 once drained or refused.
+// current number (start - 1 before the first next) and the end, both 0 once drained or refused;
+// bpf_obj_new objects are zeroed regions of their struct's size (the object's BTF, registered by the loader
+// with registerLocalTypes), counted with the cpumasks, freed by bpf_obj_drop.
 
+import type { Btf } from '../btf/parse.js';
+import { Kind } from '../btf/types.js';
 import { DYNPTR_MAX_SIZE, DynptrType, readDynptr, writeDynptr } from '../helpers/dynptr.js';
 import { currentTask } from '../helpers/task-model.js';
 import type { HelperEnv, HelperImpl, Invocation } from '../helpers/types.js';
@@ -161,6 +165,49 @@ function slice(env: HelperEnv, p: bigint, off: bigint, len: bigint, rdwr: boolea
 const E_INVAL = BigInt(-Errno.EINVAL);
 
 /** Implementations by kfunc name. */
+/**
+ * Sizes of program-local structs by BTF type id, per address space: what bpf_obj_new_impl allocates for
+ * the type id its program passes. -1: objects loaded in one space disagree on the id (refused at the call).
+ */
+const localTypes = new WeakMap<AddressSpace, Map<number, number>>();
+
+/** Make the structs of an object's BTF allocatable by bpf_obj_new in `space` (called when it is loaded). */
+export function registerLocalTypes(space: AddressSpace, btf: Btf): void {
+  let m = localTypes.get(space);
+  if (!m) {
+    m = new Map();
+    localTypes.set(space, m);
+  }
+  btf.types.forEach((t, id) => {
+    if (t?.kind !== Kind.STRUCT) return;
+    const had = m.get(id);
+    m.set(id, had === undefined || had === t.size ? t.size : -1);
+  });
+}
+
+function objNew(env: HelperEnv, typeId: bigint): bigint {
+  const id = Number(BigInt.asUintN(32, typeId));
+  const size = localTypes.get(env.space)?.get(id);
+  if (size === undefined) fail('bpf_obj_new_impl', `type ${id} is no struct of a loaded object's BTF`);
+  if (size < 0)
+    fail('bpf_obj_new_impl', `type ${id} names structs of different sizes in two objects loaded here`);
+  const m = live(env);
+  if (m.size >= MAX_KFUNC_OBJECTS) return 0n; // the kernel's allocator failing: NULL
+  const r = env.space.allocate(Math.max(size, 1), 'scratch', `a bpf_obj_new object (type ${id})`);
+  env.space.bytes.fill(0, r.start, r.start + Math.max(size, 1));
+  m.set(r.start, r);
+  return BigInt(r.start);
+}
+
+function objDrop(env: HelperEnv, p: bigint): bigint {
+  const a = addr(p);
+  const r = live(env).get(a);
+  if (!r) fail('bpf_obj_drop_impl', `0x${a.toString(16)} is not an object from bpf_obj_new`);
+  env.space.release(r);
+  live(env).delete(a);
+  return 0n;
+}
+
 /** The kernel's bound on an iterator's range (BPF_MAX_LOOPS, as for bpf_loop). */
 const ITER_MAX = 8 * 1024 * 1024;
 
@@ -178,6 +225,8 @@ function setIter(env: HelperEnv, a: number, cur: number, end: number): void {
 }
 
 export const KFUNC_IMPLS: Readonly<Record<string, HelperImpl>> = {
+  bpf_obj_new_impl: (env, id) => objNew(env, id),
+  bpf_obj_drop_impl: (env, p) => objDrop(env, p),
   bpf_iter_num_new: (env, p, start, end) => {
     const a = iterAt(env, p, 'bpf_iter_num_new');
     const [s, e] = [Number(BigInt.asIntN(32, start)), Number(BigInt.asIntN(32, end))];

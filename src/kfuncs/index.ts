@@ -1,6 +1,12 @@
 // Kfuncs: the registry (names, the kernel's flags, prototypes, program types) and their user-space semantics.
 
-export { BPF_CPUMASK_BYTES, CPUMASK_BITS, liveKfuncObjects, MAX_KFUNC_OBJECTS } from './impl.js';
+export {
+  BPF_CPUMASK_BYTES,
+  CPUMASK_BITS,
+  liveKfuncObjects,
+  MAX_KFUNC_OBJECTS,
+  registerLocalTypes,
+} from './impl.js';
 export {
   KFUNC_ID_BASE,
   KFUNCS,
