@@ -510,33 +510,7 @@ function callbackArgs(
  * map's BTF says where); one lock at a time, released by the path that took it, before any other call or exit.
  */
 function spinLock(v: VerifierEnv, pc: number, regno: number, r: Reg, lock: boolean): void {
-  const what = lock ? 'bpf_spin_lock' : 'bpf_spin_unlock';
-  if (r.kind !== 'map_value')
-    throw new Reject(
-      pc,
-      'bad_arg',
-      `argument ${regno} of ${what} (R${regno}) must point to a struct bpf_spin_lock in a map value, but it is ${v.describe(r)}`,
-    );
-  const m = v.maps[r.map]!;
-  if (m.spinLockOffset === undefined)
-    throw new Reject(
-      pc,
-      'bad_arg',
-      `map '${m.name}' has no struct bpf_spin_lock in its value (a lock must be a field of a map value described by BTF)`,
-    );
-  if (!isConstScalar(r.s))
-    throw new Reject(
-      pc,
-      'bad_arg',
-      `R${regno} has a variable offset: a bpf_spin_lock has to be at a constant offset`,
-    );
-  const at = r.off + Number(BigInt.asIntN(64, r.s.var.value));
-  if (at !== m.spinLockOffset)
-    throw new Reject(
-      pc,
-      'bad_arg',
-      `R${regno} points at offset ${at} of the value of map '${m.name}', but its struct bpf_spin_lock is at ${m.spinLockOffset}`,
-    );
+  fieldArg(v, pc, regno, r, lock ? 'bpf_spin_lock' : 'bpf_spin_unlock', 'bpf_spin_lock', 'a lock');
   const held = v.state.lock;
   if (lock) {
     if (held)
@@ -564,31 +538,48 @@ function spinLock(v: VerifierEnv, pc: number, regno: number, r: Reg, lock: boole
  * where); returns the map's index.
  */
 function timerArg(v: VerifierEnv, pc: number, regno: number, r: Reg, helper: string): number {
+  return fieldArg(v, pc, regno, r, helper, 'bpf_timer', 'a timer');
+}
+
+/**
+ * An argument that must point exactly at a map value's special field (`struct bpf_spin_lock`, `struct
+ * bpf_timer`: where the map's BTF puts it, at a constant offset); returns the map's index.
+ */
+function fieldArg(
+  v: VerifierEnv,
+  pc: number,
+  regno: number,
+  r: Reg,
+  helper: string,
+  field: 'bpf_spin_lock' | 'bpf_timer',
+  noun: string,
+): number {
   if (r.kind !== 'map_value')
     throw new Reject(
       pc,
       'bad_arg',
-      `argument ${regno} of ${helper} (R${regno}) must point to a struct bpf_timer in a map value, but it is ${v.describe(r)}`,
+      `argument ${regno} of ${helper} (R${regno}) must point to a struct ${field} in a map value, but it is ${v.describe(r)}`,
     );
   const m = v.maps[r.map]!;
-  if (m.timerOffset === undefined)
+  const offset = field === 'bpf_spin_lock' ? m.spinLockOffset : m.timerOffset;
+  if (offset === undefined)
     throw new Reject(
       pc,
       'bad_arg',
-      `map '${m.name}' has no struct bpf_timer in its value (a timer must be a field of a map value described by BTF)`,
+      `map '${m.name}' has no struct ${field} in its value (${noun} must be a field of a map value described by BTF)`,
     );
   if (!isConstScalar(r.s))
     throw new Reject(
       pc,
       'bad_arg',
-      `R${regno} has a variable offset: a bpf_timer has to be at a constant offset`,
+      `R${regno} has a variable offset: a ${field} has to be at a constant offset`,
     );
   const at = r.off + Number(BigInt.asIntN(64, r.s.var.value));
-  if (at !== m.timerOffset)
+  if (at !== offset)
     throw new Reject(
       pc,
       'bad_arg',
-      `R${regno} points at offset ${at} of the value of map '${m.name}', but its struct bpf_timer is at ${m.timerOffset}`,
+      `R${regno} points at offset ${at} of the value of map '${m.name}', but its struct ${field} is at ${offset}`,
     );
   return r.map;
 }
