@@ -254,6 +254,11 @@ describe('helper registry', () => {
         [78, 'rc_keydown'],
         [92, 'rc_pointer_rel'],
       ] as [number, string][]),
+      // Per-CPU variables of typed ksyms (kptr.ts; kptr_xchg is listed above).
+      ...([
+        [153, 'per_cpu_ptr'],
+        [154, 'this_cpu_ptr'],
+      ] as [number, string][]),
     ];
     for (const [id, name] of expected) expect(helperById(id)?.name, `helper ${id}`).toBe(name);
     expect(HELPERS.size).toBe(expected.length);
