@@ -384,7 +384,7 @@ export class KernelObject extends CollectionBase<KernelMap, KernelProgram> {
 /** Our own verifier's reading of a program the kernel refused, to print beside the kernel's log. */
 function explain(p: ProgramSpec, spec: ObjectSpec): string {
   try {
-    const r = verify(p, { maps: spec.maps, logLevel: 1 });
+    const r = verify(p, { maps: spec.maps, logLevel: 1, ...(spec.btf ? { objectBtf: spec.btf } : {}) });
     return r.accepted
       ? `tsbpf's verifier accepts ${p.name} (processed ${r.insnsProcessed} insns): the kernel is stricter here`
       : r.log;

@@ -2,6 +2,7 @@
 // fields, drop it) and a_obj_kptr.c (stash each run's object in a map's __kptr field, read and drop the one
 // it replaces) run on both engines and by the kernel's BPF_PROG_TEST_RUN with the same contexts: return
 // values and contexts are the kernel's, and the objects left are the ones the map holds.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ENGINES } from '../../src/engine/runner.js';
@@ -66,5 +67,23 @@ describe('bpf_obj_new objects in user space', () => {
     // The last run's object stays in the map (freed with the address space).
     expect(live).toEqual([1, 1]);
     if (kernelOracle()) expect(kernelRuns('a_obj_kptr.o', 'obj_kptr', XS)).toEqual(got[0]);
+  });
+});
+
+describe('bpf_obj_new through the CLI', () => {
+  it('tsbpf verify reads the local types from the object: a_obj_new accepted, r_obj_leak refused for the leak', () => {
+    const verify = (file: string) =>
+      spawnSync('node', [new URL('../../bin/tsbpf.js', import.meta.url).pathname, 'verify', file], {
+        cwd: DIR.pathname,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const ok = verify('a_obj_new.o');
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toMatch(/^obj_new: accepted/);
+    expect(ok.status).toBe(0);
+    const leak = verify('r_obj_leak.o');
+    expect(leak.status).toBe(1);
+    expect(leak.stderr).toMatch(/not released|Unreleased reference/);
   });
 });

@@ -3,6 +3,7 @@
 // or why not.
 
 import { type Command, Option } from 'commander';
+import type { Btf } from '../../btf/parse.js';
 import { decode } from '../../isa/index.js';
 import type { MapSpec } from '../../spec/maps.js';
 import type { ProgramSpec } from '../../spec/object.js';
@@ -35,7 +36,7 @@ interface Flags extends SizeFlags {
 const isElf = (b: Uint8Array): boolean =>
   b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
 
-function programsOf(file: string, flags: Flags): { programs: ProgramSpec[]; maps: MapSpec[] } {
+function programsOf(file: string, flags: Flags): { programs: ProgramSpec[]; maps: MapSpec[]; btf?: Btf } {
   const bytes = readBytes(file, 'program');
   if (!isElf(bytes)) {
     if (!flags.type)
@@ -66,7 +67,8 @@ function programsOf(file: string, flags: Flags): { programs: ProgramSpec[]; maps
   }
   const type = flags.type;
   if (type) programs = programs.map((p) => withType(p, type));
-  return { programs, maps: spec.maps };
+  // The object's BTF: bpf_obj_new's local types are read from it.
+  return { programs, maps: spec.maps, ...(spec.btf ? { btf: spec.btf } : {}) };
 }
 
 function summary(name: string, r: VerifyResult): string {
@@ -99,7 +101,7 @@ export function register(program: Command): void {
         .default('bounded'),
     );
   sizeOptions(command, false).action((file: string, flags: Flags) => {
-    const { programs, maps } = programsOf(file, flags);
+    const { programs, maps, btf } = programsOf(file, flags);
     const logLevel = Number(flags.logLevel) as 0 | 1 | 2;
     const results = programs.map((p) => ({
       p,
@@ -108,6 +110,7 @@ export function register(program: Command): void {
         logLevel,
         unprivileged: flags.unprivileged ?? false,
         loops: flags.loops,
+        ...(btf ? { objectBtf: btf } : {}),
       }),
     }));
     const accepted = results.every((x) => x.r.accepted);
