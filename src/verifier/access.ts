@@ -132,6 +132,37 @@ export function memAccess(
 }
 
 /** Record what the store at `pc` writes on this path: a context field, or null for other memory. */
+/**
+ * Pointer kinds whose loads and stores the kernel rewrites per instruction at load time (the context's fields
+ * become the real struct's, a socket's the real socket's, a kernel struct's a guarded load): one instruction
+ * must then use the same kind on every path (the kernel's reg_type_mismatch_ok).
+ */
+const REWRITTEN_KINDS: ReadonlySet<Reg['kind']> = new Set<Reg['kind']>([
+  'ctx',
+  'sock',
+  'sock_common',
+  'btf_ptr',
+]);
+
+/**
+ * A load or store (not an atomic) through `r` at `pc`: refused when another path used a different kind of
+ * pointer there and either kind is one the kernel rewrites (its "same insn cannot be used with different
+ * pointers"); a stack pointer on one path and a map value on another is fine, as in the kernel.
+ */
+export function samePointerKind(v: VerifierEnv, pc: number, r: Reg): void {
+  const prev = v.accessKinds.get(pc);
+  if (prev === undefined) {
+    v.accessKinds.set(pc, r.kind);
+    return;
+  }
+  if (prev !== r.kind && (REWRITTEN_KINDS.has(prev) || REWRITTEN_KINDS.has(r.kind)))
+    throw new Reject(
+      pc,
+      'ptr_kind_mismatch',
+      `this instruction accesses memory through a ${r.kind} pointer here and through a ${prev} pointer on another path: the kernel rewrites context, socket and kernel-struct accesses per instruction, so one instruction must use one kind (the kernel: "same insn cannot be used with different pointers")`,
+    );
+}
+
 function noteStore(v: VerifierEnv, pc: number, field: string | null): void {
   const seen = v.ctxStores;
   seen.set(pc, seen.has(pc) && seen.get(pc) !== field ? null : field);

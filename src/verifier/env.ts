@@ -40,6 +40,8 @@ export interface VerifierEnv {
    * elsewhere (the engines rewrite the stores the kernel converts: vm/ctx-stores.ts).
    */
   readonly ctxStores: Map<number, string | null>;
+  /** The kind of pointer each load or store instruction used on the first path through it (samePointerKind). */
+  readonly accessKinds: Map<number, Reg['kind']>;
   /** A fresh id (pointer identity for null checks, references, packet ranges). */
   newId(): number;
   /** A register as the log shows it. */

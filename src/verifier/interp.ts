@@ -30,7 +30,7 @@ import { MapType } from '../spec/maps.js';
 import type { FuncParam, KfuncRef, KsymRef } from '../spec/object.js';
 import type { ProgramType } from '../spec/program-types.js';
 import { helperAllowed } from '../spec/program-types.js';
-import { MAX_VAR_OFF, memAccess } from './access.js';
+import { MAX_VAR_OFF, memAccess, samePointerKind } from './access.js';
 import type { BtfTarget } from './btf-ctx.js';
 import { callGlobal, callHelper, callLocal, checkCallChainStack, returnToCaller } from './calls.js';
 import { type Cfg, checkedUpFront, isExit, Reject, reservedFields } from './cfg.js';
@@ -196,6 +196,7 @@ export class Verifier implements VerifierEnv {
   /** Outer map index -> index of its inner map spec. */
   readonly innerOf = new Map<number, number>();
   readonly ctxStores = new Map<number, string | null>();
+  readonly accessKinds = new Map<number, Reg['kind']>();
 
   // ---- small services used by access.ts and calls.ts (VerifierEnv) ----
   get frame(): Frame {
@@ -692,6 +693,7 @@ export class Verifier implements VerifierEnv {
     if (ins.dst === FRAME_POINTER)
       throw new Reject(pc, 'write_fp', 'R10 is the read-only frame pointer and cannot be written');
     let r = memAccess(this, pc, ins.src, p, ins.off, size, false);
+    samePointerKind(this, pc, p);
     if (mode === Mode.MEMSX && size < 8) {
       if (isPointer(r)) throw new Reject(pc, 'bad_insn', 'sign-extending load of a pointer');
       r = scalarReg(signExtend(r.s, size as 1 | 2 | 4));
@@ -710,6 +712,7 @@ export class Verifier implements VerifierEnv {
     if (mode !== Mode.MEM) throw new Reject(pc, 'bad_insn', 'unknown store mode');
     if (stx) memAccess(this, pc, ins.dst, p, ins.off, size, true, this.read(ins.src, pc));
     else memAccess(this, pc, ins.dst, p, ins.off, size, true, undefined, ins.imm);
+    samePointerKind(this, pc, p);
   }
 
   private atomic(pc: number, ins: Insn, p: Reg, size: number): void {
