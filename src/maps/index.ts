@@ -23,7 +23,6 @@ export {
   mapTypeInfo,
 } from './registry.js';
 export { RingBufFlag, RingBufMap, RingBufQuery, RingBufReader } from './ringbuf.js';
-export { MAX_USER_RINGBUF_SAMPLES, UserRingBufMap } from './user-ringbuf.js';
 export {
   bytesCodec,
   type Codec,
@@ -36,3 +35,4 @@ export {
   uintCodec,
 } from './typed.js';
 export type { BpfMap, RuntimeMap } from './types.js';
+export { MAX_USER_RINGBUF_SAMPLES, UserRingBufMap } from './user-ringbuf.js';

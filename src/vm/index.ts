@@ -3,6 +3,8 @@
 // reference interpreter, run limits, and the helper registry the runtime calls into. The JIT is `tsbpf/jit`.
 
 export { HELPERS, helperById, helperByName } from '../helpers/registry.js';
+// Timers: when their callbacks run in user space (the runtime's clock, on an explicit call).
+export { armedTimers, runTimers, TimerFlag } from '../helpers/timer.js';
 export type {
   ArgType as HelperArgType, // argument/return kinds of helper prototypes, named after what they type
   HelperDef,
@@ -12,8 +14,6 @@ export type {
   Invocation,
   RetType as HelperRetType,
 } from '../helpers/types.js';
-// Timers: when their callbacks run in user space (the runtime's clock, on an explicit call).
-export { armedTimers, runTimers, TimerFlag } from '../helpers/timer.js';
 export {
   AddressSpace,
   DEFAULT_MAP_MEMORY_LIMIT,

@@ -77,7 +77,8 @@ export const COMPARED_MAP_TYPES = new Set([1 /* hash */, 2 /* array */, 9 /* lru
  */
 export const UNREPRODUCIBLE_MAPS: Record<string, string> = {
   'tc_edt.o:flows': 'keyed by skb hash (the kernel seeds its flow hash at random at boot), valued by ktime',
-  'tc_flows_uninit.o:flows': "keyed by a struct whose ports are never written: the kernel's are what its stack held",
+  'tc_flows_uninit.o:flows':
+    "keyed by a struct whose ports are never written: the kernel's are what its stack held",
 };
 
 /** An empty `struct __sk_buff` (192 bytes): the context skb programs are run with, so ctx_out comes back. */

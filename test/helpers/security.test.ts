@@ -68,6 +68,8 @@ describe('d_path in fentry programs', () => {
     );
   });
   it('is refused a struct file where it wants a struct path', () => {
-    expect(verdict('bad_d_path_file')).toMatch(/argument 1 of d_path \(R1\) must be a pointer to a path, but it is ptr_file/);
+    expect(verdict('bad_d_path_file')).toMatch(
+      /argument 1 of d_path \(R1\) must be a pointer to a path, but it is ptr_file/,
+    );
   });
 });
