@@ -43,7 +43,7 @@ import { attachUsdt, type UsdtOptions } from './usdt.js';
  * - `uprobe` — a binary (path, library name or program in $PATH) and a symbol and/or file offset,
  *   `retprobe` for a uretprobe, `pid` for one process (kprobe programs);
  * - `usdt` — a USDT probe (PROVIDER:NAME of a binary's `.note.stapsdt`): a uprobe at each of its locations,
- *   its semaphore counted up while attached (kprobe programs; no argument spec map for `bpf_usdt_arg`);
+ *   its semaphore counted up while attached (kprobe programs; usdt.bpf.h's `__bpf_usdt_specs` filled for `bpf_usdt_arg`);
  * - `uprobe_multi` — several functions of one binary (names, a shell pattern, offsets) in one link;
  * - `kprobe_multi` — several kernel functions (names or a shell pattern; needs fprobe);
  * - `perf_event` — a sampling event on a CPU or all (perf_event programs);

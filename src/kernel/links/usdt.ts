@@ -4,17 +4,24 @@
 // and the argument spec (`-4@%edi 8@-8(%rbp)` …). Attaching puts a uprobe at every location of
 // PROVIDER:NAME; a semaphore is incremented by the kernel while the probe is attached, through the
 // uprobe PMU's ref_ctr_offset (config bits 32-63), so code guarded by `if (SEMAPHORE)` runs only then.
-// Arguments: the spec is read and kept in the location (`UsdtLocation.args`), but no spec map is given to
-// the program (libbpf's usdt.bpf.h `bpf_usdt_arg` is not supported): a program counts and reads registers.
+// Arguments: a program built with libbpf's <bpf/usdt.bpf.h> (`bpf_usdt_arg`, `BPF_USDT`) has an ARRAY map
+// `__bpf_usdt_specs`; attaching parses each location's spec (usdt-args.ts), writes one entry per distinct
+// spec at a free id of that map, and gives each uprobe that id as its BPF cookie (the attach's own cookie
+// goes in the entry, `usdt_cookie`); the ids are freed when the link closes. The `__bpf_usdt_ip_to_spec_id`
+// map is for kernels without BPF cookies (before 5.15), which cannot attach with a cookie here anyway: it
+// is left empty. A program without the spec map is attached as before, its cookie the attach's.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { TsbpfError } from '../../errors.js';
 import type { Link, LinkInfo } from '../../spec/link.js';
+import { openById, progDetails } from '../inspect.js';
+import { close as closeFd, mapInfo, mapUpdate } from '../syscall.js';
 import { resolveBinary } from './elf-symbols.js';
 import type { KernelAttachment } from './link.js';
 import { perfEventOpen } from './native.js';
 import { attachToPerfEvent, pmuType } from './perf-event.js';
 import type { AttachableProgram } from './types.js';
+import { encodeUsdtSpec, parseUsdtArgs, USDT_SPEC_SIZE } from './usdt-args.js';
 
 /** Largest `.note.stapsdt` read (bytes): a few hundred probes take a few tens of KiB. */
 const MAX_NOTES = 16 * 1024 * 1024;
@@ -165,16 +172,37 @@ export function usdtLocations(path: string): UsdtLocation[] {
   }
 }
 
+const BPF_MAP_TYPE_ARRAY = 2;
+/** The spec map's name as the kernel keeps it (15 characters of `__bpf_usdt_specs`). */
+const SPEC_MAP_NAME = '__bpf_usdt_specs'.slice(0, 15);
+/** Spec ids in use per spec map (by the map's kernel id): attaches sharing an object share its map. */
+const usedIds = new Map<number, Set<number>>();
+
+/** The program's `__bpf_usdt_specs` map (an fd the caller closes, and its kernel id), if it has one. */
+function specMap(prog: AttachableProgram): { fd: number; id: number; slots: number } | undefined {
+  for (const id of progDetails(prog.fd).mapIds) {
+    const fd = openById('map', id);
+    const m = mapInfo(fd);
+    if (m.name === SPEC_MAP_NAME && m.type === BPF_MAP_TYPE_ARRAY && m.valueSize === USDT_SPEC_SIZE)
+      return { fd, id, slots: m.maxEntries };
+    closeFd(fd);
+  }
+  return undefined;
+}
+
 /** The links of every location of one probe, detached and closed together; not pinnable as one. */
 class UsdtLink implements KernelAttachment {
   constructor(
     private readonly links: readonly KernelAttachment[],
     private readonly what: LinkInfo,
+    /** Spec ids this attach took, given back on close. */
+    private readonly release: () => void = () => {},
   ) {}
   detach(): void {
     for (const l of this.links) l.detach();
   }
   close(): void {
+    this.release();
     let first: unknown;
     for (const l of this.links) {
       try {
@@ -213,7 +241,37 @@ export function attachUsdt(prog: AttachableProgram, o: UsdtOptions): KernelAttac
   const pid = o.pid ?? -1;
   const target = `${path}:${o.provider}:${o.name}`;
   const links: KernelAttachment[] = [];
+  // Spec ids: one per distinct argument spec of this probe's locations.
+  const idOf = new Map<string, number>();
+  const map = specMap(prog);
+  const used = map ? (usedIds.get(map.id) ?? new Set<number>()) : undefined;
+  if (map && used) usedIds.set(map.id, used);
+  let released = false;
+  const release = () => {
+    if (!map || !used || released) return;
+    released = true;
+    for (const id of idOf.values()) used.delete(id);
+    if (!used.size) usedIds.delete(map.id);
+  };
   try {
+    if (map && used) {
+      for (const l of here) {
+        if (idOf.has(l.args)) continue;
+        const args = parseUsdtArgs(l.args, `usdt ${target} at 0x${l.fileOffset.toString(16)}`);
+        let id = 0;
+        while (used.has(id)) id++;
+        if (id >= map.slots)
+          throw new TsbpfError(
+            `usdt ${target}: __bpf_usdt_specs is full (${map.slots} specs in use)`,
+            `program ${prog.name}`,
+          );
+        const key = new Uint8Array(4);
+        new DataView(key.buffer).setUint32(0, id, true);
+        mapUpdate(map.fd, key, encodeUsdtSpec(args, o.cookie ?? 0n));
+        used.add(id);
+        idOf.set(l.args, id);
+      }
+    }
     for (const l of here) {
       const where = `usdt ${target} at 0x${l.fileOffset.toString(16)}`;
       const pfd = perfEventOpen(
@@ -234,13 +292,16 @@ export function attachUsdt(prog: AttachableProgram, o: UsdtOptions): KernelAttac
           prog,
           pfd,
           { kind: 'usdt', program: prog.name, target, backend: 'kernel' },
-          o.cookie,
+          map ? BigInt(idOf.get(l.args)!) : o.cookie,
         ),
       );
     }
   } catch (e) {
     for (const l of links) void l.close();
+    release();
     throw e;
+  } finally {
+    if (map) closeFd(map.fd);
   }
-  return new UsdtLink(links, { kind: 'usdt', program: prog.name, target, backend: 'kernel' });
+  return new UsdtLink(links, { kind: 'usdt', program: prog.name, target, backend: 'kernel' }, release);
 }
