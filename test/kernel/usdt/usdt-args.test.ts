@@ -155,4 +155,33 @@ describe.skipIf(!oracle)('USDT arguments on the kernel', () => {
     while (left().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(left()).toEqual([]);
   });
+
+  it('attaches sharing the spec map take free ids, given back on close', () => {
+    const obj = k.loadKernelObject(`${HERE}usdt_args.o`);
+    const specs = obj.maps.get('__bpf_usdt_specs')!;
+    const cookieAt = (id: number) => {
+      const key = new Uint8Array(4);
+      new DataView(key.buffer).setUint32(0, id, true);
+      return new DataView(k.mapLookup(specs.fd, key, 208)!.buffer).getBigUint64(192, true);
+    };
+    const attach = (cookie: bigint) =>
+      attachProgram(obj.program('on_args'), {
+        kind: 'usdt',
+        binary: bin,
+        provider: 'tsbpf_test',
+        name: 'args',
+        cookie,
+      });
+    const links = [attach(1n), attach(2n)];
+    try {
+      expect([cookieAt(0), cookieAt(1)]).toEqual([1n, 2n]);
+      links.shift()!.close();
+      links.push(attach(3n));
+      // id 0 was free again; id 1 still the second attach's.
+      expect([cookieAt(0), cookieAt(1)]).toEqual([3n, 2n]);
+    } finally {
+      for (const l of links) l.close();
+      obj.close();
+    }
+  });
 });
