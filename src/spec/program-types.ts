@@ -229,7 +229,8 @@ const SOCK_TUPLE = [
   'local_port',
 ];
 
-const PT_REGS_NAMES = [
+/** The registers of x86-64 `struct pt_regs`, in their order (8 bytes each): what kprobe and uprobe contexts hold. */
+export const PT_REGS_NAMES: readonly string[] = [
   'r15',
   'r14',
   'r13',

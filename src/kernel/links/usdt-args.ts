@@ -10,6 +10,7 @@
 // arithmetically when signed, so a 1-, 2- or 4-byte argument comes out widened.
 
 import { TsbpfError } from '../../errors.js';
+import { PT_REGS_NAMES } from '../../spec/program-types.js';
 
 /** Most arguments one spec holds (usdt.bpf.h's BPF_USDT_MAX_ARG_CNT). */
 export const USDT_MAX_ARGS = 12;
@@ -28,34 +29,10 @@ export interface UsdtArg {
   regOffset: number;
 }
 
-// Offsets in x86-64 struct pt_regs (arch/x86/include/uapi/asm/ptrace.h, 8 bytes each in this order).
-const PT_REGS = [
-  'r15',
-  'r14',
-  'r13',
-  'r12',
-  'bp',
-  'bx',
-  'r11',
-  'r10',
-  'r9',
-  'r8',
-  'ax',
-  'cx',
-  'dx',
-  'si',
-  'di',
-  'orig_ax',
-  'ip',
-  'cs',
-  'flags',
-  'sp',
-];
-
 /** Every x86-64 register name of 8, 4, 2 or 1 byte (low byte) → its pt_regs offset. */
 const REGS: ReadonlyMap<string, number> = (() => {
   const m = new Map<string, number>();
-  const at = (r: string) => 8 * PT_REGS.indexOf(r);
+  const at = (r: string) => 8 * PT_REGS_NAMES.indexOf(r);
   for (const r of ['ax', 'bx', 'cx', 'dx']) {
     for (const n of [`r${r}`, `e${r}`, r, `${r[0]}l`]) m.set(n, at(r));
   }
