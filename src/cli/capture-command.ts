@@ -15,16 +15,13 @@ import {
   captureWriter,
   chooseProgram,
   engineOption,
-  loadSelection,
-  loadWithMapSets,
+  loadForProgram,
   openCaptureFile,
   parseMapSets,
   programFlag,
   programOption,
   readObjectFile,
-  rejected,
   type SizeFlags,
-  sizeMaps,
   sizeOptions,
 } from './objects.js';
 
@@ -137,18 +134,7 @@ export async function runOverCapture<R>(
         `${file}: program ${chosen.name} (section ${chosen.section}) is ${chosen.type}, not ${command.accepted}`,
       );
     }
-    sizeMaps(spec, options);
-    let obj: LoadedObject;
-    try {
-      obj = loadWithMapSets(spec, sets, {
-        engine: options.engine,
-        verify: options.verify,
-        programs: loadSelection(spec, chosen, sets),
-        cpus: options.cpus,
-      });
-    } catch (e) {
-      throw rejected(file, e);
-    }
+    const obj = loadForProgram(file, spec, chosen, sets, options);
     // The capture is read in chunks and the outputs written as they fill: memory stays small however
     // large the capture is.
     const input = openCaptureFile(options.read);

@@ -440,6 +440,30 @@ export function loadWithMapSets(
 }
 
 /**
+ * Size the object's maps and load it for one chosen program (its siblings only as far as `--map-set` needs
+ * them); a verifier rejection becomes one line naming the file.
+ */
+export function loadForProgram(
+  file: string,
+  spec: ObjectSpec,
+  chosen: ProgramSpec,
+  sets: readonly MapSet[],
+  options: SizeFlags & { engine?: EngineName; verify?: boolean },
+): LoadedObject {
+  sizeMaps(spec, options);
+  try {
+    return loadWithMapSets(spec, sets, {
+      engine: options.engine,
+      verify: options.verify,
+      programs: loadSelection(spec, chosen, sets),
+      cpus: options.cpus,
+    });
+  } catch (e) {
+    throw rejected(file, e);
+  }
+}
+
+/**
  * A rejection by the verifier as one line: the file, the program, the instruction and the reason, and
  * where the whole explanation is (`tsbpf verify`).
  */

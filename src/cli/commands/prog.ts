@@ -3,7 +3,6 @@
 // `prog loadall` work on the running kernel (./kernel-inspect.ts).
 
 import type { Command } from 'commander';
-import type { LoadedObject } from '../../collection/userspace.js';
 import { RuntimeFault } from '../../errors.js';
 import { TEST_RUN_MAX_REPEAT, TestRunError, testRun } from '../../hooks/test-run.js';
 import { errnoText } from '../../spec/errno.js';
@@ -15,8 +14,7 @@ import { type LimitFlags, limitOptions, runLimits } from '../limits.js';
 import {
   chooseProgram,
   engineOption,
-  loadSelection,
-  loadWithMapSets,
+  loadForProgram,
   type ProgramFlags,
   parseMapSets,
   parseProgramType,
@@ -24,10 +22,8 @@ import {
   programOption,
   readBytes,
   readObjectFile,
-  rejected,
   runnerFor,
   type SizeFlags,
-  sizeMaps,
   sizeOptions,
   withType,
 } from '../objects.js';
@@ -205,18 +201,7 @@ function runProg(file: string, args: string[], options: RunOptions): void {
         2,
       );
     }
-    sizeMaps(spec, options);
-    let obj: LoadedObject;
-    try {
-      obj = loadWithMapSets(spec, sets, {
-        engine: options.engine,
-        verify: options.verify,
-        programs: loadSelection(spec, chosen, sets),
-        cpus: options.cpus,
-      });
-    } catch (e) {
-      throw rejected(file, e);
-    }
+    const obj = loadForProgram(file, spec, chosen, sets, options);
     const prog = obj.program(chosen.name);
     const dataIn = kw.dataIn ? readBytes(kw.dataIn, 'data_in') : new Uint8Array(0);
     let r: ReturnType<typeof testRun>;
