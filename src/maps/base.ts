@@ -5,7 +5,7 @@
 
 import { MapError } from '../errors.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
-import { Errno, errnoMessage } from '../spec/errno.js';
+import { Errno, errnoMessage, KernelErrno } from '../spec/errno.js';
 import { type MapSpec, UpdateFlag } from '../spec/maps.js';
 import type { RuntimeMap } from './types.js';
 
@@ -275,5 +275,24 @@ export abstract class MapBase implements RuntimeMap {
     if ((flags & ~UpdateFlag.F_LOCK) > UpdateFlag.EXIST) return true;
     if (flags & UpdateFlag.F_LOCK && !(allowLock && this.spec.spinLockOffset !== undefined)) return true;
     return false;
+  }
+}
+
+/**
+ * A map without keys that programs reach only through their own helpers (ring buffers both ways): a lookup
+ * finds nothing and the other keyed operations are not supported, as the kernel's map ops answer.
+ */
+export abstract class KeylessMap extends MapBase {
+  lookupPtr(): number {
+    return 0;
+  }
+  updatePtr(): number {
+    return -KernelErrno.ENOTSUPP;
+  }
+  deletePtr(): number {
+    return -KernelErrno.ENOTSUPP;
+  }
+  nextKeyPtr(): number {
+    return -KernelErrno.ENOTSUPP;
   }
 }

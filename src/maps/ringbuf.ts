@@ -12,7 +12,7 @@ import { MapError } from '../errors.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
 import { Errno, KernelErrno } from '../spec/errno.js';
 import type { MapSpec } from '../spec/maps.js';
-import { MapBase, type MapOptions } from './base.js';
+import { KeylessMap, type MapOptions } from './base.js';
 import { ReaderSet, RecordReader } from './reader.js';
 
 export const RINGBUF_HDR_SZ = 8;
@@ -28,7 +28,7 @@ const MAX_RECORD_SZ = 0x3fffffff;
 const ringsByRegion = new WeakMap<Region, RingBufMap>();
 
 /** Ring buffer maps: records reserved and committed by programs, read in order from JS. */
-export class RingBufMap extends MapBase {
+export class RingBufMap extends KeylessMap {
   readonly data: Region;
   readonly mask: number;
   consumerPos = 0;
@@ -179,18 +179,6 @@ export class RingBufMap extends MapBase {
     return this.readers.add(new RingBufReader(this));
   }
 
-  lookupPtr(): number {
-    return 0;
-  }
-  updatePtr(): number {
-    return -KernelErrno.ENOTSUPP;
-  }
-  deletePtr(): number {
-    return -KernelErrno.ENOTSUPP;
-  }
-  nextKeyPtr(): number {
-    return -KernelErrno.ENOTSUPP;
-  }
   override lookup(): Uint8Array | undefined {
     throw new MapError(
       KernelErrno.ENOTSUPP,

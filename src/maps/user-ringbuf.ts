@@ -6,9 +6,9 @@
 // callback as a read-write local dynptr over the sample's bytes, in order, and frees it after the callback.
 
 import type { AddressSpace, Region } from '../memory/address-space.js';
-import { Errno, KernelErrno } from '../spec/errno.js';
+import { Errno } from '../spec/errno.js';
 import type { MapSpec } from '../spec/maps.js';
-import { MapBase, type MapOptions } from './base.js';
+import { KeylessMap, type MapOptions } from './base.js';
 
 const HDR_SZ = 8;
 const DISCARD_BIT = 0x40000000;
@@ -16,7 +16,7 @@ const DISCARD_BIT = 0x40000000;
 export const MAX_USER_RINGBUF_SAMPLES = 128 * 1024;
 
 /** A user ring buffer: samples written from JS, drained by programs. */
-export class UserRingBufMap extends MapBase {
+export class UserRingBufMap extends KeylessMap {
   readonly data: Region;
   private readonly mask: number;
   /** 16 bytes where the drain builds the dynptr it passes the callback (one drain at a time). */
@@ -71,18 +71,5 @@ export class UserRingBufMap extends MapBase {
   /** Free the sample `peek` gave (its `size`): the producer may reuse its bytes. */
   release(size: number): void {
     this.consumerPos += Math.ceil((size + HDR_SZ) / 8) * 8;
-  }
-
-  lookupPtr(): number {
-    return 0;
-  }
-  updatePtr(): number {
-    return -KernelErrno.ENOTSUPP;
-  }
-  deletePtr(): number {
-    return -KernelErrno.ENOTSUPP;
-  }
-  nextKeyPtr(): number {
-    return -KernelErrno.ENOTSUPP;
   }
 }
