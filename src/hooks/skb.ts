@@ -178,29 +178,25 @@ export class SkbSlot {
     v.setUint32(at + CTX_SK, sk, true); // a u64 whose high half the fill left 0
     v.setUint32(sk + BPF_SOCK.state, TCP_CLOSE, true);
     v.setInt32(sk + BPF_SOCK.rxQueue, -1, true);
-    // Byte copies, no subarrays: a view per address cost more than the rest of the socket.
     const b = space.bytes;
-    const copy = (from: number, to: number, n: number) => {
-      for (let i = 0; i < n; i++) b[to + i] = packet[from + i]!;
-    };
     const ip = ETH_HLEN;
     if (proto === 0x0800) {
       v.setUint32(at + SKB_OFF.family, AF_INET, true);
       v.setUint32(sk + BPF_SOCK.family, AF_INET, true);
       if (packet.length >= ip + 20) {
-        copy(ip + 16, at + SKB_OFF.remoteIp4, 4);
-        copy(ip + 12, at + SKB_OFF.localIp4, 4);
-        copy(ip + 12, sk + BPF_SOCK.srcIp4, 4);
-        copy(ip + 16, sk + BPF_SOCK.dstIp4, 4);
+        copyBytes(packet, ip + 16, b, at + SKB_OFF.remoteIp4, 4);
+        copyBytes(packet, ip + 12, b, at + SKB_OFF.localIp4, 4);
+        copyBytes(packet, ip + 12, b, sk + BPF_SOCK.srcIp4, 4);
+        copyBytes(packet, ip + 16, b, sk + BPF_SOCK.dstIp4, 4);
       }
     } else if (proto === 0x86dd) {
       v.setUint32(at + SKB_OFF.family, AF_INET6, true);
       v.setUint32(sk + BPF_SOCK.family, AF_INET6, true);
       if (packet.length >= ip + 40) {
-        copy(ip + 24, at + SKB_OFF.remoteIp6, 16);
-        copy(ip + 8, at + SKB_OFF.localIp6, 16);
-        copy(ip + 8, sk + BPF_SOCK.srcIp6, 16);
-        copy(ip + 24, sk + BPF_SOCK.dstIp6, 16);
+        copyBytes(packet, ip + 24, b, at + SKB_OFF.remoteIp6, 16);
+        copyBytes(packet, ip + 8, b, at + SKB_OFF.localIp6, 16);
+        copyBytes(packet, ip + 8, b, sk + BPF_SOCK.srcIp6, 16);
+        copyBytes(packet, ip + 24, b, sk + BPF_SOCK.dstIp6, 16);
       }
     }
   }
@@ -319,4 +315,9 @@ export class SkbHook implements Link {
     if (redirect) result.redirect = redirect;
     return result;
   }
+}
+
+/** Byte copies, no subarrays: a view per address cost more than the rest of the test run's socket. */
+function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[to + i] = src[from + i]!;
 }
